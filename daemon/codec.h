@@ -1,0 +1,37 @@
+/* codec.h: decoding of ingest frames and packing of replies.
+ *
+ * Decoding uses an arena allocator (zeromq-notes: protobuf-c's default
+ * allocator dominates small-message decode time). Everything a decode
+ * returns lives in the codec's arena and stays valid until the next
+ * codec_decode() or codec_destroy(); callers copy out what they keep. */
+#ifndef COHORT_CODEC_H
+#define COHORT_CODEC_H
+#include <stddef.h>
+#include <stdint.h>
+#include "cohort.pb-c.h"
+
+#define CODEC_MAX_FRAME (4u << 20) /* bytes in one ingest frame */
+#define CODEC_MAX_EVENTS 4096      /* events in one ingest frame */
+
+typedef struct codec_t codec_t;
+
+/* Returns a new codec, or NULL when out of memory. */
+codec_t *codec_new(void);
+
+/* Frees the codec and its arena; nulls *self_p. Idempotent. */
+void codec_destroy(codec_t **self_p);
+
+/* Decodes one ingest frame into *out (arena-owned, see above). Returns
+ * COHORT__V1__FRAME_ERROR__FRAME_OK (0), or a FrameError with a static
+ * human-readable *reason. Never crashes on any input. */
+int codec_decode(codec_t *self, const void *data, size_t len,
+                 Cohort__V1__IngestRequest **out, const char **reason);
+
+/* Packs msg into a new malloc'd buffer. Returns the buffer (caller frees)
+ * and its size in *len, or NULL when out of memory. */
+uint8_t *codec_pack(const ProtobufCMessage *msg, size_t *len);
+
+/* Bytes the arena holds now (for memory accounting and tests). */
+size_t codec_arena_bytes(const codec_t *self);
+
+#endif

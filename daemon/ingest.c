@@ -1,0 +1,534 @@
+/* ingest.c: the ingest pipeline (see ingest.h for its contracts).
+ *
+ * Two batches alternate: "open" fills on the loop thread while "busy" is
+ * committed on a worker thread. When the commit returns, busy's requests are
+ * answered, busy is emptied, and the two swap if open has anything in it. */
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "codec.h"
+#include "log.h"
+#include "validate.h"
+#include "zbridge.h"
+
+#define RECV_CAP 256               /* frames per drain call: fairness to other handles */
+#define BATCH_MAX_EVENTS 16384     /* open batch is full at this many events ... */
+#define BATCH_MAX_BYTES (32u << 20) /* ... or this many bytes of events */
+#define ZMQ_MAX_MSG (8 << 20)      /* hard limit: larger frames drop the connection */
+#define HWM 10000                  /* queued frames per agent, each way */
+#define LINGER_MS 2000             /* time given to unsent acks at close */
+#define ID_MAX 64                  /* event_id bytes echoed in a rejection ack */
+
+/* One request (frame) in a batch. */
+typedef struct {
+    uint32_t rid_off, rid_len; /* ZeroMQ routing id, in bytes */
+    uint32_t first, n;         /* its events: evs[first .. first+n) */
+    uint64_t request_id;       /* the agent's request id */
+    int delim;                 /* REQ-style empty delimiter frame present */
+} req_t;
+
+/* One event of a request. */
+typedef struct {
+    int32_t item;              /* index in the store batch, or -1 if refused */
+    int32_t code;              /* RejectCode when item < 0 */
+    uint32_t id_off, id_len;   /* event_id as received, in bytes */
+    uint32_t why_off;          /* NUL-terminated reason, in bytes */
+} ev_t;
+
+/* A batch of requests on its way to the store. */
+typedef struct {
+    store_batch_t *sb;         /* the events to store */
+    req_t *reqs;               /* requests, in arrival order */
+    size_t nreqs, capreqs;
+    ev_t *evs;                 /* events of all requests */
+    size_t nevs, capevs;
+    uint8_t *bytes;            /* routing ids, event ids and reasons */
+    size_t nbytes, capbytes;
+    int rc;                    /* store_commit's result */
+    char err[256];             /* its reason when rc < 0 */
+} pend_t;
+
+struct ingest_t {
+    uv_loop_t *loop;           /* the daemon's loop */
+    void *router;              /* ROUTER socket, owned */
+    zbridge_t *bridge;         /* readiness of router on loop */
+    store_t *store;            /* borrowed */
+    codec_t *codec;            /* decode arena, reused per frame */
+    pend_t pend[2];            /* the two alternating batches */
+    pend_t *open;              /* filling on the loop thread */
+    pend_t *busy;              /* being committed, or NULL */
+    uv_work_t work;            /* the commit job */
+    uint64_t head;             /* last durable sequence */
+    ingest_stats_t st;         /* counters */
+    int full;                  /* bridge paused because open is full */
+    int stopping;              /* ingest_stop was called */
+    void (*done)(void *);      /* stop callback */
+    void *done_arg;
+    uint8_t *pack;             /* scratch for packing one event */
+    size_t pack_cap;
+    Cohort__V1__Ack *acks;     /* scratch for one reply */
+    Cohort__V1__Ack **ackp;
+    size_t ack_cap, ackp_cap;
+    int unavailable_logged;    /* commit failure already logged */
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Appends len bytes (plus a NUL when nul) to p's byte store; returns the
+ * offset, or -ENOMEM. */
+static long put(pend_t *p, const void *data, size_t len, int nul)
+{
+    if (grow((void **)&p->bytes, &p->capbytes, p->nbytes + len + 1, 1) < 0)
+        return -ENOMEM;
+    size_t off = p->nbytes;
+    if (len)
+        memcpy(p->bytes + off, data, len);
+    p->nbytes += len;
+    if (nul)
+        p->bytes[p->nbytes++] = 0;
+    return (long)off;
+}
+
+static void pend_reset(pend_t *p)
+{
+    store_batch_reset(p->sb);
+    p->nreqs = p->nevs = p->nbytes = 0;
+    p->rc = 0;
+    p->err[0] = 0;
+}
+
+static void pend_free(pend_t *p)
+{
+    store_batch_destroy(&p->sb);
+    free(p->reqs);
+    free(p->evs);
+    free(p->bytes);
+    memset(p, 0, sizeof *p);
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Sends one reply frame to routing id rid. Counts a reply that cannot be
+ * sent (agent gone, or its queue at the high-water mark): the agent will
+ * resend, and dedupe makes that safe. */
+static void send_reply(ingest_t *self, const void *rid, size_t rid_len, int delim,
+                       const Cohort__V1__IngestReply *reply)
+{
+    zmq_msg_t m;
+    size_t n = cohort__v1__ingest_reply__get_packed_size(reply);
+    if (zmq_msg_init_size(&m, n) != 0) {
+        self->st.replies_lost++;
+        return;
+    }
+    cohort__v1__ingest_reply__pack(reply, zmq_msg_data(&m));
+    if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        self->st.replies_lost++;
+        return;
+    }
+    if (delim)
+        zmq_send(self->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (zmq_msg_send(&m, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        self->st.replies_lost++;
+    }
+}
+
+/* Answers a frame at once with a frame-level result (error or ping). */
+static void reply_now(ingest_t *self, const void *rid, size_t rid_len, int delim,
+                      uint64_t request_id, int error, const char *reason)
+{
+    Cohort__V1__IngestReply r = COHORT__V1__INGEST_REPLY__INIT;
+    r.request_id = request_id;
+    r.error = error;
+    r.error_reason = (char *)(reason ? reason : "");
+    r.head_seq = self->head;
+    send_reply(self, rid, rid_len, delim, &r);
+}
+
+/* Adds one decoded, validated-or-refused event to request r of batch p. */
+static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev, int64_t now)
+{
+    char why[256];
+    ev_t *e;
+    long off;
+    if (grow((void **)&p->evs, &p->capevs, p->nevs + 1, sizeof *p->evs) < 0)
+        return -ENOMEM;
+    e = &p->evs[p->nevs];
+    memset(e, 0, sizeof *e);
+    size_t idlen = ev->event_id.len < ID_MAX ? ev->event_id.len : ID_MAX;
+    if ((off = put(p, ev->event_id.data, idlen, 0)) < 0)
+        return -ENOMEM;
+    e->id_off = (uint32_t)off;
+    e->id_len = (uint32_t)idlen;
+    e->item = -1;
+    e->code = validate_event(ev, now, why, sizeof why);
+    if (e->code == 0) {
+        size_t n = cohort__v1__event__get_packed_size(ev);
+        int idx;
+        if (grow((void **)&self->pack, &self->pack_cap, n, 1) < 0)
+            return -ENOMEM;
+        cohort__v1__event__pack(ev, self->pack);
+        if ((idx = store_batch_add(p->sb, ev->agency, ev->event_id.data, self->pack, n)) < 0)
+            return -ENOMEM;
+        e->item = idx;
+        why[0] = 0;
+    }
+    if ((off = put(p, why, strlen(why), 1)) < 0)
+        return -ENOMEM;
+    e->why_off = (uint32_t)off;
+    p->nevs++;
+    return 0;
+}
+
+/* Takes one decoded batch request into the open batch. On out-of-memory the
+ * request's events are answered UNAVAILABLE rather than half-taken. */
+static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
+                 const Cohort__V1__IngestRequest *req)
+{
+    pend_t *p = self->open;
+    const Cohort__V1__Batch *b = req->batch;
+    size_t evs0 = p->nevs, bytes0 = p->nbytes;
+    int64_t now = now_us();
+    long off;
+    req_t *r;
+    if (grow((void **)&p->reqs, &p->capreqs, p->nreqs + 1, sizeof *p->reqs) < 0 ||
+        (off = put(p, rid, rid_len, 0)) < 0)
+        goto oom;
+    r = &p->reqs[p->nreqs];
+    r->rid_off = (uint32_t)off;
+    r->rid_len = (uint32_t)rid_len;
+    r->delim = delim;
+    r->request_id = req->request_id;
+    r->first = (uint32_t)p->nevs;
+    for (size_t i = 0; i < b->n_events; i++)
+        if (add_event(self, p, b->events[i], now) < 0)
+            goto oom;
+    r->n = (uint32_t)(p->nevs - r->first);
+    p->nreqs++;
+    return;
+oom:
+    /* Items already added to the store batch stay there and may be stored,
+     * but no ack says so; the agent resends and gets DUPLICATE. */
+    p->nevs = evs0;
+    p->nbytes = bytes0;
+    cohort_log(LOG_WARNING, "ingest: out of memory taking a frame; answered UNAVAILABLE");
+    reply_now(self, rid, rid_len, delim, req->request_id, COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE,
+              "daemon out of memory; retry");
+    self->st.frames_refused++;
+}
+
+/* Handles one received message: [rid][payload] or [rid][""][payload]. */
+static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
+{
+    const void *rid = zmq_msg_data(&parts[0]);
+    size_t rid_len = zmq_msg_size(&parts[0]);
+    int delim = nparts == 3;
+    Cohort__V1__IngestRequest *req = NULL;
+    const char *reason = NULL;
+    int rc;
+    self->st.frames++;
+    if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
+        self->st.frames_refused++;
+        reply_now(self, rid, rid_len, 0, 0, COHORT__V1__FRAME_ERROR__FRAME_BAD_ENVELOPE,
+                  "expected one payload frame, optionally after an empty delimiter");
+        return;
+    }
+    zmq_msg_t *payload = &parts[nparts - 1];
+    rc = codec_decode(self->codec, zmq_msg_data(payload), zmq_msg_size(payload), &req, &reason);
+    if (rc != COHORT__V1__FRAME_ERROR__FRAME_OK) {
+        self->st.frames_refused++;
+        reply_now(self, rid, rid_len, delim, req ? req->request_id : 0, rc, reason);
+        return;
+    }
+    if (req->body_case == COHORT__V1__INGEST_REQUEST__BODY_PING) {
+        reply_now(self, rid, rid_len, delim, req->request_id, 0, NULL);
+        return;
+    }
+    take(self, rid, rid_len, delim, req);
+}
+
+static void work_cb(uv_work_t *w)
+{
+    ingest_t *self = w->data;
+    pend_t *p = self->busy;
+    p->rc = store_commit(self->store, p->sb, p->err, sizeof p->err);
+}
+
+/* Sends every reply of a committed batch. */
+static void answer(ingest_t *self, pend_t *p)
+{
+    for (size_t i = 0; i < p->nreqs; i++) {
+        req_t *r = &p->reqs[i];
+        Cohort__V1__IngestReply reply = COHORT__V1__INGEST_REPLY__INIT;
+        if (grow((void **)&self->acks, &self->ack_cap, r->n, sizeof *self->acks) < 0 ||
+            grow((void **)&self->ackp, &self->ackp_cap, r->n, sizeof *self->ackp) < 0) {
+            reply_now(self, p->bytes + r->rid_off, r->rid_len, r->delim, r->request_id,
+                      COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE, "daemon out of memory; retry");
+            continue;
+        }
+        for (uint32_t k = 0; k < r->n; k++) {
+            const ev_t *e = &p->evs[r->first + k];
+            Cohort__V1__Ack *a = &self->acks[k];
+            cohort__v1__ack__init(a);
+            a->event_id.data = p->bytes + e->id_off;
+            a->event_id.len = e->id_len;
+            a->reason = (char *)p->bytes + e->why_off;
+            if (e->item >= 0) {
+                switch (store_batch_result(p->sb, (size_t)e->item, &a->seq)) {
+                case STORE_ACCEPTED:
+                    a->result = COHORT__V1__RESULT__ACCEPTED;
+                    self->st.accepted++;
+                    break;
+                case STORE_DUPLICATE:
+                    a->result = COHORT__V1__RESULT__DUPLICATE;
+                    self->st.duplicates++;
+                    break;
+                default:
+                    a->result = COHORT__V1__RESULT__UNAVAILABLE;
+                    a->seq = 0;
+                    a->reason = "the daemon could not store the event; retry";
+                    self->st.unavailable++;
+                }
+            } else {
+                a->result = COHORT__V1__RESULT__REJECTED;
+                a->code = e->code;
+                self->st.rejected++;
+            }
+            self->ackp[k] = a;
+        }
+        reply.request_id = r->request_id;
+        reply.n_acks = r->n;
+        reply.acks = self->ackp;
+        reply.head_seq = self->head;
+        send_reply(self, p->bytes + r->rid_off, r->rid_len, r->delim, &reply);
+    }
+}
+
+static void after_work_cb(uv_work_t *w, int status);
+
+/* Starts committing the open batch if none is running and it is non-empty. */
+static void commit_next(ingest_t *self)
+{
+    if (self->busy || self->open->nreqs == 0)
+        return;
+    self->busy = self->open;
+    self->open = self->busy == &self->pend[0] ? &self->pend[1] : &self->pend[0];
+    self->work.data = self;
+    if (uv_queue_work(self->loop, &self->work, work_cb, after_work_cb) != 0) {
+        /* Cannot happen with a valid loop; answer rather than strand. */
+        self->busy->rc = -EIO;
+        snprintf(self->busy->err, sizeof self->busy->err, "uv_queue_work failed");
+        after_work_cb(&self->work, 0);
+        return;
+    }
+    if (self->full && !self->stopping) {
+        self->full = 0;
+        zbridge_resume(self->bridge);
+    }
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+    ingest_t *self = w->data;
+    pend_t *p = self->busy;
+    (void)status;
+    self->st.commits++;
+    if (p->rc < 0) {
+        if (!self->unavailable_logged)
+            cohort_log(LOG_ERR, "store: commit of %zu events failed: %s", store_batch_count(p->sb),
+                       p->err);
+        self->unavailable_logged = 1;
+    } else {
+        if (self->unavailable_logged)
+            cohort_log(LOG_NOTICE, "store: commits succeed again at seq %llu",
+                       (unsigned long long)store_head(self->store));
+        self->unavailable_logged = 0;
+        self->head = store_head(self->store);
+    }
+    answer(self, p);
+    pend_reset(p);
+    self->busy = NULL;
+    commit_next(self);
+    if (self->stopping && !self->busy && self->done) {
+        void (*done)(void *) = self->done;
+        self->done = NULL;
+        done(self->done_arg);
+    }
+}
+
+static int is_full(const pend_t *p)
+{
+    return store_batch_count(p->sb) >= BATCH_MAX_EVENTS ||
+           store_batch_bytes(p->sb) >= BATCH_MAX_BYTES;
+}
+
+/* zbridge handler: receives up to RECV_CAP messages into the open batch. */
+static int on_input(void *arg)
+{
+    ingest_t *self = arg;
+    int more = 1;
+    for (int n = 0; n < RECV_CAP; n++) {
+        zmq_msg_t parts[3];
+        int nparts = 0, extra = 0;
+        if (is_full(self->open)) {
+            self->full = 1;
+            zbridge_pause(self->bridge);
+            more = 0;
+            break;
+        }
+        zmq_msg_init(&parts[0]);
+        if (zmq_msg_recv(&parts[0], self->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&parts[0]);
+            if (errno != EAGAIN && errno != EINTR)
+                cohort_log(LOG_WARNING, "ingest: receive failed: %s", zmq_strerror(errno));
+            more = 0;
+            break;
+        }
+        nparts = 1;
+        while (zmq_msg_more(&parts[nparts - 1])) {
+            zmq_msg_t *m = nparts < 3 ? &parts[nparts] : NULL;
+            zmq_msg_t junk;
+            if (!m)
+                m = &junk;
+            zmq_msg_init(m);
+            if (zmq_msg_recv(m, self->router, 0) < 0) {
+                zmq_msg_close(m);
+                break;
+            }
+            if (m == &junk) {
+                int again = zmq_msg_more(&junk);
+                zmq_msg_close(&junk);
+                extra++;
+                if (!again)
+                    break;
+                continue;
+            }
+            nparts++;
+        }
+        handle(self, parts, extra ? 99 : nparts);
+        for (int i = 0; i < nparts; i++)
+            zmq_msg_close(&parts[i]);
+    }
+    commit_next(self);
+    return more;
+}
+
+int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, store_t *store, const char *endpoint,
+               char *err, size_t errlen)
+{
+    ingest_t *self = calloc(1, sizeof *self);
+    int one = 1, hwm = HWM, hb_ivl = 5000, hb_timeout = 15000, rc;
+    int64_t maxmsg = ZMQ_MAX_MSG;
+    *out = NULL;
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    self->loop = loop;
+    self->store = store;
+    self->head = store_head(store);
+    self->codec = codec_new();
+    self->pend[0].sb = store_batch_new();
+    self->pend[1].sb = store_batch_new();
+    self->open = &self->pend[0];
+    if (!self->codec || !self->pend[0].sb || !self->pend[1].sb) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if (!(self->router = zmq_socket(zctx, ZMQ_ROUTER)) ||
+        zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "creating the ingest socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_bind(self->router, endpoint) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "binding ingest endpoint %s: %s", endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    if ((rc = zbridge_new(&self->bridge, loop, self->router, on_input, self)) < 0) {
+        snprintf(err, errlen, "watching the ingest socket: %s", uv_strerror(rc));
+        goto fail;
+    }
+    *out = self;
+    return 0;
+fail:
+    ingest_destroy(&self);
+    return rc;
+}
+
+void ingest_stop(ingest_t *self, void (*done)(void *arg), void *arg)
+{
+    self->stopping = 1;
+    self->done = done;
+    self->done_arg = arg;
+    if (self->bridge)
+        zbridge_pause(self->bridge);
+    commit_next(self);
+    if (!self->busy && self->done) {
+        self->done = NULL;
+        done(arg);
+    }
+}
+
+void ingest_destroy(ingest_t **self_p)
+{
+    ingest_t *self = self_p ? *self_p : NULL;
+    if (!self)
+        return;
+    zbridge_close(&self->bridge);
+    if (self->router) {
+        int linger = LINGER_MS;
+        zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(self->router);
+    }
+    codec_destroy(&self->codec);
+    pend_free(&self->pend[0]);
+    pend_free(&self->pend[1]);
+    free(self->pack);
+    free(self->acks);
+    free(self->ackp);
+    free(self);
+    *self_p = NULL;
+}
+
+void ingest_stats(const ingest_t *self, ingest_stats_t *out)
+{
+    *out = self->st;
+}
+
+uint64_t ingest_head(const ingest_t *self)
+{
+    return self->head;
+}

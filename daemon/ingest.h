@@ -1,0 +1,58 @@
+/* ingest.h: the ingest pipeline. Reads agents' frames from a ROUTER socket
+ * and carries each event down one path:
+ *
+ *   frame -> decode -> validate -> batch -> commit -> ack
+ *
+ * Contracts:
+ * - Acks are sent only after the batch's WAL-synced write has returned; an
+ *   event is never acked ACCEPTED or DUPLICATE unless it is durable.
+ * - One commit runs at a time, off the loop thread (uv_queue_work); while it
+ *   runs the loop keeps receiving into the next batch (group commit).
+ * - Every request gets exactly one reply frame, with one ack per event in
+ *   request order, unless the agent is gone or its queue is full (counted).
+ * - A bad frame never stops the pipeline: it is answered or dropped, and
+ *   counted.
+ * - Memory is bounded: when the open batch is full the bridge pauses and
+ *   ZeroMQ's high-water marks push back on the agents. */
+#ifndef COHORT_INGEST_H
+#define COHORT_INGEST_H
+#include <stdint.h>
+#include <uv.h>
+#include "store.h"
+
+typedef struct ingest_t ingest_t;
+
+/* Counters, for logs, metrics and tests. Monotonic since start. */
+typedef struct {
+    uint64_t frames;         /* frames received */
+    uint64_t frames_refused; /* frames answered with a FrameError or dropped */
+    uint64_t accepted;       /* events newly stored */
+    uint64_t duplicates;     /* events already stored */
+    uint64_t rejected;       /* events refused by validation */
+    uint64_t unavailable;    /* events not stored because a commit failed */
+    uint64_t commits;        /* synced writes */
+    uint64_t replies_lost;   /* replies that could not be sent (peer gone/full) */
+} ingest_stats_t;
+
+/* Binds a ROUTER socket at endpoint in zctx and starts receiving on loop,
+ * committing to store (borrowed; must outlive the ingest). Returns 0 and
+ * *out, or a negative errno with a message in err. */
+int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, store_t *store, const char *endpoint,
+               char *err, size_t errlen);
+
+/* Stops taking new frames, commits and acks what was already received, then
+ * calls done(arg) on the loop. Call once. */
+void ingest_stop(ingest_t *self, void (*done)(void *arg), void *arg);
+
+/* Closes the socket (lingering up to linger_ms for unsent acks) and the
+ * libuv handles; frees once they are closed. Nulls *self_p. Idempotent.
+ * Call after the stop callback, or on a failed start. */
+void ingest_destroy(ingest_t **self_p);
+
+/* Copies the counters. */
+void ingest_stats(const ingest_t *self, ingest_stats_t *out);
+
+/* The last durable sequence, as the loop thread knows it. */
+uint64_t ingest_head(const ingest_t *self);
+
+#endif

@@ -1,0 +1,41 @@
+/* log.c: stderr logging with syslog priority prefixes (see log.h). One
+ * fprintf per line, so concurrent lines from the worker thread and the loop
+ * thread do not interleave within a line. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int level = LOG_INFO; /* most verbose priority that is written */
+
+void cohort_log_set_level(int prio)
+{
+    level = prio;
+}
+
+int cohort_log_parse_level(const char *name)
+{
+    static const struct {
+        const char *name;
+        int prio;
+    } names[] = {{"error", LOG_ERR},   {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+                 {"info", LOG_INFO},   {"debug", LOG_DEBUG}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0)
+            return names[i].prio;
+    return -EINVAL;
+}
+
+void cohort_log(int prio, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    if (prio > level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "<%d>%s\n", prio, line);
+}

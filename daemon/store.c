@@ -1,0 +1,522 @@
+/* store.c: the RocksDB event store (see store.h for the layout and the
+ * threading contract). Invariant: the log's head and its dedupe entries only
+ * ever change inside one synced WriteBatch, so after any crash the log is
+ * gap-free and every logged event has its dedupe entry. */
+#include "store.h"
+
+#include <errno.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT "cohortd-store-1"
+enum { CF_DEFAULT, CF_LOG, CF_DEDUPE, CF_META, CF_COUNT };
+static const char *cf_names[CF_COUNT] = {"default", "log", "dedupe", "meta"};
+
+struct store_t {
+    rocksdb_t *db;                                  /* the database */
+    rocksdb_options_t *opts;                        /* DB options */
+    rocksdb_options_t *cf_opts[CF_COUNT];           /* per column family */
+    rocksdb_block_based_table_options_t *table;     /* bloom filter, cache */
+    rocksdb_cache_t *cache;                         /* shared block cache */
+    rocksdb_column_family_handle_t *cf[CF_COUNT];   /* handles */
+    rocksdb_writeoptions_t *wsync;                  /* sync=true writes */
+    rocksdb_readoptions_t *ropts;                   /* default reads */
+    rocksdb_writebatch_t *wb;                       /* reused per commit */
+    uint64_t head;                                  /* last durable seq */
+    int readonly;                                   /* opened read-only */
+};
+
+/* One event of a batch; offsets index the batch's buffers. */
+typedef struct {
+    uint32_t key_off, key_len; /* dedupe key in keys */
+    uint32_t val_off, val_len; /* packed event in vals */
+    uint64_t seq;              /* result sequence */
+    int result;                /* enum store_result */
+} item_t;
+
+struct store_batch_t {
+    item_t *items;           /* events, in arrival order */
+    size_t n, cap;           /* count and capacity of items */
+    uint8_t *keys;           /* dedupe keys, back to back */
+    size_t keys_len, keys_cap;
+    uint8_t *vals;           /* packed events, back to back */
+    size_t vals_len, vals_cap;
+    uint32_t *slots;         /* in-batch hash table: item index + 1, 0 = empty */
+    size_t nslots;           /* power of two */
+    const char **kptr;       /* MultiGet scratch: key pointers */
+    size_t *klen;            /* MultiGet scratch: key lengths */
+    rocksdb_pinnableslice_t **vptr; /* MultiGet scratch: values */
+    char **errs;             /* MultiGet scratch: errors */
+    size_t scratch_cap;      /* capacity of the scratch arrays */
+    size_t accepted;         /* accepted by the last commit */
+};
+
+static void be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static uint64_t rd64(const void *p)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/* Copies RocksDB's error text into err and frees it. Returns -EIO. */
+static int rerr(char *rocks, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, rocks ? rocks : "unknown RocksDB error");
+    free(rocks);
+    return -EIO;
+}
+
+static int load_head(store_t *self, char *err, size_t errlen)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_LOG]);
+    char *e = NULL;
+    self->head = 0;
+    rocksdb_iter_seek_to_last(it);
+    if (rocksdb_iter_valid(it)) {
+        size_t klen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen != 8) {
+            rocksdb_iter_destroy(it);
+            snprintf(err, errlen, "log has a key of %zu bytes; not a cohortd store", klen);
+            return -EINVAL;
+        }
+        self->head = rd64(k);
+    }
+    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_destroy(it);
+    return e ? rerr(e, "reading the log head", err, errlen) : 0;
+}
+
+static int check_format(store_t *self, char *err, size_t errlen)
+{
+    char *e = NULL;
+    size_t len;
+    char *v = rocksdb_get_cf(self->db, self->ropts, self->cf[CF_META], "format", 6, &len, &e);
+    if (e)
+        return rerr(e, "reading the store format", err, errlen);
+    if (!v) {
+        if (self->readonly) {
+            snprintf(err, errlen, "not a cohortd store (no format record)");
+            return -EINVAL;
+        }
+        rocksdb_put_cf(self->db, self->wsync, self->cf[CF_META], "format", 6, FORMAT,
+                       strlen(FORMAT), &e);
+        return e ? rerr(e, "writing the store format", err, errlen) : 0;
+    }
+    int same = len == strlen(FORMAT) && memcmp(v, FORMAT, len) == 0;
+    free(v);
+    if (!same) {
+        snprintf(err, errlen, "store format is not %s", FORMAT);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int store_open(store_t **out, const char *dir, int flags, char *err, size_t errlen)
+{
+    store_t *self = calloc(1, sizeof *self);
+    char *e = NULL;
+    int rc = -ENOMEM;
+    *out = NULL;
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    self->readonly = !!(flags & STORE_READONLY);
+    self->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(self->opts, !self->readonly);
+    rocksdb_options_set_create_missing_column_families(self->opts, !self->readonly);
+    rocksdb_options_increase_parallelism(self->opts, 2);
+    rocksdb_options_set_max_background_jobs(self->opts, 2);
+    rocksdb_options_set_bytes_per_sync(self->opts, 1 << 20);
+    rocksdb_options_set_keep_log_file_num(self->opts, 5);
+
+    self->cache = rocksdb_cache_create_lru(64 << 20);
+    self->table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(self->table, self->cache);
+    rocksdb_block_based_options_set_filter_policy(self->table,
+                                                  rocksdb_filterpolicy_create_bloom_full(10));
+    for (int i = 0; i < CF_COUNT; i++) {
+        self->cf_opts[i] = rocksdb_options_create_copy(self->opts);
+        rocksdb_options_set_write_buffer_size(self->cf_opts[i], 64 << 20);
+        rocksdb_options_set_level_compaction_dynamic_level_bytes(self->cf_opts[i], 1);
+        if (i == CF_DEDUPE) {
+            rocksdb_options_set_block_based_table_factory(self->cf_opts[i], self->table);
+            rocksdb_options_set_memtable_whole_key_filtering(self->cf_opts[i], 1);
+            rocksdb_options_set_memtable_prefix_bloom_size_ratio(self->cf_opts[i], 0.05);
+        }
+    }
+    if (self->readonly)
+        self->db = rocksdb_open_for_read_only_column_families(
+            self->opts, dir, CF_COUNT, cf_names, (const rocksdb_options_t *const *)self->cf_opts,
+            self->cf, 0, &e);
+    else
+        self->db = rocksdb_open_column_families(self->opts, dir, CF_COUNT, cf_names,
+                                                (const rocksdb_options_t *const *)self->cf_opts,
+                                                self->cf, &e);
+    if (e) {
+        rc = rerr(e, "opening RocksDB", err, errlen);
+        goto fail;
+    }
+    self->wsync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(self->wsync, 1);
+    self->ropts = rocksdb_readoptions_create();
+    self->wb = rocksdb_writebatch_create();
+    if ((rc = check_format(self, err, errlen)) < 0)
+        goto fail;
+    if ((rc = load_head(self, err, errlen)) < 0)
+        goto fail;
+    *out = self;
+    return 0;
+fail:
+    store_close(&self);
+    return rc;
+}
+
+void store_close(store_t **self_p)
+{
+    store_t *self = self_p ? *self_p : NULL;
+    if (!self)
+        return;
+    if (self->db) {
+        for (int i = 0; i < CF_COUNT; i++)
+            if (self->cf[i])
+                rocksdb_column_family_handle_destroy(self->cf[i]);
+        rocksdb_close(self->db);
+    }
+    if (self->wb)
+        rocksdb_writebatch_destroy(self->wb);
+    if (self->wsync)
+        rocksdb_writeoptions_destroy(self->wsync);
+    if (self->ropts)
+        rocksdb_readoptions_destroy(self->ropts);
+    for (int i = 0; i < CF_COUNT; i++)
+        if (self->cf_opts[i])
+            rocksdb_options_destroy(self->cf_opts[i]);
+    if (self->table)
+        rocksdb_block_based_options_destroy(self->table);
+    if (self->cache)
+        rocksdb_cache_destroy(self->cache);
+    if (self->opts)
+        rocksdb_options_destroy(self->opts);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t store_head(const store_t *self)
+{
+    return self->head;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static uint64_t hash(const uint8_t *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Finds the earlier item with the same key as item i, inserting i if none.
+ * Returns the earlier item's index, or -1. */
+static long seen(store_batch_t *b, size_t i)
+{
+    const item_t *it = &b->items[i];
+    const uint8_t *k = b->keys + it->key_off;
+    size_t mask = b->nslots - 1, s = hash(k, it->key_len) & mask;
+    for (;; s = (s + 1) & mask) {
+        uint32_t v = b->slots[s];
+        if (!v) {
+            b->slots[s] = (uint32_t)i + 1;
+            return -1;
+        }
+        const item_t *o = &b->items[v - 1];
+        if (o->key_len == it->key_len && memcmp(b->keys + o->key_off, k, it->key_len) == 0)
+            return (long)v - 1;
+    }
+}
+
+static int prepare(store_batch_t *b)
+{
+    size_t want = 16;
+    while (want < b->n * 2)
+        want *= 2;
+    if (want > b->nslots) {
+        uint32_t *s = realloc(b->slots, want * sizeof *s);
+        if (!s)
+            return -ENOMEM;
+        b->slots = s;
+        b->nslots = want;
+    }
+    memset(b->slots, 0, b->nslots * sizeof *b->slots);
+    if (b->n > b->scratch_cap) {
+        size_t n = b->n;
+        const char **kp = realloc(b->kptr, n * sizeof *kp);
+        if (kp)
+            b->kptr = kp;
+        size_t *kl = realloc(b->klen, n * sizeof *kl);
+        if (kl)
+            b->klen = kl;
+        rocksdb_pinnableslice_t **vp = realloc(b->vptr, n * sizeof *vp);
+        if (vp)
+            b->vptr = vp;
+        char **er = realloc(b->errs, n * sizeof *er);
+        if (er)
+            b->errs = er;
+        if (!kp || !kl || !vp || !er)
+            return -ENOMEM;
+        b->scratch_cap = n;
+    }
+    return 0;
+}
+
+static void fail_all(store_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        b->items[i].result = STORE_FAILED;
+    b->accepted = 0;
+}
+
+int store_commit(store_t *self, store_batch_t *b, char *err, size_t errlen)
+{
+    uint64_t next = self->head;
+    char *e = NULL;
+    int rc = 0;
+    b->accepted = 0;
+    if (b->n == 0)
+        return 0;
+    if (self->readonly) {
+        fail_all(b);
+        snprintf(err, errlen, "store is read-only");
+        return -EROFS;
+    }
+    if (prepare(b) < 0) {
+        fail_all(b);
+        snprintf(err, errlen, "out of memory preparing a batch of %zu events", b->n);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        b->kptr[i] = (const char *)b->keys + b->items[i].key_off;
+        b->klen[i] = b->items[i].key_len;
+    }
+    rocksdb_batched_multi_get_cf(self->db, self->ropts, self->cf[CF_DEDUPE], b->n, b->kptr,
+                                 b->klen, b->vptr, b->errs, 0);
+    rocksdb_writebatch_clear(self->wb);
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        long first;
+        if (b->errs[i]) {
+            if (!e)
+                e = b->errs[i];
+            else
+                free(b->errs[i]);
+        }
+        if (b->vptr[i]) {
+            size_t vl;
+            const char *v = rocksdb_pinnableslice_value(b->vptr[i], &vl);
+            if (v && vl == 8) {
+                it->result = STORE_DUPLICATE;
+                it->seq = rd64(v);
+            }
+            rocksdb_pinnableslice_destroy(b->vptr[i]);
+            if (it->result == STORE_DUPLICATE) {
+                seen(b, i); /* later repeats in the batch find this one */
+                continue;
+            }
+        }
+        if ((first = seen(b, i)) >= 0) {
+            it->result = STORE_DUPLICATE;
+            it->seq = b->items[first].seq;
+            continue;
+        }
+        uint8_t k[8];
+        it->seq = ++next;
+        it->result = STORE_ACCEPTED;
+        be64(k, it->seq);
+        rocksdb_writebatch_put_cf(self->wb, self->cf[CF_LOG], (const char *)k, 8,
+                                  (const char *)b->vals + it->val_off, it->val_len);
+        rocksdb_writebatch_put_cf(self->wb, self->cf[CF_DEDUPE],
+                                  (const char *)b->keys + it->key_off, it->key_len,
+                                  (const char *)k, 8);
+        b->accepted++;
+    }
+    if (e) {
+        rc = rerr(e, "dedupe lookup", err, errlen);
+        fail_all(b);
+        return rc;
+    }
+    if (b->accepted) {
+        rocksdb_write(self->db, self->wsync, self->wb, &e);
+        if (e) {
+            rc = rerr(e, "synced write", err, errlen);
+            fail_all(b);
+            return rc;
+        }
+    }
+    self->head = next;
+    return 0;
+}
+
+static size_t mkkey(uint8_t *out, const char *agency, const uint8_t id[16])
+{
+    size_t n = strlen(agency);
+    out[0] = (uint8_t)n;
+    memcpy(out + 1, agency, n);
+    memcpy(out + 1 + n, id, 16);
+    return n + 17;
+}
+
+int store_lookup(store_t *self, const char *agency, const uint8_t id[16], uint64_t *seq)
+{
+    uint8_t key[1 + 255 + 16];
+    char *e = NULL;
+    size_t vl;
+    if (strlen(agency) > 255)
+        return -ENOENT;
+    size_t kl = mkkey(key, agency, id);
+    char *v = rocksdb_get_cf(self->db, self->ropts, self->cf[CF_DEDUPE], (const char *)key, kl,
+                             &vl, &e);
+    if (e) {
+        free(e);
+        return -EIO;
+    }
+    if (!v)
+        return -ENOENT;
+    int ok = vl == 8;
+    if (ok)
+        *seq = rd64(v);
+    free(v);
+    return ok ? 0 : -EIO;
+}
+
+int store_scan(store_t *self, uint64_t from, uint64_t limit,
+               int (*fn)(void *arg, uint64_t seq, const void *val, size_t len), void *arg)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_LOG]);
+    uint8_t k[8];
+    uint64_t n = 0;
+    int rc = 0;
+    char *e = NULL;
+    be64(k, from);
+    for (rocksdb_iter_seek(it, (const char *)k, 8); rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const char *key = rocksdb_iter_key(it, &kl);
+        const char *val = rocksdb_iter_value(it, &vl);
+        if (kl != 8) {
+            rc = -EIO;
+            break;
+        }
+        if ((rc = fn(arg, rd64(key), val, vl)) != 0)
+            break;
+        if (limit && ++n >= limit)
+            break;
+    }
+    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_destroy(it);
+    if (e) {
+        free(e);
+        return -EIO;
+    }
+    return rc;
+}
+
+store_batch_t *store_batch_new(void)
+{
+    return calloc(1, sizeof(store_batch_t));
+}
+
+void store_batch_destroy(store_batch_t **self_p)
+{
+    store_batch_t *b = self_p ? *self_p : NULL;
+    if (!b)
+        return;
+    free(b->items);
+    free(b->keys);
+    free(b->vals);
+    free(b->slots);
+    free(b->kptr);
+    free(b->klen);
+    free(b->vptr);
+    free(b->errs);
+    free(b);
+    *self_p = NULL;
+}
+
+void store_batch_reset(store_batch_t *b)
+{
+    b->n = 0;
+    b->keys_len = 0;
+    b->vals_len = 0;
+    b->accepted = 0;
+}
+
+int store_batch_add(store_batch_t *b, const char *agency, const uint8_t id[16], const void *val,
+                    size_t len)
+{
+    size_t alen = strlen(agency);
+    if (alen == 0 || alen > 255 || len > UINT32_MAX || b->n >= UINT32_MAX - 1)
+        return -EINVAL;
+    if (grow((void **)&b->items, &b->cap, b->n + 1, sizeof *b->items) < 0 ||
+        grow((void **)&b->keys, &b->keys_cap, b->keys_len + alen + 17, 1) < 0 ||
+        grow((void **)&b->vals, &b->vals_cap, b->vals_len + len, 1) < 0)
+        return -ENOMEM;
+    item_t *it = &b->items[b->n];
+    it->key_off = (uint32_t)b->keys_len;
+    it->key_len = (uint32_t)mkkey(b->keys + b->keys_len, agency, id);
+    b->keys_len += it->key_len;
+    it->val_off = (uint32_t)b->vals_len;
+    it->val_len = (uint32_t)len;
+    memcpy(b->vals + b->vals_len, val, len);
+    b->vals_len += len;
+    it->seq = 0;
+    it->result = STORE_PENDING;
+    return (int)b->n++;
+}
+
+size_t store_batch_count(const store_batch_t *b)
+{
+    return b->n;
+}
+
+size_t store_batch_bytes(const store_batch_t *b)
+{
+    return b->vals_len;
+}
+
+int store_batch_result(const store_batch_t *b, size_t i, uint64_t *seq)
+{
+    if (i >= b->n)
+        return STORE_PENDING;
+    *seq = b->items[i].seq;
+    return b->items[i].result;
+}
+
+size_t store_batch_accepted(const store_batch_t *b)
+{
+    return b->accepted;
+}

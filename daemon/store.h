@@ -1,0 +1,91 @@
+/* store.h: the durable event store, in RocksDB.
+ *
+ * Column families:
+ *   log     key = 8-byte big-endian sequence, value = the packed Event.
+ *           Sequences start at 1 and are gap-free: a sequence and its event
+ *           are written in the same atomic, WAL-synced WriteBatch.
+ *   dedupe  key = [agency length][agency][16-byte event_id], value = 8-byte
+ *           big-endian sequence. Permanent: an (agency, event_id) pair is
+ *           stored at most once, ever.
+ *   meta    format version and other small facts.
+ *
+ * Threading: store_commit() runs on one worker thread at a time; every other
+ * call is made while no commit is running (the ingest pipeline guarantees
+ * that). store_open with STORE_READONLY may run beside a live daemon. */
+#ifndef COHORT_STORE_H
+#define COHORT_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store_t store_t;
+typedef struct store_batch_t store_batch_t;
+
+enum {
+    STORE_READONLY = 1 << 0, /* open without writing; no lock taken */
+};
+
+enum store_result {
+    STORE_PENDING = 0,   /* not committed yet */
+    STORE_ACCEPTED = 1,  /* appended at its seq by this commit */
+    STORE_DUPLICATE = 2, /* stored earlier (or earlier in this batch) at seq */
+    STORE_FAILED = 3,    /* the commit failed; nothing of the batch stored */
+};
+
+/* Opens (creating if missing, unless STORE_READONLY) the store in dir.
+ * Returns 0 and *out, or a negative errno with the reason (RocksDB's text)
+ * in err. */
+int store_open(store_t **out, const char *dir, int flags, char *err, size_t errlen);
+
+/* Flushes nothing extra (every commit is already synced), closes RocksDB and
+ * frees; nulls *self_p. Idempotent. */
+void store_close(store_t **self_p);
+
+/* Last sequence in the log (0 when empty). */
+uint64_t store_head(const store_t *self);
+
+/* Dedupes and appends the batch in one synced write. Events new to the store
+ * get consecutive sequences after the head; repeats, in the store or earlier
+ * in the same batch, get their original sequence. Returns 0 when the batch
+ * is durable, or -EIO with RocksDB's reason in err, in which case nothing of
+ * the batch is stored, the head is unchanged and every item is
+ * STORE_FAILED. */
+int store_commit(store_t *self, store_batch_t *batch, char *err, size_t errlen);
+
+/* Looks up the sequence stored for (agency, event_id). Returns 0 with *seq,
+ * -ENOENT if never stored, or -EIO. */
+int store_lookup(store_t *self, const char *agency, const uint8_t id[16], uint64_t *seq);
+
+/* Calls fn for each log entry with from <= seq, in order, until fn returns
+ * non-zero or limit entries were visited (0 = no limit). The value is valid
+ * only during the call. Returns 0, fn's non-zero value, or -EIO. */
+int store_scan(store_t *self, uint64_t from, uint64_t limit,
+               int (*fn)(void *arg, uint64_t seq, const void *val, size_t len), void *arg);
+
+/* Returns a new, empty batch, or NULL when out of memory. */
+store_batch_t *store_batch_new(void);
+
+/* Frees the batch; nulls *self_p. Idempotent. */
+void store_batch_destroy(store_batch_t **self_p);
+
+/* Empties the batch, keeping its memory for reuse. */
+void store_batch_reset(store_batch_t *self);
+
+/* Adds one event (agency: 1..255 bytes, NUL-terminated; id: 16 bytes; val:
+ * the packed Event, copied). Returns the item's index, or -ENOMEM. */
+int store_batch_add(store_batch_t *self, const char *agency, const uint8_t id[16],
+                    const void *val, size_t len);
+
+/* Number of events in the batch. */
+size_t store_batch_count(const store_batch_t *self);
+
+/* Bytes of event data in the batch. */
+size_t store_batch_bytes(const store_batch_t *self);
+
+/* Result of item i after store_commit (enum store_result); *seq is set for
+ * STORE_ACCEPTED and STORE_DUPLICATE. */
+int store_batch_result(const store_batch_t *self, size_t i, uint64_t *seq);
+
+/* Sequences newly accepted by the last commit of this batch. */
+size_t store_batch_accepted(const store_batch_t *self);
+
+#endif

@@ -1,0 +1,39 @@
+/* zbridge.h: the bridge between one ZeroMQ socket and a libuv loop.
+ *
+ * ZMQ_FD is edge-triggered and "readable" does not mean a message is there;
+ * every zmq_recv, zmq_send and ZMQ_EVENTS read consumes the edge. So the
+ * bridge re-reads ZMQ_EVENTS after the poll callback AND once per loop
+ * iteration (uv_check), which also covers sends made anywhere on the loop
+ * during that iteration. The handler drains at most its own cap per call and
+ * says whether it stopped early; if so an idle handle keeps the loop from
+ * blocking in poll until the backlog is gone. No message is stranded.
+ *
+ * The bridge does not own the ZeroMQ socket. libuv close contract: after
+ * zbridge_new succeeds, zbridge_close must run; memory is freed in the last
+ * close callback. */
+#ifndef COHORT_ZBRIDGE_H
+#define COHORT_ZBRIDGE_H
+#include <uv.h>
+
+typedef struct zbridge_t zbridge_t;
+
+/* Called while the socket has ZMQ_POLLIN. Receives with ZMQ_DONTWAIT.
+ * Returns 1 when it stopped with messages possibly left (cap reached), 0
+ * when it saw EAGAIN. */
+typedef int (*zbridge_fn)(void *arg);
+
+/* Watches zsock on loop, calling fn(arg) while it has input. Returns 0 and
+ * *out, or a negative errno (from zmq_getsockopt or libuv). */
+int zbridge_new(zbridge_t **out, uv_loop_t *loop, void *zsock, zbridge_fn fn, void *arg);
+
+/* Stops calling fn until zbridge_resume (e.g. while the batch is full). */
+void zbridge_pause(zbridge_t *self);
+
+/* Calls fn again when input is pending; safe to call when not paused. */
+void zbridge_resume(zbridge_t *self);
+
+/* Closes the libuv handles; the bridge is freed once they are closed, and
+ * *self_p is nulled now. Idempotent. */
+void zbridge_close(zbridge_t **self_p);
+
+#endif

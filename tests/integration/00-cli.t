@@ -1,0 +1,36 @@
+#!/usr/bin/perl
+# Every program answers --help and --version, refuses unknown flags with exit
+# status 2, and says clearly why it cannot start.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use CohortTest;
+use Test::More;
+
+for my $p (qw(cohortd cohortctl cohort-agent cohort-bench)) {
+    my ($rc, $out) = run_cmd([bin($p), '--help']);
+    is($rc, 0, "$p --help exits 0");
+    like($out, qr/Usage:/i, "$p --help prints usage");
+    ($rc, $out) = run_cmd([bin($p), '--version']);
+    is($rc, 0, "$p --version exits 0");
+    like($out, qr/\d+\.\d+\.\d+/, "$p --version prints a version");
+    ($rc) = run_cmd([bin($p), '--no-such-flag']);
+    is($rc, 2, "$p refuses an unknown flag with status 2");
+}
+my $dir = tmpdir();
+my ($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', '/proc/nope/data']);
+is($rc, 1, 'cohortd exits 1 when the data directory cannot be made');
+like($err, qr/data directory .*nope/, 'and names the directory');
+($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', "$dir/d", '--ingest', 'bogus://x']);
+is($rc, 1, 'cohortd exits 1 on a bad endpoint');
+like($err, qr/^<3>.*ingest endpoint bogus:\/\/x/m, 'with an error-priority line naming it');
+($rc, $out, $err) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', "$dir/none"]);
+is($rc, 1, 'cohortctl on a missing store exits 1');
+like($err, qr/cannot open the store/, 'and says so');
+($rc, $out, $err) = run_cmd([bin('cohortctl'), 'frobnicate']);
+is($rc, 2, 'cohortctl refuses an unknown command');
+($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '/nonexistent.jsonl']);
+isnt($rc, 0, 'cohort-agent fails on a missing file');
+like($err, qr/nonexistent/, 'and names it');
+done_testing();

@@ -1,0 +1,191 @@
+# CohortTest: helpers for the black-box integration tests. They start the
+# real binaries from the build directory ($COHORT_BUILD, default ./build)
+# with a temporary data directory and an ipc:// endpoint inside it, so no
+# test touches the network or another test's files.
+package CohortTest;
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use File::Spec;
+use Cwd qw(abs_path);
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(bin tmpdir start_daemon stop_daemon kill9_daemon wait_exit run_cmd
+                 agent_send read_jsonl write_jsonl make_events decode_reply zraw log_of
+                 repo_root);
+
+my $root = abs_path(File::Spec->catdir((File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..'));
+sub repo_root { $root }
+my $build = $ENV{COHORT_BUILD} // "$root/build";
+
+# Path of a built program: bin('cohortd'), bin('zraw') (test tool).
+sub bin {
+    my ($name) = @_;
+    for my $p ("$build/$name", "$build/tests/$name") { return $p if -x $p }
+    die "no built $name under $build (build first, or set COHORT_BUILD)\n";
+}
+
+sub tmpdir { tempdir('cohort-it-XXXXXX', TMPDIR => 1, CLEANUP => 1) }
+
+# Starts cohortd on ipc://DIR/ingest with data in DIR/data. Returns a hash
+# with pid, endpoint, log path. Waits (bounded) for its "ready" line.
+sub start_daemon {
+    my (%o) = @_;
+    my $dir = $o{dir} // tmpdir();
+    my $ep = $o{endpoint} // "ipc://$dir/ingest";
+    my $log = "$dir/cohortd.log";
+    my @cmd = (bin('cohortd'), '--data-dir', "$dir/data", '--ingest', $ep, @{ $o{args} // [] });
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>>', $log or die;
+        open STDOUT, '>>', $log or die;
+        exec @cmd or die "exec: $!";
+    }
+    my $d = { pid => $pid, endpoint => $ep, dir => $dir, log => $log, data => "$dir/data" };
+    my $until = time + 20;
+    while (time < $until) {
+        return $d if log_of($d) =~ /ready:/;
+        if (waitpid($pid, WNOHANG) == $pid) { $d->{status} = $?; $d->{pid} = 0; return $d }
+        sleep 0.05;
+    }
+    die "cohortd did not become ready within 20 s:\n" . log_of($d);
+}
+
+sub log_of {
+    my ($d) = @_;
+    open my $fh, '<', $d->{log} or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+# Waits up to $secs for a child to exit; returns its wait status or undef.
+sub wait_exit {
+    my ($pid, $secs) = @_;
+    my $until = time + $secs;
+    while (time < $until) {
+        return $? if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.02;
+    }
+    return undef;
+}
+
+# SIGTERM (or the given signal) and wait; returns the exit status.
+sub stop_daemon {
+    my ($d, $sig) = @_;
+    return $d->{status} unless $d->{pid};
+    kill $sig // 'TERM', $d->{pid};
+    my $st = wait_exit($d->{pid}, 30);
+    if (!defined $st) { kill 'KILL', $d->{pid}; $st = wait_exit($d->{pid}, 5) }
+    $d->{pid} = 0;
+    return $st;
+}
+
+sub kill9_daemon {
+    my ($d) = @_;
+    kill 'KILL', $d->{pid};
+    wait_exit($d->{pid}, 10);
+    $d->{pid} = 0;
+}
+
+# Runs a command, bounded by $o{timeout} seconds (default 60). Returns
+# (exit code, stdout, stderr).
+sub run_cmd {
+    my ($cmd, %o) = @_;
+    my $dir = tmpdir();
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', "$dir/out" or die;
+        open STDERR, '>', "$dir/err" or die;
+        open STDIN, '<', ($o{stdin} // '/dev/null') or die;
+        exec @$cmd or die "exec @$cmd: $!";
+    }
+    my $st = wait_exit($pid, $o{timeout} // 60);
+    if (!defined $st) { kill 'KILL', $pid; wait_exit($pid, 5); $st = -1 << 8 }
+    my $slurp = sub { open my $f, '<', $_[0] or return ''; local $/; <$f> // '' };
+    return ($st >> 8, $slurp->("$dir/out"), $slurp->("$dir/err"));
+}
+
+# cohort-agent send --json; returns (exit, [results], stderr).
+sub agent_send {
+    my ($d, $file, @extra) = @_;
+    my ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '--json', '--endpoint',
+                                    $d->{endpoint}, @extra, $file], timeout => 120);
+    my @res = map { decode_json($_) } grep { /^\{/ } split /\n/, $out;
+    return ($rc, \@res, $err);
+}
+
+sub read_jsonl {
+    my ($text) = @_;
+    return [map { decode_json($_) } grep { /^\{/ } split /\n/, $text];
+}
+
+sub write_jsonl {
+    my ($path, $events) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    my $js = JSON::PP->new->canonical;
+    print $fh $js->encode($_), "\n" for @$events;
+    close $fh;
+}
+
+# $n attendance events with fixed ids (tag distinguishes sets), spread over
+# a few agencies. Valid for the daemon's shape checks.
+sub make_events {
+    my ($n, $tag) = @_;
+    $tag //= 1;
+    my @ag = qw(wm-police cps-wm hmcts-wm probation-wm);
+    my @ev;
+    for my $i (1 .. $n) {
+        push @ev, {
+            eventId => sprintf('%08x-%04x-7000-8000-%012x', 0x01900000 + $tag, $tag, $i),
+            agency => $ag[$i % @ag],
+            occurredAt => '2009-05-01T09:00:00Z',
+            attendanceRecorded => {
+                participantRef => sprintf('p%06d', $i % 500),
+                programmeId => 'step-forward', cohortId => '2009-1',
+                component => 'COACHING', sessionId => "coaching-" . ($i % 6 + 1),
+                sessionDate => '2009-05-01', status => 'PRESENT', minutes => 120,
+            },
+        };
+    }
+    return \@ev;
+}
+
+# Sends raw frames with the zraw tool; returns (exit, [reply frames as hex]).
+sub zraw {
+    my ($d, @frames) = @_;
+    my ($rc, $out) = run_cmd([bin('zraw'), $d->{endpoint}, @frames], timeout => 30);
+    return ($rc, [grep { length } split /\n/, $out]);
+}
+
+# Decodes the top level of a protobuf message given as hex: returns a hash
+# of field number => [values] (varints as numbers, bytes as raw strings).
+sub decode_reply {
+    my ($hex) = @_;
+    my $b = pack('H*', $hex);
+    my %f;
+    my $pos = 0;
+    my $varint = sub {
+        my ($v, $shift) = (0, 0);
+        while (1) {
+            die "truncated varint" if $pos >= length $b;
+            my $c = ord substr($b, $pos++, 1);
+            $v += ($c & 0x7f) * (2 ** $shift);
+            $shift += 7;
+            last unless $c & 0x80;
+        }
+        return $v;
+    };
+    while ($pos < length $b) {
+        my $key = $varint->();
+        my ($num, $wt) = ($key >> 3, $key & 7);
+        if ($wt == 0) { push @{ $f{$num} }, $varint->() }
+        elsif ($wt == 2) { my $l = $varint->(); push @{ $f{$num} }, substr($b, $pos, $l); $pos += $l }
+        else { die "unexpected wire type $wt" }
+    }
+    return \%f;
+}
+
+1;

@@ -1,0 +1,155 @@
+/* t_store: unit tests for store.c — sequence assignment, the dedupe index
+ * (in a batch, across batches, across a reopen), scans, read-only opens. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "tap.h"
+
+static void mkid(uint8_t id[16], unsigned n)
+{
+    memset(id, 0, 16);
+    id[12] = (uint8_t)(n >> 24), id[13] = (uint8_t)(n >> 16), id[14] = (uint8_t)(n >> 8),
+    id[15] = (uint8_t)n;
+}
+
+typedef struct {
+    uint64_t next;  /* expected next seq */
+    int in_order;   /* all seen seqs consecutive */
+    int values_ok;  /* values are "ev<seq-1>" */
+    uint64_t count; /* entries visited */
+} scan_t;
+
+static int visit(void *arg, uint64_t seq, const void *val, size_t len)
+{
+    scan_t *s = arg;
+    char want[32];
+    if (seq != s->next)
+        s->in_order = 0;
+    snprintf(want, sizeof want, "ev%llu", (unsigned long long)(seq - 1));
+    if (len != strlen(want) || memcmp(val, want, len) != 0)
+        s->values_ok = 0;
+    s->next = seq + 1;
+    s->count++;
+    return 0;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/cohort-t-store-XXXXXX", err[256], cmd[300];
+    store_t *s;
+    store_batch_t *b = store_batch_new();
+    uint8_t id[16];
+    uint64_t seq;
+    char val[32];
+    if (!mkdtemp(dir))
+        return 1;
+
+    is_int(store_open(&s, dir, 0, err, sizeof err), 0, "opens a new store");
+    is_int(store_head(s), 0, "empty log has head 0");
+
+    /* 100 new events: consecutive sequences from 1 */
+    for (unsigned i = 0; i < 100; i++) {
+        mkid(id, i);
+        snprintf(val, sizeof val, "ev%u", i);
+        store_batch_add(b, "wm-police", id, val, strlen(val));
+    }
+    is_int(store_commit(s, b, err, sizeof err), 0, "commit of 100 events");
+    int all = 1;
+    for (size_t i = 0; i < 100; i++)
+        if (store_batch_result(b, i, &seq) != STORE_ACCEPTED || seq != i + 1)
+            all = 0;
+    ok(all, "each is ACCEPTED at seq 1..100 in order");
+    is_int(store_head(s), 100, "head is 100");
+    is_int(store_batch_accepted(b), 100, "100 accepted");
+
+    /* repeats: in store, within the batch, other agency same id */
+    store_batch_reset(b);
+    mkid(id, 5);
+    store_batch_add(b, "wm-police", id, "x", 1);      /* dup of seq 6 */
+    mkid(id, 1000);
+    store_batch_add(b, "wm-police", id, "ev100", 5);   /* new: 101 */
+    store_batch_add(b, "wm-police", id, "y", 1);      /* dup in batch of 101 */
+    mkid(id, 5);
+    store_batch_add(b, "cps-wm", id, "ev101", 5);      /* new: same id, other agency */
+    store_batch_add(b, "wm-police", id, "z", 1);      /* dup of 6 again */
+    is_int(store_commit(s, b, err, sizeof err), 0, "commit of mixed batch");
+    is_int(store_batch_result(b, 0, &seq), STORE_DUPLICATE, "repeat of a stored event: DUPLICATE");
+    is_int(seq, 6, "with its original seq");
+    is_int(store_batch_result(b, 1, &seq), STORE_ACCEPTED, "new event ACCEPTED");
+    is_int(seq, 101, "at the next seq");
+    is_int(store_batch_result(b, 2, &seq), STORE_DUPLICATE, "repeat within the batch: DUPLICATE");
+    is_int(seq, 101, "pointing at the first copy");
+    is_int(store_batch_result(b, 3, &seq), STORE_ACCEPTED,
+           "same event_id from another agency is a different event");
+    is_int(seq, 102, "gets its own seq");
+    is_int(store_batch_result(b, 4, &seq), STORE_DUPLICATE, "second repeat in batch: DUPLICATE");
+    is_int(seq, 6, "original seq");
+    is_int(store_head(s), 102, "head advanced by the two new events only");
+
+    /* an all-duplicate batch writes nothing */
+    store_batch_reset(b);
+    mkid(id, 7);
+    store_batch_add(b, "wm-police", id, "q", 1);
+    is_int(store_commit(s, b, err, sizeof err), 0, "all-duplicate commit");
+    is_int(store_batch_accepted(b), 0, "accepts nothing");
+    is_int(store_head(s), 102, "head unchanged");
+
+    /* lookup */
+    mkid(id, 1000);
+    ok(store_lookup(s, "wm-police", id, &seq) == 0 && seq == 101, "lookup finds seq 101");
+    mkid(id, 9999);
+    is_int(store_lookup(s, "wm-police", id, &seq), -2, "lookup of unknown id is -ENOENT");
+
+    /* restart keeps log and dedupe index */
+    store_close(&s);
+    ok(s == NULL, "close nulls the pointer");
+    is_int(store_open(&s, dir, 0, err, sizeof err), 0, "reopens");
+    is_int(store_head(s), 102, "head survives the reopen");
+    store_batch_reset(b);
+    mkid(id, 42);
+    store_batch_add(b, "wm-police", id, "again", 5);
+    mkid(id, 2000);
+    store_batch_add(b, "wm-police", id, "ev102", 5);
+    store_commit(s, b, err, sizeof err);
+    ok(store_batch_result(b, 0, &seq) == STORE_DUPLICATE && seq == 43,
+       "dedupe index survives the reopen (seq 43)");
+    ok(store_batch_result(b, 1, &seq) == STORE_ACCEPTED && seq == 103,
+       "sequence continues gap-free after the reopen (103)");
+
+    /* scan */
+    scan_t sc = {1, 1, 1, 0};
+    is_int(store_scan(s, 1, 0, visit, &sc), 0, "scan from 1");
+    is_int(sc.count, 103, "visits all 103 entries");
+    ok(sc.in_order && sc.values_ok, "in order, each with its own value");
+    scan_t sc2 = {50, 1, 1, 0};
+    store_scan(s, 50, 10, visit, &sc2);
+    ok(sc2.count == 10 && sc2.in_order, "scan from 50 with limit 10");
+
+    /* read-only open beside the writer */
+    store_t *ro;
+    is_int(store_open(&ro, dir, STORE_READONLY, err, sizeof err), 0, "read-only open works");
+    is_int(store_head(ro), 103, "and sees the head");
+    store_batch_reset(b);
+    store_batch_add(b, "wm-police", id, "x", 1);
+    ok(store_commit(ro, b, err, sizeof err) < 0, "a read-only store refuses commits");
+    is_int(store_batch_result(b, 0, &seq), STORE_FAILED, "and marks the items failed");
+    store_close(&ro);
+
+    /* a directory that is not a store */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/nope", dir);
+    ok(store_open(&ro, bad, STORE_READONLY, err, sizeof err) < 0 && *err,
+       "read-only open of a missing store fails with a reason: %.60s", err);
+
+    store_close(&s);
+    store_close(&s);
+    ok(1, "close is idempotent");
+    store_batch_destroy(&b);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        diag("could not remove %s", dir);
+    return tap_done();
+}
