@@ -18,22 +18,25 @@
  * - A resend always carries the same event_id (the daemon dedupes on
  *   (agency, event_id) forever, so a resend is safe); each frame has a new
  *   request_id. Acks are matched by event_id; acks for events no longer
- *   pending are ignored. An attempt times out after opts.timeout_ms and is
- *   resent at once; UNAVAILABLE (per event or FRAME_UNAVAILABLE) is resent
- *   after an exponential backoff with jitter. An event is given up at the
- *   first retry decision after opts.max_attempts attempts or opts.deadline_ms
- *   since submit (so up to one attempt timeout late); a queued event never
- *   sent is given up at its deadline.
+ *   pending are ignored. An attempt times out after opts.timeout_ms; the
+ *   first timeout is resent at once, later ones and every UNAVAILABLE (per
+ *   event or FRAME_UNAVAILABLE) after an exponential backoff with jitter
+ *   (opts.backoff_min_ms doubling up to opts.backoff_max_ms).
+ * - An event is given up (UNDELIVERED) after opts.max_attempts failed
+ *   attempts, or once opts.deadline_ms have passed since submit: at its
+ *   deadline if it is queued or waiting to be resent, else when its attempt
+ *   fails (so up to one attempt timeout late).
  * - Non-blocking: cohort_client_pump() does all the work (receive, timers,
  *   send) without blocking and fits a zmq_poll() loop over many clients
  *   (see cohort_client_pollitem() and cohort_client_timeout()).
  *   cohort_client_flush() is the simple blocking helper.
- * - Result callbacks run inside pump, flush, wait and destroy. A callback
- *   may call submit, pending and stats; it must not call pump, wait, flush
- *   or destroy on the same client.
+ * - Result callbacks run inside pump, wait, flush, give_up and destroy. A
+ *   callback may call submit, submit_packed, pending, room and stats; it
+ *   must not call pump, wait, flush, give_up or destroy on the same client.
  * - Not thread-safe: use one client from one thread at a time.
  * - Nothing here logs; failures come back as negative errno values and
- *   reasons in results. Reasons never contain event contents. */
+ *   reasons in results. Reasons made here never contain event contents;
+ *   REJECTED reasons are the daemon's own text. */
 #ifndef COHORT_CLIENT_H
 #define COHORT_CLIENT_H
 #include <stddef.h>
@@ -42,8 +45,8 @@
 #include "cohort.pb-c.h"
 
 #define COHORT_CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
-#define COHORT_CLIENT_MAX_BATCH 4096         /* events per frame (protocol limit) */
-#define COHORT_CLIENT_MAX_FRAME (4u << 20)   /* bytes per frame (protocol limit) */
+#define COHORT_CLIENT_MAX_BATCH 4096       /* events per frame (protocol limit) */
+#define COHORT_CLIENT_MAX_FRAME (4u << 20) /* bytes per frame (protocol limit) */
 
 /* The final outcome of one submitted event. */
 typedef enum {
@@ -55,17 +58,17 @@ typedef enum {
 
 /* What the result callback receives. Valid only during the callback. */
 typedef struct {
-    void *tag;                /* the tag given at submit */
-    const uint8_t *event_id;  /* the event's 16-byte id */
-    cohort_result_t result;   /* the outcome */
-    uint64_t seq;             /* log sequence for ACCEPTED and DUPLICATE, else 0 */
-    int code;                 /* Cohort__V1__RejectCode for REJECTED (0 if frame-level) */
-    int frame_error;          /* Cohort__V1__FrameError when the whole frame was refused, else 0 */
-    const char *reason;       /* human-readable reason; "" when none; never NULL */
-    uint32_t attempts;        /* times the event was sent (0: never sent) */
-    uint64_t submitted_us;    /* when it was submitted (cohort_client_now_us clock) */
-    uint64_t first_sent_us;   /* when it was first sent, 0 if never */
-    uint64_t done_us;         /* when the final ack was processed or it was given up */
+    void *tag;               /* the tag given at submit */
+    const uint8_t *event_id; /* the event's 16-byte id */
+    cohort_result_t result;  /* the outcome */
+    uint64_t seq;            /* log sequence for ACCEPTED and DUPLICATE, else 0 */
+    int code;                /* Cohort__V1__RejectCode for REJECTED (0 if frame-level) */
+    int frame_error;         /* Cohort__V1__FrameError when the whole frame was refused, else 0 */
+    const char *reason;      /* human-readable reason; "" when none; never NULL */
+    uint32_t attempts;       /* times the event was sent (0: never sent) */
+    uint64_t submitted_us;   /* when it was submitted (cohort_client_now_us clock) */
+    uint64_t first_sent_us;  /* when it was first sent, 0 if never */
+    uint64_t done_us;        /* when the final ack was processed or it was given up */
 } cohort_client_report_t;
 
 /* The per-event result callback; arg is opts.arg. */
@@ -74,34 +77,34 @@ typedef void(cohort_client_result_fn)(void *arg, const cohort_client_report_t *r
 /* Client options. Zero-initialise, then set what you need: every 0 field
  * takes the default given. */
 typedef struct {
-    const char *endpoint;      /* daemon ROUTER endpoint (default tcp://127.0.0.1:7400); copied */
-    void *zctx;                /* ZeroMQ context to use (borrowed), or NULL for a private one */
-    uint32_t window;           /* max unacked events in flight (default 256) */
-    uint32_t max_batch;        /* max events per frame (default min(window, 4096)) */
-    uint32_t queue_max;        /* max submitted events waiting to be sent (default window) */
-    uint32_t timeout_ms;       /* per-attempt ack timeout (default 2000) */
-    uint32_t deadline_ms;      /* give up this long after submit (default 60000) */
-    uint32_t max_attempts;     /* give up after this many sends (default 0: deadline only) */
-    uint32_t backoff_min_ms;   /* first backoff after UNAVAILABLE (default 50) */
-    uint32_t backoff_max_ms;   /* backoff ceiling (default 2000) */
+    const char *endpoint;    /* daemon ROUTER endpoint (default tcp://127.0.0.1:7400); copied */
+    void *zctx;              /* ZeroMQ context to use (borrowed), or NULL for a private one */
+    uint32_t window;         /* max unacked events in flight (default 256) */
+    uint32_t max_batch;      /* max events per frame (default min(window, 4096)) */
+    uint32_t queue_max;      /* max submitted events waiting to be sent (default window) */
+    uint32_t timeout_ms;     /* per-attempt ack timeout (default 2000) */
+    uint32_t deadline_ms;    /* give up this long after submit (default 60000) */
+    uint32_t max_attempts;   /* give up after this many sends (default 0: deadline only) */
+    uint32_t backoff_min_ms; /* first backoff after UNAVAILABLE (default 50) */
+    uint32_t backoff_max_ms; /* backoff ceiling (default 2000) */
     cohort_client_result_fn *on_result; /* required: called once per event */
-    void *arg;                 /* passed to on_result */
+    void *arg;                          /* passed to on_result */
 } cohort_client_opts_t;
 
 /* Counters since the client was made. */
 typedef struct {
-    uint64_t submitted;    /* events accepted by submit */
-    uint64_t accepted;     /* results ACCEPTED */
-    uint64_t duplicate;    /* results DUPLICATE */
-    uint64_t rejected;     /* results REJECTED */
-    uint64_t undelivered;  /* results UNDELIVERED */
-    uint64_t frames_sent;  /* request frames sent */
-    uint64_t resends;      /* event sends after the first */
-    uint64_t timeouts;     /* attempts that timed out */
-    uint64_t unavailable;  /* UNAVAILABLE acks and FRAME_UNAVAILABLE events */
-    uint64_t replies;      /* reply frames received */
-    uint64_t stale_acks;   /* acks ignored: event not pending, or superseded attempt */
-    uint64_t bad_replies;  /* reply frames that did not decode */
+    uint64_t submitted;   /* events accepted by submit */
+    uint64_t accepted;    /* results ACCEPTED */
+    uint64_t duplicate;   /* results DUPLICATE */
+    uint64_t rejected;    /* results REJECTED */
+    uint64_t undelivered; /* results UNDELIVERED */
+    uint64_t frames_sent; /* request frames sent */
+    uint64_t resends;     /* event sends after the first */
+    uint64_t timeouts;    /* attempts that timed out */
+    uint64_t unavailable; /* UNAVAILABLE acks and FRAME_UNAVAILABLE events */
+    uint64_t replies;     /* reply frames received */
+    uint64_t stale_acks;  /* acks ignored: event not pending, or superseded attempt */
+    uint64_t bad_replies; /* reply frames that did not decode */
 } cohort_client_stats_t;
 
 typedef struct cohort_client_t cohort_client_t;

@@ -1,0 +1,93 @@
+/* proj.h: the programme status projection. Pure and in memory: no I/O, no
+ * ZeroMQ, no threads, no wall clock. A proj_t is fed the log's events in
+ * sequence order; it checks each against the domain rules (the state
+ * machine, unknown programmes, cohorts and people, ...) and renders the
+ * derived status documents that subscribers read. docs/status.md describes
+ * the topics, the documents and the rules.
+ *
+ * Contracts:
+ *  - Deterministic: the same events give byte-identical documents, so a
+ *    rebuild from the log reproduces what was published. The only clock is
+ *    the log's (the largest occurred_at applied, proj_as_of).
+ *  - All-or-nothing: a rejected event, or one that fails for lack of memory,
+ *    leaves the state exactly as it was.
+ *  - Nothing rendered or returned as a reason holds a protected
+ *    characteristic of an identifiable person: agency topics carry refs but
+ *    no characteristics; cohort and programme topics carry characteristics
+ *    only as suppressed counts; reasons never carry refs.
+ *  - Not thread-safe: one proj_t is used by one thread at a time. */
+#ifndef COHORT_PROJ_H
+#define COHORT_PROJ_H
+#include <stddef.h>
+#include <stdint.h>
+#include "cohort.pb-c.h"
+
+/* Tunables. Pass NULL to proj_new for the defaults. */
+typedef struct {
+    int k;                /* suppression threshold: counts 1..k-1 are hidden (default 5) */
+    double at_risk_ratio; /* at risk below this share of the expected minutes (default 0.75) */
+} proj_config_t;
+
+#define PROJ_DEFAULT_K 5
+#define PROJ_DEFAULT_AT_RISK_RATIO 0.75
+
+typedef struct proj_t proj_t;
+
+/* Creates an empty projection. cfg may be NULL (defaults); a k < 1 or a
+ * ratio outside [0, 1] is replaced by its default. Returns NULL on OOM. */
+proj_t *proj_new(const proj_config_t *cfg);
+
+/* Frees the projection and nulls *self_p. Idempotent. */
+void proj_destroy(proj_t **self_p);
+
+/* Checks ev (already shape-validated, see validate.c) against the domain
+ * rules; if they hold, applies it as log entry seq and returns 0. Otherwise
+ * returns a Cohort__V1__RejectCode (> 0) with a one-line reason in reason
+ * (len bytes; never a ref or other personal data) and leaves the state
+ * exactly unchanged. Returns -EINVAL if seq is not greater than proj_seq()
+ * or an argument is NULL, -ENOMEM on allocation failure (state unchanged). */
+int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason,
+               size_t len);
+
+/* Same checks as proj_apply, without applying: returns 0 if ev would be
+ * applied now, a RejectCode with a reason otherwise, -EINVAL on NULL. */
+int proj_check(const proj_t *self, const Cohort__V1__Event *ev, char *reason, size_t len);
+
+/* Last applied seq (0 when nothing was applied). */
+uint64_t proj_seq(const proj_t *self);
+
+/* The log clock: the largest occurred_at (Unix microseconds) applied, 0 if
+ * none. Saved and loaded with the state. */
+int64_t proj_as_of(const proj_t *self);
+
+/* Topics whose rendering may have changed since the last call, sorted; each
+ * handed out once. A topic whose proj_render is now NULL was removed (an
+ * agency dropped from a cohort). Returns the count; *out is a malloc'd array
+ * of malloc'd strings the caller frees (NULL when the count is 0). On OOM
+ * returns 0 and keeps the topics for the next call. */
+size_t proj_take_dirty(proj_t *self, char ***out);
+
+/* All current topics starting with prefix ("" or NULL = all), sorted; same
+ * ownership as proj_take_dirty. Returns 0 with *out NULL on OOM. */
+size_t proj_topics(const proj_t *self, const char *prefix, char ***out);
+
+/* Frees an array returned by proj_take_dirty or proj_topics. */
+void proj_strv_free(char **v, size_t n);
+
+/* The current document of a topic as compact JSON with sorted keys
+ * (malloc'd), or NULL if there is no such topic (or on OOM). Same state,
+ * byte-identical output. Topics: "programme/<p>", "cohort/<p>/<c>",
+ * "agency/<a>/<p>/<c>". */
+char *proj_render(const proj_t *self, const char *topic);
+
+/* The full state (with seq and the log clock, without the config or the
+ * dirty set) as a JSON text (malloc'd), or NULL on OOM. */
+char *proj_save(const proj_t *self);
+
+/* Loads a proj_save text into an empty projection (one never applied to or
+ * loaded). Returns 0, then every topic is dirty and renders as it did in
+ * the saved one (given the same config); -EINVAL if self is not empty or
+ * the text is not a valid state; -ENOMEM. On failure self stays empty. */
+int proj_load(proj_t *self, const char *text, size_t len);
+
+#endif
