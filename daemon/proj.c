@@ -11,7 +11,9 @@
  * then allocates everything it needs, and only then mutates; the one
  * fallible mutation (a hash insert, HASH_NONFATAL_OOM) comes first and is
  * undone on failure. Dirty topics are flags on the objects (programme,
- * cohort, per-cohort agency entries), so marking never allocates.
+ * cohort, per-cohort agency entries), so marking never allocates; an
+ * agency entry that is no longer a topic is kept until its removal has
+ * been handed out by proj_take_dirty, then dropped.
  *
  * Everything rendered is derived on demand from this state, in sorted
  * order, with integer arithmetic where the result is published (ratios are
@@ -35,13 +37,13 @@ typedef Cohort__V1__RejectCode code_t;
 #define R(x) COHORT__V1__REJECT_CODE__REJECT_##x
 #define STG(x) COHORT__V1__ENROLMENT_STAGE__##x
 
-#define KEYLEN 512   /* composite keys and topics; ids are at most 64, refs 128 */
-#define N_KIND 14    /* ComponentKind 1..13 */
-#define N_STAGE 12   /* EnrolmentStage 1..11 */
-#define N_PKIND 7    /* ProgressionKind 1..6 */
-#define N_GROUP 6    /* ethnic groups */
-#define G_PART 0     /* requirement group: participants */
-#define G_MENT 1     /* requirement group: mentors and coaches */
+#define KEYLEN 512 /* composite keys and topics; ids are at most 64, refs 128 */
+#define N_KIND 14  /* ComponentKind 1..13 */
+#define N_STAGE 12 /* EnrolmentStage 1..11 */
+#define N_PKIND 7  /* ProgressionKind 1..6 */
+#define N_GROUP 6  /* ethnic groups */
+#define G_PART 0   /* requirement group: participants */
+#define G_MENT 1   /* requirement group: mentors and coaches */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10))
 
 /* ------------------------------------------------------------ types --- */
@@ -62,12 +64,12 @@ typedef struct {
 
 /* The replaceable part of a programme: one ProgrammeDefined. */
 typedef struct {
-    char *name;       /* display name */
-    uint32_t months;  /* duration_months */
-    comp_t *req[2];   /* requirements: [G_PART] participants, [G_MENT] mentors/coaches */
-    size_t n_req[2];  /* their lengths */
-    aim_t *aims;      /* positive-action aims, in event order */
-    size_t n_aims;    /* their number */
+    char *name;      /* display name */
+    uint32_t months; /* duration_months */
+    comp_t *req[2];  /* requirements: [G_PART] participants, [G_MENT] mentors/coaches */
+    size_t n_req[2]; /* their lengths */
+    aim_t *aims;     /* positive-action aims, in event order */
+    size_t n_aims;   /* their number */
 } pdef_t;
 
 /* A programme. */
@@ -130,10 +132,10 @@ typedef struct {
 
 /* One progression attributed to an enrolment. */
 typedef struct {
-    int kind;      /* ProgressionKind */
-    char *from;    /* from_grade */
-    char *to;      /* to_grade */
-    char on[11];   /* effective_on */
+    int kind;    /* ProgressionKind */
+    char *from;  /* from_grade */
+    char *to;    /* to_grade */
+    char on[11]; /* effective_on */
 } promo_t;
 
 /* A person's enrolment in a cohort. */
@@ -165,12 +167,12 @@ typedef struct {
 } cohort_t;
 
 struct proj_t {
-    proj_config_t cfg;  /* tunables */
-    uint64_t seq;       /* last applied seq */
-    int64_t as_of;      /* largest occurred_at applied */
-    prog_t *progs;      /* programmes by id */
-    cohort_t *cohorts;  /* cohorts by "p/c" */
-    person_t *people;   /* people by "agency/ref" */
+    proj_config_t cfg; /* tunables */
+    uint64_t seq;      /* last applied seq */
+    int64_t as_of;     /* largest occurred_at applied */
+    prog_t *progs;     /* programmes by id */
+    cohort_t *cohorts; /* cohorts by "p/c" */
+    person_t *people;  /* people by "agency/ref" */
 };
 
 /* Failure context: the reason buffer. */
@@ -601,10 +603,16 @@ static int mentors_reserve(enr_t *e)
 
 /* ----------------------------------------------------------- marking --- */
 
+static int ag_live(const ag_t *a)
+{
+    return a->listed || a->n_enr > 0;
+}
+
+/* Marks an agency topic of c, if it exists. */
 static void mark_ag(cohort_t *c, const char *agency)
 {
     ag_t *a = ag_get(c, agency);
-    if (a)
+    if (a && ag_live(a))
         a->dirty = 1;
 }
 
@@ -615,7 +623,8 @@ static void mark_cohort(cohort_t *c, int all_ags)
     c->prog->dirty = 1;
     if (all_ags)
         for (size_t i = 0; i < c->n_ags; i++)
-            c->ags[i].dirty = 1;
+            if (ag_live(&c->ags[i]))
+                c->ags[i].dirty = 1;
 }
 
 static void mark_all(proj_t *self)
@@ -672,8 +681,7 @@ static int on_programme(proj_t *self, const Cohort__V1__ProgrammeDefined *b, why
     int rc;
     if ((rc = comps_check(w, b->participant_components, b->n_participant_components,
                           "participant_components")) ||
-        (rc = comps_check(w, b->mentor_components, b->n_mentor_components,
-                          "mentor_components")))
+        (rc = comps_check(w, b->mentor_components, b->n_mentor_components, "mentor_components")))
         return rc;
     for (size_t i = 0; i < b->n_aims; i++)
         if (b->aims[i]->group < 1 || b->aims[i]->group > COHORT__V1__AIM_GROUP__AIM_LGB)
@@ -686,8 +694,7 @@ static int on_programme(proj_t *self, const Cohort__V1__ProgrammeDefined *b, why
     if (!(d.name = dup(b->name)) ||
         comps_copy(&d.req[G_PART], &d.n_req[G_PART], b->participant_components,
                    b->n_participant_components) ||
-        comps_copy(&d.req[G_MENT], &d.n_req[G_MENT], b->mentor_components,
-                   b->n_mentor_components))
+        comps_copy(&d.req[G_MENT], &d.n_req[G_MENT], b->mentor_components, b->n_mentor_components))
         goto nomem;
     if (b->n_aims && !(d.aims = calloc(b->n_aims, sizeof *d.aims)))
         goto nomem;
@@ -777,11 +784,10 @@ static int on_person(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     char *grade;
     if (b->role < 1 || b->role > COHORT__V1__ROLE__COACH)
         return fail(w, R(BAD_ENUM), "role must be PARTICIPANT, MENTOR or COACH");
-    if (b->ethnicity < 1 || b->ethnicity > COHORT__V1__ETHNICITY__NS ||
-        b->gender < 1 || b->gender > COHORT__V1__GENDER__GENDER_NOT_STATED ||
-        b->disability < 1 || b->disability > COHORT__V1__DISABILITY__DISABILITY_NOT_STATED ||
-        b->age_band < 0 || b->age_band > COHORT__V1__AGE_BAND__AGE_NOT_STATED ||
-        b->sexual_orientation < 0 ||
+    if (b->ethnicity < 1 || b->ethnicity > COHORT__V1__ETHNICITY__NS || b->gender < 1 ||
+        b->gender > COHORT__V1__GENDER__GENDER_NOT_STATED || b->disability < 1 ||
+        b->disability > COHORT__V1__DISABILITY__DISABILITY_NOT_STATED || b->age_band < 0 ||
+        b->age_band > COHORT__V1__AGE_BAND__AGE_NOT_STATED || b->sexual_orientation < 0 ||
         b->sexual_orientation > COHORT__V1__SEXUAL_ORIENTATION__ORIENTATION_NOT_STATED ||
         b->religion < 0 || b->religion > COHORT__V1__RELIGION__RELIGION_NOT_STATED)
         return fail(w, R(BAD_ENUM), "a monitoring field has an unknown value");
@@ -797,8 +803,9 @@ static int on_person(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
         return -ENOMEM;
     }
     free(x->d.grade);
-    x->d = (pdata_t){b->role, b->ethnicity, b->gender, b->disability, b->age_band,
-                     b->sexual_orientation, b->religion, b->officer ? 1 : 0, grade};
+    x->d = (pdata_t){b->role,       b->ethnicity,       b->gender,
+                     b->disability, b->age_band,        b->sexual_orientation,
+                     b->religion,   b->officer ? 1 : 0, grade};
     HASH_ITER(hh, self->cohorts, c, tmp)
         if (enr_get(c, x))
             mark_cohort(c, 1); /* role changes move held sessions for everyone */
@@ -854,8 +861,8 @@ static int on_enrolment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int
             return fail(w, R(NO_LINE_MANAGER_SUPPORT),
                         "an offer needs the line manager's support: go to "
                         "LINE_MANAGER_SUPPORTED first");
-        return fail(w, R(BAD_TRANSITION), "cannot go from %s to %s",
-                    cur ? STAGE_NAME(cur) : "none", STAGE_NAME(to));
+        return fail(w, R(BAD_TRANSITION), "cannot go from %s to %s", cur ? STAGE_NAME(cur) : "none",
+                    STAGE_NAME(to));
     }
     if (dry)
         return 0;
@@ -945,9 +952,8 @@ static int on_promotion(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int
             t[n++] = (target_t){c, e};
     }
     if (n == 0) {
-        rc = has_p || has_c
-                 ? fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort")
-                 : fail(w, R(NOT_ENROLLED), "participant is not enrolled in any cohort");
+        rc = has_p || has_c ? fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort")
+                            : fail(w, R(NOT_ENROLLED), "participant is not enrolled in any cohort");
         goto cleanup;
     }
     if (dry) {
@@ -1097,8 +1103,7 @@ void proj_destroy(proj_t **self_p)
     *self_p = NULL;
 }
 
-int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason,
-               size_t len)
+int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason, size_t len)
 {
     why_t w = {reason, reason ? len : 0};
     int rc;
@@ -1138,10 +1143,10 @@ int64_t proj_as_of(const proj_t *self)
 
 /* A growing array of strings. */
 typedef struct {
-    char **v;    /* the strings */
-    size_t n;    /* used */
-    size_t cap;  /* allocated */
-    int err;     /* an allocation failed */
+    char **v;   /* the strings */
+    size_t n;   /* used */
+    size_t cap; /* allocated */
+    int err;    /* an allocation failed */
 } strv_t;
 
 static void strv_add(strv_t *s, const char *prefix, const char *fmt, ...)
@@ -1181,11 +1186,6 @@ void proj_strv_free(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
-}
-
-static int ag_live(const ag_t *a)
-{
-    return a->listed || a->n_enr > 0;
 }
 
 /* Collects the topics: all live ones (dirty == 0) or the dirty ones. */
@@ -1240,9 +1240,17 @@ size_t proj_take_dirty(proj_t *self, char ***out)
     HASH_ITER(hh, self->progs, p, ptmp)
         p->dirty = 0;
     HASH_ITER(hh, self->cohorts, c, ctmp) {
+        size_t k = 0;
         c->dirty = 0;
-        for (size_t i = 0; i < c->n_ags; i++)
+        for (size_t i = 0; i < c->n_ags; i++) {
+            if (!ag_live(&c->ags[i])) { /* its removal was just handed out */
+                free(c->ags[i].id);
+                continue;
+            }
             c->ags[i].dirty = 0;
+            c->ags[k++] = c->ags[i];
+        }
+        c->n_ags = k;
     }
     return n;
 }
@@ -1351,17 +1359,17 @@ static int held_sessions(const cohort_t *c, long held[2][N_KIND])
 
 /* One enrolment's completion and risk, in minutes. */
 typedef struct {
-    long credited;          /* sum of credited minutes */
-    long required;          /* sum of count * minutes_each */
-    long expected;          /* sum of held (capped) * minutes_each */
-    long cred[N_KIND];      /* credited per kind */
-    long req[N_KIND];       /* required per kind */
-    long sessions[N_KIND];  /* sessions attended (PRESENT or LATE) per kind */
-    int at_risk;            /* ENROLLED and behind the expected minutes */
+    long credited;         /* sum of credited minutes */
+    long required;         /* sum of count * minutes_each */
+    long expected;         /* sum of held (capped) * minutes_each */
+    long cred[N_KIND];     /* credited per kind */
+    long req[N_KIND];      /* required per kind */
+    long sessions[N_KIND]; /* sessions attended (PRESENT or LATE) per kind */
+    int at_risk;           /* ENROLLED and behind the expected minutes */
 } assess_t;
 
-static void assess(const proj_t *self, const cohort_t *c, const enr_t *e,
-                   long held[2][N_KIND], assess_t *a)
+static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long held[2][N_KIND],
+                   assess_t *a)
 {
     const pdef_t *d = &c->prog->def;
     int g = grp(e->who->d.role);
@@ -1402,8 +1410,8 @@ static json_t *ratio_json(long long num, long long den)
 
 enum {
     RC_TOTAL = 0,
-    RC_GROUP = 1,   /* 1..6: WHITE MIXED ASIAN BLACK CHINESE_OR_OTHER NOT_STATED */
-    RC_CODE = 7,    /* 7..23: Ethnicity 1..17 */
+    RC_GROUP = 1, /* 1..6: WHITE MIXED ASIAN BLACK CHINESE_OR_OTHER NOT_STATED */
+    RC_CODE = 7,  /* 7..23: Ethnicity 1..17 */
     RC_BME = 24,
     RC_GENDER = 25, /* 25..28: Gender 1..4 */
     RC_DIS = 29,    /* 29..31: Disability 1..3 */
@@ -1412,8 +1420,8 @@ enum {
     RC_N = 34
 };
 
-static const char *const group_names[N_GROUP] = {"WHITE", "MIXED", "ASIAN",
-                                                 "BLACK", "CHINESE_OR_OTHER", "NOT_STATED"};
+static const char *const group_names[N_GROUP] = {
+    "WHITE", "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER", "NOT_STATED"};
 
 /* Ethnic group 0..5 of an Ethnicity value. */
 static int eth_group(int eth)
@@ -1434,10 +1442,9 @@ static const int r_gender[] = {25, 26, 27, 28};
 static const int r_dis[] = {29, 30, 31};
 static const int r_lgb[] = {RC_LGB, RC_NOT_LGB};
 static const suppress_row_t repr_rows[] = {
-    {RC_TOTAL, r_groups, 6}, {1, r_white, 3},        {2, r_mixed, 4},
-    {3, r_asian, 4},         {4, r_black, 3},        {5, r_other, 2},
-    {6, r_ns, 1},            {RC_TOTAL, r_split, 3}, {RC_BME, r_bme, 4},
-    {RC_TOTAL, r_gender, 4}, {RC_TOTAL, r_dis, 3},   {RC_TOTAL, r_lgb, 2},
+    {RC_TOTAL, r_groups, 6}, {1, r_white, 3},         {2, r_mixed, 4},      {3, r_asian, 4},
+    {4, r_black, 3},         {5, r_other, 2},         {6, r_ns, 1},         {RC_TOTAL, r_split, 3},
+    {RC_BME, r_bme, 4},      {RC_TOTAL, r_gender, 4}, {RC_TOTAL, r_dis, 3}, {RC_TOTAL, r_lgb, 2},
 };
 
 /* The published name of representation cell i ("" when never published). */
@@ -1515,8 +1522,8 @@ static json_t *repr_json(const proj_t *self, person_t *const *ps, size_t n, cons
         v[RC_DIS + dis - 1]++;
         v[x->orientation == COHORT__V1__SEXUAL_ORIENTATION__LGB ? RC_LGB : RC_NOT_LGB]++;
     }
-    if (suppress_table(self->cfg.k, v, RC_N, repr_rows,
-                       sizeof repr_rows / sizeof repr_rows[0], sup) < 0)
+    if (suppress_table(self->cfg.k, v, RC_N, repr_rows, sizeof repr_rows / sizeof repr_rows[0],
+                       sup) < 0)
         err = 1;
     for (int i = 0; !err && i < RC_N; i++) {
         json_t *target = i < RC_CODE ? grp_o : i < RC_BME ? eth_o : i < RC_DIS ? gen_o : dis_o;
@@ -1534,7 +1541,8 @@ static json_t *repr_json(const proj_t *self, person_t *const *ps, size_t n, cons
         const aim_t *a = &d->aims[i];
         int c = a->group >= 1 && a->group <= 4 ? cell_of[a->group] : -1;
         json_t *ao = json_object();
-        err |= json_object_set_new(ao, "group", json_string(ename(&cohort__v1__aim_group__descriptor, a->group)));
+        err |= json_object_set_new(
+            ao, "group", json_string(ename(&cohort__v1__aim_group__descriptor, a->group)));
         err |= json_object_set_new(ao, "min_percent", json_integer(a->pct));
         if (c < 0 || sup[c] || sup[RC_TOTAL] || v[RC_TOTAL] == 0) {
             err |= json_object_set_new(ao, "actual_percent", json_null());
@@ -1568,12 +1576,12 @@ static json_t *repr_json(const proj_t *self, person_t *const *ps, size_t n, cons
 
 /* Progression of c's participants (role PARTICIPANT, any stage). */
 typedef struct {
-    long during[N_PKIND];   /* events effective in [starts_on, ends_on], by kind */
-    long after[N_PKIND];    /* events effective in (ends_on, ends_on + 12 months] */
-    long moved[1 + N_GROUP];/* people with any of those: [0] all, [1 + g] by group */
-    long *days;             /* days to the first substantive promotion, sorted */
-    size_t n_days;          /* their number */
-    char after_end[11];     /* ends_on + 12 months */
+    long during[N_PKIND];    /* events effective in [starts_on, ends_on], by kind */
+    long after[N_PKIND];     /* events effective in (ends_on, ends_on + 12 months] */
+    long moved[1 + N_GROUP]; /* people with any of those: [0] all, [1 + g] by group */
+    long *days;              /* days to the first substantive promotion, sorted */
+    size_t n_days;           /* their number */
+    char after_end[11];      /* ends_on + 12 months */
 } pstat_t;
 
 static int long_cmp(const void *a, const void *b)
@@ -1633,8 +1641,7 @@ static const int r_moved[] = {1, 2, 3, 4, 5, 6};
 
 static json_t *progression_json(const proj_t *self, const pstat_t *ps)
 {
-    json_t *o = json_object(), *by = json_object(), *groups = json_object(),
-           *list = json_array();
+    json_t *o = json_object(), *by = json_object(), *groups = json_object(), *list = json_array();
     suppress_row_t row = {0, r_moved, 6};
     unsigned char sup[1 + N_GROUP];
     int err = suppress_table(self->cfg.k, ps->moved, 1 + N_GROUP, &row, 1, sup) < 0;
@@ -1834,13 +1841,17 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     for (size_t i = 0; i < p->def.n_aims; i++) {
         json_t *a = json_object();
         err |= json_object_set_new(
-            a, "group", json_string(ename(&cohort__v1__aim_group__descriptor, p->def.aims[i].group)));
+            a, "group",
+            json_string(ename(&cohort__v1__aim_group__descriptor, p->def.aims[i].group)));
         err |= json_object_set_new(a, "min_percent", json_integer(p->def.aims[i].pct));
         err |= json_array_append_new(aims, a);
     }
-    err |= json_object_set_new(req, "participants", comps_json(p->def.req[G_PART], p->def.n_req[G_PART]));
-    err |= json_object_set_new(req, "mentors", comps_json(p->def.req[G_MENT], p->def.n_req[G_MENT]));
-    err |= json_object_set_new(req, "participant_minutes", json_integer(required_of(&p->def, G_PART)));
+    err |= json_object_set_new(req, "participants",
+                               comps_json(p->def.req[G_PART], p->def.n_req[G_PART]));
+    err |=
+        json_object_set_new(req, "mentors", comps_json(p->def.req[G_MENT], p->def.n_req[G_MENT]));
+    err |=
+        json_object_set_new(req, "participant_minutes", json_integer(required_of(&p->def, G_PART)));
     err |= json_object_set_new(req, "mentor_minutes", json_integer(required_of(&p->def, G_MENT)));
     err |= json_object_set_new(doc, "programme", json_string(p->id));
     err |= json_object_set_new(doc, "name", json_string(p->def.name));
@@ -1871,7 +1882,8 @@ static json_t *summary_json(long required, long n, long complete, long sum_credi
     err |= json_object_set_new(o, "required_minutes", json_integer(required));
     err |= json_object_set_new(o, "enrolled", json_integer(n));
     err |= json_object_set_new(o, "complete", json_integer(complete));
-    err |= json_object_set_new(o, "mean_completion", ratio_json(sum_credited, (long long)n * required));
+    err |= json_object_set_new(o, "mean_completion",
+                               ratio_json(sum_credited, (long long)n * required));
     err |= json_object_set_new(o, "at_risk", json_integer(at_risk));
     if (err)
         return json_decref(o), NULL;
@@ -1920,9 +1932,9 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
         err |= json_object_set_new(doc, "progression", progression_json(self, &ps));
     }
     for (int g = 0; g < 2; g++)
-        err |= json_object_set_new(comp, g == G_PART ? "participants" : "mentors",
-                                   summary_json(required_of(&c->prog->def, g), n[g], complete[g],
-                                                credited[g], risk[g]));
+        err |= json_object_set_new(
+            comp, g == G_PART ? "participants" : "mentors",
+            summary_json(required_of(&c->prog->def, g), n[g], complete[g], credited[g], risk[g]));
     err |= json_object_set_new(doc, "completion", comp);
     err |= json_object_set_new(ment, "assignments", json_integer(assigned));
     err |= json_object_set_new(ment, "mentored", json_integer(with_mentor));
@@ -1985,7 +1997,8 @@ static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *
     }
     free(ord);
     err |= json_object_set_new(o, "ref", json_string(e->who->ref));
-    err |= json_object_set_new(o, "role", json_string(ename(&cohort__v1__role__descriptor, e->who->d.role)));
+    err |= json_object_set_new(o, "role",
+                               json_string(ename(&cohort__v1__role__descriptor, e->who->d.role)));
     err |= json_object_set_new(o, "stage", json_string(STAGE_NAME(e->stage)));
     err |= json_object_set_new(o, "enrolled_on",
                                e->enrolled_on[0] ? json_string(e->enrolled_on) : json_null());
@@ -2083,8 +2096,8 @@ static json_t *save_prog(const prog_t *p)
         err |= json_array_append_new(req, l);
     }
     for (size_t i = 0; i < p->def.n_aims; i++)
-        err |= json_array_append_new(aims, json_pack("[ii]", p->def.aims[i].group,
-                                                     (int)p->def.aims[i].pct));
+        err |= json_array_append_new(
+            aims, json_pack("[ii]", p->def.aims[i].group, (int)p->def.aims[i].pct));
     err |= json_object_set_new(o, "id", json_string(p->id));
     err |= json_object_set_new(o, "name", json_string(S(p->def.name)));
     err |= json_object_set_new(o, "months", json_integer(p->def.months));
@@ -2110,11 +2123,11 @@ static json_t *save_cohort(const cohort_t *c)
 
 static json_t *save_person(const person_t *x)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}", "agency",
-                     x->agency, "ref", x->ref, "role", x->d.role, "ethnicity", x->d.eth,
-                     "gender", x->d.gender, "disability", x->d.disability, "age_band", x->d.age,
-                     "orientation", x->d.orientation, "religion", x->d.religion, "grade",
-                     S(x->d.grade), "officer", x->d.officer);
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}", "agency", x->agency,
+                     "ref", x->ref, "role", x->d.role, "ethnicity", x->d.eth, "gender", x->d.gender,
+                     "disability", x->d.disability, "age_band", x->d.age, "orientation",
+                     x->d.orientation, "religion", x->d.religion, "grade", S(x->d.grade), "officer",
+                     x->d.officer);
 }
 
 static json_t *save_enr(const cohort_t *c, const enr_t *e)
@@ -2133,12 +2146,12 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
         free(v);
     }
     for (size_t i = 0; i < e->n_promos; i++)
-        err |= json_array_append_new(ps, json_pack("[isss]", e->promos[i].kind,
-                                                   S(e->promos[i].from), S(e->promos[i].to),
-                                                   e->promos[i].on));
+        err |=
+            json_array_append_new(ps, json_pack("[isss]", e->promos[i].kind, S(e->promos[i].from),
+                                                S(e->promos[i].to), e->promos[i].on));
     for (size_t i = 0; i < e->n_mentors; i++)
-        err |= json_array_append_new(ms, json_pack("[ss]", e->mentors[i]->agency,
-                                                   e->mentors[i]->ref));
+        err |=
+            json_array_append_new(ms, json_pack("[ss]", e->mentors[i]->agency, e->mentors[i]->ref));
     err |= json_object_set_new(o, "programme", json_string(c->prog->id));
     err |= json_object_set_new(o, "cohort", json_string(c->id));
     err |= json_object_set_new(o, "agency", json_string(e->who->agency));
@@ -2294,7 +2307,8 @@ static int load_prog(proj_t *self, json_t *o)
     for (int g = 0; g < 2; g++)
         if ((rc = load_comps(json_array_get(req, g), &p->def.req[g], &p->def.n_req[g])))
             return rc;
-    if (json_array_size(aims) && !(p->def.aims = calloc(json_array_size(aims), sizeof *p->def.aims)))
+    if (json_array_size(aims) &&
+        !(p->def.aims = calloc(json_array_size(aims), sizeof *p->def.aims)))
         return -ENOMEM;
     for (size_t i = 0; i < json_array_size(aims); i++) {
         json_t *a = json_array_get(aims, i);
@@ -2374,8 +2388,9 @@ static int load_person(proj_t *self, json_t *o)
         return -EINVAL;
     if (!(x = person_create(self, agency, ref)))
         return -ENOMEM;
-    x->d = (pdata_t){(int)role, (int)eth, (int)gen, (int)dis, (int)age, (int)ori, (int)rel,
-                     json_is_true(officer), strdup(grade)};
+    x->d = (pdata_t){(int)role,    (int)eth, (int)gen, (int)dis,
+                     (int)age,     (int)ori, (int)rel, json_is_true(officer),
+                     strdup(grade)};
     return x->d.grade ? 0 : -ENOMEM;
 }
 

@@ -46,8 +46,7 @@ void proj_destroy(proj_t **self_p);
  * (len bytes; never a ref or other personal data) and leaves the state
  * exactly unchanged. Returns -EINVAL if seq is not greater than proj_seq()
  * or an argument is NULL, -ENOMEM on allocation failure (state unchanged). */
-int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason,
-               size_t len);
+int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason, size_t len);
 
 /* Same checks as proj_apply, without applying: returns 0 if ev would be
  * applied now, a RejectCode with a reason otherwise, -EINVAL on NULL. */

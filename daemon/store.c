@@ -140,6 +140,9 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
     rocksdb_options_set_max_background_jobs(self->opts, 2);
     rocksdb_options_set_bytes_per_sync(self->opts, 1 << 20);
     rocksdb_options_set_keep_log_file_num(self->opts, 5);
+    /* Reused WAL files keep their size, so the per-commit fdatasync need not
+     * write file-size metadata: a cheaper and steadier sync. */
+    rocksdb_options_set_recycle_log_file_num(self->opts, 4);
 
     self->cache = rocksdb_cache_create_lru(64 << 20);
     self->table = rocksdb_block_based_options_create();

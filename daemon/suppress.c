@@ -7,8 +7,7 @@
 #include <string.h>
 
 /* Checks indices, signs and sums. Returns 1 when the table is well formed. */
-static int sane(int k, const long *value, size_t n_cells, const suppress_row_t *rows,
-                size_t n_rows)
+static int sane(int k, const long *value, size_t n_cells, const suppress_row_t *rows, size_t n_rows)
 {
     if (k < 1 || (n_cells && !value) || (n_rows && !rows))
         return 0;

@@ -37,6 +37,7 @@ sub start_daemon {
     my $dir = $o{dir} // tmpdir();
     my $ep = $o{endpoint} // "ipc://$dir/ingest";
     my $log = "$dir/cohortd.log";
+    my $from = -s $log // 0;    # earlier runs in the same dir appended before this
     my @cmd = (bin('cohortd'), '--data-dir', "$dir/data", '--ingest', $ep, @{ $o{args} // [] });
     my $pid = fork() // die "fork: $!";
     if (!$pid) {
@@ -44,7 +45,8 @@ sub start_daemon {
         open STDOUT, '>>', $log or die;
         exec @cmd or die "exec: $!";
     }
-    my $d = { pid => $pid, endpoint => $ep, dir => $dir, log => $log, data => "$dir/data" };
+    my $d = { pid => $pid, endpoint => $ep, dir => $dir, log => $log, data => "$dir/data",
+              from => $from };
     my $until = time + 20;
     while (time < $until) {
         return $d if log_of($d) =~ /ready:/;
@@ -54,9 +56,11 @@ sub start_daemon {
     die "cohortd did not become ready within 20 s:\n" . log_of($d);
 }
 
+# This daemon run's log (not earlier runs that shared the directory).
 sub log_of {
     my ($d) = @_;
     open my $fh, '<', $d->{log} or return '';
+    seek $fh, $d->{from} // 0, 0;
     local $/;
     return <$fh> // '';
 }
@@ -157,7 +161,9 @@ sub make_events {
 sub zraw {
     my ($d, @frames) = @_;
     my ($rc, $out) = run_cmd([bin('zraw'), $d->{endpoint}, @frames], timeout => 30);
-    return ($rc, [grep { length } split /\n/, $out]);
+    my @rep = split /\n/, $out, -1;
+    pop @rep if @rep && $rep[-1] eq '';    # the text's final newline
+    return ($rc, \@rep);
 }
 
 # Decodes the top level of a protobuf message given as hex: returns a hash

@@ -1,0 +1,1114 @@
+/* t_proj.c: unit tests for the programme status projection (daemon/proj.c).
+ * Events are written as proto3 JSON and parsed with cohort_json_to_event,
+ * the same mapping the agents use. The examples directory is found through
+ * COHORT_SOURCE_DIR (compile definition) or the environment variable of the
+ * same name, else the current directory. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cohort_json.h"
+#include "proj.h"
+#include "tap.h"
+
+#ifndef COHORT_SOURCE_DIR
+#define COHORT_SOURCE_DIR "."
+#endif
+
+#define OK 0
+#define C_NO_BODY COHORT__V1__REJECT_CODE__REJECT_NO_BODY
+#define C_BAD_VALUE COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE
+#define C_PROG COHORT__V1__REJECT_CODE__REJECT_UNKNOWN_PROGRAMME
+#define C_COHORT COHORT__V1__REJECT_CODE__REJECT_UNKNOWN_COHORT
+#define C_PERSON COHORT__V1__REJECT_CODE__REJECT_UNKNOWN_PARTICIPANT
+#define C_TRANS COHORT__V1__REJECT_CODE__REJECT_BAD_TRANSITION
+#define C_LMS COHORT__V1__REJECT_CODE__REJECT_NO_LINE_MANAGER_SUPPORT
+#define C_NOT_ENROLLED COHORT__V1__REJECT_CODE__REJECT_NOT_ENROLLED
+#define C_AGENCY COHORT__V1__REJECT_CODE__REJECT_AGENCY_NOT_IN_COHORT
+#define C_ROLE COHORT__V1__REJECT_CODE__REJECT_WRONG_ROLE
+
+static char WHY[256]; /* reason of the last apply */
+
+/* ------------------------------------------------------------ events --- */
+
+/* Formats one JSON event and applies it at the next seq. */
+static int ev(proj_t *p, const char *fmt, ...)
+{
+    char buf[4096], err[256];
+    va_list ap;
+    Cohort__V1__Event *e;
+    int rc;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!(e = cohort_json_to_event(buf, strlen(buf), err, sizeof err))) {
+        diag("bad test event (%s): %s", err, buf);
+        return -1000;
+    }
+    rc = proj_apply(p, e, proj_seq(p) + 1, WHY, sizeof WHY);
+    cohort__v1__event__free_unpacked(e, NULL);
+    return rc;
+}
+
+#define COMPONENTS                                                                                 \
+    "\"participantComponents\":["                                                                  \
+    "{\"kind\":\"TRAINING_COURSE\",\"count\":1,\"minutesEach\":1440,\"label\":\"course\"},"        \
+    "{\"kind\":\"CALL_BACK\",\"count\":2,\"minutesEach\":240,\"label\":\"call-back\"},"            \
+    "{\"kind\":\"COACHING\",\"count\":6,\"minutesEach\":120,\"label\":\"coaching\"}],"             \
+    "\"mentorComponents\":["                                                                       \
+    "{\"kind\":\"TRAINING_COURSE\",\"count\":1,\"minutesEach\":960,\"label\":\"course\"},"         \
+    "{\"kind\":\"CALL_BACK\",\"count\":2,\"minutesEach\":240,\"label\":\"call-back\"},"            \
+    "{\"kind\":\"COACHING\",\"count\":6,\"minutesEach\":120,\"label\":\"coaching\"}]"
+
+/* A Step-Forward-shaped programme: participants 1440 + 2*240 + 6*120 =
+ * 2640 minutes; mentors 960 + 2*240 + 6*120 = 2160. */
+static int programme(proj_t *p, const char *id)
+{
+    return ev(p,
+              "{\"agency\":\"board\",\"occurredAt\":\"2009-01-01T09:00:00Z\","
+              "\"programmeDefined\":{\"programmeId\":\"%s\",\"name\":\"Test %s\"," COMPONENTS
+              ",\"aims\":[{\"group\":\"AIM_BME\",\"minPercent\":50},"
+              "{\"group\":\"AIM_FEMALE\",\"minPercent\":40},"
+              "{\"group\":\"AIM_DISABLED\",\"minPercent\":10},"
+              "{\"group\":\"AIM_LGB\",\"minPercent\":5}],\"durationMonths\":6}}",
+              id, id);
+}
+
+/* Cohort 2009-04-01..2009-09-30; agencies is a JSON array text. */
+static int cohort(proj_t *p, const char *prog, const char *id, const char *agencies)
+{
+    return ev(p,
+              "{\"agency\":\"board\",\"occurredAt\":\"2009-01-02T09:00:00Z\","
+              "\"cohortOpened\":{\"programmeId\":\"%s\",\"cohortId\":\"%s\",\"places\":10,"
+              "\"startsOn\":\"2009-04-01\",\"endsOn\":\"2009-09-30\",\"agencies\":%s}}",
+              prog, id, agencies);
+}
+
+static int person_full(proj_t *p, const char *agency, const char *ref, const char *role,
+                       const char *eth, const char *gender, const char *dis, const char *ori)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2009-01-03T09:00:00Z\","
+              "\"participantRegistered\":{\"participantRef\":\"%s\",\"role\":\"%s\","
+              "\"ethnicity\":\"%s\",\"gender\":\"%s\",\"disability\":\"%s\","
+              "\"sexualOrientation\":\"%s\",\"grade\":\"band 6\"}}",
+              agency, ref, role, eth, gender, dis, ori);
+}
+
+static int person(proj_t *p, const char *agency, const char *ref, const char *role)
+{
+    return person_full(p, agency, ref, role, "B1", "FEMALE", "NOT_DISABLED", "HETEROSEXUAL");
+}
+
+static int stage_at(proj_t *p, const char *agency, const char *ref, const char *prog,
+                    const char *coh, const char *stage, const char *when)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"%s\",\"enrolmentChanged\":{"
+              "\"participantRef\":\"%s\",\"programmeId\":\"%s\",\"cohortId\":\"%s\","
+              "\"stage\":\"%s\"}}",
+              agency, when, ref, prog, coh, stage);
+}
+
+static int stage(proj_t *p, const char *agency, const char *ref, const char *prog, const char *coh,
+                 const char *st)
+{
+    return stage_at(p, agency, ref, prog, coh, st, "2009-04-01T09:00:00Z");
+}
+
+/* Walks a participant from nothing to ENROLLED; returns the first non-zero code. */
+static int enrol(proj_t *p, const char *agency, const char *ref, const char *prog, const char *coh)
+{
+    static const char *path[] = {"APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED",
+                                 "OFFERED", "ENROLLED"};
+    for (size_t i = 0; i < 6; i++) {
+        int rc = stage(p, agency, ref, prog, coh, path[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int attend(proj_t *p, const char *agency, const char *ref, const char *prog, const char *coh,
+                  const char *kind, const char *session, const char *status, int minutes)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2009-05-01T09:00:00Z\","
+              "\"attendanceRecorded\":{\"participantRef\":\"%s\",\"programmeId\":\"%s\","
+              "\"cohortId\":\"%s\",\"component\":\"%s\",\"sessionId\":\"%s\","
+              "\"sessionDate\":\"2009-05-01\",\"status\":\"%s\",\"minutes\":%d}}",
+              agency, ref, prog, coh, kind, session, status, minutes);
+}
+
+/* prog and coh may be "" (not given). */
+static int promote(proj_t *p, const char *agency, const char *ref, const char *kind, const char *on,
+                   const char *prog, const char *coh)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2009-06-01T09:00:00Z\","
+              "\"promotionRecorded\":{\"participantRef\":\"%s\",\"kind\":\"%s\","
+              "\"fromGrade\":\"a\",\"toGrade\":\"b\",\"effectiveOn\":\"%s\","
+              "\"programmeId\":\"%s\",\"cohortId\":\"%s\"}}",
+              agency, ref, kind, on, prog, coh);
+}
+
+static int mentor(proj_t *p, const char *agency, const char *mref, const char *pref,
+                  const char *prog, const char *coh)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2009-04-03T09:00:00Z\","
+              "\"mentorAssigned\":{\"mentorRef\":\"%s\",\"participantRef\":\"%s\","
+              "\"programmeId\":\"%s\",\"cohortId\":\"%s\"}}",
+              agency, mref, pref, prog, coh);
+}
+
+/* ---------------------------------------------------------- documents --- */
+
+static json_t *doc(const proj_t *p, const char *topic)
+{
+    char *s = proj_render(p, topic);
+    json_t *d = s ? json_loads(s, 0, NULL) : NULL;
+    free(s);
+    return d;
+}
+
+/* Follows a dotted path; "people.ref=p1" picks the array element whose
+ * "ref" is p1; a number picks an array index. */
+static json_t *at(json_t *d, const char *path)
+{
+    char buf[256], *save = NULL, *tok;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (tok = strtok_r(buf, ".", &save); d && tok; tok = strtok_r(NULL, ".", &save)) {
+        char *eq = strchr(tok, '=');
+        if (json_is_array(d) && eq) {
+            json_t *hit = NULL, *it;
+            size_t i;
+            *eq = '\0';
+            json_array_foreach(d, i, it) {
+                const char *v = json_string_value(json_object_get(it, tok));
+                if (v && strcmp(v, eq + 1) == 0)
+                    hit = it;
+            }
+            d = hit;
+        } else if (json_is_array(d)) {
+            d = json_array_get(d, (size_t)atoi(tok));
+        } else {
+            d = json_object_get(d, tok);
+        }
+    }
+    return d;
+}
+
+static long long I(json_t *d, const char *path)
+{
+    json_t *v = at(d, path);
+    if (!json_is_integer(v)) {
+        diag("%s is not an integer", path);
+        return -999999;
+    }
+    return json_integer_value(v);
+}
+
+static double RL(json_t *d, const char *path)
+{
+    json_t *v = at(d, path);
+    if (!json_is_number(v)) {
+        diag("%s is not a number", path);
+        return -1;
+    }
+    return json_number_value(v);
+}
+
+static int NUL(json_t *d, const char *path)
+{
+    return json_is_null(at(d, path));
+}
+
+static int TRUE_(json_t *d, const char *path)
+{
+    return json_is_true(at(d, path));
+}
+
+static const char *STR(json_t *d, const char *path)
+{
+    return json_string_value(at(d, path));
+}
+
+/* Compact text of a sub-document, for comparing lists. */
+static char *text_of(json_t *d, const char *path)
+{
+    json_t *v = at(d, path);
+    return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("(missing)");
+}
+
+static void is_text(json_t *d, const char *path, const char *want, const char *name)
+{
+    char *got = text_of(d, path);
+    is_str(got, want, "%s", name);
+    free(got);
+}
+
+/* The dirty topics joined with spaces. */
+static char *dirty(proj_t *p)
+{
+    char **v, *out;
+    size_t n = proj_take_dirty(p, &v), len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    out = calloc(1, len);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(out, " ");
+        strcat(out, v[i]);
+    }
+    proj_strv_free(v, n);
+    return out;
+}
+
+static void is_dirty(proj_t *p, const char *want, const char *name)
+{
+    char *got = dirty(p);
+    is_str(got, want, "%s", name);
+    free(got);
+}
+
+/* ---------------------------------------------------------- transitions --- */
+
+static const char *const stage_names[12] = {
+    "none",     "APPLIED",     "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED",
+    "OFFERED",  "ENROLLED",    "COMPLETED",   "WITHDRAWN",   "REMOVED_BY_BOARD",
+    "DECLINED", "NOT_SELECTED"};
+
+/* The machine as the brief states it: allowed next stages of each stage. */
+static const char *const allowed[12] = {
+    [0] = " APPLIED ",
+    [1] = " SHORTLISTED WITHDRAWN NOT_SELECTED ",
+    [2] = " INTERVIEWED WITHDRAWN NOT_SELECTED ",
+    [3] = " LINE_MANAGER_SUPPORTED WITHDRAWN NOT_SELECTED ",
+    [4] = " OFFERED WITHDRAWN NOT_SELECTED ",
+    [5] = " ENROLLED WITHDRAWN DECLINED ",
+    [6] = " COMPLETED WITHDRAWN REMOVED_BY_BOARD ",
+    [7] = " ",
+    [8] = " ",
+    [9] = " ",
+    [10] = " ",
+    [11] = " ", /* terminal */
+};
+
+/* A legal way to reach each stage (0-terminated stage numbers). */
+static const int path_to[12][9] = {
+    [0] = {0},
+    [1] = {1, 0},
+    [2] = {1, 2, 0},
+    [3] = {1, 2, 3, 0},
+    [4] = {1, 2, 3, 4, 0},
+    [5] = {1, 2, 3, 4, 5, 0},
+    [6] = {1, 2, 3, 4, 5, 6, 0},
+    [7] = {1, 2, 3, 4, 5, 6, 7, 0},
+    [8] = {1, 8, 0},
+    [9] = {1, 2, 3, 4, 5, 6, 9, 0},
+    [10] = {1, 2, 3, 4, 5, 10, 0},
+    [11] = {1, 11, 0},
+};
+
+static void test_transitions(void)
+{
+    proj_t *p = proj_new(NULL);
+    char ref[64], word[64];
+    diag("enrolment state machine: every (from, to) pair");
+    is_int(programme(p, "tp"), OK, "programme defined");
+    is_int(cohort(p, "tp", "m", "[\"ag-a\"]"), OK, "cohort opened");
+    for (int from = 0; from < 12; from++)
+        for (int to = 1; to < 12; to++) {
+            int want, setup = 0, rc;
+            char *cb, *ab, *sb, *ca, *aa, *sa;
+            snprintf(ref, sizeof ref, "r%d-%d", from, to);
+            snprintf(word, sizeof word, " %s ", stage_names[to]);
+            setup |= person(p, "ag-a", ref, "PARTICIPANT");
+            for (int i = 0; path_to[from][i]; i++)
+                setup |= stage(p, "ag-a", ref, "tp", "m", stage_names[path_to[from][i]]);
+            if (setup) {
+                ok(0, "setup for %s -> %s", stage_names[from], stage_names[to]);
+                continue;
+            }
+            if (strstr(allowed[from], word))
+                want = OK;
+            else if (to == 5 && from <= 3)
+                want = C_LMS;
+            else
+                want = C_TRANS;
+            cb = proj_render(p, "cohort/tp/m");
+            ab = proj_render(p, "agency/ag-a/tp/m");
+            sb = proj_save(p);
+            rc = stage(p, "ag-a", ref, "tp", "m", stage_names[to]);
+            is_int(rc, want, "%s -> %s gives %d", stage_names[from], stage_names[to], want);
+            if (want != OK) {
+                ca = proj_render(p, "cohort/tp/m");
+                aa = proj_render(p, "agency/ag-a/tp/m");
+                sa = proj_save(p);
+                ok(strcmp(cb, ca) == 0 && strcmp(ab, aa) == 0 && strcmp(sb, sa) == 0,
+                   "  rejected %s -> %s leaves every document and the state unchanged",
+                   stage_names[from], stage_names[to]);
+                free(ca);
+                free(aa);
+                free(sa);
+            }
+            free(cb);
+            free(ab);
+            free(sb);
+        }
+
+    diag("reasons");
+    person(p, "ag-a", "why1", "PARTICIPANT");
+    stage(p, "ag-a", "why1", "tp", "m", "APPLIED");
+    is_int(stage(p, "ag-a", "why1", "tp", "m", "ENROLLED"), C_TRANS, "APPLIED -> ENROLLED");
+    is_str(WHY, "cannot go from APPLIED to ENROLLED", "reason names both stages");
+    is_int(stage(p, "ag-a", "why1", "tp", "m", "OFFERED"), C_LMS, "APPLIED -> OFFERED");
+    ok(strstr(WHY, "line manager's support") != NULL,
+       "reason: an offer needs the line manager's support");
+    person(p, "ag-a", "why2", "PARTICIPANT");
+    is_int(stage(p, "ag-a", "why2", "tp", "m", "SHORTLISTED"), C_TRANS, "none -> SHORTLISTED");
+    is_str(WHY, "cannot go from none to SHORTLISTED", "reason for a first stage");
+    ok(strstr(WHY, "why") == NULL, "reasons never carry the ref");
+
+    diag("mentors and coaches are nominated straight to ENROLLED");
+    person(p, "ag-a", "men1", "MENTOR");
+    person(p, "ag-a", "coa1", "COACH");
+    person(p, "ag-a", "par1", "PARTICIPANT");
+    is_int(stage(p, "ag-a", "men1", "tp", "m", "ENROLLED"), OK, "MENTOR none -> ENROLLED");
+    is_int(stage(p, "ag-a", "coa1", "tp", "m", "ENROLLED"), OK, "COACH none -> ENROLLED");
+    is_int(stage(p, "ag-a", "par1", "tp", "m", "ENROLLED"), C_TRANS,
+           "PARTICIPANT none -> ENROLLED");
+    is_int(stage(p, "ag-a", "men1", "tp", "m", "COMPLETED"), OK, "MENTOR ENROLLED -> COMPLETED");
+    person(p, "ag-a", "men2", "MENTOR");
+    is_int(stage(p, "ag-a", "men2", "tp", "m", "APPLIED"), OK, "a mentor may also apply");
+    is_int(stage(p, "ag-a", "men2", "tp", "m", "ENROLLED"), C_TRANS,
+           "... then follows the machine");
+    is_int(stage(p, "ag-a", "men2", "tp", "m", "OFFERED"), C_LMS, "... including the offer rule");
+    json_t *a = doc(p, "agency/ag-a/tp/m");
+    is_str(STR(a, "people.ref=men1.enrolled_on"), "2009-04-01", "ENROLLED date recorded (UTC)");
+    ok(NUL(a, "people.ref=men2.enrolled_on"), "no date before ENROLLED");
+    json_decref(a);
+
+    diag("unknown things and agencies");
+    is_int(stage(p, "ag-a", "par1", "nope", "m", "APPLIED"), C_PROG, "unknown programme");
+    is_int(stage(p, "ag-a", "par1", "tp", "nope", "APPLIED"), C_COHORT, "unknown cohort");
+    is_int(stage(p, "ag-a", "ghost", "tp", "m", "APPLIED"), C_PERSON, "unregistered person");
+    is_int(stage(p, "ag-b", "par1", "tp", "m", "APPLIED"), C_PERSON,
+           "a ref is only known under its own agency");
+    person(p, "ag-z", "out1", "PARTICIPANT");
+    is_int(stage(p, "ag-z", "out1", "tp", "m", "APPLIED"), C_AGENCY, "agency not in the cohort");
+    is_int(cohort(p, "nope", "x", "[\"ag-a\"]"), C_PROG, "cohort of an unknown programme");
+
+    diag("bodies and sequence numbers");
+    {
+        Cohort__V1__Event e = COHORT__V1__EVENT__INIT;
+        uint8_t id[16] = {1};
+        char *before = proj_save(p), *after;
+        e.event_id.data = id;
+        e.event_id.len = 16;
+        e.agency = "ag-a";
+        e.occurred_at = 1;
+        is_int(proj_apply(p, &e, proj_seq(p) + 1, WHY, sizeof WHY), C_NO_BODY, "no body");
+        e.body_case = COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED; /* case set, body NULL */
+        is_int(proj_apply(p, &e, proj_seq(p) + 1, WHY, sizeof WHY), C_NO_BODY,
+               "body case without body");
+        is_int(proj_apply(p, &e, proj_seq(p), WHY, sizeof WHY), -EINVAL, "seq must grow");
+        after = proj_save(p);
+        is_str(after, before, "state unchanged");
+        free(before);
+        free(after);
+    }
+    proj_destroy(&p);
+    proj_destroy(&p);
+    ok(p == NULL, "destroy nulls and is idempotent");
+}
+
+/* ---------------------------------------------- completion and risk --- */
+
+/* Cohort c2 of programme tp, agencies ag-a and ag-b:
+ *   p1, p2 (ag-a) and p3 (ag-b) participants; m1 (ag-b) a mentor.
+ * Sessions (minutes credited in brackets; a session credits at most its
+ * minutes_each; only PRESENT and LATE credit):
+ *   course   TRAINING_COURSE  p1 PRESENT 1440 [1440]  p2 LATE 1200 [1200]  p3 PRESENT 1440 [1440]
+ *   cb-1     CALL_BACK        p1 PRESENT 240 [240]    p2 ABSENT 0 [0]       p3 EXCUSED 0 [0]
+ *   co-1     COACHING         p1 PRESENT 120 [120]    p2 PRESENT 150 [120]  p3 ABSENT 0 [0]
+ *   co-2     COACHING         p1 PRESENT 100 [100]
+ *   m-course TRAINING_COURSE  m1 PRESENT 960 [960]
+ * Held for participants: course 1, call-backs 1 (of 2), coaching 2 (of 6):
+ *   expected = 1*1440 + 1*240 + 2*120 = 1920; at risk below 0.75*1920 = 1440.
+ *   p1: 1440 + 240 + 220 = 1900 / 2640 = 0.71969.. -> 0.7197, not at risk
+ *   p2: 1200 +   0 + 120 = 1320 / 2640 = 0.5,       at risk (1320 < 1440)
+ *   p3: 1440 +   0 +   0 = 1440 / 2640 = 0.54545.. -> 0.5455, not at risk (not below)
+ *   mean = (1900 + 1320 + 1440) / (3 * 2640) = 4660 / 7920 = 0.58838.. -> 0.5884
+ * Held for mentors: course 1 -> expected 960; m1: 960 / 2160 = 0.4444. */
+static void build_c2(proj_t *p)
+{
+    int rc = 0;
+    rc |= programme(p, "tp");
+    rc |= cohort(p, "tp", "c2", "[\"ag-a\",\"ag-b\"]");
+    rc |= person(p, "ag-a", "p1", "PARTICIPANT");
+    rc |= person(p, "ag-a", "p2", "PARTICIPANT");
+    rc |= person(p, "ag-b", "p3", "PARTICIPANT");
+    rc |= person(p, "ag-b", "m1", "MENTOR");
+    rc |= enrol(p, "ag-a", "p1", "tp", "c2");
+    rc |= enrol(p, "ag-a", "p2", "tp", "c2");
+    rc |= enrol(p, "ag-b", "p3", "tp", "c2");
+    rc |= stage(p, "ag-b", "m1", "tp", "c2", "ENROLLED");
+    rc |= attend(p, "ag-a", "p1", "tp", "c2", "TRAINING_COURSE", "course", "PRESENT", 1440);
+    rc |= attend(p, "ag-a", "p2", "tp", "c2", "TRAINING_COURSE", "course", "LATE", 1200);
+    rc |= attend(p, "ag-b", "p3", "tp", "c2", "TRAINING_COURSE", "course", "PRESENT", 1440);
+    rc |= attend(p, "ag-a", "p1", "tp", "c2", "CALL_BACK", "cb-1", "PRESENT", 240);
+    rc |= attend(p, "ag-a", "p2", "tp", "c2", "CALL_BACK", "cb-1", "ABSENT", 0);
+    rc |= attend(p, "ag-b", "p3", "tp", "c2", "CALL_BACK", "cb-1", "EXCUSED", 0);
+    rc |= attend(p, "ag-a", "p1", "tp", "c2", "COACHING", "co-1", "PRESENT", 120);
+    rc |= attend(p, "ag-a", "p2", "tp", "c2", "COACHING", "co-1", "PRESENT", 150);
+    rc |= attend(p, "ag-b", "p3", "tp", "c2", "COACHING", "co-1", "ABSENT", 0);
+    rc |= attend(p, "ag-a", "p1", "tp", "c2", "COACHING", "co-2", "PRESENT", 100);
+    rc |= attend(p, "ag-b", "m1", "tp", "c2", "TRAINING_COURSE", "m-course", "PRESENT", 960);
+    is_int(rc, OK, "cohort c2 built");
+}
+
+static void test_completion(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *a, *b, *c;
+    diag("completion and at-risk on a hand-computed cohort");
+    build_c2(p);
+    a = doc(p, "agency/ag-a/tp/c2");
+    b = doc(p, "agency/ag-b/tp/c2");
+    c = doc(p, "cohort/tp/c2");
+    is_int(I(a, "people.ref=p1.credited_minutes"), 1900, "p1 credited 1900");
+    is_int(I(a, "people.ref=p1.required_minutes"), 2640, "p1 required 2640");
+    is_int(I(a, "people.ref=p1.expected_minutes"), 1920, "p1 expected 1920");
+    ok(RL(a, "people.ref=p1.completion") == 0.7197, "p1 completion 0.7197");
+    ok(!TRUE_(a, "people.ref=p1.at_risk"), "p1 not at risk");
+    is_int(I(a, "people.ref=p1.components.COACHING.credited"), 220, "p1 coaching 120 + 100");
+    is_int(I(a, "people.ref=p1.components.COACHING.required"), 720, "coaching required 6 x 120");
+    is_int(I(a, "people.ref=p1.components.COACHING.sessions"), 2, "p1 two coaching sessions");
+    is_int(I(a, "people.ref=p2.credited_minutes"), 1320,
+           "p2 credited 1320 (LATE counts, 150 capped at 120)");
+    ok(RL(a, "people.ref=p2.completion") == 0.5, "p2 completion 0.5");
+    ok(TRUE_(a, "people.ref=p2.at_risk"), "p2 at risk: 1320 < 1440");
+    is_int(I(a, "people.ref=p2.components.CALL_BACK.sessions"), 0, "ABSENT is not attended");
+    is_int(I(a, "people.ref=p2.components.TRAINING_COURSE.credited"), 1200,
+           "LATE credits its minutes");
+    is_int(I(b, "people.ref=p3.credited_minutes"), 1440, "p3 credited 1440 (EXCUSED credits 0)");
+    ok(RL(b, "people.ref=p3.completion") == 0.5455, "p3 completion 0.5455");
+    ok(!TRUE_(b, "people.ref=p3.at_risk"), "p3 exactly at 0.75 of expected is not at risk");
+    is_int(I(b, "people.ref=m1.required_minutes"), 2160, "mentor required 2160");
+    is_int(I(b, "people.ref=m1.expected_minutes"), 960, "mentor sessions held separately");
+    ok(RL(b, "people.ref=m1.completion") == 0.4444, "m1 completion 0.4444");
+    is_int(json_array_size(at(a, "people")), 2, "ag-a sees its two people only");
+    ok(at(a, "people.ref=p3") == NULL, "ag-a does not see ag-b's people");
+    is_int(I(c, "completion.participants.enrolled"), 3, "3 enrolled participants");
+    is_int(I(c, "completion.participants.complete"), 0, "none complete");
+    ok(RL(c, "completion.participants.mean_completion") == 0.5884, "mean completion 0.5884");
+    is_int(I(c, "completion.participants.at_risk"), 1, "one participant at risk");
+    is_int(I(c, "completion.participants.required_minutes"), 2640, "participants need 2640");
+    is_int(I(c, "completion.mentors.enrolled"), 1, "one mentor");
+    is_int(I(c, "completion.mentors.at_risk"), 0, "mentor not at risk");
+    is_int(I(c, "filled.participants"), 3, "filled 3");
+    is_int(I(c, "filled.mentors"), 1, "mentors filled 1");
+    is_int(I(c, "filled.vacant"), 7, "vacant 10 - 3");
+    is_int(I(c, "funnel.participants.by_agency.ag-a.ENROLLED"), 2, "funnel by agency");
+    is_int(I(c, "funnel.mentors.by_stage.ENROLLED"), 1, "mentor funnel");
+    {
+        char *s = proj_render(p, "cohort/tp/c2");
+        ok(s && !strstr(s, "\"p1\"") && !strstr(s, "\"p2\"") && !strstr(s, "\"m1\""),
+           "no refs in the cohort document");
+        free(s);
+    }
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+
+    diag("attendance corrections replace by session id");
+    /* co-2 for p1 becomes ABSENT: 1900 - 100 = 1800; held stays 2 (any status counts). */
+    is_int(attend(p, "ag-a", "p1", "tp", "c2", "COACHING", "co-2", "ABSENT", 0), OK, "correction");
+    a = doc(p, "agency/ag-a/tp/c2");
+    is_int(I(a, "people.ref=p1.credited_minutes"), 1800, "replaced, not added: 1800");
+    is_int(I(a, "people.ref=p1.components.COACHING.sessions"), 1, "one coaching session now");
+    is_int(I(a, "people.ref=p1.expected_minutes"), 1920, "session still held");
+    json_decref(a);
+    is_int(attend(p, "ag-a", "p1", "tp", "c2", "COACHING", "co-2", "LATE", 90), OK,
+           "second correction");
+    a = doc(p, "agency/ag-a/tp/c2");
+    is_int(I(a, "people.ref=p1.components.COACHING.credited"), 210, "latest record wins: 120 + 90");
+    json_decref(a);
+
+    diag("attendance rules");
+    person(p, "ag-a", "p4", "PARTICIPANT");
+    stage(p, "ag-a", "p4", "tp", "c2", "APPLIED");
+    is_int(attend(p, "ag-a", "p4", "tp", "c2", "COACHING", "co-1", "PRESENT", 120), C_NOT_ENROLLED,
+           "an applicant cannot attend");
+    is_int(attend(p, "ag-a", "p1", "zz", "c2", "COACHING", "co-1", "PRESENT", 120), C_PROG,
+           "unknown programme");
+    is_int(attend(p, "ag-a", "p1", "tp", "zz", "COACHING", "co-1", "PRESENT", 120), C_COHORT,
+           "unknown cohort");
+    is_int(attend(p, "ag-a", "nobody", "tp", "c2", "COACHING", "co-1", "PRESENT", 120), C_PERSON,
+           "unknown person");
+    is_int(attend(p, "ag-b", "p1", "tp", "c2", "COACHING", "co-1", "PRESENT", 120), C_PERSON,
+           "another agency cannot record for p1");
+    is_int(attend(p, "ag-a", "p1", "tp", "c2", "WORKSHOP", "w-1", "PRESENT", 120), C_BAD_VALUE,
+           "a component not required for the role");
+
+    diag("completed people are never at risk");
+    is_int(stage(p, "ag-a", "p2", "tp", "c2", "COMPLETED"), OK, "p2 completes");
+    is_int(attend(p, "ag-a", "p2", "tp", "c2", "COACHING", "co-3", "PRESENT", 120), OK,
+           "a COMPLETED person may still have attendance recorded");
+    a = doc(p, "agency/ag-a/tp/c2");
+    c = doc(p, "cohort/tp/c2");
+    ok(!TRUE_(a, "people.ref=p2.at_risk"), "p2 no longer at risk");
+    /* co-3 is a third coaching session held: expected = 1440 + 240 + 3*120 =
+     * 2040, threshold 0.75*2040 = 1530; p1 has 1440+240+120+90 = 1890 (fine),
+     * p3 still 1440 (now below): the only one at risk. */
+    is_int(I(c, "completion.participants.at_risk"), 1,
+           "cohort at risk 1 (p3, after a new session)");
+    json_decref(a);
+    json_decref(c);
+    proj_destroy(&p);
+
+    diag("the ratio is configurable");
+    {
+        proj_config_t cfg = {5, 0.8};
+        p = proj_new(&cfg);
+        build_c2(p);
+        b = doc(p, "agency/ag-b/tp/c2");
+        ok(TRUE_(b, "people.ref=p3.at_risk"), "at 0.8, p3 is at risk (1440 < 1536)");
+        json_decref(b);
+        proj_destroy(&p);
+    }
+}
+
+/* ----------------------------------------------------- progression --- */
+
+static void test_progression(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c, *a;
+    int rc = 0;
+    diag("progression windows and the median");
+    /* Cohort c1 runs 2009-04-01..2009-09-30; the after window ends 2010-09-30.
+     * Everyone is ENROLLED on 2009-04-01. */
+    rc |= programme(p, "tp");
+    rc |= cohort(p, "tp", "c1", "[\"ag-a\"]");
+    for (int i = 1; i <= 5; i++) {
+        char ref[8];
+        snprintf(ref, sizeof ref, "q%d", i);
+        rc |= person(p, "ag-a", ref, "PARTICIPANT");
+        rc |= enrol(p, "ag-a", ref, "tp", "c1");
+    }
+    is_int(rc, OK, "cohort c1 built");
+    /* q1: substantive before enrolment (not counted, not in the median),
+     *     acting up on the first day (during), substantive on the last day
+     *     (during; 182 days after 2009-04-01). */
+    is_int(promote(p, "ag-a", "q1", "SUBSTANTIVE_PROMOTION", "2009-03-15", "tp", "c1"), OK,
+           "q1 before");
+    is_int(promote(p, "ag-a", "q1", "ACTING_UP", "2009-04-01", "tp", "c1"), OK, "q1 acting up");
+    is_int(promote(p, "ag-a", "q1", "SUBSTANTIVE_PROMOTION", "2009-09-30", "tp", "c1"), OK,
+           "q1 promoted");
+    /* q2: the day after the end: after (183 days). */
+    is_int(promote(p, "ag-a", "q2", "SUBSTANTIVE_PROMOTION", "2009-10-01", "tp", "c1"), OK,
+           "q2 promoted");
+    /* q3: the last day of the after window (547 days = 365 + 182); then a
+     *     secondment a day later, outside both windows. */
+    is_int(promote(p, "ag-a", "q3", "SUBSTANTIVE_PROMOTION", "2010-09-30", "tp", "c1"), OK,
+           "q3 promoted");
+    is_int(promote(p, "ag-a", "q3", "SECONDMENT", "2010-10-01", "tp", "c1"), OK,
+           "q3 seconded late");
+    /* q4: a lateral move during. */
+    is_int(promote(p, "ag-a", "q4", "LATERAL_MOVE", "2009-05-01", "tp", "c1"), OK, "q4 moved");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "progression.during.SUBSTANTIVE_PROMOTION"), 1, "during: q1's substantive");
+    is_int(I(c, "progression.during.ACTING_UP"), 1, "during: acting up on the first day");
+    is_int(I(c, "progression.during.LATERAL_MOVE"), 1, "during: lateral move");
+    is_int(I(c, "progression.after.SUBSTANTIVE_PROMOTION"), 2, "after: q2 and q3");
+    is_int(I(c, "progression.after.SECONDMENT"), 0, "13 months after is outside");
+    is_str(STR(c, "progression.after_window_ends_on"), "2010-09-30", "after window end");
+    /* days to first substantive on or after enrolment: 182, 183, 547 -> median 183 */
+    is_int(I(c, "progression.median_days_to_substantive_promotion"), 183,
+           "median of 182, 183, 547");
+    is_int(I(c, "progression.promoted_substantively"), 3, "three people in the median");
+    json_decref(c);
+    /* q5: 2009-06-01 = 61 days; values 61, 182, 183, 547 -> (182 + 183) / 2 = 182.5 -> 182 */
+    is_int(promote(p, "ag-a", "q5", "SUBSTANTIVE_PROMOTION", "2009-06-01", "tp", "c1"), OK,
+           "q5 promoted");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "progression.median_days_to_substantive_promotion"), 182,
+           "even count: mean of the middle two, rounded down");
+    is_int(I(c, "progression.progressed.total"), 5, "five people progressed");
+    is_int(I(c, "progression.progressed.ethnic_group.BLACK"), 5, "all Black (5, not suppressed)");
+    json_decref(c);
+
+    diag("promotion attribution");
+    is_int(cohort(p, "tp", "c9", "[\"ag-a\"]"), OK, "a second cohort");
+    is_int(enrol(p, "ag-a", "q1", "tp", "c9"), OK, "q1 also enrolled in c9");
+    is_int(promote(p, "ag-a", "q1", "TEMPORARY_PROMOTION", "2009-07-01", "", ""), OK,
+           "no programme or cohort given");
+    a = doc(p, "agency/ag-a/tp/c1");
+    is_int(json_array_size(at(a, "people.ref=q1.promotions")), 4, "attributed to c1");
+    is_str(STR(a, "people.ref=q1.promotions.0.effective_on"), "2009-03-15",
+           "promotions in date order");
+    is_str(STR(a, "people.ref=q1.promotions.3.effective_on"), "2009-09-30", "... to the last");
+    json_decref(a);
+    a = doc(p, "agency/ag-a/tp/c9");
+    is_int(json_array_size(at(a, "people.ref=q1.promotions")), 1, "and to c9");
+    is_str(STR(a, "people.ref=q1.stage"), "ENROLLED", "promotion does not end an enrolment");
+    json_decref(a);
+    person(p, "ag-a", "q6", "PARTICIPANT");
+    stage(p, "ag-a", "q6", "tp", "c1", "APPLIED");
+    is_int(promote(p, "ag-a", "q6", "ACTING_UP", "2009-07-01", "", ""), C_NOT_ENROLLED,
+           "not enrolled anywhere");
+    is_int(promote(p, "ag-a", "q6", "ACTING_UP", "2009-07-01", "tp", "c1"), C_NOT_ENROLLED,
+           "not enrolled in the named cohort");
+    is_int(promote(p, "ag-a", "nobody", "ACTING_UP", "2009-07-01", "tp", "c1"), C_PERSON,
+           "unknown person");
+    is_int(promote(p, "ag-a", "q1", "ACTING_UP", "2009-07-01", "zz", "c1"), C_PROG,
+           "unknown programme");
+    is_int(promote(p, "ag-a", "q1", "ACTING_UP", "2009-07-01", "tp", "zz"), C_COHORT,
+           "unknown cohort");
+    proj_destroy(&p);
+}
+
+/* ------------------------------------------------------ mentoring --- */
+
+static void test_mentoring(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *a, *b;
+    diag("mentor assignment");
+    build_c2(p);
+    person(p, "ag-b", "pp", "PARTICIPANT");
+    is_int(mentor(p, "ag-a", "m1", "p1", "tp", "c2"), OK, "mentor from another agency");
+    is_int(mentor(p, "ag-a", "m1", "p1", "tp", "c2"), OK, "repeat is harmless");
+    is_int(mentor(p, "ag-a", "pp", "p1", "tp", "c2"), C_ROLE, "a participant is not a mentor");
+    is_int(mentor(p, "ag-a", "zz", "p1", "tp", "c2"), C_PERSON, "unknown mentor");
+    is_int(mentor(p, "ag-a", "m1", "zz", "tp", "c2"), C_PERSON, "unknown participant");
+    is_int(mentor(p, "ag-a", "m1", "p1", "zz", "c2"), C_PROG, "unknown programme");
+    is_int(mentor(p, "ag-a", "m1", "p1", "tp", "zz"), C_COHORT, "unknown cohort");
+    person(p, "ag-a", "p5", "PARTICIPANT");
+    stage(p, "ag-a", "p5", "tp", "c2", "APPLIED");
+    is_int(mentor(p, "ag-a", "m1", "p5", "tp", "c2"), C_NOT_ENROLLED, "participant not enrolled");
+    a = doc(p, "agency/ag-a/tp/c2");
+    b = doc(p, "agency/ag-b/tp/c2");
+    is_int(I(a, "people.ref=p1.mentors"), 1, "p1 has one mentor");
+    is_int(I(b, "people.ref=m1.mentees"), 1, "m1 has one mentee");
+    json_decref(a);
+    json_decref(b);
+    proj_destroy(&p);
+}
+
+/* -------------------------------------------------- representation --- */
+
+static void test_representation(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c, *g, *a;
+    int rc = 0;
+    static const char *eth[12] = {"B1", "B1", "B1", "B1", "B1", "B1",
+                                  "A1", "A1", "A1", "W1", "W1", "NS"};
+    diag("representation, aims and suppression (k = 5)");
+    rc |= programme(p, "tr");
+    rc |= cohort(p, "tr", "c3", "[\"ag-a\"]");
+    rc |= cohort(p, "tr", "c4", "[\"ag-a\"]");
+    /* c3: 12 enrolled participants: B1 x6, A1 x3, W1 x2, NS x1; FEMALE x7,
+     * MALE x5; DISABLED x1, DISABILITY_NOT_STATED x2, NOT_DISABLED x9; LGB x1. */
+    for (int i = 0; i < 12; i++) {
+        char ref[8];
+        snprintf(ref, sizeof ref, "s%d", i);
+        rc |= person_full(p, "ag-a", ref, "PARTICIPANT", eth[i], i < 7 ? "FEMALE" : "MALE",
+                          i == 0  ? "DISABLED"
+                          : i < 3 ? "DISABILITY_NOT_STATED"
+                                  : "NOT_DISABLED",
+                          i == 0 ? "LGB" : "HETEROSEXUAL");
+        rc |= enrol(p, "ag-a", ref, "tr", "c3");
+    }
+    /* not counted: an applicant, a withdrawn participant, a mentor */
+    rc |= person_full(p, "ag-a", "x1", "PARTICIPANT", "O1", "MALE", "DISABLED", "LGB");
+    rc |= stage(p, "ag-a", "x1", "tr", "c3", "APPLIED");
+    rc |= person_full(p, "ag-a", "x2", "PARTICIPANT", "O1", "MALE", "DISABLED", "LGB");
+    rc |= enrol(p, "ag-a", "x2", "tr", "c3");
+    rc |= stage(p, "ag-a", "x2", "tr", "c3", "WITHDRAWN");
+    rc |= person_full(p, "ag-a", "x3", "MENTOR", "O1", "MALE", "DISABLED", "LGB");
+    rc |= stage(p, "ag-a", "x3", "tr", "c3", "ENROLLED");
+    /* c4: 4 enrolled participants, all B2, FEMALE x3 and MALE x1. */
+    for (int i = 0; i < 4; i++) {
+        char ref[8];
+        snprintf(ref, sizeof ref, "t%d", i);
+        rc |= person_full(p, "ag-a", ref, "PARTICIPANT", "B2", i < 3 ? "FEMALE" : "MALE",
+                          "NOT_DISABLED", "HETEROSEXUAL");
+        rc |= enrol(p, "ag-a", ref, "tr", "c4");
+    }
+    is_int(rc, OK, "cohorts c3 and c4 built");
+
+    /* c3, primary (1..4): A1 3, W1 2, NS 1 and their groups; DISABLED 1,
+     * DISABILITY_NOT_STATED 2; LGB 1 (hidden cell).
+     * Secondary: BME 9 = MIXED 0 + ASIAN (hidden) + BLACK 6 + OTHER 0 would
+     * give ASIAN back, so BLACK goes; then BLACK = B1 + 0 + 0 would give B1
+     * back, so B1 goes. Every other row already has two hidden members. */
+    c = doc(p, "cohort/tr/c3");
+    is_int(I(c, "representation.total"), 12, "total 12 (applicant, withdrawn, mentor excluded)");
+    is_int(I(c, "representation.bme"), 9, "BME 9");
+    is_text(c, "representation.ethnic_group",
+            "{\"ASIAN\":null,\"BLACK\":null,\"CHINESE_OR_OTHER\":0,\"MIXED\":0,"
+            "\"NOT_STATED\":null,\"WHITE\":null}",
+            "groups: small ones hidden, BLACK hidden by the BME row, zeros shown");
+    ok(NUL(c, "representation.ethnicity.B1") && NUL(c, "representation.ethnicity.A1") &&
+           NUL(c, "representation.ethnicity.W1") && NUL(c, "representation.ethnicity.NS"),
+       "codes hidden");
+    is_int(I(c, "representation.ethnicity.B2"), 0, "zero code shown");
+    is_int(I(c, "representation.gender.FEMALE"), 7, "FEMALE 7");
+    is_int(I(c, "representation.gender.MALE"), 5, "MALE 5");
+    is_text(c, "representation.disability",
+            "{\"DISABILITY_NOT_STATED\":null,\"DISABLED\":null,\"NOT_DISABLED\":9}", "disability");
+    is_text(c, "representation.suppressed",
+            "[\"disability.DISABILITY_NOT_STATED\",\"disability.DISABLED\","
+            "\"ethnic_group.ASIAN\",\"ethnic_group.BLACK\",\"ethnic_group.NOT_STATED\","
+            "\"ethnic_group.WHITE\",\"ethnicity.A1\",\"ethnicity.B1\",\"ethnicity.NS\","
+            "\"ethnicity.W1\"]",
+            "the suppressed cells are listed, sorted");
+    /* aims: BME 9/12 = 75% (met 50); FEMALE 7/12 = 58.3 -> 58 (met 40);
+     * DISABLED and LGB derive from hidden counts, so they are hidden too. */
+    is_text(c, "representation.aims",
+            "[{\"actual_percent\":75,\"group\":\"AIM_BME\",\"met\":true,\"min_percent\":50},"
+            "{\"actual_percent\":58,\"group\":\"AIM_FEMALE\",\"met\":true,\"min_percent\":40},"
+            "{\"actual_percent\":null,\"group\":\"AIM_DISABLED\",\"met\":null,\"min_percent\":10},"
+            "{\"actual_percent\":null,\"group\":\"AIM_LGB\",\"met\":null,\"min_percent\":5}]",
+            "aims with actual percent and met");
+    json_decref(c);
+
+    /* c4: BLACK 4 is the only non-zero group, so the total (4) goes too;
+     * then every breakdown of the total needs two hidden cells, which the
+     * small cells already are. */
+    c = doc(p, "cohort/tr/c4");
+    ok(NUL(c, "representation.total"), "c4: total hidden (single non-zero group)");
+    is_text(c, "representation.suppressed",
+            "[\"bme\",\"disability.NOT_DISABLED\",\"ethnic_group.BLACK\",\"ethnicity.B2\","
+            "\"gender.FEMALE\",\"gender.MALE\",\"total\"]",
+            "c4 suppressed cells");
+    ok(NUL(c, "representation.aims.1.actual_percent"), "c4 FEMALE aim hidden");
+    is_int(I(c, "filled.participants"), 4, "the funnel still counts (not a breakdown)");
+    json_decref(c);
+    a = doc(p, "agency/ag-a/tr/c4");
+    is_int(json_array_size(at(a, "people")), 4, "agency topic: all four people, unsuppressed");
+    ok(RL(a, "people.ref=t3.completion") == 0.0, "agency topic has per-person detail");
+    {
+        char *s = proj_render(p, "agency/ag-a/tr/c4");
+        ok(s && !strstr(s, "ethnic") && !strstr(s, "gender") && !strstr(s, "disab") &&
+               !strstr(s, "FEMALE") && !strstr(s, "B2"),
+           "agency topic carries no protected characteristics");
+        free(s);
+    }
+    json_decref(a);
+
+    /* programme tr: the union, 16 people: B1 6, B2 4, A1 3, W1 2, NS 1;
+     * BLACK 10, ASIAN 3, WHITE 2, NOT_STATED 1; BME 13; FEMALE 10, MALE 6.
+     * Primary: B2, A1, W1, NS codes; ASIAN, WHITE, NOT_STATED groups.
+     * BLACK = B1 + B2: one hidden -> B1 goes. BME = ... + ASIAN + BLACK: one
+     * hidden -> BLACK goes. FEMALE 10/16 = 62.5% -> 63 (half up). */
+    g = doc(p, "programme/tr");
+    is_int(I(g, "representation.total"), 16, "programme: union of 16, not a sum of hidden cells");
+    is_int(I(g, "representation.bme"), 13, "programme BME 13");
+    ok(NUL(g, "representation.ethnic_group.BLACK") && NUL(g, "representation.ethnicity.B1"),
+       "programme: BLACK and B1 hidden by secondary suppression");
+    is_int(I(g, "representation.gender.FEMALE"), 10, "programme FEMALE 10");
+    is_int(I(g, "representation.aims.1.actual_percent"), 63, "62.5%% rounds half up to 63");
+    is_int(I(g, "representation.aims.0.actual_percent"), 81, "BME 13/16 = 81.25 -> 81");
+    is_text(g, "cohorts", "[\"c3\",\"c4\"]", "cohorts listed");
+    is_int(I(g, "filled.participants"), 16, "programme filled 16");
+    is_int(I(g, "filled.places"), 20, "programme places 10 + 10");
+    is_int(I(g, "funnel.participants.by_stage.WITHDRAWN"), 1, "summed funnel");
+    is_int(I(g, "requirements.participant_minutes"), 2640, "requirement minutes");
+    json_decref(g);
+
+    diag("a smaller k shows more");
+    {
+        proj_config_t cfg = {1, 0.75};
+        proj_t *q = proj_new(&cfg);
+        char *s = proj_save(p);
+        is_int(proj_load(q, s, strlen(s)), 0, "same state, k = 1");
+        c = doc(q, "cohort/tr/c3");
+        is_int(I(c, "representation.ethnicity.NS"), 1, "k = 1: nothing suppressed");
+        json_decref(c);
+        free(s);
+        proj_destroy(&q);
+    }
+    proj_destroy(&p);
+}
+
+/* ---------------------------------------------------------- dirty --- */
+
+static void test_dirty(void)
+{
+    proj_t *p = proj_new(NULL);
+    char **v;
+    diag("dirty topics");
+    build_c2(p);
+    is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 cohort/tp/c2 programme/tp", "after building");
+    is_dirty(p, "", "each handed out once");
+    ok(proj_take_dirty(p, &v) == 0 && v == NULL, "empty: NULL array");
+
+    attend(p, "ag-a", "p1", "tp", "c2", "COACHING", "co-9", "PRESENT", 120);
+    is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 cohort/tp/c2 programme/tp",
+             "attendance: cohort, programme and every agency (sessions held changed)");
+    person(p, "ag-a", "n1", "PARTICIPANT");
+    is_dirty(p, "", "registering someone not enrolled changes nothing");
+    stage(p, "ag-a", "n1", "tp", "c2", "APPLIED");
+    is_dirty(p, "agency/ag-a/tp/c2 cohort/tp/c2 programme/tp", "enrolment: own agency only");
+    stage(p, "ag-a", "n1", "tp", "c2", "ENROLLED");
+    is_dirty(p, "", "a rejected event marks nothing");
+    mentor(p, "ag-a", "m1", "p1", "tp", "c2");
+    is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 cohort/tp/c2",
+             "mentor: both agencies and the cohort");
+    promote(p, "ag-a", "p1", "ACTING_UP", "2009-06-01", "tp", "c2");
+    is_dirty(p, "agency/ag-a/tp/c2 cohort/tp/c2 programme/tp", "promotion");
+    programme(p, "tp");
+    is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 cohort/tp/c2 programme/tp",
+             "redefining the programme: everything under it");
+    programme(p, "other");
+    is_dirty(p, "programme/other", "a new programme");
+
+    diag("cohort replacement adds and removes agency topics");
+    is_int(cohort(p, "tp", "c2", "[\"ag-a\",\"ag-c\"]"), OK, "ag-b dropped, ag-c added");
+    is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 agency/ag-c/tp/c2 cohort/tp/c2 programme/tp",
+             "replacement marks old and new agencies");
+    {
+        char *s = proj_render(p, "agency/ag-b/tp/c2");
+        ok(s != NULL, "ag-b still has people enrolled, so its topic stays");
+        free(s);
+        s = proj_render(p, "agency/ag-c/tp/c2");
+        ok(s && strstr(s, "\"people\":[]"), "ag-c topic exists, empty");
+        free(s);
+    }
+    cohort(p, "tp", "c2", "[\"ag-a\"]");
+    is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 agency/ag-c/tp/c2 cohort/tp/c2 programme/tp",
+             "ag-c dirty once more");
+    ok(proj_render(p, "agency/ag-c/tp/c2") == NULL, "... and now gone");
+    person(p, "ag-b", "late", "PARTICIPANT");
+    is_int(stage(p, "ag-b", "late", "tp", "c2", "APPLIED"), C_AGENCY, "ag-b no longer takes part");
+    is_int(attend(p, "ag-b", "p3", "tp", "c2", "COACHING", "co-5", "PRESENT", 120), OK,
+           "but its enrolled people still record attendance");
+    is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 cohort/tp/c2 programme/tp",
+             "agency topics of a cohort are the listed and enrolled agencies");
+
+    diag("topics");
+    {
+        size_t n = proj_topics(p, "agency/", &v);
+        is_int(n, 2, "two agency topics");
+        if (n == 2) {
+            is_str(v[0], "agency/ag-a/tp/c2", "sorted");
+            is_str(v[1], "agency/ag-b/tp/c2", "sorted");
+        }
+        proj_strv_free(v, n);
+        n = proj_topics(p, "", &v);
+        is_int(n, 5, "all topics");
+        proj_strv_free(v, n);
+        n = proj_topics(p, NULL, &v);
+        is_int(n, 5, "NULL prefix means all");
+        proj_strv_free(v, n);
+        ok(proj_render(p, "cohort/tp/nope") == NULL && proj_render(p, "bogus") == NULL &&
+               proj_render(p, "programme/tp/extra") == NULL,
+           "unknown topics render NULL");
+    }
+    proj_destroy(&p);
+}
+
+/* --------------------------------------------------------- examples --- */
+
+/* Feeds a JSON Lines file; returns the number of lines not applied. */
+static int feed(proj_t *p, const char *path, int *lines)
+{
+    FILE *fp = fopen(path, "r");
+    char *line = NULL, err[256];
+    size_t cap = 0;
+    ssize_t n;
+    int bad = 0;
+    *lines = 0;
+    if (!fp) {
+        diag("cannot open %s", path);
+        return -1;
+    }
+    while ((n = getline(&line, &cap, fp)) > 0) {
+        Cohort__V1__Event *e;
+        int rc;
+        (*lines)++;
+        if (!(e = cohort_json_to_event(line, (size_t)n, err, sizeof err))) {
+            diag("%s:%d: %s", path, *lines, err);
+            bad++;
+            continue;
+        }
+        if ((rc = proj_apply(p, e, proj_seq(p) + 1, WHY, sizeof WHY)) != 0) {
+            diag("%s:%d: rejected %d: %s", path, *lines, rc, WHY);
+            bad++;
+        }
+        cohort__v1__event__free_unpacked(e, NULL);
+    }
+    free(line);
+    fclose(fp);
+    return bad;
+}
+
+static proj_t *test_examples(void)
+{
+    const char *dir = getenv("COHORT_SOURCE_DIR") ? getenv("COHORT_SOURCE_DIR") : COHORT_SOURCE_DIR;
+    char path[1024];
+    proj_t *p = proj_new(NULL);
+    json_t *c;
+    int lines;
+    diag("examples/*.jsonl");
+    snprintf(path, sizeof path, "%s/examples/step-forward.jsonl", dir);
+    is_int(feed(p, path, &lines), 0, "step-forward.jsonl: every event applies");
+    is_int(lines, 362, "step-forward.jsonl: 362 lines");
+    snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
+    is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
+    is_int(lines, 530, "leadership-in-partnership.jsonl: 530 lines");
+    c = doc(p, "cohort/step-forward/2009-1");
+    /* README: 20 applicants; 2 not shortlisted, 1 not selected, 1 without
+     * line-manager support, 1 declines; 15 enrol; 13 complete, 1 withdraws,
+     * 1 still ENROLLED; 6 mentors. */
+    is_int(I(c, "funnel.participants.total"), 20, "SF: 20 applicants");
+    is_int(I(c, "funnel.participants.by_stage.COMPLETED"), 13, "SF: 13 completed");
+    is_int(I(c, "funnel.participants.by_stage.WITHDRAWN"), 1, "SF: 1 withdrew");
+    is_int(I(c, "funnel.participants.by_stage.ENROLLED"), 1, "SF: 1 still enrolled");
+    is_int(I(c, "funnel.participants.by_stage.DECLINED"), 1, "SF: 1 declined");
+    is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 4, "SF: 4 not selected");
+    is_int(I(c, "funnel.mentors.total"), 6, "SF: 6 mentors");
+    is_int(I(c, "representation.aims.0.actual_percent"), 100, "SF: 100%% BME");
+    is_int(I(c, "completion.participants.required_minutes"), 2640, "SF: 2640 minutes");
+    is_int(I(c, "completion.mentors.required_minutes"), 2160, "SF: mentors 2160");
+    json_decref(c);
+    c = doc(p, "cohort/leadership-in-partnership/2009-1");
+    is_int(I(c, "funnel.participants.total"), 27, "LiP: 27 recommended");
+    is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "LiP: 2 not selected");
+    is_int(I(c, "funnel.participants.by_stage.WITHDRAWN"), 1, "LiP: 1 withdrew");
+    is_int(I(c, "mentoring.mentored"), 25, "LiP: every participant had a mentor");
+    json_decref(c);
+    {
+        char *a = proj_render(p, "cohort/step-forward/2009-1");
+        char *b = proj_render(p, "cohort/step-forward/2009-1");
+        is_str(a, b, "rendering is repeatable");
+        free(a);
+        free(b);
+    }
+    ok(proj_as_of(p) > 0, "log clock advanced");
+    return p;
+}
+
+/* ------------------------------------------------------ save / load --- */
+
+static void round_trip(proj_t *p, const char *name)
+{
+    char *s = proj_save(p), *s2, **t1, **t2;
+    proj_t *q = proj_new(NULL);
+    size_t n1, n2;
+    int same = 1;
+    ok(s != NULL, "%s: saved", name);
+    is_int(proj_load(q, s, strlen(s)), 0, "%s: loaded", name);
+    is_int(proj_seq(q), proj_seq(p), "%s: seq kept", name);
+    ok(proj_as_of(q) == proj_as_of(p), "%s: log clock kept", name);
+    n1 = proj_topics(p, "", &t1);
+    n2 = proj_topics(q, "", &t2);
+    is_int(n2, n1, "%s: same topics (%zu)", name, n1);
+    for (size_t i = 0; i < n1 && i < n2; i++) {
+        char *a = proj_render(p, t1[i]), *b = proj_render(q, t2[i]);
+        if (strcmp(t1[i], t2[i]) || !a || !b || strcmp(a, b)) {
+            diag("differs: %s", t1[i]);
+            same = 0;
+        }
+        free(a);
+        free(b);
+    }
+    ok(same, "%s: every topic renders byte-identical after load", name);
+    proj_strv_free(t2, n2);
+    n2 = proj_take_dirty(q, &t2);
+    is_int(n2, n1, "%s: every topic dirty after load", name);
+    proj_strv_free(t2, n2);
+    s2 = proj_save(q);
+    is_str(s2, s, "%s: saving the loaded state gives the same text", name);
+    is_int(proj_load(q, s, strlen(s)), -EINVAL, "%s: load into a non-empty proj", name);
+    proj_strv_free(t1, n1);
+    free(s2);
+    free(s);
+    proj_destroy(&q);
+}
+
+static void test_save_load(proj_t *examples)
+{
+    proj_t *p = proj_new(NULL), *q = proj_new(NULL);
+    char *s, *bad;
+    char **v;
+    diag("save and load");
+    build_c2(p);
+    mentor(p, "ag-a", "m1", "p1", "tp", "c2");
+    promote(p, "ag-a", "p1", "ACTING_UP", "2009-06-01", "tp", "c2");
+    cohort(p, "tp", "c2", "[\"ag-a\",\"ag-c\"]"); /* ag-b kept for its enrolments only */
+    round_trip(p, "fixture");
+    round_trip(examples, "examples");
+
+    s = proj_save(p);
+    is_int(proj_load(q, "not json", 8), -EINVAL, "garbage");
+    is_int(proj_load(q, s, strlen(s) / 2), -EINVAL, "truncated");
+    ok((bad = strdup(s)) && strstr(bad, "\"stage\":6"), "has a stage to corrupt");
+    if (bad && strstr(bad, "\"stage\":6"))
+        memcpy(strstr(bad, "\"stage\":6"), "\"stage\":0", 9);
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "a bad stage");
+    free(bad);
+    ok((bad = strdup(s)) && strstr(bad, "\"ref\":\"p1\""), "has a ref to corrupt");
+    if (bad && strstr(bad, "\"ref\":\"p1\"")) /* the first is the enrolment's person */
+        memcpy(strstr(bad, "\"ref\":\"p1\""), "\"ref\":\"zz\"", 10);
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "a dangling reference");
+    free(bad);
+    is_int(proj_topics(q, "", &v), 0, "a failed load leaves the proj empty");
+    is_int(proj_load(q, s, strlen(s)), 0, "and it can still load");
+    free(s);
+    proj_destroy(&q);
+    proj_destroy(&p);
+}
+
+/* ------------------------------------------------------------ check --- */
+
+static void test_check(void)
+{
+    proj_t *p = proj_new(NULL);
+    char err[256], *before, *after;
+    Cohort__V1__Event *e;
+    const char *txt = "{\"agency\":\"ag-a\",\"occurredAt\":\"2009-04-01T09:00:00Z\","
+                      "\"enrolmentChanged\":{\"participantRef\":\"p9\",\"programmeId\":\"tp\","
+                      "\"cohortId\":\"c2\",\"stage\":\"APPLIED\"}}";
+    diag("proj_check");
+    build_c2(p);
+    e = cohort_json_to_event(txt, strlen(txt), err, sizeof err);
+    before = proj_save(p);
+    is_int(proj_check(p, e, WHY, sizeof WHY), C_PERSON, "check: unregistered");
+    person(p, "ag-a", "p9", "PARTICIPANT");
+    free(before);
+    before = proj_save(p);
+    is_int(proj_check(p, e, WHY, sizeof WHY), OK, "check: would apply");
+    after = proj_save(p);
+    is_str(after, before, "check changes nothing");
+    is_int(proj_apply(p, e, proj_seq(p) + 1, WHY, sizeof WHY), OK, "apply agrees");
+    free(before);
+    free(after);
+    cohort__v1__event__free_unpacked(e, NULL);
+    proj_destroy(&p);
+}
+
+int main(void)
+{
+    proj_t *examples;
+    test_transitions();
+    test_completion();
+    test_progression();
+    test_mentoring();
+    test_representation();
+    test_dirty();
+    test_check();
+    examples = test_examples();
+    test_save_load(examples);
+    proj_destroy(&examples);
+    return tap_done();
+}
