@@ -20,7 +20,8 @@ struct codec_t {
     chunk_t *head;            /* newest chunk; allocation happens here */
     ProtobufCAllocator alloc; /* protobuf-c view of the arena */
     size_t bytes;             /* total chunk bytes held */
-    Cohort__V1__IngestRequest *last; /* last decoded request, or NULL */
+    uint64_t req_id;          /* request_id of the last refused frame */
+    Cohort__V1__IngestRequest refused; /* stands for a refused frame (only request_id set) */
 };
 
 static chunk_t *chunk_new(size_t size)
@@ -60,6 +61,19 @@ static void arena_free(void *data, void *ptr)
     (void)ptr; /* freed all at once by reset */
 }
 
+/* Frees the chunks added after mark and restores its fill level. */
+static void rewind_to(codec_t *self, chunk_t *mark, size_t used)
+{
+    while (self->head && self->head != mark) {
+        chunk_t *next = self->head->next;
+        self->bytes -= self->head->size;
+        free(self->head);
+        self->head = next;
+    }
+    if (self->head)
+        self->head->used = used;
+}
+
 /* Keeps only the oldest chunk, emptied. */
 static void reset(codec_t *self)
 {
@@ -73,7 +87,11 @@ static void reset(codec_t *self)
     self->head = c;
     if (c)
         c->used = 0;
-    self->last = NULL;
+}
+
+void codec_reset(codec_t *self)
+{
+    reset(self);
 }
 
 codec_t *codec_new(void)
@@ -84,6 +102,7 @@ codec_t *codec_new(void)
     self->alloc.alloc = arena_alloc;
     self->alloc.free = arena_free;
     self->alloc.allocator_data = self;
+    cohort__v1__ingest_request__init(&self->refused);
     self->head = chunk_new(CHUNK);
     if (!self->head) {
         free(self);
@@ -108,7 +127,8 @@ int codec_decode(codec_t *self, const void *data, size_t len, Cohort__V1__Ingest
                  const char **reason)
 {
     Cohort__V1__IngestRequest *req;
-    reset(self);
+    chunk_t *mark = self->head;
+    size_t used = mark ? mark->used : 0;
     *out = NULL;
     if (len > CODEC_MAX_FRAME) {
         *reason = "frame exceeds 4194304 bytes";
@@ -116,19 +136,25 @@ int codec_decode(codec_t *self, const void *data, size_t len, Cohort__V1__Ingest
     }
     req = cohort__v1__ingest_request__unpack(&self->alloc, len, data);
     if (!req) {
+        rewind_to(self, mark, used);
         *reason = "frame is not a valid cohort.v1.IngestRequest";
         return COHORT__V1__FRAME_ERROR__FRAME_MALFORMED;
     }
-    self->last = req;
     if (req->body_case != COHORT__V1__INGEST_REQUEST__BODY_BATCH &&
         req->body_case != COHORT__V1__INGEST_REQUEST__BODY_PING) {
-        *out = req; /* request_id is still useful for the reply */
+        self->req_id = req->request_id; /* still useful for the reply */
+        rewind_to(self, mark, used);
+        *out = &self->refused;
+        self->refused.request_id = self->req_id;
         *reason = "request has no body, or a body type this daemon does not know";
         return COHORT__V1__FRAME_ERROR__FRAME_UNKNOWN_TYPE;
     }
     if (req->body_case == COHORT__V1__INGEST_REQUEST__BODY_BATCH &&
         req->batch->n_events > CODEC_MAX_EVENTS) {
-        *out = req;
+        self->req_id = req->request_id;
+        rewind_to(self, mark, used);
+        *out = &self->refused;
+        self->refused.request_id = self->req_id;
         *reason = "batch holds more than 4096 events";
         return COHORT__V1__FRAME_ERROR__FRAME_TOO_MANY_EVENTS;
     }

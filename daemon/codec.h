@@ -1,9 +1,10 @@
 /* codec.h: decoding of ingest frames and packing of replies.
  *
  * Decoding uses an arena allocator (zeromq-notes: protobuf-c's default
- * allocator dominates small-message decode time). Everything a decode
- * returns lives in the codec's arena and stays valid until the next
- * codec_decode() or codec_destroy(); callers copy out what they keep. */
+ * allocator dominates small-message decode time). Everything a successful
+ * decode returns lives in the codec's arena until codec_reset() or
+ * codec_destroy(), so a batch can keep its decoded events until it has been
+ * committed; a refused frame's memory is given back at once. */
 #ifndef COHORT_CODEC_H
 #define COHORT_CODEC_H
 #include <stddef.h>
@@ -20,6 +21,9 @@ codec_t *codec_new(void);
 
 /* Frees the codec and its arena; nulls *self_p. Idempotent. */
 void codec_destroy(codec_t **self_p);
+
+/* Frees everything decoded so far (keeps one chunk for reuse). */
+void codec_reset(codec_t *self);
 
 /* Decodes one ingest frame into *out (arena-owned, see above). Returns
  * COHORT__V1__FRAME_ERROR__FRAME_OK (0), or a FrameError with a static

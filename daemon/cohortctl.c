@@ -4,6 +4,11 @@
  *   cohortctl status --data-dir DIR         head sequence
  *   cohortctl tail   --data-dir DIR [--from SEQ] [--limit N] [--json]
  *   cohortctl verify --data-dir DIR         log gap-free, dedupe agrees
+ *   cohortctl rebuild --data-dir DIR [--snapshot EP]
+ *                                           replay the whole log into fresh
+ *                                           projections and compare every
+ *                                           status document with the live
+ *                                           daemon's snapshot
  *
  * Output of tail carries event bodies, which hold pseudonymous refs and
  * protected characteristics: it is for audits, not for logs. */
@@ -13,15 +18,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "checkpoint.h"
 #include "cohort.pb-c.h"
 #include "cohort_json.h"
+#include "log.h"
 #include "store.h"
 #include "uuid7.h"
+
+#define DEFAULT_SNAPSHOT "tcp://127.0.0.1:7402"
+#define SNAPSHOT_TIMEOUT_MS 10000
+#define REBUILD_TRIES 5
 
 /* Parsed command line. */
 typedef struct {
     const char *cmd;      /* status, tail or verify */
     const char *data_dir; /* store directory */
+    const char *snapshot; /* rebuild: the daemon's snapshot endpoint */
+    proj_config_t proj;   /* rebuild: must match the daemon's settings */
     uint64_t from;        /* tail: first sequence */
     uint64_t limit;       /* tail: at most this many (0 = all) */
     int json;             /* tail: JSON Lines */
@@ -47,17 +64,23 @@ static void usage(FILE *out)
             "  status               print the log's head sequence\n"
             "  tail                 print log entries (plain, or JSON Lines with --json)\n"
             "  verify               check the log is gap-free and the dedupe index agrees\n"
+            "  rebuild              recompute all status from the whole log and check it\n"
+            "                       matches the live daemon's (asks its snapshot socket)\n"
             "\n"
             "Options:\n"
             "  -d, --data-dir DIR   the daemon's data directory (default: ./cohort-data)\n"
             "  -f, --from SEQ       tail: start at this sequence (default: 1)\n"
             "  -n, --limit N        tail: print at most N entries (default: all)\n"
             "  -j, --json           tail: one JSON object per line: {\"seq\":N,\"event\":{...}}\n"
+            "  -s, --snapshot EP    rebuild: the daemon's snapshot endpoint (default: %s)\n"
+            "      --suppress-k K   rebuild: the daemon's --suppress-k (default: %d)\n"
+            "      --at-risk-ratio R  rebuild: the daemon's --at-risk-ratio (default: %.2f)\n"
             "  -h, --help           show this help and exit\n"
             "  -V, --version        show the version and exit\n"
             "\n"
-            "Exit status: 0 on success, 1 if verify finds a problem or the store cannot be\n"
-            "read, 2 on a usage error.\n");
+            "Exit status: 0 on success, 1 if verify or rebuild finds a problem or the store\n"
+            "cannot be read, 2 on a usage error.\n",
+            DEFAULT_SNAPSHOT, PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -76,11 +99,35 @@ static int parse(args_t *a, int argc, char **argv)
     static const struct option opts[] = {
         {"data-dir", required_argument, 0, 'd'}, {"from", required_argument, 0, 'f'},
         {"limit", required_argument, 0, 'n'},    {"json", no_argument, 0, 'j'},
+        {"snapshot", required_argument, 0, 's'}, {"suppress-k", required_argument, 0, 'K'},
+        {"at-risk-ratio", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "d:f:n:jhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:f:n:js:hV", opts, NULL)) != -1) {
         switch (c) {
+        case 's':
+            a->snapshot = optarg;
+            break;
+        case 'K': {
+            uint64_t k;
+            if (parse_u64(optarg, &k) < 0 || k < 1 || k > 1000) {
+                fprintf(stderr, "cohortctl: --suppress-k: '%s' is not 1-1000\n", optarg);
+                return -EINVAL;
+            }
+            a->proj.k = (int)k;
+            break;
+        }
+        case 'R': {
+            char *end;
+            double r = strtod(optarg, &end);
+            if (*end || !*optarg || !(r >= 0 && r <= 1)) {
+                fprintf(stderr, "cohortctl: --at-risk-ratio: '%s' is not 0-1\n", optarg);
+                return -EINVAL;
+            }
+            a->proj.at_risk_ratio = r;
+            break;
+        }
         case 'd':
             a->data_dir = optarg;
             break;
@@ -171,18 +218,158 @@ static int verify_entry(void *arg, uint64_t seq, const void *val, size_t len)
     return 0;
 }
 
+/* The live status: every topic's document from the daemon's snapshot. */
+typedef struct {
+    json_t *docs;  /* topic -> doc */
+    uint64_t seq;  /* the end marker's sequence */
+} live_t;
+
+/* Asks the snapshot socket for everything. Returns 0, or -1 with a message
+ * printed. */
+static int fetch_live(const char *ep, live_t *live)
+{
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, tmo = SNAPSHOT_TIMEOUT_MS, rc = -1;
+    const char *req = "{\"snapshot\":\"\"}";
+    live->docs = json_object();
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    if (zmq_connect(s, ep) != 0 || zmq_send(s, req, strlen(req), 0) < 0) {
+        fprintf(stderr, "cohortctl: cannot ask %s for a snapshot: %s\n", ep, zmq_strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        zmq_msg_t topic, body;
+        zmq_msg_init(&topic);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&topic, s, 0) < 0 || !zmq_msg_more(&topic) ||
+            zmq_msg_recv(&body, s, 0) < 0) {
+            fprintf(stderr, "cohortctl: no complete snapshot from %s within %d s (is cohortd "
+                            "running?)\n", ep, SNAPSHOT_TIMEOUT_MS / 1000);
+            zmq_msg_close(&topic);
+            zmq_msg_close(&body);
+            goto out;
+        }
+        char *t = strndup(zmq_msg_data(&topic), zmq_msg_size(&topic));
+        json_t *env = json_loadb(zmq_msg_data(&body), zmq_msg_size(&body), 0, NULL);
+        zmq_msg_close(&topic);
+        zmq_msg_close(&body);
+        int end = t && strcmp(t, "$end") == 0, bad = !t || !env || strcmp(t, "$error") == 0;
+        if (end)
+            live->seq = (uint64_t)json_integer_value(json_object_get(env, "seq"));
+        else if (!bad)
+            json_object_set(live->docs, t, json_object_get(env, "doc"));
+        free(t);
+        json_decref(env);
+        if (bad) {
+            fprintf(stderr, "cohortctl: the daemon refused the snapshot request\n");
+            goto out;
+        }
+        if (end)
+            break;
+    }
+    rc = 0;
+out:
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+/* Compares the live documents with a replay of the log up to live->seq.
+ * Returns the number of differing topics (listed on stdout by name). */
+static int compare(store_t *store, const args_t *a, const live_t *live, int quiet)
+{
+    proj_t *p = NULL;
+    checkpoint_info_t info;
+    char err[512], **topics = NULL;
+    int bad = 0;
+    if (checkpoint_restore(store, &a->proj, 0, live->seq, &p, &info, err, sizeof err) < 0) {
+        fprintf(stderr, "cohortctl: replay failed: %s\n", err);
+        return -1;
+    }
+    size_t n = proj_topics(p, "", &topics);
+    json_t *seen = json_object();
+    for (size_t i = 0; i < n; i++) {
+        char *doc = proj_render(p, topics[i]);
+        json_t *mine = doc ? json_loads(doc, 0, NULL) : NULL;
+        json_t *theirs = json_object_get(live->docs, topics[i]);
+        if (!mine || !theirs || !json_equal(mine, theirs)) {
+            if (!quiet)
+                printf("differs: %s%s\n", topics[i], theirs ? "" : " (missing from the daemon)");
+            bad++;
+        }
+        json_object_set_new(seen, topics[i], json_true());
+        json_decref(mine);
+        free(doc);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(live->docs, key, v) {
+        if (!json_object_get(seen, key) && !json_is_null(v)) {
+            if (!quiet)
+                printf("differs: %s (only in the daemon)\n", key);
+            bad++;
+        }
+    }
+    if (!quiet)
+        printf("rebuild: %llu log entries replayed to seq %llu, %zu topics, %d differ\n%s\n",
+               (unsigned long long)info.replayed, (unsigned long long)live->seq, n, bad,
+               bad ? "MISMATCH" : "OK");
+    json_decref(seen);
+    proj_strv_free(topics, n);
+    proj_destroy(&p);
+    return bad;
+}
+
+/* rebuild: retried a few times, since a busy daemon may publish between
+ * the snapshot and the replay's end. */
+static int rebuild(const args_t *a)
+{
+    for (int t = 1; t <= REBUILD_TRIES; t++) {
+        live_t live = {NULL, 0};
+        store_t *store = NULL;
+        char err[512];
+        if (fetch_live(a->snapshot, &live) < 0) {
+            json_decref(live.docs);
+            return 1;
+        }
+        /* A read-only open sees the log as it is now, so open it after the
+         * snapshot: it then holds at least everything up to live.seq. */
+        if (store_open(&store, a->data_dir, STORE_READONLY, err, sizeof err) < 0) {
+            fprintf(stderr, "cohortctl: cannot open the store in %s: %s\n", a->data_dir, err);
+            json_decref(live.docs);
+            return 1;
+        }
+        int bad = compare(store, a, &live, t < REBUILD_TRIES);
+        if (bad == 0 && t < REBUILD_TRIES)
+            bad = compare(store, a, &live, 0); /* print the report */
+        store_close(&store);
+        json_decref(live.docs);
+        if (bad <= 0)
+            return bad < 0 ? 1 : 0;
+        if (t < REBUILD_TRIES)
+            nanosleep(&(struct timespec){0, 200 * 1000000}, NULL);
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
-    args_t a = {NULL, "cohort-data", 1, 0, 0};
+    args_t a = {NULL, "cohort-data", DEFAULT_SNAPSHOT, {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO},
+                1, 0, 0};
     store_t *s = NULL;
     char err[512];
     int rc = parse(&a, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    if (strcmp(a.cmd, "status") && strcmp(a.cmd, "tail") && strcmp(a.cmd, "verify")) {
+    if (strcmp(a.cmd, "status") && strcmp(a.cmd, "tail") && strcmp(a.cmd, "verify") &&
+        strcmp(a.cmd, "rebuild")) {
         fprintf(stderr, "cohortctl: unknown command '%s'\nTry 'cohortctl --help'.\n", a.cmd);
         return 2;
     }
+    cohort_log_set_level(LOG_WARNING);
+    if (strcmp(a.cmd, "rebuild") == 0)
+        return rebuild(&a);
     if (store_open(&s, a.data_dir, STORE_READONLY, err, sizeof err) < 0) {
         fprintf(stderr, "cohortctl: cannot open the store in %s: %s\n", a.data_dir, err);
         return 1;

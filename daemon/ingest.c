@@ -2,7 +2,9 @@
  *
  * Two batches alternate: "open" fills on the loop thread while "busy" is
  * committed on a worker thread. When the commit returns, busy's requests are
- * answered, busy is emptied, and the two swap if open has anything in it. */
+ * answered, its status documents published, busy is emptied, and the two
+ * swap if open has anything in it. Each batch owns the arena its events were
+ * decoded into, so the worker reads the decoded events without copying. */
 #include "ingest.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "checkpoint.h"
 #include "codec.h"
 #include "log.h"
 #include "validate.h"
@@ -35,15 +38,28 @@ typedef struct {
 
 /* One event of a request. */
 typedef struct {
+    const Cohort__V1__Event *ev; /* decoded, in the batch's arena */
     int32_t item;              /* index in the store batch, or -1 if refused */
-    int32_t code;              /* RejectCode when item < 0 */
+    int32_t code;              /* RejectCode when refused (shape or domain) */
     uint32_t id_off, id_len;   /* event_id as received, in bytes */
     uint32_t why_off;          /* NUL-terminated reason, in bytes */
 } ev_t;
 
 /* A batch of requests on its way to the store. */
+/* A status document rendered by the worker, published by the loop. */
+typedef struct {
+    char *topic;               /* malloc'd */
+    char *doc;                 /* malloc'd JSON, or NULL when the topic went away */
+} update_t;
+
 typedef struct {
     store_batch_t *sb;         /* the events to store */
+    codec_t *codec;            /* arena of the decoded events */
+    uint32_t *item_ev;         /* store item index -> index in evs */
+    size_t cap_item_ev;
+    update_t *updates;         /* status documents to publish after the commit */
+    size_t nupdates, capupdates;
+    uint64_t head;             /* log head after the commit */
     req_t *reqs;               /* requests, in arrival order */
     size_t nreqs, capreqs;
     ev_t *evs;                 /* events of all requests */
@@ -59,7 +75,12 @@ struct ingest_t {
     void *router;              /* ROUTER socket, owned */
     zbridge_t *bridge;         /* readiness of router on loop */
     store_t *store;            /* borrowed */
-    codec_t *codec;            /* decode arena, reused per frame */
+    proj_t **proj;             /* borrowed; worker's while a commit runs */
+    const proj_config_t *proj_cfg; /* for rebuilding the projections */
+    publish_t *pub;            /* borrowed, or NULL */
+    uint64_t checkpoint_every; /* accepted events between checkpoints (0 = never) */
+    uint64_t since_checkpoint; /* accepted since the last checkpoint (worker) */
+    int proj_stale;            /* a write failed after the projections saw its batch (worker) */
     pend_t pend[2];            /* the two alternating batches */
     pend_t *open;              /* filling on the loop thread */
     pend_t *busy;              /* being committed, or NULL */
@@ -108,9 +129,20 @@ static long put(pend_t *p, const void *data, size_t len, int nul)
     return (long)off;
 }
 
+static void updates_free(pend_t *p)
+{
+    for (size_t i = 0; i < p->nupdates; i++) {
+        free(p->updates[i].topic);
+        free(p->updates[i].doc);
+    }
+    p->nupdates = 0;
+}
+
 static void pend_reset(pend_t *p)
 {
     store_batch_reset(p->sb);
+    codec_reset(p->codec);
+    updates_free(p);
     p->nreqs = p->nevs = p->nbytes = 0;
     p->rc = 0;
     p->err[0] = 0;
@@ -118,6 +150,11 @@ static void pend_reset(pend_t *p)
 
 static void pend_free(pend_t *p)
 {
+    if (p->codec)
+        updates_free(p);
+    free(p->updates);
+    free(p->item_ev);
+    codec_destroy(&p->codec);
     store_batch_destroy(&p->sb);
     free(p->reqs);
     free(p->evs);
@@ -180,6 +217,7 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev, int
         return -ENOMEM;
     e = &p->evs[p->nevs];
     memset(e, 0, sizeof *e);
+    e->ev = ev;
     size_t idlen = ev->event_id.len < ID_MAX ? ev->event_id.len : ID_MAX;
     if ((off = put(p, ev->event_id.data, idlen, 0)) < 0)
         return -ENOMEM;
@@ -193,8 +231,10 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev, int
         if (grow((void **)&self->pack, &self->pack_cap, n, 1) < 0)
             return -ENOMEM;
         cohort__v1__event__pack(ev, self->pack);
-        if ((idx = store_batch_add(p->sb, ev->agency, ev->event_id.data, self->pack, n)) < 0)
+        if ((idx = store_batch_add(p->sb, ev->agency, ev->event_id.data, self->pack, n)) < 0 ||
+            grow((void **)&p->item_ev, &p->cap_item_ev, (size_t)idx + 1, sizeof *p->item_ev) < 0)
             return -ENOMEM;
+        p->item_ev[idx] = (uint32_t)p->nevs;
         e->item = idx;
         why[0] = 0;
     }
@@ -259,7 +299,8 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
         return;
     }
     zmq_msg_t *payload = &parts[nparts - 1];
-    rc = codec_decode(self->codec, zmq_msg_data(payload), zmq_msg_size(payload), &req, &reason);
+    rc = codec_decode(self->open->codec, zmq_msg_data(payload), zmq_msg_size(payload), &req,
+                      &reason);
     if (rc != COHORT__V1__FRAME_ERROR__FRAME_OK) {
         self->st.frames_refused++;
         reply_now(self, rid, rid_len, delim, req ? req->request_id : 0, rc, reason);
@@ -272,11 +313,113 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
     take(self, rid, rid_len, delim, req);
 }
 
+/* Worker: rebuilds the projections from the checkpoint and the log after a
+ * failed write (they had seen events that were never stored). */
+static int refresh(ingest_t *self, pend_t *p)
+{
+    checkpoint_info_t info;
+    proj_t *fresh;
+    int rc = checkpoint_restore(self->store, self->proj_cfg, 1, 0, &fresh, &info, p->err,
+                                sizeof p->err);
+    if (rc < 0)
+        return rc;
+    /* fresh has every topic dirty: render() republishes them all, harmless
+     * because documents are whole states. */
+    proj_destroy(self->proj);
+    *self->proj = fresh;
+    self->proj_stale = 0;
+    cohort_log(LOG_NOTICE, "projections rebuilt at seq %llu after a failed write",
+               (unsigned long long)proj_seq(fresh));
+    return 0;
+}
+
+/* Worker: applies the domain rules in batch order. Events the rules refuse
+ * are rejected (never stored); the rest are accepted at consecutive
+ * sequences after the head, exactly as the projections applied them. */
+static void decide(ingest_t *self, pend_t *p)
+{
+    uint64_t next = store_head(self->store);
+    for (size_t k = 0; k < p->nevs; k++) {
+        ev_t *e = &p->evs[k];
+        uint64_t seq;
+        char why[256];
+        if (e->item < 0)
+            continue;
+        size_t i = (size_t)e->item;
+        int r = store_batch_result(p->sb, i, &seq);
+        if (r == STORE_REPEAT) {
+            size_t j = store_batch_first(p->sb, i);
+            const ev_t *orig = &p->evs[p->item_ev[j]];
+            if (store_batch_result(p->sb, j, &seq) == STORE_ACCEPTED ||
+                store_batch_result(p->sb, j, &seq) == STORE_DUPLICATE) {
+                store_batch_duplicate(p->sb, i, seq);
+            } else { /* the first copy was refused: so is this one */
+                store_batch_reject(p->sb, i);
+                e->code = orig->code;
+                e->why_off = orig->why_off;
+            }
+            continue;
+        }
+        if (r != STORE_PENDING)
+            continue;
+        int rc = proj_apply(*self->proj, e->ev, next + 1, why, sizeof why);
+        if (rc == 0) {
+            store_batch_accept(p->sb, i, ++next);
+            continue;
+        }
+        long off;
+        store_batch_reject(p->sb, i);
+        e->code = rc > 0 ? rc : COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE;
+        if (rc < 0)
+            snprintf(why, sizeof why, "the daemon could not apply the event (%s)", strerror(-rc));
+        if ((off = put(p, why, strlen(why), 1)) >= 0)
+            e->why_off = (uint32_t)off;
+    }
+}
+
+/* Worker: renders every status document the batch changed. */
+static void render(ingest_t *self, pend_t *p)
+{
+    char **topics = NULL;
+    size_t n = proj_take_dirty(*self->proj, &topics);
+    if (n && grow((void **)&p->updates, &p->capupdates, n, sizeof *p->updates) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            p->updates[i].topic = topics[i];
+            p->updates[i].doc = proj_render(*self->proj, topics[i]);
+            topics[i] = NULL;
+        }
+        p->nupdates = n;
+    }
+    proj_strv_free(topics, n);
+}
+
 static void work_cb(uv_work_t *w)
 {
     ingest_t *self = w->data;
     pend_t *p = self->busy;
-    p->rc = store_commit(self->store, p->sb, p->err, sizeof p->err);
+    if (self->proj_stale && (p->rc = refresh(self, p)) < 0) {
+        store_dedupe(self->store, p->sb, p->err, sizeof p->err); /* to mark items failed */
+        store_write(self->store, p->sb, p->err, sizeof p->err);
+        p->rc = -EIO;
+        snprintf(p->err, sizeof p->err, "projections could not be rebuilt");
+        return;
+    }
+    if ((p->rc = store_dedupe(self->store, p->sb, p->err, sizeof p->err)) < 0)
+        return;
+    decide(self, p);
+    if ((p->rc = store_write(self->store, p->sb, p->err, sizeof p->err)) < 0) {
+        self->proj_stale = 1;
+        return;
+    }
+    p->head = store_head(self->store);
+    render(self, p);
+    self->since_checkpoint += store_batch_accepted(p->sb);
+    if (self->checkpoint_every && self->since_checkpoint >= self->checkpoint_every) {
+        char err[256];
+        if (checkpoint_save(self->store, *self->proj, err, sizeof err) < 0)
+            cohort_log(LOG_WARNING, "checkpoint failed: %s", err);
+        self->since_checkpoint = 0;
+    }
 }
 
 /* Sends every reply of a committed batch. */
@@ -308,6 +451,12 @@ static void answer(ingest_t *self, pend_t *p)
                     a->result = COHORT__V1__RESULT__DUPLICATE;
                     self->st.duplicates++;
                     break;
+                case STORE_REJECTED:
+                    a->result = COHORT__V1__RESULT__REJECTED;
+                    a->code = e->code;
+                    a->seq = 0;
+                    self->st.rejected++;
+                    break;
                 default:
                     a->result = COHORT__V1__RESULT__UNAVAILABLE;
                     a->seq = 0;
@@ -330,6 +479,17 @@ static void answer(ingest_t *self, pend_t *p)
 }
 
 static void after_work_cb(uv_work_t *w, int status);
+
+/* Hands a committed batch's status documents to the publisher. */
+static void publish(ingest_t *self, pend_t *p)
+{
+    if (!self->pub || p->rc < 0)
+        return;
+    for (size_t i = 0; i < p->nupdates; i++)
+        if (publish_update(self->pub, p->updates[i].topic, p->updates[i].doc, p->head) < 0)
+            cohort_log(LOG_WARNING, "publish: out of memory; a status update was dropped");
+    publish_set_seq(self->pub, p->head);
+}
 
 /* Starts committing the open batch if none is running and it is non-empty. */
 static void commit_next(ingest_t *self)
@@ -368,9 +528,10 @@ static void after_work_cb(uv_work_t *w, int status)
             cohort_log(LOG_NOTICE, "store: commits succeed again at seq %llu",
                        (unsigned long long)store_head(self->store));
         self->unavailable_logged = 0;
-        self->head = store_head(self->store);
+        self->head = p->head;
     }
     answer(self, p);
+    publish(self, p);
     pend_reset(p);
     self->busy = NULL;
     commit_next(self);
@@ -438,8 +599,8 @@ static int on_input(void *arg)
     return more;
 }
 
-int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, store_t *store, const char *endpoint,
-               char *err, size_t errlen)
+int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t *o, char *err,
+               size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
     int one = 1, hwm = HWM, hb_ivl = 5000, hb_timeout = 15000, rc;
@@ -450,17 +611,28 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, store_t *store, cons
         return -ENOMEM;
     }
     self->loop = loop;
-    self->store = store;
-    self->head = store_head(store);
-    self->codec = codec_new();
-    self->pend[0].sb = store_batch_new();
-    self->pend[1].sb = store_batch_new();
+    self->store = o->store;
+    self->proj = o->proj;
+    self->proj_cfg = o->proj_cfg;
+    self->pub = o->pub;
+    self->checkpoint_every = o->checkpoint_every;
+    self->head = store_head(o->store);
     self->open = &self->pend[0];
-    if (!self->codec || !self->pend[0].sb || !self->pend[1].sb) {
-        snprintf(err, errlen, "out of memory");
-        rc = -ENOMEM;
-        goto fail;
+    for (int i = 0; i < 2; i++) {
+        self->pend[i].sb = store_batch_new();
+        self->pend[i].codec = codec_new();
+        if (!self->pend[i].sb || !self->pend[i].codec) {
+            snprintf(err, errlen, "out of memory");
+            rc = -ENOMEM;
+            goto fail;
+        }
     }
+    /* The current documents, before any agent can change them. */
+    pend_t *p = self->open;
+    p->head = self->head;
+    render(self, p);
+    publish(self, p);
+    pend_reset(p);
     if (!(self->router = zmq_socket(zctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
@@ -472,9 +644,9 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, store_t *store, cons
         snprintf(err, errlen, "creating the ingest socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_bind(self->router, endpoint) != 0) {
+    if (zmq_bind(self->router, o->endpoint) != 0) {
         rc = -errno;
-        snprintf(err, errlen, "binding ingest endpoint %s: %s", endpoint, zmq_strerror(errno));
+        snprintf(err, errlen, "binding ingest endpoint %s: %s", o->endpoint, zmq_strerror(errno));
         goto fail;
     }
     if ((rc = zbridge_new(&self->bridge, loop, self->router, on_input, self)) < 0) {
@@ -513,7 +685,6 @@ void ingest_destroy(ingest_t **self_p)
         zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(self->router);
     }
-    codec_destroy(&self->codec);
     pend_free(&self->pend[0]);
     pend_free(&self->pend[1]);
     free(self->pack);

@@ -13,11 +13,18 @@
  * - A bad frame never stops the pipeline: it is answered or dropped, and
  *   counted.
  * - Memory is bounded: when the open batch is full the bridge pauses and
- *   ZeroMQ's high-water marks push back on the agents. */
+ *   ZeroMQ's high-water marks push back on the agents.
+ * - The projections are touched only by the worker while a commit runs, and
+ *   by the loop thread only while none can run (start, stop). Status is
+ *   rendered only after the write that made it durable; if a write fails,
+ *   the projections (which saw the batch) are rebuilt from the checkpoint
+ *   and the log before the next batch. */
 #ifndef COHORT_INGEST_H
 #define COHORT_INGEST_H
 #include <stdint.h>
 #include <uv.h>
+#include "proj.h"
+#include "publish.h"
 #include "store.h"
 
 typedef struct ingest_t ingest_t;
@@ -34,11 +41,22 @@ typedef struct {
     uint64_t replies_lost;   /* replies that could not be sent (peer gone/full) */
 } ingest_stats_t;
 
-/* Binds a ROUTER socket at endpoint in zctx and starts receiving on loop,
- * committing to store (borrowed; must outlive the ingest). Returns 0 and
+/* What the pipeline works with. Everything is borrowed and must outlive
+ * the ingest. */
+typedef struct {
+    const char *endpoint;       /* ROUTER endpoint for agents */
+    store_t *store;             /* the event store */
+    proj_t **proj;              /* the projections (replaced after a failed write) */
+    const proj_config_t *proj_cfg; /* their config, for a rebuild */
+    publish_t *pub;             /* status publisher, or NULL */
+    uint64_t checkpoint_every;  /* checkpoint after this many accepted events (0 = never) */
+} ingest_opts_t;
+
+/* Binds a ROUTER socket at o->endpoint in zctx and starts receiving on
+ * loop; publishes the projections' current documents first. Returns 0 and
  * *out, or a negative errno with a message in err. */
-int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, store_t *store, const char *endpoint,
-               char *err, size_t errlen);
+int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t *o, char *err,
+               size_t errlen);
 
 /* Stops taking new frames, commits and acks what was already received, then
  * calls done(arg) on the loop. Call once. */

@@ -34,6 +34,7 @@ typedef struct {
     uint32_t val_off, val_len; /* packed event in vals */
     uint64_t seq;              /* result sequence */
     int result;                /* enum store_result */
+    uint32_t first;            /* STORE_REPEAT: the item it repeats */
 } item_t;
 
 struct store_batch_t {
@@ -304,19 +305,12 @@ static void fail_all(store_batch_t *b)
     b->accepted = 0;
 }
 
-int store_commit(store_t *self, store_batch_t *b, char *err, size_t errlen)
+int store_dedupe(store_t *self, store_batch_t *b, char *err, size_t errlen)
 {
-    uint64_t next = self->head;
     char *e = NULL;
-    int rc = 0;
     b->accepted = 0;
     if (b->n == 0)
         return 0;
-    if (self->readonly) {
-        fail_all(b);
-        snprintf(err, errlen, "store is read-only");
-        return -EROFS;
-    }
     if (prepare(b) < 0) {
         fail_all(b);
         snprintf(err, errlen, "out of memory preparing a batch of %zu events", b->n);
@@ -328,10 +322,10 @@ int store_commit(store_t *self, store_batch_t *b, char *err, size_t errlen)
     }
     rocksdb_batched_multi_get_cf(self->db, self->ropts, self->cf[CF_DEDUPE], b->n, b->kptr,
                                  b->klen, b->vptr, b->errs, 0);
-    rocksdb_writebatch_clear(self->wb);
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = &b->items[i];
         long first;
+        it->result = STORE_PENDING;
         if (b->errs[i]) {
             if (!e)
                 e = b->errs[i];
@@ -346,19 +340,44 @@ int store_commit(store_t *self, store_batch_t *b, char *err, size_t errlen)
                 it->seq = rd64(v);
             }
             rocksdb_pinnableslice_destroy(b->vptr[i]);
-            if (it->result == STORE_DUPLICATE) {
-                seen(b, i); /* later repeats in the batch find this one */
-                continue;
-            }
         }
-        if ((first = seen(b, i)) >= 0) {
-            it->result = STORE_DUPLICATE;
-            it->seq = b->items[first].seq;
-            continue;
+        first = seen(b, i); /* later repeats in the batch find the first copy */
+        if (it->result == STORE_PENDING && first >= 0) {
+            it->result = STORE_REPEAT;
+            it->first = (uint32_t)first;
         }
+    }
+    if (e) {
+        int rc = rerr(e, "dedupe lookup", err, errlen);
+        fail_all(b);
+        return rc;
+    }
+    return 0;
+}
+
+int store_write(store_t *self, store_batch_t *b, char *err, size_t errlen)
+{
+    uint64_t next = self->head;
+    char *e = NULL;
+    if (self->readonly) {
+        fail_all(b);
+        snprintf(err, errlen, "store is read-only");
+        return -EROFS;
+    }
+    rocksdb_writebatch_clear(self->wb);
+    b->accepted = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
         uint8_t k[8];
-        it->seq = ++next;
-        it->result = STORE_ACCEPTED;
+        if (it->result != STORE_ACCEPTED)
+            continue;
+        if (it->seq != next + 1) {
+            fail_all(b);
+            snprintf(err, errlen, "sequence %llu accepted where %llu was due",
+                     (unsigned long long)it->seq, (unsigned long long)(next + 1));
+            return -EINVAL;
+        }
+        next = it->seq;
         be64(k, it->seq);
         rocksdb_writebatch_put_cf(self->wb, self->cf[CF_LOG], (const char *)k, 8,
                                   (const char *)b->vals + it->val_off, it->val_len);
@@ -367,21 +386,63 @@ int store_commit(store_t *self, store_batch_t *b, char *err, size_t errlen)
                                   (const char *)k, 8);
         b->accepted++;
     }
-    if (e) {
-        rc = rerr(e, "dedupe lookup", err, errlen);
-        fail_all(b);
-        return rc;
-    }
     if (b->accepted) {
         rocksdb_write(self->db, self->wsync, self->wb, &e);
         if (e) {
-            rc = rerr(e, "synced write", err, errlen);
+            int rc = rerr(e, "synced write", err, errlen);
             fail_all(b);
             return rc;
         }
     }
     self->head = next;
     return 0;
+}
+
+int store_commit(store_t *self, store_batch_t *b, char *err, size_t errlen)
+{
+    uint64_t next = self->head;
+    int rc;
+    if (self->readonly) {
+        fail_all(b);
+        snprintf(err, errlen, "store is read-only");
+        return -EROFS;
+    }
+    if ((rc = store_dedupe(self, b, err, errlen)) < 0)
+        return rc;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (it->result == STORE_PENDING) {
+            it->result = STORE_ACCEPTED;
+            it->seq = ++next;
+        } else if (it->result == STORE_REPEAT) {
+            it->result = STORE_DUPLICATE;
+            it->seq = b->items[it->first].seq; /* the first copy comes earlier */
+        }
+    }
+    return store_write(self, b, err, errlen);
+}
+
+int store_get_meta(store_t *self, const char *key, char **val, size_t *len)
+{
+    char *e = NULL;
+    *val = rocksdb_get_cf(self->db, self->ropts, self->cf[CF_META], key, strlen(key), len, &e);
+    if (e) {
+        free(e);
+        return -EIO;
+    }
+    return *val ? 0 : -ENOENT;
+}
+
+int store_put_meta(store_t *self, const char *key, const void *val, size_t len, char *err,
+                   size_t errlen)
+{
+    char *e = NULL;
+    if (self->readonly) {
+        snprintf(err, errlen, "store is read-only");
+        return -EROFS;
+    }
+    rocksdb_put_cf(self->db, self->wsync, self->cf[CF_META], key, strlen(key), val, len, &e);
+    return e ? rerr(e, "writing metadata", err, errlen) : 0;
 }
 
 static size_t mkkey(uint8_t *out, const char *agency, const uint8_t id[16])
@@ -517,6 +578,29 @@ int store_batch_result(const store_batch_t *b, size_t i, uint64_t *seq)
         return STORE_PENDING;
     *seq = b->items[i].seq;
     return b->items[i].result;
+}
+
+size_t store_batch_first(const store_batch_t *b, size_t i)
+{
+    return b->items[i].first;
+}
+
+void store_batch_accept(store_batch_t *b, size_t i, uint64_t seq)
+{
+    b->items[i].result = STORE_ACCEPTED;
+    b->items[i].seq = seq;
+}
+
+void store_batch_duplicate(store_batch_t *b, size_t i, uint64_t seq)
+{
+    b->items[i].result = STORE_DUPLICATE;
+    b->items[i].seq = seq;
+}
+
+void store_batch_reject(store_batch_t *b, size_t i)
+{
+    b->items[i].result = STORE_REJECTED;
+    b->items[i].seq = 0;
 }
 
 size_t store_batch_accepted(const store_batch_t *b)

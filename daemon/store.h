@@ -29,6 +29,8 @@ enum store_result {
     STORE_ACCEPTED = 1,  /* appended at its seq by this commit */
     STORE_DUPLICATE = 2, /* stored earlier (or earlier in this batch) at seq */
     STORE_FAILED = 3,    /* the commit failed; nothing of the batch stored */
+    STORE_REPEAT = 4,    /* after store_dedupe: repeats item store_batch_first() */
+    STORE_REJECTED = 5,  /* refused by the caller between dedupe and write */
 };
 
 /* Opens (creating if missing, unless STORE_READONLY) the store in dir.
@@ -43,7 +45,22 @@ void store_close(store_t **self_p);
 /* Last sequence in the log (0 when empty). */
 uint64_t store_head(const store_t *self);
 
-/* Dedupes and appends the batch in one synced write. Events new to the store
+/* Step 1 of a commit: marks each item found in the dedupe index
+ * STORE_DUPLICATE (with its stored seq) and each repeat of an earlier item
+ * of the same batch STORE_REPEAT; the rest stay STORE_PENDING. Returns 0, or
+ * -EIO/-ENOMEM with the reason in err (every item then STORE_FAILED). */
+int store_dedupe(store_t *self, store_batch_t *batch, char *err, size_t errlen);
+
+/* Step 3 of a commit: appends every STORE_ACCEPTED item, and its dedupe
+ * entry, in one synced write. Accepted items must carry the sequences
+ * head+1, head+2, ... in batch order (-EINVAL otherwise: a programmer
+ * error). Returns 0 when they are durable, or -EIO with RocksDB's reason in
+ * err, in which case nothing is stored, the head is unchanged and every
+ * item becomes STORE_FAILED. */
+int store_write(store_t *self, store_batch_t *batch, char *err, size_t errlen);
+
+/* Dedupes and appends the batch in one synced write (store_dedupe, every
+ * pending item accepted, store_write). Events new to the store
  * get consecutive sequences after the head; repeats, in the store or earlier
  * in the same batch, get their original sequence. Returns 0 when the batch
  * is durable, or -EIO with RocksDB's reason in err, in which case nothing of
@@ -84,6 +101,24 @@ size_t store_batch_bytes(const store_batch_t *self);
 /* Result of item i after store_commit (enum store_result); *seq is set for
  * STORE_ACCEPTED and STORE_DUPLICATE. */
 int store_batch_result(const store_batch_t *self, size_t i, uint64_t *seq);
+
+/* For a STORE_REPEAT item: the index of the earlier item it repeats. */
+size_t store_batch_first(const store_batch_t *self, size_t i);
+
+/* Step 2 of a commit, per item: accept at seq, mark a duplicate of seq, or
+ * reject (never stored). */
+void store_batch_accept(store_batch_t *self, size_t i, uint64_t seq);
+void store_batch_duplicate(store_batch_t *self, size_t i, uint64_t seq);
+void store_batch_reject(store_batch_t *self, size_t i);
+
+/* Reads a metadata value (e.g. the projection checkpoint). Returns 0 with a
+ * malloc'd *val (caller frees) and *len, -ENOENT, or -EIO. */
+int store_get_meta(store_t *self, const char *key, char **val, size_t *len);
+
+/* Writes a metadata value with a synced write. Returns 0 or -EIO (reason in
+ * err). Runs only where commits run (the worker), or when none can. */
+int store_put_meta(store_t *self, const char *key, const void *val, size_t len, char *err,
+                   size_t errlen);
 
 /* Sequences newly accepted by the last commit of this batch. */
 size_t store_batch_accepted(const store_batch_t *self);

@@ -105,12 +105,21 @@ int main(void)
     b.n_events = n;
     b.events = lots;
     buf = pack_req(&r, &len);
+    size_t before = codec_arena_bytes(c);
     is_int(codec_decode(c, buf, len, &out, &why), COHORT__V1__FRAME_ERROR__FRAME_TOO_MANY_EVENTS,
            "4097 events is FRAME_TOO_MANY_EVENTS");
+    is_int(out ? out->request_id : 0, 42, "with its request_id for the reply");
+    is_int(codec_arena_bytes(c), before, "a refused frame's memory is given back at once");
+    free(buf);
+    b.n_events = 4096;
+    buf = pack_req(&r, &len);
+    is_int(codec_decode(c, buf, len, &out, &why), 0, "4096 events decode");
     size_t big = codec_arena_bytes(c);
     is_int(codec_decode(c, only_id, sizeof only_id, &out, &why),
            COHORT__V1__FRAME_ERROR__FRAME_UNKNOWN_TYPE, "next frame decodes after a big one");
-    ok(codec_arena_bytes(c) < big, "arena shrinks back after a big frame (%zu < %zu)",
+    ok(codec_arena_bytes(c) == big, "decoded events stay until reset (%zu)", big);
+    codec_reset(c);
+    ok(codec_arena_bytes(c) < big, "reset shrinks the arena back (%zu < %zu)",
        codec_arena_bytes(c), big);
     free(buf);
     free(lots);

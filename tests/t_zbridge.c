@@ -36,8 +36,9 @@ static void *client(void *arg)
 {
     client_t *c = arg;
     void *s = zmq_socket(c->ctx, ZMQ_DEALER);
-    int tmo = 200, linger = 0;
+    int tmo = 200, linger = 0, nohwm = 0;
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &nohwm, sizeof nohwm); /* count strands, not HWM drops */
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect(s, c->ep);
     char buf[16];
@@ -114,6 +115,8 @@ int main(void)
     pthread_t th;
     sv.loop = uv_default_loop();
     sv.router = zmq_socket(ctx, ZMQ_ROUTER);
+    int nohwm = 0; /* a slow client must not lose echoes to the high-water mark */
+    zmq_setsockopt(sv.router, ZMQ_SNDHWM, &nohwm, sizeof nohwm);
     ok(zmq_bind(sv.router, c.ep) == 0, "router bound");
     ok(zbridge_new(&sv.bridge, sv.loop, sv.router, on_input, &sv) == 0, "bridge created");
     uv_timer_init(sv.loop, &sv.deadline);

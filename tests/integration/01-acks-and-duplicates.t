@@ -29,7 +29,10 @@ is((grep { $first{ $_->{eventId} } != $_->{seq} } @$res), 0, 'each with its orig
 
 # one bad event among good ones
 my $dir = $d->{dir};
-my $evs = make_events(5, 77);
+write_jsonl("$dir/setup.jsonl", setup_events(77));
+($rc) = agent_send($d, "$dir/setup.jsonl");
+is($rc, 0, 'setup events for the mixed batch accepted');
+my $evs = attendance_events(5, 77);
 $evs->[2]{agency} = 'Not An Agency';
 $evs->[3]{attendanceRecorded}{sessionDate} = '2009-13-01';
 write_jsonl("$dir/mixed.jsonl", $evs);
@@ -44,7 +47,7 @@ like($res->[2]{reason} // '', qr/agency/, 'with a readable reason');
 is(stop_daemon($d), 0, 'daemon exits 0 on SIGTERM');
 my ($vrc, $vout) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', $d->{data}]);
 is($vrc, 0, 'cohortctl verify: log gap-free and dedupe index agrees') or diag $vout;
-my $n = @lines + 3;
+my $n = @lines + @{ setup_events(77) } + 3;
 like($vout, qr/entries $n head_seq $n /, "log holds exactly the $n stored events");
 unlike(CohortTest::log_of($d), qr/p0000|participantRef/, 'no participant refs in the daemon log');
 done_testing();

@@ -14,7 +14,7 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(bin tmpdir start_daemon stop_daemon kill9_daemon wait_exit run_cmd
-                 agent_send read_jsonl write_jsonl make_events decode_reply zraw log_of
+                 agent_send read_jsonl write_jsonl make_events setup_events attendance_events decode_reply zraw log_of
                  repo_root);
 
 my $root = abs_path(File::Spec->catdir((File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..'));
@@ -134,27 +134,73 @@ sub write_jsonl {
     close $fh;
 }
 
-# $n attendance events with fixed ids (tag distinguishes sets), spread over
-# a few agencies. Valid for the daemon's shape checks.
-sub make_events {
+my @AGENCIES = qw(wm-police cps-wm hmcts-wm probation-wm);
+my $PEOPLE = 20;
+
+sub _id { my ($tag, $kind, $i) = @_; sprintf('%08x-%04x-7%03x-8000-%012x', 0x01900000 + $tag, $tag, $kind, $i) }
+
+# Events that set up programme "it-TAG", cohort "c1" and 20 enrolled
+# participants (ids fixed by TAG, so sets with different tags never clash).
+sub setup_events {
+    my ($tag) = @_;
+    my $prog = "it-$tag";
+    my @ev = (
+        { eventId => _id($tag, 1, 1), agency => 'wmcjb', occurredAt => '2009-01-12T10:00:00Z',
+          programmeDefined => { programmeId => $prog, name => "Integration test $tag",
+              participantComponents => [
+                  { kind => 'TRAINING_COURSE', count => 1, minutesEach => 1440 },
+                  { kind => 'COACHING', count => 6, minutesEach => 120 } ] } },
+        { eventId => _id($tag, 1, 2), agency => 'wmcjb', occurredAt => '2009-01-12T10:00:00Z',
+          cohortOpened => { programmeId => $prog, cohortId => 'c1', places => 1000,
+              startsOn => '2009-04-01', endsOn => '2009-09-30', agencies => \@AGENCIES } },
+    );
+    my $n = 3;
+    for my $p (1 .. $PEOPLE) {
+        my $ag = $AGENCIES[$p % @AGENCIES];
+        my $ref = sprintf('t%dp%03d', $tag, $p);
+        push @ev, { eventId => _id($tag, 2, $n++), agency => $ag, occurredAt => '2009-02-01T09:00:00Z',
+            participantRegistered => { participantRef => $ref, role => 'PARTICIPANT',
+                ethnicity => (qw(B1 A1 M1 W1 O9))[$p % 5], gender => ($p % 2 ? 'FEMALE' : 'MALE'),
+                disability => 'NOT_DISABLED' } };
+        for my $stage (qw(APPLIED SHORTLISTED INTERVIEWED LINE_MANAGER_SUPPORTED OFFERED ENROLLED)) {
+            push @ev, { eventId => _id($tag, 2, $n++), agency => $ag, occurredAt => '2009-03-01T09:00:00Z',
+                enrolmentChanged => { participantRef => $ref, programmeId => $prog, cohortId => 'c1',
+                    stage => $stage } };
+        }
+    }
+    return \@ev;
+}
+
+# $n attendance events (coaching sessions, cycling over the 20 people and 6
+# sessions, so later ones are corrections) for the setup of the same TAG.
+sub attendance_events {
     my ($n, $tag) = @_;
-    $tag //= 1;
-    my @ag = qw(wm-police cps-wm hmcts-wm probation-wm);
     my @ev;
     for my $i (1 .. $n) {
+        my $p = $i % $PEOPLE + 1;
         push @ev, {
-            eventId => sprintf('%08x-%04x-7000-8000-%012x', 0x01900000 + $tag, $tag, $i),
-            agency => $ag[$i % @ag],
+            eventId => _id($tag, 3, $i),
+            agency => $AGENCIES[$p % @AGENCIES],
             occurredAt => '2009-05-01T09:00:00Z',
             attendanceRecorded => {
-                participantRef => sprintf('p%06d', $i % 500),
-                programmeId => 'step-forward', cohortId => '2009-1',
-                component => 'COACHING', sessionId => "coaching-" . ($i % 6 + 1),
-                sessionDate => '2009-05-01', status => 'PRESENT', minutes => 120,
+                participantRef => sprintf('t%dp%03d', $tag, $p),
+                programmeId => "it-$tag", cohortId => 'c1',
+                component => 'COACHING', sessionId => 'coaching-' . ($i % 6 + 1),
+                sessionDate => '2009-05-01', status => ($i % 7 ? 'PRESENT' : 'ABSENT'),
+                minutes => ($i % 7 ? 120 : 0),
             },
         };
     }
     return \@ev;
+}
+
+# Exactly $n valid events: the setup for TAG, then attendance.
+sub make_events {
+    my ($n, $tag) = @_;
+    $tag //= 1;
+    my $s = setup_events($tag);
+    die "make_events: need at least " . scalar(@$s) . " events\n" if $n < @$s;
+    return [@$s, @{ attendance_events($n - @$s, $tag) }];
 }
 
 # Sends raw frames with the zraw tool; returns (exit, [reply frames as hex]).

@@ -1,0 +1,1067 @@
+/* t_sub.c: unit tests for the status subscriber (agents/cohort_sub.h)
+ * against a fake publisher built to docs/protocol.md "Status publishing":
+ * a PUB and a snapshot ROUTER on ipc:// in a mkdtemp directory, driven from
+ * the test's own poll loop (so the test decides exactly what is published,
+ * held back or forged, and when). Every wait is bounded. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cohort_sub.h"
+#include "tap.h"
+
+#define MAXT 64
+
+static char dir[64];
+
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ------------------------------------------------------ fake publisher --- */
+
+/* One topic of the fake daemon. */
+typedef struct {
+    char topic[128]; /* the topic */
+    uint64_t rev;    /* its rev in this epoch */
+    uint64_t seq;    /* its seq */
+    char *doc;       /* JSON text; NULL: removed */
+} ftopic_t;
+
+/* The fake daemon: a PUB, a snapshot ROUTER and a topic table (sorted). */
+typedef struct {
+    void *ctx;             /* its own context */
+    void *pub;             /* PUB at pub_ep */
+    void *router;          /* ROUTER at snap_ep */
+    char pub_ep[128];      /* ipc endpoint */
+    char snap_ep[128];     /* ipc endpoint */
+    char epoch[17];        /* this run */
+    uint64_t seq;          /* log sequence */
+    uint64_t hb_rev;       /* system rev */
+    ftopic_t t[MAXT];      /* topics, sorted */
+    size_t n;              /* how many */
+    int hb_ms;             /* heartbeat period, 0: none */
+    uint64_t next_hb;      /* next heartbeat (ms) */
+    int hold;              /* keep snapshot requests instead of answering */
+    int ignore;            /* drop this many requests unanswered */
+    int error_next;        /* answer this many requests with $error */
+    int lie_count;         /* add this to the next $end count */
+    int snap_system;       /* include a "system" topic in snapshots it matches */
+    int requests;          /* snapshot requests received */
+    /* a held request */
+    int pending;           /* 0 none, 1 received, 2 entries sent (end to come) */
+    uint8_t ident[256];    /* its ROUTER identity */
+    size_t identlen;       /* its length */
+    char prefix[256];      /* its prefix */
+    uint64_t pend_seq;     /* the seq its entries reflect */
+    size_t pend_count;     /* entries sent */
+} fake_t;
+
+static int fake_id;
+
+static void fake_epoch(fake_t *f)
+{
+    static unsigned salt = 0x5f2c9a31u;
+    salt = salt * 1103515245u + 12345u;
+    snprintf(f->epoch, sizeof f->epoch, "%08x%08x", salt, (unsigned)ms_now());
+}
+
+static void fake_open(fake_t *f)
+{
+    int hwm = 100000, zero = 0;
+    f->pub = zmq_socket(f->ctx, ZMQ_PUB);
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    zmq_setsockopt(f->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(f->pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(f->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(f->router, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_bind(f->pub, f->pub_ep) != 0 || zmq_bind(f->router, f->snap_ep) != 0) {
+        diag("bind: %s", zmq_strerror(errno));
+        exit(1);
+    }
+}
+
+static fake_t *fake_new(void)
+{
+    fake_t *f = calloc(1, sizeof *f);
+    f->ctx = zmq_ctx_new();
+    fake_id++;
+    snprintf(f->pub_ep, sizeof f->pub_ep, "ipc://%s/pub%d", dir, fake_id);
+    snprintf(f->snap_ep, sizeof f->snap_ep, "ipc://%s/snap%d", dir, fake_id);
+    fake_epoch(f);
+    f->hb_ms = 50;
+    fake_open(f);
+    return f;
+}
+
+/* Closes the sockets (the daemon is down). */
+static void fake_down(fake_t *f)
+{
+    zmq_close(f->pub);
+    zmq_close(f->router);
+    f->pub = f->router = NULL;
+}
+
+static void fake_free(fake_t *f)
+{
+    if (f->pub)
+        fake_down(f);
+    zmq_ctx_term(f->ctx);
+    for (size_t i = 0; i < f->n; i++)
+        free(f->t[i].doc);
+    unlink(f->pub_ep + 6);
+    unlink(f->snap_ep + 6);
+    free(f);
+}
+
+static char *envelope(const char *topic, const char *epoch, uint64_t rev, uint64_t seq,
+                      const char *doc)
+{
+    char *s = NULL;
+    if (asprintf(&s, "{\"topic\":\"%s\",\"epoch\":\"%s\",\"rev\":%" PRIu64 ",\"seq\":%" PRIu64
+                     ",\"doc\":%s}",
+                 topic, epoch, rev, seq, doc ? doc : "null") < 0)
+        exit(1);
+    return s;
+}
+
+static void send2(void *s, const void *a, size_t al, const char *b)
+{
+    zmq_send(s, a, al, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(s, b, strlen(b), ZMQ_DONTWAIT);
+}
+
+/* Publishes a (possibly forged) envelope. */
+static void fake_raw(fake_t *f, const char *topic, const char *epoch, uint64_t rev, uint64_t seq,
+                     const char *doc)
+{
+    char *e = envelope(topic, epoch, rev, seq, doc);
+    send2(f->pub, topic, strlen(topic), e);
+    free(e);
+}
+
+static ftopic_t *fake_find(fake_t *f, const char *topic, int create)
+{
+    size_t i = 0;
+    while (i < f->n && strcmp(f->t[i].topic, topic) < 0)
+        i++;
+    if (i < f->n && strcmp(f->t[i].topic, topic) == 0)
+        return &f->t[i];
+    if (!create || f->n == MAXT)
+        return NULL;
+    memmove(&f->t[i + 1], &f->t[i], (f->n - i) * sizeof f->t[0]);
+    memset(&f->t[i], 0, sizeof f->t[i]);
+    snprintf(f->t[i].topic, sizeof f->t[i].topic, "%s", topic);
+    f->n++;
+    return &f->t[i];
+}
+
+/* The daemon's next document for topic (NULL: removal): rev + 1, seq + 1,
+ * published when publish is set. */
+static void fake_set(fake_t *f, const char *topic, const char *doc, int publish)
+{
+    ftopic_t *t = fake_find(f, topic, 1);
+    t->rev++;
+    t->seq = ++f->seq;
+    free(t->doc);
+    t->doc = doc ? strdup(doc) : NULL;
+    if (publish)
+        fake_raw(f, topic, f->epoch, t->rev, t->seq, t->doc);
+}
+
+/* Sets topic to a small document holding n. */
+static void fake_setn(fake_t *f, const char *topic, int n, int publish)
+{
+    char doc[160];
+    snprintf(doc, sizeof doc, "{\"n\":%d,\"places\":%d,\"name\":\"%s\"}", n, n * 2, topic);
+    fake_set(f, topic, doc, publish);
+}
+
+static void fake_heartbeat(fake_t *f)
+{
+    char doc[96];
+    size_t live = 0;
+    for (size_t i = 0; i < f->n; i++)
+        live += f->t[i].doc != NULL;
+    snprintf(doc, sizeof doc, "{\"head_seq\":%" PRIu64 ",\"topics\":%zu}", f->seq, live);
+    fake_raw(f, "system", f->epoch, ++f->hb_rev, f->seq, doc);
+}
+
+/* A daemon restart: a new epoch, removed topics forgotten, every topic
+ * published again at rev 1. With reopen, the sockets are closed and bound
+ * again. */
+static void fake_restart(fake_t *f, int reopen)
+{
+    size_t o = 0;
+    if (reopen) {
+        if (f->pub)
+            fake_down(f);
+        fake_open(f);
+    }
+    fake_epoch(f);
+    f->hb_rev = 0;
+    f->pending = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->t[i].doc == NULL)
+            continue;
+        f->t[o] = f->t[i];
+        f->t[o].rev = 1;
+        o++;
+    }
+    f->n = o;
+    for (size_t i = 0; i < f->n; i++)
+        fake_raw(f, f->t[i].topic, f->epoch, 1, f->t[i].seq, f->t[i].doc);
+}
+
+static int starts(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* Sends the entries for prefix to ident; returns how many. */
+static size_t fake_entries(fake_t *f, const uint8_t *ident, size_t il, const char *prefix)
+{
+    size_t n = 0;
+    if (f->snap_system && starts("system", prefix)) {
+        char *e = envelope("system", f->epoch, f->hb_rev ? f->hb_rev : 1, f->seq, "{}");
+        zmq_send(f->router, ident, il, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        send2(f->router, "system", 6, e);
+        free(e);
+        n++;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        ftopic_t *t = &f->t[i];
+        char *e;
+        if (t->doc == NULL || !starts(t->topic, prefix))
+            continue;
+        e = envelope(t->topic, f->epoch, t->rev, t->seq, t->doc);
+        zmq_send(f->router, ident, il, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        send2(f->router, t->topic, strlen(t->topic), e);
+        free(e);
+        n++;
+    }
+    return n;
+}
+
+static void fake_end(fake_t *f, const uint8_t *ident, size_t il, uint64_t seq, size_t count)
+{
+    char end[160];
+    snprintf(end, sizeof end, "{\"count\":%zu,\"end\":true,\"epoch\":\"%s\",\"seq\":%" PRIu64 "}",
+             count + (size_t)f->lie_count, f->epoch, seq);
+    f->lie_count = 0;
+    zmq_send(f->router, ident, il, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    send2(f->router, "$end", 4, end);
+}
+
+/* Held request: send its entries now (the $end comes with fake_release_end). */
+static void fake_release_entries(fake_t *f)
+{
+    if (f->pending != 1)
+        return;
+    f->pend_seq = f->seq;
+    f->pend_count = fake_entries(f, f->ident, f->identlen, f->prefix);
+    f->pending = 2;
+}
+
+static void fake_release_end(fake_t *f)
+{
+    if (f->pending == 1)
+        fake_release_entries(f);
+    if (f->pending != 2)
+        return;
+    fake_end(f, f->ident, f->identlen, f->pend_seq, f->pend_count);
+    f->pending = 0;
+}
+
+/* Answers (or holds, ignores, refuses) snapshot requests. */
+static void fake_serve(fake_t *f)
+{
+    for (;;) {
+        zmq_msg_t id, body;
+        json_t *j;
+        const char *p;
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, f->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            return;
+        }
+        zmq_msg_init(&body);
+        zmq_msg_recv(&body, f->router, 0);
+        zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &ml);
+        while (more) { /* not expected from a DEALER */
+            zmq_msg_t x;
+            zmq_msg_init(&x);
+            zmq_msg_recv(&x, f->router, 0);
+            zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &ml);
+            zmq_msg_close(&x);
+        }
+        f->requests++;
+        j = json_loadb(zmq_msg_data(&body), zmq_msg_size(&body), 0, NULL);
+        p = json_string_value(json_object_get(j, "snapshot"));
+        if (f->ignore > 0) {
+            f->ignore--;
+        } else if (p == NULL || f->error_next > 0) {
+            if (f->error_next > 0)
+                f->error_next--;
+            zmq_send(f->router, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
+            send2(f->router, "$error", 6, "{\"error\":\"bad request\"}");
+        } else if (f->hold) {
+            f->pending = 1;
+            f->identlen = zmq_msg_size(&id) < sizeof f->ident ? zmq_msg_size(&id) : sizeof f->ident;
+            memcpy(f->ident, zmq_msg_data(&id), f->identlen);
+            snprintf(f->prefix, sizeof f->prefix, "%s", p);
+        } else {
+            size_t n = fake_entries(f, zmq_msg_data(&id), zmq_msg_size(&id), p);
+            fake_end(f, zmq_msg_data(&id), zmq_msg_size(&id), f->seq, n);
+        }
+        json_decref(j);
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+    }
+}
+
+static void fake_tick(fake_t *f)
+{
+    uint64_t now = ms_now();
+    if (f->pub == NULL)
+        return;
+    fake_serve(f);
+    if (f->hb_ms > 0 && now >= f->next_hb) {
+        fake_heartbeat(f);
+        f->next_hb = now + (uint64_t)f->hb_ms;
+    }
+}
+
+/* ------------------------------------------------------------ recorder --- */
+
+/* What the callbacks saw, per subscriber. */
+typedef struct {
+    cohort_sub_t *sub; /* the subscriber */
+    int updates;       /* update callbacks */
+    int from_snapshot; /* ... with snapshot = 1 */
+    int removals;      /* ... with doc NULL */
+    int synced;        /* SYNCED events */
+    int resyncs;       /* RESYNC events */
+    int retries;       /* RETRY events */
+    char reasons[16][256]; /* the first 16 RESYNC/RETRY reasons */
+    int nreasons;      /* how many */
+    char last[256];    /* the last reason */
+    int stop_on_sync;  /* call cohort_sub_stop at SYNCED */
+    int bad_doc;       /* a callback saw an inconsistent view */
+} rec_t;
+
+static void on_update(void *arg, const cohort_sub_doc_t *d)
+{
+    rec_t *r = arg;
+    cohort_sub_doc_t g;
+    r->updates++;
+    r->from_snapshot += d->snapshot;
+    if (d->doc == NULL) {
+        r->removals++;
+        if (cohort_sub_get(r->sub, d->topic, &g) != -ENOENT)
+            r->bad_doc++;
+    } else if (cohort_sub_get(r->sub, d->topic, &g) != 0 || g.doc != d->doc || g.rev != d->rev) {
+        r->bad_doc++; /* the state must already show what the callback gets */
+    }
+}
+
+static void on_event(void *arg, cohort_sub_event_t ev, const char *reason)
+{
+    rec_t *r = arg;
+    if (ev == COHORT_SUB_SYNCED) {
+        r->synced++;
+        if (r->stop_on_sync)
+            cohort_sub_stop(r->sub);
+        return;
+    }
+    if (ev == COHORT_SUB_RESYNC)
+        r->resyncs++;
+    else
+        r->retries++;
+    snprintf(r->last, sizeof r->last, "%s", reason);
+    if (r->nreasons < 16)
+        snprintf(r->reasons[r->nreasons++], sizeof r->reasons[0], "%s", reason);
+}
+
+static cohort_sub_t *sub_new(fake_t *f, rec_t *r, cohort_sub_opts_t *o, const char *p0,
+                             const char *p1, const char *p2)
+{
+    const char *ps[3] = {p0, p1, p2};
+    memset(r, 0, sizeof *r);
+    o->publish = f->pub_ep;
+    o->snapshot = f->snap_ep;
+    o->prefixes = ps;
+    o->nprefixes = p2 ? 3 : p1 ? 2 : 1;
+    o->on_update = on_update;
+    o->on_event = on_event;
+    o->arg = r;
+    r->sub = cohort_sub_new(o);
+    if (r->sub == NULL) {
+        diag("cohort_sub_new: %s", strerror(errno));
+        exit(1);
+    }
+    return r->sub;
+}
+
+/* ---------------------------------------------------------------- drive --- */
+
+typedef int(pred_fn)(void *arg);
+
+/* Runs the fake and the subscribers for up to ms, or until pred(arg) holds.
+ * Returns 1 if pred held. */
+static int drive(fake_t *f, rec_t **rs, int nr, long ms, pred_fn *pred, void *arg)
+{
+    uint64_t end = ms_now() + (uint64_t)ms;
+    for (;;) {
+        zmq_pollitem_t items[1 + 4 * COHORT_SUB_POLLITEMS];
+        int n = 0;
+        long t = 10;
+        if (pred && pred(arg))
+            return 1;
+        if (ms_now() >= end)
+            return 0;
+        if (f && f->router)
+            items[n++] = (zmq_pollitem_t){.socket = f->router, .events = ZMQ_POLLIN};
+        for (int i = 0; i < nr; i++) {
+            long st = cohort_sub_timeout(rs[i]->sub);
+            n += cohort_sub_pollitems(rs[i]->sub, items + n);
+            if (st < t)
+                t = st;
+        }
+        zmq_poll(items, n, t);
+        if (f)
+            fake_tick(f);
+        for (int i = 0; i < nr; i++) {
+            int rc = cohort_sub_pump(rs[i]->sub);
+            if (rc < 0)
+                diag("pump: %s", strerror(-rc));
+        }
+    }
+}
+
+static int p_synced(void *arg)
+{
+    rec_t *r = arg;
+    return cohort_sub_synced(r->sub) && r->synced > 0;
+}
+
+/* Waits for n syncs in total. */
+typedef struct {
+    rec_t *r;
+    int n;
+} nsync_t;
+
+static int p_nsync(void *arg)
+{
+    nsync_t *w = arg;
+    return w->r->synced >= w->n && cohort_sub_synced(w->r->sub);
+}
+
+static int p_resync(void *arg)
+{
+    return ((rec_t *)arg)->resyncs > 0;
+}
+
+static int p_retry(void *arg)
+{
+    return ((rec_t *)arg)->retries > 0;
+}
+
+static int p_pending(void *arg)
+{
+    return ((fake_t *)arg)->pending == 1;
+}
+
+/* Waits until the subscriber has read `want` non-heartbeat messages. */
+typedef struct {
+    rec_t *r;
+    uint64_t want;
+} nrecv_t;
+
+static int p_recv(void *arg)
+{
+    nrecv_t *w = arg;
+    cohort_sub_stats_t st;
+    cohort_sub_stats(w->r->sub, &st);
+    return st.received - st.heartbeats >= w->want;
+}
+
+static uint64_t data_received(rec_t *r)
+{
+    cohort_sub_stats_t st;
+    cohort_sub_stats(r->sub, &st);
+    return st.received - st.heartbeats;
+}
+
+/* Publishes nothing; lets a subscriber read what is in flight. */
+static void settle(fake_t *f, rec_t *r, long ms)
+{
+    drive(f, &r, 1, ms, NULL, NULL);
+}
+
+/* 1 when sub holds exactly the fake's live topics under prefix, with the
+ * same rev, seq, epoch and document. diag()s the first difference. */
+static int same_as_fake(rec_t *r, fake_t *f, const char *prefix, int verbose)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        ftopic_t *t = &f->t[i];
+        cohort_sub_doc_t d;
+        json_t *want;
+        int eq;
+        if (t->doc == NULL || !starts(t->topic, prefix))
+            continue;
+        live++;
+        if (cohort_sub_get(r->sub, t->topic, &d) != 0) {
+            if (verbose)
+                diag("missing %s", t->topic);
+            return 0;
+        }
+        want = json_loads(t->doc, 0, NULL);
+        eq = json_equal(want, (json_t *)d.doc);
+        json_decref(want);
+        if (!eq || d.rev != t->rev || d.seq != t->seq || strcmp(d.epoch, f->epoch) != 0) {
+            if (verbose)
+                diag("%s: rev %" PRIu64 " want %" PRIu64 ", seq %" PRIu64 " want %" PRIu64
+                     ", doc %s",
+                     t->topic, d.rev, t->rev, d.seq, t->seq, eq ? "equal" : "differs");
+            return 0;
+        }
+    }
+    if (cohort_sub_count(r->sub) != live) {
+        if (verbose)
+            diag("count %zu want %zu", cohort_sub_count(r->sub), live);
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    rec_t *r;
+    fake_t *f;
+    const char *prefix;
+} conv_t;
+
+static int p_converged(void *arg)
+{
+    conv_t *c = arg;
+    return cohort_sub_synced(c->r->sub) && same_as_fake(c->r, c->f, c->prefix, 0);
+}
+
+/* ---------------------------------------------------------------- tests --- */
+
+static void t_basic(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {0};
+    cohort_sub_stats_t st;
+    cohort_sub_doc_t d;
+    nrecv_t w = {&r, 0};
+    void *shared = zmq_ctx_new();
+
+    diag("snapshot, then live updates");
+    fake_setn(f, "cohort/sf/2009-1", 1, 0);
+    fake_setn(f, "cohort/sf/2009-1", 2, 0);
+    fake_setn(f, "cohort/sf/2010-1", 1, 0);
+    fake_setn(f, "agency/police/sf/2009-1", 1, 0);
+    fake_setn(f, "programme/sf", 1, 0);
+    o.zctx = shared;
+    sub_new(f, &r, &o, "cohort/sf/", NULL, NULL);
+    ok(!cohort_sub_synced(r.sub) && cohort_sub_count(r.sub) == 0 && *cohort_sub_epoch(r.sub) == 0,
+       "not synced before the snapshot");
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced");
+    is_int(cohort_sub_count(r.sub), 2, "two topics under cohort/sf/");
+    ok(same_as_fake(&r, f, "cohort/sf/", 1), "state is the publisher's");
+    is_str(cohort_sub_epoch(r.sub), f->epoch, "epoch taken from the snapshot");
+    is_int(r.updates, 2, "one callback per snapshot topic");
+    is_int(r.from_snapshot, 2, "flagged as from the snapshot");
+    is_int(r.synced, 1, "one SYNCED event");
+    ok(cohort_sub_get(r.sub, "cohort/sf/2009-1", &d) == 0 && d.rev == 2 && d.snapshot == 1,
+       "get: rev 2 from the snapshot");
+    ok(cohort_sub_get(r.sub, "programme/sf", &d) == -ENOENT, "topics outside the prefix not held");
+
+    fake_setn(f, "cohort/sf/2009-1", 3, 1);
+    w.want = 1;
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "live update received");
+    ok(same_as_fake(&r, f, "cohort/sf/", 1), "live update applied");
+    ok(cohort_sub_get(r.sub, "cohort/sf/2009-1", &d) == 0 && d.rev == 3 && !d.snapshot &&
+           json_integer_value(json_object_get(d.doc, "n")) == 3,
+       "rev 3 live, doc n=3");
+    is_int(r.updates, 3, "callback for it");
+
+    fake_setn(f, "programme/sf", 2, 1);                  /* not subscribed */
+    fake_raw(f, "systemd/x", f->epoch, 1, 99, "{}");     /* matches "system" only as a prefix */
+    fake_setn(f, "cohort/sf/2011-1", 1, 1);              /* a new topic, rev 1 */
+    w.want = 2;
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "two more received");
+    is_int(cohort_sub_count(r.sub), 3, "new topic (rev 1) added");
+    ok(same_as_fake(&r, f, "cohort/sf/", 1), "state is the publisher's");
+
+    fake_set(f, "cohort/sf/2010-1", NULL, 1); /* removal */
+    w.want = 3;
+    drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w);
+    is_int(r.removals, 1, "removal reported with doc NULL");
+    ok(cohort_sub_get(r.sub, "cohort/sf/2010-1", &d) == -ENOENT, "removed topic gone");
+    is_int(cohort_sub_count(r.sub), 2, "count without it");
+    fake_setn(f, "cohort/sf/2010-1", 7, 1); /* back, rev continues */
+    w.want = 4;
+    drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w);
+    ok(cohort_sub_get(r.sub, "cohort/sf/2010-1", &d) == 0 && d.rev == 3,
+       "re-created topic applied at rev 3 (tombstone kept the rev)");
+
+    /* Old news: the current rev again, and an older one. */
+    cohort_sub_stats(r.sub, &st);
+    {
+        uint64_t stale = st.stale;
+        ftopic_t *t = fake_find(f, "cohort/sf/2009-1", 0);
+        fake_raw(f, t->topic, f->epoch, t->rev, t->seq, t->doc);
+        fake_raw(f, t->topic, f->epoch, t->rev - 1, t->seq - 1, "{\"n\":-1}");
+        fake_raw(f, "cohort/sf/2009-1", f->epoch, 1, 1, "\"not an object\"");
+        send2(f->pub, "cohort/sf/2009-1", 16, "{not json");
+        w.want = 8;
+        drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w);
+        cohort_sub_stats(r.sub, &st);
+        is_int(st.stale - stale, 2, "updates at or below the held rev ignored");
+        is_int(st.bad, 2, "malformed envelopes counted as bad");
+        ok(same_as_fake(&r, f, "cohort/sf/", 1), "state unchanged by them");
+    }
+    is_int(r.resyncs, 0, "no resync in all that");
+    is_int(r.bad_doc, 0, "callbacks always saw the state they reported");
+    cohort_sub_destroy(&r.sub);
+    ok(r.sub == NULL, "destroy nulls the pointer");
+    cohort_sub_destroy(&r.sub);
+    cohort_sub_destroy(NULL);
+    ok(1, "destroy is idempotent");
+    zmq_ctx_term(shared);
+    fake_free(f);
+}
+
+static int count_each(void *arg, const cohort_sub_doc_t *d)
+{
+    int *n = arg;
+    (*n)++;
+    return d->rev == 999; /* never stops */
+}
+
+static int stop_first(void *arg, const cohort_sub_doc_t *d)
+{
+    (void)d;
+    (*(int *)arg)++;
+    return 1;
+}
+
+static void t_queries_and_opts(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {0};
+    const char *ps[] = {"x"};
+    cohort_sub_opts_t bad = {.prefixes = ps, .nprefixes = 0};
+    int n = 0;
+    char longp[COHORT_SUB_MAX_TOPIC + 2];
+
+    diag("queries, options, run/stop");
+    errno = 0;
+    ok(cohort_sub_new(NULL) == NULL && errno == EINVAL, "NULL opts: EINVAL");
+    ok(cohort_sub_new(&bad) == NULL && errno == EINVAL, "no prefixes: EINVAL");
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = 0;
+    ps[0] = longp;
+    bad.nprefixes = 1;
+    ok(cohort_sub_new(&bad) == NULL && errno == EINVAL, "prefix too long: EINVAL");
+    ps[0] = "x";
+    bad.publish = "nonsense://x";
+    ok(cohort_sub_new(&bad) == NULL && errno != 0, "bad endpoint refused");
+
+    fake_setn(f, "cohort/a/1", 1, 0);
+    fake_setn(f, "cohort/a/2", 1, 0);
+    fake_setn(f, "cohort/b/1", 1, 0);
+    fake_setn(f, "agency/p/a/1", 1, 0);
+    /* Overlapping prefixes: "cohort/a/" is covered by "cohort/", asked once. */
+    sub_new(f, &r, &o, "cohort/a/", "cohort/", "cohort/");
+    r.stop_on_sync = 1;
+    {
+        uint64_t t0 = ms_now();
+        int rc = cohort_sub_run(r.sub, 3000);
+        is_int(rc, 1, "run returns 1 when a callback stops it");
+        ok(ms_now() - t0 < 2500, "... well before its time limit");
+    }
+    is_int(f->requests, 1, "one snapshot request for overlapping prefixes");
+    is_int(cohort_sub_count(r.sub), 3, "three cohort topics");
+    is_int(cohort_sub_each(r.sub, "cohort/a/", count_each, &n), 2, "each over a prefix");
+    is_int(n, 2, "... called twice");
+    n = 0;
+    is_int(cohort_sub_each(r.sub, NULL, stop_first, &n), 1, "each stops on non-zero");
+    is_int(cohort_sub_each(r.sub, "zzz", count_each, &n), 0, "each over nothing");
+    is_int(cohort_sub_run(r.sub, 0), 0, "run(0) returns 0");
+    {
+        uint64_t t0 = ms_now();
+        is_int(cohort_sub_run(r.sub, 120), 0, "run(120) returns 0 at its limit");
+        ok(ms_now() - t0 >= 110 && ms_now() - t0 < 1000, "... after about 120 ms");
+    }
+    ok(cohort_sub_timeout(r.sub) >= 0 && cohort_sub_timeout(r.sub) <= 3000, "timeout bounded by the heartbeat timer");
+    is_str(cohort_sub_event_name(COHORT_SUB_RESYNC), "RESYNC", "event names");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+static void t_queued(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {0};
+    cohort_sub_stats_t st;
+    cohort_sub_doc_t d;
+    nrecv_t w = {&r, 0};
+
+    diag("updates queued during the snapshot: old ones ignored, newer applied");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    fake_setn(f, "cohort/sf/1", 2, 0);
+    fake_setn(f, "cohort/sf/1", 3, 0); /* rev 3 */
+    f->hold = 1;
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_pending, f), "snapshot request held");
+    fake_setn(f, "cohort/sf/1", 4, 1);  /* rev 4: queued, older than the snapshot */
+    fake_setn(f, "cohort/sf/2", 1, 1);  /* new topic, rev 1: queued ... */
+    fake_set(f, "cohort/sf/2", NULL, 1); /* ... and removed before the snapshot */
+    fake_setn(f, "cohort/sf/1", 5, 0);  /* rev 5: only in the snapshot */
+    w.want = 3;
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "three updates queued");
+    fake_release_entries(f);             /* snapshot reflects rev 5 */
+    fake_setn(f, "cohort/sf/1", 6, 1);  /* rev 6: after the snapshot */
+    fake_setn(f, "cohort/sf/3", 1, 1);  /* a new topic after the snapshot */
+    w.want = 5;
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "two more queued");
+    ok(!cohort_sub_synced(r.sub), "still waiting for the end marker");
+    fake_release_end(f);
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_synced, &r), "synced");
+    cohort_sub_stats(r.sub, &st);
+    ok(cohort_sub_get(r.sub, "cohort/sf/1", &d) == 0 && d.rev == 6, "queued rev 6 applied on top of snapshot rev 5");
+    ok(cohort_sub_get(r.sub, "cohort/sf/2", &d) == -ENOENT,
+       "a topic created and removed before the snapshot is not resurrected");
+    ok(cohort_sub_get(r.sub, "cohort/sf/3", &d) == 0 && d.rev == 1, "queued new topic applied");
+    ok(st.queued >= 5, "updates went through the queue (%" PRIu64 ")", st.queued);
+    is_int(st.stale, 3, "rev 4 and the created/removed topic's two updates ignored");
+    is_int(r.resyncs, 0, "no resync");
+    ok(same_as_fake(&r, f, "cohort/", 1), "state is the publisher's");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+static void t_gap(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {0};
+    nsync_t ns = {&r, 2};
+    conv_t cv = {&r, f, "cohort/"};
+
+    diag("rev gap: resync with a reason");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    fake_setn(f, "cohort/sf/1", 2, 0);
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced");
+    fake_setn(f, "cohort/sf/1", 3, 0); /* lost */
+    fake_setn(f, "cohort/sf/1", 4, 1);
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_resync, &r), "resync");
+    is_str(r.last, "gap on cohort/sf/1: rev 4 after 2", "reason names topic and revs");
+    ok(!cohort_sub_synced(r.sub) || r.synced == 2, "not synced during the resync");
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_nsync, &ns), "synced again");
+    ok(same_as_fake(&r, f, "cohort/", 1), "state is the publisher's");
+    is_int(r.updates, 2, "callback for the one topic that changed (snapshot), not the same again");
+
+    fake_setn(f, "cohort/sf/9", 1, 0); /* a new topic whose rev 1 is lost */
+    fake_setn(f, "cohort/sf/9", 2, 1);
+    ns.n = 3;
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_nsync, &ns) && r.resyncs == 2, "second resync");
+    is_str(r.reasons[1], "gap on cohort/sf/9: rev 2 for a new topic", "reason for a new topic");
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_converged, &cv), "converged");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+static void t_epoch(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {0};
+    nsync_t ns = {&r, 2};
+    char old[17];
+
+    diag("epoch change: resync");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    fake_setn(f, "cohort/sf/1", 2, 0);
+    fake_setn(f, "cohort/sf/2", 1, 0);
+    fake_set(f, "cohort/sf/3", "{}", 0);
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced");
+    memcpy(old, f->epoch, sizeof old);
+    fake_set(f, "cohort/sf/3", NULL, 0); /* removed while down */
+    fake_restart(f, 0);
+    ok(strcmp(old, f->epoch) != 0, "new epoch");
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_resync, &r), "resync");
+    is_str(r.last, "epoch changed", "reason");
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_nsync, &ns), "synced again");
+    is_str(cohort_sub_epoch(r.sub), f->epoch, "new epoch held");
+    ok(same_as_fake(&r, f, "cohort/", 1), "state is the publisher's (revs restarted)");
+    is_int(r.removals, 1, "topic gone after the restart reported removed");
+    is_int(r.resyncs, 1, "one resync");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+static void t_drop_every(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {.drop_every = 5};
+    conv_t cv = {&r, f, "cohort/"};
+    cohort_sub_stats_t st;
+    const char *topics[3] = {"cohort/p/0", "cohort/p/1", "cohort/p/2"};
+    int gaps = 0;
+
+    diag("drop_every: gaps detected, state converges");
+    for (int i = 0; i < 3; i++)
+        fake_setn(f, topics[i], 0, 0);
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced");
+    /* 28 updates round-robin: numbers 5, 10, ..., 25 are dropped, and the
+     * last dropped one's topic (0) is updated again by number 28. */
+    for (int i = 0; i < 28; i++) {
+        nrecv_t w = {&r, data_received(&r) + 1};
+        fake_setn(f, topics[i % 3], i + 1, 1);
+        drive(f, (rec_t *[]){&r}, 1, 1000, p_recv, &w);
+    }
+    ok(drive(f, (rec_t *[]){&r}, 1, 5000, p_converged, &cv), "converged to the publisher's state");
+    same_as_fake(&r, f, "cohort/", 1);
+    cohort_sub_stats(r.sub, &st);
+    is_int(st.dropped, 5, "five updates dropped on purpose");
+    ok(r.resyncs >= 1 && r.resyncs <= 5, "resyncs: %d", r.resyncs);
+    for (int i = 0; i < r.nreasons; i++)
+        gaps += strncmp(r.reasons[i], "gap on cohort/p/", 16) == 0;
+    is_int(gaps, r.nreasons, "every resync was a gap");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+static int p_both(void *arg)
+{
+    conv_t *c = arg;
+    return p_converged(&c[0]) && p_converged(&c[1]);
+}
+
+typedef struct {
+    int n, bad;
+    cohort_sub_t *other;
+} cmp_t;
+
+static int cmp_each(void *arg, const cohort_sub_doc_t *d)
+{
+    cmp_t *c = arg;
+    cohort_sub_doc_t e;
+    c->n++;
+    if (cohort_sub_get(c->other, d->topic, &e) != 0 || e.rev != d->rev || e.seq != d->seq ||
+        !json_equal((json_t *)e.doc, (json_t *)d->doc))
+        c->bad++;
+    return 0;
+}
+
+static void t_late_joiner(void)
+{
+    fake_t *f = fake_new();
+    rec_t early, late;
+    cohort_sub_opts_t o1 = {0}, o2 = {0};
+    conv_t cv[2] = {{&early, f, ""}, {&late, f, ""}};
+    rec_t *both[2] = {&early, &late};
+    const char *topics[] = {"cohort/sf/1", "cohort/sf/2", "agency/a/sf/1", "agency/b/sf/1",
+                            "programme/sf"};
+    unsigned rnd = 12345;
+    cmp_t c = {0};
+
+    diag("late joiner converges to the early subscriber's state");
+    f->snap_system = 1; /* the fake lists "system" in an all-topics snapshot */
+    for (int i = 0; i < 5; i++)
+        fake_setn(f, topics[i], 0, 0);
+    sub_new(f, &early, &o1, "", NULL, NULL);
+    ok(drive(f, both, 1, 3000, p_synced, &early), "early subscriber synced");
+    late.sub = NULL;
+    for (int i = 0; i < 60; i++) {
+        rnd = rnd * 1103515245u + 12345u;
+        const char *t = topics[(rnd >> 16) % 5];
+        if ((rnd >> 8) % 11 == 0) {
+            fake_set(f, t, NULL, 1); /* removals and re-creations too */
+        } else {
+            fake_setn(f, t, i, 1);
+        }
+        if (i == 20)
+            sub_new(f, &late, &o2, "programme/", "cohort/", "agency/");
+        drive(f, both, late.sub ? 2 : 1, 5, NULL, NULL);
+    }
+    ok(drive(f, both, 2, 5000, p_both, cv), "both converged to the publisher's state");
+    same_as_fake(&early, f, "", 1);
+    same_as_fake(&late, f, "", 1);
+    is_int(cohort_sub_count(early.sub), cohort_sub_count(late.sub), "same number of topics");
+    c.other = late.sub;
+    cohort_sub_each(early.sub, NULL, cmp_each, &c);
+    ok(c.n > 0 && c.bad == 0, "every topic the same (rev, seq, doc): %d compared", c.n);
+    is_int(early.resyncs, 0, "early subscriber never resynced");
+    is_int(late.resyncs, 0, "late joiner never resynced");
+    ok(cohort_sub_get(early.sub, "system", &(cohort_sub_doc_t){0}) == -ENOENT,
+       "\"system\" is not held as a topic");
+    is_int(early.bad_doc + late.bad_doc, 0, "callbacks consistent with the state");
+    cohort_sub_destroy(&early.sub);
+    cohort_sub_destroy(&late.sub);
+    fake_free(f);
+}
+
+static void t_heartbeat(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {.heartbeat_timeout_ms = 300};
+    nsync_t ns = {&r, 2};
+    conv_t cv = {&r, f, "cohort/"};
+    uint64_t t0;
+    cohort_sub_stats_t st;
+
+    diag("heartbeat loss (300 ms in the test)");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced");
+    cohort_sub_stats(r.sub, &st);
+    ok(st.heartbeats > 0 && st.head_seq == f->seq && st.topics == 1, "heartbeat read: head_seq, topics");
+    settle(f, &r, 400);
+    is_int(r.resyncs, 0, "no resync while heartbeats flow");
+    f->hb_ms = 0;
+    t0 = ms_now();
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_resync, &r), "resync without heartbeats");
+    ok(ms_now() - t0 >= 250 && ms_now() - t0 < 1000, "after about 300 ms (%" PRIu64 " ms)",
+       ms_now() - t0);
+    is_str(r.last, "no heartbeat for 300 ms", "reason");
+    ok(!cohort_sub_synced(r.sub), "not synced");
+    ok(cohort_sub_count(r.sub) == 1, "stale state still readable");
+    f->hb_ms = 50;
+    fake_setn(f, "cohort/sf/1", 2, 1);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_nsync, &ns), "synced again once heartbeats resume");
+    ok(drive(f, (rec_t *[]){&r}, 1, 1000, p_converged, &cv), "state is the publisher's");
+
+    diag("daemon down and back with a new epoch");
+    fake_down(f);
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_resync, &r) && r.resyncs == 2, "resync: daemon down");
+    is_str(r.last, "no heartbeat for 300 ms", "reason");
+    settle(f, &r, 400); /* stays down a while: more resyncs, bounded by the timer */
+    ok(r.resyncs >= 2 && r.resyncs <= 5, "one resync per heartbeat timeout while down (%d)",
+       r.resyncs);
+    fake_setn(f, "cohort/sf/2", 1, 0);
+    fake_restart(f, 1);
+    ns.n = 3;
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_nsync, &ns), "synced with the restarted daemon");
+    ok(same_as_fake(&r, f, "cohort/", 1), "state is the publisher's");
+    is_str(cohort_sub_epoch(r.sub), f->epoch, "new epoch");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+static void t_snapshot_failures(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {.snapshot_timeout_ms = 200};
+    conv_t cv = {&r, f, "cohort/"};
+    cohort_sub_stats_t st;
+    char want[256];
+
+    diag("snapshot: no reply, $error, wrong count: retried");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    fake_setn(f, "cohort/sf/2", 1, 0);
+    f->ignore = 1;
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "retry after no reply");
+    snprintf(want, sizeof want, "no snapshot of 'cohort/' from %s in 200 ms", f->snap_ep);
+    is_str(r.last, want, "reason");
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_converged, &cv), "then synced");
+    is_int(r.resyncs, 0, "a retry is not a resync");
+    cohort_sub_destroy(&r.sub);
+
+    f->error_next = 1;
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "retry after $error");
+    snprintf(want, sizeof want, "snapshot error from %s: bad request", f->snap_ep);
+    is_str(r.last, want, "reason");
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_converged, &cv), "then synced");
+    cohort_sub_destroy(&r.sub);
+
+    f->lie_count = 1;
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "retry after a wrong count");
+    is_str(r.last, "snapshot of 'cohort/' incomplete: 2 of 3 topics", "reason");
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_converged, &cv), "then synced");
+    cohort_sub_stats(r.sub, &st);
+    is_int(st.snapshot_requests, 2, "two requests");
+    is_int(r.updates, 2, "the partial snapshot was not delivered");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+static void t_queue_cap(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {.queue_max = 4};
+    conv_t cv = {&r, f, "cohort/"};
+
+    diag("pre-snapshot queue over its cap: dropped, resync");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    f->hold = 1;
+    f->hb_ms = 0; /* heartbeats would be queued too: keep the count exact */
+    fake_heartbeat(f);
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    /* The first message (a heartbeat) starts the handshake. */
+    for (int i = 0; i < 40 && f->pending != 1; i++) {
+        fake_heartbeat(f);
+        drive(f, (rec_t *[]){&r}, 1, 20, p_pending, f);
+    }
+    ok(f->pending == 1, "snapshot request held");
+    for (int i = 0; i < 6; i++)
+        fake_setn(f, "cohort/sf/1", i + 2, 1);
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_resync, &r), "resync");
+    is_str(r.last, "pre-snapshot queue over 4 updates", "reason");
+    f->hold = 0;
+    f->hb_ms = 50;
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_converged, &cv), "then synced");
+    cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/t_sub.XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    t_basic();
+    t_queries_and_opts();
+    t_queued();
+    t_gap();
+    t_epoch();
+    t_drop_every();
+    t_late_joiner();
+    t_heartbeat();
+    t_snapshot_failures();
+    t_queue_cap();
+    rmdir(dir);
+    return tap_done();
+}
