@@ -4,6 +4,9 @@
  *   cohortctl status --data-dir DIR         head sequence
  *   cohortctl tail   --data-dir DIR [--from SEQ] [--limit N] [--json]
  *   cohortctl verify --data-dir DIR         log gap-free, dedupe agrees
+ *   cohortctl snapshot [--snapshot EP] [PREFIX]
+ *                                           the live status documents, as
+ *                                           JSON Lines (one per topic)
  *   cohortctl rebuild --data-dir DIR [--snapshot EP]
  *                                           replay the whole log into fresh
  *                                           projections and compare every
@@ -35,7 +38,8 @@
 
 /* Parsed command line. */
 typedef struct {
-    const char *cmd;      /* status, tail or verify */
+    const char *cmd;      /* status, tail, verify, snapshot or rebuild */
+    const char *prefix;   /* snapshot: topic prefix */
     const char *data_dir; /* store directory */
     const char *snapshot; /* rebuild: the daemon's snapshot endpoint */
     proj_config_t proj;   /* rebuild: must match the daemon's settings */
@@ -64,6 +68,8 @@ static void usage(FILE *out)
             "  status               print the log's head sequence\n"
             "  tail                 print log entries (plain, or JSON Lines with --json)\n"
             "  verify               check the log is gap-free and the dedupe index agrees\n"
+            "  snapshot [PREFIX]    print the live status documents under PREFIX as JSON\n"
+            "                       Lines: {\"topic\":..,\"rev\":..,\"seq\":..,\"doc\":{..}}\n"
             "  rebuild              recompute all status from the whole log and check it\n"
             "                       matches the live daemon's (asks its snapshot socket)\n"
             "\n"
@@ -162,6 +168,8 @@ static int parse(args_t *a, int argc, char **argv)
         return -EINVAL;
     }
     a->cmd = argv[optind];
+    if (strcmp(a->cmd, "snapshot") == 0 && optind + 1 < argc)
+        a->prefix = argv[++optind];
     if (optind + 1 < argc) {
         fprintf(stderr, "cohortctl: unexpected argument '%s'\n", argv[optind + 1]);
         return -EINVAL;
@@ -221,17 +229,21 @@ static int verify_entry(void *arg, uint64_t seq, const void *val, size_t len)
 /* The live status: every topic's document from the daemon's snapshot. */
 typedef struct {
     json_t *docs;  /* topic -> doc */
+    json_t *envs;  /* topic -> whole envelope */
     uint64_t seq;  /* the end marker's sequence */
 } live_t;
 
 /* Asks the snapshot socket for everything. Returns 0, or -1 with a message
  * printed. */
-static int fetch_live(const char *ep, live_t *live)
+static int fetch_live(const char *ep, const char *prefix, live_t *live)
 {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0, tmo = SNAPSHOT_TIMEOUT_MS, rc = -1;
-    const char *req = "{\"snapshot\":\"\"}";
+    json_t *rq = json_pack("{s:s}", "snapshot", prefix ? prefix : "");
+    char *req = json_dumps(rq, JSON_COMPACT);
+    json_decref(rq);
     live->docs = json_object();
+    live->envs = json_object();
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
     if (zmq_connect(s, ep) != 0 || zmq_send(s, req, strlen(req), 0) < 0) {
@@ -257,8 +269,10 @@ static int fetch_live(const char *ep, live_t *live)
         int end = t && strcmp(t, "$end") == 0, bad = !t || !env || strcmp(t, "$error") == 0;
         if (end)
             live->seq = (uint64_t)json_integer_value(json_object_get(env, "seq"));
-        else if (!bad)
+        else if (!bad) {
             json_object_set(live->docs, t, json_object_get(env, "doc"));
+            json_object_set(live->envs, t, env);
+        }
         free(t);
         json_decref(env);
         if (bad) {
@@ -270,9 +284,35 @@ static int fetch_live(const char *ep, live_t *live)
     }
     rc = 0;
 out:
+    free(req);
     zmq_close(s);
     zmq_ctx_term(ctx);
     return rc;
+}
+
+static int snapshot(const args_t *a)
+{
+    live_t live = {NULL, NULL, 0};
+    const char *key;
+    json_t *env;
+    int rc = fetch_live(a->snapshot, a->prefix, &live);
+    if (rc == 0) {
+        json_object_foreach(live.envs, key, env) {
+            json_t *line = json_pack("{s:s,s:O,s:O,s:O}", "topic", key, "rev",
+                                     json_object_get(env, "rev"), "seq",
+                                     json_object_get(env, "seq"), "doc",
+                                     json_object_get(env, "doc"));
+            char *text = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
+            printf("%s\n", text);
+            free(text);
+            json_decref(line);
+        }
+        printf("{\"end\":true,\"seq\":%llu,\"count\":%zu}\n", (unsigned long long)live.seq,
+               json_object_size(live.envs));
+    }
+    json_decref(live.docs);
+    json_decref(live.envs);
+    return rc == 0 ? 0 : 1;
 }
 
 /* Compares the live documents with a replay of the log up to live->seq.
@@ -326,11 +366,12 @@ static int compare(store_t *store, const args_t *a, const live_t *live, int quie
 static int rebuild(const args_t *a)
 {
     for (int t = 1; t <= REBUILD_TRIES; t++) {
-        live_t live = {NULL, 0};
+        live_t live = {NULL, NULL, 0};
         store_t *store = NULL;
         char err[512];
-        if (fetch_live(a->snapshot, &live) < 0) {
+        if (fetch_live(a->snapshot, "", &live) < 0) {
             json_decref(live.docs);
+            json_decref(live.envs);
             return 1;
         }
         /* A read-only open sees the log as it is now, so open it after the
@@ -338,6 +379,7 @@ static int rebuild(const args_t *a)
         if (store_open(&store, a->data_dir, STORE_READONLY, err, sizeof err) < 0) {
             fprintf(stderr, "cohortctl: cannot open the store in %s: %s\n", a->data_dir, err);
             json_decref(live.docs);
+            json_decref(live.envs);
             return 1;
         }
         int bad = compare(store, a, &live, t < REBUILD_TRIES);
@@ -345,6 +387,7 @@ static int rebuild(const args_t *a)
             bad = compare(store, a, &live, 0); /* print the report */
         store_close(&store);
         json_decref(live.docs);
+        json_decref(live.envs);
         if (bad <= 0)
             return bad < 0 ? 1 : 0;
         if (t < REBUILD_TRIES)
@@ -355,7 +398,7 @@ static int rebuild(const args_t *a)
 
 int main(int argc, char **argv)
 {
-    args_t a = {NULL, "cohort-data", DEFAULT_SNAPSHOT, {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO},
+    args_t a = {NULL, NULL, "cohort-data", DEFAULT_SNAPSHOT, {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO},
                 1, 0, 0};
     store_t *s = NULL;
     char err[512];
@@ -363,13 +406,15 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (strcmp(a.cmd, "status") && strcmp(a.cmd, "tail") && strcmp(a.cmd, "verify") &&
-        strcmp(a.cmd, "rebuild")) {
+        strcmp(a.cmd, "rebuild") && strcmp(a.cmd, "snapshot")) {
         fprintf(stderr, "cohortctl: unknown command '%s'\nTry 'cohortctl --help'.\n", a.cmd);
         return 2;
     }
     cohort_log_set_level(LOG_WARNING);
     if (strcmp(a.cmd, "rebuild") == 0)
         return rebuild(&a);
+    if (strcmp(a.cmd, "snapshot") == 0)
+        return snapshot(&a);
     if (store_open(&s, a.data_dir, STORE_READONLY, err, sizeof err) < 0) {
         fprintf(stderr, "cohortctl: cannot open the store in %s: %s\n", a.data_dir, err);
         return 1;
