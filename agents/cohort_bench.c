@@ -3,8 +3,8 @@
  * Contract:
  * - Opens --agents DEALER connections (one libcohort client each, one
  *   agency each: bench-01, bench-02, ...), all driven by this one thread
- *   with zmq_poll, and sends --events events in total, each with a fresh
- *   UUIDv7 event_id, at most --window unacked per connection.
+ *   from one epoll set, and sends --events events in total, each with a
+ *   fresh UUIDv7 event_id, at most --window unacked per connection.
  * - Only durable acks count: an event is done when its ACCEPTED ack
  *   arrives. Ack latency is ack receive time minus first send time, or,
  *   with --rate, minus the intended send time of an open-loop schedule (so
@@ -15,6 +15,14 @@
  *   --duration-s, or at the first rejected or undelivered event (in-flight
  *   events then get one ack timeout to finish). Each event is given up
  *   after 4 ack timeouts, so a dead daemon ends the run quickly.
+ * - The daemon applies the programme's domain rules, so before measuring
+ *   the bench sets up what its events need (not measured): programme
+ *   "bench", cohort "load-<agents>" with agencies bench-01..bench-NN, and one
+ *   enrolled participant per connection. Setup event ids are derived from
+ *   the run's shape, so a second run against the same daemon gets DUPLICATE
+ *   for them. The measured events are AttendanceRecorded corrections of
+ *   that participant's first coaching session: valid, applied and rendered
+ *   like real traffic, with bounded state however long the run.
  * - Exit 0 when no event was rejected or undelivered, 1 otherwise or when
  *   the daemon could not be reached, 2 for usage errors. A DUPLICATE (a
  *   resend after a lost ack) is counted apart, not as done, not as failed.
@@ -25,7 +33,12 @@
  * offset is rewritten. Ids come from a local UUIDv7 generator (same layout
  * as uuid7.c) seeded once from getrandom, since uuid7_generate does a
  * getrandom system call and takes a lock per id, which at a million ids
- * costs CPU the daemon (sharing the cores) needs. */
+ * costs CPU the daemon (sharing the cores) needs. For the same reason the
+ * loop does not zmq_poll every socket on every tick (that reads ZMQ_EVENTS,
+ * a system call or two, per socket per call): epoll watches the sockets'
+ * ZMQ_FDs and the send-schedule timerfd, and only agents whose ZMQ_FD
+ * fired, whose next event is due or whose client has a timer due are
+ * serviced. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -33,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -42,9 +56,12 @@
 
 #define PROG "cohort-bench"
 #define MAX_AGENTS 1024
-#define NOTE_MAX 512         /* the daemon's limit on a note */
+#define REF_MIN 16           /* shortest participant ref (bench-NNNN-...) */
+#define REF_MAX 128          /* the daemon's limit on a ref */
+#define SETUP_WAIT_MS 30000  /* the setup phase must be acked within this */
 #define TICK_MIN_US 100      /* finest send-schedule tick with --rate */
 #define CONNECT_WAIT_MS 5000 /* all connections must be up within this */
+#define SERVICE_ROUNDS 4     /* pumps per agent per loop pass */
 #define HIST_SUB 2048        /* exact below this many microseconds */
 #define HIST_HALF 1024
 #define HIST_SHIFTS 40 /* up to 2^51 us */
@@ -86,9 +103,12 @@ typedef struct {
     cohort_client_t *cl;
     uint8_t *tmpl; /* packed Event; id at tmpl + 2 */
     size_t tmpl_len;
+    size_t ref_len;    /* length of its participant ref (padding for --size) */
     uint64_t total;    /* events this agent sends */
     uint64_t next;     /* events submitted so far */
     uint64_t timer_at; /* when its client has timer work (UINT64_MAX: none) */
+    uint64_t due;      /* when it next may submit (next_due) */
+    int ready;         /* its ZMQ_FD fired, or work was left: service it */
     unsigned index;    /* agent number, 0-based */
 } agent_t;
 
@@ -102,6 +122,9 @@ typedef struct bench {
     uint64_t accepted, duplicate, rejected, undelivered;
     int stop;            /* stop submitting (failure or cap) */
     int reported_reject; /* first rejection described on stderr */
+    int setup;           /* in the (unmeasured) setup phase */
+    uint64_t setup_failed; /* setup events rejected or undelivered */
+    uint64_t setup_stored; /* setup events ACCEPTED (new to the log) */
 } bench_t;
 
 /* ---------------------------------------------------------- histogram --- */
@@ -366,45 +389,68 @@ static int parse_args(args_t *a, int argc, char **argv)
 /* Packs agent i's template: an EnrolmentChanged whose note pads the packed
  * Event to about size bytes. Returns 0, or -EINVAL if size is out of reach
  * (sets *lo_out, *hi_out to the range), or -ENOMEM. */
+/* The participant ref of agent ag for this run: "bench-NNNN-" padded with
+ * 'x' to len characters (the padding is what --size adjusts). */
+static void bench_ref(char *out, unsigned index, size_t len)
+{
+    int n = snprintf(out, REF_MAX + 1, "bench-%04u-", index + 1);
+    for (size_t i = (size_t)n; i < len; i++)
+        out[i] = 'x';
+    out[len > (size_t)n ? len : (size_t)n] = '\0';
+}
+
+/* Fills the measured event of agent ag (an attendance correction) around
+ * ref; the caller owns the strings. */
+static void attendance(Cohort__V1__Event *ev, Cohort__V1__AttendanceRecorded *at, char *agency,
+                       char *cohort, char *ref, uint8_t *id)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ev->event_id.data = id;
+    ev->event_id.len = 16;
+    ev->agency = agency;
+    ev->occurred_at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    ev->body_case = COHORT__V1__EVENT__BODY_ATTENDANCE_RECORDED;
+    ev->attendance_recorded = at;
+    at->participant_ref = ref;
+    at->programme_id = "bench";
+    at->cohort_id = cohort;
+    at->component = COHORT__V1__COMPONENT_KIND__COACHING;
+    at->session_id = "coaching-1";
+    at->session_date = "2026-01-05";
+    at->status = COHORT__V1__ATTENDANCE_STATUS__PRESENT;
+    at->minutes = 120;
+}
+
+/* Packs agent ag's measured event at about size bytes (its ref padded);
+ * records the ref length used in ag->ref_len. -EINVAL (with the range in
+ * lo/hi) if size cannot be reached. */
 static int make_template(agent_t *ag, unsigned size, size_t *lo_out, size_t *hi_out)
 {
-    static char pad[NOTE_MAX + 1];
-    char agency[16], ref[32];
+    char agency[24], cohort[24], ref[REF_MAX + 1];
     Cohort__V1__Event ev = COHORT__V1__EVENT__INIT;
-    Cohort__V1__EnrolmentChanged ec = COHORT__V1__ENROLMENT_CHANGED__INIT;
-    uint8_t zero_id[16] = {1}; /* non-zero so the field is always packed */
-    struct timespec ts;
-    size_t lo, hi, k = 0;
+    Cohort__V1__AttendanceRecorded at = COHORT__V1__ATTENDANCE_RECORDED__INIT;
+    uint8_t id[16] = {1}; /* non-zero so the field is always packed */
+    size_t lo, hi, k;
 
-    memset(pad, 'x', NOTE_MAX);
     snprintf(agency, sizeof agency, "bench-%02u", ag->index + 1);
-    snprintf(ref, sizeof ref, "bench-p-%06u", ag->index + 1);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ev.event_id.data = zero_id;
-    ev.event_id.len = 16;
-    ev.agency = agency;
-    ev.occurred_at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    ev.body_case = COHORT__V1__EVENT__BODY_ENROLMENT_CHANGED;
-    ev.enrolment_changed = &ec;
-    ec.participant_ref = ref;
-    ec.programme_id = "bench";
-    ec.cohort_id = "load";
-    ec.stage = COHORT__V1__ENROLMENT_STAGE__ENROLLED;
-    ec.note = pad + NOTE_MAX; /* "" */
+    snprintf(cohort, sizeof cohort, "load-%u", ag->b->a->agents);
+    attendance(&ev, &at, agency, cohort, ref, id);
+    bench_ref(ref, ag->index, REF_MIN);
     lo = protobuf_c_message_get_packed_size(&ev.base);
-    ec.note = pad;
+    bench_ref(ref, ag->index, REF_MAX);
     hi = protobuf_c_message_get_packed_size(&ev.base);
     *lo_out = lo;
     *hi_out = hi;
     if (size < lo || size > hi)
         return -EINVAL;
-    /* The largest note that keeps the event within size bytes. */
-    for (k = NOTE_MAX; k > 0; k--) {
-        ec.note = pad + NOTE_MAX - k;
+    for (k = REF_MAX; k > REF_MIN; k--) { /* the longest ref within size bytes */
+        bench_ref(ref, ag->index, k);
         if (protobuf_c_message_get_packed_size(&ev.base) <= size)
             break;
     }
-    ec.note = pad + NOTE_MAX - k;
+    bench_ref(ref, ag->index, k);
+    ag->ref_len = k;
     ag->tmpl_len = protobuf_c_message_get_packed_size(&ev.base);
     if ((ag->tmpl = malloc(ag->tmpl_len)) == NULL)
         return -ENOMEM;
@@ -412,6 +458,139 @@ static int make_template(agent_t *ag, unsigned size, size_t *lo_out, size_t *hi_
     if (ag->tmpl[0] != 0x0a || ag->tmpl[1] != 16) /* event_id is field 1, packed first */
         return -EPROTO;
     return 0;
+}
+
+/* A setup event id, fixed by the run's shape and the event's role, so a
+ * repeated run is answered DUPLICATE instead of breaking the rules. */
+static void setup_id(uint8_t id[16], const char *what, unsigned agents, unsigned index,
+                     size_t ref_len)
+{
+    char key[96];
+    uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
+    int n = snprintf(key, sizeof key, "cohort-bench|%s|%u|%u|%zu", what, agents, index, ref_len);
+    for (int i = 0; i < n; i++) {
+        h1 = (h1 ^ (uint8_t)key[i]) * 1099511628211ULL;
+        h2 = (h2 ^ (uint8_t)key[i]) * 0xff51afd7ed558ccdULL;
+    }
+    for (int i = 0; i < 8; i++) {
+        id[i] = (uint8_t)(h1 >> (56 - 8 * i));
+        id[8 + i] = (uint8_t)(h2 >> (56 - 8 * i));
+    }
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x80); /* UUIDv8: custom */
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+/* Submits one setup event on ag's client; 0 or a negative errno. */
+static int setup_send(agent_t *ag, Cohort__V1__Event *ev, const char *what)
+{
+    uint8_t id[16];
+    char agency[24];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    setup_id(id, what, ag->b->a->agents, ag->index, ag->ref_len);
+    snprintf(agency, sizeof agency, "bench-%02u", ag->index + 1);
+    ev->event_id.data = id;
+    ev->event_id.len = 16;
+    ev->agency = agency;
+    ev->occurred_at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int rc = cohort_client_submit(ag->cl, ev, NULL);
+    if (rc == -EAGAIN) { /* the window (queue) is full: let it drain, once */
+        if (cohort_client_flush(ag->cl, SETUP_WAIT_MS) < 0)
+            return -ETIMEDOUT;
+        rc = cohort_client_submit(ag->cl, ev, NULL);
+    }
+    return rc;
+}
+
+/* The unmeasured setup: programme and cohort (by agent 1), then every
+ * agent's participant, registered and enrolled. Returns 0, or -1 after
+ * saying what failed. */
+static int setup(bench_t *b)
+{
+    unsigned n = b->a->agents;
+    char cohort[24], ref[REF_MAX + 1];
+    char **agencies = calloc(n, sizeof *agencies);
+    int rc = -1;
+    b->setup = 1;
+    snprintf(cohort, sizeof cohort, "load-%u", n);
+    for (unsigned i = 0; agencies && i < n; i++)
+        if ((agencies[i] = malloc(24)) != NULL)
+            snprintf(agencies[i], 24, "bench-%02u", i + 1);
+    if (!agencies)
+        goto out;
+    {
+        Cohort__V1__Event ev = COHORT__V1__EVENT__INIT;
+        Cohort__V1__Component c = COHORT__V1__COMPONENT__INIT, *cs[1] = {&c};
+        Cohort__V1__ProgrammeDefined pd = COHORT__V1__PROGRAMME_DEFINED__INIT;
+        Cohort__V1__CohortOpened co = COHORT__V1__COHORT_OPENED__INIT;
+        c.kind = COHORT__V1__COMPONENT_KIND__COACHING;
+        c.count = 6;
+        c.minutes_each = 120;
+        pd.programme_id = "bench";
+        pd.name = "cohort-bench load";
+        pd.n_participant_components = 1;
+        pd.participant_components = cs;
+        ev.body_case = COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED;
+        ev.programme_defined = &pd;
+        if (setup_send(&b->ag[0], &ev, "programme") < 0)
+            goto out;
+        co.programme_id = "bench";
+        co.cohort_id = cohort;
+        co.places = n;
+        co.starts_on = "2026-01-01";
+        co.ends_on = "2026-12-31";
+        co.n_agencies = n;
+        co.agencies = agencies;
+        ev.body_case = COHORT__V1__EVENT__BODY_COHORT_OPENED;
+        ev.cohort_opened = &co;
+        if (setup_send(&b->ag[0], &ev, "cohort") < 0 ||
+            cohort_client_flush(b->ag[0].cl, SETUP_WAIT_MS) < 0 || b->setup_failed)
+            goto out;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        static const Cohort__V1__EnrolmentStage stages[] = {
+            COHORT__V1__ENROLMENT_STAGE__APPLIED, COHORT__V1__ENROLMENT_STAGE__SHORTLISTED,
+            COHORT__V1__ENROLMENT_STAGE__INTERVIEWED,
+            COHORT__V1__ENROLMENT_STAGE__LINE_MANAGER_SUPPORTED,
+            COHORT__V1__ENROLMENT_STAGE__OFFERED, COHORT__V1__ENROLMENT_STAGE__ENROLLED};
+        Cohort__V1__Event ev = COHORT__V1__EVENT__INIT;
+        Cohort__V1__ParticipantRegistered pr = COHORT__V1__PARTICIPANT_REGISTERED__INIT;
+        Cohort__V1__EnrolmentChanged ec = COHORT__V1__ENROLMENT_CHANGED__INIT;
+        char what[16];
+        bench_ref(ref, i, b->ag[i].ref_len);
+        pr.participant_ref = ref;
+        pr.role = COHORT__V1__ROLE__PARTICIPANT;
+        pr.ethnicity = COHORT__V1__ETHNICITY__NS;
+        pr.gender = COHORT__V1__GENDER__GENDER_NOT_STATED;
+        pr.disability = COHORT__V1__DISABILITY__DISABILITY_NOT_STATED;
+        ev.body_case = COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED;
+        ev.participant_registered = &pr;
+        if (setup_send(&b->ag[i], &ev, "person") < 0)
+            goto out;
+        ec.participant_ref = ref;
+        ec.programme_id = "bench";
+        ec.cohort_id = cohort;
+        ev.body_case = COHORT__V1__EVENT__BODY_ENROLMENT_CHANGED;
+        ev.enrolment_changed = &ec;
+        for (unsigned k = 0; k < sizeof stages / sizeof stages[0]; k++) {
+            ec.stage = stages[k];
+            snprintf(what, sizeof what, "stage%u", k);
+            if (setup_send(&b->ag[i], &ev, what) < 0)
+                goto out;
+        }
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (cohort_client_flush(b->ag[i].cl, SETUP_WAIT_MS) < 0)
+            goto out;
+    rc = b->setup_failed ? -1 : 0;
+out:
+    if (rc < 0 && !b->setup_failed)
+        fprintf(stderr, PROG ": the setup phase could not be completed\n");
+    for (unsigned i = 0; agencies && i < n; i++)
+        free(agencies[i]);
+    free(agencies);
+    b->setup = 0;
+    return rc;
 }
 
 /* Intended send time of agent ag's k-th event (open loop, --rate). Events
@@ -427,6 +606,17 @@ static void on_result(void *arg, const cohort_client_report_t *r)
     agent_t *ag = arg;
     bench_t *b = ag->b;
 
+    if (b->setup) {
+        b->setup_stored += r->result == COHORT_ACCEPTED;
+        if (r->result != COHORT_ACCEPTED && r->result != COHORT_DUPLICATE &&
+            b->setup_failed++ == 0) {
+            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+                &cohort__v1__reject_code__descriptor, r->code);
+            fprintf(stderr, PROG ": setup event refused: %s: %s\n", v ? v->name : "undelivered",
+                    r->reason);
+        }
+        return;
+    }
     switch (r->result) {
     case COHORT_ACCEPTED: {
         uint64_t t0 = b->a->rate > 0 ? (uint64_t)(uintptr_t)r->tag : r->first_sent_us;
@@ -507,28 +697,73 @@ static int feed(bench_t *b, agent_t *ag, uint64_t now)
     return n;
 }
 
-/* Feeds agent ag and, when it has work (input on its socket, new events,
- * a timer due), pumps its client. Skipping idle clients keeps a wake-up
- * for one event cheap. Returns 0 or a negative errno from ZeroMQ. */
-static int service(bench_t *b, agent_t *ag, zmq_pollitem_t *item, uint64_t now, int force)
+/* When agent ag next wants to submit: its next event's intended send time
+ * (0 without --rate), or UINT64_MAX when it has nothing it may submit (all
+ * submitted, stopped, or its queue full: acks, seen on its socket, free
+ * room). */
+static uint64_t next_due(const bench_t *b, const agent_t *ag)
 {
-    int work = force || item->revents != 0 || now >= ag->timer_at;
-    int rc;
+    if (b->stop || ag->next >= ag->total || cohort_client_room(ag->cl) == 0)
+        return UINT64_MAX;
+    return b->a->rate > 0 ? intended_us(b, ag, ag->next) : 0;
+}
+
+/* Asks ZeroMQ (ZMQ_EVENTS) whether agent ag's socket has what its client
+ * waits for: input, or output room while a send is blocked. Reading
+ * ZMQ_EVENTS processes the socket's pending commands, so once it says no,
+ * anything new signals ZMQ_FD afresh. Returns 1, 0 or a negative errno. */
+static int has_io(agent_t *ag)
+{
+    zmq_pollitem_t want;
+    int ev = 0;
+    size_t len = sizeof ev;
+
+    if (zmq_getsockopt(cohort_client_socket(ag->cl), ZMQ_EVENTS, &ev, &len) < 0)
+        return errno == EINTR ? 1 : -errno;
+    cohort_client_pollitem(ag->cl, &want);
+    return (ev & want.events) != 0;
+}
+
+/* Services agent ag: submits what is due and pumps its client while it has
+ * work (force, a timer due, new events, its ZMQ_FD fired, or ZMQ_EVENTS
+ * says so); what is left after SERVICE_ROUNDS pumps sets ag->ready for the
+ * next pass. An agent with nothing due and a quiet socket is not touched.
+ *
+ * ZMQ_FD is edge-triggered and zmq_send, zmq_recv and ZMQ_EVENTS all
+ * consume its edge (zeromq-notes), so after the last pump ZMQ_EVENTS is
+ * read: input or wanted output there means another pump; only once it
+ * says neither is the socket left to epoll. A fired ZMQ_FD goes straight
+ * to pump, whose receive processes the socket's commands. Returns 0 or a
+ * negative errno from ZeroMQ. */
+static int service(bench_t *b, agent_t *ag, uint64_t now, int force)
+{
+    int work = force || ag->ready || now >= ag->timer_at, pumped = 0, rc;
     long t;
 
+    ag->ready = 0;
     if (feed(b, ag, now) > 0)
         work = 1;
-    if (!work)
-        return 0;
-    for (int round = 0; round < 2; round++) { /* acks may make room for more */
+    for (int round = 0;; round++) {
+        if (!work) {
+            if (!pumped)
+                break; /* ZeroMQ not called: no edge consumed */
+            if ((work = has_io(ag)) < 0)
+                return work;
+            if (!work)
+                break; /* quiet, and the edge is re-armed */
+        }
+        if (round == SERVICE_ROUNDS) {
+            ag->ready = 1; /* more to do: next pass, without waiting */
+            break;
+        }
         if ((rc = cohort_client_pump(ag->cl)) < 0)
             return rc;
-        if (feed(b, ag, now) == 0)
-            break;
+        pumped = 1;
+        work = feed(b, ag, now) > 0; /* acks made room: send those too */
     }
     t = cohort_client_timeout(ag->cl);
     ag->timer_at = t < 0 ? UINT64_MAX : cohort_client_now_us() + (uint64_t)t * 1000u;
-    cohort_client_pollitem(ag->cl, item);
+    ag->due = next_due(b, ag);
     return 0;
 }
 
@@ -562,7 +797,8 @@ static void report(const bench_t *b, int capped)
             printf("\"rate\":%.1f,", a->rate);
         else
             printf("\"rate\":null,");
-        printf("\"capped\":%s}\n", capped ? "true" : "false");
+        printf("\"setup_stored\":%" PRIu64 ",\"capped\":%s}\n", b->setup_stored,
+               capped ? "true" : "false");
         return;
     }
     printf("%" PRIu64 " events acked durable in %.3f s: %.0f events/s\n", b->accepted, secs, eps);
@@ -587,7 +823,8 @@ int main(int argc, char **argv)
     bench_t b = {0};
     void *zctx = NULL;
     zmq_pollitem_t *it = NULL;
-    int rc, ret = 1, capped = 0, tfd = -1, first = 1;
+    struct epoll_event *evs = NULL;
+    int rc, ret = 1, capped = 0, tfd = -1, epfd = -1, first = 1, ticking = 0;
     uint64_t cap_us, grace_end = 0;
 
     rc = parse_args(&a, argc, argv);
@@ -597,7 +834,8 @@ int main(int argc, char **argv)
     b.hist = calloc(1, sizeof *b.hist);
     b.ag = calloc(a.agents, sizeof *b.ag);
     it = calloc(a.agents + 1, sizeof *it);
-    if (b.hist == NULL || b.ag == NULL || it == NULL) {
+    evs = calloc(a.agents + 1, sizeof *evs);
+    if (b.hist == NULL || b.ag == NULL || it == NULL || evs == NULL) {
         fprintf(stderr, PROG ": out of memory\n");
         goto cleanup;
     }
@@ -653,11 +891,38 @@ int main(int argc, char **argv)
                                  : zmq_strerror(-rc));
         goto cleanup;
     }
+    if (setup(&b) < 0)
+        goto cleanup;
+
+    /* One epoll set: each socket's ZMQ_FD (edge-triggered, as ZeroMQ
+     * signals it; see service) and the timerfd (level). */
+    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        fprintf(stderr, PROG ": epoll_create1: %s\n", strerror(errno));
+        goto cleanup;
+    }
+    for (unsigned i = 0; i <= a.agents; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+        int fd = tfd;
+        if (i < a.agents) {
+            size_t len = sizeof fd;
+            if (zmq_getsockopt(cohort_client_socket(b.ag[i].cl), ZMQ_FD, &fd, &len) < 0) {
+                fprintf(stderr, PROG ": ZMQ_FD: %s\n", zmq_strerror(errno));
+                goto cleanup;
+            }
+            ev.events |= EPOLLET;
+        } else if (tfd < 0) {
+            break;
+        }
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            fprintf(stderr, PROG ": epoll_ctl: %s\n", strerror(errno));
+            goto cleanup;
+        }
+    }
 
     b.start_us = cohort_client_now_us();
     cap_us = b.start_us + a.duration_s * 1000000ull;
     if (a.rate > 0) {
-        /* zmq_poll counts whole milliseconds; the open-loop schedule needs
+        /* epoll_wait counts whole milliseconds; the open-loop schedule needs
          * microseconds (a late send would be charged to the daemon). A
          * periodic timerfd ticks at the intended send times (every 1/rate
          * s, but at most every TICK_MIN_US, so a high rate costs at most
@@ -670,10 +935,12 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": cannot set a timer: %s\n", strerror(errno));
             goto cleanup;
         }
+        ticking = 1;
     }
     for (;;) {
-        uint64_t now = cohort_client_now_us(), next_due = UINT64_MAX;
+        uint64_t now = cohort_client_now_us(), timer_at = UINT64_MAX;
         size_t pending = 0;
+        int more = 0, again = 0, n;
         long tmo = -1;
 
         if (!b.stop && now >= cap_us) {
@@ -682,57 +949,69 @@ int main(int argc, char **argv)
         }
         if (b.stop && grace_end == 0)
             grace_end = now + a.timeout_ms * 1000ull;
+        /* Only agents with something to do go into ZeroMQ: scanning a
+         * few integers per agent is cheaper than asking every socket. */
         for (unsigned i = 0; i < a.agents; i++) {
             agent_t *ag = &b.ag[i];
-            if ((rc = service(&b, ag, &it[i], now, first)) < 0) {
-                fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
-                goto cleanup;
+            if (first || ag->ready || now >= ag->timer_at || (!b.stop && ag->due <= now)) {
+                if ((rc = service(&b, ag, now, first)) < 0) {
+                    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
+                    goto cleanup;
+                }
             }
             pending += cohort_client_pending(ag->cl);
-            if (!b.stop && a.rate > 0 && ag->next < ag->total && cohort_client_room(ag->cl) > 0) {
-                uint64_t due = intended_us(&b, ag, ag->next);
-                if (due < next_due)
-                    next_due = due;
-            }
-            if (ag->timer_at != UINT64_MAX) {
-                uint64_t t2 = cohort_client_now_us();
-                long t = ag->timer_at <= t2 ? 0 : (long)((ag->timer_at - t2 + 999) / 1000);
-                if (tmo < 0 || t < tmo)
-                    tmo = t;
-            }
+            more |= ag->next < ag->total;
+            again |= ag->ready;
+            if (ag->timer_at < timer_at)
+                timer_at = ag->timer_at;
         }
         first = 0;
-        if (pending == 0) {
-            int more = 0;
-            for (unsigned i = 0; i < a.agents && !b.stop; i++)
-                more |= b.ag[i].next < b.ag[i].total;
-            if (!more)
-                break;
-        }
+        if (b.stop)
+            more = 0;
+        if (pending == 0 && !more)
+            break;
         if (b.stop && grace_end != 0 && cohort_client_now_us() >= grace_end) {
             for (unsigned i = 0; i < a.agents; i++)
                 cohort_client_give_up(b.ag[i].cl, "bench stopped: no ack in time");
             break;
         }
+        if (ticking && !more) { /* nothing left to send: stop the ticks */
+            struct itimerspec off = {0};
+            if (timerfd_settime(tfd, 0, &off, NULL) == 0)
+                ticking = 0;
+        }
+        now = cohort_client_now_us();
+        if (timer_at != UINT64_MAX)
+            tmo = timer_at <= now ? 0 : (long)((timer_at - now + 999) / 1000);
         if (b.stop && grace_end != 0) {
-            long t = (long)((grace_end - cohort_client_now_us() + 999) / 1000);
+            long t = grace_end <= now ? 0 : (long)((grace_end - now + 999) / 1000);
             if (tmo < 0 || t < tmo)
-                tmo = t < 0 ? 0 : t;
+                tmo = t;
         }
         if (!b.stop) {
-            long t = (long)((cap_us - cohort_client_now_us() + 999) / 1000);
+            long t = cap_us <= now ? 0 : (long)((cap_us - now + 999) / 1000);
             if (tmo < 0 || t < tmo)
-                tmo = t < 0 ? 0 : t;
+                tmo = t;
         }
-        it[a.agents] = (zmq_pollitem_t){.socket = NULL, .fd = tfd, .events = ZMQ_POLLIN};
-        if (zmq_poll(it, (int)a.agents + (next_due != UINT64_MAX), tmo) < 0 && errno != EINTR) {
-            fprintf(stderr, PROG ": zmq_poll: %s\n", zmq_strerror(errno));
+        if (again)
+            tmo = 0;
+        /* Rated: the timerfd ticks for due sends. Unrated: feeding waits
+         * for acks, which arrive through the sockets. */
+        if ((n = epoll_wait(epfd, evs, (int)a.agents + 1, (int)tmo)) < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, PROG ": epoll_wait: %s\n", strerror(errno));
             goto cleanup;
         }
-        if (next_due != UINT64_MAX && (it[a.agents].revents & ZMQ_POLLIN)) {
-            uint64_t ticks;
-            if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
-                fprintf(stderr, PROG ": timerfd: %s\n", strerror(errno));
+        for (int k = 0; k < n; k++) {
+            uint32_t i = evs[k].data.u32;
+            if (i < a.agents) {
+                b.ag[i].ready = 1;
+            } else {
+                uint64_t ticks;
+                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+                    fprintf(stderr, PROG ": timerfd: %s\n", strerror(errno));
+            }
         }
     }
     report(&b, capped);
@@ -747,6 +1026,9 @@ cleanup:
         zmq_ctx_term(zctx);
     if (tfd >= 0)
         close(tfd);
+    if (epfd >= 0)
+        close(epfd);
+    free(evs);
     free(it);
     free(b.ag);
     free(b.hist);

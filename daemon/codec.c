@@ -4,10 +4,12 @@
  * not pin its memory. */
 #include "codec.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK (256u << 10) /* default chunk size */
+#define CHUNK (256u << 10)  /* default chunk size */
+#define KEEP (8u << 20)     /* chunk bytes kept across resets, so steady batches do no malloc */
 
 typedef struct chunk {
     struct chunk *next; /* older chunk, or NULL */
@@ -19,7 +21,8 @@ typedef struct chunk {
 struct codec_t {
     chunk_t *head;            /* newest chunk; allocation happens here */
     ProtobufCAllocator alloc; /* protobuf-c view of the arena */
-    size_t bytes;             /* total chunk bytes held */
+    size_t bytes;             /* total chunk bytes held (in use and spare) */
+    chunk_t *spare;           /* emptied chunks kept by reset, for reuse */
     uint64_t req_id;          /* request_id of the last refused frame */
     Cohort__V1__IngestRequest refused; /* stands for a refused frame (only request_id set) */
 };
@@ -42,12 +45,17 @@ static void *arena_alloc(void *data, size_t size)
     chunk_t *c = self->head;
     if (!c || c->size - c->used < need) {
         size_t sz = need > CHUNK ? need : CHUNK;
-        chunk_t *n = chunk_new(sz);
-        if (!n)
-            return NULL;
+        chunk_t *n;
+        if (sz == CHUNK && self->spare) {
+            n = self->spare;
+            self->spare = n->next;
+        } else {
+            if (!(n = chunk_new(sz)))
+                return NULL;
+            self->bytes += sz;
+        }
         n->next = c;
         self->head = n;
-        self->bytes += sz;
         c = n;
     }
     void *p = (char *)c->data + c->used;
@@ -74,19 +82,28 @@ static void rewind_to(codec_t *self, chunk_t *mark, size_t used)
         self->head->used = used;
 }
 
-/* Keeps only the oldest chunk, emptied. */
+/* Empties the arena. Chunks of the default size are kept for reuse up to
+ * KEEP bytes (on a free list); larger ones, and any beyond that, are freed,
+ * so a rare huge frame does not pin its memory. */
 static void reset(codec_t *self)
 {
-    chunk_t *c = self->head;
-    while (c && c->next) {
+    chunk_t *c = self->head, *keep = NULL;
+    size_t kept = 0;
+    while (c) {
         chunk_t *next = c->next;
-        self->bytes -= c->size;
-        free(c);
+        if (c->size == CHUNK && kept + CHUNK <= KEEP) {
+            c->used = 0;
+            c->next = keep;
+            keep = c;
+            kept += CHUNK;
+        } else {
+            self->bytes -= c->size;
+            free(c);
+        }
         c = next;
     }
-    self->head = c;
-    if (c)
-        c->used = 0;
+    self->head = NULL;
+    self->spare = keep;
 }
 
 void codec_reset(codec_t *self)
@@ -103,12 +120,6 @@ codec_t *codec_new(void)
     self->alloc.free = arena_free;
     self->alloc.allocator_data = self;
     cohort__v1__ingest_request__init(&self->refused);
-    self->head = chunk_new(CHUNK);
-    if (!self->head) {
-        free(self);
-        return NULL;
-    }
-    self->bytes = CHUNK;
     return self;
 }
 
@@ -118,7 +129,11 @@ void codec_destroy(codec_t **self_p)
     if (!self)
         return;
     reset(self);
-    free(self->head);
+    while (self->spare) {
+        chunk_t *next = self->spare->next;
+        free(self->spare);
+        self->spare = next;
+    }
     free(self);
     *self_p = NULL;
 }
@@ -161,6 +176,85 @@ int codec_decode(codec_t *self, const void *data, size_t len, Cohort__V1__Ingest
     *out = req;
     *reason = NULL;
     return COHORT__V1__FRAME_ERROR__FRAME_OK;
+}
+
+/* Reads a base-128 varint at *p. Returns 0, or -1 past end or overlong. */
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        uint8_t c = *(*p)++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Walks the fields in [p, end). For each length-delimited field number
+ * want, calls back with its content. Returns 0, or -1 on a malformed
+ * layout (groups included: cohort.v1 has none). */
+static int fields(const uint8_t *p, const uint8_t *end, uint64_t want,
+                  int (*fn)(void *arg, const uint8_t *d, size_t n), void *arg)
+{
+    while (p < end) {
+        uint64_t key, v;
+        if (varint(&p, end, &key) < 0)
+            return -1;
+        switch (key & 7) {
+        case 0:
+            if (varint(&p, end, &v) < 0)
+                return -1;
+            break;
+        case 1:
+        case 5:
+            if ((size_t)(end - p) < ((key & 7) == 1 ? 8u : 4u))
+                return -1;
+            p += (key & 7) == 1 ? 8 : 4;
+            break;
+        case 2:
+            if (varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return -1;
+            if ((key >> 3) == want && fn(arg, p, (size_t)v) < 0)
+                return -1;
+            p += v;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Collector for codec_event_spans. */
+typedef struct {
+    codec_span_t *out;
+    size_t n, found;
+} spans_t;
+
+static int event_cb(void *arg, const uint8_t *d, size_t n)
+{
+    spans_t *s = arg;
+    if (s->found < s->n)
+        s->out[s->found] = (codec_span_t){d, n};
+    s->found++;
+    return 0;
+}
+
+static int batch_cb(void *arg, const uint8_t *d, size_t n)
+{
+    return fields(d, d + n, 1, event_cb, arg); /* Batch.events = 1 */
+}
+
+int codec_event_spans(const void *frame, size_t len, codec_span_t *out, size_t n)
+{
+    spans_t s = {out, n, 0};
+    const uint8_t *p = frame;
+    if (fields(p, p + len, 2, batch_cb, &s) < 0 || s.found != n) /* IngestRequest.batch = 2 */
+        return -EINVAL;
+    return 0;
 }
 
 uint8_t *codec_pack(const ProtobufCMessage *msg, size_t *len)

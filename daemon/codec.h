@@ -31,6 +31,19 @@ void codec_reset(codec_t *self);
 int codec_decode(codec_t *self, const void *data, size_t len,
                  Cohort__V1__IngestRequest **out, const char **reason);
 
+/* Where one event's bytes lie in a frame. */
+typedef struct {
+    const uint8_t *data; /* inside the frame */
+    size_t len;
+} codec_span_t;
+
+/* Finds the bytes of each event of a batch frame exactly as sent (so the
+ * log stores what the agent sent, unknown fields included, without a
+ * re-encode). Only locates length-delimited fields; protobuf-c still does
+ * the decoding. Returns 0 when exactly n events were found (out[0..n)), or
+ * -EINVAL if the frame's layout disagrees (the caller then re-encodes). */
+int codec_event_spans(const void *frame, size_t len, codec_span_t *out, size_t n);
+
 /* Packs msg into a new malloc'd buffer. Returns the buffer (caller frees)
  * and its size in *len, or NULL when out of memory. */
 uint8_t *codec_pack(const ProtobufCMessage *msg, size_t *len);

@@ -91,8 +91,10 @@ struct ingest_t {
     int stopping;              /* ingest_stop was called */
     void (*done)(void *);      /* stop callback */
     void *done_arg;
-    uint8_t *pack;             /* scratch for packing one event */
+    uint8_t *pack;             /* scratch for re-encoding one event */
     size_t pack_cap;
+    codec_span_t *spans;       /* scratch: where a frame's events lie */
+    size_t spans_cap;
     Cohort__V1__Ack *acks;     /* scratch for one reply */
     Cohort__V1__Ack **ackp;
     size_t ack_cap, ackp_cap;
@@ -207,8 +209,10 @@ static void reply_now(ingest_t *self, const void *rid, size_t rid_len, int delim
     send_reply(self, rid, rid_len, delim, &r);
 }
 
-/* Adds one decoded, validated-or-refused event to request r of batch p. */
-static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev, int64_t now)
+/* Adds one decoded, validated-or-refused event to batch p. raw holds the
+ * event's bytes as sent, or NULL to re-encode it. */
+static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
+                     const codec_span_t *raw, int64_t now)
 {
     char why[256];
     ev_t *e;
@@ -226,12 +230,16 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev, int
     e->item = -1;
     e->code = validate_event(ev, now, why, sizeof why);
     if (e->code == 0) {
-        size_t n = cohort__v1__event__get_packed_size(ev);
+        const void *bytes = raw ? raw->data : NULL;
+        size_t n = raw ? raw->len : cohort__v1__event__get_packed_size(ev);
         int idx;
-        if (grow((void **)&self->pack, &self->pack_cap, n, 1) < 0)
-            return -ENOMEM;
-        cohort__v1__event__pack(ev, self->pack);
-        if ((idx = store_batch_add(p->sb, ev->agency, ev->event_id.data, self->pack, n)) < 0 ||
+        if (!raw) {
+            if (grow((void **)&self->pack, &self->pack_cap, n, 1) < 0)
+                return -ENOMEM;
+            cohort__v1__event__pack(ev, self->pack);
+            bytes = self->pack;
+        }
+        if ((idx = store_batch_add(p->sb, ev->agency, ev->event_id.data, bytes, n)) < 0 ||
             grow((void **)&p->item_ev, &p->cap_item_ev, (size_t)idx + 1, sizeof *p->item_ev) < 0)
             return -ENOMEM;
         p->item_ev[idx] = (uint32_t)p->nevs;
@@ -248,11 +256,12 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev, int
 /* Takes one decoded batch request into the open batch. On out-of-memory the
  * request's events are answered UNAVAILABLE rather than half-taken. */
 static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
-                 const Cohort__V1__IngestRequest *req)
+                 const Cohort__V1__IngestRequest *req, const void *frame, size_t frame_len)
 {
     pend_t *p = self->open;
     const Cohort__V1__Batch *b = req->batch;
-    size_t evs0 = p->nevs, bytes0 = p->nbytes;
+    size_t evs0 = p->nevs, bytes0 = p->nbytes, items0 = store_batch_count(p->sb);
+    codec_span_t *raw = NULL;
     int64_t now = now_us();
     long off;
     req_t *r;
@@ -265,17 +274,22 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     r->delim = delim;
     r->request_id = req->request_id;
     r->first = (uint32_t)p->nevs;
+    /* The events' bytes as sent; if the layout disagrees with protobuf-c
+     * (it cannot for a well-formed frame), each event is re-encoded. */
+    if (grow((void **)&self->spans, &self->spans_cap, b->n_events, sizeof *self->spans) == 0 &&
+        codec_event_spans(frame, frame_len, self->spans, b->n_events) == 0)
+        raw = self->spans;
     for (size_t i = 0; i < b->n_events; i++)
-        if (add_event(self, p, b->events[i], now) < 0)
+        if (add_event(self, p, b->events[i], raw ? &raw[i] : NULL, now) < 0)
             goto oom;
     r->n = (uint32_t)(p->nevs - r->first);
     p->nreqs++;
     return;
 oom:
-    /* Items already added to the store batch stay there and may be stored,
-     * but no ack says so; the agent resends and gets DUPLICATE. */
+    /* Nothing of the frame is kept: the agent retries on UNAVAILABLE. */
     p->nevs = evs0;
     p->nbytes = bytes0;
+    store_batch_truncate(p->sb, items0);
     cohort_log(LOG_WARNING, "ingest: out of memory taking a frame; answered UNAVAILABLE");
     reply_now(self, rid, rid_len, delim, req->request_id, COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE,
               "daemon out of memory; retry");
@@ -310,7 +324,7 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
         reply_now(self, rid, rid_len, delim, req->request_id, 0, NULL);
         return;
     }
-    take(self, rid, rid_len, delim, req);
+    take(self, rid, rid_len, delim, req, zmq_msg_data(payload), zmq_msg_size(payload));
 }
 
 /* Worker: rebuilds the projections from the checkpoint and the log after a
@@ -688,6 +702,7 @@ void ingest_destroy(ingest_t **self_p)
     pend_free(&self->pend[0]);
     pend_free(&self->pend[1]);
     free(self->pack);
+    free(self->spans);
     free(self->acks);
     free(self->ackp);
     free(self);

@@ -881,6 +881,25 @@ static int on_enrolment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int
     return 0;
 }
 
+/* Whether recording session id (of kind) for e leaves the cohort's held
+ * sessions (see held_sessions) as they are: e already had it with that
+ * kind, or, new to e, someone of e's requirement group has it with that
+ * kind. Anything else may change them. */
+static int held_unchanged(const cohort_t *c, const enr_t *e, const sess_t *old, int kind,
+                          const char *id)
+{
+    enr_t *o, *tmp, *head = c->enrs;
+    if (old)
+        return old->kind == kind;
+    HASH_ITER(hh, head, o, tmp) {
+        const sess_t *s;
+        if (o != e && grp(o->who->d.role) == grp(e->who->d.role) && (s = sess_get(o, id)) &&
+            s->kind == kind)
+            return 1;
+    }
+    return 0;
+}
+
 static int on_attendance(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 {
     const Cohort__V1__AttendanceRecorded *b = ev->attendance_recorded;
@@ -907,13 +926,18 @@ static int on_attendance(proj_t *self, const Cohort__V1__Event *ev, why_t *w, in
     if (dry)
         return 0;
     s = sess_get(e, b->session_id);
+    int same_held = held_unchanged(c, e, s, b->component, b->session_id);
     if (!s && !(s = sess_create(e, b->session_id)))
         return -ENOMEM;
     s->kind = b->component;
     s->status = b->status;
     s->minutes = b->minutes;
     day_copy(s->date, b->session_date);
-    mark_cohort(c, 1); /* sessions held move everyone's expected minutes */
+    /* A newly held session moves everyone's expected minutes (all agency
+     * topics); otherwise only this person's agency topic changes. */
+    mark_cohort(c, !same_held);
+    if (same_held)
+        mark_ag(c, ev->agency);
     return 0;
 }
 

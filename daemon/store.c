@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FORMAT "cohortd-store-1"
+#define FORMAT "cohortd-store-2"
 enum { CF_DEFAULT, CF_LOG, CF_DEDUPE, CF_META, CF_COUNT };
 static const char *cf_names[CF_COUNT] = {"default", "log", "dedupe", "meta"};
 
@@ -144,6 +144,12 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
     /* Reused WAL files keep their size, so the per-commit fdatasync need not
      * write file-size metadata: a cheaper and steadier sync. */
     rocksdb_options_set_recycle_log_file_num(self->opts, 4);
+    /* Flush and compaction write with O_DIRECT: no copy into the page cache
+     * (a cost that grows as the cache fills) and no dirty-page writeback
+     * queued in front of the WAL's fdatasync. */
+    rocksdb_options_set_use_direct_io_for_flush_and_compaction(self->opts, 1);
+    /* One writer thread, and the log's vector memtable needs this off. */
+    rocksdb_options_set_allow_concurrent_memtable_write(self->opts, 0);
 
     self->cache = rocksdb_cache_create_lru(64 << 20);
     self->table = rocksdb_block_based_options_create();
@@ -154,6 +160,15 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
         self->cf_opts[i] = rocksdb_options_create_copy(self->opts);
         rocksdb_options_set_write_buffer_size(self->cf_opts[i], 64 << 20);
         rocksdb_options_set_level_compaction_dynamic_level_bytes(self->cf_opts[i], 1);
+        /* CPU is the scarce resource (flush and compaction share the cores
+         * with ingest); disk is not. */
+        rocksdb_options_set_compression(self->cf_opts[i], rocksdb_no_compression);
+        if (i == CF_LOG) {
+            /* Keys only ever grow and the daemon reads this family only at
+             * start-up (head, replay): an append-only vector memtable,
+             * sorted once at flush, instead of a skiplist insert per event. */
+            rocksdb_options_set_memtable_vector_rep(self->cf_opts[i]);
+        }
         if (i == CF_DEDUPE) {
             rocksdb_options_set_block_based_table_factory(self->cf_opts[i], self->table);
             rocksdb_options_set_memtable_whole_key_filtering(self->cf_opts[i], 1);
@@ -445,13 +460,16 @@ int store_put_meta(store_t *self, const char *key, const void *val, size_t len, 
     return e ? rerr(e, "writing metadata", err, errlen) : 0;
 }
 
+/* The dedupe key: [event_id][agency]. The id comes first because agents'
+ * UUIDv7 ids grow with time: new keys then land after every existing one,
+ * so SST files do not overlap, compaction only moves files, and a lookup of
+ * a new id is excluded from old files by their key range alone. */
 static size_t mkkey(uint8_t *out, const char *agency, const uint8_t id[16])
 {
     size_t n = strlen(agency);
-    out[0] = (uint8_t)n;
-    memcpy(out + 1, agency, n);
-    memcpy(out + 1 + n, id, 16);
-    return n + 17;
+    memcpy(out, id, 16);
+    memcpy(out + 16, agency, n);
+    return n + 16;
 }
 
 int store_lookup(store_t *self, const char *agency, const uint8_t id[16], uint64_t *seq)
@@ -546,7 +564,7 @@ int store_batch_add(store_batch_t *b, const char *agency, const uint8_t id[16], 
     if (alen == 0 || alen > 255 || len > UINT32_MAX || b->n >= UINT32_MAX - 1)
         return -EINVAL;
     if (grow((void **)&b->items, &b->cap, b->n + 1, sizeof *b->items) < 0 ||
-        grow((void **)&b->keys, &b->keys_cap, b->keys_len + alen + 17, 1) < 0 ||
+        grow((void **)&b->keys, &b->keys_cap, b->keys_len + alen + 16, 1) < 0 ||
         grow((void **)&b->vals, &b->vals_cap, b->vals_len + len, 1) < 0)
         return -ENOMEM;
     item_t *it = &b->items[b->n];
@@ -560,6 +578,15 @@ int store_batch_add(store_batch_t *b, const char *agency, const uint8_t id[16], 
     it->seq = 0;
     it->result = STORE_PENDING;
     return (int)b->n++;
+}
+
+void store_batch_truncate(store_batch_t *b, size_t n)
+{
+    if (n >= b->n)
+        return;
+    b->keys_len = b->items[n].key_off;
+    b->vals_len = b->items[n].val_off;
+    b->n = n;
 }
 
 size_t store_batch_count(const store_batch_t *b)

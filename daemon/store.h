@@ -4,9 +4,10 @@
  *   log     key = 8-byte big-endian sequence, value = the packed Event.
  *           Sequences start at 1 and are gap-free: a sequence and its event
  *           are written in the same atomic, WAL-synced WriteBatch.
- *   dedupe  key = [agency length][agency][16-byte event_id], value = 8-byte
- *           big-endian sequence. Permanent: an (agency, event_id) pair is
- *           stored at most once, ever.
+ *   dedupe  key = [16-byte event_id][agency], value = 8-byte big-endian
+ *           sequence. Permanent: an (agency, event_id) pair is stored at
+ *           most once, ever. (The agency is 1-64 characters of [a-z0-9._-],
+ *           so the key is unambiguous.)
  *   meta    format version and other small facts.
  *
  * Threading: store_commit() runs on one worker thread at a time; every other
@@ -91,6 +92,9 @@ void store_batch_reset(store_batch_t *self);
  * the packed Event, copied). Returns the item's index, or -ENOMEM. */
 int store_batch_add(store_batch_t *self, const char *agency, const uint8_t id[16],
                     const void *val, size_t len);
+
+/* Drops the items from index n on (n <= count): an undo of the last adds. */
+void store_batch_truncate(store_batch_t *self, size_t n);
 
 /* Number of events in the batch. */
 size_t store_batch_count(const store_batch_t *self);

@@ -112,8 +112,10 @@ static int ref_ok(const char *s)
 /* Walks every string (and repeated string) of msg and its sub-messages:
  * UTF-8, at most VALIDATE_MAX_TEXT bytes; repeated fields at most
  * VALIDATE_MAX_LIST entries; enum values known to this daemon. */
-static int walk(const ProtobufCMessage *msg, const char *path, why_t *w)
+static int walk(const ProtobufCMessage *msg, const char *parent, const char *name, why_t *w)
 {
+    char path[128]; /* made only when a message is needed: the hot path does no printf */
+#define PATH() (snprintf(path, sizeof path, "%s%s%s", parent, *name ? "." : "", name), path)
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -130,36 +132,40 @@ static int walk(const ProtobufCMessage *msg, const char *path, why_t *w)
             items = *(void *const *)base;
             if (n > VALIDATE_MAX_LIST)
                 return fail(w, COHORT__V1__REJECT_CODE__REJECT_TOO_LONG,
-                            "%s.%s: more than %d entries", path, f->name, VALIDATE_MAX_LIST);
+                            "%s.%s: more than %d entries", PATH(), f->name, VALIDATE_MAX_LIST);
         }
         for (size_t k = 0; k < n; k++) {
             int rc;
             switch (f->type) {
             case PROTOBUF_C_TYPE_STRING: {
                 const char *s = ((const char *const *)items)[k];
-                size_t len = s ? strlen(s) : 0;
+                const unsigned char *u = (const unsigned char *)(s ? s : "");
+                size_t len = 0;
+                while (u[len] && u[len] < 0x80) /* one pass for the usual ASCII text */
+                    len++;
+                if (u[len]) { /* non-ASCII: measure, then check the UTF-8 properly */
+                    len += strlen((const char *)u + len);
+                    if (len <= VALIDATE_MAX_TEXT && !validate_utf8((const char *)u, len))
+                        return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_UTF8,
+                                    "%s.%s: not valid UTF-8", PATH(), f->name);
+                }
                 if (len > VALIDATE_MAX_TEXT)
                     return fail(w, COHORT__V1__REJECT_CODE__REJECT_TOO_LONG,
-                                "%s.%s: longer than %d bytes", path, f->name, VALIDATE_MAX_TEXT);
-                if (!validate_utf8(s ? s : "", len))
-                    return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_UTF8,
-                                "%s.%s: not valid UTF-8", path, f->name);
+                                "%s.%s: longer than %d bytes", PATH(), f->name, VALIDATE_MAX_TEXT);
                 break;
             }
             case PROTOBUF_C_TYPE_ENUM: {
                 int v = ((const int *)items)[k];
                 if (!protobuf_c_enum_descriptor_get_value(f->descriptor, v))
                     return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM,
-                                "%s.%s: unknown enum value %d", path, f->name, v);
+                                "%s.%s: unknown enum value %d", PATH(), f->name, v);
                 break;
             }
             case PROTOBUF_C_TYPE_MESSAGE: {
                 const ProtobufCMessage *sub = ((const ProtobufCMessage *const *)items)[k];
-                char sp[128];
                 if (!sub)
                     break;
-                snprintf(sp, sizeof sp, "%s.%s", path, f->name);
-                if ((rc = walk(sub, sp, w)) != OK)
+                if ((rc = walk(sub, PATH(), f->name, w)) != OK)
                     return rc;
                 break;
             }
@@ -169,6 +175,7 @@ static int walk(const ProtobufCMessage *msg, const char *path, why_t *w)
         }
     }
     return OK;
+#undef PATH
 }
 
 #define NEED_ID(w, s, name)                                                                    \
@@ -340,7 +347,7 @@ int validate_event(const Cohort__V1__Event *ev, int64_t now_us, char *reason, si
     if (ev->occurred_at > now_us + VALIDATE_FUTURE_US)
         return fail(&w, COHORT__V1__REJECT_CODE__REJECT_BAD_TIMESTAMP,
                     "occurred_at is more than 24 hours in the future");
-    if ((rc = walk(&ev->base, "event", &w)) != OK)
+    if ((rc = walk(&ev->base, "event", "", &w)) != OK)
         return rc;
     switch (ev->body_case) {
     case COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED:

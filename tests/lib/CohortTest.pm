@@ -15,7 +15,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(bin tmpdir start_daemon stop_daemon kill9_daemon wait_exit run_cmd
                  agent_send read_jsonl write_jsonl make_events setup_events attendance_events decode_reply zraw log_of
-                 repo_root);
+                 repo_root snapshot_topics wait_snapshot start_watch watch_lines watch_state stop_watch);
 
 my $root = abs_path(File::Spec->catdir((File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..'));
 sub repo_root { $root }
@@ -36,9 +36,12 @@ sub start_daemon {
     my (%o) = @_;
     my $dir = $o{dir} // tmpdir();
     my $ep = $o{endpoint} // "ipc://$dir/ingest";
+    my $pub = $o{publish} // "ipc://$dir/pub";      # status on ipc:// too: no TCP ports
+    my $snap = $o{snapshot} // "ipc://$dir/snap";
     my $log = "$dir/cohortd.log";
     my $from = -s $log // 0;    # earlier runs in the same dir appended before this
-    my @cmd = (bin('cohortd'), '--data-dir', "$dir/data", '--ingest', $ep, @{ $o{args} // [] });
+    my @cmd = (bin('cohortd'), '--data-dir', "$dir/data", '--ingest', $ep, '--publish', $pub,
+               '--snapshot', $snap, @{ $o{args} // [] });
     my $pid = fork() // die "fork: $!";
     if (!$pid) {
         open STDERR, '>>', $log or die;
@@ -46,7 +49,7 @@ sub start_daemon {
         exec @cmd or die "exec: $!";
     }
     my $d = { pid => $pid, endpoint => $ep, dir => $dir, log => $log, data => "$dir/data",
-              from => $from };
+              from => $from, publish => $pub, snapshot => $snap };
     my $until = time + 20;
     while (time < $until) {
         return $d if log_of($d) =~ /ready:/;
@@ -201,6 +204,93 @@ sub make_events {
     my $s = setup_events($tag);
     die "make_events: need at least " . scalar(@$s) . " events\n" if $n < @$s;
     return [@$s, @{ attendance_events($n - @$s, $tag) }];
+}
+
+# The daemon's current status documents under $prefix (default: all), from
+# `cohortctl snapshot`. Returns ({topic => {rev, seq, doc}}, end marker
+# {end, seq, count}), or () if the snapshot failed.
+sub snapshot_topics {
+    my ($d, $prefix) = @_;
+    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot},
+                                    $prefix // ''], timeout => 30);
+    return () if $rc != 0;
+    my (%t, $end);
+    for my $l (@{ read_jsonl($out) }) {
+        if ($l->{end}) { $end = $l }
+        else { $t{ $l->{topic} } = { rev => $l->{rev}, seq => $l->{seq}, doc => $l->{doc} } }
+    }
+    return () unless $end;
+    return (\%t, $end);
+}
+
+# Polls snapshot_topics until its end marker reflects at least log sequence
+# $seq (status is published shortly after the ack), for up to $secs seconds
+# (default 10). Returns what snapshot_topics returns (the last try).
+sub wait_snapshot {
+    my ($d, $seq, $secs, $prefix) = @_;
+    my $until = time + ($secs // 10);
+    my @r;
+    while (1) {
+        @r = snapshot_topics($d, $prefix);
+        return @r if @r && $r[1]{seq} >= $seq;
+        return @r if time >= $until;
+        sleep 0.05;
+    }
+}
+
+# Starts `cohort-watch --json` on the daemon's status endpoints in the
+# background (stdout to a file), with @$args before the prefixes. Its own
+# --timeout-s (default 60) bounds it. Returns {pid, out, err}.
+sub start_watch {
+    my ($d, $args, @prefixes) = @_;
+    my $dir = tmpdir();
+    my @a = @{ $args // [] };
+    push @a, '--timeout-s', '60' unless grep { $_ eq '--timeout-s' } @a;
+    my $w = { out => "$dir/out", err => "$dir/err" };
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $w->{out} or die;
+        open STDERR, '>', $w->{err} or die;
+        open STDIN, '<', '/dev/null' or die;
+        exec bin('cohort-watch'), '--json', '--publish', $d->{publish}, '--snapshot',
+            $d->{snapshot}, @a, @prefixes or die "exec: $!";
+    }
+    $w->{pid} = $pid;
+    return $w;
+}
+
+# The complete JSON lines a watcher has printed so far (decoded).
+sub watch_lines {
+    my ($w) = @_;
+    open my $fh, '<', $w->{out} or return [];
+    local $/;
+    my $text = <$fh> // '';
+    $text =~ s/[^\n]*\z//;    # a line still being written
+    return [map { decode_json($_) } grep { /^\{/ } split /\n/, $text];
+}
+
+# A watcher's state from its output: (last applied {rev, seq, doc} per
+# topic, removals dropped; [resync reasons]).
+sub watch_state {
+    my ($w) = @_;
+    my (%t, @resync);
+    for my $l (@{ watch_lines($w) }) {
+        if (exists $l->{resync}) { push @resync, $l->{resync}; next }
+        next unless defined $l->{topic};
+        if (defined $l->{doc}) { $t{ $l->{topic} } = { rev => $l->{rev}, seq => $l->{seq}, doc => $l->{doc} } }
+        else { delete $t{ $l->{topic} } }
+    }
+    return (\%t, \@resync);
+}
+
+# SIGTERM a watcher and wait (bounded); returns its exit code, or undef.
+sub stop_watch {
+    my ($w) = @_;
+    return $w->{code} if exists $w->{code};
+    kill 'TERM', $w->{pid};
+    my $st = wait_exit($w->{pid}, 10);
+    if (!defined $st) { kill 'KILL', $w->{pid}; wait_exit($w->{pid}, 5); return $w->{code} = undef }
+    return $w->{code} = $st >> 8;
 }
 
 # Sends raw frames with the zraw tool; returns (exit, [reply frames as hex]).
