@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uthash.h>
 #include <zmq.h>
 
 #include "checkpoint.h"
@@ -46,6 +47,14 @@ typedef struct {
 } ev_t;
 
 /* A batch of requests on its way to the store. */
+/* Render coalescing for one topic (worker-owned). */
+typedef struct {
+    char *name;        /* the topic, the hash key */
+    uint64_t last_ms;  /* when it was last rendered (monotonic) */
+    int pending;       /* changed since, not rendered yet */
+    UT_hash_handle hh;
+} rtopic_t;
+
 /* A status document rendered by the worker, published by the loop. */
 typedef struct {
     char *topic;               /* malloc'd */
@@ -60,6 +69,7 @@ typedef struct {
     update_t *updates;         /* status documents to publish after the commit */
     size_t nupdates, capupdates;
     uint64_t head;             /* log head after the commit */
+    uint64_t render_due_ms;    /* a held-back topic is due then (0 = none) */
     req_t *reqs;               /* requests, in arrival order */
     size_t nreqs, capreqs;
     ev_t *evs;                 /* events of all requests */
@@ -79,6 +89,11 @@ struct ingest_t {
     const proj_config_t *proj_cfg; /* for rebuilding the projections */
     publish_t *pub;            /* borrowed, or NULL */
     uint64_t checkpoint_every; /* accepted events between checkpoints (0 = never) */
+    unsigned coalesce_ms;      /* a topic is rendered at most once per this */
+    rtopic_t *rtopics;         /* coalescing state per topic (worker; loop when idle) */
+    size_t npending;           /* topics held back (worker; loop when idle) */
+    uv_timer_t due;            /* runs a render-only job for held-back topics */
+    int due_inited;            /* due was initialised: must be closed */
     uint64_t since_checkpoint; /* accepted since the last checkpoint (worker) */
     int proj_stale;            /* a write failed after the projections saw its batch (worker) */
     pend_t pend[2];            /* the two alternating batches */
@@ -391,20 +406,65 @@ static void decide(ingest_t *self, pend_t *p)
     }
 }
 
-/* Worker: renders every status document the batch changed. */
-static void render(ingest_t *self, pend_t *p)
+static uint64_t mono_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+/* Worker (or loop, when no commit can run): renders the status documents
+ * that changed, each topic at most once per coalesce_ms; the rest are held
+ * back, and p->render_due_ms says when the first of them is due. all = 1
+ * renders everything held back now (at stop). */
+static void render_topics(ingest_t *self, pend_t *p, int all)
 {
     char **topics = NULL;
     size_t n = proj_take_dirty(*self->proj, &topics);
-    if (n && grow((void **)&p->updates, &p->capupdates, n, sizeof *p->updates) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            p->updates[i].topic = topics[i];
-            p->updates[i].doc = proj_render(*self->proj, topics[i]);
+    uint64_t now = mono_ms(), due = 0;
+    rtopic_t *t, *tmp;
+    for (size_t i = 0; i < n; i++) {
+        HASH_FIND_STR(self->rtopics, topics[i], t);
+        if (!t && (t = calloc(1, sizeof *t))) {
+            t->name = topics[i];
             topics[i] = NULL;
+            HASH_ADD_KEYPTR(hh, self->rtopics, t->name, strlen(t->name), t);
         }
-        p->nupdates = n;
+        if (t && !t->pending) {
+            t->pending = 1;
+            self->npending++;
+        }
     }
     proj_strv_free(topics, n);
+    p->render_due_ms = 0;
+    if (!self->npending)
+        return;
+    HASH_ITER(hh, self->rtopics, t, tmp) {
+        if (!t->pending)
+            continue;
+        if (!all && now - t->last_ms < self->coalesce_ms) {
+            uint64_t at = t->last_ms + self->coalesce_ms;
+            if (!due || at < due)
+                due = at;
+            continue;
+        }
+        if (grow((void **)&p->updates, &p->capupdates, p->nupdates + 1, sizeof *p->updates) < 0)
+            break; /* stays pending: tried again on the next commit */
+        update_t *u = &p->updates[p->nupdates];
+        if (!(u->topic = strdup(t->name)))
+            break;
+        u->doc = proj_render(*self->proj, t->name);
+        p->nupdates++;
+        t->last_ms = now;
+        t->pending = 0;
+        self->npending--;
+    }
+    if (self->npending && !due)
+        due = now + 1; /* held back by out-of-memory: retry soon */
+    p->render_due_ms = due;
+}
+
+static void render(ingest_t *self, pend_t *p)
+{
+    render_topics(self, p, 0);
 }
 
 static void work_cb(uv_work_t *w)
@@ -493,6 +553,15 @@ static void answer(ingest_t *self, pend_t *p)
 }
 
 static void after_work_cb(uv_work_t *w, int status);
+static void commit_next(ingest_t *self, int force);
+
+/* Loop: held-back topics are due and no commit is running. */
+static void on_due(uv_timer_t *h)
+{
+    ingest_t *self = h->data;
+    if (!self->stopping)
+        commit_next(self, 1);
+}
 
 /* Hands a committed batch's status documents to the publisher. */
 static void publish(ingest_t *self, pend_t *p)
@@ -505,11 +574,28 @@ static void publish(ingest_t *self, pend_t *p)
     publish_set_seq(self->pub, p->head);
 }
 
-/* Starts committing the open batch if none is running and it is non-empty. */
-static void commit_next(ingest_t *self)
+/* Loop, at stop, with no commit running: renders and publishes every
+ * held-back topic, then reports the stop. */
+static void finish(ingest_t *self)
 {
-    if (self->busy || self->open->nreqs == 0)
+    void (*done)(void *) = self->done;
+    pend_t *p = self->open;
+    self->done = NULL;
+    uv_timer_stop(&self->due);
+    p->head = self->head;
+    render_topics(self, p, 1);
+    publish(self, p);
+    pend_reset(p);
+    done(self->done_arg);
+}
+
+/* Starts committing the open batch if none is running and it is non-empty,
+ * or (force) even empty: a render-only job for held-back topics. */
+static void commit_next(ingest_t *self, int force)
+{
+    if (self->busy || (self->open->nreqs == 0 && !force))
         return;
+    uv_timer_stop(&self->due); /* every job renders what is due */
     self->busy = self->open;
     self->open = self->busy == &self->pend[0] ? &self->pend[1] : &self->pend[0];
     self->work.data = self;
@@ -546,14 +632,16 @@ static void after_work_cb(uv_work_t *w, int status)
     }
     answer(self, p);
     publish(self, p);
+    uint64_t due = p->rc < 0 ? 0 : p->render_due_ms;
     pend_reset(p);
     self->busy = NULL;
-    commit_next(self);
-    if (self->stopping && !self->busy && self->done) {
-        void (*done)(void *) = self->done;
-        self->done = NULL;
-        done(self->done_arg);
+    commit_next(self, 0);
+    if (due && !self->busy && !self->stopping) {
+        uint64_t now = mono_ms();
+        uv_timer_start(&self->due, on_due, due > now ? due - now : 0, 0);
     }
+    if (self->stopping && !self->busy && self->done)
+        finish(self);
 }
 
 static int is_full(const pend_t *p)
@@ -609,7 +697,7 @@ static int on_input(void *arg)
         for (int i = 0; i < nparts; i++)
             zmq_msg_close(&parts[i]);
     }
-    commit_next(self);
+    commit_next(self, 0);
     return more;
 }
 
@@ -630,7 +718,11 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     self->proj_cfg = o->proj_cfg;
     self->pub = o->pub;
     self->checkpoint_every = o->checkpoint_every;
+    self->coalesce_ms = o->coalesce_ms;
     self->head = store_head(o->store);
+    uv_timer_init(loop, &self->due);
+    self->due.data = self;
+    self->due_inited = 1;
     self->open = &self->pend[0];
     for (int i = 0; i < 2; i++) {
         self->pend[i].sb = store_batch_new();
@@ -644,7 +736,7 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     /* The current documents, before any agent can change them. */
     pend_t *p = self->open;
     p->head = self->head;
-    render(self, p);
+    render_topics(self, p, 1);
     publish(self, p);
     pend_reset(p);
     if (!(self->router = zmq_socket(zctx, ZMQ_ROUTER)) ||
@@ -681,18 +773,23 @@ void ingest_stop(ingest_t *self, void (*done)(void *arg), void *arg)
     self->done_arg = arg;
     if (self->bridge)
         zbridge_pause(self->bridge);
-    commit_next(self);
-    if (!self->busy && self->done) {
-        self->done = NULL;
-        done(arg);
-    }
+    commit_next(self, 0);
+    if (!self->busy && self->done)
+        finish(self);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    free(h->data); /* the ingest_t: memory goes only once its timer is closed */
 }
 
 void ingest_destroy(ingest_t **self_p)
 {
     ingest_t *self = self_p ? *self_p : NULL;
+    rtopic_t *t, *tmp;
     if (!self)
         return;
+    *self_p = NULL;
     zbridge_close(&self->bridge);
     if (self->router) {
         int linger = LINGER_MS;
@@ -701,12 +798,19 @@ void ingest_destroy(ingest_t **self_p)
     }
     pend_free(&self->pend[0]);
     pend_free(&self->pend[1]);
+    HASH_ITER(hh, self->rtopics, t, tmp) {
+        HASH_DEL(self->rtopics, t);
+        free(t->name);
+        free(t);
+    }
     free(self->pack);
     free(self->spans);
     free(self->acks);
     free(self->ackp);
-    free(self);
-    *self_p = NULL;
+    if (self->due_inited)
+        uv_close((uv_handle_t *)&self->due, on_closed);
+    else
+        free(self);
 }
 
 void ingest_stats(const ingest_t *self, ingest_stats_t *out)

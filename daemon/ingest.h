@@ -50,6 +50,7 @@ typedef struct {
     const proj_config_t *proj_cfg; /* their config, for a rebuild */
     publish_t *pub;             /* status publisher, or NULL */
     uint64_t checkpoint_every;  /* checkpoint after this many accepted events (0 = never) */
+    unsigned coalesce_ms;       /* render a status topic at most once per this (0 = always) */
 } ingest_opts_t;
 
 /* Binds a ROUTER socket at o->endpoint in zctx and starts receiving on
@@ -62,8 +63,8 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
  * calls done(arg) on the loop. Call once. */
 void ingest_stop(ingest_t *self, void (*done)(void *arg), void *arg);
 
-/* Closes the socket (lingering up to linger_ms for unsent acks) and the
- * libuv handles; frees once they are closed. Nulls *self_p. Idempotent.
+/* Closes the socket (lingering for unsent acks) and the libuv handles; the
+ * memory is freed once they are closed. Nulls *self_p. Idempotent.
  * Call after the stop callback, or on a failed start. */
 void ingest_destroy(ingest_t **self_p);
 

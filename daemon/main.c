@@ -246,12 +246,15 @@ int main(int argc, char **argv)
         cohort_log(LOG_ERR, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
         goto out;
     }
-    if ((rc = publish_new(&d.pub, d.loop, zctx, cfg.publish, cfg.snapshot, cfg.coalesce_ms, err,
-                          sizeof err)) < 0) {
+    /* Coalescing happens where documents are rendered (ingest), so the
+     * publisher sends each one as it comes. */
+    if ((rc = publish_new(&d.pub, d.loop, zctx, cfg.publish, cfg.snapshot, 0, err, sizeof err)) <
+        0) {
         cohort_log(LOG_ERR, "cannot start publishing: %s", err);
         goto out;
     }
-    ingest_opts_t io = {cfg.ingest, d.store, &d.proj, &cfg.proj, d.pub, cfg.checkpoint_every};
+    ingest_opts_t io = {cfg.ingest, d.store,  &d.proj,           &cfg.proj,
+                        d.pub,      cfg.checkpoint_every, cfg.coalesce_ms};
     if ((rc = ingest_new(&d.ingest, d.loop, zctx, &io, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start ingest: %s", err);
         goto out;

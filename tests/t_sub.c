@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,31 +40,31 @@ typedef struct {
 
 /* The fake daemon: a PUB, a snapshot ROUTER and a topic table (sorted). */
 typedef struct {
-    void *ctx;             /* its own context */
-    void *pub;             /* PUB at pub_ep */
-    void *router;          /* ROUTER at snap_ep */
-    char pub_ep[128];      /* ipc endpoint */
-    char snap_ep[128];     /* ipc endpoint */
-    char epoch[17];        /* this run */
-    uint64_t seq;          /* log sequence */
-    uint64_t hb_rev;       /* system rev */
-    ftopic_t t[MAXT];      /* topics, sorted */
-    size_t n;              /* how many */
-    int hb_ms;             /* heartbeat period, 0: none */
-    uint64_t next_hb;      /* next heartbeat (ms) */
-    int hold;              /* keep snapshot requests instead of answering */
-    int ignore;            /* drop this many requests unanswered */
-    int error_next;        /* answer this many requests with $error */
-    int lie_count;         /* add this to the next $end count */
-    int snap_system;       /* include a "system" topic in snapshots it matches */
-    int requests;          /* snapshot requests received */
+    void *ctx;         /* its own context */
+    void *pub;         /* PUB at pub_ep */
+    void *router;      /* ROUTER at snap_ep */
+    char pub_ep[128];  /* ipc endpoint */
+    char snap_ep[128]; /* ipc endpoint */
+    char epoch[17];    /* this run */
+    uint64_t seq;      /* log sequence */
+    uint64_t hb_rev;   /* system rev */
+    ftopic_t t[MAXT];  /* topics, sorted */
+    size_t n;          /* how many */
+    int hb_ms;         /* heartbeat period, 0: none */
+    uint64_t next_hb;  /* next heartbeat (ms) */
+    int hold;          /* keep snapshot requests instead of answering */
+    int ignore;        /* drop this many requests unanswered */
+    int error_next;    /* answer this many requests with $error */
+    int lie_count;     /* add this to the next $end count */
+    int snap_system;   /* include a "system" topic in snapshots it matches */
+    int requests;      /* snapshot requests received */
     /* a held request */
-    int pending;           /* 0 none, 1 received, 2 entries sent (end to come) */
-    uint8_t ident[256];    /* its ROUTER identity */
-    size_t identlen;       /* its length */
-    char prefix[256];      /* its prefix */
-    uint64_t pend_seq;     /* the seq its entries reflect */
-    size_t pend_count;     /* entries sent */
+    int pending;        /* 0 none, 1 received, 2 entries sent (end to come) */
+    uint8_t ident[256]; /* its ROUTER identity */
+    size_t identlen;    /* its length */
+    char prefix[256];   /* its prefix */
+    uint64_t pend_seq;  /* the seq its entries reflect */
+    size_t pend_count;  /* entries sent */
 } fake_t;
 
 static int fake_id;
@@ -90,17 +91,28 @@ static void fake_open(fake_t *f)
     }
 }
 
-static fake_t *fake_new(void)
+/* A fake daemon at the given endpoints, or at fresh ipc ones in dir. */
+static fake_t *fake_new_at(const char *pub, const char *snap)
 {
     fake_t *f = calloc(1, sizeof *f);
     f->ctx = zmq_ctx_new();
     fake_id++;
-    snprintf(f->pub_ep, sizeof f->pub_ep, "ipc://%s/pub%d", dir, fake_id);
-    snprintf(f->snap_ep, sizeof f->snap_ep, "ipc://%s/snap%d", dir, fake_id);
+    if (pub) {
+        snprintf(f->pub_ep, sizeof f->pub_ep, "%s", pub);
+        snprintf(f->snap_ep, sizeof f->snap_ep, "%s", snap);
+    } else {
+        snprintf(f->pub_ep, sizeof f->pub_ep, "ipc://%s/pub%d", dir, fake_id);
+        snprintf(f->snap_ep, sizeof f->snap_ep, "ipc://%s/snap%d", dir, fake_id);
+    }
     fake_epoch(f);
     f->hb_ms = 50;
     fake_open(f);
     return f;
+}
+
+static fake_t *fake_new(void)
+{
+    return fake_new_at(NULL, NULL);
 }
 
 /* Closes the sockets (the daemon is down). */
@@ -118,8 +130,10 @@ static void fake_free(fake_t *f)
     zmq_ctx_term(f->ctx);
     for (size_t i = 0; i < f->n; i++)
         free(f->t[i].doc);
-    unlink(f->pub_ep + 6);
-    unlink(f->snap_ep + 6);
+    if (strncmp(f->pub_ep, "ipc://", 6) == 0)
+        unlink(f->pub_ep + 6);
+    if (strncmp(f->snap_ep, "ipc://", 6) == 0)
+        unlink(f->snap_ep + 6);
     free(f);
 }
 
@@ -127,8 +141,9 @@ static char *envelope(const char *topic, const char *epoch, uint64_t rev, uint64
                       const char *doc)
 {
     char *s = NULL;
-    if (asprintf(&s, "{\"topic\":\"%s\",\"epoch\":\"%s\",\"rev\":%" PRIu64 ",\"seq\":%" PRIu64
-                     ",\"doc\":%s}",
+    if (asprintf(&s,
+                 "{\"topic\":\"%s\",\"epoch\":\"%s\",\"rev\":%" PRIu64 ",\"seq\":%" PRIu64
+                 ",\"doc\":%s}",
                  topic, epoch, rev, seq, doc ? doc : "null") < 0)
         exit(1);
     return s;
@@ -343,22 +358,54 @@ static void fake_tick(fake_t *f)
     }
 }
 
+/* Runs the fake in a thread (for cohort_sub_run, which drives only the
+ * subscriber) until *stop is set. */
+typedef struct {
+    fake_t *f;
+    volatile int stop;
+    pthread_t th;
+} runner_t;
+
+static void *runner(void *arg)
+{
+    runner_t *r = arg;
+    while (!r->stop) {
+        zmq_pollitem_t it = {.socket = r->f->router, .events = ZMQ_POLLIN};
+        zmq_poll(&it, 1, 10);
+        fake_tick(r->f);
+    }
+    return NULL;
+}
+
+static void runner_start(runner_t *r, fake_t *f)
+{
+    r->f = f;
+    r->stop = 0;
+    pthread_create(&r->th, NULL, runner, r);
+}
+
+static void runner_stop(runner_t *r)
+{
+    r->stop = 1;
+    pthread_join(r->th, NULL);
+}
+
 /* ------------------------------------------------------------ recorder --- */
 
 /* What the callbacks saw, per subscriber. */
 typedef struct {
-    cohort_sub_t *sub; /* the subscriber */
-    int updates;       /* update callbacks */
-    int from_snapshot; /* ... with snapshot = 1 */
-    int removals;      /* ... with doc NULL */
-    int synced;        /* SYNCED events */
-    int resyncs;       /* RESYNC events */
-    int retries;       /* RETRY events */
+    cohort_sub_t *sub;     /* the subscriber */
+    int updates;           /* update callbacks */
+    int from_snapshot;     /* ... with snapshot = 1 */
+    int removals;          /* ... with doc NULL */
+    int synced;            /* SYNCED events */
+    int resyncs;           /* RESYNC events */
+    int retries;           /* RETRY events */
     char reasons[16][256]; /* the first 16 RESYNC/RETRY reasons */
-    int nreasons;      /* how many */
-    char last[256];    /* the last reason */
-    int stop_on_sync;  /* call cohort_sub_stop at SYNCED */
-    int bad_doc;       /* a callback saw an inconsistent view */
+    int nreasons;          /* how many */
+    char last[256];        /* the last reason */
+    int stop_on_sync;      /* call cohort_sub_stop at SYNCED */
+    int bad_doc;           /* a callback saw an inconsistent view */
 } rec_t;
 
 static void on_update(void *arg, const cohort_sub_doc_t *d)
@@ -473,6 +520,17 @@ static int p_resync(void *arg)
     return ((rec_t *)arg)->resyncs > 0;
 }
 
+typedef struct {
+    rec_t *r;
+    int n;
+} nres_t;
+
+static int p_nresync(void *arg)
+{
+    nres_t *w = arg;
+    return w->r->resyncs >= w->n;
+}
+
 static int p_retry(void *arg)
 {
     return ((rec_t *)arg)->retries > 0;
@@ -502,6 +560,14 @@ static uint64_t data_received(rec_t *r)
     cohort_sub_stats_t st;
     cohort_sub_stats(r->sub, &st);
     return st.received - st.heartbeats;
+}
+
+/* Waits (up to 2 s) until r has read n more non-heartbeat messages than
+ * before (the caller has just published them). */
+static int wait_more(fake_t *f, rec_t *r, uint64_t before, uint64_t n)
+{
+    nrecv_t w = {r, before + n};
+    return drive(f, &r, 1, 2000, p_recv, &w);
 }
 
 /* Publishes nothing; lets a subscriber read what is in flight. */
@@ -568,7 +634,7 @@ static void t_basic(void)
     cohort_sub_opts_t o = {0};
     cohort_sub_stats_t st;
     cohort_sub_doc_t d;
-    nrecv_t w = {&r, 0};
+    uint64_t b;
     void *shared = zmq_ctx_new();
 
     diag("snapshot, then live updates");
@@ -592,32 +658,32 @@ static void t_basic(void)
        "get: rev 2 from the snapshot");
     ok(cohort_sub_get(r.sub, "programme/sf", &d) == -ENOENT, "topics outside the prefix not held");
 
+    b = data_received(&r);
     fake_setn(f, "cohort/sf/2009-1", 3, 1);
-    w.want = 1;
-    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "live update received");
+    ok(wait_more(f, &r, b, 1), "live update received");
     ok(same_as_fake(&r, f, "cohort/sf/", 1), "live update applied");
     ok(cohort_sub_get(r.sub, "cohort/sf/2009-1", &d) == 0 && d.rev == 3 && !d.snapshot &&
            json_integer_value(json_object_get(d.doc, "n")) == 3,
        "rev 3 live, doc n=3");
     is_int(r.updates, 3, "callback for it");
 
-    fake_setn(f, "programme/sf", 2, 1);                  /* not subscribed */
-    fake_raw(f, "systemd/x", f->epoch, 1, 99, "{}");     /* matches "system" only as a prefix */
-    fake_setn(f, "cohort/sf/2011-1", 1, 1);              /* a new topic, rev 1 */
-    w.want = 2;
-    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "two more received");
+    b = data_received(&r);
+    fake_setn(f, "programme/sf", 2, 1);              /* not subscribed: never arrives */
+    fake_raw(f, "systemd/x", f->epoch, 1, 99, "{}"); /* matches "system" only as a prefix */
+    fake_setn(f, "cohort/sf/2011-1", 1, 1);          /* a new topic, rev 1 */
+    ok(wait_more(f, &r, b, 2), "two more received");
     is_int(cohort_sub_count(r.sub), 3, "new topic (rev 1) added");
     ok(same_as_fake(&r, f, "cohort/sf/", 1), "state is the publisher's");
 
+    b = data_received(&r);
     fake_set(f, "cohort/sf/2010-1", NULL, 1); /* removal */
-    w.want = 3;
-    drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w);
+    wait_more(f, &r, b, 1);
     is_int(r.removals, 1, "removal reported with doc NULL");
     ok(cohort_sub_get(r.sub, "cohort/sf/2010-1", &d) == -ENOENT, "removed topic gone");
     is_int(cohort_sub_count(r.sub), 2, "count without it");
+    b = data_received(&r);
     fake_setn(f, "cohort/sf/2010-1", 7, 1); /* back, rev continues */
-    w.want = 4;
-    drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w);
+    wait_more(f, &r, b, 1);
     ok(cohort_sub_get(r.sub, "cohort/sf/2010-1", &d) == 0 && d.rev == 3,
        "re-created topic applied at rev 3 (tombstone kept the rev)");
 
@@ -626,12 +692,12 @@ static void t_basic(void)
     {
         uint64_t stale = st.stale;
         ftopic_t *t = fake_find(f, "cohort/sf/2009-1", 0);
+        b = data_received(&r);
         fake_raw(f, t->topic, f->epoch, t->rev, t->seq, t->doc);
         fake_raw(f, t->topic, f->epoch, t->rev - 1, t->seq - 1, "{\"n\":-1}");
         fake_raw(f, "cohort/sf/2009-1", f->epoch, 1, 1, "\"not an object\"");
         send2(f->pub, "cohort/sf/2009-1", 16, "{not json");
-        w.want = 8;
-        drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w);
+        wait_more(f, &r, b, 4);
         cohort_sub_stats(r.sub, &st);
         is_int(st.stale - stale, 2, "updates at or below the held rev ignored");
         is_int(st.bad, 2, "malformed envelopes counted as bad");
@@ -671,6 +737,7 @@ static void t_queries_and_opts(void)
     cohort_sub_opts_t bad = {.prefixes = ps, .nprefixes = 0};
     int n = 0;
     char longp[COHORT_SUB_MAX_TOPIC + 2];
+    runner_t run;
 
     diag("queries, options, run/stop");
     errno = 0;
@@ -692,12 +759,14 @@ static void t_queries_and_opts(void)
     /* Overlapping prefixes: "cohort/a/" is covered by "cohort/", asked once. */
     sub_new(f, &r, &o, "cohort/a/", "cohort/", "cohort/");
     r.stop_on_sync = 1;
+    runner_start(&run, f);
     {
         uint64_t t0 = ms_now();
         int rc = cohort_sub_run(r.sub, 3000);
         is_int(rc, 1, "run returns 1 when a callback stops it");
         ok(ms_now() - t0 < 2500, "... well before its time limit");
     }
+    runner_stop(&run);
     is_int(f->requests, 1, "one snapshot request for overlapping prefixes");
     is_int(cohort_sub_count(r.sub), 3, "three cohort topics");
     is_int(cohort_sub_each(r.sub, "cohort/a/", count_each, &n), 2, "each over a prefix");
@@ -711,7 +780,8 @@ static void t_queries_and_opts(void)
         is_int(cohort_sub_run(r.sub, 120), 0, "run(120) returns 0 at its limit");
         ok(ms_now() - t0 >= 110 && ms_now() - t0 < 1000, "... after about 120 ms");
     }
-    ok(cohort_sub_timeout(r.sub) >= 0 && cohort_sub_timeout(r.sub) <= 3000, "timeout bounded by the heartbeat timer");
+    ok(cohort_sub_timeout(r.sub) >= 0 && cohort_sub_timeout(r.sub) <= 3000,
+       "timeout bounded by the heartbeat timer");
     is_str(cohort_sub_event_name(COHORT_SUB_RESYNC), "RESYNC", "event names");
     cohort_sub_destroy(&r.sub);
     fake_free(f);
@@ -733,22 +803,23 @@ static void t_queued(void)
     f->hold = 1;
     sub_new(f, &r, &o, "cohort/", NULL, NULL);
     ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_pending, f), "snapshot request held");
-    fake_setn(f, "cohort/sf/1", 4, 1);  /* rev 4: queued, older than the snapshot */
-    fake_setn(f, "cohort/sf/2", 1, 1);  /* new topic, rev 1: queued ... */
+    fake_setn(f, "cohort/sf/1", 4, 1);   /* rev 4: queued, older than the snapshot */
+    fake_setn(f, "cohort/sf/2", 1, 1);   /* new topic, rev 1: queued ... */
     fake_set(f, "cohort/sf/2", NULL, 1); /* ... and removed before the snapshot */
-    fake_setn(f, "cohort/sf/1", 5, 0);  /* rev 5: only in the snapshot */
+    fake_setn(f, "cohort/sf/1", 5, 0);   /* rev 5: only in the snapshot */
     w.want = 3;
     ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "three updates queued");
-    fake_release_entries(f);             /* snapshot reflects rev 5 */
-    fake_setn(f, "cohort/sf/1", 6, 1);  /* rev 6: after the snapshot */
-    fake_setn(f, "cohort/sf/3", 1, 1);  /* a new topic after the snapshot */
+    fake_release_entries(f);           /* snapshot reflects rev 5 */
+    fake_setn(f, "cohort/sf/1", 6, 1); /* rev 6: after the snapshot */
+    fake_setn(f, "cohort/sf/3", 1, 1); /* a new topic after the snapshot */
     w.want = 5;
     ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_recv, &w), "two more queued");
     ok(!cohort_sub_synced(r.sub), "still waiting for the end marker");
     fake_release_end(f);
     ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_synced, &r), "synced");
     cohort_sub_stats(r.sub, &st);
-    ok(cohort_sub_get(r.sub, "cohort/sf/1", &d) == 0 && d.rev == 6, "queued rev 6 applied on top of snapshot rev 5");
+    ok(cohort_sub_get(r.sub, "cohort/sf/1", &d) == 0 && d.rev == 6,
+       "queued rev 6 applied on top of snapshot rev 5");
     ok(cohort_sub_get(r.sub, "cohort/sf/2", &d) == -ENOENT,
        "a topic created and removed before the snapshot is not resurrected");
     ok(cohort_sub_get(r.sub, "cohort/sf/3", &d) == 0 && d.rev == 1, "queued new topic applied");
@@ -897,7 +968,7 @@ static void t_late_joiner(void)
     sub_new(f, &early, &o1, "", NULL, NULL);
     ok(drive(f, both, 1, 3000, p_synced, &early), "early subscriber synced");
     late.sub = NULL;
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < 200; i++) {
         rnd = rnd * 1103515245u + 12345u;
         const char *t = topics[(rnd >> 16) % 5];
         if ((rnd >> 8) % 11 == 0) {
@@ -907,7 +978,8 @@ static void t_late_joiner(void)
         }
         if (i == 20)
             sub_new(f, &late, &o2, "programme/", "cohort/", "agency/");
-        drive(f, both, late.sub ? 2 : 1, 5, NULL, NULL);
+        if (i % 4 == 0) /* bursts of four, so some arrive during the handshake */
+            drive(f, both, late.sub ? 2 : 1, 2, NULL, NULL);
     }
     ok(drive(f, both, 2, 5000, p_both, cv), "both converged to the publisher's state");
     same_as_fake(&early, f, "", 1);
@@ -916,6 +988,12 @@ static void t_late_joiner(void)
     c.other = late.sub;
     cohort_sub_each(early.sub, NULL, cmp_each, &c);
     ok(c.n > 0 && c.bad == 0, "every topic the same (rev, seq, doc): %d compared", c.n);
+    {
+        cohort_sub_stats_t st;
+        cohort_sub_stats(late.sub, &st);
+        diag("late joiner: %" PRIu64 " queued during its handshake, %" PRIu64 " stale", st.queued,
+             st.stale);
+    }
     is_int(early.resyncs, 0, "early subscriber never resynced");
     is_int(late.resyncs, 0, "late joiner never resynced");
     ok(cohort_sub_get(early.sub, "system", &(cohort_sub_doc_t){0}) == -ENOENT,
@@ -941,7 +1019,8 @@ static void t_heartbeat(void)
     sub_new(f, &r, &o, "cohort/", NULL, NULL);
     ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced");
     cohort_sub_stats(r.sub, &st);
-    ok(st.heartbeats > 0 && st.head_seq == f->seq && st.topics == 1, "heartbeat read: head_seq, topics");
+    ok(st.heartbeats > 0 && st.head_seq == f->seq && st.topics == 1,
+       "heartbeat read: head_seq, topics");
     settle(f, &r, 400);
     is_int(r.resyncs, 0, "no resync while heartbeats flow");
     f->hb_ms = 0;
@@ -959,7 +1038,7 @@ static void t_heartbeat(void)
 
     diag("daemon down and back with a new epoch");
     fake_down(f);
-    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_resync, &r) && r.resyncs == 2, "resync: daemon down");
+    ok(drive(f, (rec_t *[]){&r}, 1, 2000, p_nresync, &(nres_t){&r, 2}), "resync: daemon down");
     is_str(r.last, "no heartbeat for 300 ms", "reason");
     settle(f, &r, 400); /* stays down a while: more resyncs, bounded by the timer */
     ok(r.resyncs >= 2 && r.resyncs <= 5, "one resync per heartbeat timeout while down (%d)",
@@ -1045,8 +1124,195 @@ static void t_queue_cap(void)
     fake_free(f);
 }
 
-int main(void)
+/* ------------------------------------------------ --fake-publisher mode --- */
+
+/* The examples of docs/status.md (programme: with the cohort's funnel and
+ * representation; agency: three people), for trying cohort-watch. */
+static const char DOC_COHORT[] =
+    "{\"agencies\":[\"police\",\"cps\"],\"cohort\":\"2009-1\",\"completion\":{\"mentors\""
+    ":{\"at_risk\":0,\"complete\":0,\"enrolled\":1,\"mean_completion\":0.0,\"require"
+    "d_minutes\":960},\"participants\":{\"at_risk\":1,\"complete\":0,\"enrolled\":6,"
+    "\"mean_completion\":0.5227,\"required_minutes\":2640}},\"ends_on\":\"2009-09-"
+    "30\",\"filled\":{\"mentors\":1,\"participants\":6,\"places\":8,\"vacant\":2},\"fun"
+    "nel\":{\"mentors\":{\"by_agency\":{\"cps\":{\"APPLIED\":0,\"COMPLETED\":0,\"DECLIN"
+    "ED\":0,\"ENROLLED\":1,\"INTERVIEWED\":0,\"LINE_MANAGER_SUPPORTED\":0,\"NOT_SEL"
+    "ECTED\":0,\"OFFERED\":0,\"REMOVED_BY_BOARD\":0,\"SHORTLISTED\":0,\"WITHDRAWN\":"
+    "0},\"police\":{\"APPLIED\":0,\"COMPLETED\":0,\"DECLINED\":0,\"ENROLLED\":0,\"INTE"
+    "RVIEWED\":0,\"LINE_MANAGER_SUPPORTED\":0,\"NOT_SELECTED\":0,\"OFFERED\":0,\"RE"
+    "MOVED_BY_BOARD\":0,\"SHORTLISTED\":0,\"WITHDRAWN\":0}},\"by_stage\":{\"APPLIED"
+    "\":0,\"COMPLETED\":0,\"DECLINED\":0,\"ENROLLED\":1,\"INTERVIEWED\":0,\"LINE_MANA"
+    "GER_SUPPORTED\":0,\"NOT_SELECTED\":0,\"OFFERED\":0,\"REMOVED_BY_BOARD\":0,\"SH"
+    "ORTLISTED\":0,\"WITHDRAWN\":0},\"total\":1},\"participants\":{\"by_agency\":{\"c"
+    "ps\":{\"APPLIED\":0,\"COMPLETED\":0,\"DECLINED\":0,\"ENROLLED\":1,\"INTERVIEWED\""
+    ":0,\"LINE_MANAGER_SUPPORTED\":0,\"NOT_SELECTED\":1,\"OFFERED\":0,\"REMOVED_BY"
+    "_BOARD\":0,\"SHORTLISTED\":0,\"WITHDRAWN\":0},\"police\":{\"APPLIED\":0,\"COMPLE"
+    "TED\":0,\"DECLINED\":0,\"ENROLLED\":5,\"INTERVIEWED\":0,\"LINE_MANAGER_SUPPORT"
+    "ED\":0,\"NOT_SELECTED\":0,\"OFFERED\":0,\"REMOVED_BY_BOARD\":0,\"SHORTLISTED\":"
+    "0,\"WITHDRAWN\":0}},\"by_stage\":{\"APPLIED\":0,\"COMPLETED\":0,\"DECLINED\":0,\""
+    "ENROLLED\":6,\"INTERVIEWED\":0,\"LINE_MANAGER_SUPPORTED\":0,\"NOT_SELECTED\":"
+    "1,\"OFFERED\":0,\"REMOVED_BY_BOARD\":0,\"SHORTLISTED\":0,\"WITHDRAWN\":0},\"tot"
+    "al\":7}},\"mentoring\":{\"assignments\":1,\"mentored\":1},\"places\":8,\"program"
+    "me\":\"sf\",\"programme_name\":\"Step Forward\",\"progression\":{\"after\":{\"ACTI"
+    "NG_UP\":0,\"ATTACHMENT_MOVE\":0,\"LATERAL_MOVE\":0,\"SECONDMENT\":0,\"SUBSTANT"
+    "IVE_PROMOTION\":0,\"TEMPORARY_PROMOTION\":0},\"after_window_ends_on\":\"2010"
+    "-09-30\",\"during\":{\"ACTING_UP\":0,\"ATTACHMENT_MOVE\":0,\"LATERAL_MOVE\":0,\""
+    "SECONDMENT\":0,\"SUBSTANTIVE_PROMOTION\":1,\"TEMPORARY_PROMOTION\":0},\"medi"
+    "an_days_to_substantive_promotion\":110,\"progressed\":{\"ethnic_group\":{\"A"
+    "SIAN\":0,\"BLACK\":null,\"CHINESE_OR_OTHER\":0,\"MIXED\":0,\"NOT_STATED\":0,\"WH"
+    "ITE\":0},\"suppressed\":[\"ethnic_group.BLACK\",\"total\"],\"total\":null},\"pro"
+    "moted_substantively\":1},\"representation\":{\"aims\":[{\"actual_percent\":10"
+    "0,\"group\":\"AIM_BME\",\"met\":true,\"min_percent\":100},{\"actual_percent\":nu"
+    "ll,\"group\":\"AIM_FEMALE\",\"met\":null,\"min_percent\":40}],\"bme\":6,\"disabil"
+    "ity\":{\"DISABILITY_NOT_STATED\":0,\"DISABLED\":0,\"NOT_DISABLED\":6},\"ethnic"
+    "_group\":{\"ASIAN\":null,\"BLACK\":null,\"CHINESE_OR_OTHER\":0,\"MIXED\":null,\""
+    "NOT_STATED\":0,\"WHITE\":0},\"ethnicity\":{\"A1\":null,\"A2\":null,\"A3\":0,\"A9\":"
+    "0,\"B1\":null,\"B2\":0,\"B9\":0,\"M1\":null,\"M2\":0,\"M3\":0,\"M9\":0,\"NS\":0,\"O1\":0"
+    ",\"O9\":0,\"W1\":0,\"W2\":0,\"W9\":0},\"gender\":{\"FEMALE\":null,\"GENDER_NOT_STAT"
+    "ED\":0,\"GENDER_OTHER\":0,\"MALE\":null},\"suppressed\":[\"ethnic_group.ASIAN\""
+    ",\"ethnic_group.BLACK\",\"ethnic_group.MIXED\",\"ethnicity.A1\",\"ethnicity.A"
+    "2\",\"ethnicity.B1\",\"ethnicity.M1\",\"gender.FEMALE\",\"gender.MALE\"],\"thres"
+    "hold\":5,\"total\":6},\"starts_on\":\"2009-04-01\"}";
+static const char DOC_PROGRAMME[] =
+    "{\"aims\":[{\"group\":\"AIM_BME\",\"min_percent\":100},{\"group\":\"AIM_FEMALE\",\""
+    "min_percent\":40}],\"cohorts\":[\"2009-1\"],\"duration_months\":6,\"filled\":{\""
+    "mentors\":1,\"participants\":6,\"places\":8,\"vacant\":2},\"funnel\":{\"mentors\""
+    ":{\"by_agency\":{\"cps\":{\"APPLIED\":0,\"COMPLETED\":0,\"DECLINED\":0,\"ENROLLED"
+    "\":1,\"INTERVIEWED\":0,\"LINE_MANAGER_SUPPORTED\":0,\"NOT_SELECTED\":0,\"OFFER"
+    "ED\":0,\"REMOVED_BY_BOARD\":0,\"SHORTLISTED\":0,\"WITHDRAWN\":0},\"police\":{\"A"
+    "PPLIED\":0,\"COMPLETED\":0,\"DECLINED\":0,\"ENROLLED\":0,\"INTERVIEWED\":0,\"LIN"
+    "E_MANAGER_SUPPORTED\":0,\"NOT_SELECTED\":0,\"OFFERED\":0,\"REMOVED_BY_BOARD\""
+    ":0,\"SHORTLISTED\":0,\"WITHDRAWN\":0}},\"by_stage\":{\"APPLIED\":0,\"COMPLETED\""
+    ":0,\"DECLINED\":0,\"ENROLLED\":1,\"INTERVIEWED\":0,\"LINE_MANAGER_SUPPORTED\":"
+    "0,\"NOT_SELECTED\":0,\"OFFERED\":0,\"REMOVED_BY_BOARD\":0,\"SHORTLISTED\":0,\"W"
+    "ITHDRAWN\":0},\"total\":1},\"participants\":{\"by_agency\":{\"cps\":{\"APPLIED\":"
+    "0,\"COMPLETED\":0,\"DECLINED\":0,\"ENROLLED\":1,\"INTERVIEWED\":0,\"LINE_MANAGE"
+    "R_SUPPORTED\":0,\"NOT_SELECTED\":1,\"OFFERED\":0,\"REMOVED_BY_BOARD\":0,\"SHOR"
+    "TLISTED\":0,\"WITHDRAWN\":0},\"police\":{\"APPLIED\":0,\"COMPLETED\":0,\"DECLINE"
+    "D\":0,\"ENROLLED\":5,\"INTERVIEWED\":0,\"LINE_MANAGER_SUPPORTED\":0,\"NOT_SELE"
+    "CTED\":0,\"OFFERED\":0,\"REMOVED_BY_BOARD\":0,\"SHORTLISTED\":0,\"WITHDRAWN\":0"
+    "}},\"by_stage\":{\"APPLIED\":0,\"COMPLETED\":0,\"DECLINED\":0,\"ENROLLED\":6,\"IN"
+    "TERVIEWED\":0,\"LINE_MANAGER_SUPPORTED\":0,\"NOT_SELECTED\":1,\"OFFERED\":0,\""
+    "REMOVED_BY_BOARD\":0,\"SHORTLISTED\":0,\"WITHDRAWN\":0},\"total\":7}},\"name\":"
+    "\"Step Forward\",\"programme\":\"sf\",\"progression\":{\"after\":{\"ACTING_UP\":0,"
+    "\"ATTACHMENT_MOVE\":0,\"LATERAL_MOVE\":0,\"SECONDMENT\":0,\"SUBSTANTIVE_PROMO"
+    "TION\":0,\"TEMPORARY_PROMOTION\":0},\"during\":{\"ACTING_UP\":0,\"ATTACHMENT_M"
+    "OVE\":0,\"LATERAL_MOVE\":0,\"SECONDMENT\":0,\"SUBSTANTIVE_PROMOTION\":1,\"TEMP"
+    "ORARY_PROMOTION\":0}},\"representation\":{\"aims\":[{\"actual_percent\":100,\""
+    "group\":\"AIM_BME\",\"met\":true,\"min_percent\":100},{\"actual_percent\":null,"
+    "\"group\":\"AIM_FEMALE\",\"met\":null,\"min_percent\":40}],\"bme\":6,\"disability"
+    "\":{\"DISABILITY_NOT_STATED\":0,\"DISABLED\":0,\"NOT_DISABLED\":6},\"ethnic_gr"
+    "oup\":{\"ASIAN\":null,\"BLACK\":null,\"CHINESE_OR_OTHER\":0,\"MIXED\":null,\"NOT"
+    "_STATED\":0,\"WHITE\":0},\"ethnicity\":{\"A1\":null,\"A2\":null,\"A3\":0,\"A9\":0,\""
+    "B1\":null,\"B2\":0,\"B9\":0,\"M1\":null,\"M2\":0,\"M3\":0,\"M9\":0,\"NS\":0,\"O1\":0,\"O"
+    "9\":0,\"W1\":0,\"W2\":0,\"W9\":0},\"gender\":{\"FEMALE\":null,\"GENDER_NOT_STATED\""
+    ":0,\"GENDER_OTHER\":0,\"MALE\":null},\"suppressed\":[\"ethnic_group.ASIAN\",\"e"
+    "thnic_group.BLACK\",\"ethnic_group.MIXED\",\"ethnicity.A1\",\"ethnicity.A2\","
+    "\"ethnicity.B1\",\"ethnicity.M1\",\"gender.FEMALE\",\"gender.MALE\"],\"threshol"
+    "d\":5,\"total\":6},\"requirements\":{\"mentor_minutes\":960,\"mentors\":[{\"coun"
+    "t\":1,\"kind\":\"TRAINING_COURSE\",\"label\":\"2-day course\",\"minutes_each\":96"
+    "0}],\"participant_minutes\":2640,\"participants\":[{\"count\":1,\"kind\":\"TRAI"
+    "NING_COURSE\",\"label\":\"3-day course\",\"minutes_each\":1440},{\"count\":2,\"k"
+    "ind\":\"CALL_BACK\",\"label\":\"call-back\",\"minutes_each\":240},{\"count\":6,\"k"
+    "ind\":\"COACHING\",\"label\":\"coaching\",\"minutes_each\":120}]}}";
+static const char DOC_AGENCY[] =
+    "{\"agency\":\"police\",\"cohort\":\"2009-1\",\"people\":[{\"at_risk\":false,\"compl"
+    "etion\":0.5909,\"components\":{\"CALL_BACK\":{\"credited\":0,\"required\":480,\""
+    "sessions\":0},\"COACHING\":{\"credited\":120,\"required\":720,\"sessions\":1},\""
+    "TRAINING_COURSE\":{\"credited\":1440,\"required\":1440,\"sessions\":1}},\"cred"
+    "ited_minutes\":1560,\"enrolled_on\":\"2009-04-01\",\"expected_minutes\":1560,"
+    "\"mentees\":0,\"mentors\":1,\"promotions\":[{\"effective_on\":\"2009-07-20\",\"fr"
+    "om\":\"police constable\",\"kind\":\"SUBSTANTIVE_PROMOTION\",\"to\":\"sergeant\"}"
+    "],\"ref\":\"0101010101010101\",\"required_minutes\":2640,\"role\":\"PARTICIPANT"
+    "\",\"stage\":\"ENROLLED\"},{\"at_risk\":true,\"completion\":0.3409,\"components\""
+    ":{\"CALL_BACK\":{\"credited\":0,\"required\":480,\"sessions\":0},\"COACHING\":{\""
+    "credited\":120,\"required\":720,\"sessions\":1},\"TRAINING_COURSE\":{\"credite"
+    "d\":1440,\"required\":1440,\"sessions\":1}},\"credited_minutes\":900,\"enrolle"
+    "d_on\":\"2009-04-01\",\"expected_minutes\":1560,\"mentees\":0,\"mentors\":0,\"pr"
+    "omotions\":[],\"ref\":\"0202020202020202aa\",\"required_minutes\":2640,\"role\""
+    ":\"PARTICIPANT\",\"stage\":\"ENROLLED\"},{\"at_risk\":false,\"completion\":0.0,\""
+    "components\":{\"CALL_BACK\":{\"credited\":0,\"required\":480,\"sessions\":0},\"C"
+    "OACHING\":{\"credited\":120,\"required\":720,\"sessions\":1},\"TRAINING_COURSE"
+    "\":{\"credited\":1440,\"required\":1440,\"sessions\":1}},\"credited_minutes\":0"
+    ",\"enrolled_on\":null,\"expected_minutes\":1560,\"mentees\":0,\"mentors\":1,\"p"
+    "romotions\":[],\"ref\":\"0303\",\"required_minutes\":2640,\"role\":\"PARTICIPANT"
+    "\",\"stage\":\"WITHDRAWN\"}],\"programme\":\"sf\"}";
+
+/* Sets topic to doc with key replaced by val (the example plus a change). */
+static void fake_set_with(fake_t *f, const char *topic, const char *doc, const char *key, long val)
 {
+    json_t *j = json_loads(doc, 0, NULL);
+    char *s;
+    json_object_set_new(j, key, json_integer(val));
+    s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+    fake_set(f, topic, s, 1);
+    free(s);
+    json_decref(j);
+}
+
+/* `sub.t --fake-publisher PUB SNAP SECONDS [EVENT@S,...]`: a fake daemon for
+ * trying cohort-watch by hand: the status.md examples, the cohort and the
+ * police agency updated every 500 ms; events: restart@S (new epoch, sockets
+ * rebound), gap@S (one cohort update not published), quiet@S (no
+ * heartbeats for 4 s). */
+static int fake_publisher(int argc, char **argv)
+{
+    fake_t *f;
+    uint64_t start = ms_now(), next = 0, end;
+    long restart = -1, gap = -1, quiet = -1, tick = 0;
+
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s --fake-publisher PUB SNAP SECONDS [EVENT@S,...]\n", argv[0]);
+        return 2;
+    }
+    end = start + (uint64_t)atol(argv[4]) * 1000u;
+    if (argc > 5) {
+        char *ev = argv[5], *p;
+        if ((p = strstr(ev, "restart@")))
+            restart = atol(p + 8) * 1000;
+        if ((p = strstr(ev, "gap@")))
+            gap = atol(p + 4) * 1000;
+        if ((p = strstr(ev, "quiet@")))
+            quiet = atol(p + 6) * 1000;
+    }
+    f = fake_new_at(argv[2], argv[3]);
+    f->hb_ms = 1000;
+    fake_set(f, "programme/sf", DOC_PROGRAMME, 0);
+    fake_set(f, "cohort/sf/2009-1", DOC_COHORT, 0);
+    fake_set(f, "agency/police/sf/2009-1", DOC_AGENCY, 0);
+    fake_set(f, "agency/cps/sf/2009-1",
+             "{\"agency\":\"cps\",\"cohort\":\"2009-1\",\"people\":[],\"programme\":\"sf\"}", 0);
+    while (ms_now() < end) {
+        zmq_pollitem_t it = {.socket = f->router, .events = ZMQ_POLLIN};
+        long t = (long)(ms_now() - start);
+        zmq_poll(&it, 1, 20);
+        if (quiet >= 0 && t >= quiet && t < quiet + 4000)
+            f->hb_ms = 0;
+        else
+            f->hb_ms = 1000;
+        fake_tick(f);
+        if (restart >= 0 && t >= restart) {
+            fake_restart(f, 1);
+            restart = -1;
+        }
+        if (ms_now() >= next) {
+            next = ms_now() + 500;
+            tick++;
+            if (gap >= 0 && t >= gap) {
+                fake_setn(f, "cohort/sf/2009-1", 0, 0); /* unpublished: a gap */
+                gap = -1;
+            }
+            fake_set_with(f, "cohort/sf/2009-1", DOC_COHORT, "places", 8 + tick % 5);
+            fake_set_with(f, "agency/police/sf/2009-1", DOC_AGENCY, "tick", tick);
+        }
+    }
+    fake_free(f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--fake-publisher") == 0)
+        return fake_publisher(argc, argv);
     snprintf(dir, sizeof dir, "/tmp/t_sub.XXXXXX");
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");

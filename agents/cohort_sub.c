@@ -1,0 +1,1086 @@
+/* cohort_sub.c: libcohort's status subscriber (docs/protocol.md, "Status
+ * publishing").
+ *
+ * Contract: see cohort_sub.h. Inside:
+ * - Three phases: WAIT (sockets connected, nothing received on the SUB
+ *   yet), SNAP (asking for the snapshot of prefix k; SUB messages go to the
+ *   queue) and LIVE (SUB messages are applied at once).
+ * - The state and the snapshot being built are tables of entries sorted by
+ *   topic (binary search; topics are few, updates many). An entry owns one
+ *   reference to its document; NULL is a tombstone (removed topic).
+ * - A resync that is not a reconnect keeps the SUB socket (it is live: the
+ *   message that caused the resync came through it) and only replaces the
+ *   DEALER, so that no reply to an older request can be taken for a new
+ *   one. A heartbeat loss replaces both.
+ * - The snapshot prefixes are the subscription prefixes minus those covered
+ *   by another one, so every topic is covered by at most one of them; each
+ *   keeps the end seq of its last snapshot for the unknown-topic rule. */
+#include "cohort_sub.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RECV_CAP 4096    /* messages read per socket per pump */
+#define RCV_HWM 100000   /* ZMQ_RCVHWM of both sockets */
+#define MAX_EPOCH 32     /* longest epoch string accepted */
+#define SEND_RETRY_MS 10 /* wait before trying a send that said EAGAIN again */
+#define SYSTEM "system"
+
+enum { P_WAIT, P_SNAP, P_LIVE };
+
+/* One topic held. */
+typedef struct {
+    json_t *doc;  /* the document (one reference owned); NULL: removed */
+    uint64_t rev; /* its revision */
+    uint64_t seq; /* its log sequence */
+    int snapshot; /* 1: last set from a snapshot */
+    char topic[]; /* the topic, NUL-terminated */
+} entry_t;
+
+/* Entries sorted by topic. */
+typedef struct {
+    entry_t **v; /* the entries */
+    size_t n;    /* how many */
+    size_t cap;  /* room in v */
+} table_t;
+
+/* One parsed update (from the SUB or a snapshot reply). */
+typedef struct {
+    json_t *env;       /* the whole envelope (owned) */
+    const char *topic; /* inside env */
+    const char *epoch; /* inside env */
+    json_t *doc;       /* inside env; NULL for a JSON null */
+    uint64_t rev;      /* envelope rev */
+    uint64_t seq;      /* envelope seq */
+    size_t bytes;      /* size of the message on the wire */
+} msg_t;
+
+struct cohort_sub_t {
+    cohort_sub_opts_t o;            /* options, defaults filled in (pointers below) */
+    char *publish;                  /* copy of o.publish */
+    char *snapshot;                 /* copy of o.snapshot */
+    char **prefixes;                /* copies of o.prefixes (what is subscribed) */
+    size_t nprefixes;               /* how many */
+    char **snapp;                   /* snapshot prefixes: sorted, none covering another */
+    uint64_t *snap_end;             /* per snapshot prefix: end seq of its last snapshot */
+    uint64_t *snap_end_new;         /* the same, for the snapshot being built */
+    size_t nsnap;                   /* how many snapshot prefixes */
+    void *zctx;                     /* context in use */
+    int own_ctx;                    /* 1 if zctx is ours to terminate */
+    void *sub;                      /* SUB socket, connected to publish */
+    void *dealer;                   /* DEALER socket, connected to snapshot */
+    int phase;                      /* P_* */
+    size_t k;                       /* SNAP: index of the prefix being asked for */
+    int need_send;                  /* SNAP: the request for k is still to be sent */
+    uint64_t send_at;               /* SNAP: not before this (ms) */
+    int in_flight;                  /* SNAP: the request for k is sent, its $end not yet in */
+    uint64_t snap_deadline;         /* SNAP: retry when no reply message came by then (ms) */
+    uint64_t snap_got;              /* SNAP: topic messages received for prefix k */
+    char epoch[MAX_EPOCH + 1];      /* epoch of the state held, "" if none */
+    char snap_epoch[MAX_EPOCH + 1]; /* epoch of the snapshot being built, "" if none yet */
+    table_t state;                  /* the state */
+    table_t snap;                   /* the snapshot being built */
+    msg_t *q;                       /* the pre-snapshot queue */
+    size_t qn;                      /* updates in it */
+    size_t qcap;                    /* room in q */
+    size_t qbytes;                  /* bytes in it */
+    uint64_t last_hb;               /* last heartbeat, or (re)connect time (ms) */
+    uint64_t drop_n;                /* topic updates seen, for drop_every */
+    int stop;                       /* cohort_sub_stop was called */
+    int more;                       /* a pump stopped at RECV_CAP: pump again at once */
+    int delivered;                  /* update callbacks in this pump */
+    cohort_sub_stats_t st;          /* counters */
+    char why[256];                  /* reason for the event being reported */
+};
+
+/* ------------------------------------------------------------- helpers --- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Formats a duration for reasons: "3 s" or "300 ms". */
+static void fmt_ms(char *buf, size_t n, uint32_t ms)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, n, "%u s", ms / 1000);
+    else
+        snprintf(buf, n, "%u ms", ms);
+}
+
+static void msg_free(msg_t *m)
+{
+    json_decref(m->env);
+    m->env = NULL;
+}
+
+/* Index of the snapshot prefix covering topic, or -1. */
+static long cover(const cohort_sub_t *self, const char *topic)
+{
+    for (size_t i = 0; i < self->nsnap; i++)
+        if (starts_with(topic, self->snapp[i]))
+            return (long)i;
+    return -1;
+}
+
+/* --------------------------------------------------------------- tables --- */
+
+/* Binary search: the entry for topic, or NULL with *at its insertion index. */
+static entry_t *t_find(const table_t *t, const char *topic, size_t *at)
+{
+    size_t lo = 0, hi = t->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(t->v[mid]->topic, topic);
+        if (c == 0) {
+            if (at)
+                *at = mid;
+            return t->v[mid];
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (at)
+        *at = lo;
+    return NULL;
+}
+
+/* Inserts a new entry at index at (from t_find). Returns it, or NULL. */
+static entry_t *t_insert(table_t *t, size_t at, const char *topic)
+{
+    size_t len = strlen(topic);
+    entry_t *e;
+
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 16;
+        entry_t **nv = realloc(t->v, nc * sizeof *nv);
+        if (nv == NULL)
+            return NULL;
+        t->v = nv;
+        t->cap = nc;
+    }
+    if ((e = calloc(1, sizeof *e + len + 1)) == NULL)
+        return NULL;
+    memcpy(e->topic, topic, len + 1);
+    memmove(t->v + at + 1, t->v + at, (t->n - at) * sizeof *t->v);
+    t->v[at] = e;
+    t->n++;
+    return e;
+}
+
+static void t_clear(table_t *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        json_decref(t->v[i]->doc);
+        free(t->v[i]);
+    }
+    t->n = 0;
+}
+
+static void t_fini(table_t *t)
+{
+    t_clear(t);
+    free(t->v);
+    t->v = NULL;
+    t->cap = 0;
+}
+
+/* Sets e from m (takes a new reference to m's doc). */
+static void e_set(entry_t *e, const msg_t *m, int snapshot)
+{
+    json_t *old = e->doc;
+    e->doc = m->doc ? json_incref(m->doc) : NULL;
+    json_decref(old);
+    e->rev = m->rev;
+    e->seq = m->seq;
+    e->snapshot = snapshot;
+}
+
+static void e_view(const entry_t *e, const char *epoch, cohort_sub_doc_t *out)
+{
+    out->topic = e->topic;
+    out->doc = e->doc;
+    out->epoch = epoch;
+    out->rev = e->rev;
+    out->seq = e->seq;
+    out->snapshot = e->snapshot;
+}
+
+/* ---------------------------------------------------------- callbacks --- */
+
+static void deliver(cohort_sub_t *self, const entry_t *e)
+{
+    cohort_sub_doc_t d;
+
+    self->delivered++;
+    if (self->o.on_update == NULL)
+        return;
+    e_view(e, self->epoch, &d);
+    self->o.on_update(self->o.arg, &d);
+}
+
+static void event(cohort_sub_t *self, cohort_sub_event_t ev, const char *reason)
+{
+    if (self->o.on_event != NULL)
+        self->o.on_event(self->o.arg, ev, reason ? reason : "");
+}
+
+/* ------------------------------------------------------------- sockets --- */
+
+static void close_sock(void **s)
+{
+    if (*s != NULL) {
+        zmq_close(*s);
+        *s = NULL;
+    }
+}
+
+/* Common options: linger 0, bounded messages, a receive HWM, fast
+ * reconnects and ZMTP heartbeats. */
+static int sock_opts(cohort_sub_t *self, void *s)
+{
+    int zero = 0, hwm = RCV_HWM, hb_ivl = 1000, hb_tmo = 3000, rivl = 100, rivl_max = 1000;
+    int64_t maxmsg = self->o.max_msg_bytes;
+
+    if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0 ||
+        zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_tmo, sizeof hb_tmo) != 0 ||
+        zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &rivl, sizeof rivl) != 0 ||
+        zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &rivl_max, sizeof rivl_max) != 0)
+        return -errno;
+    return 0;
+}
+
+/* A new DEALER for snapshot requests (the old one, if any, is closed). */
+static int open_dealer(cohort_sub_t *self)
+{
+    int rc;
+
+    close_sock(&self->dealer);
+    if ((self->dealer = zmq_socket(self->zctx, ZMQ_DEALER)) == NULL)
+        return -errno;
+    if ((rc = sock_opts(self, self->dealer)) < 0)
+        return rc;
+    if (zmq_connect(self->dealer, self->snapshot) != 0)
+        return -errno;
+    return 0;
+}
+
+/* A new SUB, subscribed to the prefixes and then "system" (so that the
+ * first heartbeat proves every subscription has reached the publisher). */
+static int open_sub(cohort_sub_t *self)
+{
+    int rc;
+
+    close_sock(&self->sub);
+    if ((self->sub = zmq_socket(self->zctx, ZMQ_SUB)) == NULL)
+        return -errno;
+    if ((rc = sock_opts(self, self->sub)) < 0)
+        return rc;
+    for (size_t i = 0; i < self->nprefixes; i++)
+        if (zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, self->prefixes[i],
+                           strlen(self->prefixes[i])) != 0)
+            return -errno;
+    if (zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, SYSTEM, strlen(SYSTEM)) != 0 ||
+        zmq_connect(self->sub, self->publish) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Reads one whole message: the first up to 3 frames into parts (the caller
+ * closes *nparts of them; more are read and dropped). Returns the number of
+ * frames (>= 1), 0 when none is waiting, or -errno. */
+static int read_msg(void *s, zmq_msg_t parts[3], int *nparts)
+{
+    int n = 0, more;
+    size_t ml = sizeof more;
+
+    *nparts = 0;
+    do {
+        zmq_msg_t tmp, *m = n < 3 ? &parts[n] : &tmp;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, s, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            int e = errno;
+            zmq_msg_close(m);
+            if (n == 0 && e == EAGAIN)
+                return 0;
+            return -e;
+        }
+        if (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml) != 0)
+            more = 0;
+        if (n < 3)
+            (*nparts)++;
+        else
+            zmq_msg_close(m);
+        n++;
+    } while (more);
+    return n;
+}
+
+static void close_parts(zmq_msg_t *parts, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&parts[i]);
+}
+
+/* Copies a topic frame into buf (NUL-terminated). Returns 0, or -1 if it
+ * is too long or holds a NUL byte. */
+static int frame_topic(zmq_msg_t *m, char *buf)
+{
+    size_t len = zmq_msg_size(m);
+
+    if (len > COHORT_SUB_MAX_TOPIC || memchr(zmq_msg_data(m), '\0', len) != NULL)
+        return -1;
+    memcpy(buf, zmq_msg_data(m), len);
+    buf[len] = '\0';
+    return 0;
+}
+
+/* Parses an envelope whose frame topic is topic. Returns 0 and m, or -1. */
+static int parse_env(zmq_msg_t *body, const char *topic, msg_t *m)
+{
+    json_t *env, *t, *ep, *rev, *seq, *doc;
+
+    memset(m, 0, sizeof *m);
+    env = json_loadb(zmq_msg_data(body), zmq_msg_size(body), 0, NULL);
+    if (env == NULL)
+        return -1;
+    t = json_object_get(env, "topic");
+    ep = json_object_get(env, "epoch");
+    rev = json_object_get(env, "rev");
+    seq = json_object_get(env, "seq");
+    doc = json_object_get(env, "doc");
+    if (!json_is_object(env) || !json_is_string(t) || strcmp(json_string_value(t), topic) != 0 ||
+        !json_is_string(ep) || json_string_length(ep) == 0 || json_string_length(ep) > MAX_EPOCH ||
+        strlen(json_string_value(ep)) != json_string_length(ep) || !json_is_integer(rev) ||
+        json_integer_value(rev) < 1 || !json_is_integer(seq) || json_integer_value(seq) < 0 ||
+        doc == NULL || !(json_is_object(doc) || json_is_null(doc))) {
+        json_decref(env);
+        return -1;
+    }
+    m->env = env;
+    m->topic = json_string_value(t);
+    m->epoch = json_string_value(ep);
+    m->doc = json_is_null(doc) ? NULL : doc;
+    m->rev = (uint64_t)json_integer_value(rev);
+    m->seq = (uint64_t)json_integer_value(seq);
+    m->bytes = zmq_msg_size(body) + strlen(topic);
+    return 0;
+}
+
+/* ------------------------------------------------------------- resync --- */
+
+static void q_clear(cohort_sub_t *self)
+{
+    for (size_t i = 0; i < self->qn; i++)
+        msg_free(&self->q[i]);
+    self->qn = 0;
+    self->qbytes = 0;
+}
+
+/* Starts over: drops the queue and any snapshot being built, replaces the
+ * DEALER (and the SUB when reconnect), asks for the snapshot again, and
+ * reports a RESYNC. The state held stays until the new snapshot is in. */
+static int resync(cohort_sub_t *self, int reconnect, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(self->why, sizeof self->why, fmt, ap);
+    va_end(ap);
+    self->st.resyncs++;
+    q_clear(self);
+    t_clear(&self->snap);
+    self->snap_epoch[0] = '\0';
+    self->in_flight = 0;
+    self->k = 0;
+    self->snap_got = 0;
+    if (reconnect) {
+        self->phase = P_WAIT;
+        self->need_send = 0;
+        self->last_hb = now_ms();
+        close_sock(&self->dealer);
+        if ((rc = open_sub(self)) < 0)
+            return rc;
+    } else {
+        self->phase = P_SNAP;
+        self->need_send = 1;
+        self->send_at = now_ms();
+    }
+    if ((rc = open_dealer(self)) < 0)
+        return rc;
+    event(self, COHORT_SUB_RESYNC, self->why);
+    return 0;
+}
+
+/* A failed snapshot request: report RETRY and ask again for the same
+ * prefix on a fresh DEALER, at once or after the snapshot timeout. */
+static int retry(cohort_sub_t *self, int later, const char *fmt, ...)
+{
+    va_list ap;
+    entry_t *keep;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(self->why, sizeof self->why, fmt, ap);
+    va_end(ap);
+    self->st.snapshot_retries++;
+    /* Drop what this prefix's partial reply added: it is asked for again. */
+    for (size_t i = 0; i < self->snap.n;) {
+        keep = self->snap.v[i];
+        if (starts_with(keep->topic, self->snapp[self->k])) {
+            json_decref(keep->doc);
+            free(keep);
+            memmove(self->snap.v + i, self->snap.v + i + 1,
+                    (self->snap.n - i - 1) * sizeof *self->snap.v);
+            self->snap.n--;
+        } else {
+            i++;
+        }
+    }
+    if (self->k == 0)
+        self->snap_epoch[0] = '\0';
+    self->in_flight = 0;
+    self->need_send = 1;
+    self->snap_got = 0;
+    self->send_at = now_ms() + (later ? self->o.snapshot_timeout_ms : 0);
+    if ((rc = open_dealer(self)) < 0)
+        return rc;
+    event(self, COHORT_SUB_RETRY, self->why);
+    return 0;
+}
+
+/* ------------------------------------------------------------ applying --- */
+
+/* Applies one update by the epoch and rev rules (LIVE only). Takes m. */
+static int apply(cohort_sub_t *self, msg_t *m)
+{
+    entry_t *e;
+    size_t at;
+    long c;
+    int rc = 0;
+
+    if (strcmp(m->epoch, self->epoch) != 0) {
+        rc = resync(self, 0, "epoch changed");
+        goto out;
+    }
+    if (strcmp(m->topic, SYSTEM) == 0)
+        goto out;
+    e = t_find(&self->state, m->topic, &at);
+    if (e != NULL) {
+        if (m->rev <= e->rev) {
+            self->st.stale++;
+        } else if (m->rev == e->rev + 1) {
+            e_set(e, m, 0);
+            self->st.applied++;
+            deliver(self, e);
+        } else {
+            rc = resync(self, 0, "gap on %.200s: rev %llu after %llu", m->topic,
+                        (unsigned long long)m->rev, (unsigned long long)e->rev);
+        }
+        goto out;
+    }
+    c = cover(self, m->topic);
+    if (c < 0 || m->seq <= self->snap_end[c]) {
+        self->st.stale++; /* older than the snapshot, which did not have it */
+    } else if (m->rev == 1) {
+        if ((e = t_insert(&self->state, at, m->topic)) == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        e_set(e, m, 0);
+        self->st.applied++;
+        if (e->doc != NULL)
+            deliver(self, e);
+    } else {
+        rc = resync(self, 0, "gap on %.200s: rev %llu for a new topic", m->topic,
+                    (unsigned long long)m->rev);
+    }
+out:
+    msg_free(m);
+    return rc;
+}
+
+/* The last prefix's $end is in: the snapshot replaces the state (callbacks
+ * for what changed and what is gone), then the queue is applied. */
+static int complete(cohort_sub_t *self)
+{
+    table_t old = self->state;
+    int same_epoch = strcmp(self->epoch, self->snap_epoch) == 0;
+    size_t i = 0, j = 0, qn = self->qn;
+    msg_t *q = self->q;
+    int rc = 0;
+
+    self->state = self->snap;
+    memset(&self->snap, 0, sizeof self->snap);
+    memcpy(self->epoch, self->snap_epoch, sizeof self->epoch);
+    memcpy(self->snap_end, self->snap_end_new, self->nsnap * sizeof *self->snap_end);
+    self->phase = P_LIVE;
+    self->in_flight = self->need_send = 0;
+    self->q = NULL;
+    self->qn = self->qcap = self->qbytes = 0;
+
+    /* Merge the two sorted tables. */
+    while (i < self->state.n || j < old.n) {
+        entry_t *n = i < self->state.n ? self->state.v[i] : NULL;
+        entry_t *o = j < old.n ? old.v[j] : NULL;
+        int c = n == NULL ? 1 : o == NULL ? -1 : strcmp(n->topic, o->topic);
+        if (c <= 0) {
+            self->st.applied++;
+            if (!(c == 0 && same_epoch && o->doc != NULL && o->rev == n->rev))
+                deliver(self, n);
+            i++;
+            j += c == 0;
+        } else {
+            if (o->doc != NULL) {
+                long cv = cover(self, o->topic);
+                json_decref(o->doc);
+                o->doc = NULL;
+                o->seq = cv >= 0 ? self->snap_end[cv] : o->seq;
+                o->snapshot = 1;
+                deliver(self, o);
+            }
+            j++;
+        }
+    }
+    t_fini(&old);
+
+    /* The queue, by the same rules as live updates; a resync on the way
+     * drops the rest (it is older than the snapshot to come). */
+    for (size_t x = 0; x < qn; x++) {
+        if (rc == 0 && self->phase == P_LIVE)
+            rc = apply(self, &q[x]);
+        else
+            msg_free(&q[x]);
+    }
+    free(q);
+    if (rc < 0)
+        return rc;
+    if (self->phase == P_LIVE) {
+        self->st.syncs++;
+        event(self, COHORT_SUB_SYNCED, "");
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- input --- */
+
+/* Queues m (SNAP and WAIT). Takes m. */
+static int enqueue(cohort_sub_t *self, msg_t *m)
+{
+    if (self->qn >= self->o.queue_max || self->qbytes + m->bytes > self->o.queue_bytes_max) {
+        msg_free(m);
+        if (self->qn >= self->o.queue_max)
+            return resync(self, 0, "pre-snapshot queue over %u updates", self->o.queue_max);
+        return resync(self, 0, "pre-snapshot queue over %zu bytes", self->o.queue_bytes_max);
+    }
+    if (self->qn == self->qcap) {
+        size_t nc = self->qcap ? self->qcap * 2 : 64;
+        msg_t *nq;
+        if (nc > self->o.queue_max)
+            nc = self->o.queue_max;
+        if ((nq = realloc(self->q, nc * sizeof *nq)) == NULL) {
+            msg_free(m);
+            return -ENOMEM;
+        }
+        self->q = nq;
+        self->qcap = nc;
+    }
+    self->q[self->qn++] = *m;
+    self->qbytes += m->bytes;
+    self->st.queued++;
+    return 0;
+}
+
+/* Handles one message from the SUB. */
+static int on_sub(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
+{
+    char topic[COHORT_SUB_MAX_TOPIC + 1];
+    int is_sys;
+    msg_t m;
+
+    self->st.received++;
+    if (nframes != 2 || frame_topic(&parts[0], topic) < 0) {
+        self->st.bad++;
+        return 0;
+    }
+    is_sys = strcmp(topic, SYSTEM) == 0;
+    if (!is_sys && cover(self, topic) < 0)
+        return 0; /* matched "system" as a prefix only, e.g. "systemd/..." */
+    if (parse_env(&parts[1], topic, &m) < 0) {
+        self->st.bad++;
+        return 0;
+    }
+    if (is_sys) {
+        json_t *h = m.doc ? json_object_get(m.doc, "head_seq") : NULL;
+        json_t *t = m.doc ? json_object_get(m.doc, "topics") : NULL;
+        self->st.heartbeats++;
+        self->last_hb = now_ms();
+        if (json_is_integer(h) && json_integer_value(h) >= 0)
+            self->st.head_seq = (uint64_t)json_integer_value(h);
+        if (json_is_integer(t) && json_integer_value(t) >= 0)
+            self->st.topics = (uint64_t)json_integer_value(t);
+    } else if (self->o.drop_every && ++self->drop_n % self->o.drop_every == 0) {
+        self->st.dropped++;
+        msg_free(&m);
+        return 0;
+    }
+    switch (self->phase) {
+    case P_WAIT:
+        /* The subscription is live: ask for the snapshot now. */
+        self->phase = P_SNAP;
+        self->k = 0;
+        self->need_send = 1;
+        self->send_at = now_ms();
+        return enqueue(self, &m);
+    case P_SNAP:
+        return enqueue(self, &m);
+    default:
+        return apply(self, &m);
+    }
+}
+
+/* Handles one message from the DEALER (a snapshot reply part). */
+static int on_dealer(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
+{
+    char name[COHORT_SUB_MAX_TOPIC + 1];
+    const char *prefix;
+    zmq_msg_t *p = parts;
+    msg_t m;
+    entry_t *e;
+    size_t at;
+
+    if (self->phase != P_SNAP || !self->in_flight)
+        return 0; /* not asked for (cannot happen: a new DEALER per request) */
+    prefix = self->snapp[self->k];
+    self->snap_deadline = now_ms() + self->o.snapshot_timeout_ms;
+    if (nframes == 3 && zmq_msg_size(&parts[0]) == 0) { /* REQ-style delimiter */
+        p++;
+        nframes--;
+    }
+    if (nframes != 2 || frame_topic(&p[0], name) < 0) {
+        self->st.bad++;
+        return retry(self, 1, "bad snapshot reply from %s", self->snapshot);
+    }
+    if (strcmp(name, "$error") == 0) {
+        json_t *j = json_loadb(zmq_msg_data(&p[1]), zmq_msg_size(&p[1]), 0, NULL);
+        const char *r = json_string_value(json_object_get(j, "error"));
+        int rc = retry(self, 1, "snapshot error from %s: %.160s", self->snapshot, r ? r : "?");
+        json_decref(j);
+        return rc;
+    }
+    if (strcmp(name, "$end") == 0) {
+        json_t *j = json_loadb(zmq_msg_data(&p[1]), zmq_msg_size(&p[1]), 0, NULL);
+        json_t *ep = json_object_get(j, "epoch"), *seq = json_object_get(j, "seq");
+        json_t *cnt = json_object_get(j, "count");
+        const char *eps = json_string_value(ep);
+        uint64_t s, n;
+        if (eps == NULL || *eps == '\0' || strlen(eps) > MAX_EPOCH || !json_is_integer(seq) ||
+            json_integer_value(seq) < 0 || !json_is_integer(cnt) || json_integer_value(cnt) < 0) {
+            json_decref(j);
+            self->st.bad++;
+            return retry(self, 1, "bad snapshot end marker from %s", self->snapshot);
+        }
+        s = (uint64_t)json_integer_value(seq);
+        n = (uint64_t)json_integer_value(cnt);
+        if (self->snap_epoch[0] != '\0' && strcmp(self->snap_epoch, eps) != 0) {
+            json_decref(j);
+            return resync(self, 0, "epoch changed");
+        }
+        snprintf(self->snap_epoch, sizeof self->snap_epoch, "%s", eps);
+        json_decref(j);
+        if (n != self->snap_got)
+            return retry(self, 1, "snapshot of '%.200s' incomplete: %llu of %llu topics", prefix,
+                         (unsigned long long)self->snap_got, (unsigned long long)n);
+        self->snap_end_new[self->k] = s;
+        self->in_flight = 0;
+        self->snap_got = 0;
+        if (++self->k < self->nsnap) {
+            self->need_send = 1;
+            self->send_at = now_ms();
+            return 0;
+        }
+        return complete(self);
+    }
+    self->snap_got++;
+    if (parse_env(&p[1], name, &m) < 0) {
+        self->st.bad++;
+        return retry(self, 1, "bad snapshot reply from %s", self->snapshot);
+    }
+    if (strcmp(name, SYSTEM) == 0 || !starts_with(name, prefix)) {
+        msg_free(&m);
+        return 0;
+    }
+    if (self->snap_epoch[0] == '\0') {
+        snprintf(self->snap_epoch, sizeof self->snap_epoch, "%s", m.epoch);
+    } else if (strcmp(self->snap_epoch, m.epoch) != 0) {
+        msg_free(&m);
+        return resync(self, 0, "epoch changed");
+    }
+    e = t_find(&self->snap, name, &at);
+    if (e == NULL && (e = t_insert(&self->snap, at, name)) == NULL) {
+        msg_free(&m);
+        return -ENOMEM;
+    }
+    if (e->rev < m.rev || e->doc == NULL)
+        e_set(e, &m, 1);
+    msg_free(&m);
+    return 0;
+}
+
+/* Sends the snapshot request for prefix k if due. */
+static int send_request(cohort_sub_t *self, uint64_t now)
+{
+    json_t *j;
+    char *s;
+    int rc = 0;
+
+    if (self->phase != P_SNAP || !self->need_send || now < self->send_at)
+        return 0;
+    j = json_pack("{s:s}", "snapshot", self->snapp[self->k]);
+    s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s == NULL)
+        return -ENOMEM;
+    if (zmq_send(self->dealer, s, strlen(s), ZMQ_DONTWAIT) < 0) {
+        if (errno == EAGAIN)
+            self->send_at = now + SEND_RETRY_MS;
+        else
+            rc = -errno;
+    } else {
+        self->need_send = 0;
+        self->in_flight = 1;
+        self->snap_got = 0;
+        self->snap_deadline = now + self->o.snapshot_timeout_ms;
+        self->st.snapshot_requests++;
+    }
+    free(s);
+    return rc;
+}
+
+/* Reads up to RECV_CAP messages from a socket. which: 0 SUB, 1 DEALER. */
+static int drain(cohort_sub_t *self, int which)
+{
+    zmq_msg_t parts[3];
+    int np, n, rc;
+
+    for (int i = 0; i < RECV_CAP; i++) {
+        void *s = which ? self->dealer : self->sub; /* may change on resync */
+        if (s == NULL)
+            return 0;
+        if ((n = read_msg(s, parts, &np)) <= 0)
+            return n;
+        rc = which ? on_dealer(self, parts, n) : on_sub(self, parts, n);
+        close_parts(parts, np);
+        if (rc < 0)
+            return rc;
+    }
+    self->more = 1;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- API --- */
+
+/* Fills snapp: the prefixes sorted, without those another one covers. */
+static int snap_prefixes(cohort_sub_t *self)
+{
+    size_t n = self->nprefixes;
+
+    self->snapp = calloc(n, sizeof *self->snapp);
+    self->snap_end = calloc(n, sizeof *self->snap_end);
+    self->snap_end_new = calloc(n, sizeof *self->snap_end_new);
+    if (!self->snapp || !self->snap_end || !self->snap_end_new)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = self->prefixes[i];
+        int covered = 0;
+        for (size_t j = 0; j < n && !covered; j++)
+            if (j != i && starts_with(p, self->prefixes[j]) &&
+                (strcmp(p, self->prefixes[j]) != 0 || j < i))
+                covered = 1;
+        if (covered)
+            continue;
+        /* insertion sort */
+        size_t at = self->nsnap;
+        while (at > 0 && strcmp(self->snapp[at - 1], p) > 0) {
+            self->snapp[at] = self->snapp[at - 1];
+            at--;
+        }
+        self->snapp[at] = self->prefixes[i];
+        self->nsnap++;
+    }
+    return 0;
+}
+
+cohort_sub_t *cohort_sub_new(const cohort_sub_opts_t *opts)
+{
+    cohort_sub_t *self = NULL;
+    int e = EINVAL, rc;
+
+    if (opts == NULL || opts->prefixes == NULL || opts->nprefixes == 0 ||
+        opts->nprefixes > COHORT_SUB_MAX_PREFIXES)
+        goto fail;
+    for (size_t i = 0; i < opts->nprefixes; i++)
+        if (opts->prefixes[i] == NULL || strlen(opts->prefixes[i]) > COHORT_SUB_MAX_TOPIC)
+            goto fail;
+    e = ENOMEM;
+    if ((self = calloc(1, sizeof *self)) == NULL)
+        goto fail;
+    self->o = *opts;
+    if (!self->o.heartbeat_timeout_ms)
+        self->o.heartbeat_timeout_ms = 3000;
+    if (!self->o.snapshot_timeout_ms)
+        self->o.snapshot_timeout_ms = 2000;
+    if (!self->o.queue_max)
+        self->o.queue_max = 100000;
+    if (!self->o.queue_bytes_max)
+        self->o.queue_bytes_max = (size_t)64 << 20;
+    if (!self->o.max_msg_bytes)
+        self->o.max_msg_bytes = 16u << 20;
+    self->publish = strdup(opts->publish ? opts->publish : COHORT_SUB_DEFAULT_PUBLISH);
+    self->snapshot = strdup(opts->snapshot ? opts->snapshot : COHORT_SUB_DEFAULT_SNAPSHOT);
+    self->prefixes = calloc(opts->nprefixes, sizeof *self->prefixes);
+    if (!self->publish || !self->snapshot || !self->prefixes)
+        goto fail;
+    self->o.publish = self->publish;
+    self->o.snapshot = self->snapshot;
+    self->o.prefixes = NULL; /* the copies below are used */
+    for (size_t i = 0; i < opts->nprefixes; i++) {
+        if ((self->prefixes[i] = strdup(opts->prefixes[i])) == NULL)
+            goto fail;
+        self->nprefixes++;
+    }
+    if (snap_prefixes(self) < 0)
+        goto fail;
+
+    self->zctx = opts->zctx;
+    if (self->zctx == NULL) {
+        if ((self->zctx = zmq_ctx_new()) == NULL) {
+            e = errno;
+            goto fail;
+        }
+        self->own_ctx = 1;
+    }
+    self->phase = P_WAIT;
+    self->last_hb = now_ms();
+    if ((rc = open_sub(self)) < 0 || (rc = open_dealer(self)) < 0) {
+        e = -rc;
+        goto fail;
+    }
+    return self;
+
+fail:
+    cohort_sub_destroy(&self);
+    errno = e;
+    return NULL;
+}
+
+void cohort_sub_destroy(cohort_sub_t **self_p)
+{
+    cohort_sub_t *self;
+
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    self = *self_p;
+    *self_p = NULL;
+    close_sock(&self->sub);
+    close_sock(&self->dealer);
+    if (self->own_ctx)
+        zmq_ctx_term(self->zctx);
+    q_clear(self);
+    free(self->q);
+    t_fini(&self->state);
+    t_fini(&self->snap);
+    for (size_t i = 0; i < self->nprefixes; i++)
+        free(self->prefixes[i]);
+    free(self->prefixes);
+    free(self->snapp);
+    free(self->snap_end);
+    free(self->snap_end_new);
+    free(self->publish);
+    free(self->snapshot);
+    free(self);
+}
+
+int cohort_sub_pump(cohort_sub_t *self)
+{
+    uint64_t now;
+    int rc;
+
+    if (self == NULL)
+        return -EINVAL;
+    self->more = 0;
+    self->delivered = 0;
+    /* The snapshot reply first: it ends the queueing sooner. */
+    if ((rc = drain(self, 1)) < 0 || (rc = drain(self, 0)) < 0)
+        return rc;
+    now = now_ms();
+    if (now - self->last_hb >= self->o.heartbeat_timeout_ms) {
+        char d[32];
+        fmt_ms(d, sizeof d, self->o.heartbeat_timeout_ms);
+        if ((rc = resync(self, 1, "no heartbeat for %s", d)) < 0)
+            return rc;
+    }
+    now = now_ms();
+    if (self->phase == P_SNAP && self->in_flight && now >= self->snap_deadline) {
+        char d[32];
+        fmt_ms(d, sizeof d, self->o.snapshot_timeout_ms);
+        if ((rc = retry(self, 0, "no snapshot of '%.200s' from %.200s in %s", self->snapp[self->k],
+                        self->snapshot, d)) < 0)
+            return rc;
+    }
+    if ((rc = send_request(self, now_ms())) < 0)
+        return rc;
+    return self->delivered;
+}
+
+int cohort_sub_pollitems(cohort_sub_t *self, zmq_pollitem_t *items)
+{
+    int n = 0;
+
+    if (self->sub != NULL)
+        items[n++] = (zmq_pollitem_t){.socket = self->sub, .fd = -1, .events = ZMQ_POLLIN};
+    if (self->dealer != NULL)
+        items[n++] = (zmq_pollitem_t){.socket = self->dealer, .fd = -1, .events = ZMQ_POLLIN};
+    return n;
+}
+
+long cohort_sub_timeout(cohort_sub_t *self)
+{
+    uint64_t now = now_ms();
+    uint64_t t = self->last_hb + self->o.heartbeat_timeout_ms;
+
+    if (self->more)
+        return 0;
+    if (self->phase == P_SNAP) {
+        if (self->in_flight && self->snap_deadline < t)
+            t = self->snap_deadline;
+        if (self->need_send && self->send_at < t)
+            t = self->send_at;
+    }
+    return t <= now ? 0 : (long)(t - now);
+}
+
+int cohort_sub_run(cohort_sub_t *self, long timeout_ms)
+{
+    uint64_t end = now_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
+    zmq_pollitem_t items[COHORT_SUB_POLLITEMS];
+
+    if (self == NULL)
+        return -EINVAL;
+    self->stop = 0;
+    for (;;) {
+        long t = cohort_sub_timeout(self);
+        int n, rc;
+        if (timeout_ms >= 0) {
+            uint64_t now = now_ms();
+            long left = now >= end ? 0 : (long)(end - now);
+            if (t > left)
+                t = left;
+        }
+        n = cohort_sub_pollitems(self, items);
+        if (zmq_poll(items, n, t) < 0)
+            return -errno;
+        if ((rc = cohort_sub_pump(self)) < 0)
+            return rc;
+        if (self->stop) {
+            self->stop = 0;
+            return 1;
+        }
+        if (timeout_ms >= 0 && now_ms() >= end)
+            return 0;
+    }
+}
+
+void cohort_sub_stop(cohort_sub_t *self)
+{
+    self->stop = 1;
+}
+
+int cohort_sub_synced(const cohort_sub_t *self)
+{
+    return self->phase == P_LIVE;
+}
+
+const char *cohort_sub_epoch(const cohort_sub_t *self)
+{
+    return self->epoch;
+}
+
+int cohort_sub_get(const cohort_sub_t *self, const char *topic, cohort_sub_doc_t *out)
+{
+    const entry_t *e = topic ? t_find(&self->state, topic, NULL) : NULL;
+
+    if (e == NULL || e->doc == NULL)
+        return -ENOENT;
+    e_view(e, self->epoch, out);
+    return 0;
+}
+
+size_t cohort_sub_each(const cohort_sub_t *self, const char *prefix, cohort_sub_each_fn *fn,
+                       void *arg)
+{
+    size_t i = 0, calls = 0;
+    cohort_sub_doc_t d;
+
+    if (prefix == NULL)
+        prefix = "";
+    t_find(&self->state, prefix, &i); /* first topic >= prefix */
+    for (; i < self->state.n; i++) {
+        const entry_t *e = self->state.v[i];
+        if (!starts_with(e->topic, prefix))
+            break;
+        if (e->doc == NULL)
+            continue;
+        e_view(e, self->epoch, &d);
+        calls++;
+        if (fn(arg, &d) != 0)
+            break;
+    }
+    return calls;
+}
+
+size_t cohort_sub_count(const cohort_sub_t *self)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < self->state.n; i++)
+        n += self->state.v[i]->doc != NULL;
+    return n;
+}
+
+void cohort_sub_stats(const cohort_sub_t *self, cohort_sub_stats_t *out)
+{
+    *out = self->st;
+}
+
+const char *cohort_sub_event_name(cohort_sub_event_t ev)
+{
+    switch (ev) {
+    case COHORT_SUB_SYNCED:
+        return "SYNCED";
+    case COHORT_SUB_RESYNC:
+        return "RESYNC";
+    case COHORT_SUB_RETRY:
+        return "RETRY";
+    }
+    return "UNKNOWN";
+}

@@ -1,0 +1,826 @@
+/* cohort_watch.c: cohort-watch, follows cohortd's status topics
+ * (docs/status.md) through libcohort's subscriber (cohort_sub.h).
+ *
+ * Contract:
+ * - `cohort-watch [OPTION]... TOPIC-PREFIX...` follows every topic starting
+ *   with one of the prefixes ("" for all) with the late-joiner handshake,
+ *   resynchronising by itself on a rev gap, a new epoch or a lost heartbeat.
+ * - Table mode (default): one readable table per topic (cohort, programme,
+ *   agency; anything else as compact JSON). On a terminal the screen is
+ *   redrawn in place on change (at most 10 times a second); otherwise the
+ *   table of each changed topic is printed once per change, and nothing
+ *   before the first complete snapshot. Suppressed cells show as "*".
+ *   Resyncs and snapshot retries are reported on stderr with the reason
+ *   (a resync reason repeated before the next sync is printed once).
+ * - --json: JSON Lines on stdout, one {"topic","rev","seq","doc"} line per
+ *   applied document (doc null for a removal) and one {"resync":"<reason>"}
+ *   line per resync; nothing else goes to stdout.
+ * - --once: print the state right after the first complete snapshot and
+ *   exit 0. --timeout-s N: exit after N seconds: 0 if a snapshot was had,
+ *   else 1 with a message naming the endpoint that did not answer.
+ * - Exit 0 (done, or SIGINT/SIGTERM), 1 (no snapshot in time, runtime
+ *   failure), 2 (usage error, bad endpoint). */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cohort_sub.h"
+
+#define PROG "cohort-watch"
+#define SLICE_MS 100 /* redraw at most this often */
+#define MAX_TIMEOUT_S 2592000
+#define REF_WIDTH 12                                        /* agency refs are shortened to this */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10)) /* as the daemon renders */
+
+static const char *const STAGES[] = {
+    "APPLIED",          "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED",
+    "OFFERED",          "ENROLLED",    "COMPLETED",   "WITHDRAWN",
+    "REMOVED_BY_BOARD", "DECLINED",    "NOT_SELECTED"};
+#define NSTAGES (sizeof STAGES / sizeof STAGES[0])
+static const char *const GROUPS[] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
+                                     "NOT_STATED"};
+static const char *const GENDERS[] = {"FEMALE", "MALE", "GENDER_OTHER", "GENDER_NOT_STATED"};
+static const char *const DISABILITY[] = {"DISABLED", "NOT_DISABLED", "DISABILITY_NOT_STATED"};
+static const char *const KINDS[] = {
+    "SUBSTANTIVE_PROMOTION", "TEMPORARY_PROMOTION", "ACTING_UP",
+    "LATERAL_MOVE",          "SECONDMENT",          "ATTACHMENT_MOVE"};
+#define N(a) (sizeof(a) / sizeof(a)[0])
+
+/* What the command line asked for. */
+typedef struct {
+    const char *publish;  /* PUB endpoint */
+    const char *snapshot; /* snapshot endpoint */
+    char **prefixes;      /* the TOPIC-PREFIX arguments */
+    size_t nprefixes;     /* how many */
+    unsigned timeout_s;   /* 0: run until interrupted */
+    int json;             /* JSON Lines */
+    int once;             /* exit after the first snapshot */
+} args_t;
+
+/* A topic changed since the last print (table mode). */
+typedef struct {
+    char *topic;  /* owned */
+    int removed;  /* its last change was a removal */
+    uint64_t rev; /* rev of that change */
+    uint64_t seq; /* seq of that change */
+} dirty_t;
+
+/* The run's state, shared with the callbacks. */
+typedef struct {
+    const args_t *a;       /* options */
+    cohort_sub_t *sub;     /* the subscriber */
+    int tty;               /* stdout is a terminal */
+    int synced_once;       /* a complete snapshot was had */
+    int redraw;            /* TTY: the screen is out of date */
+    dirty_t *dirty;        /* non-TTY: topics to print */
+    size_t ndirty;         /* how many */
+    size_t dcap;           /* room in dirty */
+    char last_resync[256]; /* for the TTY status line */
+    int repeat;            /* last_resync was printed and no sync since */
+    int failed;            /* an output or memory failure */
+} watch_t;
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: " PROG " [OPTION]... TOPIC-PREFIX...\n"
+            "Follows cohortd's programme status topics starting with the prefixes\n"
+            "(e.g. cohort/step-forward/ agency/wm-police/ programme/; \"\" for all) and shows\n"
+            "them as tables, redrawn as they change.\n"
+            "\n"
+            "  -p, --publish ENDPOINT   status PUB endpoint (default: $COHORT_PUBLISH or %s)\n"
+            "  -s, --snapshot ENDPOINT  snapshot endpoint (default: $COHORT_SNAPSHOT or %s)\n"
+            "  -j, --json               print JSON Lines: {\"topic\",\"rev\",\"seq\",\"doc\"} per\n"
+            "                           applied document, {\"resync\":\"<reason>\"} per resync\n"
+            "  -1, --once               print the state after the first complete snapshot, exit\n"
+            "  -t, --timeout-s N        exit after N seconds (1 if no snapshot could be had)\n"
+            "  -h, --help               show this help and exit\n"
+            "  -V, --version            show the version and exit\n"
+            "\n"
+            "Suppressed cells (small-number suppression, docs/status.md) show as '*'.\n"
+            "Exit status: 0 done, 1 no snapshot in time or a failure, 2 usage error.\n",
+            COHORT_SUB_DEFAULT_PUBLISH, COHORT_SUB_DEFAULT_SNAPSHOT);
+}
+
+/* Parses a decimal in [lo, hi]. Returns 0 or -EINVAL. */
+static int num(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
+ * after printing a usage error. */
+static int parse_args(args_t *a, int argc, char **argv)
+{
+    static const struct option lo[] = {{"publish", required_argument, 0, 'p'},
+                                       {"snapshot", required_argument, 0, 's'},
+                                       {"json", no_argument, 0, 'j'},
+                                       {"once", no_argument, 0, '1'},
+                                       {"timeout-s", required_argument, 0, 't'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {"version", no_argument, 0, 'V'},
+                                       {0, 0, 0, 0}};
+    const char *ep = getenv("COHORT_PUBLISH"), *es = getenv("COHORT_SNAPSHOT");
+    int c;
+
+    *a = (args_t){.publish = (ep && *ep) ? ep : COHORT_SUB_DEFAULT_PUBLISH,
+                  .snapshot = (es && *es) ? es : COHORT_SUB_DEFAULT_SNAPSHOT};
+    while ((c = getopt_long(argc, argv, "p:s:j1t:hV", lo, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            a->publish = optarg;
+            break;
+        case 's':
+            a->snapshot = optarg;
+            break;
+        case 'j':
+            a->json = 1;
+            break;
+        case '1':
+            a->once = 1;
+            break;
+        case 't':
+            if (num(optarg, 1, MAX_TIMEOUT_S, &a->timeout_s) < 0) {
+                fprintf(stderr, PROG ": --timeout-s: expected a number from 1 to %u\n",
+                        MAX_TIMEOUT_S);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case 'V':
+            printf(PROG " %s\n", COHORT_VERSION);
+            return 1;
+        default:
+            fprintf(stderr, "Try '" PROG " --help' for more information.\n");
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, PROG ": expected at least one TOPIC-PREFIX (\"\" follows every topic)\n"
+                             "Try '" PROG " --help' for more information.\n");
+        return 2;
+    }
+    a->prefixes = argv + optind;
+    a->nprefixes = (size_t)(argc - optind);
+    if (a->nprefixes > COHORT_SUB_MAX_PREFIXES) {
+        fprintf(stderr, PROG ": at most %d topic prefixes\n", COHORT_SUB_MAX_PREFIXES);
+        return 2;
+    }
+    for (size_t i = 0; i < a->nprefixes; i++)
+        if (strlen(a->prefixes[i]) > COHORT_SUB_MAX_TOPIC) {
+            fprintf(stderr, PROG ": a topic prefix is longer than %d bytes\n",
+                    COHORT_SUB_MAX_TOPIC);
+            return 2;
+        }
+    if (*a->publish == '\0' || *a->snapshot == '\0') {
+        fprintf(stderr, PROG ": empty endpoint\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- reading --- */
+
+/* obj.path (dot-separated keys), or NULL. */
+static json_t *jget(const json_t *obj, const char *path)
+{
+    char key[64];
+    const char *p = path;
+
+    while (obj != NULL && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        obj = json_object_get(obj, key);
+        p += n + (dot != NULL);
+    }
+    return (json_t *)obj;
+}
+
+static const char *jstr(const json_t *obj, const char *path, const char *dflt)
+{
+    const char *s = json_string_value(jget(obj, path));
+    return s ? s : dflt;
+}
+
+/* A count cell: "*" for a suppressed (null) cell, "-" when missing. */
+static const char *cell(const json_t *v, char *buf, size_t n)
+{
+    if (v == NULL)
+        return "-";
+    if (json_is_null(v))
+        return "*";
+    if (json_is_integer(v))
+        snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, n, "%g", json_real_value(v));
+    else if (json_is_true(v) || json_is_false(v))
+        return json_is_true(v) ? "yes" : "no";
+    else
+        return "?";
+    return buf;
+}
+
+/* A 0..1 ratio as a percentage; "-" when null or missing. */
+static const char *pct(const json_t *v, char *buf, size_t n)
+{
+    if (!json_is_number(v))
+        return "-";
+    snprintf(buf, n, "%.1f%%", json_number_value(v) * 100.0);
+    return buf;
+}
+
+static long long jint(const json_t *obj, const char *path)
+{
+    return json_integer_value(jget(obj, path));
+}
+
+/* ------------------------------------------------------------- drawing --- */
+
+/* "name a, name b * ..." for the keys of obj in the order given. */
+static void cells(FILE *o, const json_t *obj, const char *const *keys, size_t nk)
+{
+    char b[32];
+    for (size_t i = 0; i < nk; i++)
+        fprintf(o, "%s%s %s", i ? ", " : "", keys[i],
+                cell(json_object_get(obj, keys[i]), b, sizeof b));
+}
+
+static void draw_funnel(FILE *o, const json_t *funnel)
+{
+    const json_t *p = json_object_get(funnel, "participants");
+    const json_t *m = json_object_get(funnel, "mentors");
+    const json_t *by = json_object_get(p, "by_agency");
+    const char *ag;
+    const json_t *v;
+    char b1[32], b2[32];
+    int first = 1;
+
+    if (funnel == NULL || !json_is_object(funnel))
+        return;
+    fprintf(o, "  %-26s %12s %8s\n", "funnel (current stage)", "participants", "mentors");
+    for (size_t i = 0; i < NSTAGES; i++)
+        fprintf(o, "    %-24s %12s %8s\n", STAGES[i],
+                cell(jget(p, "by_stage") ? json_object_get(jget(p, "by_stage"), STAGES[i]) : NULL,
+                     b1, sizeof b1),
+                cell(jget(m, "by_stage") ? json_object_get(jget(m, "by_stage"), STAGES[i]) : NULL,
+                     b2, sizeof b2));
+    fprintf(o, "    %-24s %12s %8s\n", "total", cell(json_object_get(p, "total"), b1, sizeof b1),
+            cell(json_object_get(m, "total"), b2, sizeof b2));
+    if (json_is_object(by) && json_object_size(by) > 0) {
+        fprintf(o, "  participants by agency: ");
+        json_object_foreach((json_t *)by, ag, v)
+        {
+            long long tot = 0, in = 0;
+            for (size_t i = 0; i < NSTAGES; i++)
+                tot += json_integer_value(json_object_get(v, STAGES[i]));
+            in = json_integer_value(json_object_get(v, "ENROLLED")) +
+                 json_integer_value(json_object_get(v, "COMPLETED"));
+            fprintf(o, "%s%s %lld (%lld enrolled or completed)", first ? "" : ", ", ag, tot, in);
+            first = 0;
+        }
+        fprintf(o, "\n");
+    }
+}
+
+static void draw_filled(FILE *o, const json_t *doc)
+{
+    const json_t *f = json_object_get(doc, "filled");
+    char b1[32], b2[32], b3[32], b4[32];
+
+    if (f == NULL)
+        return;
+    fprintf(o, "  places %s, filled: %s participants, %s mentors; vacant %s\n",
+            cell(json_object_get(f, "places"), b1, sizeof b1),
+            cell(json_object_get(f, "participants"), b2, sizeof b2),
+            cell(json_object_get(f, "mentors"), b3, sizeof b3),
+            cell(json_object_get(f, "vacant"), b4, sizeof b4));
+}
+
+static void draw_completion(FILE *o, const json_t *c)
+{
+    static const char *const grp[] = {"participants", "mentors"};
+    char b[5][32];
+
+    if (!json_is_object(c))
+        return;
+    fprintf(o, "  %-16s %8s %9s %8s %8s %10s\n", "completion", "enrolled", "complete", "mean",
+            "at risk", "required");
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *g = json_object_get(c, grp[i]);
+        if (g == NULL)
+            continue;
+        fprintf(o, "    %-14s %8s %9s %8s %8s %6s min\n", grp[i],
+                cell(json_object_get(g, "enrolled"), b[0], sizeof b[0]),
+                cell(json_object_get(g, "complete"), b[1], sizeof b[1]),
+                pct(json_object_get(g, "mean_completion"), b[2], sizeof b[2]),
+                cell(json_object_get(g, "at_risk"), b[3], sizeof b[3]),
+                cell(json_object_get(g, "required_minutes"), b[4], sizeof b[4]));
+    }
+}
+
+/* "during 1 (SUBSTANTIVE_PROMOTION 1), after 0". */
+static void draw_kinds(FILE *o, const char *label, const json_t *k)
+{
+    long long tot = 0;
+    int first = 1;
+
+    for (size_t i = 0; i < N(KINDS); i++)
+        tot += json_integer_value(json_object_get(k, KINDS[i]));
+    fprintf(o, "%s %lld", label, tot);
+    for (size_t i = 0; i < N(KINDS); i++) {
+        long long v = json_integer_value(json_object_get(k, KINDS[i]));
+        if (v > 0) {
+            fprintf(o, "%s%s %lld", first ? " (" : ", ", KINDS[i], v);
+            first = 0;
+        }
+    }
+    if (!first)
+        fprintf(o, ")");
+}
+
+static void draw_progression(FILE *o, const json_t *p)
+{
+    const json_t *md, *pr;
+    char b[32], b2[32];
+
+    if (!json_is_object(p))
+        return;
+    fprintf(o, "  progression: ");
+    draw_kinds(o, "during", json_object_get(p, "during"));
+    fprintf(o, "; ");
+    draw_kinds(o, "after", json_object_get(p, "after"));
+    if (json_object_get(p, "after_window_ends_on"))
+        fprintf(o, " (window to %s)", jstr(p, "after_window_ends_on", "?"));
+    fprintf(o, "\n");
+    md = json_object_get(p, "median_days_to_substantive_promotion");
+    if (md != NULL)
+        fprintf(o, "    substantive promotions after enrolling: %s, median %s days\n",
+                cell(json_object_get(p, "promoted_substantively"), b, sizeof b),
+                json_is_null(md) ? "-" : cell(md, b2, sizeof b2));
+    pr = json_object_get(p, "progressed");
+    if (json_is_object(pr)) {
+        fprintf(o, "    progressed: total %s; ", cell(json_object_get(pr, "total"), b, sizeof b));
+        cells(o, json_object_get(pr, "ethnic_group"), GROUPS, N(GROUPS));
+        fprintf(o, "\n");
+    }
+}
+
+static void draw_representation(FILE *o, const json_t *r, const char *of)
+{
+    const json_t *aims = json_object_get(r, "aims");
+    char b[32], b2[32];
+    size_t i;
+    const json_t *a;
+
+    if (!json_is_object(r))
+        return;
+    fprintf(o, "  representation of %s enrolled participants%s (k=%s; * = suppressed)\n",
+            cell(json_object_get(r, "total"), b, sizeof b), of,
+            cell(json_object_get(r, "threshold"), b2, sizeof b2));
+    fprintf(o, "    ethnic group: ");
+    cells(o, json_object_get(r, "ethnic_group"), GROUPS, N(GROUPS));
+    fprintf(o, "; BME %s\n", cell(json_object_get(r, "bme"), b, sizeof b));
+    fprintf(o, "    gender: ");
+    cells(o, json_object_get(r, "gender"), GENDERS, N(GENDERS));
+    fprintf(o, "\n    disability: ");
+    cells(o, json_object_get(r, "disability"), DISABILITY, N(DISABILITY));
+    fprintf(o, "\n");
+    if (json_array_size(aims) > 0) {
+        fprintf(o, "    aims:");
+        json_array_foreach(aims, i, a)
+        {
+            const json_t *met = json_object_get(a, "met");
+            const json_t *act = json_object_get(a, "actual_percent");
+            fprintf(o, "%s %s >= %s%%: ", i ? ";" : "", jstr(a, "group", "?"),
+                    cell(json_object_get(a, "min_percent"), b, sizeof b));
+            if (json_is_null(act) || json_is_null(met))
+                fprintf(o, "* (suppressed)");
+            else
+                fprintf(o, "%s%% %s", cell(act, b2, sizeof b2),
+                        json_is_true(met) ? "met" : "NOT met");
+        }
+        fprintf(o, "\n");
+    }
+}
+
+static void draw_cohort(FILE *o, const json_t *d)
+{
+    const json_t *ags = json_object_get(d, "agencies"), *a;
+    size_t i;
+    char b1[32], b2[32];
+
+    fprintf(o, "  %s (%s), cohort %s, %s to %s; agencies:", jstr(d, "programme_name", "?"),
+            jstr(d, "programme", "?"), jstr(d, "cohort", "?"), jstr(d, "starts_on", "?"),
+            jstr(d, "ends_on", "?"));
+    json_array_foreach(ags, i, a) fprintf(o, "%s %s", i ? "," : "", json_string_value(a));
+    fprintf(o, "\n");
+    draw_filled(o, d);
+    draw_funnel(o, json_object_get(d, "funnel"));
+    draw_completion(o, json_object_get(d, "completion"));
+    if (json_object_get(d, "mentoring"))
+        fprintf(o, "  mentoring: %s mentor-participant pairs, %s participants mentored\n",
+                cell(jget(d, "mentoring.assignments"), b1, sizeof b1),
+                cell(jget(d, "mentoring.mentored"), b2, sizeof b2));
+    draw_progression(o, json_object_get(d, "progression"));
+    draw_representation(o, json_object_get(d, "representation"), "");
+}
+
+/* "1x 3-day course 1440" per requirement component. */
+static void draw_reqs(FILE *o, const char *label, const json_t *list, const json_t *total)
+{
+    size_t i;
+    const json_t *c;
+    char b[32];
+
+    fprintf(o, "    %-13s %6s min:", label, cell(total, b, sizeof b));
+    json_array_foreach(list, i, c)
+        fprintf(o, "%s %lldx %s %lld", i ? "," : "", jint(c, "count"),
+                jstr(c, "label", jstr(c, "kind", "?")), jint(c, "minutes_each"));
+    fprintf(o, "\n");
+}
+
+static void draw_programme(FILE *o, const json_t *d)
+{
+    const json_t *cs = json_object_get(d, "cohorts"), *c, *rq = json_object_get(d, "requirements");
+    const json_t *pr = json_object_get(d, "progression");
+    size_t i;
+
+    fprintf(o, "  %s (%s), %lld months; cohorts:", jstr(d, "name", "?"), jstr(d, "programme", "?"),
+            jint(d, "duration_months"));
+    json_array_foreach(cs, i, c) fprintf(o, "%s %s", i ? "," : "", json_string_value(c));
+    fprintf(o, "\n");
+    if (json_is_object(rq)) {
+        fprintf(o, "  requirements\n");
+        draw_reqs(o, "participants", json_object_get(rq, "participants"),
+                  json_object_get(rq, "participant_minutes"));
+        draw_reqs(o, "mentors", json_object_get(rq, "mentors"),
+                  json_object_get(rq, "mentor_minutes"));
+    }
+    draw_filled(o, d);
+    draw_funnel(o, json_object_get(d, "funnel"));
+    if (json_is_object(pr)) {
+        fprintf(o, "  progression: ");
+        draw_kinds(o, "during", json_object_get(pr, "during"));
+        fprintf(o, "; ");
+        draw_kinds(o, "after", json_object_get(pr, "after"));
+        fprintf(o, "\n");
+    }
+    draw_representation(o, json_object_get(d, "representation"), " across the cohorts");
+}
+
+static void draw_agency(FILE *o, const json_t *d)
+{
+    const json_t *people = json_object_get(d, "people"), *p;
+    size_t i, risk = 0;
+    char b1[32], b2[32], b3[32];
+
+    fprintf(o, "  agency %s, programme %s, cohort %s: %zu people\n", jstr(d, "agency", "?"),
+            jstr(d, "programme", "?"), jstr(d, "cohort", "?"), json_array_size(people));
+    if (json_array_size(people) == 0)
+        return;
+    fprintf(o, "    %-12s  %-11s  %-22s  %10s  %17s  %s\n", "ref", "role", "stage", "completion",
+            "credited/expected", "at risk");
+    json_array_foreach(people, i, p)
+    {
+        char ref[REF_WIDTH + 1], ce[48];
+        snprintf(ref, sizeof ref, "%s", jstr(p, "ref", "?"));
+        snprintf(ce, sizeof ce, "%s/%s min",
+                 cell(json_object_get(p, "credited_minutes"), b2, sizeof b2),
+                 cell(json_object_get(p, "expected_minutes"), b3, sizeof b3));
+        risk += json_is_true(json_object_get(p, "at_risk"));
+        fprintf(o, "    %-12s  %-11s  %-22s  %10s  %17s  %s\n", ref, jstr(p, "role", "?"),
+                jstr(p, "stage", "?"), pct(json_object_get(p, "completion"), b1, sizeof b1), ce,
+                json_is_true(json_object_get(p, "at_risk")) ? "AT RISK" : "");
+    }
+    fprintf(o, "    %zu at risk\n", risk);
+}
+
+/* One topic's table. */
+static void draw_topic(FILE *o, const cohort_sub_doc_t *d)
+{
+    fprintf(o, "%s  (rev %llu, seq %llu)\n", d->topic, (unsigned long long)d->rev,
+            (unsigned long long)d->seq);
+    if (strncmp(d->topic, "cohort/", 7) == 0) {
+        draw_cohort(o, d->doc);
+    } else if (strncmp(d->topic, "programme/", 10) == 0) {
+        draw_programme(o, d->doc);
+    } else if (strncmp(d->topic, "agency/", 7) == 0) {
+        draw_agency(o, d->doc);
+    } else {
+        char *s = json_dumps(d->doc, DUMP_FLAGS);
+        size_t n = s ? strlen(s) : 0;
+        fprintf(o, "  %.*s%s\n", 400, s ? s : "?", n > 400 ? " ..." : "");
+        free(s);
+    }
+    fprintf(o, "\n");
+}
+
+static int draw_each(void *arg, const cohort_sub_doc_t *d)
+{
+    draw_topic(arg, d);
+    return 0;
+}
+
+/* ------------------------------------------------------------- output --- */
+
+static void mark_dirty(watch_t *w, const cohort_sub_doc_t *d)
+{
+    for (size_t i = 0; i < w->ndirty; i++)
+        if (strcmp(w->dirty[i].topic, d->topic) == 0) {
+            w->dirty[i].removed = d->doc == NULL;
+            w->dirty[i].rev = d->rev;
+            w->dirty[i].seq = d->seq;
+            return;
+        }
+    if (w->ndirty == w->dcap) {
+        size_t nc = w->dcap ? w->dcap * 2 : 64;
+        dirty_t *nd = realloc(w->dirty, nc * sizeof *nd);
+        if (nd == NULL) {
+            w->failed = 1;
+            return;
+        }
+        w->dirty = nd;
+        w->dcap = nc;
+    }
+    w->dirty[w->ndirty] = (dirty_t){strdup(d->topic), d->doc == NULL, d->rev, d->seq};
+    if (w->dirty[w->ndirty].topic == NULL) {
+        w->failed = 1;
+        return;
+    }
+    w->ndirty++;
+}
+
+static int cmp_dirty(const void *a, const void *b)
+{
+    return strcmp(((const dirty_t *)a)->topic, ((const dirty_t *)b)->topic);
+}
+
+static void clear_dirty(watch_t *w)
+{
+    for (size_t i = 0; i < w->ndirty; i++)
+        free(w->dirty[i].topic);
+    w->ndirty = 0;
+}
+
+static void on_update(void *arg, const cohort_sub_doc_t *d)
+{
+    watch_t *w = arg;
+
+    if (w->a->json) {
+        json_t *o = json_object();
+        char *s;
+        if (o == NULL) {
+            w->failed = 1;
+            return;
+        }
+        json_object_set_new(o, "topic", json_string(d->topic));
+        json_object_set_new(o, "rev", json_integer((json_int_t)d->rev));
+        json_object_set_new(o, "seq", json_integer((json_int_t)d->seq));
+        json_object_set_new(o, "doc", d->doc ? json_incref((json_t *)d->doc) : json_null());
+        s = json_dumps(o, DUMP_FLAGS);
+        json_decref(o);
+        if (s == NULL || puts(s) == EOF)
+            w->failed = 1;
+        free(s);
+        return;
+    }
+    if (w->tty)
+        w->redraw = 1;
+    else
+        mark_dirty(w, d);
+}
+
+static void on_event(void *arg, cohort_sub_event_t ev, const char *reason)
+{
+    watch_t *w = arg;
+
+    switch (ev) {
+    case COHORT_SUB_SYNCED:
+        w->synced_once = 1;
+        w->repeat = 0;
+        w->redraw = 1;
+        if (w->a->once)
+            cohort_sub_stop(w->sub);
+        break;
+    case COHORT_SUB_RESYNC:
+        if (w->a->json) {
+            json_t *o = json_pack("{s:s}", "resync", reason);
+            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            if (s == NULL || puts(s) == EOF)
+                w->failed = 1;
+            free(s);
+            json_decref(o);
+        } else {
+            /* While the daemon stays away the same reason comes every
+             * heartbeat timeout: say it once until something changes. */
+            if (!w->repeat || strcmp(reason, w->last_resync) != 0)
+                fprintf(stderr, PROG ": resync: %s\n", reason);
+            w->repeat = 1;
+            snprintf(w->last_resync, sizeof w->last_resync, "%s", reason);
+            w->redraw = 1;
+        }
+        break;
+    case COHORT_SUB_RETRY:
+        if (!w->a->json)
+            fprintf(stderr, PROG ": snapshot retry: %s\n", reason);
+        break;
+    }
+}
+
+/* Every topic held, once each, sorted. */
+static void draw_all(watch_t *w, FILE *o)
+{
+    cohort_sub_each(w->sub, NULL, draw_each, o);
+}
+
+/* TTY: the whole screen, written at once. */
+static void draw_screen(watch_t *w)
+{
+    cohort_sub_stats_t st;
+    char *buf = NULL, ts[16];
+    size_t len = 0;
+    FILE *o = open_memstream(&buf, &len);
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (o == NULL) {
+        w->failed = 1;
+        return;
+    }
+    cohort_sub_stats(w->sub, &st);
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+    fputs("\033[H\033[2J", o);
+    fprintf(o, PROG " %s  epoch %s  head_seq %llu  %zu topics  %s\n", ts,
+            *cohort_sub_epoch(w->sub) ? cohort_sub_epoch(w->sub) : "-",
+            (unsigned long long)st.head_seq, cohort_sub_count(w->sub),
+            !w->synced_once             ? "waiting for the first snapshot"
+            : cohort_sub_synced(w->sub) ? "live"
+                                        : "RESYNCING (showing the last known state)");
+    if (w->last_resync[0])
+        fprintf(o, "last resync: %s (%llu in all)\n", w->last_resync,
+                (unsigned long long)st.resyncs);
+    if (!w->synced_once)
+        fprintf(o, "publish %s, snapshot %s\n", w->a->publish, w->a->snapshot);
+    fputc('\n', o);
+    draw_all(w, o);
+    if (fclose(o) != 0) {
+        free(buf);
+        w->failed = 1;
+        return;
+    }
+    if (fwrite(buf, 1, len, stdout) != len)
+        w->failed = 1;
+    free(buf);
+}
+
+/* Prints what changed (table mode). */
+static void flush_tables(watch_t *w)
+{
+    if (!w->synced_once)
+        return;
+    if (w->tty) {
+        if (w->redraw)
+            draw_screen(w);
+        w->redraw = 0;
+        return;
+    }
+    qsort(w->dirty, w->ndirty, sizeof *w->dirty, cmp_dirty);
+    for (size_t i = 0; i < w->ndirty; i++) {
+        cohort_sub_doc_t d;
+        if (w->dirty[i].removed || cohort_sub_get(w->sub, w->dirty[i].topic, &d) != 0)
+            printf("%s  (rev %llu, seq %llu)\n  removed\n\n", w->dirty[i].topic,
+                   (unsigned long long)w->dirty[i].rev, (unsigned long long)w->dirty[i].seq);
+        else
+            draw_topic(stdout, &d);
+    }
+    clear_dirty(w);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a;
+    watch_t w = {0};
+    cohort_sub_opts_t o = {0};
+    struct sigaction sa = {0};
+    uint64_t end;
+    int rc, code = 0;
+
+    if ((rc = parse_args(&a, argc, argv)) != 0)
+        return rc == 1 ? 0 : 2;
+    w.a = &a;
+    w.tty = isatty(STDOUT_FILENO) && !a.json;
+    o.publish = a.publish;
+    o.snapshot = a.snapshot;
+    o.prefixes = (const char *const *)a.prefixes;
+    o.nprefixes = a.nprefixes;
+    o.on_update = on_update;
+    o.on_event = on_event;
+    o.arg = &w;
+    if ((w.sub = cohort_sub_new(&o)) == NULL) {
+        if (errno == EINVAL) {
+            fprintf(stderr, PROG ": bad endpoint: --publish %s or --snapshot %s\n", a.publish,
+                    a.snapshot);
+            return 2;
+        }
+        fprintf(stderr, PROG ": cannot start: %s\n", zmq_strerror(errno));
+        return 1;
+    }
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    if (w.tty && !a.once)
+        draw_screen(&w);
+    fflush(stdout);
+
+    end = a.timeout_s ? now_ms() + (uint64_t)a.timeout_s * 1000u : 0;
+    for (;;) {
+        long slice = SLICE_MS;
+        if (end) {
+            uint64_t now = now_ms();
+            if (now >= end)
+                break;
+            if ((long)(end - now) < slice)
+                slice = (long)(end - now);
+        }
+        rc = cohort_sub_run(w.sub, slice);
+        if (g_signal)
+            break;
+        if (rc == 1) { /* --once: the first snapshot is in */
+            if (!a.json)
+                draw_all(&w, stdout); /* printed, not redrawn, even on a terminal */
+            goto done;
+        }
+        if (rc < 0 && rc != -EINTR) {
+            fprintf(stderr, PROG ": %s\n", zmq_strerror(-rc));
+            code = 1;
+            goto done;
+        }
+        if (!a.json)
+            flush_tables(&w);
+        if (fflush(stdout) != 0 || w.failed) {
+            code = 1;
+            goto done;
+        }
+    }
+    if (!w.synced_once && !g_signal) {
+        cohort_sub_stats_t st;
+        cohort_sub_stats(w.sub, &st);
+        if (st.received == 0)
+            fprintf(stderr,
+                    PROG ": no snapshot within %u s: nothing received from the publish endpoint %s "
+                         "(is cohortd publishing there?)\n",
+                    a.timeout_s, a.publish);
+        else
+            fprintf(stderr,
+                    PROG ": no snapshot within %u s from the snapshot endpoint %s "
+                         "(%llu requests sent)\n",
+                    a.timeout_s, a.snapshot, (unsigned long long)st.snapshot_requests);
+        code = 1;
+    }
+done:
+    if (fflush(stdout) != 0 || w.failed)
+        code = code ? code : 1;
+    clear_dirty(&w);
+    free(w.dirty);
+    cohort_sub_destroy(&w.sub);
+    return code;
+}
