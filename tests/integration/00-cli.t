@@ -8,7 +8,7 @@ use lib "$FindBin::Bin/../lib";
 use CohortTest;
 use Test::More;
 
-for my $p (qw(cohortd cohortctl cohort-agent cohort-bench)) {
+for my $p (qw(cohortd cohortctl cohort-agent cohort-bench cohort-watch)) {
     my ($rc, $out) = run_cmd([bin($p), '--help']);
     is($rc, 0, "$p --help exits 0");
     like($out, qr/Usage:/i, "$p --help prints usage");
