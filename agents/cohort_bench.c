@@ -23,6 +23,18 @@
  *   for them. The measured events are AttendanceRecorded corrections of
  *   that participant's first coaching session: valid, applied and rendered
  *   like real traffic, with bounded state however long the run.
+ * - With --status EP, a SUB socket on the daemon's publish endpoint is
+ *   subscribed to the bench's topic cohort/bench/load-<agents> (and to
+ *   "system", so that the first message, update or heartbeat, shows the
+ *   subscription is live; at most STATUS_WAIT_MS is waited for it after
+ *   setup, so slow-joiner loss does not bias the start). For every measured
+ *   event it measures the time from its ACCEPTED ack arriving here to the
+ *   arrival of the first update of that topic whose envelope "seq" is at
+ *   least the event's acked seq (0 when the update came first). Times are
+ *   kept in two arrays indexed by seq - base, where base is one past the
+ *   highest seq seen before the measured phase; seqs outside the arrays
+ *   (other traffic, gaps) are ignored. Only the envelope's "seq" is parsed.
+ *   After the last ack the final updates get at most STATUS_TAIL_MS.
  * - Exit 0 when no event was rejected or undelivered, 1 otherwise or when
  *   the daemon could not be reached, 2 for usage errors. A DUPLICATE (a
  *   resend after a lost ack) is counted apart, not as done, not as failed.
@@ -38,7 +50,9 @@
  * a system call or two, per socket per call): epoll watches the sockets'
  * ZMQ_FDs and the send-schedule timerfd, and only agents whose ZMQ_FD
  * fired, whose next event is due or whose client has a timer due are
- * serviced. */
+ * serviced. The --status SUB socket's ZMQ_FD is in the same epoll set and is
+ * drained (until EAGAIN and ZMQ_EVENTS says no input) at the top of the
+ * pass after it fired, before the agents, so update times are fresh. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -66,10 +80,14 @@
 #define HIST_HALF 1024
 #define HIST_SHIFTS 40 /* up to 2^51 us */
 #define HIST_N (HIST_SUB + HIST_SHIFTS * HIST_HALF)
+#define STATUS_WAIT_MS 3000 /* --status: first update or heartbeat within this */
+#define STATUS_TAIL_MS 1000 /* --status: final updates within this after the last ack */
+#define STATUS_DRAIN 1024   /* --status: messages per drain, then the next pass */
 
 /* What the command line asked for. */
 typedef struct {
     const char *endpoint;
+    const char *status;  /* --status: the daemon's publish endpoint, or NULL */
     unsigned agents;     /* connections */
     unsigned window;     /* unacked events per connection */
     uint64_t events;     /* total events */
@@ -125,6 +143,21 @@ typedef struct bench {
     int setup;           /* in the (unmeasured) setup phase */
     uint64_t setup_failed; /* setup events rejected or undelivered */
     uint64_t setup_stored; /* setup events ACCEPTED (new to the log) */
+    /* --status: ack -> status update latency */
+    void *sub;      /* SUB socket, or NULL without --status */
+    char topic[32]; /* cohort/bench/load-<agents> */
+    size_t topic_len;
+    hist_t *shist;       /* ack -> update latencies */
+    uint64_t *st_ack;    /* by seq - st_base: ack arrival (0: not acked) */
+    uint64_t *st_upd;    /* by seq - st_base: first covering update's arrival */
+    uint64_t st_n;       /* slots in each */
+    uint64_t st_base;    /* seq of slot 0; 0 until the measured phase */
+    uint64_t st_next;    /* slots below this have their update time */
+    uint64_t st_seen;    /* highest seq seen before the measured phase */
+    uint64_t st_msgs;    /* messages received */
+    uint64_t st_acked;   /* measured acks that fell within the slots */
+    uint64_t st_matched; /* of those, with their update seen */
+    int sub_ready;       /* the SUB's ZMQ_FD fired or a drain was cut short */
 } bench_t;
 
 /* ---------------------------------------------------------- histogram --- */
@@ -257,8 +290,12 @@ static void usage(FILE *out)
         "  -r, --rate R             offered events/s in total, open loop (default: unlimited)\n"
         "  -D, --duration-s S       stop after at most S seconds (default 300)\n"
         "  -t, --timeout-ms MS      per-attempt ack timeout before a resend (default 5000)\n"
+        "      --status ENDPOINT    also subscribe to the daemon's status PUB endpoint and\n"
+        "                           report ack -> status update latency (p50, p99, p99.9)\n"
         "  -j, --json               print one JSON object (events, seconds, events_per_sec,\n"
-        "                           ack_p50_us, ack_p99_us, ack_p999_us, ...)\n"
+        "                           ack_p50_us, ack_p99_us, ack_p999_us, ..., and with\n"
+        "                           --status status_p50_us, status_p99_us, status_p999_us,\n"
+        "                           status_matched)\n"
         "  -h, --help               show this help and exit\n"
         "  -V, --version            show the version and exit\n"
         "\n"
@@ -294,6 +331,7 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"rate", required_argument, 0, 'r'},
                                        {"duration-s", required_argument, 0, 'D'},
                                        {"timeout-ms", required_argument, 0, 't'},
+                                       {"status", required_argument, 0, 'S'},
                                        {"json", no_argument, 0, 'j'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
@@ -352,6 +390,11 @@ static int parse_args(args_t *a, int argc, char **argv)
             if (unum(optarg, 1, 600000, &v) < 0)
                 bad = "--timeout-ms: expected a number from 1 to 600000";
             a->timeout_ms = (unsigned)v;
+            break;
+        case 'S': /* long option only */
+            if (*optarg == '\0')
+                bad = "--status: empty endpoint";
+            a->status = optarg;
             break;
         case 'j':
             a->json = 1;
@@ -601,6 +644,175 @@ static uint64_t intended_us(const bench_t *b, const agent_t *ag, uint64_t k)
     return b->start_us + (uint64_t)(idx * 1e6 / b->a->rate);
 }
 
+/* ------------------------------------------------------------- status --- */
+
+/* The measured event at seq was acked at t: its slot gets the ack time, and
+ * if its update came first, latency 0. Seqs outside the slots are ignored. */
+static void st_ack(bench_t *b, uint64_t seq, uint64_t t)
+{
+    uint64_t i;
+
+    if (b->st_base == 0 || seq < b->st_base || (i = seq - b->st_base) >= b->st_n ||
+        b->st_ack[i] != 0)
+        return;
+    b->st_ack[i] = t != 0 ? t : 1;
+    b->st_acked++;
+    if (b->st_upd[i] != 0) {
+        h_record(b->shist, 0);
+        b->st_matched++;
+    }
+}
+
+/* An update of the bench's topic reflecting everything up to seq arrived at
+ * t: it is the first covering update for every slot up to seq not covered
+ * yet (each slot is visited once in the whole run). */
+static void st_update(bench_t *b, uint64_t seq, uint64_t t)
+{
+    uint64_t end;
+
+    if (b->st_base == 0 || seq < b->st_base)
+        return;
+    end = seq - b->st_base + 1;
+    if (end > b->st_n)
+        end = b->st_n;
+    for (; b->st_next < end; b->st_next++) {
+        uint64_t i = b->st_next, a = b->st_ack[i];
+        b->st_upd[i] = t;
+        if (a != 0) {
+            h_record(b->shist, t > a ? t - a : 0);
+            b->st_matched++;
+        }
+    }
+}
+
+/* The envelope's "seq" (the first one: it precedes "doc"); 0 or -1. The
+ * message is not NUL-terminated, so digits are read within len. */
+static int env_seq(const void *p, size_t len, uint64_t *out)
+{
+    static const char key[] = "\"seq\":";
+    const char *s = memmem(p, len, key, sizeof key - 1), *e = (const char *)p + len;
+    uint64_t v = 0;
+    int nd = 0;
+
+    if (s == NULL)
+        return -1;
+    for (s += sizeof key - 1; s < e && *s == ' '; s++)
+        ;
+    for (; s < e && *s >= '0' && *s <= '9' && nd < 19; s++, nd++)
+        v = v * 10 + (uint64_t)(*s - '0');
+    if (nd == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Receives what the SUB socket holds, at most max messages, until EAGAIN
+ * and ZMQ_EVENTS shows no input (which re-arms its edge-triggered ZMQ_FD);
+ * cut short at max, it leaves b->sub_ready set for the next pass. Before the
+ * measured phase it only notes the highest seq seen. Returns 0 or -errno. */
+static int st_drain(bench_t *b, unsigned max)
+{
+    unsigned got = 0;
+
+    b->sub_ready = 1;
+    for (unsigned tries = 0; tries < 2 * max + 2; tries++) {
+        zmq_msg_t m;
+        int ours, sys, more;
+        uint64_t seq, now;
+
+        if (got == max)
+            return 0;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, b->sub, ZMQ_DONTWAIT) < 0) {
+            int e = errno, ev = 0;
+            size_t len = sizeof ev;
+            zmq_msg_close(&m);
+            if (e == EINTR)
+                continue;
+            if (e != EAGAIN)
+                return -e;
+            if (zmq_getsockopt(b->sub, ZMQ_EVENTS, &ev, &len) < 0)
+                return errno == EINTR ? 0 : -errno;
+            if (ev & ZMQ_POLLIN)
+                continue;
+            b->sub_ready = 0;
+            return 0;
+        }
+        ours = zmq_msg_size(&m) == b->topic_len &&
+               memcmp(zmq_msg_data(&m), b->topic, b->topic_len) == 0;
+        sys = zmq_msg_size(&m) == 6 && memcmp(zmq_msg_data(&m), "system", 6) == 0;
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        got++;
+        b->st_msgs++;
+        /* the rest of the message (delivered whole): the envelope, and any
+         * unexpected frames, skipped */
+        for (int f = 0; more && f < 16; f++) {
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, b->sub, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            now = cohort_client_now_us();
+            more = zmq_msg_more(&m);
+            if (f == 0 && (ours || sys) && env_seq(zmq_msg_data(&m), zmq_msg_size(&m), &seq) == 0) {
+                if (b->st_base == 0) {
+                    if (seq > b->st_seen)
+                        b->st_seen = seq;
+                } else if (ours) {
+                    st_update(b, seq, now);
+                }
+            }
+            zmq_msg_close(&m);
+        }
+    }
+    return 0;
+}
+
+/* Before the measured phase: waits (at most ms) until a first update or
+ * heartbeat has arrived, draining what is queued. 0, -ETIMEDOUT or -errno. */
+static int st_wait(bench_t *b, unsigned ms)
+{
+    uint64_t end = cohort_client_now_us() + ms * 1000ull;
+
+    for (;;) {
+        zmq_pollitem_t it = {.socket = b->sub, .events = ZMQ_POLLIN};
+        uint64_t now;
+        int rc = st_drain(b, STATUS_DRAIN);
+        if (rc < 0)
+            return rc;
+        if (!b->sub_ready && b->st_msgs > 0)
+            return 0;
+        if ((now = cohort_client_now_us()) >= end)
+            return b->st_msgs > 0 ? 0 : -ETIMEDOUT;
+        if (b->sub_ready)
+            continue; /* more queued */
+        if (zmq_poll(&it, 1, (long)((end - now + 999) / 1000)) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* After the last ack: waits at most STATUS_TAIL_MS for the updates of the
+ * events acked but not matched yet. 0 or -errno. */
+static int st_tail(bench_t *b)
+{
+    uint64_t end = cohort_client_now_us() + STATUS_TAIL_MS * 1000ull;
+
+    for (;;) {
+        zmq_pollitem_t it = {.socket = b->sub, .events = ZMQ_POLLIN};
+        uint64_t now;
+        int rc = st_drain(b, STATUS_DRAIN);
+        if (rc < 0)
+            return rc;
+        if (b->st_matched >= b->st_acked || (now = cohort_client_now_us()) >= end)
+            return 0;
+        if (b->sub_ready)
+            continue;
+        if (zmq_poll(&it, 1, (long)((end - now + 999) / 1000)) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
 static void on_result(void *arg, const cohort_client_report_t *r)
 {
     agent_t *ag = arg;
@@ -622,6 +834,8 @@ static void on_result(void *arg, const cohort_client_report_t *r)
         uint64_t t0 = b->a->rate > 0 ? (uint64_t)(uintptr_t)r->tag : r->first_sent_us;
         b->accepted++;
         h_record(b->hist, r->done_us > t0 ? r->done_us - t0 : 0);
+        if (b->sub != NULL)
+            st_ack(b, r->seq, r->done_us);
         if (r->done_us > b->last_ack_us)
             b->last_ack_us = r->done_us;
         break;
@@ -797,6 +1011,11 @@ static void report(const bench_t *b, int capped)
             printf("\"rate\":%.1f,", a->rate);
         else
             printf("\"rate\":null,");
+        if (b->sub != NULL)
+            printf("\"status_p50_us\":%" PRIu64 ",\"status_p99_us\":%" PRIu64
+                   ",\"status_p999_us\":%" PRIu64 ",\"status_matched\":%" PRIu64 ",",
+                   h_quantile(b->shist, 0.50), h_quantile(b->shist, 0.99),
+                   h_quantile(b->shist, 0.999), b->st_matched);
         printf("\"setup_stored\":%" PRIu64 ",\"capped\":%s}\n", b->setup_stored,
                capped ? "true" : "false");
         return;
@@ -805,6 +1024,11 @@ static void report(const bench_t *b, int capped)
     printf("ack latency: p50 %" PRIu64 " us, p99 %" PRIu64 " us, p99.9 %" PRIu64 " us, max %" PRIu64
            " us (from %s)\n",
            p50, p99, p999, b->hist->max, a->rate > 0 ? "intended send time" : "first send");
+    if (b->sub != NULL)
+        printf("status latency (ack -> update): p50 %" PRIu64 " us, p99 %" PRIu64
+               " us, p99.9 %" PRIu64 " us, %" PRIu64 " events matched\n",
+               h_quantile(b->shist, 0.50), h_quantile(b->shist, 0.99), h_quantile(b->shist, 0.999),
+               b->st_matched);
     printf("agents %u, window %u, event size %zu B, rate ", a->agents, a->window,
            b->ag[0].tmpl_len);
     if (a->rate > 0)
@@ -834,10 +1058,23 @@ int main(int argc, char **argv)
     b.hist = calloc(1, sizeof *b.hist);
     b.ag = calloc(a.agents, sizeof *b.ag);
     it = calloc(a.agents + 1, sizeof *it);
-    evs = calloc(a.agents + 1, sizeof *evs);
+    evs = calloc(a.agents + 2, sizeof *evs); /* sockets, timerfd, SUB */
     if (b.hist == NULL || b.ag == NULL || it == NULL || evs == NULL) {
         fprintf(stderr, PROG ": out of memory\n");
         goto cleanup;
+    }
+    if (a.status != NULL) {
+        /* slots for the measured events, the setup (at most 8 per agent)
+         * and some other traffic */
+        b.st_n = a.events + a.agents * 8ull + 4096;
+        b.shist = calloc(1, sizeof *b.shist);
+        b.st_ack = calloc(b.st_n, sizeof *b.st_ack);
+        b.st_upd = calloc(b.st_n, sizeof *b.st_upd);
+        if (b.shist == NULL || b.st_ack == NULL || b.st_upd == NULL) {
+            fprintf(stderr, PROG ": out of memory (--status keeps 16 bytes per event)\n");
+            goto cleanup;
+        }
+        b.topic_len = (size_t)snprintf(b.topic, sizeof b.topic, "cohort/bench/load-%u", a.agents);
     }
     if (ids_init(&b.ids) < 0) {
         fprintf(stderr, PROG ": cannot seed the id generator: %s\n", strerror(errno));
@@ -891,8 +1128,34 @@ int main(int argc, char **argv)
                                  : zmq_strerror(-rc));
         goto cleanup;
     }
+    if (a.status != NULL) {
+        /* Subscribed before the setup, whose updates then show that the
+         * subscription is live (or, on a rerun, the next heartbeat). */
+        int zero = 0;
+        if ((b.sub = zmq_socket(zctx, ZMQ_SUB)) == NULL ||
+            zmq_setsockopt(b.sub, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+            zmq_setsockopt(b.sub, ZMQ_SUBSCRIBE, b.topic, b.topic_len) < 0 ||
+            zmq_setsockopt(b.sub, ZMQ_SUBSCRIBE, "system", 6) < 0 ||
+            zmq_connect(b.sub, a.status) < 0) {
+            int e = errno;
+            fprintf(stderr, PROG ": --status: cannot connect to %s: %s\n", a.status,
+                    zmq_strerror(e));
+            ret = (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
+            goto cleanup;
+        }
+    }
     if (setup(&b) < 0)
         goto cleanup;
+    if (b.sub != NULL) {
+        if ((rc = st_wait(&b, STATUS_WAIT_MS)) < 0) {
+            fprintf(stderr, PROG ": --status: %s\n",
+                    rc == -ETIMEDOUT ? "no update or heartbeat within 3 s (wrong endpoint?)"
+                                     : zmq_strerror(-rc));
+            goto cleanup;
+        }
+        b.st_base = b.st_seen + 1; /* measured events come after what was seen */
+        b.sub_ready = 1;
+    }
 
     /* One epoll set: each socket's ZMQ_FD (edge-triggered, as ZeroMQ
      * signals it; see service) and the timerfd (level). */
@@ -915,6 +1178,17 @@ int main(int argc, char **argv)
         }
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
             fprintf(stderr, PROG ": epoll_ctl: %s\n", strerror(errno));
+            goto cleanup;
+        }
+    }
+    if (b.sub != NULL) { /* the SUB's ZMQ_FD, edge-triggered like the others */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = a.agents + 1};
+        int fd;
+        size_t len = sizeof fd;
+        if (zmq_getsockopt(b.sub, ZMQ_FD, &fd, &len) < 0 ||
+            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            fprintf(stderr, PROG ": --status: cannot watch the SUB socket: %s\n",
+                    zmq_strerror(errno));
             goto cleanup;
         }
     }
@@ -949,6 +1223,10 @@ int main(int argc, char **argv)
         }
         if (b.stop && grace_end == 0)
             grace_end = now + a.timeout_ms * 1000ull;
+        if (b.sub != NULL && b.sub_ready && (rc = st_drain(&b, STATUS_DRAIN)) < 0) {
+            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
+            goto cleanup;
+        }
         /* Only agents with something to do go into ZeroMQ: scanning a
          * few integers per agent is cheaper than asking every socket. */
         for (unsigned i = 0; i < a.agents; i++) {
@@ -993,11 +1271,11 @@ int main(int argc, char **argv)
             if (tmo < 0 || t < tmo)
                 tmo = t;
         }
-        if (again)
+        if (again || b.sub_ready)
             tmo = 0;
         /* Rated: the timerfd ticks for due sends. Unrated: feeding waits
          * for acks, which arrive through the sockets. */
-        if ((n = epoll_wait(epfd, evs, (int)a.agents + 1, (int)tmo)) < 0) {
+        if ((n = epoll_wait(epfd, evs, (int)a.agents + 2, (int)tmo)) < 0) {
             if (errno == EINTR)
                 continue;
             fprintf(stderr, PROG ": epoll_wait: %s\n", strerror(errno));
@@ -1007,12 +1285,24 @@ int main(int argc, char **argv)
             uint32_t i = evs[k].data.u32;
             if (i < a.agents) {
                 b.ag[i].ready = 1;
+            } else if (i > a.agents) {
+                b.sub_ready = 1;
             } else {
                 uint64_t ticks;
                 if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
                     fprintf(stderr, PROG ": timerfd: %s\n", strerror(errno));
             }
         }
+    }
+    if (b.sub != NULL) {
+        if ((rc = st_tail(&b)) < 0) {
+            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
+            goto cleanup;
+        }
+        if (b.st_matched < b.st_acked)
+            fprintf(stderr,
+                    PROG ": --status: %" PRIu64 " acked events saw no update within %u ms\n",
+                    b.st_acked - b.st_matched, STATUS_TAIL_MS);
     }
     report(&b, capped);
     ret = (b.rejected || b.undelivered) ? 1 : 0;
@@ -1022,6 +1312,8 @@ cleanup:
         cohort_client_destroy(&b.ag[i].cl);
         free(b.ag[i].tmpl);
     }
+    if (b.sub != NULL)
+        zmq_close(b.sub);
     if (zctx != NULL)
         zmq_ctx_term(zctx);
     if (tfd >= 0)
@@ -1032,5 +1324,8 @@ cleanup:
     free(it);
     free(b.ag);
     free(b.hist);
+    free(b.shist);
+    free(b.st_ack);
+    free(b.st_upd);
     return ret;
 }

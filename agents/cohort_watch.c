@@ -59,6 +59,7 @@ typedef struct {
     char **prefixes;      /* the TOPIC-PREFIX arguments */
     size_t nprefixes;     /* how many */
     unsigned timeout_s;   /* 0: run until interrupted */
+    unsigned drop_every;  /* testing: discard every Nth update (0 = none) */
     int json;             /* JSON Lines */
     int once;             /* exit after the first snapshot */
 } args_t;
@@ -107,6 +108,8 @@ static void usage(FILE *out)
             "                           applied document, {\"resync\":\"<reason>\"} per resync\n"
             "  -1, --once               print the state after the first complete snapshot, exit\n"
             "  -t, --timeout-s N        exit after N seconds (1 if no snapshot could be had)\n"
+            "      --drop-every N       testing only: discard every Nth update, to exercise\n"
+            "                           gap detection and resynchronisation\n"
             "  -h, --help               show this help and exit\n"
             "  -V, --version            show the version and exit\n"
             "\n"
@@ -140,6 +143,7 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"json", no_argument, 0, 'j'},
                                        {"once", no_argument, 0, '1'},
                                        {"timeout-s", required_argument, 0, 't'},
+                                       {"drop-every", required_argument, 0, 'D'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
@@ -166,6 +170,12 @@ static int parse_args(args_t *a, int argc, char **argv)
             if (num(optarg, 1, MAX_TIMEOUT_S, &a->timeout_s) < 0) {
                 fprintf(stderr, PROG ": --timeout-s: expected a number from 1 to %u\n",
                         MAX_TIMEOUT_S);
+                return 2;
+            }
+            break;
+        case 'D':
+            if (num(optarg, 2, 1000000, &a->drop_every) < 0) {
+                fprintf(stderr, PROG ": --drop-every: expected a number from 2 to 1000000\n");
                 return 2;
             }
             break;
@@ -753,6 +763,7 @@ int main(int argc, char **argv)
     o.on_update = on_update;
     o.on_event = on_event;
     o.arg = &w;
+    o.drop_every = a.drop_every;
     if ((w.sub = cohort_sub_new(&o)) == NULL) {
         if (errno == EINVAL) {
             fprintf(stderr, PROG ": bad endpoint: --publish %s or --snapshot %s\n", a.publish,

@@ -87,8 +87,10 @@ static void rewind_to(codec_t *self, chunk_t *mark, size_t used)
  * so a rare huge frame does not pin its memory. */
 static void reset(codec_t *self)
 {
-    chunk_t *c = self->head, *keep = NULL;
+    chunk_t *c = self->head, *keep = self->spare;
     size_t kept = 0;
+    for (chunk_t *k = keep; k; k = k->next)
+        kept += k->size;
     while (c) {
         chunk_t *next = c->next;
         if (c->size == CHUNK && kept + CHUNK <= KEEP) {
