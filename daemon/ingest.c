@@ -656,44 +656,21 @@ static int on_input(void *arg)
     ingest_t *self = arg;
     int more = 1;
     for (int n = 0; n < RECV_CAP; n++) {
-        zmq_msg_t parts[3];
-        int nparts = 0, extra = 0;
+        zmq_msg_t parts[ZBRIDGE_MAX_PARTS];
+        int nparts, rc;
         if (is_full(self->open)) {
             self->full = 1;
             zbridge_pause(self->bridge);
             more = 0;
             break;
         }
-        zmq_msg_init(&parts[0]);
-        if (zmq_msg_recv(&parts[0], self->router, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&parts[0]);
-            if (errno != EAGAIN && errno != EINTR)
-                cohort_log(LOG_WARNING, "ingest: receive failed: %s", zmq_strerror(errno));
+        if ((rc = zbridge_recv(self->router, parts, &nparts)) < 0) {
+            if (rc != -EAGAIN && rc != -EINTR)
+                cohort_log(LOG_WARNING, "ingest: receive failed: %s", zmq_strerror(-rc));
             more = 0;
             break;
         }
-        nparts = 1;
-        while (zmq_msg_more(&parts[nparts - 1])) {
-            zmq_msg_t *m = nparts < 3 ? &parts[nparts] : NULL;
-            zmq_msg_t junk;
-            if (!m)
-                m = &junk;
-            zmq_msg_init(m);
-            if (zmq_msg_recv(m, self->router, 0) < 0) {
-                zmq_msg_close(m);
-                break;
-            }
-            if (m == &junk) {
-                int again = zmq_msg_more(&junk);
-                zmq_msg_close(&junk);
-                extra++;
-                if (!again)
-                    break;
-                continue;
-            }
-            nparts++;
-        }
-        handle(self, parts, extra ? 99 : nparts);
+        handle(self, parts, rc);
         for (int i = 0; i < nparts; i++)
             zmq_msg_close(&parts[i]);
     }

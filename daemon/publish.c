@@ -336,35 +336,15 @@ static int on_input(void *arg)
 {
     publish_t *self = arg;
     for (int n = 0; n < SNAP_CAP; n++) {
-        zmq_msg_t parts[3];
-        int nparts, extra = 0;
-        zmq_msg_init(&parts[0]);
-        if (zmq_msg_recv(&parts[0], self->router, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&parts[0]);
-            if (errno != EAGAIN && errno != EINTR)
+        zmq_msg_t parts[ZBRIDGE_MAX_PARTS];
+        int nparts, rc = zbridge_recv(self->router, parts, &nparts);
+        if (rc < 0) {
+            if (rc != -EAGAIN && rc != -EINTR)
                 cohort_log(LOG_WARNING, "publish: snapshot receive failed: %s",
-                           zmq_strerror(errno));
+                           zmq_strerror(-rc));
             return 0;
         }
-        nparts = 1;
-        while (zmq_msg_more(&parts[nparts - 1])) {
-            zmq_msg_t junk, *m = nparts < 3 ? &parts[nparts] : &junk;
-            zmq_msg_init(m);
-            if (zmq_msg_recv(m, self->router, 0) < 0) {
-                zmq_msg_close(m);
-                break;
-            }
-            if (m == &junk) {
-                int again = zmq_msg_more(&junk);
-                zmq_msg_close(&junk);
-                extra++;
-                if (!again)
-                    break;
-                continue;
-            }
-            nparts++;
-        }
-        handle(self, parts, extra ? 99 : nparts);
+        handle(self, parts, rc);
         for (int i = 0; i < nparts; i++)
             zmq_msg_close(&parts[i]);
     }

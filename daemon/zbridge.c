@@ -115,3 +115,35 @@ void zbridge_close(zbridge_t **self_p)
     uv_close((uv_handle_t *)&self->check, on_close);
     uv_close((uv_handle_t *)&self->idle, on_close);
 }
+
+int zbridge_recv(void *zsock, zmq_msg_t parts[ZBRIDGE_MAX_PARTS], int *nparts)
+{
+    int extra = 0;
+    *nparts = 0;
+    zmq_msg_init(&parts[0]);
+    if (zmq_msg_recv(&parts[0], zsock, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&parts[0]);
+        return -e;
+    }
+    *nparts = 1;
+    /* A multipart message arrives whole: the rest never blocks. */
+    while (zmq_msg_more(&parts[*nparts - 1])) {
+        zmq_msg_t junk, *m = *nparts < ZBRIDGE_MAX_PARTS ? &parts[*nparts] : &junk;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, zsock, 0) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        if (m == &junk) {
+            int again = zmq_msg_more(&junk);
+            zmq_msg_close(&junk);
+            extra++;
+            if (!again)
+                break;
+            continue;
+        }
+        (*nparts)++;
+    }
+    return extra ? ZBRIDGE_TOO_MANY : *nparts;
+}

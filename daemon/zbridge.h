@@ -14,6 +14,7 @@
 #ifndef COHORT_ZBRIDGE_H
 #define COHORT_ZBRIDGE_H
 #include <uv.h>
+#include <zmq.h>
 
 typedef struct zbridge_t zbridge_t;
 
@@ -31,6 +32,16 @@ void zbridge_pause(zbridge_t *self);
 
 /* Calls fn again when input is pending; safe to call when not paused. */
 void zbridge_resume(zbridge_t *self);
+
+#define ZBRIDGE_MAX_PARTS 3   /* routing id, optional empty delimiter, payload */
+#define ZBRIDGE_TOO_MANY 99   /* zbridge_recv: the message had more frames (dropped) */
+
+/* Receives one whole message from a ROUTER socket without blocking: up to
+ * ZBRIDGE_MAX_PARTS frames into parts (each initialised here; the caller
+ * closes the first *nparts), discarding any further frames. Returns the
+ * frame count (1..3), ZBRIDGE_TOO_MANY if frames were discarded, or
+ * -EAGAIN when no message is waiting (or another negative errno). */
+int zbridge_recv(void *zsock, zmq_msg_t parts[ZBRIDGE_MAX_PARTS], int *nparts);
 
 /* Closes the libuv handles; the bridge is freed once they are closed, and
  * *self_p is nulled now. Idempotent. */
