@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cohort_cli.h"
 #include "cohort_client.h"
 #include "cohort_json.h"
 #include "uuid7.h"
@@ -102,22 +103,6 @@ static void usage(FILE *out)
             COHORT_CLIENT_DEFAULT_ENDPOINT);
 }
 
-/* Parses a decimal in [lo, hi]. Returns 0 or -EINVAL. */
-static int num(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
 /* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
  * after printing a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
@@ -144,19 +129,19 @@ static int parse_args(args_t *a, int argc, char **argv)
             a->endpoint = optarg;
             break;
         case 'w':
-            if (num(optarg, 1, 65536, &a->window) < 0) {
+            if (cohort_cli_uint(optarg, 1, 65536, &a->window) < 0) {
                 fprintf(stderr, PROG ": --window: expected a number from 1 to 65536\n");
                 return 2;
             }
             break;
         case 't':
-            if (num(optarg, 1, 3600000, &a->timeout_ms) < 0) {
+            if (cohort_cli_uint(optarg, 1, 3600000, &a->timeout_ms) < 0) {
                 fprintf(stderr, PROG ": --timeout-ms: expected a number from 1 to 3600000\n");
                 return 2;
             }
             break;
         case 'd':
-            if (num(optarg, 1, 604800, &a->deadline_s) < 0) {
+            if (cohort_cli_uint(optarg, 1, 604800, &a->deadline_s) < 0) {
                 fprintf(stderr, PROG ": --deadline-s: expected a number from 1 to 604800\n");
                 return 2;
             }

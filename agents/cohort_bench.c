@@ -66,6 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cohort_cli.h"
 #include "cohort_client.h"
 
 #define PROG "cohort-bench"
@@ -305,21 +306,6 @@ static void usage(FILE *out)
         COHORT_CLIENT_DEFAULT_ENDPOINT);
 }
 
-static int unum(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* Returns 0 to run, 1 to exit 0, 2 after a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
 {
@@ -354,22 +340,22 @@ static int parse_args(args_t *a, int argc, char **argv)
             a->endpoint = optarg;
             break;
         case 'a':
-            if (unum(optarg, 1, MAX_AGENTS, &v) < 0)
+            if (cohort_cli_u64(optarg, 1, MAX_AGENTS, &v) < 0)
                 bad = "--agents: expected a number from 1 to 1024";
             a->agents = (unsigned)v;
             break;
         case 'w':
-            if (unum(optarg, 1, 65536, &v) < 0)
+            if (cohort_cli_u64(optarg, 1, 65536, &v) < 0)
                 bad = "--window: expected a number from 1 to 65536";
             a->window = (unsigned)v;
             break;
         case 'n':
-            if (unum(optarg, 1, 1000000000000ull, &v) < 0)
+            if (cohort_cli_u64(optarg, 1, 1000000000000ull, &v) < 0)
                 bad = "--events: expected a number from 1 to 10^12";
             a->events = v;
             break;
         case 's':
-            if (unum(optarg, 1, 1u << 20, &v) < 0)
+            if (cohort_cli_u64(optarg, 1, 1u << 20, &v) < 0)
                 bad = "--size: expected a number of bytes";
             a->size = (unsigned)v;
             break;
@@ -382,12 +368,12 @@ static int parse_args(args_t *a, int argc, char **argv)
             break;
         }
         case 'D':
-            if (unum(optarg, 1, 86400, &v) < 0)
+            if (cohort_cli_u64(optarg, 1, 86400, &v) < 0)
                 bad = "--duration-s: expected a number from 1 to 86400";
             a->duration_s = (unsigned)v;
             break;
         case 't':
-            if (unum(optarg, 1, 600000, &v) < 0)
+            if (cohort_cli_u64(optarg, 1, 600000, &v) < 0)
                 bad = "--timeout-ms: expected a number from 1 to 600000";
             a->timeout_ms = (unsigned)v;
             break;

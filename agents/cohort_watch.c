@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cohort_cli.h"
 #include "cohort_sub.h"
 
 #define PROG "cohort-watch"
@@ -118,22 +119,6 @@ static void usage(FILE *out)
             COHORT_SUB_DEFAULT_PUBLISH, COHORT_SUB_DEFAULT_SNAPSHOT);
 }
 
-/* Parses a decimal in [lo, hi]. Returns 0 or -EINVAL. */
-static int num(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
 /* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
  * after printing a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
@@ -167,14 +152,14 @@ static int parse_args(args_t *a, int argc, char **argv)
             a->once = 1;
             break;
         case 't':
-            if (num(optarg, 1, MAX_TIMEOUT_S, &a->timeout_s) < 0) {
+            if (cohort_cli_uint(optarg, 1, MAX_TIMEOUT_S, &a->timeout_s) < 0) {
                 fprintf(stderr, PROG ": --timeout-s: expected a number from 1 to %u\n",
                         MAX_TIMEOUT_S);
                 return 2;
             }
             break;
         case 'D':
-            if (num(optarg, 2, 1000000, &a->drop_every) < 0) {
+            if (cohort_cli_uint(optarg, 2, 1000000, &a->drop_every) < 0) {
                 fprintf(stderr, PROG ": --drop-every: expected a number from 2 to 1000000\n");
                 return 2;
             }

@@ -27,6 +27,7 @@
 
 #include "checkpoint.h"
 #include "cohort.pb-c.h"
+#include "cohort_cli.h"
 #include "cohort_json.h"
 #include "log.h"
 #include "store.h"
@@ -89,17 +90,6 @@ static void usage(FILE *out)
             DEFAULT_SNAPSHOT, PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *s == '-' || !*s || *end)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int parse(args_t *a, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -117,7 +107,7 @@ static int parse(args_t *a, int argc, char **argv)
             break;
         case 'K': {
             uint64_t k;
-            if (parse_u64(optarg, &k) < 0 || k < 1 || k > 1000) {
+            if (cohort_cli_u64(optarg, 1, 1000, &k) < 0) {
                 fprintf(stderr, "cohortctl: --suppress-k: '%s' is not 1-1000\n", optarg);
                 return -EINVAL;
             }
@@ -138,13 +128,13 @@ static int parse(args_t *a, int argc, char **argv)
             a->data_dir = optarg;
             break;
         case 'f':
-            if (parse_u64(optarg, &a->from) < 0) {
+            if (cohort_cli_u64(optarg, 0, UINT64_MAX, &a->from) < 0) {
                 fprintf(stderr, "cohortctl: --from: '%s' is not a sequence number\n", optarg);
                 return -EINVAL;
             }
             break;
         case 'n':
-            if (parse_u64(optarg, &a->limit) < 0) {
+            if (cohort_cli_u64(optarg, 0, UINT64_MAX, &a->limit) < 0) {
                 fprintf(stderr, "cohortctl: --limit: '%s' is not a number\n", optarg);
                 return -EINVAL;
             }
