@@ -1,4 +1,6 @@
-/* cohort_agent.c: cohort-agent, sends JSON Lines events to cohortd.
+/* cohort_agent.c: cohort-agent, sends events to cohortd: JSON Lines from a
+ * file or a pipe, straight or through a durable outbox (store-and-forward),
+ * and, as a service, export files dropped in a spool directory.
  *
  * Contract:
  * - `cohort-agent send FILE|-` reads one Event per line (cohort_json.h
@@ -9,46 +11,99 @@
  *     REJECTED line=N id=UUID seq=0 code=NAME reason="..."
  *     UNDELIVERED line=N id=UUID reason="..."
  *     INVALID line=N reason="..."             (the line did not parse)
- *   or, with --json, the same as one JSON object per line. A summary of
- *   counts goes to stderr.
+ *   or, with --json, the same as one JSON object per line (keys in that
+ *   order: line, eventId, result, seq, code, reason). A summary of counts
+ *   goes to stderr.
  * - Input is read without blocking the socket (poll on both), so a slow
  *   stream (e.g. a pipe) is sent as it comes and a fast file is batched.
  * - Every resend carries the same event_id (the daemon dedupes), so no
- *   event is stored twice. Note: a line without eventId gets a fresh id
- *   each run; give ids in the input to make re-running a file safe.
- * - Once an event is given up (UNDELIVERED), lines not yet sent are not
- *   sent: they are reported UNDELIVERED "not sent" (fail fast when the
- *   daemon is gone, rather than waiting out a deadline per window).
- * - Exit 0 when every event was ACCEPTED or DUPLICATE, 1 when anything was
- *   rejected, invalid or undelivered (or a runtime failure), 2 for usage
- *   errors (bad flags, unreadable FILE, bad endpoint).
- * - Logs carry no event contents: parse errors have quoted values redacted. */
+ *   event is stored twice. Without --outbox, a line without eventId gets a
+ *   fresh id each run; give ids in the input to make re-running a file safe.
+ * - Without --outbox, once an event is given up (UNDELIVERED), lines not
+ *   yet sent are not sent: they are reported UNDELIVERED "not sent" (fail
+ *   fast when the daemon is gone, rather than waiting out a deadline per
+ *   window).
+ * - `send --outbox DIR`: store-and-forward (outbox.h). Each batch of lines
+ *   read is written to the outbox and synced before any of it is sent; an
+ *   event leaves the outbox only when ACCEPTED or DUPLICATE, or REJECTED
+ *   (then it goes to DIR/dead-letter.jsonl). Events left in the outbox by
+ *   an earlier run (a crash, kill -9, an unreachable daemon) are sent first.
+ *   Input is read to its end even when the daemon is unreachable. Lines
+ *   without eventId get a content-derived id (intake.h), so re-running the
+ *   same input never stores an event twice. A line whose event is already
+ *   waiting in the outbox is not added again: its one result is reported
+ *   under the source and line it was first taken in from. Result lines
+ *   carry the source as a last field: source="NAME" (JSON: "source").
+ *   When an event is given up (deadline), every event still in flight is
+ *   given up too and nothing more is sent this run (the rest stays in the
+ *   outbox, in order, for the next run).
+ * - `flush --outbox DIR`: sends what is in the outbox, as send does.
+ * - `watch SPOOL`: a service (libuv loop). Export files dropped in SPOOL
+ *   (spool.h: *.jsonl, or *.csv as in csv_import.h; write NAME.tmp or
+ *   .NAME, then rename) are each read whole and taken into the outbox in
+ *   one synced record (all of the file's events or none), then moved to
+ *   SPOOL/done/; a file with any bad record is not taken in at all and is
+ *   moved to SPOOL/failed/ with failed/NAME.reason. Files are taken in name
+ *   order. The default outbox is SPOOL/.outbox. Events are sent as in
+ *   send; an event not delivered by its deadline is kept and retried (all
+ *   in flight are given up and resent in outbox order, after a hold-off
+ *   growing from 1 s to 30 s), so watch never drops anything. It notices
+ *   new files by inotify (uv_fs_event) and rescans every --rescan-ms
+ *   anyway. SIGTERM or SIGINT stop it cleanly (exit 0); whatever was not
+ *   acked stays in the outbox for the next start.
+ * - Exit status: 0 every event ACCEPTED or DUPLICATE (with an outbox: and
+ *   the outbox is empty); 1 anything rejected (dead-lettered), invalid or,
+ *   without an outbox, undelivered, or a runtime failure; 2 usage errors
+ *   (bad flags, unreadable FILE, bad endpoint, an outbox or spool that
+ *   cannot be opened or is in use); 3 (send/flush with --outbox) events
+ *   are still waiting in the outbox: the daemon could not be reached in
+ *   time; run flush later (3 takes precedence over 1).
+ * - Logs carry no event contents: parse errors have quoted values
+ *   redacted; stderr messages name files, lines, event ids and codes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "cohort_cli.h"
 #include "cohort_client.h"
 #include "cohort_json.h"
+#include "intake.h"
+#include "outbox.h"
+#include "spool.h"
 #include "uuid7.h"
 
 #define PROG "cohort-agent"
 #define MAX_LINE (8u << 20) /* longest input line accepted */
 #define READ_CHUNK (64u << 10)
+#define BATCH_EVENTS 4096      /* events per outbox record while reading input */
+#define BATCH_BYTES (4u << 20) /* bytes per outbox record while reading input */
+#define RETRY_MIN_MS 1000u     /* watch: first hold-off after a give-up */
+#define RETRY_MAX_MS 30000u    /* watch: hold-off ceiling */
+
+typedef enum { CMD_SEND, CMD_FLUSH, CMD_WATCH } cmd_t;
 
 /* What the command line asked for. */
 typedef struct {
+    cmd_t cmd;            /* send, flush or watch */
     const char *endpoint; /* daemon endpoint */
-    const char *file;     /* input path, "-" for stdin */
+    const char *file;     /* send: input path, "-" for stdin */
+    const char *spool;    /* watch: the spool directory */
+    const char *outbox;   /* outbox directory, or NULL */
+    char *outbox_buf;     /* watch: the default outbox path (malloc'd) */
     unsigned window;      /* unacked events */
     unsigned timeout_ms;  /* per attempt */
-    unsigned deadline_s;  /* per event, from when it was read */
+    unsigned deadline_s;  /* per event: from when it was read (plain) or submitted */
+    unsigned rescan_ms;   /* watch: rescan period */
+    unsigned defer_s;     /* retry order-dependent rejections this long (libcohort defer_ms) */
+    int defer_set;        /* --defer-s was given (else watch uses DEFER_WATCH_S) */
     int json;             /* JSON Lines output */
     int quiet;            /* summary only */
 } args_t;
@@ -62,8 +117,13 @@ typedef struct {
 typedef struct {
     const args_t *a;
     counts_t c;
-    int stop_sending; /* an event was given up: send no more */
-    int io_error;     /* reading the input failed */
+    int stop_sending;    /* an event was given up: send no more */
+    int io_error;        /* reading the input failed */
+    outbox_t *ob;        /* the outbox, or NULL (plain send) */
+    cohort_client_t *cl; /* the client */
+    int undelivered_now; /* outbox modes: an UNDELIVERED came in the last pump */
+    int fatal;           /* outbox modes: the outbox could not be written */
+    int watch;           /* watch mode: undelivered events are retried, not reported */
 } agent_t;
 
 /* Buffered non-blocking-friendly line reader over a file descriptor. */
@@ -81,36 +141,91 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: " PROG " [OPTION]... send FILE|-\n"
-            "Sends events (JSON Lines, one Event per line; blank and '#' lines skipped) to\n"
-            "cohortd and prints one result per event on stdout:\n"
+            "       " PROG " [OPTION]... send --outbox DIR FILE|-\n"
+            "       " PROG " [OPTION]... flush --outbox DIR\n"
+            "       " PROG " [OPTION]... watch [--outbox DIR] SPOOL\n"
+            "\n"
+            "send: sends events (JSON Lines, one Event per line; blank and '#' lines\n"
+            "skipped) to cohortd and prints one result per event on stdout:\n"
             "  ACCEPTED|DUPLICATE line=N id=UUID seq=S\n"
             "  REJECTED line=N id=UUID seq=0 code=CODE reason=\"...\"\n"
             "  UNDELIVERED line=N id=UUID reason=\"...\"\n"
             "  INVALID line=N reason=\"...\"\n"
+            "With --outbox, events are first stored durably in DIR (store-and-forward):\n"
+            "events left there by an earlier run go first; an event leaves only when\n"
+            "ACCEPTED or DUPLICATE, or REJECTED (then it is written, with code and reason,\n"
+            "to DIR/dead-letter.jsonl); undelivered events stay for the next run. Lines\n"
+            "without eventId get an id derived from their content, so sending the same\n"
+            "input again never stores an event twice. Result lines end with source=\"NAME\".\n"
+            "\n"
+            "flush: sends what is waiting in the outbox DIR.\n"
+            "\n"
+            "watch: runs until SIGTERM/SIGINT, taking in export files dropped in SPOOL:\n"
+            "*.jsonl (as send reads) and *.csv (below). Write a file as NAME.tmp or .NAME\n"
+            "and rename it when complete. Each file is taken into the outbox whole (all its\n"
+            "events, or none) and moved to SPOOL/done/, or, if any record is bad, to\n"
+            "SPOOL/failed/ with a NAME.reason file. Files are taken in name order. The\n"
+            "outbox defaults to SPOOL/.outbox. Undelivered events are retried until\n"
+            "delivered; REJECTED ones go to OUTBOX/dead-letter.jsonl (and are logged).\n"
+            "\n"
+            "CSV files: a header row of proto3 JSON field names (snake_case, other case,\n"
+            "spaces also match), then one event a row. Every kind has agency and\n"
+            "participantRef, and may have eventId and occurredAt. Kinds and their columns\n"
+            "(optional ones in brackets):\n"
+            "  participants  role ethnicity gender disability [ageBand sexualOrientation\n"
+            "                religion grade officer]            -> participantRegistered\n"
+            "  enrolments    programmeId cohortId stage [note]  -> enrolmentChanged\n"
+            "  attendance    programmeId cohortId component sessionId sessionDate status\n"
+            "                minutes                            -> attendanceRecorded\n"
+            "  promotions    kind effectiveOn [fromGrade toGrade programmeId cohortId]\n"
+            "                                                   -> promotionRecorded\n"
+            "The kind comes from the columns (ethnicity, stage, sessionId, effectiveOn) or\n"
+            "the file name (a word participants, enrolments, attendance, promotions). An\n"
+            "empty cell is not set; enum values in any case; officer true/false, yes/no,\n"
+            "1/0. Rows are numbered as in a spreadsheet (the header is row 1).\n"
             "\n"
             "  -e, --endpoint ENDPOINT  daemon endpoint (default: $COHORT_ENDPOINT or %s)\n"
+            "  -o, --outbox DIR         outbox directory (made if missing, not its parents)\n"
             "  -w, --window N           unacked events in flight (default 256)\n"
             "  -t, --timeout-ms MS      wait for an ack this long before resending (default 2000)\n"
-            "  -d, --deadline-s S       give an event up this long after it is read (default 60);\n"
-            "                           after that, lines not yet sent are not sent\n"
+            "  -d, --deadline-s S       give an event up this long after it is read, or with\n"
+            "                           an outbox sent (default 60); without an outbox, lines\n"
+            "                           not yet sent are then not sent; with one, they stay\n"
+            "                           in the outbox (watch: and are retried)\n"
+            "  -r, --rescan-ms MS       watch: rescan SPOOL this often (default 2000)\n"
+            "  -D, --defer-s S          retry an event rejected only because what it needs\n"
+            "                           is not there yet (unknown programme, cohort or\n"
+            "                           participant, not enrolled, a stage out of order)\n"
+            "                           for up to S s before reporting it (default 0;\n"
+            "                           watch: 600)\n"
             "  -j, --json               print results as JSON Lines\n"
             "  -q, --quiet              print only the summary (on stderr)\n"
             "  -h, --help               show this help and exit\n"
             "  -V, --version            show the version and exit\n"
             "\n"
             "Resends reuse the event's eventId, so the daemon stores each event once.\n"
-            "Exit status: 0 all ACCEPTED or DUPLICATE, 1 anything else, 2 usage error.\n",
+            "Exit status: 0 all ACCEPTED or DUPLICATE (and the outbox empty), 1 anything\n"
+            "rejected, invalid or (without --outbox) undelivered, 2 usage error (also: the\n"
+            "outbox or spool cannot be opened or is in use), 3 events still waiting in\n"
+            "the outbox (daemon not reached in time; run flush later).\n",
             COHORT_CLIENT_DEFAULT_ENDPOINT);
 }
+
+#define DEFER_WATCH_S                                                                              \
+    600 /* watch's default --defer-s: exports from several agencies                                \
+           may arrive in any order */
 
 /* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
  * after printing a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
 {
     static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
+                                       {"outbox", required_argument, 0, 'o'},
                                        {"window", required_argument, 0, 'w'},
                                        {"timeout-ms", required_argument, 0, 't'},
                                        {"deadline-s", required_argument, 0, 'd'},
+                                       {"rescan-ms", required_argument, 0, 'r'},
+                                       {"defer-s", required_argument, 0, 'D'},
                                        {"json", no_argument, 0, 'j'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
@@ -122,11 +237,15 @@ static int parse_args(args_t *a, int argc, char **argv)
     *a = (args_t){.endpoint = (env && *env) ? env : COHORT_CLIENT_DEFAULT_ENDPOINT,
                   .window = 256,
                   .timeout_ms = 2000,
-                  .deadline_s = 60};
-    while ((c = getopt_long(argc, argv, "e:w:t:d:jqhV", lo, NULL)) != -1) {
+                  .deadline_s = 60,
+                  .rescan_ms = 2000};
+    while ((c = getopt_long(argc, argv, "e:o:w:t:d:r:D:jqhV", lo, NULL)) != -1) {
         switch (c) {
         case 'e':
             a->endpoint = optarg;
+            break;
+        case 'o':
+            a->outbox = optarg;
             break;
         case 'w':
             if (cohort_cli_uint(optarg, 1, 65536, &a->window) < 0) {
@@ -146,6 +265,19 @@ static int parse_args(args_t *a, int argc, char **argv)
                 return 2;
             }
             break;
+        case 'r':
+            if (cohort_cli_uint(optarg, 10, 3600000, &a->rescan_ms) < 0) {
+                fprintf(stderr, PROG ": --rescan-ms: expected a number from 10 to 3600000\n");
+                return 2;
+            }
+            break;
+        case 'D':
+            if (cohort_cli_uint(optarg, 0, 604800, &a->defer_s) < 0) {
+                fprintf(stderr, PROG ": --defer-s: expected a number from 0 to 604800\n");
+                return 2;
+            }
+            a->defer_set = 1;
+            break;
         case 'j':
             a->json = 1;
             break;
@@ -163,43 +295,48 @@ static int parse_args(args_t *a, int argc, char **argv)
             return 2;
         }
     }
-    if (argc - optind != 2 || strcmp(argv[optind], "send") != 0) {
-        fprintf(stderr, PROG ": expected 'send FILE' (or 'send -' for standard input)\n"
+    const char *cmd = optind < argc ? argv[optind] : "";
+    int nargs = argc - optind - 1;
+    if (strcmp(cmd, "send") == 0 && nargs == 1) {
+        a->cmd = CMD_SEND;
+        a->file = argv[optind + 1];
+    } else if (strcmp(cmd, "flush") == 0 && nargs == 0) {
+        a->cmd = CMD_FLUSH;
+        if (a->outbox == NULL) {
+            fprintf(stderr, PROG ": flush needs --outbox DIR\n"
+                                 "Try '" PROG " --help' for more information.\n");
+            return 2;
+        }
+    } else if (strcmp(cmd, "watch") == 0 && nargs == 1) {
+        a->cmd = CMD_WATCH;
+        a->spool = argv[optind + 1];
+        if (a->outbox == NULL) {
+            size_t n = strlen(a->spool) + sizeof "/.outbox";
+            if ((a->outbox_buf = malloc(n)) == NULL) {
+                fprintf(stderr, PROG ": out of memory\n");
+                return 2;
+            }
+            snprintf(a->outbox_buf, n, "%s/.outbox", a->spool);
+            a->outbox = a->outbox_buf;
+        }
+    } else {
+        fprintf(stderr, PROG ": expected 'send FILE' (or 'send -' for standard input), "
+                             "'flush --outbox DIR' or 'watch SPOOL'\n"
                              "Try '" PROG " --help' for more information.\n");
+        return 2;
+    }
+    if (a->outbox != NULL && *a->outbox == '\0') {
+        fprintf(stderr, PROG ": --outbox: empty path\n");
         return 2;
     }
     if (*a->endpoint == '\0') {
         fprintf(stderr, PROG ": --endpoint: empty endpoint\n");
         return 2;
     }
-    a->file = argv[optind + 1];
     return 0;
 }
 
 /* ---------------------------------------------------------------- output --- */
-
-/* Copies src to dst (n bytes), replacing each '...'-quoted part longer than
- * one character with '...', so that parse errors never echo input values. */
-static void redact(char *dst, size_t n, const char *src)
-{
-    size_t o = 0;
-
-    for (const char *p = src; *p && o + 6 < n; p++) {
-        const char *q;
-        if (*p == '\'' && (q = strchr(p + 1, '\'')) != NULL) {
-            /* Single-character tokens ('{', ',') are syntax, not data. */
-            size_t len = q - p > 2 ? 5 : (size_t)(q - p) + 1;
-            if (o + len + 1 >= n)
-                break;
-            memcpy(dst + o, q - p > 2 ? "'...'" : p, len);
-            o += len;
-            p = q;
-            continue;
-        }
-        dst[o++] = *p;
-    }
-    dst[o] = '\0';
-}
 
 /* Prints s as a double-quoted string with \", \\ and control bytes escaped. */
 static void put_quoted(FILE *f, const char *s)
@@ -225,9 +362,10 @@ static const char *enum_name(const ProtobufCEnumDescriptor *d, int v, char *buf,
     return buf;
 }
 
-/* Prints one result. id may be NULL (INVALID); code may be NULL. */
+/* Prints one result. id may be NULL (INVALID); code, reason and source
+ * may be NULL (source: only in outbox modes). */
 static void emit(agent_t *ag, const char *result, uint64_t line, const uint8_t *id, int has_seq,
-                 uint64_t seq, const char *code, const char *reason)
+                 uint64_t seq, const char *code, const char *reason, const char *source)
 {
     char uuid[37];
 
@@ -252,6 +390,10 @@ static void emit(agent_t *ag, const char *result, uint64_t line, const uint8_t *
             json_t *r = json_string(reason);
             json_object_set_new(o, "reason", r ? r : json_string("(reason not valid UTF-8)"));
         }
+        if (source != NULL) {
+            json_t *r = json_string(source);
+            json_object_set_new(o, "source", r ? r : json_string("(name not valid UTF-8)"));
+        }
         s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (s != NULL) {
             fputs(s, stdout);
@@ -272,40 +414,153 @@ static void emit(agent_t *ag, const char *result, uint64_t line, const uint8_t *
         fputs(" reason=", stdout);
         put_quoted(stdout, reason);
     }
+    if (source != NULL) {
+        fputs(" source=", stdout);
+        put_quoted(stdout, source);
+    }
     fputc('\n', stdout);
 }
 
-/* libcohort result callback; tag is the line number. */
-static void on_result(void *arg, const cohort_client_report_t *r)
+/* The code name of a REJECTED report. */
+static const char *reject_code(const cohort_client_report_t *r, char *buf, size_t n)
 {
-    agent_t *ag = arg;
+    return r->frame_error ? enum_name(&cohort__v1__frame_error__descriptor, r->frame_error, buf, n)
+                          : enum_name(&cohort__v1__reject_code__descriptor, r->code, buf, n);
+}
+
+/* libcohort result callback without an outbox; tag is the line number. */
+static void on_result_plain(agent_t *ag, const cohort_client_report_t *r)
+{
     uint64_t line = (uint64_t)(uintptr_t)r->tag;
     char buf[48];
 
     switch (r->result) {
     case COHORT_ACCEPTED:
         ag->c.accepted++;
-        emit(ag, "ACCEPTED", line, r->event_id, 1, r->seq, NULL, NULL);
+        emit(ag, "ACCEPTED", line, r->event_id, 1, r->seq, NULL, NULL, NULL);
         break;
     case COHORT_DUPLICATE:
         ag->c.duplicate++;
-        emit(ag, "DUPLICATE", line, r->event_id, 1, r->seq, NULL, NULL);
+        emit(ag, "DUPLICATE", line, r->event_id, 1, r->seq, NULL, NULL, NULL);
         break;
-    case COHORT_REJECTED: {
-        const char *code =
-            r->frame_error
-                ? enum_name(&cohort__v1__frame_error__descriptor, r->frame_error, buf, sizeof buf)
-                : enum_name(&cohort__v1__reject_code__descriptor, r->code, buf, sizeof buf);
+    case COHORT_REJECTED:
         ag->c.rejected++;
-        emit(ag, "REJECTED", line, r->event_id, !ag->a->json, 0, code, r->reason);
+        emit(ag, "REJECTED", line, r->event_id, !ag->a->json, 0, reject_code(r, buf, sizeof buf),
+             r->reason, NULL);
         break;
-    }
     default:
         ag->c.undelivered++;
         ag->stop_sending = 1;
-        emit(ag, "UNDELIVERED", line, r->event_id, 0, 0, NULL, r->reason);
+        emit(ag, "UNDELIVERED", line, r->event_id, 0, 0, NULL, r->reason, NULL);
         break;
     }
+}
+
+/* libcohort result callback with an outbox; tag is the outbox ticket. */
+static void on_result_outbox(agent_t *ag, const cohort_client_report_t *r)
+{
+    uint64_t ticket = (uint64_t)(uintptr_t)r->tag;
+    const char *src = "?";
+    uint32_t line = 0;
+    char buf[48], uuid[37];
+    int rc;
+
+    outbox_where(ag->ob, ticket, &src, &line);
+    switch (r->result) {
+    case COHORT_ACCEPTED:
+    case COHORT_DUPLICATE:
+        if (r->result == COHORT_ACCEPTED)
+            ag->c.accepted++;
+        else
+            ag->c.duplicate++;
+        emit(ag, r->result == COHORT_ACCEPTED ? "ACCEPTED" : "DUPLICATE", line, r->event_id, 1,
+             r->seq, NULL, NULL, src);
+        outbox_ack(ag->ob, ticket);
+        break;
+    case COHORT_REJECTED: {
+        const char *code = reject_code(r, buf, sizeof buf);
+        uuid7_format(r->event_id, uuid);
+        rc = outbox_reject(ag->ob, ticket, code, r->reason);
+        if (rc < 0 && rc != -EALREADY && rc != -ENOENT) {
+            fprintf(stderr, PROG ": cannot write the dead letter for event %s to %s: %s\n", uuid,
+                    outbox_dead_letter_path(ag->ob), strerror(-rc));
+            ag->fatal = 1;
+            break;
+        }
+        ag->c.rejected++;
+        emit(ag, "REJECTED", line, r->event_id, !ag->a->json, 0, code, r->reason, src);
+        if (ag->watch)
+            fprintf(stderr,
+                    PROG ": event %s (%s line %" PRIu32 ") REJECTED: %s: %s; written to %s\n", uuid,
+                    src, line, code, r->reason, outbox_dead_letter_path(ag->ob));
+        break;
+    }
+    default:
+        /* watch: hand it out again later; send/flush: done for this run
+         * (it stays pending, so in the outbox, but is not reported twice) */
+        if (ag->watch)
+            outbox_release(ag->ob, ticket);
+        ag->undelivered_now = 1;
+        if (!ag->watch) {
+            char why[256];
+            ag->c.undelivered++;
+            snprintf(why, sizeof why, "%s; kept in the outbox", r->reason);
+            emit(ag, "UNDELIVERED", line, r->event_id, 0, 0, NULL, why, src);
+        }
+        break;
+    }
+}
+
+static void on_result(void *arg, const cohort_client_report_t *r)
+{
+    agent_t *ag = arg;
+    if (ag->ob == NULL)
+        on_result_plain(ag, r);
+    else
+        on_result_outbox(ag, r);
+}
+
+/* Hands outbox events to the client while it has room. Returns 0, or -1
+ * after a fatal outbox failure (reported). */
+static int feed(agent_t *ag)
+{
+    while (!ag->stop_sending && !ag->fatal && cohort_client_room(ag->cl) > 0) {
+        outbox_event_t ev;
+        int rc = outbox_next(ag->ob, &ev);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            fprintf(stderr, PROG ": cannot read the outbox: %s\n", strerror(-rc));
+            ag->fatal = 1;
+            return -1;
+        }
+        rc = cohort_client_submit_packed(ag->cl, ev.data, ev.len, ev.id,
+                                         (void *)(uintptr_t)ev.ticket);
+        if (rc == -EAGAIN || rc == -EEXIST) {
+            outbox_release(ag->ob, ev.ticket);
+            break;
+        }
+        if (rc == -EMSGSIZE) { /* cannot ever be sent: dead-letter it */
+            rc = outbox_reject(ag->ob, ev.ticket, "TOO_LARGE_FOR_A_FRAME",
+                               "the event does not fit a 4 MiB frame");
+            if (rc < 0) {
+                fprintf(stderr, PROG ": cannot write the dead letter: %s\n", strerror(-rc));
+                ag->fatal = 1;
+                return -1;
+            }
+            ag->c.rejected++;
+            emit(ag, "REJECTED", ev.line, ev.id, !ag->a->json, 0, "TOO_LARGE_FOR_A_FRAME",
+                 "the event does not fit a 4 MiB frame", ev.source);
+            continue;
+        }
+        if (rc < 0) {
+            fprintf(stderr, PROG ": cannot queue an event: %s\n", strerror(-rc));
+            outbox_release(ag->ob, ev.ticket);
+            ag->fatal = 1;
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------- input --- */
@@ -394,11 +649,12 @@ static int skip_line(const char *s)
     return *s == '\0' || *s == '#';
 }
 
-/* ---------------------------------------------------------------- main --- */
+/* ---------------------------------------------------------------- plain send --- */
 
-int main(int argc, char **argv)
+/* send without an outbox. Returns the exit status. */
+static int run_plain(const args_t *ap)
 {
-    args_t a;
+    const args_t a = *ap;
     agent_t ag = {0};
     reader_t rd = {.fd = -1};
     cohort_client_t *cl = NULL;
@@ -406,9 +662,6 @@ int main(int argc, char **argv)
     uint64_t held_line = 0;
     int rc, ret = 1;
 
-    rc = parse_args(&a, argc, argv);
-    if (rc != 0)
-        return rc == 1 ? 0 : 2;
     ag.a = &a;
     if (strcmp(a.file, "-") == 0) {
         rd.fd = STDIN_FILENO;
@@ -421,6 +674,7 @@ int main(int argc, char **argv)
                                                    .queue_max = a.window,
                                                    .timeout_ms = a.timeout_ms,
                                                    .deadline_ms = a.deadline_s * 1000u,
+                                                   .defer_ms = a.defer_s * 1000u,
                                                    .on_result = on_result,
                                                    .arg = &ag});
     if (cl == NULL) {
@@ -442,7 +696,7 @@ int main(int argc, char **argv)
                     ag.c.undelivered++;
                     emit(&ag, "UNDELIVERED", held_line,
                          held->event_id.len == 16 ? held->event_id.data : NULL, 0, 0, NULL,
-                         "not sent: an earlier event could not be delivered");
+                         "not sent: an earlier event could not be delivered", NULL);
                 } else if ((rc = cohort_client_submit(cl, held, (void *)(uintptr_t)held_line)) ==
                                -EAGAIN ||
                            rc == -EEXIST) {
@@ -454,7 +708,8 @@ int main(int argc, char **argv)
                     ag.c.invalid++;
                     emit(&ag, "INVALID", held_line, NULL, 0, 0, NULL,
                          rc == -EMSGSIZE ? "event too large for one frame (4 MiB)"
-                                         : "eventId is not 16 bytes");
+                                         : "eventId is not 16 bytes",
+                         NULL);
                 }
                 cohort__v1__event__free_unpacked(held, NULL);
                 held = NULL;
@@ -466,7 +721,7 @@ int main(int argc, char **argv)
                 break;
             if (too_long) {
                 ag.c.invalid++;
-                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, "line longer than 8 MiB");
+                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, "line longer than 8 MiB", NULL);
                 continue;
             }
             if (skip_line(line))
@@ -475,9 +730,9 @@ int main(int argc, char **argv)
             held = cohort_json_to_event(line, n, err, sizeof err);
             held_line = rd.lineno;
             if (held == NULL) {
-                redact(safe, sizeof safe, err[0] ? err : "cannot parse");
+                intake_redact(safe, sizeof safe, err[0] ? err : "cannot parse");
                 ag.c.invalid++;
-                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, safe);
+                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, safe, NULL);
             }
         }
         /* Send what was just queued, take in acks. */
@@ -540,4 +795,704 @@ cleanup:
             ret = 1;
     }
     return ret;
+}
+
+/* ------------------------------------------------------- outbox modes --- */
+
+/* Events read from the input, waiting to be written to the outbox. */
+typedef struct {
+    outbox_item_t *items; /* items (data: offsets into mem until written) */
+    size_t n, cap;        /* count, room */
+    uint8_t *mem;         /* packed events */
+    size_t mem_len, mem_cap;
+} batch_t;
+
+/* Appends ev (line) to the batch. Returns 0 or -ENOMEM. */
+static int batch_push(batch_t *b, const Cohort__V1__Event *ev, uint64_t line)
+{
+    size_t len = protobuf_c_message_get_packed_size(&ev->base);
+
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 256;
+        outbox_item_t *ni = realloc(b->items, nc * sizeof *ni);
+        if (ni == NULL)
+            return -ENOMEM;
+        b->items = ni;
+        b->cap = nc;
+    }
+    if (b->mem_len + len > b->mem_cap) {
+        size_t nc = b->mem_cap ? b->mem_cap : 65536;
+        while (nc < b->mem_len + len)
+            nc *= 2;
+        uint8_t *nm = realloc(b->mem, nc);
+        if (nm == NULL)
+            return -ENOMEM;
+        b->mem = nm;
+        b->mem_cap = nc;
+    }
+    protobuf_c_message_pack(&ev->base, b->mem + b->mem_len);
+    outbox_item_t *it = &b->items[b->n++];
+    memset(it, 0, sizeof *it);
+    memcpy(it->id, ev->event_id.data, 16);
+    it->data = (const void *)(uintptr_t)b->mem_len;
+    it->len = len;
+    it->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+    b->mem_len += len;
+    return 0;
+}
+
+/* Writes the batch to the outbox as one synced record. Returns 0 or -errno. */
+static int batch_write(batch_t *b, outbox_t *ob, const char *source)
+{
+    int rc;
+
+    if (b->n == 0)
+        return 0;
+    for (size_t i = 0; i < b->n; i++)
+        b->items[i].data = b->mem + (uintptr_t)b->items[i].data;
+    rc = outbox_add(ob, source, NULL, b->items, b->n);
+    b->n = 0;
+    b->mem_len = 0;
+    return rc < 0 ? rc : 0;
+}
+
+/* Opens the outbox for a run and says what it found. Returns 0, or 2
+ * (reported). */
+static int open_outbox(agent_t *ag, const char *dir)
+{
+    outbox_info_t info;
+    char err[512];
+    int rc = outbox_open(&ag->ob, dir, NULL, &info, err, sizeof err);
+
+    if (rc < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    if (info.torn_bytes > 0)
+        fprintf(stderr,
+                PROG ": outbox %s: cut off %" PRIu64
+                     " bytes of an interrupted write (events in it were never sent)\n",
+                dir, info.torn_bytes);
+    if (info.pending > 0 && !ag->a->quiet)
+        fprintf(stderr, PROG ": outbox %s: resuming %" PRIu64 " events left by an earlier run\n",
+                dir, info.pending);
+    return 0;
+}
+
+static void summary(const agent_t *ag)
+{
+    fprintf(stderr,
+            PROG ": %" PRIu64 " events: %" PRIu64 " accepted, %" PRIu64 " duplicate, %" PRIu64
+                 " rejected, %" PRIu64 " undelivered, %" PRIu64 " invalid\n",
+            ag->c.accepted + ag->c.duplicate + ag->c.rejected + ag->c.undelivered + ag->c.invalid,
+            ag->c.accepted, ag->c.duplicate, ag->c.rejected, ag->c.undelivered, ag->c.invalid);
+}
+
+/* send --outbox and flush. Returns the exit status. */
+static int run_outbox(const args_t *a)
+{
+    agent_t ag = {.a = a};
+    reader_t rd = {.fd = -1};
+    batch_t bt = {0};
+    const char *source = NULL;
+    int rc, ret = 1, have_input = a->cmd == CMD_SEND;
+
+    if (have_input) {
+        source = strcmp(a->file, "-") == 0 ? "-" : a->file;
+        if (strcmp(a->file, "-") == 0) {
+            rd.fd = STDIN_FILENO;
+        } else if ((rd.fd = open(a->file, O_RDONLY | O_CLOEXEC)) < 0) {
+            fprintf(stderr, PROG ": cannot open %s: %s\n", a->file, strerror(errno));
+            return 2;
+        }
+    }
+    if (open_outbox(&ag, a->outbox) != 0) {
+        if (rd.fd > STDIN_FILENO)
+            close(rd.fd);
+        return 2;
+    }
+    ag.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a->endpoint,
+                                                      .window = a->window,
+                                                      .queue_max = a->window,
+                                                      .timeout_ms = a->timeout_ms,
+                                                      .deadline_ms = a->deadline_s * 1000u,
+                                                      .defer_ms = a->defer_s * 1000u,
+                                                      .on_result = on_result,
+                                                      .arg = &ag});
+    if (ag.cl == NULL) {
+        int e = errno;
+        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
+        ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
+        goto cleanup;
+    }
+
+    for (;;) {
+        zmq_pollitem_t it[2];
+        int nit = 1, want_input = 0;
+        long tmo;
+
+        /* Take what input is buffered into the outbox (synced) first. */
+        while (have_input && bt.n < BATCH_EVENTS && bt.mem_len < BATCH_BYTES) {
+            size_t n;
+            int too_long;
+            char *line = r_line(&rd, &n, &too_long), err[256];
+            Cohort__V1__Event *ev;
+            if (line == NULL)
+                break;
+            if (too_long) {
+                ag.c.invalid++;
+                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, "line longer than 8 MiB", source);
+                continue;
+            }
+            if (skip_line(line))
+                continue;
+            if ((ev = intake_jsonl(line, n, 1, err, sizeof err)) == NULL) {
+                ag.c.invalid++;
+                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, err, source);
+                continue;
+            }
+            if (protobuf_c_message_get_packed_size(&ev->base) + 64 > COHORT_CLIENT_MAX_FRAME) {
+                ag.c.invalid++;
+                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL,
+                     "event too large for one frame (4 MiB)", source);
+            } else if (batch_push(&bt, ev, rd.lineno) < 0) {
+                cohort__v1__event__free_unpacked(ev, NULL);
+                fprintf(stderr, PROG ": out of memory\n");
+                goto cleanup;
+            }
+            cohort__v1__event__free_unpacked(ev, NULL);
+        }
+        if ((rc = batch_write(&bt, ag.ob, source)) < 0) {
+            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
+            goto cleanup;
+        }
+        /* Send from the outbox, take in acks. */
+        if (feed(&ag) < 0)
+            goto cleanup;
+        if ((rc = cohort_client_pump(ag.cl)) < 0)
+            goto zfail;
+        if (ag.undelivered_now) {
+            /* Fail fast, and keep the outbox order: give up what is in
+             * flight; it all stays in the outbox for the next run. */
+            ag.undelivered_now = 0;
+            ag.stop_sending = 1;
+            cohort_client_give_up(ag.cl, "given up after an earlier event could not be delivered");
+        }
+        if ((rc = outbox_commit(ag.ob)) < 0) {
+            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
+            goto cleanup;
+        }
+        if (ag.fatal)
+            goto cleanup;
+        if ((!have_input || (rd.eof && rd.start >= rd.len)) && bt.n == 0 &&
+            cohort_client_pending(ag.cl) == 0 && (ag.stop_sending || outbox_unclaimed(ag.ob) == 0))
+            break;
+
+        /* Wait for the socket, timers, and input. */
+        cohort_client_pollitem(ag.cl, &it[0]);
+        if (have_input && !rd.eof) {
+            it[1] = (zmq_pollitem_t){.socket = NULL, .fd = rd.fd, .events = ZMQ_POLLIN};
+            nit = 2;
+            want_input = 1;
+        }
+        tmo = cohort_client_timeout(ag.cl);
+        if (have_input && rd.start < rd.len && (tmo < 0 || tmo > 10))
+            tmo = 10; /* lines still buffered: take them in soon */
+        if (tmo != 0)
+            fflush(stdout);
+        if (zmq_poll(it, nit, tmo) < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            goto zfail;
+        }
+        if (want_input && (it[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+            if ((rc = r_fill(&rd)) < 0) {
+                fprintf(stderr, PROG ": cannot read %s: %s\n",
+                        strcmp(a->file, "-") == 0 ? "standard input" : a->file, strerror(-rc));
+                rd.eof = 1; /* send what was read, then fail */
+                ag.io_error = 1;
+            }
+        }
+    }
+    ret = 0;
+    goto cleanup;
+
+zfail:
+    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
+    ret = 1;
+cleanup:
+    if (ret == 0 && (ag.fatal || ag.io_error))
+        ret = 1;
+    cohort_client_destroy(&ag.cl); /* what is still pending stays in the outbox */
+    if (rd.fd > STDIN_FILENO)
+        close(rd.fd);
+    free(rd.buf);
+    free(bt.items);
+    free(bt.mem);
+    if (ag.ob != NULL) {
+        outbox_event_t ev;
+        uint64_t left;
+        /* One result per event in the outbox: those never sent, too. */
+        while (outbox_next(ag.ob, &ev) == 1) {
+            ag.c.undelivered++;
+            emit(&ag, "UNDELIVERED", ev.line, ev.id, 0, 0, NULL,
+                 "not sent: an earlier event could not be delivered; kept in the outbox",
+                 ev.source);
+        }
+        if (fflush(stdout) != 0) {
+            fprintf(stderr, PROG ": cannot write results: %s\n", strerror(errno));
+            ret = 1;
+        }
+        if ((rc = outbox_commit(ag.ob)) < 0) {
+            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
+            ret = 1;
+        }
+        left = outbox_pending(ag.ob);
+        summary(&ag);
+        if (ag.c.rejected > 0)
+            fprintf(stderr, PROG ": %" PRIu64 " rejected events written to %s\n", ag.c.rejected,
+                    outbox_dead_letter_path(ag.ob));
+        if (left > 0)
+            fprintf(stderr,
+                    PROG ": %" PRIu64 " events waiting in the outbox %s: run '" PROG
+                         " flush --outbox %s' when the daemon is reachable\n",
+                    left, a->outbox, a->outbox);
+        if (ret == 0 && left > 0)
+            ret = 3;
+        else if (ret == 0 && ag.c.rejected + ag.c.invalid > 0)
+            ret = 1;
+        outbox_close(&ag.ob);
+    }
+    return ret;
+}
+
+/* ---------------------------------------------------------------- watch --- */
+
+/* The watch service: libuv handles around the client, spool and outbox. */
+typedef struct {
+    agent_t ag;          /* the shared agent state */
+    uv_loop_t loop;      /* the loop */
+    spool_t *sp;         /* the spool directory */
+    void *zsock;         /* the client's DEALER */
+    uv_poll_t zpoll;     /* ZMQ_FD readability */
+    uv_check_t check;    /* re-reads ZMQ_EVENTS every iteration (edge-triggered ZMQ_FD) */
+    uv_idle_t idle;      /* keeps the loop from blocking while ZeroMQ has work */
+    uv_timer_t ctimer;   /* client timers and the retry hold-off */
+    uv_timer_t scan;     /* spool scans: soon after a change, and every rescan_ms */
+    uv_fs_event_t fsev;  /* changes in the spool directory */
+    uv_signal_t sigterm; /* SIGTERM: stop */
+    uv_signal_t sigint;  /* SIGINT: stop */
+    int inited;          /* handles initialised (to close) */
+    int fs_ok;           /* fsev running */
+    uint64_t holdoff_us; /* no feeding before this (cohort_client_now_us) */
+    unsigned retry_ms;   /* next hold-off */
+    int down;            /* "daemon not answering" was logged */
+    uint64_t answered;   /* final results seen (ACCEPTED, DUPLICATE, REJECTED) */
+    int stopping;        /* stop requested */
+    int ret;             /* exit status */
+} watch_t;
+
+static void w_stop(watch_t *w, int ret);
+static void w_on_timer(uv_timer_t *h);
+
+/* Re-arms the client timer: the client's next timer, or the end of the
+ * hold-off when events are waiting for it. */
+static void w_rearm(watch_t *w)
+{
+    long t = cohort_client_timeout(w->ag.cl);
+    uint64_t now = cohort_client_now_us();
+
+    if (outbox_unclaimed(w->ag.ob) > 0 && cohort_client_room(w->ag.cl) > 0) {
+        long h = w->holdoff_us > now ? (long)((w->holdoff_us - now + 999) / 1000) : 1;
+        if (t < 0 || h < t)
+            t = h;
+    }
+    if (t < 0)
+        uv_timer_stop(&w->ctimer);
+    else
+        uv_timer_start(&w->ctimer, w_on_timer, (uint64_t)t, 0);
+}
+
+/* After a pump: retry bookkeeping and "daemon down/up" messages. */
+static void w_after_pump(watch_t *w)
+{
+    agent_t *ag = &w->ag;
+    uint64_t answered = ag->c.accepted + ag->c.duplicate + ag->c.rejected;
+
+    if (answered > w->answered) {
+        w->answered = answered;
+        w->retry_ms = RETRY_MIN_MS;
+        if (w->down) {
+            fprintf(stderr, PROG ": the daemon answers again; %" PRIu64 " events waiting\n",
+                    outbox_pending(ag->ob));
+            w->down = 0;
+        }
+    }
+    if (ag->undelivered_now) {
+        ag->undelivered_now = 0;
+        cohort_client_give_up(ag->cl, "retrying later");
+        ag->undelivered_now = 0;
+        if (!w->down)
+            fprintf(stderr,
+                    PROG ": no ack from %s within %us: %" PRIu64
+                         " events kept in the outbox; retrying\n",
+                    ag->a->endpoint, ag->a->deadline_s, outbox_pending(ag->ob));
+        w->down = 1;
+        w->holdoff_us = cohort_client_now_us() + (uint64_t)w->retry_ms * 1000u;
+        w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
+    }
+}
+
+/* Does all client work: acks in, retries, feeding from the outbox, sends,
+ * and writing leave marks. */
+static void w_service(watch_t *w)
+{
+    agent_t *ag = &w->ag;
+    int rc;
+
+    if (w->stopping)
+        return;
+    if ((rc = cohort_client_pump(ag->cl)) < 0)
+        goto zfail;
+    w_after_pump(w);
+    if (cohort_client_now_us() >= w->holdoff_us && outbox_unclaimed(ag->ob) > 0) {
+        feed(ag);
+        if ((rc = cohort_client_pump(ag->cl)) < 0)
+            goto zfail;
+        w_after_pump(w);
+    }
+    if ((rc = outbox_commit(ag->ob)) < 0) {
+        fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", ag->a->outbox, strerror(-rc));
+        ag->fatal = 1;
+    }
+    fflush(stdout);
+    if (ag->fatal) {
+        w_stop(w, 1);
+        return;
+    }
+    w_rearm(w);
+    return;
+zfail:
+    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
+    w_stop(w, 1);
+}
+
+static void w_on_poll(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    w_service(h->data);
+}
+
+static void w_on_timer(uv_timer_t *h)
+{
+    w_service(h->data);
+}
+
+static void w_on_idle(uv_idle_t *h)
+{
+    (void)h; /* only keeps the loop from blocking; the check does the work */
+}
+
+/* Every iteration: ZMQ_FD only signals edges, so ask ZMQ_EVENTS whether
+ * the socket has what the client waits for, and serve it while it does. */
+static void w_on_check(uv_check_t *h)
+{
+    watch_t *w = h->data;
+
+    for (int k = 0; k < 8; k++) {
+        zmq_pollitem_t it;
+        int ev = 0;
+        size_t len = sizeof ev;
+        if (w->stopping)
+            return;
+        cohort_client_pollitem(w->ag.cl, &it);
+        if (zmq_getsockopt(w->zsock, ZMQ_EVENTS, &ev, &len) != 0) {
+            fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(errno));
+            w_stop(w, 1);
+            return;
+        }
+        if (!(ev & it.events)) {
+            uv_idle_stop(&w->idle);
+            return;
+        }
+        w_service(w);
+    }
+    if (!w->stopping)
+        uv_idle_start(&w->idle, w_on_idle);
+}
+
+/* Takes one ready spool file in. Returns 0, or -1 if it is to be tried
+ * again later (it stays in the spool). */
+static int w_take(watch_t *w, const char *name)
+{
+    agent_t *ag = &w->ag;
+    const char *dir = spool_dir(w->sp);
+    char path[4096], err[512], moved[512];
+    intake_file_t f;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    rc = intake_file(path, name, &f, err, sizeof err);
+    if (rc == -ENOENT)
+        return 0; /* gone meanwhile */
+    if (rc == -ENOMEM) {
+        fprintf(stderr, PROG ": %s; trying again later\n", err);
+        return -1;
+    }
+    if (rc < 0) {
+        if ((rc = spool_fail(w->sp, name, err, moved, sizeof moved)) < 0) {
+            fprintf(stderr, PROG ": cannot move %s to %s/failed/: %s\n", name, dir, strerror(-rc));
+            return -1;
+        }
+        fprintf(stderr, PROG ": %s: not taken in: %s; moved to %s/failed/%s\n", name, err, dir,
+                moved);
+        return 0;
+    }
+    if (outbox_taken(ag->ob, name, f.hash)) {
+        /* Taken in before a crash or stop, but not moved: move it now. */
+        if ((rc = spool_done(w->sp, name, moved, sizeof moved)) < 0) {
+            fprintf(stderr, PROG ": cannot move %s to %s/done/: %s\n", name, dir, strerror(-rc));
+            intake_file_free(&f);
+            return -1;
+        }
+        outbox_clear_taken(ag->ob, name, f.hash);
+        fprintf(stderr, PROG ": %s: was already taken in (before a restart); moved to %s/done/%s\n",
+                name, dir, moved);
+        intake_file_free(&f);
+        return 0;
+    }
+    if (f.nproblems > 0) {
+        size_t cap = strlen(f.problems ? f.problems : "") + 512;
+        char *reason = malloc(cap), first[256] = "";
+        if (reason == NULL) {
+            intake_file_free(&f);
+            return -1;
+        }
+        snprintf(reason, cap,
+                 "%s: not taken in: %zu bad record%s (nothing from this file was sent; fix it and "
+                 "drop it in again):\n%s%s",
+                 name, f.nproblems, f.nproblems == 1 ? "" : "s", f.problems ? f.problems : "",
+                 f.nproblems > INTAKE_MAX_PROBLEMS ? "(more not shown)\n" : "");
+        if (f.problems) {
+            size_t l = strcspn(f.problems, "\n");
+            snprintf(first, sizeof first, "%.*s", (int)(l < 200 ? l : 200), f.problems);
+        }
+        rc = spool_fail(w->sp, name, reason, moved, sizeof moved);
+        free(reason);
+        if (rc < 0) {
+            fprintf(stderr, PROG ": cannot move %s to %s/failed/: %s\n", name, dir, strerror(-rc));
+            intake_file_free(&f);
+            return -1;
+        }
+        fprintf(stderr,
+                PROG ": %s: not taken in: %zu bad record%s (first: %s); moved to %s/failed/%s, "
+                     "see %s.reason\n",
+                name, f.nproblems, f.nproblems == 1 ? "" : "s", first, dir, moved, moved);
+        intake_file_free(&f);
+        return 0;
+    }
+    if ((rc = outbox_add(ag->ob, name, f.hash, f.items, f.n)) < 0) {
+        fprintf(stderr, PROG ": cannot take %s into the outbox %s: %s; trying again later\n", name,
+                ag->a->outbox, strerror(-rc));
+        intake_file_free(&f);
+        return -1;
+    }
+    size_t skipped = f.n - (size_t)rc;
+    if ((rc = spool_done(w->sp, name, moved, sizeof moved)) < 0) {
+        /* It is in the outbox (and marked taken): the next scan moves it. */
+        fprintf(stderr, PROG ": %s taken in, but cannot move it to %s/done/: %s\n", name, dir,
+                strerror(-rc));
+        intake_file_free(&f);
+        return -1;
+    }
+    outbox_clear_taken(ag->ob, name, f.hash);
+    if (!ag->a->quiet || skipped > 0)
+        fprintf(stderr, PROG ": %s: took in %zu %s events%s; moved to %s/done/%s\n", name, f.n,
+                f.kind, skipped ? " (some were already waiting in the outbox)" : "", dir, moved);
+    intake_file_free(&f);
+    return 0;
+}
+
+static void w_on_scan(uv_timer_t *h)
+{
+    watch_t *w = h->data;
+    char **names, **ignored;
+    size_t n, ni;
+    int rc;
+
+    if (w->stopping)
+        return;
+    if ((rc = spool_list(w->sp, &names, &n, &ignored, &ni)) < 0) {
+        fprintf(stderr, PROG ": cannot list %s: %s\n", spool_dir(w->sp), strerror(-rc));
+        return;
+    }
+    for (size_t i = 0; i < ni; i++)
+        fprintf(stderr,
+                PROG ": ignoring %s/%s: not a .jsonl or .csv file (export files are renamed to "
+                     "NAME.jsonl or NAME.csv once complete)\n",
+                spool_dir(w->sp), ignored[i]);
+    /* One file per turn, so acks are served between files. */
+    if (n > 0 && w_take(w, names[0]) == 0 && n > 1 && !w->stopping)
+        uv_timer_start(&w->scan, w_on_scan, 0, w->ag.a->rescan_ms);
+    spool_free_names(names, n);
+    spool_free_names(ignored, ni);
+    w_service(w);
+}
+
+static void w_on_fsev(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    watch_t *w = h->data;
+    (void)events;
+    if (w->stopping)
+        return;
+    if (status < 0) {
+        fprintf(stderr, PROG ": watching %s: %s; relying on rescans every %u ms\n",
+                spool_dir(w->sp), uv_strerror(status), w->ag.a->rescan_ms);
+        uv_fs_event_stop(h);
+        return;
+    }
+    if (filename != NULL && (filename[0] == '.' || strstr(filename, ".tmp") != NULL))
+        return; /* files being written, the outbox */
+    if (uv_timer_get_due_in(&w->scan) > 20)
+        uv_timer_start(&w->scan, w_on_scan, 20, w->ag.a->rescan_ms);
+}
+
+static void w_on_signal(uv_signal_t *h, int signum)
+{
+    watch_t *w = h->data;
+    fprintf(stderr, PROG ": %s: stopping; %" PRIu64 " events waiting in the outbox\n",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT", outbox_pending(w->ag.ob));
+    w_stop(w, 0);
+}
+
+static void w_stop(watch_t *w, int ret)
+{
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    w->ret = ret;
+    if (!w->inited)
+        return;
+    uv_close((uv_handle_t *)&w->zpoll, NULL);
+    uv_close((uv_handle_t *)&w->check, NULL);
+    uv_close((uv_handle_t *)&w->idle, NULL);
+    uv_close((uv_handle_t *)&w->ctimer, NULL);
+    uv_close((uv_handle_t *)&w->scan, NULL);
+    uv_close((uv_handle_t *)&w->fsev, NULL);
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+}
+
+/* watch SPOOL. Returns the exit status. */
+static int run_watch(const args_t *a)
+{
+    static watch_t w; /* handles must outlive the loop's close callbacks */
+    char err[512];
+    int zfd, rc;
+    size_t len = sizeof zfd;
+
+    memset(&w, 0, sizeof w);
+    w.ag.a = a;
+    w.ag.watch = 1;
+    w.retry_ms = RETRY_MIN_MS;
+    w.ret = 1;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if ((rc = spool_open(&w.sp, a->spool, err, sizeof err)) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    if (open_outbox(&w.ag, a->outbox) != 0) {
+        spool_close(&w.sp);
+        return 2;
+    }
+    w.ag.cl = cohort_client_new(
+        &(cohort_client_opts_t){.endpoint = a->endpoint,
+                                .window = a->window,
+                                .queue_max = a->window,
+                                .timeout_ms = a->timeout_ms,
+                                .deadline_ms = a->deadline_s * 1000u,
+                                .defer_ms = (a->defer_set ? a->defer_s : DEFER_WATCH_S) * 1000u,
+                                .on_result = on_result,
+                                .arg = &w.ag});
+    if (w.ag.cl == NULL) {
+        int e = errno;
+        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
+        w.ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
+        goto out;
+    }
+    w.zsock = cohort_client_socket(w.ag.cl);
+    if (zmq_getsockopt(w.zsock, ZMQ_FD, &zfd, &len) != 0) {
+        fprintf(stderr, PROG ": cannot get the socket's ZMQ_FD: %s\n", zmq_strerror(errno));
+        goto out;
+    }
+    if ((rc = uv_loop_init(&w.loop)) < 0) {
+        fprintf(stderr, PROG ": cannot start the event loop: %s\n", uv_strerror(rc));
+        goto out;
+    }
+    uv_poll_init(&w.loop, &w.zpoll, zfd);
+    uv_check_init(&w.loop, &w.check);
+    uv_idle_init(&w.loop, &w.idle);
+    uv_timer_init(&w.loop, &w.ctimer);
+    uv_timer_init(&w.loop, &w.scan);
+    uv_fs_event_init(&w.loop, &w.fsev);
+    uv_signal_init(&w.loop, &w.sigterm);
+    uv_signal_init(&w.loop, &w.sigint);
+    w.zpoll.data = w.check.data = w.idle.data = w.ctimer.data = w.scan.data = w.fsev.data =
+        w.sigterm.data = w.sigint.data = &w;
+    w.inited = 1;
+    uv_timer_start(&w.ctimer, w_on_timer, 0, 0);
+    if ((rc = uv_poll_start(&w.zpoll, UV_READABLE, w_on_poll)) < 0 ||
+        (rc = uv_check_start(&w.check, w_on_check)) < 0 ||
+        (rc = uv_signal_start(&w.sigterm, w_on_signal, SIGTERM)) < 0 ||
+        (rc = uv_signal_start(&w.sigint, w_on_signal, SIGINT)) < 0 ||
+        (rc = uv_timer_start(&w.scan, w_on_scan, 0, a->rescan_ms)) < 0) {
+        fprintf(stderr, PROG ": cannot start the event loop: %s\n", uv_strerror(rc));
+        w_stop(&w, 1);
+    } else if ((rc = uv_fs_event_start(&w.fsev, w_on_fsev, a->spool, 0)) < 0) {
+        fprintf(stderr, PROG ": cannot watch %s for changes (%s); rescanning every %u ms\n",
+                a->spool, uv_strerror(rc), a->rescan_ms);
+    }
+    if (!w.stopping)
+        fprintf(stderr,
+                PROG ": watching %s (outbox %s, %" PRIu64 " events waiting), sending to %s\n",
+                a->spool, a->outbox, outbox_pending(w.ag.ob), a->endpoint);
+    uv_run(&w.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&w.loop) != 0) {
+        uv_run(&w.loop, UV_RUN_NOWAIT);
+        uv_loop_close(&w.loop);
+    }
+out:
+    cohort_client_destroy(&w.ag.cl); /* in flight: released, stays in the outbox */
+    if (w.ag.ob != NULL) {
+        if ((rc = outbox_commit(w.ag.ob)) < 0) {
+            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
+            w.ret = 1;
+        }
+        summary(&w.ag);
+        outbox_close(&w.ag.ob);
+    }
+    spool_close(&w.sp);
+    fflush(stdout);
+    return w.ret;
+}
+
+/* ---------------------------------------------------------------- main --- */
+
+int main(int argc, char **argv)
+{
+    args_t a;
+    int rc = parse_args(&a, argc, argv);
+
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    if (a.cmd == CMD_WATCH)
+        rc = run_watch(&a);
+    else if (a.outbox != NULL)
+        rc = run_outbox(&a);
+    else
+        rc = run_plain(&a);
+    free(a.outbox_buf);
+    return rc;
 }

@@ -37,7 +37,7 @@
 #define MAX_QUEUE (1u << 22)
 
 enum { S_FREE, S_QUEUED, S_INFLIGHT, S_RETRY };
-enum { WHY_NONE, WHY_TIMEOUT, WHY_UNAVAIL };
+enum { WHY_NONE, WHY_TIMEOUT, WHY_UNAVAIL, WHY_DEFER };
 
 /* One pending event. */
 typedef struct {
@@ -413,8 +413,8 @@ static void retry(cohort_client_t *self, uint32_t i, int why, uint64_t now)
     }
     /* Back off after UNAVAILABLE, and after a timeout from the second
      * attempt on (a slow daemon should not get the window again at once). */
-    if (why == WHY_UNAVAIL || s->attempts >= 2) {
-        unsigned shift = why == WHY_UNAVAIL ? s->attempts - 1 : s->attempts - 2;
+    if (why == WHY_UNAVAIL || why == WHY_DEFER || s->attempts >= 2) {
+        unsigned shift = why != WHY_TIMEOUT ? s->attempts - 1 : s->attempts - 2;
         uint64_t base = (uint64_t)self->o.backoff_min_ms * 1000u;
         uint64_t max = (uint64_t)self->o.backoff_max_ms * 1000u;
         base = shift >= 20 ? max : base << shift;
@@ -427,6 +427,24 @@ static void retry(cohort_client_t *self, uint32_t i, int why, uint64_t now)
 }
 
 /* ------------------------------------------------------------ receive --- */
+
+/* Whether a rejection code means the event arrived before what it depends
+ * on (so a later attempt may succeed). */
+static int depends(int code)
+{
+    switch (code) {
+    case COHORT__V1__REJECT_CODE__REJECT_UNKNOWN_PROGRAMME:
+    case COHORT__V1__REJECT_CODE__REJECT_UNKNOWN_COHORT:
+    case COHORT__V1__REJECT_CODE__REJECT_UNKNOWN_PARTICIPANT:
+    case COHORT__V1__REJECT_CODE__REJECT_BAD_TRANSITION:
+    case COHORT__V1__REJECT_CODE__REJECT_NO_LINE_MANAGER_SUPPORT:
+    case COHORT__V1__REJECT_CODE__REJECT_NOT_ENROLLED:
+    case COHORT__V1__REJECT_CODE__REJECT_AGENCY_NOT_IN_COHORT:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 static void on_reply(cohort_client_t *self, const uint8_t *data, size_t len, uint64_t now)
 {
@@ -478,6 +496,13 @@ static void on_reply(cohort_client_t *self, const uint8_t *data, size_t len, uin
             finish(self, i, COHORT_DUPLICATE, a->seq, 0, 0, "", now);
             break;
         case COHORT__V1__RESULT__REJECTED:
+            if (self->slots[i].state == S_INFLIGHT && self->slots[i].req_id == rep->request_id &&
+                depends((int)a->code) &&
+                now < self->slots[i].submitted_us + (uint64_t)self->o.defer_ms * 1000u) {
+                self->st.deferred++;
+                retry(self, i, WHY_DEFER, now);
+                break;
+            }
             finish(self, i, COHORT_REJECTED, 0, (int)a->code, 0, a->reason, now);
             break;
         default: /* UNAVAILABLE, or a result this client does not know: retry */
@@ -591,7 +616,7 @@ static int send_all(cohort_client_t *self, uint64_t now)
             const slot_t *s = &self->slots[i];
             size_t add = 1 + varint_len(s->len) + s->len;
             if (s->due_us > now)
-                continue;
+                break; /* in order: nothing overtakes a resend still backing off */
             if (FRAME_OVERHEAD + body + add > COHORT_CLIENT_MAX_FRAME)
                 break;
             self->pick[n++] = i;
@@ -599,7 +624,9 @@ static int send_all(cohort_client_t *self, uint64_t now)
         }
         nre = n;
         room = self->o.window - (self->inflight.n + self->retry.n);
-        if (self->queue.n > 0 && room > 0 && (room >= thresh || room >= self->queue.n)) {
+        /* New events only once every resend has gone out. */
+        if (self->retry.n == nre && self->queue.n > 0 && room > 0 &&
+            (room >= thresh || room >= self->queue.n)) {
             for (uint32_t i = self->queue.head; i != NIL && n < self->o.max_batch && n - nre < room;
                  i = self->slots[i].next) {
                 const slot_t *s = &self->slots[i];

@@ -26,6 +26,15 @@
  *   attempts, or once opts.deadline_ms have passed since submit: at its
  *   deadline if it is queued or waiting to be resent, else when its attempt
  *   fails (so up to one attempt timeout late).
+ * - Order: resends go out in the order the attempts failed, and no new
+ *   event is sent while any resend is waiting, so a daemon that answered
+ *   UNAVAILABLE sees the events again in the order they were submitted.
+ * - With opts.defer_ms, a REJECTED whose code says the event came before
+ *   what it depends on (REJECT_UNKNOWN_PROGRAMME, _UNKNOWN_COHORT,
+ *   _UNKNOWN_PARTICIPANT, _BAD_TRANSITION, _NO_LINE_MANAGER_SUPPORT,
+ *   _NOT_ENROLLED, _AGENCY_NOT_IN_COHORT: for example a cohort another
+ *   agency has not opened yet) is retried with backoff until defer_ms after
+ *   submit, and only then reported REJECTED.
  * - Non-blocking: cohort_client_pump() does all the work (receive, timers,
  *   send) without blocking and fits a zmq_poll() loop over many clients
  *   (see cohort_client_pollitem() and cohort_client_timeout()).
@@ -87,6 +96,8 @@ typedef struct {
     uint32_t max_attempts;   /* give up after this many sends (default 0: deadline only) */
     uint32_t backoff_min_ms; /* first backoff after UNAVAILABLE (default 50) */
     uint32_t backoff_max_ms; /* backoff ceiling (default 2000) */
+    uint32_t defer_ms;       /* retry order-dependent rejections this long after submit
+                                (default 0: they are final at once); see below */
     cohort_client_result_fn *on_result; /* required: called once per event */
     void *arg;                          /* passed to on_result */
 } cohort_client_opts_t;
@@ -97,6 +108,7 @@ typedef struct {
     uint64_t accepted;    /* results ACCEPTED */
     uint64_t duplicate;   /* results DUPLICATE */
     uint64_t rejected;    /* results REJECTED */
+    uint64_t deferred;    /* order-dependent rejections retried (defer_ms) */
     uint64_t undelivered; /* results UNDELIVERED */
     uint64_t frames_sent; /* request frames sent */
     uint64_t resends;     /* event sends after the first */

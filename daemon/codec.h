@@ -13,6 +13,8 @@
 
 #define CODEC_MAX_FRAME (4u << 20) /* bytes in one ingest frame */
 #define CODEC_MAX_EVENTS 4096      /* events in one ingest frame */
+#define CODEC_MAX_DECODED (32u << 20) /* bytes one frame may take decoded (a 4 MiB
+                                         frame of tiny fields could take ~200 MB) */
 
 typedef struct codec_t codec_t;
 
@@ -27,7 +29,13 @@ void codec_reset(codec_t *self);
 
 /* Decodes one ingest frame into *out (arena-owned, see above). Returns
  * COHORT__V1__FRAME_ERROR__FRAME_OK (0), or a FrameError with a static
- * human-readable *reason. Never crashes on any input. */
+ * human-readable *reason; *out is then NULL, or a stand-in holding only the
+ * request_id when one was read. A frame whose events (counted before
+ * decoding) exceed CODEC_MAX_EVENTS is FRAME_TOO_MANY_EVENTS, and one that
+ * would take more than CODEC_MAX_DECODED bytes decoded is FRAME_TOO_LARGE.
+ * A known string field holding a NUL byte
+ * makes the frame FRAME_MALFORMED (C strings would cut it short). Never
+ * crashes on any input (tests/fuzz). */
 int codec_decode(codec_t *self, const void *data, size_t len,
                  Cohort__V1__IngestRequest **out, const char **reason);
 

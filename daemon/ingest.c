@@ -1,9 +1,16 @@
 /* ingest.c: the ingest pipeline (see ingest.h for its contracts).
  *
- * Two batches alternate: "open" fills on the loop thread while "busy" is
- * committed on a worker thread. When the commit returns, busy's requests are
- * answered, its status documents published, busy is emptied, and the two
- * swap if open has anything in it. Each batch owns the arena its events were
+ * A batch goes through three stages, each batch in one stage at a time:
+ *   open     fills on the loop thread;
+ *   writing  a worker job: dedupe, domain rules, an unsynced write (the
+ *            events are in the log, not yet durable), render;
+ *   syncing  a worker job: fdatasync of the WAL (store_sync);
+ * and is answered and published on the loop only after its sync returns.
+ * The next batch is written while the previous one syncs, so the write and
+ * the render are off the critical path. At most one written batch waits for
+ * the sync in progress (stage "written"), so four batches cover it all.
+ * Syncs complete in batch order, and a sync covers every earlier write, so
+ * a batch is durable when its own sync returns. Each batch owns the arena its events were
  * decoded into, so the worker reads the decoded events without copying. */
 #include "ingest.h"
 
@@ -21,13 +28,20 @@
 #include "validate.h"
 #include "zbridge.h"
 
-#define RECV_CAP 256               /* frames per drain call: fairness to other handles */
-#define BATCH_MAX_EVENTS 16384     /* open batch is full at this many events ... */
-#define BATCH_MAX_BYTES (32u << 20) /* ... or this many bytes of events */
-#define ZMQ_MAX_MSG (8 << 20)      /* hard limit: larger frames drop the connection */
-#define HWM 10000                  /* queued frames per agent, each way */
-#define LINGER_MS 2000             /* time given to unsent acks at close */
-#define ID_MAX 64                  /* event_id bytes echoed in a rejection ack */
+#define RECV_CAP 256                /* frames per drain call: fairness to other handles */
+#define BATCH_MAX_EVENTS 16384      /* open batch is full at this many events ... */
+#define BATCH_MAX_BYTES (16u << 20) /* ... or this many bytes of events */
+#define BATCH_MAX_DECODED                                                                          \
+    (64u << 20)               /* ... or its arena holds this much (plus one frame,                 \
+                                 at most CODEC_MAX_DECODED) */
+#define ZMQ_MAX_MSG (8 << 20) /* hard limit: larger frames drop the connection */
+#define RCV_HWM 4             /* frames ZeroMQ queues per agent (up to 8 MiB each) */
+#define SND_HWM 100           /* replies queued per agent; beyond, dropped and counted */
+#define LINGER_MS 2000        /* time given to unsent acks at close */
+#define NPEND 4               /* batches: open, writing, written, syncing */
+#define ID_MAX 64             /* event_id bytes echoed in a rejection ack */
+#define REOPEN_MIN_MS 100     /* store reopen retries back off from this ... */
+#define REOPEN_MAX_MS 1000    /* ... doubling up to this */
 
 /* One request (frame) in a batch. */
 typedef struct {
@@ -40,80 +54,89 @@ typedef struct {
 /* One event of a request. */
 typedef struct {
     const Cohort__V1__Event *ev; /* decoded, in the batch's arena */
-    int32_t item;              /* index in the store batch, or -1 if refused */
-    int32_t code;              /* RejectCode when refused (shape or domain) */
-    uint32_t id_off, id_len;   /* event_id as received, in bytes */
-    uint32_t why_off;          /* NUL-terminated reason, in bytes */
+    int32_t item;                /* index in the store batch, or -1 if refused */
+    int32_t code;                /* RejectCode when refused (shape or domain) */
+    uint32_t id_off, id_len;     /* event_id as received, in bytes */
+    uint32_t why_off;            /* NUL-terminated reason, in bytes */
 } ev_t;
 
 /* A batch of requests on its way to the store. */
 /* Render coalescing for one topic (worker-owned). */
 typedef struct {
-    char *name;        /* the topic, the hash key */
-    uint64_t last_ms;  /* when it was last rendered (monotonic) */
-    int pending;       /* changed since, not rendered yet */
+    char *name;       /* the topic, the hash key */
+    uint64_t last_ms; /* when it was last rendered (monotonic) */
+    int pending;      /* changed since, not rendered yet */
     UT_hash_handle hh;
 } rtopic_t;
 
 /* A status document rendered by the worker, published by the loop. */
 typedef struct {
-    char *topic;               /* malloc'd */
-    char *doc;                 /* malloc'd JSON, or NULL when the topic went away */
+    char *topic; /* malloc'd */
+    char *doc;   /* malloc'd JSON, or NULL when the topic went away */
 } update_t;
 
 typedef struct {
-    store_batch_t *sb;         /* the events to store */
-    codec_t *codec;            /* arena of the decoded events */
-    uint32_t *item_ev;         /* store item index -> index in evs */
+    store_batch_t *sb; /* the events to store */
+    codec_t *codec;    /* arena of the decoded events */
+    uint32_t *item_ev; /* store item index -> index in evs */
     size_t cap_item_ev;
-    update_t *updates;         /* status documents to publish after the commit */
+    update_t *updates; /* status documents to publish after the commit */
     size_t nupdates, capupdates;
-    uint64_t head;             /* log head after the commit */
-    uint64_t render_due_ms;    /* a held-back topic is due then (0 = none) */
-    req_t *reqs;               /* requests, in arrival order */
+    uint64_t head;          /* log head after the commit */
+    uint64_t render_due_ms; /* a held-back topic is due then (0 = none) */
+    req_t *reqs;            /* requests, in arrival order */
     size_t nreqs, capreqs;
-    ev_t *evs;                 /* events of all requests */
+    ev_t *evs; /* events of all requests */
     size_t nevs, capevs;
-    uint8_t *bytes;            /* routing ids, event ids and reasons */
+    uint8_t *bytes; /* routing ids, event ids and reasons */
     size_t nbytes, capbytes;
-    int rc;                    /* store_commit's result */
-    char err[256];             /* its reason when rc < 0 */
+    int rc;        /* store_commit's result */
+    char err[256]; /* its reason when rc < 0 */
 } pend_t;
 
 struct ingest_t {
-    uv_loop_t *loop;           /* the daemon's loop */
-    void *router;              /* ROUTER socket, owned */
-    zbridge_t *bridge;         /* readiness of router on loop */
-    store_t *store;            /* borrowed */
-    proj_t **proj;             /* borrowed; worker's while a commit runs */
+    uv_loop_t *loop;               /* the daemon's loop */
+    void *router;                  /* ROUTER socket, owned */
+    zbridge_t *bridge;             /* readiness of router on loop */
+    store_t *store;                /* borrowed */
+    proj_t **proj;                 /* borrowed; worker's while a commit runs */
     const proj_config_t *proj_cfg; /* for rebuilding the projections */
-    publish_t *pub;            /* borrowed, or NULL */
-    uint64_t checkpoint_every; /* accepted events between checkpoints (0 = never) */
-    unsigned coalesce_ms;      /* a topic is rendered at most once per this */
-    rtopic_t *rtopics;         /* coalescing state per topic (worker; loop when idle) */
-    size_t npending;           /* topics held back (worker; loop when idle) */
-    uv_timer_t due;            /* runs a render-only job for held-back topics */
-    int due_inited;            /* due was initialised: must be closed */
-    uint64_t since_checkpoint; /* accepted since the last checkpoint (worker) */
-    int proj_stale;            /* a write failed after the projections saw its batch (worker) */
-    pend_t pend[2];            /* the two alternating batches */
-    pend_t *open;              /* filling on the loop thread */
-    pend_t *busy;              /* being committed, or NULL */
-    uv_work_t work;            /* the commit job */
-    uint64_t head;             /* last durable sequence */
-    ingest_stats_t st;         /* counters */
-    int full;                  /* bridge paused because open is full */
-    int stopping;              /* ingest_stop was called */
-    void (*done)(void *);      /* stop callback */
+    publish_t *pub;                /* borrowed, or NULL */
+    uint64_t checkpoint_every;     /* accepted events between checkpoints (0 = never) */
+    unsigned coalesce_ms;          /* a topic is rendered at most once per this */
+    rtopic_t *rtopics;             /* coalescing state per topic (worker; loop when idle) */
+    size_t npending;               /* topics held back (worker; loop when idle) */
+    uv_timer_t due;                /* runs a render-only job for held-back topics */
+    int due_inited;                /* due was initialised: must be closed */
+    uint64_t since_checkpoint;     /* accepted since the last checkpoint (worker) */
+    int proj_stale;                /* a write failed after the projections saw its batch (worker) */
+    int store_down;                /* a write failed: reopen the store before writing (worker) */
+    uint64_t retry_at_ms;          /* store_down: no reopen is tried before this (worker) */
+    unsigned backoff_ms;           /* store_down: wait after the next failed reopen (worker) */
+    char down_why[256];            /* store_down: the last failure's reason (worker) */
+    pend_t pend[NPEND];            /* the batches, each open, writing, written, syncing or free */
+    pend_t *open;                  /* filling on the loop thread */
+    pend_t *writing;               /* in the write job, or NULL */
+    pend_t *written;               /* written, waiting for the sync in progress, or NULL */
+    pend_t *syncing;               /* in the sync job, or NULL */
+    uv_work_t wjob;                /* the write job */
+    uv_work_t sjob;                /* the sync job */
+    int sync_failed;               /* a sync failed: later writes are not durable (loop) */
+    int down_seen;                 /* the last write failed: no reopen beside a sync (loop) */
+    uint64_t head;                 /* last durable sequence */
+    ingest_stats_t st;             /* counters */
+    int full;                      /* bridge paused because open is full */
+    int stopping;                  /* ingest_stop was called */
+    void (*done)(void *);          /* stop callback */
     void *done_arg;
-    uint8_t *pack;             /* scratch for re-encoding one event */
+    uint8_t *pack; /* scratch for re-encoding one event */
     size_t pack_cap;
-    codec_span_t *spans;       /* scratch: where a frame's events lie */
+    codec_span_t *spans; /* scratch: where a frame's events lie */
     size_t spans_cap;
-    Cohort__V1__Ack *acks;     /* scratch for one reply */
+    Cohort__V1__Ack *acks; /* scratch for one reply */
     Cohort__V1__Ack **ackp;
     size_t ack_cap, ackp_cap;
-    int unavailable_logged;    /* commit failure already logged */
+    int unavailable_logged; /* commit failure already logged */
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -306,8 +329,8 @@ oom:
     p->nbytes = bytes0;
     store_batch_truncate(p->sb, items0);
     cohort_log(LOG_WARNING, "ingest: out of memory taking a frame; answered UNAVAILABLE");
-    reply_now(self, rid, rid_len, delim, req->request_id, COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE,
-              "daemon out of memory; retry");
+    reply_now(self, rid, rid_len, delim, req->request_id,
+              COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE, "daemon out of memory; retry");
     self->st.frames_refused++;
 }
 
@@ -348,8 +371,8 @@ static int refresh(ingest_t *self, pend_t *p)
 {
     checkpoint_info_t info;
     proj_t *fresh;
-    int rc = checkpoint_restore(self->store, self->proj_cfg, 1, 0, &fresh, &info, p->err,
-                                sizeof p->err);
+    int rc =
+        checkpoint_restore(self->store, self->proj_cfg, 1, 0, &fresh, &info, p->err, sizeof p->err);
     if (rc < 0)
         return rc;
     /* fresh has every topic dirty: render() republishes them all, harmless
@@ -437,7 +460,8 @@ static void render_topics(ingest_t *self, pend_t *p, int all)
     p->render_due_ms = 0;
     if (!self->npending)
         return;
-    HASH_ITER(hh, self->rtopics, t, tmp) {
+    HASH_ITER(hh, self->rtopics, t, tmp)
+    {
         if (!t->pending)
             continue;
         if (!all && now - t->last_ms < self->coalesce_ms) {
@@ -467,22 +491,63 @@ static void render(ingest_t *self, pend_t *p)
     render_topics(self, p, 0);
 }
 
-static void work_cb(uv_work_t *w)
+/* Worker, after a failed write: reopens the store (RocksDB stays read-only
+ * after a write error until reopened), at most once per backoff_ms, which
+ * doubles from REOPEN_MIN_MS up to REOPEN_MAX_MS. Returns 0 once the store is writable
+ * again, or -EIO with the reason in p->err. */
+static int recover(ingest_t *self, pend_t *p)
+{
+    uint64_t now = mono_ms();
+    if (now < self->retry_at_ms) {
+        snprintf(p->err, sizeof p->err, "store unavailable: %.200s", self->down_why);
+        return -EIO;
+    }
+    if (store_reopen(self->store, self->down_why, sizeof self->down_why) < 0) {
+        self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : REOPEN_MIN_MS;
+        if (self->backoff_ms > REOPEN_MAX_MS)
+            self->backoff_ms = REOPEN_MAX_MS;
+        self->retry_at_ms = now + self->backoff_ms;
+        snprintf(p->err, sizeof p->err, "store unavailable: %.200s", self->down_why);
+        return -EIO;
+    }
+    cohort_log(LOG_NOTICE, "store: reopened at seq %llu after a failed write",
+               (unsigned long long)store_head(self->store));
+    self->store_down = 0;
+    self->backoff_ms = 0;
+    self->proj_stale = 1; /* the projections saw the failed batch */
+    return 0;
+}
+
+/* Worker: the write stage (see the file comment). */
+static void write_cb(uv_work_t *w)
 {
     ingest_t *self = w->data;
-    pend_t *p = self->busy;
+    pend_t *p = self->writing;
+    if (self->store_down && (p->rc = recover(self, p)) < 0) {
+        store_batch_fail(p->sb);
+        return;
+    }
     if (self->proj_stale && (p->rc = refresh(self, p)) < 0) {
-        store_dedupe(self->store, p->sb, p->err, sizeof p->err); /* to mark items failed */
-        store_write(self->store, p->sb, p->err, sizeof p->err);
+        store_batch_fail(p->sb);
         p->rc = -EIO;
         snprintf(p->err, sizeof p->err, "projections could not be rebuilt");
         return;
     }
-    if ((p->rc = store_dedupe(self->store, p->sb, p->err, sizeof p->err)) < 0)
+    if ((p->rc = store_dedupe(self->store, p->sb, p->err, sizeof p->err)) < 0) {
+        self->store_down = 1;
+        snprintf(self->down_why, sizeof self->down_why, "%.200s", p->err);
         return;
+    }
     decide(self, p);
-    if ((p->rc = store_write(self->store, p->sb, p->err, sizeof p->err)) < 0) {
+    if ((p->rc = store_append(self->store, p->sb, p->err, sizeof p->err)) < 0) {
+        /* Batches of the next REOPEN_MIN_MS are answered UNAVAILABLE without
+         * a try: they hold frames agents sent before they saw this failure,
+         * and agents resend in order only what was refused. */
         self->proj_stale = 1;
+        self->store_down = 1;
+        self->backoff_ms = REOPEN_MIN_MS;
+        self->retry_at_ms = mono_ms() + REOPEN_MIN_MS;
+        snprintf(self->down_why, sizeof self->down_why, "%.200s", p->err);
         return;
     }
     p->head = store_head(self->store);
@@ -552,7 +617,8 @@ static void answer(ingest_t *self, pend_t *p)
     }
 }
 
-static void after_work_cb(uv_work_t *w, int status);
+static void after_write_cb(uv_work_t *w, int status);
+static void after_sync_cb(uv_work_t *w, int status);
 static void commit_next(ingest_t *self, int force);
 
 /* Loop: held-back topics are due and no commit is running. */
@@ -589,21 +655,153 @@ static void finish(ingest_t *self)
     done(self->done_arg);
 }
 
-/* Starts committing the open batch if none is running and it is non-empty,
- * or (force) even empty: a render-only job for held-back topics. */
+static int idle(const ingest_t *self)
+{
+    return !self->writing && !self->written && !self->syncing;
+}
+
+/* A batch that is in no stage, to become the next open one. */
+static pend_t *free_pend(ingest_t *self)
+{
+    for (int i = 0; i < NPEND; i++) {
+        pend_t *p = &self->pend[i];
+        if (p != self->open && p != self->writing && p != self->written && p != self->syncing)
+            return p;
+    }
+    return NULL; /* cannot happen: four batches, at most three in use */
+}
+
+/* Loop: answers a failed batch (nothing of it stored) and frees it. */
+static void fail_batch(ingest_t *self, pend_t *p, const char *why)
+{
+    if (p->rc == 0) {
+        p->rc = -EIO;
+        snprintf(p->err, sizeof p->err, "%s", why);
+    }
+    store_batch_fail(p->sb);
+    if (!self->unavailable_logged)
+        cohort_log(LOG_ERR, "store: commit of %zu events failed: %s", store_batch_count(p->sb),
+                   p->err);
+    self->unavailable_logged = 1;
+    answer(self, p);
+    pend_reset(p);
+}
+
+/* Loop: a batch is durable (its sync returned, or it stored nothing and
+ * nothing before it is pending): ack, publish, free. */
+static void durable(ingest_t *self, pend_t *p)
+{
+    if (self->unavailable_logged)
+        cohort_log(LOG_NOTICE, "store: commits succeed again at seq %llu",
+                   (unsigned long long)p->head);
+    self->unavailable_logged = 0;
+    self->head = p->head;
+    answer(self, p);
+    publish(self, p);
+    uint64_t due = p->render_due_ms;
+    pend_reset(p);
+    if (due && !self->writing && !self->stopping) {
+        uint64_t now = mono_ms();
+        uv_timer_start(&self->due, on_due, due > now ? due - now : 0, 0);
+    }
+}
+
+static void sync_cb(uv_work_t *w)
+{
+    ingest_t *self = w->data;
+    pend_t *p = self->syncing;
+    p->rc = store_sync(self->store, p->err, sizeof p->err);
+}
+
+/* Loop: moves a written batch to the sync stage (the sync stage is free). */
+static void start_sync(ingest_t *self, pend_t *p)
+{
+    if (store_batch_accepted(p->sb) == 0 && !self->syncing) {
+        durable(self, p); /* stored nothing, and nothing before it waits */
+        return;
+    }
+    self->syncing = p;
+    self->sjob.data = self;
+    if (uv_queue_work(self->loop, &self->sjob, sync_cb, after_sync_cb) != 0) {
+        p->rc = -EIO; /* cannot happen with a valid loop; answer rather than strand */
+        snprintf(p->err, sizeof p->err, "uv_queue_work failed");
+        after_sync_cb(&self->sjob, 0);
+    }
+}
+
+static void after_sync_cb(uv_work_t *w, int status)
+{
+    ingest_t *self = w->data;
+    pend_t *p = self->syncing, *next = self->written;
+    (void)status;
+    self->syncing = NULL;
+    self->written = NULL;
+    if (p->rc < 0) {
+        /* Its events (and those written after) are in RocksDB's memtable
+         * but not known to be durable: the store must be reopened before
+         * anything else is written or acked. */
+        self->sync_failed = 1;
+        fail_batch(self, p, "");
+        if (next)
+            fail_batch(self, next, "an earlier write could not be synced");
+    } else {
+        durable(self, p);
+        if (next)
+            start_sync(self, next);
+    }
+    commit_next(self, 0);
+    if (self->stopping && idle(self) && self->done)
+        finish(self);
+}
+
+static void after_write_cb(uv_work_t *w, int status)
+{
+    ingest_t *self = w->data;
+    pend_t *p = self->writing;
+    (void)status;
+    self->writing = NULL;
+    self->st.commits++;
+    if (p->rc == 0 && self->sync_failed)
+        p->rc = -EIO, snprintf(p->err, sizeof p->err, "an earlier write could not be synced");
+    self->down_seen = p->rc < 0;
+    if (p->rc < 0)
+        fail_batch(self, p, "");
+    else if (!self->syncing)
+        start_sync(self, p);
+    else
+        self->written = p;
+    commit_next(self, 0);
+    if (self->stopping && idle(self) && self->done)
+        finish(self);
+}
+
+/* Starts writing the open batch if the write stage is free, no written
+ * batch waits, and it is non-empty, or (force) even empty: a render-only
+ * job for held-back topics. */
 static void commit_next(ingest_t *self, int force)
 {
-    if (self->busy || (self->open->nreqs == 0 && !force))
+    if (self->writing || self->written || (self->open->nreqs == 0 && !force))
         return;
+    if ((self->sync_failed || self->down_seen) && self->syncing)
+        return; /* the write job may reopen the store: not beside a sync */
+    if (self->sync_failed) {
+        /* Worker state, set while no job runs (uv_queue_work orders it). */
+        self->sync_failed = 0;
+        self->store_down = 1;
+        self->proj_stale = 1;
+        self->backoff_ms = REOPEN_MIN_MS;
+        self->retry_at_ms = mono_ms() + REOPEN_MIN_MS;
+        snprintf(self->down_why, sizeof self->down_why, "a WAL sync failed");
+    }
     uv_timer_stop(&self->due); /* every job renders what is due */
-    self->busy = self->open;
-    self->open = self->busy == &self->pend[0] ? &self->pend[1] : &self->pend[0];
-    self->work.data = self;
-    if (uv_queue_work(self->loop, &self->work, work_cb, after_work_cb) != 0) {
+    self->writing = self->open;
+    self->open = free_pend(self);
+    self->wjob.data = self;
+    if (uv_queue_work(self->loop, &self->wjob, write_cb, after_write_cb) != 0) {
         /* Cannot happen with a valid loop; answer rather than strand. */
-        self->busy->rc = -EIO;
-        snprintf(self->busy->err, sizeof self->busy->err, "uv_queue_work failed");
-        after_work_cb(&self->work, 0);
+        self->writing->rc = -EIO;
+        snprintf(self->writing->err, sizeof self->writing->err, "uv_queue_work failed");
+        after_write_cb(&self->wjob, 0);
         return;
     }
     if (self->full && !self->stopping) {
@@ -612,42 +810,11 @@ static void commit_next(ingest_t *self, int force)
     }
 }
 
-static void after_work_cb(uv_work_t *w, int status)
-{
-    ingest_t *self = w->data;
-    pend_t *p = self->busy;
-    (void)status;
-    self->st.commits++;
-    if (p->rc < 0) {
-        if (!self->unavailable_logged)
-            cohort_log(LOG_ERR, "store: commit of %zu events failed: %s", store_batch_count(p->sb),
-                       p->err);
-        self->unavailable_logged = 1;
-    } else {
-        if (self->unavailable_logged)
-            cohort_log(LOG_NOTICE, "store: commits succeed again at seq %llu",
-                       (unsigned long long)store_head(self->store));
-        self->unavailable_logged = 0;
-        self->head = p->head;
-    }
-    answer(self, p);
-    publish(self, p);
-    uint64_t due = p->rc < 0 ? 0 : p->render_due_ms;
-    pend_reset(p);
-    self->busy = NULL;
-    commit_next(self, 0);
-    if (due && !self->busy && !self->stopping) {
-        uint64_t now = mono_ms();
-        uv_timer_start(&self->due, on_due, due > now ? due - now : 0, 0);
-    }
-    if (self->stopping && !self->busy && self->done)
-        finish(self);
-}
-
 static int is_full(const pend_t *p)
 {
     return store_batch_count(p->sb) >= BATCH_MAX_EVENTS ||
-           store_batch_bytes(p->sb) >= BATCH_MAX_BYTES;
+           store_batch_bytes(p->sb) >= BATCH_MAX_BYTES ||
+           codec_arena_bytes(p->codec) >= BATCH_MAX_DECODED;
 }
 
 /* zbridge handler: receives up to RECV_CAP messages into the open batch. */
@@ -682,7 +849,7 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
                size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
-    int one = 1, hwm = HWM, hb_ivl = 5000, hb_timeout = 15000, rc;
+    int one = 1, rcv_hwm = RCV_HWM, snd_hwm = SND_HWM, rc;
     int64_t maxmsg = ZMQ_MAX_MSG;
     *out = NULL;
     if (!self) {
@@ -701,7 +868,7 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     self->due.data = self;
     self->due_inited = 1;
     self->open = &self->pend[0];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NPEND; i++) {
         self->pend[i].sb = store_batch_new();
         self->pend[i].codec = codec_new();
         if (!self->pend[i].sb || !self->pend[i].codec) {
@@ -716,13 +883,19 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     render_topics(self, p, 1);
     publish(self, p);
     pend_reset(p);
+    /* Memory per agent connection is bounded by RCV_HWM frames of at most
+     * ZMQ_MAX_MSG (HWMs count messages, not bytes) plus SND_HWM replies. No
+     * ZMTP heartbeat here: libzmq 4.3.4 can abort (stream_engine_base.cpp
+     * "!_io_error", zeromq/libzmq#4364) when one fires on a connection whose
+     * queue is at its high-water mark, so a flood would become a crash.
+     * Agents heartbeat themselves (ZeroMQ still answers their PINGs) and TCP
+     * keepalive clears dead peers. */
     if (!(self->router = zmq_socket(zctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0) {
+        zmq_setsockopt(self->router, ZMQ_RCVHWM, &rcv_hwm, sizeof rcv_hwm) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_SNDHWM, &snd_hwm, sizeof snd_hwm) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_TCP_KEEPALIVE, &one, sizeof one) != 0) {
         rc = -errno;
         snprintf(err, errlen, "creating the ingest socket: %s", zmq_strerror(errno));
         goto fail;
@@ -751,7 +924,7 @@ void ingest_stop(ingest_t *self, void (*done)(void *arg), void *arg)
     if (self->bridge)
         zbridge_pause(self->bridge);
     commit_next(self, 0);
-    if (!self->busy && self->done)
+    if (idle(self) && self->done)
         finish(self);
 }
 
@@ -773,9 +946,10 @@ void ingest_destroy(ingest_t **self_p)
         zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(self->router);
     }
-    pend_free(&self->pend[0]);
-    pend_free(&self->pend[1]);
-    HASH_ITER(hh, self->rtopics, t, tmp) {
+    for (int i = 0; i < NPEND; i++)
+        pend_free(&self->pend[i]);
+    HASH_ITER(hh, self->rtopics, t, tmp)
+    {
         HASH_DEL(self->rtopics, t);
         free(t->name);
         free(t);

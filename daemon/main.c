@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "checkpoint.h"
+#include "control.h"
 #include "ingest.h"
 #include "log.h"
 #include "proj.h"
@@ -37,6 +38,7 @@ typedef struct {
     uint64_t checkpoint_every; /* accepted events between projection checkpoints */
     proj_config_t proj;        /* suppression k, at-risk ratio */
     int log_level;             /* syslog priority */
+    const char *control;       /* operator endpoint; NULL = ipc://<data_dir>/control.sock */
 } config_t;
 
 /* Everything wired together, for the signal and stop callbacks. */
@@ -47,6 +49,7 @@ typedef struct {
     proj_t *proj;         /* the projections */
     publish_t *pub;       /* status publisher */
     ingest_t *ingest;     /* the ingest pipeline */
+    control_t *control;   /* operator requests (backup), or NULL */
     int stopping;         /* a stop signal was received */
 } daemon_t;
 
@@ -65,6 +68,8 @@ static void usage(FILE *out)
             "      --suppress-k K        hide breakdown counts 1..K-1 (default: %d)\n"
             "      --at-risk-ratio R     at risk below R of the expected minutes (default: %.2f)\n"
             "      --checkpoint-every N  checkpoint the projections every N events (default: %d)\n"
+            "      --control ENDPOINT    operator requests such as backup; ipc:// only, or 'none'\n"
+            "                            (default: ipc://DATA-DIR/control.sock)\n"
             "  -l, --log-level LEVEL     error, warning, notice, info or debug (default: info)\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
@@ -87,6 +92,7 @@ static int parse_args(config_t *cfg, int argc, char **argv)
                                          {"suppress-k", required_argument, 0, 'K'},
                                          {"at-risk-ratio", required_argument, 0, 'R'},
                                          {"checkpoint-every", required_argument, 0, 'P'},
+                                         {"control", required_argument, 0, 'O'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, 'V'},
@@ -130,6 +136,9 @@ static int parse_args(config_t *cfg, int argc, char **argv)
             cfg->proj.at_risk_ratio = v;
             break;
         }
+        case 'O':
+            cfg->control = optarg;
+            break;
         case 'P': {
             unsigned long long v = strtoull(optarg, &end, 10);
             if (errno || *end || !*optarg || *optarg == '-') {
@@ -191,6 +200,7 @@ static void on_stopped(void *arg)
     if (checkpoint_save(d->store, d->proj, err, sizeof err) < 0) /* no commit can run now */
         cohort_log(LOG_WARNING, "final checkpoint failed: %s", err);
     publish_flush(d->pub);
+    control_destroy(&d->control); /* a backup in flight finishes first */
     ingest_destroy(&d->ingest);
     publish_destroy(&d->pub);
     for (int i = 0; i < 2; i++)
@@ -213,7 +223,7 @@ int main(int argc, char **argv)
 {
     config_t cfg = {DEFAULT_DATA_DIR,    DEFAULT_INGEST,           DEFAULT_PUBLISH,
                     DEFAULT_SNAPSHOT,    DEFAULT_COALESCE_MS,      DEFAULT_CHECKPOINT_EVERY,
-                    {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO}, LOG_INFO};
+                    {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO}, LOG_INFO, NULL};
     daemon_t d = {0};
     void *zctx = NULL;
     char err[512];
@@ -259,6 +269,15 @@ int main(int argc, char **argv)
         cohort_log(LOG_ERR, "cannot start ingest: %s", err);
         goto out;
     }
+    char control_ep[4200];
+    snprintf(control_ep, sizeof control_ep, "ipc://%s/control.sock", cfg.data_dir);
+    if (cfg.control)
+        snprintf(control_ep, sizeof control_ep, "%s", cfg.control);
+    if (strcmp(control_ep, "none") != 0 &&
+        (rc = control_new(&d.control, d.loop, zctx, control_ep, d.store, err, sizeof err)) < 0) {
+        cohort_log(LOG_ERR, "cannot start the control endpoint: %s", err);
+        goto out;
+    }
     int sigs[2] = {SIGTERM, SIGINT};
     for (int i = 0; i < 2; i++) {
         uv_signal_init(d.loop, &d.sig[i]);
@@ -272,6 +291,7 @@ int main(int argc, char **argv)
     uv_run(d.loop, UV_RUN_DEFAULT);
     status = EXIT_SUCCESS;
 out:
+    control_destroy(&d.control);
     ingest_destroy(&d.ingest);
     publish_destroy(&d.pub);
     if (d.loop) {

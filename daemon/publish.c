@@ -26,7 +26,7 @@
 #include <utlist.h>
 
 #define PUB_HWM 10000      /* queued messages per subscriber; beyond, PUB drops */
-#define SNAP_HWM 100000    /* queued reply messages per snapshot client */
+#define SNAP_HWM 10000     /* queued reply messages per snapshot client */
 #define SNAP_RCVHWM 1000   /* queued requests per snapshot client */
 #define SNAP_MAX_MSG 65536 /* a request is small; bounds what a peer makes us allocate */
 #define SNAP_CAP 8         /* requests per drain call: fairness to other handles */
@@ -81,7 +81,8 @@ static uint64_t done_seq(const publish_t *self)
     uint64_t s = self->handed;
     topic_t *t;
     if (self->npend)
-        DL_FOREACH(self->recent, t) {
+        DL_FOREACH(self->recent, t)
+        {
             if (t->has_pend && t->bound < s)
                 s = t->bound;
         }
@@ -277,7 +278,8 @@ static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, c
         self->sel = p;
         self->sel_cap = self->live;
     }
-    HASH_ITER(hh, self->topics, t, tmp) {
+    HASH_ITER(hh, self->topics, t, tmp)
+    {
         if (t->env && strncmp(t->name, prefix, plen) == 0)
             self->sel[n++] = t;
     }
@@ -340,8 +342,7 @@ static int on_input(void *arg)
         int nparts, rc = zbridge_recv(self->router, parts, &nparts);
         if (rc < 0) {
             if (rc != -EAGAIN && rc != -EINTR)
-                cohort_log(LOG_WARNING, "publish: snapshot receive failed: %s",
-                           zmq_strerror(-rc));
+                cohort_log(LOG_WARNING, "publish: snapshot receive failed: %s", zmq_strerror(-rc));
             return 0;
         }
         handle(self, parts, rc);
@@ -358,7 +359,7 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
 {
     publish_t *self = calloc(1, sizeof *self);
     int one = 1, pub_hwm = PUB_HWM, snap_hwm = SNAP_HWM, rcv_hwm = SNAP_RCVHWM;
-    int hb_ivl = 5000, hb_timeout = 15000, rc;
+    int rc;
     int64_t maxmsg = SNAP_MAX_MSG;
     unsigned char rnd[8];
     *out = NULL;
@@ -395,8 +396,8 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
         zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(self->router, ZMQ_SNDHWM, &snap_hwm, sizeof snap_hwm) != 0 ||
         zmq_setsockopt(self->router, ZMQ_RCVHWM, &rcv_hwm, sizeof rcv_hwm) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0) {
+        /* No ZMTP heartbeat (libzmq#4364: see ingest.c); keepalive instead. */
+        zmq_setsockopt(self->router, ZMQ_TCP_KEEPALIVE, &one, sizeof one) != 0) {
         rc = -errno;
         snprintf(err, errlen, "creating the snapshot socket: %s", zmq_strerror(errno));
         goto fail;
@@ -501,7 +502,8 @@ void publish_flush(publish_t *self)
     topic_t *t, *tmp;
     if (!self->npend)
         return;
-    DL_FOREACH_SAFE(self->recent, t, tmp) {
+    DL_FOREACH_SAFE(self->recent, t, tmp)
+    {
         if (t->has_pend && emit_pending(self, t) < 0)
             cohort_log(LOG_WARNING, "publish: out of memory flushing a pending update");
     }
@@ -534,7 +536,8 @@ void publish_destroy(publish_t **self_p)
         zmq_close(self->router);
         self->router = NULL;
     }
-    HASH_ITER(hh, self->topics, t, tmp) {
+    HASH_ITER(hh, self->topics, t, tmp)
+    {
         HASH_DEL(self->topics, t);
         free(t->name);
         free(t->env);

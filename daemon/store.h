@@ -12,7 +12,8 @@
  *
  * Threading: store_commit() runs on one worker thread at a time; every other
  * call is made while no commit is running (the ingest pipeline guarantees
- * that). store_open with STORE_READONLY may run beside a live daemon. */
+ * that), except calls documented to take the store's lock, which may run
+ * beside a commit but never beside store_reopen. store_open with STORE_READONLY may run beside a live daemon. */
 #ifndef COHORT_STORE_H
 #define COHORT_STORE_H
 #include <stddef.h>
@@ -43,6 +44,15 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
  * frees; nulls *self_p. Idempotent. */
 void store_close(store_t **self_p);
 
+/* Closes and reopens the database, which is how RocksDB leaves the
+ * read-only state it enters after a failed write (the C API has no
+ * Resume). Runs where commits run, never beside one. An event whose write
+ * failed may reappear if its WAL record reached the file; the head is
+ * reread either way. Returns 0, or a negative errno with the reason in err:
+ * the store is then closed, every operation fails with -EIO, and
+ * store_reopen may be tried again. */
+int store_reopen(store_t *self, char *err, size_t errlen);
+
 /* Last sequence in the log (0 when empty). */
 uint64_t store_head(const store_t *self);
 
@@ -59,6 +69,18 @@ int store_dedupe(store_t *self, store_batch_t *batch, char *err, size_t errlen);
  * err, in which case nothing is stored, the head is unchanged and every
  * item becomes STORE_FAILED. */
 int store_write(store_t *self, store_batch_t *batch, char *err, size_t errlen);
+
+/* store_write without the sync: the batch is in the log (readable, and
+ * found by store_dedupe) but not durable until a store_sync() that starts
+ * after this returns. Same results and errors as store_write. */
+int store_append(store_t *self, store_batch_t *batch, char *err, size_t errlen);
+
+/* Makes every write that returned before this call durable (fdatasync of
+ * the WAL). May run on another thread beside one store_dedupe/store_append
+ * (never beside store_reopen). Returns 0, or -EIO with RocksDB's reason:
+ * what was appended since the last successful sync is then not known to be
+ * durable, and RocksDB refuses writes until store_reopen. */
+int store_sync(store_t *self, char *err, size_t errlen);
 
 /* Dedupes and appends the batch in one synced write (store_dedupe, every
  * pending item accepted, store_write). Events new to the store
@@ -124,7 +146,35 @@ int store_get_meta(store_t *self, const char *key, char **val, size_t *len);
 int store_put_meta(store_t *self, const char *key, const void *val, size_t len, char *err,
                    size_t errlen);
 
+/* Marks every item STORE_FAILED: the batch was not stored. */
+void store_batch_fail(store_batch_t *self);
+
 /* Sequences newly accepted by the last commit of this batch. */
 size_t store_batch_accepted(const store_batch_t *self);
+
+/* Writes a consistent point-in-time copy of the whole store into dir (a
+ * checkpoint: every column family as of one commit boundary, so the copy's
+ * log, dedupe index and metadata agree). dir must not exist, its parent
+ * must, and "<dir>.tmp" (RocksDB's staging directory) must not exist either.
+ * The memtables are flushed first; SST files are then hard-linked when dir
+ * is on the same file system (copied otherwise), the WAL tail and manifest
+ * copied, everything synced, and dir made mode 0700. The copy is then
+ * opened read-only and *seq set to its head.
+ * Threading: takes the store's lock (read), so it may run on any thread
+ * beside a commit (RocksDB's checkpoint is thread-safe), and a store_reopen
+ * waits for it; at most one at a time, never overlapping store_close. It
+ * may take long (flush, copies): never on the loop thread.
+ * Returns 0, -EEXIST (dir or its staging directory exists), -EROFS (a
+ * read-only store), -EINVAL, or -EIO/-errno with the reason in err. */
+int store_checkpoint(store_t *self, const char *dir, uint64_t *seq, char *err, size_t errlen);
+
+/* Calls fn for each dedupe entry, in key order, until fn returns non-zero:
+ * agency (NUL-terminated) and id (16 bytes) are valid only during the call,
+ * and both NULL for a malformed key; seq is the stored sequence, 0 for a
+ * malformed value. Returns 0, fn's non-zero value, or -EIO. Same threading
+ * as store_scan (for tools: cohortctl verify). */
+int store_scan_dedupe(store_t *self,
+                      int (*fn)(void *arg, const char *agency, const uint8_t *id, uint64_t seq),
+                      void *arg);
 
 #endif

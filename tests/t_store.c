@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -68,13 +69,13 @@ int main(void)
     /* repeats: in store, within the batch, other agency same id */
     store_batch_reset(b);
     mkid(id, 5);
-    store_batch_add(b, "wm-police", id, "x", 1);      /* dup of seq 6 */
+    store_batch_add(b, "wm-police", id, "x", 1); /* dup of seq 6 */
     mkid(id, 1000);
-    store_batch_add(b, "wm-police", id, "ev100", 5);   /* new: 101 */
-    store_batch_add(b, "wm-police", id, "y", 1);      /* dup in batch of 101 */
+    store_batch_add(b, "wm-police", id, "ev100", 5); /* new: 101 */
+    store_batch_add(b, "wm-police", id, "y", 1);     /* dup in batch of 101 */
     mkid(id, 5);
-    store_batch_add(b, "cps-wm", id, "ev101", 5);      /* new: same id, other agency */
-    store_batch_add(b, "wm-police", id, "z", 1);      /* dup of 6 again */
+    store_batch_add(b, "cps-wm", id, "ev101", 5); /* new: same id, other agency */
+    store_batch_add(b, "wm-police", id, "z", 1);  /* dup of 6 again */
     is_int(store_commit(s, b, err, sizeof err), 0, "commit of mixed batch");
     is_int(store_batch_result(b, 0, &seq), STORE_DUPLICATE, "repeat of a stored event: DUPLICATE");
     is_int(seq, 6, "with its original seq");
@@ -137,6 +138,50 @@ int main(void)
     ok(store_commit(ro, b, err, sizeof err) < 0, "a read-only store refuses commits");
     is_int(store_batch_result(b, 0, &seq), STORE_FAILED, "and marks the items failed");
     store_close(&ro);
+
+    /* store_reopen: what a failed write recovers with */
+    is_int(store_reopen(s, err, sizeof err), 0, "store_reopen succeeds");
+    is_int(store_head(s), 103, "the head is reread");
+    store_batch_reset(b);
+    mkid(id, 3000);
+    store_batch_add(b, "wm-police", id, "ev103", 5);
+    mkid(id, 42);
+    store_batch_add(b, "wm-police", id, "again", 5);
+    is_int(store_commit(s, b, err, sizeof err), 0, "commits after the reopen");
+    ok(store_batch_result(b, 0, &seq) == STORE_ACCEPTED && seq == 104, "at the next seq (104)");
+    ok(store_batch_result(b, 1, &seq) == STORE_DUPLICATE && seq == 43, "dedupe intact (43)");
+    /* A reopen that fails leaves a closed store that refuses everything. */
+    char moved[300];
+    snprintf(moved, sizeof moved, "%s.moved", dir);
+    if (rename(dir, moved) == 0) {
+        if (mkdir(dir, 0700) == 0 && chmod(dir, 0500) == 0 && geteuid() != 0) {
+            ok(store_reopen(s, err, sizeof err) < 0, "reopen of an unusable directory fails: %.60s",
+               err);
+        } else {
+            /* root ignores the mode: an empty dir opens as a new store, so
+             * make the path a file instead */
+            rmdir(dir);
+            FILE *f = fopen(dir, "w");
+            if (f)
+                fclose(f);
+            ok(store_reopen(s, err, sizeof err) < 0, "reopen of a non-directory fails: %.60s", err);
+        }
+        store_batch_reset(b);
+        store_batch_add(b, "wm-police", id, "x", 1);
+        ok(store_commit(s, b, err, sizeof err) < 0, "a closed store refuses commits");
+        is_int(store_batch_result(b, 0, &seq), STORE_FAILED, "and marks the items failed");
+        ok(store_lookup(s, "wm-police", id, &seq) < 0, "and lookups");
+        scan_t sc3 = {1, 1, 1, 0};
+        ok(store_scan(s, 1, 0, visit, &sc3) < 0, "and scans");
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            diag("could not remove %s", dir);
+        ok(rename(moved, dir) == 0, "directory restored");
+        is_int(store_reopen(s, err, sizeof err), 0, "a later reopen recovers");
+        is_int(store_head(s), 104, "with the head as it was");
+    } else {
+        ok(0, "could not move the store directory aside");
+    }
 
     /* a directory that is not a store */
     char bad[300];

@@ -26,7 +26,7 @@ like($err, qr/data directory .*nope/, 'and names the directory');
 is($rc, 1, 'cohortd exits 1 on a bad endpoint');
 like($err, qr/^<3>.*ingest endpoint bogus:\/\/x/m, 'with an error-priority line naming it');
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', "$dir/none"]);
-is($rc, 1, 'cohortctl on a missing store exits 1');
+is($rc, 2, 'cohortctl verify on a missing store exits 2 (cannot check)');
 like($err, qr/cannot open the store/, 'and says so');
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'frobnicate']);
 is($rc, 2, 'cohortctl refuses an unknown command');

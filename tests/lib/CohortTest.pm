@@ -32,6 +32,8 @@ sub tmpdir { tempdir('cohort-it-XXXXXX', TMPDIR => 1, CLEANUP => 1) }
 
 # Starts cohortd on ipc://DIR/ingest with data in DIR/data. Returns a hash
 # with pid, endpoint, log path. Waits (bounded) for its "ready" line.
+# Options: dir, endpoint, publish, snapshot, args (extra cohortd flags), wrap
+# (words run before cohortd, which they must exec in place, e.g. nsenter).
 sub start_daemon {
     my (%o) = @_;
     my $dir = $o{dir} // tmpdir();
@@ -40,8 +42,8 @@ sub start_daemon {
     my $snap = $o{snapshot} // "ipc://$dir/snap";
     my $log = "$dir/cohortd.log";
     my $from = -s $log // 0;    # earlier runs in the same dir appended before this
-    my @cmd = (bin('cohortd'), '--data-dir', "$dir/data", '--ingest', $ep, '--publish', $pub,
-               '--snapshot', $snap, @{ $o{args} // [] });
+    my @cmd = (@{ $o{wrap} // [] }, bin('cohortd'), '--data-dir', "$dir/data", '--ingest', $ep,
+               '--publish', $pub, '--snapshot', $snap, @{ $o{args} // [] });
     my $pid = fork() // die "fork: $!";
     if (!$pid) {
         open STDERR, '>>', $log or die;

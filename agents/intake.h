@@ -1,0 +1,64 @@
+/* intake.h: turning agency exports (JSON Lines, CSV files) into packed
+ * events for the outbox.
+ *
+ * Contract:
+ * - Content-derived event ids: a record that has no eventId gets one made
+ *   from its content (intake_derive_id), so taking the same record in
+ *   again (a restart, a re-sent file, a re-export that repeats it) gives
+ *   the same id, and the daemon stores it once. The id is a UUIDv8 (RFC
+ *   9562) from a keyed BLAKE2b of the packed Event with event_id cleared,
+ *   and occurred_at cleared too when the record did not give it (it is then
+ *   the time of intake, which must not change the id). Two records with
+ *   the same content are the same fact. Records with an eventId keep it.
+ * - Messages about bad records never contain values from the record:
+ *   quoted parts of parse errors are replaced by '...'. */
+#ifndef COHORT_INTAKE_H
+#define COHORT_INTAKE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cohort.pb-c.h"
+#include "outbox.h"
+
+#define INTAKE_MAX_FILE (1u << 30) /* largest export file read */
+#define INTAKE_MAX_PROBLEMS 20     /* problems described per file (all are counted) */
+
+/* A whole export file, read and converted. */
+typedef struct {
+    outbox_item_t *items;          /* the events, packed, in file order */
+    size_t n;                      /* how many */
+    uint8_t hash[OUTBOX_HASH_LEN]; /* BLAKE2b-256 of the file's bytes */
+    const char *kind;              /* "jsonl", or the CSV kind ("attendance", ...) */
+    char *problems;                /* "line N: ..." / "row N: ..." lines, or NULL */
+    size_t nproblems;              /* records (or file-level problems) that failed */
+    uint8_t *mem_;                 /* private: the packed events */
+} intake_file_t;
+
+/* Copies src into dst (n bytes) with every '...'-quoted part longer than
+ * one character replaced by '...'. */
+void intake_redact(char *dst, size_t n, const char *src);
+
+/* Replaces ev's event_id by the content-derived id (see above);
+ * occurred_given says whether the record gave occurredAt. Returns 0 or
+ * -ENOMEM. */
+int intake_derive_id(Cohort__V1__Event *ev, int occurred_given);
+
+/* Parses one JSON Lines record (cohort_json.h). With derive, a record
+ * without eventId gets the content-derived id instead of a random one.
+ * Returns the event (free with cohort__v1__event__free_unpacked), or NULL
+ * with a redacted one-line message in err. */
+Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *err, size_t errlen);
+
+/* Reads the export file at path, named name (its extension, .jsonl or
+ * .csv in any case, says how to read it; a CSV's name may also give its
+ * kind), into *out: every record converted, with content-derived ids; bad
+ * records are listed in out->problems (the file as a whole is then not to
+ * be taken in). Returns 0 (check out->nproblems), or a negative errno with
+ * a message in err when the file cannot be read (-ENOENT: it is gone,
+ * -EFBIG: over INTAKE_MAX_FILE, -EINVAL: not .jsonl or .csv). */
+int intake_file(const char *path, const char *name, intake_file_t *out, char *err, size_t errlen);
+
+/* Frees what intake_file filled in; *f is zeroed. */
+void intake_file_free(intake_file_t *f);
+
+#endif

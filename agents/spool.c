@@ -1,0 +1,247 @@
+/* spool.c: the watched spool directory (contract in spool.h). */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_IGNORED 1024 /* names remembered as already reported */
+
+struct spool_t {
+    char *dir;       /* SPOOL */
+    int dfd;         /* SPOOL, open */
+    int done_fd;     /* SPOOL/done */
+    int failed_fd;   /* SPOOL/failed */
+    char **ignored;  /* names reported as ignored */
+    size_t nignored; /* count (<= MAX_IGNORED) */
+};
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static int open_sub(int dfd, const char *name, const char *dir, char *err, size_t errlen)
+{
+    int fd;
+    if (mkdirat(dfd, name, 0700) != 0 && errno != EEXIST) {
+        int e = errno;
+        snprintf(err, errlen, "cannot create %s/%s: %s", dir, name, strerror(e));
+        return -e;
+    }
+    if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot open %s/%s: %s", dir, name, strerror(e));
+        return -e;
+    }
+    return fd;
+}
+
+int spool_open(spool_t **out, const char *dir, char *err, size_t errlen)
+{
+    spool_t *self = calloc(1, sizeof *self);
+    int rc;
+
+    *out = NULL;
+    if (self == NULL || (self->dir = strdup(dir)) == NULL) {
+        free(self);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    self->dfd = self->done_fd = self->failed_fd = -1;
+    if ((self->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot open spool directory %s: %s", dir, strerror(-rc));
+        goto fail;
+    }
+    if ((rc = self->done_fd = open_sub(self->dfd, "done", dir, err, errlen)) < 0 ||
+        (rc = self->failed_fd = open_sub(self->dfd, "failed", dir, err, errlen)) < 0)
+        goto fail;
+    *out = self;
+    return 0;
+fail:
+    spool_close(&self);
+    return rc;
+}
+
+void spool_close(spool_t **self_p)
+{
+    spool_t *self;
+    if (self_p == NULL || (self = *self_p) == NULL)
+        return;
+    *self_p = NULL;
+    if (self->dfd >= 0)
+        close(self->dfd);
+    if (self->done_fd >= 0)
+        close(self->done_fd);
+    if (self->failed_fd >= 0)
+        close(self->failed_fd);
+    spool_free_names(self->ignored, self->nignored);
+    free(self->dir);
+    free(self);
+}
+
+const char *spool_dir(const spool_t *self)
+{
+    return self->dir;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void spool_free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static int push(char ***v, size_t *n, size_t *cap, const char *s)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        char **nv = realloc(*v, nc * sizeof *nv);
+        if (nv == NULL)
+            return -ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    if (((*v)[*n] = strdup(s)) == NULL)
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t *nignored)
+{
+    DIR *d;
+    struct dirent *de;
+    size_t cap = 0, icap = 0;
+    int fd, rc = 0;
+
+    *names = *ignored = NULL;
+    *n = *nignored = 0;
+    if ((fd = openat(self->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return -errno;
+    if ((d = fdopendir(fd)) == NULL) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    while ((errno = 0, de = readdir(d)) != NULL) {
+        struct stat st;
+        const char *nm = de->d_name;
+        if (nm[0] == '.' || ends_with(nm, ".tmp"))
+            continue;
+        if (fstatat(self->dfd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode))
+            continue; /* gone already, or done/ failed/ */
+        if (S_ISREG(st.st_mode) && (ends_with(nm, ".jsonl") || ends_with(nm, ".csv"))) {
+            if ((rc = push(names, n, &cap, nm)) < 0)
+                break;
+            continue;
+        }
+        int seen = 0;
+        for (size_t i = 0; i < self->nignored && !seen; i++)
+            seen = strcmp(self->ignored[i], nm) == 0;
+        if (seen)
+            continue;
+        if ((rc = push(ignored, nignored, &icap, nm)) < 0)
+            break;
+        if (self->nignored < MAX_IGNORED) {
+            char **ni = realloc(self->ignored, (self->nignored + 1) * sizeof *ni);
+            char *copy = strdup(nm);
+            if (ni != NULL)
+                self->ignored = ni;
+            if (ni == NULL || copy == NULL) {
+                free(copy);
+                rc = -ENOMEM;
+                break;
+            }
+            self->ignored[self->nignored++] = copy;
+        }
+    }
+    if (rc == 0 && errno != 0)
+        rc = -errno;
+    closedir(d);
+    if (rc < 0) {
+        spool_free_names(*names, *n);
+        spool_free_names(*ignored, *nignored);
+        *names = *ignored = NULL;
+        *n = *nignored = 0;
+        return rc;
+    }
+    if (*n > 1)
+        qsort(*names, *n, sizeof **names, cmp_names);
+    return 0;
+}
+
+/* Renames SPOOL/name into the directory tfd without overwriting; the name
+ * used goes to used. Returns 0 or -errno. */
+static int move_into(spool_t *self, int tfd, const char *name, char *used, size_t len)
+{
+    char buf[512];
+    int rc;
+
+    for (unsigned k = 0; k < 10000; k++) {
+        if (k == 0)
+            snprintf(buf, sizeof buf, "%s", name);
+        else
+            snprintf(buf, sizeof buf, "%s.%u", name, k);
+        rc = renameat2(self->dfd, name, tfd, buf, RENAME_NOREPLACE);
+        if (rc != 0 && errno == EINVAL) { /* file system without NOREPLACE */
+            struct stat st;
+            if (fstatat(tfd, buf, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                continue;
+            rc = renameat(self->dfd, name, tfd, buf);
+        }
+        if (rc == 0) {
+            if (used != NULL)
+                snprintf(used, len, "%s", buf);
+            if (fsync(tfd) != 0 || fsync(self->dfd) != 0)
+                return -errno;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+int spool_done(spool_t *self, const char *name, char *moved, size_t len)
+{
+    return move_into(self, self->done_fd, name, moved, len);
+}
+
+int spool_fail(spool_t *self, const char *name, const char *reason, char *moved, size_t len)
+{
+    char used[512], rname[600];
+    int rc, fd;
+
+    if ((rc = move_into(self, self->failed_fd, name, used, sizeof used)) < 0)
+        return rc;
+    if (moved != NULL)
+        snprintf(moved, len, "%s", used);
+    snprintf(rname, sizeof rname, "%s.reason", used);
+    fd = openat(self->failed_fd, rname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        size_t n = strlen(reason);
+        ssize_t w = write(fd, reason, n);
+        if (w == (ssize_t)n && (n == 0 || reason[n - 1] != '\n'))
+            w = write(fd, "\n", 1);
+        (void)w;
+        if (fsync(fd) != 0) {
+            /* ignored: the data file is in failed/ either way */
+        }
+        close(fd);
+    }
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* spool.h: the watched spool directory of `cohort-agent watch`.
+ *
+ * Contract:
+ * - A file is ready when it is a regular file in SPOOL (not in a
+ *   subdirectory) whose name ends in .jsonl or .csv (any case) and does not
+ *   start with '.'. Writers write elsewhere or under a name that is not
+ *   ready (NAME.tmp, .NAME) and then rename it into place, so a file is
+ *   never seen half-written. Ready files are listed in byte order of their
+ *   names: name files so that this is the order they should be applied in.
+ * - Other files in SPOOL are left alone; spool_list reports each such name
+ *   once per run (unless it is a dotfile or ends in .tmp).
+ * - A file leaves SPOOL by rename, into SPOOL/done/ or SPOOL/failed/ (made
+ *   at open), under its own name, or NAME.1, NAME.2, ... if that is taken
+ *   (never overwriting). A failed file gets a reason file beside it:
+ *   failed/NAME.reason. Both directories are fsynced after the move.
+ * - Nothing here logs. */
+#ifndef COHORT_SPOOL_H
+#define COHORT_SPOOL_H
+#include <stddef.h>
+
+typedef struct spool_t spool_t;
+
+/* Opens the spool directory dir (which must exist) and makes done/ and
+ * failed/ in it. Returns 0 and *out, or a negative errno with a message in
+ * err. */
+int spool_open(spool_t **out, const char *dir, char *err, size_t errlen);
+
+/* Frees and nulls *self_p. Idempotent. */
+void spool_close(spool_t **self_p);
+
+/* The spool directory. */
+const char *spool_dir(const spool_t *self);
+
+/* Lists the ready files (sorted) into *names (*n of them) and the names of
+ * other files not reported before into *ignored (*nignored); free both
+ * with spool_free_names. Returns 0 or a negative errno. */
+int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t *nignored);
+
+/* Frees a list from spool_list. */
+void spool_free_names(char **names, size_t n);
+
+/* Moves SPOOL/name into done/. The name used there goes into moved
+ * (len bytes, may be NULL). Returns 0 or a negative errno. */
+int spool_done(spool_t *self, const char *name, char *moved, size_t len);
+
+/* Moves SPOOL/name into failed/ and writes reason (text, a newline is
+ * added if missing) to failed/<name used>.reason. Returns 0 or a negative
+ * errno (the move failed; a failure to write the reason is ignored after
+ * a successful move, as the file is out of the way either way). */
+int spool_fail(spool_t *self, const char *name, const char *reason, char *moved, size_t len);
+
+#endif
