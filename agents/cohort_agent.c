@@ -59,7 +59,15 @@
  *   are still waiting in the outbox: the daemon could not be reached in
  *   time; run flush later (3 takes precedence over 1).
  * - Logs carry no event contents: parse errors have quoted values
- *   redacted; stderr messages name files, lines, event ids and codes. */
+ *   redacted; stderr messages name files, lines, event ids and codes.
+ * - Staff numbers: with --pseudonym-key FILE (pseudonym.h), a record's
+ *   staffNumber / mentorStaffNumber (JSON Lines and CSV, in send and
+ *   watch) is replaced by its participant ref as the record is read, before
+ *   anything is stored, sent or printed (intake.h). Without the key such a
+ *   record is INVALID (send) or fails its file (watch), and nothing of it
+ *   is sent. `keygen-pseudonym FILE` makes a new key file (mode 0600, never
+ *   overwriting one). The key file is read once at start: a missing,
+ *   malformed or group/other-accessible key file is a usage error (2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -77,6 +85,7 @@
 #include "cohort_json.h"
 #include "intake.h"
 #include "outbox.h"
+#include "pseudonym.h"
 #include "spool.h"
 #include "uuid7.h"
 
@@ -88,7 +97,7 @@
 #define RETRY_MIN_MS 1000u     /* watch: first hold-off after a give-up */
 #define RETRY_MAX_MS 30000u    /* watch: hold-off ceiling */
 
-typedef enum { CMD_SEND, CMD_FLUSH, CMD_WATCH } cmd_t;
+typedef enum { CMD_SEND, CMD_FLUSH, CMD_WATCH, CMD_KEYGEN } cmd_t;
 
 /* What the command line asked for. */
 typedef struct {
@@ -106,6 +115,8 @@ typedef struct {
     int defer_set;        /* --defer-s was given (else watch uses DEFER_WATCH_S) */
     int json;             /* JSON Lines output */
     int quiet;            /* summary only */
+    const char *key_path; /* --pseudonym-key FILE, or keygen-pseudonym's FILE; or NULL */
+    pseudonym_t *ps;      /* the loaded --pseudonym-key (main), or NULL */
 } args_t;
 
 /* Counts for the summary and the exit code. */
@@ -144,6 +155,7 @@ static void usage(FILE *out)
             "       " PROG " [OPTION]... send --outbox DIR FILE|-\n"
             "       " PROG " [OPTION]... flush --outbox DIR\n"
             "       " PROG " [OPTION]... watch [--outbox DIR] SPOOL\n"
+            "       " PROG " keygen-pseudonym FILE\n"
             "\n"
             "send: sends events (JSON Lines, one Event per line; blank and '#' lines\n"
             "skipped) to cohortd and prints one result per event on stdout:\n"
@@ -184,6 +196,16 @@ static void usage(FILE *out)
             "empty cell is not set; enum values in any case; officer true/false, yes/no,\n"
             "1/0. Rows are numbered as in a spreadsheet (the header is row 1).\n"
             "\n"
+            "Staff numbers: with --pseudonym-key, a record may give staffNumber instead of\n"
+            "participantRef (a CSV column staffNumber; in JSON, in the event's body, also\n"
+            "mentorStaffNumber instead of mentorRef). The agent replaces it by the ref\n"
+            "p1:<base32 of HMAC-SHA256(key, staff number)> before anything is stored or\n"
+            "sent; the staff number itself never leaves the agent. Staff numbers are\n"
+            "trimmed and upper-cased first. Without the key such records are refused.\n"
+            "\n"
+            "keygen-pseudonym FILE: writes a new random agency key to FILE (mode 0600;\n"
+            "an existing FILE is never replaced). Keep it: another key gives other refs.\n"
+            "\n"
             "  -e, --endpoint ENDPOINT  daemon endpoint (default: $COHORT_ENDPOINT or %s)\n"
             "  -o, --outbox DIR         outbox directory (made if missing, not its parents)\n"
             "  -w, --window N           unacked events in flight (default 256)\n"
@@ -198,6 +220,8 @@ static void usage(FILE *out)
             "                           participant, not enrolled, a stage out of order)\n"
             "                           for up to S s before reporting it (default 0;\n"
             "                           watch: 600)\n"
+            "  -k, --pseudonym-key FILE replace staff numbers by refs with this agency key\n"
+            "                           (64 hex digits; the file must be mode 0600)\n"
             "  -j, --json               print results as JSON Lines\n"
             "  -q, --quiet              print only the summary (on stderr)\n"
             "  -h, --help               show this help and exit\n"
@@ -226,6 +250,7 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"deadline-s", required_argument, 0, 'd'},
                                        {"rescan-ms", required_argument, 0, 'r'},
                                        {"defer-s", required_argument, 0, 'D'},
+                                       {"pseudonym-key", required_argument, 0, 'k'},
                                        {"json", no_argument, 0, 'j'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
@@ -239,7 +264,7 @@ static int parse_args(args_t *a, int argc, char **argv)
                   .timeout_ms = 2000,
                   .deadline_s = 60,
                   .rescan_ms = 2000};
-    while ((c = getopt_long(argc, argv, "e:o:w:t:d:r:D:jqhV", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:o:w:t:d:r:D:k:jqhV", lo, NULL)) != -1) {
         switch (c) {
         case 'e':
             a->endpoint = optarg;
@@ -278,6 +303,9 @@ static int parse_args(args_t *a, int argc, char **argv)
             }
             a->defer_set = 1;
             break;
+        case 'k':
+            a->key_path = optarg;
+            break;
         case 'j':
             a->json = 1;
             break;
@@ -300,6 +328,14 @@ static int parse_args(args_t *a, int argc, char **argv)
     if (strcmp(cmd, "send") == 0 && nargs == 1) {
         a->cmd = CMD_SEND;
         a->file = argv[optind + 1];
+    } else if (strcmp(cmd, "keygen-pseudonym") == 0 && nargs == 1) {
+        a->cmd = CMD_KEYGEN;
+        if (a->key_path != NULL) {
+            fprintf(stderr, PROG ": keygen-pseudonym takes the new key's path, not "
+                                 "--pseudonym-key\n");
+            return 2;
+        }
+        a->key_path = argv[optind + 1];
     } else if (strcmp(cmd, "flush") == 0 && nargs == 0) {
         a->cmd = CMD_FLUSH;
         if (a->outbox == NULL) {
@@ -321,7 +357,7 @@ static int parse_args(args_t *a, int argc, char **argv)
         }
     } else {
         fprintf(stderr, PROG ": expected 'send FILE' (or 'send -' for standard input), "
-                             "'flush --outbox DIR' or 'watch SPOOL'\n"
+                             "'flush --outbox DIR', 'watch SPOOL' or 'keygen-pseudonym FILE'\n"
                              "Try '" PROG " --help' for more information.\n");
         return 2;
     }
@@ -727,7 +763,7 @@ static int run_plain(const args_t *ap)
             if (skip_line(line))
                 continue;
             char err[256], safe[256];
-            held = cohort_json_to_event(line, n, err, sizeof err);
+            held = intake_jsonl_with(line, n, 0, a.ps, err, sizeof err);
             held_line = rd.lineno;
             if (held == NULL) {
                 intake_redact(safe, sizeof safe, err[0] ? err : "cannot parse");
@@ -946,7 +982,7 @@ static int run_outbox(const args_t *a)
             }
             if (skip_line(line))
                 continue;
-            if ((ev = intake_jsonl(line, n, 1, err, sizeof err)) == NULL) {
+            if ((ev = intake_jsonl_with(line, n, 1, a->ps, err, sizeof err)) == NULL) {
                 ag.c.invalid++;
                 emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, err, source);
                 continue;
@@ -1234,7 +1270,7 @@ static int w_take(watch_t *w, const char *name)
     int rc;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    rc = intake_file(path, name, &f, err, sizeof err);
+    rc = intake_file_with(path, name, ag->a->ps, &f, err, sizeof err);
     if (rc == -ENOENT)
         return 0; /* gone meanwhile */
     if (rc == -ENOMEM) {
@@ -1487,12 +1523,33 @@ int main(int argc, char **argv)
 
     if (rc != 0)
         return rc == 1 ? 0 : 2;
+    if (a.cmd == CMD_KEYGEN) {
+        char err[512];
+        if (pseudonym_keygen(a.key_path, err, sizeof err) < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            return 1;
+        }
+        fprintf(stderr,
+                PROG ": wrote a new pseudonym key to %s (mode 0600); keep it safe and backed up: "
+                     "another key gives every staff number another ref\n",
+                a.key_path);
+        return 0;
+    }
+    if (a.key_path != NULL) {
+        char err[512];
+        if (pseudonym_new(&a.ps, a.key_path, err, sizeof err) < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            free(a.outbox_buf);
+            return 2;
+        }
+    }
     if (a.cmd == CMD_WATCH)
         rc = run_watch(&a);
     else if (a.outbox != NULL)
         rc = run_outbox(&a);
     else
         rc = run_plain(&a);
+    pseudonym_destroy(&a.ps);
     free(a.outbox_buf);
     return rc;
 }

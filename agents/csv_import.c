@@ -23,6 +23,7 @@
 typedef struct {
     const ProtobufCFieldDescriptor *f; /* the field */
     int top;                           /* 1: a field of Event, 0: of the body */
+    int staff;                         /* 1: staffNumber, standing for participant_ref */
     char key[64];                      /* its JSON name */
 } col_t;
 
@@ -239,9 +240,15 @@ static void header(ctx_t *c)
         col->f = NULL;
         if (strcmp(n, "eventid") == 0 || strcmp(n, "agency") == 0 || strcmp(n, "occurredat") == 0)
             col->f = field_by_norm(&cohort__v1__event__descriptor, n);
+        col->staff = 0;
         if (col->f == NULL) {
             col->top = 0;
             col->f = field_by_norm(c->ki->desc, n);
+            if (col->f == NULL && strcmp(n, "staffnumber") == 0) {
+                /* the agent replaces it by the ref (intake.h, pseudonym.h) */
+                col->f = field_by_norm(c->ki->desc, "participantref");
+                col->staff = 1;
+            }
         }
         if (col->f == NULL || col->f->label == PROTOBUF_C_LABEL_REPEATED ||
             col->f->type == PROTOBUF_C_TYPE_MESSAGE ||
@@ -251,8 +258,14 @@ static void header(ctx_t *c)
             return;
         }
         camel(col->f->name, col->key, sizeof col->key);
+        if (col->staff)
+            snprintf(col->key, sizeof col->key, "staffNumber");
         for (size_t j = 0; j < k; j++)
-            if (c->cols[j].f == col->f) {
+            if (c->cols[j].f == col->f && c->cols[j].staff != col->staff) {
+                fail(c, "header: columns %zu and %zu are staffNumber and participantRef; give one",
+                     j + 1, k + 1);
+                return;
+            } else if (c->cols[j].f == col->f) {
                 fail(c, "header: column %zu (\"%s\") repeats column %zu", k + 1, s, j + 1);
                 return;
             }

@@ -6,7 +6,9 @@
  *   field names (lowerCamelCase; the proto snake_case names also match, and
  *   so does any spelling that is equal ignoring case, '_', '-' and spaces,
  *   e.g. "Participant Ref"). Every kind has the columns agency and
- *   participantRef (required) and eventId, occurredAt (optional):
+ *   participantRef (required; or instead staffNumber, passed on under the
+ *   key staffNumber in the body for the agent to replace by a ref, see
+ *   intake.h; both is an error) and eventId, occurredAt (optional):
  *     participants  ParticipantRegistered: role, ethnicity, gender,
  *                   disability; optional ageBand, sexualOrientation,
  *                   religion, grade, officer

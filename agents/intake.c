@@ -28,7 +28,17 @@ typedef struct {
     size_t mem_cap;      /* room */
     size_t problems_len; /* bytes in f->problems */
     int oom;             /* an allocation failed */
+    const pseudonym_t *ps; /* the agency's pseudonym key, or NULL */
 } build_t;
+
+/* The keys of a staff number and of the ref it stands for (intake.h). */
+static const struct {
+    const char *camel, *snake;         /* the staff number's JSON keys */
+    const char *ref_camel, *ref_snake; /* the ref's */
+} STAFF_KEYS[] = {
+    {"staffNumber", "staff_number", "participantRef", "participant_ref"},
+    {"mentorStaffNumber", "mentor_staff_number", "mentorRef", "mentor_ref"},
+};
 
 void intake_redact(char *dst, size_t n, const char *src)
 {
@@ -98,27 +108,135 @@ static int has_member(json_t *obj, const char *camel, const char *snake)
     return v != NULL && !json_is_null(v);
 }
 
-Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *err, size_t errlen)
+/* A JSON key fit for a message: at most 64 printable ASCII characters. */
+static void key_shown(const char *s, char out[68])
+{
+    size_t o = 0;
+
+    for (; *s && o < 64; s++)
+        out[o++] = (*s >= 0x20 && *s < 0x7f && *s != '\'') ? *s : '?';
+    if (*s) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = 0;
+}
+
+/* Replaces the staff numbers in the bodies (object members) of the Event
+ * JSON object ev by their refs under ps (intake.h). Returns 1 if anything
+ * was replaced or removed, 0 if there was nothing to do, or -EINVAL or
+ * -ENOMEM with a message in err (never a value from the record). */
+static int pseudonymise(json_t *ev, const pseudonym_t *ps, char *err, size_t errlen)
+{
+    const char *bkey;
+    json_t *body;
+    int changed = 0;
+
+    json_object_foreach(ev, bkey, body) {
+        char b[68];
+        if (!json_is_object(body))
+            continue;
+        key_shown(bkey, b);
+        for (size_t k = 0; k < sizeof STAFF_KEYS / sizeof STAFF_KEYS[0]; k++) {
+            json_t *c = json_object_get(body, STAFF_KEYS[k].camel);
+            json_t *s = json_object_get(body, STAFF_KEYS[k].snake);
+            const char *key = c ? STAFF_KEYS[k].camel : STAFF_KEYS[k].snake;
+            json_t *v = c ? c : s, *r;
+            char ref[PSEUDONYM_REF_LEN + 1];
+            if (c != NULL && s != NULL) {
+                snprintf(err, errlen, "%s.%s: field given twice", b, STAFF_KEYS[k].camel);
+                return -EINVAL;
+            }
+            if (v == NULL)
+                continue;
+            if (!json_is_null(v)) {
+                if (has_member(body, STAFF_KEYS[k].ref_camel, STAFF_KEYS[k].ref_snake)) {
+                    snprintf(err, errlen, "%s: both %s and %s given; give one of them", b, key,
+                             STAFF_KEYS[k].ref_camel);
+                    return -EINVAL;
+                }
+                if (!json_is_string(v)) {
+                    snprintf(err, errlen, "%s.%s: expected a string", b, key);
+                    return -EINVAL;
+                }
+                if (ps == NULL) {
+                    snprintf(err, errlen,
+                             "%s.%s: a staff number needs the agency's pseudonym key "
+                             "(--pseudonym-key FILE); it is never sent as it is",
+                             b, key);
+                    return -EINVAL;
+                }
+                if (strlen(json_string_value(v)) != json_string_length(v) ||
+                    pseudonym_ref(ps, json_string_value(v), ref, sizeof ref) != 0) {
+                    snprintf(err, errlen,
+                             "%s.%s: not a valid staff number (1-%d printable ASCII characters, "
+                             "no spaces inside)",
+                             b, key, PSEUDONYM_STAFF_MAX);
+                    return -EINVAL;
+                }
+                /* a null ref under either name would clash with the new one */
+                json_object_del(body, STAFF_KEYS[k].ref_snake);
+                if ((r = json_string(ref)) == NULL ||
+                    json_object_set_new(body, STAFF_KEYS[k].ref_camel, r) != 0) {
+                    snprintf(err, errlen, "out of memory");
+                    return -ENOMEM;
+                }
+            }
+            json_object_del(body, key);
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
+                                     const pseudonym_t *ps, char *err, size_t errlen)
 {
     char raw[256];
-    Cohort__V1__Event *ev = cohort_json_to_event(text, len, raw, sizeof raw);
+    Cohort__V1__Event *ev;
+    json_t *o = NULL;
+    char *rewritten = NULL;
+    int rc = 0;
 
+    /* Every staff-number key contains "taff"; a record that spells one with
+     * JSON escapes is refused below as having an unknown field. */
+    if (derive || memmem(text, len, "taff", 4) != NULL)
+        o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (o != NULL && json_is_object(o))
+        rc = pseudonymise(o, ps, raw, sizeof raw);
+    if (rc > 0 && (rewritten = json_dumps(o, JSON_COMPACT)) == NULL) {
+        rc = -ENOMEM;
+        snprintf(raw, sizeof raw, "out of memory");
+    }
+    if (rc < 0) {
+        intake_redact(err, errlen, raw);
+        json_decref(o);
+        return NULL;
+    }
+    ev = rewritten ? cohort_json_to_event(rewritten, strlen(rewritten), raw, sizeof raw)
+                   : cohort_json_to_event(text, len, raw, sizeof raw);
+    free(rewritten);
     if (ev == NULL) {
         intake_redact(err, errlen, raw[0] ? raw : "cannot parse");
+        json_decref(o);
         return NULL;
     }
     if (derive) {
-        json_t *o = json_loadb(text, len, 0, NULL);
         int has_id = o && has_member(o, "eventId", "event_id");
         int has_at = o && has_member(o, "occurredAt", "occurred_at");
-        json_decref(o);
         if (!has_id && intake_derive_id(ev, has_at) < 0) {
             snprintf(err, errlen, "out of memory");
             cohort__v1__event__free_unpacked(ev, NULL);
-            return NULL;
+            ev = NULL;
         }
     }
+    json_decref(o);
     return ev;
+}
+
+Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *err, size_t errlen)
+{
+    return intake_jsonl_with(text, len, derive, NULL, err, errlen);
 }
 
 /* Notes a problem ("what N: msg") on the file. */
@@ -205,7 +323,7 @@ static int jsonl_lines(build_t *b, char *text, size_t len)
             s++;
         if (s == le || *s == '#')
             continue;
-        Cohort__V1__Event *ev = intake_jsonl(s, (size_t)(le - s), 1, err, sizeof err);
+        Cohort__V1__Event *ev = intake_jsonl_with(s, (size_t)(le - s), 1, b->ps, err, sizeof err);
         if (ev == NULL) {
             problem(b, "line", lineno, err);
             continue;
@@ -223,10 +341,20 @@ static int csv_row(void *arg, json_t *obj, uint32_t row)
 {
     build_t *b = arg;
     char raw[256], err[256];
-    char *text = json_dumps(obj, JSON_COMPACT);
+    char *text;
     Cohort__V1__Event *ev;
-    int rc = 0;
+    int rc;
 
+    rc = pseudonymise(obj, b->ps, raw, sizeof raw);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
+        intake_redact(err, sizeof err, raw);
+        problem(b, "row", row, err);
+        return 0;
+    }
+    rc = 0;
+    text = json_dumps(obj, JSON_COMPACT);
     if (text == NULL)
         return -ENOMEM;
     ev = cohort_json_to_event(text, strlen(text), raw, sizeof raw);
@@ -252,7 +380,13 @@ static int ends_with(const char *s, const char *suffix)
 
 int intake_file(const char *path, const char *name, intake_file_t *out, char *err, size_t errlen)
 {
-    build_t b = {.f = out};
+    return intake_file_with(path, name, NULL, out, err, errlen);
+}
+
+int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, intake_file_t *out,
+                     char *err, size_t errlen)
+{
+    build_t b = {.f = out, .ps = ps};
     struct stat st;
     char *text = NULL;
     size_t len = 0;

@@ -11,7 +11,18 @@
  *   the time of intake, which must not change the id). Two records with
  *   the same content are the same fact. Records with an eventId keep it.
  * - Messages about bad records never contain values from the record:
- *   quoted parts of parse errors are replaced by '...'. */
+ *   quoted parts of parse errors are replaced by '...'.
+ * - Staff numbers (pseudonym.h): in a record's body, staffNumber (or
+ *   staff_number) may stand instead of participantRef, and
+ *   mentorStaffNumber (mentor_staff_number) instead of mentorRef. With a
+ *   pseudonym key (the _with functions) each is replaced by its ref before
+ *   the event is built, so the staff number is in no event, packed item,
+ *   outbox record or message; derived ids are computed after that, from
+ *   the ref (so they change with the key, and reveal no more than the ref
+ *   does). Without a key, a record with a staff number is refused; a
+ *   record with both a staff number and the ref it stands for is refused;
+ *   a staff number that is not a string, or is not valid (pseudonym.h), is
+ *   refused. A JSON null staff number counts as not given. */
 #ifndef COHORT_INTAKE_H
 #define COHORT_INTAKE_H
 #include <stddef.h>
@@ -19,6 +30,7 @@
 
 #include "cohort.pb-c.h"
 #include "outbox.h"
+#include "pseudonym.h"
 
 #define INTAKE_MAX_FILE (1u << 30) /* largest export file read */
 #define INTAKE_MAX_PROBLEMS 20     /* problems described per file (all are counted) */
@@ -49,6 +61,11 @@ int intake_derive_id(Cohort__V1__Event *ev, int occurred_given);
  * with a redacted one-line message in err. */
 Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *err, size_t errlen);
 
+/* intake_jsonl with staff numbers replaced by refs under ps (NULL: no key,
+ * so records with a staff number are refused). */
+Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
+                                     const pseudonym_t *ps, char *err, size_t errlen);
+
 /* Reads the export file at path, named name (its extension, .jsonl or
  * .csv in any case, says how to read it; a CSV's name may also give its
  * kind), into *out: every record converted, with content-derived ids; bad
@@ -57,6 +74,11 @@ Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *
  * a message in err when the file cannot be read (-ENOENT: it is gone,
  * -EFBIG: over INTAKE_MAX_FILE, -EINVAL: not .jsonl or .csv). */
 int intake_file(const char *path, const char *name, intake_file_t *out, char *err, size_t errlen);
+
+/* intake_file with staff numbers (a CSV column staffNumber instead of
+ * participantRef) replaced by refs under ps (NULL: refused). */
+int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, intake_file_t *out,
+                     char *err, size_t errlen);
 
 /* Frees what intake_file filled in; *f is zeroed. */
 void intake_file_free(intake_file_t *f);

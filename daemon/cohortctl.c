@@ -18,6 +18,8 @@
  *                                           asks the running daemon (control
  *                                           endpoint) for an online backup
  *   cohortctl restore BACKUP_DIR DATA_DIR   offline: puts a backup in place
+ *   cohortctl keygen NAME                   a CURVE keypair: NAME.key (secret,
+ *                                           0600) and NAME.pub (cohort_keys.h)
  *
  * Output of tail carries event bodies, which hold pseudonymous refs and
  * protected characteristics: it is for audits, not for logs. verify prints
@@ -44,6 +46,7 @@
 #include "cohort.pb-c.h"
 #include "cohort_cli.h"
 #include "cohort_json.h"
+#include "cohort_keys.h"
 #include "log.h"
 #include "store.h"
 #include "uuid7.h"
@@ -77,6 +80,7 @@ static void usage(FILE *out)
         "Usage: cohortctl COMMAND --data-dir DIR [OPTION]...\n"
         "       cohortctl backup [--data-dir DIR | --control EP] BACKUP_DIR\n"
         "       cohortctl restore BACKUP_DIR DATA_DIR\n"
+        "       cohortctl keygen NAME\n"
         "Operator tool for the cohortd event store (opened read-only).\n"
         "\n"
         "Commands:\n"
@@ -98,6 +102,10 @@ static void usage(FILE *out)
         "                       or be empty; no daemon may use it), hard-linking the\n"
         "                       immutable table files when on the same file system;\n"
         "                       checks it opens and prints its head sequence\n"
+        "  keygen NAME          make a CURVE keypair for a daemon, agent or subscriber:\n"
+        "                       NAME.key (public and secret key, mode 0600) and NAME.pub\n"
+        "                       (public key), lines 'public-key = Z85' and 'secret-key =\n"
+        "                       Z85'; never overwrites; prints the public key\n"
         "\n"
         "Options:\n"
         "  -d, --data-dir DIR   the daemon's data directory (default: ./cohort-data)\n"
@@ -114,7 +122,8 @@ static void usage(FILE *out)
         "  -V, --version        show the version and exit\n"
         "\n"
         "Exit status: 0 on success; 1 if verify or rebuild finds a problem, a backup or\n"
-        "restore fails or is refused, or the store cannot be read; 2 on a usage error\n"
+        "restore fails or is refused, keygen finds NAME.key or NAME.pub already there\n"
+        "or cannot write them, or the store cannot be read; 2 on a usage error\n"
         "(and for verify, when the store cannot be opened).\n",
         DEFAULT_SNAPSHOT, DEFAULT_BACKUP_TIMEOUT_S, PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO);
 }
@@ -213,13 +222,17 @@ static int parse(args_t *a, int argc, char **argv)
         min = max = 1;
     else if (strcmp(a->cmd, "restore") == 0)
         min = max = 2;
+    else if (strcmp(a->cmd, "keygen") == 0)
+        min = max = 1;
     if (a->npos > max) {
         fprintf(stderr, "cohortctl: unexpected argument '%s'\n", a->pos[max]);
         return -EINVAL;
     }
     if (a->npos < min) {
         fprintf(stderr, "cohortctl: %s needs %s\nTry 'cohortctl --help'.\n", a->cmd,
-                min == 1 ? "a BACKUP_DIR" : "a BACKUP_DIR and a DATA_DIR");
+                strcmp(a->cmd, "keygen") == 0 ? "a NAME"
+                : min == 1                    ? "a BACKUP_DIR"
+                                              : "a BACKUP_DIR and a DATA_DIR");
         return -EINVAL;
     }
     if (strcmp(a->cmd, "snapshot") == 0 && a->npos == 1)
@@ -1052,6 +1065,21 @@ fail:
     return 1;
 }
 
+/* ------------------------------------------------------------- keygen --- */
+
+/* keygen: exit 0, or 1 if a file exists or cannot be written. */
+static int keygen(const args_t *a)
+{
+    char pub[COHORT_KEY_Z85_LEN + 1], err[8192];
+    if (cohort_keys_generate(a->pos[0], pub, err, sizeof err) < 0) {
+        fprintf(stderr, "cohortctl: keygen: %s\n", err);
+        return 1;
+    }
+    printf("wrote %s.key (secret, mode 0600) and %s.pub\npublic-key = %s\n", a->pos[0], a->pos[0],
+           pub);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args_t a = {.data_dir = "cohort-data",
@@ -1066,7 +1094,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     if (strcmp(a.cmd, "status") && strcmp(a.cmd, "tail") && strcmp(a.cmd, "verify") &&
         strcmp(a.cmd, "rebuild") && strcmp(a.cmd, "snapshot") && strcmp(a.cmd, "backup") &&
-        strcmp(a.cmd, "restore")) {
+        strcmp(a.cmd, "restore") && strcmp(a.cmd, "keygen")) {
         fprintf(stderr, "cohortctl: unknown command '%s'\nTry 'cohortctl --help'.\n", a.cmd);
         return 2;
     }
@@ -1079,6 +1107,8 @@ int main(int argc, char **argv)
         return backup(&a);
     if (strcmp(a.cmd, "restore") == 0)
         return restore(&a);
+    if (strcmp(a.cmd, "keygen") == 0)
+        return keygen(&a);
     if (strcmp(a.cmd, "verify") == 0)
         return verify(&a);
     if (store_open(&s, a.data_dir, STORE_READONLY, err, sizeof err) < 0) {

@@ -68,7 +68,7 @@ is(decode_reply($rep->[1])->{1}[0], 21, 'and answers the ping');
 ($rc) = zraw($d, 'size:' . (9 << 20));
 is($rc, 3, '9 MiB frame: dropped without a reply');
 
-ok(kill(0, $d->{pid}), 'daemon still running after all bad frames');
+ok(alive($d), 'daemon still running after all bad frames');
 my ($arc, $res) = agent_send($d, repo_root() . '/examples/step-forward.jsonl');
 is($arc, 0, 'and it still accepts good events');
 ok(@$res && !(grep { $_->{result} ne 'ACCEPTED' } @$res), 'all of them ACCEPTED');

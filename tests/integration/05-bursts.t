@@ -22,7 +22,7 @@ for my $case ([16, 64, 40000], [4, 1, 2000], [32, 8, 20000]) {
     is($r->{events}, $events, "all $events events durably acked");
     $setup += $r->{setup_stored} // 0;
 }
-ok(kill(0, $d->{pid}), 'daemon still running');
+ok(alive($d), 'daemon still running');
 is(stop_daemon($d), 0, 'clean stop');
 my ($vrc, $vout) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', $d->{data}], timeout => 120);
 is($vrc, 0, 'verify OK') or diag $vout;

@@ -464,7 +464,7 @@ for my $k (@KINDS) {
                 }
             }
         }
-        ok(kill(0, $d->{pid}), 'daemon still running');
+        ok(alive($d), 'daemon still running');
         my $ok = good_event();
         ok($ok && $ok->{result} == $RESULT{ACCEPTED}, 'then a good event is ACCEPTED');
         is($ok ? $ok->{seq} : 0, $head + 1, '... at the next sequence: nothing of the bad input was stored');

@@ -204,14 +204,6 @@ sub start_in {
     return $d;
 }
 
-# True while the daemon runs (kill 0 alone is also true for a daemon that
-# died and is not reaped yet); reaps it and records its status otherwise.
-sub alive {
-    my ($d) = @_;
-    return 0 unless $d->{pid};
-    if (waitpid($d->{pid}, WNOHANG) == $d->{pid}) { $d->{status} = $?; $d->{pid} = 0; return 0 }
-    return kill(0, $d->{pid}) ? 1 : 0;
-}
 
 # Starts a command in the background with stdout to $out; returns its pid.
 sub start_bg {

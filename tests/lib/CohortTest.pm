@@ -13,13 +13,13 @@ use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(bin tmpdir start_daemon stop_daemon kill9_daemon wait_exit run_cmd
+our @EXPORT = qw(bin tmpdir start_daemon stop_daemon alive kill9_daemon wait_exit run_cmd
                  agent_send read_jsonl write_jsonl make_events setup_events attendance_events decode_reply zraw log_of
                  repo_root snapshot_topics wait_snapshot start_watch watch_lines watch_state stop_watch);
 
 my $root = abs_path(File::Spec->catdir((File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..'));
 sub repo_root { $root }
-my $build = $ENV{COHORT_BUILD} // "$root/build";
+my $build = abs_path($ENV{COHORT_BUILD} // "$root/build") // ($ENV{COHORT_BUILD} // "$root/build");
 
 # Path of a built program: bin('cohortd'), bin('zraw') (test tool).
 sub bin {
@@ -70,6 +70,17 @@ sub log_of {
     return <$fh> // '';
 }
 
+# True while the daemon runs (kill 0 alone is also true for a daemon that
+# died and is not reaped yet); reaps it and records its status otherwise.
+sub alive {
+    my ($d) = @_;
+    return 0 unless $d->{pid};
+    if (waitpid($d->{pid}, WNOHANG) == $d->{pid}) { $d->{status} = $?; $d->{pid} = 0; return 0 }
+    return kill(0, $d->{pid}) ? 1 : 0;
+}
+
+sub _slurp { my ($p) = @_; open(my $f, '<', $p) or return '?'; local $/; return <$f> // '' }
+
 # Waits up to $secs for a child to exit; returns its wait status or undef.
 sub wait_exit {
     my ($pid, $secs) = @_;
@@ -87,7 +98,17 @@ sub stop_daemon {
     return $d->{status} unless $d->{pid};
     kill $sig // 'TERM', $d->{pid};
     my $st = wait_exit($d->{pid}, 30);
-    if (!defined $st) { kill 'KILL', $d->{pid}; $st = wait_exit($d->{pid}, 5) }
+    if (!defined $st) {
+        # Hung: say where each thread waits (kernel wchan, thread name)
+        # before killing, so a rare hang can be diagnosed from the CI log.
+        for my $t (glob "/proc/$d->{pid}/task/*") {
+            my ($comm, $wchan) = map { _slurp("$t/$_") } qw(comm wchan);
+            chomp $comm;
+            print STDERR "# stop_daemon: pid $d->{pid} did not exit in 30 s; thread $comm waits in $wchan\n";
+        }
+        kill 'KILL', $d->{pid};
+        $st = wait_exit($d->{pid}, 5);
+    }
     $d->{pid} = 0;
     return $st;
 }

@@ -1,0 +1,154 @@
+/* auth.h: CURVE client authentication for the daemon's sockets: a ZAP
+ * handler (ZeroMQ RFC 27) on inproc://zeromq.zap.01 that maps each client's
+ * public key to a role and an agency through the access file.
+ *
+ * Access file (one key a line; UTF-8 text, at most 1 MiB, lines at most
+ * 1024 bytes):
+ *
+ *   # comment
+ *   <public key, 40 Z85 characters>  <role>  [<agency>]   # comment
+ *
+ *   role       agency      may (enforced by the sockets that use auth_check)
+ *   agent      required    submit events for its own agency
+ *   coordinator optional   send programme and cohort definitions
+ *   board      not allowed read the cohort/ and programme/ topics
+ *   agency-hr  required    read its own agency's topics
+ *   operator   not allowed use cohortctl on the control endpoint
+ *
+ * Fields are separated by spaces or tabs. A field starting with '#' starts
+ * a comment that runs to the end of the line (no Z85 key starts with '#',
+ * though '#' may occur inside one). A trailing '\r'
+ * is ignored. An agency is 1-64 characters of a-z 0-9 . - _ (as in events).
+ * A key may appear once. Any error makes the whole file refused with
+ * "PATH:LINE: why". The file must be a regular file that is not
+ * world-writable. An empty file is valid (every key is refused).
+ *
+ * User id: a connection accepted through ZAP carries the ZMTP User-Id
+ *   "<role>:<agency>:<Z85 public key>"   e.g. "agent:wm-police:rq:rM>}..."
+ * with an empty agency for roles without one ("board::<key>"). Role and
+ * agency contain no ':', so the key is everything after the second ':'.
+ * Read it per message with zmq_msg_gets(msg, "User-Id") and pass it to
+ * auth_check, which checks it against the CURRENT table.
+ *
+ * Refusals: the ZAP reply is 400 and one line is logged,
+ *   <4>auth: refused key <fingerprint> (<reason>) from <address>
+ * fingerprint = the first 8 Z85 characters of the public key ("-" when the
+ * mechanism has no key), address = the peer address as libzmq gives it to
+ * ZAP (the IP address for tcp://; "localhost:UID:GID:PID" of the peer
+ * process for ipc:// on Linux; "local" when empty). Accepted keys are logged at info.
+ * No other client data is logged (PLAIN user names and passwords never).
+ *
+ * Mechanisms: CURVE is checked against the table. NULL and PLAIN are
+ * refused, unless plaintext development mode is on (auth_set_plaintext_dev),
+ * where they are accepted with user id "dev::" (role AUTH_ROLE_DEV, meant to
+ * be treated as "everything allowed"): for tests and demos on loopback only.
+ *
+ * Reload: auth_reload re-reads the file (on SIGHUP, wired by the caller);
+ * the new table replaces the old one only if the whole file is valid.
+ * New handshakes use the new table at once. libzmq never re-authenticates a
+ * connection that is already up: a revoked key's open connection keeps
+ * delivering messages, so every message must be checked with auth_check,
+ * which fails at once for a revoked key or a changed role or agency.
+ *
+ * Fail closed: libzmq only asks ZAP while a handler is bound, and without
+ * ZMQ_ZAP_ENFORCE_DOMAIN it LETS IN any CURVE client when none is. So:
+ * create the auth object before binding any CURVE socket, destroy it only
+ * after they are closed, and set the sockets up with auth_curve_server,
+ * which turns enforcement on (a handshake without a handler then fails).
+ *
+ * Threads: loop thread only (the handler runs on the loop through zbridge;
+ * libzmq's I/O threads wait for its answers, so a handshake takes as long as
+ * the loop needs to get to it, up to the socket's ZMQ_HANDSHAKE_IVL). */
+#ifndef COHORT_AUTH_H
+#define COHORT_AUTH_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cohort_keys.h"
+
+#define AUTH_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define AUTH_ZAP_DOMAIN "cohortd" /* ZMQ_ZAP_DOMAIN set by auth_curve_server */
+#define AUTH_AGENCY_MAX 64        /* longest agency id */
+#define AUTH_USER_ID_MAX 128      /* longest user id, with its NUL */
+#define AUTH_MAX_FILE (1 << 20)   /* largest access file */
+#define AUTH_MAX_LINE 1024        /* longest access-file line */
+
+typedef struct auth_t auth_t;
+
+/* Roles. AUTH_ROLE_DEV only exists in plaintext development mode. */
+typedef enum {
+    AUTH_ROLE_AGENT = 1,
+    AUTH_ROLE_COORDINATOR,
+    AUTH_ROLE_BOARD,
+    AUTH_ROLE_AGENCY_HR,
+    AUTH_ROLE_OPERATOR,
+    AUTH_ROLE_DEV,
+} auth_role_t;
+
+/* Who a key belongs to. */
+typedef struct {
+    auth_role_t role;                        /* the key's role */
+    char agency[AUTH_AGENCY_MAX + 1];        /* its agency, "" for roles without one */
+    char key[COHORT_KEY_Z85_LEN + 1];        /* the public key (Z85); "" for AUTH_ROLE_DEV */
+    char fingerprint[COHORT_KEY_FP_LEN + 1]; /* its first 8 characters, for log lines */
+} auth_identity_t;
+
+/* Counters, monotonic since auth_new. */
+typedef struct {
+    uint64_t requests; /* ZAP requests answered */
+    uint64_t accepted; /* answered 200 */
+    uint64_t refused;  /* answered 400 (unknown key, mechanism not allowed) */
+    uint64_t errors;   /* malformed requests (answered 500, or dropped) */
+    uint64_t reloads;  /* successful auth_reload calls */
+} auth_stats_t;
+
+/* Loads access_file (NULL: an empty table) and binds the ZAP handler in
+ * zctx, served on loop. Returns 0 and *out, or a negative errno with a
+ * message in err ("PATH:LINE: why" for a bad file; EADDRINUSE if the
+ * context already has a ZAP handler). Nothing is left open on failure. */
+int auth_new(auth_t **out, uv_loop_t *loop, void *zctx, const char *access_file, char *err,
+             size_t errlen);
+
+/* Turns plaintext development mode on (1) or off (0); see above. Logged. */
+void auth_set_plaintext_dev(auth_t *self, int on);
+
+/* Re-reads the access file. On success the new table is in use for every
+ * later handshake and auth_check, and 0 is returned (the key count is
+ * logged). On any error the old table stays in use and a negative errno is
+ * returned with "PATH:LINE: why" (or "PATH: why") in err. */
+int auth_reload(auth_t *self, char *err, size_t errlen);
+
+/* Number of keys in the current table. */
+size_t auth_count(const auth_t *self);
+
+/* Looks up a public key given as 40 Z85 characters (len 40) or 32 raw bytes
+ * (len 32). Returns 0 and *out, -ENOENT if the key is not listed, or
+ * -EINVAL if it is not a key. */
+int auth_lookup(const auth_t *self, const void *key, size_t len, auth_identity_t *out);
+
+/* Checks a User-Id given by a ZAP-authenticated connection against the
+ * current table: 0 (and *out if not NULL) when its key is still listed with
+ * the same role and agency; -EACCES when not (revoked or changed since the
+ * handshake; "dev::" when development mode is off); -EINVAL when user_id is
+ * not of the form above (e.g. NULL: the connection had no ZAP handshake). */
+int auth_check(const auth_t *self, const char *user_id, auth_identity_t *out);
+
+/* The role's name in the access file ("agent", ...; "dev"). */
+const char *auth_role_name(auth_role_t role);
+
+/* Makes zsock (not yet bound) a CURVE server with the daemon's secret key
+ * (Z85) whose clients are checked by the ZAP handler: sets ZMQ_CURVE_SERVER,
+ * ZMQ_CURVE_SECRETKEY, ZMQ_ZAP_DOMAIN (AUTH_ZAP_DOMAIN) and
+ * ZMQ_ZAP_ENFORCE_DOMAIN. Returns 0, or a negative errno with a message. */
+int auth_curve_server(void *zsock, const char *secret_z85, char *err, size_t errlen);
+
+/* Copies the counters. */
+void auth_stats(const auth_t *self, auth_stats_t *out);
+
+/* Unbinds the handler (later handshakes on sockets set up by
+ * auth_curve_server fail), frees the table; the bridge's handles close on
+ * the loop. Nulls *self_p. Idempotent. */
+void auth_destroy(auth_t **self_p);
+
+#endif
