@@ -139,9 +139,9 @@ typedef struct bench {
     hist_t *hist;
     uint64_t start_us, last_ack_us;
     uint64_t accepted, duplicate, rejected, undelivered;
-    int stop;            /* stop submitting (failure or cap) */
-    int reported_reject; /* first rejection described on stderr */
-    int setup;           /* in the (unmeasured) setup phase */
+    int stop;              /* stop submitting (failure or cap) */
+    int reported_reject;   /* first rejection described on stderr */
+    int setup;             /* in the (unmeasured) setup phase */
     uint64_t setup_failed; /* setup events rejected or undelivered */
     uint64_t setup_stored; /* setup events ACCEPTED (new to the log) */
     /* --status: ack -> status update latency */
@@ -578,10 +578,12 @@ static int setup(bench_t *b)
     }
     for (unsigned i = 0; i < n; i++) {
         static const Cohort__V1__EnrolmentStage stages[] = {
-            COHORT__V1__ENROLMENT_STAGE__APPLIED, COHORT__V1__ENROLMENT_STAGE__SHORTLISTED,
+            COHORT__V1__ENROLMENT_STAGE__APPLIED,
+            COHORT__V1__ENROLMENT_STAGE__SHORTLISTED,
             COHORT__V1__ENROLMENT_STAGE__INTERVIEWED,
             COHORT__V1__ENROLMENT_STAGE__LINE_MANAGER_SUPPORTED,
-            COHORT__V1__ENROLMENT_STAGE__OFFERED, COHORT__V1__ENROLMENT_STAGE__ENROLLED};
+            COHORT__V1__ENROLMENT_STAGE__OFFERED,
+            COHORT__V1__ENROLMENT_STAGE__ENROLLED};
         Cohort__V1__Event ev = COHORT__V1__EVENT__INIT;
         Cohort__V1__ParticipantRegistered pr = COHORT__V1__PARTICIPANT_REGISTERED__INIT;
         Cohort__V1__EnrolmentChanged ec = COHORT__V1__ENROLMENT_CHANGED__INIT;
@@ -808,8 +810,8 @@ static void on_result(void *arg, const cohort_client_report_t *r)
         b->setup_stored += r->result == COHORT_ACCEPTED;
         if (r->result != COHORT_ACCEPTED && r->result != COHORT_DUPLICATE &&
             b->setup_failed++ == 0) {
-            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-                &cohort__v1__reject_code__descriptor, r->code);
+            const ProtobufCEnumValue *v =
+                protobuf_c_enum_descriptor_get_value(&cohort__v1__reject_code__descriptor, r->code);
             fprintf(stderr, PROG ": setup event refused: %s: %s\n", v ? v->name : "undelivered",
                     r->reason);
         }

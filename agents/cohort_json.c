@@ -182,23 +182,40 @@ static int find_field(const ProtobufCMessageDescriptor *d, const char *key)
 static const char *type_name(ProtobufCType t)
 {
     switch (t) {
-    case PROTOBUF_C_TYPE_INT32: return "int32";
-    case PROTOBUF_C_TYPE_SINT32: return "sint32";
-    case PROTOBUF_C_TYPE_SFIXED32: return "sfixed32";
-    case PROTOBUF_C_TYPE_INT64: return "int64";
-    case PROTOBUF_C_TYPE_SINT64: return "sint64";
-    case PROTOBUF_C_TYPE_SFIXED64: return "sfixed64";
-    case PROTOBUF_C_TYPE_UINT32: return "uint32";
-    case PROTOBUF_C_TYPE_FIXED32: return "fixed32";
-    case PROTOBUF_C_TYPE_UINT64: return "uint64";
-    case PROTOBUF_C_TYPE_FIXED64: return "fixed64";
-    case PROTOBUF_C_TYPE_FLOAT: return "float";
-    case PROTOBUF_C_TYPE_DOUBLE: return "double";
-    case PROTOBUF_C_TYPE_BOOL: return "bool";
-    case PROTOBUF_C_TYPE_ENUM: return "enum";
-    case PROTOBUF_C_TYPE_STRING: return "string";
-    case PROTOBUF_C_TYPE_BYTES: return "bytes";
-    case PROTOBUF_C_TYPE_MESSAGE: return "message";
+    case PROTOBUF_C_TYPE_INT32:
+        return "int32";
+    case PROTOBUF_C_TYPE_SINT32:
+        return "sint32";
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return "sfixed32";
+    case PROTOBUF_C_TYPE_INT64:
+        return "int64";
+    case PROTOBUF_C_TYPE_SINT64:
+        return "sint64";
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return "sfixed64";
+    case PROTOBUF_C_TYPE_UINT32:
+        return "uint32";
+    case PROTOBUF_C_TYPE_FIXED32:
+        return "fixed32";
+    case PROTOBUF_C_TYPE_UINT64:
+        return "uint64";
+    case PROTOBUF_C_TYPE_FIXED64:
+        return "fixed64";
+    case PROTOBUF_C_TYPE_FLOAT:
+        return "float";
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return "double";
+    case PROTOBUF_C_TYPE_BOOL:
+        return "bool";
+    case PROTOBUF_C_TYPE_ENUM:
+        return "enum";
+    case PROTOBUF_C_TYPE_STRING:
+        return "string";
+    case PROTOBUF_C_TYPE_BYTES:
+        return "bytes";
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return "message";
     }
     return "?";
 }
@@ -211,23 +228,31 @@ static size_t elem_size(ProtobufCType t)
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: return sizeof(uint64_t);
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    default: return sizeof(uint32_t);
+    case PROTOBUF_C_TYPE_FIXED64:
+        return sizeof(uint64_t);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return sizeof(float);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    default:
+        return sizeof(uint32_t);
     }
 }
 
 /* True if f is a singular field with a has_ flag (proto2 / proto3 optional). */
 static int has_flag(const ProtobufCFieldDescriptor *f)
 {
-    return f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-           !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+    return f->label == PROTOBUF_C_LABEL_OPTIONAL && !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
            f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE;
 }
 
@@ -285,8 +310,7 @@ static int parse_rfc3339(const char *s, int64_t *us)
         digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' '))
         return -EINVAL;
     s++;
-    if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' ||
-        digits(&s, 2, &se))
+    if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' || digits(&s, 2, &se))
         return -EINVAL;
     if (*s == '.') {
         s++;
@@ -310,8 +334,7 @@ static int parse_rfc3339(const char *s, int64_t *us)
     } else {
         return -EINVAL;
     }
-    if (*s != 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-        se > 59)
+    if (*s != 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 59)
         return -EINVAL;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return -EINVAL;
@@ -693,7 +716,8 @@ static int parse_msg(struct pctx *c, const ProtobufCMessageDescriptor *d, json_t
     } else {
         memset(small, 0, sizeof small);
     }
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         size_t old = push_key(c, key);
         int idx = find_field(d, key);
         if (idx < 0) {
@@ -724,7 +748,8 @@ static int given(json_t *obj, const char *name)
     const char *key;
     json_t *v;
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         if ((strcmp(key, name) == 0 || camel_eq(name, key)) && !json_is_null(v))
             return 1;
     }
@@ -820,18 +845,26 @@ static int is_default(const ProtobufCFieldDescriptor *f, const void *slot)
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: return *(const uint64_t *)slot == 0;
-    case PROTOBUF_C_TYPE_DOUBLE: return *(const double *)slot == 0;
-    case PROTOBUF_C_TYPE_FLOAT: return *(const float *)slot == 0;
-    case PROTOBUF_C_TYPE_BOOL: return *(const protobuf_c_boolean *)slot == 0;
-    case PROTOBUF_C_TYPE_ENUM: return *(const int *)slot == 0;
+    case PROTOBUF_C_TYPE_FIXED64:
+        return *(const uint64_t *)slot == 0;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return *(const double *)slot == 0;
+    case PROTOBUF_C_TYPE_FLOAT:
+        return *(const float *)slot == 0;
+    case PROTOBUF_C_TYPE_BOOL:
+        return *(const protobuf_c_boolean *)slot == 0;
+    case PROTOBUF_C_TYPE_ENUM:
+        return *(const int *)slot == 0;
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)slot;
         return s == NULL || s[0] == 0;
     }
-    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)slot)->len == 0;
-    case PROTOBUF_C_TYPE_MESSAGE: return *(ProtobufCMessage *const *)slot == NULL;
-    default: return *(const uint32_t *)slot == 0;
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((const ProtobufCBinaryData *)slot)->len == 0;
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return *(ProtobufCMessage *const *)slot == NULL;
+    default:
+        return *(const uint32_t *)slot == 0;
     }
 }
 
@@ -845,9 +878,11 @@ static json_t *emit_value(const ProtobufCFieldDescriptor *f, const void *slot)
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32: return json_integer(*(const int32_t *)slot);
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_integer(*(const int32_t *)slot);
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32: return json_integer(*(const uint32_t *)slot);
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_integer(*(const uint32_t *)slot);
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64: {
@@ -873,7 +908,8 @@ static json_t *emit_value(const ProtobufCFieldDescriptor *f, const void *slot)
             return json_string(x > 0 ? "Infinity" : "-Infinity");
         return json_real(x);
     }
-    case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)slot);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)slot);
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumValue *ev =
             protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)slot);

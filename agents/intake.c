@@ -21,13 +21,13 @@ static const char ID_KEY[] = "cohort-agent derived event id v1";
 
 /* What is built while reading one file. */
 typedef struct {
-    intake_file_t *f;    /* the result */
-    size_t cap;          /* room in f->items */
-    uint8_t *mem;        /* packed events back to back */
-    size_t mem_len;      /* bytes used */
-    size_t mem_cap;      /* room */
-    size_t problems_len; /* bytes in f->problems */
-    int oom;             /* an allocation failed */
+    intake_file_t *f;      /* the result */
+    size_t cap;            /* room in f->items */
+    uint8_t *mem;          /* packed events back to back */
+    size_t mem_len;        /* bytes used */
+    size_t mem_cap;        /* room */
+    size_t problems_len;   /* bytes in f->problems */
+    int oom;               /* an allocation failed */
     const pseudonym_t *ps; /* the agency's pseudonym key, or NULL */
 } build_t;
 
@@ -132,7 +132,8 @@ static int pseudonymise(json_t *ev, const pseudonym_t *ps, char *err, size_t err
     json_t *body;
     int changed = 0;
 
-    json_object_foreach(ev, bkey, body) {
+    json_object_foreach(ev, bkey, body)
+    {
         char b[68];
         if (!json_is_object(body))
             continue;

@@ -20,8 +20,8 @@
 #include <uuid/uuid.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t last_ms;    /* timestamp of the last id made here */
-static uint16_t last_ctr;   /* its 12-bit rand_a */
+static uint64_t last_ms;  /* timestamp of the last id made here */
+static uint16_t last_ctr; /* its 12-bit rand_a */
 
 /* Fills buf with n random bytes. Returns 0 or -errno. */
 static int rnd(uint8_t *buf, size_t n)

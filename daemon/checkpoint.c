@@ -12,8 +12,8 @@
 
 /* Replay state for store_scan. */
 typedef struct {
-    proj_t *proj;      /* being built */
-    uint64_t upto;     /* last sequence to apply (0 = all) */
+    proj_t *proj;  /* being built */
+    uint64_t upto; /* last sequence to apply (0 = all) */
     checkpoint_info_t *info;
 } replay_t;
 
@@ -45,9 +45,8 @@ static int apply(void *arg, uint64_t seq, const void *val, size_t len)
     return 0;
 }
 
-int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpoint,
-                       uint64_t upto, proj_t **out, checkpoint_info_t *info, char *err,
-                       size_t errlen)
+int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpoint, uint64_t upto,
+                       proj_t **out, checkpoint_info_t *info, char *err, size_t errlen)
 {
     proj_t *p = proj_new(cfg);
     char *text = NULL;

@@ -24,9 +24,8 @@ typedef struct {
  * use_checkpoint is 0, plus a replay of the log up to upto (0 = to the
  * head). Returns 0 and *out (caller destroys), or a negative errno with the
  * reason in err. */
-int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpoint,
-                       uint64_t upto, proj_t **out, checkpoint_info_t *info, char *err,
-                       size_t errlen);
+int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpoint, uint64_t upto,
+                       proj_t **out, checkpoint_info_t *info, char *err, size_t errlen);
 
 /* Saves proj as the checkpoint (synced). Returns 0 or a negative errno with
  * the reason in err. */

@@ -13,8 +13,9 @@
 
 #define CODEC_MAX_FRAME (4u << 20) /* bytes in one ingest frame */
 #define CODEC_MAX_EVENTS 4096      /* events in one ingest frame */
-#define CODEC_MAX_DECODED (32u << 20) /* bytes one frame may take decoded (a 4 MiB
-                                         frame of tiny fields could take ~200 MB) */
+#define CODEC_MAX_DECODED                                                                          \
+    (32u << 20) /* bytes one frame may take decoded (a 4 MiB                                       \
+                   frame of tiny fields could take ~200 MB) */
 
 typedef struct codec_t codec_t;
 
@@ -36,8 +37,8 @@ void codec_reset(codec_t *self);
  * A known string field holding a NUL byte
  * makes the frame FRAME_MALFORMED (C strings would cut it short). Never
  * crashes on any input (tests/fuzz). */
-int codec_decode(codec_t *self, const void *data, size_t len,
-                 Cohort__V1__IngestRequest **out, const char **reason);
+int codec_decode(codec_t *self, const void *data, size_t len, Cohort__V1__IngestRequest **out,
+                 const char **reason);
 
 /* Where one event's bytes lie in a frame. */
 typedef struct {

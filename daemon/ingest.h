@@ -44,13 +44,13 @@ typedef struct {
 /* What the pipeline works with. Everything is borrowed and must outlive
  * the ingest. */
 typedef struct {
-    const char *endpoint;       /* ROUTER endpoint for agents */
-    store_t *store;             /* the event store */
-    proj_t **proj;              /* the projections (replaced after a failed write) */
+    const char *endpoint;          /* ROUTER endpoint for agents */
+    store_t *store;                /* the event store */
+    proj_t **proj;                 /* the projections (replaced after a failed write) */
     const proj_config_t *proj_cfg; /* their config, for a rebuild */
-    publish_t *pub;             /* status publisher, or NULL */
-    uint64_t checkpoint_every;  /* checkpoint after this many accepted events (0 = never) */
-    unsigned coalesce_ms;       /* render a status topic at most once per this (0 = always) */
+    publish_t *pub;                /* status publisher, or NULL */
+    uint64_t checkpoint_every;     /* checkpoint after this many accepted events (0 = never) */
+    unsigned coalesce_ms;          /* render a status topic at most once per this (0 = always) */
 } ingest_opts_t;
 
 /* Binds a ROUTER socket at o->endpoint in zctx and starts receiving on

@@ -20,8 +20,11 @@ int cohort_log_parse_level(const char *name)
     static const struct {
         const char *name;
         int prio;
-    } names[] = {{"error", LOG_ERR},   {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-                 {"info", LOG_INFO},   {"debug", LOG_DEBUG}};
+    } names[] = {{"error", LOG_ERR},
+                 {"warning", LOG_WARNING},
+                 {"notice", LOG_NOTICE},
+                 {"info", LOG_INFO},
+                 {"debug", LOG_DEBUG}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i].name) == 0)
             return names[i].prio;

@@ -44,13 +44,13 @@ typedef struct {
 /* Everything wired together, for the signal and stop callbacks. */
 typedef struct {
     uv_loop_t *loop;
-    uv_signal_t sig[2];   /* SIGTERM, SIGINT */
-    store_t *store;       /* the event store */
-    proj_t *proj;         /* the projections */
-    publish_t *pub;       /* status publisher */
-    ingest_t *ingest;     /* the ingest pipeline */
-    control_t *control;   /* operator requests (backup), or NULL */
-    int stopping;         /* a stop signal was received */
+    uv_signal_t sig[2]; /* SIGTERM, SIGINT */
+    store_t *store;     /* the event store */
+    proj_t *proj;       /* the projections */
+    publish_t *pub;     /* status publisher */
+    ingest_t *ingest;   /* the ingest pipeline */
+    control_t *control; /* operator requests (backup), or NULL */
+    int stopping;       /* a stop signal was received */
 } daemon_t;
 
 static void usage(FILE *out)
@@ -76,8 +76,9 @@ static void usage(FILE *out)
             "\n"
             "Stops cleanly on SIGTERM or SIGINT: what was received is committed and acked.\n"
             "See docs/protocol.md for the wire protocol and docs/operations.md to run it.\n",
-            DEFAULT_DATA_DIR, DEFAULT_INGEST, DEFAULT_PUBLISH, DEFAULT_SNAPSHOT, DEFAULT_COALESCE_MS,
-            PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO, DEFAULT_CHECKPOINT_EVERY);
+            DEFAULT_DATA_DIR, DEFAULT_INGEST, DEFAULT_PUBLISH, DEFAULT_SNAPSHOT,
+            DEFAULT_COALESCE_MS, PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO,
+            DEFAULT_CHECKPOINT_EVERY);
 }
 
 /* Parses flags into cfg. Returns 0 to run, 1 to exit successfully (help,
@@ -172,8 +173,7 @@ static int parse_args(config_t *cfg, int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "cohortd: unexpected argument '%s'\nTry 'cohortd --help'.\n",
-                argv[optind]);
+        fprintf(stderr, "cohortd: unexpected argument '%s'\nTry 'cohortd --help'.\n", argv[optind]);
         return -EINVAL;
     }
     return 0;
@@ -221,9 +221,15 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
-    config_t cfg = {DEFAULT_DATA_DIR,    DEFAULT_INGEST,           DEFAULT_PUBLISH,
-                    DEFAULT_SNAPSHOT,    DEFAULT_COALESCE_MS,      DEFAULT_CHECKPOINT_EVERY,
-                    {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO}, LOG_INFO, NULL};
+    config_t cfg = {DEFAULT_DATA_DIR,
+                    DEFAULT_INGEST,
+                    DEFAULT_PUBLISH,
+                    DEFAULT_SNAPSHOT,
+                    DEFAULT_COALESCE_MS,
+                    DEFAULT_CHECKPOINT_EVERY,
+                    {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO},
+                    LOG_INFO,
+                    NULL};
     daemon_t d = {0};
     void *zctx = NULL;
     char err[512];
@@ -236,8 +242,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (mkdir(cfg.data_dir, 0700) != 0 && errno != EEXIST) {
-        cohort_log(LOG_ERR, "cannot create data directory %s: %s", cfg.data_dir,
-                   strerror(errno));
+        cohort_log(LOG_ERR, "cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
         return EXIT_FAILURE;
     }
     if ((rc = store_open(&d.store, cfg.data_dir, 0, err, sizeof err)) < 0) {
@@ -263,8 +268,8 @@ int main(int argc, char **argv)
         cohort_log(LOG_ERR, "cannot start publishing: %s", err);
         goto out;
     }
-    ingest_opts_t io = {cfg.ingest, d.store,  &d.proj,           &cfg.proj,
-                        d.pub,      cfg.checkpoint_every, cfg.coalesce_ms};
+    ingest_opts_t io = {cfg.ingest,           d.store,        &d.proj, &cfg.proj, d.pub,
+                        cfg.checkpoint_every, cfg.coalesce_ms};
     if ((rc = ingest_new(&d.ingest, d.loop, zctx, &io, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start ingest: %s", err);
         goto out;

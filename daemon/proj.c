@@ -421,7 +421,8 @@ static void cdef_free(cdef_t *d)
 static void enr_free(enr_t *e)
 {
     sess_t *s, *tmp;
-    HASH_ITER(hh, e->sess, s, tmp) {
+    HASH_ITER(hh, e->sess, s, tmp)
+    {
         HASH_DEL(e->sess, s);
         free(s->id);
         free(s);
@@ -438,7 +439,8 @@ static void enr_free(enr_t *e)
 static void cohort_free(cohort_t *c)
 {
     enr_t *e, *tmp;
-    HASH_ITER(hh, c->enrs, e, tmp) {
+    HASH_ITER(hh, c->enrs, e, tmp)
+    {
         HASH_DEL(c->enrs, e);
         enr_free(e);
     }
@@ -466,15 +468,18 @@ static void clear(proj_t *self)
     cohort_t *c, *ctmp;
     person_t *x, *xtmp;
     prog_t *p, *ptmp;
-    HASH_ITER(hh, self->cohorts, c, ctmp) {
+    HASH_ITER(hh, self->cohorts, c, ctmp)
+    {
         HASH_DEL(self->cohorts, c);
         cohort_free(c);
     }
-    HASH_ITER(hh, self->people, x, xtmp) {
+    HASH_ITER(hh, self->people, x, xtmp)
+    {
         HASH_DEL(self->people, x);
         person_free(x);
     }
-    HASH_ITER(hh, self->progs, p, ptmp) {
+    HASH_ITER(hh, self->progs, p, ptmp)
+    {
         HASH_DEL(self->progs, p);
         pdef_free(&p->def);
         free(p->id);
@@ -632,9 +637,9 @@ static void mark_all(proj_t *self)
     prog_t *p, *ptmp;
     cohort_t *c, *ctmp;
     HASH_ITER(hh, self->progs, p, ptmp)
-        p->dirty = 1;
+    p->dirty = 1;
     HASH_ITER(hh, self->cohorts, c, ctmp)
-        mark_cohort(c, 1);
+    mark_cohort(c, 1);
 }
 
 /* ---------------------------------------------------- domain rules --- */
@@ -708,8 +713,8 @@ static int on_programme(proj_t *self, const Cohort__V1__ProgrammeDefined *b, why
     p->def = d;
     p->dirty = 1;
     HASH_ITER(hh, self->cohorts, c, tmp)
-        if (c->prog == p)
-            mark_cohort(c, 1);
+    if (c->prog == p)
+        mark_cohort(c, 1);
     return 0;
 nomem:
     pdef_free(&d);
@@ -807,8 +812,8 @@ static int on_person(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
                      b->disability, b->age_band,        b->sexual_orientation,
                      b->religion,   b->officer ? 1 : 0, grade};
     HASH_ITER(hh, self->cohorts, c, tmp)
-        if (enr_get(c, x))
-            mark_cohort(c, 1); /* role changes move held sessions for everyone */
+    if (enr_get(c, x))
+        mark_cohort(c, 1); /* role changes move held sessions for everyone */
     return 0;
 }
 
@@ -891,7 +896,8 @@ static int held_unchanged(const cohort_t *c, const enr_t *e, const sess_t *old, 
     enr_t *o, *tmp, *head = c->enrs;
     if (old)
         return old->kind == kind;
-    HASH_ITER(hh, head, o, tmp) {
+    HASH_ITER(hh, head, o, tmp)
+    {
         const sess_t *s;
         if (o != e && grp(o->who->d.role) == grp(e->who->d.role) && (s = sess_get(o, id)) &&
             s->kind == kind)
@@ -967,7 +973,8 @@ static int on_promotion(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int
         return fail(w, R(UNKNOWN_COHORT), "cohort is not open");
     if (cap && !(t = calloc(cap, sizeof *t)))
         return -ENOMEM;
-    HASH_ITER(hh, self->cohorts, c, tmp) {
+    HASH_ITER(hh, self->cohorts, c, tmp)
+    {
         enr_t *e;
         if ((has_p && strcmp(c->prog->id, b->programme_id) != 0) ||
             (has_c && strcmp(c->id, b->cohort_id) != 0))
@@ -1019,7 +1026,8 @@ static person_t *find_mentor(const proj_t *self, const char *agency, const char 
     *found = x != NULL;
     if (x && is_mentor(x))
         return x;
-    HASH_ITER(hh, head, it, tmp) {
+    HASH_ITER(hh, head, it, tmp)
+    {
         if (strcmp(it->ref, S(ref)) != 0)
             continue;
         *found = 1;
@@ -1218,9 +1226,10 @@ static void collect(const proj_t *self, const char *prefix, int dirty, strv_t *s
     prog_t *p, *ptmp, *phead = self->progs;
     cohort_t *c, *ctmp, *chead = self->cohorts;
     HASH_ITER(hh, phead, p, ptmp)
-        if (!dirty || p->dirty)
-            strv_add(s, prefix, "programme/%s", p->id);
-    HASH_ITER(hh, chead, c, ctmp) {
+    if (!dirty || p->dirty)
+        strv_add(s, prefix, "programme/%s", p->id);
+    HASH_ITER(hh, chead, c, ctmp)
+    {
         if (!dirty || c->dirty)
             strv_add(s, prefix, "cohort/%s/%s", c->prog->id, c->id);
         for (size_t i = 0; i < c->n_ags; i++)
@@ -1262,8 +1271,9 @@ size_t proj_take_dirty(proj_t *self, char ***out)
     }
     n = hand_out(&s, out);
     HASH_ITER(hh, self->progs, p, ptmp)
-        p->dirty = 0;
-    HASH_ITER(hh, self->cohorts, c, ctmp) {
+    p->dirty = 0;
+    HASH_ITER(hh, self->cohorts, c, ctmp)
+    {
         size_t k = 0;
         c->dirty = 0;
         for (size_t i = 0; i < c->n_ags; i++) {
@@ -1313,8 +1323,8 @@ static int cohorts_of(const proj_t *self, const prog_t *p, cohort_t ***out, size
     if (!(v = malloc((HASH_COUNT(head) + 1) * sizeof *v)))
         return -ENOMEM;
     HASH_ITER(hh, head, c, tmp)
-        if (c->prog == p)
-            v[k++] = c;
+    if (c->prog == p)
+        v[k++] = c;
     qsort(v, k, sizeof *v, cohort_cmp);
     *out = v;
     *n = k;
@@ -1331,7 +1341,7 @@ static int enrs_of(const cohort_t *c, enr_t ***out, size_t *n)
     if (!(v = malloc((HASH_COUNT(head) + 1) * sizeof *v)))
         return -ENOMEM;
     HASH_ITER(hh, head, e, tmp)
-        v[k++] = e;
+    v[k++] = e;
     qsort(v, k, sizeof *v, enr_cmp);
     *out = v;
     *n = k;
@@ -1365,14 +1375,14 @@ static int held_sessions(const cohort_t *c, long held[2][N_KIND])
     sref_t *v;
     memset(held, 0, 2 * N_KIND * sizeof held[0][0]);
     HASH_ITER(hh, head, e, etmp)
-        n += HASH_COUNT(e->sess);
+    n += HASH_COUNT(e->sess);
     if (n == 0)
         return 0;
     if (!(v = malloc(n * sizeof *v)))
         return -ENOMEM;
     HASH_ITER(hh, head, e, etmp)
-        HASH_ITER(hh, e->sess, s, stmp)
-            v[k++] = (sref_t){grp(e->who->d.role), s->kind, s->id};
+    HASH_ITER(hh, e->sess, s, stmp)
+    v[k++] = (sref_t){grp(e->who->d.role), s->kind, s->id};
     qsort(v, k, sizeof *v, sref_cmp);
     for (size_t i = 0; i < k; i++)
         if ((i == 0 || sref_cmp(&v[i - 1], &v[i]) != 0) && v[i].kind > 0 && v[i].kind < N_KIND)
@@ -1400,7 +1410,8 @@ static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long h
     long sum[N_KIND] = {0};
     sess_t *s, *tmp, *head = e->sess;
     memset(a, 0, sizeof *a);
-    HASH_ITER(hh, head, s, tmp) {
+    HASH_ITER(hh, head, s, tmp)
+    {
         const comp_t *k = find_comp(d, g, s->kind);
         if (!k || (s->status != COHORT__V1__ATTENDANCE_STATUS__PRESENT &&
                    s->status != COHORT__V1__ATTENDANCE_STATUS__LATE))
@@ -1621,7 +1632,8 @@ static int progression(const cohort_t *c, pstat_t *ps)
     plus_year(c->def.ends, ps->after_end);
     if (!(ps->days = malloc((HASH_COUNT(head) + 1) * sizeof *ps->days)))
         return -ENOMEM;
-    HASH_ITER(hh, head, e, tmp) {
+    HASH_ITER(hh, head, e, tmp)
+    {
         const char *first = NULL;
         int moved = 0;
         if (!is_participant(e->who))
@@ -1744,7 +1756,8 @@ static json_t *funnel_json(cohort_t *const *cs, size_t n, long filled[2])
             for (int g = 0; g < 2; g++)
                 if (ag_live(&c->ags[j]) && !json_object_get(by_ag[g], c->ags[j].id))
                     err |= json_object_set_new(by_ag[g], c->ags[j].id, stages_json());
-        HASH_ITER(hh, head, e, tmp) {
+        HASH_ITER(hh, head, e, tmp)
+        {
             int g = grp(e->who->d.role);
             const char *st = STAGE_NAME(e->stage);
             total[g]++;
@@ -1818,8 +1831,8 @@ static int members_of(cohort_t *const *cs, size_t n, person_t ***out, size_t *m)
     for (size_t i = 0; i < n; i++) {
         enr_t *e, *tmp, *head = cs[i]->enrs;
         HASH_ITER(hh, head, e, tmp)
-            if (is_participant(e->who) && enrolled(e))
-                v[k++] = e->who;
+        if (is_participant(e->who) && enrolled(e))
+            v[k++] = e->who;
     }
     qsort(v, k, sizeof *v, person_cmp);
     *m = 0;
@@ -2162,7 +2175,7 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
     int err = !v;
     if (v) {
         HASH_ITER(hh, head, s, tmp)
-            v[k++] = s;
+        v[k++] = s;
         qsort(v, k, sizeof *v, sess_cmp);
         for (size_t i = 0; i < k; i++)
             err |= json_array_append_new(ss, json_pack("[sisiI]", v[i]->id, v[i]->kind, v[i]->date,
@@ -2211,11 +2224,11 @@ char *proj_save(const proj_t *self)
         goto cleanup;
     }
     HASH_ITER(hh, phead, p, ptmp)
-        pv[np++] = p;
+    pv[np++] = p;
     HASH_ITER(hh, chead, c, ctmp)
-        cv[nc++] = c;
+    cv[nc++] = c;
     HASH_ITER(hh, xhead, x, xtmp)
-        xv[nx++] = x;
+    xv[nx++] = x;
     qsort(pv, np, sizeof *pv, prog_cmp);
     qsort(cv, nc, sizeof *cv, ckey_cmp);
     qsort(xv, nx, sizeof *xv, person_cmp);

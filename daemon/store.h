@@ -13,7 +13,8 @@
  * Threading: store_commit() runs on one worker thread at a time; every other
  * call is made while no commit is running (the ingest pipeline guarantees
  * that), except calls documented to take the store's lock, which may run
- * beside a commit but never beside store_reopen. store_open with STORE_READONLY may run beside a live daemon. */
+ * beside a commit but never beside store_reopen. store_open with STORE_READONLY may run beside a
+ * live daemon. */
 #ifndef COHORT_STORE_H
 #define COHORT_STORE_H
 #include <stddef.h>
@@ -112,8 +113,8 @@ void store_batch_reset(store_batch_t *self);
 
 /* Adds one event (agency: 1..255 bytes, NUL-terminated; id: 16 bytes; val:
  * the packed Event, copied). Returns the item's index, or -ENOMEM. */
-int store_batch_add(store_batch_t *self, const char *agency, const uint8_t id[16],
-                    const void *val, size_t len);
+int store_batch_add(store_batch_t *self, const char *agency, const uint8_t id[16], const void *val,
+                    size_t len);
 
 /* Drops the items from index n on (n <= count): an undo of the last adds. */
 void store_batch_truncate(store_batch_t *self, size_t n);

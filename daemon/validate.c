@@ -87,8 +87,7 @@ static int id_ok(const char *s)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-              c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
             return 0;
     }
     return 1;
@@ -178,42 +177,38 @@ static int walk(const ProtobufCMessage *msg, const char *parent, const char *nam
 #undef PATH
 }
 
-#define NEED_ID(w, s, name)                                                                    \
-    do {                                                                                       \
-        if (!(s) || !*(s))                                                                     \
-            return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "%s is required",   \
-                        name);                                                                 \
-        if (!id_ok(s))                                                                         \
-            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,                          \
-                        "%s must be 1-%d characters of a-z 0-9 . - _", name, VALIDATE_MAX_ID); \
+#define NEED_ID(w, s, name)                                                                        \
+    do {                                                                                           \
+        if (!(s) || !*(s))                                                                         \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "%s is required", name); \
+        if (!id_ok(s))                                                                             \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,                              \
+                        "%s must be 1-%d characters of a-z 0-9 . - _", name, VALIDATE_MAX_ID);     \
     } while (0)
 
-#define NEED_REF(w, s, name)                                                                   \
-    do {                                                                                       \
-        if (!(s) || !*(s))                                                                     \
-            return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "%s is required",   \
-                        name);                                                                 \
-        if (!ref_ok(s))                                                                        \
-            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,                          \
-                        "%s must be 1-%d characters of A-Z a-z 0-9 . - _ :", name,             \
-                        VALIDATE_MAX_REF);                                                     \
+#define NEED_REF(w, s, name)                                                                       \
+    do {                                                                                           \
+        if (!(s) || !*(s))                                                                         \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "%s is required", name); \
+        if (!ref_ok(s))                                                                            \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,                              \
+                        "%s must be 1-%d characters of A-Z a-z 0-9 . - _ :", name,                 \
+                        VALIDATE_MAX_REF);                                                         \
     } while (0)
 
-#define NEED_ENUM(w, v, name)                                                                  \
-    do {                                                                                       \
-        if ((int)(v) == 0)                                                                     \
-            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM, "%s is unspecified",     \
-                        name);                                                                 \
+#define NEED_ENUM(w, v, name)                                                                      \
+    do {                                                                                           \
+        if ((int)(v) == 0)                                                                         \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM, "%s is unspecified", name);   \
     } while (0)
 
-#define NEED_DATE(w, s, name)                                                                  \
-    do {                                                                                       \
-        if (!(s) || !*(s))                                                                     \
-            return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "%s is required",   \
-                        name);                                                                 \
-        if (!validate_date(s))                                                                 \
-            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_DATE,                           \
-                        "%s is not a YYYY-MM-DD date", name);                                  \
+#define NEED_DATE(w, s, name)                                                                      \
+    do {                                                                                           \
+        if (!(s) || !*(s))                                                                         \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "%s is required", name); \
+        if (!validate_date(s))                                                                     \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_DATE,                               \
+                        "%s is not a YYYY-MM-DD date", name);                                      \
     } while (0)
 
 static int components(why_t *w, Cohort__V1__Component **c, size_t n, const char *name)
@@ -242,8 +237,8 @@ static int programme(why_t *w, const Cohort__V1__ProgrammeDefined *b)
     if ((rc = components(w, b->participant_components, b->n_participant_components,
                          "participant_components")) != OK)
         return rc;
-    if ((rc = components(w, b->mentor_components, b->n_mentor_components,
-                         "mentor_components")) != OK)
+    if ((rc = components(w, b->mentor_components, b->n_mentor_components, "mentor_components")) !=
+        OK)
         return rc;
     for (size_t i = 0; i < b->n_aims; i++) {
         NEED_ENUM(w, b->aims[i]->group, "aims.group");

@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include "cohort.pb-c.h"
 
-#define VALIDATE_MAX_ID 64        /* programme, cohort, agency, session ids */
-#define VALIDATE_MAX_REF 128      /* participant and mentor refs */
-#define VALIDATE_MAX_TEXT 512     /* names, labels, grades, notes */
-#define VALIDATE_MAX_LIST 64      /* components, aims, agencies per message */
+#define VALIDATE_MAX_ID 64                         /* programme, cohort, agency, session ids */
+#define VALIDATE_MAX_REF 128                       /* participant and mentor refs */
+#define VALIDATE_MAX_TEXT 512                      /* names, labels, grades, notes */
+#define VALIDATE_MAX_LIST 64                       /* components, aims, agencies per message */
 #define VALIDATE_FUTURE_US (24LL * 3600 * 1000000) /* allowed clock skew */
 
 /* Checks ev against the rules above, given the current time now_us (Unix

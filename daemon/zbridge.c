@@ -32,8 +32,7 @@ static void drain(zbridge_t *self)
         size_t len = sizeof events;
         if (self->paused || self->closing)
             break;
-        if (zmq_getsockopt(self->zsock, ZMQ_EVENTS, &events, &len) != 0 ||
-            !(events & ZMQ_POLLIN)) {
+        if (zmq_getsockopt(self->zsock, ZMQ_EVENTS, &events, &len) != 0 || !(events & ZMQ_POLLIN)) {
             uv_idle_stop(&self->idle);
             break;
         }

@@ -33,8 +33,8 @@ void zbridge_pause(zbridge_t *self);
 /* Calls fn again when input is pending; safe to call when not paused. */
 void zbridge_resume(zbridge_t *self);
 
-#define ZBRIDGE_MAX_PARTS 3   /* routing id, optional empty delimiter, payload */
-#define ZBRIDGE_TOO_MANY 99   /* zbridge_recv: the message had more frames (dropped) */
+#define ZBRIDGE_MAX_PARTS 3 /* routing id, optional empty delimiter, payload */
+#define ZBRIDGE_TOO_MANY 99 /* zbridge_recv: the message had more frames (dropped) */
 
 /* Receives one whole message from a ROUTER socket without blocking: up to
  * ZBRIDGE_MAX_PARTS frames into parts (each initialised here; the caller

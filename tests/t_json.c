@@ -61,15 +61,16 @@ static void refused_like(const char *line, const char *prefix, const char *what)
 {
     Cohort__V1__Event *ev = parse(line);
     ok(ev == NULL, "%s: refused", what);
-    if (!ok(strncmp(err, prefix, strlen(prefix)) == 0 && strchr(err, '\n') == NULL,
-            "%s: message", what))
+    if (!ok(strncmp(err, prefix, strlen(prefix)) == 0 && strchr(err, '\n') == NULL, "%s: message",
+            what))
         diag("got '%s'", err);
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
 }
 
-#define HEAD "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"wm-police\"," \
-             "\"occurredAt\":\"2009-04-01T09:00:00.000000Z\","
+#define HEAD                                                                                       \
+    "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"wm-police\","              \
+    "\"occurredAt\":\"2009-04-01T09:00:00.000000Z\","
 
 static const char *bodies[][2] = {
     {"programmeDefined",
@@ -132,15 +133,16 @@ int main(void)
     }
 
     /* ---- snake_case input, enums by number */
-    round_trip("{\"event_id\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"cps-wm\","
-               "\"occurred_at\":1238576400000000,\"participant_registered\":"
-               "{\"participant_ref\":\"ab12\",\"role\":2,\"ethnicity\":13,\"age_band\":\"AGE_25_34\","
-               "\"sexualOrientation\":4}}",
-               "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"cps-wm\","
-               "\"occurredAt\":\"2009-04-01T09:00:00.000000Z\",\"participantRegistered\":"
-               "{\"participantRef\":\"ab12\",\"role\":\"MENTOR\",\"ethnicity\":\"B2\","
-               "\"ageBand\":\"AGE_25_34\",\"sexualOrientation\":\"ORIENTATION_NOT_STATED\"}}",
-               "snake names and enum numbers");
+    round_trip(
+        "{\"event_id\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"cps-wm\","
+        "\"occurred_at\":1238576400000000,\"participant_registered\":"
+        "{\"participant_ref\":\"ab12\",\"role\":2,\"ethnicity\":13,\"age_band\":\"AGE_25_34\","
+        "\"sexualOrientation\":4}}",
+        "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"cps-wm\","
+        "\"occurredAt\":\"2009-04-01T09:00:00.000000Z\",\"participantRegistered\":"
+        "{\"participantRef\":\"ab12\",\"role\":\"MENTOR\",\"ethnicity\":\"B2\","
+        "\"ageBand\":\"AGE_25_34\",\"sexualOrientation\":\"ORIENTATION_NOT_STATED\"}}",
+        "snake names and enum numbers");
     ev = parse("{\"agency\":\"x\",\"mentorAssigned\":{\"mentorRef\":\"m\"},\"eventId\":null,"
                "\"participantRegistered\":null}");
     ok(ev != NULL, "null fields are treated as absent");
@@ -157,12 +159,14 @@ int main(void)
     /* ---- eventId and occurredAt */
     ev = parse("{\"eventId\":\"0191E4B2-7C3A-7D12-8F00-0123456789AB\",\"agency\":\"a\"}");
     ok(ev && ev->event_id.len == 16 && ev->event_id.data[0] == 0x01 &&
-           ev->event_id.data[15] == 0xab, "UUID text eventId gives its 16 bytes");
+           ev->event_id.data[15] == 0xab,
+       "UUID text eventId gives its 16 bytes");
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
     ev = parse("{\"eventId\":\"AZHksnw6fRKPAAEjRWeJqw==\",\"agency\":\"a\"}");
     ok(ev && ev->event_id.len == 16 && ev->event_id.data[0] == 0x01 &&
-           ev->event_id.data[15] == 0xab, "base64 eventId accepted");
+           ev->event_id.data[15] == 0xab,
+       "base64 eventId accepted");
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
     ev = parse("{\"eventId\":\"AQID\",\"agency\":\"a\"}");
@@ -182,8 +186,7 @@ int main(void)
         is_int(ev->event_id.len, 16, "generated eventId is 16 bytes");
         is_int(ev->event_id.data[6] >> 4, 7, "generated eventId has version 7");
         is_int(ev->event_id.data[8] >> 6, 2, "generated eventId has variant 10");
-        ok(ev->occurred_at >= now && ev->occurred_at < now + 10000000,
-           "absent occurredAt is now");
+        ok(ev->occurred_at >= now && ev->occurred_at < now + 10000000, "absent occurredAt is now");
         out = cohort_json_from_message(&ev->base);
         ok(out && strlen(out) > 20 && out[12 + 14] == '7', "generated eventId renders as UUID");
         free(out);
@@ -248,8 +251,9 @@ int main(void)
                "\"occurredAt\":0,\"cohortOpened\":{\"programmeId\":\"\",\"places\":0,"
                "\"agencies\":[]}}");
     out = ev ? cohort_json_from_message(&ev->base) : NULL;
-    is_str(out, "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"\","
-                "\"occurredAt\":\"1970-01-01T00:00:00.000000Z\",\"cohortOpened\":{}}",
+    is_str(out,
+           "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"agency\":\"\","
+           "\"occurredAt\":\"1970-01-01T00:00:00.000000Z\",\"cohortOpened\":{}}",
            "defaults skipped; envelope and set oneof kept");
     free(out);
     if (ev)
@@ -275,10 +279,11 @@ int main(void)
         a2.code = COHORT__V1__REJECT_CODE__REJECT_BAD_EVENT_ID;
         a2.reason = "event_id is not 16 bytes";
         out = cohort_json_from_message(&rep.base);
-        is_str(out, "{\"requestId\":\"18446744073709551615\",\"acks\":["
-                    "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"result\":\"ACCEPTED\","
-                    "\"seq\":7},{\"eventId\":\"AQID\",\"result\":\"REJECTED\","
-                    "\"code\":\"REJECT_BAD_EVENT_ID\",\"reason\":\"event_id is not 16 bytes\"}]}",
+        is_str(out,
+               "{\"requestId\":\"18446744073709551615\",\"acks\":["
+               "{\"eventId\":\"0191e4b2-7c3a-7d12-8f00-0123456789ab\",\"result\":\"ACCEPTED\","
+               "\"seq\":7},{\"eventId\":\"AQID\",\"result\":\"REJECTED\","
+               "\"code\":\"REJECT_BAD_EVENT_ID\",\"reason\":\"event_id is not 16 bytes\"}]}",
                "IngestReply renders (uint64 above int64 as string, acks)");
         free(out);
     }
@@ -328,8 +333,8 @@ int main(void)
             "out-of-range inside nested repeated message");
     refused("{\"agency\":\"a\",\"cohortOpened\":{},\"mentorAssigned\":{}}",
             "mentorAssigned: another member of the same oneof is already set", "two oneof members");
-    refused("{\"agency\":\"a\",\"occurred_at\":1,\"occurredAt\":2}", "occurredAt: field given twice",
-            "camel and snake of one field");
+    refused("{\"agency\":\"a\",\"occurred_at\":1,\"occurredAt\":2}",
+            "occurredAt: field given twice", "camel and snake of one field");
     refused_like("{\"agency\":\"a\",\"agency\":\"b\"}",
                  "invalid JSON at column 22: duplicate object key", "duplicate JSON key");
     refused_like("{\"agency\":\"a\",", "invalid JSON at column 14: ", "truncated JSON");

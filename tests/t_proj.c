@@ -187,7 +187,8 @@ static json_t *at(json_t *d, const char *path)
             json_t *hit = NULL, *it;
             size_t i;
             *eq = '\0';
-            json_array_foreach(d, i, it) {
+            json_array_foreach(d, i, it)
+            {
                 const char *v = json_string_value(json_object_get(it, tok));
                 if (v && strcmp(v, eq + 1) == 0)
                     hit = it;

@@ -40,8 +40,7 @@ int main(void)
     memcpy(c, b, 16);
     for (int i = 0; i < 10000; i++) {
         uint8_t d[16];
-        if (uuid7_generate(d) != 0 || memcmp(c, d, 16) >= 0 || (d[6] >> 4) != 7 ||
-            (d[8] >> 6) != 2)
+        if (uuid7_generate(d) != 0 || memcmp(c, d, 16) >= 0 || (d[6] >> 4) != 7 || (d[8] >> 6) != 2)
             sorted = 0;
         memcpy(c, d, 16);
     }
@@ -64,8 +63,7 @@ int main(void)
     is_int(uuid7_parse("", c), -EINVAL, "empty text rejected");
     is_int(uuid7_parse(NULL, c), -EINVAL, "NULL rejected");
     is_int(uuid7_parse("0191e4b2-7c3a-7d12-8f00-0123456789a", c), -EINVAL, "short text rejected");
-    is_int(uuid7_parse("0191e4b2-7c3a-7d12-8f00-0123456789abc", c), -EINVAL,
-           "long text rejected");
+    is_int(uuid7_parse("0191e4b2-7c3a-7d12-8f00-0123456789abc", c), -EINVAL, "long text rejected");
     is_int(uuid7_parse("0191e4b2x7c3a-7d12-8f00-0123456789ab", c), -EINVAL,
            "misplaced hyphen rejected");
     is_int(uuid7_parse("0191e4b2-7c3a-7d12-8f00-0123456789ag", c), -EINVAL,
