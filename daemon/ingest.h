@@ -4,10 +4,14 @@
  *   frame -> decode -> validate -> batch -> commit -> ack
  *
  * Contracts:
- * - Acks are sent only after the batch's WAL-synced write has returned; an
+ * - Acks are sent only after a WAL sync that started after the batch's write returned; an
  *   event is never acked ACCEPTED or DUPLICATE unless it is durable.
- * - One commit runs at a time, off the loop thread (uv_queue_work); while it
- *   runs the loop keeps receiving into the next batch (group commit).
+ * - A batch is written, then its WAL synced, on worker threads
+ *   (uv_queue_work), one batch per stage; while they run the loop keeps
+ *   receiving into the next batch (group commit), and the next batch is
+ *   written while the previous one syncs. A small batch with nothing in
+ *   flight is written and synced on the loop itself (fewer thread hand-offs
+ *   at low load).
  * - Every request gets exactly one reply frame, with one ack per event in
  *   request order, unless the agent is gone or its queue is full (counted).
  * - A bad frame never stops the pipeline: it is answered or dropped, and
