@@ -690,6 +690,10 @@ static void fail_batch(ingest_t *self, pend_t *p, const char *why)
     self->unavailable_logged = 1;
     answer(self, p);
     pend_reset(p);
+    /* Without further traffic nothing would retry the store or publish
+     * topics held back by earlier, durable batches: a render-only job will. */
+    if (!self->writing && !self->stopping)
+        uv_timer_start(&self->due, on_due, REOPEN_MIN_MS, 0);
 }
 
 /* Loop: a batch is durable (its sync returned, or it stored nothing and
@@ -799,10 +803,6 @@ static void commit_inline(ingest_t *self)
         fail_batch(self, p, "");
     else
         durable(self, p);
-    if (self->full && !self->stopping) {
-        self->full = 0;
-        zbridge_resume(self->bridge);
-    }
 }
 
 /* Starts writing the open batch if the write stage is free, no written
@@ -827,7 +827,11 @@ static void commit_next(ingest_t *self, int force)
     self->writing = self->open;
     self->open = free_pend(self);
     self->wjob.data = self;
-    if (!self->syncing && !self->sync_failed && !self->down_seen &&
+    if (self->full && !self->stopping) { /* the new open batch is empty */
+        self->full = 0;
+        zbridge_resume(self->bridge);
+    }
+    if (!self->syncing && !self->down_seen && !self->store_down && !self->proj_stale &&
         store_batch_count(self->writing->sb) <= INLINE_MAX) {
         commit_inline(self);
         return;
@@ -837,11 +841,6 @@ static void commit_next(ingest_t *self, int force)
         self->writing->rc = -EIO;
         snprintf(self->writing->err, sizeof self->writing->err, "uv_queue_work failed");
         after_write_cb(&self->wjob, 0);
-        return;
-    }
-    if (self->full && !self->stopping) {
-        self->full = 0;
-        zbridge_resume(self->bridge);
     }
 }
 
@@ -860,6 +859,11 @@ static int on_input(void *arg)
     for (int n = 0; n < RECV_CAP; n++) {
         zmq_msg_t parts[ZBRIDGE_MAX_PARTS];
         int nparts, rc;
+        if (is_full(self->open) && self->open->nreqs == 0) {
+            /* Only answered frames (pings, refusals) filled the arena:
+             * nothing points into it, so it can simply be emptied. */
+            pend_reset(self->open);
+        }
         if (is_full(self->open)) {
             self->full = 1;
             zbridge_pause(self->bridge);

@@ -487,6 +487,16 @@ cmp_ok(scalar @KINDS, '>=', 30, scalar(@KINDS) . ' kinds of bad input');
         $refused++ if $rc == 0 && @$rep && (decode_msg($rep->[-1])->{3}[0] // 0) == 2;
     }
     is($refused, 12, '12 frames that would decode to ~200 MB each: all FRAME_TOO_LARGE');
+
+    # Pings keep their (ignored) unknown fields in the open batch's arena;
+    # 20 pings of ~4 MB once filled it and paused the socket for good.
+    my $fat_ping = ping(++$rid) . fb(15, 'x' x (4 * $MiB - 64));
+    my $pongs = 0;
+    for (1 .. 20) {
+        my ($rc, $rep) = send_frames($fat_ping);
+        $pongs++ if $rc == 0 && @$rep;
+    }
+    is($pongs, 20, '20 pings of ~4 MB are all answered');
     open my $st, '<', "/proc/$d->{pid}/status" or die;
     my ($hwm) = map { /^VmHWM:\s+(\d+)/ ? $1 : () } <$st>;
     cmp_ok($hwm / 1024, '<', 400, sprintf('daemon peak RSS stays bounded: %.0f MiB', $hwm / 1024));
