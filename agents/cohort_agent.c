@@ -218,8 +218,8 @@ static void usage(FILE *out)
             "  -D, --defer-s S          retry an event rejected only because what it needs\n"
             "                           is not there yet (unknown programme, cohort or\n"
             "                           participant, not enrolled, a stage out of order)\n"
-            "                           for up to S s before reporting it (default 0;\n"
-            "                           watch: 600)\n"
+            "                           for up to S s before reporting it, never past\n"
+            "                           --deadline-s (default 0; watch: 50)\n"
             "  -k, --pseudonym-key FILE replace staff numbers by refs with this agency key\n"
             "                           (64 hex digits; the file must be mode 0600)\n"
             "  -j, --json               print results as JSON Lines\n"
@@ -235,9 +235,9 @@ static void usage(FILE *out)
             COHORT_CLIENT_DEFAULT_ENDPOINT);
 }
 
-#define DEFER_WATCH_S                                                                              \
-    600 /* watch's default --defer-s: exports from several agencies                                \
-           may arrive in any order */
+/* watch's default --defer-s, below the default deadline: exports from
+ * several agencies may arrive in any order. */
+#define DEFER_WATCH_S 50
 
 /* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
  * after printing a usage error. */

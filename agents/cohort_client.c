@@ -498,7 +498,11 @@ static void on_reply(cohort_client_t *self, const uint8_t *data, size_t len, uin
         case COHORT__V1__RESULT__REJECTED:
             if (self->slots[i].state == S_INFLIGHT && self->slots[i].req_id == rep->request_id &&
                 depends((int)a->code) &&
-                now < self->slots[i].submitted_us + (uint64_t)self->o.defer_ms * 1000u) {
+                now < self->slots[i].submitted_us + (uint64_t)self->o.defer_ms * 1000u &&
+                /* never past the deadline: the answer is known, so it is
+                 * reported REJECTED, not UNDELIVERED */
+                now + (uint64_t)self->o.backoff_max_ms * 1000u <
+                    self->slots[i].submitted_us + (uint64_t)self->o.deadline_ms * 1000u) {
                 self->st.deferred++;
                 retry(self, i, WHY_DEFER, now);
                 break;

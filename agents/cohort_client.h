@@ -34,7 +34,7 @@
  *   _UNKNOWN_PARTICIPANT, _BAD_TRANSITION, _NO_LINE_MANAGER_SUPPORT,
  *   _NOT_ENROLLED, _AGENCY_NOT_IN_COHORT: for example a cohort another
  *   agency has not opened yet) is retried with backoff until defer_ms after
- *   submit, and only then reported REJECTED.
+ *   submit (and never past the deadline), and only then reported REJECTED.
  * - Non-blocking: cohort_client_pump() does all the work (receive, timers,
  *   send) without blocking and fits a zmq_poll() loop over many clients
  *   (see cohort_client_pollitem() and cohort_client_timeout()).

@@ -404,10 +404,10 @@ static int get_int(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t *v,
     } else if (json_is_real(v)) {
         double r = json_real_value(v);
         if (!(r >= -9223372036854775808.0 && r < 9223372036854775808.0))
-            return fail(c, "value %g out of range for %s", r, type_name(f->type));
+            return fail(c, "value '%g' out of range for %s", r, type_name(f->type));
         x = (int64_t)r;
         if ((double)x != r)
-            return fail(c, "value %g is not an integer", r);
+            return fail(c, "value '%g' is not an integer", r);
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char shown[68];
@@ -417,13 +417,13 @@ static int get_int(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t *v,
         errno = 0;
         long long ll = strtoll(s, NULL, 10);
         if (errno == ERANGE)
-            return fail(c, "value %s out of range for %s", shown, type_name(f->type));
+            return fail(c, "value '%s' out of range for %s", shown, type_name(f->type));
         x = ll;
     } else {
         return fail(c, "expected an integer");
     }
     if (x < lo || x > hi)
-        return fail(c, "value %" PRId64 " out of range for %s", x, type_name(f->type));
+        return fail(c, "value '%" PRId64 "' out of range for %s", x, type_name(f->type));
     *out = x;
     return 0;
 }
@@ -437,16 +437,16 @@ static int get_uint(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t *v
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
         if (i < 0)
-            return fail(c, "value %" JSON_INTEGER_FORMAT " out of range for %s", i,
+            return fail(c, "value '%" JSON_INTEGER_FORMAT "' out of range for %s", i,
                         type_name(f->type));
         x = (uint64_t)i;
     } else if (json_is_real(v)) {
         double r = json_real_value(v);
         if (!(r >= 0 && r < 18446744073709551616.0))
-            return fail(c, "value %g out of range for %s", r, type_name(f->type));
+            return fail(c, "value '%g' out of range for %s", r, type_name(f->type));
         x = (uint64_t)r;
         if ((double)x != r)
-            return fail(c, "value %g is not an integer", r);
+            return fail(c, "value '%g' is not an integer", r);
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char shown[68];
@@ -454,17 +454,17 @@ static int get_uint(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t *v
         if (!is_decimal(s))
             return fail(c, "'%s' is not an integer", shown);
         if (s[0] == '-')
-            return fail(c, "value %s out of range for %s", shown, type_name(f->type));
+            return fail(c, "value '%s' out of range for %s", shown, type_name(f->type));
         errno = 0;
         unsigned long long ull = strtoull(s, NULL, 10);
         if (errno == ERANGE)
-            return fail(c, "value %s out of range for %s", shown, type_name(f->type));
+            return fail(c, "value '%s' out of range for %s", shown, type_name(f->type));
         x = ull;
     } else {
         return fail(c, "expected an integer");
     }
     if (x > hi)
-        return fail(c, "value %" PRIu64 " out of range for %s", x, type_name(f->type));
+        return fail(c, "value '%" PRIu64 "' out of range for %s", x, type_name(f->type));
     *out = x;
     return 0;
 }
@@ -475,7 +475,7 @@ static int get_real(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t *v
     if (json_is_number(v)) {
         *out = json_number_value(v);
         if (f->type == PROTOBUF_C_TYPE_FLOAT && (*out > FLT_MAX || *out < -FLT_MAX))
-            return fail(c, "value %g out of range for float", *out);
+            return fail(c, "value '%g' out of range for float", *out);
         return 0;
     }
     if (json_is_string(v)) {

@@ -253,7 +253,7 @@ static void header(ctx_t *c)
         if (col->f == NULL || col->f->label == PROTOBUF_C_LABEL_REPEATED ||
             col->f->type == PROTOBUF_C_TYPE_MESSAGE ||
             (col->f->type == PROTOBUF_C_TYPE_BYTES && !col->top)) {
-            fail(c, "header: column %zu (\"%s\") is not a field of a %s file", k + 1,
+            fail(c, "header: column %zu ('%s') is not a field of a %s file", k + 1,
                  n[0] ? s : "(empty)", c->ki->name);
             return;
         }
@@ -266,7 +266,7 @@ static void header(ctx_t *c)
                      j + 1, k + 1);
                 return;
             } else if (c->cols[j].f == col->f) {
-                fail(c, "header: column %zu (\"%s\") repeats column %zu", k + 1, s, j + 1);
+                fail(c, "header: column %zu ('%s') repeats column %zu", k + 1, s, j + 1);
                 return;
             }
     }

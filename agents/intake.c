@@ -403,7 +403,8 @@ int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, 
         return -EINVAL;
     }
     out->kind = csv ? "csv" : "jsonl";
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0 ||
+        fstat(fd, &st) != 0) {
         rc = -errno;
         snprintf(err, errlen, "cannot read %s: %s", name, strerror(-rc));
         goto out;

@@ -288,14 +288,20 @@ static int append_record(int fd, uint64_t *size, int type, struct iovec *parts, 
     struct iovec iov[4];
     int rc;
 
+    uint64_t old = *size;
     make_header(h, type, parts, nparts);
     iov[0] = (struct iovec){h, HDR_LEN};
     for (int i = 0; i < nparts; i++)
         iov[i + 1] = parts[i];
-    if ((rc = write_all(fd, size, iov, nparts + 1)) < 0)
+    if ((rc = write_all(fd, size, iov, nparts + 1)) < 0 || (sync && fdatasync(fd) != 0)) {
+        /* Leave the log as it was: a half-written or unsynced record must
+         * not be followed by later ones (replay would take it for damage). */
+        if (rc == 0)
+            rc = -errno;
+        if (ftruncate(fd, (off_t)old) == 0)
+            *size = old;
         return rc;
-    if (sync && fdatasync(fd) != 0)
-        return -errno;
+    }
     return 0;
 }
 
@@ -888,7 +894,7 @@ int outbox_add(outbox_t *self, const char *source, const uint8_t *src_hash, outb
     buf_t b = {0};
     uint8_t head[7];
     size_t srclen, nents0 = self->nents;
-    uint64_t base, t;
+    uint64_t base, t = self->next_ticket;
     long added;
     uint32_t src;
     int rc;
@@ -971,6 +977,8 @@ int outbox_add(outbox_t *self, const char *source, const uint8_t *src_hash, outb
 
 fail:
     self->nents = nents0;
+    if (t > self->next_ticket)
+        self->next_ticket = t; /* never reuse a ticket that may be on disk */
     if (src_hash)
         taken_del(self, source, srclen, src_hash);
     b_free(&b);
@@ -999,7 +1007,7 @@ int outbox_clear_taken(outbox_t *self, const char *source, const uint8_t hash[OU
     h[0] = (uint8_t)srclen;
     h[1] = (uint8_t)(srclen >> 8);
     struct iovec parts[3] = {{h, 2}, {(void *)source, srclen}, {(void *)hash, OUTBOX_HASH_LEN}};
-    if ((rc = append_record(self->fd, &self->size, T_CLEAR, parts, 3, 0)) < 0)
+    if ((rc = append_record(self->fd, &self->size, T_CLEAR, parts, 3, 1)) < 0)
         return rc;
     taken_del(self, source, srclen, hash);
     return 0;
@@ -1192,7 +1200,10 @@ void outbox_release_all(outbox_t *self)
     self->cursor = 0;
 }
 
-/* Writes the buffered DONE marks as one record (not synced). */
+/* Writes the buffered DONE marks as one synced record. Synced so that no
+ * later record can reach the disk before it: after a power loss the log is
+ * then a clean prefix, and a bad record followed by good ones really is
+ * damage (replay refuses it). One fdatasync per commit, not per event. */
 static int write_marks(outbox_t *self)
 {
     int rc;
@@ -1202,7 +1213,7 @@ static int write_marks(outbox_t *self)
     uint8_t cnt[4];
     put32(cnt, self->ndone);
     struct iovec parts[2] = {{cnt, 4}, {self->done.p, self->done.len}};
-    if ((rc = append_record(self->fd, &self->size, T_DONE, parts, 2, 0)) < 0)
+    if ((rc = append_record(self->fd, &self->size, T_DONE, parts, 2, 1)) < 0)
         return rc;
     self->done.len = 0;
     self->ndone = 0;

@@ -20,9 +20,11 @@
  * - An event leaves only by outbox_ack (the daemon said ACCEPTED or
  *   DUPLICATE) or outbox_reject (REJECTED: first written to the dead-letter
  *   file and synced, then marked done). Leave marks are buffered and
- *   written by outbox_commit without fsync: a mark lost in a crash only
- *   means the event is sent again, and the daemon answers DUPLICATE (it
- *   dedupes on event_id forever), so nothing is lost or stored twice.
+ *   written by outbox_commit as one synced record (every record is synced
+ *   before the next is written, so after a power loss the log is a clean
+ *   prefix); a mark lost in a crash only means the event is sent again, and
+ *   the daemon answers DUPLICATE (it dedupes on event_id forever), so
+ *   nothing is lost or stored twice. A failed append is cut off again.
  * - A torn tail (a crash in the middle of an append) is cut off at open:
  *   records are read up to the first one that is incomplete or fails its
  *   CRC, and the file is truncated there. If a valid record follows a bad
@@ -146,7 +148,7 @@ int outbox_release(outbox_t *self, uint64_t ticket);
 /* Unclaims every claimed entry. */
 void outbox_release_all(outbox_t *self);
 
-/* Writes buffered leave marks (no fsync), then compacts if due. Returns 0
+/* Writes buffered leave marks (one synced record), then compacts if due. Returns 0
  * or a negative errno. */
 int outbox_commit(outbox_t *self);
 

@@ -301,17 +301,17 @@ int main(void)
     refused("{\"agency\":\"a\",\"eventId\":\"AQI\\u00e9\"}", "eventId: not a UUID or base64",
             "non-ASCII base64");
     refused("{\"agency\":\"a\",\"cohortOpened\":{\"places\":4294967296}}",
-            "cohortOpened.places: value 4294967296 out of range for uint32", "uint32 overflow");
+            "cohortOpened.places: value '4294967296' out of range for uint32", "uint32 overflow");
     refused("{\"agency\":\"a\",\"cohortOpened\":{\"places\":-1}}",
-            "cohortOpened.places: value -1 out of range for uint32", "negative uint32");
+            "cohortOpened.places: value '-1' out of range for uint32", "negative uint32");
     refused("{\"agency\":\"a\",\"cohortOpened\":{\"places\":\"-1\"}}",
-            "cohortOpened.places: value -1 out of range for uint32", "negative uint32 string");
+            "cohortOpened.places: value '-1' out of range for uint32", "negative uint32 string");
     refused("{\"agency\":\"a\",\"cohortOpened\":{\"places\":1.5}}",
-            "cohortOpened.places: value 1.5 is not an integer", "fractional number");
+            "cohortOpened.places: value '1.5' is not an integer", "fractional number");
     refused("{\"agency\":\"a\",\"cohortOpened\":{\"places\":\"12x\"}}",
             "cohortOpened.places: '12x' is not an integer", "junk after digits");
     refused("{\"agency\":\"a\",\"occurredAt\":\"99999999999999999999\"}",
-            "occurredAt: value 99999999999999999999 out of range for int64", "int64 overflow");
+            "occurredAt: value '99999999999999999999' out of range for int64", "int64 overflow");
     refused("{\"agency\":\"a\",\"occurredAt\":\"2009-02-29T00:00:00Z\"}",
             "occurredAt: '2009-02-29T00:00:00Z' is not an RFC 3339 time", "no 29 Feb in 2009");
     refused("{\"agency\":\"a\",\"occurredAt\":\"2009-04-01T09:00:00\"}",
@@ -329,7 +329,7 @@ int main(void)
             "error inside nested repeated message");
     refused("{\"agency\":\"a\",\"programmeDefined\":{\"aims\":[{\"group\":\"AIM_BME\","
             "\"minPercent\":4294967296}]}}",
-            "programmeDefined.aims[0].minPercent: value 4294967296 out of range for uint32",
+            "programmeDefined.aims[0].minPercent: value '4294967296' out of range for uint32",
             "out-of-range inside nested repeated message");
     refused("{\"agency\":\"a\",\"cohortOpened\":{},\"mentorAssigned\":{}}",
             "mentorAssigned: another member of the same oneof is already set", "two oneof members");

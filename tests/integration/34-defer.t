@@ -78,6 +78,21 @@ is($rc, 1, 'a stage going backwards is still rejected (it is deferred, then repo
 is_deeply(results($out), { 'REJECTED REJECT_BAD_TRANSITION' => 1 }, 'as BAD_TRANSITION') or diag $out;
 cmp_ok(time - $t0, '>=', 2.5, 'after the defer window (3 s)');
 
+# ---- a defer window longer than the deadline: still reported REJECTED ----
+# (an outbox agent once kept such an event forever: each deadline gave it
+# back UNDELIVERED, and the resend restarted the window)
+write_jsonl("$dir/orphan.jsonl", [{ agency => 'wm-police', occurredAt => '2009-03-01T09:00:00Z',
+    attendanceRecorded => { participantRef => 'nobody-1', programmeId => 'no-such-programme',
+        cohortId => 'c1', component => 'COACHING', sessionId => 'coaching-1',
+        sessionDate => '2009-05-01', status => 'PRESENT', minutes => 60 } }]);
+$t0 = time;
+($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '--json', '--outbox', "$dir/ob", '--deadline-s', 3,
+                             '--defer-s', 30, '--endpoint', $d->{endpoint}, "$dir/orphan.jsonl"], timeout => 60);
+is($rc, 1, 'defer 30 s, deadline 3 s: exit 1 (rejected), not 3 (kept waiting)') or diag $out, $err;
+is_deeply(results($out), { 'REJECTED REJECT_UNKNOWN_PROGRAMME' => 1 }, 'reported REJECTED before the deadline');
+cmp_ok(time - $t0, '<', 10, 'within the deadline, not the defer window');
+ok(-s "$dir/ob/dead-letter.jsonl", 'and dead-lettered');
+
 is(stop_daemon($d), 0, 'clean exit');
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', $d->{data}]);
 is($rc, 0, 'cohortctl verify') or diag $out, $err;
