@@ -28,7 +28,18 @@ sub bin {
     die "no built $name under $build (build first, or set COHORT_BUILD)\n";
 }
 
-sub tmpdir { tempdir('cohort-it-XXXXXX', TMPDIR => 1, CLEANUP => 1) }
+my @tmpdirs;
+sub tmpdir { my $d = tempdir('cohort-it-XXXXXX', TMPDIR => 1, CLEANUP => 1); push @tmpdirs, $d; $d }
+
+# A daemon killed with -9 leaves RocksDB's info log in /dev/shm (named after
+# its data directory, see daemon/store.c); remove those of our temp dirs.
+END {
+    for my $d (@tmpdirs) {
+        (my $flat = abs_path($d) // $d) =~ s{^/}{};
+        $flat =~ s/[^A-Za-z0-9.-]/_/g;
+        unlink glob("/dev/shm/${flat}_*LOG*");
+    }
+}
 
 # Starts cohortd on ipc://DIR/ingest with data in DIR/data. Returns a hash
 # with pid, endpoint, log path. Waits (bounded) for its "ready" line.
