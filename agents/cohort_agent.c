@@ -239,6 +239,16 @@ static void usage(FILE *out)
  * several agencies may arrive in any order. */
 #define DEFER_WATCH_S 50
 
+/* Reads the number of option name from optarg, in [lo, hi]; says why not.
+ * Returns 0, or -EINVAL after the message. */
+static int num_opt(const char *name, unsigned lo, unsigned hi, unsigned *out)
+{
+    if (cohort_cli_uint(optarg, lo, hi, out) == 0)
+        return 0;
+    fprintf(stderr, PROG ": %s: expected a number from %u to %u\n", name, lo, hi);
+    return -EINVAL;
+}
+
 /* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
  * after printing a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
@@ -273,34 +283,24 @@ static int parse_args(args_t *a, int argc, char **argv)
             a->outbox = optarg;
             break;
         case 'w':
-            if (cohort_cli_uint(optarg, 1, 65536, &a->window) < 0) {
-                fprintf(stderr, PROG ": --window: expected a number from 1 to 65536\n");
+            if (num_opt("--window", 1, 65536, &a->window) < 0)
                 return 2;
-            }
             break;
         case 't':
-            if (cohort_cli_uint(optarg, 1, 3600000, &a->timeout_ms) < 0) {
-                fprintf(stderr, PROG ": --timeout-ms: expected a number from 1 to 3600000\n");
+            if (num_opt("--timeout-ms", 1, 3600000, &a->timeout_ms) < 0)
                 return 2;
-            }
             break;
         case 'd':
-            if (cohort_cli_uint(optarg, 1, 604800, &a->deadline_s) < 0) {
-                fprintf(stderr, PROG ": --deadline-s: expected a number from 1 to 604800\n");
+            if (num_opt("--deadline-s", 1, 604800, &a->deadline_s) < 0)
                 return 2;
-            }
             break;
         case 'r':
-            if (cohort_cli_uint(optarg, 10, 3600000, &a->rescan_ms) < 0) {
-                fprintf(stderr, PROG ": --rescan-ms: expected a number from 10 to 3600000\n");
+            if (num_opt("--rescan-ms", 10, 3600000, &a->rescan_ms) < 0)
                 return 2;
-            }
             break;
         case 'D':
-            if (cohort_cli_uint(optarg, 0, 604800, &a->defer_s) < 0) {
-                fprintf(stderr, PROG ": --defer-s: expected a number from 0 to 604800\n");
+            if (num_opt("--defer-s", 0, 604800, &a->defer_s) < 0)
                 return 2;
-            }
             a->defer_set = 1;
             break;
         case 'k':

@@ -204,8 +204,9 @@ static void start_backup(control_t *self, const void *rid, size_t rid_len, int d
 }
 
 /* Handles one received message: [rid][payload] or [rid][""][payload]. */
-static void handle(control_t *self, zmq_msg_t *parts, int nparts)
+static void handle(void *arg, zmq_msg_t *parts, int nparts)
 {
+    control_t *self = arg;
     const void *rid = zmq_msg_data(&parts[0]);
     size_t rid_len = zmq_msg_size(&parts[0]);
     int delim = nparts == 3;
@@ -233,19 +234,10 @@ static void handle(control_t *self, zmq_msg_t *parts, int nparts)
 static int on_input(void *arg)
 {
     control_t *self = arg;
-    for (int n = 0; n < CAP; n++) {
-        zmq_msg_t parts[ZBRIDGE_MAX_PARTS];
-        int nparts, rc = zbridge_recv(self->router, parts, &nparts);
-        if (rc < 0) {
-            if (rc != -EAGAIN && rc != -EINTR)
-                cohort_log(LOG_WARNING, "control: receive failed: %s", zmq_strerror(-rc));
-            return 0;
-        }
-        handle(self, parts, rc);
-        for (int i = 0; i < nparts; i++)
-            zmq_msg_close(&parts[i]);
-    }
-    return 1;
+    int rc = zbridge_serve(self->router, CAP, handle, self);
+    if (rc < 0)
+        cohort_log(LOG_WARNING, "control: receive failed: %s", zmq_strerror(-rc));
+    return rc > 0;
 }
 
 /* ------------------------------------------------------------- public --- */

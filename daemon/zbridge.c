@@ -146,3 +146,18 @@ int zbridge_recv(void *zsock, zmq_msg_t parts[ZBRIDGE_MAX_PARTS], int *nparts)
     }
     return extra ? ZBRIDGE_TOO_MANY : *nparts;
 }
+
+int zbridge_serve(void *zsock, int cap, void (*handle)(void *arg, zmq_msg_t *parts, int n),
+                  void *arg)
+{
+    for (int k = 0; k < cap; k++) {
+        zmq_msg_t parts[ZBRIDGE_MAX_PARTS];
+        int nparts, rc = zbridge_recv(zsock, parts, &nparts);
+        if (rc < 0)
+            return rc == -EAGAIN || rc == -EINTR ? 0 : rc;
+        handle(arg, parts, rc);
+        for (int i = 0; i < nparts; i++)
+            zmq_msg_close(&parts[i]);
+    }
+    return 1;
+}

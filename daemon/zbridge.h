@@ -43,6 +43,15 @@ void zbridge_resume(zbridge_t *self);
  * -EAGAIN when no message is waiting (or another negative errno). */
 int zbridge_recv(void *zsock, zmq_msg_t parts[ZBRIDGE_MAX_PARTS], int *nparts);
 
+/* The body of a zbridge handler for a ROUTER that answers requests:
+ * receives up to cap messages (zbridge_recv) and calls handle(arg, parts,
+ * n) for each (n is zbridge_recv's result; parts are closed after the
+ * call). Returns 1 when cap was reached (more may wait: the handler's
+ * "more"), 0 when nothing is waiting, or a negative errno when receiving
+ * failed (the caller logs it). */
+int zbridge_serve(void *zsock, int cap, void (*handle)(void *arg, zmq_msg_t *parts, int n),
+                  void *arg);
+
 /* Closes the libuv handles; the bridge is freed once they are closed, and
  * *self_p is nulled now. Idempotent. */
 void zbridge_close(zbridge_t **self_p);
