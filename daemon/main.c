@@ -4,6 +4,8 @@
  * frames, commit and ack what was received, checkpoint the projections,
  * publish what is pending, close the sockets, then close RocksDB. */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -219,6 +221,56 @@ static void on_signal(uv_signal_t *h, int signum)
     ingest_stop(d->ingest, on_stopped, d);
 }
 
+/* zmq_ctx_term on a helper thread, waited for at most TERM_WAIT_S: it
+ * honours the sockets' linger (unsent acks get up to 2 s), but libzmq
+ * 4.3.4 has been seen to block in it for good after peers that never read
+ * had filled their queues. The store is closed before, so nothing is lost
+ * by exiting. Returns 0, or -ETIMEDOUT (the thread is left behind). */
+#define TERM_WAIT_S 5
+typedef struct {
+    void *zctx;         /* the context to terminate */
+    int done;           /* zmq_ctx_term returned */
+    pthread_mutex_t mu; /* guards done */
+    pthread_cond_t cv;  /* signalled when done */
+} term_t;
+
+static void *term_run(void *arg)
+{
+    term_t *t = arg;
+    zmq_ctx_term(t->zctx);
+    pthread_mutex_lock(&t->mu);
+    t->done = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static int term_zmq(void *zctx)
+{
+    static term_t t = {NULL, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    struct timespec until;
+    pthread_t th;
+    int rc = 0;
+    t.zctx = zctx;
+    if (pthread_create(&th, NULL, term_run, &t) != 0) {
+        zmq_ctx_term(zctx); /* no thread: wait as before */
+        return 0;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += TERM_WAIT_S;
+    pthread_mutex_lock(&t.mu);
+    while (!t.done && rc == 0)
+        rc = pthread_cond_timedwait(&t.cv, &t.mu, &until);
+    int done = t.done;
+    pthread_mutex_unlock(&t.mu);
+    if (!done) {
+        pthread_detach(th);
+        return -ETIMEDOUT;
+    }
+    pthread_join(th, NULL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     config_t cfg = {DEFAULT_DATA_DIR,
@@ -304,9 +356,12 @@ out:
         if (uv_loop_close(d.loop) != 0)
             cohort_log(LOG_WARNING, "event loop closed with handles still open");
     }
-    if (zctx)
-        zmq_ctx_term(zctx);
+    /* The store first: everything is durable already, and closing it does
+     * not depend on ZeroMQ's lingering sockets. */
     proj_destroy(&d.proj);
     store_close(&d.store);
+    if (zctx && term_zmq(zctx) < 0)
+        cohort_log(LOG_WARNING, "ZeroMQ did not shut down within %d s; exiting anyway",
+                   TERM_WAIT_S);
     return status;
 }
