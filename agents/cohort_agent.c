@@ -51,13 +51,27 @@
  *   new files by inotify (uv_fs_event) and rescans every --rescan-ms
  *   anyway. SIGTERM or SIGINT stop it cleanly (exit 0); whatever was not
  *   acked stays in the outbox for the next start.
+ * - Security: every connection uses ZeroMQ CURVE with --key (this agent's
+ *   NAME.key) and --server-key (the daemon's public key), or COHORT_KEY and
+ *   COHORT_SERVER_KEY; --plaintext (or COHORT_PLAINTEXT=1 with no key
+ *   given) only for a development daemon, with a warning on stderr. A
+ *   missing or unreadable key, or a key file group or others can read, is
+ *   a usage error (2). A refused handshake is reported once on stderr
+ *   ("handshake refused by the server: check --key/--server-key (why)").
+ *   REJECT_UNAUTHORISED (the key may not write that event) is a rejection
+ *   like any other (dead-lettered with an outbox). FRAME_UNAUTHORISED (the
+ *   daemon no longer accepts this agent's key) is not the events' fault:
+ *   with an outbox they stay in it (never dead-lettered), nothing more is
+ *   sent, and the run ends with exit 3 (watch too); without an outbox they
+ *   are REJECTED (exit 1).
  * - Exit status: 0 every event ACCEPTED or DUPLICATE (with an outbox: and
  *   the outbox is empty); 1 anything rejected (dead-lettered), invalid or,
  *   without an outbox, undelivered, or a runtime failure; 2 usage errors
  *   (bad flags, unreadable FILE, bad endpoint, an outbox or spool that
- *   cannot be opened or is in use); 3 (send/flush with --outbox) events
- *   are still waiting in the outbox: the daemon could not be reached in
- *   time; run flush later (3 takes precedence over 1).
+ *   cannot be opened or is in use, missing or unusable CURVE keys); 3
+ *   (send/flush with --outbox) events are still waiting in the outbox: the
+ *   daemon could not be reached in time, or no longer accepts this agent's
+ *   key (also watch then); run flush later (3 takes precedence over 1).
  * - Logs carry no event contents: parse errors have quoted values
  *   redacted; stderr messages name files, lines, event ids and codes.
  * - Staff numbers: with --pseudonym-key FILE (pseudonym.h), a record's
@@ -101,22 +115,26 @@ typedef enum { CMD_SEND, CMD_FLUSH, CMD_WATCH, CMD_KEYGEN } cmd_t;
 
 /* What the command line asked for. */
 typedef struct {
-    cmd_t cmd;            /* send, flush or watch */
-    const char *endpoint; /* daemon endpoint */
-    const char *file;     /* send: input path, "-" for stdin */
-    const char *spool;    /* watch: the spool directory */
-    const char *outbox;   /* outbox directory, or NULL */
-    char *outbox_buf;     /* watch: the default outbox path (malloc'd) */
-    unsigned window;      /* unacked events */
-    unsigned timeout_ms;  /* per attempt */
-    unsigned deadline_s;  /* per event: from when it was read (plain) or submitted */
-    unsigned rescan_ms;   /* watch: rescan period */
-    unsigned defer_s;     /* retry order-dependent rejections this long (libcohort defer_ms) */
-    int defer_set;        /* --defer-s was given (else watch uses DEFER_WATCH_S) */
-    int json;             /* JSON Lines output */
-    int quiet;            /* summary only */
-    const char *key_path; /* --pseudonym-key FILE, or keygen-pseudonym's FILE; or NULL */
-    pseudonym_t *ps;      /* the loaded --pseudonym-key (main), or NULL */
+    cmd_t cmd;              /* send, flush or watch */
+    const char *endpoint;   /* daemon endpoint */
+    const char *file;       /* send: input path, "-" for stdin */
+    const char *spool;      /* watch: the spool directory */
+    const char *outbox;     /* outbox directory, or NULL */
+    char *outbox_buf;       /* watch: the default outbox path (malloc'd) */
+    unsigned window;        /* unacked events */
+    unsigned timeout_ms;    /* per attempt */
+    unsigned deadline_s;    /* per event: from when it was read (plain) or submitted */
+    unsigned rescan_ms;     /* watch: rescan period */
+    unsigned defer_s;       /* retry order-dependent rejections this long (libcohort defer_ms) */
+    int defer_set;          /* --defer-s was given (else watch uses DEFER_WATCH_S) */
+    int json;               /* JSON Lines output */
+    int quiet;              /* summary only */
+    const char *key_path;   /* --pseudonym-key FILE, or keygen-pseudonym's FILE; or NULL */
+    pseudonym_t *ps;        /* the loaded --pseudonym-key (main), or NULL */
+    const char *curve_key;  /* --key FILE: this agent's CURVE key, or NULL */
+    const char *server_key; /* --server-key FILE: the daemon's public key, or NULL */
+    int plaintext;          /* --plaintext */
+    const cohort_curve_t *curve; /* the keys chosen (main's); on = 0: plain text */
 } args_t;
 
 /* Counts for the summary and the exit code. */
@@ -135,6 +153,8 @@ typedef struct {
     int undelivered_now; /* outbox modes: an UNDELIVERED came in the last pump */
     int fatal;           /* outbox modes: the outbox could not be written */
     int watch;           /* watch mode: undelivered events are retried, not reported */
+    int unauthorised;    /* the daemon answered FRAME_UNAUTHORISED: our key is refused */
+    int hs_said;         /* the handshake failure was reported (until one succeeds) */
 } agent_t;
 
 /* Buffered non-blocking-friendly line reader over a file descriptor. */
@@ -222,17 +242,24 @@ static void usage(FILE *out)
             "                           --deadline-s (default 0; watch: 50)\n"
             "  -k, --pseudonym-key FILE replace staff numbers by refs with this agency key\n"
             "                           (64 hex digits; the file must be mode 0600)\n"
+            "%s"
             "  -j, --json               print results as JSON Lines\n"
             "  -q, --quiet              print only the summary (on stderr)\n"
             "  -h, --help               show this help and exit\n"
             "  -V, --version            show the version and exit\n"
             "\n"
             "Resends reuse the event's eventId, so the daemon stores each event once.\n"
+            "Connections use CURVE: --key and --server-key (or COHORT_KEY and\n"
+            "COHORT_SERVER_KEY) are required unless --plaintext. If the daemon stops\n"
+            "accepting the key (FRAME_UNAUTHORISED), events stay in the outbox and the\n"
+            "run ends with status 3; events rejected as REJECT_UNAUTHORISED are\n"
+            "dead-lettered like other rejections.\n"
             "Exit status: 0 all ACCEPTED or DUPLICATE (and the outbox empty), 1 anything\n"
             "rejected, invalid or (without --outbox) undelivered, 2 usage error (also: the\n"
-            "outbox or spool cannot be opened or is in use), 3 events still waiting in\n"
-            "the outbox (daemon not reached in time; run flush later).\n",
-            COHORT_CLIENT_DEFAULT_ENDPOINT);
+            "outbox or spool cannot be opened or is in use, a missing or unusable key),\n"
+            "3 events still waiting in the outbox (daemon not reached in time, or it\n"
+            "refuses this agent's key; run flush later).\n",
+            COHORT_CLIENT_DEFAULT_ENDPOINT, COHORT_CLI_CURVE_HELP);
 }
 
 /* watch's default --defer-s, below the default deadline: exports from
@@ -261,6 +288,9 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"rescan-ms", required_argument, 0, 'r'},
                                        {"defer-s", required_argument, 0, 'D'},
                                        {"pseudonym-key", required_argument, 0, 'k'},
+                                       {"key", required_argument, 0, 0x100},
+                                       {"server-key", required_argument, 0, 0x101},
+                                       {"plaintext", no_argument, 0, 0x102},
                                        {"json", no_argument, 0, 'j'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
@@ -305,6 +335,15 @@ static int parse_args(args_t *a, int argc, char **argv)
             break;
         case 'k':
             a->key_path = optarg;
+            break;
+        case 0x100:
+            a->curve_key = optarg;
+            break;
+        case 0x101:
+            a->server_key = optarg;
+            break;
+        case 0x102:
+            a->plaintext = 1;
             break;
         case 'j':
             a->json = 1;
@@ -481,6 +520,8 @@ static void on_result_plain(agent_t *ag, const cohort_client_report_t *r)
         break;
     case COHORT_REJECTED:
         ag->c.rejected++;
+        if (r->frame_error == COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED && !ag->unauthorised)
+            ag->unauthorised = 1;
         emit(ag, "REJECTED", line, r->event_id, !ag->a->json, 0, reject_code(r, buf, sizeof buf),
              r->reason, NULL);
         break;
@@ -502,6 +543,24 @@ static void on_result_outbox(agent_t *ag, const cohort_client_report_t *r)
     int rc;
 
     outbox_where(ag->ob, ticket, &src, &line);
+    if (r->result == COHORT_REJECTED &&
+        r->frame_error == COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED) {
+        /* Our key is refused, not the event: it stays in the outbox (never
+         * dead-lettered), and the run stops sending (see the loops). */
+        if (!ag->unauthorised)
+            ag->unauthorised = 1;
+        ag->undelivered_now = 1;
+        if (ag->watch) {
+            outbox_release(ag->ob, ticket);
+        } else {
+            ag->c.undelivered++;
+            emit(ag, "UNDELIVERED", line, r->event_id, 0, 0, NULL,
+                 "the daemon no longer accepts this agent's key (FRAME_UNAUTHORISED); kept in the "
+                 "outbox",
+                 src);
+        }
+        return;
+    }
     switch (r->result) {
     case COHORT_ACCEPTED:
     case COHORT_DUPLICATE:
@@ -554,6 +613,45 @@ static void on_result(void *arg, const cohort_client_report_t *r)
         on_result_plain(ag, r);
     else
         on_result_outbox(ag, r);
+}
+
+/* After a pump: reports, once, a refused handshake (until one succeeds)
+ * and a FRAME_UNAUTHORISED answer. */
+static void check_auth(agent_t *ag)
+{
+    char why[200];
+    int hs = cohort_client_handshake(ag->cl, why, sizeof why);
+
+    if (hs > 0) {
+        ag->hs_said = 0;
+    } else if (hs < 0 && !ag->hs_said) {
+        ag->hs_said = 1;
+        fprintf(stderr, PROG ": handshake refused by the server: check --key/--server-key (%s)\n",
+                why);
+    }
+    if (ag->unauthorised == 1) {
+        ag->unauthorised = 2;
+        if (ag->ob != NULL)
+            fprintf(stderr,
+                    PROG ": the daemon no longer accepts this agent's key (FRAME_UNAUTHORISED: "
+                         "revoked or changed): nothing more is sent; the events stay in the "
+                         "outbox %s; fix --key or the daemon's access file, then run '" PROG
+                         " flush --outbox %s'\n",
+                    ag->a->outbox, ag->a->outbox);
+        else
+            fprintf(stderr,
+                    PROG ": the daemon no longer accepts this agent's key (FRAME_UNAUTHORISED: "
+                         "revoked or changed): check --key and the daemon's access file\n");
+    }
+}
+
+/* A hint after events went unanswered: with CURVE, a refused key or a
+ * wrong server key looks like a daemon that is down. */
+static const char *silence_hint(const agent_t *ag)
+{
+    return ag->a->curve->on ? " (no answer: the daemon is down or unreachable, or it refuses the "
+                              "CURVE keys: check --key/--server-key)"
+                            : "";
 }
 
 /* Hands outbox events to the client while it has room. Returns 0, or -1
@@ -711,8 +809,10 @@ static int run_plain(const args_t *ap)
                                                    .timeout_ms = a.timeout_ms,
                                                    .deadline_ms = a.deadline_s * 1000u,
                                                    .defer_ms = a.defer_s * 1000u,
+                                                   .curve = a.curve,
                                                    .on_result = on_result,
                                                    .arg = &ag});
+    ag.cl = cl;
     if (cl == NULL) {
         int e = errno;
         fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(e));
@@ -774,6 +874,7 @@ static int run_plain(const args_t *ap)
         /* Send what was just queued, take in acks. */
         if ((rc = cohort_client_pump(cl)) < 0)
             goto zfail;
+        check_auth(&ag);
         if (rd.eof && held == NULL && rd.start >= rd.len && cohort_client_pending(cl) == 0)
             break;
 
@@ -814,6 +915,7 @@ cleanup:
     if (held != NULL)
         cohort__v1__event__free_unpacked(held, NULL);
     cohort_client_destroy(&cl); /* anything still pending is reported UNDELIVERED */
+    ag.cl = NULL;
     if (fflush(stdout) != 0) {
         fprintf(stderr, PROG ": cannot write results: %s\n", strerror(errno));
         ret = 1;
@@ -827,6 +929,9 @@ cleanup:
                      " rejected, %" PRIu64 " undelivered, %" PRIu64 " invalid\n",
                 ag.c.accepted + ag.c.duplicate + ag.c.rejected + ag.c.undelivered + ag.c.invalid,
                 ag.c.accepted, ag.c.duplicate, ag.c.rejected, ag.c.undelivered, ag.c.invalid);
+        if (ag.c.undelivered > 0 && !ag.hs_said && *silence_hint(&ag))
+            fprintf(stderr, PROG ": %" PRIu64 " events undelivered%s\n", ag.c.undelivered,
+                    silence_hint(&ag));
         if (ret == 0 && (ag.io_error || ag.c.rejected + ag.c.undelivered + ag.c.invalid > 0))
             ret = 1;
     }
@@ -953,6 +1058,7 @@ static int run_outbox(const args_t *a)
                                                       .timeout_ms = a->timeout_ms,
                                                       .deadline_ms = a->deadline_s * 1000u,
                                                       .defer_ms = a->defer_s * 1000u,
+                                                      .curve = a->curve,
                                                       .on_result = on_result,
                                                       .arg = &ag});
     if (ag.cl == NULL) {
@@ -1007,12 +1113,16 @@ static int run_outbox(const args_t *a)
             goto cleanup;
         if ((rc = cohort_client_pump(ag.cl)) < 0)
             goto zfail;
+        check_auth(&ag);
         if (ag.undelivered_now) {
             /* Fail fast, and keep the outbox order: give up what is in
              * flight; it all stays in the outbox for the next run. */
             ag.undelivered_now = 0;
             ag.stop_sending = 1;
-            cohort_client_give_up(ag.cl, "given up after an earlier event could not be delivered");
+            cohort_client_give_up(ag.cl, ag.unauthorised
+                                             ? "given up: the daemon refused this agent's key"
+                                             : "given up after an earlier event could not be "
+                                               "delivered");
         }
         if ((rc = outbox_commit(ag.ob)) < 0) {
             fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
@@ -1089,11 +1199,16 @@ cleanup:
         if (ag.c.rejected > 0)
             fprintf(stderr, PROG ": %" PRIu64 " rejected events written to %s\n", ag.c.rejected,
                     outbox_dead_letter_path(ag.ob));
-        if (left > 0)
+        if (left > 0 && !ag.unauthorised)
             fprintf(stderr,
                     PROG ": %" PRIu64 " events waiting in the outbox %s: run '" PROG
-                         " flush --outbox %s' when the daemon is reachable\n",
-                    left, a->outbox, a->outbox);
+                         " flush --outbox %s' when the daemon is reachable%s\n",
+                    left, a->outbox, a->outbox, ag.hs_said ? "" : silence_hint(&ag));
+        else if (left > 0)
+            fprintf(stderr,
+                    PROG ": %" PRIu64 " events waiting in the outbox %s: the daemon refuses this "
+                         "agent's key\n",
+                    left, a->outbox);
         if (ret == 0 && left > 0)
             ret = 3;
         else if (ret == 0 && ag.c.rejected + ag.c.invalid > 0)
@@ -1165,6 +1280,14 @@ static void w_after_pump(watch_t *w)
             w->down = 0;
         }
     }
+    check_auth(ag);
+    if (ag->unauthorised) {
+        /* Our key is refused: retrying cannot help. Stop; everything stays
+         * in the outbox. */
+        ag->undelivered_now = 0;
+        w_stop(w, 3);
+        return;
+    }
     if (ag->undelivered_now) {
         ag->undelivered_now = 0;
         cohort_client_give_up(ag->cl, "retrying later");
@@ -1172,8 +1295,9 @@ static void w_after_pump(watch_t *w)
         if (!w->down)
             fprintf(stderr,
                     PROG ": no ack from %s within %us: %" PRIu64
-                         " events kept in the outbox; retrying\n",
-                    ag->a->endpoint, ag->a->deadline_s, outbox_pending(ag->ob));
+                         " events kept in the outbox; retrying%s\n",
+                    ag->a->endpoint, ag->a->deadline_s, outbox_pending(ag->ob),
+                    ag->hs_said ? "" : silence_hint(ag));
         w->down = 1;
         w->holdoff_us = cohort_client_now_us() + (uint64_t)w->retry_ms * 1000u;
         w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
@@ -1192,11 +1316,15 @@ static void w_service(watch_t *w)
     if ((rc = cohort_client_pump(ag->cl)) < 0)
         goto zfail;
     w_after_pump(w);
+    if (w->stopping)
+        return;
     if (cohort_client_now_us() >= w->holdoff_us && outbox_unclaimed(ag->ob) > 0) {
         feed(ag);
         if ((rc = cohort_client_pump(ag->cl)) < 0)
             goto zfail;
         w_after_pump(w);
+        if (w->stopping)
+            return;
     }
     if ((rc = outbox_commit(ag->ob)) < 0) {
         fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", ag->a->outbox, strerror(-rc));
@@ -1450,6 +1578,7 @@ static int run_watch(const args_t *a)
                                 .timeout_ms = a->timeout_ms,
                                 .deadline_ms = a->deadline_s * 1000u,
                                 .defer_ms = (a->defer_set ? a->defer_s : DEFER_WATCH_S) * 1000u,
+                                .curve = a->curve,
                                 .on_result = on_result,
                                 .arg = &w.ag});
     if (w.ag.cl == NULL) {
@@ -1519,6 +1648,7 @@ out:
 int main(int argc, char **argv)
 {
     args_t a;
+    cohort_curve_t curve = {0};
     int rc = parse_args(&a, argc, argv);
 
     if (rc != 0)
@@ -1535,10 +1665,16 @@ int main(int argc, char **argv)
                 a.key_path);
         return 0;
     }
+    a.curve = &curve;
+    if (cohort_cli_curve(PROG, &curve, a.curve_key, a.server_key, a.plaintext) < 0) {
+        free(a.outbox_buf);
+        return 2;
+    }
     if (a.key_path != NULL) {
         char err[512];
         if (pseudonym_new(&a.ps, a.key_path, err, sizeof err) < 0) {
             fprintf(stderr, PROG ": %s\n", err);
+            cohort_curve_clear(&curve);
             free(a.outbox_buf);
             return 2;
         }
@@ -1550,6 +1686,7 @@ int main(int argc, char **argv)
     else
         rc = run_plain(&a);
     pseudonym_destroy(&a.ps);
+    cohort_curve_clear(&curve);
     free(a.outbox_buf);
     return rc;
 }

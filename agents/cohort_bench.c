@@ -35,8 +35,19 @@
  *   highest seq seen before the measured phase; seqs outside the arrays
  *   (other traffic, gaps) are ignored. Only the envelope's "seq" is parsed.
  *   After the last ack the final updates get at most STATUS_TAIL_MS.
+ * - Security: with CURVE (the default) every connection needs its own key:
+ *   --keys DIR gives DIR/bench-NN.key for connection NN (agent role, agency
+ *   bench-NN) and DIR/coordinator.key for the setup's definitions (an extra
+ *   connection) and the --status subscription (--key FILE overrides that
+ *   one); the server key is --server-key, else DIR/server.pub, else
+ *   COHORT_SERVER_KEY. --plaintext (or COHORT_PLAINTEXT=1 with no keys
+ *   given) for a development daemon, with a warning. `--make-keys DIR
+ *   --agents N` writes those keys, the server keypair DIR/server.key and
+ *   DIR/server.pub, and the daemon's access file DIR/access, then exits.
+ *   Keys are only read at start: the hot path is the same in both modes.
  * - Exit 0 when no event was rejected or undelivered, 1 otherwise or when
- *   the daemon could not be reached, 2 for usage errors. A DUPLICATE (a
+ *   the daemon could not be reached, 2 for usage errors (also missing or
+ *   unusable keys). A DUPLICATE (a
  *   resend after a lost ack) is counted apart, not as done, not as failed.
  *
  * Hot path: the library is used (submit_packed copies ~B bytes into a slot
@@ -54,6 +65,7 @@
  * drained (until EAGAIN and ZMQ_EVENTS says no input) at the top of the
  * pass after it fired, before the agents, so update times are fresh. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -62,6 +74,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +110,11 @@ typedef struct {
     unsigned duration_s; /* cap on the run */
     unsigned timeout_ms; /* per-attempt ack timeout */
     int json;
+    const char *keys;       /* --keys DIR: per-connection CURVE keys, or NULL */
+    const char *make_keys;  /* --make-keys DIR: write the keys and exit, or NULL */
+    const char *key;        /* --key FILE: the coordinator key (setup, --status), or NULL */
+    const char *server_key; /* --server-key FILE, or NULL */
+    int plaintext;          /* --plaintext */
 } args_t;
 
 /* A latency histogram in microseconds. */
@@ -159,6 +177,8 @@ typedef struct bench {
     uint64_t st_acked;   /* measured acks that fell within the slots */
     uint64_t st_matched; /* of those, with their update seen */
     int sub_ready;       /* the SUB's ZMQ_FD fired or a drain was cut short */
+    agent_t coord;       /* with CURVE: the coordinator's connection for the setup's
+                            definitions (index 0 like agent 1); cl NULL in plain text */
 } bench_t;
 
 /* ---------------------------------------------------------- histogram --- */
@@ -293,6 +313,19 @@ static void usage(FILE *out)
         "  -t, --timeout-ms MS      per-attempt ack timeout before a resend (default 5000)\n"
         "      --status ENDPOINT    also subscribe to the daemon's status PUB endpoint and\n"
         "                           report ack -> status update latency (p50, p99, p99.9)\n"
+        "      --keys DIR           CURVE keys: DIR/bench-NN.key for connection NN (agency\n"
+        "                           bench-NN), DIR/coordinator.key for the setup and\n"
+        "                           --status, DIR/server.pub the daemon's key\n"
+        "      --key FILE           the coordinator key instead of DIR/coordinator.key\n"
+        "      --server-key FILE    the daemon's public key (default: DIR/server.pub, else\n"
+        "                           $COHORT_SERVER_KEY)\n"
+        "      --plaintext          no CURVE: only for a development daemon run with\n"
+        "                           --plaintext (default: on if $COHORT_PLAINTEXT is 1 and\n"
+        "                           no key is given)\n"
+        "      --make-keys DIR      write keys for --agents N connections (bench-01 ...),\n"
+        "                           coordinator and the server (server.key, server.pub),\n"
+        "                           and DIR/access for 'cohortd --key DIR/server.key\n"
+        "                           --access-file DIR/access', then exit\n"
         "  -j, --json               print one JSON object (events, seconds, events_per_sec,\n"
         "                           ack_p50_us, ack_p99_us, ack_p999_us, ..., and with\n"
         "                           --status status_p50_us, status_p99_us, status_p999_us,\n"
@@ -318,6 +351,11 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"duration-s", required_argument, 0, 'D'},
                                        {"timeout-ms", required_argument, 0, 't'},
                                        {"status", required_argument, 0, 'S'},
+                                       {"keys", required_argument, 0, 0x100},
+                                       {"make-keys", required_argument, 0, 0x101},
+                                       {"key", required_argument, 0, 0x102},
+                                       {"server-key", required_argument, 0, 0x103},
+                                       {"plaintext", no_argument, 0, 0x104},
                                        {"json", no_argument, 0, 'j'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
@@ -385,6 +423,20 @@ static int parse_args(args_t *a, int argc, char **argv)
         case 'j':
             a->json = 1;
             break;
+        case 0x100:
+        case 0x101:
+        case 0x102:
+        case 0x103:
+            if (*optarg == '\0')
+                bad = "empty path for a key option";
+            *(c == 0x100   ? &a->keys
+              : c == 0x101 ? &a->make_keys
+              : c == 0x102 ? &a->key
+                           : &a->server_key) = optarg;
+            break;
+        case 0x104:
+            a->plaintext = 1;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -409,6 +461,144 @@ static int parse_args(args_t *a, int argc, char **argv)
     if (*a->endpoint == '\0') {
         fprintf(stderr, PROG ": --endpoint: empty endpoint\n");
         return 2;
+    }
+    if (a->plaintext && (a->keys || a->key || a->server_key)) {
+        fprintf(stderr, PROG ": --plaintext cannot be combined with --keys, --key or "
+                             "--server-key\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- keys --- */
+
+/* --make-keys DIR: the server's, the coordinator's and one agent keypair
+ * per connection, and the daemon's access file. Returns the exit status. */
+static int make_keys(const args_t *a)
+{
+    const char *dir = a->make_keys;
+    char path[4096], pub[COHORT_KEY_Z85_LEN + 1], err[512], *text = NULL;
+    size_t cap = 128 + (size_t)(a->agents + 1) * 80, len = 0;
+    struct stat st;
+    int fd = -1, rc = 1;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, PROG ": --make-keys: cannot make %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    /* Refuse before writing anything if any file is there already. */
+    for (unsigned i = 0; i < a->agents + 3; i++) {
+        const char *ext[2] = {".key", ".pub"};
+        for (int k = 0; k < 2; k++) {
+            if (i == 0)
+                snprintf(path, sizeof path, "%s/server%s", dir, ext[k]);
+            else if (i == 1)
+                snprintf(path, sizeof path, "%s/coordinator%s", dir, ext[k]);
+            else if (i == 2)
+                snprintf(path, sizeof path, "%s/access", dir);
+            else
+                snprintf(path, sizeof path, "%s/bench-%02u%s", dir, i - 2, ext[k]);
+            if (lstat(path, &st) == 0) {
+                fprintf(stderr, PROG ": --make-keys: %s exists; refusing to overwrite keys\n",
+                        path);
+                return 1;
+            }
+        }
+    }
+    if ((text = malloc(cap)) == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    len = (size_t)snprintf(
+        text, cap, "# cohortd access file for cohort-bench --agents %u (--make-keys)\n", a->agents);
+    for (unsigned i = 0; i < a->agents + 2; i++) {
+        if (i == 0)
+            snprintf(path, sizeof path, "%s/server", dir);
+        else if (i == 1)
+            snprintf(path, sizeof path, "%s/coordinator", dir);
+        else
+            snprintf(path, sizeof path, "%s/bench-%02u", dir, i - 1);
+        if (cohort_keys_generate(path, pub, err, sizeof err) < 0) {
+            fprintf(stderr, PROG ": --make-keys: %s\n", err);
+            goto out;
+        }
+        if (i == 1)
+            len += (size_t)snprintf(text + len, cap - len, "%s coordinator\n", pub);
+        else if (i > 1)
+            len += (size_t)snprintf(text + len, cap - len, "%s agent bench-%02u\n", pub, i - 1);
+    }
+    snprintf(path, sizeof path, "%s/access", dir);
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640)) < 0 ||
+        write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+        fprintf(stderr, PROG ": --make-keys: cannot write %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    printf("wrote %u keypairs and the access file to %s; run:\n"
+           "  cohortd --key %s/server.key --access-file %s/access ...\n"
+           "  " PROG " --keys %s --agents %u ...\n",
+           a->agents + 2, dir, dir, dir, dir, a->agents);
+    rc = 0;
+out:
+    if (fd >= 0 && close(fd) != 0 && rc == 0) {
+        fprintf(stderr, PROG ": --make-keys: cannot write %s: %s\n", path, strerror(errno));
+        rc = 1;
+    }
+    free(text);
+    return rc;
+}
+
+/* Loads the CURVE keys of connection index (0-based; -1: the coordinator)
+ * into out, or leaves out->on 0 in plain text. Returns 0, or -1 after the
+ * message. */
+static int load_keys(const args_t *a, const char *server_key, int index, cohort_curve_t *out)
+{
+    char path[4096], err[640];
+
+    memset(out, 0, sizeof *out);
+    if (server_key == NULL)
+        return 0; /* plain text */
+    if (index < 0 && a->key)
+        snprintf(path, sizeof path, "%s", a->key);
+    else if (index < 0)
+        snprintf(path, sizeof path, "%s/coordinator.key", a->keys);
+    else
+        snprintf(path, sizeof path, "%s/bench-%02u.key", a->keys, (unsigned)index + 1);
+    if (cohort_curve_from(out, path, server_key, 0, err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Chooses the server key path (NULL: plain text) into *out. Returns 0, or
+ * -1 after a usage message. */
+static int choose_server_key(const args_t *a, char *buf, size_t len, const char **out)
+{
+    const char *env = getenv("COHORT_PLAINTEXT"), *env_server = getenv("COHORT_SERVER_KEY");
+    struct stat st;
+
+    *out = NULL;
+    if (a->plaintext || (!a->keys && !a->key && !a->server_key && env && strcmp(env, "1") == 0)) {
+        fprintf(stderr, PROG ": " COHORT_PLAINTEXT_WARNING "\n");
+        return 0;
+    }
+    if (!a->keys) {
+        fprintf(stderr, PROG ": CURVE needs one key per connection: give --keys DIR (make them "
+                             "with --make-keys DIR); --plaintext only for a development daemon\n");
+        return -1;
+    }
+    if (a->server_key) {
+        *out = a->server_key;
+    } else if (snprintf(buf, len, "%s/server.pub", a->keys) < (int)len && stat(buf, &st) == 0) {
+        *out = buf;
+    } else if (env_server && *env_server) {
+        *out = env_server;
+    } else {
+        fprintf(stderr,
+                PROG ": no server key: give --server-key FILE (or put server.pub in %s, or set "
+                     "COHORT_SERVER_KEY)\n",
+                a->keys);
+        return -1;
     }
     return 0;
 }
@@ -561,7 +751,8 @@ static int setup(bench_t *b)
         pd.participant_components = cs;
         ev.body_case = COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED;
         ev.programme_defined = &pd;
-        if (setup_send(&b->ag[0], &ev, "programme") < 0)
+        agent_t *def = b->coord.cl != NULL ? &b->coord : &b->ag[0];
+        if (setup_send(def, &ev, "programme") < 0)
             goto out;
         co.programme_id = "bench";
         co.cohort_id = cohort;
@@ -572,8 +763,8 @@ static int setup(bench_t *b)
         co.agencies = agencies;
         ev.body_case = COHORT__V1__EVENT__BODY_COHORT_OPENED;
         ev.cohort_opened = &co;
-        if (setup_send(&b->ag[0], &ev, "cohort") < 0 ||
-            cohort_client_flush(b->ag[0].cl, SETUP_WAIT_MS) < 0 || b->setup_failed)
+        if (setup_send(def, &ev, "cohort") < 0 || cohort_client_flush(def->cl, SETUP_WAIT_MS) < 0 ||
+            b->setup_failed)
             goto out;
     }
     for (unsigned i = 0; i < n; i++) {
@@ -1038,10 +1229,17 @@ int main(int argc, char **argv)
     struct epoll_event *evs = NULL;
     int rc, ret = 1, capped = 0, tfd = -1, epfd = -1, first = 1, ticking = 0;
     uint64_t cap_us, grace_end = 0;
+    char server_buf[4096];
+    const char *server_key = NULL;
+    cohort_curve_t curve = {0};
 
     rc = parse_args(&a, argc, argv);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
+    if (a.make_keys != NULL)
+        return make_keys(&a);
+    if (choose_server_key(&a, server_buf, sizeof server_buf, &server_key) < 0)
+        return 2;
     b.a = &a;
     b.hist = calloc(1, sizeof *b.hist);
     b.ag = calloc(a.agents, sizeof *b.ag);
@@ -1094,6 +1292,10 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     for (unsigned i = 0; i < a.agents; i++) {
+        if (load_keys(&a, server_key, (int)i, &curve) < 0) {
+            ret = 2;
+            goto cleanup;
+        }
         b.ag[i].cl = cohort_client_new(&(cohort_client_opts_t){
             .endpoint = a.endpoint,
             .zctx = zctx,
@@ -1101,8 +1303,10 @@ int main(int argc, char **argv)
             .queue_max = a.window,
             .timeout_ms = a.timeout_ms,
             .deadline_ms = a.timeout_ms * 4u, /* a few attempts, then fail fast */
+            .curve = &curve,
             .on_result = on_result,
             .arg = &b.ag[i]});
+        cohort_curve_clear(&curve);
         if (b.ag[i].cl == NULL) {
             int e = errno;
             fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(e));
@@ -1110,10 +1314,45 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
+    if (server_key != NULL) {
+        /* The coordinator's connection: definitions, and the --status key. */
+        b.coord.b = &b;
+        b.coord.index = 0;
+        b.coord.ref_len = b.ag[0].ref_len;
+        if (load_keys(&a, server_key, -1, &curve) < 0) {
+            ret = 2;
+            goto cleanup;
+        }
+        b.coord.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a.endpoint,
+                                                               .zctx = zctx,
+                                                               .window = 16,
+                                                               .timeout_ms = a.timeout_ms,
+                                                               .deadline_ms = a.timeout_ms * 4u,
+                                                               .curve = &curve,
+                                                               .on_result = on_result,
+                                                               .arg = &b.coord});
+        if (b.coord.cl == NULL) {
+            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(errno));
+            cohort_curve_clear(&curve);
+            goto cleanup;
+        }
+    }
     if ((rc = wait_connected(&b, it)) < 0) {
+        char why[200];
         fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint,
                 rc == -ETIMEDOUT ? "no connection within 5 s (is cohortd running?)"
                                  : zmq_strerror(-rc));
+        for (unsigned i = 0; i < a.agents; i++) {
+            cohort_client_pump(b.ag[i].cl); /* reads its handshake events */
+            if (cohort_client_handshake(b.ag[i].cl, why, sizeof why) < 0) {
+                fprintf(stderr,
+                        PROG ": agent %u: handshake refused by the server: check "
+                             "--keys/--server-key (%s)\n",
+                        i + 1, why);
+                break;
+            }
+        }
+        cohort_curve_clear(&curve);
         goto cleanup;
     }
     if (a.status != NULL) {
@@ -1122,6 +1361,7 @@ int main(int argc, char **argv)
         int zero = 0;
         if ((b.sub = zmq_socket(zctx, ZMQ_SUB)) == NULL ||
             zmq_setsockopt(b.sub, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+            cohort_curve_apply(b.sub, &curve, NULL, 0) < 0 ||
             zmq_setsockopt(b.sub, ZMQ_SUBSCRIBE, b.topic, b.topic_len) < 0 ||
             zmq_setsockopt(b.sub, ZMQ_SUBSCRIBE, "system", 6) < 0 ||
             zmq_connect(b.sub, a.status) < 0) {
@@ -1129,9 +1369,11 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": --status: cannot connect to %s: %s\n", a.status,
                     zmq_strerror(e));
             ret = (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
+            cohort_curve_clear(&curve);
             goto cleanup;
         }
     }
+    cohort_curve_clear(&curve); /* the coordinator's: set on its sockets */
     if (setup(&b) < 0)
         goto cleanup;
     if (b.sub != NULL) {
@@ -1296,6 +1538,8 @@ int main(int argc, char **argv)
     ret = (b.rejected || b.undelivered) ? 1 : 0;
 
 cleanup:
+    cohort_curve_clear(&curve);
+    cohort_client_destroy(&b.coord.cl);
     for (unsigned i = 0; b.ag != NULL && i < a.agents; i++) {
         cohort_client_destroy(&b.ag[i].cl);
         free(b.ag[i].tmpl);

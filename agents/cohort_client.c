@@ -14,7 +14,13 @@
  *   IngestRequest is field 1 varint request_id, field 2 Batch; a Batch is
  *   repeated field 1 Event), so events are never re-packed on resend.
  * - Replies are decoded by protobuf-c into an arena reset per reply
- *   (zeromq-notes: the default allocator dominates small decodes). */
+ *   (zeromq-notes: the default allocator dominates small decodes).
+ * - Handshake events come from zmq_socket_monitor on a PAIR socket (only
+ *   the HANDSHAKE_* events, so at most one per reconnect attempt, i.e. one
+ *   a second when the daemon refuses us). pump reads it at most every
+ *   MON_EVERY_MS, and at every ack timeout, so the hot path pays one
+ *   comparison; cohort_client_timeout wakes the caller for it, so the
+ *   monitor's queue never fills (libzmq would then block its I/O thread). */
 #include "cohort_client.h"
 
 #include <errno.h>
@@ -35,6 +41,8 @@
 #define MAX_REPLY (64 << 20) /* ZMQ_MAXMSGSIZE for replies */
 #define MAX_WINDOW (1u << 20)
 #define MAX_QUEUE (1u << 22)
+#define MON_EVERY_MS 500 /* read handshake events at least this often */
+#define MON_CAP 64       /* handshake events read per pump */
 
 enum { S_FREE, S_QUEUED, S_INFLIGHT, S_RETRY };
 enum { WHY_NONE, WHY_TIMEOUT, WHY_UNAVAIL, WHY_DEFER };
@@ -95,7 +103,12 @@ struct cohort_client_t {
     arena_t arena;                        /* reply decoding memory */
     ProtobufCAllocator alloc;             /* protobuf-c view of arena */
     cohort_client_stats_t st;             /* counters */
-    char why_buf[160];                    /* reason text for UNDELIVERED */
+    char why_buf[320];                    /* reason text for UNDELIVERED */
+    void *mon;                            /* PAIR receiving the DEALER's handshake events */
+    uint64_t mon_due_us;                  /* read mon when the clock passes this */
+    int hs_state;                         /* last handshake: 1 ok, 0 none yet, -1 failed */
+    int hs_event;                         /* ZMQ_EVENT_HANDSHAKE_FAILED_* of the last failure */
+    uint32_t hs_value;                    /* its value: errno, protocol error or ZAP status */
 };
 
 /* ------------------------------------------------------------ helpers --- */
@@ -327,6 +340,85 @@ static void a_fini(arena_t *a)
     memset(a, 0, sizeof *a);
 }
 
+/* ------------------------------------------------------------ monitor --- */
+
+/* Reads up to MON_CAP handshake events from the monitor (never blocks). */
+static void mon_read(cohort_client_t *self, uint64_t now)
+{
+    self->mon_due_us = now + MON_EVERY_MS * 1000u;
+    for (int n = 0; n < MON_CAP; n++) {
+        zmq_msg_t m;
+        uint16_t ev = 0;
+        uint32_t val = 0;
+        int more;
+
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        if (zmq_msg_size(&m) >= 6) { /* frame 1: event (16 bits), value (32 bits) */
+            memcpy(&ev, zmq_msg_data(&m), 2);
+            memcpy(&val, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
+        }
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* frame 2: the endpoint */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                return;
+            }
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            self->hs_state = 1;
+            self->st.handshakes++;
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            self->hs_state = -1;
+            self->hs_event = ev;
+            self->hs_value = val;
+            self->st.handshake_failures++;
+        }
+    }
+}
+
+/* Describes the last handshake failure in why. */
+static void hs_describe(const cohort_client_t *self, char *why, size_t len)
+{
+    switch (self->hs_event) {
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        snprintf(why, len,
+                 "the daemon refused this client's key (ZAP status %u): is its public key in the "
+                 "daemon's access file?",
+                 (unsigned)self->hs_value);
+        break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        if (self->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            snprintf(why, len,
+                     "security mechanism mismatch: one side uses CURVE, the other plain text");
+        else
+            snprintf(why, len, "handshake protocol error 0x%08x", (unsigned)self->hs_value);
+        break;
+    default:
+        snprintf(why, len,
+                 "the daemon closed the connection during the handshake (a wrong server key?)");
+        break;
+    }
+}
+
+int cohort_client_handshake(cohort_client_t *self, char *why, size_t len)
+{
+    if (self->mon != NULL)
+        mon_read(self, cohort_client_now_us());
+    if (self->hs_state < 0 && why != NULL && len > 0)
+        hs_describe(self, why, len);
+    return self->hs_state;
+}
+
 /* ------------------------------------------------------------ results --- */
 
 /* Ends slot i with a result: frees the slot, then calls back. */
@@ -382,6 +474,17 @@ static void undeliver(cohort_client_t *self, uint32_t i, int by_deadline, uint64
     const char *limit = by_deadline ? "deadline passed" : "attempt limit reached";
     const char *pl = s->attempts == 1 ? "" : "s";
     const char *conn = self->blocked ? "; no connection to the daemon" : "";
+    char hs[200] = "";
+    size_t l;
+
+    if (self->mon != NULL)
+        mon_read(self, now);
+    if (self->hs_state < 0) {
+        hs[0] = ';';
+        hs[1] = ' ';
+        hs_describe(self, hs + 2, sizeof hs - 2);
+        conn = hs;
+    }
 
     if (s->attempts == 0)
         snprintf(self->why_buf, sizeof self->why_buf,
@@ -393,6 +496,10 @@ static void undeliver(cohort_client_t *self, uint32_t i, int by_deadline, uint64
         snprintf(self->why_buf, sizeof self->why_buf,
                  "%s after %u attempt%s: no ack within %u ms%s", limit, s->attempts, pl,
                  self->o.timeout_ms, conn);
+    if (s->attempts == 0 && self->hs_state < 0) {
+        l = strlen(self->why_buf);
+        snprintf(self->why_buf + l, sizeof self->why_buf - l, "%s", hs);
+    }
     finish(self, i, COHORT_UNDELIVERED, 0, 0, 0, self->why_buf, now);
 }
 
@@ -441,6 +548,8 @@ static int depends(int code)
     case COHORT__V1__REJECT_CODE__REJECT_NOT_ENROLLED:
     case COHORT__V1__REJECT_CODE__REJECT_AGENCY_NOT_IN_COHORT:
         return 1;
+    case COHORT__V1__REJECT_CODE__REJECT_UNAUTHORISED: /* the key's rights do not depend on
+                                                          order: final */
     default:
         return 0;
     }
@@ -462,11 +571,15 @@ static void on_reply(cohort_client_t *self, const uint8_t *data, size_t len, uin
          * send was this request. */
         list_t *ls[2] = {&self->inflight, &self->retry};
         const char *reason = rep->error_reason ? rep->error_reason : "";
+        /* A refused key with no request_id refuses the whole connection:
+         * every event in flight on it is answered. */
+        int all = rep->request_id == 0 && rep->error == COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED;
         for (int l = 0; l < 2; l++) {
             uint32_t n = ls[l]->n; /* bounded: retry() may append to retry */
             for (uint32_t i = ls[l]->head, nx; i != NIL && n > 0; i = nx, n--) {
                 nx = self->slots[i].next;
-                if (rep->request_id == 0 || self->slots[i].req_id != rep->request_id)
+                if (all ? self->slots[i].state != S_INFLIGHT
+                        : (rep->request_id == 0 || self->slots[i].req_id != rep->request_id))
                     continue;
                 if (rep->error == COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE) {
                     if (self->slots[i].state == S_INFLIGHT) {
@@ -550,6 +663,9 @@ static void timers(cohort_client_t *self, uint64_t now)
     uint64_t dl = (uint64_t)self->o.deadline_ms * 1000u;
     uint32_t i, nx, n;
 
+    if (self->mon != NULL && (i = self->inflight.head) != NIL &&
+        self->slots[i].sent_us + tmo <= now)
+        mon_read(self, now); /* why there was no ack, for the reasons */
     while ((i = self->inflight.head) != NIL && self->slots[i].sent_us + tmo <= now) {
         self->st.timeouts++;
         retry(self, i, WHY_TIMEOUT, now);
@@ -675,6 +791,7 @@ cohort_client_t *cohort_client_new(const cohort_client_opts_t *opts)
     int64_t maxmsg = MAX_REPLY;
     uint32_t hsize = 16;
     int e = EINVAL;
+    char mon_ep[64], err[256];
 
     if (opts == NULL || opts->on_result == NULL || opts->window > MAX_WINDOW ||
         opts->max_batch > COHORT_CLIENT_MAX_BATCH || opts->queue_max > MAX_QUEUE)
@@ -748,11 +865,30 @@ cohort_client_t *cohort_client_new(const cohort_client_opts_t *opts)
         zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL, &rivl, sizeof rivl) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL_MAX, &rivl_max, sizeof rivl_max) != 0 ||
-        zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        zmq_connect(self->sock, self->endpoint) != 0) {
+        zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
         e = errno;
         goto fail;
     }
+    if (opts->curve != NULL && opts->curve->on) {
+        int rc = cohort_curve_apply(self->sock, opts->curve, err, sizeof err);
+        if (rc < 0) {
+            e = -rc;
+            goto fail;
+        }
+    }
+    /* The handshake monitor: unique inproc name per live client. */
+    snprintf(mon_ep, sizeof mon_ep, "inproc://cohort-client-monitor-%p", (void *)self);
+    if (zmq_socket_monitor(self->sock, mon_ep,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+        (self->mon = zmq_socket(self->zctx, ZMQ_PAIR)) == NULL ||
+        zmq_setsockopt(self->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(self->mon, mon_ep) != 0 || zmq_connect(self->sock, self->endpoint) != 0) {
+        e = errno;
+        goto fail;
+    }
+    self->mon_due_us = cohort_client_now_us() + MON_EVERY_MS * 1000u;
     return self;
 
 fail:
@@ -772,6 +908,10 @@ void cohort_client_destroy(cohort_client_t **self_p)
     self->closing = 1;
     if (self->slots != NULL && self->o.on_result != NULL)
         cohort_client_give_up(self, "client destroyed");
+    if (self->mon != NULL) {
+        zmq_socket_monitor(self->sock, NULL, 0);
+        zmq_close(self->mon);
+    }
     if (self->sock != NULL)
         zmq_close(self->sock);
     if (self->own_ctx)
@@ -862,7 +1002,7 @@ int cohort_client_submit_packed(cohort_client_t *self, const void *data, size_t 
 
 int cohort_client_pump(cohort_client_t *self)
 {
-    uint64_t before;
+    uint64_t before, now;
     int rc;
 
     if (self == NULL)
@@ -871,7 +1011,10 @@ int cohort_client_pump(cohort_client_t *self)
     rc = recv_all(self);
     if (rc < 0)
         return rc;
-    timers(self, cohort_client_now_us());
+    now = cohort_client_now_us();
+    if (self->mon != NULL && now >= self->mon_due_us)
+        mon_read(self, now);
+    timers(self, now);
     rc = send_all(self, cohort_client_now_us());
     if (rc < 0)
         return rc;
@@ -905,6 +1048,8 @@ long cohort_client_timeout(cohort_client_t *self)
         if (s->submitted_us + dl < t)
             t = s->submitted_us + dl;
     }
+    if (self->mon != NULL && self->mon_due_us < t)
+        t = self->mon_due_us;
     if (t == UINT64_MAX)
         return -1;
     now = cohort_client_now_us();

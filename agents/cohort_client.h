@@ -43,6 +43,16 @@
  *   callback may call submit, submit_packed, pending, room and stats; it
  *   must not call pump, wait, flush, give_up or destroy on the same client.
  * - Not thread-safe: use one client from one thread at a time.
+ * - Security: with opts.curve on, the DEALER uses ZeroMQ CURVE with those
+ *   keys (set before connecting); else plain text. A refused handshake is
+ *   silent in ZeroMQ (it just reconnects), so the client watches its
+ *   socket's handshake events (zmq_socket_monitor) and says why in the
+ *   reason of events given up meanwhile and in cohort_client_handshake().
+ *   REJECT_UNAUTHORISED (the key may not write that event) and
+ *   FRAME_UNAUTHORISED (the key is no longer accepted) are final:
+ *   REJECTED, never retried or deferred. A FRAME_UNAUTHORISED reply with
+ *   request_id 0 (the daemon could not tell which frame) ends every event
+ *   in flight, since the whole connection is refused.
  * - Nothing here logs; failures come back as negative errno values and
  *   reasons in results. Reasons made here never contain event contents;
  *   REJECTED reasons are the daemon's own text. */
@@ -52,6 +62,7 @@
 #include <stdint.h>
 #include <zmq.h>
 #include "cohort.pb-c.h"
+#include "cohort_keys.h"
 
 #define COHORT_CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
 #define COHORT_CLIENT_MAX_BATCH 4096       /* events per frame (protocol limit) */
@@ -86,37 +97,42 @@ typedef void(cohort_client_result_fn)(void *arg, const cohort_client_report_t *r
 /* Client options. Zero-initialise, then set what you need: every 0 field
  * takes the default given. */
 typedef struct {
-    const char *endpoint;    /* daemon ROUTER endpoint (default tcp://127.0.0.1:7400); copied */
-    void *zctx;              /* ZeroMQ context to use (borrowed), or NULL for a private one */
-    uint32_t window;         /* max unacked events in flight (default 256) */
-    uint32_t max_batch;      /* max events per frame (default min(window, 4096)) */
-    uint32_t queue_max;      /* max submitted events waiting to be sent (default window) */
-    uint32_t timeout_ms;     /* per-attempt ack timeout (default 2000) */
-    uint32_t deadline_ms;    /* give up this long after submit (default 60000) */
-    uint32_t max_attempts;   /* give up after this many sends (default 0: deadline only) */
-    uint32_t backoff_min_ms; /* first backoff after UNAVAILABLE (default 50) */
-    uint32_t backoff_max_ms; /* backoff ceiling (default 2000) */
-    uint32_t defer_ms;       /* retry order-dependent rejections this long after submit
-                                (default 0: they are final at once); see below */
+    const char *endpoint;        /* daemon ROUTER endpoint (default tcp://127.0.0.1:7400); copied */
+    void *zctx;                  /* ZeroMQ context to use (borrowed), or NULL for a private one */
+    uint32_t window;             /* max unacked events in flight (default 256) */
+    uint32_t max_batch;          /* max events per frame (default min(window, 4096)) */
+    uint32_t queue_max;          /* max submitted events waiting to be sent (default window) */
+    uint32_t timeout_ms;         /* per-attempt ack timeout (default 2000) */
+    uint32_t deadline_ms;        /* give up this long after submit (default 60000) */
+    uint32_t max_attempts;       /* give up after this many sends (default 0: deadline only) */
+    uint32_t backoff_min_ms;     /* first backoff after UNAVAILABLE (default 50) */
+    uint32_t backoff_max_ms;     /* backoff ceiling (default 2000) */
+    uint32_t defer_ms;           /* retry order-dependent rejections this long after submit
+                                    (default 0: they are final at once); see below */
+    const cohort_curve_t *curve; /* NULL or !on: plaintext; else CURVE keys, set on the
+                                    socket by new (not kept) */
     cohort_client_result_fn *on_result; /* required: called once per event */
     void *arg;                          /* passed to on_result */
 } cohort_client_opts_t;
 
 /* Counters since the client was made. */
 typedef struct {
-    uint64_t submitted;   /* events accepted by submit */
-    uint64_t accepted;    /* results ACCEPTED */
-    uint64_t duplicate;   /* results DUPLICATE */
-    uint64_t rejected;    /* results REJECTED */
-    uint64_t deferred;    /* order-dependent rejections retried (defer_ms) */
-    uint64_t undelivered; /* results UNDELIVERED */
-    uint64_t frames_sent; /* request frames sent */
-    uint64_t resends;     /* event sends after the first */
-    uint64_t timeouts;    /* attempts that timed out */
-    uint64_t unavailable; /* UNAVAILABLE acks and FRAME_UNAVAILABLE events */
-    uint64_t replies;     /* reply frames received */
-    uint64_t stale_acks;  /* acks ignored: event not pending, or superseded attempt */
-    uint64_t bad_replies; /* reply frames that did not decode */
+    uint64_t submitted;          /* events accepted by submit */
+    uint64_t accepted;           /* results ACCEPTED */
+    uint64_t duplicate;          /* results DUPLICATE */
+    uint64_t rejected;           /* results REJECTED */
+    uint64_t deferred;           /* order-dependent rejections retried (defer_ms) */
+    uint64_t undelivered;        /* results UNDELIVERED */
+    uint64_t frames_sent;        /* request frames sent */
+    uint64_t resends;            /* event sends after the first */
+    uint64_t timeouts;           /* attempts that timed out */
+    uint64_t unavailable;        /* UNAVAILABLE acks and FRAME_UNAVAILABLE events */
+    uint64_t replies;            /* reply frames received */
+    uint64_t stale_acks;         /* acks ignored: event not pending, or superseded attempt */
+    uint64_t bad_replies;        /* reply frames that did not decode */
+    uint64_t handshakes;         /* ZMTP handshakes that succeeded (connections made) */
+    uint64_t handshake_failures; /* handshakes that failed (refused key, wrong server key,
+                                    CURVE on one side only) */
 } cohort_client_stats_t;
 
 typedef struct cohort_client_t cohort_client_t;
@@ -155,7 +171,8 @@ int cohort_client_pump(cohort_client_t *self);
 void cohort_client_pollitem(cohort_client_t *self, zmq_pollitem_t *item);
 
 /* Milliseconds until pump has timer work (0: now), or -1 if none: a poll
- * timeout for zmq_poll. */
+ * timeout for zmq_poll. While the handshake monitor runs it is at most
+ * 500: pump reads the monitor's events at most every 500 ms. */
 long cohort_client_timeout(cohort_client_t *self);
 
 /* Blocks for at most timeout_ms (-1: until there is work) polling the
@@ -180,6 +197,14 @@ size_t cohort_client_room(const cohort_client_t *self);
 
 /* The DEALER socket (owned by the client; do not close or reconfigure). */
 void *cohort_client_socket(cohort_client_t *self);
+
+/* The state of the connection's security handshake (reads the handshake
+ * events that are waiting, without blocking): 1 the last handshake
+ * succeeded, 0 none finished yet, -1 the last one failed; then, if why is
+ * not NULL, why (at most len bytes, NUL-ended) says what the failure
+ * looked like, e.g. "the daemon refused this client's key (ZAP status
+ * 400)". Call it from the client's thread, like pump. */
+int cohort_client_handshake(cohort_client_t *self, char *why, size_t len);
 
 /* Copies the counters into out. */
 void cohort_client_stats(const cohort_client_t *self, cohort_client_stats_t *out);

@@ -259,3 +259,94 @@ out:
     explicit_bzero(raw, sizeof raw);
     return rc;
 }
+
+/* ------------------------------------------------------- client keys --- */
+
+/* The value of environment variable name, or NULL when unset or empty. */
+static const char *env_path(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+int cohort_curve_from(cohort_curve_t *out, const char *key_path, const char *server_key_path,
+                      int plaintext, char *err, size_t errlen)
+{
+    const char *env_plain = getenv("COHORT_PLAINTEXT");
+    char msg[512];
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (key_path && !*key_path)
+        key_path = NULL;
+    if (server_key_path && !*server_key_path)
+        server_key_path = NULL;
+    if (plaintext) {
+        if (key_path || server_key_path) {
+            snprintf(err, errlen, "--plaintext cannot be combined with --key or --server-key");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (env_plain && *env_plain && strcmp(env_plain, "0") != 0 && strcmp(env_plain, "1") != 0) {
+        snprintf(err, errlen, "COHORT_PLAINTEXT must be 1 (plain text) or 0, not '%.32s'",
+                 env_plain);
+        return -EINVAL;
+    }
+    if (!key_path && !server_key_path && env_plain && strcmp(env_plain, "1") == 0)
+        return 0;
+    if (!key_path)
+        key_path = env_path("COHORT_KEY");
+    if (!server_key_path)
+        server_key_path = env_path("COHORT_SERVER_KEY");
+    if (!key_path) {
+        snprintf(err, errlen,
+                 "no client key: give --key FILE (or COHORT_KEY); --plaintext only for a "
+                 "development daemon");
+        return -ENOKEY;
+    }
+    if (!server_key_path) {
+        snprintf(err, errlen,
+                 "no server key: give --server-key FILE (or COHORT_SERVER_KEY); --plaintext only "
+                 "for a development daemon");
+        return -ENOKEY;
+    }
+    if ((rc = cohort_keys_load(key_path, out->pub, out->sec, msg, sizeof msg)) < 0) {
+        snprintf(err, errlen, "client key %s", msg);
+        goto fail;
+    }
+    if ((rc = cohort_keys_load(server_key_path, out->server_pub, NULL, msg, sizeof msg)) < 0) {
+        snprintf(err, errlen, "server key %s", msg);
+        goto fail;
+    }
+    out->on = 1;
+    explicit_bzero(msg, sizeof msg);
+    return 0;
+fail:
+    explicit_bzero(msg, sizeof msg);
+    cohort_curve_clear(out);
+    return rc;
+}
+
+int cohort_curve_apply(void *zsock, const cohort_curve_t *c, char *err, size_t errlen)
+{
+    int rc;
+
+    if (!c || !c->on)
+        return 0;
+    if (zmq_setsockopt(zsock, ZMQ_CURVE_SERVERKEY, c->server_pub, COHORT_KEY_Z85_LEN) != 0 ||
+        zmq_setsockopt(zsock, ZMQ_CURVE_PUBLICKEY, c->pub, COHORT_KEY_Z85_LEN) != 0 ||
+        zmq_setsockopt(zsock, ZMQ_CURVE_SECRETKEY, c->sec, COHORT_KEY_Z85_LEN) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot set the CURVE keys on the socket: %s%s", zmq_strerror(-rc),
+                 zmq_has("curve") ? "" : " (this libzmq has no CURVE support)");
+        return rc;
+    }
+    return 0;
+}
+
+void cohort_curve_clear(cohort_curve_t *c)
+{
+    if (c)
+        explicit_bzero(c, sizeof *c);
+}

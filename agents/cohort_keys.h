@@ -22,6 +22,15 @@
  * group or others (like ssh's private keys), and its public key, if given,
  * must be the one the secret key makes.
  *
+ * Client side (cohort_curve_*): the keys a client of the daemon (agent,
+ * subscriber, cohortctl) puts on its sockets, chosen from command-line
+ * arguments with the environment as fallback:
+ *   COHORT_KEY         path of the client's own .key file (public + secret)
+ *   COHORT_SERVER_KEY  path of the daemon's public key (a .pub or .key file;
+ *                      only the public key is read)
+ *   COHORT_PLAINTEXT   "1": no CURVE (a development daemon run with
+ *                      --plaintext); "0" or empty: unset
+ *
  * Contract: no function here logs; secrets are wiped from stack buffers
  * (explicit_bzero) before returning. */
 #ifndef COHORT_KEYS_H
@@ -57,5 +66,45 @@ int cohort_keys_generate(const char *name, char pub_out[COHORT_KEY_Z85_LEN + 1],
  * with "PATH[:LINE]: why" in err; on failure pub and sec are zeroed. */
 int cohort_keys_load(const char *path, char pub[COHORT_KEY_Z85_LEN + 1],
                      char sec[COHORT_KEY_Z85_LEN + 1], char *err, size_t errlen);
+
+/* A client's CURVE settings: on = 0 means plain text (no keys held). */
+typedef struct {
+    int on;                                  /* 1: CURVE with the keys below; 0: plain text */
+    char server_pub[COHORT_KEY_Z85_LEN + 1]; /* the daemon's public key (Z85) */
+    char pub[COHORT_KEY_Z85_LEN + 1];        /* the client's public key (Z85) */
+    char sec[COHORT_KEY_Z85_LEN + 1];        /* the client's secret key (Z85): wipe with clear */
+} cohort_curve_t;
+
+/* What tools print (once, on stderr, after their name) when running plain. */
+#define COHORT_PLAINTEXT_WARNING                                                                   \
+    "warning: plain text: no encryption or authentication (development only)"
+
+/* Chooses a client's keys. Precedence:
+ * 1. plaintext != 0 (the --plaintext flag): plain text; giving key_path or
+ *    server_key_path as well is an error (-EINVAL).
+ * 2. Neither key_path nor server_key_path given (NULL or "") and
+ *    COHORT_PLAINTEXT=1: plain text.
+ * 3. Otherwise CURVE: the client key is key_path, else $COHORT_KEY; the
+ *    server key is server_key_path, else $COHORT_SERVER_KEY. Both are
+ *    required (-ENOKEY with "no client key: give --key FILE (or
+ *    COHORT_KEY); --plaintext only for a development daemon", or the same
+ *    for the server key). The client key file is read with
+ *    cohort_keys_load's secret-key rules (mode 0600 or stricter, public key
+ *    matching); the server key file for its public key only.
+ * COHORT_PLAINTEXT other than "", "0" or "1" is an error (-EINVAL).
+ * Returns 0 with *out filled (out->on = 0 for plain text: the caller warns
+ * with COHORT_PLAINTEXT_WARNING), or a negative errno with a message in err
+ * and *out zeroed. Wipe *out with cohort_curve_clear when done. */
+int cohort_curve_from(cohort_curve_t *out, const char *key_path, const char *server_key_path,
+                      int plaintext, char *err, size_t errlen);
+
+/* Sets ZMQ_CURVE_SERVERKEY, ZMQ_CURVE_PUBLICKEY and ZMQ_CURVE_SECRETKEY
+ * (Z85) on zsock, which must not be connected yet. A no-op returning 0 when
+ * c is NULL or c->on is 0. Returns 0, or a negative errno with a message in
+ * err (e.g. libzmq built without CURVE). */
+int cohort_curve_apply(void *zsock, const cohort_curve_t *c, char *err, size_t errlen);
+
+/* Wipes c (secret included; explicit_bzero); c->on becomes 0. NULL is fine. */
+void cohort_curve_clear(cohort_curve_t *c);
 
 #endif

@@ -95,6 +95,8 @@ struct cohort_sub_t {
     int delivered;                  /* update callbacks in this pump */
     cohort_sub_stats_t st;          /* counters */
     char why[256];                  /* reason for the event being reported */
+    cohort_curve_t curve;           /* CURVE keys for every socket made (on = 0: plain);
+                                       wiped at destroy */
 };
 
 /* ------------------------------------------------------------- helpers --- */
@@ -251,11 +253,12 @@ static void close_sock(void **s)
 }
 
 /* Common options: linger 0, bounded messages, a receive HWM, fast
- * reconnects and ZMTP heartbeats. */
+ * reconnects, ZMTP heartbeats, and the CURVE keys if on. */
 static int sock_opts(cohort_sub_t *self, void *s)
 {
     int zero = 0, hwm = RCV_HWM, hb_ivl = 1000, hb_tmo = 3000, rivl = 100, rivl_max = 1000;
     int64_t maxmsg = self->o.max_msg_bytes;
+    char err[256];
 
     if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
@@ -265,7 +268,7 @@ static int sock_opts(cohort_sub_t *self, void *s)
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &rivl, sizeof rivl) != 0 ||
         zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &rivl_max, sizeof rivl_max) != 0)
         return -errno;
-    return 0;
+    return cohort_curve_apply(s, &self->curve, err, sizeof err);
 }
 
 /* A new DEALER for snapshot requests (the old one, if any, is closed). */
@@ -862,6 +865,9 @@ cohort_sub_t *cohort_sub_new(const cohort_sub_opts_t *opts)
         goto fail;
     self->o.publish = self->publish;
     self->o.snapshot = self->snapshot;
+    self->o.curve = NULL; /* the copy below is used */
+    if (opts->curve != NULL && opts->curve->on)
+        self->curve = *opts->curve;
     self->o.prefixes = NULL; /* the copies below are used */
     for (size_t i = 0; i < opts->nprefixes; i++) {
         if ((self->prefixes[i] = strdup(opts->prefixes[i])) == NULL)
@@ -917,6 +923,7 @@ void cohort_sub_destroy(cohort_sub_t **self_p)
     free(self->snap_end_new);
     free(self->publish);
     free(self->snapshot);
+    cohort_curve_clear(&self->curve);
     free(self);
 }
 

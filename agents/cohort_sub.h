@@ -44,6 +44,10 @@
  *   call pump, run or destroy on the same subscriber.
  * - Messages that do not parse or lack a field are counted (stats.bad) and
  *   ignored. Nothing here logs.
+ * - Security: with opts.curve on, both sockets (SUB and DEALER, and their
+ *   replacements after a resync) use ZeroMQ CURVE with those keys. A
+ *   refused handshake looks like a silent daemon: no heartbeat, so resyncs
+ *   ("no heartbeat for 3 s") until the keys are right.
  * - Not thread-safe: use one subscriber from one thread at a time. */
 #ifndef COHORT_SUB_H
 #define COHORT_SUB_H
@@ -51,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "cohort_keys.h"
 
 #define COHORT_SUB_DEFAULT_PUBLISH "tcp://127.0.0.1:7401"
 #define COHORT_SUB_DEFAULT_SNAPSHOT "tcp://127.0.0.1:7402"
@@ -103,6 +108,8 @@ typedef struct {
     size_t queue_bytes_max; /* most bytes queued before the snapshot is in (default 64 MiB) */
     uint32_t max_msg_bytes; /* ZMQ_MAXMSGSIZE for both sockets (default 16 MiB) */
     uint32_t drop_every;    /* TESTS ONLY: discard every Nth topic update received (0: none) */
+    const cohort_curve_t *curve; /* NULL or !on: plaintext; else CURVE keys for both sockets
+                                    (copied, kept for reconnects, wiped at destroy) */
 } cohort_sub_opts_t;
 
 /* Counters since the subscriber was made, and the last heartbeat. */

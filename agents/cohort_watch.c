@@ -18,8 +18,14 @@
  * - --once: print the state right after the first complete snapshot and
  *   exit 0. --timeout-s N: exit after N seconds: 0 if a snapshot was had,
  *   else 1 with a message naming the endpoint that did not answer.
+ * - Security: both sockets use ZeroMQ CURVE with --key and --server-key
+ *   (or COHORT_KEY, COHORT_SERVER_KEY); --plaintext (or COHORT_PLAINTEXT=1
+ *   with no key given) only for a development daemon, with a warning.
+ *   Missing or unusable keys are a usage error. The daemon decides by the
+ *   key's role which topics it sends; a refused key looks like a silent
+ *   daemon (the message at --timeout-s says so).
  * - Exit 0 (done, or SIGINT/SIGTERM), 1 (no snapshot in time, runtime
- *   failure), 2 (usage error, bad endpoint). */
+ *   failure), 2 (usage error, bad endpoint, missing or unusable keys). */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -55,14 +61,17 @@ static const char *const KINDS[] = {
 
 /* What the command line asked for. */
 typedef struct {
-    const char *publish;  /* PUB endpoint */
-    const char *snapshot; /* snapshot endpoint */
-    char **prefixes;      /* the TOPIC-PREFIX arguments */
-    size_t nprefixes;     /* how many */
-    unsigned timeout_s;   /* 0: run until interrupted */
-    unsigned drop_every;  /* testing: discard every Nth update (0 = none) */
-    int json;             /* JSON Lines */
-    int once;             /* exit after the first snapshot */
+    const char *publish;    /* PUB endpoint */
+    const char *snapshot;   /* snapshot endpoint */
+    char **prefixes;        /* the TOPIC-PREFIX arguments */
+    size_t nprefixes;       /* how many */
+    unsigned timeout_s;     /* 0: run until interrupted */
+    unsigned drop_every;    /* testing: discard every Nth update (0 = none) */
+    int json;               /* JSON Lines */
+    int once;               /* exit after the first snapshot */
+    const char *key;        /* --key FILE, or NULL */
+    const char *server_key; /* --server-key FILE, or NULL */
+    int plaintext;          /* --plaintext */
 } args_t;
 
 /* A topic changed since the last print (table mode). */
@@ -111,12 +120,13 @@ static void usage(FILE *out)
             "  -t, --timeout-s N        exit after N seconds (1 if no snapshot could be had)\n"
             "      --drop-every N       testing only: discard every Nth update, to exercise\n"
             "                           gap detection and resynchronisation\n"
+            "%s"
             "  -h, --help               show this help and exit\n"
             "  -V, --version            show the version and exit\n"
             "\n"
             "Suppressed cells (small-number suppression, docs/status.md) show as '*'.\n"
             "Exit status: 0 done, 1 no snapshot in time or a failure, 2 usage error.\n",
-            COHORT_SUB_DEFAULT_PUBLISH, COHORT_SUB_DEFAULT_SNAPSHOT);
+            COHORT_SUB_DEFAULT_PUBLISH, COHORT_SUB_DEFAULT_SNAPSHOT, COHORT_CLI_CURVE_HELP);
 }
 
 /* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
@@ -129,6 +139,9 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"once", no_argument, 0, '1'},
                                        {"timeout-s", required_argument, 0, 't'},
                                        {"drop-every", required_argument, 0, 'D'},
+                                       {"key", required_argument, 0, 0x100},
+                                       {"server-key", required_argument, 0, 0x101},
+                                       {"plaintext", no_argument, 0, 0x102},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
@@ -163,6 +176,15 @@ static int parse_args(args_t *a, int argc, char **argv)
                 fprintf(stderr, PROG ": --drop-every: expected a number from 2 to 1000000\n");
                 return 2;
             }
+            break;
+        case 0x100:
+            a->key = optarg;
+            break;
+        case 0x101:
+            a->server_key = optarg;
+            break;
+        case 0x102:
+            a->plaintext = 1;
             break;
         case 'h':
             usage(stdout);
@@ -733,12 +755,16 @@ int main(int argc, char **argv)
     args_t a;
     watch_t w = {0};
     cohort_sub_opts_t o = {0};
+    cohort_curve_t curve = {0};
     struct sigaction sa = {0};
     uint64_t end;
-    int rc, code = 0;
+    int rc, code = 0, curve_on;
 
     if ((rc = parse_args(&a, argc, argv)) != 0)
         return rc == 1 ? 0 : 2;
+    if (cohort_cli_curve(PROG, &curve, a.key, a.server_key, a.plaintext) < 0)
+        return 2;
+    curve_on = curve.on;
     w.a = &a;
     w.tty = isatty(STDOUT_FILENO) && !a.json;
     o.publish = a.publish;
@@ -749,7 +775,10 @@ int main(int argc, char **argv)
     o.on_event = on_event;
     o.arg = &w;
     o.drop_every = a.drop_every;
-    if ((w.sub = cohort_sub_new(&o)) == NULL) {
+    o.curve = &curve;
+    w.sub = cohort_sub_new(&o);
+    cohort_curve_clear(&curve); /* the subscriber keeps its own copy */
+    if (w.sub == NULL) {
         if (errno == EINVAL) {
             fprintf(stderr, PROG ": bad endpoint: --publish %s or --snapshot %s\n", a.publish,
                     a.snapshot);
@@ -803,8 +832,11 @@ int main(int argc, char **argv)
         if (st.received == 0)
             fprintf(stderr,
                     PROG ": no snapshot within %u s: nothing received from the publish endpoint %s "
-                         "(is cohortd publishing there?)\n",
-                    a.timeout_s, a.publish);
+                         "(is cohortd publishing there?%s)\n",
+                    a.timeout_s, a.publish,
+                    curve_on ? "; a refused key or a wrong server key looks the same: check "
+                               "--key/--server-key"
+                             : "");
         else
             fprintf(stderr,
                     PROG ": no snapshot within %u s from the snapshot endpoint %s "

@@ -23,6 +23,8 @@
 #define MAX_FRAMES 12         /* rid, delimiter, 6 ZAP fields, credentials; more is malformed */
 #define MAX_ZAP_FRAME 1024    /* bounds what one ZAP frame may be (credentials are 32 bytes) */
 #define ZAP_ENFORCE_DOMAIN 93 /* ZMQ_ZAP_ENFORCE_DOMAIN (a draft option in zmq.h 4.3) */
+#define QUIET_SLOTS 32        /* refused keys whose repeats are being counted, not logged */
+#define QUIET_MS 60000        /* a refused key is logged at most once per this */
 
 /* One access-file line. */
 typedef struct {
@@ -38,13 +40,23 @@ typedef struct {
     size_t n;   /* entries */
 } table_t;
 
+/* A recently logged refusal: its repeats (clients retry every 100 ms) are
+ * counted and reported with the next line logged for that key. */
+typedef struct {
+    char fp[COHORT_KEY_FP_LEN + 1]; /* the key's fingerprint, "" = free slot */
+    uint64_t logged_ms;             /* when its last refusal was logged */
+    uint64_t quiet;                 /* refusals since, not logged */
+} quiet_t;
+
 struct auth_t {
-    void *zap;         /* ROUTER bound to AUTH_ZAP_ENDPOINT, owned */
-    zbridge_t *bridge; /* readiness of zap on the loop */
-    char *path;        /* access file, NULL for an always-empty table */
-    table_t table;     /* the keys in force */
-    int plaintext_dev; /* accept NULL and PLAIN as "dev::" */
-    auth_stats_t st;   /* counters */
+    uv_loop_t *loop;            /* the loop the handler runs on (for uv_now) */
+    quiet_t quiet[QUIET_SLOTS]; /* refusal log rate limit */
+    void *zap;                  /* ROUTER bound to AUTH_ZAP_ENDPOINT, owned */
+    zbridge_t *bridge;          /* readiness of zap on the loop */
+    char *path;                 /* access file, NULL for an always-empty table */
+    table_t table;              /* the keys in force */
+    int plaintext_dev;          /* accept NULL and PLAIN as "dev::" */
+    auth_stats_t st;            /* counters */
 };
 
 static const struct {
@@ -443,6 +455,37 @@ static int frame_is(zmq_msg_t *m, const char *s)
     return zmq_msg_size(m) == strlen(s) && memcmp(zmq_msg_data(m), s, strlen(s)) == 0;
 }
 
+/* Logs a refusal of the key with fingerprint fp, at most once per QUIET_MS
+ * per key; the line logged says how many were not. */
+static void log_refusal(auth_t *self, const char *fp, const char *why, const char *addr)
+{
+    uint64_t now = uv_now(self->loop);
+    quiet_t *q = NULL, *oldest = &self->quiet[0];
+    for (int i = 0; i < QUIET_SLOTS && !q; i++) {
+        if (strcmp(self->quiet[i].fp, fp) == 0)
+            q = &self->quiet[i];
+        else if (self->quiet[i].logged_ms < oldest->logged_ms)
+            oldest = &self->quiet[i];
+    }
+    if (q && now - q->logged_ms < QUIET_MS) {
+        q->quiet++;
+        return;
+    }
+    uint64_t quiet = q ? q->quiet : 0;
+    if (!q) {
+        q = oldest;
+        snprintf(q->fp, sizeof q->fp, "%s", fp);
+    }
+    q->logged_ms = now;
+    q->quiet = 0;
+    if (quiet)
+        cohort_log(LOG_WARNING,
+                   "auth: refused key %s (%s) from %s (and %llu times since the last line)", fp,
+                   why, addr, (unsigned long long)quiet);
+    else
+        cohort_log(LOG_WARNING, "auth: refused key %s (%s) from %s", fp, why, addr);
+}
+
 /* Answers one ZAP request of n frames (rid first). */
 static void handle(auth_t *self, zmq_msg_t *f, int n)
 {
@@ -476,7 +519,7 @@ static void handle(auth_t *self, zmq_msg_t *f, int n)
         cohort_keys_fingerprint(z85, fp);
         if (auth_lookup(self, key, 32, &id) != 0) {
             self->st.refused++;
-            cohort_log(LOG_WARNING, "auth: refused key %s (unknown key) from %s", fp, addr);
+            log_refusal(self, fp, "unknown key", addr);
             reply(self, &f[0], &f[3], "400", "unknown key", "");
             return;
         }
@@ -500,11 +543,11 @@ static void handle(auth_t *self, zmq_msg_t *f, int n)
         return;
     }
     self->st.refused++;
-    cohort_log(LOG_WARNING, "auth: refused key - (mechanism %s not allowed: CURVE only) from %s",
-               null    ? "NULL"
-               : plain ? "PLAIN"
-                       : "unknown",
-               addr);
+    log_refusal(self, "-",
+                null    ? "mechanism NULL not allowed: CURVE only"
+                : plain ? "mechanism PLAIN not allowed: CURVE only"
+                        : "unknown mechanism: CURVE only",
+                addr);
     reply(self, &f[0], &f[3], "400", "CURVE only", "");
 }
 
@@ -561,6 +604,7 @@ int auth_new(auth_t **out, uv_loop_t *loop, void *zctx, const char *access_file,
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    self->loop = loop;
     if ((rc = load(self->path, &self->table, err, errlen)) < 0)
         goto fail;
     if (!(self->zap = zmq_socket(zctx, ZMQ_ROUTER))) {
@@ -603,10 +647,25 @@ void auth_set_plaintext_dev(auth_t *self, int on)
                                 "accepted unauthenticated");
 }
 
-int auth_reload(auth_t *self, char *err, size_t errlen)
+/* Keys of old that are missing from new or listed there with another role
+ * or agency. Both tables are sorted by key. */
+static size_t revoked_count(const table_t *old, const table_t *new)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < old->n; i++) {
+        const entry_t *e = find(new, old->e[i].key);
+        if (!e || e->role != old->e[i].role || strcmp(e->agency, old->e[i].agency) != 0)
+            n++;
+    }
+    return n;
+}
+
+int auth_reload(auth_t *self, size_t *revoked, char *err, size_t errlen)
 {
     table_t t;
     int rc;
+    if (revoked)
+        *revoked = 0;
     if (!self->path) {
         snprintf(err, errlen, "no access file to reload");
         return -ENOENT;
@@ -616,10 +675,88 @@ int auth_reload(auth_t *self, char *err, size_t errlen)
                    self->table.n, err);
         return rc;
     }
+    size_t gone = revoked_count(&self->table, &t);
     free(self->table.e);
     self->table = t;
     self->st.reloads++;
-    cohort_log(LOG_NOTICE, "auth: reloaded %zu keys from %s", t.n, self->path);
+    if (revoked)
+        *revoked = gone;
+    cohort_log(LOG_NOTICE, "auth: reloaded %zu keys from %s (%zu revoked or changed)", t.n,
+               self->path, gone);
+    return 0;
+}
+
+int auth_may_submit(const auth_identity_t *id, const char *agency, int definition, const char **why)
+{
+    switch (id->role) {
+    case AUTH_ROLE_DEV:
+        return 0;
+    case AUTH_ROLE_AGENT:
+        if (definition) {
+            *why = "programme and cohort definitions need a coordinator or board key";
+            return -EACCES;
+        }
+        if (strcmp(agency, id->agency) != 0) {
+            *why = "the event's agency is not the sending key's agency";
+            return -EACCES;
+        }
+        return 0;
+    case AUTH_ROLE_COORDINATOR:
+    case AUTH_ROLE_BOARD:
+        if (!definition) {
+            *why = "a coordinator or board key may send only programme and cohort definitions";
+            return -EACCES;
+        }
+        if (*id->agency && strcmp(agency, id->agency) != 0) {
+            *why = "the event's agency is not the sending key's agency";
+            return -EACCES;
+        }
+        return 0;
+    default:
+        *why = "this key's role may not submit events";
+        return -EACCES;
+    }
+}
+
+static size_t prefix_set(auth_prefix_t *o, const char *a, const char *b, const char *c)
+{
+    snprintf(o->p, sizeof o->p, "%s%s%s", a, b, c);
+    o->len = strlen(o->p);
+    return 1;
+}
+
+size_t auth_read_prefixes(const auth_identity_t *id, auth_prefix_t out[AUTH_READ_MAX])
+{
+    size_t n = 0;
+    switch (id->role) {
+    case AUTH_ROLE_DEV:
+    case AUTH_ROLE_OPERATOR: /* it can read the store anyway: cohortctl snapshot, rebuild */
+        n += prefix_set(&out[n], "", "", "");
+        break;
+    case AUTH_ROLE_BOARD:
+    case AUTH_ROLE_COORDINATOR:
+        n += prefix_set(&out[n], "programme/", "", "");
+        n += prefix_set(&out[n], "cohort/", "", "");
+        n += prefix_set(&out[n], "system", "", "");
+        break;
+    case AUTH_ROLE_AGENCY_HR:
+        if (*id->agency) /* the access file requires one; never "agency//" */
+            n += prefix_set(&out[n], "agency/", id->agency, "/");
+        n += prefix_set(&out[n], "system", "", "");
+        break;
+    default:
+        break;
+    }
+    return n;
+}
+
+int auth_may_read(const auth_identity_t *id, const char *topic)
+{
+    auth_prefix_t a[AUTH_READ_MAX];
+    size_t n = auth_read_prefixes(id, a);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(topic, a[i].p, a[i].len) == 0)
+            return 1;
     return 0;
 }
 

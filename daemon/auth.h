@@ -13,7 +13,7 @@
  *   coordinator optional   send programme and cohort definitions
  *   board      not allowed read the cohort/ and programme/ topics
  *   agency-hr  required    read its own agency's topics
- *   operator   not allowed use cohortctl on the control endpoint
+ *   operator   not allowed use cohortctl on the control endpoint; read every topic
  *
  * Fields are separated by spaces or tabs. A field starting with '#' starts
  * a comment that runs to the end of the line (no Z85 key starts with '#',
@@ -32,6 +32,8 @@
  *
  * Refusals: the ZAP reply is 400 and one line is logged,
  *   <4>auth: refused key <fingerprint> (<reason>) from <address>
+ * at most once a minute per key (a refused client retries every 100 ms);
+ * the next line for that key ends "(and N times since the last line)".
  * fingerprint = the first 8 Z85 characters of the public key ("-" when the
  * mechanism has no key), address = the peer address as libzmq gives it to
  * ZAP (the IP address for tcp://; "localhost:UID:GID:PID" of the peer
@@ -115,9 +117,42 @@ void auth_set_plaintext_dev(auth_t *self, int on);
 
 /* Re-reads the access file. On success the new table is in use for every
  * later handshake and auth_check, and 0 is returned (the key count is
- * logged). On any error the old table stays in use and a negative errno is
- * returned with "PATH:LINE: why" (or "PATH: why") in err. */
-int auth_reload(auth_t *self, char *err, size_t errlen);
+ * logged); if revoked is not NULL it is set to the number of keys of the
+ * old table that are gone or whose role or agency changed (connections
+ * made with them must be dropped). On any error the old table stays in use
+ * and a negative errno is returned with "PATH:LINE: why" (or "PATH: why")
+ * in err. */
+int auth_reload(auth_t *self, size_t *revoked, char *err, size_t errlen);
+
+/* ---- authorisation (pure functions of an identity; any thread) ---- */
+
+/* May id submit an event whose agency field is agency? definition is 1 for
+ * programme and cohort definitions (ProgrammeDefined, CohortOpened), 0 for
+ * every other event. Rules: agent: non-definitions of its own agency only;
+ * coordinator: definitions only, of its own agency if the key has one;
+ * board: definitions only, any agency field; agency-hr, operator: nothing;
+ * dev: everything. Returns 0, or -EACCES with a static reason in *why. */
+int auth_may_submit(const auth_identity_t *id, const char *agency, int definition,
+                    const char **why);
+
+#define AUTH_READ_MAX 3                       /* most topic prefixes a role may read */
+#define AUTH_PREFIX_MAX (AUTH_AGENCY_MAX + 9) /* "agency/" + agency + "/" + NUL */
+
+/* A topic prefix a role may read. */
+typedef struct {
+    char p[AUTH_PREFIX_MAX]; /* the prefix, NUL-ended */
+    size_t len;              /* its length */
+} auth_prefix_t;
+
+/* The status topic prefixes id may read; returns how many (0..AUTH_READ_MAX):
+ * board and coordinator: "programme/", "cohort/", "system"; agency-hr:
+ * "agency/<its agency>/", "system"; operator and dev: "" (everything: an
+ * operator can read the store anyway); agent: none. A topic may be read iff it starts with one of
+ * them. */
+size_t auth_read_prefixes(const auth_identity_t *id, auth_prefix_t out[AUTH_READ_MAX]);
+
+/* 1 if id may read topic (NUL-ended), else 0. */
+int auth_may_read(const auth_identity_t *id, const char *topic);
 
 /* Number of keys in the current table. */
 size_t auth_count(const auth_t *self);

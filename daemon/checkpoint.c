@@ -7,14 +7,17 @@
 #include <string.h>
 
 #include "log.h"
+#include "vault.h"
 
 #define KEY "proj"
 
 /* Replay state for store_scan. */
 typedef struct {
-    proj_t *proj;  /* being built */
-    uint64_t upto; /* last sequence to apply (0 = all) */
+    store_t *store; /* the log's store (for the participants' keys) */
+    proj_t *proj;   /* being built */
+    uint64_t upto;  /* last sequence to apply (0 = all) */
     checkpoint_info_t *info;
+    uint64_t bad_seq; /* the entry whose sealed characteristics did not open */
 } replay_t;
 
 static int apply(void *arg, uint64_t seq, const void *val, size_t len)
@@ -30,7 +33,16 @@ static int apply(void *arg, uint64_t seq, const void *val, size_t len)
         r->info->refused++;
         return 0;
     }
-    int rc = proj_apply(r->proj, ev, seq, why, sizeof why);
+    /* Sealed characteristics are opened with the person's key; without it
+     * (erased) the fields stay unset. A key that does not open them means
+     * damage: stop rather than invent values. */
+    int rc = vault_open_event(r->store, ev);
+    if (rc < 0) {
+        cohort__v1__event__free_unpacked(ev, NULL);
+        r->bad_seq = seq;
+        return rc;
+    }
+    rc = proj_apply(r->proj, ev, seq, why, sizeof why);
     cohort__v1__event__free_unpacked(ev, NULL);
     if (rc < 0)
         return rc;
@@ -70,9 +82,18 @@ int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpo
         }
         free(text);
     }
-    replay_t r = {p, upto, info};
+    replay_t r = {store, p, upto, info, 0};
     if ((rc = store_scan(store, proj_seq(p) + 1, 0, apply, &r)) < 0) {
-        snprintf(err, errlen, "replaying the log: %s", strerror(-rc));
+        if (r.bad_seq && rc == -EBADMSG)
+            snprintf(err, errlen,
+                     "replaying the log: the sealed characteristics of entry %llu do not open "
+                     "with the participant's key (damaged entry or key)",
+                     (unsigned long long)r.bad_seq);
+        else if (r.bad_seq)
+            snprintf(err, errlen, "replaying the log: reading the key for entry %llu: %s",
+                     (unsigned long long)r.bad_seq, strerror(-rc));
+        else
+            snprintf(err, errlen, "replaying the log: %s", strerror(-rc));
         proj_destroy(&p);
         return rc;
     }

@@ -5,7 +5,10 @@
  * reflects. Restoring loads the latest checkpoint and replays only the log
  * entries after it, so start-up time depends on the tail, not on the log.
  * The log stays the authority: a missing or unreadable checkpoint means a
- * full replay, never a refusal to start. */
+ * full replay, never a refusal to start. Replay opens sealed registrations
+ * with the participants' keys (vault_open_event): an erased person's stays
+ * sealed, and one that does not open with its key fails the restore
+ * (damage; never invented values). */
 #ifndef COHORT_CHECKPOINT_H
 #define COHORT_CHECKPOINT_H
 #include <stddef.h>

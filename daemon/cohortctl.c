@@ -21,8 +21,16 @@
  *   cohortctl keygen NAME                   a CURVE keypair: NAME.key (secret,
  *                                           0600) and NAME.pub (cohort_keys.h)
  *
- * Output of tail carries event bodies, which hold pseudonymous refs and
- * protected characteristics: it is for audits, not for logs. verify prints
+ * snapshot, rebuild and backup talk to the daemon: over CURVE with --key
+ * (COHORT_KEY) and --server-key (COHORT_SERVER_KEY; with --data-dir given,
+ * DATA-DIR/server.pub if it exists), or plain text with --plaintext (or
+ * COHORT_PLAINTEXT=1 and no key given) for a development daemon, with a
+ * warning. Missing or unusable keys are a usage error (2).
+ *
+ * Output of tail carries event bodies, which hold pseudonymous refs (and,
+ * for entries written before sealing existed, protected characteristics):
+ * it is for audits, not for logs. tail never opens sealed characteristics
+ * (vault.h): it shows them as sealed. verify prints
  * agencies, event ids and sequences (never bodies). */
 #include <dirent.h>
 #include <errno.h>
@@ -50,6 +58,7 @@
 #include "log.h"
 #include "store.h"
 #include "uuid7.h"
+#include "vault.h"
 
 #define DEFAULT_SNAPSHOT "tcp://127.0.0.1:7402"
 #define SNAPSHOT_TIMEOUT_MS 10000
@@ -59,19 +68,29 @@
 
 /* Parsed command line. */
 typedef struct {
-    const char *cmd;      /* status, tail, verify, snapshot, rebuild, backup or restore */
-    const char *prefix;   /* snapshot: topic prefix */
-    const char *data_dir; /* store directory */
-    const char *snapshot; /* rebuild: the daemon's snapshot endpoint */
-    proj_config_t proj;   /* rebuild: must match the daemon's settings */
-    uint64_t from;        /* tail: first sequence */
-    uint64_t limit;       /* tail: at most this many (0 = all) */
-    int json;             /* tail: JSON Lines */
-    const char *control;  /* backup: the control endpoint (NULL = from data_dir) */
-    unsigned timeout_s;   /* backup: how long to wait for the answer */
-    char **pos;           /* the command's arguments (backup: 1, restore: 2) */
-    int npos;             /* their count */
+    const char *cmd;        /* status, tail, verify, snapshot, rebuild, backup or restore */
+    const char *prefix;     /* snapshot: topic prefix */
+    const char *data_dir;   /* store directory */
+    const char *snapshot;   /* rebuild: the daemon's snapshot endpoint */
+    proj_config_t proj;     /* rebuild: must match the daemon's settings */
+    uint64_t from;          /* tail: first sequence */
+    uint64_t limit;         /* tail: at most this many (0 = all) */
+    int json;               /* tail: JSON Lines */
+    int unseal;             /* tail: open sealed characteristics (re-sendable events) */
+    store_t *store;         /* tail: the open store, for --unseal */
+    const char *control;    /* backup: the control endpoint (NULL = from data_dir) */
+    unsigned timeout_s;     /* backup: how long to wait for the answer */
+    char **pos;             /* the command's arguments (backup: 1, restore: 2) */
+    int npos;               /* their count */
+    const char *key;        /* --key FILE: this client's CURVE key, or NULL */
+    const char *server_key; /* --server-key FILE: the daemon's public key, or NULL */
+    int plaintext;          /* --plaintext */
+    int data_dir_set;       /* --data-dir was given */
 } args_t;
+
+/* The CURVE keys of the commands that talk to the daemon (snapshot,
+ * rebuild, backup), set once in main before them; on = 0: plain text. */
+static cohort_curve_t g_curve;
 
 static void usage(FILE *out)
 {
@@ -112,36 +131,45 @@ static void usage(FILE *out)
         "  -f, --from SEQ       tail: start at this sequence (default: 1)\n"
         "  -n, --limit N        tail: print at most N entries (default: all)\n"
         "  -j, --json           tail: one JSON object per line: {\"seq\":N,\"event\":{...}}\n"
+        "      --unseal         tail: open sealed characteristics with the participants'\n"
+        "                       keys, so the events can be sent again (erased people's\n"
+        "                       stay sealed); personal data: for exports, not for logs\n"
         "  -s, --snapshot EP    rebuild: the daemon's snapshot endpoint (default: %s)\n"
         "  -c, --control EP     backup: the daemon's control endpoint\n"
         "                       (default: ipc://DATA-DIR/control.sock)\n"
         "      --timeout-s S    backup: wait at most S seconds for it (default: %d)\n"
         "      --suppress-k K   rebuild, verify: the daemon's --suppress-k (default: %d)\n"
         "      --at-risk-ratio R  rebuild, verify: the daemon's --at-risk-ratio (default: %.2f)\n"
+        "snapshot, rebuild and backup talk to the daemon over CURVE:\n"
+        "      --key FILE           this client's key file (an operator key for backup;\n"
+        "                           default: $COHORT_KEY)\n"
+        "      --server-key FILE    the daemon's public key (default: $COHORT_SERVER_KEY,\n"
+        "                           else DATA-DIR/server.pub when --data-dir is given)\n"
+        "      --plaintext          no CURVE: only for a development daemon run with\n"
+        "                           --plaintext (default: on if $COHORT_PLAINTEXT is 1 and\n"
+        "                           no key is given)\n"
         "  -h, --help           show this help and exit\n"
         "  -V, --version        show the version and exit\n"
         "\n"
         "Exit status: 0 on success; 1 if verify or rebuild finds a problem, a backup or\n"
         "restore fails or is refused, keygen finds NAME.key or NAME.pub already there\n"
         "or cannot write them, or the store cannot be read; 2 on a usage error\n"
-        "(and for verify, when the store cannot be opened).\n",
+        "(and for verify, when the store cannot be opened; and for missing or unusable\n"
+        "keys).\n",
         DEFAULT_SNAPSHOT, DEFAULT_BACKUP_TIMEOUT_S, PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO);
 }
 
 static int parse(args_t *a, int argc, char **argv)
 {
-    static const struct option opts[] = {{"data-dir", required_argument, 0, 'd'},
-                                         {"from", required_argument, 0, 'f'},
-                                         {"limit", required_argument, 0, 'n'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"snapshot", required_argument, 0, 's'},
-                                         {"suppress-k", required_argument, 0, 'K'},
-                                         {"at-risk-ratio", required_argument, 0, 'R'},
-                                         {"control", required_argument, 0, 'c'},
-                                         {"timeout-s", required_argument, 0, 'T'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {"version", no_argument, 0, 'V'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"data-dir", required_argument, 0, 'd'},   {"from", required_argument, 0, 'f'},
+        {"limit", required_argument, 0, 'n'},      {"json", no_argument, 0, 'j'},
+        {"unseal", no_argument, 0, 0x103},         {"snapshot", required_argument, 0, 's'},
+        {"suppress-k", required_argument, 0, 'K'}, {"at-risk-ratio", required_argument, 0, 'R'},
+        {"control", required_argument, 0, 'c'},    {"timeout-s", required_argument, 0, 'T'},
+        {"key", required_argument, 0, 0x100},      {"server-key", required_argument, 0, 0x101},
+        {"plaintext", no_argument, 0, 0x102},      {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "d:f:n:js:c:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -169,6 +197,16 @@ static int parse(args_t *a, int argc, char **argv)
         }
         case 'd':
             a->data_dir = optarg;
+            a->data_dir_set = 1;
+            break;
+        case 0x100:
+            a->key = optarg;
+            break;
+        case 0x101:
+            a->server_key = optarg;
+            break;
+        case 0x102:
+            a->plaintext = 1;
             break;
         case 'c':
             a->control = optarg;
@@ -193,6 +231,9 @@ static int parse(args_t *a, int argc, char **argv)
                 fprintf(stderr, "cohortctl: --limit: '%s' is not a number\n", optarg);
                 return -EINVAL;
             }
+            break;
+        case 0x103:
+            a->unseal = 1;
             break;
         case 'j':
             a->json = 1;
@@ -256,6 +297,10 @@ static int print_entry(void *arg, uint64_t seq, const void *val, size_t len)
                (unsigned long long)seq);
         return 0;
     }
+    if (a->unseal && ev->body_case == COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED &&
+        ev->participant_registered && ev->participant_registered->sealed.len &&
+        vault_open_event(a->store, ev) == 0)
+        ev->participant_registered->sealed.len = 0; /* opened: the event as it was sent */
     if (a->json) {
         char *j = cohort_json_from_message(&ev->base);
         printf("{\"seq\":%llu,\"event\":%s}\n", (unsigned long long)seq, j ? j : "null");
@@ -264,7 +309,10 @@ static int print_entry(void *arg, uint64_t seq, const void *val, size_t len)
         char id[37] = "(bad id)";
         if (ev->event_id.len == 16)
             uuid7_format(ev->event_id.data, id);
-        printf("%llu %s %s %s\n", (unsigned long long)seq, ev->agency, id, body_name(ev));
+        int sealed = ev->body_case == COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED &&
+                     ev->participant_registered && ev->participant_registered->sealed.len;
+        printf("%llu %s %s %s%s\n", (unsigned long long)seq, ev->agency, id, body_name(ev),
+               sealed ? " (characteristics sealed)" : "");
     }
     cohort__v1__event__free_unpacked(ev, NULL);
     return ferror(stdout) ? -EIO : 0;
@@ -290,7 +338,8 @@ static int fetch_live(const char *ep, const char *prefix, live_t *live)
     live->envs = json_object();
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
-    if (zmq_connect(s, ep) != 0 || zmq_send(s, req, strlen(req), 0) < 0) {
+    if (cohort_curve_apply(s, &g_curve, NULL, 0) < 0 || zmq_connect(s, ep) != 0 ||
+        zmq_send(s, req, strlen(req), 0) < 0) {
         fprintf(stderr, "cohortctl: cannot ask %s for a snapshot: %s\n", ep, zmq_strerror(errno));
         goto out;
     }
@@ -302,8 +351,11 @@ static int fetch_live(const char *ep, const char *prefix, live_t *live)
             zmq_msg_recv(&body, s, 0) < 0) {
             fprintf(stderr,
                     "cohortctl: no complete snapshot from %s within %d s (is cohortd "
-                    "running?)\n",
-                    ep, SNAPSHOT_TIMEOUT_MS / 1000);
+                    "running?%s)\n",
+                    ep, SNAPSHOT_TIMEOUT_MS / 1000,
+                    g_curve.on ? " A refused key or a wrong server key looks the same: check "
+                                 "--key/--server-key"
+                               : "");
             zmq_msg_close(&topic);
             zmq_msg_close(&body);
             goto out;
@@ -320,11 +372,14 @@ static int fetch_live(const char *ep, const char *prefix, live_t *live)
             json_object_set(live->envs, t, env);
         }
         free(t);
-        json_decref(env);
         if (bad) {
-            fprintf(stderr, "cohortctl: the daemon refused the snapshot request\n");
+            const char *why = json_string_value(json_object_get(env, "error"));
+            fprintf(stderr, "cohortctl: the daemon refused the snapshot request%s%s\n",
+                    why ? ": " : "", why ? why : "");
+            json_decref(env);
             goto out;
         }
+        json_decref(env);
         if (end)
             break;
     }
@@ -459,6 +514,11 @@ typedef struct {
     uint64_t dd_malformed; /* dedupe entries with a bad key or value */
     uint64_t dd_dangling;  /* dedupe entries pointing at no log entry (0 or past head) */
     uint64_t dd_foreign;   /* dedupe entries pointing at another event's entry */
+    uint64_t sealed;       /* registrations with sealed characteristics */
+    uint64_t unsealed;     /* of those, opened with their participant's key */
+    uint64_t shredded;     /* of those, whose key is gone (the person was erased) */
+    uint64_t erasures;     /* ParticipantErased entries */
+    uint64_t keys;         /* participants' keys in the store */
     uint64_t problems;     /* problem lines (printed up to MAX_SHOWN) */
 } verify_t;
 
@@ -488,6 +548,49 @@ static void ident(char *out, size_t len, const char *agency, const uint8_t *id)
     snprintf(out, len, "%s %s", agency ? agency : "(bad agency)", u);
 }
 
+/* Part of pass 1: a sealed registration opens with its participant's key,
+ * or that key is gone; after an erasure the key made before it is gone.
+ * Never prints a ref or a characteristic. */
+static void verify_sealing(verify_t *v, uint64_t seq, Cohort__V1__Event *ev, const char *who)
+{
+    vault_key_t k;
+    if (ev->body_case == COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED &&
+        ev->participant_registered && ev->participant_registered->sealed.len) {
+        int rc = vault_open_event(v->store, ev);
+        v->sealed++;
+        if (rc == 0)
+            v->unsealed++;
+        else if (rc == VAULT_ERASED)
+            v->shredded++;
+        else if (rc == -EBADMSG)
+            problem(v,
+                    "vault: the sealed characteristics of log entry %llu (%s) do not open with "
+                    "the participant's key",
+                    (unsigned long long)seq, who);
+        else
+            problem(v, "vault: the key for log entry %llu (%s) cannot be read",
+                    (unsigned long long)seq, who);
+    } else if (ev->body_case == COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED &&
+               ev->participant_erased) {
+        v->erasures++;
+        if (vault_get_key(v->store, ev->agency, ev->participant_erased->participant_ref, &k) == 0 &&
+            k.gen < seq)
+            problem(v, "vault: the key erased by log entry %llu (%s) still exists",
+                    (unsigned long long)seq, who);
+    }
+}
+
+/* Pass 5, per key: a well-formed key record. */
+static int verify_key(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    verify_t *v = arg;
+    (void)val;
+    v->keys++;
+    if (klen < 3 || !memchr(key, 0, klen) || vlen != 8 + VAULT_KEY_BYTES)
+        problem(v, "vault: a key record is malformed");
+    return 0;
+}
+
 /* Pass 1, per log entry: the sequence is the next one, the event decodes,
  * and the dedupe index maps its (agency, event_id) to this sequence. */
 static int verify_entry(void *arg, uint64_t seq, const void *val, size_t len)
@@ -513,6 +616,7 @@ static int verify_entry(void *arg, uint64_t seq, const void *val, size_t len)
     } else {
         int rc = store_lookup(v->store, ev->agency, ev->event_id.data, &got);
         ident(who, sizeof who, ev->agency, ev->event_id.data);
+        verify_sealing(v, seq, ev, who);
         if (rc == 0 && got == seq) {
             v->indexed++;
         } else {
@@ -710,6 +814,12 @@ static int verify(const args_t *a)
         (rc = store_scan_dedupe(v.store, verify_foreign, &v)) < 0)
         problem(&v, "dedupe: reading the dedupe index failed: %s", strerror(-rc));
     verify_projections(&v, &a->proj, &cp_seq, &replayed, &same);
+    if ((rc = store_scan_pkeys(v.store, verify_key, &v)) < 0)
+        problem(&v, "vault: reading the participants' keys failed: %s", strerror(-rc));
+    printf("sealed %llu readable %llu erased %llu erasures %llu keys %llu\n",
+           (unsigned long long)v.sealed, (unsigned long long)v.unsealed,
+           (unsigned long long)v.shredded, (unsigned long long)v.erasures,
+           (unsigned long long)v.keys);
     printf("entries %llu head_seq %llu gaps %llu undecodable %llu dedupe_mismatch %llu\n"
            "dedupe_entries %llu dedupe_extra %llu checkpoint_seq %llu tail_replayed %llu "
            "projections %s\n%s\n",
@@ -802,14 +912,18 @@ static int backup(const args_t *a)
     }
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
-    if (zmq_connect(s, ep) != 0 || zmq_send(s, req, strlen(req), 0) < 0) {
+    if (cohort_curve_apply(s, &g_curve, NULL, 0) < 0 || zmq_connect(s, ep) != 0 ||
+        zmq_send(s, req, strlen(req), 0) < 0) {
         fprintf(stderr, "cohortctl: cannot ask %s for a backup: %s\n", ep, zmq_strerror(errno));
         goto out;
     }
     zmq_msg_init(&msg);
     if (zmq_msg_recv(&msg, s, 0) < 0) {
-        fprintf(stderr, "cohortctl: no answer from %s within %u s: %s\n", ep, a->timeout_s,
-                zmq_strerror(errno));
+        fprintf(stderr, "cohortctl: no answer from %s within %u s: %s%s\n", ep, a->timeout_s,
+                zmq_strerror(errno),
+                g_curve.on ? " (a refused key or a wrong server key looks the same: check "
+                             "--key/--server-key)"
+                           : "");
         zmq_msg_close(&msg);
         goto out;
     }
@@ -1080,6 +1194,25 @@ static int keygen(const args_t *a)
     return 0;
 }
 
+/* Sets g_curve for a command that talks to the daemon (see the header
+ * comment for the precedence). Returns 0, or -1 after the message. */
+static int choose_keys(const args_t *a)
+{
+    const char *plain = getenv("COHORT_PLAINTEXT"), *env_server = getenv("COHORT_SERVER_KEY");
+    const char *server = a->server_key;
+    char buf[PATH_MAX];
+    struct stat st;
+
+    /* DATA-DIR/server.pub is the last default: after COHORT_SERVER_KEY, and
+     * not when plain text is asked for (COHORT_PLAINTEXT=1 and no key). */
+    if (!a->plaintext && !server && a->data_dir_set && !(env_server && *env_server) &&
+        (a->key || !(plain && strcmp(plain, "1") == 0)) &&
+        (size_t)snprintf(buf, sizeof buf, "%s/server.pub", a->data_dir) < sizeof buf &&
+        stat(buf, &st) == 0)
+        server = buf;
+    return cohort_cli_curve("cohortctl", &g_curve, a->key, server, a->plaintext);
+}
+
 int main(int argc, char **argv)
 {
     args_t a = {.data_dir = "cohort-data",
@@ -1099,12 +1232,16 @@ int main(int argc, char **argv)
         return 2;
     }
     cohort_log_set_level(LOG_WARNING);
-    if (strcmp(a.cmd, "rebuild") == 0)
-        return rebuild(&a);
-    if (strcmp(a.cmd, "snapshot") == 0)
-        return snapshot(&a);
-    if (strcmp(a.cmd, "backup") == 0)
-        return backup(&a);
+    if (strcmp(a.cmd, "rebuild") == 0 || strcmp(a.cmd, "snapshot") == 0 ||
+        strcmp(a.cmd, "backup") == 0) {
+        if (choose_keys(&a) < 0)
+            return 2;
+        rc = strcmp(a.cmd, "rebuild") == 0    ? rebuild(&a)
+             : strcmp(a.cmd, "snapshot") == 0 ? snapshot(&a)
+                                              : backup(&a);
+        cohort_curve_clear(&g_curve);
+        return rc;
+    }
     if (strcmp(a.cmd, "restore") == 0)
         return restore(&a);
     if (strcmp(a.cmd, "keygen") == 0)
@@ -1118,6 +1255,7 @@ int main(int argc, char **argv)
     if (strcmp(a.cmd, "status") == 0) {
         printf("head_seq %llu\n", (unsigned long long)store_head(s));
     } else if (strcmp(a.cmd, "tail") == 0) {
+        a.store = s;
         if ((rc = store_scan(s, a.from, a.limit, print_entry, &a)) < 0) {
             fprintf(stderr, "cohortctl: reading the log failed: %s\n", strerror(-rc));
             rc = 1;

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "zbridge.h"
+#include "zmonitor.h"
 
 #define MAX_MSG 8192             /* a request is small; bounds what a peer makes us allocate */
 #define CAP 8                    /* requests per drain call: fairness to other handles */
@@ -52,6 +53,8 @@ struct control_t {
     int closing;                 /* control_destroy was called; free after the job */
     job_t job;                   /* the backup in flight, valid while busy */
     control_stats_t st;          /* counters */
+    auth_t *auth;                /* key table (borrowed): operators only; NULL = plaintext */
+    zmonitor_t *mon;             /* logs failed CURVE handshakes (with auth), or NULL */
     char endpoint[PATH_MAX + 8]; /* the bound endpoint, for log lines */
 };
 
@@ -218,6 +221,12 @@ static void handle(void *arg, zmq_msg_t *parts, int nparts)
         return;
     }
     zmq_msg_t *payload = &parts[nparts - 1];
+    auth_identity_t who;
+    if (self->auth && (auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0 ||
+                       who.role != AUTH_ROLE_OPERATOR)) {
+        refuse(self, rid, rid_len, delim, "not authorised: an operator key is needed");
+        return;
+    }
     req = json_loadb(zmq_msg_data(payload), zmq_msg_size(payload), JSON_REJECT_DUPLICATES, NULL);
     backup = json_object_get(req, "backup"); /* NULL when req is */
     if (!json_is_object(req))
@@ -254,7 +263,7 @@ static void finish_close(control_t *self)
 }
 
 int control_new(control_t **out, uv_loop_t *loop, void *zctx, const char *endpoint, store_t *store,
-                char *err, size_t errlen)
+                auth_t *auth, const char *curve_secret, char *err, size_t errlen)
 {
     control_t *self = NULL;
     int one = 1, hwm = HWM, rc;
@@ -274,6 +283,7 @@ int control_new(control_t **out, uv_loop_t *loop, void *zctx, const char *endpoi
     }
     self->loop = loop;
     self->store = store;
+    self->auth = auth;
     if (!(self->router = zmq_socket(zctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
@@ -283,6 +293,8 @@ int control_new(control_t **out, uv_loop_t *loop, void *zctx, const char *endpoi
         snprintf(err, errlen, "creating the control socket: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (auth && (rc = auth_curve_server(self->router, curve_secret, err, errlen)) < 0)
+        goto fail;
     if (zmq_bind(self->router, endpoint) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding control endpoint %s: %s", endpoint, zmq_strerror(errno));
@@ -303,6 +315,11 @@ int control_new(control_t **out, uv_loop_t *loop, void *zctx, const char *endpoi
     }
     if ((rc = zbridge_new(&self->bridge, loop, self->router, on_input, self)) < 0) {
         snprintf(err, errlen, "watching the control socket: %s", uv_strerror(rc));
+        goto fail;
+    }
+    if (auth &&
+        (rc = zmonitor_new(&self->mon, loop, zctx, self->router, "control", err, errlen)) < 0) {
+        zbridge_close(&self->bridge);
         goto fail;
     }
     cohort_log(LOG_INFO, "control: requests on %s", self->endpoint);
@@ -330,6 +347,7 @@ void control_destroy(control_t **self_p)
         return;
     *self_p = NULL;
     zbridge_close(&self->bridge);
+    zmonitor_destroy(&self->mon);
     if (self->busy) {
         cohort_log(LOG_INFO, "control: waiting for the backup to %s to finish", self->job.dir);
         self->closing = 1; /* after_work_cb replies and frees */

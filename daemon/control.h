@@ -19,9 +19,12 @@
  *   gone) is dropped and logged.
  * - One backup at a time: a backup request while one runs is answered
  *   {"ok":false,"error":"busy: ..."} at once.
- * - Access control is the socket file's: only ipc:// endpoints outside the
- *   abstract namespace are accepted, and the socket file is made mode 0600
- *   after the bind (the data directory itself is 0700).
+ * - Access control: with a key table (auth) the socket is a CURVE server
+ *   and only operator keys are served (checked per request, so a revoked
+ *   key is refused at once); every other request gets {"ok":false,...}.
+ *   Also, only ipc:// endpoints outside the abstract namespace are
+ *   accepted, and the socket file is made mode 0600 after the bind (the
+ *   data directory itself is 0700).
  * - The store must stay open until the control is destroyed and the loop
  *   has run its last callbacks (store_close after uv_run returns). */
 #ifndef COHORT_CONTROL_H
@@ -29,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "auth.h"
 #include "store.h"
 
 typedef struct control_t control_t;
@@ -42,10 +46,11 @@ typedef struct {
 } control_stats_t;
 
 /* Binds a ROUTER socket at endpoint (ipc:// only) in zctx and serves
- * requests on loop against store. Returns 0 and *out, or a negative errno
+ * requests on loop against store; auth (borrowed, may be NULL) and
+ * curve_secret as for publish_new. Returns 0 and *out, or a negative errno
  * with a message in err (nothing left open). */
 int control_new(control_t **out, uv_loop_t *loop, void *zctx, const char *endpoint, store_t *store,
-                char *err, size_t errlen);
+                auth_t *auth, const char *curve_secret, char *err, size_t errlen);
 
 /* Copies the counters. */
 void control_stats(const control_t *self, control_stats_t *out);

@@ -28,7 +28,9 @@
 #include "codec.h"
 #include "log.h"
 #include "validate.h"
+#include "vault.h"
 #include "zbridge.h"
+#include "zmonitor.h"
 
 #define RECV_CAP 256                /* frames per drain call: fairness to other handles */
 #define BATCH_MAX_EVENTS 16384      /* open batch is full at this many events ... */
@@ -42,11 +44,12 @@
 #define LINGER_MS 2000        /* time given to unsent acks at close */
 #define NPEND 4               /* batches: open, writing, written, syncing */
 #define INLINE_MAX                                                                                 \
-    256                    /* a batch this small, with nothing in flight, is committed             \
-                              on the loop (commit_inline) */
-#define ID_MAX 64          /* event_id bytes echoed in a rejection ack */
-#define REOPEN_MIN_MS 100  /* store reopen retries back off from this ... */
-#define REOPEN_MAX_MS 1000 /* ... doubling up to this */
+    256                      /* a batch this small, with nothing in flight, is committed           \
+                                on the loop (commit_inline) */
+#define ID_MAX 64            /* event_id bytes echoed in a rejection ack */
+#define REOPEN_MIN_MS 100    /* store reopen retries back off from this ... */
+#define REOPEN_MAX_MS 1000   /* ... doubling up to this */
+#define PURGE_EVERY_MS 10000 /* after an erasure, deleted keys are purged at most this often */
 
 /* One request (frame) in a batch. */
 typedef struct {
@@ -132,7 +135,11 @@ struct ingest_t {
     ingest_stats_t st;             /* counters */
     int full;                      /* bridge paused because open is full */
     int stopping;                  /* ingest_stop was called */
-    void (*done)(void *);          /* stop callback */
+    vault_t *vault;                /* seals registrations, destroys erased keys (worker) */
+    int purge_owed;         /* an erasure's key awaits store_purge (worker; loop when idle) */
+    uint64_t last_purge_ms; /* when the last purge ran (worker; loop when idle) */
+    int on_loop;            /* write_cb is running inline on the loop (commit_inline) */
+    void (*done)(void *);   /* stop callback */
     void *done_arg;
     uint8_t *pack; /* scratch for re-encoding one event */
     size_t pack_cap;
@@ -142,6 +149,8 @@ struct ingest_t {
     Cohort__V1__Ack **ackp;
     size_t ack_cap, ackp_cap;
     int unavailable_logged; /* commit failure already logged */
+    auth_t *auth;           /* key table for CURVE frames (borrowed), or NULL: plaintext */
+    zmonitor_t *mon;        /* logs failed CURVE handshakes (with auth), or NULL */
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -255,9 +264,10 @@ static void reply_now(ingest_t *self, const void *rid, size_t rid_len, int delim
 /* Adds one decoded, validated-or-refused event to batch p. raw holds the
  * event's bytes as sent, or NULL to re-encode it. */
 static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
-                     const codec_span_t *raw, int64_t now)
+                     const codec_span_t *raw, int64_t now, const auth_identity_t *who)
 {
     char why[256];
+    const char *denied;
     ev_t *e;
     long off;
     if (grow((void **)&p->evs, &p->capevs, p->nevs + 1, sizeof *p->evs) < 0)
@@ -272,6 +282,15 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
     e->id_len = (uint32_t)idlen;
     e->item = -1;
     e->code = validate_event(ev, now, why, sizeof why);
+    if (e->code == 0 && who &&
+        auth_may_submit(who, ev->agency,
+                        ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED ||
+                            ev->body_case == COHORT__V1__EVENT__BODY_COHORT_OPENED,
+                        &denied) < 0) {
+        e->code = COHORT__V1__REJECT_CODE__REJECT_UNAUTHORISED;
+        snprintf(why, sizeof why, "%s", denied);
+        self->st.unauthorised++;
+    }
     if (e->code == 0) {
         const void *bytes = raw ? raw->data : NULL;
         size_t n = raw ? raw->len : cohort__v1__event__get_packed_size(ev);
@@ -299,7 +318,8 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
 /* Takes one decoded batch request into the open batch. On out-of-memory the
  * request's events are answered UNAVAILABLE rather than half-taken. */
 static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
-                 const Cohort__V1__IngestRequest *req, const void *frame, size_t frame_len)
+                 const Cohort__V1__IngestRequest *req, const void *frame, size_t frame_len,
+                 const auth_identity_t *who)
 {
     pend_t *p = self->open;
     const Cohort__V1__Batch *b = req->batch;
@@ -322,9 +342,14 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     if (grow((void **)&self->spans, &self->spans_cap, b->n_events, sizeof *self->spans) == 0 &&
         codec_event_spans(frame, frame_len, self->spans, b->n_events) == 0)
         raw = self->spans;
+    uint64_t denied0 = self->st.unauthorised;
     for (size_t i = 0; i < b->n_events; i++)
-        if (add_event(self, p, b->events[i], raw ? &raw[i] : NULL, now) < 0)
+        if (add_event(self, p, b->events[i], raw ? &raw[i] : NULL, now, who) < 0)
             goto oom;
+    if (self->st.unauthorised > denied0)
+        cohort_log(LOG_WARNING, "ingest: key %s (%s%s%s) sent %llu events it may not write",
+                   who->fingerprint, auth_role_name(who->role), *who->agency ? ":" : "",
+                   who->agency, (unsigned long long)(self->st.unauthorised - denied0));
     r->n = (uint32_t)(p->nevs - r->first);
     p->nreqs++;
     return;
@@ -356,6 +381,14 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
         return;
     }
     zmq_msg_t *payload = &parts[nparts - 1];
+    auth_identity_t who;
+    if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
+        /* Revoked or changed since the handshake (libzmq never re-checks). */
+        self->st.frames_refused++;
+        reply_now(self, rid, rid_len, delim, 0, COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED,
+                  "this connection's key is no longer allowed (revoked or changed)");
+        return;
+    }
     rc = codec_decode(self->open->codec, zmq_msg_data(payload), zmq_msg_size(payload), &req,
                       &reason);
     if (rc != COHORT__V1__FRAME_ERROR__FRAME_OK) {
@@ -367,7 +400,8 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
         reply_now(self, rid, rid_len, delim, req->request_id, 0, NULL);
         return;
     }
-    take(self, rid, rid_len, delim, req, zmq_msg_data(payload), zmq_msg_size(payload));
+    take(self, rid, rid_len, delim, req, zmq_msg_data(payload), zmq_msg_size(payload),
+         self->auth ? &who : NULL);
 }
 
 /* Worker: rebuilds the projections from the checkpoint and the log after a
@@ -523,6 +557,55 @@ static int recover(ingest_t *self, pend_t *p)
     return 0;
 }
 
+/* Worker: seals the accepted registrations of the batch and adds the key
+ * writes and deletes of its registrations and erasures (vault.h), in
+ * sequence order, before the batch is written. *erased is set if it
+ * erases anyone. Returns 0, or a negative errno with the reason in p->err. */
+static int seal(ingest_t *self, pend_t *p, int *erased)
+{
+    int rc = 0;
+    vault_begin(self->vault);
+    for (size_t k = 0; k < p->nevs && rc == 0; k++) {
+        const ev_t *e = &p->evs[k];
+        uint64_t seq;
+        if (e->item >= 0 && store_batch_result(p->sb, (size_t)e->item, &seq) == STORE_ACCEPTED &&
+            (rc = vault_commit_event(self->vault, p->sb, (size_t)e->item, seq, e->ev, erased)) < 0)
+            snprintf(p->err, sizeof p->err, "sealing the characteristics of entry %llu: %s",
+                     (unsigned long long)seq, strerror(-rc));
+    }
+    vault_begin(self->vault); /* the keys are not kept beyond the batch */
+    return rc;
+}
+
+/* Whether a purge is owed and the rate limit allows it now. */
+static int purge_due(const ingest_t *self)
+{
+    return self->purge_owed &&
+           (!self->last_purge_ms || mono_ms() >= self->last_purge_ms + PURGE_EVERY_MS);
+}
+
+/* Worker, or loop when no commit can run: after an erasure, makes the
+ * destroyed keys physically go from the live store (store_purge), after a
+ * checkpoint so that the old one, which still describes the erased people,
+ * is replaced before meta is compacted. The meta flag VAULT_PURGE_META,
+ * written with the erasure, makes a restart finish a purge a crash cut
+ * short. On failure it is tried again after PURGE_EVERY_MS. */
+static void purge(ingest_t *self)
+{
+    char err[256];
+    self->last_purge_ms = mono_ms();
+    if (checkpoint_save(self->store, *self->proj, err, sizeof err) < 0 ||
+        store_purge(self->store, err, sizeof err) < 0 ||
+        store_put_meta(self->store, VAULT_PURGE_META, "0", 1, err, sizeof err) < 0) {
+        cohort_log(LOG_WARNING, "erasure: purging destroyed keys failed (retried): %s", err);
+        return;
+    }
+    self->since_checkpoint = 0;
+    self->purge_owed = 0;
+    cohort_log(LOG_INFO, "erasure: destroyed keys purged from the store's files at seq %llu",
+               (unsigned long long)store_head(self->store));
+}
+
 /* Worker: the write stage (see the file comment). */
 static void write_cb(uv_work_t *w)
 {
@@ -544,6 +627,13 @@ static void write_cb(uv_work_t *w)
         return;
     }
     decide(self, p);
+    int erased = 0;
+    if ((p->rc = seal(self, p, &erased)) < 0) {
+        /* Nothing written; the projections saw the batch: rebuild them. */
+        store_batch_fail(p->sb);
+        self->proj_stale = 1;
+        return;
+    }
     if ((p->rc = store_append(self->store, p->sb, p->err, sizeof p->err)) < 0) {
         /* Batches of the next REOPEN_MIN_MS are answered UNAVAILABLE without
          * a try: they hold frames agents sent before they saw this failure,
@@ -563,6 +653,14 @@ static void write_cb(uv_work_t *w)
         if (checkpoint_save(self->store, *self->proj, err, sizeof err) < 0)
             cohort_log(LOG_WARNING, "checkpoint failed: %s", err);
         self->since_checkpoint = 0;
+    }
+    self->purge_owed |= erased;
+    if (purge_due(self) && !self->on_loop)
+        purge(self);
+    if (self->purge_owed) { /* not yet: a render-only job will come back for it */
+        uint64_t at = self->last_purge_ms + PURGE_EVERY_MS;
+        if (!p->render_due_ms || at < p->render_due_ms)
+            p->render_due_ms = at;
     }
 }
 
@@ -657,6 +755,8 @@ static void finish(ingest_t *self)
     render_topics(self, p, 1);
     publish(self, p);
     pend_reset(p);
+    if (self->purge_owed) /* at stop the rate limit no longer matters */
+        purge(self);
     done(self->done_arg);
 }
 
@@ -792,7 +892,9 @@ static void after_write_cb(uv_work_t *w, int status)
 static void commit_inline(ingest_t *self)
 {
     pend_t *p = self->writing;
+    self->on_loop = 1; /* a purge waits for a job on the worker */
     write_cb(&self->wjob);
+    self->on_loop = 0;
     if (p->rc == 0 && store_batch_accepted(p->sb) > 0 &&
         (p->rc = store_sync(self->store, p->err, sizeof p->err)) < 0)
         self->sync_failed = 1; /* as after_sync_cb: reopen before the next write */
@@ -832,7 +934,7 @@ static void commit_next(ingest_t *self, int force)
         zbridge_resume(self->bridge);
     }
     if (!self->syncing && !self->down_seen && !self->store_down && !self->proj_stale &&
-        store_batch_count(self->writing->sb) <= INLINE_MAX) {
+        !purge_due(self) && store_batch_count(self->writing->sb) <= INLINE_MAX) {
         commit_inline(self);
         return;
     }
@@ -903,9 +1005,24 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     self->checkpoint_every = o->checkpoint_every;
     self->coalesce_ms = o->coalesce_ms;
     self->head = store_head(o->store);
+    self->auth = o->auth;
     uv_timer_init(loop, &self->due);
     self->due.data = self;
     self->due_inited = 1;
+    if ((rc = vault_new(&self->vault, o->store)) < 0) {
+        snprintf(err, errlen, "initialising the key vault (libsodium): %s", strerror(-rc));
+        goto fail;
+    }
+    { /* A purge owed when the daemon last stopped (or crashed): soon. */
+        char *flag = NULL;
+        size_t flen = 0;
+        if (store_get_meta(o->store, VAULT_PURGE_META, &flag, &flen) == 0 && flen == 1 &&
+            flag[0] == '1') {
+            self->purge_owed = 1;
+            uv_timer_start(&self->due, on_due, 0, 0);
+        }
+        free(flag);
+    }
     self->open = &self->pend[0];
     for (int i = 0; i < NPEND; i++) {
         self->pend[i].sb = store_batch_new();
@@ -939,6 +1056,8 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
         snprintf(err, errlen, "creating the ingest socket: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (o->auth && (rc = auth_curve_server(self->router, o->curve_secret, err, errlen)) < 0)
+        goto fail;
     if (zmq_bind(self->router, o->endpoint) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding ingest endpoint %s: %s", o->endpoint, zmq_strerror(errno));
@@ -948,6 +1067,9 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
         snprintf(err, errlen, "watching the ingest socket: %s", uv_strerror(rc));
         goto fail;
     }
+    if (o->auth &&
+        (rc = zmonitor_new(&self->mon, loop, zctx, self->router, "ingest", err, errlen)) < 0)
+        goto fail;
     *out = self;
     return 0;
 fail:
@@ -980,6 +1102,7 @@ void ingest_destroy(ingest_t **self_p)
         return;
     *self_p = NULL;
     zbridge_close(&self->bridge);
+    zmonitor_destroy(&self->mon);
     if (self->router) {
         int linger = LINGER_MS;
         zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);
@@ -993,6 +1116,7 @@ void ingest_destroy(ingest_t **self_p)
         free(t->name);
         free(t);
     }
+    vault_destroy(&self->vault);
     free(self->pack);
     free(self->spans);
     free(self->acks);

@@ -16,6 +16,11 @@
  *   request order, unless the agent is gone or its queue is full (counted).
  * - A bad frame never stops the pipeline: it is answered or dropped, and
  *   counted.
+ * - With CURVE (opts auth set), each frame's ZAP User-Id is checked against
+ *   the key table in force when the frame is taken: a key revoked since the
+ *   handshake gets FRAME_UNAUTHORISED for the whole frame, and each event
+ *   must be one its key may write (auth_may_submit), else it is rejected
+ *   REJECT_UNAUTHORISED and never stored.
  * - Memory is bounded: when the open batch is full the bridge pauses and
  *   ZeroMQ's high-water marks push back on the agents.
  * - The projections are touched only by the worker while a commit runs, and
@@ -27,6 +32,7 @@
 #define COHORT_INGEST_H
 #include <stdint.h>
 #include <uv.h>
+#include "auth.h"
 #include "proj.h"
 #include "publish.h"
 #include "store.h"
@@ -43,6 +49,7 @@ typedef struct {
     uint64_t unavailable;    /* events not stored because a commit failed */
     uint64_t commits;        /* synced writes */
     uint64_t replies_lost;   /* replies that could not be sent (peer gone/full) */
+    uint64_t unauthorised;   /* events rejected because their key may not write them */
 } ingest_stats_t;
 
 /* What the pipeline works with. Everything is borrowed and must outlive
@@ -55,6 +62,9 @@ typedef struct {
     publish_t *pub;                /* status publisher, or NULL */
     uint64_t checkpoint_every;     /* checkpoint after this many accepted events (0 = never) */
     unsigned coalesce_ms;          /* render a status topic at most once per this (0 = always) */
+    auth_t *auth;                  /* CURVE: the key table every frame is checked against
+                                      (borrowed); NULL = plaintext development mode */
+    const char *curve_secret;      /* the server's secret key (Z85) when auth is set */
 } ingest_opts_t;
 
 /* Binds a ROUTER socket at o->endpoint in zctx and starts receiving on

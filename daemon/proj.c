@@ -6,8 +6,10 @@
  * Ids and refs never contain '/' (validate.c), so the composite keys are
  * unambiguous.
  *
- * Invariants: programmes, cohorts and people are never removed, so pointers
- * between them stay valid. Every event handler checks all its rules first,
+ * Invariants: programmes and cohorts are never removed, so pointers to them
+ * stay valid; a person is removed only by ParticipantErased, which first
+ * drops every pointer to them (their enrolments, and their place in other
+ * enrolments' mentor lists). Every event handler checks all its rules first,
  * then allocates everything it needs, and only then mutates; the one
  * fallible mutation (a hash insert, HASH_NONFATAL_OOM) comes first and is
  * undone on failure. Dirty topics are flags on the objects (programme,
@@ -787,10 +789,14 @@ static int on_person(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     person_t *x;
     cohort_t *c, *tmp;
     char *grade;
+    /* Still sealed on replay: the key is gone because the person was
+     * erased (vault.h), which a later entry of the log applies. Until then
+     * they exist with their characteristics unknown (0). */
+    int lo = b->sealed.len ? 0 : 1;
     if (b->role < 1 || b->role > COHORT__V1__ROLE__COACH)
         return fail(w, R(BAD_ENUM), "role must be PARTICIPANT, MENTOR or COACH");
-    if (b->ethnicity < 1 || b->ethnicity > COHORT__V1__ETHNICITY__NS || b->gender < 1 ||
-        b->gender > COHORT__V1__GENDER__GENDER_NOT_STATED || b->disability < 1 ||
+    if ((int)b->ethnicity < lo || b->ethnicity > COHORT__V1__ETHNICITY__NS || (int)b->gender < lo ||
+        b->gender > COHORT__V1__GENDER__GENDER_NOT_STATED || (int)b->disability < lo ||
         b->disability > COHORT__V1__DISABILITY__DISABILITY_NOT_STATED || b->age_band < 0 ||
         b->age_band > COHORT__V1__AGE_BAND__AGE_NOT_STATED || b->sexual_orientation < 0 ||
         b->sexual_orientation > COHORT__V1__SEXUAL_ORIENTATION__ORIENTATION_NOT_STATED ||
@@ -1073,6 +1079,55 @@ static int on_mentor(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     return 0;
 }
 
+/* Removes x from e's mentors; returns 1 if x was one. */
+static int drop_mentor(enr_t *e, const person_t *x)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < e->n_mentors; i++)
+        if (e->mentors[i] != x)
+            e->mentors[k++] = e->mentors[i];
+    int dropped = k != e->n_mentors;
+    e->n_mentors = k;
+    return dropped;
+}
+
+/* Forgets a person entirely: their enrolments (with attendance and
+ * promotions), their place as anyone's mentor, and the person. Everything
+ * derived (counts, held sessions, representation, progression) is computed
+ * on demand from what is left, so it is as if they had never been there. */
+static int on_erased(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__ParticipantErased *b = ev->participant_erased;
+    person_t *x = person_get(self, ev->agency, b->participant_ref);
+    cohort_t *c, *ctmp;
+    if (!x)
+        return fail(w, R(UNKNOWN_PARTICIPANT), "participant is not registered with this agency");
+    if (dry)
+        return 0;
+    HASH_ITER(hh, self->cohorts, c, ctmp)
+    {
+        enr_t *e = enr_get(c, x), *o, *otmp;
+        int touched = 0;
+        if (e) {
+            ag_t *a = ag_get(c, x->agency);
+            HASH_DEL(c->enrs, e);
+            enr_free(e);
+            if (a) {
+                a->n_enr--;
+                a->dirty = 1; /* changed, or removed when no longer live */
+            }
+            touched = 1;
+        }
+        HASH_ITER(hh, c->enrs, o, otmp)
+        touched |= drop_mentor(o, x);
+        if (touched) /* held sessions and mentee counts may move for anyone */
+            mark_cohort(c, 1);
+    }
+    HASH_DEL(self->people, x);
+    person_free(x);
+    return 0;
+}
+
 static int dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 {
     switch (ev->body_case) {
@@ -1103,6 +1158,10 @@ static int dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry
     case COHORT__V1__EVENT__BODY_MENTOR_ASSIGNED:
         if (ev->mentor_assigned)
             return on_mentor(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED:
+        if (ev->participant_erased)
+            return on_erased(self, ev, w, dry);
         break;
     default:
         break;
@@ -2416,9 +2475,9 @@ static int load_person(proj_t *self, json_t *o)
     person_t *x;
     if (!idok(agency) || !idok(ref) || !grade || !json_is_boolean(officer) ||
         person_get(self, agency, ref) || gi(json_object_get(o, "role"), 1, 3, &role) ||
-        gi(json_object_get(o, "ethnicity"), 1, 17, &eth) ||
-        gi(json_object_get(o, "gender"), 1, 4, &gen) ||
-        gi(json_object_get(o, "disability"), 1, 3, &dis) ||
+        gi(json_object_get(o, "ethnicity"), 0, 17, &eth) || /* 0: sealed, key gone */
+        gi(json_object_get(o, "gender"), 0, 4, &gen) ||
+        gi(json_object_get(o, "disability"), 0, 3, &dis) ||
         gi(json_object_get(o, "age_band"), 0, 6, &age) ||
         gi(json_object_get(o, "orientation"), 0, 4, &ori) ||
         gi(json_object_get(o, "religion"), 0, 9, &rel))

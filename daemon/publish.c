@@ -16,24 +16,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "log.h"
 #include "zbridge.h"
+#include "zmonitor.h"
 
 #define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 #include <utlist.h>
 
-#define PUB_HWM 10000      /* queued messages per subscriber; beyond, PUB drops */
-#define SNAP_HWM 10000     /* queued reply messages per snapshot client */
-#define SNAP_RCVHWM 1000   /* queued requests per snapshot client */
-#define SNAP_MAX_MSG 65536 /* a request is small; bounds what a peer makes us allocate */
-#define SNAP_CAP 8         /* requests per drain call: fairness to other handles */
-#define PREFIX_MAX 256     /* bytes of a snapshot prefix */
-#define LINGER_MS 500      /* time given to unsent messages at close */
-#define BEAT_MS 1000       /* heartbeat interval */
-#define SYSTEM "system"    /* the heartbeat topic */
+#define PUB_HWM 10000       /* queued messages per subscriber; beyond, PUB drops */
+#define SNAP_HWM 10000      /* queued reply messages per snapshot client */
+#define SNAP_RCVHWM 1000    /* queued requests per snapshot client */
+#define SNAP_MAX_MSG 65536  /* a request is small; bounds what a peer makes us allocate */
+#define SNAP_CAP 8          /* requests per drain call: fairness to other handles */
+#define PREFIX_MAX 256      /* bytes of a snapshot prefix */
+#define LINGER_MS 500       /* time given to unsent messages at close */
+#define BEAT_MS 1000        /* heartbeat interval */
+#define SYSTEM "system"     /* the heartbeat topic */
+#define SUB_CAP 64          /* subscription messages per drain call */
+#define SUB_MAX 512         /* longest subscription message we act on */
+#define REBIND_WAIT_MS 1000 /* publish_drop_subscribers: most time waited for the old port */
 
 /* One status topic, current or removed. */
 typedef struct topic_s {
@@ -53,9 +59,16 @@ typedef struct topic_s {
 
 struct publish_t {
     uv_loop_t *loop;      /* the daemon's loop */
-    void *pub;            /* PUB socket, owned */
+    void *zctx;           /* the ZeroMQ context (borrowed) */
+    void *pub;            /* XPUB socket (manual subscriptions), owned; NULL while rebinding */
+    zbridge_t *sbridge;   /* readiness of pub (subscription messages) on loop */
+    zmonitor_t *pmon;     /* logs failed CURVE handshakes on pub (with auth), or NULL */
+    zmonitor_t *smon;     /* the same for router */
+    char *pub_ep;         /* the endpoint pub is bound to (as resolved by libzmq) */
     void *router;         /* snapshot ROUTER socket, owned */
     zbridge_t *bridge;    /* readiness of router on loop */
+    auth_t *auth;         /* the key table (borrowed), or NULL: plaintext, all topics to all */
+    const char *secret;   /* the server secret key (Z85, borrowed) when auth is set */
     uv_timer_t beat;      /* the 1 s heartbeat */
     uv_timer_t due;       /* the next coalescing deadline */
     int handles;          /* uv handles initialised and not yet closed */
@@ -121,7 +134,7 @@ static char *envelope(const publish_t *self, const char *topic, uint64_t rev, ui
 /* Sends [topic][env] on the PUB socket; counts a refusal. */
 static void pub_send(publish_t *self, const char *topic, const char *env, size_t len)
 {
-    if (zmq_send(self->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+    if (self->pub && zmq_send(self->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
         zmq_send(self->pub, env, len, ZMQ_DONTWAIT) >= 0)
         return;
     self->st.dropped++;
@@ -264,8 +277,10 @@ static int by_name(const void *a, const void *b)
     return strcmp((*(topic_t *const *)a)->name, (*(topic_t *const *)b)->name);
 }
 
-/* Sends every current topic starting with prefix, sorted, then $end. */
-static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, const char *prefix)
+/* Sends every current topic starting with prefix that who may read (who
+ * NULL: every topic), sorted, then $end. */
+static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, const char *prefix,
+                  const auth_identity_t *who)
 {
     size_t plen = strlen(prefix), n = 0, len, i;
     topic_t *t, *tmp;
@@ -280,7 +295,7 @@ static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, c
     }
     HASH_ITER(hh, self->topics, t, tmp)
     {
-        if (t->env && strncmp(t->name, prefix, plen) == 0)
+        if (t->env && strncmp(t->name, prefix, plen) == 0 && (!who || auth_may_read(who, t->name)))
             self->sel[n++] = t;
     }
     if (n)
@@ -307,6 +322,19 @@ fail:
     free(end);
 }
 
+/* 1 if some topic starting with prefix may be read by who: prefix lies
+ * within one of its prefixes, or one of them lies within prefix. */
+static int readable(const auth_identity_t *who, const char *prefix)
+{
+    auth_prefix_t a[AUTH_READ_MAX];
+    size_t n = auth_read_prefixes(who, a), plen = strlen(prefix);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(prefix, a[i].p, a[i].len) == 0 ||
+            (a[i].len > plen && memcmp(a[i].p, prefix, plen) == 0))
+            return 1;
+    return 0;
+}
+
 /* Handles one received message: [rid][payload] or [rid][""][payload]. */
 static void handle(void *arg, zmq_msg_t *parts, int nparts)
 {
@@ -321,6 +349,11 @@ static void handle(void *arg, zmq_msg_t *parts, int nparts)
         return;
     }
     zmq_msg_t *payload = &parts[nparts - 1];
+    auth_identity_t who;
+    if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
+        refuse(self, rid, rid_len, delim, "this connection's key is no longer allowed");
+        return;
+    }
     req = json_loadb(zmq_msg_data(payload), zmq_msg_size(payload), JSON_REJECT_DUPLICATES, NULL);
     snap = json_object_get(req, "snapshot"); /* NULL when req is */
     if (!req)
@@ -329,8 +362,10 @@ static void handle(void *arg, zmq_msg_t *parts, int nparts)
         refuse(self, rid, rid_len, delim, "expected {\"snapshot\":\"<prefix>\"}");
     else if (json_string_length(snap) > PREFIX_MAX)
         refuse(self, rid, rid_len, delim, "prefix longer than 256 bytes");
+    else if (self->auth && !readable(&who, json_string_value(snap)))
+        refuse(self, rid, rid_len, delim, "this key's role may not read topics under that prefix");
     else
-        serve(self, rid, rid_len, delim, json_string_value(snap));
+        serve(self, rid, rid_len, delim, json_string_value(snap), self->auth ? &who : NULL);
     json_decref(req);
 }
 
@@ -344,13 +379,159 @@ static int on_input(void *arg)
     return rc > 0;
 }
 
+/* ------------------------------------------------------ subscriptions --- */
+
+/* Applies one subscription message m (1 = subscribe, 0 = unsubscribe, then
+ * the prefix) to the pipe it came from, which stays libzmq's "last pipe"
+ * until the next receive: with a key table, only the part of the prefix
+ * the key's role may read (auth_read_prefixes: a prefix inside an allowed
+ * one is kept, an allowed one inside the prefix replaces it, anything else
+ * is dropped), so no topic outside the role ever reaches that pipe. */
+static void subscription(publish_t *self, zmq_msg_t *m)
+{
+    const char *d = zmq_msg_data(m);
+    size_t n = zmq_msg_size(m);
+    int opt;
+    if (n < 1 || n > SUB_MAX || (d[0] != 0 && d[0] != 1))
+        return; /* not a subscription message: ignored */
+    opt = d[0] ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE;
+    d++, n--;
+    if (!self->auth) {
+        zmq_setsockopt(self->pub, opt, d, n);
+        self->st.subscriptions++;
+        return;
+    }
+    auth_identity_t who;
+    auth_prefix_t a[AUTH_READ_MAX];
+    size_t na, hits = 0;
+    if (auth_check(self->auth, zmq_msg_gets(m, "User-Id"), &who) < 0) {
+        self->st.subs_refused++;
+        return; /* revoked since the handshake: publish_drop_subscribers drops it */
+    }
+    na = auth_read_prefixes(&who, a);
+    for (size_t i = 0; i < na; i++) {
+        if (n >= a[i].len && memcmp(d, a[i].p, a[i].len) == 0)
+            hits += zmq_setsockopt(self->pub, opt, d, n) == 0;
+        else if (a[i].len > n && memcmp(a[i].p, d, n) == 0)
+            hits += zmq_setsockopt(self->pub, opt, a[i].p, a[i].len) == 0;
+    }
+    if (hits) {
+        self->st.subscriptions++;
+    } else {
+        self->st.subs_refused++;
+        if (opt == ZMQ_SUBSCRIBE)
+            cohort_log(LOG_NOTICE,
+                       "publish: key %s (%s%s%s) may not read topics under '%.*s': "
+                       "subscription ignored",
+                       who.fingerprint, auth_role_name(who.role), *who.agency ? ":" : "",
+                       who.agency, (int)(n > 64 ? 64 : n), d);
+    }
+}
+
+/* zbridge handler of the XPUB socket: applies up to SUB_CAP subscription
+ * messages. */
+static int on_subs(void *arg)
+{
+    publish_t *self = arg;
+    for (int i = 0; i < SUB_CAP; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->pub, ZMQ_DONTWAIT) < 0) {
+            int e = errno;
+            zmq_msg_close(&m);
+            if (e != EAGAIN && e != EINTR)
+                cohort_log(LOG_WARNING, "publish: subscription receive failed: %s",
+                           zmq_strerror(e));
+            return 0;
+        }
+        subscription(self, &m);
+        zmq_msg_close(&m);
+    }
+    return 1;
+}
+
+/* Creates the XPUB socket (CURVE server when there is a key table) bound at
+ * ep and watched on the loop. Returns 0, or a negative errno with err. */
+static int open_pub(publish_t *self, const char *ep, char *err, size_t errlen)
+{
+    int one = 1, hwm = PUB_HWM, rc;
+    char last[1024];
+    size_t ll = sizeof last;
+    if (!(self->pub = zmq_socket(self->zctx, ZMQ_XPUB)) ||
+        zmq_setsockopt(self->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(self->pub, ZMQ_XPUB_MANUAL, &one, sizeof one) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "creating the publish socket: %s", zmq_strerror(errno));
+        return rc;
+    }
+    if (self->auth && (rc = auth_curve_server(self->pub, self->secret, err, errlen)) < 0)
+        return rc;
+    if (zmq_bind(self->pub, ep) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "binding publish endpoint %s: %s", ep, zmq_strerror(errno));
+        return rc;
+    }
+    if (!self->pub_ep &&
+        !(self->pub_ep =
+              strdup(zmq_getsockopt(self->pub, ZMQ_LAST_ENDPOINT, last, &ll) == 0 ? last : ep))) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if ((rc = zbridge_new(&self->sbridge, self->loop, self->pub, on_subs, self)) < 0) {
+        snprintf(err, errlen, "watching the publish socket: %s", uv_strerror(rc));
+        return rc;
+    }
+    if (self->auth && (rc = zmonitor_new(&self->pmon, self->loop, self->zctx, self->pub, "publish",
+                                         err, errlen)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Closes the XPUB socket at once (linger 0) and its bridge. */
+static void close_pub(publish_t *self, int linger)
+{
+    zbridge_close(&self->sbridge);
+    zmonitor_destroy(&self->pmon);
+    if (self->pub) {
+        zmq_setsockopt(self->pub, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(self->pub);
+        self->pub = NULL;
+    }
+}
+
 /* ------------------------------------------------------------- public --- */
 
+int publish_drop_subscribers(publish_t *self, char *err, size_t errlen)
+{
+    struct timespec nap = {0, 5 * 1000 * 1000};
+    int rc = -EIO;
+    close_pub(self, 0);
+    /* libzmq closes the old listener on its own thread: a tcp:// port is
+     * free a moment later (an ipc:// path is taken over at once), so retry
+     * a refused bind, bounded. */
+    for (int waited = 0; waited < REBIND_WAIT_MS; waited += 5) {
+        if ((rc = open_pub(self, self->pub_ep, err, errlen)) == 0 || rc != -EADDRINUSE)
+            break;
+        close_pub(self, 0);
+        nanosleep(&nap, NULL);
+    }
+    if (rc == 0) {
+        cohort_log(LOG_NOTICE, "publish: every subscriber disconnected; they reconnect and are "
+                               "authenticated again");
+    } else {
+        close_pub(self, 0);
+        cohort_log(LOG_ERR, "publish: cannot bind %s again: %s; no status is published",
+                   self->pub_ep, err);
+    }
+    return rc;
+}
+
 int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep,
-                const char *snap_ep, unsigned coalesce_ms, char *err, size_t errlen)
+                const char *snap_ep, unsigned coalesce_ms, auth_t *auth, const char *curve_secret,
+                char *err, size_t errlen)
 {
     publish_t *self = calloc(1, sizeof *self);
-    int one = 1, pub_hwm = PUB_HWM, snap_hwm = SNAP_HWM, rcv_hwm = SNAP_RCVHWM;
+    int one = 1, snap_hwm = SNAP_HWM, rcv_hwm = SNAP_RCVHWM;
     int rc;
     int64_t maxmsg = SNAP_MAX_MSG;
     unsigned char rnd[8];
@@ -360,6 +541,9 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
         return -ENOMEM;
     }
     self->loop = loop;
+    self->zctx = zctx;
+    self->auth = auth;
+    self->secret = curve_secret;
     self->coalesce_ms = coalesce_ms;
     uv_timer_init(loop, &self->beat);
     uv_timer_init(loop, &self->due);
@@ -372,17 +556,8 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
     }
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(self->epoch + 2 * i, 3, "%02x", rnd[i]);
-    if (!(self->pub = zmq_socket(zctx, ZMQ_PUB)) ||
-        zmq_setsockopt(self->pub, ZMQ_SNDHWM, &pub_hwm, sizeof pub_hwm) != 0) {
-        rc = -errno;
-        snprintf(err, errlen, "creating the publish socket: %s", zmq_strerror(errno));
+    if ((rc = open_pub(self, pub_ep, err, errlen)) < 0)
         goto fail;
-    }
-    if (zmq_bind(self->pub, pub_ep) != 0) {
-        rc = -errno;
-        snprintf(err, errlen, "binding publish endpoint %s: %s", pub_ep, zmq_strerror(errno));
-        goto fail;
-    }
     if (!(self->router = zmq_socket(zctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
@@ -394,6 +569,8 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
         snprintf(err, errlen, "creating the snapshot socket: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (auth && (rc = auth_curve_server(self->router, curve_secret, err, errlen)) < 0)
+        goto fail;
     if (zmq_bind(self->router, snap_ep) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding snapshot endpoint %s: %s", snap_ep, zmq_strerror(errno));
@@ -403,6 +580,9 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
         snprintf(err, errlen, "watching the snapshot socket: %s", uv_strerror(rc));
         goto fail;
     }
+    if (auth &&
+        (rc = zmonitor_new(&self->smon, loop, zctx, self->router, "snapshot", err, errlen)) < 0)
+        goto fail;
     if ((rc = uv_timer_start(&self->beat, on_beat, BEAT_MS, BEAT_MS)) < 0) {
         snprintf(err, errlen, "starting the heartbeat: %s", uv_strerror(rc));
         goto fail;
@@ -516,12 +696,10 @@ void publish_destroy(publish_t **self_p)
         return;
     *self_p = NULL;
     zbridge_close(&self->bridge);
-    if (self->pub) {
-        int linger = LINGER_MS;
-        zmq_setsockopt(self->pub, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(self->pub);
-        self->pub = NULL;
-    }
+    zmonitor_destroy(&self->smon);
+    close_pub(self, LINGER_MS);
+    free(self->pub_ep);
+    self->pub_ep = NULL;
     if (self->router) {
         int linger = LINGER_MS;
         zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);

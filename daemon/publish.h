@@ -1,5 +1,5 @@
 /* publish.h: status publishing (docs/protocol.md, "Status publishing").
- * A PUB socket carries updates, a ROUTER socket answers snapshot requests
+ * An XPUB socket carries updates, a ROUTER socket answers snapshot requests
  * (the ZeroMQ Guide's Clone pattern). Every message is [topic][envelope],
  * envelope = {"topic":T,"epoch":E,"rev":n,"seq":S,"doc":D}.
  *
@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
+
 typedef struct publish_t publish_t;
 
 /* Counters, for logs, metrics and tests. Monotonic since start. */
@@ -37,15 +39,31 @@ typedef struct {
     uint64_t dropped;          /* PUB messages the socket refused (update or heartbeat) */
     uint64_t snapshots_failed; /* snapshots abandoned, or $error replies lost (peer gone/full) */
     uint64_t bad_requests;     /* snapshot requests answered with $error */
+    uint64_t subscriptions;    /* (un)subscriptions applied, whole or narrowed to the role */
+    uint64_t subs_refused;     /* (un)subscriptions ignored: nothing the key may read, or revoked */
 } publish_stats_t;
 
-/* Binds a PUB socket at pub_ep and a snapshot ROUTER at snap_ep in zctx, on
- * loop. coalesce_ms: minimum time between two updates of one topic (0 =
- * none). Starts the 1 s system heartbeat. Returns 0 and *out, or a negative
- * errno with a message in err. On failure the handles already initialised
- * are closing: run the loop to free them. */
+/* Binds an XPUB socket at pub_ep and a snapshot ROUTER at snap_ep in zctx,
+ * on loop. coalesce_ms: minimum time between two updates of one topic (0 =
+ * none). With auth (borrowed; it must outlive the publisher) both sockets
+ * are CURVE servers with curve_secret (Z85, borrowed), and a key gets only
+ * the topics its role may read (auth_read_prefixes), by subscription and by
+ * snapshot; with auth NULL (plaintext development mode) every client gets
+ * everything. Starts the 1 s system heartbeat. Returns 0 and *out, or a
+ * negative errno with a message in err. On failure the handles already
+ * initialised are closing: run the loop to free them. */
 int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep,
-                const char *snap_ep, unsigned coalesce_ms, char *err, size_t errlen);
+                const char *snap_ep, unsigned coalesce_ms, auth_t *auth, const char *curve_secret,
+                char *err, size_t errlen);
+
+/* Closes the XPUB socket, dropping every subscriber, and binds a new one at
+ * the same endpoint: after keys are revoked (libzmq never re-authenticates
+ * an open connection, and an XPUB cannot drop one peer). Subscribers
+ * reconnect, are authenticated again, and see a rev gap that makes them
+ * take a snapshot. Blocks the loop until the old listener is gone (at most
+ * 1 s). Returns 0, or a negative errno with a message in err (nothing is
+ * published until a later call succeeds; snapshots still work). */
+int publish_drop_subscribers(publish_t *self, char *err, size_t errlen);
 
 /* A new document for topic (compact JSON text, copied; NULL = topic
  * removed) reflecting log sequence seq. Publishes now if the topic's last

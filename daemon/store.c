@@ -19,8 +19,10 @@
 
 #define FORMAT "cohortd-store-2"
 #define LOG_DIR "/dev/shm" /* RocksDB's info log: see store_open */
-enum { CF_DEFAULT, CF_LOG, CF_DEDUPE, CF_META, CF_COUNT };
-static const char *cf_names[CF_COUNT] = {"default", "log", "dedupe", "meta"};
+/* CF_PKEYS comes last: a read-only open of a store made before it existed
+ * opens the others only (see dbopen). */
+enum { CF_DEFAULT, CF_LOG, CF_DEDUPE, CF_META, CF_PKEYS, CF_COUNT };
+static const char *cf_names[CF_COUNT] = {"default", "log", "dedupe", "meta", "pkeys"};
 
 struct store_t {
     rocksdb_t *db;                                /* the database */
@@ -51,6 +53,15 @@ typedef struct {
     uint32_t first;            /* STORE_REPEAT: the item it repeats */
 } item_t;
 
+/* One side write of a batch (store_batch_side): a put or delete in the
+ * pkeys or meta column family; offsets index the batch's side buffer. */
+typedef struct {
+    int cf;                    /* CF_PKEYS or CF_META */
+    int del;                   /* 1 = delete, 0 = put */
+    uint32_t key_off, key_len; /* the key in side */
+    uint32_t val_off, val_len; /* the value in side (put) */
+} side_t;
+
 struct store_batch_t {
     item_t *items; /* events, in arrival order */
     size_t n, cap; /* count and capacity of items */
@@ -66,6 +77,10 @@ struct store_batch_t {
     char **errs;                    /* MultiGet scratch: errors */
     size_t scratch_cap;             /* capacity of the scratch arrays */
     size_t accepted;                /* accepted by the last commit */
+    side_t *sides;                  /* side writes, in the order added */
+    size_t nsides, capsides;        /* their count and capacity */
+    uint8_t *side;                  /* their keys and values, back to back */
+    size_t side_len, side_cap;      /* bytes used and allocated */
 };
 
 static void be64(uint8_t out[8], uint64_t v)
@@ -179,12 +194,26 @@ static void dbclose(store_t *self)
 static int dbopen(store_t *self, char *err, size_t errlen)
 {
     char *e = NULL;
-    int rc;
-    if (self->readonly)
+    int rc, ncf = CF_COUNT;
+    if (self->readonly) {
+        /* A store written before the pkeys family existed (or only read
+         * since) lacks it, and a read-only open cannot create it: open the
+         * others, and treat it as empty (cf[CF_PKEYS] stays NULL). */
+        size_t n = 0;
+        char **have = rocksdb_list_column_families(self->opts, self->dir, &n, &e);
+        int found = 0;
+        for (size_t i = 0; have && i < n; i++)
+            found |= strcmp(have[i], cf_names[CF_PKEYS]) == 0;
+        if (have)
+            rocksdb_list_column_families_destroy(have, n);
+        free(e); /* a store that cannot be listed fails to open below */
+        e = NULL;
+        if (!found)
+            ncf = CF_PKEYS;
         self->db = rocksdb_open_for_read_only_column_families(
-            self->opts, self->dir, CF_COUNT, cf_names,
-            (const rocksdb_options_t *const *)self->cf_opts, self->cf, 0, &e);
-    else
+            self->opts, self->dir, ncf, cf_names, (const rocksdb_options_t *const *)self->cf_opts,
+            self->cf, 0, &e);
+    } else
         self->db = rocksdb_open_column_families(self->opts, self->dir, CF_COUNT, cf_names,
                                                 (const rocksdb_options_t *const *)self->cf_opts,
                                                 self->cf, &e);
@@ -531,6 +560,22 @@ static int write_batch(store_t *self, store_batch_t *b, const rocksdb_writeoptio
     }
     rocksdb_writebatch_clear(self->wb);
     b->accepted = 0;
+    for (size_t i = 0; i < b->nsides; i++) {
+        const side_t *sd = &b->sides[i];
+        rocksdb_column_family_handle_t *cf = self->cf[sd->cf];
+        if (!cf) { /* cannot happen: only a read-only store lacks pkeys */
+            fail_all(b);
+            snprintf(err, errlen, "the store has no %s column family", cf_names[sd->cf]);
+            return -EIO;
+        }
+        if (sd->del)
+            rocksdb_writebatch_delete_cf(self->wb, cf, (const char *)b->side + sd->key_off,
+                                         sd->key_len);
+        else
+            rocksdb_writebatch_put_cf(self->wb, cf, (const char *)b->side + sd->key_off,
+                                      sd->key_len, (const char *)b->side + sd->val_off,
+                                      sd->val_len);
+    }
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = &b->items[i];
         uint8_t k[8];
@@ -703,6 +748,8 @@ void store_batch_destroy(store_batch_t **self_p)
     free(b->klen);
     free(b->vptr);
     free(b->errs);
+    free(b->sides);
+    free(b->side);
     free(b);
     *self_p = NULL;
 }
@@ -713,6 +760,8 @@ void store_batch_reset(store_batch_t *b)
     b->keys_len = 0;
     b->vals_len = 0;
     b->accepted = 0;
+    b->nsides = 0;
+    b->side_len = 0;
 }
 
 int store_batch_add(store_batch_t *b, const char *agency, const uint8_t id[16], const void *val,
@@ -924,4 +973,124 @@ int store_scan_dedupe(store_t *self,
         return -EIO;
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Side writes, item values, the pkeys family and purging (for vault.c). */
+
+int store_batch_side(store_batch_t *b, int cf, const void *key, size_t klen, const void *val,
+                     size_t vlen)
+{
+    int fam = cf == STORE_CF_PKEYS ? CF_PKEYS : cf == STORE_CF_META ? CF_META : -1;
+    if (fam < 0 || klen == 0 || klen > UINT32_MAX || vlen > UINT32_MAX ||
+        b->side_len + klen + vlen > UINT32_MAX)
+        return -EINVAL;
+    if (grow((void **)&b->sides, &b->capsides, b->nsides + 1, sizeof *b->sides) < 0 ||
+        grow((void **)&b->side, &b->side_cap, b->side_len + klen + vlen, 1) < 0)
+        return -ENOMEM;
+    side_t *sd = &b->sides[b->nsides++];
+    sd->cf = fam;
+    sd->del = val == NULL;
+    sd->key_off = (uint32_t)b->side_len;
+    sd->key_len = (uint32_t)klen;
+    memcpy(b->side + b->side_len, key, klen);
+    b->side_len += klen;
+    sd->val_off = (uint32_t)b->side_len;
+    sd->val_len = val ? (uint32_t)vlen : 0;
+    if (val && vlen)
+        memcpy(b->side + b->side_len, val, vlen);
+    b->side_len += sd->val_len;
+    return 0;
+}
+
+int store_batch_set_value(store_batch_t *b, size_t i, const void *val, size_t len)
+{
+    if (i >= b->n || len > UINT32_MAX || b->vals_len + len > UINT32_MAX)
+        return -EINVAL;
+    if (grow((void **)&b->vals, &b->vals_cap, b->vals_len + len, 1) < 0)
+        return -ENOMEM;
+    memcpy(b->vals + b->vals_len, val, len);
+    b->items[i].val_off = (uint32_t)b->vals_len;
+    b->items[i].val_len = (uint32_t)len;
+    b->vals_len += len;
+    return 0;
+}
+
+int store_get_pkey(store_t *self, const void *key, size_t klen, void **val, size_t *len)
+{
+    char *e = NULL;
+    *val = NULL;
+    *len = 0;
+    if (!self->db)
+        return -EIO;
+    if (!self->cf[CF_PKEYS])
+        return -ENOENT; /* a store from before the family: no keys */
+    char *v = rocksdb_get_cf(self->db, self->ropts, self->cf[CF_PKEYS], key, klen, len, &e);
+    if (e) {
+        free(e);
+        return -EIO;
+    }
+    *val = v;
+    return v ? 0 : -ENOENT;
+}
+
+int store_scan_pkeys(store_t *self,
+                     int (*fn)(void *arg, const void *key, size_t klen, const void *val,
+                               size_t vlen),
+                     void *arg)
+{
+    if (!self->db)
+        return -EIO;
+    if (!self->cf[CF_PKEYS])
+        return 0;
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_PKEYS]);
+    int rc = 0;
+    char *e = NULL;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const char *key = rocksdb_iter_key(it, &kl);
+        const char *val = rocksdb_iter_value(it, &vl);
+        if ((rc = fn(arg, key, kl, val, vl)) != 0)
+            break;
+    }
+    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_destroy(it);
+    if (e) {
+        free(e);
+        return -EIO;
+    }
+    return rc;
+}
+
+int store_purge(store_t *self, char *err, size_t errlen)
+{
+    char *e = NULL;
+    if (self->readonly) {
+        snprintf(err, errlen, "store is read-only");
+        return -EROFS;
+    }
+    pthread_rwlock_rdlock(&self->lock);
+    if (!self->db) {
+        pthread_rwlock_unlock(&self->lock);
+        return closed(err, errlen);
+    }
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    /* Every family, so that no live WAL file still holds a deleted key. */
+    for (int i = 0; i < CF_COUNT && !e; i++)
+        if (self->cf[i])
+            rocksdb_flush_cf(self->db, fo, self->cf[i], &e);
+    rocksdb_flushoptions_destroy(fo);
+    if (!e) {
+        rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+        /* kForce (2): rewrite the bottommost level too, so that deleted
+         * values and their tombstones are dropped, not just moved down. */
+        rocksdb_compactoptions_set_bottommost_level_compaction(co, 2);
+        rocksdb_compactoptions_set_exclusive_manual_compaction(co, 0);
+        rocksdb_compact_range_cf_opt(self->db, self->cf[CF_PKEYS], co, NULL, 0, NULL, 0);
+        rocksdb_compact_range_cf_opt(self->db, self->cf[CF_META], co, NULL, 0, NULL, 0);
+        rocksdb_compactoptions_destroy(co);
+    }
+    pthread_rwlock_unlock(&self->lock);
+    return e ? rerr(e, "flushing the memtables", err, errlen) : 0;
 }

@@ -9,6 +9,12 @@
  *           most once, ever. (The agency is 1-64 characters of [a-z0-9._-],
  *           so the key is unambiguous.)
  *   meta    format version and other small facts.
+ *   pkeys   key = agency NUL participant_ref, value = that participant's
+ *           sealing key record (daemon/vault.h). Written and deleted only
+ *           as side writes of a log append (store_batch_side), so a key and
+ *           the log entry that needs or destroys it are one atomic write.
+ *           Created when a store from before it is opened for writing; a
+ *           read-only open of such a store sees it empty.
  *
  * Threading: store_commit() runs on one worker thread at a time; every other
  * call is made while no commit is running (the ingest pipeline guarantees
@@ -177,5 +183,47 @@ int store_checkpoint(store_t *self, const char *dir, uint64_t *seq, char *err, s
 int store_scan_dedupe(store_t *self,
                       int (*fn)(void *arg, const char *agency, const uint8_t *id, uint64_t seq),
                       void *arg);
+
+/* Column families that take side writes. */
+enum { STORE_CF_PKEYS = 1, STORE_CF_META = 2 };
+
+/* Adds a side write to the batch: a put of val (vlen bytes, may be 0) at
+ * key, or a delete of key when val is NULL, in family cf (STORE_CF_*).
+ * store_write/store_append write the side writes, in the order added and
+ * before the log entries, in the same WriteBatch as the batch's accepted
+ * events, and only when at least one event is accepted (so a side write
+ * must belong to an accepted event). store_batch_reset drops them.
+ * Returns 0, -EINVAL, or -ENOMEM. */
+int store_batch_side(store_batch_t *self, int cf, const void *key, size_t klen, const void *val,
+                     size_t vlen);
+
+/* Replaces the value (the packed event) of item i with a copy of val. The
+ * old bytes stay in the batch's buffer until reset; store_batch_truncate
+ * must not be used after this. Returns 0, -EINVAL, or -ENOMEM. */
+int store_batch_set_value(store_batch_t *self, size_t i, const void *val, size_t len);
+
+/* Reads the pkeys value at key. Returns 0 with a malloc'd *val (caller
+ * frees) and *len, -ENOENT, or -EIO. Same threading as store_lookup. */
+int store_get_pkey(store_t *self, const void *key, size_t klen, void **val, size_t *len);
+
+/* Calls fn for each pkeys entry in key order until fn returns non-zero (key
+ * and val valid only during the call). Returns 0, fn's value, or -EIO. Same
+ * threading as store_scan (for tools and tests). */
+int store_scan_pkeys(store_t *self,
+                     int (*fn)(void *arg, const void *key, size_t klen, const void *val,
+                               size_t vlen),
+                     void *arg);
+
+/* Makes deleted pkeys and replaced meta values physically go from the live
+ * store's files: flushes the memtables of every family (so that no live WAL
+ * file is still needed for them), then compacts all of pkeys and meta down
+ * to the bottommost level, rewriting its files (deleted values and their
+ * tombstones are dropped; the old files are unlinked). Not erased by this:
+ * copies made earlier (backups, checkpoints that hard-link the old files),
+ * the old contents of WAL files RocksDB keeps for recycling, and freed
+ * blocks of the file system. Takes the store's lock (read), like
+ * store_checkpoint; may take long, so never on the loop thread while
+ * serving. Returns 0, -EROFS, or -EIO with the reason in err. */
+int store_purge(store_t *self, char *err, size_t errlen);
 
 #endif

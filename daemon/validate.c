@@ -272,11 +272,20 @@ static int cohort(why_t *w, const Cohort__V1__CohortOpened *b)
 static int participant(why_t *w, const Cohort__V1__ParticipantRegistered *b)
 {
     NEED_REF(w, b->participant_ref, "participant_ref");
+    if (b->sealed.len) /* checked first: a copied log entry lacks the fields below */
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                    "sealed is set only by the daemon, in its stored log");
     NEED_ENUM(w, b->role, "role");
     NEED_ENUM(w, b->ethnicity, "ethnicity");
     NEED_ENUM(w, b->gender, "gender");
     NEED_ENUM(w, b->disability, "disability");
     return OK; /* age band, orientation, religion may be unrecorded (0) */
+}
+
+static int erased(why_t *w, const Cohort__V1__ParticipantErased *b)
+{
+    NEED_REF(w, b->participant_ref, "participant_ref");
+    return OK;
 }
 
 static int enrolment(why_t *w, const Cohort__V1__EnrolmentChanged *b)
@@ -359,6 +368,8 @@ int validate_event(const Cohort__V1__Event *ev, int64_t now_us, char *reason, si
         return promotion(&w, ev->promotion_recorded);
     case COHORT__V1__EVENT__BODY_MENTOR_ASSIGNED:
         return mentor(&w, ev->mentor_assigned);
+    case COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED:
+        return erased(&w, ev->participant_erased);
     default:
         return fail(&w, COHORT__V1__REJECT_CODE__REJECT_NO_BODY,
                     "no body, or a body type this daemon does not know");

@@ -153,7 +153,7 @@ static void bad_file(auth_t *a, const char *text, mode_t mode, const char *want,
     size_t before = auth_count(a);
     write_access(text, mode);
     snprintf(full, sizeof full, "%s%s", access_path, want);
-    int rc = auth_reload(a, err, sizeof err);
+    int rc = auth_reload(a, NULL, err, sizeof err);
     if (!ok(rc < 0 && strcmp(err, full) == 0, "bad file refused: %s", what))
         diag("rc %d, got '%s', want '%s'", rc, err, full);
     ok(auth_count(a) == before && auth_lookup(a, k_agent.pub, 40, &id) == 0 &&
@@ -230,7 +230,7 @@ static void test_access_files(auth_t *a)
         char full[PATH_MAX + 64];
         snprintf(full, sizeof full, "%s: No such file or directory", access_path);
         size_t before = auth_count(a);
-        ok(auth_reload(a, err, sizeof err) == -ENOENT && strcmp(err, full) == 0,
+        ok(auth_reload(a, NULL, err, sizeof err) == -ENOENT && strcmp(err, full) == 0,
            "a missing file is refused: %s", err);
         is_int(auth_count(a), before, "  and the old table stays in force");
     }
@@ -321,7 +321,7 @@ static void test_sockets(void *ctx, auth_t **ap, const char *good_file)
     ok(zmq_bind(nsrv, nullep) == 0, "NULL server (with a ZAP domain) bound");
 
     write_access(good_file, 0600);
-    is_int(auth_reload(a, err, sizeof err), 0, "good file back in force");
+    is_int(auth_reload(a, NULL, err, sizeof err), 0, "good file back in force");
 
     /* A listed key. */
     void *ca = client(ctx, &k_agent, ep);
@@ -367,7 +367,7 @@ static void test_sockets(void *ctx, auth_t **ap, const char *good_file)
     char text[1024];
     snprintf(text, sizeof text, "%s board\n", k_board.pub);
     write_access(text, 0600);
-    is_int(auth_reload(a, err, sizeof err), 0, "reload without the agent key");
+    is_int(auth_reload(a, NULL, err, sizeof err), 0, "reload without the agent key");
     is_int(auth_check(a, uid_copy, NULL), -EACCES,
            "auth_check refuses the established agent connection's User-Id at once");
     zmq_send(ca, "after", 5, ZMQ_DONTWAIT);

@@ -277,13 +277,16 @@ int main(void)
     uv_loop_init(&loop);
     zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
 
-    ok(control_new(&c, &loop, zctx, "tcp://127.0.0.1:0", s, err, sizeof err) == -EINVAL && !c,
+    ok(control_new(&c, &loop, zctx, "tcp://127.0.0.1:0", s, NULL, NULL, err, sizeof err) ==
+               -EINVAL &&
+           !c,
        "refuses a tcp:// endpoint");
     diag("%s", err);
-    ok(control_new(&c, &loop, zctx, "ipc://@cohort-abstract", s, err, sizeof err) == -EINVAL,
+    ok(control_new(&c, &loop, zctx, "ipc://@cohort-abstract", s, NULL, NULL, err, sizeof err) ==
+           -EINVAL,
        "refuses an abstract ipc:// endpoint");
     snprintf(ep, sizeof ep, "ipc://%s/control.sock", tmp);
-    is_int(control_new(&c, &loop, zctx, ep, s, err, sizeof err), 0, "binds %s", ep);
+    is_int(control_new(&c, &loop, zctx, ep, s, NULL, NULL, err, sizeof err), 0, "binds %s", ep);
     ok(stat(ep + 6, &st) == 0 && (st.st_mode & 0777) == 0600, "the socket file is mode 0600");
     zmq_connect(req, ep);
 

@@ -1098,6 +1098,200 @@ static void test_check(void)
     proj_destroy(&p);
 }
 
+/* ------------------------------------------------------------ erasure --- */
+
+#define XREF "p1:erased-person-x"
+#define MREF "p1:erased-mentor-m"
+
+/* A programme with three cohorts, people of two agencies, and (unless
+ * skip names them) X, a participant with distinctive characteristics who is
+ * enrolled in c1 and c3, attends a session nobody else attends, is promoted
+ * and mentored, and M, a mentor from cps who mentors p1 and X. In c3 the
+ * police are dropped from the agencies while X is enrolled, so X alone
+ * keeps that agency topic. Events about a skipped person are refused
+ * (unknown), as if they had never existed. sealed_x registers X as a
+ * replay sees them once their key is gone: sealed, no characteristics. */
+static void erasure_world(proj_t *p, const char *skip, int sealed_x)
+{
+    static const char *const refs[] = {"p1", "p2", "p3", "p4", "p5", "p6"};
+    static const char *const eths[] = {"B1", "B1", "A1", "A2", "W1", "B2"};
+    static const char *const gens[] = {"FEMALE", "MALE", "FEMALE", "MALE", "FEMALE", "MALE"};
+    int sx = skip && strcmp(skip, XREF) == 0, sm = skip && strcmp(skip, MREF) == 0;
+    programme(p, "sf");
+    cohort(p, "sf", "c1", "[\"police\",\"cps\"]");
+    cohort(p, "sf", "c2", "[\"police\"]");
+    cohort(p, "sf", "c3", "[\"police\",\"cps\"]");
+    for (int i = 0; i < 6; i++) {
+        person_full(p, "police", refs[i], "PARTICIPANT", eths[i], gens[i], "NOT_DISABLED",
+                    "HETEROSEXUAL");
+        enrol(p, "police", refs[i], "sf", "c1");
+        attend(p, "police", refs[i], "sf", "c1", "TRAINING_COURSE", "course-1", "PRESENT", 1440);
+    }
+    enrol(p, "police", "p1", "sf", "c2");
+    person(p, "cps", "c1p", "PARTICIPANT");
+    enrol(p, "cps", "c1p", "sf", "c1");
+    enrol(p, "cps", "c1p", "sf", "c3");
+    if (!sm) {
+        person_full(p, "cps", MREF, "MENTOR", "M2", "MALE", "DISABLED", "LGB");
+        stage(p, "cps", MREF, "sf", "c1", "ENROLLED");
+        attend(p, "cps", MREF, "sf", "c1", "CALL_BACK", "mentor-call-back", "PRESENT", 240);
+    }
+    if (!sx) {
+        if (sealed_x)
+            ev(p, "{\"agency\":\"police\",\"occurredAt\":\"2009-01-03T09:00:00Z\","
+                  "\"participantRegistered\":{\"participantRef\":\"" XREF "\",\"role\":"
+                  "\"PARTICIPANT\",\"grade\":\"band 6\",\"sealed\":\"AQIDBAUG\"}}");
+        else
+            person_full(p, "police", XREF, "PARTICIPANT", "O1", "GENDER_OTHER", "DISABLED", "LGB");
+    }
+    enrol(p, "police", XREF, "sf", "c1");
+    enrol(p, "police", XREF, "sf", "c3");
+    attend(p, "police", XREF, "sf", "c1", "TRAINING_COURSE", "course-1", "LATE", 1200);
+    attend(p, "police", XREF, "sf", "c1", "COACHING", "coaching-only-x", "PRESENT", 120);
+    promote(p, "police", XREF, "SUBSTANTIVE_PROMOTION", "2009-07-01", "sf", "c1");
+    promote(p, "police", "p2", "ACTING_UP", "2009-07-02", "sf", "c1");
+    mentor(p, "police", MREF, "p1", "sf", "c1");
+    mentor(p, "police", MREF, XREF, "sf", "c1");
+    cohort(p, "sf", "c3", "[\"cps\"]");
+}
+
+/* Every topic of a and b, and their documents, are the same. */
+static int same_docs(const proj_t *a, const proj_t *b, const char *name)
+{
+    char **ta = NULL, **tb = NULL;
+    size_t na = proj_topics(a, "", &ta), nb = proj_topics(b, "", &tb);
+    int same = na == nb;
+    for (size_t i = 0; same && i < na; i++) {
+        char *da = proj_render(a, ta[i]), *db = proj_render(b, tb[i]);
+        same = strcmp(ta[i], tb[i]) == 0 && da && db && strcmp(da, db) == 0;
+        if (!same)
+            diag("%s: %s differs:\n# %s\n# %s", name, ta[i], da ? da : "(none)",
+                 db ? db : "(none)");
+        free(da);
+        free(db);
+    }
+    proj_strv_free(ta, na);
+    proj_strv_free(tb, nb);
+    return ok(same && na > 0, "%s: the same %zu topics, byte-identical documents", name, na);
+}
+
+/* No document of p holds s. */
+static int nowhere(const proj_t *p, const char *s)
+{
+    char **t = NULL;
+    size_t n = proj_topics(p, "", &t);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *d = proj_render(p, t[i]);
+        found |= d && strstr(d, s) != NULL;
+        free(d);
+    }
+    proj_strv_free(t, n);
+    return !found;
+}
+
+static int erase(proj_t *p, const char *agency, const char *ref)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2009-08-01T09:00:00Z\","
+              "\"participantErased\":{\"participantRef\":\"%s\"}}",
+              agency, ref);
+}
+
+static void test_erasure(void)
+{
+    proj_t *a = proj_new(NULL), *never = proj_new(NULL), *sealed = proj_new(NULL), *q;
+    json_t *d;
+
+    erasure_world(a, NULL, 0);
+    erasure_world(never, XREF, 0);
+    erasure_world(sealed, NULL, 1);
+    d = doc(a, "agency/police/sf/c1");
+    ok(at(d, "people.ref=" XREF) != NULL, "before: X is on the police topic of c1");
+    json_decref(d);
+    d = doc(a, "cohort/sf/c1");
+    is_int(I(d, "representation.total"), 8, "before: 8 enrolled participants counted, X too");
+    is_int(I(d, "mentoring.assignments"), 2, "before: two mentor assignments");
+    json_decref(d);
+    char *c3 = proj_render(a, "agency/police/sf/c3");
+    ok(c3 && strstr(c3, XREF), "before: X alone keeps police's c3 topic");
+    free(c3);
+    free(dirty(a));
+
+    is_int(erase(a, "police", XREF), OK, "X is erased");
+    is_dirty(a,
+             "agency/cps/sf/c1 agency/cps/sf/c3 agency/police/sf/c1 agency/police/sf/c3 "
+             "cohort/sf/c1 cohort/sf/c3 programme/sf",
+             "erasure marks the cohorts X was in, their programme and agency topics");
+    ok(proj_render(a, "agency/police/sf/c3") == NULL, "police's c3 topic, X's alone, is gone");
+    ok(nowhere(a, XREF), "no document holds X's ref");
+    same_docs(a, never, "erased == never existed");
+    d = doc(a, "cohort/sf/c1");
+    is_int(I(d, "mentoring.assignments"), 1, "after: X's mentor assignment is gone");
+    is_int(I(d, "filled.participants"), 7, "after: 6 police + 1 cps participants");
+    json_decref(d);
+
+    /* Replay once the key is gone: registered sealed, then erased. */
+    is_int(erase(sealed, "police", XREF), OK, "a sealed-only X is erased on replay");
+    same_docs(sealed, never, "replay without the key == never existed");
+
+    /* The saved state forgets X too. */
+    char *text = proj_save(a);
+    ok(text && !strstr(text, XREF), "the saved state (checkpoint) holds no trace of X's ref");
+    q = proj_new(NULL);
+    is_int(q && text ? proj_load(q, text, strlen(text)) : -1, 0, "it loads");
+    same_docs(q, a, "loaded == live after erasure");
+    proj_destroy(&q);
+    free(text);
+
+    /* Afterwards X is unknown. */
+    is_int(attend(a, "police", XREF, "sf", "c1", "COACHING", "c-2", "PRESENT", 120), C_PERSON,
+           "attendance for X: unknown participant");
+    is_int(stage(a, "police", XREF, "sf", "c1", "COMPLETED"), C_PERSON,
+           "enrolment change for X: unknown participant");
+    is_int(promote(a, "police", XREF, "ACTING_UP", "2009-07-05", "sf", "c1"), C_PERSON,
+           "promotion for X: unknown participant");
+    is_int(erase(a, "police", XREF), C_PERSON, "erasing X again: unknown participant");
+    is_int(erase(a, "police", "nobody"), C_PERSON, "erasing someone never registered: 14");
+    is_int(erase(a, "cps", "p1"), C_PERSON, "the same ref under another agency is not that person");
+    is_dirty(a, "", "a refused erasure marks nothing");
+    /* Registered again: a new person, from scratch. */
+    is_int(person(a, "police", XREF, "PARTICIPANT"), OK, "X may be registered again");
+    is_int(stage(a, "police", XREF, "sf", "c1", "ENROLLED"), C_TRANS,
+           "... as a new person: no earlier enrolment");
+    is_int(stage(a, "police", XREF, "sf", "c1", "APPLIED"), OK, "... who starts at APPLIED");
+    proj_destroy(&a);
+
+    /* Erasing a mentor: gone from every mentor list, and from the funnel. */
+    a = proj_new(NULL);
+    q = proj_new(NULL);
+    erasure_world(a, NULL, 0);
+    erasure_world(q, MREF, 0);
+    d = doc(a, "agency/police/sf/c1");
+    is_int(I(d, "people.ref=p1.mentors"), 1, "before: p1 has a mentor");
+    json_decref(d);
+    is_int(erase(a, "cps", MREF), OK, "M (a mentor) is erased");
+    d = doc(a, "agency/police/sf/c1");
+    is_int(I(d, "people.ref=p1.mentors"), 0, "after: p1 has none");
+    json_decref(d);
+    ok(nowhere(a, MREF), "no document holds M's ref");
+    same_docs(a, q, "erased mentor == never existed");
+    is_int(mentor(a, "police", MREF, "p1", "sf", "c1"), C_PERSON, "M can no longer be assigned");
+    proj_destroy(&a);
+    proj_destroy(&q);
+    proj_destroy(&never);
+    proj_destroy(&sealed);
+
+    /* A sealed registration is accepted only without characteristics in
+     * clear being required; an unsealed one still needs them. */
+    a = proj_new(NULL);
+    is_int(ev(a, "{\"agency\":\"police\",\"occurredAt\":\"2009-01-03T09:00:00Z\","
+                 "\"participantRegistered\":{\"participantRef\":\"r\",\"role\":\"PARTICIPANT\"}}"),
+           COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM,
+           "an unsealed registration without characteristics is refused");
+    proj_destroy(&a);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -1108,6 +1302,7 @@ int main(void)
     test_representation();
     test_dirty();
     test_check();
+    test_erasure();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);

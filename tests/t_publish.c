@@ -511,18 +511,18 @@ int main(void)
         snprintf(pa[i], sizeof pa[i], "ipc://%s/%s", dir, names[i]);
     t.loop = uv_default_loop();
     t.ctx = zmq_ctx_new();
-    rc = publish_new(&t.pa, t.loop, t.ctx, pa[0], pa[1], COAL_A, err, sizeof err);
+    rc = publish_new(&t.pa, t.loop, t.ctx, pa[0], pa[1], COAL_A, NULL, NULL, err, sizeof err);
     if (!ok(rc == 0, "publish_new A"))
         diag("%s", err);
-    rc = publish_new(&t.pb, t.loop, t.ctx, pa[2], pa[3], COAL_B, err, sizeof err);
+    rc = publish_new(&t.pb, t.loop, t.ctx, pa[2], pa[3], COAL_B, NULL, NULL, err, sizeof err);
     if (!ok(rc == 0, "publish_new B"))
         diag("%s", err);
     {
         publish_t *dup = NULL;
         char spare[160];
         snprintf(spare, sizeof spare, "ipc://%s/spare", dir);
-        rc =
-            publish_new(&dup, t.loop, t.ctx, spare, "ipc:///nonexistent/dir/x", 0, err, sizeof err);
+        rc = publish_new(&dup, t.loop, t.ctx, spare, "ipc:///nonexistent/dir/x", 0, NULL, NULL, err,
+                         sizeof err);
         ok(rc < 0 && dup == NULL && err[0], "publish_new with a bad endpoint fails: %s", err);
         unlink(spare + strlen("ipc://"));
     }

@@ -215,6 +215,31 @@ int main(void)
     ma.mentor_ref = NULL;
     is_int(check(&ev), CODE(MISSING_FIELD), "mentor assignment without mentor rejected");
 
+    /* sealed is the daemon's own field; erasure needs a ref */
+    uint8_t blob[3] = {1, 2, 3};
+    base(&ev);
+    ev.body_case = COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED;
+    ev.participant_registered = &p;
+    p.sealed.data = blob;
+    p.sealed.len = sizeof blob;
+    is_int(validate_event(&ev, NOW, why, sizeof why), CODE(BAD_VALUE),
+           "a registration with sealed set is rejected");
+    ok(strstr(why, "sealed") && strstr(why, "daemon"), "... saying sealed is the daemon's (%s)",
+       why);
+    p.ethnicity = 0;
+    is_int(check(&ev), CODE(BAD_VALUE), "... also when the characteristics are left out");
+    p.ethnicity = COHORT__V1__ETHNICITY__B1;
+    p.sealed.len = 0;
+    Cohort__V1__ParticipantErased er = COHORT__V1__PARTICIPANT_ERASED__INIT;
+    er.participant_ref = "p1:abc";
+    ev.body_case = COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED;
+    ev.participant_erased = &er;
+    is_int(check(&ev), 0, "valid ParticipantErased passes");
+    er.participant_ref = "";
+    is_int(check(&ev), CODE(MISSING_FIELD), "erasure without a ref rejected");
+    er.participant_ref = "has space";
+    is_int(check(&ev), CODE(BAD_VALUE), "erasure with a bad ref rejected");
+
     ok(validate_date("2008-02-29") && !validate_date("2009-02-29"), "leap years handled");
     ok(validate_utf8("\xf0\x9f\x98\x80", 4) && !validate_utf8("\xed\xa0\x80", 3),
        "4-byte UTF-8 accepted, surrogates rejected");

@@ -22,7 +22,7 @@ my $dir = tmpdir();
 my ($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', '/proc/nope/data']);
 is($rc, 1, 'cohortd exits 1 when the data directory cannot be made');
 like($err, qr/data directory .*nope/, 'and names the directory');
-($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', "$dir/d", '--ingest', 'bogus://x']);
+($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', "$dir/d", '--plaintext', '--ingest', 'bogus://x']);
 is($rc, 1, 'cohortd exits 1 on a bad endpoint');
 like($err, qr/^<3>.*ingest endpoint bogus:\/\/x/m, 'with an error-priority line naming it');
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', "$dir/none"]);

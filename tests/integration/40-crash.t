@@ -166,7 +166,8 @@ sub startup_kill {
         open STDERR, '>>', "$dir/cohortd.log" or die;
         open STDOUT, '>>', "$dir/cohortd.log" or die;
         exec bin('cohortd'), '--data-dir', "$dir/data", '--ingest', "ipc://$dir/ingest",
-            '--publish', "ipc://$dir/pub", '--snapshot', "ipc://$dir/snap", '--checkpoint-every', $cp
+            '--publish', "ipc://$dir/pub", '--snapshot', "ipc://$dir/snap", '--checkpoint-every', $cp,
+            '--plaintext'
             or die "exec: $!";
     }
     sleep($ms / 1000);
@@ -344,7 +345,8 @@ sub each_entry {
     open my $fh, '<', $f or die "$f: $!";
     my $n = 0;
     while (defined(my $l = <$fh>)) {
-        die "cohortctl tail: unexpected line '$l'\n" unless $l =~ /^(\d+) (\S+) (\S+) \S+$/;
+        die "cohortctl tail: unexpected line '$l'\n"
+            unless $l =~ /^(\d+) (\S+) (\S+) \S+( \(characteristics sealed\))?$/;
         $cb->($1, $2, $3);
         $n++;
     }
@@ -672,7 +674,7 @@ my $xpid = fork() // die "fork: $!";
 if (!$xpid) {
     open STDOUT, '>', "$dir/export.json" or die;
     open STDERR, '>', "$dir/export.err" or die;
-    exec bin('cohortctl'), 'tail', '--json', '--data-dir', $d->{data} or die "exec: $!";
+    exec bin('cohortctl'), 'tail', '--json', '--unseal', '--data-dir', $d->{data} or die "exec: $!";
 }
 is(wait_exit($xpid, 600), 0, 'cohortctl tail --json exports the log') or diag slurp("$dir/export.err");
 is(stop_daemon($d), 0, 'clean stop');

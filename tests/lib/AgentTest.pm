@@ -56,6 +56,14 @@ sub event_key {
     my ($e) = @_;
     my %b = %$e;
     delete @b{qw(eventId agency occurredAt)};
+    # The daemon stores a registration's protected characteristics sealed
+    # (docs/security.md, "Erasure"), so `cohortctl tail` cannot show them:
+    # compare registrations without them.
+    if (ref $b{participantRegistered} eq 'HASH') {
+        my %r = %{ $b{participantRegistered} };
+        delete @r{qw(ethnicity gender disability ageBand sexualOrientation religion sealed)};
+        $b{participantRegistered} = \%r;
+    }
     return join('|', $e->{agency}, substr($e->{occurredAt} // '', 0, 19), $js->encode(_strip(\%b)));
 }
 

@@ -17,6 +17,11 @@ our @EXPORT = qw(bin tmpdir start_daemon stop_daemon alive kill9_daemon wait_exi
                  agent_send read_jsonl write_jsonl make_events setup_events attendance_events decode_reply zraw log_of
                  repo_root snapshot_topics wait_snapshot start_watch watch_lines watch_state stop_watch);
 
+# Daemons start with --plaintext (development mode) unless start_daemon is
+# given curve => 1, and the client tools are told the same through
+# COHORT_PLAINTEXT; a CURVE test deletes it and passes keys.
+$ENV{COHORT_PLAINTEXT} //= 1;
+
 my $root = abs_path(File::Spec->catdir((File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..'));
 sub repo_root { $root }
 my $build = abs_path($ENV{COHORT_BUILD} // "$root/build") // ($ENV{COHORT_BUILD} // "$root/build");
@@ -54,7 +59,8 @@ sub start_daemon {
     my $log = "$dir/cohortd.log";
     my $from = -s $log // 0;    # earlier runs in the same dir appended before this
     my @cmd = (@{ $o{wrap} // [] }, bin('cohortd'), '--data-dir', "$dir/data", '--ingest', $ep,
-               '--publish', $pub, '--snapshot', $snap, @{ $o{args} // [] });
+               '--publish', $pub, '--snapshot', $snap, ($o{curve} ? () : ('--plaintext')),
+               @{ $o{args} // [] });
     my $pid = fork() // die "fork: $!";
     if (!$pid) {
         open STDERR, '>>', $log or die;
