@@ -81,7 +81,11 @@
  *   record is INVALID (send) or fails its file (watch), and nothing of it
  *   is sent. `keygen-pseudonym FILE` makes a new key file (mode 0600, never
  *   overwriting one). The key file is read once at start: a missing,
- *   malformed or group/other-accessible key file is a usage error (2). */
+ *   malformed or group/other-accessible key file is a usage error (2).
+ * - `--config FILE` (agent_config.h): FILE's [agent] section sets long
+ *   options by name, and `spool` (watch's SPOOL when none is given), before
+ *   the command line is applied, so flags win over the file. Any error in
+ *   the file (naming FILE:LINE and the option) is a usage error (2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -91,14 +95,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "agent_config.h"
 #include "cohort_cli.h"
 #include "cohort_client.h"
 #include "cohort_json.h"
 #include "intake.h"
 #include "outbox.h"
+#include "progress.h"
 #include "pseudonym.h"
 #include "spool.h"
 #include "uuid7.h"
@@ -129,12 +136,15 @@ typedef struct {
     int defer_set;          /* --defer-s was given (else watch uses DEFER_WATCH_S) */
     int json;               /* JSON Lines output */
     int quiet;              /* summary only */
+    int progress;           /* send, flush: PROGRESS_* (progress.h), --[no-]progress */
     const char *key_path;   /* --pseudonym-key FILE, or keygen-pseudonym's FILE; or NULL */
     pseudonym_t *ps;        /* the loaded --pseudonym-key (main), or NULL */
     const char *curve_key;  /* --key FILE: this agent's CURVE key, or NULL */
     const char *server_key; /* --server-key FILE: the daemon's public key, or NULL */
     int plaintext;          /* --plaintext */
     const cohort_curve_t *curve; /* the keys chosen (main's); on = 0: plain text */
+    const char *config;          /* --config FILE, or NULL */
+    agent_config_t *conf;        /* FILE, read (values above may point into it), or NULL */
 } args_t;
 
 /* Counts for the summary and the exit code. */
@@ -155,6 +165,7 @@ typedef struct {
     int watch;           /* watch mode: undelivered events are retried, not reported */
     int unauthorised;    /* the daemon answered FRAME_UNAUTHORISED: our key is refused */
     int hs_said;         /* the handshake failure was reported (until one succeeds) */
+    progress_t *pr;      /* send, flush: the progress report on stderr, or NULL */
 } agent_t;
 
 /* Buffered non-blocking-friendly line reader over a file descriptor. */
@@ -175,6 +186,7 @@ static void usage(FILE *out)
             "       " PROG " [OPTION]... send --outbox DIR FILE|-\n"
             "       " PROG " [OPTION]... flush --outbox DIR\n"
             "       " PROG " [OPTION]... watch [--outbox DIR] SPOOL\n"
+            "       " PROG " --config FILE [OPTION]... watch   (spool = SPOOL in FILE)\n"
             "       " PROG " keygen-pseudonym FILE\n"
             "\n"
             "send: sends events (JSON Lines, one Event per line; blank and '#' lines\n"
@@ -226,6 +238,10 @@ static void usage(FILE *out)
             "keygen-pseudonym FILE: writes a new random agency key to FILE (mode 0600;\n"
             "an existing FILE is never replaced). Keep it: another key gives other refs.\n"
             "\n"
+            "  -c, --config FILE        take options from FILE first: an INI file whose\n"
+            "                           [agent] keys are the long option names below\n"
+            "                           (endpoint = ..., plaintext = true, ...) and spool =\n"
+            "                           SPOOL for watch; flags given here win over it\n"
             "  -e, --endpoint ENDPOINT  daemon endpoint (default: $COHORT_ENDPOINT or %s)\n"
             "  -o, --outbox DIR         outbox directory (made if missing, not its parents)\n"
             "  -w, --window N           unacked events in flight (default 256)\n"
@@ -245,6 +261,11 @@ static void usage(FILE *out)
             "%s"
             "  -j, --json               print results as JSON Lines\n"
             "  -q, --quiet              print only the summary (on stderr)\n"
+            "      --progress           send, flush: always report progress on stderr: a bar on\n"
+            "                           a terminal, else a line every 10 s and a final line\n"
+            "      --no-progress        never (default: a bar when stderr is a terminal and the\n"
+            "                           results do not go to it too (-q or stdout elsewhere);\n"
+            "                           else a line every 10 s, and a final one after one)\n"
             "  -h, --help               show this help and exit\n"
             "  -V, --version            show the version and exit\n"
             "\n"
@@ -266,18 +287,82 @@ static void usage(FILE *out)
  * several agencies may arrive in any order. */
 #define DEFER_WATCH_S 50
 
-/* Reads the number of option name from optarg, in [lo, hi]; says why not.
+/* Reads the number of option name from arg, in [lo, hi]; says why not.
  * Returns 0, or -EINVAL after the message. */
-static int num_opt(const char *name, unsigned lo, unsigned hi, unsigned *out)
+static int num_opt(const char *name, const char *arg, unsigned lo, unsigned hi, unsigned *out)
 {
-    if (cohort_cli_uint(optarg, lo, hi, out) == 0)
+    if (cohort_cli_uint(arg, lo, hi, out) == 0)
         return 0;
     fprintf(stderr, PROG ": %s: expected a number from %u to %u\n", name, lo, hi);
     return -EINVAL;
 }
 
-/* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or 2
- * after printing a usage error. */
+/* Sets option c (a getopt_long val of parse_args' table) to arg (NULL for
+ * an option without an argument). name says where it came from in messages:
+ * "--window", or "FILE:LINE: option 'window'". Returns 0, or -1 after
+ * printing why not. */
+static int set_opt(args_t *a, int c, const char *arg, const char *name)
+{
+    switch (c) {
+    case 'e':
+        a->endpoint = arg;
+        break;
+    case 'o':
+        a->outbox = arg;
+        break;
+    case 'w':
+        return num_opt(name, arg, 1, 65536, &a->window) < 0 ? -1 : 0;
+    case 't':
+        return num_opt(name, arg, 1, 3600000, &a->timeout_ms) < 0 ? -1 : 0;
+    case 'd':
+        return num_opt(name, arg, 1, 604800, &a->deadline_s) < 0 ? -1 : 0;
+    case 'r':
+        return num_opt(name, arg, 10, 3600000, &a->rescan_ms) < 0 ? -1 : 0;
+    case 'D':
+        if (num_opt(name, arg, 0, 604800, &a->defer_s) < 0)
+            return -1;
+        a->defer_set = 1;
+        break;
+    case 'k':
+        a->key_path = arg;
+        break;
+    case 0x100:
+        a->curve_key = arg;
+        break;
+    case 0x101:
+        a->server_key = arg;
+        break;
+    case 0x102:
+        a->plaintext = 1;
+        break;
+    case 'j':
+        a->json = 1;
+        break;
+    case 'q':
+        a->quiet = 1;
+        break;
+    case 0x103:
+    case 0x104:
+        a->progress = c == 0x103 ? PROGRESS_ALWAYS : PROGRESS_NEVER;
+        break;
+    default:
+        fprintf(stderr, PROG ": %s: not an option\n", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Options a --config file may not set. */
+static const char *const NOT_IN_FILE[] = {"config", "help", "version", NULL};
+
+static void conf_error(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, PROG ": %s\n", msg);
+}
+
+/* Fills a from argv (and --config FILE first). Returns 0 to run, 1 to exit
+ * 0 (help, version), or 2 after printing a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
 {
     static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
@@ -293,10 +378,15 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"plaintext", no_argument, 0, 0x102},
                                        {"json", no_argument, 0, 'j'},
                                        {"quiet", no_argument, 0, 'q'},
+                                       {"progress", no_argument, 0, 0x103},
+                                       {"no-progress", no_argument, 0, 0x104},
+                                       {"config", required_argument, 0, 'c'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
                                        {0, 0, 0, 0}};
+    static const char shorts[] = "e:o:w:t:d:r:D:k:c:jqhV";
     const char *env = getenv("COHORT_ENDPOINT");
+    char name[4300];
     int c;
 
     *a = (args_t){.endpoint = (env && *env) ? env : COHORT_CLIENT_DEFAULT_ENDPOINT,
@@ -304,62 +394,46 @@ static int parse_args(args_t *a, int argc, char **argv)
                   .timeout_ms = 2000,
                   .deadline_s = 60,
                   .rescan_ms = 2000};
-    while ((c = getopt_long(argc, argv, "e:o:w:t:d:r:D:k:jqhV", lo, NULL)) != -1) {
+    /* --config first (the last one given), so that flags win over it. */
+    opterr = 0;
+    optind = 0; /* glibc: a fresh scan */
+    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1)
+        if (c == 'c')
+            a->config = optarg;
+    opterr = 1;
+    optind = 0;
+    if (a->config != NULL) {
+        if (agent_config_load(&a->conf, a->config, lo, NOT_IN_FILE, conf_error, NULL) < 0)
+            return 2;
+        for (size_t i = 0; i < a->conf->n; i++) {
+            const agent_config_entry_t *e = &a->conf->items[i];
+            snprintf(name, sizeof name, "%s:%d: option '%s'", a->conf->path, e->line, e->name);
+            if (e->has_arg == no_argument && strcmp(e->value, "true") != 0)
+                continue; /* false: as if not given */
+            if (set_opt(a, e->val, e->has_arg == no_argument ? NULL : e->value, name) < 0)
+                return 2;
+        }
+    }
+    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+        const struct option *o = lo;
         switch (c) {
-        case 'e':
-            a->endpoint = optarg;
-            break;
-        case 'o':
-            a->outbox = optarg;
-            break;
-        case 'w':
-            if (num_opt("--window", 1, 65536, &a->window) < 0)
-                return 2;
-            break;
-        case 't':
-            if (num_opt("--timeout-ms", 1, 3600000, &a->timeout_ms) < 0)
-                return 2;
-            break;
-        case 'd':
-            if (num_opt("--deadline-s", 1, 604800, &a->deadline_s) < 0)
-                return 2;
-            break;
-        case 'r':
-            if (num_opt("--rescan-ms", 10, 3600000, &a->rescan_ms) < 0)
-                return 2;
-            break;
-        case 'D':
-            if (num_opt("--defer-s", 0, 604800, &a->defer_s) < 0)
-                return 2;
-            a->defer_set = 1;
-            break;
-        case 'k':
-            a->key_path = optarg;
-            break;
-        case 0x100:
-            a->curve_key = optarg;
-            break;
-        case 0x101:
-            a->server_key = optarg;
-            break;
-        case 0x102:
-            a->plaintext = 1;
-            break;
-        case 'j':
-            a->json = 1;
-            break;
-        case 'q':
-            a->quiet = 1;
-            break;
+        case 'c':
+            break; /* read above */
         case 'h':
             usage(stdout);
             return 1;
         case 'V':
             printf(PROG " %s\n", COHORT_VERSION);
             return 1;
-        default:
+        case '?':
             fprintf(stderr, "Try '" PROG " --help' for more information.\n");
             return 2;
+        default:
+            while (o->name && o->val != c)
+                o++;
+            snprintf(name, sizeof name, "--%s", o->name ? o->name : "?");
+            if (set_opt(a, c, optarg, name) < 0)
+                return 2;
         }
     }
     const char *cmd = optind < argc ? argv[optind] : "";
@@ -382,9 +456,10 @@ static int parse_args(args_t *a, int argc, char **argv)
                                  "Try '" PROG " --help' for more information.\n");
             return 2;
         }
-    } else if (strcmp(cmd, "watch") == 0 && nargs == 1) {
+    } else if (strcmp(cmd, "watch") == 0 &&
+               (nargs == 1 || (nargs == 0 && a->conf != NULL && a->conf->spool != NULL))) {
         a->cmd = CMD_WATCH;
-        a->spool = argv[optind + 1];
+        a->spool = nargs == 1 ? argv[optind + 1] : a->conf->spool;
         if (a->outbox == NULL) {
             size_t n = strlen(a->spool) + sizeof "/.outbox";
             if ((a->outbox_buf = malloc(n)) == NULL) {
@@ -395,9 +470,11 @@ static int parse_args(args_t *a, int argc, char **argv)
             a->outbox = a->outbox_buf;
         }
     } else {
-        fprintf(stderr, PROG ": expected 'send FILE' (or 'send -' for standard input), "
-                             "'flush --outbox DIR', 'watch SPOOL' or 'keygen-pseudonym FILE'\n"
-                             "Try '" PROG " --help' for more information.\n");
+        fprintf(stderr,
+                PROG ": expected 'send FILE' (or 'send -' for standard input), "
+                     "'flush --outbox DIR', 'watch SPOOL' (SPOOL may be spool in --config FILE)\n"
+                     "or 'keygen-pseudonym FILE'\n"
+                     "Try '" PROG " --help' for more information.\n");
         return 2;
     }
     if (a->outbox != NULL && *a->outbox == '\0') {
@@ -626,11 +703,13 @@ static void check_auth(agent_t *ag)
         ag->hs_said = 0;
     } else if (hs < 0 && !ag->hs_said) {
         ag->hs_said = 1;
+        progress_clear(ag->pr);
         fprintf(stderr, PROG ": handshake refused by the server: check --key/--server-key (%s)\n",
                 why);
     }
     if (ag->unauthorised == 1) {
         ag->unauthorised = 2;
+        progress_clear(ag->pr);
         if (ag->ob != NULL)
             fprintf(stderr,
                     PROG ": the daemon no longer accepts this agent's key (FRAME_UNAUTHORISED: "
@@ -785,6 +864,60 @@ static int skip_line(const char *s)
 
 /* ---------------------------------------------------------------- plain send --- */
 
+/* ------------------------------------------------------------- progress --- */
+
+/* Starts send's (or flush's) progress report on stderr (progress.h),
+ * counting results. By default, when the results themselves scroll on the
+ * terminal stderr is (no -q and stdout a terminal too), they are the
+ * progress: no bar. */
+static progress_t *progress_begin(const args_t *a)
+{
+    progress_t *p = NULL;
+    progress_mode_t mode = a->progress;
+    if (mode == PROGRESS_AUTO && !a->quiet && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO))
+        mode = PROGRESS_NEVER;
+    progress_new(&p, &(progress_opts_t){.label = a->cmd == CMD_FLUSH ? "flush" : "send",
+                                        .unit = "events",
+                                        .mode = mode});
+    return p; /* NULL (out of memory): no report */
+}
+
+/* The input's size if it is a regular file (for the share done), else 0. */
+static uint64_t input_size(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+}
+
+/* Reports the results so far and, for a regular file of size bytes, the
+ * share done: the share of the file read, times the share of the lines
+ * read so far that have their result. */
+static void progress_tick(agent_t *ag, int fd, uint64_t size, uint64_t lines)
+{
+    uint64_t done =
+        ag->c.accepted + ag->c.duplicate + ag->c.rejected + ag->c.undelivered + ag->c.invalid;
+    off_t off;
+    if (ag->pr == NULL)
+        return;
+    if (size > 0 && lines > 0 && (off = lseek(fd, 0, SEEK_CUR)) >= 0)
+        progress_set_fraction(ag->pr, (double)off / (double)size *
+                                          (done < lines ? (double)done / (double)lines : 1.0));
+    progress_update(ag->pr, done);
+}
+
+/* Ends the report: the final state when the run went to its end (all the
+ * input read), else just erases a bar. */
+static void progress_end(agent_t *ag, int completed, int input_read)
+{
+    if (completed) {
+        if (input_read)
+            progress_set_fraction(ag->pr, 1);
+        progress_tick(ag, -1, 0, 0);
+        progress_done(ag->pr);
+    }
+    progress_destroy(&ag->pr);
+}
+
 /* send without an outbox. Returns the exit status. */
 static int run_plain(const args_t *ap)
 {
@@ -793,7 +926,7 @@ static int run_plain(const args_t *ap)
     reader_t rd = {.fd = -1};
     cohort_client_t *cl = NULL;
     Cohort__V1__Event *held = NULL; /* parsed, waiting to be submitted */
-    uint64_t held_line = 0;
+    uint64_t held_line = 0, in_size = 0;
     int rc, ret = 1;
 
     ag.a = &a;
@@ -819,6 +952,8 @@ static int run_plain(const args_t *ap)
         ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
         goto cleanup;
     }
+    ag.pr = progress_begin(&a);
+    in_size = input_size(rd.fd);
 
     for (;;) {
         zmq_pollitem_t it[2];
@@ -875,6 +1010,7 @@ static int run_plain(const args_t *ap)
         if ((rc = cohort_client_pump(cl)) < 0)
             goto zfail;
         check_auth(&ag);
+        progress_tick(&ag, rd.fd, in_size, rd.lineno);
         if (rd.eof && held == NULL && rd.start >= rd.len && cohort_client_pending(cl) == 0)
             break;
 
@@ -916,6 +1052,7 @@ cleanup:
         cohort__v1__event__free_unpacked(held, NULL);
     cohort_client_destroy(&cl); /* anything still pending is reported UNDELIVERED */
     ag.cl = NULL;
+    progress_end(&ag, ret == 0, rd.eof);
     if (fflush(stdout) != 0) {
         fprintf(stderr, PROG ": cannot write results: %s\n", strerror(errno));
         ret = 1;
@@ -1037,6 +1174,7 @@ static int run_outbox(const args_t *a)
     batch_t bt = {0};
     const char *source = NULL;
     int rc, ret = 1, have_input = a->cmd == CMD_SEND;
+    uint64_t in_size = 0;
 
     if (have_input) {
         source = strcmp(a->file, "-") == 0 ? "-" : a->file;
@@ -1067,6 +1205,10 @@ static int run_outbox(const args_t *a)
         ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
         goto cleanup;
     }
+    ag.pr = progress_begin(a);
+    in_size = have_input ? input_size(rd.fd) : 0;
+    if (!have_input)
+        progress_set_total(ag.pr, outbox_pending(ag.ob)); /* flush: what is waiting */
 
     for (;;) {
         zmq_pollitem_t it[2];
@@ -1114,6 +1256,7 @@ static int run_outbox(const args_t *a)
         if ((rc = cohort_client_pump(ag.cl)) < 0)
             goto zfail;
         check_auth(&ag);
+        progress_tick(&ag, rd.fd, in_size, rd.lineno);
         if (ag.undelivered_now) {
             /* Fail fast, and keep the outbox order: give up what is in
              * flight; it all stays in the outbox for the next run. */
@@ -1171,6 +1314,7 @@ cleanup:
     if (ret == 0 && (ag.fatal || ag.io_error))
         ret = 1;
     cohort_client_destroy(&ag.cl); /* what is still pending stays in the outbox */
+    progress_clear(ag.pr);         /* the results below start on a clean line */
     if (rd.fd > STDIN_FILENO)
         close(rd.fd);
     free(rd.buf);
@@ -1195,6 +1339,7 @@ cleanup:
             ret = 1;
         }
         left = outbox_pending(ag.ob);
+        progress_end(&ag, ret == 0, !have_input || rd.eof);
         summary(&ag);
         if (ag.c.rejected > 0)
             fprintf(stderr, PROG ": %" PRIu64 " rejected events written to %s\n", ag.c.rejected,
@@ -1651,32 +1796,34 @@ int main(int argc, char **argv)
     cohort_curve_t curve = {0};
     int rc = parse_args(&a, argc, argv);
 
-    if (rc != 0)
-        return rc == 1 ? 0 : 2;
+    if (rc != 0) {
+        rc = rc == 1 ? 0 : 2;
+        goto out;
+    }
     if (a.cmd == CMD_KEYGEN) {
         char err[512];
         if (pseudonym_keygen(a.key_path, err, sizeof err) < 0) {
             fprintf(stderr, PROG ": %s\n", err);
-            return 1;
+            rc = 1;
+            goto out;
         }
         fprintf(stderr,
                 PROG ": wrote a new pseudonym key to %s (mode 0600); keep it safe and backed up: "
                      "another key gives every staff number another ref\n",
                 a.key_path);
-        return 0;
+        goto out;
     }
     a.curve = &curve;
     if (cohort_cli_curve(PROG, &curve, a.curve_key, a.server_key, a.plaintext) < 0) {
-        free(a.outbox_buf);
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (a.key_path != NULL) {
         char err[512];
         if (pseudonym_new(&a.ps, a.key_path, err, sizeof err) < 0) {
             fprintf(stderr, PROG ": %s\n", err);
-            cohort_curve_clear(&curve);
-            free(a.outbox_buf);
-            return 2;
+            rc = 2;
+            goto out;
         }
     }
     if (a.cmd == CMD_WATCH)
@@ -1685,8 +1832,10 @@ int main(int argc, char **argv)
         rc = run_outbox(&a);
     else
         rc = run_plain(&a);
+out:
     pseudonym_destroy(&a.ps);
     cohort_curve_clear(&curve);
     free(a.outbox_buf);
+    agent_config_destroy(&a.conf); /* after everything that may point into it */
     return rc;
 }

@@ -1,37 +1,65 @@
-/* cohortctl: the operator's tool. Most commands read the event store
- * directly, opening RocksDB read-only (safe beside a running daemon):
+/* cohortctl: the operator's tool (docs/man/cohortctl.8.md, one page per
+ * command). `cohortctl COMMAND --help` shows each command's usage.
  *
- *   cohortctl status --data-dir DIR         head sequence
- *   cohortctl tail   --data-dir DIR [--from SEQ] [--limit N] [--json]
- *   cohortctl verify --data-dir DIR         log gap-free, dedupe index equal
- *                                           to the log, checkpointed
- *                                           projections + tail == full replay
- *   cohortctl snapshot [--snapshot EP] [PREFIX]
- *                                           the live status documents, as
- *                                           JSON Lines (one per topic)
- *   cohortctl rebuild --data-dir DIR [--snapshot EP]
- *                                           replay the whole log into fresh
- *                                           projections and compare every
- *                                           status document with the live
- *                                           daemon's snapshot
- *   cohortctl backup [--data-dir DIR | --control EP] BACKUP_DIR
- *                                           asks the running daemon (control
- *                                           endpoint) for an online backup
- *   cohortctl restore BACKUP_DIR DATA_DIR   offline: puts a backup in place
- *   cohortctl keygen NAME                   a CURVE keypair: NAME.key (secret,
- *                                           0600) and NAME.pub (cohort_keys.h)
+ *   status                  the daemon's state: head sequence, version,
+ *                           uptime, connected agents and subscribers, mode
+ *   stats                   the daemon's counters (ingest, publish, control)
+ *   tail [--from SEQ] [--limit N] [--json]
+ *                           log entries, plain or JSON Lines
+ *   backup BACKUP_DIR       an online, consistent backup (the daemon writes it)
+ *   restore BACKUP_DIR DATA_DIR
+ *                           offline: puts a backup in place
+ *   verify                  offline check of the store: log gap-free, dedupe
+ *                           index equal to the log, checkpointed projections
+ *                           + tail == full replay
+ *   rebuild                 replays the whole log and compares every status
+ *                           document with the live daemon's snapshot
+ *   snapshot [PREFIX]       the live status documents, as JSON Lines
+ *   keygen NAME             a CURVE keypair: NAME.key (secret, 0600), NAME.pub
  *
- * snapshot, rebuild and backup talk to the daemon: over CURVE with --key
- * (COHORT_KEY) and --server-key (COHORT_SERVER_KEY; with --data-dir given,
- * DATA-DIR/server.pub if it exists), or plain text with --plaintext (or
- * COHORT_PLAINTEXT=1 and no key given) for a development daemon, with a
- * warning. Missing or unusable keys are a usage error (2).
+ * Where things are: status, stats, tail and backup ask the daemon over its
+ * control endpoint (control.h; operator keys only with CURVE); verify,
+ * restore and the replay of rebuild read stores directly (RocksDB opened
+ * read-only, safe beside a running daemon). The endpoint and the data
+ * directory come from --control and --data-dir (the endpoint then defaults
+ * to ipc://DATA-DIR/control.sock), else from the daemon's configuration
+ * file (--config FILE; without any of the three: $COHORTD_CONFIG, else
+ * /etc/cohortd/cohortd.conf if it exists, as cohortd reads it), else the
+ * defaults (./cohort-data). When the configuration leaves the control
+ * endpoint at its default in the data directory and nothing listens there,
+ * /run/cohortd/control.sock (systemd's RuntimeDirectory, where the packaged
+ * unit's daemon puts it) is tried too.
+ *
+ * status and tail fall back to reading the store directly, with a note on
+ * stderr, when no daemon listens on the control socket and the data
+ * directory is known (from --data-dir or a configuration file); --offline
+ * asks for that directly, and tail --unseal (which needs the participants'
+ * keys in the store) always reads it. tail prints the same lines either
+ * way (the daemon sends each entry's stored bytes; the client formats).
+ * stats and backup need the daemon.
+ *
+ * Keys for the daemon's sockets: over CURVE with --key (COHORT_KEY) and
+ * --server-key (COHORT_SERVER_KEY; else the configuration's server_key;
+ * else, with --data-dir, DATA-DIR/server.pub if it exists), or plain text
+ * with --plaintext (or COHORT_PLAINTEXT=1 and no key given, or plaintext =
+ * true in the configuration) for a development daemon, with a warning.
+ * Missing or unusable keys are a usage error (2).
+ *
+ * Long runs (backup, restore, rebuild) report progress on stderr
+ * (progress.h): a bar on a terminal, plain lines every 10 s otherwise;
+ * --progress / --no-progress override. stdout carries only results.
  *
  * Output of tail carries event bodies, which hold pseudonymous refs (and,
  * for entries written before sealing existed, protected characteristics):
  * it is for audits, not for logs. tail never opens sealed characteristics
- * (vault.h): it shows them as sealed. verify prints
- * agencies, event ids and sequences (never bodies). */
+ * (vault.h) unless --unseal: it shows them as sealed. verify prints
+ * agencies, event ids and sequences (never bodies).
+ *
+ * Exit status: 0 success; 1 a check found a problem, an operation failed or
+ * was refused, or the daemon could not be reached; 2 usage errors (unknown
+ * command or option, an option that does not apply to the command, bad
+ * values, missing or unusable keys, a bad configuration file; verify: a
+ * store that cannot be opened). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -55,126 +83,311 @@
 #include "cohort_cli.h"
 #include "cohort_json.h"
 #include "cohort_keys.h"
+#include "config.h"
+#include "control.h"
 #include "log.h"
+#include "progress.h"
 #include "store.h"
 #include "uuid7.h"
 #include "vault.h"
 
-#define DEFAULT_SNAPSHOT "tcp://127.0.0.1:7402"
 #define SNAPSHOT_TIMEOUT_MS 10000
 #define REBUILD_TRIES 5
 #define DEFAULT_BACKUP_TIMEOUT_S 3600
-#define MAX_SHOWN 20 /* verify: problem lines listed */
+#define DEFAULT_TIMEOUT_S 30 /* status, stats, each tail page */
+#define POLL_MS 200          /* waiting for an answer: progress redraws */
+#define MAX_SHOWN 20         /* verify: problem lines listed */
+#define SYSTEMD_CONTROL "ipc:///run/cohortd/control.sock" /* the packaged unit's */
 
-/* Parsed command line. */
+/* Options, as bits: which were given, and which each command takes. */
+enum {
+    O_DATA_DIR = 1u << 0,
+    O_CONFIG = 1u << 1,
+    O_CONTROL = 1u << 2,
+    O_KEYS = 1u << 3, /* --key, --server-key, --plaintext */
+    O_SNAPSHOT = 1u << 4,
+    O_FROM = 1u << 5,
+    O_LIMIT = 1u << 6,
+    O_JSON = 1u << 7,
+    O_UNSEAL = 1u << 8,
+    O_OFFLINE = 1u << 9,
+    O_PAGE = 1u << 10,
+    O_TIMEOUT = 1u << 11,
+    O_PROJ = 1u << 12,     /* --suppress-k, --at-risk-ratio */
+    O_PROGRESS = 1u << 13, /* --progress, --no-progress */
+};
+#define O_CONN (O_DATA_DIR | O_CONFIG | O_CONTROL | O_KEYS | O_TIMEOUT)
+
+/* Parsed command line, then the settings resolved from it and the
+ * configuration file. */
 typedef struct {
-    const char *cmd;        /* status, tail, verify, snapshot, rebuild, backup or restore */
-    const char *prefix;     /* snapshot: topic prefix */
-    const char *data_dir;   /* store directory */
-    const char *snapshot;   /* rebuild: the daemon's snapshot endpoint */
-    proj_config_t proj;     /* rebuild: must match the daemon's settings */
-    uint64_t from;          /* tail: first sequence */
-    uint64_t limit;         /* tail: at most this many (0 = all) */
-    int json;               /* tail: JSON Lines */
-    int unseal;             /* tail: open sealed characteristics (re-sendable events) */
-    store_t *store;         /* tail: the open store, for --unseal */
-    const char *control;    /* backup: the control endpoint (NULL = from data_dir) */
-    unsigned timeout_s;     /* backup: how long to wait for the answer */
-    char **pos;             /* the command's arguments (backup: 1, restore: 2) */
-    int npos;               /* their count */
-    const char *key;        /* --key FILE: this client's CURVE key, or NULL */
-    const char *server_key; /* --server-key FILE: the daemon's public key, or NULL */
-    int plaintext;          /* --plaintext */
-    int data_dir_set;       /* --data-dir was given */
+    const char *cmd;            /* the command's name */
+    unsigned given;             /* O_* bits of the options given */
+    const char *given_name[16]; /* per bit: the option as typed (for messages) */
+    const char *prefix;         /* snapshot: topic prefix */
+    const char *data_dir;       /* store directory */
+    int data_dir_known;         /* data_dir came from --data-dir or a configuration file */
+    const char *snapshot;       /* rebuild, snapshot: the daemon's snapshot endpoint */
+    proj_config_t proj;         /* rebuild, verify: must match the daemon's settings */
+    uint64_t from;              /* tail: first sequence */
+    uint64_t limit;             /* tail: at most this many (0 = all) */
+    unsigned page;              /* tail: entries asked for per request */
+    int json;                   /* tail, status, stats: JSON */
+    int unseal;                 /* tail: open sealed characteristics (re-sendable events) */
+    int offline;                /* status, tail: read the store, never the daemon */
+    store_t *store;             /* tail: the open store, for --unseal (NULL over control) */
+    const char *control;        /* the control endpoint, or NULL (none) */
+    const char *control_alt;    /* a second endpoint to try (SYSTEMD_CONTROL), or NULL */
+    unsigned timeout_s;         /* how long to wait for each answer (0 = the command's default) */
+    char **pos;                 /* the command's arguments (backup: 1, restore: 2) */
+    int npos;                   /* their count */
+    const char *key;            /* --key FILE: this client's CURVE key, or NULL */
+    const char *server_key;     /* --server-key FILE: the daemon's public key, or NULL */
+    const char *cfg_server_key; /* the configuration's server key file, or NULL */
+    int plaintext;              /* --plaintext */
+    int cfg_plaintext;          /* the configuration says plaintext = true */
+    progress_mode_t progress;   /* --progress / --no-progress */
+    const char *config;         /* --config FILE */
+    cohortd_config_t cfg;       /* the configuration read (owns strings used above) */
+    char control_buf[PATH_MAX + 16]; /* a derived control endpoint */
+    char pub_buf[PATH_MAX];          /* the configuration's server key, as NAME.pub */
 } args_t;
 
-/* The CURVE keys of the commands that talk to the daemon (snapshot,
- * rebuild, backup), set once in main before them; on = 0: plain text. */
+/* One command: its options, arguments and help. */
+typedef struct {
+    const char *name;
+    int (*run)(args_t *a);
+    unsigned opts;       /* O_* bits it takes */
+    int min, max;        /* positional arguments */
+    const char *args;    /* what goes after the name in the synopsis */
+    const char *summary; /* one line, for the overview */
+    const char *help;    /* the description and its own options */
+} command_t;
+
+/* The CURVE keys of the commands that talk to the daemon, set once in main
+ * before them; on = 0: plain text. */
 static cohort_curve_t g_curve;
+
+#define CONN_HELP                                                                                  \
+    "Where the daemon is (see cohortctl(8), FILES):\n"                                             \
+    "  -c, --control EP       its control endpoint (ipc://PATH)\n"                                 \
+    "  -d, --data-dir DIR     its data directory; the control endpoint is then\n"                  \
+    "                         ipc://DIR/control.sock\n"                                            \
+    "      --config FILE      the daemon's configuration file, for data_dir, control,\n"           \
+    "                         server_key and plaintext (default, without --control\n"              \
+    "                         or --data-dir: $COHORTD_CONFIG, else\n"                              \
+    "                         /etc/cohortd/cohortd.conf if it exists)\n"                           \
+    "  -T, --timeout-s S      wait at most S seconds for each answer (1-86400)\n"                  \
+    "The control endpoint serves operator keys only (CURVE):\n"                                    \
+    "      --key FILE         this operator's key file (default: $COHORT_KEY)\n"                   \
+    "      --server-key FILE  the daemon's public key (default: $COHORT_SERVER_KEY,\n"             \
+    "                         else the configuration's server_key, else\n"                         \
+    "                         DATA-DIR/server.pub)\n"                                              \
+    "      --plaintext        no CURVE, for a development daemon run with --plaintext\n"           \
+    "                         (default: on if $COHORT_PLAINTEXT is 1 and no key is\n"              \
+    "                         given, or if the configuration says plaintext = true)\n"
+
+#define STORE_HELP                                                                                 \
+    "  -d, --data-dir DIR     the daemon's data directory (default: the\n"                         \
+    "                         configuration's data_dir, else ./cohort-data)\n"                     \
+    "      --config FILE      the daemon's configuration file (as for status)\n"
+
+#define PROJ_HELP                                                                                  \
+    "      --suppress-k K     the daemon's suppress_k (default: the configuration's,\n"            \
+    "                         else 5)\n"                                                           \
+    "      --at-risk-ratio R  the daemon's at_risk_ratio (default: the\n"                          \
+    "                         configuration's, else 0.75)\n"
+
+#define PROGRESS_HELP                                                                              \
+    "      --progress         always report progress on stderr: a bar on a terminal,\n"            \
+    "                         else a line every 10 s and a final line\n"                           \
+    "      --no-progress      never report progress (default: a bar on a terminal;\n"              \
+    "                         else a line every 10 s, and a final one after one)\n"
+
+static int run_status(args_t *a);
+static int run_stats(args_t *a);
+static int run_tail(args_t *a);
+static int run_backup(args_t *a);
+static int run_restore(args_t *a);
+static int run_verify(args_t *a);
+static int run_rebuild(args_t *a);
+static int run_snapshot(args_t *a);
+static int run_keygen(args_t *a);
+
+static const command_t commands[] = {
+    {"status", run_status, O_CONN | O_JSON | O_OFFLINE, 0, 0, "[--json] [--offline]",
+     "the daemon's state: head seq, agents, subscribers",
+     "Asks the running daemon over its control endpoint and prints one 'key value'\n"
+     "per line: head_seq (the last durable log sequence), version, pid, uptime_s,\n"
+     "agents and subscribers (connections now), mode (curve or plaintext),\n"
+     "client_keys (curve), data_dir, control, backup_running. If no daemon listens\n"
+     "on the control socket and the data directory is known (--data-dir or a\n"
+     "configuration file), reads the store instead (read-only) and prints only\n"
+     "head_seq, with a note on stderr.\n"
+     "  -j, --json             one JSON object instead\n"
+     "      --offline          read the store directly; never ask the daemon\n" CONN_HELP},
+    {"stats", run_stats, O_CONN | O_JSON, 0, 0, "[--json]",
+     "the daemon's counters (ingest, publish, control)",
+     "Asks the running daemon for its counters (monotonic since it started, except\n"
+     "the peers gauges) and prints one 'section.name value' per line, e.g.\n"
+     "'ingest.accepted 1234', 'ingest.rejected_by.UNKNOWN_PROGRAMME 2',\n"
+     "'publish.peers 5', 'control.tails 12'. Needs the daemon.\n"
+     "  -j, --json             one JSON object instead\n" CONN_HELP},
+    {"tail", run_tail, O_CONN | O_FROM | O_LIMIT | O_JSON | O_UNSEAL | O_OFFLINE | O_PAGE, 0, 0,
+     "[--from SEQ] [--limit N] [--json]", "log entries, plain or JSON Lines (--json)",
+     "Prints the log's entries from SEQ up to the head as it was when tail started:\n"
+     "'SEQ AGENCY EVENT-ID KIND' per line, or with --json one JSON object per line:\n"
+     "{\"seq\":N,\"event\":{...}} (the proto3 JSON mapping), for audits and for feeding\n"
+     "other systems. Read from the daemon's control endpoint a page at a time;\n"
+     "without a daemon (and a known data directory), or with --offline or --unseal,\n"
+     "from the store directly (read-only); the lines are the same either way.\n"
+     "Personal data: event bodies hold pseudonymous refs; for audits, not for logs.\n"
+     "  -f, --from SEQ         the first sequence (default: 1)\n"
+     "  -n, --limit N          at most N entries (default: all)\n"
+     "  -j, --json             JSON Lines\n"
+     "      --page N           entries asked for per request (1-10000, default 1000)\n"
+     "      --unseal           open sealed characteristics with the participants'\n"
+     "                         keys, so the events can be sent again (erased\n"
+     "                         people's stay sealed); reads the store directly;\n"
+     "                         personal data: for exports, not for logs\n"
+     "      --offline          read the store directly; never ask the daemon\n" CONN_HELP},
+    {"backup", run_backup, O_CONN | O_PROGRESS, 1, 1, "BACKUP_DIR",
+     "an online, consistent backup by the daemon",
+     "Asks the running daemon for a consistent point-in-time copy of its store in\n"
+     "BACKUP_DIR (an absolute path is sent; it must not exist, or be an empty\n"
+     "directory, on a file system the daemon can write; same file system as the\n"
+     "data: table files are hard-linked). Prints 'backup DIR' and 'head_seq N'.\n"
+     "Ingest goes on meanwhile. Default --timeout-s: 3600.\n" PROGRESS_HELP CONN_HELP},
+    {"restore", run_restore, O_PROGRESS, 2, 2, "BACKUP_DIR DATA_DIR",
+     "offline: a backup into a new data directory",
+     "Copies a backup (or a stopped daemon's data directory) into DATA_DIR, which\n"
+     "must not exist or be empty and which no daemon may use, hard-linking the\n"
+     "immutable table files when on the same file system; stages beside DATA_DIR\n"
+     "and renames into place, checks the copy opens with the backup's head, and\n"
+     "prints 'head_seq N'. Refuses a live daemon's directory (take a backup).\n" PROGRESS_HELP},
+    {"verify", run_verify, O_DATA_DIR | O_CONFIG | O_PROJ, 0, 0, "",
+     "offline check: log, dedupe index, checkpoint",
+     "Checks the store (read-only, safe beside a running daemon): the log is\n"
+     "gap-free (1..head), the dedupe index holds exactly the log's events at their\n"
+     "sequences, sealed characteristics open with their keys (or the person was\n"
+     "erased), and the checkpointed projections plus the log tail equal a full\n"
+     "replay. Prints each problem found, counts, then OK or FAILED. Exit 1 on a\n"
+     "problem, 2 if the store cannot be opened.\n" STORE_HELP PROJ_HELP},
+    {"rebuild", run_rebuild, O_DATA_DIR | O_CONFIG | O_KEYS | O_SNAPSHOT | O_PROJ | O_PROGRESS, 0,
+     0, "", "replay the log; compare with the live status",
+     "Takes the live daemon's snapshot of every status document, replays the whole\n"
+     "log (read-only) into fresh projections up to the snapshot's sequence, and\n"
+     "compares every document; prints each differing topic and 'OK' or 'MISMATCH'.\n"
+     "Retried a few times if the daemon moves on meanwhile.\n"
+     "  -s, --snapshot EP      the daemon's snapshot endpoint (default: the\n"
+     "                         configuration's, else tcp://127.0.0.1:7402)\n" STORE_HELP PROJ_HELP
+         PROGRESS_HELP "      --key FILE, --server-key FILE, --plaintext\n"
+     "                         as for status; the key must read every topic\n"
+     "                         (board or coordinator)\n"},
+    {"snapshot", run_snapshot, O_SNAPSHOT | O_KEYS | O_CONFIG | O_DATA_DIR, 0, 1, "[PREFIX]",
+     "the live status documents, as JSON Lines",
+     "Prints the daemon's status documents under PREFIX (default: all it lets the\n"
+     "key read), one JSON object per line: {\"topic\":..,\"rev\":..,\"seq\":..,\"doc\":{..}},\n"
+     "then {\"end\":true,\"seq\":N,\"count\":C}.\n"
+     "  -s, --snapshot EP      the daemon's snapshot endpoint (default: the\n"
+     "                         configuration's, else tcp://127.0.0.1:7402)\n"
+     "      --config FILE, -d DIR, --key FILE, --server-key FILE, --plaintext\n"
+     "                         as for status\n"},
+    {"keygen", run_keygen, 0, 1, 1, "NAME", "a CURVE keypair: NAME.key and NAME.pub",
+     "Makes a CURVE keypair for a daemon, agent, subscriber or operator: NAME.key\n"
+     "(public and secret key, mode 0600) and NAME.pub (public key), lines\n"
+     "'public-key = Z85' and 'secret-key = Z85'. Never overwrites. Prints the\n"
+     "public key, for the daemon's access file.\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static const command_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "Usage: cohortctl COMMAND --data-dir DIR [OPTION]...\n"
-        "       cohortctl backup [--data-dir DIR | --control EP] BACKUP_DIR\n"
-        "       cohortctl restore BACKUP_DIR DATA_DIR\n"
-        "       cohortctl keygen NAME\n"
-        "Operator tool for the cohortd event store (opened read-only).\n"
-        "\n"
-        "Commands:\n"
-        "  status               print the log's head sequence\n"
-        "  tail                 print log entries (plain, or JSON Lines with --json)\n"
-        "  verify               check the log is gap-free (1..head), the dedupe index\n"
-        "                       holds exactly the log's events at their sequences, and\n"
-        "                       the checkpointed projections plus the log tail equal a\n"
-        "                       full replay; prints each problem found\n"
-        "  snapshot [PREFIX]    print the live status documents under PREFIX as JSON\n"
-        "                       Lines: {\"topic\":..,\"rev\":..,\"seq\":..,\"doc\":{..}}\n"
-        "  rebuild              recompute all status from the whole log and check it\n"
-        "                       matches the live daemon's (asks its snapshot socket)\n"
-        "  backup BACKUP_DIR    ask the running daemon for a consistent online backup\n"
-        "                       into BACKUP_DIR (must not exist, or be empty); prints\n"
-        "                       its directory and head sequence\n"
-        "  restore BACKUP_DIR DATA_DIR\n"
-        "                       offline: copy a backup into DATA_DIR (must not exist,\n"
-        "                       or be empty; no daemon may use it), hard-linking the\n"
-        "                       immutable table files when on the same file system;\n"
-        "                       checks it opens and prints its head sequence\n"
-        "  keygen NAME          make a CURVE keypair for a daemon, agent or subscriber:\n"
-        "                       NAME.key (public and secret key, mode 0600) and NAME.pub\n"
-        "                       (public key), lines 'public-key = Z85' and 'secret-key =\n"
-        "                       Z85'; never overwrites; prints the public key\n"
-        "\n"
-        "Options:\n"
-        "  -d, --data-dir DIR   the daemon's data directory (default: ./cohort-data)\n"
-        "  -f, --from SEQ       tail: start at this sequence (default: 1)\n"
-        "  -n, --limit N        tail: print at most N entries (default: all)\n"
-        "  -j, --json           tail: one JSON object per line: {\"seq\":N,\"event\":{...}}\n"
-        "      --unseal         tail: open sealed characteristics with the participants'\n"
-        "                       keys, so the events can be sent again (erased people's\n"
-        "                       stay sealed); personal data: for exports, not for logs\n"
-        "  -s, --snapshot EP    rebuild: the daemon's snapshot endpoint (default: %s)\n"
-        "  -c, --control EP     backup: the daemon's control endpoint\n"
-        "                       (default: ipc://DATA-DIR/control.sock)\n"
-        "      --timeout-s S    backup: wait at most S seconds for it (default: %d)\n"
-        "      --suppress-k K   rebuild, verify: the daemon's --suppress-k (default: %d)\n"
-        "      --at-risk-ratio R  rebuild, verify: the daemon's --at-risk-ratio (default: %.2f)\n"
-        "snapshot, rebuild and backup talk to the daemon over CURVE:\n"
-        "      --key FILE           this client's key file (an operator key for backup;\n"
-        "                           default: $COHORT_KEY)\n"
-        "      --server-key FILE    the daemon's public key (default: $COHORT_SERVER_KEY,\n"
-        "                           else DATA-DIR/server.pub when --data-dir is given)\n"
-        "      --plaintext          no CURVE: only for a development daemon run with\n"
-        "                           --plaintext (default: on if $COHORT_PLAINTEXT is 1 and\n"
-        "                           no key is given)\n"
-        "  -h, --help           show this help and exit\n"
-        "  -V, --version        show the version and exit\n"
-        "\n"
-        "Exit status: 0 on success; 1 if verify or rebuild finds a problem, a backup or\n"
-        "restore fails or is refused, keygen finds NAME.key or NAME.pub already there\n"
-        "or cannot write them, or the store cannot be read; 2 on a usage error\n"
-        "(and for verify, when the store cannot be opened; and for missing or unusable\n"
-        "keys).\n",
-        DEFAULT_SNAPSHOT, DEFAULT_BACKUP_TIMEOUT_S, PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO);
+    fprintf(out, "Usage: cohortctl COMMAND [OPTION]... [ARGUMENT]...\n"
+                 "       cohortctl COMMAND --help\n"
+                 "Operator tool for cohortd.\n\nCommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        /* Commands with arguments show them (their synopsis is only those). */
+        char name[64];
+        snprintf(name, sizeof name, "%s%s%s", commands[i].name, commands[i].max ? " " : "",
+                 commands[i].max ? commands[i].args : "");
+        fprintf(out, "  %-28s %s\n", name, commands[i].summary);
+    }
+    fprintf(out, "\n"
+                 "status, stats, tail and backup ask the running daemon over its control endpoint\n"
+                 "(an ipc socket; CURVE operator keys); verify, restore and rebuild's replay read\n"
+                 "stores directly. 'cohortctl COMMAND --help' shows a command's options;\n"
+                 "cohortctl(8) and cohortctl-COMMAND(8) describe them.\n"
+                 "  -h, --help     show this help (or a command's) and exit\n"
+                 "  -V, --version  show the version and exit\n"
+                 "\n"
+                 "Exit status: 0 success; 1 a check found a problem, an operation failed or was\n"
+                 "refused, or the daemon could not be reached; 2 a usage error (unknown command\n"
+                 "or option, an option the command does not take, a bad value, missing or\n"
+                 "unusable keys, a bad configuration file; verify: a store it cannot open).\n");
 }
 
+static void command_usage(const command_t *c, FILE *out)
+{
+    fprintf(out, "Usage: cohortctl %s%s%s%s\n%s", c->name, c->opts ? " [OPTION]..." : "",
+            *c->args ? " " : "", c->args, c->help);
+    fprintf(out, "  -h, --help             show this help and exit\n");
+}
+
+/* The long options (and their O_* bits, for "does not apply" checks). */
+static const struct option long_opts[] = {{"data-dir", required_argument, 0, 'd'},
+                                          {"from", required_argument, 0, 'f'},
+                                          {"limit", required_argument, 0, 'n'},
+                                          {"json", no_argument, 0, 'j'},
+                                          {"unseal", no_argument, 0, 0x103},
+                                          {"snapshot", required_argument, 0, 's'},
+                                          {"suppress-k", required_argument, 0, 'K'},
+                                          {"at-risk-ratio", required_argument, 0, 'R'},
+                                          {"control", required_argument, 0, 'c'},
+                                          {"timeout-s", required_argument, 0, 'T'},
+                                          {"key", required_argument, 0, 0x100},
+                                          {"server-key", required_argument, 0, 0x101},
+                                          {"plaintext", no_argument, 0, 0x102},
+                                          {"config", required_argument, 0, 0x104},
+                                          {"offline", no_argument, 0, 0x105},
+                                          {"page", required_argument, 0, 0x106},
+                                          {"progress", no_argument, 0, 0x107},
+                                          {"no-progress", no_argument, 0, 0x108},
+                                          {"help", no_argument, 0, 'h'},
+                                          {"version", no_argument, 0, 'V'},
+                                          {0, 0, 0, 0}};
+
+/* Records that option bit was given as name (for the "does not apply"
+ * message). */
+static void mark(args_t *a, unsigned bit, const char *name)
+{
+    int i = __builtin_ctz(bit);
+    if (!(a->given & bit))
+        a->given_name[i] = name;
+    a->given |= bit;
+}
+
+/* Fills a from argv. Returns 0 to run, 1 to exit 0 (help, version), or
+ * -EINVAL after a usage error message. */
 static int parse(args_t *a, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'},   {"from", required_argument, 0, 'f'},
-        {"limit", required_argument, 0, 'n'},      {"json", no_argument, 0, 'j'},
-        {"unseal", no_argument, 0, 0x103},         {"snapshot", required_argument, 0, 's'},
-        {"suppress-k", required_argument, 0, 'K'}, {"at-risk-ratio", required_argument, 0, 'R'},
-        {"control", required_argument, 0, 'c'},    {"timeout-s", required_argument, 0, 'T'},
-        {"key", required_argument, 0, 0x100},      {"server-key", required_argument, 0, 0x101},
-        {"plaintext", no_argument, 0, 0x102},      {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},          {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "d:f:n:js:c:hV", opts, NULL)) != -1) {
+    int c, help = 0, idx;
+    const command_t *cmd;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":d:f:n:js:c:T:hV", long_opts, &idx)) != -1) {
+        const char *name = argv[optind - 1];
         switch (c) {
         case 's':
             a->snapshot = optarg;
+            mark(a, O_SNAPSHOT, "--snapshot");
             break;
         case 'K': {
             uint64_t k;
@@ -183,6 +396,7 @@ static int parse(args_t *a, int argc, char **argv)
                 return -EINVAL;
             }
             a->proj.k = (int)k;
+            mark(a, O_PROJ, "--suppress-k");
             break;
         }
         case 'R': {
@@ -193,87 +407,140 @@ static int parse(args_t *a, int argc, char **argv)
                 return -EINVAL;
             }
             a->proj.at_risk_ratio = r;
+            mark(a, O_PROJ, "--at-risk-ratio");
             break;
         }
         case 'd':
             a->data_dir = optarg;
-            a->data_dir_set = 1;
+            mark(a, O_DATA_DIR, "--data-dir");
             break;
         case 0x100:
             a->key = optarg;
+            mark(a, O_KEYS, "--key");
             break;
         case 0x101:
             a->server_key = optarg;
+            mark(a, O_KEYS, "--server-key");
             break;
         case 0x102:
             a->plaintext = 1;
+            mark(a, O_KEYS, "--plaintext");
+            break;
+        case 0x104:
+            a->config = optarg;
+            mark(a, O_CONFIG, "--config");
+            break;
+        case 0x105:
+            a->offline = 1;
+            mark(a, O_OFFLINE, "--offline");
+            break;
+        case 0x106:
+            if (cohort_cli_uint(optarg, 1, CONTROL_TAIL_MAX, &a->page) < 0) {
+                fprintf(stderr, "cohortctl: --page: '%s' is not 1-%d\n", optarg, CONTROL_TAIL_MAX);
+                return -EINVAL;
+            }
+            mark(a, O_PAGE, "--page");
+            break;
+        case 0x107:
+        case 0x108:
+            a->progress = c == 0x107 ? PROGRESS_ALWAYS : PROGRESS_NEVER;
+            mark(a, O_PROGRESS, c == 0x107 ? "--progress" : "--no-progress");
             break;
         case 'c':
             a->control = optarg;
+            mark(a, O_CONTROL, "--control");
             break;
-        case 'T': {
-            uint64_t t;
-            if (cohort_cli_u64(optarg, 1, 86400, &t) < 0) {
+        case 'T':
+            if (cohort_cli_uint(optarg, 1, 86400, &a->timeout_s) < 0) {
                 fprintf(stderr, "cohortctl: --timeout-s: '%s' is not 1-86400\n", optarg);
                 return -EINVAL;
             }
-            a->timeout_s = (unsigned)t;
+            mark(a, O_TIMEOUT, "--timeout-s");
             break;
-        }
         case 'f':
             if (cohort_cli_u64(optarg, 0, UINT64_MAX, &a->from) < 0) {
                 fprintf(stderr, "cohortctl: --from: '%s' is not a sequence number\n", optarg);
                 return -EINVAL;
             }
+            mark(a, O_FROM, "--from");
             break;
         case 'n':
             if (cohort_cli_u64(optarg, 0, UINT64_MAX, &a->limit) < 0) {
                 fprintf(stderr, "cohortctl: --limit: '%s' is not a number\n", optarg);
                 return -EINVAL;
             }
+            mark(a, O_LIMIT, "--limit");
             break;
         case 0x103:
             a->unseal = 1;
+            mark(a, O_UNSEAL, "--unseal");
             break;
         case 'j':
             a->json = 1;
+            mark(a, O_JSON, "--json");
             break;
         case 'h':
-            usage(stdout);
-            return 1;
+            help = 1;
+            break;
         case 'V':
             printf("cohortctl %s\n", COHORT_VERSION);
             return 1;
+        case ':':
+            fprintf(stderr, "cohortctl: option %s needs a value\n", name);
+            fprintf(stderr, "Try 'cohortctl --help' for more information.\n");
+            return -EINVAL;
         default:
+            fprintf(stderr, "cohortctl: unknown option %s\n", name);
             fprintf(stderr, "Try 'cohortctl --help' for more information.\n");
             return -EINVAL;
         }
     }
     if (optind >= argc) {
+        if (help) {
+            usage(stdout);
+            return 1;
+        }
         fprintf(stderr, "cohortctl: no command given\nTry 'cohortctl --help'.\n");
         return -EINVAL;
     }
     a->cmd = argv[optind];
     a->pos = argv + optind + 1;
     a->npos = argc - optind - 1;
-    int min = 0, max = 0;
-    if (strcmp(a->cmd, "snapshot") == 0)
-        max = 1;
-    else if (strcmp(a->cmd, "backup") == 0)
-        min = max = 1;
-    else if (strcmp(a->cmd, "restore") == 0)
-        min = max = 2;
-    else if (strcmp(a->cmd, "keygen") == 0)
-        min = max = 1;
-    if (a->npos > max) {
-        fprintf(stderr, "cohortctl: unexpected argument '%s'\n", a->pos[max]);
+    if (strcmp(a->cmd, "help") == 0) { /* cohortctl help [COMMAND] */
+        if (a->npos == 0) {
+            usage(stdout);
+            return 1;
+        }
+        if (a->npos == 1 && (cmd = find_command(a->pos[0]))) {
+            command_usage(cmd, stdout);
+            return 1;
+        }
+        fprintf(stderr, "cohortctl: help: no such command '%s'\nTry 'cohortctl --help'.\n",
+                a->npos ? a->pos[0] : "");
         return -EINVAL;
     }
-    if (a->npos < min) {
-        fprintf(stderr, "cohortctl: %s needs %s\nTry 'cohortctl --help'.\n", a->cmd,
-                strcmp(a->cmd, "keygen") == 0 ? "a NAME"
-                : min == 1                    ? "a BACKUP_DIR"
-                                              : "a BACKUP_DIR and a DATA_DIR");
+    if (!(cmd = find_command(a->cmd))) {
+        fprintf(stderr, "cohortctl: unknown command '%s'\nTry 'cohortctl --help'.\n", a->cmd);
+        return -EINVAL;
+    }
+    if (help) {
+        command_usage(cmd, stdout);
+        return 1;
+    }
+    if (a->given & ~cmd->opts) {
+        int i = __builtin_ctz(a->given & ~cmd->opts);
+        fprintf(stderr, "cohortctl: %s does not take %s\nTry 'cohortctl %s --help'.\n", a->cmd,
+                a->given_name[i], a->cmd);
+        return -EINVAL;
+    }
+    if (a->npos > cmd->max) {
+        fprintf(stderr, "cohortctl: %s: unexpected argument '%s'\nTry 'cohortctl %s --help'.\n",
+                a->cmd, a->pos[cmd->max], a->cmd);
+        return -EINVAL;
+    }
+    if (a->npos < cmd->min) {
+        fprintf(stderr, "cohortctl: %s needs %s%s\nTry 'cohortctl %s --help'.\n", a->cmd,
+                cmd->min == 1 ? "a " : "", cmd->args, a->cmd);
         return -EINVAL;
     }
     if (strcmp(a->cmd, "snapshot") == 0 && a->npos == 1)
@@ -281,6 +548,107 @@ static int parse(args_t *a, int argc, char **argv)
     return 0;
 }
 
+/* ----------------------------------------------------------- settings --- */
+
+static void report_config(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "cohortctl: %s\n", msg);
+}
+
+/* Resolves where the store and the daemon are (see the header comment):
+ * reads the configuration file when --config is given, or when neither
+ * --data-dir nor --control is. Returns 0, or -1 after the messages (a bad
+ * configuration file: a usage error). */
+static int resolve(args_t *a)
+{
+    int from_flags = (a->given & (O_DATA_DIR | O_CONTROL)) && !(a->given & O_CONFIG);
+    if (!from_flags) {
+        config_cli_t cli = {.config = a->config};
+        if (config_load(&a->cfg, &cli, report_config, NULL) < 0)
+            return -1;
+        if (!(a->given & O_DATA_DIR)) {
+            a->data_dir = a->cfg.data_dir;
+            a->data_dir_known = a->cfg.path != NULL || a->config != NULL;
+        }
+        if (!(a->given & O_CONTROL)) {
+            a->control = a->cfg.control; /* NULL: control = none */
+            /* Left at its default in the data directory: the packaged unit's
+             * daemon has it in its RuntimeDirectory instead. */
+            snprintf(a->control_buf, sizeof a->control_buf, "ipc://%s/control.sock",
+                     a->cfg.data_dir);
+            if (a->control && strcmp(a->control, a->control_buf) == 0 &&
+                strcmp(a->control, SYSTEMD_CONTROL) != 0)
+                a->control_alt = SYSTEMD_CONTROL;
+        }
+        if (!(a->given & O_SNAPSHOT))
+            a->snapshot = a->cfg.snapshot;
+        if (!(a->given & O_PROJ))
+            a->proj = a->cfg.proj;
+        a->cfg_plaintext = a->cfg.plaintext;
+        a->cfg_server_key = a->cfg.key;
+        /* NAME.key is the daemon's secret (cohortd's own user may read it,
+         * operators may not): its public half NAME.pub beside it, when
+         * readable, is what a client needs. */
+        size_t kl = strlen(a->cfg.key);
+        if (kl > 4 && strcmp(a->cfg.key + kl - 4, ".key") == 0 && kl < sizeof a->pub_buf) {
+            snprintf(a->pub_buf, sizeof a->pub_buf, "%.*s.pub", (int)(kl - 4), a->cfg.key);
+            if (access(a->pub_buf, R_OK) == 0)
+                a->cfg_server_key = a->pub_buf;
+        }
+        if (a->cfg.key_default) {
+            /* DATA-DIR/server.key: its .pub beside it is readable more often. */
+            snprintf(a->control_buf, sizeof a->control_buf, "%s/server.pub", a->cfg.data_dir);
+            if (access(a->control_buf, R_OK) == 0 || access(a->cfg.key, R_OK) != 0)
+                a->cfg_server_key = NULL; /* choose_keys looks for server.pub itself */
+        }
+    } else {
+        a->data_dir_known = (a->given & O_DATA_DIR) != 0;
+        if (!(a->given & O_CONTROL)) {
+            snprintf(a->control_buf, sizeof a->control_buf, "ipc://%s/control.sock", a->data_dir);
+            a->control = a->control_buf;
+        }
+    }
+    return 0;
+}
+
+/* Sets g_curve for a command that talks to the daemon (see the header
+ * comment for the precedence). Returns 0, or -1 after the message. */
+static int choose_keys(const args_t *a)
+{
+    const char *plain = getenv("COHORT_PLAINTEXT"), *env_server = getenv("COHORT_SERVER_KEY");
+    const char *server = a->server_key;
+    int env_plain = plain && strcmp(plain, "1") == 0;
+    char buf[PATH_MAX];
+    struct stat st;
+
+    /* The configuration's plaintext = true: the daemon speaks plain text. */
+    if (a->cfg_plaintext && !a->key && !a->server_key)
+        return cohort_cli_curve("cohortctl", &g_curve, NULL, NULL, 1);
+    /* Defaults for the server key come after COHORT_SERVER_KEY, and not when
+     * plain text is asked for (COHORT_PLAINTEXT=1 and no key). */
+    if (!a->plaintext && !server && !(env_server && *env_server) && (a->key || !env_plain)) {
+        if (a->cfg_server_key)
+            server = a->cfg_server_key;
+        else if ((size_t)snprintf(buf, sizeof buf, "%s/server.pub", a->data_dir) < sizeof buf &&
+                 stat(buf, &st) == 0)
+            server = buf;
+    }
+    return cohort_cli_curve("cohortctl", &g_curve, a->key, server, a->plaintext);
+}
+
+/* The progress report of a long run, on stderr. */
+static progress_t *progress_start(const args_t *a, const char *label, const char *unit, int bytes,
+                                  int no_count)
+{
+    progress_t *p = NULL;
+    progress_new(&p, &(progress_opts_t){.label = label,
+                                        .unit = unit,
+                                        .bytes = bytes,
+                                        .no_count = no_count,
+                                        .mode = a->progress});
+    return p; /* NULL (out of memory) is fine: every call then does nothing */
+}
 static const char *body_name(const Cohort__V1__Event *ev)
 {
     const ProtobufCFieldDescriptor *f =
@@ -416,27 +784,97 @@ static int snapshot(const args_t *a)
     return rc == 0 ? 0 : 1;
 }
 
-/* Compares the live documents with a replay of the log up to live->seq.
- * Returns the number of differing topics (listed on stdout by name). */
-static int compare(store_t *store, const args_t *a, const live_t *live, int quiet)
+/* Replay state for rebuild. It mirrors checkpoint.c's replay (apply, in
+ * checkpoint_restore with no checkpoint): the same calls and the same log
+ * lines, plus a progress report, which checkpoint.h has no hook for. */
+typedef struct {
+    store_t *store;    /* the log's store (for the participants' keys) */
+    proj_t *proj;      /* being built */
+    uint64_t upto;     /* last sequence to apply */
+    uint64_t replayed; /* entries applied */
+    uint64_t refused;  /* entries that did not decode or that the rules refused */
+    uint64_t bad_seq;  /* the entry whose sealed characteristics did not open */
+    progress_t *pr;    /* the report */
+} replay_t;
+
+static int replay_entry(void *arg, uint64_t seq, const void *val, size_t len)
 {
-    proj_t *p = NULL;
-    checkpoint_info_t info;
-    char err[512], **topics = NULL;
-    int bad = 0;
-    if (checkpoint_restore(store, &a->proj, 0, live->seq, &p, &info, err, sizeof err) < 0) {
-        fprintf(stderr, "cohortctl: replay failed: %s\n", err);
+    replay_t *r = arg;
+    char why[256];
+    if (seq > r->upto)
+        return 1; /* stop: past the requested point */
+    progress_update(r->pr, seq);
+    Cohort__V1__Event *ev = cohort__v1__event__unpack(NULL, len, val);
+    if (!ev) {
+        progress_clear(r->pr);
+        cohort_log(LOG_WARNING, "replay: log entry %llu does not decode; skipped",
+                   (unsigned long long)seq);
+        r->refused++;
+        return 0;
+    }
+    int rc = vault_open_event(r->store, ev);
+    if (rc < 0) {
+        cohort__v1__event__free_unpacked(ev, NULL);
+        r->bad_seq = seq;
+        return rc;
+    }
+    rc = proj_apply(r->proj, ev, seq, why, sizeof why);
+    cohort__v1__event__free_unpacked(ev, NULL);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        progress_clear(r->pr);
+        cohort_log(LOG_WARNING, "replay: log entry %llu refused by the domain rules (%s)",
+                   (unsigned long long)seq, why);
+        r->refused++;
+    }
+    r->replayed++;
+    return 0;
+}
+
+/* Replays the log up to live->seq into fresh projections and compares
+ * them with the live documents. Appends a line per differing topic to
+ * diffs. Returns the number of differing topics, or -1 (message printed)
+ * if the replay failed; *replayed and *ntopics get the counts. */
+static int compare(store_t *store, const args_t *a, const live_t *live, progress_t *pr,
+                   json_t *diffs, uint64_t *replayed, size_t *ntopics)
+{
+    replay_t r = {store, proj_new(&a->proj), live->seq, 0, 0, 0, pr};
+    char **topics = NULL, line[600];
+    int bad = 0, rc;
+    if (!r.proj) {
+        fprintf(stderr, "cohortctl: replay failed: out of memory\n");
         return -1;
     }
-    size_t n = proj_topics(p, "", &topics);
+    progress_set_total(pr, live->seq);
+    if (live->seq && (rc = store_scan(store, 1, 0, replay_entry, &r)) < 0) {
+        progress_clear(pr);
+        if (r.bad_seq && rc == -EBADMSG)
+            fprintf(stderr,
+                    "cohortctl: replay failed: the sealed characteristics of entry %llu do not "
+                    "open with the participant's key (damaged entry or key)\n",
+                    (unsigned long long)r.bad_seq);
+        else if (r.bad_seq)
+            fprintf(stderr, "cohortctl: replay failed: reading the key for entry %llu: %s\n",
+                    (unsigned long long)r.bad_seq, strerror(-rc));
+        else
+            fprintf(stderr, "cohortctl: replay failed: %s\n", strerror(-rc));
+        proj_destroy(&r.proj);
+        return -1;
+    }
+    progress_update(pr, live->seq);
+    progress_done(pr);
+    *replayed = r.replayed;
+    size_t n = proj_topics(r.proj, "", &topics);
     json_t *seen = json_object();
     for (size_t i = 0; i < n; i++) {
-        char *doc = proj_render(p, topics[i]);
+        char *doc = proj_render(r.proj, topics[i]);
         json_t *mine = doc ? json_loads(doc, 0, NULL) : NULL;
         json_t *theirs = json_object_get(live->docs, topics[i]);
         if (!mine || !theirs || !json_equal(mine, theirs)) {
-            if (!quiet)
-                printf("differs: %s%s\n", topics[i], theirs ? "" : " (missing from the daemon)");
+            snprintf(line, sizeof line, "differs: %s%s", topics[i],
+                     theirs ? "" : " (missing from the daemon)");
+            json_array_append_new(diffs, json_string(line));
             bad++;
         }
         json_object_set_new(seen, topics[i], json_true());
@@ -448,18 +886,15 @@ static int compare(store_t *store, const args_t *a, const live_t *live, int quie
     json_object_foreach(live->docs, key, v)
     {
         if (!json_object_get(seen, key) && !json_is_null(v)) {
-            if (!quiet)
-                printf("differs: %s (only in the daemon)\n", key);
+            snprintf(line, sizeof line, "differs: %s (only in the daemon)", key);
+            json_array_append_new(diffs, json_string(line));
             bad++;
         }
     }
-    if (!quiet)
-        printf("rebuild: %llu log entries replayed to seq %llu, %zu topics, %d differ\n%s\n",
-               (unsigned long long)info.replayed, (unsigned long long)live->seq, n, bad,
-               bad ? "MISMATCH" : "OK");
+    *ntopics = n;
     json_decref(seen);
     proj_strv_free(topics, n);
-    proj_destroy(&p);
+    proj_destroy(&r.proj);
     return bad;
 }
 
@@ -470,7 +905,9 @@ static int rebuild(const args_t *a)
     for (int t = 1; t <= REBUILD_TRIES; t++) {
         live_t live = {NULL, NULL, 0};
         store_t *store = NULL;
-        char err[512];
+        char err[512], label[32];
+        uint64_t replayed = 0;
+        size_t ntopics = 0;
         if (fetch_live(a->snapshot, "", &live) < 0) {
             json_decref(live.docs);
             json_decref(live.envs);
@@ -484,9 +921,20 @@ static int rebuild(const args_t *a)
             json_decref(live.envs);
             return 1;
         }
-        int bad = compare(store, a, &live, t < REBUILD_TRIES);
-        if (bad == 0 && t < REBUILD_TRIES)
-            bad = compare(store, a, &live, 0); /* print the report */
+        json_t *diffs = json_array();
+        snprintf(label, sizeof label, t == 1 ? "rebuild" : "rebuild (try %d)", t);
+        progress_t *pr = progress_start(a, label, "events", 0, 0);
+        int bad = compare(store, a, &live, pr, diffs, &replayed, &ntopics);
+        progress_destroy(&pr);
+        if (bad == 0 || (bad > 0 && t == REBUILD_TRIES)) {
+            size_t i;
+            json_t *l;
+            json_array_foreach(diffs, i, l) printf("%s\n", json_string_value(l));
+            printf("rebuild: %llu log entries replayed to seq %llu, %zu topics, %d differ\n%s\n",
+                   (unsigned long long)replayed, (unsigned long long)live.seq, ntopics, bad,
+                   bad ? "MISMATCH" : "OK");
+        }
+        json_decref(diffs);
         store_close(&store);
         json_decref(live.docs);
         json_decref(live.envs);
@@ -836,7 +1284,7 @@ static int verify(const args_t *a)
     return v.problems ? 1 : 0;
 }
 
-/* ------------------------------------------------------------- backup --- */
+/* ------------------------------------------------------ control client --- */
 
 /* Makes path absolute (against the working directory) into out. Returns 0
  * or -1 with a message printed. */
@@ -876,77 +1324,398 @@ static int listening(const char *path)
     return ok;
 }
 
-/* backup: asks the daemon's control endpoint; exit 0, or 1 if refused,
- * failed or unanswered. */
-static int backup(const args_t *a)
+/* A request-reply connection to the control endpoint. */
+typedef struct {
+    void *ctx;          /* ZeroMQ context */
+    void *sock;         /* REQ socket */
+    const char *ep;     /* the endpoint */
+    unsigned timeout_s; /* per answer */
+    zmq_msg_t *parts;   /* the last reply's frames */
+    size_t nparts, cap; /* their count and room */
+    json_t *hdr;        /* the last reply's first frame, parsed */
+} ctl_t;
+
+enum { REACH_DAEMON = 0, REACH_STORE = 1, REACH_FAIL = -1, REACH_USAGE = -2 };
+
+/* Frees the last reply. */
+static void ctl_drop(ctl_t *c)
 {
-    char dir[PATH_MAX], ep[PATH_MAX + 32];
-    void *ctx = NULL, *s = NULL;
-    int linger = 0, tmo = (int)a->timeout_s * 1000, rc = 1;
-    json_t *rq, *rep = NULL;
-    char *req = NULL;
-    zmq_msg_t msg;
-    if (absolute(a->pos[0], dir, sizeof dir) < 0)
-        return 1;
-    if (a->control)
-        snprintf(ep, sizeof ep, "%s", a->control);
-    else
-        snprintf(ep, sizeof ep, "ipc://%s/control.sock", a->data_dir);
+    for (size_t i = 0; i < c->nparts; i++)
+        zmq_msg_close(&c->parts[i]);
+    c->nparts = 0;
+    json_decref(c->hdr);
+    c->hdr = NULL;
+}
+
+static void ctl_close(ctl_t *c)
+{
+    ctl_drop(c);
+    free(c->parts);
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    memset(c, 0, sizeof *c);
+}
+
+/* Finds the daemon for what (a command name) and connects c to it.
+ * Returns REACH_DAEMON (connected), REACH_STORE (no daemon listens, and
+ * fallback is allowed and the data directory known: a note was printed),
+ * REACH_FAIL (message printed) or REACH_USAGE (bad keys: message printed). */
+static int reach(const args_t *a, const char *what, int fallback, ctl_t *c, unsigned timeout_s)
+{
+    const char *ep = a->control;
+    int linger = 0;
+    memset(c, 0, sizeof *c);
+    if (!ep) {
+        if (fallback && a->data_dir_known) {
+            fprintf(stderr,
+                    "cohortctl: the daemon's control endpoint is off (control = none); "
+                    "reading the store in %s directly\n",
+                    a->data_dir);
+            return REACH_STORE;
+        }
+        fprintf(stderr,
+                "cohortctl: %s: the configuration turns the control endpoint off "
+                "(control = none); give --control\n",
+                what);
+        return REACH_FAIL;
+    }
     /* A REQ to a missing ipc socket, or to one left by a stopped daemon
      * (ZeroMQ does not remove it), would wait for the whole timeout. */
     if (strncmp(ep, "ipc://", 6) == 0 && !listening(ep + 6)) {
-        fprintf(stderr,
-                "cohortctl: cannot reach the daemon's control socket %s: %s (is cohortd running on "
-                "this data directory? see --control)\n",
-                ep + 6, strerror(errno));
-        return 1;
+        int e = errno;
+        if (a->control_alt && listening(a->control_alt + 6)) {
+            ep = a->control_alt;
+        } else if (fallback && a->data_dir_known) {
+            fprintf(stderr,
+                    "cohortctl: no daemon answers on %s; reading the store in %s directly "
+                    "(read-only)\n",
+                    ep, a->data_dir);
+            return REACH_STORE;
+        } else {
+            fprintf(stderr,
+                    "cohortctl: cannot reach the daemon's control socket %s: %s (is cohortd "
+                    "running on this data directory? see --control)\n",
+                    ep + 6, strerror(e));
+            return REACH_FAIL;
+        }
     }
-    rq = json_pack("{s:s}", "backup", dir);
-    req = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
-    json_decref(rq);
-    ctx = zmq_ctx_new();
-    s = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
-    if (!req || !s) {
+    if (choose_keys(a) < 0)
+        return REACH_USAGE;
+    c->ep = ep;
+    c->timeout_s = timeout_s;
+    if (!(c->ctx = zmq_ctx_new()) || !(c->sock = zmq_socket(c->ctx, ZMQ_REQ))) {
         fprintf(stderr, "cohortctl: cannot set up the request: %s\n", zmq_strerror(errno));
-        goto out;
+        ctl_close(c);
+        return REACH_FAIL;
     }
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
-    if (cohort_curve_apply(s, &g_curve, NULL, 0) < 0 || zmq_connect(s, ep) != 0 ||
-        zmq_send(s, req, strlen(req), 0) < 0) {
-        fprintf(stderr, "cohortctl: cannot ask %s for a backup: %s\n", ep, zmq_strerror(errno));
-        goto out;
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (cohort_curve_apply(c->sock, &g_curve, NULL, 0) < 0 || zmq_connect(c->sock, ep) != 0) {
+        fprintf(stderr, "cohortctl: cannot connect to %s: %s\n", ep, zmq_strerror(errno));
+        ctl_close(c);
+        return REACH_FAIL;
     }
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, s, 0) < 0) {
-        fprintf(stderr, "cohortctl: no answer from %s within %u s: %s%s\n", ep, a->timeout_s,
-                zmq_strerror(errno),
-                g_curve.on ? " (a refused key or a wrong server key looks the same: check "
-                             "--key/--server-key)"
-                           : "");
-        zmq_msg_close(&msg);
-        goto out;
+    return REACH_DAEMON;
+}
+
+/* Sends req and takes the whole reply (c->parts, c->hdr), waiting up to
+ * the timeout in steps of POLL_MS (updating pr, which may be NULL).
+ * Returns 0 when the answer is {"ok":true,...}, or -1 after a message
+ * ("what failed: why"). */
+static int ctl_ask(ctl_t *c, const char *what, const char *req, progress_t *pr)
+{
+    uint64_t waited = 0;
+    ctl_drop(c);
+    if (zmq_send(c->sock, req, strlen(req), 0) < 0) {
+        fprintf(stderr, "cohortctl: cannot send the %s request to %s: %s\n", what, c->ep,
+                zmq_strerror(errno));
+        return -1;
     }
-    rep = json_loadb(zmq_msg_data(&msg), zmq_msg_size(&msg), 0, NULL);
-    zmq_msg_close(&msg);
-    if (!json_is_object(rep)) {
+    for (;;) {
+        zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&it, 1, POLL_MS);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "cohortctl: %s: %s\n", what, zmq_strerror(errno));
+            return -1;
+        }
+        if (n > 0)
+            break;
+        waited += POLL_MS;
+        progress_update(pr, 0);
+        if (waited >= (uint64_t)c->timeout_s * 1000) {
+            progress_clear(pr);
+            fprintf(stderr, "cohortctl: no answer from %s within %u s%s\n", c->ep, c->timeout_s,
+                    g_curve.on ? " (a refused key or a wrong server key looks the same: check "
+                                 "--key/--server-key)"
+                               : "");
+            return -1;
+        }
+    }
+    for (int more = 1; more;) {
+        if (c->nparts == c->cap) {
+            size_t nc = c->cap ? c->cap * 2 : 64;
+            zmq_msg_t *np = realloc(c->parts, nc * sizeof *np);
+            if (!np) {
+                fprintf(stderr, "cohortctl: out of memory\n");
+                return -1;
+            }
+            c->parts = np;
+            c->cap = nc;
+        }
+        zmq_msg_t *m = &c->parts[c->nparts];
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, c->sock, 0) < 0) {
+            zmq_msg_close(m);
+            fprintf(stderr, "cohortctl: %s: receiving the answer: %s\n", what, zmq_strerror(errno));
+            return -1;
+        }
+        c->nparts++;
+        more = zmq_msg_more(m);
+    }
+    c->hdr = json_loadb(zmq_msg_data(&c->parts[0]), zmq_msg_size(&c->parts[0]), 0, NULL);
+    if (!json_is_object(c->hdr)) {
+        progress_clear(pr);
         fprintf(stderr, "cohortctl: the daemon's answer is not JSON\n");
-    } else if (!json_is_true(json_object_get(rep, "ok"))) {
-        const char *why = json_string_value(json_object_get(rep, "error"));
-        fprintf(stderr, "cohortctl: backup refused or failed: %s\n", why ? why : "(no reason)");
+        return -1;
+    }
+    if (!json_is_true(json_object_get(c->hdr, "ok"))) {
+        const char *why = json_string_value(json_object_get(c->hdr, "error"));
+        progress_clear(pr);
+        fprintf(stderr, "cohortctl: %s refused or failed: %s\n", what, why ? why : "(no reason)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints a JSON scalar as status and stats show values. */
+static void print_value(json_t *v)
+{
+    if (json_is_string(v))
+        printf("%s", json_string_value(v));
+    else if (json_is_integer(v))
+        printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_boolean(v))
+        printf("%s", json_is_true(v) ? "true" : "false");
+    else if (json_is_real(v))
+        printf("%g", json_real_value(v));
+    else
+        printf("null");
+}
+
+/* Prints o without its "ok" member, as one compact JSON line. */
+static void print_json_reply(json_t *o)
+{
+    json_t *copy = json_copy(o);
+    json_object_del(copy, "ok");
+    char *text = json_dumps(copy, JSON_COMPACT);
+    printf("%s\n", text ? text : "{}");
+    free(text);
+    json_decref(copy);
+}
+
+/* Opens the store read-only (message printed on failure). */
+static int open_store(const args_t *a, store_t **s)
+{
+    char err[512];
+    if (store_open(s, a->data_dir, STORE_READONLY, err, sizeof err) < 0) {
+        fprintf(stderr, "cohortctl: cannot open the store in %s: %s\n", a->data_dir, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* status: exit 0, 1 (unreachable, refused, store unreadable), 2 (usage). */
+static int status(const args_t *a)
+{
+    ctl_t c;
+    int rc = a->offline
+                 ? REACH_STORE
+                 : reach(a, "status", 1, &c, a->timeout_s ? a->timeout_s : DEFAULT_TIMEOUT_S);
+    if (rc == REACH_FAIL || rc == REACH_USAGE)
+        return rc == REACH_FAIL ? 1 : 2;
+    if (rc == REACH_STORE) {
+        store_t *s = NULL;
+        if (open_store(a, &s) < 0)
+            return 1;
+        if (a->json)
+            printf("{\"head_seq\":%llu,\"offline\":true}\n", (unsigned long long)store_head(s));
+        else
+            printf("head_seq %llu\n", (unsigned long long)store_head(s));
+        store_close(&s);
+        return 0;
+    }
+    rc = ctl_ask(&c, "status", "{\"status\":{}}", NULL) < 0 ? 1 : 0;
+    if (rc == 0 && a->json) {
+        print_json_reply(c.hdr);
+    } else if (rc == 0) {
+        const char *key;
+        json_t *v;
+        printf("head_seq ");
+        print_value(json_object_get(c.hdr, "head_seq"));
+        printf("\n");
+        json_object_foreach(c.hdr, key, v)
+        {
+            if (strcmp(key, "ok") == 0 || strcmp(key, "head_seq") == 0)
+                continue;
+            printf("%s ", key);
+            print_value(v);
+            printf("\n");
+        }
+    }
+    ctl_close(&c);
+    return rc;
+}
+
+/* Prints o's members as "prefix.key value" lines, nested objects flattened. */
+static void print_flat(const char *prefix, json_t *o)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        char name[256];
+        snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", key);
+        if (json_is_object(v)) {
+            print_flat(name, v);
+        } else if (strcmp(name, "ok") != 0) {
+            printf("%s ", name);
+            print_value(v);
+            printf("\n");
+        }
+    }
+}
+
+/* stats: exit 0, 1 (unreachable, refused), 2 (usage). */
+static int stats(const args_t *a)
+{
+    ctl_t c;
+    int rc = reach(a, "stats", 0, &c, a->timeout_s ? a->timeout_s : DEFAULT_TIMEOUT_S);
+    if (rc != REACH_DAEMON)
+        return rc == REACH_USAGE ? 2 : 1;
+    rc = ctl_ask(&c, "stats", "{\"stats\":{}}", NULL) < 0 ? 1 : 0;
+    if (rc == 0 && a->json)
+        print_json_reply(c.hdr);
+    else if (rc == 0)
+        print_flat("", c.hdr);
+    ctl_close(&c);
+    return rc;
+}
+
+/* tail over the control endpoint: pages until the head of the first page
+ * (the log as it was when tail started; later pages may reach further), or
+ * --limit. Exit 0 or 1. */
+static int tail_daemon(args_t *a, ctl_t *c)
+{
+    uint64_t from = a->from, left = a->limit, stop_at = UINT64_MAX;
+    char req[128];
+    for (;;) {
+        uint64_t n = a->page, count, next, prev = 0;
+        if (left && left < n)
+            n = left;
+        if (stop_at != UINT64_MAX && stop_at - from + 1 < n)
+            n = stop_at - from + 1;
+        snprintf(req, sizeof req, "{\"tail\":{\"from\":%llu,\"limit\":%llu}}",
+                 (unsigned long long)from, (unsigned long long)n);
+        if (ctl_ask(c, "tail", req, NULL) < 0)
+            return 1;
+        count = (uint64_t)json_integer_value(json_object_get(c->hdr, "count"));
+        next = (uint64_t)json_integer_value(json_object_get(c->hdr, "next"));
+        if (stop_at == UINT64_MAX)
+            stop_at = (uint64_t)json_integer_value(json_object_get(c->hdr, "head"));
+        if (count != c->nparts - 1 || count > n) {
+            fprintf(stderr, "cohortctl: tail: the daemon's page is malformed\n");
+            return 1;
+        }
+        for (size_t i = 1; i < c->nparts; i++) {
+            const uint8_t *d = zmq_msg_data(&c->parts[i]);
+            size_t len = zmq_msg_size(&c->parts[i]);
+            uint64_t seq = 0;
+            for (int k = 0; k < 8 && len >= 8; k++)
+                seq = seq << 8 | d[k];
+            if (len < 8 || seq < from || seq <= prev) {
+                fprintf(stderr, "cohortctl: tail: the daemon's page is malformed\n");
+                return 1;
+            }
+            if (seq > stop_at)
+                return 0; /* written since tail started */
+            prev = seq;
+            if (print_entry(a, seq, d + 8, len - 8) < 0) {
+                fprintf(stderr, "cohortctl: writing the output failed: %s\n", strerror(EIO));
+                return 1;
+            }
+        }
+        if (count == 0 || next <= from)
+            return 0;
+        if (left && (left -= count) == 0)
+            return 0;
+        from = next;
+        if (from > stop_at)
+            return 0;
+    }
+}
+
+/* tail: exit 0, 1 (unreachable, refused, unreadable), 2 (usage). */
+static int tail(args_t *a)
+{
+    ctl_t c;
+    int rc = a->offline || a->unseal
+                 ? REACH_STORE
+                 : reach(a, "tail", 1, &c, a->timeout_s ? a->timeout_s : DEFAULT_TIMEOUT_S);
+    if (rc == REACH_FAIL || rc == REACH_USAGE)
+        return rc == REACH_FAIL ? 1 : 2;
+    if (rc == REACH_DAEMON) {
+        rc = tail_daemon(a, &c);
+        ctl_close(&c);
     } else {
+        store_t *s = NULL;
+        if (open_store(a, &s) < 0)
+            return 1;
+        a->store = s;
+        if ((rc = store_scan(s, a->from, a->limit, print_entry, a)) < 0) {
+            fprintf(stderr, "cohortctl: reading the log failed: %s\n", strerror(-rc));
+            rc = 1;
+        }
+        a->store = NULL;
+        store_close(&s);
+    }
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "cohortctl: writing the output failed: %s\n", strerror(errno));
+        rc = 1;
+    }
+    return rc;
+}
+
+/* backup: asks the daemon's control endpoint; exit 0, or 1 if refused,
+ * failed or unanswered (2: usage). */
+static int backup(const args_t *a)
+{
+    char dir[PATH_MAX];
+    ctl_t c;
+    int rc;
+    if (absolute(a->pos[0], dir, sizeof dir) < 0)
+        return 1;
+    rc = reach(a, "backup", 0, &c, a->timeout_s ? a->timeout_s : DEFAULT_BACKUP_TIMEOUT_S);
+    if (rc != REACH_DAEMON)
+        return rc == REACH_USAGE ? 2 : 1;
+    json_t *rq = json_pack("{s:s}", "backup", dir);
+    char *req = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
+    json_decref(rq);
+    progress_t *pr = progress_start(a, "backup", "events", 0, 1);
+    rc = 1;
+    if (!req)
+        fprintf(stderr, "cohortctl: out of memory\n");
+    else if (ctl_ask(&c, "backup", req, pr) == 0) {
+        json_int_t seq = json_integer_value(json_object_get(c.hdr, "seq"));
+        progress_update(pr, (uint64_t)seq);
+        progress_done(pr);
         printf("backup %s\nhead_seq %" JSON_INTEGER_FORMAT "\n",
-               json_string_value(json_object_get(rep, "backup")),
-               json_integer_value(json_object_get(rep, "seq")));
+               json_string_value(json_object_get(c.hdr, "backup")), seq);
         rc = 0;
     }
-out:
-    json_decref(rep);
+    progress_destroy(&pr);
     free(req);
-    if (s)
-        zmq_close(s);
-    if (ctx)
-        zmq_ctx_term(ctx);
+    ctl_close(&c);
     return rc;
 }
 
@@ -1000,9 +1769,9 @@ static int missing_or_empty(const char *path)
     return 0;
 }
 
-/* Copies src to a new file dst (mode 0600) and syncs it. Returns 0 or a
- * negative errno. */
-static int copy_file(const char *src, const char *dst)
+/* Copies src to a new file dst (mode 0600) and syncs it, adding the bytes
+ * copied to *done and reporting them to pr. Returns 0 or a negative errno. */
+static int copy_file(const char *src, const char *dst, progress_t *pr, uint64_t *done)
 {
     static char buf[1 << 20];
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
@@ -1028,6 +1797,8 @@ static int copy_file(const char *src, const char *dst)
             }
             off += w > 0 ? w : 0;
         }
+        *done += (uint64_t)n;
+        progress_update(pr, *done);
     }
     if (fsync(out) != 0)
         rc = -errno;
@@ -1076,6 +1847,26 @@ static int immutable(const char *name)
            (n > 5 && strcmp(name + n - 5, ".blob") == 0);
 }
 
+/* The bytes restore will take from src: its regular files but the lock
+ * and info logs (as restore picks them). */
+static uint64_t restore_bytes(const char *src)
+{
+    DIR *d = opendir(src);
+    struct dirent *e;
+    char path[PATH_MAX * 2];
+    uint64_t total = 0;
+    struct stat st;
+    while (d && (e = readdir(d))) {
+        snprintf(path, sizeof path, "%s/%s", src, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && strcmp(e->d_name, "LOCK") != 0 &&
+            strncmp(e->d_name, "LOG", 3) != 0)
+            total += (uint64_t)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
 /* restore: exit 0, or 1 if refused or failed. */
 static int restore(const args_t *a)
 {
@@ -1084,6 +1875,8 @@ static int restore(const args_t *a)
     store_t *s = NULL;
     uint64_t head = 0, got = 0;
     unsigned linked = 0, copied = 0;
+    uint64_t done = 0;
+    progress_t *pr = NULL;
     DIR *d = NULL;
     struct dirent *e;
     int rc, tgt;
@@ -1118,6 +1911,8 @@ static int restore(const args_t *a)
         fprintf(stderr, "cohortctl: cannot read %s: %s\n", src, strerror(errno));
         goto fail;
     }
+    pr = progress_start(a, "restore", NULL, 1, 0);
+    progress_set_total(pr, restore_bytes(src));
     while ((e = readdir(d))) {
         struct stat st;
         snprintf(from, sizeof from, "%s/%s", src, e->d_name);
@@ -1129,14 +1924,19 @@ static int restore(const args_t *a)
             continue;
         if (immutable(e->d_name) && link(from, to) == 0) {
             linked++;
+            done += (uint64_t)st.st_size;
+            progress_update(pr, done);
             continue;
         }
-        if ((rc = copy_file(from, to)) < 0) {
+        if ((rc = copy_file(from, to, pr, &done)) < 0) {
+            progress_clear(pr);
             fprintf(stderr, "cohortctl: copying %s: %s\n", from, strerror(-rc));
             goto fail;
         }
         copied++;
     }
+    progress_done(pr);
+    progress_destroy(&pr);
     closedir(d);
     d = NULL;
     if ((rc = sync_dir(staging)) < 0) {
@@ -1173,6 +1973,7 @@ static int restore(const args_t *a)
            copied, (unsigned long long)head);
     return 0;
 fail:
+    progress_destroy(&pr);
     if (d)
         closedir(d);
     remove_staging(staging);
@@ -1194,73 +1995,70 @@ static int keygen(const args_t *a)
     return 0;
 }
 
-/* Sets g_curve for a command that talks to the daemon (see the header
- * comment for the precedence). Returns 0, or -1 after the message. */
-static int choose_keys(const args_t *a)
-{
-    const char *plain = getenv("COHORT_PLAINTEXT"), *env_server = getenv("COHORT_SERVER_KEY");
-    const char *server = a->server_key;
-    char buf[PATH_MAX];
-    struct stat st;
+/* ---------------------------------------------------------- commands --- */
 
-    /* DATA-DIR/server.pub is the last default: after COHORT_SERVER_KEY, and
-     * not when plain text is asked for (COHORT_PLAINTEXT=1 and no key). */
-    if (!a->plaintext && !server && a->data_dir_set && !(env_server && *env_server) &&
-        (a->key || !(plain && strcmp(plain, "1") == 0)) &&
-        (size_t)snprintf(buf, sizeof buf, "%s/server.pub", a->data_dir) < sizeof buf &&
-        stat(buf, &st) == 0)
-        server = buf;
-    return cohort_cli_curve("cohortctl", &g_curve, a->key, server, a->plaintext);
+static int run_status(args_t *a)
+{
+    return resolve(a) < 0 ? 2 : status(a);
+}
+
+static int run_stats(args_t *a)
+{
+    return resolve(a) < 0 ? 2 : stats(a);
+}
+
+static int run_tail(args_t *a)
+{
+    return resolve(a) < 0 ? 2 : tail(a);
+}
+
+static int run_backup(args_t *a)
+{
+    return resolve(a) < 0 ? 2 : backup(a);
+}
+
+static int run_restore(args_t *a)
+{
+    return restore(a);
+}
+
+static int run_verify(args_t *a)
+{
+    return resolve(a) < 0 ? 2 : verify(a);
+}
+
+static int run_rebuild(args_t *a)
+{
+    if (resolve(a) < 0 || choose_keys(a) < 0)
+        return 2;
+    return rebuild(a);
+}
+
+static int run_snapshot(args_t *a)
+{
+    if (resolve(a) < 0 || choose_keys(a) < 0)
+        return 2;
+    return snapshot(a);
+}
+
+static int run_keygen(args_t *a)
+{
+    return keygen(a);
 }
 
 int main(int argc, char **argv)
 {
-    args_t a = {.data_dir = "cohort-data",
-                .snapshot = DEFAULT_SNAPSHOT,
+    args_t a = {.data_dir = CONFIG_DEFAULT_DATA_DIR,
+                .snapshot = CONFIG_DEFAULT_SNAPSHOT,
                 .proj = {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO},
                 .from = 1,
-                .timeout_s = DEFAULT_BACKUP_TIMEOUT_S};
-    store_t *s = NULL;
-    char err[512];
+                .page = CONTROL_TAIL_DEFAULT};
     int rc = parse(&a, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    if (strcmp(a.cmd, "status") && strcmp(a.cmd, "tail") && strcmp(a.cmd, "verify") &&
-        strcmp(a.cmd, "rebuild") && strcmp(a.cmd, "snapshot") && strcmp(a.cmd, "backup") &&
-        strcmp(a.cmd, "restore") && strcmp(a.cmd, "keygen")) {
-        fprintf(stderr, "cohortctl: unknown command '%s'\nTry 'cohortctl --help'.\n", a.cmd);
-        return 2;
-    }
     cohort_log_set_level(LOG_WARNING);
-    if (strcmp(a.cmd, "rebuild") == 0 || strcmp(a.cmd, "snapshot") == 0 ||
-        strcmp(a.cmd, "backup") == 0) {
-        if (choose_keys(&a) < 0)
-            return 2;
-        rc = strcmp(a.cmd, "rebuild") == 0    ? rebuild(&a)
-             : strcmp(a.cmd, "snapshot") == 0 ? snapshot(&a)
-                                              : backup(&a);
-        cohort_curve_clear(&g_curve);
-        return rc;
-    }
-    if (strcmp(a.cmd, "restore") == 0)
-        return restore(&a);
-    if (strcmp(a.cmd, "keygen") == 0)
-        return keygen(&a);
-    if (strcmp(a.cmd, "verify") == 0)
-        return verify(&a);
-    if (store_open(&s, a.data_dir, STORE_READONLY, err, sizeof err) < 0) {
-        fprintf(stderr, "cohortctl: cannot open the store in %s: %s\n", a.data_dir, err);
-        return 1;
-    }
-    if (strcmp(a.cmd, "status") == 0) {
-        printf("head_seq %llu\n", (unsigned long long)store_head(s));
-    } else if (strcmp(a.cmd, "tail") == 0) {
-        a.store = s;
-        if ((rc = store_scan(s, a.from, a.limit, print_entry, &a)) < 0) {
-            fprintf(stderr, "cohortctl: reading the log failed: %s\n", strerror(-rc));
-            rc = 1;
-        }
-    }
-    store_close(&s);
+    rc = find_command(a.cmd)->run(&a);
+    cohort_curve_clear(&g_curve);
+    config_free(&a.cfg);
     return rc;
 }

@@ -83,6 +83,18 @@ typedef struct {
     char *doc;   /* malloc'd JSON, or NULL when the topic went away */
 } update_t;
 
+/* When an agency was last seen (loop thread; ingest_each_agency). */
+typedef struct {
+    UT_hash_handle hh; /* agencies by name */
+    int64_t last_s;    /* wall clock of its last ACCEPTED or DUPLICATE ack, Unix seconds */
+    char name[];       /* the agency id, the hash key */
+} agency_t;
+
+const double ingest_batch_bounds[INGEST_BATCH_BUCKETS] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+const double ingest_latency_bounds[INGEST_LATENCY_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
 typedef struct {
     store_batch_t *sb; /* the events to store */
     codec_t *codec;    /* arena of the decoded events */
@@ -98,8 +110,9 @@ typedef struct {
     size_t nevs, capevs;
     uint8_t *bytes; /* routing ids, event ids and reasons */
     size_t nbytes, capbytes;
-    int rc;        /* store_commit's result */
-    char err[256]; /* its reason when rc < 0 */
+    int rc;         /* store_commit's result */
+    char err[256];  /* its reason when rc < 0 */
+    uint64_t io_ns; /* time in its store_append and store_sync (commit histogram) */
 } pend_t;
 
 struct ingest_t {
@@ -150,7 +163,10 @@ struct ingest_t {
     size_t ack_cap, ackp_cap;
     int unavailable_logged; /* commit failure already logged */
     auth_t *auth;           /* key table for CURVE frames (borrowed), or NULL: plaintext */
-    zmonitor_t *mon;        /* logs failed CURVE handshakes (with auth), or NULL */
+    zmonitor_t *mon;        /* handshake failures (logged with CURVE), connected agents */
+    ingest_hist_t hist;     /* commit histograms (loop) */
+    agency_t *agencies;     /* last seen per agency, hash by name (loop) */
+    agency_t *seen_last;    /* the agency seen last: consecutive events share it (loop) */
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -200,6 +216,7 @@ static void pend_reset(pend_t *p)
     p->nreqs = p->nevs = p->nbytes = 0;
     p->rc = 0;
     p->err[0] = 0;
+    p->io_ns = 0;
 }
 
 static void pend_free(pend_t *p)
@@ -254,6 +271,10 @@ static void reply_now(ingest_t *self, const void *rid, size_t rid_len, int delim
                       uint64_t request_id, int error, const char *reason)
 {
     Cohort__V1__IngestReply r = COHORT__V1__INGEST_REPLY__INIT;
+    if (error) { /* a refused frame */
+        self->st.frames_refused++;
+        self->st.refused_by[error > 0 && error < INGEST_FRAME_SLOTS ? error : 0]++;
+    }
     r.request_id = request_id;
     r.error = error;
     r.error_reason = (char *)(reason ? reason : "");
@@ -361,7 +382,6 @@ oom:
     cohort_log(LOG_WARNING, "ingest: out of memory taking a frame; answered UNAVAILABLE");
     reply_now(self, rid, rid_len, delim, req->request_id,
               COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE, "daemon out of memory; retry");
-    self->st.frames_refused++;
 }
 
 /* Handles one received message: [rid][payload] or [rid][""][payload]. */
@@ -375,7 +395,6 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
     int rc;
     self->st.frames++;
     if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
-        self->st.frames_refused++;
         reply_now(self, rid, rid_len, 0, 0, COHORT__V1__FRAME_ERROR__FRAME_BAD_ENVELOPE,
                   "expected one payload frame, optionally after an empty delimiter");
         return;
@@ -384,7 +403,6 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
     auth_identity_t who;
     if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
         /* Revoked or changed since the handshake (libzmq never re-checks). */
-        self->st.frames_refused++;
         reply_now(self, rid, rid_len, delim, 0, COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED,
                   "this connection's key is no longer allowed (revoked or changed)");
         return;
@@ -392,7 +410,6 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
     rc = codec_decode(self->open->codec, zmq_msg_data(payload), zmq_msg_size(payload), &req,
                       &reason);
     if (rc != COHORT__V1__FRAME_ERROR__FRAME_OK) {
-        self->st.frames_refused++;
         reply_now(self, rid, rid_len, delim, req ? req->request_id : 0, rc, reason);
         return;
     }
@@ -634,7 +651,10 @@ static void write_cb(uv_work_t *w)
         self->proj_stale = 1;
         return;
     }
-    if ((p->rc = store_append(self->store, p->sb, p->err, sizeof p->err)) < 0) {
+    uint64_t t0 = uv_hrtime();
+    p->rc = store_append(self->store, p->sb, p->err, sizeof p->err);
+    p->io_ns += uv_hrtime() - t0;
+    if (p->rc < 0) {
         /* Batches of the next REOPEN_MIN_MS are answered UNAVAILABLE without
          * a try: they hold frames agents sent before they saw this failure,
          * and agents resend in order only what was refused. */
@@ -664,9 +684,36 @@ static void write_cb(uv_work_t *w)
     }
 }
 
+/* Loop: notes that agency had an event acked ACCEPTED or DUPLICATE at now_s. */
+static void seen(ingest_t *self, const char *agency, int64_t now_s)
+{
+    agency_t *a = self->seen_last;
+    if (!a || strcmp(a->name, agency) != 0) {
+        HASH_FIND_STR(self->agencies, agency, a);
+        if (!a) {
+            size_t n = strlen(agency);
+            if (HASH_COUNT(self->agencies) >= INGEST_AGENCIES_MAX ||
+                !(a = calloc(1, sizeof *a + n + 1)))
+                return;
+            memcpy(a->name, agency, n + 1);
+            HASH_ADD_KEYPTR(hh, self->agencies, a->name, n, a);
+        }
+        self->seen_last = a;
+    }
+    a->last_s = now_s;
+}
+
+/* Counts a rejected event under its code. */
+static void count_reject(ingest_t *self, int32_t code)
+{
+    self->st.rejected++;
+    self->st.rejected_by[code > 0 && code < INGEST_REJECT_SLOTS ? code : 0]++;
+}
+
 /* Sends every reply of a committed batch. */
 static void answer(ingest_t *self, pend_t *p)
 {
+    int64_t now_s = (int64_t)time(NULL);
     for (size_t i = 0; i < p->nreqs; i++) {
         req_t *r = &p->reqs[i];
         Cohort__V1__IngestReply reply = COHORT__V1__INGEST_REPLY__INIT;
@@ -688,16 +735,18 @@ static void answer(ingest_t *self, pend_t *p)
                 case STORE_ACCEPTED:
                     a->result = COHORT__V1__RESULT__ACCEPTED;
                     self->st.accepted++;
+                    seen(self, e->ev->agency, now_s);
                     break;
                 case STORE_DUPLICATE:
                     a->result = COHORT__V1__RESULT__DUPLICATE;
                     self->st.duplicates++;
+                    seen(self, e->ev->agency, now_s);
                     break;
                 case STORE_REJECTED:
                     a->result = COHORT__V1__RESULT__REJECTED;
                     a->code = e->code;
                     a->seq = 0;
-                    self->st.rejected++;
+                    count_reject(self, e->code);
                     break;
                 default:
                     a->result = COHORT__V1__RESULT__UNAVAILABLE;
@@ -708,7 +757,7 @@ static void answer(ingest_t *self, pend_t *p)
             } else {
                 a->result = COHORT__V1__RESULT__REJECTED;
                 a->code = e->code;
-                self->st.rejected++;
+                count_reject(self, e->code);
             }
             self->ackp[k] = a;
         }
@@ -796,6 +845,21 @@ static void fail_batch(ingest_t *self, pend_t *p, const char *why)
         uv_timer_start(&self->due, on_due, REOPEN_MIN_MS, 0);
 }
 
+/* Loop: adds v to histogram counts (n bounds, see ingest_hist_t) and to
+ * its integer (isum) or real (dsum) sum. */
+static void observe(uint64_t *counts, uint64_t *isum, double *dsum, const double *bounds, size_t n,
+                    double v)
+{
+    size_t i = 0;
+    while (i < n && v > bounds[i])
+        i++;
+    counts[i]++;
+    if (isum)
+        *isum += (uint64_t)v;
+    if (dsum)
+        *dsum += v;
+}
+
 /* Loop: a batch is durable (its sync returned, or it stored nothing and
  * nothing before it is pending): ack, publish, free. */
 static void durable(ingest_t *self, pend_t *p)
@@ -805,6 +869,12 @@ static void durable(ingest_t *self, pend_t *p)
                    (unsigned long long)p->head);
     self->unavailable_logged = 0;
     self->head = p->head;
+    if (p->nevs)
+        observe(self->hist.batch, &self->hist.batch_sum, NULL, ingest_batch_bounds,
+                INGEST_BATCH_BUCKETS, (double)p->nevs);
+    if (store_batch_accepted(p->sb) > 0) /* it was written and synced */
+        observe(self->hist.latency, NULL, &self->hist.latency_sum, ingest_latency_bounds,
+                INGEST_LATENCY_BUCKETS, (double)p->io_ns / 1e9);
     answer(self, p);
     publish(self, p);
     uint64_t due = p->render_due_ms;
@@ -819,7 +889,9 @@ static void sync_cb(uv_work_t *w)
 {
     ingest_t *self = w->data;
     pend_t *p = self->syncing;
+    uint64_t t0 = uv_hrtime();
     p->rc = store_sync(self->store, p->err, sizeof p->err);
+    p->io_ns += uv_hrtime() - t0;
 }
 
 /* Loop: moves a written batch to the sync stage (the sync stage is free). */
@@ -895,9 +967,11 @@ static void commit_inline(ingest_t *self)
     self->on_loop = 1; /* a purge waits for a job on the worker */
     write_cb(&self->wjob);
     self->on_loop = 0;
+    uint64_t t0 = uv_hrtime();
     if (p->rc == 0 && store_batch_accepted(p->sb) > 0 &&
         (p->rc = store_sync(self->store, p->err, sizeof p->err)) < 0)
         self->sync_failed = 1; /* as after_sync_cb: reopen before the next write */
+    p->io_ns += uv_hrtime() - t0;
     self->writing = NULL;
     self->st.commits++;
     self->down_seen = p->rc < 0 && !self->sync_failed;
@@ -1058,6 +1132,9 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     }
     if (o->auth && (rc = auth_curve_server(self->router, o->curve_secret, err, errlen)) < 0)
         goto fail;
+    /* before the bind: no connection's events are missed (peer count) */
+    if ((rc = zmonitor_new(&self->mon, loop, zctx, self->router, "ingest", err, errlen)) < 0)
+        goto fail;
     if (zmq_bind(self->router, o->endpoint) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding ingest endpoint %s: %s", o->endpoint, zmq_strerror(errno));
@@ -1067,9 +1144,6 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
         snprintf(err, errlen, "watching the ingest socket: %s", uv_strerror(rc));
         goto fail;
     }
-    if (o->auth &&
-        (rc = zmonitor_new(&self->mon, loop, zctx, self->router, "ingest", err, errlen)) < 0)
-        goto fail;
     *out = self;
     return 0;
 fail:
@@ -1116,6 +1190,12 @@ void ingest_destroy(ingest_t **self_p)
         free(t->name);
         free(t);
     }
+    agency_t *a, *atmp;
+    HASH_ITER(hh, self->agencies, a, atmp)
+    {
+        HASH_DEL(self->agencies, a);
+        free(a);
+    }
     vault_destroy(&self->vault);
     free(self->pack);
     free(self->spans);
@@ -1130,9 +1210,22 @@ void ingest_destroy(ingest_t **self_p)
 void ingest_stats(const ingest_t *self, ingest_stats_t *out)
 {
     *out = self->st;
+    out->peers = self->mon ? zmonitor_peers(self->mon) : 0;
 }
 
 uint64_t ingest_head(const ingest_t *self)
 {
     return self->head;
+}
+
+void ingest_histograms(const ingest_t *self, ingest_hist_t *out)
+{
+    *out = self->hist;
+}
+
+void ingest_each_agency(const ingest_t *self,
+                        void (*fn)(void *arg, const char *agency, int64_t unix_s), void *arg)
+{
+    for (const agency_t *a = self->agencies; a; a = a->hh.next)
+        fn(arg, a->name, a->last_s);
 }

@@ -39,6 +39,9 @@
 
 typedef struct ingest_t ingest_t;
 
+#define INGEST_REJECT_SLOTS 32 /* rejected_by[]: RejectCode 1..31 (proto/cohort.proto) */
+#define INGEST_FRAME_SLOTS 16  /* refused_by[]: FrameError 1..15 */
+
 /* Counters, for logs, metrics and tests. Monotonic since start. */
 typedef struct {
     uint64_t frames;         /* frames received */
@@ -50,7 +53,26 @@ typedef struct {
     uint64_t commits;        /* synced writes */
     uint64_t replies_lost;   /* replies that could not be sent (peer gone/full) */
     uint64_t unauthorised;   /* events rejected because their key may not write them */
+    uint64_t peers;          /* a gauge: agent connections now (zmonitor_peers) */
+    uint64_t rejected_by[INGEST_REJECT_SLOTS]; /* rejected, by RejectCode (0: a code beyond) */
+    uint64_t refused_by[INGEST_FRAME_SLOTS];   /* frames_refused, by FrameError (0: beyond) */
 } ingest_stats_t;
+
+/* Commit histograms, for metrics. Bucket i of a histogram counts the
+ * observations v with bounds[i-1] < v <= bounds[i]; the last bucket (index
+ * N) those above the last bound. Not cumulative. Since start. */
+#define INGEST_BATCH_BUCKETS 15   /* events per batch: 1, 2, 4, ..., 16384 */
+#define INGEST_LATENCY_BUCKETS 15 /* seconds: 0.0001 ... 5 */
+extern const double ingest_batch_bounds[INGEST_BATCH_BUCKETS];
+extern const double ingest_latency_bounds[INGEST_LATENCY_BUCKETS];
+typedef struct {
+    uint64_t batch[INGEST_BATCH_BUCKETS + 1];     /* durable batches by events taken (any result) */
+    uint64_t batch_sum;                           /* events in those batches */
+    uint64_t latency[INGEST_LATENCY_BUCKETS + 1]; /* batches that stored events, by the
+                                                     seconds spent in their write (RocksDB
+                                                     WriteBatch) plus their WAL sync */
+    double latency_sum;                           /* those seconds, summed */
+} ingest_hist_t;
 
 /* What the pipeline works with. Everything is borrowed and must outlive
  * the ingest. */
@@ -87,5 +109,18 @@ void ingest_stats(const ingest_t *self, ingest_stats_t *out);
 
 /* The last durable sequence, as the loop thread knows it. */
 uint64_t ingest_head(const ingest_t *self);
+
+/* Copies the commit histograms. Loop thread. */
+void ingest_histograms(const ingest_t *self, ingest_hist_t *out);
+
+/* Calls fn(arg, agency, unix_s) for every agency that had an event acked
+ * ACCEPTED or DUPLICATE since start (so it passed validation and, with
+ * CURVE, its key may write that agency's events), with the wall-clock time
+ * of the last such ack; in no particular order. At most INGEST_AGENCIES_MAX
+ * agencies are tracked (more only in plaintext development mode, where any
+ * agency id is accepted); later ones are not. Loop thread. */
+#define INGEST_AGENCIES_MAX 1024
+void ingest_each_agency(const ingest_t *self,
+                        void (*fn)(void *arg, const char *agency, int64_t unix_s), void *arg);
 
 #endif

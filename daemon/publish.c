@@ -62,7 +62,7 @@ struct publish_t {
     void *zctx;           /* the ZeroMQ context (borrowed) */
     void *pub;            /* XPUB socket (manual subscriptions), owned; NULL while rebinding */
     zbridge_t *sbridge;   /* readiness of pub (subscription messages) on loop */
-    zmonitor_t *pmon;     /* logs failed CURVE handshakes on pub (with auth), or NULL */
+    zmonitor_t *pmon;     /* pub's handshake failures (logged with CURVE) and subscribers */
     zmonitor_t *smon;     /* the same for router */
     char *pub_ep;         /* the endpoint pub is bound to (as resolved by libzmq) */
     void *router;         /* snapshot ROUTER socket, owned */
@@ -343,6 +343,7 @@ static void handle(void *arg, zmq_msg_t *parts, int nparts)
     size_t rid_len = zmq_msg_size(&parts[0]);
     int delim = nparts == 3;
     json_t *req, *snap;
+    self->st.snap_requests++;
     if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
         refuse(self, rid, rid_len, 0,
                "expected one payload frame, optionally after an empty delimiter");
@@ -466,6 +467,10 @@ static int open_pub(publish_t *self, const char *ep, char *err, size_t errlen)
     }
     if (self->auth && (rc = auth_curve_server(self->pub, self->secret, err, errlen)) < 0)
         return rc;
+    /* before the bind: no subscriber's events are missed (peer count) */
+    if ((rc = zmonitor_new(&self->pmon, self->loop, self->zctx, self->pub, "publish", err,
+                           errlen)) < 0)
+        return rc;
     if (zmq_bind(self->pub, ep) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding publish endpoint %s: %s", ep, zmq_strerror(errno));
@@ -481,9 +486,6 @@ static int open_pub(publish_t *self, const char *ep, char *err, size_t errlen)
         snprintf(err, errlen, "watching the publish socket: %s", uv_strerror(rc));
         return rc;
     }
-    if (self->auth && (rc = zmonitor_new(&self->pmon, self->loop, self->zctx, self->pub, "publish",
-                                         err, errlen)) < 0)
-        return rc;
     return 0;
 }
 
@@ -667,6 +669,7 @@ void publish_set_seq(publish_t *self, uint64_t seq)
 void publish_stats(const publish_t *self, publish_stats_t *out)
 {
     *out = self->st;
+    out->peers = self->pmon ? zmonitor_peers(self->pmon) : 0;
 }
 
 void publish_flush(publish_t *self)

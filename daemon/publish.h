@@ -41,6 +41,8 @@ typedef struct {
     uint64_t bad_requests;     /* snapshot requests answered with $error */
     uint64_t subscriptions;    /* (un)subscriptions applied, whole or narrowed to the role */
     uint64_t subs_refused;     /* (un)subscriptions ignored: nothing the key may read, or revoked */
+    uint64_t peers;            /* a gauge: subscriber connections now (zmonitor_peers) */
+    uint64_t snap_requests;    /* snapshot requests received (served, failed or refused) */
 } publish_stats_t;
 
 /* Binds an XPUB socket at pub_ep and a snapshot ROUTER at snap_ep in zctx,

@@ -700,8 +700,14 @@ int store_lookup(store_t *self, const char *agency, const uint8_t id[16], uint64
 int store_scan(store_t *self, uint64_t from, uint64_t limit,
                int (*fn)(void *arg, uint64_t seq, const void *val, size_t len), void *arg)
 {
-    if (!self->db)
+    /* The read lock keeps store_reopen from closing db under the scan (the
+     * control endpoint's tail pages run on the thread pool). glibc's default
+     * rwlock prefers readers, so fn may take it again (store_get_pkey). */
+    pthread_rwlock_rdlock(&self->lock);
+    if (!self->db) {
+        pthread_rwlock_unlock(&self->lock);
         return -EIO;
+    }
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_LOG]);
     uint8_t k[8];
     uint64_t n = 0;
@@ -723,6 +729,7 @@ int store_scan(store_t *self, uint64_t from, uint64_t limit,
     }
     rocksdb_iter_get_error(it, &e);
     rocksdb_iter_destroy(it);
+    pthread_rwlock_unlock(&self->lock);
     if (e) {
         free(e);
         return -EIO;

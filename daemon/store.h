@@ -104,7 +104,9 @@ int store_lookup(store_t *self, const char *agency, const uint8_t id[16], uint64
 
 /* Calls fn for each log entry with from <= seq, in order, until fn returns
  * non-zero or limit entries were visited (0 = no limit). The value is valid
- * only during the call. Returns 0, fn's non-zero value, or -EIO. */
+ * only during the call. Returns 0, fn's non-zero value, or -EIO. Takes the
+ * store's lock (read), like store_checkpoint: may run on any thread beside
+ * a commit, and a store_reopen waits for it. */
 int store_scan(store_t *self, uint64_t from, uint64_t limit,
                int (*fn)(void *arg, uint64_t seq, const void *val, size_t len), void *arg);
 

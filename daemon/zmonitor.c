@@ -1,9 +1,9 @@
-/* zmonitor.c: handshake-failure log lines for a server socket (see
- * zmonitor.h for the contract).
+/* zmonitor.c: handshake-failure log lines and the connected-peer count of
+ * a server socket (see zmonitor.h for the contract).
  *
  * State: the monitored socket (borrowed), the PAIR socket libzmq sends its
- * events to, and per reason the time of its last log line and how many
- * failures were not logged since. */
+ * events to, per reason the time of its last log line and how many
+ * failures were not logged since, and the connection counts. */
 #include "zmonitor.h"
 
 #include <errno.h>
@@ -18,7 +18,13 @@
 #define CAP 32         /* events per drain call */
 #define QUIET_MS 10000 /* one line per reason per this */
 #define NREASONS 3     /* mechanism, cryptographic, other */
-#define EVENTS (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+#define SETTLE_MS 2000 /* after ZMQ_HANDSHAKE_IVL, every open connection is handshaken */
+/* failures that may be logged (ZAP refusals are logged by auth.c) */
+#define LOGGED (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+#define FAILED (LOGGED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+#define EVENTS                                                                                     \
+    (FAILED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
+#define PAIR_RCVHWM 10000 /* events queued for the loop (with libzmq's own 1000) */
 
 struct zmonitor_t {
     uv_loop_t *loop;            /* for uv_now */
@@ -29,6 +35,11 @@ struct zmonitor_t {
     uint64_t failures;          /* handshake failures seen */
     uint64_t last_ms[NREASONS]; /* when each reason was last logged (0 = never) */
     uint64_t quiet[NREASONS];   /* failures of each reason since, not logged */
+    uint64_t open;              /* connections accepted and not yet disconnected */
+    uint64_t peers;             /* of those, handshaken (estimate; <= open) */
+    uint64_t unsettled;         /* failed handshakes whose DISCONNECTED is still to come */
+    uint64_t accepted_ms;       /* uv_now of the last ACCEPTED (0 = none yet) */
+    uint64_t settle_ms;         /* ZMQ_HANDSHAKE_IVL + SETTLE_MS; 0 = handshakes never time out */
 };
 
 /* What a failure event means for an operator: *idx is its rate-limit slot. */
@@ -51,6 +62,49 @@ static const char *reason(uint16_t event, uint32_t value, int *idx)
                  "wrong server key?)";
 }
 
+/* 1 if no connection was accepted for longer than a handshake may take:
+ * every open connection is then handshaken. */
+static int settled(const zmonitor_t *self)
+{
+    return self->settle_ms && uv_now(self->loop) - self->accepted_ms >= self->settle_ms;
+}
+
+/* Applies a connection event to the counts (see zmonitor.h). */
+static void count(zmonitor_t *self, uint16_t ev)
+{
+    if (settled(self)) {
+        self->peers = self->open;
+        self->unsettled = 0;
+    }
+    if (ev & ZMQ_EVENT_ACCEPTED) {
+        self->open++;
+        self->accepted_ms = uv_now(self->loop);
+    } else if (ev & ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        self->peers++;
+    } else if (ev & FAILED) {
+        self->unsettled++;
+    } else if (ev & ZMQ_EVENT_DISCONNECTED) {
+        if (self->open)
+            self->open--;
+        if (self->unsettled)
+            self->unsettled--;
+        else if (self->peers)
+            self->peers--;
+    }
+    if (self->peers > self->open)
+        self->peers = self->open;
+    if (!self->open)
+        self->unsettled = 0;
+}
+
+/* 1 if the monitored socket is a CURVE server (failures are logged). */
+static int curve(const zmonitor_t *self)
+{
+    int mech = 0;
+    size_t len = sizeof mech;
+    return zmq_getsockopt(self->zsock, ZMQ_MECHANISM, &mech, &len) == 0 && mech == ZMQ_CURVE;
+}
+
 /* Handles one event message: [6 bytes: event, value][endpoint]. */
 static void event(zmonitor_t *self, zmq_msg_t *head, zmq_msg_t *ep)
 {
@@ -61,9 +115,12 @@ static void event(zmonitor_t *self, zmq_msg_t *head, zmq_msg_t *ep)
         return;
     memcpy(&ev, zmq_msg_data(head), 2);
     memcpy(&value, (const char *)zmq_msg_data(head) + 2, 4);
-    if (!(ev & EVENTS))
+    count(self, ev);
+    if (!(ev & LOGGED))
         return;
     self->failures++;
+    if (!curve(self))
+        return;
     const char *why = reason(ev, value, &idx);
     uint64_t now = uv_now(self->loop);
     if (self->last_ms[idx] && now - self->last_ms[idx] < QUIET_MS) {
@@ -109,7 +166,8 @@ int zmonitor_new(zmonitor_t **out, uv_loop_t *loop, void *zctx, void *zsock, con
 {
     static unsigned serial;
     char ep[96];
-    int rc, linger = 0;
+    int rc, linger = 0, hwm = PAIR_RCVHWM, ivl = 0;
+    size_t ivl_len = sizeof ivl;
     zmonitor_t *self = calloc(1, sizeof *self);
     *out = NULL;
     if (!self) {
@@ -118,6 +176,8 @@ int zmonitor_new(zmonitor_t **out, uv_loop_t *loop, void *zctx, void *zsock, con
     }
     self->loop = loop;
     self->zsock = zsock;
+    if (zmq_getsockopt(zsock, ZMQ_HANDSHAKE_IVL, &ivl, &ivl_len) == 0 && ivl > 0)
+        self->settle_ms = (uint64_t)ivl + SETTLE_MS;
     snprintf(self->name, sizeof self->name, "%s", name);
     snprintf(ep, sizeof ep, "inproc://cohortd-monitor-%u-%s", ++serial, self->name);
     if (zmq_socket_monitor(zsock, ep, EVENTS) != 0) {
@@ -128,6 +188,7 @@ int zmonitor_new(zmonitor_t **out, uv_loop_t *loop, void *zctx, void *zsock, con
     }
     if (!(self->pair = zmq_socket(zctx, ZMQ_PAIR)) ||
         zmq_setsockopt(self->pair, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(self->pair, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_connect(self->pair, ep) != 0) {
         rc = -errno;
         snprintf(err, errlen, "connecting to the %s socket's monitor: %s", name,
@@ -151,6 +212,11 @@ fail:
 uint64_t zmonitor_failures(const zmonitor_t *self)
 {
     return self->failures;
+}
+
+uint64_t zmonitor_peers(const zmonitor_t *self)
+{
+    return settled(self) ? self->open : self->peers;
 }
 
 void zmonitor_destroy(zmonitor_t **self_p)

@@ -22,6 +22,14 @@ our @EXPORT = qw(bin tmpdir start_daemon stop_daemon alive kill9_daemon wait_exi
 # COHORT_PLAINTEXT; a CURVE test deletes it and passes keys.
 $ENV{COHORT_PLAINTEXT} //= 1;
 
+# A real /etc/cohortd/cohortd.conf must never change what a test runs: every
+# cohortd started by a test (start_daemon or directly) reads this empty file
+# instead (daemon/config.h: COHORTD_CONFIG). A test may still pass --config.
+$ENV{COHORTD_CONFIG} = '/dev/null';
+# Nor systemd's RUNTIME_DIRECTORY (if the tests run under a service), which
+# would move every daemon's default control socket into one shared place.
+delete $ENV{RUNTIME_DIRECTORY};
+
 my $root = abs_path(File::Spec->catdir((File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..'));
 sub repo_root { $root }
 my $build = abs_path($ENV{COHORT_BUILD} // "$root/build") // ($ENV{COHORT_BUILD} // "$root/build");

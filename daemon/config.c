@@ -1,0 +1,748 @@
+/* config.c: cohortd's settings from defaults, the configuration file and
+ * the flags (see config.h). One table names every option (section, key,
+ * flag); one setter checks and stores a value wherever it comes from, so
+ * the file and the flags accept exactly the same values. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cohort_ini.h"
+#include "log.h"
+
+/* The options, in the order of the file's sections. */
+enum {
+    O_DATA_DIR,
+    O_LOG_LEVEL,
+    O_INGEST,
+    O_PUBLISH,
+    O_SNAPSHOT,
+    O_CONTROL,
+    O_METRICS,
+    O_SERVER_KEY,
+    O_ACCESS_FILE,
+    O_PLAINTEXT,
+    O_SUPPRESS_K,
+    O_AT_RISK_RATIO,
+    O_COALESCE_MS,
+    O_CHECKPOINT_EVERY,
+    O_COUNT
+};
+
+/* Where an option lives in the file and on the command line. */
+typedef struct {
+    const char *section; /* its [section] */
+    const char *key;     /* its name there */
+    const char *flag;    /* its long flag, without "--" */
+} opt_t;
+
+static const opt_t OPTS[O_COUNT] = {
+    [O_DATA_DIR] = {"daemon", "data_dir", "data-dir"},
+    [O_LOG_LEVEL] = {"daemon", "log_level", "log-level"},
+    [O_INGEST] = {"endpoints", "ingest", "ingest"},
+    [O_PUBLISH] = {"endpoints", "publish", "publish"},
+    [O_SNAPSHOT] = {"endpoints", "snapshot", "snapshot"},
+    [O_CONTROL] = {"endpoints", "control", "control"},
+    [O_METRICS] = {"endpoints", "metrics", "metrics"},
+    [O_SERVER_KEY] = {"keys", "server_key", "key"},
+    [O_ACCESS_FILE] = {"keys", "access_file", "access-file"},
+    [O_PLAINTEXT] = {"keys", "plaintext", "plaintext"},
+    [O_SUPPRESS_K] = {"status", "suppress_k", "suppress-k"},
+    [O_AT_RISK_RATIO] = {"status", "at_risk_ratio", "at-risk-ratio"},
+    [O_COALESCE_MS] = {"status", "coalesce_ms", "coalesce-ms"},
+    [O_CHECKPOINT_EVERY] = {"status", "checkpoint_every", "checkpoint-every"},
+};
+
+static const char *const SECTIONS[] = {"daemon", "endpoints", "keys", "status", NULL};
+
+/* One config_load in progress. */
+typedef struct {
+    cohortd_config_t *cfg;   /* being built */
+    int line[O_COUNT];       /* where each option was set: 0 default, > 0 file line, -1 flag */
+    config_report_fn report; /* whom to tell */
+    void *arg;               /* report's argument */
+    int errors;              /* problems reported */
+} load_t;
+
+/* ------------------------------------------------------------ values --- */
+
+/* Reads s as a plain decimal (digits only) from lo to hi. */
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (*s == '\0')
+        return -EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return -EINVAL;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (v < lo || v > hi)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Replaces the owned string *slot by a copy of v. */
+static int set_str(char **slot, const char *v, char *why, size_t len)
+{
+    char *copy = strdup(v);
+    if (copy == NULL) {
+        snprintf(why, len, "out of memory");
+        return -1;
+    }
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* An endpoint such as ZeroMQ takes: TRANSPORT://ADDRESS, both non-empty.
+ * Whether libzmq knows the transport is found out when binding. */
+static int is_endpoint(const char *v)
+{
+    const char *sep = strstr(v, "://");
+    return sep != NULL && sep > v && sep[3] != '\0' && strpbrk(v, " \t") == NULL;
+}
+
+int config_metrics_split(const char *addr, char *host, size_t len, unsigned *port, char *why,
+                         size_t whylen)
+{
+    static const char *loopback[] = {"127.0.0.1", "::1", "localhost"};
+    const char *h, *p;
+    size_t hl;
+    uint64_t v;
+    char scratch[8];
+    if (why == NULL) {
+        why = scratch;
+        whylen = sizeof scratch;
+    }
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (close == NULL || close[1] != ':') {
+            snprintf(why, whylen,
+                     "'%s' is not HOST:PORT (an IPv6 address goes in brackets: "
+                     "[::1]:9474)",
+                     addr);
+            return -EINVAL;
+        }
+        h = addr + 1;
+        hl = (size_t)(close - h);
+        p = close + 2;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL) {
+            snprintf(why, whylen,
+                     "'%s' is not HOST:PORT such as 127.0.0.1:9474 (an IPv6 "
+                     "address goes in brackets: [::1]:9474), or none",
+                     addr);
+            return -EINVAL;
+        }
+        h = addr;
+        hl = (size_t)(colon - addr);
+        p = colon + 1;
+    }
+    int known = 0;
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++)
+        if (strlen(loopback[i]) == hl && strncmp(h, loopback[i], hl) == 0 &&
+            (addr[0] == '[') == (i == 1))
+            known = 1;
+    if (!known) {
+        snprintf(why, whylen,
+                 "'%.*s' is not a loopback address: metrics are served only on "
+                 "127.0.0.1, [::1] or localhost",
+                 (int)hl, h);
+        return -EINVAL;
+    }
+    if (parse_u64(p, 1, 65535, &v) < 0) {
+        snprintf(why, whylen, "'%s' is not a port from 1 to 65535", p);
+        return -EINVAL;
+    }
+    if (hl >= len) {
+        snprintf(why, whylen, "host too long");
+        return -EINVAL;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (unsigned)v;
+    return 0;
+}
+
+/* Checks v for option opt and stores it in c. Returns 0, or -1 with why
+ * (len bytes) saying what is wrong with it. */
+static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, size_t len)
+{
+    uint64_t u;
+    switch (opt) {
+    case O_DATA_DIR:
+    case O_SERVER_KEY:
+    case O_ACCESS_FILE: {
+        char **slot = opt == O_DATA_DIR ? &c->data_dir : opt == O_SERVER_KEY ? &c->key : &c->access;
+        if (*v == '\0') {
+            snprintf(why, len, "empty path");
+            return -1;
+        }
+        return set_str(slot, v, why, len);
+    }
+    case O_LOG_LEVEL: {
+        int prio = cohort_log_parse_level(v);
+        if (prio < 0) {
+            snprintf(why, len, "unknown level '%s' (error, warning, notice, info or debug)", v);
+            return -1;
+        }
+        c->log_level = prio;
+        return 0;
+    }
+    case O_INGEST:
+    case O_PUBLISH:
+    case O_SNAPSHOT: {
+        char **slot = opt == O_INGEST ? &c->ingest : opt == O_PUBLISH ? &c->publish : &c->snapshot;
+        if (!is_endpoint(v)) {
+            snprintf(why, len,
+                     "'%s' is not an endpoint such as tcp://127.0.0.1:7400 or "
+                     "ipc:///run/cohortd/ingest.sock",
+                     v);
+            return -1;
+        }
+        return set_str(slot, v, why, len);
+    }
+    case O_CONTROL:
+        if (strcmp(v, "none") != 0 &&
+            (strncmp(v, "ipc://", 6) != 0 || v[6] == '\0' || v[6] == '@')) {
+            snprintf(why, len,
+                     "'%s' is not ipc://PATH (the socket file's permissions guard it) "
+                     "or none",
+                     v);
+            return -1;
+        }
+        return set_str(&c->control, v, why, len);
+    case O_METRICS: {
+        char host[64];
+        unsigned port;
+        if (strcmp(v, "none") != 0 && config_metrics_split(v, host, sizeof host, &port, why, len))
+            return -1;
+        return set_str(&c->metrics, v, why, len);
+    }
+    case O_PLAINTEXT:
+        if (cohort_ini_bool(v, &c->plaintext) < 0) {
+            snprintf(why, len, "'%s' is not true or false", v);
+            return -1;
+        }
+        return 0;
+    case O_SUPPRESS_K:
+        if (parse_u64(v, 1, 1000, &u) < 0) {
+            snprintf(why, len, "'%s' is not a number from 1 to 1000", v);
+            return -1;
+        }
+        c->proj.k = (int)u;
+        return 0;
+    case O_AT_RISK_RATIO: {
+        char *end;
+        errno = 0;
+        double r = strtod(v, &end);
+        if (errno || *end || !*v || !(r >= 0 && r <= 1) || strpbrk(v, " \t") != NULL) {
+            snprintf(why, len, "'%s' is not a number from 0 to 1", v);
+            return -1;
+        }
+        c->proj.at_risk_ratio = r;
+        return 0;
+    }
+    case O_COALESCE_MS:
+        if (parse_u64(v, 0, 60000, &u) < 0) {
+            snprintf(why, len, "'%s' is not a number from 0 to 60000", v);
+            return -1;
+        }
+        c->coalesce_ms = (unsigned)u;
+        return 0;
+    case O_CHECKPOINT_EVERY:
+        if (parse_u64(v, 0, UINT64_MAX, &u) < 0) {
+            snprintf(why, len, "'%s' is not a number (0 = never)", v);
+            return -1;
+        }
+        c->checkpoint_every = u;
+        return 0;
+    }
+    snprintf(why, len, "unknown option");
+    return -1;
+}
+
+const char *config_level_name(int prio)
+{
+    switch (prio) {
+    case LOG_ERR:
+        return "error";
+    case LOG_WARNING:
+        return "warning";
+    case LOG_NOTICE:
+        return "notice";
+    case LOG_INFO:
+        return "info";
+    case LOG_DEBUG:
+        return "debug";
+    }
+    return "?";
+}
+
+/* Option opt's value in c as the file would give it. */
+static void value_text(const cohortd_config_t *c, int opt, char *out, size_t len)
+{
+    const char *s = NULL;
+    switch (opt) {
+    case O_DATA_DIR:
+        s = c->data_dir;
+        break;
+    case O_LOG_LEVEL:
+        s = config_level_name(c->log_level);
+        break;
+    case O_INGEST:
+        s = c->ingest;
+        break;
+    case O_PUBLISH:
+        s = c->publish;
+        break;
+    case O_SNAPSHOT:
+        s = c->snapshot;
+        break;
+    case O_CONTROL:
+        s = c->control ? c->control : "none";
+        break;
+    case O_METRICS:
+        s = c->metrics ? c->metrics : "none";
+        break;
+    case O_SERVER_KEY:
+        s = c->key;
+        break;
+    case O_ACCESS_FILE:
+        s = c->access;
+        break;
+    case O_PLAINTEXT:
+        s = c->plaintext ? "true" : "false";
+        break;
+    case O_SUPPRESS_K:
+        snprintf(out, len, "%d", c->proj.k);
+        return;
+    case O_AT_RISK_RATIO:
+        snprintf(out, len, "%.15g", c->proj.at_risk_ratio);
+        return;
+    case O_COALESCE_MS:
+        snprintf(out, len, "%u", c->coalesce_ms);
+        return;
+    case O_CHECKPOINT_EVERY:
+        snprintf(out, len, "%llu", (unsigned long long)c->checkpoint_every);
+        return;
+    }
+    snprintf(out, len, "%s", s ? s : "");
+}
+
+/* ------------------------------------------------------------ loading --- */
+
+/* Reports a problem with option opt, naming where its value came from. */
+__attribute__((format(printf, 4, 5))) static void opt_error(load_t *l, int opt, const char *path,
+                                                            const char *fmt, ...)
+{
+    char why[1024], msg[6000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (l->line[opt] > 0)
+        snprintf(msg, sizeof msg, "%s:%d: option '%s': %s", path, l->line[opt], OPTS[opt].key, why);
+    else if (l->line[opt] < 0)
+        snprintf(msg, sizeof msg, "cohortd: --%s: %s", OPTS[opt].flag, why);
+    else
+        snprintf(msg, sizeof msg, "cohortd: option '%s' (default): %s", OPTS[opt].key, why);
+    l->report(l->arg, msg);
+    l->errors++;
+}
+
+/* Where option opt was set, for a message: "FILE:LINE", "--flag" or
+ * "the default". */
+static void origin(const load_t *l, int opt, char *out, size_t len)
+{
+    if (l->line[opt] > 0)
+        snprintf(out, len, "%s:%d", l->cfg->path, l->line[opt]);
+    else if (l->line[opt] < 0)
+        snprintf(out, len, "--%s", OPTS[opt].flag);
+    else
+        snprintf(out, len, "the default");
+}
+
+static void on_ini_error(void *arg, const char *msg)
+{
+    load_t *l = arg;
+    l->report(l->arg, msg);
+    l->errors++;
+}
+
+static int on_ini_value(void *arg, const char *section, const char *key, const char *value,
+                        int line, char *why, size_t len)
+{
+    load_t *l = arg;
+    for (int i = 0; i < O_COUNT; i++)
+        if (strcmp(OPTS[i].section, section) == 0 && strcmp(OPTS[i].key, key) == 0) {
+            if (set_value(l->cfg, i, value, why, len) < 0)
+                return -1;
+            l->line[i] = line;
+            return 0;
+        }
+    size_t used = (size_t)snprintf(why, len, "unknown in [%s] (options there:", section);
+    for (int i = 0; i < O_COUNT && used < len; i++)
+        if (strcmp(OPTS[i].section, section) == 0)
+            used += (size_t)snprintf(why + used, len - used, " %s", OPTS[i].key);
+    if (used < len)
+        snprintf(why + used, len - used, ")");
+    return -1;
+}
+
+/* A ZeroMQ endpoint that only this host can reach: ipc://, inproc://,
+ * tcp:// on a loopback address, or a transport libzmq does not know (it
+ * refuses to bind those). */
+static int local_endpoint(const char *ep)
+{
+    static const char *ok[] = {"tcp://127.0.0.1:", "tcp://[::1]:", "tcp://localhost:"};
+    static const char *net[] = {"tcp://", "udp://", "pgm://",  "epgm://", "norm://",
+                                "ws://",  "wss://", "tipc://", "vmci://"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strncmp(ep, ok[i], strlen(ok[i])) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof net / sizeof net[0]; i++)
+        if (strncmp(ep, net[i], strlen(net[i])) == 0)
+            return 0;
+    return 1;
+}
+
+/* Replaces the owned string *slot by a formatted one. Returns 0, or -1 on
+ * OOM (*slot is then NULL). */
+__attribute__((format(printf, 2, 3))) static int set_fmt(char **slot, const char *fmt, ...)
+{
+    va_list ap;
+    free(*slot);
+    va_start(ap, fmt);
+    int rc = vasprintf(slot, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        *slot = NULL;
+    return rc < 0 ? -1 : 0;
+}
+
+/* Fills in the derived defaults and checks the settings as a whole. */
+static void finish(load_t *l)
+{
+    cohortd_config_t *c = l->cfg;
+    char where[4200];
+    int oom = 0;
+    if (!l->line[O_SERVER_KEY]) {
+        c->key_default = 1;
+        oom |= set_fmt(&c->key, "%s/server.key", c->data_dir);
+    }
+    if (!l->line[O_ACCESS_FILE])
+        oom |= set_fmt(&c->access, "%s/access", c->data_dir);
+    if (!l->line[O_CONTROL]) {
+        const char *rd = getenv("RUNTIME_DIRECTORY"); /* systemd's; several are ':'-separated */
+        if (rd != NULL && *rd != '\0' && *rd != ':')
+            oom |= set_fmt(&c->control, "ipc://%.*s/control.sock", (int)strcspn(rd, ":"), rd);
+        else
+            oom |= set_fmt(&c->control, "ipc://%s/control.sock", c->data_dir);
+    } else if (strcmp(c->control, "none") == 0) {
+        free(c->control);
+        c->control = NULL;
+    }
+    if (c->metrics != NULL && strcmp(c->metrics, "none") == 0) {
+        free(c->metrics);
+        c->metrics = NULL;
+    }
+    if (oom) {
+        l->report(l->arg, "cohortd: out of memory");
+        l->errors++;
+        return;
+    }
+    const int eps[] = {O_INGEST, O_PUBLISH, O_SNAPSHOT, O_CONTROL};
+    const char *val[] = {c->ingest, c->publish, c->snapshot, c->control};
+    if (c->plaintext)
+        for (int i = 0; i < 3; i++)
+            if (!local_endpoint(val[i])) {
+                origin(l, O_PLAINTEXT, where, sizeof where);
+                opt_error(l, eps[i], c->path,
+                          "%s is not local, and plaintext is on (%s): plain text is for local "
+                          "development only (ipc://, or tcp:// on 127.0.0.1, ::1 or localhost)",
+                          val[i], where);
+            }
+    for (int i = 1; i < 4; i++)
+        for (int j = 0; j < i; j++)
+            if (val[i] && val[j] && strcmp(val[i], val[j]) == 0) {
+                origin(l, eps[j], where, sizeof where);
+                opt_error(l, eps[i], c->path, "%s is also option '%s' (%s)", val[i],
+                          OPTS[eps[j]].key, where);
+            }
+}
+
+void config_free(cohortd_config_t *cfg)
+{
+    if (cfg == NULL)
+        return;
+    char **strs[] = {&cfg->path,    &cfg->data_dir, &cfg->ingest, &cfg->publish, &cfg->snapshot,
+                     &cfg->control, &cfg->metrics,  &cfg->key,    &cfg->access};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        free(*strs[i]);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+int config_load(cohortd_config_t *cfg, const config_cli_t *cli, config_report_fn report, void *arg)
+{
+    load_t l = {.cfg = cfg, .report = report, .arg = arg};
+    const char *path = cli->config, *env = getenv(CONFIG_ENV);
+    char why[1024];
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->log_level = LOG_INFO;
+    cfg->proj = (proj_config_t){PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO};
+    cfg->coalesce_ms = CONFIG_DEFAULT_COALESCE_MS;
+    cfg->checkpoint_every = CONFIG_DEFAULT_CHECKPOINT_EVERY;
+    if (!(cfg->data_dir = strdup(CONFIG_DEFAULT_DATA_DIR)) ||
+        !(cfg->ingest = strdup(CONFIG_DEFAULT_INGEST)) ||
+        !(cfg->publish = strdup(CONFIG_DEFAULT_PUBLISH)) ||
+        !(cfg->snapshot = strdup(CONFIG_DEFAULT_SNAPSHOT))) {
+        report(arg, "cohortd: out of memory");
+        config_free(cfg);
+        return -1;
+    }
+    if (path == NULL && env != NULL && *env != '\0')
+        path = env;
+    if (path == NULL && (access(CONFIG_DEFAULT_PATH, F_OK) == 0 || errno != ENOENT))
+        path = CONFIG_DEFAULT_PATH; /* exists (or cannot tell: then reading it says why) */
+    if (path != NULL) {
+        if (!(cfg->path = strdup(path))) {
+            report(arg, "cohortd: out of memory");
+            config_free(cfg);
+            return -1;
+        }
+        cohort_ini_t ini = {cfg->path, SECTIONS, on_ini_value, on_ini_error, &l};
+        cohort_ini_parse(&ini); /* counts its errors in l */
+    }
+    for (size_t i = 0; i < cli->nsets; i++) {
+        int opt = cli->sets[i].opt;
+        l.line[opt] = -1;
+        if (set_value(cfg, opt, cli->sets[i].value, why, sizeof why) < 0)
+            opt_error(&l, opt, cfg->path, "%s", why);
+    }
+    finish(&l);
+    if (l.errors) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+void config_print(const cohortd_config_t *cfg, FILE *out)
+{
+    char v[4200];
+    const char *section = "";
+    fprintf(out, "# cohortd settings in force (defaults, then %s, then flags)\n",
+            cfg->path ? cfg->path : "no configuration file");
+    for (int i = 0; i < O_COUNT; i++) {
+        if (strcmp(section, OPTS[i].section) != 0) {
+            section = OPTS[i].section;
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
+        }
+        value_text(cfg, i, v, sizeof v);
+        fprintf(out, "%s = %s\n", OPTS[i].key, v);
+    }
+}
+
+size_t config_diff(const cohortd_config_t *a, const cohortd_config_t *b,
+                   void (*changed)(void *arg, const char *key), void *arg)
+{
+    char va[4200], vb[4200];
+    size_t n = 0;
+    for (int i = 0; i < O_COUNT; i++) {
+        if (i == O_LOG_LEVEL)
+            continue;
+        value_text(a, i, va, sizeof va);
+        value_text(b, i, vb, sizeof vb);
+        if (strcmp(va, vb) != 0 ||
+            (i == O_AT_RISK_RATIO && a->proj.at_risk_ratio != b->proj.at_risk_ratio)) {
+            changed(arg, OPTS[i].key);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void to_stderr(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", msg);
+}
+
+int config_check(const config_cli_t *cli)
+{
+    cohortd_config_t cfg;
+    if (config_load(&cfg, cli, to_stderr, NULL) < 0) {
+        fprintf(stderr, "cohortd: the configuration has errors\n");
+        return 1;
+    }
+    config_print(&cfg, stdout);
+    fflush(stdout);
+    if (cfg.path)
+        fprintf(stderr, "cohortd: %s: OK\n", cfg.path);
+    else
+        fprintf(stderr,
+                "cohortd: no configuration file (%s does not exist): defaults and flags "
+                "OK\n",
+                CONFIG_DEFAULT_PATH);
+    config_free(&cfg);
+    return 0;
+}
+
+/* ---------------------------------------------------------- the flags --- */
+
+void config_usage(FILE *out)
+{
+    fprintf(
+        out,
+        "Usage: cohortd [OPTION]...\n"
+        "The cohortd daemon: receives agencies' programme events over ZeroMQ, stores\n"
+        "them durably in RocksDB and acknowledges each once it is on disk.\n"
+        "\n"
+        "Settings come from the defaults, then the configuration file, then the flags\n"
+        "below (a flag wins over the file). The file's options are in cohortd.conf(5).\n"
+        "\n"
+        "  -c, --config FILE         the configuration file (default: $" CONFIG_ENV " if\n"
+        "                            set, else " CONFIG_DEFAULT_PATH " if it exists)\n"
+        "      --check-config        check the configuration file and the flags, print the\n"
+        "                            settings in force and exit: 0 good, 1 bad\n"
+        "  -d, --data-dir DIR        event store directory (default: ./%s)\n"
+        "  -i, --ingest ENDPOINT     ZeroMQ endpoint for agents (default: %s)\n"
+        "  -p, --publish ENDPOINT    status updates, PUB (default: %s)\n"
+        "  -s, --snapshot ENDPOINT   status snapshots, ROUTER (default: %s)\n"
+        "      --control ENDPOINT    operator requests (cohortctl); ipc:// only, or 'none'\n"
+        "                            (default: ipc://$RUNTIME_DIRECTORY/control.sock if\n"
+        "                            RUNTIME_DIRECTORY is set, else ipc://DATA-DIR/control.sock)\n"
+        "      --metrics ADDR        Prometheus metrics over HTTP on HOST:PORT, HOST one of\n"
+        "                            127.0.0.1, [::1] or localhost; or 'none' (default: none)\n"
+        "      --coalesce-ms MS      at most one update per topic per MS, 0-60000 (default: %d)\n"
+        "      --suppress-k K        hide breakdown counts 1..K-1, K 1-1000 (default: %d)\n"
+        "      --at-risk-ratio R     at risk below R of the expected minutes, 0-1\n"
+        "                            (default: %.2f)\n"
+        "      --checkpoint-every N  checkpoint the projections every N events, 0 never\n"
+        "                            (default: %d)\n"
+        "  -k, --key FILE            the server's CURVE keypair, as written by cohortctl keygen\n"
+        "                            (default: DATA-DIR/server.key, made with server.pub on\n"
+        "                            first run)\n"
+        "  -a, --access-file FILE    the client keys and their roles (default: DATA-DIR/access;\n"
+        "                            see docs/security.md); reloaded on SIGHUP\n"
+        "      --plaintext           development only: no encryption, no authentication,\n"
+        "                            every client may do anything; local endpoints only\n"
+        "  -l, --log-level LEVEL     error, warning, notice, info or debug (default: info)\n"
+        "  -h, --help                show this help and exit\n"
+        "  -V, --version             show the version and exit\n"
+        "\n"
+        "Stops cleanly on SIGTERM or SIGINT: what was received is committed and acked.\n"
+        "SIGHUP reloads the access file (revoked keys lose their connections at once)\n"
+        "and the configuration file: log_level takes effect, any other changed option\n"
+        "is logged as needing a restart; a bad file is logged and changes nothing.\n"
+        "Exit status: 0 stopped cleanly, 1 cannot start (the log says why; also a bad\n"
+        "configuration file), 2 bad flags.\n"
+        "See cohortd(8), docs/protocol.md for the wire protocol and docs/operations.md\n"
+        "to run it.\n",
+        CONFIG_DEFAULT_DATA_DIR, CONFIG_DEFAULT_INGEST, CONFIG_DEFAULT_PUBLISH,
+        CONFIG_DEFAULT_SNAPSHOT, CONFIG_DEFAULT_COALESCE_MS, PROJ_DEFAULT_K,
+        PROJ_DEFAULT_AT_RISK_RATIO, CONFIG_DEFAULT_CHECKPOINT_EVERY);
+}
+
+void config_cli_free(config_cli_t *cli)
+{
+    if (cli == NULL)
+        return;
+    free(cli->sets);
+    memset(cli, 0, sizeof *cli);
+}
+
+#define FLAG_OPT 0x100   /* getopt val of option i: FLAG_OPT + i */
+#define FLAG_CHECK 0x200 /* --check-config */
+#define FLAG_CONFIG 'c'  /* --config */
+
+int config_parse_args(config_cli_t *cli, int argc, char **argv)
+{
+    static const char shorts[] = "d:i:p:s:l:k:a:c:hV";
+    static const struct {
+        char c;
+        int opt;
+    } short_opt[] = {{'d', O_DATA_DIR},   {'i', O_INGEST},    {'p', O_PUBLISH},
+                     {'s', O_SNAPSHOT},   {'l', O_LOG_LEVEL}, {'k', O_SERVER_KEY},
+                     {'a', O_ACCESS_FILE}};
+    struct option opts[O_COUNT + 5];
+    cohortd_config_t scratch = {0};
+    char why[1024];
+    int c, n = 0;
+
+    memset(cli, 0, sizeof *cli);
+    for (int i = 0; i < O_COUNT; i++)
+        opts[n++] = (struct option){
+            OPTS[i].flag, i == O_PLAINTEXT ? no_argument : required_argument, 0, FLAG_OPT + i};
+    opts[n++] = (struct option){"config", required_argument, 0, FLAG_CONFIG};
+    opts[n++] = (struct option){"check-config", no_argument, 0, FLAG_CHECK};
+    opts[n++] = (struct option){"help", no_argument, 0, 'h'};
+    opts[n++] = (struct option){"version", no_argument, 0, 'V'};
+    opts[n] = (struct option){0, 0, 0, 0};
+    if ((cli->sets = calloc((size_t)argc + 1, sizeof *cli->sets)) == NULL) {
+        fprintf(stderr, "cohortd: out of memory\n");
+        return -EINVAL;
+    }
+    optind = 0; /* glibc: start a fresh scan (config_parse_args may run more than once) */
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+        int opt = -1;
+        for (size_t i = 0; i < sizeof short_opt / sizeof short_opt[0]; i++)
+            if (c == short_opt[i].c)
+                opt = short_opt[i].opt;
+        if (c >= FLAG_OPT && c < FLAG_OPT + O_COUNT)
+            opt = c - FLAG_OPT;
+        if (opt >= 0) {
+            const char *v = opt == O_PLAINTEXT ? "true" : optarg;
+            if (set_value(&scratch, opt, v, why, sizeof why) < 0) {
+                fprintf(stderr, "cohortd: --%s: %s\n", OPTS[opt].flag, why);
+                goto usage;
+            }
+            cli->sets[cli->nsets++] = (config_flag_t){opt, v};
+            continue;
+        }
+        switch (c) {
+        case FLAG_CONFIG:
+            if (*optarg == '\0') {
+                fprintf(stderr, "cohortd: --config: empty path\n");
+                goto usage;
+            }
+            cli->config = optarg;
+            break;
+        case FLAG_CHECK:
+            cli->check = 1;
+            break;
+        case 'h':
+            config_usage(stdout);
+            config_free(&scratch);
+            config_cli_free(cli);
+            return 1;
+        case 'V':
+            printf("cohortd %s\n", COHORT_VERSION);
+            config_free(&scratch);
+            config_cli_free(cli);
+            return 1;
+        default:
+            fprintf(stderr, "Try 'cohortd --help' for more information.\n");
+            goto usage;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cohortd: unexpected argument '%s'\nTry 'cohortd --help'.\n", argv[optind]);
+        goto usage;
+    }
+    config_free(&scratch);
+    return 0;
+usage:
+    config_free(&scratch);
+    config_cli_free(cli);
+    return -EINVAL;
+}
