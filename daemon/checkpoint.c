@@ -17,8 +17,17 @@ typedef struct {
     proj_t *proj;   /* being built */
     uint64_t upto;  /* last sequence to apply (0 = all) */
     checkpoint_info_t *info;
-    uint64_t bad_seq; /* the entry whose sealed characteristics did not open */
+    uint64_t bad_seq;        /* the entry whose sealed characteristics did not open */
+    checkpoint_step_fn step; /* progress, or NULL */
+    void *step_arg;          /* its argument */
 } replay_t;
+
+/* Tells the progress hook, if any, that a log line follows. */
+static void before_log(const replay_t *r)
+{
+    if (r->step)
+        r->step(r->step_arg, 0);
+}
 
 static int apply(void *arg, uint64_t seq, const void *val, size_t len)
 {
@@ -26,8 +35,11 @@ static int apply(void *arg, uint64_t seq, const void *val, size_t len)
     char why[256];
     if (r->upto && seq > r->upto)
         return 1; /* stop: past the requested point */
+    if (r->step)
+        r->step(r->step_arg, seq);
     Cohort__V1__Event *ev = cohort__v1__event__unpack(NULL, len, val);
     if (!ev) {
+        before_log(r);
         cohort_log(LOG_WARNING, "replay: log entry %llu does not decode; skipped",
                    (unsigned long long)seq);
         r->info->refused++;
@@ -49,6 +61,7 @@ static int apply(void *arg, uint64_t seq, const void *val, size_t len)
     if (rc > 0) {
         /* Accepted once under these rules, so only a rule change can get
          * here; the log stays as it is, the projection skips the entry. */
+        before_log(r);
         cohort_log(LOG_WARNING, "replay: log entry %llu refused by the domain rules (%s)",
                    (unsigned long long)seq, why);
         r->info->refused++;
@@ -59,6 +72,13 @@ static int apply(void *arg, uint64_t seq, const void *val, size_t len)
 
 int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpoint, uint64_t upto,
                        proj_t **out, checkpoint_info_t *info, char *err, size_t errlen)
+{
+    return checkpoint_replay(store, cfg, use_checkpoint, upto, NULL, NULL, out, info, err, errlen);
+}
+
+int checkpoint_replay(store_t *store, const proj_config_t *cfg, int use_checkpoint, uint64_t upto,
+                      checkpoint_step_fn step, void *arg, proj_t **out, checkpoint_info_t *info,
+                      char *err, size_t errlen)
 {
     proj_t *p = proj_new(cfg);
     char *text = NULL;
@@ -77,12 +97,14 @@ int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpo
             p = q;
             info->checkpoint_seq = proj_seq(p);
         } else {
+            if (step)
+                step(arg, 0);
             cohort_log(LOG_WARNING, "checkpoint unusable; replaying the whole log");
             proj_destroy(&q);
         }
         free(text);
     }
-    replay_t r = {store, p, upto, info, 0};
+    replay_t r = {store, p, upto, info, 0, step, arg};
     if ((rc = store_scan(store, proj_seq(p) + 1, 0, apply, &r)) < 0) {
         if (r.bad_seq && rc == -EBADMSG)
             snprintf(err, errlen,

@@ -30,6 +30,17 @@ typedef struct {
 int checkpoint_restore(store_t *store, const proj_config_t *cfg, int use_checkpoint, uint64_t upto,
                        proj_t **out, checkpoint_info_t *info, char *err, size_t errlen);
 
+/* A replay's progress: called with the sequence of each log entry about to
+ * be applied, and with seq 0 just before the replay writes a log line (so a
+ * progress display can be cleared first). */
+typedef void (*checkpoint_step_fn)(void *arg, uint64_t seq);
+
+/* checkpoint_restore, calling step(arg, ...) during the replay when step is
+ * not NULL (cohortctl rebuild's progress report). */
+int checkpoint_replay(store_t *store, const proj_config_t *cfg, int use_checkpoint, uint64_t upto,
+                      checkpoint_step_fn step, void *arg, proj_t **out, checkpoint_info_t *info,
+                      char *err, size_t errlen);
+
 /* Saves proj as the checkpoint (synced). Returns 0 or a negative errno with
  * the reason in err. */
 int checkpoint_save(store_t *store, const proj_t *proj, char *err, size_t errlen);

@@ -784,52 +784,13 @@ static int snapshot(const args_t *a)
     return rc == 0 ? 0 : 1;
 }
 
-/* Replay state for rebuild. It mirrors checkpoint.c's replay (apply, in
- * checkpoint_restore with no checkpoint): the same calls and the same log
- * lines, plus a progress report, which checkpoint.h has no hook for. */
-typedef struct {
-    store_t *store;    /* the log's store (for the participants' keys) */
-    proj_t *proj;      /* being built */
-    uint64_t upto;     /* last sequence to apply */
-    uint64_t replayed; /* entries applied */
-    uint64_t refused;  /* entries that did not decode or that the rules refused */
-    uint64_t bad_seq;  /* the entry whose sealed characteristics did not open */
-    progress_t *pr;    /* the report */
-} replay_t;
-
-static int replay_entry(void *arg, uint64_t seq, const void *val, size_t len)
+/* checkpoint_replay's progress hook: seq 0 means a log line follows. */
+static void replay_step(void *arg, uint64_t seq)
 {
-    replay_t *r = arg;
-    char why[256];
-    if (seq > r->upto)
-        return 1; /* stop: past the requested point */
-    progress_update(r->pr, seq);
-    Cohort__V1__Event *ev = cohort__v1__event__unpack(NULL, len, val);
-    if (!ev) {
-        progress_clear(r->pr);
-        cohort_log(LOG_WARNING, "replay: log entry %llu does not decode; skipped",
-                   (unsigned long long)seq);
-        r->refused++;
-        return 0;
-    }
-    int rc = vault_open_event(r->store, ev);
-    if (rc < 0) {
-        cohort__v1__event__free_unpacked(ev, NULL);
-        r->bad_seq = seq;
-        return rc;
-    }
-    rc = proj_apply(r->proj, ev, seq, why, sizeof why);
-    cohort__v1__event__free_unpacked(ev, NULL);
-    if (rc < 0)
-        return rc;
-    if (rc > 0) {
-        progress_clear(r->pr);
-        cohort_log(LOG_WARNING, "replay: log entry %llu refused by the domain rules (%s)",
-                   (unsigned long long)seq, why);
-        r->refused++;
-    }
-    r->replayed++;
-    return 0;
+    if (seq)
+        progress_update(arg, seq);
+    else
+        progress_clear(arg);
 }
 
 /* Replays the log up to live->seq into fresh projections and compares
@@ -839,36 +800,29 @@ static int replay_entry(void *arg, uint64_t seq, const void *val, size_t len)
 static int compare(store_t *store, const args_t *a, const live_t *live, progress_t *pr,
                    json_t *diffs, uint64_t *replayed, size_t *ntopics)
 {
-    replay_t r = {store, proj_new(&a->proj), live->seq, 0, 0, 0, pr};
-    char **topics = NULL, line[600];
-    int bad = 0, rc;
-    if (!r.proj) {
-        fprintf(stderr, "cohortctl: replay failed: out of memory\n");
-        return -1;
-    }
+    proj_t *proj = NULL;
+    checkpoint_info_t info = {0, 0, 0};
+    char **topics = NULL, line[600], err[512];
+    int bad = 0;
     progress_set_total(pr, live->seq);
-    if (live->seq && (rc = store_scan(store, 1, 0, replay_entry, &r)) < 0) {
+    if (!live->seq) {
+        if (!(proj = proj_new(&a->proj))) {
+            fprintf(stderr, "cohortctl: replay failed: out of memory\n");
+            return -1;
+        }
+    } else if (checkpoint_replay(store, &a->proj, 0, live->seq, replay_step, pr, &proj, &info, err,
+                                 sizeof err) < 0) {
         progress_clear(pr);
-        if (r.bad_seq && rc == -EBADMSG)
-            fprintf(stderr,
-                    "cohortctl: replay failed: the sealed characteristics of entry %llu do not "
-                    "open with the participant's key (damaged entry or key)\n",
-                    (unsigned long long)r.bad_seq);
-        else if (r.bad_seq)
-            fprintf(stderr, "cohortctl: replay failed: reading the key for entry %llu: %s\n",
-                    (unsigned long long)r.bad_seq, strerror(-rc));
-        else
-            fprintf(stderr, "cohortctl: replay failed: %s\n", strerror(-rc));
-        proj_destroy(&r.proj);
+        fprintf(stderr, "cohortctl: replay failed: %s\n", err);
         return -1;
     }
     progress_update(pr, live->seq);
     progress_done(pr);
-    *replayed = r.replayed;
-    size_t n = proj_topics(r.proj, "", &topics);
+    *replayed = info.replayed;
+    size_t n = proj_topics(proj, "", &topics);
     json_t *seen = json_object();
     for (size_t i = 0; i < n; i++) {
-        char *doc = proj_render(r.proj, topics[i]);
+        char *doc = proj_render(proj, topics[i]);
         json_t *mine = doc ? json_loads(doc, 0, NULL) : NULL;
         json_t *theirs = json_object_get(live->docs, topics[i]);
         if (!mine || !theirs || !json_equal(mine, theirs)) {
@@ -894,7 +848,7 @@ static int compare(store_t *store, const args_t *a, const live_t *live, progress
     *ntopics = n;
     json_decref(seen);
     proj_strv_free(topics, n);
-    proj_destroy(&r.proj);
+    proj_destroy(&proj);
     return bad;
 }
 

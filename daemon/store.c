@@ -245,8 +245,13 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
     rocksdb_options_increase_parallelism(self->opts, 2);
     rocksdb_options_set_max_background_jobs(self->opts, 2);
     rocksdb_options_set_bytes_per_sync(self->opts, 1 << 20);
-    /* Reused WAL files keep their size, so the per-commit fdatasync need not
-     * write file-size metadata: a cheaper and steadier sync. */
+    /* Inert in Debian's RocksDB 7.8: it keeps recycle_log_file_num only
+     * with wal_recovery_mode kSkipAnyCorruptedRecords, and silently sets it
+     * to 0 under the default point-in-time recovery, which we keep (with
+     * skip-any, recycling crashed in MarkLogsSynced under load, and a torn
+     * unacked batch could leave a hole; docs/performance.md). Left set for
+     * a RocksDB that honours it: reused WAL files keep their size, so the
+     * per-commit fdatasync needs no journal commit. */
     rocksdb_options_set_recycle_log_file_num(self->opts, 4);
     /* Flush and compaction write with O_DIRECT: no copy into the page cache
      * (a cost that grows as the cache fills) and no dirty-page writeback
