@@ -32,7 +32,11 @@
  *
  * status and tail fall back to reading the store directly, with a note on
  * stderr, when no daemon listens on the control socket and the data
- * directory is known (from --data-dir or a configuration file); --offline
+ * directory is known (from --data-dir or a configuration file), but not
+ * when the socket is closed to this user (not in the daemon's group: an
+ * error, exit 1). Whether a daemon listens is told from the socket file
+ * and ZeroMQ's own connect, never by a probe connection, which the daemon
+ * would log as a failed handshake. --offline
  * asks for that directly, and tail --unseal (which needs the participants'
  * keys in the store) always reads it. tail prints the same lines either
  * way (the daemon sends each entry's stored bytes; the client formats).
@@ -69,9 +73,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -96,6 +98,8 @@
 #define DEFAULT_BACKUP_TIMEOUT_S 3600
 #define DEFAULT_TIMEOUT_S 30 /* status, stats, each tail page */
 #define POLL_MS 200          /* waiting for an answer: progress redraws */
+#define PROBE_MS 2000        /* connecting: how long to wait to tell a stale ipc socket */
+#define PROBE_REFUSALS 3     /* connecting: refusals in a row that mean nobody listens */
 #define MAX_SHOWN 20         /* verify: problem lines listed */
 #define SYSTEMD_CONTROL "ipc:///run/cohortd/control.sock" /* the packaged unit's */
 
@@ -458,7 +462,8 @@ static int parse(args_t *a, int argc, char **argv)
             mark(a, O_TIMEOUT, "--timeout-s");
             break;
         case 'f':
-            if (cohort_cli_u64(optarg, 0, UINT64_MAX, &a->from) < 0) {
+            /* Sequences are below 2^63 (JSON integers, for the daemon). */
+            if (cohort_cli_u64(optarg, 0, INT64_MAX, &a->from) < 0) {
                 fprintf(stderr, "cohortctl: --from: '%s' is not a sequence number\n", optarg);
                 return -EINVAL;
             }
@@ -1258,24 +1263,25 @@ static int absolute(const char *path, char *out, size_t len)
     return -1;
 }
 
-/* 1 if something accepts connections on the Unix socket at path; 0 with
- * errno set if not. */
-static int listening(const char *path)
+/* What the file at path says about a daemon's Unix socket, without
+ * connecting to it (a connection of ours closed before its ZMTP handshake
+ * would be logged by the daemon as a failed handshake): 1 a socket file
+ * this user may connect to (whether a daemon still listens on it is found
+ * by connecting: ctl_open); 0 no socket there (errno: ENOENT, ENOTSOCK,
+ * ...); -1 this user may not connect (errno EACCES: not in the daemon's
+ * group, or the file or a directory above it is closed to them). */
+static int socket_file(const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd, ok, e;
-    if (strlen(path) >= sizeof sa.sun_path) {
-        errno = ENAMETOOLONG;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == EACCES ? -1 : 0;
+    if (!S_ISSOCK(st.st_mode)) {
+        errno = ENOTSOCK;
         return 0;
     }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return 0;
-    ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    e = errno;
-    close(fd);
-    errno = e;
-    return ok;
+    if (access(path, W_OK) != 0 && errno == EACCES) /* connect(2) needs write permission */
+        return -1;
+    return 1;
 }
 
 /* A request-reply connection to the control endpoint. */
@@ -1312,14 +1318,95 @@ static void ctl_close(ctl_t *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Makes c's REQ socket (with the CURVE keys) and connects it to ep. For an
+ * ipc:// endpoint it then waits, up to PROBE_MS, for ZeroMQ's own connect
+ * to succeed or be refused (a socket file left by a stopped daemon), as a
+ * socket monitor reports it: this tells a live daemon from a stale socket
+ * without a probe connection of our own, which the daemon would log as a
+ * failed handshake. Returns 1 (connected, or cannot tell: the request's
+ * timeout then decides), 0 (nothing listens on ep: c is closed, errno is
+ * ECONNREFUSED) or -1 (message printed, c closed). */
+static int ctl_open(ctl_t *c, const char *ep, unsigned timeout_s)
+{
+    static const char mon[] = "inproc://cohortctl-connect-monitor";
+    void *pair = NULL;
+    int linger = 0, rc = 1, refused = 0, ipc = strncmp(ep, "ipc://", 6) == 0;
+    struct timespec t0, t;
+    memset(c, 0, sizeof *c);
+    c->ep = ep;
+    c->timeout_s = timeout_s;
+    if (!(c->ctx = zmq_ctx_new()) || !(c->sock = zmq_socket(c->ctx, ZMQ_REQ))) {
+        fprintf(stderr, "cohortctl: cannot set up the request: %s\n", zmq_strerror(errno));
+        goto fail;
+    }
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (ipc &&
+        (zmq_socket_monitor(c->sock, mon, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED) != 0 ||
+         !(pair = zmq_socket(c->ctx, ZMQ_PAIR)) ||
+         zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+         zmq_connect(pair, mon) != 0)) {
+        fprintf(stderr, "cohortctl: cannot set up the request: %s\n", zmq_strerror(errno));
+        goto fail;
+    }
+    if (cohort_curve_apply(c->sock, &g_curve, NULL, 0) < 0 || zmq_connect(c->sock, ep) != 0) {
+        fprintf(stderr, "cohortctl: cannot connect to %s: %s\n", ep, zmq_strerror(errno));
+        goto fail;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (pair) {
+        zmq_pollitem_t it = {pair, 0, ZMQ_POLLIN, 0};
+        zmq_msg_t head, addr;
+        uint16_t ev = 0;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long left = PROBE_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        int n = left > 0 ? zmq_poll(&it, 1, left) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* cannot tell */
+        zmq_msg_init(&head);
+        zmq_msg_init(&addr);
+        if (zmq_msg_recv(&head, pair, 0) >= 0 && zmq_msg_size(&head) >= 2)
+            memcpy(&ev, zmq_msg_data(&head), 2);
+        while (zmq_msg_more(&head) && zmq_msg_recv(&addr, pair, 0) >= 0 && zmq_msg_more(&addr))
+            ; /* the event's second frame (the endpoint) */
+        zmq_msg_close(&head);
+        zmq_msg_close(&addr);
+        if (ev == ZMQ_EVENT_CONNECTED)
+            break;
+        /* A Unix socket is refused at once: nothing listens (a busy
+         * daemon's full backlog is refused too, hence a few tries). */
+        if (ev == ZMQ_EVENT_CONNECT_RETRIED && ++refused == PROBE_REFUSALS) {
+            rc = 0;
+            break;
+        }
+    }
+    if (pair) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(pair);
+    }
+    if (rc == 0) {
+        ctl_close(c);
+        errno = ECONNREFUSED;
+    }
+    return rc;
+fail:
+    if (pair)
+        zmq_close(pair);
+    ctl_close(c);
+    return -1;
+}
+
 /* Finds the daemon for what (a command name) and connects c to it.
  * Returns REACH_DAEMON (connected), REACH_STORE (no daemon listens, and
  * fallback is allowed and the data directory known: a note was printed),
- * REACH_FAIL (message printed) or REACH_USAGE (bad keys: message printed). */
+ * REACH_FAIL (message printed; also when the socket is closed to this
+ * user: then there is no fallback, which could only fail the same way) or
+ * REACH_USAGE (bad keys: message printed). */
 static int reach(const args_t *a, const char *what, int fallback, ctl_t *c, unsigned timeout_s)
 {
-    const char *ep = a->control;
-    int linger = 0;
+    const char *ep = a->control, *cand[2] = {a->control, a->control_alt};
+    int found[2] = {1, 0}, e = 0;
     memset(c, 0, sizeof *c);
     if (!ep) {
         if (fallback && a->data_dir_known) {
@@ -1335,42 +1422,47 @@ static int reach(const args_t *a, const char *what, int fallback, ctl_t *c, unsi
                 what);
         return REACH_FAIL;
     }
-    /* A REQ to a missing ipc socket, or to one left by a stopped daemon
-     * (ZeroMQ does not remove it), would wait for the whole timeout. */
-    if (strncmp(ep, "ipc://", 6) == 0 && !listening(ep + 6)) {
-        int e = errno;
-        if (a->control_alt && listening(a->control_alt + 6)) {
-            ep = a->control_alt;
-        } else if (fallback && a->data_dir_known) {
+    /* A REQ to a missing ipc socket, or to one left by a stopped daemon,
+     * would wait for the whole timeout: look at the file first (and at the
+     * packaged unit's socket, control_alt, if there is none), then let
+     * ctl_open tell a live daemon from a stale socket. */
+    if (strncmp(ep, "ipc://", 6) == 0) {
+        found[0] = socket_file(ep + 6);
+        e = errno;
+        if (found[0] >= 0 && a->control_alt)
+            found[1] = socket_file(a->control_alt + 6);
+        if (found[0] < 0 || (found[0] == 0 && found[1] < 0)) {
             fprintf(stderr,
-                    "cohortctl: no daemon answers on %s; reading the store in %s directly "
-                    "(read-only)\n",
-                    ep, a->data_dir);
-            return REACH_STORE;
-        } else {
-            fprintf(stderr,
-                    "cohortctl: cannot reach the daemon's control socket %s: %s (is cohortd "
-                    "running on this data directory? see --control)\n",
-                    ep + 6, strerror(e));
+                    "cohortctl: cannot reach the daemon's control socket %s: %s (operators must "
+                    "be in the daemon's group, e.g. cohortd, and log in again after joining "
+                    "it)\n",
+                    (found[0] < 0 ? ep : a->control_alt) + 6, strerror(EACCES));
             return REACH_FAIL;
         }
     }
-    if (choose_keys(a) < 0)
-        return REACH_USAGE;
-    c->ep = ep;
-    c->timeout_s = timeout_s;
-    if (!(c->ctx = zmq_ctx_new()) || !(c->sock = zmq_socket(c->ctx, ZMQ_REQ))) {
-        fprintf(stderr, "cohortctl: cannot set up the request: %s\n", zmq_strerror(errno));
-        ctl_close(c);
-        return REACH_FAIL;
+    if (found[0] > 0 || found[1] > 0) {
+        if (choose_keys(a) < 0)
+            return REACH_USAGE;
+        for (int i = 0; i < 2; i++) {
+            int rc = found[i] > 0 ? ctl_open(c, cand[i], timeout_s) : 0;
+            if (rc != 0)
+                return rc > 0 ? REACH_DAEMON : REACH_FAIL;
+        }
+        if (found[0] > 0)
+            e = ECONNREFUSED;
     }
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (cohort_curve_apply(c->sock, &g_curve, NULL, 0) < 0 || zmq_connect(c->sock, ep) != 0) {
-        fprintf(stderr, "cohortctl: cannot connect to %s: %s\n", ep, zmq_strerror(errno));
-        ctl_close(c);
-        return REACH_FAIL;
+    if (fallback && a->data_dir_known) {
+        fprintf(stderr,
+                "cohortctl: no daemon answers on %s; reading the store in %s directly "
+                "(read-only)\n",
+                ep, a->data_dir);
+        return REACH_STORE;
     }
-    return REACH_DAEMON;
+    fprintf(stderr,
+            "cohortctl: cannot reach the daemon's control socket %s: %s (is cohortd "
+            "running on this data directory? see --control)\n",
+            ep + 6, strerror(e));
+    return REACH_FAIL;
 }
 
 /* Sends req and takes the whole reply (c->parts, c->hdr), waiting up to

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cohort_ini.h"
@@ -100,12 +101,67 @@ static int set_str(char **slot, const char *v, char *why, size_t len)
     return 0;
 }
 
-/* An endpoint such as ZeroMQ takes: TRANSPORT://ADDRESS, both non-empty.
- * Whether libzmq knows the transport is found out when binding. */
-static int is_endpoint(const char *v)
+/* Longest ipc:// path libzmq binds: a Unix socket address's sun_path less
+ * its NUL (a longer one fails only at bind time, with ENAMETOOLONG). */
+#define IPC_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+/* Checks that the ipc:// endpoint v's path fits in a Unix socket address.
+ * Returns 0, or -1 with why (len bytes). */
+static int check_ipc_path(const char *v, char *why, size_t len)
 {
+    size_t n = strlen(v + 6);
+    if (n > IPC_PATH_MAX) {
+        snprintf(why, len,
+                 "'%s': the socket path is %zu bytes long, and a Unix socket path holds at "
+                 "most %zu",
+                 v, n, IPC_PATH_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks an endpoint of ingest, publish or snapshot: TRANSPORT://ADDRESS,
+ * both non-empty. The two transports the daemon documents are checked as
+ * libzmq would when binding them, so --check-config finds what would stop
+ * the daemon: tcp://HOST:PORT (PORT 0-65535 or *; libzmq binds tcp:// on an
+ * IPv4 address, * or an interface name only: it resolves no host name, so
+ * localhost fails with ENODEV, and IPv6 is off on the daemon's sockets, no
+ * ZMQ_IPV6) and ipc://PATH (short enough for a Unix socket). Whether libzmq
+ * knows another transport is found out when binding (exit status 1, as
+ * tests/integration/00-cli.t expects). Returns 0, or -1 with why. */
+static int check_endpoint(const char *v, char *why, size_t len)
+{
+    uint64_t port;
+    if (strpbrk(v, " \t") == NULL && strncmp(v, "ipc://", 6) == 0 && v[6] != '\0')
+        return check_ipc_path(v, why, len);
+    if (strpbrk(v, " \t") == NULL && strncmp(v, "tcp://", 6) == 0) {
+        const char *colon = strrchr(v + 6, ':');
+        if (colon == NULL || colon == v + 6 ||
+            (strcmp(colon + 1, "*") != 0 && parse_u64(colon + 1, 0, 65535, &port) < 0)) {
+            snprintf(why, len,
+                     "'%s' is not tcp://HOST:PORT such as tcp://127.0.0.1:7400 (PORT a number "
+                     "from 0 to 65535, or *)",
+                     v);
+            return -1;
+        }
+        if (v[6] == '[' || (colon - (v + 6) == 9 && strncmp(v + 6, "localhost", 9) == 0)) {
+            snprintf(why, len,
+                     "'%s': the daemon binds tcp:// only on an IPv4 address, * or a network "
+                     "interface's name (no host names such as localhost, no IPv6), e.g. "
+                     "tcp://127.0.0.1:%s",
+                     v, colon + 1);
+            return -1;
+        }
+        return 0;
+    }
     const char *sep = strstr(v, "://");
-    return sep != NULL && sep > v && sep[3] != '\0' && strpbrk(v, " \t") == NULL;
+    if (sep != NULL && sep > v && sep[3] != '\0' && strpbrk(v, " \t") == NULL)
+        return 0;
+    snprintf(why, len,
+             "'%s' is not an endpoint such as tcp://127.0.0.1:7400 or "
+             "ipc:///run/cohortd/ingest.sock",
+             v);
+    return -1;
 }
 
 int config_metrics_split(const char *addr, char *host, size_t len, unsigned *port, char *why,
@@ -200,13 +256,8 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
     case O_PUBLISH:
     case O_SNAPSHOT: {
         char **slot = opt == O_INGEST ? &c->ingest : opt == O_PUBLISH ? &c->publish : &c->snapshot;
-        if (!is_endpoint(v)) {
-            snprintf(why, len,
-                     "'%s' is not an endpoint such as tcp://127.0.0.1:7400 or "
-                     "ipc:///run/cohortd/ingest.sock",
-                     v);
+        if (check_endpoint(v, why, len) < 0)
             return -1;
-        }
         return set_str(slot, v, why, len);
     }
     case O_CONTROL:
@@ -218,6 +269,8 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
                      v);
             return -1;
         }
+        if (strcmp(v, "none") != 0 && check_ipc_path(v, why, len) < 0)
+            return -1;
         return set_str(&c->control, v, why, len);
     case O_METRICS: {
         char host[64];
@@ -428,11 +481,28 @@ __attribute__((format(printf, 2, 3))) static int set_fmt(char **slot, const char
     return rc < 0 ? -1 : 0;
 }
 
+/* 1 if binding the tcp:// endpoint ep (as check_endpoint takes it) takes
+ * the port of an IPv4 metrics address (mport on 127.0.0.1): ep is on that
+ * port and on 127.0.0.1 or on every IPv4 address. */
+static int takes_metrics_port(const char *ep, unsigned mport)
+{
+    static const char *v4[] = {"*", "0.0.0.0", "127.0.0.1"};
+    const char *colon = strncmp(ep, "tcp://", 6) == 0 ? strrchr(ep + 6, ':') : NULL;
+    uint64_t port;
+    if (colon == NULL || parse_u64(colon + 1, 1, 65535, &port) < 0 || port != mport)
+        return 0;
+    for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++)
+        if (strlen(v4[i]) == (size_t)(colon - (ep + 6)) &&
+            strncmp(ep + 6, v4[i], strlen(v4[i])) == 0)
+            return 1;
+    return 0;
+}
+
 /* Fills in the derived defaults and checks the settings as a whole. */
 static void finish(load_t *l)
 {
     cohortd_config_t *c = l->cfg;
-    char where[4200];
+    char where[4200], why[4400];
     int oom = 0;
     if (!l->line[O_SERVER_KEY]) {
         c->key_default = 1;
@@ -459,6 +529,8 @@ static void finish(load_t *l)
         l->errors++;
         return;
     }
+    if (!l->line[O_CONTROL] && check_ipc_path(c->control, why, sizeof why) < 0)
+        opt_error(l, O_CONTROL, c->path, "%s; set option 'control' to a shorter path", why);
     const int eps[] = {O_INGEST, O_PUBLISH, O_SNAPSHOT, O_CONTROL};
     const char *val[] = {c->ingest, c->publish, c->snapshot, c->control};
     if (c->plaintext)
@@ -467,7 +539,7 @@ static void finish(load_t *l)
                 origin(l, O_PLAINTEXT, where, sizeof where);
                 opt_error(l, eps[i], c->path,
                           "%s is not local, and plaintext is on (%s): plain text is for local "
-                          "development only (ipc://, or tcp:// on 127.0.0.1, ::1 or localhost)",
+                          "development only (ipc://, or tcp:// on 127.0.0.1)",
                           val[i], where);
             }
     for (int i = 1; i < 4; i++)
@@ -476,6 +548,16 @@ static void finish(load_t *l)
                 origin(l, eps[j], where, sizeof where);
                 opt_error(l, eps[i], c->path, "%s is also option '%s' (%s)", val[i],
                           OPTS[eps[j]].key, where);
+            }
+    char mhost[64];
+    unsigned mport;
+    if (c->metrics && config_metrics_split(c->metrics, mhost, sizeof mhost, &mport, NULL, 0) == 0 &&
+        strcmp(mhost, "::1") != 0) /* no tcp:// endpoint binds IPv6 */
+        for (int i = 0; i < 3; i++)
+            if (takes_metrics_port(val[i], mport)) {
+                origin(l, eps[i], where, sizeof where);
+                opt_error(l, O_METRICS, c->path, "port %u is also taken by option '%s' (%s, %s)",
+                          mport, OPTS[eps[i]].key, val[i], where);
             }
 }
 
@@ -627,8 +709,8 @@ void config_usage(FILE *out)
         "      --suppress-k K        hide breakdown counts 1..K-1, K 1-1000 (default: %d)\n"
         "      --at-risk-ratio R     at risk below R of the expected minutes, 0-1\n"
         "                            (default: %.2f)\n"
-        "      --checkpoint-every N  checkpoint the projections every N events, 0 never\n"
-        "                            (default: %d)\n"
+        "      --checkpoint-every N  checkpoint the projections every N accepted events,\n"
+        "                            0 never (default: %d)\n"
         "  -k, --key FILE            the server's CURVE keypair, as written by cohortctl keygen\n"
         "                            (default: DATA-DIR/server.key, made with server.pub on\n"
         "                            first run)\n"

@@ -16,9 +16,12 @@
  *    endpoints that default to places in the data directory (server_key,
  *    access_file, control) or in $RUNTIME_DIRECTORY (control) are filled in;
  *    "none" (control, metrics) is NULL.
- *  - config_load checks each value and then the merged whole (plaintext
- *    only with local endpoints; no endpoint used twice); it never touches the
- *    data directory, the keys or the network, so --check-config may run
+ *  - config_load checks each value as binding it would (endpoints are
+ *    tcp://HOST:PORT or ipc://PATH, the path short enough for a Unix
+ *    socket), then the merged whole (plaintext only with local endpoints; no
+ *    endpoint used twice; the derived control path fits; the metrics port is
+ *    not one a tcp:// endpoint binds on the same address); it never touches
+ *    the data directory, the keys or the network, so --check-config may run
  *    anywhere.
  *  - Nothing here logs: messages go to a config_report_fn. */
 #ifndef COHORT_CONFIG_H

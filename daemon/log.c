@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int level = LOG_INFO; /* most verbose priority that is written */
+/* Most verbose priority that is written: set on the loop thread (start,
+ * SIGHUP), read by every thread that logs. */
+static _Atomic int level = LOG_INFO;
 
 void cohort_log_set_level(int prio)
 {

@@ -12,9 +12,9 @@
  * Security contract: every socket is a CURVE server whose clients are
  * checked by the ZAP handler (auth.c) against the access file, unless
  * plaintext is on, which config.c refuses for any endpoint that is not
- * local (ipc://, or tcp:// on 127.0.0.1, ::1 or localhost) and is warned
- * about at start. The key table exists before the first socket is bound
- * and is destroyed after the last one is closed. */
+ * local (ipc://, or tcp:// on 127.0.0.1) and is warned about at start.
+ * The key table exists before the first socket is bound and is destroyed
+ * after the last one is closed. */
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>

@@ -14,10 +14,13 @@
 #   while an agent sends, tail stops at the head it started with;
 # - --config FILE finds the daemon from its configuration file;
 # - the control socket is mode 0660;
-# - with no daemon: status and tail fall back to the store with a note,
-#   stats and backup fail (1) saying they cannot reach it;
+# - with no daemon (no socket file, or a stale one nothing listens on):
+#   status and tail fall back to the store with a note, stats and backup
+#   fail (1) saying they cannot reach it; a user who may not connect to the
+#   socket is told "Permission denied" (1), with no fallback;
 # - with CURVE: an operator key is served, an agent key is refused (1), no
 #   key is a usage error (2); tail over CURVE equals the offline output;
+#   cohortctl's connections make the daemon log no failed handshake;
 # - progress: under a pseudo-terminal (script(1)) cohort-agent send,
 #   cohortctl rebuild and restore draw a bar ("\r", percentage, rate, ETA);
 #   without a terminal they print plain lines (every
@@ -58,6 +61,7 @@ my @cmds = qw(status stats tail backup restore verify rebuild snapshot keygen);
                [['backup', '--json', '/tmp/x'], qr/backup does not take --json/],
                [['verify', '--control', 'ipc:///x'], qr/verify does not take --control/],
                [['tail', '--from', 'abc'], qr/--from: 'abc' is not a sequence number/],
+               [['tail', '--from', '9223372036854775808'], qr/--from: '9223372036854775808' is not a sequence number/],
                [['tail', '--page', '0'], qr/--page: '0' is not 1-10000/],
                [['tail', '--from'], qr/--from needs a value/],
                [['backup'], qr/backup needs a BACKUP_DIR/],
@@ -81,6 +85,20 @@ ok($d->{pid}, 'daemon started') or BAIL_OUT(log_of($d));
 my $data = abs_path($d->{data});
 my @dd = ('--data-dir', $d->{data});
 is((stat "$d->{data}/control.sock")[2] & 0777, 0660, 'the control socket is mode 0660');
+
+# A user who may not connect (not in the daemon's group: here nobody, for
+# whom the data directory is closed) is told so, with no fallback to the
+# store that would fail the same way.
+SKIP: {
+    my $setpriv = -x '/usr/bin/setpriv' ? '/usr/bin/setpriv' : undef;
+    skip 'needs root and setpriv(1) to run cohortctl as another user', 3 unless $> == 0 && $setpriv;
+    my ($rc, $out, $err) = run_cmd([$setpriv, '--reuid=65534', '--regid=65534', '--clear-groups',
+                                    $ctl, 'status', @dd], timeout => 60);
+    is($rc, 1, 'status by a user who may not use the control socket exits 1');
+    like($err, qr/cannot reach the daemon's control socket \S+control\.sock: Permission denied \(operators must be in the daemon's group/,
+         '  saying permission is denied, and why');
+    unlike($err, qr/no daemon answers|reading the store/, '  not that no daemon answers, and no fallback to the store');
+}
 
 sub kv { my ($text) = @_; return { map { /^(\S+) (.*)$/ ? ($1 => $2) : () } split /\n/, $text } }
 sub status_of { my ($rc, $out, $err) = ctl('status', @_); return ($rc, kv($out), $out, $err) }
@@ -264,6 +282,25 @@ like($err, qr/no daemon answers on ipc:\/\/\S+control\.sock; reading the store i
 my ($rc2, $off_all, $e2) = ctl('tail', '--json', @dd);
 is($rc2, 0, 'tail without a daemon reads the store');
 ok($off_all eq $on_all, '  the same output as over control');
+{
+    # A socket file left behind with nothing listening (a daemon killed
+    # before it could remove it): told from a live daemon at once.
+    use IO::Socket::UNIX;
+    unlink "$d->{data}/control.sock";
+    my $stale = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => "$d->{data}/control.sock", Listen => 1)
+        or die "stale socket: $!";
+    close $stale;
+    ok(-S "$d->{data}/control.sock", 'a stale control socket file');
+    my $t = time;
+    my ($rc, $st, $out, $err) = status_of(@dd);
+    is($rc, 0, 'status with only a stale socket: exits 0');
+    like($err, qr/no daemon answers on ipc:\/\/\S+control\.sock; reading the store/, '  reading the store, and saying so');
+    ok(time - $t < 10, sprintf('  without waiting for the request timeout (%.1f s)', time - $t));
+    ($rc, $out, $err) = ctl('stats', @dd);
+    is($rc, 1, 'stats with only a stale socket fails (1)');
+    like($err, qr/cannot reach the daemon's control socket \S+: Connection refused/, '  saying nothing listens');
+    unlink "$d->{data}/control.sock";
+}
 ($rc, $out, $err) = ctl('stats', @dd);
 is($rc, 1, 'stats without a daemon fails (1)');
 like($err, qr/cannot reach the daemon's control socket/, '  saying it cannot reach it');
@@ -331,6 +368,11 @@ like($err, qr/cannot reach the daemon's control socket/, '  (no data directory t
     my ($sx) = (stats_of(@cd, '--key', "$keys/op.key"))[1];
     is($sx->{'ingest.accepted'}, $want, "stats with the operator key: ingest.accepted $want");
     ok($sx->{'control.failed'} >= 3, '  control.failed counts the refusals');
+    # cohortctl tells a live daemon from a stale socket without a probe
+    # connection of its own, which the daemon would log as a failed CURVE
+    # handshake ("connection closed during the handshake ...").
+    unlike(log_of($c), qr/control: handshake failed/, "cohortctl's connections log no failed handshake")
+        or diag(join "\n", grep { /handshake failed/ } split /\n/, log_of($c));
     is(stop_daemon($c), 0, 'the CURVE daemon stops cleanly');
 }
 

@@ -27,7 +27,8 @@
 #   mount an overlay on /etc in a private mount namespace, so the host's
 #   /etc is never touched; skipped otherwise): postinst configure makes the
 #   cohortd and cohort-agent users, /etc/cohortd/server.key (cohortd:cohortd
-#   0600, a key pair matching server.pub) and the access file (root:cohortd
+#   0600, a key pair matching server.pub, which is 0644 even under umask
+#   077) and the access file (root:cohortd
 #   0640, comments only), with which cohortd, run as user cohortd with the
 #   packaged config, starts; run again (an upgrade) it changes no file and
 #   restarts the running services (systemctl is a stand-in that logs), but
@@ -238,7 +239,10 @@ step() {
   sh "\$@" > $ovl/\$name.out 2>&1; echo "\$name rc=\$?"
   facts | sed "s/^/\$name./"
 }
+# A strict umask (as root's may be): the modes below must not depend on it.
+umask 077
 step install $ctrl/postinst configure ''
+umask 022
 # The daemon as the service runs it (user cohortd, the packaged config with
 # the keys the postinst made), but with its data and endpoints here.
 mkdir $ovl/run && chown cohortd:cohortd $ovl/run
