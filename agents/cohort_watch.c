@@ -528,7 +528,7 @@ static void draw_agency(FILE *o, const json_t *d)
             "credited/expected", "at risk");
     json_array_foreach(people, i, p)
     {
-        char ref[REF_WIDTH + 1], ce[48];
+        char ref[REF_WIDTH + 1], ce[2 * sizeof b2 + 8]; /* two cells, "/", " min" */
         snprintf(ref, sizeof ref, "%s", jstr(p, "ref", "?"));
         snprintf(ce, sizeof ce, "%s/%s min",
                  cell(json_object_get(p, "credited_minutes"), b2, sizeof b2),
