@@ -106,6 +106,20 @@ static int rerr(char *rocks, const char *what, char *err, size_t errlen)
     return -EIO;
 }
 
+/* Ends a scan: destroys it and returns -EIO if the iterator met a read
+ * error, else rc (the scan's own result). */
+static int iter_end(rocksdb_iterator_t *it, int rc)
+{
+    char *e = NULL;
+    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_destroy(it);
+    if (e) {
+        free(e);
+        return -EIO;
+    }
+    return rc;
+}
+
 static int load_head(store_t *self, char *err, size_t errlen)
 {
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_LOG]);
@@ -717,7 +731,6 @@ int store_scan(store_t *self, uint64_t from, uint64_t limit,
     uint8_t k[8];
     uint64_t n = 0;
     int rc = 0;
-    char *e = NULL;
     be64(k, from);
     for (rocksdb_iter_seek(it, (const char *)k, 8); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kl, vl;
@@ -732,13 +745,8 @@ int store_scan(store_t *self, uint64_t from, uint64_t limit,
         if (limit && ++n >= limit)
             break;
     }
-    rocksdb_iter_get_error(it, &e);
-    rocksdb_iter_destroy(it);
+    rc = iter_end(it, rc);
     pthread_rwlock_unlock(&self->lock);
-    if (e) {
-        free(e);
-        return -EIO;
-    }
     return rc;
 }
 
@@ -962,7 +970,6 @@ int store_scan_dedupe(store_t *self,
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_DEDUPE]);
     char agency[256];
     int rc = 0;
-    char *e = NULL;
     for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kl, vl;
         const char *key = rocksdb_iter_key(it, &kl);
@@ -978,13 +985,7 @@ int store_scan_dedupe(store_t *self,
         if (rc != 0)
             break;
     }
-    rocksdb_iter_get_error(it, &e);
-    rocksdb_iter_destroy(it);
-    if (e) {
-        free(e);
-        return -EIO;
-    }
-    return rc;
+    return iter_end(it, rc);
 }
 
 /* ------------------------------------------------------------------------
@@ -1057,7 +1058,6 @@ int store_scan_pkeys(store_t *self,
         return 0;
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_PKEYS]);
     int rc = 0;
-    char *e = NULL;
     for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kl, vl;
         const char *key = rocksdb_iter_key(it, &kl);
@@ -1065,13 +1065,7 @@ int store_scan_pkeys(store_t *self,
         if ((rc = fn(arg, key, kl, val, vl)) != 0)
             break;
     }
-    rocksdb_iter_get_error(it, &e);
-    rocksdb_iter_destroy(it);
-    if (e) {
-        free(e);
-        return -EIO;
-    }
-    return rc;
+    return iter_end(it, rc);
 }
 
 int store_purge(store_t *self, char *err, size_t errlen)
