@@ -11,7 +11,9 @@
  * the sync in progress (stage "written"), so four batches cover it all.
  * Syncs complete in batch order, and a sync covers every earlier write, so
  * a batch is durable when its own sync returns. At low load (a small batch,
- * nothing in flight) both stages run on the loop instead: commit_inline.
+ * nothing in flight) both stages run on the loop instead: commit_inline,
+ * which hands only the sync to a worker when status documents are due, so
+ * that rendering them overlaps the fdatasync instead of delaying it.
  * Each batch owns the arena its events were decoded into, so the worker
  * reads the decoded events without copying. */
 #include "ingest.h"
@@ -152,6 +154,9 @@ struct ingest_t {
     int purge_owed;         /* an erasure's key awaits store_purge (worker; loop when idle) */
     uint64_t last_purge_ms; /* when the last purge ran (worker; loop when idle) */
     int on_loop;            /* write_cb is running inline on the loop (commit_inline) */
+    int render_later;       /* write_cb leaves the render to commit_inline */
+    int loop_synced;        /* the sync in flight was handed off by commit_inline: small
+                               batches wait for it and are then committed inline */
     void (*done)(void *);   /* stop callback */
     void *done_arg;
     uint8_t *pack; /* scratch for re-encoding one event */
@@ -490,15 +495,15 @@ static uint64_t mono_ms(void)
     return uv_hrtime() / 1000000;
 }
 
-/* Worker (or loop, when no commit can run): renders the status documents
- * that changed, each topic at most once per coalesce_ms; the rest are held
- * back, and p->render_due_ms says when the first of them is due. all = 1
- * renders everything held back now (at stop). */
-static void render_topics(ingest_t *self, pend_t *p, int all)
+/* Write stage (worker, or loop when no write job runs): marks the topics
+ * the projections changed as held back. Returns 1 if one held back topic is
+ * due for rendering now (its last render is coalesce_ms old), else 0. */
+static int collect(ingest_t *self)
 {
     char **topics = NULL;
     size_t n = proj_take_dirty(*self->proj, &topics);
-    uint64_t now = mono_ms(), due = 0;
+    uint64_t now = mono_ms();
+    int due = 0;
     rtopic_t *t, *tmp;
     for (size_t i = 0; i < n; i++) {
         HASH_FIND_STR(self->rtopics, topics[i], t);
@@ -513,6 +518,25 @@ static void render_topics(ingest_t *self, pend_t *p, int all)
         }
     }
     proj_strv_free(topics, n);
+    HASH_ITER(hh, self->rtopics, t, tmp)
+    {
+        if (t->pending && now - t->last_ms >= self->coalesce_ms) {
+            due = 1;
+            break;
+        }
+    }
+    return due;
+}
+
+/* Write stage: renders the status documents that changed, each topic at
+ * most once per coalesce_ms; the rest are held back, and p->render_due_ms
+ * says when the first of them is due. all = 1 renders everything held back
+ * now (at stop). */
+static void render_topics(ingest_t *self, pend_t *p, int all)
+{
+    uint64_t now = mono_ms(), due = 0;
+    rtopic_t *t, *tmp;
+    collect(self);
     p->render_due_ms = 0;
     if (!self->npending)
         return;
@@ -666,7 +690,8 @@ static void write_cb(uv_work_t *w)
         return;
     }
     p->head = store_head(self->store);
-    render(self, p);
+    if (!self->render_later)
+        render(self, p);
     self->since_checkpoint += store_batch_accepted(p->sb);
     if (self->checkpoint_every && self->since_checkpoint >= self->checkpoint_every) {
         char err[256];
@@ -917,6 +942,7 @@ static void after_sync_cb(uv_work_t *w, int status)
     (void)status;
     self->syncing = NULL;
     self->written = NULL;
+    self->loop_synced = 0;
     if (p->rc < 0) {
         /* Its events (and those written after) are in RocksDB's memtable
          * but not known to be durable: the store must be reopened before
@@ -959,14 +985,31 @@ static void after_write_cb(uv_work_t *w, int status)
 /* Loop, nothing in flight, the batch taken for writing is small: writes and
  * syncs it right here. At low load this saves the four thread hand-offs of
  * the two worker jobs (about a third of the ack latency on 2 cores); the
- * loop stops receiving for one fdatasync, and frames queue meanwhile. The
- * worker-owned state may be touched because no job can run (ingest.h). */
+ * loop stops receiving for one fdatasync, and frames queue meanwhile. When
+ * status documents are due, only the sync goes to a worker and the loop
+ * renders them meanwhile (rendering can take longer than the fdatasync);
+ * the batch is then acked by after_sync_cb, as in the pipeline. The
+ * write stage's state may be touched here because no write job can run
+ * (ingest.h), and the sync job touches only the store's WAL. */
 static void commit_inline(ingest_t *self)
 {
     pend_t *p = self->writing;
     self->on_loop = 1; /* a purge waits for a job on the worker */
+    self->render_later = 1;
     write_cb(&self->wjob);
+    self->render_later = 0;
     self->on_loop = 0;
+    if (p->rc == 0 && store_batch_accepted(p->sb) > 0 && collect(self)) {
+        self->writing = NULL;
+        self->st.commits++;
+        self->down_seen = 0;
+        self->loop_synced = 1;
+        start_sync(self, p);
+        render(self, p); /* before after_sync_cb can run: it runs on this loop */
+        return;
+    }
+    if (p->rc == 0)
+        render(self, p);
     uint64_t t0 = uv_hrtime();
     if (p->rc == 0 && store_batch_accepted(p->sb) > 0 &&
         (p->rc = store_sync(self->store, p->err, sizeof p->err)) < 0)
@@ -988,6 +1031,8 @@ static void commit_next(ingest_t *self, int force)
 {
     if (self->writing || self->written || (self->open->nreqs == 0 && !force))
         return;
+    if (self->loop_synced && !force && store_batch_count(self->open->sb) <= INLINE_MAX)
+        return; /* after_sync_cb comes back and commits it inline */
     if ((self->sync_failed || self->down_seen) && self->syncing)
         return; /* the write job may reopen the store: not beside a sync */
     if (self->sync_failed) {
