@@ -308,6 +308,17 @@ int main(int argc, char **argv)
         cohort_log(LOG_ERR, "cannot open the event store in %s: %s", cfg.data_dir, err);
         goto out;
     }
+    if (store_no_journal(d.store))
+        cohort_log(LOG_WARNING,
+                   "store: no ack journal (%s): every commit syncs RocksDB's WAL, "
+                   "which is slower; free space and restart to use it",
+                   store_no_journal(d.store));
+    if (store_recovered(d.store) > 0)
+        cohort_log(LOG_NOTICE,
+                   "store: %llu events the crash took from RocksDB were "
+                   "written back from the ack journal (log head %llu)",
+                   (unsigned long long)store_recovered(d.store),
+                   (unsigned long long)store_head(d.store));
     if ((rc = checkpoint_restore(d.store, &cfg.proj, 1, 0, &d.proj, &info, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot load the projections: %s", err);
         goto out;

@@ -1,8 +1,12 @@
 /* store.c: the RocksDB event store (see store.h for the layout and the
  * threading contract). Invariant: the log's head and its dedupe entries only
- * ever change inside one synced WriteBatch, so after any crash the log is
- * gap-free and every logged event has its dedupe entry. */
+ * ever change inside one atomic WriteBatch, so after any crash the log is
+ * gap-free and every logged event has its dedupe entry. A batch is durable
+ * once RocksDB's WAL was synced after it, or once its WriteBatch is in the
+ * ack journal (journal.h), which a read-write open writes back to RocksDB
+ * before anything else. */
 #include "store.h"
+#include "journal.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -40,6 +44,9 @@ struct store_t {
     int lock_inited;                              /* lock must be destroyed */
     int log_elsewhere;                            /* RocksDB's info log is in LOG_DIR */
     char *dir;                                    /* the store's directory */
+    journal_t *jn;                                /* the ack journal (read-write opens), or NULL */
+    char jn_why[256];      /* why a read-write store has no journal ("" if it has one) */
+    uint64_t recovered;    /* events written back from the journal by the last open */
     pthread_rwlock_t lock; /* db may be replaced (store_reopen: write lock) while
                               a thread outside the commit path reads it (read lock) */
 };
@@ -191,6 +198,71 @@ static void drop_info_log(const char *dir)
     closedir(d);
 }
 
+/* recover's state while it scans the journal. */
+typedef struct {
+    store_t *self; /* the store being opened */
+    char *e;       /* RocksDB's error, if a write back failed */
+} replay_t;
+
+/* journal_scan callback: writes one journal record back to RocksDB (synced)
+ * if RocksDB lost it, skips it if RocksDB has it, and stops at a gap. */
+static int replay(void *arg, uint64_t first, uint64_t last, const void *payload, size_t len)
+{
+    replay_t *r = arg;
+    store_t *self = r->self;
+    if (last <= self->head)
+        return 0;
+    if (first != self->head + 1)
+        return 1; /* cannot happen with the journal's invariants: keep the prefix */
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(payload, len);
+    rocksdb_write(self->db, self->wsync, wb, &r->e);
+    rocksdb_writebatch_destroy(wb);
+    if (r->e)
+        return 1;
+    self->head = last;
+    self->recovered += last - first + 1;
+    return 0;
+}
+
+/* Read-write opens: opens the journal (creating it on first use), writes
+ * back the batches RocksDB lost in a crash, and starts a new epoch. */
+static int recover(store_t *self, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    replay_t r = {self, NULL};
+    int rc;
+    self->recovered = 0;
+    if (self->readonly)
+        return 0;
+    if (!self->jn) {
+        if (snprintf(path, sizeof path, "%s/%s", self->dir, JOURNAL_NAME) >= (int)sizeof path) {
+            snprintf(err, errlen, "data directory path too long");
+            return -ENAMETOOLONG;
+        }
+        if ((rc = journal_open(&self->jn, path, self->jn_why, sizeof self->jn_why)) == -ENOSPC)
+            return 0; /* commits sync RocksDB's WAL; the next open tries again */
+        if (rc < 0) {
+            snprintf(err, errlen, "%s", self->jn_why);
+            return rc;
+        }
+        self->jn_why[0] = '\0';
+    }
+    if ((rc = journal_scan(self->jn, replay, &r)) < 0) {
+        snprintf(err, errlen, "reading the journal: %s", strerror(-rc));
+        return rc;
+    }
+    if (r.e)
+        return rerr(r.e, "writing back a journal record", err, errlen);
+    /* What RocksDB recovered from its WAL may not be on disk yet: the new
+     * epoch must start where RocksDB's durable log ends. Batches added
+     * before a reopen are in RocksDB, so synced by this too. */
+    rocksdb_flush_wal(self->db, 1, &r.e);
+    if (r.e)
+        return rerr(r.e, "WAL sync", err, errlen);
+    journal_reset(self->jn, 1);
+    return 0;
+}
+
 /* Closes the database (not the options); db is NULL afterwards. */
 static void dbclose(store_t *self)
 {
@@ -236,7 +308,8 @@ static int dbopen(store_t *self, char *err, size_t errlen)
         memset(self->cf, 0, sizeof self->cf);
         return rerr(e, "opening RocksDB", err, errlen);
     }
-    if ((rc = check_format(self, err, errlen)) < 0 || (rc = load_head(self, err, errlen)) < 0) {
+    if ((rc = check_format(self, err, errlen)) < 0 || (rc = load_head(self, err, errlen)) < 0 ||
+        (rc = recover(self, err, errlen)) < 0) {
         dbclose(self);
         return rc;
     }
@@ -259,6 +332,10 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
     rocksdb_options_increase_parallelism(self->opts, 2);
     rocksdb_options_set_max_background_jobs(self->opts, 2);
     rocksdb_options_set_bytes_per_sync(self->opts, 1 << 20);
+    /* The WAL is synced only now and then (the ack journal makes small
+     * commits durable): start its writeback every 512 KiB, so that neither
+     * those syncs nor the kernel's own writeback meet megabytes of it. */
+    rocksdb_options_set_wal_bytes_per_sync(self->opts, 512 << 10);
     /* Inert in Debian's RocksDB 7.8: it keeps recycle_log_file_num only
      * with wal_recovery_mode kSkipAnyCorruptedRecords, and silently sets it
      * to 0 under the default point-in-time recovery, which we keep (with
@@ -351,6 +428,7 @@ void store_close(store_t **self_p)
         return;
     int clean = self->db && !self->readonly && self->log_elsewhere;
     dbclose(self);
+    journal_close(&self->jn);
     if (clean)
         drop_info_log(self->dir);
     if (self->lock_inited)
@@ -380,6 +458,16 @@ void store_close(store_t **self_p)
 uint64_t store_head(const store_t *self)
 {
     return self->head;
+}
+
+uint64_t store_recovered(const store_t *self)
+{
+    return self->recovered;
+}
+
+const char *store_no_journal(const store_t *self)
+{
+    return self->jn_why[0] ? self->jn_why : NULL;
 }
 
 int store_reopen(store_t *self, char *err, size_t errlen)
@@ -559,8 +647,20 @@ int store_sync(store_t *self, char *err, size_t errlen)
     char *e = NULL;
     if (!self->db)
         return closed(err, errlen);
+    if (self->jn) {
+        int rc = journal_flush(self->jn);
+        if (rc == 0 || rc == -EAGAIN)
+            return 0;
+        /* Too much for the journal, no room left in it, or its write
+         * failed: RocksDB's own sync makes every record added so far
+         * durable, and the journal starts afresh (journal.h). */
+    }
     rocksdb_flush_wal(self->db, 1, &e);
-    return e ? rerr(e, "WAL sync", err, errlen) : 0;
+    if (e)
+        return rerr(e, "WAL sync", err, errlen);
+    if (self->jn)
+        journal_reset(self->jn, 0);
+    return 0;
 }
 
 static int write_batch(store_t *self, store_batch_t *b, const rocksdb_writeoptions_t *wo, char *err,
@@ -621,6 +721,12 @@ static int write_batch(store_t *self, store_batch_t *b, const rocksdb_writeoptio
             int rc = rerr(e, wo == self->wsync ? "synced write" : "write", err, errlen);
             fail_all(b);
             return rc;
+        }
+        if (wo == self->wlazy && self->jn) {
+            size_t len;
+            const char *rep = rocksdb_writebatch_data(self->wb, &len);
+            /* On failure the next store_sync syncs RocksDB instead. */
+            (void)journal_add(self->jn, self->head + 1, next, rep, len);
         }
     }
     self->head = next;

@@ -3,7 +3,7 @@
  * Column families:
  *   log     key = 8-byte big-endian sequence, value = the packed Event.
  *           Sequences start at 1 and are gap-free: a sequence and its event
- *           are written in the same atomic, WAL-synced WriteBatch.
+ *           are written in the same atomic WriteBatch.
  *   dedupe  key = [16-byte event_id][agency], value = 8-byte big-endian
  *           sequence. Permanent: an (agency, event_id) pair is stored at
  *           most once, ever. (The agency is 1-64 characters of [a-z0-9._-],
@@ -15,6 +15,14 @@
  *           the log entry that needs or destroys it are one atomic write.
  *           Created when a store from before it is opened for writing; a
  *           read-only open of such a store sees it empty.
+ *
+ * Durability: a batch is durable once synced (store_write, store_commit,
+ * store_sync after store_append). A small sync writes the appended batches
+ * to the ack journal, the file "journal" beside RocksDB's (journal.h),
+ * instead of syncing RocksDB's WAL; every read-write open first writes back
+ * to RocksDB the journaled batches a crash took from it. A read-only open
+ * does not: after a power loss, tools see those batches only once the
+ * daemon (or another read-write open) has started.
  *
  * Threading: store_commit() runs on one worker thread at a time; every other
  * call is made while no commit is running (the ingest pipeline guarantees
@@ -63,6 +71,16 @@ int store_reopen(store_t *self, char *err, size_t errlen);
 /* Last sequence in the log (0 when empty). */
 uint64_t store_head(const store_t *self);
 
+/* Events the last open (or reopen) wrote back from the ack journal because
+ * RocksDB had lost them in a crash (0 for read-only opens). */
+uint64_t store_recovered(const store_t *self);
+
+/* Why a read-write store works without its ack journal (it could not be
+ * created: less than 16 MiB free), or NULL when it has one or is
+ * read-only. Without it every sync is RocksDB's WAL sync; the next open or
+ * reopen tries again. The text is the store's. */
+const char *store_no_journal(const store_t *self);
+
 /* Step 1 of a commit: marks each item found in the dedupe index
  * STORE_DUPLICATE (with its stored seq) and each repeat of an earlier item
  * of the same batch STORE_REPEAT; the rest stay STORE_PENDING. Returns 0, or
@@ -82,8 +100,10 @@ int store_write(store_t *self, store_batch_t *batch, char *err, size_t errlen);
  * after this returns. Same results and errors as store_write. */
 int store_append(store_t *self, store_batch_t *batch, char *err, size_t errlen);
 
-/* Makes every write that returned before this call durable (fdatasync of
- * the WAL). May run on another thread beside one store_dedupe/store_append
+/* Makes every write that returned before this call durable: writes them to
+ * the ack journal and fdatasyncs it, or, when they are more than
+ * JOURNAL_FLUSH_MAX bytes or do not fit in the journal, fdatasyncs
+ * RocksDB's WAL and starts the journal afresh. May run on another thread beside one store_dedupe/store_append
  * (never beside store_reopen). Returns 0, or -EIO with RocksDB's reason:
  * what was appended since the last successful sync is then not known to be
  * durable, and RocksDB refuses writes until store_reopen. */

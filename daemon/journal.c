@@ -1,0 +1,296 @@
+/* journal.c: the ack journal (see journal.h for the format and contracts).
+ *
+ * Records are serialised into the pending buffer by journal_add (header
+ * fields except epoch and hash); journal_flush swaps buffers under the
+ * mutex, stamps epoch and hash, and writes them at the current offset. The
+ * file was written in full at creation, so that write allocates nothing
+ * and its fdatasync writes no metadata. */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC "CJR1"
+#define HASHED 32 /* header bytes covered by the hash, before it */
+#define FILL (1u << 20)
+
+struct journal_t {
+    int fd;             /* the file, O_RDWR */
+    uint64_t epoch;     /* current epoch (flush thread) */
+    uint64_t off;       /* where the next flush writes (flush thread) */
+    pthread_mutex_t mu; /* guards pending, npending, broken */
+    uint8_t *pending;   /* records added since the last flush took them */
+    size_t npending;    /* bytes in pending */
+    size_t cap;         /* bytes allocated for pending */
+    uint8_t *spare;     /* the other buffer: written by the flush (flush thread) */
+    size_t spare_cap;   /* bytes allocated for spare */
+    int broken;         /* an add failed: the pending records have a gap */
+};
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The record hash: BLAKE2b-128 of the header's first HASHED bytes and the
+ * payload. */
+static void digest(uint8_t out[16], const uint8_t *hdr, const void *payload, size_t len)
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, hdr, HASHED);
+    crypto_generichash_update(&st, payload, len);
+    crypto_generichash_final(&st, out, 16);
+}
+
+static uint64_t new_epoch(void)
+{
+    uint64_t e;
+    randombytes_buf(&e, sizeof e);
+    return e;
+}
+
+/* Writes zeros from the file's end up to JOURNAL_SIZE and syncs it (and,
+ * for a new file, its directory). Returns 0 or -errno. */
+static int fill(int fd, const char *path, off_t from)
+{
+    char *z = calloc(1, FILL), dir[PATH_MAX];
+    int rc = 0;
+    if (!z)
+        return -ENOMEM;
+    for (off_t o = from; o < (off_t)JOURNAL_SIZE && rc == 0;) {
+        size_t n = (off_t)JOURNAL_SIZE - o < FILL ? (size_t)((off_t)JOURNAL_SIZE - o) : FILL;
+        ssize_t w = pwrite(fd, z, n, o);
+        if (w < 0)
+            rc = -errno;
+        else if (w == 0)
+            rc = -EIO;
+        else
+            o += w; /* a short write is retried, to learn why (ENOSPC) */
+    }
+    free(z);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    if (rc == 0 && from == 0 && snprintf(dir, sizeof dir, "%s", path) < (int)sizeof dir) {
+        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0)
+            rc = -errno;
+        if (dfd >= 0)
+            close(dfd);
+    }
+    return rc;
+}
+
+int journal_open(journal_t **out, const char *path, char *err, size_t errlen)
+{
+    journal_t *self = calloc(1, sizeof *self);
+    struct stat st;
+    int rc;
+    *out = NULL;
+    if (!self || sodium_init() < 0) {
+        free(self);
+        snprintf(err, errlen, "journal: out of memory");
+        return -ENOMEM;
+    }
+    self->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->fd < 0 || fstat(self->fd, &st) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "journal %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    if (st.st_size < (off_t)JOURNAL_SIZE && (rc = fill(self->fd, path, st.st_size)) < 0) {
+        /* A short file holds no record (records are written only once it
+         * is full size): leave it as it was. */
+        snprintf(err, errlen, "journal %s: writing it in full: %s", path, strerror(-rc));
+        if (st.st_size == 0 ? unlink(path) : ftruncate(self->fd, st.st_size)) {
+            /* nothing more to do: the next open tries again */
+        }
+        goto fail;
+    }
+    if (pthread_mutex_init(&self->mu, NULL) != 0) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "journal: cannot create its mutex");
+        close(self->fd);
+        free(self);
+        return rc;
+    }
+    self->epoch = new_epoch();
+    *out = self;
+    return 0;
+fail:
+    if (self->fd >= 0)
+        close(self->fd);
+    free(self);
+    return rc;
+}
+
+void journal_close(journal_t **self_p)
+{
+    journal_t *self = self_p ? *self_p : NULL;
+    if (!self)
+        return;
+    close(self->fd);
+    pthread_mutex_destroy(&self->mu);
+    free(self->pending);
+    free(self->spare);
+    free(self);
+    *self_p = NULL;
+}
+
+int journal_scan(journal_t *self,
+                 int (*fn)(void *arg, uint64_t first, uint64_t last, const void *payload,
+                           size_t len),
+                 void *arg)
+{
+    uint8_t hdr[JOURNAL_HEADER], sum[16], *buf = NULL;
+    uint64_t off = 0, epoch = 0, expect = 0;
+    size_t cap = 0;
+    int rc = 0;
+    while (off + JOURNAL_HEADER <= JOURNAL_SIZE) {
+        ssize_t n = pread(self->fd, hdr, sizeof hdr, (off_t)off);
+        if (n < 0) {
+            rc = -EIO;
+            break;
+        }
+        if (n != (ssize_t)sizeof hdr || memcmp(hdr, MAGIC, 4) != 0)
+            break;
+        uint32_t len = get32(hdr + 4);
+        uint64_t ep = get64(hdr + 8), first = get64(hdr + 16), last = get64(hdr + 24);
+        if (len > JOURNAL_SIZE - off - JOURNAL_HEADER || first == 0 || last < first ||
+            (off > 0 && (ep != epoch || first != expect)))
+            break; /* not a record, another epoch's, or not the next batch */
+        if (len > cap) {
+            uint8_t *b = realloc(buf, len);
+            if (!b) {
+                rc = -ENOMEM;
+                break;
+            }
+            buf = b;
+            cap = len;
+        }
+        if (len && pread(self->fd, buf, len, (off_t)(off + JOURNAL_HEADER)) != (ssize_t)len) {
+            rc = -EIO;
+            break;
+        }
+        digest(sum, hdr, buf, len);
+        if (memcmp(sum, hdr + HASHED, 16) != 0)
+            break; /* torn */
+        epoch = ep;
+        expect = last + 1;
+        if ((rc = fn(arg, first, last, buf, len)) != 0)
+            break;
+        off += JOURNAL_HEADER + len;
+    }
+    free(buf);
+    return rc;
+}
+
+void journal_reset(journal_t *self, int drop)
+{
+    self->epoch = new_epoch();
+    self->off = 0;
+    if (drop) {
+        pthread_mutex_lock(&self->mu);
+        self->npending = 0;
+        self->broken = 0;
+        pthread_mutex_unlock(&self->mu);
+    }
+}
+
+int journal_add(journal_t *self, uint64_t first, uint64_t last, const void *payload, size_t len)
+{
+    int rc = 0;
+    pthread_mutex_lock(&self->mu);
+    size_t need = self->npending + JOURNAL_HEADER + len;
+    if (self->broken || len > UINT32_MAX) {
+        rc = -ENOMEM;
+    } else if (need > self->cap) {
+        size_t n = self->cap ? self->cap : 64 << 10;
+        while (n < need)
+            n *= 2;
+        uint8_t *p = realloc(self->pending, n);
+        if (!p)
+            rc = -ENOMEM;
+        else
+            self->pending = p, self->cap = n;
+    }
+    if (rc == 0) {
+        uint8_t *h = self->pending + self->npending;
+        memcpy(h, MAGIC, 4);
+        put32(h + 4, (uint32_t)len);
+        put64(h + 16, first);
+        put64(h + 24, last);
+        memcpy(h + JOURNAL_HEADER, payload, len);
+        self->npending = need;
+    } else {
+        self->broken = 1;
+    }
+    pthread_mutex_unlock(&self->mu);
+    return rc;
+}
+
+int journal_flush(journal_t *self)
+{
+    uint8_t *buf;
+    size_t n;
+    int broken;
+    pthread_mutex_lock(&self->mu);
+    buf = self->pending;
+    n = self->npending;
+    broken = self->broken;
+    size_t cap = self->cap;
+    self->pending = self->spare;
+    self->cap = self->spare_cap;
+    self->spare = buf;
+    self->spare_cap = cap;
+    self->npending = 0;
+    self->broken = 0;
+    pthread_mutex_unlock(&self->mu);
+    if (broken || n > JOURNAL_FLUSH_MAX || self->off + n > JOURNAL_SIZE)
+        return -ENOSPC;
+    if (n == 0)
+        return -EAGAIN;
+    for (size_t at = 0; at < n;) {
+        uint8_t *h = buf + at;
+        size_t len = get32(h + 4);
+        put64(h + 8, self->epoch);
+        digest(h + HASHED, h, h + JOURNAL_HEADER, len);
+        at += JOURNAL_HEADER + len;
+    }
+    ssize_t w = pwrite(self->fd, buf, n, (off_t)self->off);
+    if (w != (ssize_t)n)
+        return w < 0 ? -errno : -EIO;
+    if (fdatasync(self->fd) != 0)
+        return -errno;
+    self->off += n;
+    return 0;
+}
