@@ -52,6 +52,9 @@
 #define REOPEN_MIN_MS 100    /* store reopen retries back off from this ... */
 #define REOPEN_MAX_MS 1000   /* ... doubling up to this */
 #define PURGE_EVERY_MS 10000 /* after an erasure, deleted keys are purged at most this often */
+#define RENDER_DUTY                                                                                \
+    9 /* after rendering for T, nothing renders for RENDER_DUTY * T: rendering takes at most   \
+         a tenth of the write stage's time, whatever the load */
 
 /* One request (frame) in a batch. */
 typedef struct {
@@ -128,6 +131,7 @@ struct ingest_t {
     uint64_t checkpoint_every;     /* accepted events between checkpoints (0 = never) */
     unsigned coalesce_ms;          /* a topic is rendered at most once per this */
     rtopic_t *rtopics;             /* coalescing state per topic (worker; loop when idle) */
+    uint64_t render_next_ns;       /* no topic renders before this uv_hrtime (same owner) */
     size_t npending;               /* topics held back (worker; loop when idle) */
     uv_timer_t due;                /* runs a render-only job for held-back topics */
     int due_inited;                /* due was initialised: must be closed */
@@ -518,6 +522,8 @@ static int collect(ingest_t *self)
         }
     }
     proj_strv_free(topics, n);
+    if (uv_hrtime() < self->render_next_ns)
+        return 0;
     HASH_ITER(hh, self->rtopics, t, tmp)
     {
         if (t->pending && now - t->last_ms >= self->coalesce_ms) {
@@ -529,12 +535,16 @@ static int collect(ingest_t *self)
 }
 
 /* Write stage: renders the status documents that changed, each topic at
- * most once per coalesce_ms; the rest are held back, and p->render_due_ms
- * says when the first of them is due. all = 1 renders everything held back
- * now (at stop). */
+ * most once per coalesce_ms, and none for RENDER_DUTY times as long as the
+ * last rendering took; the rest are held back, and p->render_due_ms says
+ * when the first of them is due. all = 1 renders everything held back now
+ * (at stop). */
 static void render_topics(ingest_t *self, pend_t *p, int all)
 {
-    uint64_t now = mono_ms(), due = 0;
+    uint64_t now = mono_ms(), due = 0, t0 = uv_hrtime();
+    uint64_t gate = all ? 0 : (self->render_next_ns + 999999) / 1000000; /* in ms, rounded up */
+    int gated = !all && t0 < self->render_next_ns;
+    size_t rendered = 0;
     rtopic_t *t, *tmp;
     collect(self);
     p->render_due_ms = 0;
@@ -544,8 +554,10 @@ static void render_topics(ingest_t *self, pend_t *p, int all)
     {
         if (!t->pending)
             continue;
-        if (!all && now - t->last_ms < self->coalesce_ms) {
-            uint64_t at = t->last_ms + self->coalesce_ms;
+        uint64_t at = t->last_ms + self->coalesce_ms;
+        if (at < gate)
+            at = gate;
+        if (!all && (now < at || gated)) {
             if (!due || at < due)
                 due = at;
             continue;
@@ -557,9 +569,14 @@ static void render_topics(ingest_t *self, pend_t *p, int all)
             break;
         u->doc = proj_render(*self->proj, t->name);
         p->nupdates++;
+        rendered++;
         t->last_ms = now;
         t->pending = 0;
         self->npending--;
+    }
+    if (rendered) {
+        uint64_t t1 = uv_hrtime();
+        self->render_next_ns = t1 + RENDER_DUTY * (t1 - t0);
     }
     if (self->npending && !due)
         due = now + 1; /* held back by out-of-memory: retry soon */
