@@ -33,7 +33,7 @@ struct journal_t {
     size_t cap;         /* bytes allocated for pending */
     uint8_t *spare;     /* the other buffer: written by the flush (flush thread) */
     size_t spare_cap;   /* bytes allocated for spare */
-    int broken;         /* an add failed: the pending records have a gap */
+    int broken;         /* an add failed or overflowed: the next flush refuses */
 };
 
 static void put64(uint8_t *p, uint64_t v)
@@ -231,8 +231,11 @@ int journal_add(journal_t *self, uint64_t first, uint64_t last, const void *payl
     int rc = 0;
     pthread_mutex_lock(&self->mu);
     size_t need = self->npending + JOURNAL_HEADER + len;
-    if (self->broken || len > UINT32_MAX) {
-        rc = -ENOMEM;
+    if (self->broken || need > JOURNAL_FLUSH_MAX) {
+        /* The next flush refuses the pending records: copy nothing more. */
+        self->broken = 1;
+        pthread_mutex_unlock(&self->mu);
+        return 0;
     } else if (need > self->cap) {
         size_t n = self->cap ? self->cap : 64 << 10;
         while (n < need)

@@ -43,7 +43,7 @@
 #define JOURNAL_NAME "journal"
 #define JOURNAL_SIZE (16u << 20)       /* bytes of the file */
 #define JOURNAL_HEADER 48              /* bytes before each payload */
-#define JOURNAL_FLUSH_MAX (256u << 10) /* larger syncs go to RocksDB's WAL instead */
+#define JOURNAL_FLUSH_MAX (64u << 10) /* larger syncs go to RocksDB's WAL instead */
 
 typedef struct journal_t journal_t;
 
@@ -72,8 +72,9 @@ int journal_scan(journal_t *self,
 void journal_reset(journal_t *self, int drop);
 
 /* Adds a record to the pending ones (copied; written by the next flush).
- * Returns 0, or -ENOMEM (the journal then refuses to flush until reset:
- * journal_flush returns -ENOSPC). */
+ * Pending records over JOURNAL_FLUSH_MAX bytes in all are not copied: the
+ * next flush refuses them. Returns 0, or -ENOMEM (the next flush then
+ * refuses too: journal_flush returns -ENOSPC). */
 int journal_add(journal_t *self, uint64_t first, uint64_t last, const void *payload, size_t len);
 
 /* Writes every record added before this call and fdatasyncs the file.
