@@ -53,8 +53,9 @@
 #define REOPEN_MAX_MS 1000   /* ... doubling up to this */
 #define PURGE_EVERY_MS 10000 /* after an erasure, deleted keys are purged at most this often */
 #define RENDER_DUTY                                                                                \
-    9 /* after rendering for T, nothing renders for RENDER_DUTY * T: rendering takes at most   \
-         a tenth of the write stage's time, whatever the load */
+    9 /* after rendering for T the documents of a batch of n events, nothing renders for       \
+         min(n - 1, RENDER_DUTY) * T: at low load (one event per batch) rendering is held back  \
+         only by coalesce_ms; under load it takes at most a tenth of the write stage's time */
 
 /* One request (frame) in a batch. */
 typedef struct {
@@ -535,8 +536,8 @@ static int collect(ingest_t *self)
 }
 
 /* Write stage: renders the status documents that changed, each topic at
- * most once per coalesce_ms, and none for RENDER_DUTY times as long as the
- * last rendering took; the rest are held back, and p->render_due_ms says
+ * most once per coalesce_ms, and none for up to RENDER_DUTY times as long
+ * as the last rendering took (see RENDER_DUTY); the rest are held back, and p->render_due_ms says
  * when the first of them is due. all = 1 renders everything held back now
  * (at stop). */
 static void render_topics(ingest_t *self, pend_t *p, int all)
@@ -575,8 +576,8 @@ static void render_topics(ingest_t *self, pend_t *p, int all)
         self->npending--;
     }
     if (rendered) {
-        uint64_t t1 = uv_hrtime();
-        self->render_next_ns = t1 + RENDER_DUTY * (t1 - t0);
+        uint64_t t1 = uv_hrtime(), f = p->nevs > 1 ? p->nevs - 1 : 0;
+        self->render_next_ns = t1 + (f < RENDER_DUTY ? f : RENDER_DUTY) * (t1 - t0);
     }
     if (self->npending && !due)
         due = now + 1; /* held back by out-of-memory: retry soon */
