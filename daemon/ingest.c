@@ -52,10 +52,11 @@
 #define REOPEN_MIN_MS 100    /* store reopen retries back off from this ... */
 #define REOPEN_MAX_MS 1000   /* ... doubling up to this */
 #define PURGE_EVERY_MS 10000 /* after an erasure, deleted keys are purged at most this often */
-#define RENDER_DUTY                                                                                \
-    9 /* after rendering for T the documents of a batch of n events, nothing renders for       \
-         min(n - 1, RENDER_DUTY) * T: at low load (one event per batch) rendering is held back  \
-         only by coalesce_ms; under load it takes at most a tenth of the write stage's time */
+/* After rendering for T the documents of a batch of n events, nothing
+ * renders for min(n - 1, RENDER_DUTY) * T: at low load (one event per
+ * batch) only coalesce_ms holds rendering back; under load it takes at most
+ * a tenth of the write stage's time. */
+#define RENDER_DUTY 9
 
 /* One request (frame) in a batch. */
 typedef struct {

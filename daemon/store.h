@@ -102,10 +102,11 @@ int store_append(store_t *self, store_batch_t *batch, char *err, size_t errlen);
 
 /* Makes every write that returned before this call durable: writes them to
  * the ack journal and fdatasyncs it, or, when they are more than
- * JOURNAL_FLUSH_MAX bytes or do not fit in the journal, fdatasyncs
- * RocksDB's WAL and starts the journal afresh. May run on another thread beside one store_dedupe/store_append
- * (never beside store_reopen). Returns 0, or -EIO with RocksDB's reason:
- * what was appended since the last successful sync is then not known to be
+ * JOURNAL_FLUSH_MAX bytes, do not fit in the journal or its write fails,
+ * fdatasyncs RocksDB's WAL and starts the journal afresh. May run on
+ * another thread beside one store_dedupe/store_append (never beside
+ * store_reopen). Returns 0, or -EIO with RocksDB's reason: what was
+ * appended since the last successful sync is then not known to be
  * durable, and RocksDB refuses writes until store_reopen. */
 int store_sync(store_t *self, char *err, size_t errlen);
 
