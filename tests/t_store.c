@@ -54,7 +54,7 @@ static int wal_sizes(const char *dir, char names[][64], off_t *sizes, int max)
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (stat(path, &st) != 0)
             continue;
-        snprintf(names[n], 64, "%s", de->d_name);
+        snprintf(names[n], 64, "%.63s", de->d_name);
         sizes[n++] = st.st_size;
     }
     if (d)
