@@ -502,15 +502,12 @@ static uint64_t mono_ms(void)
 }
 
 /* Write stage (worker, or loop when no write job runs): marks the topics
- * the projections changed as held back. Returns 1 if one held back topic is
- * due for rendering now (its last render is coalesce_ms old), else 0. */
-static int collect(ingest_t *self)
+ * the projections changed as held back. */
+static void collect(ingest_t *self)
 {
     char **topics = NULL;
     size_t n = proj_take_dirty(*self->proj, &topics);
-    uint64_t now = mono_ms();
-    int due = 0;
-    rtopic_t *t, *tmp;
+    rtopic_t *t;
     for (size_t i = 0; i < n; i++) {
         HASH_FIND_STR(self->rtopics, topics[i], t);
         if (!t && (t = calloc(1, sizeof *t))) {
@@ -524,7 +521,18 @@ static int collect(ingest_t *self)
         }
     }
     proj_strv_free(topics, n);
-    if (uv_hrtime() < self->render_next_ns)
+}
+
+/* Write stage: collects the changed topics; returns 1 if one held back
+ * topic is due for rendering now (coalesce_ms since its last render, and
+ * past the render gate), else 0. */
+static int render_wanted(ingest_t *self)
+{
+    uint64_t now = mono_ms();
+    int due = 0;
+    rtopic_t *t, *tmp;
+    collect(self);
+    if (!self->npending || uv_hrtime() < self->render_next_ns)
         return 0;
     HASH_ITER(hh, self->rtopics, t, tmp)
     {
@@ -538,9 +546,9 @@ static int collect(ingest_t *self)
 
 /* Write stage: renders the status documents that changed, each topic at
  * most once per coalesce_ms, and none for up to RENDER_DUTY times as long
- * as the last rendering took (see RENDER_DUTY); the rest are held back, and p->render_due_ms says
- * when the first of them is due. all = 1 renders everything held back now
- * (at stop). */
+ * as the last rendering took (see RENDER_DUTY); the rest are held back,
+ * and p->render_due_ms says when the first of them is due. all = 1 renders
+ * everything held back now (at stop). */
 static void render_topics(ingest_t *self, pend_t *p, int all)
 {
     uint64_t now = mono_ms(), due = 0, t0 = uv_hrtime();
@@ -1018,7 +1026,7 @@ static void commit_inline(ingest_t *self)
     write_cb(&self->wjob);
     self->render_later = 0;
     self->on_loop = 0;
-    if (p->rc == 0 && store_batch_accepted(p->sb) > 0 && collect(self)) {
+    if (p->rc == 0 && store_batch_accepted(p->sb) > 0 && render_wanted(self)) {
         self->writing = NULL;
         self->st.commits++;
         self->down_seen = 0;
