@@ -37,31 +37,32 @@ struct journal_t {
     int broken;         /* an add failed or overflowed: the next flush refuses */
 };
 
-/* Little-endian fields of the header (glibc's <endian.h>). */
-static void put64(uint8_t *p, uint64_t v)
+/* A record header's fields (journal.h gives their bytes, little-endian). */
+typedef struct {
+    uint32_t len;   /* payload bytes */
+    uint64_t epoch; /* the epoch it was flushed in */
+    uint64_t first; /* first log sequence of the batch */
+    uint64_t last;  /* last log sequence of the batch */
+} hdr_t;
+
+/* Writes the magic and h's fields at p (not the hash). */
+static void pack(uint8_t *p, const hdr_t *h)
 {
-    v = htole64(v);
-    memcpy(p, &v, 8);
+    uint32_t len = htole32(h->len);
+    uint64_t v[3] = {htole64(h->epoch), htole64(h->first), htole64(h->last)};
+    memcpy(p, MAGIC, 4);
+    memcpy(p + 4, &len, 4);
+    memcpy(p + 8, v, sizeof v);
 }
 
-static uint64_t get64(const uint8_t *p)
+/* Reads the fields of the header at p. */
+static hdr_t unpack(const uint8_t *p)
 {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return le64toh(v);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    v = htole32(v);
-    memcpy(p, &v, 4);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return le32toh(v);
+    uint32_t len;
+    uint64_t v[3];
+    memcpy(&len, p + 4, 4);
+    memcpy(v, p + 8, sizeof v);
+    return (hdr_t){le32toh(len), le64toh(v[0]), le64toh(v[1]), le64toh(v[2])};
 }
 
 /* The record hash: BLAKE2b-128 of the header's first HASHED bytes and the
@@ -186,10 +187,11 @@ int journal_scan(journal_t *self,
         }
         if (n != (ssize_t)sizeof hdr || memcmp(hdr, MAGIC, 4) != 0)
             break;
-        uint32_t len = get32(hdr + 4);
-        uint64_t ep = get64(hdr + 8), first = get64(hdr + 16), last = get64(hdr + 24);
+        hdr_t h = unpack(hdr);
+        uint32_t len = h.len;
+        uint64_t first = h.first, last = h.last;
         if (len > JOURNAL_SIZE - off - JOURNAL_HEADER || first == 0 || last < first ||
-            (off > 0 && (ep != epoch || first != expect)))
+            (off > 0 && (h.epoch != epoch || first != expect)))
             break; /* not a record, another epoch's, or not the next batch */
         if (len > cap) {
             uint8_t *b = realloc(buf, len);
@@ -207,7 +209,7 @@ int journal_scan(journal_t *self,
         digest(sum, hdr, buf, len);
         if (memcmp(sum, hdr + HASHED, 16) != 0)
             break; /* torn */
-        epoch = ep;
+        epoch = h.epoch;
         expect = last + 1;
         if ((rc = fn(arg, first, last, buf, len)) != 0)
             break;
@@ -251,10 +253,7 @@ int journal_add(journal_t *self, uint64_t first, uint64_t last, const void *payl
     }
     if (rc == 0) {
         uint8_t *h = self->pending + self->npending;
-        memcpy(h, MAGIC, 4);
-        put32(h + 4, (uint32_t)len);
-        put64(h + 16, first);
-        put64(h + 24, last);
+        pack(h, &(hdr_t){(uint32_t)len, 0, first, last}); /* epoch: at flush */
         memcpy(h + JOURNAL_HEADER, payload, len);
         self->npending = need;
     } else {
@@ -287,10 +286,11 @@ int journal_flush(journal_t *self)
         return -EAGAIN;
     for (size_t at = 0; at < n;) {
         uint8_t *h = buf + at;
-        size_t len = get32(h + 4);
-        put64(h + 8, self->epoch);
-        digest(h + HASHED, h, h + JOURNAL_HEADER, len);
-        at += JOURNAL_HEADER + len;
+        hdr_t f = unpack(h);
+        f.epoch = self->epoch;
+        pack(h, &f);
+        digest(h + HASHED, h, h + JOURNAL_HEADER, f.len);
+        at += JOURNAL_HEADER + f.len;
     }
     ssize_t w = pwrite(self->fd, buf, n, (off_t)self->off);
     if (w != (ssize_t)n)
