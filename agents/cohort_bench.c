@@ -65,6 +65,7 @@
  * drained (until EAGAIN and ZMQ_EVENTS says no input) at the top of the
  * pass after it fired, before the agents, so update times are fresh. */
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -885,7 +886,7 @@ static int env_seq(const void *p, size_t len, uint64_t *out)
     return 0;
 }
 
-/* Receives what the SUB socket holds, at most max messages, until EAGAIN
+/* Receives what the status DEALER holds, at most max messages, until EAGAIN
  * and ZMQ_EVENTS shows no input (which re-arms its edge-triggered ZMQ_FD);
  * cut short at max, it leaves b->sub_ready set for the next pass. Before the
  * measured phase it only notes the highest seq seen. Returns 0 or -errno. */
@@ -1356,15 +1357,17 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     if (a.status != NULL) {
-        /* Subscribed before the setup, whose updates then show that the
-         * subscription is live (or, on a rerun, the next heartbeat). */
+        /* Subscribed before the setup; the daemon's $subscribed answer
+         * shows that the subscription is live. */
         int zero = 0;
-        if ((b.sub = zmq_socket(zctx, ZMQ_SUB)) == NULL ||
+        json_t *sr = json_pack("{s:s%}", "subscribe", b.topic, b.topic_len);
+        char *req = sr ? json_dumps(sr, JSON_COMPACT) : NULL;
+        json_decref(sr);
+        if (req == NULL || (b.sub = zmq_socket(zctx, ZMQ_DEALER)) == NULL ||
             zmq_setsockopt(b.sub, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
-            cohort_curve_apply(b.sub, &curve, NULL, 0) < 0 ||
-            zmq_setsockopt(b.sub, ZMQ_SUBSCRIBE, b.topic, b.topic_len) < 0 ||
-            zmq_setsockopt(b.sub, ZMQ_SUBSCRIBE, "system", 6) < 0 ||
-            zmq_connect(b.sub, a.status) < 0) {
+            cohort_curve_apply(b.sub, &curve, NULL, 0) < 0 || zmq_connect(b.sub, a.status) < 0 ||
+            zmq_send(b.sub, req, strlen(req), ZMQ_DONTWAIT) < 0) {
+            free(req);
             int e = errno;
             fprintf(stderr, PROG ": --status: cannot connect to %s: %s\n", a.status,
                     zmq_strerror(e));
@@ -1372,6 +1375,7 @@ int main(int argc, char **argv)
             cohort_curve_clear(&curve);
             goto cleanup;
         }
+        free(req);
     }
     cohort_curve_clear(&curve); /* the coordinator's: set on its sockets */
     if (setup(&b) < 0)

@@ -2,9 +2,10 @@
  * publishing").
  *
  * Contract: see cohort_sub.h. Inside:
- * - Three phases: WAIT (sockets connected, nothing received on the SUB
- *   yet), SNAP (asking for the snapshot of prefix k; SUB messages go to the
- *   queue) and LIVE (SUB messages are applied at once).
+ * - Three phases: WAIT (sockets connected, subscription requests not all
+ *   answered yet; updates go to the queue), SNAP (asking for the snapshot
+ *   of prefix k; updates go to the queue) and LIVE (updates are applied at
+ *   once). "SUB" below is the subscription DEALER.
  * - The state and the snapshot being built are tables of entries sorted by
  *   topic (binary search; topics are few, updates many). An entry owns one
  *   reference to its document; NULL is a tombstone (removed topic).
@@ -71,7 +72,7 @@ struct cohort_sub_t {
     size_t nsnap;                   /* how many snapshot prefixes */
     void *zctx;                     /* context in use */
     int own_ctx;                    /* 1 if zctx is ours to terminate */
-    void *sub;                      /* SUB socket, connected to publish */
+    void *sub;                      /* subscription DEALER, connected to publish */
     void *dealer;                   /* DEALER socket, connected to snapshot */
     int phase;                      /* P_* */
     size_t k;                       /* SNAP: index of the prefix being asked for */
@@ -89,6 +90,8 @@ struct cohort_sub_t {
     size_t qcap;                    /* room in q */
     size_t qbytes;                  /* bytes in it */
     uint64_t last_hb;               /* last heartbeat, or (re)connect time (ms) */
+    size_t answers;                 /* WAIT: subscription requests answered on this socket */
+    size_t granted;                 /* of those, the ones granted ($subscribed) */
     uint64_t drop_n;                /* topic updates seen, for drop_every */
     int stop;                       /* cohort_sub_stop was called */
     int more;                       /* a pump stopped at RECV_CAP: pump again at once */
@@ -286,24 +289,35 @@ static int open_dealer(cohort_sub_t *self)
     return 0;
 }
 
-/* A new SUB, subscribed to the prefixes and then "system" (so that the
- * first heartbeat proves every subscription has reached the publisher). */
+/* A new subscription DEALER: connected to the publish socket, with one
+ * {"subscribe":P} request per prefix queued (libzmq sends them once the
+ * connection is up). The daemon answers each with $subscribed or $error;
+ * the snapshot is asked for once every one is answered, which proves the
+ * subscriptions are live at the publisher. */
 static int open_sub(cohort_sub_t *self)
 {
     int rc;
 
     close_sock(&self->sub);
-    if ((self->sub = zmq_socket(self->zctx, ZMQ_SUB)) == NULL)
+    self->answers = 0;
+    self->granted = 0;
+    if ((self->sub = zmq_socket(self->zctx, ZMQ_DEALER)) == NULL)
         return -errno;
     if ((rc = sock_opts(self, self->sub)) < 0)
         return rc;
-    for (size_t i = 0; i < self->nprefixes; i++)
-        if (zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, self->prefixes[i],
-                           strlen(self->prefixes[i])) != 0)
-            return -errno;
-    if (zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, SYSTEM, strlen(SYSTEM)) != 0 ||
-        zmq_connect(self->sub, self->publish) != 0)
+    if (zmq_connect(self->sub, self->publish) != 0)
         return -errno;
+    for (size_t i = 0; i < self->nprefixes; i++) {
+        json_t *o = json_pack("{s:s}", "subscribe", self->prefixes[i]);
+        char *req = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (req == NULL)
+            return -ENOMEM;
+        rc = zmq_send(self->sub, req, strlen(req), ZMQ_DONTWAIT);
+        free(req);
+        if (rc < 0)
+            return -errno;
+    }
     return 0;
 }
 
@@ -613,7 +627,38 @@ static int enqueue(cohort_sub_t *self, msg_t *m)
     return 0;
 }
 
-/* Handles one message from the SUB. */
+/* Handles an answer to a subscription request: $subscribed or $error.
+ * Once every request is answered the subscriptions are live: ask for the
+ * snapshot (or, if none was granted, report REFUSED and wait for the
+ * heartbeat timeout to try again). */
+static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
+{
+    if (strcmp(topic, "$subscribed") == 0) {
+        self->granted++;
+    } else if (strcmp(topic, "$error") == 0) {
+        json_t *o = json_loadb(zmq_msg_data(body), zmq_msg_size(body), 0, NULL);
+        json_t *e = json_object_get(o, "error"), *p = json_object_get(o, "prefix");
+        self->st.refused++;
+        snprintf(self->why, sizeof self->why, "subscription%s%.200s%s refused: %.200s",
+                 json_is_string(p) ? " to '" : "", json_is_string(p) ? json_string_value(p) : "",
+                 json_is_string(p) ? "'" : "",
+                 json_is_string(e) ? json_string_value(e) : "no reason given");
+        json_decref(o);
+        event(self, COHORT_SUB_REFUSED, self->why);
+    } else {
+        return 0; /* $unsubscribed: nothing to do */
+    }
+    if (self->phase != P_WAIT || ++self->answers < self->nprefixes || self->granted == 0)
+        return 0;
+    /* The subscriptions are live: ask for the snapshot now. */
+    self->phase = P_SNAP;
+    self->k = 0;
+    self->need_send = 1;
+    self->send_at = now_ms();
+    return 0;
+}
+
+/* Handles one message from the subscription socket. */
 static int on_sub(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
 {
     char topic[COHORT_SUB_MAX_TOPIC + 1];
@@ -625,6 +670,8 @@ static int on_sub(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
         self->st.bad++;
         return 0;
     }
+    if (topic[0] == '$')
+        return on_answer(self, topic, &parts[1]);
     is_sys = strcmp(topic, SYSTEM) == 0;
     if (!is_sys && cover(self, topic) < 0)
         return 0; /* matched "system" as a prefix only, e.g. "systemd/..." */
@@ -648,11 +695,10 @@ static int on_sub(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
     }
     switch (self->phase) {
     case P_WAIT:
-        /* The subscription is live: ask for the snapshot now. */
-        self->phase = P_SNAP;
-        self->k = 0;
-        self->need_send = 1;
-        self->send_at = now_ms();
+        if (is_sys) {
+            msg_free(&m);
+            return 0;
+        }
         return enqueue(self, &m);
     case P_SNAP:
         return enqueue(self, &m);
@@ -1088,6 +1134,8 @@ const char *cohort_sub_event_name(cohort_sub_event_t ev)
         return "RESYNC";
     case COHORT_SUB_RETRY:
         return "RETRY";
+    case COHORT_SUB_REFUSED:
+        return "REFUSED";
     }
     return "UNKNOWN";
 }

@@ -4,18 +4,17 @@
  *
  * Contract:
  * - One subscriber follows a set of topic prefixes ("" is every topic) over
- *   a SUB socket connected to the daemon's PUB (--publish) and a DEALER
- *   connected to its snapshot ROUTER (--snapshot), and keeps the current
+ *   a DEALER connected to the daemon's publish ROUTER (--publish) and a
+ *   DEALER connected to its snapshot ROUTER (--snapshot), and keeps the current
  *   state: topic -> (document, rev, seq), plus the epoch it belongs to.
- * - The late-joiner handshake, as the protocol page says: subscribe (the
- *   prefixes, then "system") and queue what arrives; ask for a snapshot of
+ * - The late-joiner handshake, as the protocol page says: subscribe (one
+ *   {"subscribe":P} request per prefix) and queue what arrives; ask for a snapshot of
  *   each prefix (prefixes covered by another prefix are not asked for
  *   twice); apply the snapshot, then the queued updates, then live ones,
- *   per topic by the epoch and rev rules. One addition: the snapshot is
- *   asked for only once the SUB has received its first message (at the
- *   latest the next 1 s heartbeat), which proves the subscription is live
- *   at the publisher, so that no update can fall between the snapshot and
- *   the subscription unnoticed.
+ *   per topic by the epoch and rev rules. The snapshot is asked for only
+ *   once the daemon has answered every subscription request, which proves
+ *   the subscriptions are live at the publisher, so that no update can fall
+ *   between the snapshot and the subscription unnoticed.
  * - Rules per update of topic T (every update is a whole document):
  *   another epoch: resync ("epoch changed"); T known at rev r: rev <= r is
  *   ignored, rev == r + 1 applied, rev > r + 1 resync ("gap on T: rev 5
@@ -44,7 +43,7 @@
  *   call pump, run or destroy on the same subscriber.
  * - Messages that do not parse or lack a field are counted (stats.bad) and
  *   ignored. Nothing here logs.
- * - Security: with opts.curve on, both sockets (SUB and DEALER, and their
+ * - Security: with opts.curve on, both sockets (and their
  *   replacements after a resync) use ZeroMQ CURVE with those keys. A
  *   refused handshake looks like a silent daemon: no heartbeat, so resyncs
  *   ("no heartbeat for 3 s") until the keys are right.
@@ -80,6 +79,8 @@ typedef enum {
     COHORT_SUB_SYNCED = 1, /* a complete snapshot and the queue are applied: the state is current */
     COHORT_SUB_RESYNC = 2, /* the state is stale and being rebuilt; reason says why */
     COHORT_SUB_RETRY = 3,  /* a snapshot request failed and is sent again; reason says why */
+    COHORT_SUB_REFUSED = 4, /* the daemon refused a subscription (its $error reason); a key
+                               that may read none of the prefixes gets no heartbeat either */
 } cohort_sub_event_t;
 
 /* Called for every applied document (and removal); arg is opts.arg. */
@@ -125,6 +126,7 @@ typedef struct {
     uint64_t snapshot_retries;  /* requests that failed and were sent again */
     uint64_t syncs;             /* complete snapshots applied (SYNCED events) */
     uint64_t resyncs;           /* RESYNC events */
+    uint64_t refused;           /* subscription requests the daemon refused (REFUSED events) */
     uint64_t head_seq;          /* head_seq of the last heartbeat (0: none yet) */
     uint64_t topics;            /* topics of the last heartbeat */
 } cohort_sub_stats_t;

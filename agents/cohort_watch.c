@@ -670,6 +670,9 @@ static void on_event(void *arg, cohort_sub_event_t ev, const char *reason)
         if (!w->a->json)
             fprintf(stderr, PROG ": snapshot retry: %s\n", reason);
         break;
+    case COHORT_SUB_REFUSED:
+        fprintf(stderr, PROG ": %s\n", reason);
+        break;
     }
 }
 

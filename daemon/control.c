@@ -524,7 +524,7 @@ static void answer_stats(control_t *self, const void *rid, size_t rid_len, int d
         "refused_by",
         by_code(is.refused_by, INGEST_FRAME_SLOTS, &cohort__v1__frame_error__descriptor));
     pub = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "published",
-                    I(ps.published), "coalesced", I(ps.coalesced), "snapshots", I(ps.snapshots),
+                    I(ps.published), "subscribers", I(ps.subscribers), "snapshots", I(ps.snapshots),
                     "snap_requests", I(ps.snap_requests), "heartbeats", I(ps.heartbeats), "dropped",
                     I(ps.dropped), "snapshots_failed", I(ps.snapshots_failed), "bad_requests",
                     I(ps.bad_requests), "subscriptions", I(ps.subscriptions), "subs_refused",

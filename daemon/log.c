@@ -44,3 +44,33 @@ void cohort_log(int prio, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "<%d>%s\n", prio, line);
 }
+
+/* TEMPORARY (replaced by the sec-limits branch): at most 5 lines a minute
+ * per key, over a small table. */
+#include <time.h>
+void cohort_log_limited(int prio, const char *key, const char *fmt, ...)
+{
+    static struct {
+        char key[64];
+        time_t start;
+        unsigned n;
+    } t[64];
+    char line[1024];
+    va_list ap;
+    time_t now = time(NULL);
+    unsigned h = 5381;
+    for (const char *p = key; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    h %= 64;
+    if (strcmp(t[h].key, key) != 0 || now - t[h].start >= 60) {
+        snprintf(t[h].key, sizeof t[h].key, "%s", key);
+        t[h].start = now;
+        t[h].n = 0;
+    }
+    if (++t[h].n > 5)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    cohort_log(prio, "%s", line);
+}

@@ -16,4 +16,8 @@ int cohort_log_parse_level(const char *name);
 /* Writes one line at priority prio (LOG_ERR, LOG_WARNING, ... LOG_DEBUG). */
 void cohort_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Like cohort_log, but at most a few lines a minute per key. */
+void cohort_log_limited(int prio, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

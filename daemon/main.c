@@ -105,7 +105,6 @@ static void on_stopped(void *arg)
     char err[512];
     if (checkpoint_save(d->store, d->proj, err, sizeof err) < 0) /* no commit can run now */
         cohort_log(LOG_WARNING, "final checkpoint failed: %s", err);
-    publish_flush(d->pub);
     metrics_destroy(&d->metrics); /* before what it reads */
     control_destroy(&d->control); /* a backup in flight finishes first */
     ingest_destroy(&d->ingest);
@@ -162,7 +161,7 @@ static void reload_config(daemon_t *d)
 }
 
 /* SIGHUP: reloads the configuration (above) and the access file; if a key
- * was revoked or changed, its subscribers are dropped (ingest, snapshot and
+ * was revoked or changed, its subscribers get nothing more (ingest, snapshot and
  * control check every message against the new table by themselves). */
 static void on_hup(daemon_t *d)
 {
@@ -175,8 +174,8 @@ static void on_hup(daemon_t *d)
     }
     if (auth_reload(d->auth, &revoked, err, sizeof err) < 0)
         return; /* logged by auth, with the reason; the old table stays */
-    if (revoked && d->pub && publish_drop_subscribers(d->pub, err, sizeof err) < 0)
-        cohort_log(LOG_ERR, "SIGHUP: %s", err);
+    if (revoked && d->pub)
+        publish_revalidate(d->pub);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -329,8 +328,11 @@ int main(int argc, char **argv)
     const char *secret = d.auth ? sec_key : NULL;
     /* Coalescing happens where documents are rendered (ingest), so the
      * publisher sends each one as it comes. */
-    if ((rc = publish_new(&d.pub, d.loop, zctx, cfg.publish, cfg.snapshot, 0, d.auth, secret, err,
-                          sizeof err)) < 0) {
+    publish_opts_t po = {.pub_ep = cfg.publish,
+                         .snap_ep = cfg.snapshot,
+                         .auth = d.auth,
+                         .curve_secret = secret};
+    if ((rc = publish_new(&d.pub, d.loop, zctx, &po, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start publishing: %s", err);
         goto out;
     }

@@ -1,13 +1,13 @@
 /* publish.c: status publishing (see publish.h for its contracts).
  *
  * State: a hash (uthash) of topics by name, each with its last published
- * envelope (the snapshot copy; NULL once removed), rev, last send time and
- * an optional pending document. Topics sent within the last coalesce_ms sit
- * on the "recent" list in send order, so the head is always the next to
- * come due; one uv_timer is armed for it. A pending topic is always on that
- * list (it became pending because it was sent less than coalesce_ms ago).
- * Envelopes are built with jansson around a "doc":null placeholder that is
- * replaced by the document text, so documents go out byte for byte. */
+ * envelope (the snapshot copy; NULL once removed) and rev; and a hash of
+ * subscriber entries by routing id, each with the User-Id it subscribed
+ * with, its identity and the prefixes it was granted. An update is built
+ * once (topic and envelope as zmq messages) and each entitled entry gets a
+ * zmq_msg_copy, which shares the bytes. Envelopes are built with jansson
+ * around a "doc":null placeholder that is replaced by the document text,
+ * so documents go out byte for byte. */
 #include "publish.h"
 
 #include <errno.h>
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "auth.h"
@@ -26,81 +25,64 @@
 
 #define HASH_NONFATAL_OOM 1
 #include <uthash.h>
-#include <utlist.h>
 
-#define PUB_HWM 10000       /* queued messages per subscriber; beyond, PUB drops */
+#define SUB_RCVHWM 100      /* queued subscription messages per subscriber connection */
 #define SNAP_HWM 10000      /* queued reply messages per snapshot client */
 #define SNAP_RCVHWM 1000    /* queued requests per snapshot client */
-#define SNAP_MAX_MSG 65536  /* a request is small; bounds what a peer makes us allocate */
-#define SNAP_CAP 8          /* requests per drain call: fairness to other handles */
-#define PREFIX_MAX 256      /* bytes of a snapshot prefix */
+#define SNAP_CAP 8          /* snapshot requests per drain call: fairness to other handles */
+#define SUB_CAP 64          /* subscription messages per drain call */
+#define PREFIX_MAX 256      /* bytes of a snapshot or subscription prefix */
 #define LINGER_MS 500       /* time given to unsent messages at close */
 #define BEAT_MS 1000        /* heartbeat interval */
 #define SYSTEM "system"     /* the heartbeat topic */
-#define SUB_CAP 64          /* subscription messages per drain call */
-#define SUB_MAX 512         /* longest subscription message we act on */
-#define REBIND_WAIT_MS 1000 /* publish_drop_subscribers: most time waited for the old port */
+#define RID_LEN 5           /* a routing id libzmq generated: 0, then 4 bytes */
 
 /* One status topic, current or removed. */
 typedef struct topic_s {
-    char *name;                  /* the topic (hash key), owned */
-    char *env;                   /* last published envelope; NULL when removed */
-    size_t env_len;              /* its length in bytes */
-    uint64_t rev;                /* revision of the last message sent */
-    uint64_t last_ms;            /* uv_now when it was sent */
-    int recent;                  /* on the recent list */
-    int has_pend;                /* a pending document waits (pend NULL = removal) */
-    char *pend;                  /* the pending document, owned */
-    uint64_t pend_seq;           /* the log sequence it reflects */
-    uint64_t bound;              /* publish_set_seq value when it became pending */
-    struct topic_s *prev, *next; /* recent list (utlist DL) */
-    UT_hash_handle hh;           /* topics by name */
+    char *name;        /* the topic (hash key), owned */
+    char *env;         /* last published envelope; NULL when removed */
+    size_t env_len;    /* its length in bytes */
+    uint64_t rev;      /* revision of the last message sent */
+    UT_hash_handle hh; /* topics by name */
 } topic_t;
+
+/* One subscriber connection, known by its routing id. Invariant: npfx >= 1
+ * (an entry left with no prefix is deleted), and every prefix lies within
+ * one that who's role may read (or is "system"-free: see grant()). */
+typedef struct sub_s {
+    unsigned char rid[RID_LEN];          /* routing id (hash key) */
+    char uid[AUTH_USER_ID_MAX];          /* the User-Id its subscriptions came with ("" plaintext) */
+    auth_identity_t who;                 /* that key's identity (unused in plaintext mode) */
+    char *pfx[PUBLISH_SUB_PREFIXES];     /* granted prefixes, owned */
+    size_t npfx;                         /* how many */
+    UT_hash_handle hh;                   /* entries by routing id */
+} sub_t;
 
 struct publish_t {
     uv_loop_t *loop;      /* the daemon's loop */
     void *zctx;           /* the ZeroMQ context (borrowed) */
-    void *pub;            /* XPUB socket (manual subscriptions), owned; NULL while rebinding */
-    zbridge_t *sbridge;   /* readiness of pub (subscription messages) on loop */
-    zmonitor_t *pmon;     /* pub's handshake failures (logged with CURVE) and subscribers */
-    zmonitor_t *smon;     /* the same for router */
-    char *pub_ep;         /* the endpoint pub is bound to (as resolved by libzmq) */
+    void *pub;            /* publish ROUTER, owned */
+    zbridge_t *pbridge;   /* readiness of pub (subscription messages) on loop */
+    zmonitor_t *pmon;     /* pub's handshake failures (logged with CURVE) and peers */
     void *router;         /* snapshot ROUTER socket, owned */
     zbridge_t *bridge;    /* readiness of router on loop */
+    zmonitor_t *smon;     /* the same for router */
     auth_t *auth;         /* the key table (borrowed), or NULL: plaintext, all topics to all */
     const char *secret;   /* the server secret key (Z85, borrowed) when auth is set */
     uv_timer_t beat;      /* the 1 s heartbeat */
-    uv_timer_t due;       /* the next coalescing deadline */
     int handles;          /* uv handles initialised and not yet closed */
     char epoch[17];       /* 16 lowercase hex digits, this run */
-    unsigned coalesce_ms; /* minimum interval per topic, 0 = none */
     topic_t *topics;      /* hash by name, current and removed */
-    topic_t *recent;      /* sent within coalesce_ms, oldest first */
+    sub_t *subs;          /* subscriber entries by routing id */
     size_t live;          /* topics with a document (not removed) */
-    size_t npend;         /* topics with a pending document */
     uint64_t handed;      /* last publish_set_seq */
     uint64_t beat_rev;    /* the heartbeat's own revision */
     publish_stats_t st;   /* counters */
     topic_t **sel;        /* snapshot scratch: the matching topics */
     size_t sel_cap;       /* its capacity */
-    int send_logged;      /* a PUB send failure was already logged */
 };
 
 /* ------------------------------------------------------------ helpers --- */
-
-/* The seq whose status has been published completely (see publish.h). */
-static uint64_t done_seq(const publish_t *self)
-{
-    uint64_t s = self->handed;
-    topic_t *t;
-    if (self->npend)
-        DL_FOREACH(self->recent, t)
-        {
-            if (t->has_pend && t->bound < s)
-                s = t->bound;
-        }
-    return s;
-}
 
 /* Renders an envelope with doc (JSON text, NULL = null) into a malloc'd
  * string; *len gets its length. NULL on OOM. */
@@ -131,39 +113,106 @@ static char *envelope(const publish_t *self, const char *topic, uint64_t rev, ui
     return env;
 }
 
-/* Sends [topic][env] on the PUB socket; counts a refusal. */
-static void pub_send(publish_t *self, const char *topic, const char *env, size_t len)
+/* A zmq message holding a copy of len bytes at p. Returns 0 or -1. */
+static int msg_of(zmq_msg_t *m, const void *p, size_t len)
 {
-    if (self->pub && zmq_send(self->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
-        zmq_send(self->pub, env, len, ZMQ_DONTWAIT) >= 0)
-        return;
-    self->st.dropped++;
-    if (!self->send_logged)
-        cohort_log(LOG_WARNING, "publish: update not sent: %s", zmq_strerror(errno));
-    self->send_logged = 1;
+    if (zmq_msg_init_size(m, len) != 0)
+        return -1;
+    memcpy(zmq_msg_data(m), p, len);
+    return 0;
 }
 
-static void on_due(uv_timer_t *h);
-
-/* Arms the coalescing timer for the head of the recent list. */
-static void arm(publish_t *self)
+/* Sends a copy of m (sharing its bytes) with flags; 0 or -1. */
+static int send_copy(void *sock, zmq_msg_t *m, int flags)
 {
-    if (!self->recent || uv_is_active((uv_handle_t *)&self->due))
-        return;
-    uint64_t now = uv_now(self->loop), at = self->recent->last_ms + self->coalesce_ms;
-    uv_timer_start(&self->due, on_due, at > now ? at - now : 0, 0);
+    zmq_msg_t c;
+    zmq_msg_init(&c);
+    if (zmq_msg_copy(&c, m) != 0 || zmq_msg_send(&c, sock, flags) < 0) {
+        zmq_msg_close(&c);
+        return -1;
+    }
+    return 0;
 }
 
-/* Drops t's pending document, if any. */
-static void unpend(publish_t *self, topic_t *t)
+/* ---------------------------------------------------- subscriber table --- */
+
+static void sub_free(sub_t *s)
 {
-    if (!t->has_pend)
-        return;
-    free(t->pend);
-    t->pend = NULL;
-    t->has_pend = 0;
-    self->npend--;
+    for (size_t i = 0; i < s->npfx; i++)
+        free(s->pfx[i]);
+    free(s);
 }
+
+/* Forgets entry s. */
+static void forget(publish_t *self, sub_t *s)
+{
+    HASH_DEL(self->subs, s);
+    sub_free(s);
+}
+
+/* 1 if s should get topic: it asked for a prefix of it, and (with a key
+ * table) its key may read it. The heartbeat goes to every entry. */
+static int wants(const publish_t *self, const sub_t *s, const char *topic, int system)
+{
+    if (system)
+        return 1;
+    if (self->auth && !auth_may_read(&s->who, topic))
+        return 0;
+    for (size_t i = 0; i < s->npfx; i++)
+        if (strncmp(topic, s->pfx[i], strlen(s->pfx[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* Queues [rid][topic][env] for s. On EHOSTUNREACH (the peer is gone) the
+ * entry is forgotten; on a full queue the subscriber misses this message.
+ * Returns 0 when queued. */
+static int send_to(publish_t *self, sub_t *s, zmq_msg_t *tm, zmq_msg_t *em)
+{
+    if (zmq_send(self->pub, s->rid, RID_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        if (errno == EHOSTUNREACH) {
+            self->st.gone++;
+            forget(self, s);
+        } else {
+            self->st.dropped++;
+        }
+        return -1;
+    }
+    /* With ROUTER_MANDATORY the routing frame decides for the message:
+     * once it is accepted the other frames are too. */
+    if (send_copy(self->pub, tm, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        send_copy(self->pub, em, ZMQ_DONTWAIT) < 0) {
+        self->st.dropped++;
+        return -1;
+    }
+    self->st.sent++;
+    return 0;
+}
+
+/* Sends [topic][env] to every entry entitled to it. */
+static void fan_out(publish_t *self, const char *topic, const char *env, size_t len)
+{
+    zmq_msg_t tm, em;
+    sub_t *s, *tmp;
+    int system = strcmp(topic, SYSTEM) == 0;
+    if (!self->subs)
+        return;
+    if (msg_of(&tm, topic, strlen(topic)) < 0)
+        return;
+    if (msg_of(&em, env, len) < 0) {
+        zmq_msg_close(&tm);
+        return;
+    }
+    HASH_ITER(hh, self->subs, s, tmp)
+    {
+        if (wants(self, s, topic, system))
+            send_to(self, s, &tm, &em);
+    }
+    zmq_msg_close(&tm);
+    zmq_msg_close(&em);
+}
+
+/* ------------------------------------------------------------ updates --- */
 
 /* Sends doc (NULL = removal) for t now, as its next revision. Returns 0 or
  * -ENOMEM (nothing changed). */
@@ -174,7 +223,7 @@ static int emit(publish_t *self, topic_t *t, const char *doc, uint64_t seq)
     if (!env)
         return -ENOMEM;
     t->rev++;
-    pub_send(self, t->name, env, len);
+    fan_out(self, t->name, env, len);
     self->st.published++;
     if (!t->env && doc)
         self->live++;
@@ -185,91 +234,76 @@ static int emit(publish_t *self, topic_t *t, const char *doc, uint64_t seq)
     t->env_len = doc ? len : 0;
     if (!doc)
         free(env);
-    if (self->coalesce_ms) {
-        if (t->recent)
-            DL_DELETE(self->recent, t);
-        DL_APPEND(self->recent, t);
-        t->recent = 1;
-        t->last_ms = uv_now(self->loop);
-        arm(self);
-    }
     return 0;
 }
 
-/* Sends t's pending document now. On OOM it stays pending. */
-static int emit_pending(publish_t *self, topic_t *t)
+/* The heartbeat envelope, malloc'd; NULL on OOM. */
+static char *beat_env(publish_t *self)
 {
-    int rc = emit(self, t, t->pend, t->pend_seq);
-    if (rc == 0)
-        unpend(self, t);
-    return rc;
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:I, s:{s:I, s:I}}", "topic", SYSTEM, "epoch", self->epoch,
+                  "rev", (json_int_t)(self->beat_rev + 1), "seq", (json_int_t)self->handed, "doc",
+                  "head_seq", (json_int_t)self->handed, "topics", (json_int_t)self->live);
+    char *env = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (env)
+        self->beat_rev++;
+    return env;
 }
 
-/* Coalescing timer: sends what has come due, forgets what has aged out. */
-static void on_due(uv_timer_t *h)
-{
-    publish_t *self = h->data;
-    uint64_t now = uv_now(self->loop);
-    topic_t *t;
-    while ((t = self->recent) && t->last_ms + self->coalesce_ms <= now) {
-        DL_DELETE(self->recent, t);
-        t->recent = 0;
-        if (t->has_pend && emit_pending(self, t) < 0) {
-            /* out of memory: keep it pending and try again next interval */
-            DL_APPEND(self->recent, t);
-            t->recent = 1;
-            t->last_ms = now;
-        }
-    }
-    arm(self);
-}
-
-/* Heartbeat timer: publishes "system". */
+/* Heartbeat timer: "system" to every subscriber; finds the gone ones. */
 static void on_beat(uv_timer_t *h)
 {
     publish_t *self = h->data;
-    uint64_t seq = done_seq(self);
-    json_t *o =
-        json_pack("{s:s, s:s, s:I, s:I, s:{s:I, s:I}}", "topic", SYSTEM, "epoch", self->epoch,
-                  "rev", (json_int_t)(self->beat_rev + 1), "seq", (json_int_t)seq, "doc",
-                  "head_seq", (json_int_t)seq, "topics", (json_int_t)self->live);
-    char *env = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
+    char *env = beat_env(self);
     if (!env)
         return; /* out of memory: the next beat tries again */
-    self->beat_rev++;
-    pub_send(self, SYSTEM, env, strlen(env));
+    fan_out(self, SYSTEM, env, strlen(env));
     self->st.heartbeats++;
     free(env);
 }
 
 /* ---------------------------------------------------------- snapshots --- */
 
-/* Sends [rid]([""])[a][b] on the ROUTER. Returns 0, or -1 when the peer is
- * gone or its queue is full (with ROUTER_MANDATORY the first frame decides
- * for the whole message). */
-static int reply(publish_t *self, const void *rid, size_t rid_len, int delim, const char *a,
+/* Sends [rid]([""])[a][b] on sock. Returns 0, or -1 when the peer is gone
+ * or its queue is full (with ROUTER_MANDATORY the first frame decides for
+ * the whole message). */
+static int reply(void *sock, const void *rid, size_t rid_len, int delim, const char *a,
                  const char *b, size_t blen)
 {
-    if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+    if (zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
-    if ((delim && zmq_send(self->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) ||
-        zmq_send(self->router, a, strlen(a), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(self->router, b, blen, ZMQ_DONTWAIT) < 0)
+    if ((delim && zmq_send(sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) ||
+        zmq_send(sock, a, strlen(a), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(sock, b, blen, ZMQ_DONTWAIT) < 0)
         return -1;
     return 0;
 }
 
-/* Answers a request with ["$error"][{"error":why}]. */
-static void refuse(publish_t *self, const void *rid, size_t rid_len, int delim, const char *why)
+/* Answers a request on sock with ["$error"][{"error":why}] (plus
+ * "prefix" when not NULL). Returns 0 when queued. */
+static int refuse_on(void *sock, const void *rid, size_t rid_len, int delim, const char *why,
+                     const char *prefix, size_t plen)
 {
     json_t *o = json_pack("{s:s}", "error", why);
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *body = NULL;
+    int rc = -1;
+    if (o && prefix)
+        json_object_set_new(o, "prefix", json_stringn(prefix, plen));
+    body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    self->st.bad_requests++;
-    if (!body || reply(self, rid, rid_len, delim, "$error", body, strlen(body)) < 0)
-        self->st.snapshots_failed++;
+    if (body)
+        rc = reply(sock, rid, rid_len, delim, "$error", body, strlen(body));
     free(body);
+    return rc;
+}
+
+/* A snapshot request refused. */
+static void refuse(publish_t *self, const void *rid, size_t rid_len, int delim, const char *why)
+{
+    self->st.bad_requests++;
+    if (refuse_on(self->router, rid, rid_len, delim, why, NULL, 0) < 0)
+        self->st.snapshots_failed++;
 }
 
 static int by_name(const void *a, const void *b)
@@ -301,17 +335,17 @@ static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, c
     if (n)
         qsort(self->sel, n, sizeof *self->sel, by_name);
     o = json_pack("{s:b, s:s, s:I, s:I}", "end", 1, "epoch", self->epoch, "seq",
-                  (json_int_t)done_seq(self), "count", (json_int_t)n);
+                  (json_int_t)self->handed, "count", (json_int_t)n);
     end = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!end)
         goto fail;
     for (i = 0; i < n; i++)
-        if (reply(self, rid, rid_len, delim, self->sel[i]->name, self->sel[i]->env,
+        if (reply(self->router, rid, rid_len, delim, self->sel[i]->name, self->sel[i]->env,
                   self->sel[i]->env_len) < 0)
             goto fail;
     len = strlen(end);
-    if (reply(self, rid, rid_len, delim, "$end", end, len) < 0)
+    if (reply(self->router, rid, rid_len, delim, "$end", end, len) < 0)
         goto fail;
     self->st.snapshots++;
     cohort_log(LOG_DEBUG, "publish: snapshot of %zu topics served", n);
@@ -322,27 +356,43 @@ fail:
     free(end);
 }
 
-/* 1 if some topic starting with prefix may be read by who: prefix lies
- * within one of its prefixes, or one of them lies within prefix. */
-static int readable(const auth_identity_t *who, const char *prefix)
+/* Narrows the requested prefix (d, n bytes) to what who may read: out gets
+ * the prefixes to grant (a prefix inside an allowed one is kept, an allowed
+ * one inside the prefix replaces it, anything else is dropped); who NULL
+ * (plaintext) grants the prefix as it is. Returns how many. */
+static size_t grant(const auth_identity_t *who, const char *d, size_t n,
+                    auth_prefix_t out[AUTH_READ_MAX])
 {
     auth_prefix_t a[AUTH_READ_MAX];
-    size_t n = auth_read_prefixes(who, a), plen = strlen(prefix);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(prefix, a[i].p, a[i].len) == 0 ||
-            (a[i].len > plen && memcmp(a[i].p, prefix, plen) == 0))
-            return 1;
-    return 0;
+    size_t na, k = 0;
+    if (!who) {
+        memcpy(out[0].p, d, n);
+        out[0].p[n] = '\0';
+        out[0].len = n;
+        return 1;
+    }
+    na = auth_read_prefixes(who, a);
+    for (size_t i = 0; i < na; i++) {
+        if (n >= a[i].len && memcmp(d, a[i].p, a[i].len) == 0) {
+            memcpy(out[k].p, d, n);
+            out[k].p[n] = '\0';
+            out[k++].len = n;
+        } else if (a[i].len > n && memcmp(a[i].p, d, n) == 0) {
+            out[k++] = a[i];
+        }
+    }
+    return k;
 }
 
-/* Handles one received message: [rid][payload] or [rid][""][payload]. */
-static void handle(void *arg, zmq_msg_t *parts, int nparts)
+/* Handles one snapshot request: [rid][payload] or [rid][""][payload]. */
+static void handle_snap(void *arg, zmq_msg_t *parts, int nparts)
 {
     publish_t *self = arg;
     const void *rid = zmq_msg_data(&parts[0]);
     size_t rid_len = zmq_msg_size(&parts[0]);
     int delim = nparts == 3;
     json_t *req, *snap;
+    auth_prefix_t g[AUTH_READ_MAX];
     self->st.snap_requests++;
     if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
         refuse(self, rid, rid_len, 0,
@@ -363,18 +413,19 @@ static void handle(void *arg, zmq_msg_t *parts, int nparts)
         refuse(self, rid, rid_len, delim, "expected {\"snapshot\":\"<prefix>\"}");
     else if (json_string_length(snap) > PREFIX_MAX)
         refuse(self, rid, rid_len, delim, "prefix longer than 256 bytes");
-    else if (self->auth && !readable(&who, json_string_value(snap)))
+    else if (self->auth &&
+             grant(&who, json_string_value(snap), json_string_length(snap), g) == 0)
         refuse(self, rid, rid_len, delim, "this key's role may not read topics under that prefix");
     else
         serve(self, rid, rid_len, delim, json_string_value(snap), self->auth ? &who : NULL);
     json_decref(req);
 }
 
-/* zbridge handler: answers up to SNAP_CAP requests. */
-static int on_input(void *arg)
+/* zbridge handler of the snapshot socket: answers up to SNAP_CAP requests. */
+static int on_snap_input(void *arg)
 {
     publish_t *self = arg;
-    int rc = zbridge_serve(self->router, SNAP_CAP, handle, self);
+    int rc = zbridge_serve(self->router, SNAP_CAP, handle_snap, self);
     if (rc < 0)
         cohort_log(LOG_WARNING, "publish: snapshot receive failed: %s", zmq_strerror(-rc));
     return rc > 0;
@@ -382,160 +433,240 @@ static int on_input(void *arg)
 
 /* ------------------------------------------------------ subscriptions --- */
 
-/* Applies one subscription message m (1 = subscribe, 0 = unsubscribe, then
- * the prefix) to the pipe it came from, which stays libzmq's "last pipe"
- * until the next receive: with a key table, only the part of the prefix
- * the key's role may read (auth_read_prefixes: a prefix inside an allowed
- * one is kept, an allowed one inside the prefix replaces it, anything else
- * is dropped), so no topic outside the role ever reaches that pipe. */
-static void subscription(publish_t *self, zmq_msg_t *m)
+/* A subscription message refused: answered $error (if the peer has room),
+ * counted, and logged at most a few times a minute per key. */
+static void sub_refuse(publish_t *self, const void *rid, size_t rid_len, const char *why,
+                       const char *fp, const char *role, const char *prefix, size_t plen)
 {
-    const char *d = zmq_msg_data(m);
-    size_t n = zmq_msg_size(m);
-    int opt;
-    if (n < 1 || n > SUB_MAX || (d[0] != 0 && d[0] != 1))
-        return; /* not a subscription message: ignored */
-    opt = d[0] ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE;
-    d++, n--;
-    if (!self->auth) {
-        zmq_setsockopt(self->pub, opt, d, n);
-        self->st.subscriptions++;
-        return;
-    }
-    auth_identity_t who;
-    auth_prefix_t a[AUTH_READ_MAX];
-    size_t na, hits = 0;
-    if (auth_check(self->auth, zmq_msg_gets(m, "User-Id"), &who) < 0) {
-        self->st.subs_refused++;
-        return; /* revoked since the handshake: publish_drop_subscribers drops it */
-    }
-    na = auth_read_prefixes(&who, a);
-    for (size_t i = 0; i < na; i++) {
-        if (n >= a[i].len && memcmp(d, a[i].p, a[i].len) == 0)
-            hits += zmq_setsockopt(self->pub, opt, d, n) == 0;
-        else if (a[i].len > n && memcmp(a[i].p, d, n) == 0)
-            hits += zmq_setsockopt(self->pub, opt, a[i].p, a[i].len) == 0;
-    }
-    if (hits) {
-        self->st.subscriptions++;
-    } else {
-        self->st.subs_refused++;
-        if (opt == ZMQ_SUBSCRIBE)
-            cohort_log(LOG_NOTICE,
-                       "publish: key %s (%s%s%s) may not read topics under '%.*s': "
-                       "subscription ignored",
-                       who.fingerprint, auth_role_name(who.role), *who.agency ? ":" : "",
-                       who.agency, (int)(n > 64 ? 64 : n), d);
-    }
+    self->st.subs_refused++;
+    refuse_on(self->pub, rid, rid_len, 0, why, prefix, prefix ? plen : 0);
+    cohort_log_limited(LOG_NOTICE, fp, "publish: subscription from key %s (%s) refused: %s%s%.*s%s",
+                       fp, role, why, prefix ? " ('" : "", prefix ? (int)(plen > 64 ? 64 : plen) : 0,
+                       prefix ? prefix : "", prefix ? "')" : "");
 }
 
-/* zbridge handler of the XPUB socket: applies up to SUB_CAP subscription
- * messages. */
-static int on_subs(void *arg)
+/* Adds prefix p to s unless it is there already. Returns 0, -ENOSPC or
+ * -ENOMEM. */
+static int add_prefix(sub_t *s, const auth_prefix_t *p)
+{
+    for (size_t i = 0; i < s->npfx; i++)
+        if (strcmp(s->pfx[i], p->p) == 0)
+            return 0;
+    if (s->npfx == PUBLISH_SUB_PREFIXES)
+        return -ENOSPC;
+    if (!(s->pfx[s->npfx] = strdup(p->p)))
+        return -ENOMEM;
+    s->npfx++;
+    return 0;
+}
+
+/* Removes prefix p from s if it is there. */
+static void del_prefix(sub_t *s, const auth_prefix_t *p)
+{
+    for (size_t i = 0; i < s->npfx; i++)
+        if (strcmp(s->pfx[i], p->p) == 0) {
+            free(s->pfx[i]);
+            s->pfx[i] = s->pfx[--s->npfx];
+            return;
+        }
+}
+
+/* Answers an applied (un)subscription: ["$subscribed"|"$unsubscribed"]
+ * [{"prefix":P,"granted":[...]}]. */
+static void sub_ack(publish_t *self, const void *rid, int on, const char *d, size_t n,
+                    const auth_prefix_t *g, size_t ng)
+{
+    json_t *o = json_pack("{s:s%, s:[]}", "prefix", d, n, "granted"), *arr;
+    char *body;
+    if (!o)
+        return;
+    arr = json_object_get(o, "granted");
+    for (size_t i = 0; i < ng; i++)
+        json_array_append_new(arr, json_stringn(g[i].p, g[i].len));
+    body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (body)
+        reply(self->pub, rid, RID_LEN, 0, on ? "$subscribed" : "$unsubscribed", body,
+              strlen(body));
+    free(body);
+}
+
+/* Handles one message on the publish socket: [rid][payload], payload =
+ * {"subscribe":P} or {"unsubscribe":P}. The User-Id and the routing id
+ * are both those of the connection the message came from, so the entry
+ * they update is that connection's own. */
+static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
 {
     publish_t *self = arg;
-    for (int i = 0; i < SUB_CAP; i++) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, self->pub, ZMQ_DONTWAIT) < 0) {
-            int e = errno;
-            zmq_msg_close(&m);
-            if (e != EAGAIN && e != EINTR)
-                cohort_log(LOG_WARNING, "publish: subscription receive failed: %s",
-                           zmq_strerror(e));
-            return 0;
+    const unsigned char *rid = zmq_msg_data(&parts[0]);
+    size_t rid_len = zmq_msg_size(&parts[0]);
+    const char *uid = NULL, *d;
+    auth_identity_t who = {0}, *w = NULL;
+    auth_prefix_t g[AUTH_READ_MAX];
+    size_t n, ng;
+    json_t *req = NULL, *v;
+    sub_t *s;
+    int on, rc = 0;
+    if (nparts >= 2)
+        uid = zmq_msg_gets(&parts[nparts - 1], "User-Id");
+    if (self->auth) {
+        if (auth_check(self->auth, uid, &who) < 0) {
+            /* revoked since the handshake (or no ZAP identity) */
+            const char *k = uid ? strrchr(uid, ':') : NULL;
+            char fp[COHORT_KEY_FP_LEN + 1] = "-";
+            if (k && k[1]) {
+                size_t fl = strnlen(k + 1, COHORT_KEY_FP_LEN);
+                memcpy(fp, k + 1, fl);
+                fp[fl] = '\0';
+            }
+            sub_refuse(self, rid, rid_len, "this connection's key is no longer allowed", fp,
+                       "revoked", NULL, 0);
+            return;
         }
-        subscription(self, &m);
-        zmq_msg_close(&m);
+        w = &who;
+    } else {
+        uid = "";
+        snprintf(who.fingerprint, sizeof who.fingerprint, "-");
     }
-    return 1;
+    const char *role = self->auth ? auth_role_name(who.role) : "plaintext";
+    if (rid_len != RID_LEN || rid[0] != 0) {
+        sub_refuse(self, rid, rid_len, "subscribers must not set a routing id", who.fingerprint,
+                   role, NULL, 0);
+        return;
+    }
+    HASH_FIND(hh, self->subs, rid, RID_LEN, s);
+    if (s && strcmp(s->uid, uid) != 0) {
+        /* another connection holds this routing id now */
+        self->st.gone++;
+        forget(self, s);
+        s = NULL;
+    }
+    if (nparts != 2) {
+        sub_refuse(self, rid, rid_len, "expected one payload frame", who.fingerprint, role, NULL,
+                   0);
+        return;
+    }
+    req = json_loadb(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), JSON_REJECT_DUPLICATES,
+                     NULL);
+    on = json_object_get(req, "subscribe") != NULL;
+    v = json_object_get(req, on ? "subscribe" : "unsubscribe");
+    if (!json_is_string(v) || json_object_size(req) != 1) {
+        sub_refuse(self, rid, rid_len,
+                   "expected {\"subscribe\":\"<prefix>\"} or {\"unsubscribe\":\"<prefix>\"}",
+                   who.fingerprint, role, NULL, 0);
+        goto out;
+    }
+    d = json_string_value(v);
+    n = json_string_length(v);
+    if (n > PREFIX_MAX) {
+        sub_refuse(self, rid, rid_len, "prefix longer than 256 bytes", who.fingerprint, role, NULL,
+                   0);
+        goto out;
+    }
+    if ((ng = grant(w, d, n, g)) == 0) {
+        sub_refuse(self, rid, rid_len, "this key's role may not read topics under that prefix",
+                   who.fingerprint, role, d, n);
+        goto out;
+    }
+    if (!on) {
+        if (s) {
+            for (size_t i = 0; i < ng; i++)
+                del_prefix(s, &g[i]);
+            if (s->npfx == 0)
+                forget(self, s);
+        }
+        self->st.subscriptions++;
+        sub_ack(self, rid, 0, d, n, g, ng);
+        goto out;
+    }
+    if (!s) {
+        if (HASH_COUNT(self->subs) >= PUBLISH_MAX_SUBS) {
+            sub_refuse(self, rid, rid_len, "too many subscribers", who.fingerprint, role, NULL, 0);
+            goto out;
+        }
+        if (!(s = calloc(1, sizeof *s))) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        memcpy(s->rid, rid, RID_LEN);
+        snprintf(s->uid, sizeof s->uid, "%s", uid);
+        s->who = who;
+        HASH_ADD(hh, self->subs, rid, RID_LEN, s);
+        if (!s->hh.tbl) {
+            free(s);
+            s = NULL;
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < ng && rc == 0; i++)
+        rc = add_prefix(s, &g[i]);
+    if (rc == -ENOSPC) {
+        sub_refuse(self, rid, rid_len, "too many subscriptions on one connection",
+                   who.fingerprint, role, NULL, 0);
+    } else if (rc == 0) {
+        self->st.subscriptions++;
+        sub_ack(self, rid, 1, d, n, g, ng);
+    }
+    if (s->npfx == 0)
+        forget(self, s);
+out:
+    if (rc == -ENOMEM)
+        cohort_log(LOG_WARNING, "publish: out of memory applying a subscription");
+    json_decref(req);
 }
 
-/* Creates the XPUB socket (CURVE server when there is a key table) bound at
- * ep and watched on the loop. Returns 0, or a negative errno with err. */
-static int open_pub(publish_t *self, const char *ep, char *err, size_t errlen)
+/* zbridge handler of the publish socket: up to SUB_CAP messages. */
+static int on_pub_input(void *arg)
 {
-    int one = 1, hwm = PUB_HWM, rc;
-    char last[1024];
-    size_t ll = sizeof last;
-    if (!(self->pub = zmq_socket(self->zctx, ZMQ_XPUB)) ||
-        zmq_setsockopt(self->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(self->pub, ZMQ_XPUB_MANUAL, &one, sizeof one) != 0) {
+    publish_t *self = arg;
+    int rc = zbridge_serve(self->pub, SUB_CAP, handle_sub, self);
+    if (rc < 0)
+        cohort_log(LOG_WARNING, "publish: subscription receive failed: %s", zmq_strerror(-rc));
+    return rc > 0;
+}
+
+/* --------------------------------------------------------------- setup --- */
+
+/* Makes a ROUTER socket with the given limits, CURVE if there is a key
+ * table, monitored (*mon) and bound at ep. what names it in messages.
+ * Returns 0, or a negative errno with err. */
+static int open_router(publish_t *self, void **sock, zmonitor_t **mon, const char *what,
+                       const char *ep, int64_t maxmsg, int sndhwm, int rcvhwm, char *err,
+                       size_t errlen)
+{
+    int one = 1, rc;
+    if (!(*sock = zmq_socket(self->zctx, ZMQ_ROUTER)) ||
+        zmq_setsockopt(*sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(*sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(*sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm) != 0 ||
+        zmq_setsockopt(*sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0 ||
+        /* No ZMTP heartbeat (libzmq#4364: see ingest.c); keepalive instead. */
+        zmq_setsockopt(*sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one) != 0) {
         rc = -errno;
-        snprintf(err, errlen, "creating the publish socket: %s", zmq_strerror(errno));
+        snprintf(err, errlen, "creating the %s socket: %s", what, zmq_strerror(errno));
         return rc;
     }
-    if (self->auth && (rc = auth_curve_server(self->pub, self->secret, err, errlen)) < 0)
+    if (self->auth && (rc = auth_curve_server(*sock, self->secret, err, errlen)) < 0)
         return rc;
-    /* before the bind: no subscriber's events are missed (peer count) */
-    if ((rc = zmonitor_new(&self->pmon, self->loop, self->zctx, self->pub, "publish", err,
-                           errlen)) < 0)
+    /* before the bind: no peer's events are missed (peer count) */
+    if ((rc = zmonitor_new(mon, self->loop, self->zctx, *sock, what, err, errlen)) < 0)
         return rc;
-    if (zmq_bind(self->pub, ep) != 0) {
+    if (zmq_bind(*sock, ep) != 0) {
         rc = -errno;
-        snprintf(err, errlen, "binding publish endpoint %s: %s", ep, zmq_strerror(errno));
-        return rc;
-    }
-    if (!self->pub_ep &&
-        !(self->pub_ep =
-              strdup(zmq_getsockopt(self->pub, ZMQ_LAST_ENDPOINT, last, &ll) == 0 ? last : ep))) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    if ((rc = zbridge_new(&self->sbridge, self->loop, self->pub, on_subs, self)) < 0) {
-        snprintf(err, errlen, "watching the publish socket: %s", uv_strerror(rc));
+        snprintf(err, errlen, "binding %s endpoint %s: %s", what, ep, zmq_strerror(errno));
         return rc;
     }
     return 0;
 }
 
-/* Closes the XPUB socket at once (linger 0) and its bridge. */
-static void close_pub(publish_t *self, int linger)
-{
-    zbridge_close(&self->sbridge);
-    zmonitor_destroy(&self->pmon);
-    if (self->pub) {
-        zmq_setsockopt(self->pub, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(self->pub);
-        self->pub = NULL;
-    }
-}
-
 /* ------------------------------------------------------------- public --- */
 
-int publish_drop_subscribers(publish_t *self, char *err, size_t errlen)
-{
-    struct timespec nap = {0, 5 * 1000 * 1000};
-    int rc = -EIO;
-    close_pub(self, 0);
-    /* libzmq closes the old listener on its own thread: a tcp:// port is
-     * free a moment later (an ipc:// path is taken over at once), so retry
-     * a refused bind, bounded. */
-    for (int waited = 0; waited < REBIND_WAIT_MS; waited += 5) {
-        if ((rc = open_pub(self, self->pub_ep, err, errlen)) == 0 || rc != -EADDRINUSE)
-            break;
-        close_pub(self, 0);
-        nanosleep(&nap, NULL);
-    }
-    if (rc == 0) {
-        cohort_log(LOG_NOTICE, "publish: every subscriber disconnected; they reconnect and are "
-                               "authenticated again");
-    } else {
-        close_pub(self, 0);
-        cohort_log(LOG_ERR, "publish: cannot bind %s again: %s; no status is published",
-                   self->pub_ep, err);
-    }
-    return rc;
-}
-
-int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep,
-                const char *snap_ep, unsigned coalesce_ms, auth_t *auth, const char *curve_secret,
-                char *err, size_t errlen)
+int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const publish_opts_t *o, char *err,
+                size_t errlen)
 {
     publish_t *self = calloc(1, sizeof *self);
-    int one = 1, snap_hwm = SNAP_HWM, rcv_hwm = SNAP_RCVHWM;
     int rc;
-    int64_t maxmsg = SNAP_MAX_MSG;
     unsigned char rnd[8];
     *out = NULL;
     if (!self) {
@@ -544,13 +675,10 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
     }
     self->loop = loop;
     self->zctx = zctx;
-    self->auth = auth;
-    self->secret = curve_secret;
-    self->coalesce_ms = coalesce_ms;
+    self->auth = o->auth;
     uv_timer_init(loop, &self->beat);
-    uv_timer_init(loop, &self->due);
-    self->beat.data = self->due.data = self;
-    self->handles = 2;
+    self->beat.data = self;
+    self->handles = 1;
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
         rc = errno ? -errno : -EIO;
         snprintf(err, errlen, "getrandom for the epoch: %s", strerror(-rc));
@@ -558,39 +686,32 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep
     }
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(self->epoch + 2 * i, 3, "%02x", rnd[i]);
-    if ((rc = open_pub(self, pub_ep, err, errlen)) < 0)
-        goto fail;
-    if (!(self->router = zmq_socket(zctx, ZMQ_ROUTER)) ||
-        zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_SNDHWM, &snap_hwm, sizeof snap_hwm) != 0 ||
-        zmq_setsockopt(self->router, ZMQ_RCVHWM, &rcv_hwm, sizeof rcv_hwm) != 0 ||
-        /* No ZMTP heartbeat (libzmq#4364: see ingest.c); keepalive instead. */
-        zmq_setsockopt(self->router, ZMQ_TCP_KEEPALIVE, &one, sizeof one) != 0) {
-        rc = -errno;
-        snprintf(err, errlen, "creating the snapshot socket: %s", zmq_strerror(errno));
+    if (o->auth && !o->curve_secret) {
+        rc = -EINVAL;
+        snprintf(err, errlen, "publishing with a key table needs the server's secret key");
         goto fail;
     }
-    if (auth && (rc = auth_curve_server(self->router, curve_secret, err, errlen)) < 0)
+    self->secret = o->curve_secret;
+    if ((rc = open_router(self, &self->pub, &self->pmon, "publish", o->pub_ep, PUBLISH_MAX_MSG,
+                          PUBLISH_SNDHWM, SUB_RCVHWM, err, errlen)) < 0)
         goto fail;
-    if (zmq_bind(self->router, snap_ep) != 0) {
-        rc = -errno;
-        snprintf(err, errlen, "binding snapshot endpoint %s: %s", snap_ep, zmq_strerror(errno));
+    if ((rc = zbridge_new(&self->pbridge, loop, self->pub, on_pub_input, self)) < 0) {
+        snprintf(err, errlen, "watching the publish socket: %s", uv_strerror(rc));
         goto fail;
     }
-    if ((rc = zbridge_new(&self->bridge, loop, self->router, on_input, self)) < 0) {
+    if ((rc = open_router(self, &self->router, &self->smon, "snapshot", o->snap_ep,
+                          PUBLISH_SNAP_MAX_MSG, SNAP_HWM, SNAP_RCVHWM, err, errlen)) < 0)
+        goto fail;
+    if ((rc = zbridge_new(&self->bridge, loop, self->router, on_snap_input, self)) < 0) {
         snprintf(err, errlen, "watching the snapshot socket: %s", uv_strerror(rc));
         goto fail;
     }
-    if (auth &&
-        (rc = zmonitor_new(&self->smon, loop, zctx, self->router, "snapshot", err, errlen)) < 0)
-        goto fail;
     if ((rc = uv_timer_start(&self->beat, on_beat, BEAT_MS, BEAT_MS)) < 0) {
         snprintf(err, errlen, "starting the heartbeat: %s", uv_strerror(rc));
         goto fail;
     }
-    cohort_log(LOG_INFO, "publish: updates on %s, snapshots on %s, epoch %s, coalescing %u ms",
-               pub_ep, snap_ep, self->epoch, coalesce_ms);
+    cohort_log(LOG_INFO, "publish: updates on %s, snapshots on %s, epoch %s", o->pub_ep,
+               o->snap_ep, self->epoch);
     *out = self;
     return 0;
 fail:
@@ -598,10 +719,30 @@ fail:
     return rc;
 }
 
+size_t publish_revalidate(publish_t *self)
+{
+    sub_t *s, *tmp;
+    size_t n = 0;
+    if (!self || !self->auth)
+        return 0;
+    HASH_ITER(hh, self->subs, s, tmp)
+    {
+        if (auth_check(self->auth, s->uid, NULL) < 0) {
+            forget(self, s);
+            n++;
+        }
+    }
+    self->st.revoked += n;
+    if (n)
+        cohort_log(LOG_NOTICE, "publish: %zu subscriber connection%s of revoked or changed keys "
+                               "get nothing more",
+                   n, n == 1 ? "" : "s");
+    return n;
+}
+
 int publish_update(publish_t *self, const char *topic, const char *doc, uint64_t seq)
 {
     topic_t *t;
-    char *copy = NULL;
     int rc;
     if (!self || !topic || strcmp(topic, SYSTEM) == 0)
         return -EINVAL;
@@ -625,35 +766,9 @@ int publish_update(publish_t *self, const char *topic, const char *doc, uint64_t
         }
         return rc;
     }
-    if (!doc && !t->env) {
-        /* already removed: a pending document is superseded, nothing to send */
-        if (t->has_pend)
-            self->st.coalesced++;
-        unpend(self, t);
-        return 0;
-    }
-    if (!self->coalesce_ms || uv_now(self->loop) - t->last_ms >= self->coalesce_ms) {
-        if ((rc = emit(self, t, doc, seq)) < 0)
-            return rc;
-        if (t->has_pend)
-            self->st.coalesced++;
-        unpend(self, t);
-        return 0;
-    }
-    if (doc && !(copy = strdup(doc)))
-        return -ENOMEM;
-    if (t->has_pend) {
-        free(t->pend);
-        self->st.coalesced++;
-    } else {
-        t->has_pend = 1;
-        t->bound = self->handed;
-        self->npend++;
-    }
-    t->pend = copy;
-    t->pend_seq = seq;
-    arm(self);
-    return 0;
+    if (!doc && !t->env)
+        return 0; /* already removed */
+    return emit(self, t, doc, seq);
 oom:
     if (t)
         free(t->name);
@@ -669,19 +784,8 @@ void publish_set_seq(publish_t *self, uint64_t seq)
 void publish_stats(const publish_t *self, publish_stats_t *out)
 {
     *out = self->st;
+    out->subscribers = HASH_COUNT(self->subs);
     out->peers = self->pmon ? zmonitor_peers(self->pmon) : 0;
-}
-
-void publish_flush(publish_t *self)
-{
-    topic_t *t, *tmp;
-    if (!self->npend)
-        return;
-    DL_FOREACH_SAFE(self->recent, t, tmp)
-    {
-        if (t->has_pend && emit_pending(self, t) < 0)
-            cohort_log(LOG_WARNING, "publish: out of memory flushing a pending update");
-    }
 }
 
 static void on_close(uv_handle_t *h)
@@ -691,35 +795,43 @@ static void on_close(uv_handle_t *h)
         free(self);
 }
 
+/* Closes a socket, lingering up to LINGER_MS. */
+static void close_sock(void **sock)
+{
+    int linger = LINGER_MS;
+    if (*sock) {
+        zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(*sock);
+        *sock = NULL;
+    }
+}
+
 void publish_destroy(publish_t **self_p)
 {
     publish_t *self = self_p ? *self_p : NULL;
     topic_t *t, *tmp;
+    sub_t *s, *stmp;
     if (!self)
         return;
     *self_p = NULL;
     zbridge_close(&self->bridge);
+    zbridge_close(&self->pbridge);
     zmonitor_destroy(&self->smon);
-    close_pub(self, LINGER_MS);
-    free(self->pub_ep);
-    self->pub_ep = NULL;
-    if (self->router) {
-        int linger = LINGER_MS;
-        zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(self->router);
-        self->router = NULL;
-    }
+    zmonitor_destroy(&self->pmon);
+    close_sock(&self->pub);
+    close_sock(&self->router);
     HASH_ITER(hh, self->topics, t, tmp)
     {
         HASH_DEL(self->topics, t);
         free(t->name);
         free(t->env);
-        free(t->pend);
         free(t);
     }
-    self->recent = NULL;
+    HASH_ITER(hh, self->subs, s, stmp)
+    {
+        forget(self, s);
+    }
     free(self->sel);
     self->sel = NULL;
     uv_close((uv_handle_t *)&self->beat, on_close);
-    uv_close((uv_handle_t *)&self->due, on_close);
 }

@@ -1,25 +1,44 @@
 /* publish.h: status publishing (docs/protocol.md, "Status publishing").
- * An XPUB socket carries updates, a ROUTER socket answers snapshot requests
- * (the ZeroMQ Guide's Clone pattern). Every message is [topic][envelope],
- * envelope = {"topic":T,"epoch":E,"rev":n,"seq":S,"doc":D}.
+ * Two ROUTER sockets: the publish socket fans updates out to subscribers
+ * (DEALERs), the snapshot socket answers snapshot requests (the ZeroMQ
+ * Guide's Clone pattern). Every update is [topic][envelope], envelope =
+ * {"topic":T,"epoch":E,"rev":n,"seq":S,"doc":D}.
+ *
+ * Why a ROUTER and not an XPUB: the server, not libzmq, decides per
+ * connection what that connection receives. libzmq 4.3.4's XPUB in manual
+ * mode applies ZMQ_SUBSCRIBE to its "last pipe", which drifts from the
+ * message just read when a peer sends non-subscription messages (a key
+ * without read rights could so get another connection's subscription
+ * applied to itself). Here the subscription table is ours: one entry per
+ * routing id, holding the User-Id it subscribed with and the prefixes it
+ * was granted, already narrowed to its role.
  *
  * Contracts:
  * - Loop thread only: every function runs on the loop given to publish_new.
- * - Never blocks on a peer: every send is ZMQ_DONTWAIT. The PUB socket drops
- *   for a subscriber whose queue is full (SNDHWM 10,000); the subscriber
- *   sees the rev gap. A snapshot whose reply cannot be queued (peer gone,
- *   its queue full) is abandoned and counted.
+ * - A topic is sent to a connection only if (a) the connection asked for a
+ *   prefix of it, (b) the prefix was narrowed to what the connection's key
+ *   may read when it was granted, and (c) auth_may_read still allows it at
+ *   send time. An entry is forgotten when a message from its routing id
+ *   carries another User-Id, when a send finds the routing id gone
+ *   (EHOSTUNREACH; the heartbeat finds every gone peer within 1 s), and by
+ *   publish_revalidate when its key is revoked or changed.
+ * - Only routing ids that libzmq generated (5 bytes, first byte 0) are
+ *   served: a client that sets ZMQ_ROUTING_ID is refused, so no legitimate
+ *   subscriber has a guessable routing id that another peer could take
+ *   over after it disconnects (libzmq starts its counter at a random value
+ *   and never tells a peer its id).
+ * - Never blocks on a peer: every send is ZMQ_DONTWAIT with
+ *   ZMQ_ROUTER_MANDATORY. A subscriber whose queue is full (PUBLISH_SNDHWM
+ *   messages) misses that update and sees the rev gap. The bytes of one
+ *   update are shared by every queue that holds it (zmq_msg_copy).
  * - rev is per topic and per epoch, +1 for every message of that topic,
  *   including the "doc":null of a removal. A removed topic leaves the
  *   snapshots but its rev is kept, so a topic that comes back continues at
  *   rev+1 and a subscriber never mistakes it for old news.
- * - Coalescing: at most one message per topic per coalesce_ms; the latest
- *   pending document wins and is sent when the interval has passed.
- * - The seq reported by heartbeats and snapshot end markers never claims
- *   more than was published: while a topic has a pending document it is
- *   at most the publish_set_seq value in force when that topic became
- *   pending. It never decreases while publish_set_seq does not.
- * - Documents are never logged. */
+ * - Input is bounded before authentication: ZMQ_MAXMSGSIZE (4 KiB on the
+ *   publish socket, 64 KiB on the snapshot socket) and ZMQ_RCVHWM.
+ * - Documents are never logged; untrusted bytes go to the log only through
+ *   cohort_log (which escapes them) and refusals are rate-limited per key. */
 #ifndef COHORT_PUBLISH_H
 #define COHORT_PUBLISH_H
 #include <stddef.h>
@@ -28,52 +47,65 @@
 
 #include "auth.h"
 
+#define PUBLISH_SNDHWM 1000      /* queued updates per subscriber; beyond, that subscriber misses */
+#define PUBLISH_MAX_MSG 4096     /* largest message a subscriber may send */
+#define PUBLISH_SNAP_MAX_MSG 65536 /* largest snapshot request */
+#define PUBLISH_SUB_PREFIXES 64  /* granted prefixes per connection */
+#define PUBLISH_MAX_SUBS 10000   /* subscriber entries in all */
+
 typedef struct publish_t publish_t;
 
-/* Counters, for logs, metrics and tests. Monotonic since start. */
+/* What publish_new needs. Strings are borrowed and must outlive the
+ * publisher (auth too). */
 typedef struct {
-    uint64_t published;        /* topic updates sent on the PUB socket (removals included) */
-    uint64_t coalesced;        /* pending documents replaced before they were sent */
+    const char *pub_ep;       /* the publish (updates) endpoint */
+    const char *snap_ep;      /* the snapshot endpoint */
+    auth_t *auth;             /* the key table, or NULL: plaintext mode, every topic to every client */
+    const char *curve_secret; /* the server's secret key (Z85) when auth is set */
+} publish_opts_t;
+
+/* Counters, for logs, metrics and tests. Monotonic since start unless
+ * marked as a gauge. */
+typedef struct {
+    uint64_t published;        /* topic updates made (removals included), once per update */
+    uint64_t sent;             /* update messages queued to subscribers (one per subscriber) */
     uint64_t snapshots;        /* snapshots served completely (end marker queued) */
-    uint64_t heartbeats;       /* "system" heartbeats sent */
-    uint64_t dropped;          /* PUB messages the socket refused (update or heartbeat) */
+    uint64_t heartbeats;       /* "system" heartbeats made (once per beat) */
+    uint64_t dropped;          /* messages a subscriber missed because its queue was full */
     uint64_t snapshots_failed; /* snapshots abandoned, or $error replies lost (peer gone/full) */
     uint64_t bad_requests;     /* snapshot requests answered with $error */
     uint64_t subscriptions;    /* (un)subscriptions applied, whole or narrowed to the role */
-    uint64_t subs_refused;     /* (un)subscriptions ignored: nothing the key may read, or revoked */
-    uint64_t peers;            /* a gauge: subscriber connections now (zmonitor_peers) */
+    uint64_t subs_refused;     /* (un)subscriptions refused (answered $error) */
+    uint64_t gone;             /* subscriber entries forgotten: peer gone or another User-Id */
+    uint64_t revoked;          /* subscriber entries forgotten by publish_revalidate */
+    uint64_t subscribers;      /* a gauge: subscriber entries now */
+    uint64_t peers;            /* a gauge: connections to the publish socket now (zmonitor) */
     uint64_t snap_requests;    /* snapshot requests received (served, failed or refused) */
 } publish_stats_t;
 
-/* Binds an XPUB socket at pub_ep and a snapshot ROUTER at snap_ep in zctx,
- * on loop. coalesce_ms: minimum time between two updates of one topic (0 =
- * none). With auth (borrowed; it must outlive the publisher) both sockets
- * are CURVE servers with curve_secret (Z85, borrowed), and a key gets only
- * the topics its role may read (auth_read_prefixes), by subscription and by
- * snapshot; with auth NULL (plaintext development mode) every client gets
- * everything. Starts the 1 s system heartbeat. Returns 0 and *out, or a
- * negative errno with a message in err. On failure the handles already
- * initialised are closing: run the loop to free them. */
-int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const char *pub_ep,
-                const char *snap_ep, unsigned coalesce_ms, auth_t *auth, const char *curve_secret,
-                char *err, size_t errlen);
+/* Binds the publish ROUTER at o->pub_ep and the snapshot ROUTER at
+ * o->snap_ep in zctx, on loop. With o->auth both sockets are CURVE servers
+ * and a key gets only the topics its role may read (auth_read_prefixes), by
+ * subscription and by snapshot; with auth NULL (plaintext development mode)
+ * every client may read everything, and both endpoints must be loopback or
+ * ipc (checked after binding). Starts the 1 s system heartbeat. Returns 0
+ * and *out, or a negative errno with a message in err. On failure the
+ * handles already initialised are closing: run the loop to free them. */
+int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const publish_opts_t *o, char *err,
+                size_t errlen);
 
-/* Closes the XPUB socket, dropping every subscriber, and binds a new one at
- * the same endpoint: after keys are revoked (libzmq never re-authenticates
- * an open connection, and an XPUB cannot drop one peer). Subscribers
- * reconnect, are authenticated again, and see a rev gap that makes them
- * take a snapshot. Blocks the loop until the old listener is gone (at most
- * 1 s). Returns 0, or a negative errno with a message in err (nothing is
- * published until a later call succeeds; snapshots still work). */
-int publish_drop_subscribers(publish_t *self, char *err, size_t errlen);
+/* Re-checks every subscriber entry against the current key table (after
+ * auth_reload) and forgets those whose key is revoked or changed: they get
+ * nothing more, and their later subscriptions are refused. Returns the
+ * number forgotten. Connections stay open (a ROUTER cannot close one
+ * peer); they are bounded like any other. */
+size_t publish_revalidate(publish_t *self);
 
 /* A new document for topic (compact JSON text, copied; NULL = topic
- * removed) reflecting log sequence seq. Publishes now if the topic's last
- * message was at least coalesce_ms ago, otherwise keeps it as the topic's
- * pending document (replacing an older pending one) and publishes it when
- * the interval has passed. Removing a topic that is not current does
- * nothing. Returns 0, -ENOMEM, or -EINVAL for a NULL or "system" topic or
- * one that is not UTF-8. */
+ * removed) reflecting log sequence seq: published now to every subscriber
+ * entitled to it. Removing a topic that is not current does nothing.
+ * Returns 0, -ENOMEM, or -EINVAL for a NULL or "system" topic or one that
+ * is not UTF-8. */
 int publish_update(publish_t *self, const char *topic, const char *doc, uint64_t seq);
 
 /* The log sequence whose status has now been handed over completely (used
@@ -83,12 +115,8 @@ void publish_set_seq(publish_t *self, uint64_t seq);
 /* Copies the counters. */
 void publish_stats(const publish_t *self, publish_stats_t *out);
 
-/* Publishes every pending document now (used at shutdown). */
-void publish_flush(publish_t *self);
-
 /* Closes the sockets (lingering up to 500 ms) and the libuv handles; frees
- * in the close callbacks. Pending documents are dropped (call
- * publish_flush first to send them). Nulls *self_p. Idempotent. */
+ * in the close callbacks. Nulls *self_p. Idempotent. */
 void publish_destroy(publish_t **self_p);
 
 #endif

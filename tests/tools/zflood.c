@@ -14,7 +14,7 @@
  *     REJECTED ack carrying a reason, so replies are large.
  *
  *   zflood slow PUBLISH SNAPSHOT [--conns N] [--seconds S] [--requests R]
- *     N SUB sockets subscribed to everything and N snapshot DEALERs that
+ *     N subscription DEALERs subscribed to everything and N snapshot DEALERs that
  *     each send R snapshot requests for every topic; none of them ever
  *     reads.
  *
@@ -264,8 +264,9 @@ int main(int argc, char **argv)
     } else {
         const char *req = "{\"snapshot\":\"\"}";
         for (int i = 0; i < conns; i++) {
-            void *sub = sock(ctx, ZMQ_SUB, argv[optind + 1], 1000, 1);
-            zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+            void *sub = sock(ctx, ZMQ_DEALER, argv[optind + 1], 1000, 1);
+            const char *all = "{\"subscribe\":\"\"}"; /* every topic, never read */
+            zmq_send(sub, all, strlen(all), ZMQ_DONTWAIT);
             socks[nsocks++] = sub;
             socks[nsocks++] = sock(ctx, ZMQ_DEALER, argv[optind + 2], requests + 1, 1);
         }
