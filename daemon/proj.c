@@ -1220,6 +1220,27 @@ int proj_check(const proj_t *self, const Cohort__V1__Event *ev, char *reason, si
     return dispatch((proj_t *)self, ev, &w, 1); /* dry: reads only */
 }
 
+int proj_defined(const proj_t *self, const Cohort__V1__Event *ev, unsigned *aims)
+{
+    const prog_t *p;
+    if (aims)
+        *aims = 0;
+    if (!self || !ev)
+        return -EINVAL;
+    if (ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED && ev->programme_defined) {
+        if (!(p = prog_get(self, ev->programme_defined->programme_id)))
+            return 0;
+        for (size_t i = 0; aims && i < p->def.n_aims; i++)
+            if (p->def.aims[i].group > 0 && p->def.aims[i].group < 32)
+                *aims |= 1u << p->def.aims[i].group;
+        return 1;
+    }
+    if (ev->body_case == COHORT__V1__EVENT__BODY_COHORT_OPENED && ev->cohort_opened)
+        return cohort_get(self, ev->cohort_opened->programme_id, ev->cohort_opened->cohort_id) !=
+               NULL;
+    return -EINVAL;
+}
+
 uint64_t proj_seq(const proj_t *self)
 {
     return self ? self->seq : 0;
