@@ -179,5 +179,5 @@ ok(wait_until(10, sub { $replayed = board_view(); keys %$replayed >= keys %$live
    'snapshot after the restart');
 is($json->encode($replayed), $json->encode($live), 'the same documents after the restart (replay)');
 unlike(log_of($d), qr/refused by the domain rules/, 'no stored event refused on replay');
-stop_daemon($d);
+is(stop_daemon($d), 0, 'the daemon exits cleanly') or diag log_of($d);
 done_testing();

@@ -124,5 +124,5 @@ is($strip->($participant), $strip->($unknown),
 is($strip->($no_agency), $strip->($unknown), 'an agency with no one at all: the same ack');
 unlike($unknown->{reason} // '', qr/nobody|cps/, 'the reason names neither the ref nor the agency');
 unlike(log_of($d), qr/p1:(wmp|cps|nobody)/, 'no ref in the log');
-stop_daemon($d);
+is(stop_daemon($d), 0, 'the daemon exits cleanly') or diag log_of($d);
 done_testing();
