@@ -395,8 +395,8 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     r->request_id = req->request_id;
     r->first = (uint32_t)p->nevs;
     if (who)
-        snprintf(r->who, sizeof r->who, "%s (%s%s%s)", who->fingerprint, auth_role_name(who->role),
-                 *who->agency ? ":" : "", who->agency);
+        snprintf(r->who, sizeof r->who, "%s (%s%s%s)", *who->fingerprint ? who->fingerprint : "-",
+                 auth_role_name(who->role), *who->agency ? ":" : "", who->agency);
     else
         snprintf(r->who, sizeof r->who, "- (plaintext)");
     /* The events' bytes as sent; if the layout disagrees with protobuf-c
