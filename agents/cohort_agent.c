@@ -234,6 +234,8 @@ static void usage(FILE *out)
             "p1:<base32 of HMAC-SHA256(key, staff number)> before anything is stored or\n"
             "sent; the staff number itself never leaves the agent. Staff numbers are\n"
             "trimmed and upper-cased first. Without the key such records are refused.\n"
+            "A mentor of another agency (mentorAgency) needs the mentorRef that agency\n"
+            "gives: mentorStaffNumber is refused there.\n"
             "\n"
             "keygen-pseudonym FILE: writes a new random agency key to FILE (mode 0600;\n"
             "an existing FILE is never replaced). Keep it: another key gives other refs.\n"

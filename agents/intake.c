@@ -122,6 +122,19 @@ static void key_shown(const char *s, char out[68])
     out[o] = 0;
 }
 
+/* 1 if the body names a mentorAgency (mentor_agency) other than the
+ * Event's agency: that mentor's ref is the other agency's pseudonym, which
+ * this agency's key cannot make. */
+static int other_agency(json_t *ev, json_t *body)
+{
+    json_t *m = json_object_get(body, "mentorAgency"), *a = json_object_get(ev, "agency");
+    if (!m)
+        m = json_object_get(body, "mentor_agency");
+    if (!json_is_string(m) || json_string_length(m) == 0)
+        return 0;
+    return !json_is_string(a) || strcmp(json_string_value(a), json_string_value(m)) != 0;
+}
+
 /* Replaces the staff numbers in the bodies (object members) of the Event
  * JSON object ev by their refs under ps (intake.h). Returns 1 if anything
  * was replaced or removed, 0 if there was nothing to do, or -EINVAL or
@@ -158,6 +171,14 @@ static int pseudonymise(json_t *ev, const pseudonym_t *ps, char *err, size_t err
                 }
                 if (!json_is_string(v)) {
                     snprintf(err, errlen, "%s.%s: expected a string", b, key);
+                    return -EINVAL;
+                }
+                if (k == 1 && other_agency(ev, body)) {
+                    snprintf(err, errlen,
+                             "%s: %s is made a ref under this agency's pseudonym key, but "
+                             "mentorAgency names another agency: give the mentorRef that agency "
+                             "registered its mentor under",
+                             b, key);
                     return -EINVAL;
                 }
                 if (ps == NULL) {

@@ -22,7 +22,9 @@
  *   does). Without a key, a record with a staff number is refused; a
  *   record with both a staff number and the ref it stands for is refused;
  *   a staff number that is not a string, or is not valid (pseudonym.h), is
- *   refused. A JSON null staff number counts as not given. */
+ *   refused. A JSON null staff number counts as not given. A
+ *   mentorStaffNumber beside a mentorAgency other than the event's agency
+ *   is refused: that mentor's ref is the other agency's pseudonym. */
 #ifndef COHORT_INTAKE_H
 #define COHORT_INTAKE_H
 #include <stddef.h>

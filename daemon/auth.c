@@ -31,6 +31,7 @@ typedef struct {
     uint8_t key[32];                  /* raw public key: the sort key */
     auth_role_t role;                 /* its role */
     char agency[AUTH_AGENCY_MAX + 1]; /* its agency or "" */
+    char *programmes;                 /* its programmes= list (malloc'd), or NULL: owns none */
     int line;                         /* line in the file, for duplicate errors */
 } entry_t;
 
@@ -39,6 +40,16 @@ typedef struct {
     entry_t *e; /* sorted by key */
     size_t n;   /* entries */
 } table_t;
+
+/* Frees t's entries and empties it. */
+static void table_free(table_t *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->e[i].programmes);
+    free(t->e);
+    t->e = NULL;
+    t->n = 0;
+}
 
 /* A recently logged refusal: its repeats (clients retry every 100 ms) are
  * counted and reported with the next line logged for that key. */
@@ -63,11 +74,15 @@ static const struct {
     const char *name;
     auth_role_t role;
     int agency; /* 1 required, 0 optional, -1 not allowed */
+    int define; /* 1 if it may send definitions, so may own programmes (programmes=) */
 } roles[] = {
-    {"agent", AUTH_ROLE_AGENT, 1},        {"coordinator", AUTH_ROLE_COORDINATOR, 0},
-    {"board", AUTH_ROLE_BOARD, -1},       {"agency-hr", AUTH_ROLE_AGENCY_HR, 1},
-    {"operator", AUTH_ROLE_OPERATOR, -1},
+    {"agent", AUTH_ROLE_AGENT, 1, 0},        {"coordinator", AUTH_ROLE_COORDINATOR, 0, 1},
+    {"board", AUTH_ROLE_BOARD, -1, 1},       {"agency-hr", AUTH_ROLE_AGENCY_HR, 1, 0},
+    {"operator", AUTH_ROLE_OPERATOR, -1, 0},
 };
+
+#define PROGRAMMES_EQ "programmes="
+#define PROGRAMMES_EQ_LEN (sizeof PROGRAMMES_EQ - 1)
 
 const char *auth_role_name(auth_role_t role)
 {
@@ -87,6 +102,42 @@ static int agency_ok(const char *s, size_t len)
               s[i] == '-' || s[i] == '_'))
             return 0;
     return 1;
+}
+
+/* 1 if s[0..len) is a programme id as events have them (validate.c): 1-64
+ * characters of a-z 0-9 . - _, not starting with . - _. */
+static int programme_ok(const char *s, size_t len)
+{
+    return agency_ok(s, len) && s[0] != '.' && s[0] != '-' && s[0] != '_';
+}
+
+/* Checks a programmes= value l[0..len): "*" or programme ids separated by
+ * single commas. Returns 0, or -EINVAL with "PATH:LINE: why" in err. */
+static int programmes_check(const char *path, size_t lineno, const char *l, size_t len, char *err,
+                            size_t errlen)
+{
+    if (len == 1 && l[0] == '*')
+        return 0;
+    for (size_t i = 0, start = 0; i <= len; i++) {
+        if (i < len && l[i] != ',')
+            continue;
+        if (i == start) {
+            snprintf(err, errlen,
+                     "%s:%zu: programmes= needs programme ids separated by commas, or *", path,
+                     lineno);
+            return -EINVAL;
+        }
+        if (!programme_ok(l + start, i - start)) {
+            snprintf(err, errlen,
+                     "%s:%zu: programme id '%.*s' must be 1-%d characters of a-z 0-9 . - _ "
+                     "(starting with a letter or digit)",
+                     path, lineno, (int)(i - start > 70 ? 70 : i - start), l + start,
+                     AUTH_AGENCY_MAX);
+            return -EINVAL;
+        }
+        start = i + 1;
+    }
+    return 0;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -234,21 +285,15 @@ static int parse(const char *path, char *buf, size_t len, table_t *t, char *err,
                 snprintf(err, errlen, "%s:%zu: control character (byte %zu)", path, lineno, i + 1);
                 goto fail;
             }
-        n = split(p, ll, f, flen, 3);
+        n = split(p, ll, f, flen, 4);
         p = nl ? nl + 1 : end;
         if (n == 0)
             continue;
-        if (n > 3) {
-            snprintf(err, errlen, "%s:%zu: unexpected field after the agency", path, lineno);
-            goto fail;
-        }
         if (cap == t->n) {
             entry_t *e = realloc(t->e, (cap ? cap * 2 : 64) * sizeof *e);
             if (!e) {
                 snprintf(err, errlen, "%s: out of memory", path);
-                free(t->e);
-                t->e = NULL;
-                t->n = 0;
+                table_free(t);
                 return -ENOMEM;
             }
             t->e = e;
@@ -279,23 +324,63 @@ static int parse(const char *path, char *buf, size_t len, table_t *t, char *err,
             goto fail;
         }
         e->role = roles[r].role;
-        if (n == 2 && roles[r].agency > 0) {
+        /* After the role: [agency] [programmes=LIST], in that order. */
+        const char *ag = NULL, *pl = NULL;
+        size_t agl = 0, pll = 0;
+        for (int i = 2; i < n && i < 4; i++) {
+            if (pl) {
+                snprintf(err, errlen, "%s:%zu: unexpected field after programmes=", path, lineno);
+                goto fail;
+            }
+            if (flen[i] >= PROGRAMMES_EQ_LEN &&
+                memcmp(f[i], PROGRAMMES_EQ, PROGRAMMES_EQ_LEN) == 0) {
+                pl = f[i] + PROGRAMMES_EQ_LEN;
+                pll = flen[i] - PROGRAMMES_EQ_LEN;
+            } else if (i == 2) {
+                ag = f[i];
+                agl = flen[i];
+            } else {
+                snprintf(err, errlen, "%s:%zu: unexpected field after the agency", path, lineno);
+                goto fail;
+            }
+        }
+        if (n > 4) {
+            snprintf(err, errlen, "%s:%zu: unexpected field after %s", path, lineno,
+                     pl ? "programmes=" : "the agency");
+            goto fail;
+        }
+        if (!ag && roles[r].agency > 0) {
             snprintf(err, errlen, "%s:%zu: role %s needs an agency id", path, lineno,
                      roles[r].name);
             goto fail;
         }
-        if (n == 3 && roles[r].agency < 0) {
+        if (ag && roles[r].agency < 0) {
             snprintf(err, errlen, "%s:%zu: role %s takes no agency", path, lineno, roles[r].name);
             goto fail;
         }
-        if (n == 3) {
-            if (!agency_ok(f[2], flen[2])) {
+        if (ag) {
+            if (!agency_ok(ag, agl)) {
                 snprintf(err, errlen,
                          "%s:%zu: agency '%.*s' must be 1-%d characters of a-z 0-9 . - _", path,
-                         lineno, (int)(flen[2] > 70 ? 70 : flen[2]), f[2], AUTH_AGENCY_MAX);
+                         lineno, (int)(agl > 70 ? 70 : agl), ag, AUTH_AGENCY_MAX);
                 goto fail;
             }
-            memcpy(e->agency, f[2], flen[2]);
+            memcpy(e->agency, ag, agl);
+        }
+        if (pl) {
+            if (!roles[r].define) {
+                snprintf(err, errlen,
+                         "%s:%zu: role %s may not own programmes (coordinator and board only)",
+                         path, lineno, roles[r].name);
+                goto fail;
+            }
+            if (programmes_check(path, lineno, pl, pll, err, errlen) < 0)
+                goto fail;
+            if (!(e->programmes = strndup(pl, pll))) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                table_free(t);
+                return -ENOMEM;
+            }
         }
         t->n++;
     }
@@ -318,9 +403,7 @@ static int parse(const char *path, char *buf, size_t len, table_t *t, char *err,
     }
     return 0;
 fail:
-    free(t->e);
-    t->e = NULL;
-    t->n = 0;
+    table_free(t);
     return -EINVAL;
 }
 
@@ -354,6 +437,8 @@ static void identity(const entry_t *e, auth_identity_t *out)
     memset(out, 0, sizeof *out);
     out->role = e->role;
     memcpy(out->agency, e->agency, sizeof out->agency);
+    if (e->programmes)
+        snprintf(out->programmes, sizeof out->programmes, "%s", e->programmes);
     zmq_z85_encode(out->key, e->key, 32);
     cohort_keys_fingerprint(out->key, out->fingerprint);
 }
@@ -593,6 +678,21 @@ static int on_input(void *arg)
 
 /* ------------------------------------------------------------- public --- */
 
+/* Logs how many coordinator and board keys own no programme (after an
+ * upgrade from a version without programmes=, they can no longer define). */
+static void log_unowned(const table_t *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += (t->e[i].role == AUTH_ROLE_COORDINATOR || t->e[i].role == AUTH_ROLE_BOARD) &&
+             !t->e[i].programmes;
+    if (n)
+        cohort_log(LOG_NOTICE,
+                   "auth: %zu coordinator or board keys own no programme (no programmes= field): "
+                   "they may send no definition",
+                   n);
+}
+
 int auth_new(auth_t **out, uv_loop_t *loop, void *zctx, const char *access_file, char *err,
              size_t errlen)
 {
@@ -628,12 +728,13 @@ int auth_new(auth_t **out, uv_loop_t *loop, void *zctx, const char *access_file,
                self->path ? self->path : "(no access file)");
     if (!self->table.n)
         cohort_log(LOG_WARNING, "auth: the access table is empty: every CURVE client is refused");
+    log_unowned(&self->table);
     *out = self;
     return 0;
 fail:
     if (self->zap)
         zmq_close(self->zap);
-    free(self->table.e);
+    table_free(&self->table);
     free(self->path);
     free(self);
     return rc;
@@ -676,13 +777,14 @@ int auth_reload(auth_t *self, size_t *revoked, char *err, size_t errlen)
         return rc;
     }
     size_t gone = revoked_count(&self->table, &t);
-    free(self->table.e);
+    table_free(&self->table);
     self->table = t;
     self->st.reloads++;
     if (revoked)
         *revoked = gone;
     cohort_log(LOG_NOTICE, "auth: reloaded %zu keys from %s (%zu revoked or changed)", t.n,
                self->path, gone);
+    log_unowned(&self->table);
     return 0;
 }
 
@@ -714,6 +816,40 @@ int auth_may_submit(const auth_identity_t *id, const char *agency, int definitio
         return 0;
     default:
         *why = "this key's role may not submit events";
+        return -EACCES;
+    }
+}
+
+/* 1 if the comma-separated list holds programme (or is "*"). */
+static int listed(const char *list, const char *programme)
+{
+    size_t pl = strlen(programme);
+    if (strcmp(list, "*") == 0)
+        return 1;
+    for (const char *p = list; *p;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (n == pl && memcmp(p, programme, n) == 0)
+            return 1;
+        p += n + (c ? 1 : 0);
+    }
+    return 0;
+}
+
+int auth_may_define(const auth_identity_t *id, const char *programme, const char **why)
+{
+    switch (id->role) {
+    case AUTH_ROLE_DEV:
+        return 0;
+    case AUTH_ROLE_COORDINATOR:
+    case AUTH_ROLE_BOARD:
+        if (programme && listed(id->programmes, programme))
+            return 0;
+        *why = "this key does not own the programme (the access file's programmes= for the key "
+               "does not list it)";
+        return -EACCES;
+    default:
+        *why = "programme and cohort definitions need a coordinator or board key";
         return -EACCES;
     }
 }
@@ -802,7 +938,7 @@ void auth_destroy(auth_t **self_p)
     *self_p = NULL;
     zbridge_close(&self->bridge);
     zmq_close(self->zap);
-    free(self->table.e);
+    table_free(&self->table);
     free(self->path);
     free(self);
 }

@@ -6,14 +6,24 @@
  * 1024 bytes):
  *
  *   # comment
- *   <public key, 40 Z85 characters>  <role>  [<agency>]   # comment
+ *   <public key, 40 Z85 characters>  <role>  [<agency>]  [programmes=<list>]   # comment
  *
  *   role       agency      may (enforced by the sockets that use auth_check)
  *   agent      required    submit events for its own agency
- *   coordinator optional   send programme and cohort definitions
- *   board      not allowed read the cohort/ and programme/ topics
+ *   coordinator optional   send the definitions of the programmes it owns
+ *   board      not allowed read the cohort/ and programme/ topics; send the
+ *                          definitions of the programmes it owns
  *   agency-hr  required    read its own agency's topics
  *   operator   not allowed use cohortctl on the control endpoint; read every topic
+ *
+ * Ownership: programmes=<list> (coordinator and board lines only; last
+ * field) names the programmes whose definitions (ProgrammeDefined, and
+ * CohortOpened of any of their cohorts) the key may send: programme ids
+ * separated by single commas ("programmes=step-forward,lip"), or "*" for
+ * every programme, including ones not defined yet. A coordinator or board
+ * key without it owns nothing and may send no definition at all, a new
+ * programme's first one included (auth_may_define). Ownership is checked
+ * when an event is written, so the stored log needs no key to replay.
  *
  * Fields are separated by spaces or tabs. A field starting with '#' starts
  * a comment that runs to the end of the line (no Z85 key starts with '#',
@@ -93,6 +103,7 @@ typedef struct {
     auth_role_t role;                        /* the key's role */
     char agency[AUTH_AGENCY_MAX + 1];        /* its agency, "" for roles without one */
     char key[COHORT_KEY_Z85_LEN + 1];        /* the public key (Z85); "" for AUTH_ROLE_DEV */
+    char programmes[AUTH_MAX_LINE];          /* programmes= list ("a,b" or "*"); "" = owns none */
     char fingerprint[COHORT_KEY_FP_LEN + 1]; /* its first 8 characters, for log lines */
 } auth_identity_t;
 
@@ -134,6 +145,12 @@ int auth_reload(auth_t *self, size_t *revoked, char *err, size_t errlen);
  * dev: everything. Returns 0, or -EACCES with a static reason in *why. */
 int auth_may_submit(const auth_identity_t *id, const char *agency, int definition,
                     const char **why);
+
+/* May id send a definition (ProgrammeDefined, CohortOpened) of programme?
+ * Only if the key owns it (programmes= lists it, or is "*"); dev: always;
+ * any other role: never. Checked in addition to auth_may_submit. Returns 0,
+ * or -EACCES with a static reason in *why. */
+int auth_may_define(const auth_identity_t *id, const char *programme, const char **why);
 
 #define AUTH_READ_MAX 3                       /* most topic prefixes a role may read */
 #define AUTH_PREFIX_MAX (AUTH_AGENCY_MAX + 9) /* "agency/" + agency + "/" + NUL */

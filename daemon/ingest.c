@@ -64,6 +64,8 @@ typedef struct {
     uint32_t first, n;         /* its events: evs[first .. first+n) */
     uint64_t request_id;       /* the agent's request id */
     int delim;                 /* REQ-style empty delimiter frame present */
+    char who[96];              /* the sending key for log lines: "FINGERPRINT (role[:agency])",
+                                  "- (plaintext)" without CURVE */
 } req_t;
 
 /* One event of a request. */
@@ -73,6 +75,9 @@ typedef struct {
     int32_t code;                /* RejectCode when refused (shape or domain) */
     uint32_t id_off, id_len;     /* event_id as received, in bytes */
     uint32_t why_off;            /* NUL-terminated reason, in bytes */
+    int8_t redefines;            /* definitions: 1 changes an existing one, 0 a new one (decide) */
+    uint8_t aims_added;          /* ProgrammeDefined: special-category aim groups it adds, as
+                                    bits 1 << AimGroup (decide) */
 } ev_t;
 
 /* A batch of requests on its way to the store. */
@@ -178,6 +183,8 @@ struct ingest_t {
     ingest_hist_t hist;     /* commit histograms (loop) */
     agency_t *agencies;     /* last seen per agency, hash by name (loop) */
     agency_t *seen_last;    /* the agency seen last: consecutive events share it (loop) */
+    uint64_t not_owned;     /* definitions refused for ownership in the frame being taken */
+    char not_owned_first[VALIDATE_MAX_ID + 1]; /* the first one's programme id (loop) */
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -293,6 +300,17 @@ static void reply_now(ingest_t *self, const void *rid, size_t rid_len, int delim
     send_reply(self, rid, rid_len, delim, &r);
 }
 
+/* The programme id of a definition (ProgrammeDefined, CohortOpened), or
+ * NULL for any other event. */
+static const char *definition_of(const Cohort__V1__Event *ev)
+{
+    if (ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED && ev->programme_defined)
+        return ev->programme_defined->programme_id ? ev->programme_defined->programme_id : "";
+    if (ev->body_case == COHORT__V1__EVENT__BODY_COHORT_OPENED && ev->cohort_opened)
+        return ev->cohort_opened->programme_id ? ev->cohort_opened->programme_id : "";
+    return NULL;
+}
+
 /* Adds one decoded, validated-or-refused event to batch p. raw holds the
  * event's bytes as sent, or NULL to re-encode it. */
 static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
@@ -314,14 +332,21 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
     e->id_len = (uint32_t)idlen;
     e->item = -1;
     e->code = validate_event(ev, now, why, sizeof why);
-    if (e->code == 0 && who &&
-        auth_may_submit(who, ev->agency,
-                        ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED ||
-                            ev->body_case == COHORT__V1__EVENT__BODY_COHORT_OPENED,
-                        &denied) < 0) {
+    const char *prog = definition_of(ev);
+    if (e->code == 0 && who && auth_may_submit(who, ev->agency, prog != NULL, &denied) < 0) {
         e->code = COHORT__V1__REJECT_CODE__REJECT_UNAUTHORISED;
         snprintf(why, sizeof why, "%s", denied);
         self->st.unauthorised++;
+    }
+    /* Ownership: only a key whose access-file line lists the programme may
+     * define or change it or its cohorts. Checked here, at write time, so
+     * the stored log replays without any key. */
+    if (e->code == 0 && who && prog && auth_may_define(who, prog, &denied) < 0) {
+        e->code = COHORT__V1__REJECT_CODE__REJECT_UNAUTHORISED;
+        snprintf(why, sizeof why, "%s", denied);
+        self->st.unauthorised++;
+        if (!self->not_owned++)
+            snprintf(self->not_owned_first, sizeof self->not_owned_first, "%s", prog);
     }
     if (e->code == 0) {
         const void *bytes = raw ? raw->data : NULL;
@@ -369,19 +394,30 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     r->delim = delim;
     r->request_id = req->request_id;
     r->first = (uint32_t)p->nevs;
+    if (who)
+        snprintf(r->who, sizeof r->who, "%s (%s%s%s)", *who->fingerprint ? who->fingerprint : "-",
+                 auth_role_name(who->role), *who->agency ? ":" : "", who->agency);
+    else
+        snprintf(r->who, sizeof r->who, "- (plaintext)");
     /* The events' bytes as sent; if the layout disagrees with protobuf-c
      * (it cannot for a well-formed frame), each event is re-encoded. */
     if (grow((void **)&self->spans, &self->spans_cap, b->n_events, sizeof *self->spans) == 0 &&
         codec_event_spans(frame, frame_len, self->spans, b->n_events) == 0)
         raw = self->spans;
     uint64_t denied0 = self->st.unauthorised;
+    self->not_owned = 0;
     for (size_t i = 0; i < b->n_events; i++)
         if (add_event(self, p, b->events[i], raw ? &raw[i] : NULL, now, who) < 0)
             goto oom;
     if (self->st.unauthorised > denied0)
-        cohort_log(LOG_WARNING, "ingest: key %s (%s%s%s) sent %llu events it may not write",
-                   who->fingerprint, auth_role_name(who->role), *who->agency ? ":" : "",
-                   who->agency, (unsigned long long)(self->st.unauthorised - denied0));
+        cohort_log(LOG_WARNING, "ingest: key %s sent %llu events it may not write", r->who,
+                   (unsigned long long)(self->st.unauthorised - denied0));
+    /* Programme ids passed validate_event: [a-z0-9._-] only, safe in a line. */
+    if (self->not_owned)
+        cohort_log(LOG_WARNING,
+                   "ingest: key %s refused %llu definitions of programmes it does not own "
+                   "(first: programme %s)",
+                   r->who, (unsigned long long)self->not_owned, self->not_owned_first);
     r->n = (uint32_t)(p->nevs - r->first);
     p->nreqs++;
     return;
@@ -452,6 +488,53 @@ static int refresh(ingest_t *self, pend_t *p)
     return 0;
 }
 
+/* Special-category aim groups (sexual orientation, disability: UK GDPR
+ * art. 9), as bits 1 << AimGroup. */
+#define SPECIAL_AIMS                                                                               \
+    ((1u << COHORT__V1__AIM_GROUP__AIM_DISABLED) | (1u << COHORT__V1__AIM_GROUP__AIM_LGB))
+
+/* Worker, before e's definition is applied: notes whether it changes an
+ * existing definition and which special-category aims it adds, for the
+ * line answer() logs once it is durable. */
+static void note_definition(const proj_t *proj, ev_t *e)
+{
+    unsigned before = 0, after = 0;
+    e->redefines = (int8_t)(proj_defined(proj, e->ev, &before) == 1);
+    if (e->ev->body_case != COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED)
+        return;
+    for (size_t i = 0; i < e->ev->programme_defined->n_aims; i++) {
+        int g = e->ev->programme_defined->aims[i]->group;
+        if (g > 0 && g < 32)
+            after |= 1u << g;
+    }
+    e->aims_added = (uint8_t)(after & ~before & SPECIAL_AIMS);
+}
+
+/* Loop: logs an accepted (durable) definition with the key that sent it.
+ * Ids only (programme and cohort ids passed validate_event). */
+static void log_definition(const req_t *r, const ev_t *e, uint64_t seq)
+{
+    const Cohort__V1__Event *ev = e->ev;
+    if (ev->body_case == COHORT__V1__EVENT__BODY_COHORT_OPENED) {
+        cohort_log(LOG_NOTICE, "ingest: cohort %s/%s %s at seq %llu by key %s",
+                   ev->cohort_opened->programme_id, ev->cohort_opened->cohort_id,
+                   e->redefines ? "changed" : "opened", (unsigned long long)seq, r->who);
+        return;
+    }
+    cohort_log(LOG_NOTICE, "ingest: programme %s %s at seq %llu by key %s",
+               ev->programme_defined->programme_id, e->redefines ? "changed" : "defined",
+               (unsigned long long)seq, r->who);
+    if (e->aims_added) {
+        int dis = !!(e->aims_added & (1u << COHORT__V1__AIM_GROUP__AIM_DISABLED)),
+            lgb = !!(e->aims_added & (1u << COHORT__V1__AIM_GROUP__AIM_LGB));
+        cohort_log(LOG_NOTICE,
+                   "ingest: programme %s: positive-action aims over special-category strands "
+                   "added at seq %llu (%s%s%s) by key %s",
+                   ev->programme_defined->programme_id, (unsigned long long)seq,
+                   dis ? "AIM_DISABLED" : "", dis && lgb ? ", " : "", lgb ? "AIM_LGB" : "", r->who);
+    }
+}
+
 /* Worker: applies the domain rules in batch order. Events the rules refuse
  * are rejected (never stored); the rest are accepted at consecutive
  * sequences after the head, exactly as the projections applied them. */
@@ -481,6 +564,8 @@ static void decide(ingest_t *self, pend_t *p)
         }
         if (r != STORE_PENDING)
             continue;
+        if (definition_of(e->ev))
+            note_definition(*self->proj, e);
         int rc = proj_apply(*self->proj, e->ev, next + 1, why, sizeof why);
         if (rc == 0) {
             store_batch_accept(p->sb, i, ++next);
@@ -788,6 +873,8 @@ static void answer(ingest_t *self, pend_t *p)
                     a->result = COHORT__V1__RESULT__ACCEPTED;
                     self->st.accepted++;
                     seen(self, e->ev->agency, now_s);
+                    if (definition_of(e->ev))
+                        log_definition(r, e, a->seq);
                     break;
                 case STORE_DUPLICATE:
                     a->result = COHORT__V1__RESULT__DUPLICATE;

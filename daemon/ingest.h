@@ -19,8 +19,12 @@
  * - With CURVE (opts auth set), each frame's ZAP User-Id is checked against
  *   the key table in force when the frame is taken: a key revoked since the
  *   handshake gets FRAME_UNAUTHORISED for the whole frame, and each event
- *   must be one its key may write (auth_may_submit), else it is rejected
- *   REJECT_UNAUTHORISED and never stored.
+ *   must be one its key may write (auth_may_submit; for a definition, also
+ *   of a programme the key owns, auth_may_define), else it is rejected
+ *   REJECT_UNAUTHORISED and never stored; refusals are logged with the key's
+ *   fingerprint. Every definition acked ACCEPTED is logged (programme or
+ *   cohort id, new or changed, seq, the key's fingerprint and role), with a
+ *   second line when it adds special-category positive-action aims.
  * - Memory is bounded: when the open batch is full the bridge pauses and
  *   ZeroMQ's high-water marks push back on the agents.
  * - The projections are touched only by the worker while a commit runs, and

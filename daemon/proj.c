@@ -1023,48 +1023,43 @@ cleanup:
     return rc;
 }
 
-/* The mentor for ref: the one registered under agency if a mentor or coach,
- * else the mentor or coach with that ref under the alphabetically first
- * agency. *found says whether anyone has that ref at all. */
-static person_t *find_mentor(const proj_t *self, const char *agency, const char *ref, int *found)
-{
-    person_t *x = person_get(self, agency, ref), *best = NULL, *it, *tmp, *head = self->people;
-    *found = x != NULL;
-    if (x && is_mentor(x))
-        return x;
-    HASH_ITER(hh, head, it, tmp)
-    {
-        if (strcmp(it->ref, S(ref)) != 0)
-            continue;
-        *found = 1;
-        if (is_mentor(it) && (!best || strcmp(it->agency, best->agency) < 0))
-            best = it;
-    }
-    return best;
-}
-
+/* MentorAssigned: the mentor is the person registered as (mentor_agency,
+ * mentor_ref), mentor_agency defaulting to the event's agency; no other
+ * agency is searched, so nobody can capture an assignment by registering
+ * the same ref elsewhere. Every rule about the sender's own records is
+ * checked first; the mentor's record last. For a mentor of another agency,
+ * "no such ref there" and "there, but not a mentor or coach" fail with the
+ * same code and reason, so a reply never tells an agency whether another
+ * one holds a ref (docs/status.md). */
 static int on_mentor(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 {
     const Cohort__V1__MentorAssigned *b = ev->mentor_assigned;
+    const char *magency = b->mentor_agency && *b->mentor_agency ? b->mentor_agency : ev->agency;
     prog_t *p = prog_get(self, b->programme_id);
     cohort_t *c = p ? cohort_get(self, b->programme_id, b->cohort_id) : NULL;
     person_t *x = person_get(self, ev->agency, b->participant_ref), *m;
     enr_t *e;
-    int found;
     if (!p)
         return fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
     if (!c)
         return fail(w, R(UNKNOWN_COHORT), "cohort is not open");
     if (!x)
         return fail(w, R(UNKNOWN_PARTICIPANT), "participant is not registered with this agency");
-    if (!(m = find_mentor(self, ev->agency, b->mentor_ref, &found)))
-        return found ? fail(w, R(WRONG_ROLE), "mentor is registered, but not as a mentor or coach")
-                     : fail(w, R(UNKNOWN_PARTICIPANT), "mentor is not registered with any agency");
-    if (m == x)
-        return fail(w, R(WRONG_ROLE), "a person cannot be their own mentor");
     e = enr_get(c, x);
     if (!e || !enrolled(e))
         return fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort");
+    m = person_get(self, magency, b->mentor_ref);
+    if (strcmp(magency, S(ev->agency)) != 0) {
+        if (!m || !is_mentor(m))
+            return fail(w, R(UNKNOWN_PARTICIPANT),
+                        "no mentor or coach with this ref is registered with mentor_agency");
+    } else if (!m) {
+        return fail(w, R(UNKNOWN_PARTICIPANT), "mentor is not registered with this agency");
+    } else if (!is_mentor(m)) {
+        return fail(w, R(WRONG_ROLE), "mentor is registered, but not as a mentor or coach");
+    }
+    if (m == x)
+        return fail(w, R(WRONG_ROLE), "a person cannot be their own mentor");
     if (dry)
         return 0;
     for (size_t i = 0; i < e->n_mentors; i++)
@@ -1218,6 +1213,27 @@ int proj_check(const proj_t *self, const Cohort__V1__Event *ev, char *reason, si
     if (!self || !ev)
         return -EINVAL;
     return dispatch((proj_t *)self, ev, &w, 1); /* dry: reads only */
+}
+
+int proj_defined(const proj_t *self, const Cohort__V1__Event *ev, unsigned *aims)
+{
+    const prog_t *p;
+    if (aims)
+        *aims = 0;
+    if (!self || !ev)
+        return -EINVAL;
+    if (ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED && ev->programme_defined) {
+        if (!(p = prog_get(self, ev->programme_defined->programme_id)))
+            return 0;
+        for (size_t i = 0; aims && i < p->def.n_aims; i++)
+            if (p->def.aims[i].group > 0 && p->def.aims[i].group < 32)
+                *aims |= 1u << p->def.aims[i].group;
+        return 1;
+    }
+    if (ev->body_case == COHORT__V1__EVENT__BODY_COHORT_OPENED && ev->cohort_opened)
+        return cohort_get(self, ev->cohort_opened->programme_id, ev->cohort_opened->cohort_id) !=
+               NULL;
+    return -EINVAL;
 }
 
 uint64_t proj_seq(const proj_t *self)

@@ -52,6 +52,14 @@ int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *re
  * applied now, a RejectCode with a reason otherwise, -EINVAL on NULL. */
 int proj_check(const proj_t *self, const Cohort__V1__Event *ev, char *reason, size_t len);
 
+/* Whether the definition ev (ProgrammeDefined or CohortOpened) changes one
+ * that exists: 1 if its programme (or its programme's cohort) is defined
+ * now, 0 if ev would be the first definition; -EINVAL for other events or
+ * NULL. For a ProgrammeDefined, *aims (if not NULL) gets the aim groups of
+ * the programme's current definition as bits 1u << AimGroup (0 if none).
+ * For logging who changed what (ingest.c); no state changes. */
+int proj_defined(const proj_t *self, const Cohort__V1__Event *ev, unsigned *aims);
+
 /* Last applied seq (0 when nothing was applied). */
 uint64_t proj_seq(const proj_t *self);
 

@@ -5,6 +5,10 @@
  * - access file: a good file with comments, tabs, CRLF and a key starting
  *   inside; each kind of bad file is refused with its exact PATH:LINE
  *   message by auth_reload, which keeps the old table; lookup by Z85 and raw;
+ * - ownership: programmes= lists (and "*") parsed on coordinator and board
+ *   lines, refused elsewhere and in every malformed shape; auth_may_define
+ *   allows exactly the listed programmes; a key without the field owns
+ *   nothing; a reload changes ownership for open connections (auth_check);
  * - real sockets: a CURVE ROUTER set up with auth_curve_server; a listed
  *   key's messages arrive with User-Id "<role>:<agency>:<key>" and pass
  *   auth_check; an unknown key is refused (nothing arrives, log line with
@@ -237,6 +241,119 @@ static void test_access_files(auth_t *a)
     ok(log_has("auth: reload refused, keeping the"), "a refused reload is logged");
 }
 
+/* ---------------------------------------------------------- ownership --- */
+
+/* An identity made by hand, for the pure functions. */
+static auth_identity_t ident(auth_role_t role, const char *agency, const char *programmes)
+{
+    auth_identity_t id;
+    memset(&id, 0, sizeof id);
+    id.role = role;
+    snprintf(id.agency, sizeof id.agency, "%s", agency);
+    snprintf(id.programmes, sizeof id.programmes, "%s", programmes);
+    return id;
+}
+
+static void test_ownership(auth_t *a, const char *good_file)
+{
+    char text[8192], err[2048], uid[AUTH_USER_ID_MAX];
+    const char *why = NULL;
+    auth_identity_t id;
+    size_t revoked = 99;
+
+    ok(auth_lookup(a, k_coord.pub, 40, &id) == 0 && strcmp(id.programmes, "step-forward,lip") == 0,
+       "the coordinator owns step-forward and lip (programmes= on a CRLF line)");
+    is_int(auth_may_define(&id, "step-forward", &why), 0, "  it may define step-forward");
+    is_int(auth_may_define(&id, "lip", &why), 0, "  and lip");
+    ok(auth_may_define(&id, "wmcjb-2", &why) == -EACCES && strstr(why, "does not own"),
+       "  not another programme: %s", why);
+    is_int(auth_may_define(&id, "step", &why), -EACCES, "  not a prefix of an owned one");
+    is_int(auth_may_define(&id, "forward", &why), -EACCES, "  nor a suffix");
+    is_int(auth_may_define(&id, "lip,step-forward", &why), -EACCES, "  nor the list itself");
+    is_int(auth_may_define(&id, "", &why), -EACCES, "  nor an empty id");
+    ok(auth_lookup(a, k_board.pub, 40, &id) == 0 && strcmp(id.programmes, "*") == 0 &&
+           auth_may_define(&id, "anything-new", &why) == 0,
+       "programmes=* owns every programme, new ones too");
+    ok(auth_lookup(a, k_agent.pub, 40, &id) == 0 && id.programmes[0] == '\0' &&
+           auth_may_define(&id, "step-forward", &why) == -EACCES,
+       "an agent key owns nothing");
+    id = ident(AUTH_ROLE_COORDINATOR, "", "");
+    is_int(auth_may_define(&id, "step-forward", &why), -EACCES,
+           "a coordinator without programmes= may define nothing, not even a new programme");
+    id = ident(AUTH_ROLE_BOARD, "", "");
+    is_int(auth_may_define(&id, "step-forward", &why), -EACCES, "nor may such a board key");
+    id = ident(AUTH_ROLE_OPERATOR, "", "*");
+    is_int(auth_may_define(&id, "step-forward", &why), -EACCES, "an operator never defines");
+    id = ident(AUTH_ROLE_DEV, "", "");
+    is_int(auth_may_define(&id, "step-forward", &why), 0, "dev (plaintext mode) defines anything");
+
+    /* Ownership changes on reload without revoking the key's connections:
+     * auth_check reads the current table per message. */
+    snprintf(text, sizeof text,
+             "%s agent wm-police\n%s coordinator wmcjb programmes=wmcjb-2\n%s board\n", k_agent.pub,
+             k_coord.pub, k_board.pub);
+    write_access(text, 0600);
+    ok(auth_reload(a, &revoked, err, sizeof err) == 0, "reload with new ownership");
+    /* The coordinator got an agency: that is a change (revoked); the board
+     * only lost its programmes=: not revoked. */
+    is_int(revoked, 3, "  the coordinator (new agency), hr and operator count as revoked");
+    snprintf(uid, sizeof uid, "board::%s", k_board.pub);
+    ok(auth_check(a, uid, &id) == 0 && id.programmes[0] == '\0' &&
+           auth_may_define(&id, "step-forward", &why) == -EACCES,
+       "the board's open connection keeps working but owns nothing now");
+    snprintf(uid, sizeof uid, "coordinator:wmcjb:%s", k_coord.pub);
+    ok(auth_check(a, uid, &id) == 0 && strcmp(id.programmes, "wmcjb-2") == 0 &&
+           auth_may_define(&id, "wmcjb-2", &why) == 0 &&
+           auth_may_define(&id, "step-forward", &why) == -EACCES,
+       "a coordinator with an agency and programmes=");
+    ok(log_has("auth: 1 coordinator or board keys own no programme"),
+       "keys that own no programme are counted in the log");
+
+    write_access(good_file, 0600);
+    is_int(auth_reload(a, NULL, err, sizeof err), 0, "good file back in force");
+    snprintf(text, sizeof text, "%s agent wm programmes=x\n", k_agent.pub);
+    bad_file(a, text, 0600, ":1: role agent may not own programmes (coordinator and board only)",
+             "programmes= on an agent line");
+    snprintf(text, sizeof text, "%s operator programmes=*\n", k_hash.pub);
+    bad_file(a, text, 0600, ":1: role operator may not own programmes (coordinator and board only)",
+             "programmes= on an operator line");
+    snprintf(text, sizeof text, "%s coordinator programmes=\n", k_coord.pub);
+    bad_file(a, text, 0600, ":1: programmes= needs programme ids separated by commas, or *",
+             "an empty list");
+    snprintf(text, sizeof text, "%s coordinator programmes=a,,b\n", k_coord.pub);
+    bad_file(a, text, 0600, ":1: programmes= needs programme ids separated by commas, or *",
+             "an empty item");
+    snprintf(text, sizeof text, "%s coordinator programmes=a,\n", k_coord.pub);
+    bad_file(a, text, 0600, ":1: programmes= needs programme ids separated by commas, or *",
+             "a trailing comma");
+    snprintf(text, sizeof text, "%s board programmes=Step-Forward\n", k_board.pub);
+    bad_file(a, text, 0600,
+             ":1: programme id 'Step-Forward' must be 1-64 characters of a-z 0-9 . - _ "
+             "(starting with a letter or digit)",
+             "a programme id with capitals");
+    snprintf(text, sizeof text, "%s board programmes=a,-b\n", k_board.pub);
+    bad_file(a, text, 0600,
+             ":1: programme id '-b' must be 1-64 characters of a-z 0-9 . - _ "
+             "(starting with a letter or digit)",
+             "a programme id starting with '-'");
+    snprintf(text, sizeof text, "%s board programmes=a,*\n", k_board.pub);
+    bad_file(a, text, 0600,
+             ":1: programme id '*' must be 1-64 characters of a-z 0-9 . - _ "
+             "(starting with a letter or digit)",
+             "'*' only alone");
+    snprintf(text, sizeof text, "%s coordinator programmes=a wmcjb\n", k_coord.pub);
+    bad_file(a, text, 0600,
+             ":1: unexpected field after programmes=", "the agency after programmes=");
+    snprintf(text, sizeof text, "%s coordinator wmcjb programmes=a x\n", k_coord.pub);
+    bad_file(a, text, 0600, ":1: unexpected field after programmes=", "a field after the list");
+    snprintf(text, sizeof text, "%s board wmcjb programmes=a\n", k_board.pub);
+    bad_file(a, text, 0600, ":1: role board takes no agency", "board with an agency and a list");
+    snprintf(text, sizeof text, "%s coordinator programmes=a programmes=b\n", k_coord.pub);
+    bad_file(a, text, 0600, ":1: unexpected field after programmes=", "programmes= twice");
+    write_access(good_file, 0600);
+    is_int(auth_reload(a, NULL, err, sizeof err), 0, "good file back in force");
+}
+
 /* ------------------------------------------------------------ sockets --- */
 
 static uv_loop_t loop;
@@ -445,8 +562,8 @@ int main(void)
              "\n"
              "   # indented comment\n"
              "%s agent wm-police   # WMP's agent\n"
-             "%s\tboard\n"
-             "%s coordinator\r\n"
+             "%s\tboard\tprogrammes=*\n"
+             "%s coordinator programmes=step-forward,lip\r\n"
              "\t%s\tagency-hr\twmfs\t#\r\n"
              "%s operator #comment\n",
              k_agent.pub, k_board.pub, k_coord.pub, k_hr.pub, k_hash.pub);
@@ -463,6 +580,7 @@ int main(void)
                strstr(err, "already has a ZAP handler"),
            "a second handler in the same context is refused: %s", err);
         test_access_files(a);
+        test_ownership(a, good);
         test_sockets(ctx, &a, good);
     }
     /* auth_new on a bad file fails with PATH:LINE. */

@@ -155,14 +155,26 @@ static int promote(proj_t *p, const char *agency, const char *ref, const char *k
               agency, ref, kind, on, prog, coh);
 }
 
-static int mentor(proj_t *p, const char *agency, const char *mref, const char *pref,
-                  const char *prog, const char *coh)
+/* A MentorAssigned sent by agency; magency is its mentorAgency, or NULL
+ * for none (the field absent: the sender's own agency). */
+static int mentor_at(proj_t *p, const char *agency, const char *mref, const char *magency,
+                     const char *pref, const char *prog, const char *coh)
 {
+    char ma[128] = "";
+    if (magency)
+        snprintf(ma, sizeof ma, ",\"mentorAgency\":\"%s\"", magency);
     return ev(p,
               "{\"agency\":\"%s\",\"occurredAt\":\"2009-04-03T09:00:00Z\","
               "\"mentorAssigned\":{\"mentorRef\":\"%s\",\"participantRef\":\"%s\","
-              "\"programmeId\":\"%s\",\"cohortId\":\"%s\"}}",
-              agency, mref, pref, prog, coh);
+              "\"programmeId\":\"%s\",\"cohortId\":\"%s\"%s}}",
+              agency, mref, pref, prog, coh, ma);
+}
+
+/* A MentorAssigned without mentorAgency. */
+static int mentor(proj_t *p, const char *agency, const char *mref, const char *pref,
+                  const char *prog, const char *coh)
+{
+    return mentor_at(p, agency, mref, NULL, pref, prog, coh);
 }
 
 /* ---------------------------------------------------------- documents --- */
@@ -684,16 +696,46 @@ static void test_mentoring(void)
     diag("mentor assignment");
     build_c2(p);
     person(p, "ag-b", "pp", "PARTICIPANT");
-    is_int(mentor(p, "ag-a", "m1", "p1", "tp", "c2"), OK, "mentor from another agency");
-    is_int(mentor(p, "ag-a", "m1", "p1", "tp", "c2"), OK, "repeat is harmless");
-    is_int(mentor(p, "ag-a", "pp", "p1", "tp", "c2"), C_ROLE, "a participant is not a mentor");
+    /* A rogue agency registers a mentor with m1's ref, under an id that
+     * sorts before ag-b (the old lookup took the first agency). */
+    person(p, "aa-rogue", "m1", "MENTOR");
+    is_int(mentor(p, "ag-a", "m1", "p1", "tp", "c2"), C_PERSON,
+           "no mentorAgency: only the sender's agency is searched (m1 is not at ag-a)");
+    is_int(mentor_at(p, "ag-a", "m1", "ag-b", "p1", "tp", "c2"), OK,
+           "mentor from another agency, named by mentorAgency");
+    is_int(mentor_at(p, "ag-a", "m1", "ag-b", "p1", "tp", "c2"), OK, "repeat is harmless");
+    /* Another agency's records: the same reply whether the ref is unknown
+     * there or registered there as a participant. */
+    char unknown_why[256];
+    is_int(mentor_at(p, "ag-a", "zz", "ag-b", "p1", "tp", "c2"), C_PERSON,
+           "a ref unknown at the mentor's agency");
+    snprintf(unknown_why, sizeof unknown_why, "%s", WHY);
+    is_int(mentor_at(p, "ag-a", "pp", "ag-b", "p1", "tp", "c2"), C_PERSON,
+           "a participant of another agency: the same code as unknown");
+    is_str(WHY, unknown_why, "  and the same reason");
+    is_int(mentor_at(p, "ag-a", "zz", "no-such-agency", "p1", "tp", "c2"), C_PERSON,
+           "an agency that has no one: the same code");
+    is_str(WHY, unknown_why, "  and the same reason");
+    ok(!strstr(WHY, "zz") && !strstr(WHY, "ag-b"), "  the reason names no ref and no agency");
+    /* The sender's own records keep their precise answers. */
+    is_int(mentor(p, "ag-a", "p2", "p1", "tp", "c2"), C_ROLE,
+           "own agency: a participant is not a mentor");
+    is_int(mentor_at(p, "ag-a", "p2", "ag-a", "p1", "tp", "c2"), C_ROLE,
+           "  the same with mentorAgency = the sender's agency");
     is_int(mentor(p, "ag-a", "zz", "p1", "tp", "c2"), C_PERSON, "unknown mentor");
-    is_int(mentor(p, "ag-a", "m1", "zz", "tp", "c2"), C_PERSON, "unknown participant");
-    is_int(mentor(p, "ag-a", "m1", "p1", "zz", "c2"), C_PROG, "unknown programme");
-    is_int(mentor(p, "ag-a", "m1", "p1", "tp", "zz"), C_COHORT, "unknown cohort");
+    is_int(mentor(p, "ag-a", "p1", "p1", "tp", "c2"), C_ROLE, "a participant as their own mentor");
+    is_int(mentor_at(p, "ag-a", "m1", "ag-b", "zz", "tp", "c2"), C_PERSON, "unknown participant");
+    is_int(mentor_at(p, "ag-a", "m1", "ag-b", "p1", "zz", "c2"), C_PROG, "unknown programme");
+    is_int(mentor_at(p, "ag-a", "m1", "ag-b", "p1", "tp", "zz"), C_COHORT, "unknown cohort");
     person(p, "ag-a", "p5", "PARTICIPANT");
     stage(p, "ag-a", "p5", "tp", "c2", "APPLIED");
-    is_int(mentor(p, "ag-a", "m1", "p5", "tp", "c2"), C_NOT_ENROLLED, "participant not enrolled");
+    is_int(mentor_at(p, "ag-a", "m1", "ag-b", "p5", "tp", "c2"), C_NOT_ENROLLED,
+           "participant not enrolled");
+    is_int(mentor_at(p, "ag-a", "zz", "ag-b", "p5", "tp", "c2"), C_NOT_ENROLLED,
+           "  the same answer when the mentor does not exist: own rules come first");
+    char *r = proj_render(p, "agency/aa-rogue/tp/c2");
+    ok(r == NULL, "the rogue agency's m1 captured nothing (no topic for it)");
+    free(r);
     a = doc(p, "agency/ag-a/tp/c2");
     b = doc(p, "agency/ag-b/tp/c2");
     is_int(I(a, "people.ref=p1.mentors"), 1, "p1 has one mentor");
@@ -862,7 +904,7 @@ static void test_dirty(void)
     is_dirty(p, "agency/ag-a/tp/c2 cohort/tp/c2 programme/tp", "enrolment: own agency only");
     stage(p, "ag-a", "n1", "tp", "c2", "ENROLLED");
     is_dirty(p, "", "a rejected event marks nothing");
-    mentor(p, "ag-a", "m1", "p1", "tp", "c2");
+    mentor_at(p, "ag-a", "m1", "ag-b", "p1", "tp", "c2");
     is_dirty(p, "agency/ag-a/tp/c2 agency/ag-b/tp/c2 cohort/tp/c2",
              "mentor: both agencies and the cohort");
     promote(p, "ag-a", "p1", "ACTING_UP", "2009-06-01", "tp", "c2");
@@ -1044,7 +1086,7 @@ static void test_save_load(proj_t *examples)
     char **v;
     diag("save and load");
     build_c2(p);
-    mentor(p, "ag-a", "m1", "p1", "tp", "c2");
+    mentor_at(p, "ag-a", "m1", "ag-b", "p1", "tp", "c2");
     promote(p, "ag-a", "p1", "ACTING_UP", "2009-06-01", "tp", "c2");
     cohort(p, "tp", "c2", "[\"ag-a\",\"ag-c\"]"); /* ag-b kept for its enrolments only */
     round_trip(p, "fixture");
@@ -1150,8 +1192,8 @@ static void erasure_world(proj_t *p, const char *skip, int sealed_x)
     attend(p, "police", XREF, "sf", "c1", "COACHING", "coaching-only-x", "PRESENT", 120);
     promote(p, "police", XREF, "SUBSTANTIVE_PROMOTION", "2009-07-01", "sf", "c1");
     promote(p, "police", "p2", "ACTING_UP", "2009-07-02", "sf", "c1");
-    mentor(p, "police", MREF, "p1", "sf", "c1");
-    mentor(p, "police", MREF, XREF, "sf", "c1");
+    mentor_at(p, "police", MREF, "cps", "p1", "sf", "c1");
+    mentor_at(p, "police", MREF, "cps", XREF, "sf", "c1");
     cohort(p, "sf", "c3", "[\"cps\"]");
 }
 
@@ -1276,7 +1318,8 @@ static void test_erasure(void)
     json_decref(d);
     ok(nowhere(a, MREF), "no document holds M's ref");
     same_docs(a, q, "erased mentor == never existed");
-    is_int(mentor(a, "police", MREF, "p1", "sf", "c1"), C_PERSON, "M can no longer be assigned");
+    is_int(mentor_at(a, "police", MREF, "cps", "p1", "sf", "c1"), C_PERSON,
+           "M can no longer be assigned");
     proj_destroy(&a);
     proj_destroy(&q);
     proj_destroy(&never);

@@ -306,6 +306,25 @@ static void test_intake(void)
         is_str(ev->mentor_assigned->participant_ref, REF_0042, "participantRef from staffNumber");
         cohort__v1__event__free_unpacked(ev, NULL);
     }
+    const char *foreign =
+        "{\"agency\":\"wm-police\",\"mentorAssigned\":{\"mentorStaffNumber\":\"42\","
+        "\"mentorAgency\":\"cps-wm\",\"staffNumber\":\"0042\",\"programmeId\":\"sf\","
+        "\"cohortId\":\"c1\"}}";
+    ev = intake_jsonl_with(foreign, strlen(foreign), 1, p, err, sizeof err);
+    if (!ok(ev == NULL && strstr(err, "mentorAgency names another agency") && !strstr(err, "42"),
+            "mentorStaffNumber of another agency's mentor: refused (our key makes the wrong ref)"))
+        diag("%s", err);
+    const char *own =
+        "{\"agency\":\"wm-police\",\"mentorAssigned\":{\"mentorStaffNumber\":\"42\","
+        "\"mentorAgency\":\"wm-police\",\"staffNumber\":\"0042\",\"programmeId\":\"sf\","
+        "\"cohortId\":\"c1\"}}";
+    ev = intake_jsonl_with(own, strlen(own), 1, p, err, sizeof err);
+    if (!ok(ev != NULL && strcmp(ev->mentor_assigned->mentor_ref, REF_42) == 0 &&
+                strcmp(ev->mentor_assigned->mentor_agency, "wm-police") == 0,
+            "mentorStaffNumber with mentorAgency = the event's own agency: made a ref"))
+        diag("%s", err);
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
     const char *nullsn = "{\"agency\":\"wm-police\",\"attendanceRecorded\":{\"staffNumber\":null,"
                          "\"participantRef\":\"x1\"}}";
     ev = intake_jsonl_with(nullsn, strlen(nullsn), 1, NULL, err, sizeof err);

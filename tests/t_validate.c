@@ -212,6 +212,12 @@ int main(void)
     ev.body_case = COHORT__V1__EVENT__BODY_MENTOR_ASSIGNED;
     ev.mentor_assigned = &ma;
     is_int(check(&ev), 0, "valid MentorAssigned passes");
+    ma.mentor_agency = "cps-wm";
+    is_int(check(&ev), 0, "  with a mentor_agency too");
+    ma.mentor_agency = "CPS WM";
+    is_int(check(&ev), CODE(BAD_AGENCY), "a mentor_agency that is not an agency id rejected");
+    ma.mentor_agency = "";
+    is_int(check(&ev), 0, "an empty mentor_agency (absent: the sender's own) passes");
     ma.mentor_ref = NULL;
     is_int(check(&ev), CODE(MISSING_FIELD), "mentor assignment without mentor rejected");
 

@@ -45,7 +45,7 @@ sub write_access {
     my (@skip) = @_;
     my %skip = map { $_ => 1 } @skip;
     my %line = ('agent-a' => 'agent wm-police', 'agent-a2' => 'agent wm-police',
-                'agent-b' => 'agent cps-wm', coord => 'coordinator',
+                'agent-b' => 'agent cps-wm', coord => "coordinator programmes=it-50",
                 board => 'board', 'hr-a' => 'agency-hr wm-police', 'hr-b' => 'agency-hr cps-wm',
                 op => 'operator');
     open my $fh, '>', "$dir/data/access.tmp" or die;

@@ -79,7 +79,7 @@ sub run_capture {
             ($pub{$n}) = AgentTest::slurp("$keys/$n.pub") =~ /public-key\s*=\s*(\S{40})/;
         }
         open my $fh, '>', "$dir/data/access" or die;
-        print $fh "$pub{coord} coordinator\n$pub{agent} agent wm-police\n$pub{board} board\n";
+        print $fh "$pub{coord} coordinator programmes=$M-prog\n$pub{agent} agent wm-police\n$pub{board} board\n";
         close $fh;
     }
     my $d = start_daemon(dir => $dir, curve => $curve, endpoint => "tcp://127.0.0.1:$ports[0]",

@@ -429,7 +429,7 @@ SKIP: {
         ($pub{$n}) = <$fh> =~ /public-key\s*=\s*(\S{40})/ or die;
     }
     open my $fh, '>', "$sd/data/access" or die;
-    print $fh "$pub{agent} agent wm-police\n$pub{coord} coordinator\n$pub{op} operator\n";
+    print $fh "$pub{agent} agent wm-police\n$pub{coord} coordinator programmes=it-62\n$pub{op} operator\n";
     close $fh;
     # LeakSanitizer (sanitizer builds) needs ptrace, which no service gets.
     local $ENV{ASAN_OPTIONS} = join ':', grep { $_ } $ENV{ASAN_OPTIONS}, 'detect_leaks=0';

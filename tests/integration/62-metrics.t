@@ -232,7 +232,7 @@ unlike(log_of($d), qr/t62p\d|nobody-registered/, 'no participant refs in the dae
         ($pub{$k}) = <$fh> =~ /public-key\s*=\s*(\S{40})/ or die "no key in $k.pub";
     }
     open my $fh, '>', "$cdir/data/access" or die;
-    print $fh "$pub{coord} coordinator\n$pub{'agent-wm'} agent wm-police\n";
+    print $fh "$pub{coord} coordinator programmes=it-63\n$pub{'agent-wm'} agent wm-police\n";
     close $fh;
     my ($cd, $cport) = start_with_metrics(dir => $cdir, curve => 1);
     ok($cd->{pid}, "CURVE daemon started with --metrics 127.0.0.1:$cport") or diag log_of($cd);

@@ -325,7 +325,7 @@ like($err, qr/cannot reach the daemon's control socket/, '  (no data directory t
         ($pub{$n}) = $out =~ /public-key = (\S+)/;
     }
     open my $fh, '>', "$cdir/data/access" or die;
-    print $fh "$pub{op} operator\n$pub{coord} coordinator\n$pub{agent} agent wm-police\n";
+    print $fh "$pub{op} operator\n$pub{coord} coordinator programmes=it-65\n$pub{agent} agent wm-police\n";
     close $fh;
     my $c = start_daemon(dir => $cdir, curve => 1);
     ok($c->{pid}, 'a CURVE daemon started') or diag log_of($c);

@@ -1,0 +1,128 @@
+#!/usr/bin/perl
+# No cross-agency lookups through mentors (issue 13, item 7), against the
+# real daemon over CURVE, each agency with its own agent key:
+# - capture: a rogue agency registers a mentor under another agency's
+#   mentor's ref; an assignment that does not name the mentor's agency is
+#   no longer resolved to it (the old lookup took the alphabetically first
+#   agency holding the ref), and one that names it (mentorAgency) gets the
+#   right mentor;
+# - oracle: for another agency's refs, "not registered there" and
+#   "registered there, but not as a mentor" get the same ack (code and
+#   reason), so replies do not tell whether another agency holds a ref.
+# On the code before mentorAgency, the unnamed assignment is ACCEPTED (and
+# captured) and the two replies differ (UNKNOWN_PARTICIPANT, WRONG_ROLE).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use CohortTest;
+use AgentTest qw(wait_until);
+use Test::More;
+use JSON::PP;
+
+delete $ENV{COHORT_PLAINTEXT};
+delete $ENV{COHORT_KEY};
+delete $ENV{COHORT_SERVER_KEY};
+
+my $dir = tmpdir();
+my $keys = "$dir/keys";
+mkdir $keys or die;
+mkdir "$dir/data", 0700 or die;
+my %pub;
+for my $n (qw(coord wmp cps rogue op)) {
+    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'keygen', "$keys/$n"]);
+    die "keygen $n: $err" if $rc != 0;
+    ($pub{$n}) = $out =~ /public-key = (\S{40})/ or die "no key for $n: $out";
+}
+my $P = 'mt-55';
+open my $fh, '>', "$dir/data/access" or die;
+print $fh "$pub{coord} coordinator programmes=$P\n", "$pub{wmp} agent wm-police\n",
+    "$pub{cps} agent cps-wm\n", "$pub{rogue} agent aa-rogue\n", "$pub{op} operator\n";
+close $fh;
+
+my $d = start_daemon(dir => $dir, curve => 1);
+ok($d->{pid}, 'daemon started with CURVE') or BAIL_OUT(log_of($d));
+my @curve = ('--server-key', "$d->{data}/server.pub");
+
+my $n = 0;
+sub ev {
+    my ($agency, $body, $fields) = @_;
+    return { eventId => sprintf('01900055-0055-7000-8000-%012d', ++$n), agency => $agency,
+             occurredAt => '2009-04-01T10:00:00Z', $body => $fields };
+}
+sub send_as {
+    my ($who, @events) = @_;
+    my $f = "$dir/ev-$n.jsonl";
+    write_jsonl($f, \@events);
+    my ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '--json', '--endpoint',
+                                    $d->{endpoint}, '--key', "$keys/$who.key", @curve, $f],
+                                   timeout => 60);
+    return [map { decode_json($_) } grep { /^\{/ } split /\n/, $out];
+}
+sub results { join ',', map { $_->{result} . ($_->{code} ? ":$_->{code}" : '') } @{ $_[0] } }
+sub person {
+    my ($agency, $ref, $role) = @_;
+    return ev($agency, participantRegistered => { participantRef => $ref, role => $role,
+        ethnicity => 'W1', gender => 'FEMALE', disability => 'NOT_DISABLED' });
+}
+sub stages {
+    my ($agency, $ref, @stages) = @_;
+    return map { ev($agency, enrolmentChanged => { participantRef => $ref, programmeId => $P,
+                                                   cohortId => 'c1', stage => $_ }) } @stages;
+}
+sub assign {
+    my ($mref, $magency) = @_;
+    return ev('wm-police', mentorAssigned => { mentorRef => $mref, participantRef => 'p1:wmp-1',
+        programmeId => $P, cohortId => 'c1', ($magency ? (mentorAgency => $magency) : ()) });
+}
+
+# --- set up: a programme, a wm-police participant, a cps-wm mentor -------
+is(results(send_as('coord',
+    ev('wmcjb', programmeDefined => { programmeId => $P, name => 'Mentors 55',
+        participantComponents => [ { kind => 'TRAINING_COURSE', count => 1, minutesEach => 60 } ] }),
+    ev('wmcjb', cohortOpened => { programmeId => $P, cohortId => 'c1', places => 10,
+        startsOn => '2009-04-01', endsOn => '2009-09-30', agencies => ['wm-police', 'cps-wm'] }))),
+   'ACCEPTED,ACCEPTED', 'the coordinator defines the programme');
+my $r = send_as('wmp', person('wm-police', 'p1:wmp-1', 'PARTICIPANT'),
+    stages('wm-police', 'p1:wmp-1', qw(APPLIED SHORTLISTED INTERVIEWED LINE_MANAGER_SUPPORTED OFFERED ENROLLED)));
+is(results($r), join(',', ('ACCEPTED') x 7), 'wm-police enrols its participant');
+$r = send_as('cps', person('cps-wm', 'p1:cps-mentor', 'MENTOR'),
+             stages('cps-wm', 'p1:cps-mentor', 'ENROLLED'), person('cps-wm', 'p1:cps-staff', 'PARTICIPANT'));
+is(results($r), 'ACCEPTED,ACCEPTED,ACCEPTED', 'cps-wm registers a mentor and a participant');
+
+# --- capture ----------------------------------------------------------------
+is(results(send_as('rogue', person('aa-rogue', 'p1:cps-mentor', 'MENTOR'))), 'ACCEPTED',
+   "a rogue agency registers a mentor under cps-wm's mentor's ref");
+$r = send_as('wmp', assign('p1:cps-mentor'));
+is(results($r), 'REJECTED:REJECT_UNKNOWN_PARTICIPANT',
+   'without mentorAgency only wm-police is searched: nothing is captured');
+$r = send_as('wmp', assign('p1:cps-mentor', 'cps-wm'));
+is(results($r), 'ACCEPTED', 'with mentorAgency cps-wm: ACCEPTED');
+
+sub view {
+    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot},
+                                    '--key', "$keys/op.key", @curve], timeout => 30);
+    return { map { $_->{topic} => $_->{doc} } grep { defined $_->{topic} } @{ read_jsonl($out) } };
+}
+my $v;
+ok(wait_until(10, sub { $v = view(); ($v->{"cohort/$P/c1"}{mentoring}{assignments} // 0) == 1 }),
+   'the cohort has one mentor assignment') or diag explain $v->{"cohort/$P/c1"};
+my ($m) = grep { $_->{ref} eq 'p1:cps-mentor' } @{ $v->{"agency/cps-wm/$P/c1"}{people} // [] };
+is($m && $m->{mentees}, 1, "cps-wm's mentor has the mentee");
+ok(!$v->{"agency/aa-rogue/$P/c1"}, 'the rogue agency has no topic: its mentor got nothing');
+
+# --- oracle -----------------------------------------------------------------
+my $unknown = send_as('wmp', assign('p1:nobody-here', 'cps-wm'))->[0];
+my $participant = send_as('wmp', assign('p1:cps-staff', 'cps-wm'))->[0];
+my $no_agency = send_as('wmp', assign('p1:nobody-here', 'no-such-agency'))->[0];
+is($unknown->{result}, "REJECTED", "a ref unknown at cps-wm is rejected");
+ok(length($unknown->{reason} // ""), "  with a reason: $unknown->{reason}");
+is($unknown->{code}, 'REJECT_UNKNOWN_PARTICIPANT', '  as UNKNOWN_PARTICIPANT');
+my $strip = sub { my %a = %{ $_[0] }; delete @a{qw(eventId seq)}; JSON::PP->new->canonical->encode(\%a) };
+is($strip->($participant), $strip->($unknown),
+   "a participant of cps-wm named as mentor: the same ack as an unknown ref (code and reason)");
+is($strip->($no_agency), $strip->($unknown), 'an agency with no one at all: the same ack');
+unlike($unknown->{reason} // '', qr/nobody|cps/, 'the reason names neither the ref nor the agency');
+unlike(log_of($d), qr/p1:(wmp|cps|nobody)/, 'no ref in the log');
+is(stop_daemon($d), 0, 'the daemon exits cleanly') or diag log_of($d);
+done_testing();
