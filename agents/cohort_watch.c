@@ -112,7 +112,7 @@ static void usage(FILE *out)
             "(e.g. cohort/step-forward/ agency/wm-police/ programme/; \"\" for all) and shows\n"
             "them as tables, redrawn as they change.\n"
             "\n"
-            "  -p, --publish ENDPOINT   status PUB endpoint (default: $COHORT_PUBLISH or %s)\n"
+            "  -p, --publish ENDPOINT   status publish endpoint (default: $COHORT_PUBLISH or %s)\n"
             "  -s, --snapshot ENDPOINT  snapshot endpoint (default: $COHORT_SNAPSHOT or %s)\n"
             "  -j, --json               print JSON Lines: {\"topic\",\"rev\",\"seq\",\"doc\"} per\n"
             "                           applied document, {\"resync\":\"<reason>\"} per resync\n"

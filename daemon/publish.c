@@ -507,8 +507,10 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
     json_t *req = NULL, *v;
     sub_t *s;
     int on, rc = 0;
-    if (nparts >= 2)
-        uid = zmq_msg_gets(&parts[nparts - 1], "User-Id");
+    /* parts holds at most ZBRIDGE_MAX_PARTS frames (more were dropped);
+     * every frame of a message carries the connection's User-Id */
+    uid = zmq_msg_gets(&parts[(nparts > ZBRIDGE_MAX_PARTS ? ZBRIDGE_MAX_PARTS : nparts) - 1],
+                       "User-Id");
     if (self->auth) {
         if (auth_check(self->auth, uid, &who) < 0) {
             /* revoked since the handshake (or no ZAP identity) */

@@ -33,7 +33,7 @@ mkdir $keys or die;
 mkdir "$dir/data", 0700 or die;
 
 my %pub;
-my %line = ('agent-a' => 'agent wm-police', 'agent-b' => 'agent cps-wm', coord => 'coordinator',
+my %line = ('agent-a' => 'agent wm-police', 'agent-b' => 'agent cps-wm', coord => 'coordinator programmes=it-56',
             board => 'board', 'hr-a' => 'agency-hr wm-police', 'hr-b' => 'agency-hr cps-wm',
             'hr-c' => 'agency-hr wm-police');
 for my $n (keys %line) {
