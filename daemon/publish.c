@@ -263,6 +263,13 @@ static void on_beat(uv_timer_t *h)
     free(env);
 }
 
+/* A prefix granted to a request: the requested one (up to PREFIX_MAX
+ * bytes) or one of the role's. */
+typedef struct {
+    char p[PREFIX_MAX + 1]; /* NUL-ended */
+    size_t len;             /* its length */
+} grant_t;
+
 /* ---------------------------------------------------------- snapshots --- */
 
 /* Sends [rid]([""])[a][b] on sock. Returns 0, or -1 when the peer is gone
@@ -361,7 +368,7 @@ fail:
  * one inside the prefix replaces it, anything else is dropped); who NULL
  * (plaintext) grants the prefix as it is. Returns how many. */
 static size_t grant(const auth_identity_t *who, const char *d, size_t n,
-                    auth_prefix_t out[AUTH_READ_MAX])
+                    grant_t out[AUTH_READ_MAX])
 {
     auth_prefix_t a[AUTH_READ_MAX];
     size_t na, k = 0;
@@ -378,7 +385,8 @@ static size_t grant(const auth_identity_t *who, const char *d, size_t n,
             out[k].p[n] = '\0';
             out[k++].len = n;
         } else if (a[i].len > n && memcmp(a[i].p, d, n) == 0) {
-            out[k++] = a[i];
+            memcpy(out[k].p, a[i].p, a[i].len + 1);
+            out[k++].len = a[i].len;
         }
     }
     return k;
@@ -392,7 +400,7 @@ static void handle_snap(void *arg, zmq_msg_t *parts, int nparts)
     size_t rid_len = zmq_msg_size(&parts[0]);
     int delim = nparts == 3;
     json_t *req, *snap;
-    auth_prefix_t g[AUTH_READ_MAX];
+    grant_t g[AUTH_READ_MAX];
     self->st.snap_requests++;
     if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
         refuse(self, rid, rid_len, 0,
@@ -447,7 +455,7 @@ static void sub_refuse(publish_t *self, const void *rid, size_t rid_len, const c
 
 /* Adds prefix p to s unless it is there already. Returns 0, -ENOSPC or
  * -ENOMEM. */
-static int add_prefix(sub_t *s, const auth_prefix_t *p)
+static int add_prefix(sub_t *s, const grant_t *p)
 {
     for (size_t i = 0; i < s->npfx; i++)
         if (strcmp(s->pfx[i], p->p) == 0)
@@ -461,7 +469,7 @@ static int add_prefix(sub_t *s, const auth_prefix_t *p)
 }
 
 /* Removes prefix p from s if it is there. */
-static void del_prefix(sub_t *s, const auth_prefix_t *p)
+static void del_prefix(sub_t *s, const grant_t *p)
 {
     for (size_t i = 0; i < s->npfx; i++)
         if (strcmp(s->pfx[i], p->p) == 0) {
@@ -474,7 +482,7 @@ static void del_prefix(sub_t *s, const auth_prefix_t *p)
 /* Answers an applied (un)subscription: ["$subscribed"|"$unsubscribed"]
  * [{"prefix":P,"granted":[...]}]. */
 static void sub_ack(publish_t *self, const void *rid, int on, const char *d, size_t n,
-                    const auth_prefix_t *g, size_t ng)
+                    const grant_t *g, size_t ng)
 {
     json_t *o = json_pack("{s:s%, s:[]}", "prefix", d, n, "granted"), *arr;
     char *body;
@@ -502,7 +510,7 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
     size_t rid_len = zmq_msg_size(&parts[0]);
     const char *uid = NULL, *d;
     auth_identity_t who = {0}, *w = NULL;
-    auth_prefix_t g[AUTH_READ_MAX];
+    grant_t g[AUTH_READ_MAX];
     size_t n, ng;
     json_t *req = NULL, *v;
     sub_t *s;
@@ -552,6 +560,11 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
                      NULL);
     on = json_object_get(req, "subscribe") != NULL;
     v = json_object_get(req, on ? "subscribe" : "unsubscribe");
+    if (!req) {
+        sub_refuse(self, rid, rid_len, "request is not a valid JSON object", who.fingerprint, role,
+                   NULL, 0);
+        goto out;
+    }
     if (!json_is_string(v) || json_object_size(req) != 1) {
         sub_refuse(self, rid, rid_len,
                    "expected {\"subscribe\":\"<prefix>\"} or {\"unsubscribe\":\"<prefix>\"}",

@@ -22,11 +22,12 @@
  *   carries another User-Id, when a send finds the routing id gone
  *   (EHOSTUNREACH; the heartbeat finds every gone peer within 1 s), and by
  *   publish_revalidate when its key is revoked or changed.
- * - Only routing ids that libzmq generated (5 bytes, first byte 0) are
- *   served: a client that sets ZMQ_ROUTING_ID is refused, so no legitimate
- *   subscriber has a guessable routing id that another peer could take
- *   over after it disconnects (libzmq starts its counter at a random value
- *   and never tells a peer its id).
+ * - Only routing ids of the form libzmq generates (5 bytes, first byte 0)
+ *   are served: a client that sets another ZMQ_ROUTING_ID is refused, so
+ *   no legitimate subscriber has a guessable routing id that another peer
+ *   could take over after it disconnects (libzmq starts its counter at a
+ *   random value and never tells a peer its id; a peer may present an id
+ *   of that form itself, but must then guess the one a subscriber had).
  * - Never blocks on a peer: every send is ZMQ_DONTWAIT with
  *   ZMQ_ROUTER_MANDATORY. A subscriber whose queue is full (PUBLISH_SNDHWM
  *   messages) misses that update and sees the rev gap. The bytes of one
