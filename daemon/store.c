@@ -1209,6 +1209,16 @@ static char *purge_files(store_t *self)
         rocksdb_compact_range_cf_opt(self->db, self->cf[CF_META], co, NULL, 0, NULL, 0);
         rocksdb_compactoptions_destroy(co);
     }
+    if (!e) {
+        /* The flush and compaction jobs unlink the files they made obsolete
+         * (old WAL and SST files) after they report done. Re-enabling file
+         * deletions does a full scan and unlinks every obsolete file on this
+         * thread, unless a checkpoint holds deletions off meanwhile: that
+         * one's re-enable does it then. */
+        rocksdb_disable_file_deletions(self->db, &e);
+        if (!e)
+            rocksdb_enable_file_deletions(self->db, 0, &e);
+    }
     return e;
 }
 

@@ -11,8 +11,8 @@
 # test directory (the data directory with its journal, WAL, SST files and
 # projection checkpoint; the daemon's log) and no RocksDB info log holds X's
 # or Y's key bytes, nor does a backup taken now; Z's key is still found (the
-# scan does see keys). A backup taken right after an erasure, before the
-# daemon's own purge, holds no erased key either. On the code before this
+# scan does see keys). A backup taken right after an erasure (W's), before
+# the daemon's own purge, holds no erased key either. On the code before this
 # fix the journal kept every key, and with no traffic no purge ran at all
 # (Y's key stayed in the WAL and SST files too).
 use strict;
@@ -150,22 +150,28 @@ my $bk1 = backup('after');
 is_deeply([files_with($X, $bk1), files_with($Y, $bk1)], [], "a backup taken after the purge holds no erased key");
 ok(scalar(files_with($Z, $bk1)), "it holds Z's");
 
-# A backup taken right after an erasure, before the daemon's own purge: the
-# backup purges first (the purge rate limit holds the daemon's back now).
-send_events('register W', register('WMP-4', '2009-01-27T10:00:00Z'));
+# A backup taken right after an erasure, before the daemon's own purge: V's
+# erasure is purged, so the rate limit holds W's purge back for 5 s, and
+# the backup must purge first.
+send_events('register V and W', register('WMP-5', '2009-01-27T10:00:00Z'),
+            register('WMP-4', '2009-01-27T10:01:00Z'));
 $k = keys_now();
-my ($W) = grep { defined } @$k{ grep { $_ != 3 } keys %$k };
-ok(defined $W, "W's key read");
+my ($V, $W) = @$k{6, 7};    # seq 4 and 5 were the erasures
+ok(defined $V && defined $W, "V's and W's keys read (seq 6, 7)") or diag explain [sort keys %$k];
+$acked = send_events('erase V', erase('WMP-5'));
+sleep 0.05 while purges() < 3 && time < $acked + $BOUND;
+is(purges(), 3, "V's erasure purged");
 send_events('erase W', erase('WMP-4'));
 my $bk2 = backup('window');
-is_deeply([files_with($W, $bk2)], [], "a backup taken at once after W's erasure holds no W key");
+is(purges(), 3, "the daemon had not purged W's erasure yet when that backup was done");
+is_deeply([files_with($W, $bk2), files_with($V, $bk2)], [], "a backup taken at once after W's erasure holds no W key");
 ok(scalar(files_with($Z, $bk2)), "it holds Z's");
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', $bk2], timeout => 60);
 is($rc, 0, 'that backup verifies') or diag "$out$err";
-like($out, qr/^sealed 4 readable 1 erased 3 erasures 3 keys 1$/m, 'and counts three erased people, one key')
+like($out, qr/^sealed 5 readable 1 erased 4 erasures 4 keys 1$/m, 'and counts four erased people, one key')
     or diag $out;
 
 is(stop_daemon($d), 0, 'clean stop');
-@x = files_with($W, $dir);
-is_deeply(\@x, [], "after the stop (which purges), no file holds W's key") or diag explain \@x;
+@x = (files_with($W, $dir), files_with($V, $dir));
+is_deeply(\@x, [], "after the stop (which purges), no file holds V's or W's key") or diag explain \@x;
 done_testing();
