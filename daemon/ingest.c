@@ -695,10 +695,8 @@ static void purge(ingest_t *self)
 }
 
 /* Worker: the write stage (see the file comment). */
-static void write_cb(uv_work_t *w)
+static void write_stage(ingest_t *self, pend_t *p)
 {
-    ingest_t *self = w->data;
-    pend_t *p = self->writing;
     if (self->store_down && (p->rc = recover(self, p)) < 0) {
         store_batch_fail(p->sb);
         return;
@@ -749,8 +747,17 @@ static void write_cb(uv_work_t *w)
     self->purge_owed |= erased;
     if (purge_due(self) && !self->on_loop)
         purge(self);
-    /* Not yet (inline on the loop, rate-limited, or failed): the loop's
-     * purge timer comes back for it once this batch is answered. */
+}
+
+/* Worker (or loop: commit_inline): the write stage, then, if a purge is
+ * still owed (the write failed, it ran inline on the loop, the rate limit
+ * held it back, or it failed), when it is due: the loop's purge timer
+ * comes back for it once this batch is answered. */
+static void write_cb(uv_work_t *w)
+{
+    ingest_t *self = w->data;
+    pend_t *p = self->writing;
+    write_stage(self, p);
     p->purge_at_ms = 0;
     if (self->purge_owed)
         p->purge_at_ms = self->last_purge_ms ? self->last_purge_ms + PURGE_EVERY_MS : mono_ms();
@@ -952,7 +959,7 @@ static void fail_batch(ingest_t *self, pend_t *p, const char *why)
                    p->err);
     self->unavailable_logged = 1;
     answer(self, p);
-    uint64_t purge_at = p->purge_at_ms; /* a render-only job's purge may have failed */
+    uint64_t purge_at = p->purge_at_ms; /* a purge is still owed */
     pend_reset(p);
     arm_purge(self, purge_at);
     /* Without further traffic nothing would retry the store or publish

@@ -186,7 +186,10 @@ size_t store_batch_accepted(const store_batch_t *self);
  * checkpoint: every column family as of one commit boundary, so the copy's
  * log, dedupe index and metadata agree). dir must not exist, its parent
  * must, and "<dir>.tmp" (RocksDB's staging directory) must not exist either.
- * The memtables are flushed first; SST files are then hard-linked when dir
+ * While an erasure's purge is owed (STORE_PURGE_META), the store's files
+ * are first purged as store_purge does (not the journal), so the copy never
+ * holds a deleted key. The memtables are flushed first; SST files are then
+ * hard-linked when dir
  * is on the same file system (copied otherwise), the WAL tail and manifest
  * copied, everything synced, and dir made mode 0700. The copy is then
  * opened read-only and *seq set to its head.
