@@ -14,7 +14,7 @@
 # scan does see keys). A backup taken right after an erasure (W's), before
 # the daemon's own purge, holds no erased key either. On the code before this
 # fix the journal kept every key, and with no traffic no purge ran at all
-# (Y's key stayed in the WAL and SST files too).
+# (Y's key stayed in an SST file too).
 use strict;
 use warnings;
 use FindBin;
