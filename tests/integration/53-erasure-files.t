@@ -158,9 +158,13 @@ send_events('register V and W', register('WMP-5', '2009-01-27T10:00:00Z'),
 $k = keys_now();
 my ($V, $W) = @$k{6, 7};    # seq 4 and 5 were the erasures
 ok(defined $V && defined $W, "V's and W's keys read (seq 6, 7)") or diag explain [sort keys %$k];
+ok(scalar(grep { /\.log$/ } files_with($V, $d->{data})), "V's key is in a WAL file before its erasure");
 $acked = send_events('erase V', erase('WMP-5'));
 sleep 0.05 while purges() < 3 && time < $acked + $BOUND;
 is(purges(), 3, "V's erasure purged");
+my @v = files_with($V, $d->{data});
+is_deeply(\@v, [], "no file of the data directory holds V's key (it was only in the WAL and journal)")
+    or diag explain \@v;
 send_events('erase W', erase('WMP-4'));
 my $bk2 = backup('window');
 is(purges(), 3, "the daemon had not purged W's erasure yet when that backup was done");
