@@ -759,8 +759,12 @@ static void write_cb(uv_work_t *w)
     pend_t *p = self->writing;
     write_stage(self, p);
     p->purge_at_ms = 0;
-    if (self->purge_owed)
-        p->purge_at_ms = self->last_purge_ms ? self->last_purge_ms + PURGE_EVERY_MS : mono_ms();
+    if (self->purge_owed) {
+        uint64_t now = mono_ms(), at = self->last_purge_ms + PURGE_EVERY_MS;
+        p->purge_at_ms = self->last_purge_ms && at > now ? at : now;
+        if (p->rc < 0 && p->purge_at_ms < now + REOPEN_MIN_MS)
+            p->purge_at_ms = now + REOPEN_MIN_MS; /* the store is failing: no busy retries */
+    }
 }
 
 /* Loop: notes that agency had an event acked ACCEPTED or DUPLICATE at now_s. */
@@ -861,9 +865,9 @@ static void on_due(uv_timer_t *h)
 }
 
 /* Loop: an owed purge is due. A job runs it (write_cb); while the write
- * stage is busy, commit_next starts that job as soon as it is free (it
- * checks purge_due), and this timer looks again shortly in case it could
- * not. No other traffic is needed: this is what bounds the erasure. */
+ * stage is busy, this timer looks again every PURGE_RETRY_MS (a job that
+ * starts meanwhile runs the purge itself). No other traffic is needed:
+ * this is what bounds the erasure. */
 static void on_purge(uv_timer_t *h)
 {
     ingest_t *self = h->data;
@@ -885,6 +889,8 @@ static void on_purge(uv_timer_t *h)
         return;
     }
     commit_next(self, 1);
+    if (!self->writing) /* not now (a failed sync still in flight): look again */
+        uv_timer_start(&self->purge_timer, on_purge, PURGE_RETRY_MS, 0);
 }
 
 /* Loop: arms the purge timer for a purge due at at_ms (0: none owed),
@@ -1128,10 +1134,7 @@ static void commit_inline(ingest_t *self)
  * job for held-back topics. */
 static void commit_next(ingest_t *self, int force)
 {
-    if (self->writing || self->written)
-        return;
-    /* No write job runs: the worker's purge state may be read. */
-    if (self->open->nreqs == 0 && !force && !purge_due(self))
+    if (self->writing || self->written || (self->open->nreqs == 0 && !force))
         return;
     if (self->loop_synced && !force && store_batch_count(self->open->sb) <= INLINE_MAX)
         return; /* after_sync_cb comes back and commits it inline */
