@@ -9,7 +9,7 @@
 #include "log.h"
 #include "vault.h"
 
-#define KEY "proj"
+#define KEY CHECKPOINT_KEY
 
 /* Replay state for store_scan. */
 typedef struct {

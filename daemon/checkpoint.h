@@ -16,6 +16,11 @@
 #include "proj.h"
 #include "store.h"
 
+/* The meta key of the checkpoint. An erasure deletes it in its own write
+ * (the old checkpoint describes the erased person); the purge saves a new
+ * one. */
+#define CHECKPOINT_KEY "proj"
+
 /* Restore statistics, for the start-up log line. */
 typedef struct {
     uint64_t checkpoint_seq; /* sequence of the checkpoint used (0 = none) */

@@ -31,7 +31,13 @@
  *   by the loop thread only while none can run (start, stop). Status is
  *   rendered only after the write that made it durable; if a write fails,
  *   the projections (which saw the batch) are rebuilt from the checkpoint
- *   and the log before the next batch. */
+ *   and the log before the next batch.
+ * - Erasure: after a batch with a ParticipantErased is durable, a timer on
+ *   the loop starts a job that purges the destroyed key from the store's
+ *   files and the ack journal (store_purge), at most every 5 s, so within
+ *   10 s with or without further traffic (docs/security.md). A purge owed
+ *   at start (the store's flag) runs at once, and one owed at stop runs
+ *   then. */
 #ifndef COHORT_INGEST_H
 #define COHORT_INGEST_H
 #include <stdint.h>

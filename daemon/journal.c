@@ -4,7 +4,9 @@
  * fields except epoch and hash); journal_flush swaps buffers under the
  * mutex, stamps epoch and hash, and writes them at the current offset. The
  * file was written in full at creation, so that write allocates nothing
- * and its fdatasync writes no metadata. */
+ * and its fdatasync writes no metadata. The io mutex orders flushes,
+ * resets and scrubs (the file offset, the epoch and the spare buffer);
+ * journal_add takes only mu, so it never waits for a flush's I/O. */
 #include "journal.h"
 
 #include <endian.h>
@@ -26,8 +28,10 @@
 
 struct journal_t {
     int fd;             /* the file, O_RDWR */
-    uint64_t epoch;     /* current epoch (flush thread) */
-    uint64_t off;       /* where the next flush writes (flush thread) */
+    pthread_mutex_t io; /* guards epoch, off, dirty and spare (flush, reset, scrub) */
+    uint64_t epoch;     /* current epoch */
+    uint64_t off;       /* where the next flush writes */
+    uint64_t dirty;     /* bytes from offset 0 that may hold records (scrub zeroes them) */
     pthread_mutex_t mu; /* guards pending, npending, broken */
     uint8_t *pending;   /* records added since the last flush took them */
     size_t npending;    /* bytes in pending */
@@ -75,6 +79,8 @@ static void digest(uint8_t out[16], const uint8_t *hdr, const void *payload, siz
     crypto_generichash_update(&st, payload, len);
     crypto_generichash_final(&st, out, 16);
 }
+
+static int flush_locked(journal_t *self);
 
 static uint64_t new_epoch(void)
 {
@@ -147,7 +153,17 @@ int journal_open(journal_t **out, const char *path, char *err, size_t errlen)
         free(self);
         return rc;
     }
+    if (pthread_mutex_init(&self->io, NULL) != 0) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "journal: cannot create its mutex");
+        pthread_mutex_destroy(&self->mu);
+        close(self->fd);
+        free(self);
+        return rc;
+    }
     self->epoch = new_epoch();
+    /* A new file is zeros; an old one may hold earlier runs' records anywhere. */
+    self->dirty = st.st_size == 0 ? 0 : JOURNAL_SIZE;
     *out = self;
     return 0;
 fail:
@@ -164,6 +180,11 @@ void journal_close(journal_t **self_p)
         return;
     close(self->fd);
     pthread_mutex_destroy(&self->mu);
+    pthread_mutex_destroy(&self->io);
+    if (self->pending)
+        sodium_memzero(self->pending, self->cap);
+    if (self->spare)
+        sodium_memzero(self->spare, self->spare_cap);
     free(self->pending);
     free(self->spare);
     free(self);
@@ -221,8 +242,10 @@ int journal_scan(journal_t *self,
 
 void journal_reset(journal_t *self, int drop)
 {
+    pthread_mutex_lock(&self->io);
     self->epoch = new_epoch();
     self->off = 0;
+    pthread_mutex_unlock(&self->io);
     if (drop) {
         pthread_mutex_lock(&self->mu);
         self->npending = 0;
@@ -265,6 +288,52 @@ int journal_add(journal_t *self, uint64_t first, uint64_t last, const void *payl
 
 int journal_flush(journal_t *self)
 {
+    int rc;
+    pthread_mutex_lock(&self->io);
+    rc = flush_locked(self);
+    pthread_mutex_unlock(&self->io);
+    return rc;
+}
+
+int journal_scrub(journal_t *self)
+{
+    uint8_t *z = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&self->io);
+    pthread_mutex_lock(&self->mu);
+    if (self->pending)
+        sodium_memzero(self->pending, self->cap);
+    self->npending = 0;
+    self->broken = 0;
+    pthread_mutex_unlock(&self->mu);
+    if (self->spare)
+        sodium_memzero(self->spare, self->spare_cap);
+    self->epoch = new_epoch();
+    self->off = 0;
+    if (self->dirty && !(z = calloc(1, FILL)))
+        rc = -ENOMEM;
+    /* From the end back to offset 0: until the first record's bytes are
+     * gone, a scan still finds the old records, all durable in RocksDB. */
+    for (uint64_t end = self->dirty; rc == 0 && end > 0;) {
+        size_t n = end < FILL ? (size_t)end : FILL;
+        ssize_t w = pwrite(self->fd, z, n, (off_t)(end - n));
+        if (w != (ssize_t)n)
+            rc = w < 0 ? -errno : -EIO;
+        else
+            end -= n;
+    }
+    free(z);
+    if (rc == 0 && self->dirty && fdatasync(self->fd) != 0)
+        rc = -errno;
+    if (rc == 0)
+        self->dirty = 0;
+    pthread_mutex_unlock(&self->io);
+    return rc;
+}
+
+/* journal_flush with the io mutex held. */
+static int flush_locked(journal_t *self)
+{
     uint8_t *buf;
     size_t n;
     int broken;
@@ -292,6 +361,8 @@ int journal_flush(journal_t *self)
         digest(h + HASHED, h, h + JOURNAL_HEADER, f.len);
         at += JOURNAL_HEADER + f.len;
     }
+    if (self->off + n > self->dirty)
+        self->dirty = self->off + n; /* even a failed write may have written */
     ssize_t w = pwrite(self->fd, buf, n, (off_t)self->off);
     if (w != (ssize_t)n)
         return w < 0 ? -errno : -EIO;

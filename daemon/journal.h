@@ -31,7 +31,11 @@
  *     (added since) come first in it, or are dropped when they are in
  *     RocksDB's synced WAL too (a reopen);
  *   - journal_flush runs on one thread at a time; journal_add may run
- *     beside it on one other thread.
+ *     beside it on one other thread; journal_reset and journal_scrub may
+ *     run beside a flush (they wait for it), never beside each other.
+ * A reset leaves the bytes of older epochs in the file (only the next
+ * flushes overwrite them); journal_scrub zeroes them, for erasure: an old
+ * record may hold a destroyed participant key (daemon/vault.h).
  * After a crash, the records of the current epoch that RocksDB lost are
  * written back to it by the store (journal_scan), in order, each exactly
  * once. */
@@ -68,8 +72,22 @@ int journal_scan(journal_t *self,
 
 /* Starts a new epoch at offset 0 (see the invariants). Records added but
  * not yet flushed are kept (they follow the durable ones) unless drop is
- * set. No I/O: the next flush overwrites the file. */
+ * set. No I/O: the next flush overwrites the file, but only as far as it
+ * writes (journal_scrub erases the rest). */
 void journal_reset(journal_t *self, int drop);
+
+/* Erases every record: drops the pending ones (wiping their memory),
+ * overwrites with zeros every byte of the file a record may occupy (the
+ * whole file at the first scrub after journal_open, then what flushes
+ * wrote since the last scrub), fdatasyncs it, and starts a new epoch at
+ * offset 0. Contract: every record added before the call is durable in
+ * RocksDB without the journal (its memtables were flushed, or its WAL
+ * synced, after the add), and no journal_add runs beside it; a
+ * journal_flush beside it is waited for (or waits), and its records are
+ * erased too. Returns 0, or -errno of a failed write or sync: the file is
+ * then partly zeroed, its records (all durable) harmless to a scan, and the
+ * next scrub zeroes the whole region again. */
+int journal_scrub(journal_t *self);
 
 /* Adds a record to the pending ones (copied; written by the next flush).
  * Pending records over JOURNAL_FLUSH_MAX bytes in all are not copied: the

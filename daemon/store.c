@@ -336,14 +336,13 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
      * commits durable): start its writeback every 512 KiB, so that neither
      * those syncs nor the kernel's own writeback meet megabytes of it. */
     rocksdb_options_set_wal_bytes_per_sync(self->opts, 512 << 10);
-    /* Inert in Debian's RocksDB 7.8: it keeps recycle_log_file_num only
-     * with wal_recovery_mode kSkipAnyCorruptedRecords, and silently sets it
-     * to 0 under the default point-in-time recovery, which we keep (with
-     * skip-any, recycling crashed in MarkLogsSynced under load, and a torn
-     * unacked batch could leave a hole; docs/performance.md). Left set for
-     * a RocksDB that honours it: reused WAL files keep their size, so the
-     * per-commit fdatasync needs no journal commit. */
-    rocksdb_options_set_recycle_log_file_num(self->opts, 4);
+    /* No WAL recycling: a recycled WAL file keeps its old records (an
+     * erased participant's key among them) until new ones overwrite them,
+     * and erasure needs obsolete WAL files unlinked (store_purge). Debian's
+     * RocksDB 7.8 ignored the setting anyway under the point-in-time
+     * recovery we keep (docs/performance.md). No archive either: the WAL
+     * TTL and size limit stay 0, so obsolete WAL files are deleted. */
+    rocksdb_options_set_recycle_log_file_num(self->opts, 0);
     /* Flush and compaction write with O_DIRECT: no copy into the page cache
      * (a cost that grows as the cache fills) and no dirty-page writeback
      * queued in front of the WAL's fdatasync. */
@@ -994,10 +993,12 @@ static int sync_parent(const char *path)
     return rc;
 }
 
+static char *purge_files(store_t *self);
+
 int store_checkpoint(store_t *self, const char *dir, uint64_t *seq, char *err, size_t errlen)
 {
     char path[PATH_MAX], staging[PATH_MAX + 8];
-    rocksdb_checkpoint_t *cp;
+    rocksdb_checkpoint_t *cp = NULL;
     store_t *copy = NULL;
     struct stat st;
     char *e = NULL;
@@ -1039,7 +1040,18 @@ int store_checkpoint(store_t *self, const char *dir, uint64_t *seq, char *err, s
         pthread_rwlock_unlock(&self->lock);
         return closed(err, errlen);
     }
-    cp = rocksdb_checkpoint_object_create(self->db, &e);
+    /* An erasure whose purge is still owed: its deleted key must not reach
+     * the copy through an old SST or WAL file (the journal is not copied). */
+    {
+        size_t flen = 0;
+        char *flag = rocksdb_get_cf(self->db, self->ropts, self->cf[CF_META], STORE_PURGE_META,
+                                    strlen(STORE_PURGE_META), &flen, &e);
+        if (!e && flag && flen == 1 && flag[0] == '1')
+            e = purge_files(self);
+        free(flag);
+    }
+    if (!e)
+        cp = rocksdb_checkpoint_object_create(self->db, &e);
     if (!e) {
         /* log_size_for_flush 0: flush the memtables first, so the copy is
          * the SST files plus a short WAL tail (fast to open and restore). */
@@ -1174,18 +1186,12 @@ int store_scan_pkeys(store_t *self,
     return iter_end(it, rc);
 }
 
-int store_purge(store_t *self, char *err, size_t errlen)
+/* With the store's lock held (read) and db open: flushes every family's
+ * memtable, then force-compacts pkeys and meta (store_purge). Returns NULL,
+ * or RocksDB's error (malloc'd). */
+static char *purge_files(store_t *self)
 {
     char *e = NULL;
-    if (self->readonly) {
-        snprintf(err, errlen, "store is read-only");
-        return -EROFS;
-    }
-    pthread_rwlock_rdlock(&self->lock);
-    if (!self->db) {
-        pthread_rwlock_unlock(&self->lock);
-        return closed(err, errlen);
-    }
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(fo, 1);
     /* Every family, so that no live WAL file still holds a deleted key. */
@@ -1203,6 +1209,37 @@ int store_purge(store_t *self, char *err, size_t errlen)
         rocksdb_compact_range_cf_opt(self->db, self->cf[CF_META], co, NULL, 0, NULL, 0);
         rocksdb_compactoptions_destroy(co);
     }
+    if (!e) {
+        /* The flush and compaction jobs unlink the files they made obsolete
+         * (old WAL and SST files) after they report done. Re-enabling file
+         * deletions does a full scan and unlinks every obsolete file on this
+         * thread, unless a checkpoint holds deletions off meanwhile: that
+         * one's re-enable does it then. */
+        rocksdb_disable_file_deletions(self->db, &e);
+        if (!e)
+            rocksdb_enable_file_deletions(self->db, 0, &e);
+    }
+    return e;
+}
+
+int store_purge(store_t *self, char *err, size_t errlen)
+{
+    char *e;
+    int rc = 0;
+    if (self->readonly) {
+        snprintf(err, errlen, "store is read-only");
+        return -EROFS;
+    }
+    pthread_rwlock_rdlock(&self->lock);
+    if (!self->db) {
+        pthread_rwlock_unlock(&self->lock);
+        return closed(err, errlen);
+    }
+    e = purge_files(self);
+    /* Every batch appended so far is now in synced SST files: the journal's
+     * records (which hold the keys they put) are needed no more. */
+    if (!e && self->jn && (rc = journal_scrub(self->jn)) < 0)
+        snprintf(err, errlen, "zeroing the journal: %s", strerror(-rc));
     pthread_rwlock_unlock(&self->lock);
-    return e ? rerr(e, "flushing the memtables", err, errlen) : 0;
+    return e ? rerr(e, "flushing the memtables", err, errlen) : rc;
 }

@@ -186,7 +186,10 @@ size_t store_batch_accepted(const store_batch_t *self);
  * checkpoint: every column family as of one commit boundary, so the copy's
  * log, dedupe index and metadata agree). dir must not exist, its parent
  * must, and "<dir>.tmp" (RocksDB's staging directory) must not exist either.
- * The memtables are flushed first; SST files are then hard-linked when dir
+ * While an erasure's purge is owed (STORE_PURGE_META), the store's files
+ * are first purged as store_purge does (not the journal), so the copy never
+ * holds a deleted key. The memtables are flushed first; SST files are then
+ * hard-linked when dir
  * is on the same file system (copied otherwise), the WAL tail and manifest
  * copied, everything synced, and dir made mode 0700. The copy is then
  * opened read-only and *seq set to its head.
@@ -239,14 +242,24 @@ int store_scan_pkeys(store_t *self,
 
 /* Makes deleted pkeys and replaced meta values physically go from the live
  * store's files: flushes the memtables of every family (so that no live WAL
- * file is still needed for them), then compacts all of pkeys and meta down
- * to the bottommost level, rewriting its files (deleted values and their
- * tombstones are dropped; the old files are unlinked). Not erased by this:
- * copies made earlier (backups, checkpoints that hard-link the old files),
- * the old contents of WAL files RocksDB keeps for recycling, and freed
- * blocks of the file system. Takes the store's lock (read), like
- * store_checkpoint; may take long, so never on the loop thread while
- * serving. Returns 0, -EROFS, or -EIO with the reason in err. */
+ * file is still needed for them; RocksDB unlinks the obsolete ones, and
+ * recycles none), then compacts all of pkeys and meta down to the
+ * bottommost level, rewriting its files (deleted values and their
+ * tombstones are dropped; the old files are unlinked), then zeroes the ack
+ * journal (journal_scrub: every batch appended before the flush is in
+ * synced SST files now). Not erased by this: copies made earlier (backups,
+ * checkpoints that hard-link the old files) and freed blocks of the file
+ * system. Runs where commits run, never beside store_append/store_commit
+ * (the journal's contract); a store_sync may run beside it. Takes the
+ * store's lock (read), like store_checkpoint; may take long, so never on
+ * the loop thread while serving. Returns 0, -EROFS, or -EIO/-errno with
+ * the reason in err. */
 int store_purge(store_t *self, char *err, size_t errlen);
+
+/* The meta key whose value is "1" while an erasure's purge is owed
+ * (written with the erasure, cleared after store_purge; vault.h). While it
+ * is set, store_checkpoint flushes and compacts as store_purge does (not
+ * the journal, which it does not copy) before copying. */
+#define STORE_PURGE_META "erase-pending"
 
 #endif

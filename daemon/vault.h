@@ -43,7 +43,7 @@
 #define VAULT_KEY_BYTES 32
 #define VAULT_VERSION 1
 #define VAULT_SEALED_OVERHEAD (1 + 8 + 24 + 16) /* sealed bytes beyond the plaintext */
-#define VAULT_PURGE_META "erase-pending"        /* meta: "1" while a purge is owed */
+#define VAULT_PURGE_META STORE_PURGE_META       /* meta: "1" while a purge is owed */
 #define VAULT_ERASED 1                          /* vault_open_event: key destroyed */
 
 /* A participant's sealing key. */

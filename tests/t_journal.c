@@ -1,12 +1,16 @@
 /* t_journal: unit tests for journal.c — the file is written in full at
  * creation, records round-trip through flush and scan (also after a
  * reopen), a torn record or one of an older epoch ends the scan, and the
- * flush refuses what is too large, does not fit, or has a gap. */
+ * flush refuses what is too large, does not fit, or has a gap; a reset
+ * leaves an older epoch's bytes in the file, and journal_scrub zeroes every
+ * record (also those of an earlier open), drops the pending ones, and the
+ * records flushed after it are recovered as before. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +51,33 @@ static seen_t rescan(const char *path)
         s.n = -1;
     journal_close(&j);
     return s;
+}
+
+/* Counts the occurrences of the n bytes at pat in the file at path, and
+ * sets *nonzero to the number of its bytes that are not zero. Returns -1
+ * when the file cannot be read. */
+static long count_in_file(const char *path, const uint8_t *pat, size_t n, long *nonzero)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = malloc(JOURNAL_SIZE);
+    long hits = 0;
+    size_t len;
+    *nonzero = 0;
+    if (!f || !buf) {
+        if (f)
+            fclose(f);
+        free(buf);
+        return -1;
+    }
+    len = fread(buf, 1, JOURNAL_SIZE, f);
+    fclose(f);
+    for (size_t i = 0; i < len; i++) {
+        *nonzero += buf[i] != 0;
+        if (i + n <= len && memcmp(buf + i, pat, n) == 0)
+            hits++;
+    }
+    free(buf);
+    return hits;
 }
 
 static off_t size_of(const char *path)
@@ -144,6 +175,53 @@ int main(void)
     journal_reset(j, 1);
     is_int(journal_flush(j), -EAGAIN, "a reset with drop discards them");
     free(big);
+
+    /* scrubbing: a reset leaves an older epoch's records (here one holding
+     * a participant key) in the file; a scrub zeroes them */
+    uint8_t secret[32];
+    long nz;
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret[i] = (uint8_t)(0xa5 ^ (i * 7));
+    journal_close(&j);
+    is_int(journal_open(&j, path, err, sizeof err), 0, "reopen for the scrub cases");
+    journal_reset(j, 1);
+    journal_add(j, 1, 1, "0123456789abcdef0123456789abcdef0123456789", 42);
+    journal_add(j, 2, 2, secret, sizeof secret);
+    is_int(journal_flush(j), 0, "a record holding a key is flushed after a longer one");
+    journal_reset(j, 0); /* as after a WAL sync */
+    journal_add(j, 3, 3, "short", 5);
+    is_int(journal_flush(j), 0, "after a reset, a new epoch's record at offset 0");
+    s = rescan(path);
+    is_int(s.n, 1, "a scan sees only the new epoch's record");
+    is_int(count_in_file(path, secret, sizeof secret, &nz), 1,
+           "but the old epoch's key bytes are still in the file (a reset does no I/O)");
+    journal_add(j, 4, 4, secret, sizeof secret); /* pending: durable elsewhere by contract */
+    is_int(journal_scrub(j), 0, "scrub");
+    is_int(count_in_file(path, secret, sizeof secret, &nz), 0, "no key bytes left in the file");
+    is_int(nz, 0, "every byte of the file is zero (it held records of an earlier open)");
+    is_int(size_of(path), JOURNAL_SIZE, "and it keeps its size");
+    s = rescan(path);
+    is_int(s.n, 0, "a scan finds no record after the scrub");
+    is_int(journal_flush(j), -EAGAIN, "the records pending at the scrub were dropped");
+    /* records not yet written back to RocksDB, flushed after the scrub,
+     * are recovered as before */
+    is_int(journal_add(j, 5, 5, "after", 5), 0, "add 5 after the scrub");
+    is_int(journal_add(j, 6, 7, "more", 4), 0, "add 6-7");
+    is_int(journal_flush(j), 0, "flush them");
+    s = rescan(path);
+    ok(s.n == 2 && s.first[0] == 5 && strcmp(s.payload[0], "after") == 0 && s.first[1] == 6 &&
+           s.last[1] == 7 && strcmp(s.payload[1], "more") == 0,
+       "a reopen after a crash recovers the records flushed after the scrub");
+    journal_add(j, 8, 8, secret, sizeof secret);
+    is_int(journal_flush(j), 0, "a key's record flushed in the same epoch");
+    is_int(count_in_file(path, secret, sizeof secret, &nz), 1, "its bytes are in the file");
+    is_int(journal_scrub(j), 0, "a second scrub (only the region written since the first)");
+    is_int(count_in_file(path, secret, sizeof secret, &nz), 0, "erases them");
+    is_int(nz, 0, "and every record with them");
+    is_int(journal_add(j, 9, 9, "n", 1), 0, "add 9");
+    is_int(journal_flush(j), 0, "flush it");
+    s = rescan(path);
+    ok(s.n == 1 && s.first[0] == 9, "the journal works on after a scrub");
 
     /* a file cut short (a crash while creating it) is filled up again */
     journal_close(&j);
