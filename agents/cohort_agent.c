@@ -1217,11 +1217,14 @@ static void expire(agent_t *ag, spool_t *sp)
         if ((rc = outbox_expire(ag->ob, cutoff, &dl)) < 0)
             fprintf(stderr, PROG ": retention: cannot clear the outbox %s: %s\n", a->outbox,
                     strerror(-rc));
-        if ((files > 0 || dl > 0) && !a->quiet)
+        if (sp != NULL && (files > 0 || dl > 0) && !a->quiet)
             fprintf(stderr,
                     PROG ": retention %u days: removed %u files from done/ and failed/, %" PRIu64
                          " dead letters\n",
                     a->retention_days, files, dl);
+        else if (dl > 0 && !a->quiet)
+            fprintf(stderr, PROG ": retention %u days: removed %" PRIu64 " dead letters\n",
+                    a->retention_days, dl);
     }
 }
 
