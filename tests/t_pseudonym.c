@@ -379,6 +379,44 @@ static void test_intake(void)
            has(f.items[0].data, f.items[0].len, REF_WM0042),
        "JSONL file: the ref, not the staff number");
     intake_file_free(&f);
+
+    /* issue 13: refs given as they are must be in the pseudonym form */
+    ok(pseudonym_is_ref(REF_WM0042) && pseudonym_is_ref(REF_42),
+       "the agent's refs are in the form");
+    ok(!pseudonym_is_ref("JOHN.SMITH.0042") && !pseudonym_is_ref("p1:abc") &&
+           !pseudonym_is_ref("p1:ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") &&
+           !pseudonym_is_ref("p1:abcdefghijklmnopqrstuvwxyz234501"),
+       "a name, a short ref, upper case and non-base32 digits are not");
+    const char *raw = "{\"agency\":\"wm-police\",\"mentorAssigned\":{\"participantRef\":\"" REF_42
+                      "\",\"mentorRef\":\"JOHN.SMITH.0042\",\"programmeId\":\"sf\","
+                      "\"cohortId\":\"c1\"}}";
+    ev = intake_jsonl_with(raw, strlen(raw), 1, p, 0, err, sizeof err);
+    ok(ev == NULL && strstr(err, "mentorAssigned.mentorRef: not a pseudonym") &&
+           strstr(err, "--raw-refs") && !strstr(err, "SMITH") && !strstr(err, "0042"),
+       "a raw mentorRef is refused, with a key too, naming the field, not the value: %s", err);
+    ev = intake_jsonl_with(raw, strlen(raw), 1, NULL, 1, err, sizeof err);
+    ok(ev != NULL && strcmp(ev->mentor_assigned->mentor_ref, "JOHN.SMITH.0042") == 0,
+       "... and sent as it is with raw_refs");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    snprintf(path2, sizeof path2, "%s/raw-attendance.csv", dir);
+    fp = fopen(path2, "w");
+    fputs("agency,participantRef,programmeId,cohortId,component,sessionId,sessionDate,status,"
+          "minutes\n"
+          "wm-police," REF_42 ",sf,c1,coaching,s1,2009-05-01,present,120\n"
+          "wm-police,JOHN.SMITH.0042,sf,c1,coaching,s1,2009-05-01,present,120\n",
+          fp);
+    fclose(fp);
+    intake_file_with(path2, "raw-attendance.csv", NULL, 0, &f, err, sizeof err);
+    if (!ok(f.nproblems == 1 && f.problems &&
+                strstr(f.problems, "row 3: attendanceRecorded.participantRef: not a pseudonym") &&
+                !strstr(f.problems, "SMITH"),
+            "CSV: the row with a raw ref is a problem (the file fails), the value not shown"))
+        diag("%s", f.problems ? f.problems : "(none)");
+    intake_file_free(&f);
+    intake_file_with(path2, "raw-attendance.csv", NULL, 1, &f, err, sizeof err);
+    ok(f.nproblems == 0 && f.n == 2, "CSV with raw_refs: both rows taken");
+    intake_file_free(&f);
     pseudonym_destroy(&p);
     pseudonym_destroy(&q);
 }
