@@ -82,6 +82,21 @@
  *   is sent. `keygen-pseudonym FILE` makes a new key file (mode 0600, never
  *   overwriting one). The key file is read once at start: a missing,
  *   malformed or group/other-accessible key file is a usage error (2).
+ * - Raw refs (issue 13): a participantRef or mentorRef given as it is must
+ *   be in the pseudonym form (pseudonym_is_ref: "p1:" and 32 of [a-z2-7]),
+ *   with or without a key, else the record is INVALID (send) or fails its
+ *   file (watch), and nothing of it is sent. --raw-refs lets refs of any
+ *   form through, for an agency that makes its own pseudonyms (its daemon
+ *   runs with ref_form = any) or erases a person registered under an older
+ *   ref.
+ * - Retention (issue 13): --retention-days N (default 30; 0 keeps
+ *   everything) limits how long the agency-side copies are kept: files in
+ *   SPOOL/done/ and SPOOL/failed/ whose mtime (the time of the move) is N
+ *   days old, and dead-letter lines dead-lettered N days ago, are removed;
+ *   entries the daemon has answered leave outbox.log (compaction) at each
+ *   sweep. A sweep runs when send --outbox and flush open the
+ *   outbox, and when watch starts and every hour while it runs. A failed
+ *   sweep is reported on stderr and changes nothing else.
  * - `--config FILE` (agent_config.h): FILE's [agent] section sets long
  *   options by name, and `spool` (watch's SPOOL when none is given), before
  *   the command line is applied, so flags win over the file. Any error in
@@ -96,6 +111,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -113,35 +129,39 @@
 #define PROG "cohort-agent"
 #define MAX_LINE (8u << 20) /* longest input line accepted */
 #define READ_CHUNK (64u << 10)
-#define BATCH_EVENTS 4096      /* events per outbox record while reading input */
-#define BATCH_BYTES (4u << 20) /* bytes per outbox record while reading input */
-#define RETRY_MIN_MS 1000u     /* watch: first hold-off after a give-up */
-#define RETRY_MAX_MS 30000u    /* watch: hold-off ceiling */
+#define BATCH_EVENTS 4096          /* events per outbox record while reading input */
+#define BATCH_BYTES (4u << 20)     /* bytes per outbox record while reading input */
+#define RETRY_MIN_MS 1000u         /* watch: first hold-off after a give-up */
+#define RETRY_MAX_MS 30000u        /* watch: hold-off ceiling */
+#define RETENTION_DEFAULT_DAYS 30u /* --retention-days */
+#define RETENTION_SWEEP_S 3600     /* watch: apply the retention this often */
 
 typedef enum { CMD_SEND, CMD_FLUSH, CMD_WATCH, CMD_KEYGEN } cmd_t;
 
 /* What the command line asked for. */
 typedef struct {
-    cmd_t cmd;              /* send, flush or watch */
-    const char *endpoint;   /* daemon endpoint */
-    const char *file;       /* send: input path, "-" for stdin */
-    const char *spool;      /* watch: the spool directory */
-    const char *outbox;     /* outbox directory, or NULL */
-    char *outbox_buf;       /* watch: the default outbox path (malloc'd) */
-    unsigned window;        /* unacked events */
-    unsigned timeout_ms;    /* per attempt */
-    unsigned deadline_s;    /* per event: from when it was read (plain) or submitted */
-    unsigned rescan_ms;     /* watch: rescan period */
-    unsigned defer_s;       /* retry order-dependent rejections this long (libcohort defer_ms) */
-    int defer_set;          /* --defer-s was given (else watch uses DEFER_WATCH_S) */
-    int json;               /* JSON Lines output */
-    int quiet;              /* summary only */
-    int progress;           /* send, flush: PROGRESS_* (progress.h), --[no-]progress */
-    const char *key_path;   /* --pseudonym-key FILE, or keygen-pseudonym's FILE; or NULL */
-    pseudonym_t *ps;        /* the loaded --pseudonym-key (main), or NULL */
-    const char *curve_key;  /* --key FILE: this agent's CURVE key, or NULL */
-    const char *server_key; /* --server-key FILE: the daemon's public key, or NULL */
-    int plaintext;          /* --plaintext */
+    cmd_t cmd;               /* send, flush or watch */
+    const char *endpoint;    /* daemon endpoint */
+    const char *file;        /* send: input path, "-" for stdin */
+    const char *spool;       /* watch: the spool directory */
+    const char *outbox;      /* outbox directory, or NULL */
+    char *outbox_buf;        /* watch: the default outbox path (malloc'd) */
+    unsigned window;         /* unacked events */
+    unsigned timeout_ms;     /* per attempt */
+    unsigned deadline_s;     /* per event: from when it was read (plain) or submitted */
+    unsigned rescan_ms;      /* watch: rescan period */
+    unsigned defer_s;        /* retry order-dependent rejections this long (libcohort defer_ms) */
+    int defer_set;           /* --defer-s was given (else watch uses DEFER_WATCH_S) */
+    int json;                /* JSON Lines output */
+    int quiet;               /* summary only */
+    int progress;            /* send, flush: PROGRESS_* (progress.h), --[no-]progress */
+    const char *key_path;    /* --pseudonym-key FILE, or keygen-pseudonym's FILE; or NULL */
+    pseudonym_t *ps;         /* the loaded --pseudonym-key (main), or NULL */
+    const char *curve_key;   /* --key FILE: this agent's CURVE key, or NULL */
+    const char *server_key;  /* --server-key FILE: the daemon's public key, or NULL */
+    int plaintext;           /* --plaintext */
+    int raw_refs;            /* --raw-refs: refs need not be pseudonyms */
+    unsigned retention_days; /* --retention-days: keep agency-side copies this long, 0 ever */
     const cohort_curve_t *curve; /* the keys chosen (main's); on = 0: plain text */
     const char *config;          /* --config FILE, or NULL */
     agent_config_t *conf;        /* FILE, read (values above may point into it), or NULL */
@@ -236,6 +256,13 @@ static void usage(FILE *out)
             "trimmed and upper-cased first. Without the key such records are refused.\n"
             "A mentor of another agency (mentorAgency) needs the mentorRef that agency\n"
             "gives: mentorStaffNumber is refused there.\n"
+            "A participantRef or mentorRef given as it is must be such a ref (p1: and 32\n"
+            "characters of a-z 2-7), else the record is refused, unless --raw-refs.\n"
+            "\n"
+            "Retention: files in SPOOL/done and SPOOL/failed and dead-letter lines older\n"
+            "than --retention-days are deleted, and answered events leave the outbox log,\n"
+            "when send --outbox or flush opens the outbox and when watch starts (then\n"
+            "hourly).\n"
             "\n"
             "keygen-pseudonym FILE: writes a new random agency key to FILE (mode 0600;\n"
             "an existing FILE is never replaced). Keep it: another key gives other refs.\n"
@@ -260,6 +287,13 @@ static void usage(FILE *out)
             "                           --deadline-s (default 0; watch: 50)\n"
             "  -k, --pseudonym-key FILE replace staff numbers by refs with this agency key\n"
             "                           (64 hex digits; the file must be mode 0600)\n"
+            "      --raw-refs           send participantRef/mentorRef values that are not\n"
+            "                           pseudonyms (p1:...) as they are: only for an agency\n"
+            "                           that makes its own (the daemon must run with\n"
+            "                           --ref-form any), or to erase a person registered\n"
+            "                           under an older ref\n"
+            "      --retention-days N   delete done/, failed/ files and dead letters N days\n"
+            "                           old, 0-36500; 0 keeps them (default %u)\n"
             "%s"
             "  -j, --json               print results as JSON Lines\n"
             "  -q, --quiet              print only the summary (on stderr)\n"
@@ -282,7 +316,7 @@ static void usage(FILE *out)
             "outbox or spool cannot be opened or is in use, a missing or unusable key),\n"
             "3 events still waiting in the outbox (daemon not reached in time, or it\n"
             "refuses this agent's key; run flush later).\n",
-            COHORT_CLIENT_DEFAULT_ENDPOINT, COHORT_CLI_CURVE_HELP);
+            COHORT_CLIENT_DEFAULT_ENDPOINT, RETENTION_DEFAULT_DAYS, COHORT_CLI_CURVE_HELP);
 }
 
 /* watch's default --defer-s, below the default deadline: exports from
@@ -347,6 +381,11 @@ static int set_opt(args_t *a, int c, const char *arg, const char *name)
     case 0x104:
         a->progress = c == 0x103 ? PROGRESS_ALWAYS : PROGRESS_NEVER;
         break;
+    case 0x105:
+        a->raw_refs = 1;
+        break;
+    case 0x106:
+        return num_opt(name, arg, 0, 36500, &a->retention_days) < 0 ? -1 : 0;
     default:
         fprintf(stderr, PROG ": %s: not an option\n", name);
         return -1;
@@ -382,6 +421,8 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"quiet", no_argument, 0, 'q'},
                                        {"progress", no_argument, 0, 0x103},
                                        {"no-progress", no_argument, 0, 0x104},
+                                       {"raw-refs", no_argument, 0, 0x105},
+                                       {"retention-days", required_argument, 0, 0x106},
                                        {"config", required_argument, 0, 'c'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
@@ -395,7 +436,8 @@ static int parse_args(args_t *a, int argc, char **argv)
                   .window = 256,
                   .timeout_ms = 2000,
                   .deadline_s = 60,
-                  .rescan_ms = 2000};
+                  .rescan_ms = 2000,
+                  .retention_days = RETENTION_DEFAULT_DAYS};
     /* --config first (the last one given), so that flags win over it. */
     opterr = 0;
     optind = 0; /* glibc: a fresh scan */
@@ -1000,7 +1042,7 @@ static int run_plain(const args_t *ap)
             if (skip_line(line))
                 continue;
             char err[256], safe[256];
-            held = intake_jsonl_with(line, n, 0, a.ps, err, sizeof err);
+            held = intake_jsonl_with(line, n, 0, a.ps, a.raw_refs, err, sizeof err);
             held_line = rd.lineno;
             if (held == NULL) {
                 intake_redact(safe, sizeof safe, err[0] ? err : "cannot parse");
@@ -1159,6 +1201,35 @@ static int open_outbox(agent_t *ag, const char *dir)
     return 0;
 }
 
+/* Applies --retention-days to the outbox (and sp's done/ and failed/, if
+ * sp is not NULL): see the contract at the top. Says on stderr what it
+ * removed (counts, never names) and what failed. */
+static void expire(agent_t *ag, spool_t *sp)
+{
+    const args_t *a = ag->a;
+    int64_t cutoff = (int64_t)time(NULL) - (int64_t)a->retention_days * 86400;
+    uint64_t dl = 0;
+    unsigned files = 0;
+    int rc;
+
+    if (a->retention_days > 0) {
+        if (sp != NULL && (rc = spool_expire(sp, cutoff, &files)) < 0)
+            fprintf(stderr, PROG ": retention: cannot clear old files in %s/done and failed: %s\n",
+                    spool_dir(sp), strerror(-rc));
+        if ((rc = outbox_expire(ag->ob, cutoff, &dl)) < 0)
+            fprintf(stderr, PROG ": retention: cannot clear the outbox %s: %s\n", a->outbox,
+                    strerror(-rc));
+        if (sp != NULL && (files > 0 || dl > 0) && !a->quiet)
+            fprintf(stderr,
+                    PROG ": retention %u days: removed %u files from done/ and failed/, %" PRIu64
+                         " dead letters\n",
+                    a->retention_days, files, dl);
+        else if (dl > 0 && !a->quiet)
+            fprintf(stderr, PROG ": retention %u days: removed %" PRIu64 " dead letters\n",
+                    a->retention_days, dl);
+    }
+}
+
 static void summary(const agent_t *ag)
 {
     fprintf(stderr,
@@ -1192,6 +1263,7 @@ static int run_outbox(const args_t *a)
             close(rd.fd);
         return 2;
     }
+    expire(&ag, NULL);
     ag.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a->endpoint,
                                                       .window = a->window,
                                                       .queue_max = a->window,
@@ -1232,7 +1304,7 @@ static int run_outbox(const args_t *a)
             }
             if (skip_line(line))
                 continue;
-            if ((ev = intake_jsonl_with(line, n, 1, a->ps, err, sizeof err)) == NULL) {
+            if ((ev = intake_jsonl_with(line, n, 1, a->ps, a->raw_refs, err, sizeof err)) == NULL) {
                 ag.c.invalid++;
                 emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, err, source);
                 continue;
@@ -1389,6 +1461,7 @@ typedef struct {
     uint64_t answered;   /* final results seen (ACCEPTED, DUPLICATE, REJECTED) */
     int stopping;        /* stop requested */
     int ret;             /* exit status */
+    time_t swept;        /* when the retention was last applied (0: not yet) */
 } watch_t;
 
 static void w_stop(watch_t *w, int ret);
@@ -1545,7 +1618,7 @@ static int w_take(watch_t *w, const char *name)
     int rc;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    rc = intake_file_with(path, name, ag->a->ps, &f, err, sizeof err);
+    rc = intake_file_with(path, name, ag->a->ps, ag->a->raw_refs, &f, err, sizeof err);
     if (rc == -ENOENT)
         return 0; /* gone meanwhile */
     if (rc == -ENOMEM) {
@@ -1635,6 +1708,10 @@ static void w_on_scan(uv_timer_t *h)
 
     if (w->stopping)
         return;
+    if (time(NULL) - w->swept >= RETENTION_SWEEP_S) {
+        w->swept = time(NULL);
+        expire(&w->ag, w->sp);
+    }
     if ((rc = spool_list(w->sp, &names, &n, &ignored, &ni)) < 0) {
         fprintf(stderr, PROG ": cannot list %s: %s\n", spool_dir(w->sp), strerror(-rc));
         return;

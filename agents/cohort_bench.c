@@ -85,8 +85,10 @@
 
 #define PROG "cohort-bench"
 #define MAX_AGENTS 1024
-#define REF_MIN 16           /* shortest participant ref (bench-NNNN-...) */
-#define REF_MAX 128          /* the daemon's limit on a ref */
+#define REF_LEN 35           /* a participant ref: the pseudonym form, "p1:" + 32 */
+#define PAD_MIN 0            /* least padding (an unknown field) in the measured event */
+#define PAD_MAX 4096         /* most padding */
+#define PAD_FIELD 99         /* the padding's field number: unknown to every reader */
 #define SETUP_WAIT_MS 30000  /* the setup phase must be acked within this */
 #define TICK_MIN_US 100      /* finest send-schedule tick with --rate */
 #define CONNECT_WAIT_MS 5000 /* all connections must be up within this */
@@ -141,7 +143,8 @@ typedef struct {
     cohort_client_t *cl;
     uint8_t *tmpl; /* packed Event; id at tmpl + 2 */
     size_t tmpl_len;
-    size_t ref_len;    /* length of its participant ref (padding for --size) */
+    size_t ref_len;    /* bytes of padding in its measured event (for --size); also
+                          part of its ref and setup ids, so each size has its people */
     uint64_t total;    /* events this agent sends */
     uint64_t next;     /* events submitted so far */
     uint64_t timer_at; /* when its client has timer work (UINT64_MAX: none) */
@@ -609,14 +612,44 @@ static int choose_server_key(const args_t *a, char *buf, size_t len, const char 
 /* Packs agent i's template: an EnrolmentChanged whose note pads the packed
  * Event to about size bytes. Returns 0, or -EINVAL if size is out of reach
  * (sets *lo_out, *hi_out to the range), or -ENOMEM. */
-/* The participant ref of agent ag for this run: "bench-NNNN-" padded with
- * 'x' to len characters (the padding is what --size adjusts). */
+/* The participant ref of agent index for padding len, in the pseudonym form
+ * the daemon requires by default (docs/protocol.md): "p1:bench", the index
+ * and len as base32 digits, then 'a' up to REF_LEN characters. */
 static void bench_ref(char *out, unsigned index, size_t len)
 {
-    int n = snprintf(out, REF_MAX + 1, "bench-%04u-", index + 1);
-    for (size_t i = (size_t)n; i < len; i++)
-        out[i] = 'x';
-    out[len > (size_t)n ? len : (size_t)n] = '\0';
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    size_t o = 0;
+    memcpy(out, "p1:bench", 8);
+    o = 8;
+    for (int sh = 15; sh >= 0; sh -= 5) /* 20 bits of index */
+        out[o++] = b32[((index + 1) >> sh) & 31];
+    for (int sh = 10; sh >= 0; sh -= 5) /* 15 bits of len */
+        out[o++] = b32[(len >> sh) & 31];
+    while (o < REF_LEN)
+        out[o++] = 'a';
+    out[o] = '\0';
+}
+
+/* Sets ev's padding: an unknown length-delimited field of len bytes 'x'
+ * (none for 0), which the daemon stores with the event and otherwise
+ * ignores, as it would a field from a newer proto. pad holds at least
+ * len + 3 bytes: protobuf-c packs an unknown field's data as it is, so it
+ * starts with the length varint. */
+static void set_padding(Cohort__V1__Event *ev, ProtobufCMessageUnknownField *uf, uint8_t *pad,
+                        size_t len)
+{
+    size_t o = 0, v = len;
+    do {
+        pad[o++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v > 0);
+    memset(pad + o, 'x', len);
+    uf->tag = PAD_FIELD;
+    uf->wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+    uf->len = o + len;
+    uf->data = pad;
+    ev->base.n_unknown_fields = len > 0;
+    ev->base.unknown_fields = len > 0 ? uf : NULL;
 }
 
 /* Fills the measured event of agent ag (an attendance correction) around
@@ -642,12 +675,14 @@ static void attendance(Cohort__V1__Event *ev, Cohort__V1__AttendanceRecorded *at
     at->minutes = 120;
 }
 
-/* Packs agent ag's measured event at about size bytes (its ref padded);
- * records the ref length used in ag->ref_len. -EINVAL (with the range in
+/* Packs agent ag's measured event at about size bytes (padded, see
+ * set_padding); records the padding used in ag->ref_len. -EINVAL (with the range in
  * lo/hi) if size cannot be reached. */
 static int make_template(agent_t *ag, unsigned size, size_t *lo_out, size_t *hi_out)
 {
-    char agency[24], cohort[24], ref[REF_MAX + 1];
+    char agency[24], cohort[24], ref[REF_LEN + 1];
+    static uint8_t pad[PAD_MAX + 3];
+    ProtobufCMessageUnknownField uf;
     Cohort__V1__Event ev = COHORT__V1__EVENT__INIT;
     Cohort__V1__AttendanceRecorded at = COHORT__V1__ATTENDANCE_RECORDED__INIT;
     uint8_t id[16] = {1}; /* non-zero so the field is always packed */
@@ -656,19 +691,21 @@ static int make_template(agent_t *ag, unsigned size, size_t *lo_out, size_t *hi_
     snprintf(agency, sizeof agency, "bench-%02u", ag->index + 1);
     snprintf(cohort, sizeof cohort, "load-%u", ag->b->a->agents);
     attendance(&ev, &at, agency, cohort, ref, id);
-    bench_ref(ref, ag->index, REF_MIN);
+    bench_ref(ref, ag->index, PAD_MIN);
+    set_padding(&ev, &uf, pad, PAD_MIN);
     lo = protobuf_c_message_get_packed_size(&ev.base);
-    bench_ref(ref, ag->index, REF_MAX);
+    set_padding(&ev, &uf, pad, PAD_MAX);
     hi = protobuf_c_message_get_packed_size(&ev.base);
     *lo_out = lo;
     *hi_out = hi;
     if (size < lo || size > hi)
         return -EINVAL;
-    for (k = REF_MAX; k > REF_MIN; k--) { /* the longest ref within size bytes */
-        bench_ref(ref, ag->index, k);
+    for (k = PAD_MAX; k > PAD_MIN; k--) { /* the most padding within size bytes */
+        set_padding(&ev, &uf, pad, k);
         if (protobuf_c_message_get_packed_size(&ev.base) <= size)
             break;
     }
+    set_padding(&ev, &uf, pad, k);
     bench_ref(ref, ag->index, k);
     ag->ref_len = k;
     ag->tmpl_len = protobuf_c_message_get_packed_size(&ev.base);
@@ -728,7 +765,7 @@ static int setup_send(agent_t *ag, Cohort__V1__Event *ev, const char *what)
 static int setup(bench_t *b)
 {
     unsigned n = b->a->agents;
-    char cohort[24], ref[REF_MAX + 1];
+    char cohort[24], ref[REF_LEN + 1];
     char **agencies = calloc(n, sizeof *agencies);
     int rc = -1;
     b->setup = 1;

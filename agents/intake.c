@@ -29,6 +29,7 @@ typedef struct {
     size_t problems_len;   /* bytes in f->problems */
     int oom;               /* an allocation failed */
     const pseudonym_t *ps; /* the agency's pseudonym key, or NULL */
+    int raw_refs;          /* refs need not be in the pseudonym form */
 } build_t;
 
 /* The keys of a staff number and of the ref it stands for (intake.h). */
@@ -211,8 +212,64 @@ static int pseudonymise(json_t *ev, const pseudonym_t *ps, char *err, size_t err
     return changed;
 }
 
+/* The JSON name of a proto field name ("participant_ref": "participantRef")
+ * in out (64 bytes). */
+static const char *camel(const char *name, char out[64])
+{
+    size_t o = 0;
+
+    for (int up = 0; *name && o < 63; name++) {
+        if (*name == '_') {
+            up = 1;
+            continue;
+        }
+        out[o++] = up && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A') : *name;
+        up = 0;
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* Checks that every non-empty *_ref string of ev's body is in the pseudonym
+ * form (intake.h). Returns 0, or -EINVAL with a message in err that names the
+ * field, never its value. */
+static int refs_pseudonymous(const Cohort__V1__Event *ev, char *err, size_t errlen)
+{
+    const ProtobufCMessageDescriptor *d = ev->base.descriptor;
+
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const ProtobufCMessage *body;
+        if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+            *(const uint32_t *)((const char *)ev + f->quantifier_offset) != f->id)
+            continue;
+        if ((body = *(ProtobufCMessage *const *)((const char *)ev + f->offset)) == NULL)
+            continue;
+        for (unsigned k = 0; k < body->descriptor->n_fields; k++) {
+            const ProtobufCFieldDescriptor *g = &body->descriptor->fields[k];
+            size_t n = strlen(g->name);
+            const char *v;
+            if (g->type != PROTOBUF_C_TYPE_STRING || g->label == PROTOBUF_C_LABEL_REPEATED ||
+                n < 4 || strcmp(g->name + n - 4, "_ref") != 0)
+                continue;
+            char fb[64], gb[64];
+            v = *(const char *const *)((const char *)body + g->offset);
+            if (v != NULL && *v && !pseudonym_is_ref(v)) {
+                snprintf(err, errlen,
+                         "%s.%s: not a pseudonym (p1: and 32 characters of a-z 2-7); give the "
+                         "staff number as %s with --pseudonym-key FILE, or pass --raw-refs if "
+                         "the agency makes its own pseudonyms",
+                         camel(f->name, fb), camel(g->name, gb),
+                         strcmp(g->name, "mentor_ref") == 0 ? "mentorStaffNumber" : "staffNumber");
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
 Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
-                                     const pseudonym_t *ps, char *err, size_t errlen)
+                                     const pseudonym_t *ps, int raw_refs, char *err, size_t errlen)
 {
     char raw[256];
     Cohort__V1__Event *ev;
@@ -243,6 +300,11 @@ Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
         json_decref(o);
         return NULL;
     }
+    if (!raw_refs && refs_pseudonymous(ev, err, errlen) < 0) {
+        cohort__v1__event__free_unpacked(ev, NULL);
+        json_decref(o);
+        return NULL;
+    }
     if (derive) {
         int has_id = o && has_member(o, "eventId", "event_id");
         int has_at = o && has_member(o, "occurredAt", "occurred_at");
@@ -258,7 +320,7 @@ Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
 
 Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *err, size_t errlen)
 {
-    return intake_jsonl_with(text, len, derive, NULL, err, errlen);
+    return intake_jsonl_with(text, len, derive, NULL, 0, err, errlen);
 }
 
 /* Notes a problem ("what N: msg") on the file. */
@@ -345,7 +407,8 @@ static int jsonl_lines(build_t *b, char *text, size_t len)
             s++;
         if (s == le || *s == '#')
             continue;
-        Cohort__V1__Event *ev = intake_jsonl_with(s, (size_t)(le - s), 1, b->ps, err, sizeof err);
+        Cohort__V1__Event *ev =
+            intake_jsonl_with(s, (size_t)(le - s), 1, b->ps, b->raw_refs, err, sizeof err);
         if (ev == NULL) {
             problem(b, "line", lineno, err);
             continue;
@@ -386,6 +449,11 @@ static int csv_row(void *arg, json_t *obj, uint32_t row)
         problem(b, "row", row, err);
         return 0;
     }
+    if (!b->raw_refs && refs_pseudonymous(ev, err, sizeof err) < 0) {
+        problem(b, "row", row, err);
+        cohort__v1__event__free_unpacked(ev, NULL);
+        return 0;
+    }
     if (!has_member(obj, "eventId", "event_id"))
         rc = intake_derive_id(ev, has_member(obj, "occurredAt", "occurred_at"));
     if (rc == 0)
@@ -402,13 +470,13 @@ static int ends_with(const char *s, const char *suffix)
 
 int intake_file(const char *path, const char *name, intake_file_t *out, char *err, size_t errlen)
 {
-    return intake_file_with(path, name, NULL, out, err, errlen);
+    return intake_file_with(path, name, NULL, 0, out, err, errlen);
 }
 
-int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, intake_file_t *out,
-                     char *err, size_t errlen)
+int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, int raw_refs,
+                     intake_file_t *out, char *err, size_t errlen)
 {
-    build_t b = {.f = out, .ps = ps};
+    build_t b = {.f = out, .ps = ps, .raw_refs = raw_refs};
     struct stat st;
     char *text = NULL;
     size_t len = 0;

@@ -24,7 +24,14 @@
  *   a staff number that is not a string, or is not valid (pseudonym.h), is
  *   refused. A JSON null staff number counts as not given. A
  *   mentorStaffNumber beside a mentorAgency other than the event's agency
- *   is refused: that mentor's ref is the other agency's pseudonym. */
+ *   is refused: that mentor's ref is the other agency's pseudonym.
+ * - Raw refs (issue 13): unless raw_refs is set, a record whose body has a
+ *   non-empty ref (participantRef, mentorRef: any *_ref string field) that
+ *   is not in the pseudonym form (pseudonym_is_ref) is refused, whether or
+ *   not a key is given: a staff number goes in staffNumber, with the key.
+ *   raw_refs is for an agency that makes its own pseudonyms (the daemon
+ *   must then run with ref_form = any) or that erases a person registered
+ *   under an older ref. intake_jsonl and intake_file allow no raw refs. */
 #ifndef COHORT_INTAKE_H
 #define COHORT_INTAKE_H
 #include <stddef.h>
@@ -64,9 +71,10 @@ int intake_derive_id(Cohort__V1__Event *ev, int occurred_given);
 Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *err, size_t errlen);
 
 /* intake_jsonl with staff numbers replaced by refs under ps (NULL: no key,
- * so records with a staff number are refused). */
+ * so records with a staff number are refused), and refs of any form
+ * allowed if raw_refs (see above). */
 Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
-                                     const pseudonym_t *ps, char *err, size_t errlen);
+                                     const pseudonym_t *ps, int raw_refs, char *err, size_t errlen);
 
 /* Reads the export file at path, named name (its extension, .jsonl or
  * .csv in any case, says how to read it; a CSV's name may also give its
@@ -78,9 +86,10 @@ Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
 int intake_file(const char *path, const char *name, intake_file_t *out, char *err, size_t errlen);
 
 /* intake_file with staff numbers (a CSV column staffNumber instead of
- * participantRef) replaced by refs under ps (NULL: refused). */
-int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, intake_file_t *out,
-                     char *err, size_t errlen);
+ * participantRef) replaced by refs under ps (NULL: refused), and refs of
+ * any form allowed if raw_refs (see above). */
+int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, int raw_refs,
+                     intake_file_t *out, char *err, size_t errlen);
 
 /* Frees what intake_file filled in; *f is zeroed. */
 void intake_file_free(intake_file_t *f);

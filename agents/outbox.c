@@ -1079,6 +1079,121 @@ static void now_rfc3339(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* True if the dead-letter line (len bytes) has a deadLetteredAt before the
+ * time cut ("YYYY-MM-DDTHH:MM:SS", UTC). */
+static int dl_expired(const char *line, size_t len, const char *cut)
+{
+    json_t *o = json_loadb(line, len, 0, NULL);
+    json_t *at = o ? json_object_get(o, "deadLetteredAt") : NULL;
+    int old = json_is_string(at) && strlen(json_string_value(at)) >= 19 &&
+              strncmp(json_string_value(at), cut, 19) < 0;
+    json_decref(o);
+    return old;
+}
+
+/* Drops the dead-letter lines older than cutoff (outbox_expire). */
+static int dl_expire(outbox_t *self, int64_t cutoff, uint64_t *dropped)
+{
+    char cut[32], *tmp = NULL, *text = NULL;
+    time_t t = (time_t)cutoff;
+    struct stat st;
+    struct tm tm;
+    size_t kept = 0, o = 0;
+    uint64_t gone = 0;
+    int fd, out = -1, rc = 0;
+
+    gmtime_r(&t, &tm);
+    strftime(cut, sizeof cut, "%Y-%m-%dT%H:%M:%S", &tm);
+    if ((fd = open(self->dl_path, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if ((rc = pread_all(fd, text, (size_t)st.st_size, 0)) < 0)
+        goto out;
+    text[st.st_size] = 0;
+    /* Keep the young lines, moved down in place. */
+    for (size_t i = 0; i < (size_t)st.st_size;) {
+        char *nl = memchr(text + i, '\n', (size_t)st.st_size - i);
+        size_t n = nl ? (size_t)(nl - (text + i)) + 1 : (size_t)st.st_size - i;
+        if (dl_expired(text + i, n, cut)) {
+            gone++;
+        } else {
+            memmove(text + o, text + i, n);
+            o += n;
+            kept++;
+        }
+        i += n;
+    }
+    if (gone == 0)
+        goto out;
+    if (self->dl_fd >= 0) { /* reopened (O_APPEND) on the next dead letter */
+        close(self->dl_fd);
+        self->dl_fd = -1;
+    }
+    if (kept == 0) {
+        if (unlink(self->dl_path) != 0)
+            rc = -errno;
+        else
+            rc = fsync_dir(self->dir);
+        goto out;
+    }
+    if ((tmp = path_join(self->dir, "dead-letter.jsonl.tmp")) == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    for (size_t w = 0; w < o;) {
+        ssize_t r = write(out, text + w, o - w);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = -errno;
+            goto out;
+        }
+        w += (size_t)r;
+    }
+    if (fsync(out) != 0 || rename(tmp, self->dl_path) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = fsync_dir(self->dir);
+out:
+    if (out >= 0)
+        close(out);
+    if (rc < 0 && tmp != NULL)
+        unlink(tmp);
+    close(fd);
+    free(tmp);
+    free(text);
+    if (rc == 0 && dropped != NULL)
+        *dropped = gone;
+    return rc;
+}
+
+int outbox_expire(outbox_t *self, int64_t cutoff, uint64_t *dropped)
+{
+    int rc;
+
+    if (dropped != NULL)
+        *dropped = 0;
+    if ((rc = dl_expire(self, cutoff, dropped)) < 0)
+        return rc;
+    if ((rc = outbox_commit(self)) < 0)
+        return rc;
+    if (self->nents == self->pending)
+        return 0; /* every entry in the log is still pending: none has left */
+    return (rc = outbox_compact(self)) < 0 ? rc : 1;
+}
+
 /* Renders the dead-letter line for entry e (packed event in data/len).
  * Returns a malloc'd string ending in '\n', or NULL. */
 static char *dl_line(const outbox_t *self, const entry_t *e, const uint8_t *data, const char *code,

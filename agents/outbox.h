@@ -157,6 +157,17 @@ int outbox_commit(outbox_t *self);
  * stays in use). */
 int outbox_compact(outbox_t *self);
 
+/* Retention (cohort-agent --retention-days): what the daemon has answered
+ * is not kept. Rewrites the dead-letter file without its lines whose
+ * deadLetteredAt is before cutoff (Unix seconds, UTC; lines without a
+ * readable deadLetteredAt are kept), synced and renamed into place, or
+ * removes it when no line is left; then, if the log holds entries that have
+ * left (acked or dead-lettered), compacts it so that their packed events
+ * are gone from the disk. *dropped (may be NULL) gets the number of
+ * dead-letter lines removed. Returns 1 if the log was compacted, 0 if
+ * not, or a negative errno (what was not done stays as it was). */
+int outbox_expire(outbox_t *self, int64_t cutoff, uint64_t *dropped);
+
 /* Events pending (claimed or not). */
 uint64_t outbox_pending(const outbox_t *self);
 

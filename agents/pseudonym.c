@@ -170,6 +170,18 @@ int pseudonym_ref(const pseudonym_t *self, const char *staff_number, char *out, 
     return 0;
 }
 
+int pseudonym_is_ref(const char *s)
+{
+    const size_t pre = sizeof PSEUDONYM_REF_PREFIX - 1;
+
+    if (strncmp(s, PSEUDONYM_REF_PREFIX, pre) != 0 || strlen(s) != PSEUDONYM_REF_LEN)
+        return 0;
+    for (size_t i = pre; i < PSEUDONYM_REF_LEN; i++)
+        if (strchr(B32, s[i]) == NULL)
+            return 0;
+    return 1;
+}
+
 int pseudonym_keygen(const char *path, char *err, size_t errlen)
 {
     uint8_t key[PSEUDONYM_KEY_BYTES];

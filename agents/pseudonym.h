@@ -63,6 +63,11 @@ int pseudonym_normalise(const char *staff, size_t len, char *out, size_t outlen)
  * 0, -EINVAL for an invalid staff number, -ENOSPC when out is too small. */
 int pseudonym_ref(const pseudonym_t *self, const char *staff_number, char *out, size_t outlen);
 
+/* Returns 1 if s is a ref in the form pseudonym_ref writes ("p1:" and 32
+ * characters of [a-z2-7]), else 0. The daemon requires this form by default
+ * (daemon/validate.h, docs/protocol.md). */
+int pseudonym_is_ref(const char *s);
+
 /* Creates a new key file at path: 32 random bytes as 64 hex digits and a
  * newline, mode 0600, never replacing an existing file (O_EXCL, and no
  * symlink followed); the file and its directory are synced. Returns 0, or a

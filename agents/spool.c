@@ -206,6 +206,10 @@ static int move_into(spool_t *self, int tfd, const char *name, char *used, size_
         if (rc == 0) {
             if (used != NULL)
                 snprintf(used, len, "%s", buf);
+            /* retention counts from the move, not from when it was written */
+            if (utimensat(tfd, buf, NULL, AT_SYMLINK_NOFOLLOW) != 0) {
+                /* ignored: then it counts from its own mtime, which is older */
+            }
             if (fsync(tfd) != 0 || fsync(self->dfd) != 0)
                 return -errno;
             return 0;
@@ -244,4 +248,47 @@ int spool_fail(spool_t *self, const char *name, const char *reason, char *moved,
         close(fd);
     }
     return 0;
+}
+
+/* Removes the regular files in the directory dfd (a subdirectory of the
+ * spool) last modified before cutoff; adds their number to *removed. */
+static int expire_dir(int dfd, int64_t cutoff, unsigned *removed)
+{
+    int fd = dup(dfd), rc = 0;
+    unsigned n = 0;
+    struct dirent *de;
+    DIR *d;
+
+    if (fd < 0)
+        return -errno;
+    if ((d = fdopendir(fd)) == NULL) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    rewinddir(d); /* the dup shares its offset with dfd: start from the top */
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (int64_t)st.st_mtime >= cutoff)
+            continue;
+        if (unlinkat(dfd, de->d_name, 0) == 0)
+            n++;
+        else if (errno != ENOENT)
+            rc = -errno;
+    }
+    closedir(d);
+    if (n > 0 && fsync(dfd) != 0 && rc == 0)
+        rc = -errno;
+    *removed += n;
+    return rc;
+}
+
+int spool_expire(spool_t *self, int64_t cutoff, unsigned *removed)
+{
+    int rc = expire_dir(self->done_fd, cutoff, removed);
+    int rc2 = expire_dir(self->failed_fd, cutoff, removed);
+    return rc < 0 ? rc : rc2;
 }

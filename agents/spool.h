@@ -13,10 +13,13 @@
  *   at open), under its own name, or NAME.1, NAME.2, ... if that is taken
  *   (never overwriting). A failed file gets a reason file beside it:
  *   failed/NAME.reason. Both directories are fsynced after the move.
+ * - A file moved into done/ or failed/ gets the time of the move as its
+ *   mtime, so that retention (spool_expire) counts from then.
  * - Nothing here logs. */
 #ifndef COHORT_SPOOL_H
 #define COHORT_SPOOL_H
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct spool_t spool_t;
 
@@ -48,5 +51,12 @@ int spool_done(spool_t *self, const char *name, char *moved, size_t len);
  * errno (the move failed; a failure to write the reason is ignored after
  * a successful move, as the file is out of the way either way). */
 int spool_fail(spool_t *self, const char *name, const char *reason, char *moved, size_t len);
+
+/* Retention (cohort-agent --retention-days): removes the regular files in
+ * done/ and failed/ (reason files too) last modified before cutoff (Unix
+ * seconds); adds how many to *removed. Other entries are left alone.
+ * Returns 0 or a negative errno (the first failure; the rest is still
+ * tried). */
+int spool_expire(spool_t *self, int64_t cutoff, unsigned *removed);
 
 #endif

@@ -14,11 +14,13 @@
 
 #include "cohort_ini.h"
 #include "log.h"
+#include "validate.h"
 
 /* The options, in the order of the file's sections. */
 enum {
     O_DATA_DIR,
     O_LOG_LEVEL,
+    O_REF_FORM,
     O_INGEST,
     O_PUBLISH,
     O_SNAPSHOT,
@@ -44,6 +46,7 @@ typedef struct {
 static const opt_t OPTS[O_COUNT] = {
     [O_DATA_DIR] = {"daemon", "data_dir", "data-dir"},
     [O_LOG_LEVEL] = {"daemon", "log_level", "log-level"},
+    [O_REF_FORM] = {"daemon", "ref_form", "ref-form"},
     [O_INGEST] = {"endpoints", "ingest", "ingest"},
     [O_PUBLISH] = {"endpoints", "publish", "publish"},
     [O_SNAPSHOT] = {"endpoints", "snapshot", "snapshot"},
@@ -279,6 +282,16 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
             return -1;
         return set_str(&c->metrics, v, why, len);
     }
+    case O_REF_FORM:
+        if (strcmp(v, "pseudonym") == 0)
+            c->ref_form = VALIDATE_REF_PSEUDONYM;
+        else if (strcmp(v, "any") == 0)
+            c->ref_form = VALIDATE_REF_ANY;
+        else {
+            snprintf(why, len, "'%s' is not pseudonym or any", v);
+            return -1;
+        }
+        return 0;
     case O_PLAINTEXT:
         if (cohort_ini_bool(v, &c->plaintext) < 0) {
             snprintf(why, len, "'%s' is not true or false", v);
@@ -349,6 +362,9 @@ static void value_text(const cohortd_config_t *c, int opt, char *out, size_t len
         break;
     case O_LOG_LEVEL:
         s = config_level_name(c->log_level);
+        break;
+    case O_REF_FORM:
+        s = c->ref_form == VALIDATE_REF_ANY ? "any" : "pseudonym";
         break;
     case O_INGEST:
         s = c->ingest;
@@ -716,6 +732,9 @@ void config_usage(FILE *out)
         "                            first run)\n"
         "  -a, --access-file FILE    the client keys and their roles (default: DATA-DIR/access;\n"
         "                            see docs/security.md); reloaded on SIGHUP\n"
+        "      --ref-form FORM       participant and mentor refs accepted: pseudonym (only\n"
+        "                            the p1: form cohort-agent makes; the default) or any\n"
+        "                            (the deployment makes its own pseudonyms)\n"
         "      --plaintext           development only: no encryption, no authentication,\n"
         "                            every client may do anything; local endpoints only\n"
         "  -l, --log-level LEVEL     error, warning, notice, info or debug (default: info)\n"

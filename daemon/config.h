@@ -46,6 +46,7 @@ typedef struct {
     char *path;                /* the configuration file read, or NULL (none) */
     char *data_dir;            /* [daemon] data_dir: the RocksDB directory */
     int log_level;             /* [daemon] log_level: most verbose syslog priority logged */
+    int ref_form;              /* [daemon] ref_form: a validate_ref_form_t (validate.h) */
     char *ingest;              /* [endpoints] ingest: ROUTER endpoint for agents */
     char *publish;             /* [endpoints] publish: PUB endpoint for status updates */
     char *snapshot;            /* [endpoints] snapshot: ROUTER endpoint for status snapshots */

@@ -144,6 +144,7 @@ struct ingest_t {
     publish_t *pub;                /* borrowed, or NULL */
     uint64_t checkpoint_every;     /* accepted events between checkpoints (0 = never) */
     unsigned coalesce_ms;          /* a topic is rendered at most once per this */
+    validate_ref_form_t ref_form;  /* refs accepted (validate.h) */
     rtopic_t *rtopics;             /* coalescing state per topic (worker; loop when idle) */
     uint64_t render_next_ns;       /* no topic renders before this uv_hrtime (same owner) */
     size_t npending;               /* topics held back (worker; loop when idle) */
@@ -341,7 +342,7 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
     e->id_off = (uint32_t)off;
     e->id_len = (uint32_t)idlen;
     e->item = -1;
-    e->code = validate_event(ev, now, why, sizeof why);
+    e->code = validate_event_form(ev, now, self->ref_form, why, sizeof why);
     const char *prog = definition_of(ev);
     if (e->code == 0 && who && auth_may_submit(who, ev->agency, prog != NULL, &denied) < 0) {
         e->code = COHORT__V1__REJECT_CODE__REJECT_UNAUTHORISED;
@@ -1315,6 +1316,7 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     self->pub = o->pub;
     self->checkpoint_every = o->checkpoint_every;
     self->coalesce_ms = o->coalesce_ms;
+    self->ref_form = o->ref_form;
     self->head = store_head(o->store);
     self->auth = o->auth;
     uv_timer_init(loop, &self->due);

@@ -46,6 +46,7 @@
 #include "proj.h"
 #include "publish.h"
 #include "store.h"
+#include "validate.h"
 
 typedef struct ingest_t ingest_t;
 
@@ -97,6 +98,7 @@ typedef struct {
     auth_t *auth;                  /* CURVE: the key table every frame is checked against
                                       (borrowed); NULL = plaintext development mode */
     const char *curve_secret;      /* the server's secret key (Z85) when auth is set */
+    validate_ref_form_t ref_form;  /* refs accepted (validate.h); 0 = pseudonyms only */
 } ingest_opts_t;
 
 /* Binds a ROUTER socket at o->endpoint in zctx and starts receiving on

@@ -337,7 +337,8 @@ int main(int argc, char **argv)
         goto out;
     }
     ingest_opts_t io = {cfg.ingest,           d.store,         &d.proj, &cfg.proj, d.pub,
-                        cfg.checkpoint_every, cfg.coalesce_ms, d.auth,  secret};
+                        cfg.checkpoint_every, cfg.coalesce_ms, d.auth,  secret,
+                        (validate_ref_form_t)cfg.ref_form};
     if ((rc = ingest_new(&d.ingest, d.loop, zctx, &io, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start ingest: %s", err);
         goto out;
@@ -368,6 +369,9 @@ int main(int argc, char **argv)
     if (d.auth)
         snprintf(mode, sizeof mode, "CURVE (server key %.8s, %zu client keys)", pub_key,
                  auth_count(d.auth));
+    if (cfg.ref_form == VALIDATE_REF_ANY)
+        cohort_log(LOG_WARNING, "ref_form = any: participant and mentor refs are not checked "
+                                "to be pseudonyms; the agencies must make their own");
     cohort_log(LOG_INFO,
                "cohortd %s ready: data %s, log head seq %llu, ingest %s, publish %s, snapshot %s, "
                "%s",

@@ -12,10 +12,11 @@ typedef Cohort__V1__RejectCode code_t;
 
 #define OK COHORT__V1__REJECT_CODE__REJECT_NONE
 
-/* Failure context: the reason buffer. */
+/* Failure context: the reason buffer, and what the checks allow. */
 typedef struct {
-    char *buf;  /* caller's reason buffer */
-    size_t len; /* its size */
+    char *buf;                /* caller's reason buffer */
+    size_t len;               /* its size */
+    validate_ref_form_t form; /* which refs are accepted */
 } why_t;
 
 static int fail(why_t *w, code_t code, const char *fmt, ...)
@@ -93,7 +94,7 @@ static int id_ok(const char *s)
     return 1;
 }
 
-/* A pseudonymous ref: 1..VALIDATE_MAX_REF of [A-Za-z0-9._:-]. */
+/* The ref syntax: 1..VALIDATE_MAX_REF of [A-Za-z0-9._:-] (any form). */
 static int ref_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -108,8 +109,33 @@ static int ref_ok(const char *s)
     return 1;
 }
 
+int validate_pseudonym(const char *s)
+{
+    const size_t pre = sizeof VALIDATE_PSEUDONYM_PREFIX - 1;
+    if (strncmp(s, VALIDATE_PSEUDONYM_PREFIX, pre) != 0 || strlen(s) != VALIDATE_PSEUDONYM_LEN)
+        return 0;
+    for (size_t i = pre; i < VALIDATE_PSEUDONYM_LEN; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '2' && s[i] <= '7')))
+            return 0;
+    return 1;
+}
+
+/* The longest string field name may hold: the free-text fields have their
+ * own, tighter bounds (validate.h). Matched by field name, in any message. */
+static size_t text_max(const char *name)
+{
+    if (strcmp(name, "grade") == 0 || strcmp(name, "from_grade") == 0 ||
+        strcmp(name, "to_grade") == 0)
+        return VALIDATE_MAX_GRADE;
+    if (strcmp(name, "note") == 0)
+        return VALIDATE_MAX_NOTE;
+    if (strcmp(name, "label") == 0)
+        return VALIDATE_MAX_LABEL;
+    return VALIDATE_MAX_TEXT;
+}
+
 /* Walks every string (and repeated string) of msg and its sub-messages:
- * UTF-8, at most VALIDATE_MAX_TEXT bytes; repeated fields at most
+ * UTF-8, at most VALIDATE_MAX_TEXT bytes (free text: text_max); repeated fields at most
  * VALIDATE_MAX_LIST entries; enum values known to this daemon. */
 static int walk(const ProtobufCMessage *msg, const char *parent, const char *name, why_t *w)
 {
@@ -148,9 +174,12 @@ static int walk(const ProtobufCMessage *msg, const char *parent, const char *nam
                         return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_UTF8,
                                     "%s.%s: not valid UTF-8", PATH(), f->name);
                 }
-                if (len > VALIDATE_MAX_TEXT)
-                    return fail(w, COHORT__V1__REJECT_CODE__REJECT_TOO_LONG,
-                                "%s.%s: longer than %d bytes", PATH(), f->name, VALIDATE_MAX_TEXT);
+                if (len > VALIDATE_MAX_GRADE) { /* the least bound: only then look it up */
+                    size_t max = text_max(f->name);
+                    if (len > max)
+                        return fail(w, COHORT__V1__REJECT_CODE__REJECT_TOO_LONG,
+                                    "%s.%s: longer than %zu bytes", PATH(), f->name, max);
+                }
                 break;
             }
             case PROTOBUF_C_TYPE_ENUM: {
@@ -186,7 +215,8 @@ static int walk(const ProtobufCMessage *msg, const char *parent, const char *nam
                         "%s must be 1-%d characters of a-z 0-9 . - _", name, VALIDATE_MAX_ID);     \
     } while (0)
 
-#define NEED_REF(w, s, name)                                                                       \
+/* A ref of the ref syntax, in any form (erasure; see validate.h). */
+#define NEED_ANY_REF(w, s, name)                                                                   \
     do {                                                                                           \
         if (!(s) || !*(s))                                                                         \
             return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "%s is required", name); \
@@ -194,6 +224,18 @@ static int walk(const ProtobufCMessage *msg, const char *parent, const char *nam
             return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,                              \
                         "%s must be 1-%d characters of A-Z a-z 0-9 . - _ :", name,                 \
                         VALIDATE_MAX_REF);                                                         \
+    } while (0)
+
+/* A ref of the ref syntax and, unless w->form is VALIDATE_REF_ANY, the
+ * pseudonym form. */
+#define NEED_REF(w, s, name)                                                                       \
+    do {                                                                                           \
+        NEED_ANY_REF(w, s, name);                                                                  \
+        if ((w)->form != VALIDATE_REF_ANY && !validate_pseudonym(s))                               \
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,                              \
+                        "%s is not a pseudonym: it must be p1: and 32 characters of a-z 2-7, "     \
+                        "as cohort-agent makes from a staff number (docs/protocol.md)",            \
+                        name);                                                                     \
     } while (0)
 
 #define NEED_ENUM(w, v, name)                                                                      \
@@ -284,7 +326,7 @@ static int participant(why_t *w, const Cohort__V1__ParticipantRegistered *b)
 
 static int erased(why_t *w, const Cohort__V1__ParticipantErased *b)
 {
-    NEED_REF(w, b->participant_ref, "participant_ref");
+    NEED_ANY_REF(w, b->participant_ref, "participant_ref");
     return OK;
 }
 
@@ -338,7 +380,13 @@ static int mentor(why_t *w, const Cohort__V1__MentorAssigned *b)
 
 int validate_event(const Cohort__V1__Event *ev, int64_t now_us, char *reason, size_t len)
 {
-    why_t w = {reason, len};
+    return validate_event_form(ev, now_us, VALIDATE_REF_PSEUDONYM, reason, len);
+}
+
+int validate_event_form(const Cohort__V1__Event *ev, int64_t now_us, validate_ref_form_t form,
+                        char *reason, size_t len)
+{
+    why_t w = {reason, len, form};
     int rc;
     if (len)
         reason[0] = '\0';

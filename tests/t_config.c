@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "validate.h"
 #include "log.h"
 #include "tap.h"
 
@@ -128,6 +129,7 @@ int main(void)
     ok(cfg.proj.at_risk_ratio == 0.75, "default at_risk_ratio 0.75");
     is_int(cfg.coalesce_ms, 2, "default coalesce_ms");
     is_int(cfg.checkpoint_every, 100000, "default checkpoint_every");
+    is_int(cfg.ref_form, VALIDATE_REF_PSEUDONYM, "default ref_form: pseudonyms only");
     config_free(&cfg);
     config_free(&cfg); /* idempotent */
     ok(cfg.data_dir == NULL, "config_free zeroes");
@@ -153,6 +155,7 @@ int main(void)
                                    "[daemon]\n"
                                    "data_dir = /var/lib/cohortd ; inline comment\n"
                                    "  log_level=debug\r\n"
+                                   "ref_form = any\n"
                                    "[endpoints]\n"
                                    "ingest = tcp://0.0.0.0:7400\n"
                                    "publish: ipc:///run/c/pub\n"
@@ -187,6 +190,7 @@ int main(void)
     ok(cfg.proj.at_risk_ratio == 0.5, "at_risk_ratio");
     is_int(cfg.coalesce_ms, 250, "coalesce_ms");
     is_int(cfg.checkpoint_every, 0, "checkpoint_every 0 (never)");
+    is_int(cfg.ref_form, VALIDATE_REF_ANY, "ref_form = any");
 
     /* config_print writes a file that reads back to the same settings. */
     FILE *f = fopen(write_file("printed.conf", ""), "w");
@@ -251,9 +255,10 @@ int main(void)
               "2: option 'supress_k': unknown in [status] (options there: suppress_k "
               "at_risk_ratio coalesce_ms checkpoint_every)",
               "unknown key");
-    one_error("wrongsec.conf", "[daemon]\ningest = ipc:///x\n",
-              "2: option 'ingest': unknown in [daemon] (options there: data_dir log_level)",
-              "a key in the wrong section");
+    one_error(
+        "wrongsec.conf", "[daemon]\ningest = ipc:///x\n",
+        "2: option 'ingest': unknown in [daemon] (options there: data_dir log_level ref_form)",
+        "a key in the wrong section");
     one_error("k.conf", "[status]\n\nsuppress_k = 0\n",
               "3: option 'suppress_k': '0' is not a number from 1 to 1000", "bad suppress_k");
     one_error("r.conf", "[status]\nat_risk_ratio = 1.5\n",
@@ -263,6 +268,8 @@ int main(void)
     one_error("cp.conf", "[status]\ncheckpoint_every = 1e6\n",
               "2: option 'checkpoint_every': '1e6' is not a number (0 = never)",
               "bad checkpoint_every");
+    one_error("rf.conf", "[daemon]\nref_form = raw\n",
+              "2: option 'ref_form': 'raw' is not pseudonym or any", "bad ref_form");
     one_error("l.conf", "[daemon]\nlog_level = verbose\n",
               "2: option 'log_level': unknown level 'verbose' (error, warning, notice, info or "
               "debug)",

@@ -64,7 +64,8 @@ int main(void)
 
     /* ---- participants, by header ---- */
     rc = import("agency,participantRef,role,ethnicity,gender,disability,officer,grade\n"
-                "wm-police,p1,participant,B1,female,NOT_DISABLED,yes,sergeant\n"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,participant,B1,female,NOT_DISABLED,"
+                "yes,sergeant\n"
                 "cps-wm,p2,MENTOR,W1,MALE,DISABLED,0,\n",
                 "export.csv", &rows, &kind, err, sizeof err);
     is_int(rc, 0, "a participants file imports");
@@ -72,7 +73,8 @@ int main(void)
     is_int(json_array_size(rows), 2, "two rows");
     json_t *r0 = json_array_get(rows, 0), *r1 = json_array_get(rows, 1);
     is_str(sget(r0, "agency", NULL), "wm-police", "agency at the top");
-    is_str(sget(r0, "participantRegistered", "participantRef"), "p1", "participantRef in the body");
+    is_str(sget(r0, "participantRegistered", "participantRef"),
+           "p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "participantRef in the body");
     is_str(sget(r0, "participantRegistered", "role"), "PARTICIPANT", "enum cells are upper-cased");
     is_str(sget(r0, "participantRegistered", "gender"), "FEMALE", "gender upper-cased");
     ok(json_is_true(json_object_get(json_object_get(r0, "participantRegistered"), "officer")),
@@ -86,7 +88,8 @@ int main(void)
     /* ---- enrolments, snake_case and spaced headers, quoting, CRLF, BOM ---- */
     rc = import("\xef\xbb\xbf"
                 "Agency,participant_ref,Programme Id,cohort-id,stage,note,eventId\r\n"
-                "wm-police,p1,step-forward,2009-1,applied,\"moved, then \"\"back\"\"\",\r\n"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,step-forward,2009-1,applied,\"moved,"
+                " then \"\"back\"\"\",\r\n"
                 "  wm-police , p1 ,step-forward,2009-1,SHORTLISTED,\"two\nlines\","
                 "01900000-0000-7000-8000-000000000001\r\n",
                 "enrolments.csv", &rows, &kind, err, sizeof err);
@@ -107,7 +110,8 @@ int main(void)
     /* ---- attendance, kind by name only is not needed: header has sessionId ---- */
     rc = import("agency,participantRef,programmeId,cohortId,component,sessionId,sessionDate,"
                 "status,minutes,occurredAt\n"
-                "wm-police,p1,sf,2009-1,coaching,coaching-1,2009-05-01,present,120,"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,sf,2009-1,coaching,coaching-1,2009-"
+                "05-01,present,120,"
                 "2009-05-01T09:00:00Z\n",
                 "2009-05-attendance.csv", &rows, &kind, err, sizeof err);
     is_int(rc, 0, "an attendance file imports");
@@ -119,7 +123,8 @@ int main(void)
 
     /* ---- promotions ---- */
     rc = import("agency,participantRef,kind,fromGrade,toGrade,effectiveOn\n"
-                "wm-police,p1,substantive_promotion,constable,sergeant,2009-08-01\n",
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,substantive_promotion,constable,"
+                "sergeant,2009-08-01\n",
                 "promotions.csv", &rows, &kind, err, sizeof err);
     is_int(rc, 0, "a promotions file imports");
     is_int(kind, CSV_KIND_PROMOTIONS, "kind promotions");
@@ -128,8 +133,9 @@ int main(void)
     json_decref(rows);
 
     /* ---- bad files ---- */
-    rc = import("agency,participantRef,stage\nwm-police,p1,APPLIED\n", "enrolments.csv", &rows,
-                &kind, err, sizeof err);
+    rc = import(
+        "agency,participantRef,stage\nwm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,APPLIED\n",
+        "enrolments.csv", &rows, &kind, err, sizeof err);
     is_int(rc, -EINVAL, "missing required columns fail");
     ok(strstr(err, "needs a column programmeId") != NULL, "says which: %s", err);
     json_decref(rows);
@@ -142,8 +148,9 @@ int main(void)
                 err, sizeof err);
     is_int(rc, -EINVAL, "a repeated column fails: %s", err);
     json_decref(rows);
-    rc = import("agency,participantRef,programmeId,cohortId,stage\nwm-police,p1,sf,c1\n", "x.csv",
-                &rows, &kind, err, sizeof err);
+    rc = import("agency,participantRef,programmeId,cohortId,stage\nwm-police,p1:"
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,sf,c1\n",
+                "x.csv", &rows, &kind, err, sizeof err);
     is_int(rc, -EINVAL, "a short row fails");
     ok(strstr(err, "row 2: has 4 fields, the header has 5") != NULL, "row and counts: %s", err);
     json_decref(rows);
@@ -170,7 +177,8 @@ int main(void)
     json_decref(rows);
 
     /* ---- derived ids ---- */
-    const char *line = "{\"agency\":\"wm-police\",\"enrolmentChanged\":{\"participantRef\":\"p1\","
+    const char *line = "{\"agency\":\"wm-police\",\"enrolmentChanged\":{\"participantRef\":\"p1:"
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\","
                        "\"programmeId\":\"sf\",\"cohortId\":\"c1\",\"stage\":\"APPLIED\"}}";
     Cohort__V1__Event *a = intake_jsonl(line, strlen(line), 1, err, sizeof err);
     usleep(2000);
@@ -183,22 +191,26 @@ int main(void)
     Cohort__V1__Event *c = intake_jsonl(line, strlen(line), 0, err, sizeof err);
     ok(c && memcmp(a->event_id.data, c->event_id.data, 16) != 0,
        "without derive: a random id (plain send)");
-    const char *line2 = "{\"agency\":\"wm-police\",\"enrolmentChanged\":{\"participantRef\":\"p1\","
+    const char *line2 = "{\"agency\":\"wm-police\",\"enrolmentChanged\":{\"participantRef\":\"p1:"
+                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\","
                         "\"programmeId\":\"sf\",\"cohortId\":\"c1\",\"stage\":\"SHORTLISTED\"}}";
     Cohort__V1__Event *d = intake_jsonl(line2, strlen(line2), 1, err, sizeof err);
     ok(d && memcmp(a->event_id.data, d->event_id.data, 16) != 0, "other content: another id");
     const char *line3 = "{\"occurredAt\":\"2009-01-01T00:00:00Z\",\"agency\":\"wm-police\","
-                        "\"enrolmentChanged\":{\"participantRef\":\"p1\",\"programmeId\":\"sf\","
+                        "\"enrolmentChanged\":{\"participantRef\":\"p1:"
+                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\",\"programmeId\":\"sf\","
                         "\"cohortId\":\"c1\",\"stage\":\"APPLIED\"}}";
     const char *line4 = "{\"occurredAt\":\"2009-01-02T00:00:00Z\",\"agency\":\"wm-police\","
-                        "\"enrolmentChanged\":{\"participantRef\":\"p1\",\"programmeId\":\"sf\","
+                        "\"enrolmentChanged\":{\"participantRef\":\"p1:"
+                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\",\"programmeId\":\"sf\","
                         "\"cohortId\":\"c1\",\"stage\":\"APPLIED\"}}";
     Cohort__V1__Event *e3 = intake_jsonl(line3, strlen(line3), 1, err, sizeof err);
     Cohort__V1__Event *e4 = intake_jsonl(line4, strlen(line4), 1, err, sizeof err);
     ok(e3 && e4 && memcmp(e3->event_id.data, e4->event_id.data, 16) != 0,
        "a given occurredAt is part of the content");
     const char *line5 = "{\"eventId\":\"01900000-0000-7000-8000-000000000009\",\"agency\":"
-                        "\"wm-police\",\"enrolmentChanged\":{\"participantRef\":\"p1\","
+                        "\"wm-police\",\"enrolmentChanged\":{\"participantRef\":\"p1:"
+                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\","
                         "\"programmeId\":\"sf\",\"cohortId\":\"c1\",\"stage\":\"APPLIED\"}}";
     Cohort__V1__Event *e5 = intake_jsonl(line5, strlen(line5), 1, err, sizeof err);
     char u[37];
@@ -224,8 +236,8 @@ int main(void)
         return 1;
     snprintf(path, sizeof path, "%s/enrolments.csv", dir);
     write_file(path, "agency,participantRef,programmeId,cohortId,stage\n"
-                     "wm-police,p1,sf,c1,APPLIED\n"
-                     "wm-police,p2,sf,c1,SHORTLISTED\n");
+                     "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,sf,c1,APPLIED\n"
+                     "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac,sf,c1,SHORTLISTED\n");
     is_int(intake_file(path, "enrolments.csv", &f, err, sizeof err), 0, "a CSV file is read");
     is_int(f.n, 2, "two events");
     is_int(f.nproblems, 0, "no problems");
@@ -240,7 +252,8 @@ int main(void)
     /* the same row in JSON Lines gets the same id as from the CSV */
     snprintf(path2, sizeof path2, "%s/same.jsonl", dir);
     write_file(path2, "# comment\n\n{\"agency\":\"wm-police\",\"enrolmentChanged\":{"
-                      "\"participantRef\":\"p1\",\"programmeId\":\"sf\",\"cohortId\":\"c1\","
+                      "\"participantRef\":\"p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\",\"programmeId\":"
+                      "\"sf\",\"cohortId\":\"c1\","
                       "\"stage\":\"APPLIED\"}}\n");
     is_int(intake_file(path2, "same.jsonl", &g, err, sizeof err), 0, "a JSON Lines file is read");
     ok(g.n == 1 && g.items[0].line == 3, "one event, line 3 (comment and blank skipped)");
@@ -249,9 +262,9 @@ int main(void)
     intake_file_free(&g);
     intake_file_free(&f);
     write_file(path, "agency,participantRef,programmeId,cohortId,stage\n"
-                     "wm-police,p1,sf,c1,APPLIED\n"
-                     "wm-police,p2,sf,c1,NOSUCHSTAGE\n"
-                     "wm-police,p3,sf,c1,ENROLLED\n");
+                     "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,sf,c1,APPLIED\n"
+                     "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac,sf,c1,NOSUCHSTAGE\n"
+                     "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaad,sf,c1,ENROLLED\n");
     is_int(intake_file(path, "enrolments.csv", &f, err, sizeof err), 0,
            "a file with a bad row is read");
     is_int(f.nproblems, 1, "one problem");

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cohort.pb-c.h"
@@ -92,6 +93,28 @@ static int count_lines(const char *path)
         n += c == '\n';
     fclose(f);
     return n;
+}
+
+/* 1 if the file at path holds the bytes of needle. */
+static int file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    char buf[1 << 16];
+    size_t n;
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return memmem(buf, n, needle, strlen(needle)) != NULL;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
 }
 
 int main(void)
@@ -384,6 +407,62 @@ int main(void)
     outbox_next(ob, &ev);
     ok(ev.ticket > dead2, "entry numbers start after those in the dead-letter file");
     outbox_close(&ob);
+
+    /* ---- retention (issue 13): outbox_expire ---- */
+    {
+        char rdir[320], rlog[360], rdl[360], lines[1024];
+        uint64_t dropped = 99;
+        time_t now = time(NULL);
+        char old_at[32], young_at[32];
+        struct tm tm;
+        snprintf(rdir, sizeof rdir, "%s/ret", dir);
+        snprintf(rlog, sizeof rlog, "%s/outbox.log", rdir);
+        snprintf(rdl, sizeof rdl, "%s/dead-letter.jsonl", rdir);
+        is_int(outbox_open(&ob, rdir, NULL, NULL, err, sizeof err), 0, "retention: opens");
+        add_range(ob, "r.jsonl", 1, 2);
+        outbox_next(ob, &ev);
+        outbox_ack(ob, ev.ticket); /* event 1 acked; event 2 still waits */
+        outbox_next(ob, &ev);
+        outbox_commit(ob);
+        outbox_close(&ob);
+        ok(file_has(rlog, "p000001") && file_has(rlog, "p000002"),
+           "an acked event stays in outbox.log while another waits (the old behaviour)");
+        gmtime_r(&(time_t){now - 40 * 86400}, &tm);
+        strftime(old_at, sizeof old_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        gmtime_r(&(time_t){now - 60}, &tm);
+        strftime(young_at, sizeof young_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(lines, sizeof lines,
+                 "{\"eventId\":\"a\",\"entry\":901,\"deadLetteredAt\":\"%s\",\"event\":\"OLD\"}\n"
+                 "{\"eventId\":\"b\",\"entry\":902,\"deadLetteredAt\":\"%s\",\"event\":\"YOUNG\"}\n"
+                 "{\"eventId\":\"c\",\"note\":\"no time: kept\"}\n",
+                 old_at, young_at);
+        write_text(rdl, lines);
+        is_int(outbox_open(&ob, rdir, NULL, &info, err, sizeof err), 0, "retention: reopens");
+        is_int(info.pending, 1, "one event waiting");
+        is_int(outbox_expire(ob, (int64_t)now - 30 * 86400, &dropped), 1,
+               "outbox_expire compacts the log");
+        is_int(dropped, 1, "... and drops one dead-letter line");
+        ok(!file_has(rlog, "p000001"), "the acked event is gone from outbox.log");
+        ok(file_has(rlog, "p000002"), "the waiting one is still there");
+        ok(!file_has(rdl, "OLD") && file_has(rdl, "YOUNG") && file_has(rdl, "no time"),
+           "the old dead letter is gone; the young one and one without a time stay");
+        is_int(count_lines(rdl), 2, "two dead-letter lines left");
+        is_int(outbox_expire(ob, (int64_t)now - 30 * 86400, &dropped), 0,
+               "a second sweep has nothing to do");
+        is_int(dropped, 0, "... and drops nothing");
+        outbox_next(ob, &ev);
+        is_int(id_num(ev.id), 2, "the waiting event is handed out after the sweeps");
+        is_int(outbox_reject(ob, ev.ticket, "REJECT_BAD_VALUE", "test"), 0,
+               "a dead letter is written after the rewrite");
+        is_int(count_lines(rdl), 3, "... appended to the rewritten file");
+        is_int(outbox_expire(ob, (int64_t)now + 60, &dropped), 1,
+               "a cutoff in the future: the rejected entry's record goes too");
+        ok(access(rdl, F_OK) != 0 || !file_has(rdl, "YOUNG"),
+           "every dead letter with a time before the cutoff is gone");
+        ok(file_has(rdl, "no time"), "... the line without a time stays");
+        ok(!file_has(rlog, "p000002"), "outbox.log holds no answered event");
+        outbox_close(&ob);
+    }
 
     /* ---- errors ---- */
     rc = outbox_open(&ob, "/nonexistent-parent/x", NULL, NULL, err, sizeof err);

@@ -225,7 +225,7 @@ static void test_intake(void)
                       "\"attendanceRecorded\":{\"staffNumber\":\"wm-0042\",\"programmeId\":\"sf\","
                       "\"cohortId\":\"c1\",\"component\":\"COACHING\",\"sessionId\":\"s1\","
                       "\"sessionDate\":\"2009-05-01\",\"status\":\"PRESENT\",\"minutes\":120}}";
-    ev = intake_jsonl_with(att, strlen(att), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(att, strlen(att), 1, p, 0, err, sizeof err);
     if (!ok(ev != NULL, "JSON Lines: staffNumber with a key is taken"))
         diag("%s", err);
     if (ev) {
@@ -247,13 +247,13 @@ static void test_intake(void)
                           "\"programmeId\":\"sf\",\"cohortId\":\"c1\",\"component\":\"COACHING\","
                           "\"sessionId\":\"s1\",\"sessionDate\":\"2009-05-01\","
                           "\"status\":\"PRESENT\",\"minutes\":120}}";
-    e2 = intake_jsonl_with(att_ref, strlen(att_ref), 1, NULL, err, sizeof err);
+    e2 = intake_jsonl_with(att_ref, strlen(att_ref), 1, NULL, 0, err, sizeof err);
     ok(ev && e2 && e2->event_id.len == 16 && ev->event_id.len == 16 &&
            memcmp(ev->event_id.data, e2->event_id.data, 16) == 0,
        "derived id computed after the substitution (same as with the ref given)");
     if (e2)
         cohort__v1__event__free_unpacked(e2, NULL);
-    e2 = intake_jsonl_with(att, strlen(att), 1, q, err, sizeof err);
+    e2 = intake_jsonl_with(att, strlen(att), 1, q, 0, err, sizeof err);
     ok(ev && e2 && strcmp(pref(e2), REF_K2_WM0042) == 0 &&
            memcmp(ev->event_id.data, e2->event_id.data, 16) != 0,
        "another key: another ref and another derived id");
@@ -262,7 +262,7 @@ static void test_intake(void)
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
 
-    ev = intake_jsonl_with(att, strlen(att), 0, NULL, err, sizeof err);
+    ev = intake_jsonl_with(att, strlen(att), 0, NULL, 0, err, sizeof err);
     ok(ev == NULL, "no key: refused");
     if (!ok(strstr(err, "pseudonym key") != NULL, "saying a pseudonym key is needed"))
         diag("%s", err);
@@ -272,33 +272,33 @@ static void test_intake(void)
 
     const char *both =
         "{\"agency\":\"wm-police\",\"attendanceRecorded\":{\"staff_number\":\"WM-0042\","
-        "\"participantRef\":\"x1\"}}";
-    ev = intake_jsonl_with(both, strlen(both), 1, p, err, sizeof err);
+        "\"participantRef\":\"p1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2\"}}";
+    ev = intake_jsonl_with(both, strlen(both), 1, p, 0, err, sizeof err);
     if (!ok(ev == NULL && strstr(err, "give one") && !strstr(err, "0042"),
             "staff number and participantRef together: refused"))
         diag("%s", err);
     const char *twice = "{\"agency\":\"wm-police\",\"attendanceRecorded\":{\"staff_number\":\"A1\","
                         "\"staffNumber\":\"A1\"}}";
-    ev = intake_jsonl_with(twice, strlen(twice), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(twice, strlen(twice), 1, p, 0, err, sizeof err);
     ok(ev == NULL, "staffNumber and staff_number together: refused");
     const char *bad =
         "{\"agency\":\"wm-police\",\"attendanceRecorded\":{\"staffNumber\":\"WM 0042\"}}";
-    ev = intake_jsonl_with(bad, strlen(bad), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(bad, strlen(bad), 1, p, 0, err, sizeof err);
     if (!ok(ev == NULL && strstr(err, "not a valid staff number") && !strstr(err, "0042"),
             "an invalid staff number: refused, without its value in the message"))
         diag("%s", err);
     const char *num = "{\"agency\":\"wm-police\",\"attendanceRecorded\":{\"staffNumber\":42}}";
-    ev = intake_jsonl_with(num, strlen(num), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(num, strlen(num), 1, p, 0, err, sizeof err);
     ok(ev == NULL && strstr(err, "expected a string"), "a number: refused (leading zeros)");
     const char *nul =
         "{\"agency\":\"wm-police\",\"attendanceRecorded\":{\"staffNumber\":\"A\\u0000B\"}}";
-    ev = intake_jsonl_with(nul, strlen(nul), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(nul, strlen(nul), 1, p, 0, err, sizeof err);
     ok(ev == NULL, "a NUL inside: refused");
 
     const char *mentor =
         "{\"agency\":\"wm-police\",\"mentorAssigned\":{\"mentorStaffNumber\":\"42\","
         "\"staffNumber\":\"0042\",\"programmeId\":\"sf\",\"cohortId\":\"c1\"}}";
-    ev = intake_jsonl_with(mentor, strlen(mentor), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(mentor, strlen(mentor), 1, p, 0, err, sizeof err);
     if (!ok(ev != NULL, "mentorAssigned with both staff numbers"))
         diag("%s", err);
     if (ev) {
@@ -310,7 +310,7 @@ static void test_intake(void)
         "{\"agency\":\"wm-police\",\"mentorAssigned\":{\"mentorStaffNumber\":\"42\","
         "\"mentorAgency\":\"cps-wm\",\"staffNumber\":\"0042\",\"programmeId\":\"sf\","
         "\"cohortId\":\"c1\"}}";
-    ev = intake_jsonl_with(foreign, strlen(foreign), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(foreign, strlen(foreign), 1, p, 0, err, sizeof err);
     if (!ok(ev == NULL && strstr(err, "mentorAgency names another agency") && !strstr(err, "42"),
             "mentorStaffNumber of another agency's mentor: refused (our key makes the wrong ref)"))
         diag("%s", err);
@@ -318,7 +318,7 @@ static void test_intake(void)
         "{\"agency\":\"wm-police\",\"mentorAssigned\":{\"mentorStaffNumber\":\"42\","
         "\"mentorAgency\":\"wm-police\",\"staffNumber\":\"0042\",\"programmeId\":\"sf\","
         "\"cohortId\":\"c1\"}}";
-    ev = intake_jsonl_with(own, strlen(own), 1, p, err, sizeof err);
+    ev = intake_jsonl_with(own, strlen(own), 1, p, 0, err, sizeof err);
     if (!ok(ev != NULL && strcmp(ev->mentor_assigned->mentor_ref, REF_42) == 0 &&
                 strcmp(ev->mentor_assigned->mentor_agency, "wm-police") == 0,
             "mentorStaffNumber with mentorAgency = the event's own agency: made a ref"))
@@ -326,9 +326,10 @@ static void test_intake(void)
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
     const char *nullsn = "{\"agency\":\"wm-police\",\"attendanceRecorded\":{\"staffNumber\":null,"
-                         "\"participantRef\":\"x1\"}}";
-    ev = intake_jsonl_with(nullsn, strlen(nullsn), 1, NULL, err, sizeof err);
-    if (!ok(ev != NULL && strcmp(pref(ev), "x1") == 0, "a null staffNumber counts as not given"))
+                         "\"participantRef\":\"p1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2\"}}";
+    ev = intake_jsonl_with(nullsn, strlen(nullsn), 1, NULL, 0, err, sizeof err);
+    if (!ok(ev != NULL && strcmp(pref(ev), "p1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2") == 0,
+            "a null staffNumber counts as not given"))
         diag("%s", err);
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
@@ -344,7 +345,7 @@ static void test_intake(void)
           "wm-police,42,sf,c1,coaching,s1,2009-05-01,present,120\n",
           fp);
     fclose(fp);
-    if (!ok(intake_file_with(path, "attendance.csv", p, &f, err, sizeof err) == 0, "CSV: read"))
+    if (!ok(intake_file_with(path, "attendance.csv", p, 0, &f, err, sizeof err) == 0, "CSV: read"))
         diag("%s", err);
     if (!ok(((int)f.nproblems) == 0, "CSV with a staffNumber column and a key: no problems"))
         diag("%s", f.problems);
@@ -364,7 +365,7 @@ static void test_intake(void)
             cohort__v1__event__free_unpacked(e2, NULL);
     }
     intake_file_free(&f);
-    is_int(intake_file_with(path, "attendance.csv", NULL, &f, err, sizeof err), 0,
+    is_int(intake_file_with(path, "attendance.csv", NULL, 0, &f, err, sizeof err), 0,
            "CSV without a key: read");
     is_int((int)f.nproblems, 2, "both rows are problems");
     if (!ok(f.problems &&
@@ -381,7 +382,7 @@ static void test_intake(void)
           "wm-police,1,x,sf,c1,coaching,s1,2009-05-01,present,120\n",
           fp);
     fclose(fp);
-    intake_file_with(path2, "both-attendance.csv", p, &f, err, sizeof err);
+    intake_file_with(path2, "both-attendance.csv", p, 0, &f, err, sizeof err);
     if (!ok(f.nproblems == 1 && f.problems && strstr(f.problems, "staffNumber and participantRef"),
             "CSV with both columns: the file fails"))
         diag("%s", f.problems ? f.problems : "(none)");
@@ -392,10 +393,48 @@ static void test_intake(void)
     fp = fopen(path2, "w");
     fprintf(fp, "%s\n", att);
     fclose(fp);
-    is_int(intake_file_with(path2, "x.jsonl", p, &f, err, sizeof err), 0, "JSONL file: read");
+    is_int(intake_file_with(path2, "x.jsonl", p, 0, &f, err, sizeof err), 0, "JSONL file: read");
     ok(f.n == 1 && f.nproblems == 0 && !has(f.items[0].data, f.items[0].len, "0042") &&
            has(f.items[0].data, f.items[0].len, REF_WM0042),
        "JSONL file: the ref, not the staff number");
+    intake_file_free(&f);
+
+    /* issue 13: refs given as they are must be in the pseudonym form */
+    ok(pseudonym_is_ref(REF_WM0042) && pseudonym_is_ref(REF_42),
+       "the agent's refs are in the form");
+    ok(!pseudonym_is_ref("JOHN.SMITH.0042") && !pseudonym_is_ref("p1:abc") &&
+           !pseudonym_is_ref("p1:ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") &&
+           !pseudonym_is_ref("p1:abcdefghijklmnopqrstuvwxyz234501"),
+       "a name, a short ref, upper case and non-base32 digits are not");
+    const char *raw = "{\"agency\":\"wm-police\",\"mentorAssigned\":{\"participantRef\":\"" REF_42
+                      "\",\"mentorRef\":\"JOHN.SMITH.0042\",\"programmeId\":\"sf\","
+                      "\"cohortId\":\"c1\"}}";
+    ev = intake_jsonl_with(raw, strlen(raw), 1, p, 0, err, sizeof err);
+    ok(ev == NULL && strstr(err, "mentorAssigned.mentorRef: not a pseudonym") &&
+           strstr(err, "--raw-refs") && !strstr(err, "SMITH") && !strstr(err, "0042"),
+       "a raw mentorRef is refused, with a key too, naming the field, not the value: %s", err);
+    ev = intake_jsonl_with(raw, strlen(raw), 1, NULL, 1, err, sizeof err);
+    ok(ev != NULL && strcmp(ev->mentor_assigned->mentor_ref, "JOHN.SMITH.0042") == 0,
+       "... and sent as it is with raw_refs");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    snprintf(path2, sizeof path2, "%s/raw-attendance.csv", dir);
+    fp = fopen(path2, "w");
+    fputs("agency,participantRef,programmeId,cohortId,component,sessionId,sessionDate,status,"
+          "minutes\n"
+          "wm-police," REF_42 ",sf,c1,coaching,s1,2009-05-01,present,120\n"
+          "wm-police,JOHN.SMITH.0042,sf,c1,coaching,s1,2009-05-01,present,120\n",
+          fp);
+    fclose(fp);
+    intake_file_with(path2, "raw-attendance.csv", NULL, 0, &f, err, sizeof err);
+    if (!ok(f.nproblems == 1 && f.problems &&
+                strstr(f.problems, "row 3: attendanceRecorded.participantRef: not a pseudonym") &&
+                !strstr(f.problems, "SMITH"),
+            "CSV: the row with a raw ref is a problem (the file fails), the value not shown"))
+        diag("%s", f.problems ? f.problems : "(none)");
+    intake_file_free(&f);
+    intake_file_with(path2, "raw-attendance.csv", NULL, 1, &f, err, sizeof err);
+    ok(f.nproblems == 0 && f.n == 2, "CSV with raw_refs: both rows taken");
     intake_file_free(&f);
     pseudonym_destroy(&p);
     pseudonym_destroy(&q);

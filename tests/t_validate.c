@@ -9,6 +9,10 @@
 #define NOW 1700000000000000LL
 #define CODE(x) COHORT__V1__REJECT_CODE__REJECT_##x
 
+/* Refs in the pseudonym form (validate.h, agents/pseudonym.h). */
+#define REF_A "p1:abcdefghijklmnopqrstuvwxyz234567"
+#define REF_M "p1:mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm2"
+
 static uint8_t id16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
 static void base(Cohort__V1__Event *ev)
@@ -33,7 +37,7 @@ int main(void)
 
     /* participant */
     Cohort__V1__ParticipantRegistered p = COHORT__V1__PARTICIPANT_REGISTERED__INIT;
-    p.participant_ref = "a1b2c3";
+    p.participant_ref = REF_A;
     p.role = COHORT__V1__ROLE__PARTICIPANT;
     p.ethnicity = COHORT__V1__ETHNICITY__B1;
     p.gender = COHORT__V1__GENDER__FEMALE;
@@ -78,7 +82,7 @@ int main(void)
     is_int(check(&ev), CODE(MISSING_FIELD), "empty participant_ref rejected");
     p.participant_ref = "has space";
     is_int(check(&ev), CODE(BAD_VALUE), "participant_ref with a space rejected");
-    p.participant_ref = "a1b2c3";
+    p.participant_ref = REF_A;
 
     char bad[] = {'s', 'g', 't', (char)0xc3, 0};
     p.grade = bad;
@@ -162,7 +166,7 @@ int main(void)
 
     /* enrolment, attendance, promotion, mentor */
     Cohort__V1__EnrolmentChanged en = COHORT__V1__ENROLMENT_CHANGED__INIT;
-    en.participant_ref = "a1";
+    en.participant_ref = REF_A;
     en.programme_id = "step-forward";
     en.cohort_id = "2009-1";
     en.stage = COHORT__V1__ENROLMENT_STAGE__APPLIED;
@@ -174,7 +178,7 @@ int main(void)
     is_int(check(&ev), CODE(BAD_ENUM), "unspecified stage rejected");
 
     Cohort__V1__AttendanceRecorded at = COHORT__V1__ATTENDANCE_RECORDED__INIT;
-    at.participant_ref = "a1";
+    at.participant_ref = REF_A;
     at.programme_id = "step-forward";
     at.cohort_id = "2009-1";
     at.component = COHORT__V1__COMPONENT_KIND__COACHING;
@@ -193,7 +197,7 @@ int main(void)
     is_int(check(&ev), CODE(BAD_DATE), "non-ISO date rejected");
 
     Cohort__V1__PromotionRecorded pr = COHORT__V1__PROMOTION_RECORDED__INIT;
-    pr.participant_ref = "a1";
+    pr.participant_ref = REF_A;
     pr.kind = COHORT__V1__PROGRESSION_KIND__SUBSTANTIVE_PROMOTION;
     pr.effective_on = "2009-08-01";
     base(&ev);
@@ -204,8 +208,8 @@ int main(void)
     is_int(check(&ev), CODE(MISSING_FIELD), "promotion without a date rejected");
 
     Cohort__V1__MentorAssigned ma = COHORT__V1__MENTOR_ASSIGNED__INIT;
-    ma.mentor_ref = "m1";
-    ma.participant_ref = "a1";
+    ma.mentor_ref = REF_M;
+    ma.participant_ref = REF_A;
     ma.programme_id = "step-forward";
     ma.cohort_id = "2009-1";
     base(&ev);
@@ -245,6 +249,130 @@ int main(void)
     is_int(check(&ev), CODE(MISSING_FIELD), "erasure without a ref rejected");
     er.participant_ref = "has space";
     is_int(check(&ev), CODE(BAD_VALUE), "erasure with a bad ref rejected");
+
+    /* issue 13 item 6: the ref form. Every ref field, both settings. */
+    {
+        static const char *const raw[] = {
+            "JOHN.SMITH.0042",                      /* a name and a staff number */
+            "a1b2c3",                               /* the old tests' refs */
+            "p1:ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",  /* upper case */
+            "p1:abcdefghijklmnopqrstuvwxyz23456",   /* one digit short */
+            "p1:abcdefghijklmnopqrstuvwxyz2345678", /* one too many */
+            "p1:abcdefghijklmnopqrstuvwxyz234501",  /* 0 and 1 are not base32 */
+            "p2:abcdefghijklmnopqrstuvwxyz234567",  /* another scheme */
+            "b7332c1e1ae5f4044d8c6b61fba529d92f4003170c759f8df7539480b7359a10",
+        };
+        char **fields[] = {&p.participant_ref,  &en.participant_ref, &at.participant_ref,
+                                 &pr.participant_ref, &ma.participant_ref, &ma.mentor_ref};
+        const char *names[] = {
+            "ParticipantRegistered.participant_ref", "EnrolmentChanged.participant_ref",
+            "AttendanceRecorded.participant_ref",    "PromotionRecorded.participant_ref",
+            "MentorAssigned.participant_ref",        "MentorAssigned.mentor_ref"};
+        const Cohort__V1__Event__BodyCase cases[] = {COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED,
+                                                     COHORT__V1__EVENT__BODY_ENROLMENT_CHANGED,
+                                                     COHORT__V1__EVENT__BODY_ATTENDANCE_RECORDED,
+                                                     COHORT__V1__EVENT__BODY_PROMOTION_RECORDED,
+                                                     COHORT__V1__EVENT__BODY_MENTOR_ASSIGNED,
+                                                     COHORT__V1__EVENT__BODY_MENTOR_ASSIGNED};
+        pr.effective_on = "2009-08-01";
+        ma.mentor_ref = REF_M;
+        en.stage = COHORT__V1__ENROLMENT_STAGE__APPLIED;
+        at.session_date = "2009-05-01";
+        ok(validate_pseudonym(REF_A) && validate_pseudonym(REF_M), "the pseudonym form is known");
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            char *keep = *fields[f];
+            int all_refused = 1, all_any = 1, named = 1;
+            base(&ev);
+            ev.body_case = cases[f];
+            ev.participant_registered = &p; /* the union: set the one in use */
+            if (cases[f] == COHORT__V1__EVENT__BODY_ENROLMENT_CHANGED)
+                ev.enrolment_changed = &en;
+            if (cases[f] == COHORT__V1__EVENT__BODY_ATTENDANCE_RECORDED)
+                ev.attendance_recorded = &at;
+            if (cases[f] == COHORT__V1__EVENT__BODY_PROMOTION_RECORDED)
+                ev.promotion_recorded = &pr;
+            if (cases[f] == COHORT__V1__EVENT__BODY_MENTOR_ASSIGNED)
+                ev.mentor_assigned = &ma;
+            is_int(check(&ev), 0, "%s: a pseudonym passes", names[f]);
+            for (size_t r = 0; r < sizeof raw / sizeof raw[0]; r++) {
+                *fields[f] = (char *)raw[r];
+                if (validate_event(&ev, NOW, why, sizeof why) != CODE(BAD_VALUE))
+                    all_refused = 0;
+                if (!strstr(why, "pseudonym") || strstr(why, raw[r]))
+                    named = 0;
+                if (validate_event_form(&ev, NOW, VALIDATE_REF_ANY, why, sizeof why) != 0)
+                    all_any = 0;
+            }
+            ok(all_refused, "%s: %zu raw refs refused BAD_VALUE by default", names[f],
+               sizeof raw / sizeof raw[0]);
+            ok(named, "%s: ... the reason says pseudonym, never the value", names[f]);
+            ok(all_any, "%s: ... and all accepted with VALIDATE_REF_ANY", names[f]);
+            *fields[f] = "has space";
+            is_int(validate_event_form(&ev, NOW, VALIDATE_REF_ANY, why, sizeof why),
+                   CODE(BAD_VALUE), "%s: VALIDATE_REF_ANY still checks the ref syntax", names[f]);
+            *fields[f] = keep;
+        }
+        /* erasure: any ref of the syntax (a person registered before the check) */
+        base(&ev);
+        ev.body_case = COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED;
+        ev.participant_erased = &er;
+        er.participant_ref = "legacy.ref.0042";
+        is_int(check(&ev), 0, "ParticipantErased: a ref of the syntax in any form passes");
+        er.participant_ref = REF_A;
+        is_int(check(&ev), 0, "ParticipantErased: a pseudonym passes");
+    }
+
+    /* issue 13 item 6: free text is tightly bounded */
+    {
+        char text[VALIDATE_MAX_TEXT + 1];
+        memset(text, 'x', sizeof text);
+        base(&ev);
+        ev.body_case = COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED;
+        ev.participant_registered = &p;
+        text[VALIDATE_MAX_GRADE] = 0;
+        p.grade = text;
+        is_int(check(&ev), 0, "grade of %d bytes passes", VALIDATE_MAX_GRADE);
+        text[VALIDATE_MAX_GRADE] = 'x', text[VALIDATE_MAX_GRADE + 1] = 0;
+        is_int(validate_event(&ev, NOW, why, sizeof why), CODE(TOO_LONG),
+               "grade of %d bytes rejected TOO_LONG", VALIDATE_MAX_GRADE + 1);
+        ok(strstr(why, "grade") && strstr(why, "64"), "... naming the field and bound (%s)", why);
+        p.grade = "";
+        base(&ev);
+        ev.body_case = COHORT__V1__EVENT__BODY_PROMOTION_RECORDED;
+        ev.promotion_recorded = &pr;
+        pr.from_grade = text;
+        is_int(check(&ev), CODE(TOO_LONG), "from_grade of %d bytes rejected",
+               VALIDATE_MAX_GRADE + 1);
+        pr.from_grade = "";
+        pr.to_grade = text;
+        is_int(check(&ev), CODE(TOO_LONG), "to_grade of %d bytes rejected", VALIDATE_MAX_GRADE + 1);
+        pr.to_grade = "";
+        text[VALIDATE_MAX_GRADE] = 0;
+        base(&ev);
+        ev.body_case = COHORT__V1__EVENT__BODY_ENROLMENT_CHANGED;
+        ev.enrolment_changed = &en;
+        en.stage = COHORT__V1__ENROLMENT_STAGE__APPLIED;
+        memset(text, 'x', sizeof text);
+        text[VALIDATE_MAX_NOTE] = 0;
+        en.note = text;
+        is_int(check(&ev), 0, "note of %d bytes passes", VALIDATE_MAX_NOTE);
+        text[VALIDATE_MAX_NOTE] = 'x', text[VALIDATE_MAX_NOTE + 1] = 0;
+        is_int(check(&ev), CODE(TOO_LONG), "note of %d bytes rejected", VALIDATE_MAX_NOTE + 1);
+        en.note = "";
+        base(&ev);
+        ev.body_case = COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED;
+        ev.programme_defined = &pd;
+        memset(text, 'x', sizeof text);
+        text[VALIDATE_MAX_LABEL] = 0;
+        c1.label = text;
+        is_int(check(&ev), 0, "component label of %d bytes passes", VALIDATE_MAX_LABEL);
+        text[VALIDATE_MAX_LABEL] = 'x', text[VALIDATE_MAX_LABEL + 1] = 0;
+        is_int(check(&ev), CODE(TOO_LONG), "component label of %d bytes rejected",
+               VALIDATE_MAX_LABEL + 1);
+        c1.label = "";
+        ok(VALIDATE_MAX_GRADE <= 64 && VALIDATE_MAX_NOTE <= 120 && VALIDATE_MAX_LABEL <= 80,
+           "the free-text bounds are the documented ones");
+    }
 
     ok(validate_date("2008-02-29") && !validate_date("2009-02-29"), "leap years handled");
     ok(validate_utf8("\xf0\x9f\x98\x80", 4) && !validate_utf8("\xed\xa0\x80", 3),

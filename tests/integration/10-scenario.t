@@ -229,7 +229,10 @@ my %REJECT = ($tag{'offer-without-lms'} => 'REJECT_NO_LINE_MANAGER_SUPPORT',
               $tag{'mentor-is-participant'} => 'REJECT_WRONG_ROLE');
 
 # ---------------------------------------------------------------- push
-my $d = start_daemon();
+# The cast's refs (sfp01, ...) are readable names, not pseudonyms: the daemon
+# runs with the pseudonym check off, explicitly, and the agent with --raw-refs
+# (issue 13; 36-pseudonym-enforced.t tests the check itself).
+my $d = start_daemon(args => ['--ref-form', 'any']);
 ok($d->{pid}, 'daemon started');
 my $dir = $d->{dir};
 my $accepted = 0;
@@ -257,7 +260,7 @@ my $check_results = sub {
 };
 write_jsonl("$dir/a.jsonl", \@partA);
 write_jsonl("$dir/b.jsonl", \@partB);
-my $resA = $check_results->('part A (to the end of May)', \@partA, agent_send($d, "$dir/a.jsonl"));
+my $resA = $check_results->('part A (to the end of May)', \@partA, agent_send($d, "$dir/a.jsonl", '--raw-refs'));
 is($resA->{ $tag{'offer-without-lms'} }{code}, 'REJECT_NO_LINE_MANAGER_SUPPORT',
    'the offer without line-manager support is REJECTED with REJECT_NO_LINE_MANAGER_SUPPORT');
 like($resA->{ $tag{'offer-without-lms'} }{reason} // '', qr/line manager/, '... with the documented reason');
@@ -308,7 +311,7 @@ my $person = sub {
               'sfm6: expected 1200, credited 720, at risk');
 }
 
-my $resB = $check_results->('part B (June 2009 onwards)', \@partB, agent_send($d, "$dir/b.jsonl"));
+my $resB = $check_results->('part B (June 2009 onwards)', \@partB, agent_send($d, "$dir/b.jsonl", '--raw-refs'));
 my ($docs, $end) = wait_snapshot($d, $accepted);
 ok($end && $end->{seq} == $accepted, "final snapshot reflects seq $accepted (every accepted event)");
 my @agtopics = map { "agency/$_/$PROG/$COH" } @AG;

@@ -98,7 +98,7 @@ is((grep { $_ != 1 } values %$keys), 0, 'each exactly once');
 
 # ---- a rejected event goes to the dead-letter file ----
 my $bad = { agency => 'wm-police', occurredAt => '2009-07-01T09:00:00Z',
-            enrolmentChanged => { participantRef => 'nobody-here', programmeId => 'it-30',
+            enrolmentChanged => { participantRef => pref('nobody-here'), programmeId => 'it-30',
                                   cohortId => 'c1', stage => 'APPLIED' } };
 my $ok1 = { %{ $more->[0] }, occurredAt => '2009-07-01T10:00:00Z' };
 write_jsonl("$dir/mixed.jsonl", [$ok1, $bad]);
@@ -114,7 +114,7 @@ is($dl->[0]{code}, 'REJECT_UNKNOWN_PARTICIPANT', 'with the code');
 like($dl->[0]{reason}, qr/not registered/, 'the reason');
 is($dl->[0]{eventId}, $rej->{eventId}, 'the eventId');
 is($dl->[0]{line}, 2, 'the line');
-is($dl->[0]{event}{enrolmentChanged}{participantRef}, 'nobody-here', 'and the event itself');
+is($dl->[0]{event}{enrolmentChanged}{participantRef}, pref('nobody-here'), 'and the event itself');
 is((stat "$ob/dead-letter.jsonl")[2] & 077, 0, 'readable by its owner only');
 ($frc, $fout) = run_cmd([bin('cohort-agent'), 'flush', '--json', '--endpoint', $ep, '--outbox', $ob]);
 is($frc, 0, 'the rejected event has left the outbox: flush has nothing to do');

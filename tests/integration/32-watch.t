@@ -22,7 +22,7 @@ my $spool = "$dir/spool";
 mkdir $spool or die;
 my $d = start_daemon(dir => $dir);
 my @AG = qw(wm-police cps-wm hmcts-wm probation-wm);
-sub ref_of { sprintf('t32p%03d', $_[0]) }
+sub ref_of { pref(sprintf('t32p%03d', $_[0])) }
 sub ag_of { $AG[ $_[0] % 4 ] }
 
 my $w = start_agent($dir, 'watch', 'watch', '--json', '--defer-s', 0, '--endpoint', $d->{endpoint}, '--rescan-ms', 300,
@@ -60,20 +60,20 @@ drop_file($spool, '03-promotions.csv', csv_of([qw(agency participantRef kind fro
      { agency => ag_of(2), participantRef => ref_of(2), kind => 'ACTING_UP', fromGrade => 'band 5',
        toGrade => 'band 6', effectiveOn => '2009-08-15' }]));
 drop_file($spool, '04-participants.csv', csv_of([qw(agency participant_ref role ethnicity gender disability officer grade)],
-    [{ agency => 'wm-police', participant_ref => 't32new1', role => 'participant', ethnicity => 'B1',
+    [{ agency => 'wm-police', participant_ref => pref('t32new1'), role => 'participant', ethnicity => 'B1',
        gender => 'female', disability => 'not_disabled', officer => 'yes', grade => 'inspector' },
-     { agency => 'cps-wm', participant_ref => 't32new2', role => 'PARTICIPANT', ethnicity => 'A2',
+     { agency => 'cps-wm', participant_ref => pref('t32new2'), role => 'PARTICIPANT', ethnicity => 'A2',
        gender => 'MALE', disability => 'NOT_DISABLED', officer => 'no', grade => 'lawyer, senior' }]));
 my $enrol_cols = [qw(agency participantRef programmeId cohortId stage note)];
 drop_file($spool, '05-enrolments.csv', csv_of($enrol_cols,
-    [{ agency => 'wm-police', participantRef => 't32new1', programmeId => 'it-32', cohortId => 'c1', stage => 'APPLIED' },
-     { agency => 'cps-wm', participantRef => 't32new2', programmeId => 'it-32', cohortId => 'c1', stage => 'APPLIED',
+    [{ agency => 'wm-police', participantRef => pref('t32new1'), programmeId => 'it-32', cohortId => 'c1', stage => 'APPLIED' },
+     { agency => 'cps-wm', participantRef => pref('t32new2'), programmeId => 'it-32', cohortId => 'c1', stage => 'APPLIED',
        note => 'late "second" round' }]));
 drop_file($spool, '06-bad.csv', "agency,participantRef,programmeId,cohortId,stage\n"
-                                . "wm-police,t32new1,it-32,c1,SHORTLISTED\n"
-                                . "wm-police,t32new1,it-32\n");
+                                . "wm-police," . pref('t32new1') . ",it-32,c1,SHORTLISTED\n"
+                                . "wm-police," . pref('t32new1') . ",it-32\n");
 drop_file($spool, '07-reject.jsonl', encode_json({ agency => 'wm-police', occurredAt => '2009-07-01T09:00:00Z',
-    enrolmentChanged => { participantRef => 'nobody-at-all', programmeId => 'it-32', cohortId => 'c1',
+    enrolmentChanged => { participantRef => pref('nobody-at-all'), programmeId => 'it-32', cohortId => 'c1',
                           stage => 'APPLIED' } }) . "\n");
 
 my $expect = scalar(@$setup) + 40 + 2 + 2 + 2;
@@ -88,7 +88,7 @@ my %want = map { event_key($_) => 1 } @$setup;
 is((grep { !$keys->{$_} } keys %want), 0, 'every event of the JSON Lines file is there');
 my @logged = map { $_->{event} } @{ log_events($d) };
 is(scalar(grep { $_->{attendanceRecorded} } @logged), 40, '40 attendance events from the CSV');
-my ($reg) = grep { $_->{participantRegistered} && $_->{participantRegistered}{participantRef} eq 't32new2' } @logged;
+my ($reg) = grep { $_->{participantRegistered} && $_->{participantRegistered}{participantRef} eq pref('t32new2') } @logged;
 is($reg->{participantRegistered}{grade}, 'lawyer, senior', 'a quoted CSV field with a comma arrives whole');
 ok(!$reg->{participantRegistered}{officer}, 'officer "no" is false');
 my ($enr) = grep { $_->{enrolmentChanged} && ($_->{enrolmentChanged}{note} // '') =~ /second/ } @logged;
@@ -103,7 +103,7 @@ ok(-f "$spool/failed/06-bad.csv", 'the malformed file is in failed/');
 my $reason = slurp("$spool/failed/06-bad.csv.reason");
 like($reason, qr/row 3: has 3 fields, the header has 5/, 'its reason names the row and the problem');
 like($reason, qr/nothing from this file was sent/, 'and says nothing was sent');
-ok(!grep({ $_->{enrolmentChanged} && $_->{enrolmentChanged}{participantRef} eq 't32new1'
+ok(!grep({ $_->{enrolmentChanged} && $_->{enrolmentChanged}{participantRef} eq pref('t32new1')
            && $_->{enrolmentChanged}{stage} eq 'SHORTLISTED' } @logged),
    'the good row of the malformed file was not sent (all or nothing)');
 
@@ -112,7 +112,7 @@ is(scalar(@$dl), 1, 'one dead letter');
 is($dl->[0]{code}, 'REJECT_UNKNOWN_PARTICIPANT', 'with the domain code');
 is($dl->[0]{source}, '07-reject.jsonl', 'its source file');
 is($dl->[0]{line}, 1, 'and line');
-is($dl->[0]{event}{enrolmentChanged}{participantRef}, 'nobody-at-all', 'and the event');
+is($dl->[0]{event}{enrolmentChanged}{participantRef}, pref('nobody-at-all'), 'and the event');
 like(slurp($w->{err}), qr/REJECTED: REJECT_UNKNOWN_PARTICIPANT.*dead-letter\.jsonl/, 'the rejection is logged');
 like(slurp($w->{err}), qr/06-bad\.csv: not taken in: 1 bad record/, 'the failed file is logged');
 my $res = agent_results($w);

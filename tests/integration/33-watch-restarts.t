@@ -27,7 +27,7 @@ sub att_csv {
     my ($n, $day) = @_;
     return csv_of(\@acols, [map {
         my $p = $_ % 20 + 1;
-        { agency => $AG[ $p % 4 ], participantRef => sprintf('t33p%03d', $p), programmeId => 'it-33',
+        { agency => $AG[ $p % 4 ], participantRef => pref(sprintf('t33p%03d', $p)), programmeId => 'it-33',
           cohortId => 'c1', component => 'COACHING', sessionId => 'coaching-' . ($_ % 6 + 1),
           sessionDate => '2009-05-01', status => 'PRESENT', minutes => 120,
           occurredAt => sprintf('2009-06-%02dT%02d:%02d:%02dZ', $day, int($_ / 3600), int($_ / 60) % 60, $_ % 60) }

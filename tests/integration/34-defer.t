@@ -69,7 +69,7 @@ cmp_ok($waited, '<', 30, sprintf('well before the 30 s defer window ran out (%.1
 
 # ---- a real bad transition is reported when the window is over ----
 write_jsonl("$dir/bad.jsonl", [{ agency => 'cps-wm', occurredAt => '2009-03-01T09:00:00Z',
-    enrolmentChanged => { participantRef => 't2p001', programmeId => 'it-2', cohortId => 'c1',
+    enrolmentChanged => { participantRef => pref('t2p001'), programmeId => 'it-2', cohortId => 'c1',
                           stage => 'APPLIED' } }]);
 $t0 = time;
 ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '--json', '--defer-s', 3, '--endpoint',
@@ -82,7 +82,7 @@ cmp_ok(time - $t0, '>=', 2.5, 'after the defer window (3 s)');
 # (an outbox agent once kept such an event forever: each deadline gave it
 # back UNDELIVERED, and the resend restarted the window)
 write_jsonl("$dir/orphan.jsonl", [{ agency => 'wm-police', occurredAt => '2009-03-01T09:00:00Z',
-    attendanceRecorded => { participantRef => 'nobody-1', programmeId => 'no-such-programme',
+    attendanceRecorded => { participantRef => pref('nobody-1'), programmeId => 'no-such-programme',
         cohortId => 'c1', component => 'COACHING', sessionId => 'coaching-1',
         sessionDate => '2009-05-01', status => 'PRESENT', minutes => 60 } }]);
 $t0 = time;

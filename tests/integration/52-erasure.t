@@ -105,7 +105,11 @@ my $dir = tmpdir();
 my $key = "$dir/wm-police.pseudonym";
 my ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'keygen-pseudonym', $key]);
 is($rc, 0, 'pseudonym key made') or diag $err;
-my @PK = ('--pseudonym-key', $key);
+# p01, m01, ... are readable names, not pseudonyms (X's ref is a real one):
+# the daemons run with the pseudonym check off, explicitly, and the agent
+# with --raw-refs (issue 13; 36-pseudonym-enforced.t tests the check).
+my @RF = ('--ref-form', 'any');
+my @PK = ('--pseudonym-key', $key, '--raw-refs');
 my $fa = "$dir/with-x.jsonl";
 my $fb = "$dir/without-x.jsonl";
 write_jsonl($fa, [map { $_->[0] } @all]);
@@ -139,14 +143,14 @@ sub no_ref {
 }
 
 # Daemon B: the world where X never existed.
-my $b = start_daemon();
+my $b = start_daemon(args => \@RF);
 send_ok($b, $fb, $NB, 'B (without X)');
 my ($tb) = wait_snapshot($b, $NB);
 ok($tb && keys %$tb >= 5, 'B: ' . scalar(keys %{ $tb // {} }) . ' topics');
 
 # Daemon A: with X.
 my $adir = tmpdir();
-my $a = start_daemon(dir => $adir);
+my $a = start_daemon(dir => $adir, args => \@RF);
 send_ok($a, $fa, $NA, 'A (with X)');
 my ($ta) = wait_snapshot($a, $NA);
 my $police = $ta->{"agency/wm-police/$PROG/$COH"}{doc};
@@ -214,7 +218,7 @@ like($out, qr/projections same/, 'verify: checkpoint + tail == full replay');
 
 # Clean restart: the checkpoint path.
 is(stop_daemon($a), 0, 'A: clean stop');
-$a = start_daemon(dir => $adir);
+$a = start_daemon(dir => $adir, args => \@RF);
 my ($t2) = wait_snapshot($a, $NA + 1);
 no_ref($t2, $xref, 'after a clean restart');
 same_docs($t2, $tb, 'after a clean restart == never existed');
@@ -233,7 +237,7 @@ my ($t3) = wait_snapshot($a, $NA + 2);
 my ($tb3) = wait_snapshot($b, $NB + 1);
 same_docs($t3, $tb3, 'after one more event == never existed');
 kill9_daemon($a);
-$a = start_daemon(dir => $adir);
+$a = start_daemon(dir => $adir, args => \@RF);
 like(CohortTest::log_of($a), qr/projections at seq @{[$NA + 2]}:/, 'restarted after kill -9 at the same seq');
 my ($t4) = wait_snapshot($a, $NA + 2);
 no_ref($t4, $xref, 'after kill -9');

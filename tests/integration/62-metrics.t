@@ -129,7 +129,7 @@ write_jsonl("$dir/dup.jsonl", [$setup->[5]]);
 is($res->[0]{result}, 'DUPLICATE', 'one event sent again: DUPLICATE');
 my $att = attendance_events(3, 62);
 $att->[0]{agency} = 'Not An Agency';                                 # validation
-$att->[1]{attendanceRecorded}{participantRef} = 'nobody-registered'; # domain rule
+$att->[1]{attendanceRecorded}{participantRef} = pref('nobody-registered'); # domain rule
 write_jsonl("$dir/mixed.jsonl", $att);
 ($rc, $res) = agent_send($d, "$dir/mixed.jsonl");
 is_deeply([map { $_->{code} // $_->{result} } @$res],
@@ -170,7 +170,7 @@ for my $ag (qw(wmcjb wm-police cps-wm hmcts-wm probation-wm)) {
     my $ts = $v1->{"cohortd_agency_last_seen_timestamp_seconds{agency=\"$ag\"}"};
     ok(defined $ts && $ts >= int($t0) && $ts <= time + 1, "agency $ag last seen " . ($ts // 'never'));
 }
-ok(!grep({ /Not An Agency|nobody-registered/ } keys %$v1), 'no rejected agency id or participant ref in the metrics');
+ok(!grep({ /Not An Agency|nobody-registered|\Q${\pref('nobody-registered')}\E/ } keys %$v1), 'no rejected agency id or participant ref in the metrics');
 ok($v1->{cohortd_resident_memory_bytes} > 0, 'RSS > 0');
 
 # ---- connected agents and subscribers

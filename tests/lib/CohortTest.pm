@@ -10,12 +10,14 @@ use File::Temp qw(tempdir);
 use File::Spec;
 use Cwd qw(abs_path);
 use JSON::PP;
+use Digest::SHA qw(sha1);
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(bin tmpdir start_daemon stop_daemon alive kill9_daemon wait_exit run_cmd
                  agent_send read_jsonl write_jsonl make_events setup_events attendance_events decode_reply zraw log_of
-                 repo_root snapshot_topics wait_snapshot start_watch watch_lines watch_state stop_watch);
+                 repo_root snapshot_topics wait_snapshot start_watch watch_lines watch_state stop_watch
+                 pref);
 
 # Daemons start with --plaintext (development mode) unless start_daemon is
 # given curve => 1, and the client tools are told the same through
@@ -185,6 +187,15 @@ sub write_jsonl {
     close $fh;
 }
 
+# A participant ref in the pseudonym form the daemon requires by default
+# (docs/protocol.md: "p1:" and the base32 of 20 bytes, 32 of [a-z2-7]) for a
+# test's label, e.g. pref('t1p004'): the same label always gives the same ref.
+sub pref {
+    my ($label) = @_;
+    my $bits = unpack('B*', sha1($label));
+    return 'p1:' . join('', map { ('a' .. 'z', 2 .. 7)[oct("0b$_")] } $bits =~ /(.{5})/g);
+}
+
 my @AGENCIES = qw(wm-police cps-wm hmcts-wm probation-wm);
 my $PEOPLE = 20;
 
@@ -208,7 +219,7 @@ sub setup_events {
     my $n = 3;
     for my $p (1 .. $PEOPLE) {
         my $ag = $AGENCIES[$p % @AGENCIES];
-        my $ref = sprintf('t%dp%03d', $tag, $p);
+        my $ref = pref(sprintf('t%dp%03d', $tag, $p));
         push @ev, { eventId => _id($tag, 2, $n++), agency => $ag, occurredAt => '2009-02-01T09:00:00Z',
             participantRegistered => { participantRef => $ref, role => 'PARTICIPANT',
                 ethnicity => (qw(B1 A1 M1 W1 O9))[$p % 5], gender => ($p % 2 ? 'FEMALE' : 'MALE'),
@@ -234,7 +245,7 @@ sub attendance_events {
             agency => $AGENCIES[$p % @AGENCIES],
             occurredAt => '2009-05-01T09:00:00Z',
             attendanceRecorded => {
-                participantRef => sprintf('t%dp%03d', $tag, $p),
+                participantRef => pref(sprintf('t%dp%03d', $tag, $p)),
                 programmeId => "it-$tag", cohortId => 'c1',
                 component => 'COACHING', sessionId => 'coaching-' . ($i % 6 + 1),
                 sessionDate => '2009-05-01', status => ($i % 7 ? 'PRESENT' : 'ABSENT'),
