@@ -17,6 +17,7 @@
  * Each batch owns the arena its events were decoded into, so the worker
  * reads the decoded events without copying. */
 #include "ingest.h"
+#include "endpoint.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -1207,9 +1208,19 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     /* before the bind: no connection's events are missed (peer count) */
     if ((rc = zmonitor_new(&self->mon, loop, zctx, self->router, "ingest", err, errlen)) < 0)
         goto fail;
+    /* Strict parse (no tcp://SOURCE;DESTINATION); plaintext binds only
+     * loopback or ipc://, checked again on what libzmq really bound. */
+    if ((rc = endpoint_check(o->endpoint, o->auth == NULL, err, errlen)) < 0)
+        goto fail;
     if (zmq_bind(self->router, o->endpoint) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding ingest endpoint %s: %s", o->endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    if ((rc = endpoint_check_bound(self->router, o->auth == NULL, err, errlen)) < 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "ingest endpoint %s: %s", o->endpoint, why);
         goto fail;
     }
     if ((rc = zbridge_new(&self->bridge, loop, self->router, on_input, self)) < 0) {
