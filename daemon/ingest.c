@@ -379,10 +379,14 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     for (size_t i = 0; i < b->n_events; i++)
         if (add_event(self, p, b->events[i], raw ? &raw[i] : NULL, now, who) < 0)
             goto oom;
-    if (self->st.unauthorised > denied0)
-        cohort_log(LOG_WARNING, "ingest: key %s (%s%s%s) sent %llu events it may not write",
-                   who->fingerprint, auth_role_name(who->role), *who->agency ? ":" : "",
-                   who->agency, (unsigned long long)(self->st.unauthorised - denied0));
+    if (self->st.unauthorised > denied0) {
+        char key[48]; /* one key's refusals are rate-limited together (log.h) */
+        snprintf(key, sizeof key, "ingest-unauthorised:%s", who->fingerprint);
+        cohort_log_limited(LOG_WARNING, key,
+                           "ingest: key %s (%s%s%s) sent %llu events it may not write",
+                           who->fingerprint, auth_role_name(who->role), *who->agency ? ":" : "",
+                           who->agency, (unsigned long long)(self->st.unauthorised - denied0));
+    }
     r->n = (uint32_t)(p->nevs - r->first);
     p->nreqs++;
     return;
@@ -414,7 +418,16 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
     zmq_msg_t *payload = &parts[nparts - 1];
     auth_identity_t who;
     if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
-        /* Revoked or changed since the handshake (libzmq never re-checks). */
+        /* Revoked or changed since the handshake (libzmq never re-checks).
+         * The User-Id is ours (the ZAP handler's "role:agency:KEY"): the
+         * key's fingerprint is the first characters of its last field. */
+        const char *uid = zmq_msg_gets(payload, "User-Id"), *k = uid ? strrchr(uid, ':') : NULL;
+        char key[48];
+        snprintf(key, sizeof key, "ingest-revoked:%.8s", k ? k + 1 : "-");
+        cohort_log_limited(LOG_WARNING, key,
+                           "ingest: refused a frame from key %.8s: no longer allowed (revoked or "
+                           "changed since it connected)",
+                           k ? k + 1 : "-");
         reply_now(self, rid, rid_len, delim, 0, COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED,
                   "this connection's key is no longer allowed (revoked or changed)");
         return;
