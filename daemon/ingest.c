@@ -419,9 +419,11 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
     auth_identity_t who;
     if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
         /* Revoked or changed since the handshake (libzmq never re-checks).
-         * The User-Id is ours (the ZAP handler's "role:agency:KEY"): the
-         * key's fingerprint is the first characters of its last field. */
-        const char *uid = zmq_msg_gets(payload, "User-Id"), *k = uid ? strrchr(uid, ':') : NULL;
+         * The User-Id is ours (the ZAP handler's "role:agency:KEY"; role
+         * and agency have no ':', the Z85 KEY may): the key's fingerprint
+         * is the first characters after the second ':'. */
+        const char *uid = zmq_msg_gets(payload, "User-Id"), *k = uid ? strchr(uid, ':') : NULL;
+        k = k ? strchr(k + 1, ':') : NULL;
         char key[48];
         snprintf(key, sizeof key, "ingest-revoked:%.8s", k ? k + 1 : "-");
         cohort_log_limited(LOG_WARNING, key,
