@@ -42,8 +42,9 @@ static int is_port(const char *s)
 
 int endpoint_check(const char *ep, int local_only, char *err, size_t errlen)
 {
+    int ipc = strncmp(ep, "ipc://", 6) == 0;
     for (const unsigned char *p = (const unsigned char *)ep; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f) {
+        if (*p < 0x20 || *p == 0x7f || (*p == ' ' && !ipc)) { /* a path may have spaces */
             snprintf(err, errlen, "'%s' has a blank or a control character", ep);
             return -EINVAL;
         }

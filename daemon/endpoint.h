@@ -10,7 +10,8 @@
  *                    daemon's sockets); PORT 0-65535 or *
  *   ipc://PATH       PATH non-empty and short enough for a Unix socket
  *
- * with no ';', no blanks and no control bytes anywhere. A local-only
+ * with no ';' and no control bytes anywhere, and no blank outside an
+ * ipc:// path (a data directory may have spaces). A local-only
  * endpoint (plaintext mode) is ipc://, or tcp:// on an address in
  * 127.0.0.0/8 written as one; an interface name such as "lo" or * is not
  * plainly loopback, so it is refused there.

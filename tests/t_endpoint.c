@@ -30,6 +30,7 @@ int main(void)
     is_int(check("tcp://0.0.0.0:7400", 0), 0, "0.0.0.0 when not local-only");
     is_int(check("tcp://*:*", 0), 0, "tcp://*:* when not local-only");
     is_int(check("tcp://lo:7400", 0), 0, "an interface name when not local-only");
+    is_int(check("ipc:///srv/my data/ingest.sock", 1), 0, "an ipc:// path with a space");
     /* refused always */
     const char *bad[] = {"tcp://127.0.0.1:0;0.0.0.0:7570",
                          "tcp://0.0.0.0:7570;127.0.0.1:0",
@@ -44,14 +45,18 @@ int main(void)
                          "tcp://127.1:80",
                          "tcp://127.0.0.1: 80",
                          "tcp://127.0.0.1:80\n",
+                         "tcp://127.0.0.1 :80",
+                         "ipc:///tmp/a\tb",
+                         "ipc:///tmp/a\nb",
                          "ipc://",
                          "udp://127.0.0.1:7400",
                          "inproc://x",
                          "127.0.0.1:7400",
                          ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        is_int(check(bad[i], 0), -EINVAL, "refused: '%s'", bad[i]);
-        is_int(check(bad[i], 1), -EINVAL, "refused local-only: '%s'", bad[i]);
+        const char *name = strpbrk(bad[i], "\t\n") ? "(with a control byte)" : bad[i];
+        is_int(check(bad[i], 0), -EINVAL, "refused: '%s'", name);
+        is_int(check(bad[i], 1), -EINVAL, "refused local-only: '%s'", name);
     }
     /* refused local-only */
     const char *nonlocal[] = {"tcp://0.0.0.0:7400", "tcp://*:7400", "tcp://lo:7400",
