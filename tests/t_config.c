@@ -391,15 +391,14 @@ int main(void)
               "ipc:// endpoints, such as tcp://127.0.0.1:7400 or ipc:///run/cohortd/ingest.sock",
               "a transport other than tcp:// and ipc://");
     ok(load(&cfg, &m, "/dev/null",
-             (const char *[]){"--plaintext", "-i", "tcp://127.0.0.1:0;0.0.0.0:7570", NULL}) < 0,
+            (const char *[]){"--plaintext", "-i", "tcp://127.0.0.1:0;0.0.0.0:7570", NULL}) < 0,
        "--plaintext -i tcp://127.0.0.1:0;0.0.0.0:7570 is refused (when the flags are read)");
     is_int(load(&cfg, &m, "/dev/null",
                 (const char *[]){"--plaintext", "-i", "tcp://127.0.0.2:0", "-p", "ipc:///tmp/p",
                                  "-s", "tcp://127.0.0.1:0", NULL}),
            0, "plaintext with 127.0.0.0/8 and ipc:// loads");
     config_free(&cfg);
-    is_int(load(&cfg, &m, "/dev/null",
-                (const char *[]){"--plaintext", "-i", "tcp://lo:0", NULL}),
+    is_int(load(&cfg, &m, "/dev/null", (const char *[]){"--plaintext", "-i", "tcp://lo:0", NULL}),
            -1, "plaintext refuses an interface name (not plainly loopback)");
     ok(m.n >= 1 && strstr(m.msg[0], "tcp://lo:0 is not local"), "and says why: %s", m.msg[0]);
     config_free(&cfg);
