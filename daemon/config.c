@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cohort_ini.h"
+#include "endpoint.h"
 #include "log.h"
 #include "validate.h"
 
@@ -123,48 +124,15 @@ static int check_ipc_path(const char *v, char *why, size_t len)
     return 0;
 }
 
-/* Checks an endpoint of ingest, publish or snapshot: TRANSPORT://ADDRESS,
- * both non-empty. The two transports the daemon documents are checked as
- * libzmq would when binding them, so --check-config finds what would stop
- * the daemon: tcp://HOST:PORT (PORT 0-65535 or *; libzmq binds tcp:// on an
- * IPv4 address, * or an interface name only: it resolves no host name, so
- * localhost fails with ENODEV, and IPv6 is off on the daemon's sockets, no
- * ZMQ_IPV6) and ipc://PATH (short enough for a Unix socket). Whether libzmq
- * knows another transport is found out when binding (exit status 1, as
- * tests/integration/00-cli.t expects). Returns 0, or -1 with why. */
+/* Checks an endpoint of ingest, publish, snapshot or control as the daemon
+ * binds it (endpoint_check, endpoint.h: tcp://IPV4|*|INTERFACE:PORT or
+ * ipc://PATH, no ';' form, no host names), so --check-config finds what
+ * would stop the daemon or bind more than was meant. Whether it is local
+ * is checked once the whole configuration is known (finish). Returns 0, or
+ * -1 with why (len bytes). */
 static int check_endpoint(const char *v, char *why, size_t len)
 {
-    uint64_t port;
-    if (strpbrk(v, " \t") == NULL && strncmp(v, "ipc://", 6) == 0 && v[6] != '\0')
-        return check_ipc_path(v, why, len);
-    if (strpbrk(v, " \t") == NULL && strncmp(v, "tcp://", 6) == 0) {
-        const char *colon = strrchr(v + 6, ':');
-        if (colon == NULL || colon == v + 6 ||
-            (strcmp(colon + 1, "*") != 0 && parse_u64(colon + 1, 0, 65535, &port) < 0)) {
-            snprintf(why, len,
-                     "'%s' is not tcp://HOST:PORT such as tcp://127.0.0.1:7400 (PORT a number "
-                     "from 0 to 65535, or *)",
-                     v);
-            return -1;
-        }
-        if (v[6] == '[' || (colon - (v + 6) == 9 && strncmp(v + 6, "localhost", 9) == 0)) {
-            snprintf(why, len,
-                     "'%s': the daemon binds tcp:// only on an IPv4 address, * or a network "
-                     "interface's name (no host names such as localhost, no IPv6), e.g. "
-                     "tcp://127.0.0.1:%s",
-                     v, colon + 1);
-            return -1;
-        }
-        return 0;
-    }
-    const char *sep = strstr(v, "://");
-    if (sep != NULL && sep > v && sep[3] != '\0' && strpbrk(v, " \t") == NULL)
-        return 0;
-    snprintf(why, len,
-             "'%s' is not an endpoint such as tcp://127.0.0.1:7400 or "
-             "ipc:///run/cohortd/ingest.sock",
-             v);
-    return -1;
+    return endpoint_check(v, 0, why, len) < 0 ? -1 : 0;
 }
 
 int config_metrics_split(const char *addr, char *host, size_t len, unsigned *port, char *why,
@@ -272,7 +240,7 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
                      v);
             return -1;
         }
-        if (strcmp(v, "none") != 0 && check_ipc_path(v, why, len) < 0)
+        if (strcmp(v, "none") != 0 && check_endpoint(v, why, len) < 0)
             return -1;
         return set_str(&c->control, v, why, len);
     case O_METRICS: {
@@ -466,23 +434,6 @@ static int on_ini_value(void *arg, const char *section, const char *key, const c
     return -1;
 }
 
-/* A ZeroMQ endpoint that only this host can reach: ipc://, inproc://,
- * tcp:// on a loopback address, or a transport libzmq does not know (it
- * refuses to bind those). */
-static int local_endpoint(const char *ep)
-{
-    static const char *ok[] = {"tcp://127.0.0.1:", "tcp://[::1]:", "tcp://localhost:"};
-    static const char *net[] = {"tcp://", "udp://", "pgm://",  "epgm://", "norm://",
-                                "ws://",  "wss://", "tipc://", "vmci://"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (strncmp(ep, ok[i], strlen(ok[i])) == 0)
-            return 1;
-    for (size_t i = 0; i < sizeof net / sizeof net[0]; i++)
-        if (strncmp(ep, net[i], strlen(net[i])) == 0)
-            return 0;
-    return 1;
-}
-
 /* Replaces the owned string *slot by a formatted one. Returns 0, or -1 on
  * OOM (*slot is then NULL). */
 __attribute__((format(printf, 2, 3))) static int set_fmt(char **slot, const char *fmt, ...)
@@ -550,8 +501,8 @@ static void finish(load_t *l)
     const int eps[] = {O_INGEST, O_PUBLISH, O_SNAPSHOT, O_CONTROL};
     const char *val[] = {c->ingest, c->publish, c->snapshot, c->control};
     if (c->plaintext)
-        for (int i = 0; i < 3; i++)
-            if (!local_endpoint(val[i])) {
+        for (int i = 0; i < 4; i++)
+            if (val[i] && endpoint_check(val[i], 1, why, sizeof why) < 0) {
                 origin(l, O_PLAINTEXT, where, sizeof where);
                 opt_error(l, eps[i], c->path,
                           "%s is not local, and plaintext is on (%s): plain text is for local "

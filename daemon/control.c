@@ -12,6 +12,7 @@
  * ring (tq) and are started one by one from the tail job's after_work.
  * status and stats are answered on the loop at once. */
 #include "control.h"
+#include "endpoint.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -655,6 +656,9 @@ int control_new(control_t **out, uv_loop_t *loop, void *zctx, const control_opts
                  endpoint ? endpoint : "(none)");
         return -EINVAL;
     }
+    /* Strictly ipc:// (no ';' or control bytes): the control socket is local whatever the mode. */
+    if ((rc = endpoint_check(endpoint, 1, err, errlen)) < 0)
+        return rc;
     if (!(self = calloc(1, sizeof *self))) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -683,6 +687,8 @@ int control_new(control_t **out, uv_loop_t *loop, void *zctx, const control_opts
         snprintf(err, errlen, "binding control endpoint %s: %s", endpoint, zmq_strerror(errno));
         goto fail;
     }
+    if ((rc = endpoint_check_bound(self->router, 1, err, errlen)) < 0)
+        goto fail;
     len = sizeof self->endpoint;
     if (zmq_getsockopt(self->router, ZMQ_LAST_ENDPOINT, self->endpoint, &len) != 0 ||
         strncmp(self->endpoint, "ipc://", 6) != 0) {

@@ -17,6 +17,7 @@
  * Each batch owns the arena its events were decoded into, so the worker
  * reads the decoded events without copying. */
 #include "ingest.h"
+#include "endpoint.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -420,15 +421,22 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     for (size_t i = 0; i < b->n_events; i++)
         if (add_event(self, p, b->events[i], raw ? &raw[i] : NULL, now, who) < 0)
             goto oom;
-    if (self->st.unauthorised > denied0)
-        cohort_log(LOG_WARNING, "ingest: key %s sent %llu events it may not write", r->who,
-                   (unsigned long long)(self->st.unauthorised - denied0));
-    /* Programme ids passed validate_event: [a-z0-9._-] only, safe in a line. */
-    if (self->not_owned)
-        cohort_log(LOG_WARNING,
-                   "ingest: key %s refused %llu definitions of programmes it does not own "
-                   "(first: programme %s)",
-                   r->who, (unsigned long long)self->not_owned, self->not_owned_first);
+    /* One key's refusals are rate-limited together (log.h). Programme ids
+     * passed validate_event: [a-z0-9._-] only, safe in a line. */
+    if (self->st.unauthorised > denied0) {
+        char key[48];
+        snprintf(key, sizeof key, "ingest-unauthorised:%s", who ? who->fingerprint : "-");
+        cohort_log_limited(LOG_WARNING, key, "ingest: key %s sent %llu events it may not write",
+                           r->who, (unsigned long long)(self->st.unauthorised - denied0));
+    }
+    if (self->not_owned) {
+        char key[48];
+        snprintf(key, sizeof key, "ingest-not-owned:%s", who ? who->fingerprint : "-");
+        cohort_log_limited(LOG_WARNING, key,
+                           "ingest: key %s refused %llu definitions of programmes it does not own "
+                           "(first: programme %s)",
+                           r->who, (unsigned long long)self->not_owned, self->not_owned_first);
+    }
     r->n = (uint32_t)(p->nevs - r->first);
     p->nreqs++;
     return;
@@ -460,7 +468,18 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
     zmq_msg_t *payload = &parts[nparts - 1];
     auth_identity_t who;
     if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
-        /* Revoked or changed since the handshake (libzmq never re-checks). */
+        /* Revoked or changed since the handshake (libzmq never re-checks).
+         * The User-Id is ours (the ZAP handler's "role:agency:KEY"; role
+         * and agency have no ':', the Z85 KEY may): the key's fingerprint
+         * is the first characters after the second ':'. */
+        const char *uid = zmq_msg_gets(payload, "User-Id"), *k = uid ? strchr(uid, ':') : NULL;
+        k = k ? strchr(k + 1, ':') : NULL;
+        char key[48];
+        snprintf(key, sizeof key, "ingest-revoked:%.8s", k ? k + 1 : "-");
+        cohort_log_limited(LOG_WARNING, key,
+                           "ingest: refused a frame from key %.8s: no longer allowed (revoked or "
+                           "changed since it connected)",
+                           k ? k + 1 : "-");
         reply_now(self, rid, rid_len, delim, 0, COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED,
                   "this connection's key is no longer allowed (revoked or changed)");
         return;
@@ -1377,9 +1396,19 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     /* before the bind: no connection's events are missed (peer count) */
     if ((rc = zmonitor_new(&self->mon, loop, zctx, self->router, "ingest", err, errlen)) < 0)
         goto fail;
+    /* Strict parse (no tcp://SOURCE;DESTINATION); plaintext binds only
+     * loopback or ipc://, checked again on what libzmq really bound. */
+    if ((rc = endpoint_check(o->endpoint, o->auth == NULL, err, errlen)) < 0)
+        goto fail;
     if (zmq_bind(self->router, o->endpoint) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding ingest endpoint %s: %s", o->endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    if ((rc = endpoint_check_bound(self->router, o->auth == NULL, err, errlen)) < 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "ingest endpoint %s: %s", o->endpoint, why);
         goto fail;
     }
     if ((rc = zbridge_new(&self->bridge, loop, self->router, on_input, self)) < 0) {

@@ -52,6 +52,8 @@ typedef struct {
     int stopping;       /* a stop signal was received */
     notify_t *notify;   /* service manager notifications (sd_notify); no-op without NOTIFY_SOCKET */
     metrics_t *metrics; /* the Prometheus endpoint, or NULL when off */
+    uv_timer_t log_flush; /* writes the counts of rate-limited log lines (log.h) */
+    int log_flush_inited; /* log_flush was initialised (so it must be closed) */
 
     cohortd_config_t *cfg;   /* the settings in force (main's) */
     const config_cli_t *cli; /* the command line, applied again on each reload */
@@ -176,6 +178,15 @@ static void on_hup(daemon_t *d)
         return; /* logged by auth, with the reason; the old table stays */
     if (revoked && d->pub)
         publish_revalidate(d->pub);
+}
+
+#define LOG_FLUSH_MS 5000 /* how often pending counts of rate-limited lines are checked */
+
+/* Every LOG_FLUSH_MS: the counts of rate-limited lines whose window ended. */
+static void on_log_flush(uv_timer_t *t)
+{
+    (void)t;
+    cohort_log_limited_flush(0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -359,6 +370,11 @@ int main(int argc, char **argv)
         cohort_log(LOG_ERR, "cannot start service manager notifications: %s", err);
         goto out;
     }
+    /* A key's suppressed lines are counted in the log at most LOG_FLUSH_MS after its window. */
+    uv_timer_init(d.loop, &d.log_flush);
+    d.log_flush_inited = 1;
+    uv_timer_start(&d.log_flush, on_log_flush, LOG_FLUSH_MS, LOG_FLUSH_MS);
+    uv_unref((uv_handle_t *)&d.log_flush); /* never keeps the daemon running */
     int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
     for (int i = 0; i < 3; i++) {
         uv_signal_init(d.loop, &d.sig[i]);
@@ -388,6 +404,8 @@ out:
     publish_destroy(&d.pub);
     auth_destroy(&d.auth);
     explicit_bzero(sec_key, sizeof sec_key);
+    if (d.log_flush_inited)
+        uv_close((uv_handle_t *)&d.log_flush, NULL); /* d outlives the loop */
     if (d.loop) {
         uv_run(d.loop, UV_RUN_NOWAIT); /* let close callbacks run */
         if (uv_loop_close(d.loop) != 0)
@@ -400,6 +418,7 @@ out:
     if (zctx && term_zmq(zctx) < 0)
         cohort_log(LOG_WARNING, "ZeroMQ did not shut down within %d s; exiting anyway",
                    TERM_WAIT_S);
+    cohort_log_limited_flush(1); /* every count still pending */
     config_free(&cfg);
     config_cli_free(&cli);
     return status;

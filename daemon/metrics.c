@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cohort.pb-c.h"
+#include "endpoint.h"
 #include "log.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -614,6 +615,17 @@ int metrics_new(metrics_t **out, uv_loop_t *loop, const metrics_opts_t *o, char 
         rc = -errno;
         snprintf(err, errlen, "binding the metrics endpoint %s: %s", o->addr, strerror(errno));
         goto fail;
+    }
+    { /* metrics are served on loopback only: check what was really bound */
+        struct sockaddr_storage bound;
+        socklen_t blen = sizeof bound;
+        if (getsockname(fd, (struct sockaddr *)&bound, &blen) != 0 ||
+            !endpoint_sockaddr_local((struct sockaddr *)&bound, blen)) {
+            rc = -EPERM;
+            snprintf(err, errlen, "the metrics endpoint %s is not bound to a loopback address",
+                     o->addr);
+            goto fail;
+        }
     }
     /* libmicrohttpd gets its own descriptor (and closes it when stopped);
      * ours is closed whatever happens, so no path closes one twice. */

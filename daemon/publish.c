@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "auth.h"
+#include "endpoint.h"
 #include "log.h"
 #include "zbridge.h"
 #include "zmonitor.h"
@@ -667,12 +668,16 @@ static int open_router(publish_t *self, void **sock, zmonitor_t **mon, const cha
     /* before the bind: no peer's events are missed (peer count) */
     if ((rc = zmonitor_new(mon, self->loop, self->zctx, *sock, what, err, errlen)) < 0)
         return rc;
+    /* plaintext mode (no key table) binds loopback or ipc:// only, and
+     * what libzmq really bound is checked too */
+    if ((rc = endpoint_check(ep, !self->auth, err, errlen)) < 0)
+        return rc;
     if (zmq_bind(*sock, ep) != 0) {
         rc = -errno;
         snprintf(err, errlen, "binding %s endpoint %s: %s", what, ep, zmq_strerror(errno));
         return rc;
     }
-    return 0;
+    return endpoint_check_bound(*sock, !self->auth, err, errlen);
 }
 
 /* ------------------------------------------------------------- public --- */

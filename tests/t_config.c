@@ -378,6 +378,41 @@ int main(void)
         diag("%s", m.msg[0]);
     config_free(&cfg);
 
+    /* Issue 13 item 3: libzmq's tcp://SOURCE;DESTINATION form binds
+     * DESTINATION, so it is refused everywhere; so are host names. */
+    one_error("semi.conf", "[endpoints]\ningest = tcp://127.0.0.1:0;0.0.0.0:7570\n",
+              "2: option 'ingest': 'tcp://127.0.0.1:0;0.0.0.0:7570' has a ';': libzmq reads "
+              "tcp://SOURCE;DESTINATION and binds DESTINATION, so no endpoint may have one",
+              "the tcp://SOURCE;DESTINATION form");
+    one_error("semictl.conf", "[endpoints]\ncontrol = ipc:///tmp/c;x\n",
+              "2: option 'control': 'ipc:///tmp/c;x' has a ';': libzmq reads "
+              "tcp://SOURCE;DESTINATION and binds DESTINATION, so no endpoint may have one",
+              "a ';' in the control endpoint");
+    one_error("host.conf", "[endpoints]\npublish = tcp://cohortd.example.org:7537\n",
+              "2: option 'publish': 'tcp://cohortd.example.org:7537': the daemon binds tcp:// "
+              "only on an IPv4 address, * or a network interface's name (no host names such as "
+              "localhost, no IPv6), e.g. tcp://127.0.0.1:7537",
+              "a host name (issue 15 item 5)");
+    one_error("ws.conf", "[endpoints]\nsnapshot = ws://127.0.0.1:7402\n",
+              "2: option 'snapshot': 'ws://127.0.0.1:7402': the daemon binds only tcp:// and "
+              "ipc:// endpoints, such as tcp://127.0.0.1:7400 or ipc:///run/cohortd/ingest.sock",
+              "a transport other than tcp:// and ipc://");
+    ok(load(&cfg, &m, "/dev/null",
+            (const char *[]){"--plaintext", "-i", "tcp://127.0.0.1:0;0.0.0.0:7570", NULL}) < 0,
+       "--plaintext -i tcp://127.0.0.1:0;0.0.0.0:7570 is refused (when the flags are read)");
+    is_int(load(&cfg, &m, "/dev/null",
+                (const char *[]){"--plaintext", "-i", "tcp://127.0.0.2:0", "-p", "ipc:///tmp/p",
+                                 "-s", "tcp://127.0.0.1:0", NULL}),
+           0, "plaintext with 127.0.0.0/8 and ipc:// loads");
+    config_free(&cfg);
+    is_int(load(&cfg, &m, "/dev/null", (const char *[]){"--plaintext", "-i", "tcp://lo:0", NULL}),
+           -1, "plaintext refuses an interface name (not plainly loopback)");
+    ok(m.n >= 1 && strstr(m.msg[0], "tcp://lo:0 is not local"), "and says why: %s", m.msg[0]);
+    config_free(&cfg);
+    is_int(load(&cfg, &m, "/dev/null", (const char *[]){"--plaintext", "-s", "tcp://*:0", NULL}),
+           -1, "plaintext refuses tcp://*");
+    config_free(&cfg);
+
     /* The metrics port is not one a tcp:// endpoint binds. */
     path = write_file("mport.conf", "[endpoints]\nmetrics = localhost:7400\n");
     is_int(load(&cfg, &m, path, NULL), -1, "metrics on the default ingest port is refused");

@@ -23,8 +23,12 @@ my ($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', '/proc/nope/data']
 is($rc, 1, 'cohortd exits 1 when the data directory cannot be made');
 like($err, qr/data directory .*nope/, 'and names the directory');
 ($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', "$dir/d", '--plaintext', '--ingest', 'bogus://x']);
-is($rc, 1, 'cohortd exits 1 on a bad endpoint');
-like($err, qr/^<3>.*ingest endpoint bogus:\/\/x/m, 'with an error-priority line naming it');
+is($rc, 2, 'cohortd refuses an endpoint it does not bind (only tcp:// and ipc://) with status 2');
+like($err, qr/--ingest: 'bogus:\/\/x': the daemon binds only tcp:\/\/ and ipc:\/\//, 'naming it');
+($rc, $out, $err) = run_cmd([bin('cohortd'), '--data-dir', "$dir/d", '--plaintext', '--ingest',
+                             'ipc:///proc/nope/ingest']);
+is($rc, 1, 'cohortd exits 1 when binding an endpoint fails');
+like($err, qr/^<3>.*ingest endpoint ipc:\/\/\/proc\/nope\/ingest/m, 'with an error-priority line naming it');
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', "$dir/none"]);
 is($rc, 2, 'cohortctl verify on a missing store exits 2 (cannot check)');
 like($err, qr/cannot open the store/, 'and says so');

@@ -18,6 +18,9 @@
  *     each send R snapshot requests for every topic; none of them ever
  *     reads.
  *
+ * With --key FILE --server-key FILE the sockets are CURVE clients with
+ * that key (as cohort-agent's --key); without, plain text.
+ *
  * Both print "ready" on stdout once connected (a test can wait for it),
  * run until S seconds have passed or SIGTERM/SIGINT, then print one JSON
  * line {"frames":F,"bytes":B} (frames sent) and exit 0; 2 on a usage or
@@ -33,6 +36,7 @@
 #include <zmq.h>
 
 #include "cohort.pb-c.h"
+#include "cohort_keys.h"
 
 #define MAX_CONNS 256
 #define MAX_EVENTS 4096     /* the daemon's per-frame limit */
@@ -57,7 +61,7 @@ static double now_s(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: zflood ingest ENDPOINT [--conns N] [--seconds S] [--kind junk|reject]"
-                    " [--size BYTES]\n"
+                    " [--size BYTES] [--read] [--key FILE --server-key FILE]\n"
                     "       zflood slow PUBLISH SNAPSHOT [--conns N] [--seconds S]"
                     " [--requests R]\n");
     exit(2);
@@ -135,11 +139,19 @@ static uint8_t *reject_frame(size_t size, size_t *len, size_t **ids, size_t *n)
     return *n == k ? buf : NULL;
 }
 
+/* CURVE client keys (--key, --server-key), or off: plain text. */
+static cohort_curve_t curve;
+
 static void *sock(void *ctx, int type, const char *ep, int sndhwm, int rcvhwm)
 {
     void *s = zmq_socket(ctx, type);
     int zero = 0;
     int64_t maxmsg = -1;
+    char err[256];
+    if (s && cohort_curve_apply(s, &curve, err, sizeof err) < 0) {
+        fprintf(stderr, "zflood: %s\n", err);
+        exit(2);
+    }
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm) != 0 ||
         zmq_setsockopt(s, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0 ||
@@ -158,11 +170,13 @@ int main(int argc, char **argv)
                                          {"size", required_argument, NULL, 'b'},
                                          {"requests", required_argument, NULL, 'r'},
                                          {"read", no_argument, NULL, 'R'},
+                                         {"key", required_argument, NULL, 'K'},
+                                         {"server-key", required_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
     int conns = 4, requests = 100, c, ingest, drain = 0;
     double seconds = 10;
     size_t size = 4u << 20;
-    const char *kind = "junk";
+    const char *kind = "junk", *key = NULL, *server_key = NULL;
     void *ctx, *socks[2 * MAX_CONNS];
     uint64_t frames = 0, bytes = 0, counter = 0, replies = 0;
     int nsocks = 0;
@@ -186,6 +200,12 @@ int main(int argc, char **argv)
         case 'R':
             drain = 1;
             break;
+        case 'K':
+            key = optarg;
+            break;
+        case 'S':
+            server_key = optarg;
+            break;
         default:
             usage();
         }
@@ -198,6 +218,13 @@ int main(int argc, char **argv)
         usage();
     if (ingest && strcmp(kind, "junk") != 0 && strcmp(kind, "reject") != 0)
         usage();
+    if (key || server_key) {
+        char err[512];
+        if (cohort_curve_from(&curve, key, server_key, 0, err, sizeof err) < 0) {
+            fprintf(stderr, "zflood: %s\n", err);
+            return 2;
+        }
+    }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     ctx = zmq_ctx_new();
@@ -289,5 +316,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < nsocks; i++)
         zmq_close(socks[i]);
     zmq_ctx_term(ctx);
+    cohort_curve_clear(&curve);
     return 0;
 }
