@@ -170,8 +170,9 @@ static void test_from(void)
 
 enum { ACK_ALL, REFUSE_FRAME, REJECT_UNAUTH };
 
-/* The fake daemon: a CURVE ROUTER for ingest, a CURVE PUB and a CURVE
- * snapshot ROUTER, served by a thread. */
+/* The fake daemon: a CURVE ROUTER for ingest, a CURVE publish ROUTER
+ * (subscribers send {"subscribe":P}; each is answered $subscribed and then
+ * gets the heartbeat) and a CURVE snapshot ROUTER, served by a thread. */
 typedef struct {
     void *ctx;
     void *ingest, *pubs, *snap;
@@ -181,6 +182,8 @@ typedef struct {
     atomic_int stop;
     atomic_int frames; /* ingest frames received */
     uint64_t seq;
+    uint8_t subs[8][8]; /* subscribers' routing ids (libzmq's are 5 bytes) */
+    int nsubs;          /* how many */
     pthread_t th;
 } server_t;
 
@@ -198,9 +201,31 @@ static void *serve(void *arg)
                      "{\"topic\":\"system\",\"epoch\":\"00000000000000aa\",\"rev\":%llu,\"seq\":0,"
                      "\"doc\":{\"head_seq\":0,\"topics\":0}}",
                      (unsigned long long)++hb_rev);
-            zmq_send(s->pubs, "system", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send(s->pubs, env, strlen(env), ZMQ_DONTWAIT);
+            for (int i = 0; i < s->nsubs; i++) {
+                zmq_send(s->pubs, s->subs[i], 5, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send(s->pubs, "system", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send(s->pubs, env, strlen(env), ZMQ_DONTWAIT);
+            }
             next_hb = now + 100;
+        }
+        for (;;) { /* subscription requests: remember the subscriber, answer */
+            zmq_msg_t id, body;
+            zmq_msg_init(&id);
+            zmq_msg_init(&body);
+            if (zmq_msg_recv(&id, s->pubs, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&id);
+                zmq_msg_close(&body);
+                break;
+            }
+            zmq_msg_recv(&body, s->pubs, 0);
+            if (zmq_msg_size(&id) == 5 && s->nsubs < 8) {
+                memcpy(s->subs[s->nsubs++], zmq_msg_data(&id), 5);
+                zmq_send(s->pubs, zmq_msg_data(&id), 5, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send(s->pubs, "$subscribed", 11, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send(s->pubs, "{}", 2, ZMQ_DONTWAIT);
+            }
+            zmq_msg_close(&id);
+            zmq_msg_close(&body);
         }
         if (zmq_poll(it, 2, 20) < 0)
             continue;
@@ -294,7 +319,7 @@ static int server_start(server_t *s)
     if (zmq_curve_keypair(s->pub, s->sec) != 0)
         return -1;
     if (!(s->ingest = server_sock(s, ZMQ_ROUTER, s->ingest_ep)) ||
-        !(s->pubs = server_sock(s, ZMQ_PUB, s->pub_ep)) ||
+        !(s->pubs = server_sock(s, ZMQ_ROUTER, s->pub_ep)) ||
         !(s->snap = server_sock(s, ZMQ_ROUTER, s->snap_ep)))
         return -1;
     return pthread_create(&s->th, NULL, serve, s) == 0 ? 0 : -1;
@@ -402,7 +427,11 @@ static void test_client(server_t *s)
 
     x = run_client(s, NULL, 1, 0, &hs, why, sizeof why, NULL);
     ok(x.undelivered == 1 && x.accepted == 0, "plain-text client to a CURVE server: UNDELIVERED");
-    ok(hs == -1 && strstr(why, "mechanism mismatch") != NULL, "why: %s", why);
+    /* Which side sees the mismatch first is a race in libzmq: the client's
+     * monitor reports the mismatch, or the server's close comes first. */
+    ok(hs == -1 && (strstr(why, "mechanism mismatch") != NULL ||
+                    strstr(why, "during the handshake") != NULL),
+       "why: %s", why);
 
     atomic_store(&s->mode, REFUSE_FRAME);
     x = run_client(s, &c, 2, 0, &hs, why, sizeof why, NULL);

@@ -145,17 +145,21 @@ stage($_, 'ENROLLED', '2009-03-20T10:00:00Z') for @MREFS;    # mentors nominated
 my @enrolled = grep { $_ ne 'sfp16' } @offered;             # sfp01..sfp14
 stage($_, 'ENROLLED', '2009-04-01T09:00:00Z') for @enrolled;
 
-# mentor assignments (sent by the participant's agency; mentor from another)
+# mentor assignments (sent by the participant's agency; mentor from another,
+# named by mentorAgency). A participant of the sender's own agency named as
+# mentor is WRONG_ROLE (another agency's would get UNKNOWN_PARTICIPANT,
+# 55-mentors.t).
 my @PAIRS = ([sfp01 => 'sfm2'], [sfp02 => 'sfm3'], [sfp03 => 'sfm1'], [sfp04 => 'sfm4'],
              [sfp05 => 'sfm5'], [sfp06 => 'sfm6'], [sfp07 => 'sfm1'], [sfp08 => 'sfm2'],
              [sfp09 => 'sfm4'], [sfp10 => 'sfm5'], [sfp10 => 'sfm6'], [sfp13 => 'sfm3'],
              [sfp10 => 'sfm5']);    # the last one again: changes nothing
 for my $pr (@PAIRS) {
     ev($AGENCY{ $pr->[0] }, '2009-04-03T15:00:00Z', 'mentorAssigned',
-       { participantRef => $pr->[0], mentorRef => $pr->[1], programmeId => $PROG, cohortId => $COH });
+       { participantRef => $pr->[0], mentorRef => $pr->[1], mentorAgency => $AGENCY{ $pr->[1] },
+         programmeId => $PROG, cohortId => $COH });
 }
 ev('hmcts-wm', '2009-04-03T15:30:00Z', 'mentorAssigned',
-   { participantRef => 'sfp11', mentorRef => 'sfp12', programmeId => $PROG, cohortId => $COH },
+   { participantRef => 'sfp11', mentorRef => 'sfp04', programmeId => $PROG, cohortId => $COH },
    'mentor-is-participant');
 
 # ---------------------------------------------------------------- attendance

@@ -42,7 +42,7 @@ for my $n (qw(agent-a coord op)) {
     ($pub{$n}) = slurp("$keys/$n.pub") =~ /public-key\s*=\s*(\S{40})/ or die "no key in $n.pub";
 }
 open my $fh, '>', "$dir/data/access" or die;
-print $fh "$pub{'agent-a'} agent wm-police\n$pub{coord} coordinator\n$pub{op} operator\n";
+print $fh "$pub{'agent-a'} agent wm-police\n$pub{coord} coordinator programmes=*\n$pub{op} operator\n";
 close $fh;
 my ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'keygen-pseudonym', "$keys/wm-police.pseudonym"]);
 is($rc, 0, 'pseudonym key made') or diag $err;

@@ -97,9 +97,9 @@ ev('hmcts-wm', '2009-06-02T09:00:00Z', 'promotionRecorded',
    { participantRef => 'p06', kind => 'ACTING_UP', fromGrade => 'a', toGrade => 'b',
      effectiveOn => '2009-06-02', programmeId => $PROG, cohortId => $COH });
 ev('wm-police', '2009-04-06T09:00:00Z', 'mentorAssigned',
-   { mentorRef => 'm01', who('X'), programmeId => $PROG, cohortId => $COH }, 1);
+   { mentorRef => 'm01', mentorAgency => 'cps-wm', who('X'), programmeId => $PROG, cohortId => $COH }, 1);
 ev('wm-police', '2009-04-06T09:00:00Z', 'mentorAssigned',
-   { mentorRef => 'm01', participantRef => 'p01', programmeId => $PROG, cohortId => $COH });
+   { mentorRef => 'm01', mentorAgency => 'cps-wm', participantRef => 'p01', programmeId => $PROG, cohortId => $COH });
 
 my $dir = tmpdir();
 my $key = "$dir/wm-police.pseudonym";

@@ -72,7 +72,7 @@ sub stages {
 }
 sub assign {
     my ($mref, $magency) = @_;
-    return ev('wm-police', mentorAssigned => { mentorRef => $mref, participantRef => 'p1:wmp-1',
+    return ev('wm-police', mentorAssigned => { mentorRef => $mref, participantRef => pref('wmp-1'),
         programmeId => $P, cohortId => 'c1', ($magency ? (mentorAgency => $magency) : ()) });
 }
 
@@ -83,20 +83,20 @@ is(results(send_as('coord',
     ev('wmcjb', cohortOpened => { programmeId => $P, cohortId => 'c1', places => 10,
         startsOn => '2009-04-01', endsOn => '2009-09-30', agencies => ['wm-police', 'cps-wm'] }))),
    'ACCEPTED,ACCEPTED', 'the coordinator defines the programme');
-my $r = send_as('wmp', person('wm-police', 'p1:wmp-1', 'PARTICIPANT'),
-    stages('wm-police', 'p1:wmp-1', qw(APPLIED SHORTLISTED INTERVIEWED LINE_MANAGER_SUPPORTED OFFERED ENROLLED)));
+my $r = send_as('wmp', person('wm-police', pref('wmp-1'), 'PARTICIPANT'),
+    stages('wm-police', pref('wmp-1'), qw(APPLIED SHORTLISTED INTERVIEWED LINE_MANAGER_SUPPORTED OFFERED ENROLLED)));
 is(results($r), join(',', ('ACCEPTED') x 7), 'wm-police enrols its participant');
-$r = send_as('cps', person('cps-wm', 'p1:cps-mentor', 'MENTOR'),
-             stages('cps-wm', 'p1:cps-mentor', 'ENROLLED'), person('cps-wm', 'p1:cps-staff', 'PARTICIPANT'));
+$r = send_as('cps', person('cps-wm', pref('cps-mentor'), 'MENTOR'),
+             stages('cps-wm', pref('cps-mentor'), 'ENROLLED'), person('cps-wm', pref('cps-staff'), 'PARTICIPANT'));
 is(results($r), 'ACCEPTED,ACCEPTED,ACCEPTED', 'cps-wm registers a mentor and a participant');
 
 # --- capture ----------------------------------------------------------------
-is(results(send_as('rogue', person('aa-rogue', 'p1:cps-mentor', 'MENTOR'))), 'ACCEPTED',
+is(results(send_as('rogue', person('aa-rogue', pref('cps-mentor'), 'MENTOR'))), 'ACCEPTED',
    "a rogue agency registers a mentor under cps-wm's mentor's ref");
-$r = send_as('wmp', assign('p1:cps-mentor'));
+$r = send_as('wmp', assign(pref('cps-mentor')));
 is(results($r), 'REJECTED:REJECT_UNKNOWN_PARTICIPANT',
    'without mentorAgency only wm-police is searched: nothing is captured');
-$r = send_as('wmp', assign('p1:cps-mentor', 'cps-wm'));
+$r = send_as('wmp', assign(pref('cps-mentor'), 'cps-wm'));
 is(results($r), 'ACCEPTED', 'with mentorAgency cps-wm: ACCEPTED');
 
 sub view {
@@ -107,14 +107,14 @@ sub view {
 my $v;
 ok(wait_until(10, sub { $v = view(); ($v->{"cohort/$P/c1"}{mentoring}{assignments} // 0) == 1 }),
    'the cohort has one mentor assignment') or diag explain $v->{"cohort/$P/c1"};
-my ($m) = grep { $_->{ref} eq 'p1:cps-mentor' } @{ $v->{"agency/cps-wm/$P/c1"}{people} // [] };
+my ($m) = grep { $_->{ref} eq pref('cps-mentor') } @{ $v->{"agency/cps-wm/$P/c1"}{people} // [] };
 is($m && $m->{mentees}, 1, "cps-wm's mentor has the mentee");
 ok(!$v->{"agency/aa-rogue/$P/c1"}, 'the rogue agency has no topic: its mentor got nothing');
 
 # --- oracle -----------------------------------------------------------------
-my $unknown = send_as('wmp', assign('p1:nobody-here', 'cps-wm'))->[0];
-my $participant = send_as('wmp', assign('p1:cps-staff', 'cps-wm'))->[0];
-my $no_agency = send_as('wmp', assign('p1:nobody-here', 'no-such-agency'))->[0];
+my $unknown = send_as('wmp', assign(pref('nobody-here'), 'cps-wm'))->[0];
+my $participant = send_as('wmp', assign(pref('cps-staff'), 'cps-wm'))->[0];
+my $no_agency = send_as('wmp', assign(pref('nobody-here'), 'no-such-agency'))->[0];
 is($unknown->{result}, "REJECTED", "a ref unknown at cps-wm is rejected");
 ok(length($unknown->{reason} // ""), "  with a reason: $unknown->{reason}");
 is($unknown->{code}, 'REJECT_UNKNOWN_PARTICIPANT', '  as UNKNOWN_PARTICIPANT');
@@ -123,6 +123,7 @@ is($strip->($participant), $strip->($unknown),
    "a participant of cps-wm named as mentor: the same ack as an unknown ref (code and reason)");
 is($strip->($no_agency), $strip->($unknown), 'an agency with no one at all: the same ack');
 unlike($unknown->{reason} // '', qr/nobody|cps/, 'the reason names neither the ref nor the agency');
-unlike(log_of($d), qr/p1:(wmp|cps|nobody)/, 'no ref in the log');
+my $refs = join '|', map { quotemeta pref($_) } qw(wmp-1 cps-mentor cps-staff nobody-here);
+unlike(log_of($d), qr/$refs/, 'no ref in the log');
 is(stop_daemon($d), 0, 'the daemon exits cleanly') or diag log_of($d);
 done_testing();

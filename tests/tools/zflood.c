@@ -41,7 +41,8 @@
 #define MAX_CONNS 256
 #define MAX_EVENTS 4096     /* the daemon's per-frame limit */
 #define ID_MAGIC "zflood!!" /* first 8 bytes of every event id in a reject frame */
-#define TEXT_MAX 512        /* the daemon's limit for a free-text field */
+#define GRADE_MAX 64        /* the daemon's limit for a grade */
+#define PAD_FIELD 99        /* padding: a field number no reader knows */
 
 static volatile sig_atomic_t stop;
 
@@ -75,17 +76,21 @@ static uint8_t *reject_frame(size_t size, size_t *len, size_t **ids, size_t *n)
     static Cohort__V1__PromotionRecorded pr[MAX_EVENTS];
     static Cohort__V1__Event *evp[MAX_EVENTS];
     static uint8_t idb[MAX_EVENTS][16];
-    char grade[TEXT_MAX + 1];
+    char grade[GRADE_MAX + 1];
+    static ProtobufCMessageUnknownField uf;
+    static uint8_t *pad;
     Cohort__V1__Batch batch = COHORT__V1__BATCH__INIT;
     Cohort__V1__IngestRequest req = COHORT__V1__INGEST_REQUEST__INIT;
     struct timespec ts;
     size_t per, k = 0;
     uint8_t *buf;
     clock_gettime(CLOCK_REALTIME, &ts);
-    memset(grade, 'g', TEXT_MAX);
-    grade[TEXT_MAX] = 0;
-    /* One event with both grades full is about 1.1 KB; shorten them so the
-     * events fit the size asked for with at most MAX_EVENTS events. */
+    memset(grade, 'g', GRADE_MAX);
+    grade[GRADE_MAX] = 0;
+    /* Well-formed events of the agency "zflood-agency", which no key
+     * writes (REJECT_UNAUTHORISED once validated). Frames bigger than
+     * MAX_EVENTS such events are padded with an unknown field, which the
+     * daemon keeps and otherwise ignores, as it would a newer field. */
     for (size_t i = 0; i < MAX_EVENTS; i++) {
         cohort__v1__event__init(&evs[i]);
         cohort__v1__promotion_recorded__init(&pr[i]);
@@ -98,7 +103,7 @@ static uint8_t *reject_frame(size_t size, size_t *len, size_t **ids, size_t *n)
         evs[i].occurred_at = (int64_t)ts.tv_sec * 1000000 - 86400000000LL;
         evs[i].body_case = COHORT__V1__EVENT__BODY_PROMOTION_RECORDED;
         evs[i].promotion_recorded = &pr[i];
-        pr[i].participant_ref = "nobody-registered-this-ref";
+        pr[i].participant_ref = "p1:zfloodzfloodzfloodzfloodzfloodzz"; /* pseudonym form */
         pr[i].kind = COHORT__V1__PROGRESSION_KIND__ACTING_UP;
         pr[i].from_grade = grade;
         pr[i].to_grade = grade;
@@ -106,22 +111,25 @@ static uint8_t *reject_frame(size_t size, size_t *len, size_t **ids, size_t *n)
         evp[i] = &evs[i];
     }
     per = cohort__v1__event__get_packed_size(&evs[0]) + 4;
-    if (size / per > MAX_EVENTS) {
-        k = MAX_EVENTS;
-    } else {
-        /* fewer, full-size events; shrink nothing */
-        k = size / per ? size / per : 1;
-    }
-    if (k == MAX_EVENTS) {
-        /* shrink the grades so MAX_EVENTS events make about size bytes */
-        size_t want = size / MAX_EVENTS, base;
-        pr[0].from_grade = pr[0].to_grade = "";
-        base = cohort__v1__event__get_packed_size(&evs[0]) + 4;
-        size_t g = want > base + 8 ? (want - base - 8) / 2 : 0;
-        if (g > TEXT_MAX)
-            g = TEXT_MAX;
-        grade[g] = 0;
-        pr[0].from_grade = pr[0].to_grade = grade;
+    k = size / per > MAX_EVENTS ? MAX_EVENTS : (size / per ? size / per : 1);
+    if (k == MAX_EVENTS && size / MAX_EVENTS > per + 8) {
+        size_t plen = size / MAX_EVENTS - per - 8, o = 0, v = plen;
+        free(pad);
+        if (!(pad = malloc(plen + 10)))
+            return NULL;
+        do { /* the data of a length-delimited unknown field starts with its length */
+            pad[o++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+            v >>= 7;
+        } while (v > 0);
+        memset(pad + o, 'x', plen);
+        uf.tag = PAD_FIELD;
+        uf.wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+        uf.len = o + plen;
+        uf.data = pad;
+        for (size_t i = 0; i < MAX_EVENTS; i++) {
+            evs[i].base.n_unknown_fields = 1;
+            evs[i].base.unknown_fields = &uf;
+        }
     }
     batch.n_events = k;
     batch.events = evp;
