@@ -16,7 +16,7 @@
  *                           document with the live daemon's snapshot
  *   snapshot [PREFIX]       the live status documents, as JSON Lines
  *   keygen NAME             a CURVE keypair: NAME.key (secret, 0600), NAME.pub
- *   audit-disclosure [--history FILE | SNAPSHOT-FILE]
+ *   audit-disclosure [--history FILE | FILE]
  *                           offline: which published counts of people with a
  *                           protected characteristic can be pinned or bounded
  *                           below k (audit.h); exit 1 if any
@@ -312,11 +312,11 @@ static const command_t commands[] = {
      "(public and secret key, mode 0600) and NAME.pub (public key), lines\n"
      "'public-key = Z85' and 'secret-key = Z85'. Never overwrites. Prints the\n"
      "public key, for the daemon's access file.\n"},
-    {"audit-disclosure", run_audit, O_K | O_HISTORY | O_JSON, 0, 1, "[SNAPSHOT-FILE]",
+    {"audit-disclosure", run_audit, O_K | O_HISTORY | O_JSON, 0, 1, "[FILE]",
      "which published counts give people away",
      "Reads status documents as JSON Lines ({\"topic\",\"rev\",\"seq\",\"doc\"}): one\n"
-     "moment from SNAPSHOT-FILE (the output of 'cohortctl snapshot'; '-' or none:\n"
-     "stdin), or every published version with --history. Prints every count of\n"
+     "moment from FILE (the output of 'cohortctl snapshot'; '-' or none: stdin),\n"
+     "or every published version with --history. Prints every count of\n"
      "people by a protected characteristic that it can pin to one value, or bound\n"
      "to 1..k-1, from the document's margins, zeros and aims, from a programme\n"
      "roll-up with its cohorts, or from the change between two versions of a\n"
@@ -593,7 +593,7 @@ static int parse(args_t *a, int argc, char **argv)
         a->prefix = a->pos[0];
     if (a->history && a->npos) {
         fprintf(stderr,
-                "cohortctl: %s: give --history FILE or a SNAPSHOT-FILE, not both\n"
+                "cohortctl: %s: give --history FILE or a snapshot FILE, not both\n"
                 "Try 'cohortctl %s --help'.\n",
                 a->cmd, a->cmd);
         return -EINVAL;
