@@ -51,6 +51,7 @@
 
 #define INF (LONG_MAX / 4)
 #define MAX_PASSES 200
+#define MAX_COUNT 1000000000L /* larger counts are refused (no overflow in sums) */
 
 enum {
     C_TOTAL = 0,
@@ -150,6 +151,12 @@ static long lmin(long a, long b)
     return a < b ? a : b;
 }
 
+/* ceil(a / b) for b > 0, any sign of a. */
+static long ceil_div(long a, long b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
 static void cell_name(int i, char *buf, size_t n)
 {
     if (i == C_TOTAL)
@@ -246,7 +253,7 @@ static int set_cell(view_t *v, int i, const json_t *val)
 {
     if (json_is_integer(val)) {
         json_int_t x = json_integer_value(val);
-        if (x < 0 || x >= INF)
+        if (x < 0 || x > MAX_COUNT)
             return -1;
         v->kind[i] = K_PUB;
         v->lo[i] = v->hi[i] = (long)x;
@@ -330,7 +337,7 @@ static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t re
      * programme's is a sum over cohorts, at least the union. */
     filled = (json_t *)jpath(doc, "filled", "participants");
     if (json_is_integer(filled) && json_integer_value(filled) >= 0 &&
-        json_integer_value(filled) < INF) {
+        json_integer_value(filled) <= MAX_COUNT) {
         long f = (long)json_integer_value(filled);
         if (!v->programme) {
             v->lo[C_TOTAL] = lmax(v->lo[C_TOTAL], f);
@@ -359,17 +366,19 @@ static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t re
         int c = aim_cell(json_string_value(json_object_get(a, "group")));
         const json_t *pct = json_object_get(a, "actual_percent");
         long t = v->lo[C_TOTAL];
-        if (c < 0 || t != v->hi[C_TOTAL] || t <= 0 || t >= INF)
+        if (c < 0 || t != v->hi[C_TOTAL] || t <= 0 || t > MAX_COUNT)
             continue;
         if (json_is_integer(pct)) {
-            long want = (long)json_integer_value(pct), cmin = -1, cmax = -1;
-            for (long x = 0; x <= t; x++)
-                if ((200 * x + t) / (2 * t) == want) {
-                    if (cmin < 0)
-                        cmin = x;
-                    cmax = x;
-                }
-            if (cmin < 0)
+            /* p = floor((200 x + t) / (2 t)) <=> t (2p - 1) <= 200 x < t (2p + 1) */
+            json_int_t want = json_integer_value(pct);
+            long cmin, cmax;
+            if (want < 0 || want > 100)
+                return -1;
+            cmin = ceil_div(t * (2 * (long)want - 1), 200);
+            cmax = ceil_div(t * (2 * (long)want + 1), 200) - 1;
+            cmin = lmax(cmin, 0);
+            cmax = lmin(cmax, t);
+            if (cmin > cmax)
                 return -1;
             v->lo[c] = lmax(v->lo[c], cmin);
             v->hi[c] = lmin(v->hi[c], cmax);
