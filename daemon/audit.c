@@ -119,7 +119,7 @@ typedef struct {
     long promos;               /* sum of progression.during and .after, or -1 */
     long exits;                /* participants WITHDRAWN + REMOVED_BY_BOARD, or -1 */
     long ftotal;               /* participants' funnel total, or -1 */
-    int aim_cells;             /* bit per aim-derived cell: 1 << (C_LGB - C_LGB) etc. (detail) */
+    int aim_cells;             /* bit (cell - C_BME) set: an aim bounded that cell (detail) */
 } view_t;
 
 /* The run's state. */

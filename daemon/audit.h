@@ -40,8 +40,9 @@
  * "from_seq","from_rev" for "difference", "topics" for scope "release";
  * lo/hi are the cell's bounds, or its change's for "difference") and
  * returns the number of findings; returns -EINVAL with a message in err
- * (bad k, a line that is not an object, a document that contradicts its
- * own sums) or -ENOMEM. */
+ * (k < 1, a line that is not an object, a count that is not a number from
+ * 0 to 1e9, a document that contradicts its own sums, no cohort or
+ * programme document at all) or -ENOMEM. */
 int audit_run(const json_t *lines, int k, int history, json_t **findings, char *err, size_t errlen);
 
 /* One finding as a human-readable line (no newline), malloc'd; NULL on
