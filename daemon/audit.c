@@ -842,8 +842,17 @@ char *audit_describe(const json_t *f)
     else
         snprintf(seqs, sizeof seqs, "seq %lld",
                  (long long)json_integer_value(json_object_get(f, "seq")));
-    if (asprintf(&s, "%s %s %s: %s [%s, %s]", topic ? topic : "?", cell ? cell : "?", seqs,
-                 detail ? detail : "", rule ? rule : "?", scope ? scope : "?") < 0)
+    const json_t *topics = json_object_get(f, "topics"), *t;
+    char with[1024] = "";
+    size_t i, len = 0;
+    json_array_foreach(topics, i, t)
+    {
+        if (len < sizeof with)
+            len += (size_t)snprintf(with + len, sizeof with - len, "%s%s", i ? ", " : ": ",
+                                    json_string_value(t) ? json_string_value(t) : "?");
+    }
+    if (asprintf(&s, "%s %s %s: %s [%s, %s%s]", topic ? topic : "?", cell ? cell : "?", seqs,
+                 detail ? detail : "", rule ? rule : "?", scope ? scope : "?", with) < 0)
         return NULL;
     return s;
 }

@@ -526,6 +526,12 @@ static void two_cohorts(void)
     ok(x && num(x, "lo") == 1, "cohort 2's A1 pinned to 1 across documents");
     ok(x && !strcmp(json_string_value(json_object_get(x, "scope")), "release"), "  scope release");
     ok(x && json_array_size(json_object_get(x, "topics")) == 3, "  from the three documents");
+    if (x) {
+        char *line = audit_describe(x);
+        ok(line && strstr(line, "[pinned, release: programme/sf, cohort/sf/c1, cohort/sf/c2]"),
+           "  the line names them: %s", line ? line : "(null)");
+        free(line);
+    }
     json_decref(f);
     stream_free(&s);
 }
