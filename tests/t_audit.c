@@ -561,6 +561,28 @@ static void safe_releases(void)
     stream_free(&s);
 }
 
+/* Negative, across documents: two cohorts whose cells are all 0 or at
+ * least k, and their roll-up: nothing to combine into a leak. */
+static void safe_two_cohorts(void)
+{
+    stream_t s;
+    int n;
+    json_t *f;
+    stream_init(&s, 0);
+    setup(&s, "[]", 2);
+    join_n(&s, 5, "w", 1, "W1", "FEMALE");
+    join_n(&s, 6, "a", 1, "A1", "MALE");
+    join_n(&s, 7, "v", 2, "W1", "FEMALE");
+    join_n(&s, 5, "b", 2, "B1", "MALE");
+    record(&s);
+    f = run(s.lines, 0, &n);
+    is_int(n, 0, "two safe cohorts and their roll-up: no finding");
+    if (n)
+        dump(f);
+    json_decref(f);
+    stream_free(&s);
+}
+
 int main(void)
 {
     hand_interval();
@@ -576,5 +598,6 @@ int main(void)
     aims_flip();
     two_cohorts();
     safe_releases();
+    safe_two_cohorts();
     return tap_done();
 }
