@@ -16,6 +16,10 @@
  *                           document with the live daemon's snapshot
  *   snapshot [PREFIX]       the live status documents, as JSON Lines
  *   keygen NAME             a CURVE keypair: NAME.key (secret, 0600), NAME.pub
+ *   audit-disclosure [--history FILE | FILE]
+ *                           offline: which published counts of people with a
+ *                           protected characteristic can be pinned or bounded
+ *                           below k (audit.h); exit 1 if any
  *
  * Where things are: status, stats, tail and backup ask the daemon over its
  * control endpoint (control.h; operator keys only with CURVE); verify,
@@ -85,6 +89,7 @@
 #include "cohort_cli.h"
 #include "cohort_json.h"
 #include "cohort_keys.h"
+#include "audit.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -119,6 +124,8 @@ enum {
     O_TIMEOUT = 1u << 11,
     O_PROJ = 1u << 12,     /* --suppress-k, --at-risk-ratio */
     O_PROGRESS = 1u << 13, /* --progress, --no-progress */
+    O_K = 1u << 14,        /* audit-disclosure --k */
+    O_HISTORY = 1u << 15,  /* audit-disclosure --history */
 };
 #define O_CONN (O_DATA_DIR | O_CONFIG | O_CONTROL | O_KEYS | O_TIMEOUT)
 
@@ -136,7 +143,9 @@ typedef struct {
     uint64_t from;              /* tail: first sequence */
     uint64_t limit;             /* tail: at most this many (0 = all) */
     unsigned page;              /* tail: entries asked for per request */
-    int json;                   /* tail, status, stats: JSON */
+    int json;                   /* tail, status, stats, audit-disclosure: JSON */
+    int k;                      /* audit-disclosure: the threshold */
+    const char *history;        /* audit-disclosure --history FILE */
     int unseal;                 /* tail: open sealed characteristics (re-sendable events) */
     int offline;                /* status, tail: read the store, never the daemon */
     store_t *store;             /* tail: the open store, for --unseal (NULL over control) */
@@ -217,6 +226,7 @@ static int run_verify(args_t *a);
 static int run_rebuild(args_t *a);
 static int run_snapshot(args_t *a);
 static int run_keygen(args_t *a);
+static int run_audit(args_t *a);
 
 static const command_t commands[] = {
     {"status", run_status, O_CONN | O_JSON | O_OFFLINE, 0, 0, "[--json] [--offline]",
@@ -302,6 +312,21 @@ static const command_t commands[] = {
      "(public and secret key, mode 0600) and NAME.pub (public key), lines\n"
      "'public-key = Z85' and 'secret-key = Z85'. Never overwrites. Prints the\n"
      "public key, for the daemon's access file.\n"},
+    {"audit-disclosure", run_audit, O_K | O_HISTORY | O_JSON, 0, 1, "[FILE]",
+     "which published counts give people away",
+     "Reads status documents as JSON Lines ({\"topic\",\"rev\",\"seq\",\"doc\"}): one\n"
+     "moment from FILE (the output of 'cohortctl snapshot'; '-' or none: stdin),\n"
+     "or every published version with --history. Prints every count of\n"
+     "people by a protected characteristic that it can pin to one value, or bound\n"
+     "to 1..k-1, from the document's margins, zeros and aims, from a programme\n"
+     "roll-up with its cohorts, or from the change between two versions of a\n"
+     "topic; one line each: TOPIC CELL seq(s): how [rule, scope]. Exit 1 if it\n"
+     "found any, 0 if none, 2 if the input cannot be read. Needs no daemon.\n"
+     "      --history FILE     every version in order, as 'cohort-watch --json'\n"
+     "                         records them: also checks each change\n"
+     "      --k K              the threshold to check against, 1-1000 (default: 5,\n"
+     "                         the daemon's default suppress_k)\n"
+     "  -j, --json             one JSON object per finding, then {\"end\":true,..}\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -365,6 +390,8 @@ static const struct option long_opts[] = {{"data-dir", required_argument, 0, 'd'
                                           {"page", required_argument, 0, 0x106},
                                           {"progress", no_argument, 0, 0x107},
                                           {"no-progress", no_argument, 0, 0x108},
+                                          {"k", required_argument, 0, 0x109},
+                                          {"history", required_argument, 0, 0x10a},
                                           {"help", no_argument, 0, 'h'},
                                           {"version", no_argument, 0, 'V'},
                                           {0, 0, 0, 0}};
@@ -449,6 +476,20 @@ static int parse(args_t *a, int argc, char **argv)
         case 0x108:
             a->progress = c == 0x107 ? PROGRESS_ALWAYS : PROGRESS_NEVER;
             mark(a, O_PROGRESS, c == 0x107 ? "--progress" : "--no-progress");
+            break;
+        case 0x109: {
+            uint64_t k;
+            if (cohort_cli_u64(optarg, 1, 1000, &k) < 0) {
+                fprintf(stderr, "cohortctl: --k: '%s' is not 1-1000\n", optarg);
+                return -EINVAL;
+            }
+            a->k = (int)k;
+            mark(a, O_K, "--k");
+            break;
+        }
+        case 0x10a:
+            a->history = optarg;
+            mark(a, O_HISTORY, "--history");
             break;
         case 'c':
             a->control = optarg;
@@ -550,6 +591,13 @@ static int parse(args_t *a, int argc, char **argv)
     }
     if (strcmp(a->cmd, "snapshot") == 0 && a->npos == 1)
         a->prefix = a->pos[0];
+    if (a->history && a->npos) {
+        fprintf(stderr,
+                "cohortctl: %s: give --history FILE or a snapshot FILE, not both\n"
+                "Try 'cohortctl %s --help'.\n",
+                a->cmd, a->cmd);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -2041,6 +2089,82 @@ static int keygen(const args_t *a)
     return 0;
 }
 
+/* ---------------------------------------------------- audit-disclosure --- */
+
+/* Reads JSON Lines (blank lines skipped) from path ("-": stdin) into a new
+ * array. Returns it, or NULL after a message naming the file and line. */
+static json_t *read_lines(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    json_t *all = json_array();
+    char *buf = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    if (!f) {
+        fprintf(stderr, "cohortctl: audit-disclosure: cannot open %s: %s\n", path, strerror(errno));
+        json_decref(all);
+        return NULL;
+    }
+    while (all && (len = getline(&buf, &cap, f)) >= 0) {
+        json_error_t je;
+        json_t *o;
+        lineno++;
+        if (strspn(buf, " \t\r\n") == (size_t)len)
+            continue;
+        if (!(o = json_loadb(buf, (size_t)len, 0, &je))) {
+            fprintf(stderr, "cohortctl: audit-disclosure: %s:%zu: not JSON: %s\n", path, lineno,
+                    je.text);
+            json_decref(all);
+            all = NULL;
+        } else if (json_array_append_new(all, o)) {
+            json_decref(all);
+            all = NULL;
+        }
+    }
+    if (all && ferror(f)) {
+        fprintf(stderr, "cohortctl: audit-disclosure: cannot read %s: %s\n", path, strerror(errno));
+        json_decref(all);
+        all = NULL;
+    }
+    free(buf);
+    if (f != stdin)
+        fclose(f);
+    return all;
+}
+
+static int audit_disclosure(const args_t *a)
+{
+    const char *path = a->history ? a->history : a->npos ? a->pos[0] : "-";
+    json_t *lines = read_lines(path), *findings = NULL, *f;
+    char err[256];
+    size_t i;
+    int n;
+    if (!lines)
+        return 2;
+    n = audit_run(lines, a->k, a->history != NULL, &findings, err, sizeof err);
+    json_decref(lines);
+    if (n < 0) {
+        fprintf(stderr, "cohortctl: audit-disclosure: %s: %s\n", path, err);
+        return 2;
+    }
+    json_array_foreach(findings, i, f)
+    {
+        char *s = a->json ? json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS) : audit_describe(f);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    }
+    if (a->json)
+        printf("{\"end\":true,\"findings\":%d,\"k\":%d}\n", n, a->k);
+    else
+        fprintf(stderr, "cohortctl: audit-disclosure: %d finding%s at k = %d\n", n,
+                n == 1 ? "" : "s", a->k);
+    json_decref(findings);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return 2;
+    return n > 0 ? 1 : 0;
+}
+
 /* ---------------------------------------------------------- commands --- */
 
 static int run_status(args_t *a)
@@ -2092,13 +2216,19 @@ static int run_keygen(args_t *a)
     return keygen(a);
 }
 
+static int run_audit(args_t *a)
+{
+    return audit_disclosure(a);
+}
+
 int main(int argc, char **argv)
 {
     args_t a = {.data_dir = CONFIG_DEFAULT_DATA_DIR,
                 .snapshot = CONFIG_DEFAULT_SNAPSHOT,
                 .proj = {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO},
                 .from = 1,
-                .page = CONTROL_TAIL_DEFAULT};
+                .page = CONTROL_TAIL_DEFAULT,
+                .k = PROJ_DEFAULT_K};
     int rc = parse(&a, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
