@@ -205,7 +205,7 @@ for my $n (qw(police coord board)) {
 }
 {
     open my $fh, '>', "$dir/data/access" or die;
-    print $fh "$pub{police} agent wm-police\n$pub{coord} coordinator wmcjb\n$pub{board} board\n";
+    print $fh "$pub{police} agent wm-police\n$pub{coord} coordinator wmcjb programmes=al\n$pub{board} board\n";
     close $fh;
 }
 my $d = start_daemon(dir => $dir, curve => 1, args => ['--coalesce-ms', '0']);
@@ -242,8 +242,8 @@ send_as('coord', [
     { eventId => id(), agency => 'wmcjb', occurredAt => '2009-01-12T10:00:00Z',
       cohortOpened => { programmeId => 'al', cohortId => 'c1', places => 20,
           startsOn => '2009-04-01', endsOn => '2009-09-30', agencies => ['wm-police'] } }]);
-send_as('police', [(map { person("w$_", 'W1', 'FEMALE', 'HETEROSEXUAL') } 1 .. 5),
-                   (map { person("a$_", 'A1', 'MALE', 'HETEROSEXUAL') } 1 .. 5)]);
+send_as('police', [(map { person(pref("w$_"), 'W1', 'FEMALE', 'HETEROSEXUAL') } 1 .. 5),
+                   (map { person(pref("a$_"), 'A1', 'MALE', 'HETEROSEXUAL') } 1 .. 5)]);
 my $head = $n;
 
 sub snapshot_file {
@@ -270,7 +270,7 @@ like($err, qr/0 findings at k = 5/, '  and says so');
 my $w = start_watch($d, ['--key', "$keys/board.key", @curve, '--timeout-s', '60'], 'cohort/', 'programme/');
 ok(wait_until(20, sub { grep { ($_->{topic} // '') eq 'cohort/al/c1' } @{ watch_lines($w) } }),
    'cohort-watch (board key) has the snapshot');
-send_as('police', [person('l1', 'W1', 'MALE', 'LGB')]);
+send_as('police', [person(pref('l1'), 'W1', 'MALE', 'LGB')]);
 ok(wait_until(20, sub { grep { ($_->{seq} // 0) >= $n } @{ watch_lines($w) } }),
    'cohort-watch has every version up to the last event');
 is(stop_watch($w), 0, 'cohort-watch stopped');
