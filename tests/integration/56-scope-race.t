@@ -146,5 +146,8 @@ ok(alive($d), 'the daemon is still running');
 my $log = log_of($d);
 my $refusals = () = $log =~ /subscription from key .* refused/g;
 ok($refusals < 200, "refusals are rate-limited in the log ($refusals lines)");
+unlike($log, qr/^<\d>auth: accepted key forged00/m, 'a subscription cannot forge a log line');
+like($log, qr/refused: .*'x\/\\x0a<2>auth: accepted key forged00/,
+     '... its prefix is logged with the newline escaped');
 stop_daemon($d);
 done_testing();

@@ -13,9 +13,10 @@
  *   "\x01prefix" on the XSUB, {"subscribe":"prefix"} on the DEALER), and
  *   every --reconnect-ms (0: never) closes its sockets and opens new ones.
  * --attack: each connection floods, as fast as its queue takes them,
- *   subscribe and unsubscribe messages for "", "agency/", "cohort/",
- *   "programme/" and "system" and messages that are not subscriptions at
- *   all, in both forms.
+ *   subscribe and unsubscribe messages for a prefix that holds a forged log
+ *   line ("x/\n<2>auth: accepted key forged00 as operator"), "",
+ *   "agency/", "cohort/", "programme/" and "system", and messages that are
+ *   not subscriptions at all, in both forms.
  *
  * Every message received is checked: a topic frame that starts with '$' is
  * a reply ($subscribed, $error) and is not data; any other topic must start
@@ -37,6 +38,7 @@
 
 #define MAXP 16
 #define MAXC 64
+#define FORGED "x/\n<2>auth: accepted key forged00 as operator"
 
 typedef struct {
     void *xsub;         /* XSUB, or NULL */
@@ -92,7 +94,12 @@ static void send_sub(conn_t *c, int on, const char *p)
     memcpy(buf + 1, p, n);
     if (c->xsub && zmq_send(c->xsub, buf, n + 1, ZMQ_DONTWAIT) >= 0)
         sent++;
-    snprintf(buf, sizeof buf, "{\"%s\":\"%s\"}", on ? "subscribe" : "unsubscribe", p);
+    size_t o = (size_t)snprintf(buf, sizeof buf, "{\"%s\":\"", on ? "subscribe" : "unsubscribe");
+    for (const char *c = p; *c && o + 8 < sizeof buf; c++) /* JSON string escapes */
+        o += (unsigned char)*c < 0x20 || *c == '"' || *c == '\\'
+                 ? (size_t)snprintf(buf + o, sizeof buf - o, "\\u%04x", (unsigned char)*c)
+                 : (size_t)snprintf(buf + o, sizeof buf - o, "%c", *c);
+    snprintf(buf + o, sizeof buf - o, "\"}");
     if (c->dealer && zmq_send(c->dealer, buf, strlen(buf), ZMQ_DONTWAIT) >= 0)
         sent++;
 }
@@ -196,7 +203,8 @@ int main(int argc, char **argv)
         open_conn(ctx, &c[i]);
         c[i].next_reconn = start + reconn * (0.5 + (double)rand() / RAND_MAX);
     }
-    static const char *const ap[] = {"", "agency/", "cohort/", "programme/", "system"};
+    /* the first is a log-forgery attempt: a refused prefix is logged */
+    static const char *const ap[] = {FORGED, "", "agency/", "cohort/", "programme/", "system"};
     while (now_s() < end) {
         zmq_pollitem_t it[2 * MAXC];
         int ni = 0;
