@@ -639,7 +639,7 @@ static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
         json_t *o = json_loadb(zmq_msg_data(body), zmq_msg_size(body), 0, NULL);
         json_t *e = json_object_get(o, "error"), *p = json_object_get(o, "prefix");
         self->st.refused++;
-        snprintf(self->why, sizeof self->why, "subscription%s%.200s%s refused: %.200s",
+        snprintf(self->why, sizeof self->why, "subscription%s%.100s%s refused: %.100s",
                  json_is_string(p) ? " to '" : "", json_is_string(p) ? json_string_value(p) : "",
                  json_is_string(p) ? "'" : "",
                  json_is_string(e) ? json_string_value(e) : "no reason given");
