@@ -17,8 +17,10 @@
  * - Input is read without blocking the socket (poll on both), so a slow
  *   stream (e.g. a pipe) is sent as it comes and a fast file is batched.
  * - Every resend carries the same event_id (the daemon dedupes), so no
- *   event is stored twice. Without --outbox, a line without eventId gets a
- *   fresh id each run; give ids in the input to make re-running a file safe.
+ *   event is stored twice. A line without eventId gets the content-derived
+ *   id (intake.h) in every mode (send, send --outbox, watch), so the same
+ *   line has the same id whatever the mode or flags, and re-running a file,
+ *   with or without --outbox, stores nothing twice (issue 15).
  * - Without --outbox, once an event is given up (UNDELIVERED), lines not
  *   yet sent are not sent: they are reported UNDELIVERED "not sent" (fail
  *   fast when the daemon is gone, rather than waiting out a deadline per
@@ -107,6 +109,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +138,8 @@
 #define RETRY_MAX_MS 30000u        /* watch: hold-off ceiling */
 #define RETENTION_DEFAULT_DAYS 30u /* --retention-days */
 #define RETENTION_SWEEP_S 3600     /* watch: apply the retention this often */
+#define SETTLE_DEFAULT_MS 2000u    /* watch: --settle-ms */
+#define MAX_TRACKED 4096           /* watch: files taken in whose results are counted */
 
 typedef enum { CMD_SEND, CMD_FLUSH, CMD_WATCH, CMD_KEYGEN } cmd_t;
 
@@ -150,6 +155,7 @@ typedef struct {
     unsigned timeout_ms;     /* per attempt */
     unsigned deadline_s;     /* per event: from when it was read (plain) or submitted */
     unsigned rescan_ms;      /* watch: rescan period */
+    unsigned settle_ms;      /* watch: a file is taken once unchanged this long */
     unsigned defer_s;        /* retry order-dependent rejections this long (libcohort defer_ms) */
     int defer_set;           /* --defer-s was given (else watch uses DEFER_WATCH_S) */
     int json;                /* JSON Lines output */
@@ -280,6 +286,9 @@ static void usage(FILE *out)
             "                           not yet sent are then not sent; with one, they stay\n"
             "                           in the outbox (watch: and are retried)\n"
             "  -r, --rescan-ms MS       watch: rescan SPOOL this often (default 2000)\n"
+            "      --settle-ms MS       watch: take a file in only once it is not empty and\n"
+            "                           its size and mtime have not changed for MS\n"
+            "                           (0-3600000, default 2000)\n"
             "  -D, --defer-s S          retry an event rejected only because what it needs\n"
             "                           is not there yet (unknown programme, cohort or\n"
             "                           participant, not enrolled, a stage out of order)\n"
@@ -386,6 +395,8 @@ static int set_opt(args_t *a, int c, const char *arg, const char *name)
         break;
     case 0x106:
         return num_opt(name, arg, 0, 36500, &a->retention_days) < 0 ? -1 : 0;
+    case 0x107:
+        return num_opt(name, arg, 0, 3600000, &a->settle_ms) < 0 ? -1 : 0;
     default:
         fprintf(stderr, PROG ": %s: not an option\n", name);
         return -1;
@@ -423,6 +434,7 @@ static int parse_args(args_t *a, int argc, char **argv)
                                        {"no-progress", no_argument, 0, 0x104},
                                        {"raw-refs", no_argument, 0, 0x105},
                                        {"retention-days", required_argument, 0, 0x106},
+                                       {"settle-ms", required_argument, 0, 0x107},
                                        {"config", required_argument, 0, 'c'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
@@ -437,6 +449,7 @@ static int parse_args(args_t *a, int argc, char **argv)
                   .timeout_ms = 2000,
                   .deadline_s = 60,
                   .rescan_ms = 2000,
+                  .settle_ms = SETTLE_DEFAULT_MS,
                   .retention_days = RETENTION_DEFAULT_DAYS};
     /* --config first (the last one given), so that flags win over it. */
     opterr = 0;
@@ -655,6 +668,8 @@ static void on_result_plain(agent_t *ag, const cohort_client_report_t *r)
 }
 
 /* libcohort result callback with an outbox; tag is the outbox ticket. */
+static void w_note_result(agent_t *ag, const char *src, int rejected, const char *code);
+
 static void on_result_outbox(agent_t *ag, const cohort_client_report_t *r)
 {
     uint64_t ticket = (uint64_t)(uintptr_t)r->tag;
@@ -691,6 +706,8 @@ static void on_result_outbox(agent_t *ag, const cohort_client_report_t *r)
             ag->c.duplicate++;
         emit(ag, r->result == COHORT_ACCEPTED ? "ACCEPTED" : "DUPLICATE", line, r->event_id, 1,
              r->seq, NULL, NULL, src);
+        if (ag->watch)
+            w_note_result(ag, src, 0, NULL);
         outbox_ack(ag->ob, ticket);
         break;
     case COHORT_REJECTED: {
@@ -705,10 +722,12 @@ static void on_result_outbox(agent_t *ag, const cohort_client_report_t *r)
         }
         ag->c.rejected++;
         emit(ag, "REJECTED", line, r->event_id, !ag->a->json, 0, code, r->reason, src);
-        if (ag->watch)
+        if (ag->watch) {
             fprintf(stderr,
                     PROG ": event %s (%s line %" PRIu32 ") REJECTED: %s: %s; written to %s\n", uuid,
                     src, line, code, r->reason, outbox_dead_letter_path(ag->ob));
+            w_note_result(ag, src, 1, code);
+        }
         break;
     }
     default:
@@ -1042,7 +1061,8 @@ static int run_plain(const args_t *ap)
             if (skip_line(line))
                 continue;
             char err[256], safe[256];
-            held = intake_jsonl_with(line, n, 0, a.ps, a.raw_refs, err, sizeof err);
+            /* derived ids as in every mode (intake.h): a resend is a DUPLICATE */
+            held = intake_jsonl_with(line, n, 1, a.ps, a.raw_refs, err, sizeof err);
             held_line = rd.lineno;
             if (held == NULL) {
                 intake_redact(safe, sizeof safe, err[0] ? err : "cannot parse");
@@ -1462,10 +1482,86 @@ typedef struct {
     int stopping;        /* stop requested */
     int ret;             /* exit status */
     time_t swept;        /* when the retention was last applied (0: not yet) */
+    struct tracked {     /* files taken in this run, until one event is accepted */
+        char *src;       /* the name it was taken in under (the outbox source) */
+        char *moved;     /* its name in done/ */
+        uint64_t left;   /* its events not answered yet */
+        char code[48];   /* the first rejection's code */
+    } tracked[MAX_TRACKED];
+    size_t ntracked; /* entries used in tracked (oldest first) */
 } watch_t;
 
 static void w_stop(watch_t *w, int ret);
 static void w_on_timer(uv_timer_t *h);
+static void w_on_scan(uv_timer_t *h);
+
+/* Drops tracked entry i. */
+static void w_untrack(watch_t *w, size_t i)
+{
+    free(w->tracked[i].src);
+    free(w->tracked[i].moved);
+    memmove(&w->tracked[i], &w->tracked[i + 1], (w->ntracked - i - 1) * sizeof w->tracked[0]);
+    w->ntracked--;
+}
+
+/* A final result for an event of the file taken in as src (watch only):
+ * once every event a file added to the outbox has been rejected
+ * (dead-lettered), and none accepted, the file moves from done/ to failed/
+ * with a reason. An accepted (or duplicate) event ends the tracking of the
+ * file: it stays in done/. Only files taken in by this run are tracked. */
+static void w_note_result(agent_t *ag, const char *src, int rejected, const char *code)
+{
+    watch_t *w = (watch_t *)(void *)((char *)ag - offsetof(watch_t, ag));
+    char reason[512], moved[512];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < w->ntracked && strcmp(w->tracked[i].src, src) != 0; i++)
+        ;
+    if (i == w->ntracked)
+        return;
+    if (!rejected) {
+        w_untrack(w, i);
+        return;
+    }
+    if (w->tracked[i].code[0] == 0)
+        snprintf(w->tracked[i].code, sizeof w->tracked[i].code, "%s", code ? code : "?");
+    if (--w->tracked[i].left > 0)
+        return;
+    snprintf(reason, sizeof reason,
+             "%s: taken in, but every event of it was rejected by the daemon (first: %s); "
+             "nothing from this file is in the log; the events, with code and reason, are in %s",
+             src, w->tracked[i].code, outbox_dead_letter_path(ag->ob));
+    if ((rc = spool_refail(w->sp, w->tracked[i].moved, reason, moved, sizeof moved)) < 0)
+        fprintf(stderr, PROG ": %s: every event was rejected, but cannot move %s/done/%s to "
+                        "failed/: %s\n",
+                src, spool_dir(w->sp), w->tracked[i].moved, strerror(-rc));
+    else
+        fprintf(stderr,
+                PROG ": %s: every event was rejected (dead-lettered); moved %s/done/%s to "
+                     "%s/failed/%s, see %s.reason\n",
+                src, spool_dir(w->sp), w->tracked[i].moved, spool_dir(w->sp), moved, moved);
+    w_untrack(w, i);
+}
+
+/* Starts tracking a file taken in (w_note_result). */
+static void w_track(watch_t *w, const char *src, const char *moved, uint64_t n)
+{
+    struct tracked *t;
+
+    if (n == 0)
+        return;
+    if (w->ntracked == MAX_TRACKED)
+        w_untrack(w, 0); /* the oldest is no longer watched: it stays in done/ */
+    t = &w->tracked[w->ntracked];
+    *t = (struct tracked){.src = strdup(src), .moved = strdup(moved), .left = n};
+    if (t->src == NULL || t->moved == NULL) {
+        free(t->src);
+        free(t->moved);
+        return;
+    }
+    w->ntracked++;
+}
 
 /* Re-arms the client timer: the client's next timer, or the end of the
  * hold-off when events are waiting for it. */
@@ -1621,6 +1717,15 @@ static int w_take(watch_t *w, const char *name)
     rc = intake_file_with(path, name, ag->a->ps, ag->a->raw_refs, &f, err, sizeof err);
     if (rc == -ENOENT)
         return 0; /* gone meanwhile */
+    if (rc == -EAGAIN || rc == -ENODATA) {
+        /* Still being written (or emptied): settle again, then retry. */
+        uv_update_time(&w->loop);
+        spool_unsettle(w->sp, name, uv_now(&w->loop));
+        fprintf(stderr, PROG ": %s; trying again once it has not changed for %u ms\n", err,
+                ag->a->settle_ms);
+        uv_timer_start(&w->scan, w_on_scan, ag->a->settle_ms + 1, ag->a->rescan_ms);
+        return -1;
+    }
     if (rc == -ENOMEM) {
         fprintf(stderr, PROG ": %s; trying again later\n", err);
         return -1;
@@ -1683,7 +1788,7 @@ static int w_take(watch_t *w, const char *name)
         intake_file_free(&f);
         return -1;
     }
-    size_t skipped = f.n - (size_t)rc;
+    size_t skipped = f.n - (size_t)rc, added = (size_t)rc;
     if ((rc = spool_done(w->sp, name, moved, sizeof moved)) < 0) {
         /* It is in the outbox (and marked taken): the next scan moves it. */
         fprintf(stderr, PROG ": %s taken in, but cannot move it to %s/done/: %s\n", name, dir,
@@ -1692,6 +1797,7 @@ static int w_take(watch_t *w, const char *name)
         return -1;
     }
     outbox_clear_taken(ag->ob, name, f.hash);
+    w_track(w, name, moved, added);
     if (!ag->a->quiet || skipped > 0)
         fprintf(stderr, PROG ": %s: took in %zu %s events%s; moved to %s/done/%s\n", name, f.n,
                 f.kind, skipped ? " (some were already waiting in the outbox)" : "", dir, moved);
@@ -1721,9 +1827,32 @@ static void w_on_scan(uv_timer_t *h)
                 PROG ": ignoring %s/%s: not a .jsonl or .csv file (export files are renamed to "
                      "NAME.jsonl or NAME.csv once complete)\n",
                 spool_dir(w->sp), ignored[i]);
+    /* The first file in name order that has settled (spool.h): an empty
+     * one that stays empty is passed over, one still changing is waited
+     * for (files are taken in name order). */
+    const char *take = NULL;
+    unsigned wait_ms = 0;
+    uv_update_time(&w->loop);
+    for (size_t i = 0; i < n && take == NULL; i++) {
+        rc = spool_settle(w->sp, names[i], w->ag.a->settle_ms, uv_now(&w->loop), &wait_ms);
+        if (rc == SPOOL_SETTLED)
+            take = names[i];
+        else if (rc == SPOOL_EMPTY_NEW)
+            fprintf(stderr, PROG ": %s/%s is empty; not taken in until something is written to it\n",
+                    spool_dir(w->sp), names[i]);
+        else if (rc == SPOOL_CHANGING)
+            break;
+        else if (rc < 0 && rc != -ENOENT)
+            fprintf(stderr, PROG ": cannot stat %s/%s: %s\n", spool_dir(w->sp), names[i],
+                    strerror(-rc));
+    }
     /* One file per turn, so acks are served between files. */
-    if (n > 0 && w_take(w, names[0]) == 0 && n > 1 && !w->stopping)
-        uv_timer_start(&w->scan, w_on_scan, 0, w->ag.a->rescan_ms);
+    if (take != NULL) {
+        if (w_take(w, take) == 0 && n > 1 && !w->stopping)
+            uv_timer_start(&w->scan, w_on_scan, 0, w->ag.a->rescan_ms);
+    } else if (wait_ms > 0 && !w->stopping) {
+        uv_timer_start(&w->scan, w_on_scan, wait_ms, w->ag.a->rescan_ms);
+    }
     spool_free_names(names, n);
     spool_free_names(ignored, ni);
     w_service(w);
@@ -1862,6 +1991,8 @@ out:
         summary(&w.ag);
         outbox_close(&w.ag.ob);
     }
+    while (w.ntracked > 0)
+        w_untrack(&w, w.ntracked - 1);
     spool_close(&w.sp);
     fflush(stdout);
     return w.ret;

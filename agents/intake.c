@@ -508,6 +508,11 @@ int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, 
         snprintf(err, errlen, "%s is larger than %u MiB", name, INTAKE_MAX_FILE >> 20);
         goto out;
     }
+    if (st.st_size == 0) {
+        rc = -ENODATA; /* never taken in: most likely a writer that has not written yet */
+        snprintf(err, errlen, "%s is empty", name);
+        goto out;
+    }
     if ((text = malloc((size_t)st.st_size + 1)) == NULL)
         goto nomem;
     while (len < (size_t)st.st_size) {
@@ -520,10 +525,26 @@ int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, 
             goto out;
         }
         if (r == 0)
-            break; /* shrank under us: hash and read what is there */
+            break; /* shrank under us: reported as changed below */
         len += (size_t)r;
     }
     text[len] = 0;
+    /* Still being written? More bytes than fstat said, fewer, or another
+     * size or mtime now: the file changed while it was read. */
+    {
+        struct stat st2;
+        char extra;
+        ssize_t r;
+        while ((r = read(fd, &extra, 1)) < 0 && errno == EINTR)
+            ;
+        if (r != 0 || len != (size_t)st.st_size || fstat(fd, &st2) != 0 ||
+            st2.st_size != st.st_size || st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+            st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+            rc = -EAGAIN;
+            snprintf(err, errlen, "%s changed while it was read (still being written?)", name);
+            goto out;
+        }
+    }
     if (sodium_init() < 0) {
         rc = -EIO;
         snprintf(err, errlen, "libsodium failed to initialise");

@@ -82,7 +82,10 @@ Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
  * records are listed in out->problems (the file as a whole is then not to
  * be taken in). Returns 0 (check out->nproblems), or a negative errno with
  * a message in err when the file cannot be read (-ENOENT: it is gone,
- * -EFBIG: over INTAKE_MAX_FILE, -EINVAL: not .jsonl or .csv). */
+ * -EFBIG: over INTAKE_MAX_FILE, -EINVAL: not .jsonl or .csv, -ENODATA:
+ * the file is empty, -EAGAIN: the file changed while it was read, by size
+ * or mtime from fstat before and after, or by a byte past the size it had:
+ * it is still being written, so try again later). */
 int intake_file(const char *path, const char *name, intake_file_t *out, char *err, size_t errlen);
 
 /* intake_file with staff numbers (a CSV column staffNumber instead of

@@ -13,7 +13,20 @@
 
 #define MAX_IGNORED 1024 /* names remembered as already reported */
 
+/* What was last seen of one ready file (spool_settle). */
+typedef struct {
+    char *name;        /* its name in SPOOL */
+    dev_t dev;         /* identity: a replaced file starts again */
+    ino_t ino;         /* ditto */
+    off_t size;        /* size when last seen changed */
+    struct timespec m; /* mtime when last seen changed */
+    uint64_t since_ms; /* caller's clock when it was last seen change */
+    int empty_said;    /* SPOOL_EMPTY_NEW was returned for it */
+} seen_t;
+
 struct spool_t {
+    seen_t *seen;    /* ready files being watched settle */
+    size_t nseen;    /* count */
     char *dir;       /* SPOOL */
     int dfd;         /* SPOOL, open */
     int done_fd;     /* SPOOL/done */
@@ -84,6 +97,9 @@ void spool_close(spool_t **self_p)
     if (self->failed_fd >= 0)
         close(self->failed_fd);
     spool_free_names(self->ignored, self->nignored);
+    for (size_t i = 0; i < self->nseen; i++)
+        free(self->seen[i].name);
+    free(self->seen);
     free(self->dir);
     free(self);
 }
@@ -181,12 +197,79 @@ int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t 
     }
     if (*n > 1)
         qsort(*names, *n, sizeof **names, cmp_names);
+    /* forget files that are no longer ready (moved, removed, renamed) */
+    for (size_t i = 0; i < self->nseen;) {
+        if (bsearch(&self->seen[i].name, *names, *n, sizeof **names, cmp_names) != NULL) {
+            i++;
+            continue;
+        }
+        free(self->seen[i].name);
+        self->seen[i] = self->seen[--self->nseen];
+    }
     return 0;
 }
 
-/* Renames SPOOL/name into the directory tfd without overwriting; the name
- * used goes to used. Returns 0 or -errno. */
-static int move_into(spool_t *self, int tfd, const char *name, char *used, size_t len)
+static seen_t *seen_find(spool_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->nseen; i++)
+        if (strcmp(self->seen[i].name, name) == 0)
+            return &self->seen[i];
+    return NULL;
+}
+
+int spool_settle(spool_t *self, const char *name, unsigned settle_ms, uint64_t now_ms,
+                 unsigned *wait_ms)
+{
+    struct stat st;
+    seen_t *e;
+
+    *wait_ms = settle_ms;
+    if (fstatat(self->dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    if ((e = seen_find(self, name)) == NULL) {
+        seen_t *ns = realloc(self->seen, (self->nseen + 1) * sizeof *ns);
+        char *copy = strdup(name);
+        if (ns != NULL)
+            self->seen = ns;
+        if (ns == NULL || copy == NULL) {
+            free(copy);
+            return -ENOMEM;
+        }
+        e = &self->seen[self->nseen++];
+        *e = (seen_t){.name = copy, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+                      .m = st.st_mtim, .since_ms = now_ms};
+    } else if (e->dev != st.st_dev || e->ino != st.st_ino || e->size != st.st_size ||
+               e->m.tv_sec != st.st_mtim.tv_sec || e->m.tv_nsec != st.st_mtim.tv_nsec) {
+        e->dev = st.st_dev;
+        e->ino = st.st_ino;
+        e->size = st.st_size;
+        e->m = st.st_mtim;
+        e->since_ms = now_ms;
+        e->empty_said = 0;
+    }
+    if (now_ms - e->since_ms < settle_ms) {
+        *wait_ms = (unsigned)(settle_ms - (now_ms - e->since_ms));
+        return SPOOL_CHANGING;
+    }
+    *wait_ms = 0;
+    if (st.st_size == 0) {
+        int first = !e->empty_said;
+        e->empty_said = 1;
+        return first ? SPOOL_EMPTY_NEW : SPOOL_EMPTY;
+    }
+    return SPOOL_SETTLED;
+}
+
+void spool_unsettle(spool_t *self, const char *name, uint64_t now_ms)
+{
+    seen_t *e = seen_find(self, name);
+    if (e != NULL)
+        e->since_ms = now_ms;
+}
+
+/* Renames name in the directory sfd (SPOOL or done/) into the directory
+ * tfd without overwriting; the name used goes to used. Returns 0 or -errno. */
+static int move_into(int sfd, int tfd, const char *name, char *used, size_t len)
 {
     char buf[512];
     int rc;
@@ -196,12 +279,12 @@ static int move_into(spool_t *self, int tfd, const char *name, char *used, size_
             snprintf(buf, sizeof buf, "%s", name);
         else
             snprintf(buf, sizeof buf, "%s.%u", name, k);
-        rc = renameat2(self->dfd, name, tfd, buf, RENAME_NOREPLACE);
+        rc = renameat2(sfd, name, tfd, buf, RENAME_NOREPLACE);
         if (rc != 0 && errno == EINVAL) { /* file system without NOREPLACE */
             struct stat st;
             if (fstatat(tfd, buf, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 continue;
-            rc = renameat(self->dfd, name, tfd, buf);
+            rc = renameat(sfd, name, tfd, buf);
         }
         if (rc == 0) {
             if (used != NULL)
@@ -210,7 +293,7 @@ static int move_into(spool_t *self, int tfd, const char *name, char *used, size_
             if (utimensat(tfd, buf, NULL, AT_SYMLINK_NOFOLLOW) != 0) {
                 /* ignored: then it counts from its own mtime, which is older */
             }
-            if (fsync(tfd) != 0 || fsync(self->dfd) != 0)
+            if (fsync(tfd) != 0 || fsync(sfd) != 0)
                 return -errno;
             return 0;
         }
@@ -222,15 +305,17 @@ static int move_into(spool_t *self, int tfd, const char *name, char *used, size_
 
 int spool_done(spool_t *self, const char *name, char *moved, size_t len)
 {
-    return move_into(self, self->done_fd, name, moved, len);
+    return move_into(self->dfd, self->done_fd, name, moved, len);
 }
 
-int spool_fail(spool_t *self, const char *name, const char *reason, char *moved, size_t len)
+/* Moves name from the directory sfd into failed/, with its reason file. */
+static int fail_from(spool_t *self, int sfd, const char *name, const char *reason, char *moved,
+                     size_t len)
 {
     char used[512], rname[600];
     int rc, fd;
 
-    if ((rc = move_into(self, self->failed_fd, name, used, sizeof used)) < 0)
+    if ((rc = move_into(sfd, self->failed_fd, name, used, sizeof used)) < 0)
         return rc;
     if (moved != NULL)
         snprintf(moved, len, "%s", used);
@@ -248,6 +333,17 @@ int spool_fail(spool_t *self, const char *name, const char *reason, char *moved,
         close(fd);
     }
     return 0;
+}
+
+int spool_fail(spool_t *self, const char *name, const char *reason, char *moved, size_t len)
+{
+    return fail_from(self, self->dfd, name, reason, moved, len);
+}
+
+int spool_refail(spool_t *self, const char *done_name, const char *reason, char *moved,
+                 size_t len)
+{
+    return fail_from(self, self->done_fd, done_name, reason, moved, len);
 }
 
 /* Removes the regular files in the directory dfd (a subdirectory of the

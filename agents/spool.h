@@ -7,6 +7,12 @@
  *   ready (NAME.tmp, .NAME) and then rename it into place, so a file is
  *   never seen half-written. Ready files are listed in byte order of their
  *   names: name files so that this is the order they should be applied in.
+ * - A ready file is taken only once it has settled (spool_settle): it is
+ *   not empty, and its size and mtime (and inode) have not changed for the
+ *   settle time. That guards writers that create the file in place (a
+ *   shell redirect, cp, scp, an export job) as long as they never pause
+ *   for longer than the settle time; the reader checks again after reading
+ *   (intake.h: -EAGAIN). The safe convention is still tmp + rename.
  * - Other files in SPOOL are left alone; spool_list reports each such name
  *   once per run (unless it is a dotfile or ends in .tmp).
  * - A file leaves SPOOL by rename, into SPOOL/done/ or SPOOL/failed/ (made
@@ -39,6 +45,28 @@ const char *spool_dir(const spool_t *self);
  * with spool_free_names. Returns 0 or a negative errno. */
 int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t *nignored);
 
+/* spool_settle's answers. */
+enum {
+    SPOOL_CHANGING = 0,  /* changed within the settle time (or first seen): wait */
+    SPOOL_SETTLED = 1,   /* unchanged for the settle time and not empty: take it */
+    SPOOL_EMPTY_NEW = 2, /* empty and unchanged for the settle time: never taken
+                            (this answer once per such state, SPOOL_EMPTY after) */
+    SPOOL_EMPTY = 3,     /* as SPOOL_EMPTY_NEW, already answered once */
+};
+
+/* Whether the ready file SPOOL/name has settled: compares what fstatat
+ * says now (inode, size, mtime) with what the earlier calls saw; now_ms is
+ * the caller's monotonic clock in ms. Returns a SPOOL_* answer above, with
+ * *wait_ms the time until it can settle if nothing changes (0 unless
+ * SPOOL_CHANGING), or a negative errno (-ENOENT: gone). What is noted of a
+ * file is forgotten once spool_list no longer lists it as ready. */
+int spool_settle(spool_t *self, const char *name, unsigned settle_ms, uint64_t now_ms,
+                 unsigned *wait_ms);
+
+/* Starts SPOOL/name's settle time again from now_ms (it changed while it
+ * was read). */
+void spool_unsettle(spool_t *self, const char *name, uint64_t now_ms);
+
 /* Frees a list from spool_list. */
 void spool_free_names(char **names, size_t n);
 
@@ -51,6 +79,13 @@ int spool_done(spool_t *self, const char *name, char *moved, size_t len);
  * errno (the move failed; a failure to write the reason is ignored after
  * a successful move, as the file is out of the way either way). */
 int spool_fail(spool_t *self, const char *name, const char *reason, char *moved, size_t len);
+
+/* Moves done/done_name (where spool_done put a file) into failed/, as
+ * spool_fail does: a file taken in whose every event was then rejected
+ * (dead-lettered) does not stay in done/. Returns 0 or a negative errno
+ * (-ENOENT: it is no longer in done/). */
+int spool_refail(spool_t *self, const char *done_name, const char *reason, char *moved,
+                 size_t len);
 
 /* Retention (cohort-agent --retention-days): removes the regular files in
  * done/ and failed/ (reason files too) last modified before cutoff (Unix
