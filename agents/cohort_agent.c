@@ -1533,8 +1533,9 @@ static void w_note_result(agent_t *ag, const char *src, int rejected, const char
              "nothing from this file is in the log; the events, with code and reason, are in %s",
              src, w->tracked[i].code, outbox_dead_letter_path(ag->ob));
     if ((rc = spool_refail(w->sp, w->tracked[i].moved, reason, moved, sizeof moved)) < 0)
-        fprintf(stderr, PROG ": %s: every event was rejected, but cannot move %s/done/%s to "
-                        "failed/: %s\n",
+        fprintf(stderr,
+                PROG ": %s: every event was rejected, but cannot move %s/done/%s to "
+                     "failed/: %s\n",
                 src, spool_dir(w->sp), w->tracked[i].moved, strerror(-rc));
     else
         fprintf(stderr,
@@ -1838,7 +1839,8 @@ static void w_on_scan(uv_timer_t *h)
         if (rc == SPOOL_SETTLED)
             take = names[i];
         else if (rc == SPOOL_EMPTY_NEW)
-            fprintf(stderr, PROG ": %s/%s is empty; not taken in until something is written to it\n",
+            fprintf(stderr,
+                    PROG ": %s/%s is empty; not taken in until something is written to it\n",
                     spool_dir(w->sp), names[i]);
         else if (rc == SPOOL_CHANGING)
             break;

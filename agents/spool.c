@@ -236,8 +236,12 @@ int spool_settle(spool_t *self, const char *name, unsigned settle_ms, uint64_t n
             return -ENOMEM;
         }
         e = &self->seen[self->nseen++];
-        *e = (seen_t){.name = copy, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
-                      .m = st.st_mtim, .since_ms = now_ms};
+        *e = (seen_t){.name = copy,
+                      .dev = st.st_dev,
+                      .ino = st.st_ino,
+                      .size = st.st_size,
+                      .m = st.st_mtim,
+                      .since_ms = now_ms};
     } else if (e->dev != st.st_dev || e->ino != st.st_ino || e->size != st.st_size ||
                e->m.tv_sec != st.st_mtim.tv_sec || e->m.tv_nsec != st.st_mtim.tv_nsec) {
         e->dev = st.st_dev;
@@ -340,8 +344,7 @@ int spool_fail(spool_t *self, const char *name, const char *reason, char *moved,
     return fail_from(self, self->dfd, name, reason, moved, len);
 }
 
-int spool_refail(spool_t *self, const char *done_name, const char *reason, char *moved,
-                 size_t len)
+int spool_refail(spool_t *self, const char *done_name, const char *reason, char *moved, size_t len)
 {
     return fail_from(self, self->done_fd, done_name, reason, moved, len);
 }

@@ -84,8 +84,7 @@ int spool_fail(spool_t *self, const char *name, const char *reason, char *moved,
  * spool_fail does: a file taken in whose every event was then rejected
  * (dead-lettered) does not stay in done/. Returns 0 or a negative errno
  * (-ENOENT: it is no longer in done/). */
-int spool_refail(spool_t *self, const char *done_name, const char *reason, char *moved,
-                 size_t len);
+int spool_refail(spool_t *self, const char *done_name, const char *reason, char *moved, size_t len);
 
 /* Retention (cohort-agent --retention-days): removes the regular files in
  * done/ and failed/ (reason files too) last modified before cutoff (Unix
