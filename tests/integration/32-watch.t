@@ -4,7 +4,8 @@
 # participants and enrolments without ids) are taken in, moved to done/,
 # and their events are in the log exactly once; a malformed file goes to
 # failed/ with a reason and nothing of it is sent; a domain-rejected event
-# goes to the dead-letter file; files still being written (.tmp, dotfiles)
+# goes to the dead-letter file, and a file whose every event was rejected
+# then moves from done/ to failed/; files still being written (.tmp, dotfiles)
 # are left alone until renamed; a re-export with the same rows adds
 # nothing; SIGTERM stops it with exit 0, and a restart sends nothing again.
 use strict;
@@ -77,7 +78,8 @@ drop_file($spool, '07-reject.jsonl', encode_json({ agency => 'wm-police', occurr
                           stage => 'APPLIED' } }) . "\n");
 
 my $expect = scalar(@$setup) + 40 + 2 + 2 + 2;
-ok(wait_until(30, sub { count_dir("$spool/done") >= 6 && count_dir("$spool/failed") >= 2 }),
+ok(wait_until(30, sub { count_dir("$spool/done") >= 5 && -f "$spool/failed/07-reject.jsonl.reason"
+                         && -f "$spool/failed/06-bad.csv.reason" }),
    'the files were taken (done/) or refused (failed/)') or diag slurp($w->{err});
 ok(wait_until(30, sub { my ($k) = log_keys($d); scalar(keys %$k) >= $expect }), "$expect events reach the log")
     or diag slurp($w->{err});
@@ -97,8 +99,10 @@ my ($promo) = grep { $_->{promotionRecorded} && $_->{promotionRecorded}{kind} eq
 ok($promo, 'the promotions CSV arrived');
 
 is_deeply([sort grep { !/^\./ } do { opendir my $dh, "$spool/done"; readdir $dh }],
-          [qw(01-setup.jsonl 02-attendance.csv 03-promotions.csv 04-participants.csv 05-enrolments.csv 07-reject.jsonl)],
+          [qw(01-setup.jsonl 02-attendance.csv 03-promotions.csv 04-participants.csv 05-enrolments.csv)],
           'done/ holds the files taken in');
+ok(-f "$spool/failed/07-reject.jsonl", 'the file whose every event was rejected is in failed/ (issue 15)');
+like(slurp("$spool/failed/07-reject.jsonl.reason"), qr/every event of it was rejected/, 'its reason says so');
 ok(-f "$spool/failed/06-bad.csv", 'the malformed file is in failed/');
 my $reason = slurp("$spool/failed/06-bad.csv.reason");
 like($reason, qr/row 3: has 3 fields, the header has 5/, 'its reason names the row and the problem');
