@@ -190,7 +190,7 @@ int main(void)
        "a UUIDv8 with the RFC 9562 variant");
     Cohort__V1__Event *c = intake_jsonl(line, strlen(line), 0, err, sizeof err);
     ok(c && memcmp(a->event_id.data, c->event_id.data, 16) != 0,
-       "without derive: a random id (plain send)");
+       "without derive: a random id (intake_jsonl callers that ask for it; no agent mode does)");
     const char *line2 = "{\"agency\":\"wm-police\",\"enrolmentChanged\":{\"participantRef\":\"p1:"
                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\","
                         "\"programmeId\":\"sf\",\"cohortId\":\"c1\",\"stage\":\"SHORTLISTED\"}}";
@@ -278,6 +278,25 @@ int main(void)
            "other extensions are refused");
     is_int(intake_file("/nonexistent/enrolments.csv", "enrolments.csv", &f, err, sizeof err),
            -ENOENT, "a missing file is -ENOENT");
+    snprintf(path2, sizeof path2, "%s/empty.jsonl", dir);
+    write_file(path2, "");
+    is_int(intake_file(path2, "empty.jsonl", &f, err, sizeof err), -ENODATA,
+           "an empty file is -ENODATA (never taken in: issue 15)");
+
+    /* ---- the worked example of docs/protocol.md, "Derived event ids" ---- */
+    const char *doc = "{\"agency\":\"wm-police\",\"occurredAt\":\"2009-05-01T09:00:00Z\","
+                      "\"attendanceRecorded\":{\"participantRef\":\"p1:"
+                      "2n3rdkuji4vsvlwijtxvmz2bfpbtwog7\",\"programmeId\":\"step-forward\","
+                      "\"cohortId\":\"2009-1\",\"component\":\"COACHING\",\"sessionId\":"
+                      "\"coaching-1\",\"sessionDate\":\"2009-05-01\",\"status\":\"PRESENT\","
+                      "\"minutes\":120}}";
+    Cohort__V1__Event *ex = intake_jsonl(doc, strlen(doc), 1, err, sizeof err);
+    char exid[37] = "";
+    if (ex != NULL)
+        uuid7_format(ex->event_id.data, exid);
+    is_str(exid, "9afdf905-ad23-8962-9d11-1e23c16d457f", "the documented example's derived id");
+    if (ex != NULL)
+        cohort__v1__event__free_unpacked(ex, NULL);
 
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
