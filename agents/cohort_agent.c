@@ -46,7 +46,17 @@
  *   one synced record (all of the file's events or none), then moved to
  *   SPOOL/done/; a file with any bad record is not taken in at all and is
  *   moved to SPOOL/failed/ with failed/NAME.reason. Files are taken in name
- *   order. The default outbox is SPOOL/.outbox. Events are sent as in
+ *   order, each only once settled (issue 15): not empty, and its size and
+ *   mtime unchanged for --settle-ms (default 2000). An empty file is never
+ *   taken in (said once); a file still changing holds back the files after
+ *   it. A file that changed while it was read (fstat before and after, or
+ *   more bytes than its size) is not taken in or moved: it settles again
+ *   and is read again (its events are in no outbox yet; were some sent,
+ *   their derived ids would make them DUPLICATE). A file taken in by this
+ *   run whose every event is then REJECTED moves from done/ to failed/
+ *   with a reason (once any of its events is ACCEPTED or DUPLICATE, it
+ *   stays in done/; after a restart, files taken in earlier are not
+ *   followed). The default outbox is SPOOL/.outbox. Events are sent as in
  *   send; an event not delivered by its deadline is kept and retried (all
  *   in flight are given up and resent in outbox order, after a hold-off
  *   growing from 1 s to 30 s), so watch never drops anything. It notices

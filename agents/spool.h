@@ -4,8 +4,8 @@
  * - A file is ready when it is a regular file in SPOOL (not in a
  *   subdirectory) whose name ends in .jsonl or .csv (any case) and does not
  *   start with '.'. Writers write elsewhere or under a name that is not
- *   ready (NAME.tmp, .NAME) and then rename it into place, so a file is
- *   never seen half-written. Ready files are listed in byte order of their
+ *   ready (NAME.tmp, .NAME) and then rename it into place (the safe
+ *   convention: a file is then never seen half-written). Ready files are listed in byte order of their
  *   names: name files so that this is the order they should be applied in.
  * - A ready file is taken only once it has settled (spool_settle): it is
  *   not empty, and its size and mtime (and inode) have not changed for the
