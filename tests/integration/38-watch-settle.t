@@ -137,7 +137,7 @@ expect($cv);
 my @cols = qw(agency participantRef programmeId cohortId component sessionId sessionDate status minutes occurredAt);
 my $csv = csv_of(\@cols, [map { +{ agency => $_->{agency}, occurredAt => $_->{occurredAt}, %{ $_->{attendanceRecorded} } } } @$cv]);
 $cut = index($csv, "\n", int(length($csv) / 3)) - 7;
-writer('slow.csv', 1.5, substr($csv, 0, $cut), substr($csv, $cut, 40), substr($csv, $cut + 40));
+writer('slow.csv', 1.2, substr($csv, 0, $cut), substr($csv, $cut, 40), substr($csv, $cut + 40));
 
 # 4. an empty file that stays empty
 open my $eh, '>', "$spool/empty.jsonl" or die;
