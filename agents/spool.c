@@ -199,7 +199,7 @@ int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t 
         qsort(*names, *n, sizeof **names, cmp_names);
     /* forget files that are no longer ready (moved, removed, renamed) */
     for (size_t i = 0; i < self->nseen;) {
-        if (bsearch(&self->seen[i].name, *names, *n, sizeof **names, cmp_names) != NULL) {
+        if (*n > 0 && bsearch(&self->seen[i].name, *names, *n, sizeof **names, cmp_names) != NULL) {
             i++;
             continue;
         }
