@@ -20,6 +20,7 @@
 #include "endpoint.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,21 @@
     (64u << 20)               /* ... or its arena holds this much (plus one frame,                 \
                                  at most CODEC_MAX_DECODED) */
 #define ZMQ_MAX_MSG (8 << 20) /* hard limit: larger frames drop the connection */
-#define RCV_HWM 4             /* frames ZeroMQ queues per agent (up to 8 MiB each) */
-#define SND_HWM 100           /* replies queued per agent; beyond, dropped and counted */
-#define LINGER_MS 2000        /* time given to unsent acks at close */
-#define NPEND 4               /* batches: open, writing, written, syncing */
+/* Frames ZeroMQ queues per agent (up to 8 MiB each), besides the one its
+ * decoder holds when the queue is full: at most 3 frames per connection.
+ * 1 would be less, but with libzmq 4.3.4 it stalls every CURVE connection
+ * at its first frame (the ZAP credential is queued too): measured. */
+#define RCV_HWM 2
+#define SND_HWM 100 /* replies queued per agent; beyond, dropped and counted */
+/* Bytes of replies handed to ZeroMQ and not yet written to (or dropped
+ * with) their connection, all agents together. A reply that would go over
+ * it is replaced by a short FRAME_UNAVAILABLE (the agent resends; dedupe
+ * makes that safe), so a client that never reads its acks holds at most
+ * SND_HWM short replies beyond this budget. */
+#define REPLY_BUDGET (32u << 20)
+#define REPLY_SHORT 512 /* a reply this small is always sent, and not counted */
+#define LINGER_MS 2000  /* time given to unsent acks at close */
+#define NPEND 4         /* batches: open, writing, written, syncing */
 #define INLINE_MAX                                                                                 \
     256                    /* a batch this small, with nothing in flight, is committed             \
                               on the loop (commit_inline) */
@@ -270,19 +282,63 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Reply bytes ZeroMQ holds (REPLY_BUDGET). Process-wide, not per ingest:
+ * libzmq's I/O threads release a reply (reply_free) whenever it is
+ * written or dropped, possibly after the ingest is gone. */
+static atomic_size_t reply_held;
+
+/* zmq_msg_init_data free function: hint is the reply's size. */
+static void reply_free(void *data, void *hint)
+{
+    atomic_fetch_sub(&reply_held, (size_t)(uintptr_t)hint);
+    free(data);
+}
+
 /* Sends one reply frame to routing id rid. Counts a reply that cannot be
  * sent (agent gone, or its queue at the high-water mark): the agent will
- * resend, and dedupe makes that safe. */
+ * resend, and dedupe makes that safe. A reply that would take ZeroMQ's
+ * held replies over REPLY_BUDGET is replaced by a short FRAME_UNAVAILABLE
+ * for the same request (counted in replies_shed). */
 static void send_reply(ingest_t *self, const void *rid, size_t rid_len, int delim,
                        const Cohort__V1__IngestReply *reply)
 {
     zmq_msg_t m;
+    Cohort__V1__IngestReply shed = COHORT__V1__INGEST_REPLY__INIT;
     size_t n = cohort__v1__ingest_reply__get_packed_size(reply);
-    if (zmq_msg_init_size(&m, n) != 0) {
-        self->st.replies_lost++;
-        return;
+    uint8_t *buf;
+    if (n > REPLY_SHORT && atomic_load(&reply_held) + n > REPLY_BUDGET) {
+        self->st.replies_shed++;
+        shed.request_id = reply->request_id;
+        shed.error = COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE;
+        shed.error_reason = "replies backed up (a client is not reading); resend";
+        shed.head_seq = reply->head_seq;
+        reply = &shed;
+        n = cohort__v1__ingest_reply__get_packed_size(reply);
+        cohort_log_limited(LOG_WARNING, "ingest-replies-shed",
+                           "ingest: %zu bytes of replies wait for clients that do not read; "
+                           "large replies are answered FRAME_UNAVAILABLE",
+                           atomic_load(&reply_held));
     }
-    cohort__v1__ingest_reply__pack(reply, zmq_msg_data(&m));
+    if (n <= REPLY_SHORT) { /* short: copied, not counted (SND_HWM bounds them) */
+        if (zmq_msg_init_size(&m, n) != 0) {
+            self->st.replies_lost++;
+            return;
+        }
+        cohort__v1__ingest_reply__pack(reply, zmq_msg_data(&m));
+    } else {
+        if (!(buf = malloc(n))) {
+            self->st.replies_lost++;
+            return;
+        }
+        cohort__v1__ingest_reply__pack(reply, buf);
+        atomic_fetch_add(&reply_held, n);
+        if (zmq_msg_init_data(&m, buf, n, reply_free, (void *)(uintptr_t)n) != 0) {
+            atomic_fetch_sub(&reply_held, n);
+            free(buf);
+            self->st.replies_lost++;
+            return;
+        }
+    }
     if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
         self->st.replies_lost++;
@@ -1374,8 +1430,9 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     render_topics(self, p, 1);
     publish(self, p);
     pend_reset(p);
-    /* Memory per agent connection is bounded by RCV_HWM frames of at most
-     * ZMQ_MAX_MSG (HWMs count messages, not bytes) plus SND_HWM replies. No
+    /* Memory per agent connection is bounded by RCV_HWM + 1 frames of at
+     * most ZMQ_MAX_MSG (HWMs count messages, not bytes) plus SND_HWM short
+     * replies; large replies share REPLY_BUDGET. No
      * ZMTP heartbeat here: libzmq 4.3.4 can abort (stream_engine_base.cpp
      * "!_io_error", zeromq/libzmq#4364) when one fires on a connection whose
      * queue is at its high-water mark, so a flood would become a crash.

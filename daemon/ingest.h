@@ -25,8 +25,11 @@
  *   fingerprint. Every definition acked ACCEPTED is logged (programme or
  *   cohort id, new or changed, seq, the key's fingerprint and role), with a
  *   second line when it adds special-category positive-action aims.
- * - Memory is bounded: when the open batch is full the bridge pauses and
- *   ZeroMQ's high-water marks push back on the agents.
+ * - Memory is bounded: when the open batch is full the bridge pauses
+ *   and ZeroMQ's high-water marks push back on the agents (at most one
+ *   queued frame per connection besides the one being read); replies
+ *   ZeroMQ holds for clients that do not read are capped in bytes (larger
+ *   ones become a short FRAME_UNAVAILABLE).
  * - The projections are touched only by the worker while a commit runs, and
  *   by the loop thread only while none can run (start, stop). Status is
  *   rendered only after the write that made it durable; if a write fails,
@@ -63,6 +66,8 @@ typedef struct {
     uint64_t unavailable;    /* events not stored because a commit failed */
     uint64_t commits;        /* synced writes */
     uint64_t replies_lost;   /* replies that could not be sent (peer gone/full) */
+    uint64_t replies_shed;   /* replies replaced by FRAME_UNAVAILABLE: the replies ZeroMQ
+                                held were at their byte budget (clients not reading) */
     uint64_t unauthorised;   /* events rejected because their key may not write them */
     uint64_t peers;          /* a gauge: agent connections now (zmonitor_peers) */
     uint64_t rejected_by[INGEST_REJECT_SLOTS]; /* rejected, by RejectCode (0: a code beyond) */

@@ -32,9 +32,10 @@ use Time::HiRes qw(sleep time);
 # (docs/reliability.md): RocksDB (two 64 MiB write buffers for each of the
 # log and dedupe families, a 64 MiB block cache: 320 MiB) + the ingest
 # pipeline (three batches in flight, each at most 16 MiB of events, 32 MiB
-# decoded plus one frame: about 200 MiB) + what ZeroMQ may queue for the ten
-# flooding connections (4 frames each, up to 8 MiB: 150 MiB here), with some
-# headroom for the allocator.
+# decoded plus one frame: about 200 MiB) + what ZeroMQ may hold for the ten
+# flooding connections (3 frames each, up to 8 MiB: about 110 MiB here) + at
+# most 32 MiB of large replies, with some headroom for the allocator
+# (docs/operations.md "Memory"; 25-memory-bound.t floods 256 connections).
 my $BOUND_MIB = 768;
 my $FLOOD_S = 15;          # length of the flood
 my $SNAP_REQUESTS = 10000; # snapshot requests per slow snapshot client
