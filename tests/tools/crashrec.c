@@ -41,9 +41,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static char dir[PATH_MAX]; /* CRASHREC_DIR, resolved, no trailing '/' */
-static size_t dir_len;     /* its length; 0 = shim disabled */
-static int logfd = -1;     /* the record file, O_APPEND */
+static char dir[PATH_MAX];                             /* CRASHREC_DIR, resolved, no trailing '/' */
+static size_t dir_len;                                 /* its length; 0 = shim disabled */
+static int logfd = -1;                                 /* the record file, O_APPEND */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* orders calls and records */
 
 __attribute__((constructor)) static void crashrec_init(void)
@@ -174,7 +174,7 @@ static void *next(const char *name)
             struct stat st;                                                                        \
             int fl = fcntl(fd, F_GETFL);                                                           \
             at = fl >= 0 && (fl & O_APPEND) && fstat(fd, &st) == 0 ? st.st_size                    \
-                                                                    : lseek(fd, 0, SEEK_CUR);      \
+                                                                   : lseek(fd, 0, SEEK_CUR);       \
         }                                                                                          \
         ssize_t r = call;                                                                          \
         int saved = errno;                                                                         \

@@ -1,0 +1,224 @@
+#!/usr/bin/perl
+# Power loss, faithfully: the daemon runs under tests/tools/crashrec.c, an
+# LD_PRELOAD shim that records every write and sync it makes to its data
+# directory. An agent pushes; the daemon is kill -9ed mid-push (after a
+# random share of the acks). From the recording, crash states are built
+# as a disk with a volatile write cache may leave them: every synced byte,
+# plus a random subset (any order) of the 4 KiB pages written since each
+# file's last sync; some states keep none of them, some all. Each state is
+# started by a fresh daemon, which must come up, and then hold every event
+# acked before the kill exactly once, at its acked sequence, in a gap-free
+# log; a resend of the acked events is DUPLICATE at the same sequences.
+# The journal is made small (COHORT_TEST_JOURNAL_SIZE) so that it wraps
+# (a RocksDB WAL sync and a new epoch) several times in each run.
+#
+# Model limits: directory operations (create, rename, unlink) are durable
+# at once; a page written twice since the last sync is either old or
+# newest; writes through mmap and stdio are not seen (the store makes none).
+#
+# Environment (defaults are the CI version, well under a minute):
+#   COHORT_CRASH_RUNS     recorded runs, one kill each (default 5)
+#   COHORT_CRASH_STATES   crash states per run (default 4; at least 20 in all)
+#   COHORT_CRASH_EVENTS   events per run (default 3000)
+#   COHORT_CRASH_SEED     seed (default from time and pid; printed)
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use CohortTest;
+use Test::More;
+use JSON::PP;
+use File::Path qw(make_path remove_tree);
+use Time::HiRes qw(sleep time);
+use POSIX ':sys_wait_h';
+
+my $RUNS = $ENV{COHORT_CRASH_RUNS} // 5;
+my $STATES = $ENV{COHORT_CRASH_STATES} // 4;
+my $N = $ENV{COHORT_CRASH_EVENTS} // 3000;
+my $SEED = $ENV{COHORT_CRASH_SEED} // (time() ^ $$) & 0x7fffffff;
+my $PAGE = 4096;
+note("seed $SEED (COHORT_CRASH_SEED=$SEED to repeat)");
+srand($SEED);
+
+my $so = eval { bin('libcrashrec.so') };
+plan skip_all => 'libcrashrec.so is not built' unless $so;
+
+sub slurp { my ($f) = @_; open my $fh, '<:raw', $f or return ''; local $/; return <$fh> // '' }
+
+sub spew {
+    my ($f, $data) = @_;
+    open my $fh, '>:raw', $f or die "$f: $!";
+    print $fh $data;
+    close $fh or die "$f: $!";
+}
+
+# The records of the shim's file: [op, path, off, data].
+sub records {
+    my ($file) = @_;
+    my $d = slurp($file);
+    my (@r, $p);
+    for ($p = 0; $p + 21 <= length $d;) {
+        my ($op, $pl, $off, $len) = unpack('a1 V Q< Q<', substr($d, $p, 21));
+        last if $p + 21 + $pl + $len > length $d;
+        push @r, [$op, substr($d, $p + 21, $pl), $off, substr($d, $p + 21 + $pl, $len)];
+        $p += 21 + $pl + $len;
+    }
+    return \@r;
+}
+
+# The files as the page cache held them (cur), as synced (dur), and the
+# pages written since each one's last sync (dirty), after the records.
+sub model {
+    my ($recs) = @_;
+    my (%cur, %dur, %dirty);
+    for my $r (@$recs) {
+        my ($op, $p, $off, $data) = @$r;
+        if ($op eq 'W') {
+            $cur{$p} //= '';
+            $cur{$p} .= "\0" x ($off - length $cur{$p}) if length $cur{$p} < $off;
+            substr($cur{$p}, $off, length $data) = $data;
+            $dirty{$p}{$_} = 1
+                for int($off / $PAGE) .. int(($off + length($data) - 1) / $PAGE);
+        } elsif ($op eq 'S') {
+            $dur{$p} = $cur{$p} // '';
+            $dirty{$p} = {};
+        } elsif ($op eq 'T') {
+            for my $h (\%cur, \%dur) {
+                $h->{$p} //= '';
+                if (length $h->{$p} > $off) { substr($h->{$p}, $off) = '' }
+                elsif ($h == \%cur) { $h->{$p} .= "\0" x ($off - length $h->{$p}) }
+            }
+        } elsif ($op eq 'R') {
+            for my $h (\%cur, \%dur, \%dirty) { $h->{$data} = delete $h->{$p} if exists $h->{$p} }
+        } elsif ($op eq 'U') {
+            delete $_->{$p} for \%cur, \%dur, \%dirty;
+        }
+    }
+    return (\%cur, \%dur, \%dirty);
+}
+
+# Writes into $out (a copy of the data directory after the kill) the crash
+# state: each recorded file as synced, plus each page written since its
+# sync with probability $keep. Returns (pages kept, pages dropped).
+sub crash_state {
+    my ($recs, $data, $out, $keep) = @_;
+    my ($cur, $dur, $dirty) = model($recs);
+    system('cp', '-a', $data, $out) == 0 or die "cp -a $data $out failed";
+    my %touched = map { ($_->[1] => 1, ($_->[0] eq 'R' ? ($_->[3] => 1) : ())) } @$recs;
+    unlink "$out/$_" for keys %touched;
+    my ($kept, $dropped) = (0, 0);
+    for my $p (sort keys %$cur) {
+        my $s = $dur->{$p} // '';
+        for my $pg (sort { $a <=> $b } keys %{ $dirty->{$p} // {} }) {
+            next if $pg * $PAGE >= length $cur->{$p};
+            if (rand() < $keep) {
+                my $bytes = substr($cur->{$p}, $pg * $PAGE, $PAGE);
+                $s .= "\0" x ($pg * $PAGE - length $s) if length $s < $pg * $PAGE;
+                substr($s, $pg * $PAGE, length $bytes) = $bytes;
+                $kept++;
+            } else {
+                $dropped++;
+            }
+        }
+        spew("$out/$p", $s);
+    }
+    return ($kept, $dropped);
+}
+
+sub out_lines { my $n = () = slurp($_[0]) =~ /\n/g; $n }
+
+my $t0 = time;
+my ($nstates, $nacked, $nwrap) = (0, 0, 0);
+local $ENV{COHORT_TEST_JOURNAL_SIZE} = 512 * 1024;
+for my $run (1 .. $RUNS) {
+    my $dir = tmpdir();
+    my $events = make_events($N, 10 + $run);
+    write_jsonl("$dir/all.jsonl", $events);
+    make_path("$dir/data");
+    chmod 0700, "$dir/data";
+    my $d;
+    {
+        local $ENV{LD_PRELOAD} = $so;
+        local $ENV{CRASHREC_DIR} = "$dir/data";
+        local $ENV{CRASHREC_LOG} = "$dir/rec";
+        local $ENV{ASAN_OPTIONS} = join(':', grep { $_ } $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0');
+        $d = start_daemon(dir => $dir);
+    }
+    # push; kill -9 the daemon after a random share of the acks
+    my $window = (4, 16, 64)[ int rand 3 ];
+    my $apid = fork() // die "fork: $!";
+    if (!$apid) {
+        open STDOUT, '>', "$dir/agent.out" or die;
+        open STDERR, '>', "$dir/agent.err" or die;
+        exec bin('cohort-agent'), 'send', '--json', '--endpoint', $d->{endpoint}, '--window',
+            $window, "$dir/all.jsonl" or die "exec: $!";
+    }
+    my $want = int($N * (0.1 + 0.8 * rand()));
+    my $until = time + 30;
+    sleep 0.002 while out_lines("$dir/agent.out") < $want && time < $until && waitpid($apid, WNOHANG) == 0;
+    sleep rand(0.01);
+    kill9_daemon($d);
+    kill 'KILL', $apid;
+    waitpid($apid, 0);
+    my $text = slurp("$dir/agent.out");
+    $text =~ s/[^\n]*\z//;    # a line cut short
+    my %acked;
+    for my $l (split /\n/, $text) {
+        my $o = eval { decode_json($l) } or next;
+        $acked{ $o->{eventId} } = $o->{seq} if ($o->{result} // '') =~ /^(ACCEPTED|DUPLICATE)$/;
+    }
+    my $recs = records("$dir/rec");
+    my $resets = grep { $_->[0] eq 'W' && $_->[1] eq 'journal' && $_->[2] == 0 } @$recs;
+    $nwrap++ if $resets > 1;
+    $nacked += keys %acked;
+    note(sprintf('run %d: window %d, killed after %d acks (wanted %d); %d records, %d journal writes at offset 0',
+                 $run, $window, scalar keys %acked, $want, scalar @$recs, $resets));
+    ok(keys %acked > 0, "run $run: events were acked before the kill");
+
+    for my $st (1 .. $STATES) {
+        my $keep = (0, 0.3, 0.5, 0.8, 1)[ $st == 1 ? 0 : $st == 2 ? 4 : int rand 5 ];
+        my $sdir = tmpdir();
+        my ($kept, $dropped) = crash_state($recs, "$dir/data", "$sdir/data", $keep);
+        my $what = "run $run state $st (kept $kept, dropped $dropped unsynced pages)";
+        $nstates++;
+        my $c = start_daemon(dir => $sdir);
+        if (!alive($c)) {
+            fail("$what: the daemon starts");
+            diag(log_of($c));
+            next;
+        }
+        my ($arc, $res) = agent_send($c, "$dir/all.jsonl", '--window', '64');
+        is(stop_daemon($c), 0, "$what: the daemon starts, takes a resend, stops cleanly");
+        my %res = map { ($_->{eventId} => $_) } @$res;
+        my ($trc, $out) = run_cmd([bin('cohortctl'), 'tail', '--json', '--data-dir', "$sdir/data"],
+                                  timeout => 60);
+        my (%at, @dups, $gaps, $next);
+        $next = 1;
+        $gaps = 0;
+        for my $l (split /\n/, $out) {
+            my $e = decode_json($l);
+            my $id = $e->{event}{eventId};
+            push @dups, $id if exists $at{$id};
+            $at{$id} = $e->{seq};
+            $gaps++ if $e->{seq} != $next;
+            $next = $e->{seq} + 1;
+        }
+        my @lost = grep { !defined $at{$_} } keys %acked;
+        my @moved = grep { defined $at{$_} && $at{$_} != $acked{$_} } keys %acked;
+        my @notdup = grep { ($res{$_}{result} // '') ne 'DUPLICATE' || ($res{$_}{seq} // 0) != $acked{$_} }
+            keys %acked;
+        ok($trc == 0 && !@lost && !@moved && !@dups && !$gaps && keys %at == $N,
+           "$what: every acked event once, at its acked seq; the log gap-free and complete after the resend")
+            or diag(sprintf('tail rc %d; %d lost (%s), %d moved, %d twice, %d gaps, %d events in the log; daemon log: %s',
+                            $trc, scalar @lost, join(' ', (sort { $acked{$a} <=> $acked{$b} } @lost)[0 .. ($#lost < 4 ? $#lost : 4)]),
+                            scalar @moved, scalar @dups, $gaps, scalar keys %at, log_of($c)));
+        ok(!@notdup, "$what: the resend of each acked event is DUPLICATE at its acked seq")
+            or diag(scalar(@notdup) . ' not');
+        remove_tree($sdir);
+    }
+    remove_tree($dir);
+}
+cmp_ok($nstates, '>=', 20, "$nstates crash states checked ($nacked acks; the journal wrapped in $nwrap of $RUNS runs)")
+    if $RUNS * $STATES >= 20;
+note(sprintf('%.1f s', time - $t0));
+done_testing();
