@@ -28,6 +28,7 @@
 
 struct journal_t {
     int fd;             /* the file, O_RDWR */
+    uint64_t size;      /* bytes of the file used: JOURNAL_SIZE (see journal_size) */
     pthread_mutex_t io; /* guards epoch, off, dirty and spare (flush, reset, scrub) */
     uint64_t epoch;     /* current epoch */
     uint64_t off;       /* where the next flush writes */
@@ -89,16 +90,29 @@ static uint64_t new_epoch(void)
     return e;
 }
 
-/* Writes zeros from the file's end up to JOURNAL_SIZE and syncs it (and,
- * for a new file, its directory). Returns 0 or -errno. */
-static int fill(int fd, const char *path, off_t from)
+/* The journal's size: JOURNAL_SIZE, or for tests only (so that a short
+ * test wraps it many times), COHORT_TEST_JOURNAL_SIZE from the environment
+ * when it is a multiple of 4096 from 256 KiB to JOURNAL_SIZE. */
+static uint64_t journal_size(void)
+{
+    const char *e = getenv("COHORT_TEST_JOURNAL_SIZE");
+    char *end;
+    unsigned long long v = e ? strtoull(e, &end, 10) : 0;
+    if (!e || *end || v % 4096 || v < (256u << 10) || v > JOURNAL_SIZE)
+        return JOURNAL_SIZE;
+    return v;
+}
+
+/* Writes zeros from the file's end up to size bytes and syncs it (and, for
+ * a new file, its directory). Returns 0 or -errno. */
+static int fill(int fd, const char *path, off_t from, off_t size)
 {
     char *z = calloc(1, FILL), dir[PATH_MAX];
     int rc = 0;
     if (!z)
         return -ENOMEM;
-    for (off_t o = from; o < (off_t)JOURNAL_SIZE && rc == 0;) {
-        size_t n = (off_t)JOURNAL_SIZE - o < FILL ? (size_t)((off_t)JOURNAL_SIZE - o) : FILL;
+    for (off_t o = from; o < size && rc == 0;) {
+        size_t n = size - o < FILL ? (size_t)(size - o) : FILL;
         ssize_t w = pwrite(fd, z, n, o);
         if (w < 0)
             rc = -errno;
@@ -137,7 +151,9 @@ int journal_open(journal_t **out, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "journal %s: %s", path, strerror(-rc));
         goto fail;
     }
-    if (st.st_size < (off_t)JOURNAL_SIZE && (rc = fill(self->fd, path, st.st_size)) < 0) {
+    self->size = journal_size();
+    if (st.st_size < (off_t)self->size &&
+        (rc = fill(self->fd, path, st.st_size, (off_t)self->size)) < 0) {
         /* A short file holds no record (records are written only once it
          * is full size): leave it as it was. */
         snprintf(err, errlen, "journal %s: writing it in full: %s", path, strerror(-rc));
@@ -163,7 +179,7 @@ int journal_open(journal_t **out, const char *path, char *err, size_t errlen)
     }
     self->epoch = new_epoch();
     /* A new file is zeros; an old one may hold earlier runs' records anywhere. */
-    self->dirty = st.st_size == 0 ? 0 : JOURNAL_SIZE;
+    self->dirty = st.st_size == 0 ? 0 : self->size;
     *out = self;
     return 0;
 fail:
@@ -200,7 +216,7 @@ int journal_scan(journal_t *self,
     uint64_t off = 0, epoch = 0, expect = 0;
     size_t cap = 0;
     int rc = 0;
-    while (off + JOURNAL_HEADER <= JOURNAL_SIZE) {
+    while (off + JOURNAL_HEADER <= self->size) {
         ssize_t n = pread(self->fd, hdr, sizeof hdr, (off_t)off);
         if (n < 0) {
             rc = -EIO;
@@ -211,7 +227,7 @@ int journal_scan(journal_t *self,
         hdr_t h = unpack(hdr);
         uint32_t len = h.len;
         uint64_t first = h.first, last = h.last;
-        if (len > JOURNAL_SIZE - off - JOURNAL_HEADER || first == 0 || last < first ||
+        if (len > self->size - off - JOURNAL_HEADER || first == 0 || last < first ||
             (off > 0 && (h.epoch != epoch || first != expect)))
             break; /* not a record, another epoch's, or not the next batch */
         if (len > cap) {
@@ -349,7 +365,7 @@ static int flush_locked(journal_t *self)
     self->npending = 0;
     self->broken = 0;
     pthread_mutex_unlock(&self->mu);
-    if (broken || n > JOURNAL_FLUSH_MAX || self->off + n > JOURNAL_SIZE)
+    if (broken || n > JOURNAL_FLUSH_MAX || self->off + n > self->size)
         return -ENOSPC;
     if (n == 0)
         return -EAGAIN;

@@ -45,7 +45,7 @@
 #include <stdint.h>
 
 #define JOURNAL_NAME "journal"
-#define JOURNAL_SIZE (16u << 20)      /* bytes of the file */
+#define JOURNAL_SIZE (16u << 20)      /* bytes of the file (tests: see journal.c) */
 #define JOURNAL_HEADER 48             /* bytes before each payload */
 #define JOURNAL_FLUSH_MAX (64u << 10) /* larger syncs go to RocksDB's WAL instead */
 

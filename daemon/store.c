@@ -198,38 +198,165 @@ static void drop_info_log(const char *dir)
     closedir(d);
 }
 
-/* recover's state while it scans the journal. */
+/* The journal's records, as recover reads them (journal_scan's payloads
+ * live only during its callback). */
 typedef struct {
-    store_t *self; /* the store being opened */
-    char *e;       /* RocksDB's error, if a write back failed */
-} replay_t;
+    uint64_t first, last; /* log sequences of the batch */
+    size_t off, len;      /* its WriteBatch in buf */
+} jrec_t;
 
-/* journal_scan callback: writes one journal record back to RocksDB (synced)
- * if RocksDB lost it, skips it if RocksDB has it, and stops at a gap. */
-static int replay(void *arg, uint64_t first, uint64_t last, const void *payload, size_t len)
+typedef struct {
+    jrec_t *recs;      /* the records, in journal order */
+    size_t n, cap;     /* their count and capacity */
+    uint8_t *buf;      /* their payloads, back to back */
+    size_t used, bcap; /* bytes used and allocated in buf */
+} jrecs_t;
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* journal_scan callback: copies one record into the jrecs_t at arg. */
+static int collect(void *arg, uint64_t first, uint64_t last, const void *payload, size_t len)
 {
-    replay_t *r = arg;
-    store_t *self = r->self;
-    if (last <= self->head)
-        return 0;
-    if (first != self->head + 1)
-        return 1; /* cannot happen with the journal's invariants: keep the prefix */
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(payload, len);
-    rocksdb_write(self->db, self->wsync, wb, &r->e);
-    rocksdb_writebatch_destroy(wb);
-    if (r->e)
-        return 1;
-    self->head = last;
-    self->recovered += last - first + 1;
+    jrecs_t *j = arg;
+    if (grow((void **)&j->recs, &j->cap, j->n + 1, sizeof *j->recs) < 0 ||
+        grow((void **)&j->buf, &j->bcap, j->used + len, 1) < 0)
+        return -ENOMEM;
+    memcpy(j->buf + j->used, payload, len);
+    j->recs[j->n++] = (jrec_t){first, last, j->used, len};
+    j->used += len;
     return 0;
 }
 
+/* Reads a varint32 at *p (before end); advances *p. Returns 0 or -1. */
+static int varint32(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift <= 28 && *p < end; shift += 7) {
+        uint8_t c = *(*p)++;
+        *v |= (uint32_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Reads a length-prefixed slice at *p; advances *p. Returns 0 or -1. */
+static int slice(const uint8_t **p, const uint8_t *end, const uint8_t **s, uint32_t *n)
+{
+    if (varint32(p, end, n) < 0 || *n > (size_t)(end - *p))
+        return -1;
+    *s = *p;
+    *p += *n;
+    return 0;
+}
+
+/* Whether RocksDB holds what the journal record's WriteBatch put in the log
+ * and dedupe families: each log entry and each dedupe entry, with the same
+ * value. The batch is parsed in RocksDB's WriteBatch format (a 12-byte
+ * header, then tagged entries; the store writes only puts and deletes).
+ * Returns 1 (all there), 0 (something missing or different), -1 (a read
+ * failed or the batch is not one the store writes; RocksDB's error, if
+ * any, in *e). */
+static int batch_present(store_t *self, const jrec_t *r, const uint8_t *buf, char **e)
+{
+    const uint8_t *p = buf + r->off, *end = p + r->len;
+    uint32_t log_id = rocksdb_column_family_handle_get_id(self->cf[CF_LOG]);
+    uint32_t dd_id = rocksdb_column_family_handle_get_id(self->cf[CF_DEDUPE]);
+    uint64_t logged = 0;
+    if (r->len < 12)
+        return -1;
+    for (p += 12; p < end;) {
+        uint8_t tag = *p++;
+        uint32_t cf = 0, kl, vl = 0;
+        const uint8_t *k, *v = NULL;
+        int put;
+        switch (tag) {
+        case 0x1: /* kTypeValue */
+        case 0x0: /* kTypeDeletion */
+        case 0x7: /* kTypeSingleDeletion */
+            break;
+        case 0x5: /* kTypeColumnFamilyValue */
+        case 0x4: /* kTypeColumnFamilyDeletion */
+        case 0x8: /* kTypeColumnFamilySingleDeletion */
+            if (varint32(&p, end, &cf) < 0)
+                return -1;
+            break;
+        default:
+            return -1;
+        }
+        put = tag == 0x1 || tag == 0x5;
+        if (slice(&p, end, &k, &kl) < 0 || (put && slice(&p, end, &v, &vl) < 0))
+            return -1;
+        if (!put || (cf != log_id && cf != dd_id))
+            continue;
+        size_t got = 0;
+        rocksdb_column_family_handle_t *h = self->cf[cf == log_id ? CF_LOG : CF_DEDUPE];
+        rocksdb_pinnableslice_t *ps =
+            rocksdb_get_pinned_cf(self->db, self->ropts, h, (const char *)k, kl, e);
+        if (*e)
+            return -1;
+        const char *val = ps ? rocksdb_pinnableslice_value(ps, &got) : NULL;
+        int same = val && got == vl && memcmp(val, v, vl) == 0;
+        rocksdb_pinnableslice_destroy(ps);
+        if (!same)
+            return 0;
+        logged += cf == log_id;
+    }
+    return logged == r->last - r->first + 1 ? 1 : -1;
+}
+
+/* Checks that the log holds every sequence from `from` to the head. Returns
+ * 0, or -EUCLEAN with the first missing sequences in err, or -EIO. */
+static int check_gapless(store_t *self, uint64_t from, const char *jtext, char *err, size_t errlen)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->ropts, self->cf[CF_LOG]);
+    uint64_t next = from, missing = 0, gap_from = 0, gap_to = 0;
+    int ngaps = 0;
+    uint8_t k[8];
+    char *e = NULL;
+    be64(k, from);
+    for (rocksdb_iter_seek(it, (const char *)k, 8); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl;
+        const char *key = rocksdb_iter_key(it, &kl);
+        uint64_t seq = kl == 8 ? rd64(key) : 0;
+        if (seq < next)
+            continue; /* cannot happen: keys only grow */
+        if (seq > next) {
+            if (!ngaps++)
+                gap_from = next, gap_to = seq - 1;
+            missing += seq - next;
+        }
+        next = seq + 1;
+    }
+    rocksdb_iter_get_error(it, &e);
+    rocksdb_iter_destroy(it);
+    if (e)
+        return rerr(e, "checking the log for gaps", err, errlen);
+    if (!ngaps)
+        return 0;
+    snprintf(err, errlen,
+             "the log has a gap the ack journal cannot fill: seqs %llu-%llu are missing (%llu "
+             "missing in %d gap%s from seq %llu to the head %llu; %s); refusing to start: see "
+             "\"A gap in the log\" in docs/operations.md",
+             (unsigned long long)gap_from, (unsigned long long)gap_to, (unsigned long long)missing,
+             ngaps, ngaps == 1 ? "" : "s", (unsigned long long)from, (unsigned long long)self->head,
+             jtext);
+    return -EUCLEAN;
+}
+
 /* Read-write opens: opens the journal (creating it on first use), writes
- * back the batches RocksDB lost in a crash, and starts a new epoch. */
+ * back every batch of it that RocksDB lost in a crash (from the middle of
+ * the log too: a disk cache may write the WAL's pages back out of order),
+ * checks that the log is gap-free from the journal's oldest record to the
+ * head and that the dedupe index agrees with every record, and starts a
+ * new epoch. Returns 0; -EUCLEAN (err says which seqs) when a gap or
+ * disagreement remains that the journal cannot mend; or -errno. */
 static int recover(store_t *self, char *err, size_t errlen)
 {
-    char path[PATH_MAX];
-    replay_t r = {self, NULL};
+    char path[PATH_MAX], jtext[96];
+    jrecs_t j = {0};
+    char *e = NULL;
+    size_t bad = 0;
     int rc;
     self->recovered = 0;
     if (self->readonly)
@@ -247,20 +374,90 @@ static int recover(store_t *self, char *err, size_t errlen)
         }
         self->jn_why[0] = '\0';
     }
-    if ((rc = journal_scan(self->jn, replay, &r)) < 0) {
+    if ((rc = journal_scan(self->jn, collect, &j)) < 0) {
         snprintf(err, errlen, "reading the journal: %s", strerror(-rc));
-        return rc;
+        goto out;
     }
-    if (r.e)
-        return rerr(r.e, "writing back a journal record", err, errlen);
-    /* What RocksDB recovered from its WAL may not be on disk yet: the new
-     * epoch must start where RocksDB's durable log ends. Batches added
-     * before a reopen are in RocksDB, so synced by this too. */
-    rocksdb_flush_wal(self->db, 1, &r.e);
-    if (r.e)
-        return rerr(r.e, "WAL sync", err, errlen);
+    /* The first record RocksDB lacks, in whole or in part. From there on,
+     * every record is written back, in order, present or not: writing a
+     * present batch again changes nothing but its side writes, which then
+     * end as the later records left them. (Every write outside the journal
+     * is synced, so none follows a lost batch.) */
+    size_t i = 0;
+    for (; i < j.n; i++) {
+        int have = batch_present(self, &j.recs[i], j.buf, &e);
+        if (e) {
+            rc = rerr(e, "reading the log for the journal", err, errlen);
+            goto out;
+        }
+        if (have < 0 && j.recs[i].last <= self->head)
+            have = 1; /* cannot be parsed: trust the head, as before */
+        if (have != 1)
+            break;
+    }
+    for (size_t k = i; k < j.n; k++) {
+        const jrec_t *r = &j.recs[k];
+        int have = batch_present(self, r, j.buf, &e);
+        free(e);
+        e = NULL;
+        rocksdb_writebatch_t *wb =
+            rocksdb_writebatch_create_from((const char *)j.buf + r->off, r->len);
+        rocksdb_write(self->db, self->wlazy, wb, &e);
+        rocksdb_writebatch_destroy(wb);
+        if (e) {
+            rc = rerr(e, "writing back a journal record", err, errlen);
+            goto out;
+        }
+        if (have != 1)
+            self->recovered += r->last - r->first + 1;
+    }
+    /* What RocksDB recovered from its WAL, and what was written back, may
+     * not be on disk yet: the new epoch must start where RocksDB's durable
+     * log ends. Batches added before a reopen are in RocksDB, so synced by
+     * this too. */
+    rocksdb_flush_wal(self->db, 1, &e);
+    if (e) {
+        rc = rerr(e, "WAL sync", err, errlen);
+        goto out;
+    }
+    if ((rc = load_head(self, err, errlen)) < 0)
+        goto out;
+    /* Nothing may be missing from the journal's oldest record (and the one
+     * before it, in RocksDB's synced WAL) to the head. */
+    if (j.n) {
+        for (size_t k = 0; k < j.n; k++) {
+            int have = batch_present(self, &j.recs[k], j.buf, &e);
+            if (e) {
+                rc = rerr(e, "reading the log for the journal", err, errlen);
+                goto out;
+            }
+            if (have == 0 && !bad++)
+                snprintf(jtext, sizeof jtext, "seqs %llu-%llu", (unsigned long long)j.recs[k].first,
+                         (unsigned long long)j.recs[k].last);
+        }
+        if (bad) {
+            /* cannot happen unless a write back is not read back */
+            snprintf(err, errlen,
+                     "the log or its dedupe index disagrees with %zu ack journal record%s after "
+                     "writing them back (first: %s); refusing to start",
+                     bad, bad == 1 ? "" : "s", jtext);
+            rc = -EUCLEAN;
+            goto out;
+        }
+        snprintf(jtext, sizeof jtext, "the ack journal holds seqs %llu-%llu",
+                 (unsigned long long)j.recs[0].first, (unsigned long long)j.recs[j.n - 1].last);
+        uint64_t from = j.recs[0].first > 1 ? j.recs[0].first - 1 : 1;
+        if ((rc = check_gapless(self, from, jtext, err, errlen)) < 0)
+            goto out;
+    }
     journal_reset(self->jn, 1);
-    return 0;
+    rc = 0;
+out:
+    if (j.buf)
+        explicit_bzero(j.buf, j.bcap); /* side writes may hold participant keys */
+    free(j.recs);
+    free(j.buf);
+    return rc;
 }
 
 /* Closes the database (not the options); db is NULL afterwards. */

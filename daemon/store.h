@@ -20,7 +20,10 @@
  * store_sync after store_append). A small sync writes the appended batches
  * to the ack journal, the file "journal" beside RocksDB's (journal.h),
  * instead of syncing RocksDB's WAL; every read-write open first writes back
- * to RocksDB the journaled batches a crash took from it. A read-only open
+ * to RocksDB the journaled batches a crash took from it (from the middle of
+ * the log too), then checks the log gap-free from the journal's oldest
+ * record to the head, and refuses to open (-EUCLEAN, the missing seqs in
+ * err) when a gap remains. A read-only open
  * does not: after a power loss, tools see those batches only once the
  * daemon (or another read-write open) has started.
  *
@@ -52,7 +55,8 @@ enum store_result {
 
 /* Opens (creating if missing, unless STORE_READONLY) the store in dir.
  * Returns 0 and *out, or a negative errno with the reason (RocksDB's text)
- * in err. */
+ * in err: -EUCLEAN for a read-write open that finds a gap in the log the
+ * ack journal cannot fill (see Durability). */
 int store_open(store_t **out, const char *dir, int flags, char *err, size_t errlen);
 
 /* Flushes nothing extra (every commit is already synced), closes RocksDB and

@@ -1,0 +1,286 @@
+#!/usr/bin/perl
+# Power loss, faithfully: the daemon runs under tests/tools/crashrec.c, an
+# LD_PRELOAD shim that records every write and sync it makes to its data
+# directory. An agent pushes; the daemon is kill -9ed mid-push (after a
+# random share of the acks). From the recording, crash states are built
+# as a disk with a volatile write cache may leave them: every synced byte,
+# plus a random subset (any order) of the 4 KiB pages written since each
+# file's last sync, each in any of the versions it had since (a page
+# written back half-filled, up to a record boundary, then not again: a
+# hole in the middle of RocksDB's WAL); some states keep none, some all. Each state is
+# started by a fresh daemon, which must come up, and then hold every event
+# acked before the kill exactly once, at its acked sequence, in a gap-free
+# log; a resend of the acked events is DUPLICATE at the same sequences.
+# The journal is made small (COHORT_TEST_JOURNAL_SIZE) so that it wraps
+# (a RocksDB WAL sync and a new epoch) several times in each run.
+#
+# Model limits: directory operations (create, rename, unlink) are durable
+# at once; a page written twice since the last sync may be in
+# any of its versions since; writes through mmap and stdio are not seen (the store makes none).
+#
+# Environment (defaults are the CI version, well under a minute):
+#   COHORT_CRASH_RUNS     recorded runs, one kill each (default 5)
+#   COHORT_CRASH_STATES   crash states per run (default 4; at least 20 in all)
+#   COHORT_CRASH_EVENTS   events per run (default 3000)
+#   COHORT_CRASH_SEED     seed (default from time and pid; printed)
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use CohortTest;
+use Test::More;
+use JSON::PP;
+use File::Path qw(make_path remove_tree);
+use Time::HiRes qw(sleep time);
+use POSIX ':sys_wait_h';
+
+my $RUNS = $ENV{COHORT_CRASH_RUNS} // 5;
+my $STATES = $ENV{COHORT_CRASH_STATES} // 4;
+my $N = $ENV{COHORT_CRASH_EVENTS} // 3000;
+my $SEED = $ENV{COHORT_CRASH_SEED} // (time() ^ $$) & 0x7fffffff;
+my $PAGE = 4096;
+note("seed $SEED (COHORT_CRASH_SEED=$SEED to repeat)");
+srand($SEED);
+
+my $so = eval { bin('libcrashrec.so') };
+plan skip_all => 'libcrashrec.so is not built' unless $so;
+
+sub slurp { my ($f) = @_; open my $fh, '<:raw', $f or return ''; local $/; return <$fh> // '' }
+
+sub spew {
+    my ($f, $data) = @_;
+    open my $fh, '>:raw', $f or die "$f: $!";
+    print $fh $data;
+    close $fh or die "$f: $!";
+}
+
+# The records of the shim's file: [op, path, off, data].
+sub records {
+    my ($file) = @_;
+    my $d = slurp($file);
+    my (@r, $p);
+    for ($p = 0; $p + 21 <= length $d;) {
+        my ($op, $pl, $off, $len) = unpack('a1 V Q< Q<', substr($d, $p, 21));
+        last if $p + 21 + $pl + $len > length $d;
+        push @r, [$op, substr($d, $p + 21, $pl), $off, substr($d, $p + 21 + $pl, $len)];
+        $p += 21 + $pl + $len;
+    }
+    return \@r;
+}
+
+# The files as the page cache held them (cur) and as synced (dur), and for
+# each page written since its file's last sync, every version it had after
+# one of those writes (vers: a page cache page may be written back at any
+# of them, e.g. half-filled up to a record boundary), after the records.
+sub model {
+    my ($recs) = @_;
+    my (%cur, %dur, %vers);
+    for my $r (@$recs) {
+        my ($op, $p, $off, $data) = @$r;
+        if ($op eq 'W') {
+            $cur{$p} //= '';
+            $cur{$p} .= "\0" x ($off - length $cur{$p}) if length $cur{$p} < $off;
+            substr($cur{$p}, $off, length $data) = $data;
+            for my $pg (int($off / $PAGE) .. int(($off + length($data) - 1) / $PAGE)) {
+                push @{ $vers{$p}{$pg} }, substr($cur{$p}, $pg * $PAGE, $PAGE);
+            }
+        } elsif ($op eq 'S') {
+            $dur{$p} = $cur{$p} // '';
+            $vers{$p} = {};
+        } elsif ($op eq 'T') {
+            for my $h (\%cur, \%dur) {
+                $h->{$p} //= '';
+                if (length $h->{$p} > $off) { substr($h->{$p}, $off) = '' }
+                elsif ($h == \%cur) { $h->{$p} .= "\0" x ($off - length $h->{$p}) }
+            }
+        } elsif ($op eq 'R') {
+            for my $h (\%cur, \%dur, \%vers) { $h->{$data} = delete $h->{$p} if exists $h->{$p} }
+        } elsif ($op eq 'U') {
+            delete $_->{$p} for \%cur, \%dur, \%vers;
+        }
+    }
+    return (\%cur, \%dur, \%vers);
+}
+
+# Writes into $out (a copy of the data directory after the kill) the crash
+# state: each recorded file as synced, then each page written since its
+# sync, with probability $keep, in one of its versions since (the newest
+# with probability 1/2, else any; $keep 1: all, the newest, as the page
+# cache held them): pages are written back in any order. With $hole, one
+# page (if holes() finds one) in an older version, every other the newest.
+# Returns (pages kept, of which older versions, pages dropped).
+sub crash_state {
+    my ($recs, $data, $out, $keep, $hole) = @_;
+    my ($cur, $dur, $vers) = model($recs);
+    my %pick;    # file => page => version index, for a hole state
+    if ($hole) {
+        my @c = holes($cur, $vers);
+        if (@c) {
+            my ($p, $pg, $i) = @{ $c[ int rand @c ] };
+            $pick{$p}{$pg} = $i;
+            $keep = 1;
+        }
+    }
+    system('cp', '-a', $data, $out) == 0 or die "cp -a $data $out failed";
+    my %touched = map { ($_->[1] => 1, ($_->[0] eq 'R' ? ($_->[3] => 1) : ())) } @$recs;
+    unlink "$out/$_" for keys %touched;
+    unlink "$out/control.sock";    # a socket does not outlive the host's power
+    my ($kept, $older, $dropped) = (0, 0, 0);
+    for my $p (sort keys %$cur) {
+        my $s = $dur->{$p} // '';
+        for my $pg (sort { $a <=> $b } keys %{ $vers->{$p} // {} }) {
+            next if $pg * $PAGE >= length $cur->{$p};
+            if (rand() < $keep) {
+                my $v = $vers->{$p}{$pg};
+                my $i = $hole ? $pick{$p}{$pg} // $#$v : $keep >= 1 || rand() < 0.5 ? $#$v : int rand @$v;
+                my $bytes = $v->[$i];
+                $s .= "\0" x ($pg * $PAGE - length $s) if length $s < $pg * $PAGE;
+                substr($s, $pg * $PAGE, length $bytes) = $bytes;
+                $kept++;
+                $older++ if $i < $#$v;
+            } else {
+                $dropped++;
+            }
+        }
+        spew("$out/$p", $s);
+    }
+    return ($kept, $older, $dropped);
+}
+
+# The holes RocksDB 7.8 recovers past: in a WAL file (*.log), a page with
+# an older version (written up to a record boundary, zeros after) in the
+# 32 KiB block before one that starts with a whole record (type 1, full,
+# or 2, first), so that RocksDB, which reads the zero header as padding and
+# skips to the next block, goes on there. Returns [file, page, version].
+sub holes {
+    my ($cur, $vers) = @_;
+    my @c;
+    for my $p (grep { /\.log$/ } keys %$cur) {
+        for my $b (1 .. int((length($cur->{$p}) - 1) / 32768)) {
+            my $type = ord(substr($cur->{$p}, $b * 32768 + 6, 1));
+            next unless $type == 1 || $type == 2;
+            for my $pg (($b - 1) * 8 .. $b * 8 - 1) {
+                my $v = $vers->{$p}{$pg} or next;
+                push @c, [$p, $pg, $_] for 0 .. $#$v - 1;
+            }
+        }
+    }
+    return @c;
+}
+
+sub out_lines { my $n = () = slurp($_[0]) =~ /\n/g; $n }
+
+my $t0 = time;
+my ($nstates, $nacked, $nwrap, $nholes) = (0, 0, 0, 0);
+for my $run (1 .. $RUNS) {
+    # odd runs: a 256 KiB journal, which wraps; even runs: the real 16 MiB,
+    # so RocksDB's WAL is not synced for the whole run: a long unsynced
+    # tail, with small batches
+    my $small = $run % 2;
+    local $ENV{COHORT_TEST_JOURNAL_SIZE} = $small ? 256 * 1024 : 16 << 20;
+    my $dir = tmpdir();
+    my $events = make_events($N, 10 + $run);
+    write_jsonl("$dir/all.jsonl", $events);
+    make_path("$dir/data");
+    chmod 0700, "$dir/data";
+    my $d;
+    {
+        local $ENV{LD_PRELOAD} = $so;
+        local $ENV{CRASHREC_DIR} = "$dir/data";
+        local $ENV{CRASHREC_LOG} = "$dir/rec";
+        local $ENV{ASAN_OPTIONS} = join(':', grep { $_ } $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0');
+        $d = start_daemon(dir => $dir);
+    }
+    # push; kill -9 the daemon after a random share of the acks
+    my $window = $small ? (4, 16, 64)[ int rand 3 ] : (4, 16)[ int rand 2 ];
+    my $apid = fork() // die "fork: $!";
+    if (!$apid) {
+        open STDOUT, '>', "$dir/agent.out" or die;
+        open STDERR, '>', "$dir/agent.err" or die;
+        exec bin('cohort-agent'), 'send', '--json', '--endpoint', $d->{endpoint}, '--window',
+            $window, "$dir/all.jsonl" or die "exec: $!";
+    }
+    my $want = int($N * (0.2 + 0.75 * rand()));
+    my $until = time + 30;
+    sleep 0.002 while out_lines("$dir/agent.out") < $want && time < $until && waitpid($apid, WNOHANG) == 0;
+    sleep rand(0.01);
+    kill9_daemon($d);
+    kill 'KILL', $apid;
+    waitpid($apid, 0);
+    my $text = slurp("$dir/agent.out");
+    $text =~ s/[^\n]*\z//;    # a line cut short
+    my %acked;
+    for my $l (split /\n/, $text) {
+        my $o = eval { decode_json($l) } or next;
+        $acked{ $o->{eventId} } = $o->{seq} if ($o->{result} // '') =~ /^(ACCEPTED|DUPLICATE)$/;
+    }
+    my $recs = records("$dir/rec");
+    # epochs the journal started at offset 0 (the first at the daemon's start)
+    my $resets = grep { $_->[0] eq 'W' && $_->[1] eq 'journal' && $_->[2] == 0 && $_->[3] =~ /^CJR1/ } @$recs;
+    $nwrap++ if $resets > 1;
+    my $nholes_here = scalar holes((model($recs))[0, 2]);
+    $nacked += keys %acked;
+    note(sprintf('run %d: journal %s, window %d, killed after %d acks (wanted %d); %d records, %d journal epochs started, %d holes RocksDB recovers past to choose from',
+                 $run, $small ? '256 KiB' : '16 MiB', $window, scalar keys %acked, $want, scalar @$recs, $resets, $nholes_here));
+    ok(keys %acked > 0, "run $run: events were acked before the kill");
+
+    for my $st (1 .. $STATES) {
+        # the first state of a run keeps no unsynced page, the second all
+        # (the newest versions),
+        # the third makes a hole RocksDB recovers past (if the WAL has one
+        # to make), the others keep a random share
+        my $keep = (0, 0.3, 0.5, 0.8, 1)[ $st == 1 ? 0 : $st == 2 ? 4 : int rand 5 ];
+        my $sdir = tmpdir();
+        my ($kept, $older, $dropped) = crash_state($recs, "$dir/data", "$sdir/data", $keep, $st == 3);
+        # what RocksDB alone recovers (a read-only open does not apply the journal)
+        my ($rrc, $rout) = run_cmd([bin('cohortctl'), 'tail', '--data-dir', "$sdir/data"], timeout => 60);
+        my ($rn, $rgap, $rhead) = (0, 0, 0);
+        for my $l (split /\n/, $rout) {
+            next unless $l =~ /^(\d+) /;
+            $rgap += $1 - $rhead - 1 if $1 > $rhead + 1;
+            ($rhead, $rn) = ($1, $rn + 1);
+        }
+        $nholes++ if $rgap;
+        my $what = "run $run state $st (unsynced pages: kept $kept, $older of them older versions, dropped $dropped; RocksDB alone: head $rhead, $rgap missing below it)";
+        $nstates++;
+        my $c = start_daemon(dir => $sdir);
+        if (!alive($c)) {
+            fail("$what: the daemon starts");
+            diag(log_of($c));
+            next;
+        }
+        my ($arc, $res) = agent_send($c, "$dir/all.jsonl", '--window', '64');
+        is(stop_daemon($c), 0, "$what: the daemon starts, takes a resend, stops cleanly");
+        my %res = map { ($_->{eventId} => $_) } @$res;
+        my ($trc, $out) = run_cmd([bin('cohortctl'), 'tail', '--json', '--data-dir', "$sdir/data"],
+                                  timeout => 60);
+        my (%at, @dups, $gaps, $next);
+        $next = 1;
+        $gaps = 0;
+        for my $l (split /\n/, $out) {
+            my $e = decode_json($l);
+            my $id = $e->{event}{eventId};
+            push @dups, $id if exists $at{$id};
+            $at{$id} = $e->{seq};
+            $gaps++ if $e->{seq} != $next;
+            $next = $e->{seq} + 1;
+        }
+        my @lost = grep { !defined $at{$_} } keys %acked;
+        my @moved = grep { defined $at{$_} && $at{$_} != $acked{$_} } keys %acked;
+        my @notdup = grep { ($res{$_}{result} // '') ne 'DUPLICATE' || ($res{$_}{seq} // 0) != $acked{$_} }
+            keys %acked;
+        ok($trc == 0 && !@lost && !@moved && !@dups && !$gaps && keys %at == $N,
+           "$what: every acked event once, at its acked seq; the log gap-free and complete after the resend")
+            or diag(sprintf('tail rc %d; %d lost (%s), %d moved, %d twice, %d gaps, %d events in the log; daemon log: %s',
+                            $trc, scalar @lost, join(' ', (sort { $acked{$a} <=> $acked{$b} } @lost)[0 .. ($#lost < 4 ? $#lost : 4)]),
+                            scalar @moved, scalar @dups, $gaps, scalar keys %at, log_of($c)));
+        ok(!@notdup, "$what: the resend of each acked event is DUPLICATE at its acked seq")
+            or diag(scalar(@notdup) . ' not');
+        remove_tree($sdir);
+    }
+    remove_tree($dir);
+}
+cmp_ok($nstates, '>=', 20, "$nstates crash states checked ($nacked acks; the journal wrapped in $nwrap of $RUNS runs; RocksDB alone had a hole below its head in $nholes)")
+    if $RUNS * $STATES >= 20;
+note(sprintf('%.1f s', time - $t0));
+done_testing();
