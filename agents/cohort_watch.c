@@ -423,6 +423,10 @@ static void draw_representation(FILE *o, const json_t *r, const char *of)
     fprintf(o, "  representation of %s enrolled participants%s (k=%s; * = suppressed)\n",
             cell(json_object_get(r, "total"), b, sizeof b), of,
             cell(json_object_get(r, "threshold"), b2, sizeof b2));
+    if (json_is_true(json_object_get(r, "below_threshold"))) {
+        fprintf(o, "    fewer than k people: no breakdown is published\n");
+        return;
+    }
     fprintf(o, "    ethnic group: ");
     cells(o, json_object_get(r, "ethnic_group"), GROUPS, N(GROUPS));
     fprintf(o, "; BME %s\n", cell(json_object_get(r, "bme"), b, sizeof b));
@@ -439,8 +443,8 @@ static void draw_representation(FILE *o, const json_t *r, const char *of)
             const json_t *act = json_object_get(a, "actual_percent");
             fprintf(o, "%s %s >= %s%%: ", i ? ";" : "", jstr(a, "group", "?"),
                     cell(json_object_get(a, "min_percent"), b, sizeof b));
-            if (json_is_null(act) || json_is_null(met))
-                fprintf(o, "* (suppressed)");
+            if (!act || json_is_null(act) || json_is_null(met))
+                fprintf(o, "* (withheld)");
             else
                 fprintf(o, "%s%% %s", cell(act, b2, sizeof b2),
                         json_is_true(met) ? "met" : "NOT met");
@@ -541,6 +545,27 @@ static void draw_agency(FILE *o, const json_t *d)
     fprintf(o, "    %zu at risk\n", risk);
 }
 
+/* A dated release of a cohort's or a programme's breakdowns. */
+static void draw_release(FILE *o, const json_t *d)
+{
+    const json_t *pr = jget(d, "progression.progressed");
+    char b[32];
+    fprintf(o, "  %s %s%s%s: release %lld of %s (%s)\n", jstr(d, "programme_name", jstr(d, "name", "?")),
+            jstr(d, "programme", "?"), json_object_get(d, "cohort") ? ", cohort " : "",
+            jstr(d, "cohort", ""), jint(d, "release.number"), jstr(d, "release.released_on", "?"),
+            jstr(d, "release.reason", "?"));
+    draw_representation(o, json_object_get(d, "representation"),
+                        json_object_get(d, "cohort") ? "" : " across the cohorts");
+    if (json_is_object(pr)) {
+        fprintf(o, "  progressed: total %s; ", cell(json_object_get(pr, "total"), b, sizeof b));
+        if (json_is_true(json_object_get(pr, "below_threshold")))
+            fprintf(o, "fewer than k: no breakdown");
+        else
+            cells(o, json_object_get(pr, "ethnic_group"), GROUPS, N(GROUPS));
+        fprintf(o, "\n");
+    }
+}
+
 /* One topic's table. */
 static void draw_topic(FILE *o, const cohort_sub_doc_t *d)
 {
@@ -552,6 +577,8 @@ static void draw_topic(FILE *o, const cohort_sub_doc_t *d)
         draw_programme(o, d->doc);
     } else if (strncmp(d->topic, "agency/", 7) == 0) {
         draw_agency(o, d->doc);
+    } else if (strncmp(d->topic, "release/", 8) == 0) {
+        draw_release(o, d->doc);
     } else {
         char *s = json_dumps(d->doc, DUMP_FLAGS);
         size_t n = s ? strlen(s) : 0;

@@ -249,7 +249,10 @@ static const json_t *jpath(const json_t *o, const char *a, const char *b)
 }
 
 /* Sets cell i from a published value: integer, null (suppressed) or absent. */
-static int set_cell(view_t *v, int i, const json_t *val)
+/* zero0: the block says its suppressed cells may be 0
+ * ("suppressed_may_be_zero"); otherwise zeros are published and a
+ * suppressed cell is at least 1. */
+static int set_cell(view_t *v, int i, const json_t *val, int zero0)
 {
     if (json_is_integer(val)) {
         json_int_t x = json_integer_value(val);
@@ -259,7 +262,7 @@ static int set_cell(view_t *v, int i, const json_t *val)
         v->lo[i] = v->hi[i] = (long)x;
     } else if (json_is_null(val)) {
         v->kind[i] = K_HID;
-        v->lo[i] = 1;
+        v->lo[i] = zero0 ? 0 : 1;
     } else if (val) {
         return -1;
     }
@@ -303,7 +306,7 @@ static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t re
     const json_t *r = json_object_get(doc, "representation"), *p, *fp, *aims, *a;
     json_t *filled;
     size_t i;
-    int bad = 0;
+    int bad = 0, z;
     memset(v, 0, sizeof *v);
     v->topic = topic;
     v->seq = seq;
@@ -311,25 +314,29 @@ static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t re
     v->doc = doc;
     if (!json_is_object(r))
         return 0;
+    if (strncmp(topic, "release/", 8) == 0) /* a dated release of the same population */
+        topic += 8;
     v->programme = strncmp(topic, "programme/", 10) == 0;
     for (int c = 0; c < NCELL; c++)
         v->lo[c] = 0, v->hi[c] = INF, v->kind[c] = K_UNP;
-    bad |= set_cell(v, C_TOTAL, json_object_get(r, "total"));
+    z = json_is_true(json_object_get(r, "suppressed_may_be_zero"));
+    bad |= set_cell(v, C_TOTAL, json_object_get(r, "total"), z);
     for (int g = 0; g < 6; g++)
-        bad |= set_cell(v, C_GROUP + g, jpath(r, "ethnic_group", GROUPS[g]));
+        bad |= set_cell(v, C_GROUP + g, jpath(r, "ethnic_group", GROUPS[g]), z);
     for (int e = 0; e < 17; e++)
-        bad |= set_cell(v, C_CODE + e, jpath(r, "ethnicity", CODES[e]));
-    bad |= set_cell(v, C_BME, json_object_get(r, "bme"));
+        bad |= set_cell(v, C_CODE + e, jpath(r, "ethnicity", CODES[e]), z);
+    bad |= set_cell(v, C_BME, json_object_get(r, "bme"), z);
     for (int g = 0; g < 4; g++)
-        bad |= set_cell(v, C_GENDER + g, jpath(r, "gender", GENDERS[g]));
+        bad |= set_cell(v, C_GENDER + g, jpath(r, "gender", GENDERS[g]), z);
     for (int d = 0; d < 3; d++)
-        bad |= set_cell(v, C_DIS + d, jpath(r, "disability", DISAB[d]));
+        bad |= set_cell(v, C_DIS + d, jpath(r, "disability", DISAB[d]), z);
     p = jpath(doc, "progression", "progressed");
     if (json_is_object(p)) {
+        int pz = json_is_true(json_object_get(p, "suppressed_may_be_zero"));
         v->has_prog = 1;
-        bad |= set_cell(v, C_PTOTAL, json_object_get(p, "total"));
+        bad |= set_cell(v, C_PTOTAL, json_object_get(p, "total"), pz);
         for (int g = 0; g < 6; g++)
-            bad |= set_cell(v, C_PGROUP + g, jpath(p, "ethnic_group", GROUPS[g]));
+            bad |= set_cell(v, C_PGROUP + g, jpath(p, "ethnic_group", GROUPS[g]), pz);
     }
     if (bad)
         return -1;
@@ -410,8 +417,8 @@ static const char *judge(int kind, int cell, long lo, long hi, int k)
         return NULL;
     if (kind == K_PUB)
         return lo >= 1 && lo <= k - 1 ? "published-small" : NULL;
-    if (kind == K_HID)
-        return lo == hi ? "pinned" : hi <= k - 1 ? "bounded-below-k" : NULL;
+    if (kind == K_HID) /* lo is 0 only where suppressed cells may be 0 */
+        return lo == hi ? "pinned" : lo >= 1 && hi <= k - 1 ? "bounded-below-k" : NULL;
     /* never published (LGB): a small non-zero count is a disclosure */
     if (lo >= 1 && hi <= k - 1)
         return lo == hi ? "pinned" : "bounded-below-k";
@@ -594,6 +601,15 @@ static int difference(ctx_t *c, const view_t *a, const view_t *b)
             char r[64];
             if (!up && !down)
                 continue;
+            /* Only leavers, and everyone before had the characteristic (or
+             * only joiners, and everyone after has it): the step says
+             * nothing the one version did not (the auditor does not report
+             * "everyone is W1" within a document either). */
+            if (mono && ((jmax == 0 && a->lo[i] == a->hi[i] && a->lo[root] == a->hi[root] &&
+                          a->lo[i] == a->lo[root]) ||
+                         (lmaxv == 0 && b->lo[i] == b->hi[i] && b->lo[root] == b->hi[root] &&
+                          b->lo[i] == b->lo[root])))
+                continue;
             range_text(r, sizeof r, up ? dlo[i] : -dhi[i], up ? dhi[i] : -dlo[i]);
             value_text(va, sizeof va, a, i);
             value_text(vb, sizeof vb, b, i);
@@ -637,7 +653,9 @@ static int release(ctx_t *c, json_t *index, slot_t *slots, const view_t *p)
         json_t *s;
         if (!json_is_string(cid))
             goto out;
-        snprintf(topic, sizeof topic, "cohort/%s/%s", prog, json_string_value(cid));
+        snprintf(topic, sizeof topic, "%scohort/%s/%s",
+                 strncmp(p->topic, "release/", 8) == 0 ? "release/" : "", prog,
+                 json_string_value(cid));
         s = json_object_get(index, topic);
         if (!s || !slots[json_integer_value(s)].v)
             goto out; /* not every cohort is known at this moment */

@@ -24,7 +24,10 @@
  *    person who joined is in it.
  * Bounds come from interval propagation over the tables' row sums (a sound
  * relaxation of the linear programme: every reported bound holds, some
- * tighter ones may be missed). Topics without a representation block
+ * tighter ones may be missed). A release topic ("release/cohort/...",
+ * "release/programme/...", release.h) is audited as the population it
+ * names, its programme combined with the same programme's release/cohort
+ * topics. Topics without a representation block
  * (agency, system) are skipped. */
 #ifndef COHORT_AUDIT_H
 #define COHORT_AUDIT_H

@@ -873,6 +873,7 @@ size_t auth_read_prefixes(const auth_identity_t *id, auth_prefix_t out[AUTH_READ
     case AUTH_ROLE_COORDINATOR:
         n += prefix_set(&out[n], "programme/", "", "");
         n += prefix_set(&out[n], "cohort/", "", "");
+        n += prefix_set(&out[n], "release/", "", ""); /* the dated breakdowns (release.h) */
         n += prefix_set(&out[n], "system", "", "");
         break;
     case AUTH_ROLE_AGENCY_HR:

@@ -152,7 +152,7 @@ int auth_may_submit(const auth_identity_t *id, const char *agency, int definitio
  * or -EACCES with a static reason in *why. */
 int auth_may_define(const auth_identity_t *id, const char *programme, const char **why);
 
-#define AUTH_READ_MAX 3                       /* most topic prefixes a role may read */
+#define AUTH_READ_MAX 4                       /* most topic prefixes a role may read */
 #define AUTH_PREFIX_MAX (AUTH_AGENCY_MAX + 9) /* "agency/" + agency + "/" + NUL */
 
 /* A topic prefix a role may read. */
@@ -162,7 +162,7 @@ typedef struct {
 } auth_prefix_t;
 
 /* The status topic prefixes id may read; returns how many (0..AUTH_READ_MAX):
- * board and coordinator: "programme/", "cohort/", "system"; agency-hr:
+ * board and coordinator: "programme/", "cohort/", "release/", "system"; agency-hr:
  * "agency/<its agency>/", "system"; operator and dev: "" (everything: an
  * operator can read the store anyway); agent: none. A topic may be read iff it starts with one of
  * them. */

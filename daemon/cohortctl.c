@@ -2225,7 +2225,7 @@ int main(int argc, char **argv)
 {
     args_t a = {.data_dir = CONFIG_DEFAULT_DATA_DIR,
                 .snapshot = CONFIG_DEFAULT_SNAPSHOT,
-                .proj = {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO},
+                .proj = {PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO, PROJ_DEFAULT_RELEASE_DAYS},
                 .from = 1,
                 .page = CONTROL_TAIL_DEFAULT,
                 .k = PROJ_DEFAULT_K};

@@ -32,6 +32,7 @@ enum {
     O_PLAINTEXT,
     O_SUPPRESS_K,
     O_AT_RISK_RATIO,
+    O_RELEASE_DAYS,
     O_COALESCE_MS,
     O_CHECKPOINT_EVERY,
     O_COUNT
@@ -58,6 +59,7 @@ static const opt_t OPTS[O_COUNT] = {
     [O_PLAINTEXT] = {"keys", "plaintext", "plaintext"},
     [O_SUPPRESS_K] = {"status", "suppress_k", "suppress-k"},
     [O_AT_RISK_RATIO] = {"status", "at_risk_ratio", "at-risk-ratio"},
+    [O_RELEASE_DAYS] = {"status", "release_days", "release-days"},
     [O_COALESCE_MS] = {"status", "coalesce_ms", "coalesce-ms"},
     [O_CHECKPOINT_EVERY] = {"status", "checkpoint_every", "checkpoint-every"},
 };
@@ -284,6 +286,13 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
         c->proj.at_risk_ratio = r;
         return 0;
     }
+    case O_RELEASE_DAYS:
+        if (parse_u64(v, 0, 366, &u) < 0) {
+            snprintf(why, len, "'%s' is not a number of days from 0 to 366", v);
+            return -1;
+        }
+        c->proj.release_days = (int)u;
+        return 0;
     case O_COALESCE_MS:
         if (parse_u64(v, 0, 60000, &u) < 0) {
             snprintf(why, len, "'%s' is not a number from 0 to 60000", v);
@@ -363,6 +372,9 @@ static void value_text(const cohortd_config_t *c, int opt, char *out, size_t len
         return;
     case O_AT_RISK_RATIO:
         snprintf(out, len, "%.15g", c->proj.at_risk_ratio);
+        return;
+    case O_RELEASE_DAYS:
+        snprintf(out, len, "%d", c->proj.release_days);
         return;
     case O_COALESCE_MS:
         snprintf(out, len, "%u", c->coalesce_ms);
@@ -547,7 +559,7 @@ int config_load(cohortd_config_t *cfg, const config_cli_t *cli, config_report_fn
 
     memset(cfg, 0, sizeof *cfg);
     cfg->log_level = LOG_INFO;
-    cfg->proj = (proj_config_t){PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO};
+    cfg->proj = (proj_config_t){PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO, PROJ_DEFAULT_RELEASE_DAYS};
     cfg->coalesce_ms = CONFIG_DEFAULT_COALESCE_MS;
     cfg->checkpoint_every = CONFIG_DEFAULT_CHECKPOINT_EVERY;
     if (!(cfg->data_dir = strdup(CONFIG_DEFAULT_DATA_DIR)) ||
@@ -676,6 +688,9 @@ void config_usage(FILE *out)
         "      --suppress-k K        hide breakdown counts 1..K-1, K 1-1000 (default: %d)\n"
         "      --at-risk-ratio R     at risk below R of the expected minutes, 0-1\n"
         "                            (default: %.2f)\n"
+        "      --release-days D      release the breakdowns every D days of the log clock,\n"
+        "                            and at cohort milestones; 0: milestones only, 0-366\n"
+        "                            (default: %d)\n"
         "      --checkpoint-every N  checkpoint the projections every N accepted events,\n"
         "                            0 never (default: %d)\n"
         "  -k, --key FILE            the server's CURVE keypair, as written by cohortctl keygen\n"
@@ -702,7 +717,7 @@ void config_usage(FILE *out)
         "to run it.\n",
         CONFIG_DEFAULT_DATA_DIR, CONFIG_DEFAULT_INGEST, CONFIG_DEFAULT_PUBLISH,
         CONFIG_DEFAULT_SNAPSHOT, CONFIG_DEFAULT_COALESCE_MS, PROJ_DEFAULT_K,
-        PROJ_DEFAULT_AT_RISK_RATIO, CONFIG_DEFAULT_CHECKPOINT_EVERY);
+        PROJ_DEFAULT_AT_RISK_RATIO, PROJ_DEFAULT_RELEASE_DAYS, CONFIG_DEFAULT_CHECKPOINT_EVERY);
 }
 
 void config_cli_free(config_cli_t *cli)

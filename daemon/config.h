@@ -56,7 +56,7 @@ typedef struct {
     int key_default;           /* server_key was not set: DATA_DIR/server.key, made if missing */
     char *access;              /* [keys] access_file: client keys and roles */
     int plaintext;             /* [keys] plaintext: development mode, no CURVE */
-    proj_config_t proj;        /* [status] suppress_k, at_risk_ratio */
+    proj_config_t proj;        /* [status] suppress_k, at_risk_ratio, release_days */
     unsigned coalesce_ms;      /* [status] coalesce_ms: min time between updates of a topic */
     uint64_t checkpoint_every; /* [status] checkpoint_every: events between checkpoints, 0 never */
 } cohortd_config_t;

@@ -21,7 +21,7 @@
  * order, with integer arithmetic where the result is published (ratios are
  * rounded to 4 decimals from integers), so output is byte-stable. */
 #include "proj.h"
-#include "suppress.h"
+#include "release.h"
 #include "validate.h"
 
 #include <errno.h>
@@ -175,6 +175,7 @@ struct proj_t {
     prog_t *progs;     /* programmes by id */
     cohort_t *cohorts; /* cohorts by "p/c" */
     person_t *people;  /* people by "agency/ref" */
+    release_t *rel;    /* the breakdowns released so far (release.h) */
 };
 
 /* Failure context: the reason buffer. */
@@ -487,6 +488,8 @@ static void clear(proj_t *self)
         free(p->id);
         free(p);
     }
+    if (self->rel)
+        release_load(self->rel, NULL);
     self->seq = 0;
     self->as_of = 0;
 }
@@ -1177,6 +1180,13 @@ proj_t *proj_new(const proj_config_t *cfg)
         self->cfg.k = cfg->k;
     if (cfg && cfg->at_risk_ratio >= 0.0 && cfg->at_risk_ratio <= 1.0)
         self->cfg.at_risk_ratio = cfg->at_risk_ratio;
+    self->cfg.release_days = cfg && cfg->release_days >= 0 && cfg->release_days <= 366
+                                 ? cfg->release_days
+                                 : PROJ_DEFAULT_RELEASE_DAYS;
+    if (!(self->rel = release_new(self->cfg.k))) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -1185,9 +1195,13 @@ void proj_destroy(proj_t **self_p)
     if (!self_p || !*self_p)
         return;
     clear(*self_p);
+    release_destroy(&(*self_p)->rel);
     free(*self_p);
     *self_p = NULL;
 }
+
+static long day_of(int64_t us);
+static int cut_due(proj_t *self, long d0, long d1);
 
 int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason, size_t len)
 {
@@ -1197,6 +1211,15 @@ int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *re
         reason[0] = '\0';
     if (!self || !ev || seq <= self->seq)
         return -EINVAL;
+    if (self->as_of > 0 && ev->occurred_at > self->as_of &&
+        day_of(ev->occurred_at) > day_of(self->as_of)) {
+        /* the log clock enters a new day: releases due are cut from the
+         * state before this event, if the event is to be applied at all */
+        if ((rc = dispatch(self, ev, &w, 1)) != 0)
+            return rc;
+        if ((rc = cut_due(self, day_of(self->as_of), day_of(ev->occurred_at))) < 0)
+            return rc;
+    }
     if ((rc = dispatch(self, ev, &w, 0)) != 0)
         return rc;
     self->seq = seq;
@@ -1311,6 +1334,16 @@ static void collect(const proj_t *self, const char *prefix, int dirty, strv_t *s
             if (dirty ? c->ags[i].dirty : ag_live(&c->ags[i]))
                 strv_add(s, prefix, "agency/%s/%s/%s", c->ags[i].id, c->prog->id, c->id);
     }
+    {
+        json_t *rel = json_array();
+        size_t i;
+        json_t *t;
+        if (!rel || release_topics(self->rel, NULL, dirty, rel) < 0)
+            s->err = 1;
+        json_array_foreach(rel, i, t)
+        strv_add(s, prefix, "%s", json_string_value(t));
+        json_decref(rel);
+    }
 }
 
 static size_t hand_out(strv_t *s, char ***out)
@@ -1345,6 +1378,7 @@ size_t proj_take_dirty(proj_t *self, char ***out)
         return 0;
     }
     n = hand_out(&s, out);
+    release_clear_dirty(self->rel);
     HASH_ITER(hh, self->progs, p, ptmp)
     p->dirty = 0;
     HASH_ITER(hh, self->cohorts, c, ctmp)
@@ -1518,168 +1552,31 @@ static json_t *ratio_json(long long num, long long den)
 
 /* -------------------------------------------------- representation --- */
 
-enum {
-    RC_TOTAL = 0,
-    RC_GROUP = 1, /* 1..6: WHITE MIXED ASIAN BLACK CHINESE_OR_OTHER NOT_STATED */
-    RC_CODE = 7,  /* 7..23: Ethnicity 1..17 */
-    RC_BME = 24,
-    RC_GENDER = 25, /* 25..28: Gender 1..4 */
-    RC_DIS = 29,    /* 29..31: Disability 1..3 */
-    RC_LGB = 32,
-    RC_NOT_LGB = 33, /* heterosexual, other or not recorded: never published */
-    RC_N = 34
-};
-
-static const char *const group_names[N_GROUP] = {
-    "WHITE", "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER", "NOT_STATED"};
-
 /* Ethnic group 0..5 of an Ethnicity value. */
 static int eth_group(int eth)
 {
     return eth <= 3 ? 0 : eth <= 7 ? 1 : eth <= 11 ? 2 : eth <= 14 ? 3 : eth <= 16 ? 4 : 5;
 }
 
-static const int r_groups[] = {1, 2, 3, 4, 5, 6};
-static const int r_white[] = {7, 8, 9};
-static const int r_mixed[] = {10, 11, 12, 13};
-static const int r_asian[] = {14, 15, 16, 17};
-static const int r_black[] = {18, 19, 20};
-static const int r_other[] = {21, 22};
-static const int r_ns[] = {23};
-static const int r_split[] = {RC_BME, 1, 6};
-static const int r_bme[] = {2, 3, 4, 5};
-static const int r_gender[] = {25, 26, 27, 28};
-static const int r_dis[] = {29, 30, 31};
-static const int r_lgb[] = {RC_LGB, RC_NOT_LGB};
-static const suppress_row_t repr_rows[] = {
-    {RC_TOTAL, r_groups, 6}, {1, r_white, 3},         {2, r_mixed, 4},      {3, r_asian, 4},
-    {4, r_black, 3},         {5, r_other, 2},         {6, r_ns, 1},         {RC_TOTAL, r_split, 3},
-    {RC_BME, r_bme, 4},      {RC_TOTAL, r_gender, 4}, {RC_TOTAL, r_dis, 3}, {RC_TOTAL, r_lgb, 2},
-};
-
-/* The published name of representation cell i ("" when never published). */
-static void cell_name(int i, char *buf, size_t n)
+/* Counts the given enrolled participants (distinct) into v, laid out as
+ * release.h's RT_* cells. */
+static void repr_counts(person_t *const *ps, size_t n, long v[RT_N])
 {
-    if (i == RC_TOTAL)
-        snprintf(buf, n, "total");
-    else if (i < RC_CODE)
-        snprintf(buf, n, "ethnic_group.%s", group_names[i - RC_GROUP]);
-    else if (i < RC_BME)
-        snprintf(buf, n, "ethnicity.%s",
-                 ename(&cohort__v1__ethnicity__descriptor, i - RC_CODE + 1));
-    else if (i == RC_BME)
-        snprintf(buf, n, "bme");
-    else if (i < RC_DIS)
-        snprintf(buf, n, "gender.%s", ename(&cohort__v1__gender__descriptor, i - RC_GENDER + 1));
-    else if (i < RC_LGB)
-        snprintf(buf, n, "disability.%s",
-                 ename(&cohort__v1__disability__descriptor, i - RC_DIS + 1));
-    else
-        buf[0] = '\0';
-}
-
-static int jstr_cmp(const void *a, const void *b)
-{
-    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
-}
-
-/* Sorts a JSON array of strings in place. 0 or -1 on OOM. */
-static int sort_strings(json_t *list)
-{
-    size_t n = json_array_size(list);
-    json_t **v;
-    int err = 0;
-    if (n < 2)
-        return 0;
-    if (!(v = malloc(n * sizeof *v)))
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(list, i));
-    qsort(v, n, sizeof *v, jstr_cmp);
-    json_array_clear(list);
-    for (size_t i = 0; i < n; i++)
-        err |= json_array_append_new(list, v[i]);
-    free(v);
-    return err ? -1 : 0;
-}
-
-static json_t *cell_json(const long *v, const unsigned char *sup, int i)
-{
-    return sup[i] ? json_null() : json_integer(v[i]);
-}
-
-/* The representation block for the given enrolled participants (distinct). */
-static json_t *repr_json(const proj_t *self, person_t *const *ps, size_t n, const pdef_t *d)
-{
-    long v[RC_N] = {0};
-    unsigned char sup[RC_N];
-    json_t *o = json_object(), *grp_o = json_object(), *eth_o = json_object(),
-           *gen_o = json_object(), *dis_o = json_object(), *list = json_array(),
-           *aims = json_array();
-    char name[64];
-    int err = 0;
+    memset(v, 0, RT_N * sizeof *v);
     for (size_t i = 0; i < n; i++) {
         const pdata_t *x = &ps[i]->d;
         int eth = x->eth >= 1 && x->eth <= 17 ? x->eth : COHORT__V1__ETHNICITY__NS;
         int g = eth_group(eth);
         int gen = x->gender >= 1 && x->gender <= 4 ? x->gender : 4;
         int dis = x->disability >= 1 && x->disability <= 3 ? x->disability : 3;
-        v[RC_TOTAL]++;
-        v[RC_GROUP + g]++;
-        v[RC_CODE + eth - 1]++;
-        v[RC_BME] += g >= 1 && g <= 4;
-        v[RC_GENDER + gen - 1]++;
-        v[RC_DIS + dis - 1]++;
-        v[x->orientation == COHORT__V1__SEXUAL_ORIENTATION__LGB ? RC_LGB : RC_NOT_LGB]++;
+        v[RT_TOTAL]++;
+        v[RT_GROUP + g]++;
+        v[RT_CODE + eth - 1]++;
+        v[RT_BME] += g >= 1 && g <= 4;
+        v[RT_GENDER + gen - 1]++;
+        v[RT_DIS + dis - 1]++;
+        v[x->orientation == COHORT__V1__SEXUAL_ORIENTATION__LGB ? RT_LGB : RT_NOT_LGB]++;
     }
-    if (suppress_table(self->cfg.k, v, RC_N, repr_rows, sizeof repr_rows / sizeof repr_rows[0],
-                       sup) < 0)
-        err = 1;
-    for (int i = 0; !err && i < RC_N; i++) {
-        json_t *target = i < RC_CODE ? grp_o : i < RC_BME ? eth_o : i < RC_DIS ? gen_o : dis_o;
-        cell_name(i, name, sizeof name);
-        if (!name[0])
-            continue;
-        if (sup[i])
-            err |= json_array_append_new(list, json_string(name));
-        if (i == RC_TOTAL || i == RC_BME)
-            continue;
-        err |= json_object_set_new(target, strchr(name, '.') + 1, cell_json(v, sup, i));
-    }
-    for (size_t i = 0; !err && i < d->n_aims; i++) {
-        static const int cell_of[] = {0, RC_BME, RC_GENDER, RC_DIS, RC_LGB};
-        const aim_t *a = &d->aims[i];
-        int c = a->group >= 1 && a->group <= 4 ? cell_of[a->group] : -1;
-        json_t *ao = json_object();
-        err |= json_object_set_new(
-            ao, "group", json_string(ename(&cohort__v1__aim_group__descriptor, a->group)));
-        err |= json_object_set_new(ao, "min_percent", json_integer(a->pct));
-        if (c < 0 || sup[c] || sup[RC_TOTAL] || v[RC_TOTAL] == 0) {
-            err |= json_object_set_new(ao, "actual_percent", json_null());
-            err |= json_object_set_new(ao, "met", json_null());
-        } else {
-            long long t = v[RC_TOTAL], k = v[c];
-            err |= json_object_set_new(ao, "actual_percent", json_integer((200 * k + t) / (2 * t)));
-            err |= json_object_set_new(ao, "met", json_boolean(100 * k >= (long long)a->pct * t));
-        }
-        err |= json_array_append_new(aims, ao);
-    }
-    if (!err)
-        err |= sort_strings(list);
-    err |= json_object_set_new(o, "total", err ? json_null() : cell_json(v, sup, RC_TOTAL));
-    err |= json_object_set_new(o, "bme", err ? json_null() : cell_json(v, sup, RC_BME));
-    err |= json_object_set_new(o, "ethnic_group", grp_o);
-    err |= json_object_set_new(o, "ethnicity", eth_o);
-    err |= json_object_set_new(o, "gender", gen_o);
-    err |= json_object_set_new(o, "disability", dis_o);
-    err |= json_object_set_new(o, "suppressed", list);
-    err |= json_object_set_new(o, "aims", aims);
-    err |= json_object_set_new(o, "threshold", json_integer(self->cfg.k));
-    if (err) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
 }
 
 /* ----------------------------------------------------- progression --- */
@@ -1748,41 +1645,25 @@ static json_t *pkinds_json(const long *v)
     return o;
 }
 
-static const int r_moved[] = {1, 2, 3, 4, 5, 6};
-
-static json_t *progression_json(const proj_t *self, const pstat_t *ps)
+/* The progression block of a live cohort document: counts of
+ * progressions, not people, and no breakdown (progressed by ethnic group
+ * is released, release.h). */
+static json_t *progression_json(const pstat_t *ps)
 {
-    json_t *o = json_object(), *by = json_object(), *groups = json_object(), *list = json_array();
-    suppress_row_t row = {0, r_moved, 6};
-    unsigned char sup[1 + N_GROUP];
-    int err = suppress_table(self->cfg.k, ps->moved, 1 + N_GROUP, &row, 1, sup) < 0;
+    json_t *o = json_object();
     json_t *median = json_null();
+    int err = !o;
     if (ps->n_days) {
         size_t m = ps->n_days / 2;
         long med = ps->n_days % 2 ? ps->days[m] : (ps->days[m - 1] + ps->days[m]) / 2;
         json_decref(median);
         median = json_integer(med);
     }
-    if (!err && sup[0])
-        err |= json_array_append_new(list, json_string("total"));
-    for (int g = 0; !err && g < N_GROUP; g++) {
-        char name[64];
-        snprintf(name, sizeof name, "ethnic_group.%s", group_names[g]);
-        if (sup[1 + g])
-            err |= json_array_append_new(list, json_string(name));
-        err |= json_object_set_new(groups, group_names[g], cell_json(ps->moved, sup, 1 + g));
-    }
-    if (!err)
-        err |= sort_strings(list);
-    err |= json_object_set_new(by, "total", err ? json_null() : cell_json(ps->moved, sup, 0));
-    err |= json_object_set_new(by, "ethnic_group", groups);
-    err |= json_object_set_new(by, "suppressed", list);
     err |= json_object_set_new(o, "during", pkinds_json(ps->during));
     err |= json_object_set_new(o, "after", pkinds_json(ps->after));
     err |= json_object_set_new(o, "after_window_ends_on", json_string(ps->after_end));
     err |= json_object_set_new(o, "median_days_to_substantive_promotion", median);
     err |= json_object_set_new(o, "promoted_substantively", json_integer((json_int_t)ps->n_days));
-    err |= json_object_set_new(o, "progressed", by);
     if (err) {
         json_decref(o);
         return NULL;
@@ -1931,11 +1812,10 @@ static char *render_programme(const proj_t *self, const prog_t *p)
 {
     json_t *doc = json_object(), *req = json_object(), *aims = json_array(), *ids = json_array();
     cohort_t **cs = NULL;
-    person_t **ms = NULL;
-    size_t n = 0, m = 0;
+    size_t n = 0;
     long places = 0, filled[2], during[N_PKIND] = {0}, after[N_PKIND] = {0};
     json_t *prog_o = json_object();
-    int err = cohorts_of(self, p, &cs, &n) || members_of(cs, n, &ms, &m);
+    int err = cohorts_of(self, p, &cs, &n);
     for (size_t i = 0; !err && i < n; i++) {
         pstat_t ps;
         places += cs[i]->def.places;
@@ -1974,13 +1854,11 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     if (!err) {
         err |= json_object_set_new(doc, "funnel", funnel_json(cs, n, filled));
         err |= json_object_set_new(doc, "filled", filled_json(places, filled));
-        err |= json_object_set_new(doc, "representation", repr_json(self, ms, m, &p->def));
     }
     err |= json_object_set_new(prog_o, "during", pkinds_json(during));
     err |= json_object_set_new(prog_o, "after", pkinds_json(after));
     err |= json_object_set_new(doc, "progression", prog_o);
     free(cs);
-    free(ms);
     if (err)
         return json_decref(doc), NULL;
     return dump(doc);
@@ -2009,12 +1887,10 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     long n[2] = {0}, complete[2] = {0}, credited[2] = {0}, risk[2] = {0};
     long assigned = 0, with_mentor = 0;
     enr_t **es = NULL;
-    person_t **ms = NULL;
-    size_t ne = 0, m = 0;
+    size_t ne = 0;
     cohort_t *one = (cohort_t *)c;
     pstat_t ps = {0};
-    int err = held_sessions(c, held) || enrs_of(c, &es, &ne) || members_of(&one, 1, &ms, &m) ||
-              progression(c, &ps);
+    int err = held_sessions(c, held) || enrs_of(c, &es, &ne) || progression(c, &ps);
     for (size_t i = 0; !err && i < ne; i++) {
         assess_t a;
         int g = grp(es[i]->who->d.role);
@@ -2040,8 +1916,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     if (!err) {
         err |= json_object_set_new(doc, "funnel", funnel_json(&one, 1, filled));
         err |= json_object_set_new(doc, "filled", filled_json(c->def.places, filled));
-        err |= json_object_set_new(doc, "representation", repr_json(self, ms, m, &c->prog->def));
-        err |= json_object_set_new(doc, "progression", progression_json(self, &ps));
+        err |= json_object_set_new(doc, "progression", progression_json(&ps));
     }
     for (int g = 0; g < 2; g++)
         err |= json_object_set_new(
@@ -2052,7 +1927,6 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     err |= json_object_set_new(ment, "mentored", json_integer(with_mentor));
     err |= json_object_set_new(doc, "mentoring", ment);
     free(es);
-    free(ms);
     free(ps.days);
     if (err)
         return json_decref(doc), NULL;
@@ -2148,12 +2022,251 @@ static char *render_agency(const proj_t *self, const cohort_t *c, const ag_t *ag
     return dump(doc);
 }
 
+/* --------------------------------------------------------- releases --- */
+
+static int prog_cmp(const void *a, const void *b);
+
+/* The funnel fields a release document repeats (filled.participants and
+ * the participants' total, WITHDRAWN and REMOVED_BY_BOARD): the auditor
+ * uses them to bound who joined and left between releases. */
+static int release_meta_funnel(json_t *meta, cohort_t *const *cs, size_t n)
+{
+    long filled[2];
+    json_t *f = funnel_json(cs, n, filled), *part, *by, *o, *stages;
+    int err = !f;
+    part = json_object_get(f, "participants");
+    by = json_object_get(part, "by_stage");
+    o = json_pack("{s:O*}", "total", json_object_get(part, "total"));
+    stages = json_pack("{s:O*,s:O*}", "WITHDRAWN", json_object_get(by, "WITHDRAWN"),
+                       "REMOVED_BY_BOARD", json_object_get(by, "REMOVED_BY_BOARD"));
+    err |= !o || !stages;
+    if (!err) {
+        err |= json_object_set_new(o, "by_stage", stages);
+        stages = NULL;
+        err |= json_object_set_new(meta, "funnel", json_pack("{s:o}", "participants", o));
+        o = NULL;
+        err |= json_object_set_new(meta, "filled",
+                                   json_pack("{s:I}", "participants", (json_int_t)filled[G_PART]));
+    }
+    json_decref(o);
+    json_decref(stages);
+    json_decref(f);
+    return err ? -ENOMEM : 0;
+}
+
+/* The true tables of programme p: [0] its roll-up, [1..] its cohorts in
+ * cohorts_of order. */
+typedef struct {
+    release_table_t *t;      /* the tables */
+    size_t n;                /* their number (cohorts + 1) */
+    char (*topics)[KEYLEN];  /* their live topics */
+    release_aim_t *aims;     /* the programme's aims */
+} tables_t;
+
+static void tables_free(tables_t *tb)
+{
+    for (size_t i = 0; tb->t && i < tb->n; i++)
+        json_decref((json_t *)tb->t[i].meta);
+    free(tb->t);
+    free(tb->topics);
+    free(tb->aims);
+    memset(tb, 0, sizeof *tb);
+}
+
+/* Builds p's tables from the current state. Returns 0 or -ENOMEM (tb
+ * freed). */
+static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
+{
+    cohort_t **cs = NULL;
+    person_t **ms = NULL;
+    size_t n = 0, m = 0;
+    memset(tb, 0, sizeof *tb);
+    if (cohorts_of(self, p, &cs, &n) || !(tb->t = calloc(n + 1, sizeof *tb->t)) ||
+        !(tb->topics = calloc(n + 1, sizeof *tb->topics)) ||
+        !(tb->aims = calloc(p->def.n_aims + 1, sizeof *tb->aims)))
+        goto fail;
+    tb->n = n + 1;
+    for (size_t i = 0; i < p->def.n_aims; i++)
+        tb->aims[i] = (release_aim_t){p->def.aims[i].group, p->def.aims[i].pct};
+    for (size_t i = 0; i <= n; i++) {
+        release_table_t *t = &tb->t[i];
+        json_t *meta = json_object(), *ids;
+        t->aims = tb->aims;
+        t->n_aims = p->def.n_aims;
+        t->meta = meta;
+        t->topic = tb->topics[i];
+        if (!meta)
+            goto fail;
+        if (i == 0) {
+            snprintf(tb->topics[0], KEYLEN, "programme/%s", p->id);
+            if (members_of(cs, n, &ms, &m) || !(ids = json_array()) ||
+                json_object_set_new(meta, "cohorts", ids) ||
+                json_object_set_new(meta, "programme", json_string(p->id)) ||
+                json_object_set_new(meta, "name", json_string(p->def.name)) ||
+                release_meta_funnel(meta, cs, n))
+                goto fail;
+            for (size_t j = 0; j < n; j++)
+                if (json_array_append_new(ids, json_string(cs[j]->id)))
+                    goto fail;
+        } else {
+            cohort_t *one = cs[i - 1];
+            pstat_t ps;
+            snprintf(tb->topics[i], KEYLEN, "cohort/%s/%s", p->id, one->id);
+            if (members_of(&one, 1, &ms, &m) || progression(one, &ps))
+                goto fail;
+            memcpy(t->moved, ps.moved, sizeof t->moved);
+            free(ps.days);
+            t->has_moved = 1;
+            if (json_object_set_new(meta, "programme", json_string(p->id)) ||
+                json_object_set_new(meta, "programme_name", json_string(p->def.name)) ||
+                json_object_set_new(meta, "cohort", json_string(one->id)) ||
+                json_object_set_new(meta, "starts_on", json_string(one->def.starts)) ||
+                json_object_set_new(meta, "ends_on", json_string(one->def.ends)) ||
+                release_meta_funnel(meta, &one, 1))
+                goto fail;
+        }
+        repr_counts(ms, m, t->repr);
+        free(ms);
+        ms = NULL;
+    }
+    free(cs);
+    return 0;
+fail:
+    free(ms);
+    free(cs);
+    tables_free(tb);
+    return -ENOMEM;
+}
+
+/* Cuts a release of programme p (its roll-up and every cohort) from the
+ * current state. Returns 1 released, 0 withheld, -ENOMEM. */
+static int cut_programme(proj_t *self, const prog_t *p, const char *date, const char *reason)
+{
+    tables_t tb;
+    int rc;
+    if (tables_of(self, p, &tb) < 0)
+        return -ENOMEM;
+    rc = release_cut(self->rel, p->id, tb.t, tb.n, self->seq, date, reason);
+    tables_free(&tb);
+    return rc;
+}
+
+char *proj_render_rule_only(const proj_t *self, const char *topic, int zeros)
+{
+    char *live = proj_render(self, topic), *out = NULL;
+    json_t *doc = live ? json_loads(live, 0, NULL) : NULL, *b = NULL;
+    const prog_t *p = NULL;
+    tables_t tb = {0};
+    free(live);
+    if (!doc)
+        return NULL;
+    if (strncmp(topic, "programme/", 10) == 0)
+        p = prog_get(self, topic + 10);
+    else if (strncmp(topic, "cohort/", 7) == 0)
+        p = prog_get(self, json_string_value(json_object_get(doc, "programme")));
+    if (p && tables_of(self, p, &tb) == 0) {
+        for (size_t i = 0; i < tb.n; i++) {
+            if (strcmp(tb.t[i].topic, topic) != 0 || !(b = release_preview(self->rel, &tb.t[i], zeros)))
+                continue;
+            if (json_object_set(doc, "representation", json_object_get(b, "representation")) ||
+                (json_object_get(b, "progressed") &&
+                 json_object_set(json_object_get(doc, "progression"), "progressed",
+                                 json_object_get(b, "progressed"))))
+                break;
+            out = dump(json_incref(doc));
+            break;
+        }
+    }
+    json_decref(b);
+    json_decref(doc);
+    tables_free(&tb);
+    return out;
+}
+
+/* Days since 1970-01-01 of a log-clock time (microseconds), rounded down. */
+static long day_of(int64_t us)
+{
+    int64_t d = us / 86400000000LL;
+    return (long)(us < 0 && d * 86400000000LL != us ? d - 1 : d);
+}
+
+/* Cuts the releases due when the log clock moves from day d0 to day d1 >
+ * d0 (see proj.h): every programme when a release period starts, and a
+ * programme one of whose cohorts passes a milestone. Returns 0 or -ENOMEM. */
+static int cut_due(proj_t *self, long d0, long d1)
+{
+    long rd = self->cfg.release_days;
+    int schedule = rd > 0 && d1 / rd > d0 / rd;
+    prog_t **pv, *p, *ptmp;
+    size_t np = 0;
+    int rc = 0;
+    if (!(pv = malloc((HASH_COUNT(self->progs) + 1) * sizeof *pv)))
+        return -ENOMEM;
+    HASH_ITER(hh, self->progs, p, ptmp)
+    pv[np++] = p;
+    qsort(pv, np, sizeof *pv, prog_cmp);
+    for (size_t i = 0; i < np && rc >= 0; i++) {
+        const char *reason = schedule ? "schedule" : NULL;
+        long when = schedule ? d1 / rd * rd : 0;
+        cohort_t *c, *ctmp;
+        char date[11];
+        HASH_ITER(hh, self->cohorts, c, ctmp)
+        {
+            char after[11];
+            const char *ms[3] = {c->def.starts, c->def.ends, after};
+            static const char *const why[3] = {"starts_on", "ends_on", "progression_window_ends"};
+            if (c->prog != pv[i])
+                continue;
+            plus_year(c->def.ends, after);
+            for (int k = 0; k < 3; k++) {
+                long md = ms[k][0] ? date_days(ms[k]) : 0;
+                if (ms[k][0] && md > d0 && md <= d1 && md >= when) {
+                    when = md;
+                    reason = why[k];
+                }
+            }
+        }
+        if (!reason)
+            continue;
+        days_date(when, date);
+        rc = cut_programme(self, pv[i], date, reason);
+    }
+    free(pv);
+    return rc < 0 ? rc : 0;
+}
+
+int proj_release_now(proj_t *self, const char *date, const char *reason)
+{
+    prog_t **pv, *p, *ptmp;
+    size_t np = 0;
+    int rc = 0, released = 0;
+    if (!self || !date || !reason)
+        return -EINVAL;
+    if (!(pv = malloc((HASH_COUNT(self->progs) + 1) * sizeof *pv)))
+        return -ENOMEM;
+    HASH_ITER(hh, self->progs, p, ptmp)
+    pv[np++] = p;
+    qsort(pv, np, sizeof *pv, prog_cmp);
+    for (size_t i = 0; i < np && rc >= 0; i++)
+        if ((rc = cut_programme(self, pv[i], date, reason)) > 0)
+            released++;
+    free(pv);
+    return rc < 0 ? rc : released;
+}
+
+uint64_t proj_releases_withheld(const proj_t *self)
+{
+    return self ? release_withheld(self->rel) : 0;
+}
+
 char *proj_render(const proj_t *self, const char *topic)
 {
     char buf[KEYLEN * 2], *part[5];
     size_t n = 0;
     if (!self || !topic || strlen(topic) >= sizeof buf)
         return NULL;
+    if (strncmp(topic, "release/", 8) == 0)
+        return release_render(self->rel, topic);
     strcpy(buf, topic);
     part[n++] = buf;
     for (char *s = buf; *s && n < 5; s++)
@@ -2332,6 +2445,7 @@ cleanup:
     err |= json_object_set_new(doc, "cohorts", cohorts);
     err |= json_object_set_new(doc, "people", people);
     err |= json_object_set_new(doc, "enrolments", enrs);
+    err |= json_object_set_new(doc, "releases", release_save(self->rel));
     free(pv);
     free(cv);
     free(xv);
@@ -2612,7 +2726,8 @@ int proj_load(proj_t *self, const char *text, size_t len)
     else if (!(rc = load_list(self, root, "programmes", load_prog)) &&
              !(rc = load_list(self, root, "cohorts", load_cohort)) &&
              !(rc = load_list(self, root, "people", load_person)) &&
-             !(rc = load_list(self, root, "enrolments", load_enr))) {
+             !(rc = load_list(self, root, "enrolments", load_enr)) &&
+             !(rc = release_load(self->rel, json_object_get(root, "releases")))) {
         self->seq = (uint64_t)seq;
         self->as_of = as_of;
     }

@@ -13,8 +13,14 @@
  *    leaves the state exactly as it was.
  *  - Nothing rendered or returned as a reason holds a protected
  *    characteristic of an identifiable person: agency topics carry refs but
- *    no characteristics; cohort and programme topics carry characteristics
- *    only as suppressed counts; reasons never carry refs.
+ *    no characteristics; cohort and programme topics carry none either;
+ *    breakdowns by a protected characteristic are published only in dated
+ *    releases (release/ topics, release.h), suppressed and audited against
+ *    every earlier release; reasons never carry refs.
+ *  - Releases are cut on the log clock, before the first event that moves
+ *    it into a new period (release_days) or past a cohort's starts_on,
+ *    ends_on or the end of its progression window, from the state before
+ *    that event: so a rebuild cuts the same releases.
  *  - Not thread-safe: one proj_t is used by one thread at a time. */
 #ifndef COHORT_PROJ_H
 #define COHORT_PROJ_H
@@ -26,15 +32,20 @@
 typedef struct {
     int k;                /* suppression threshold: counts 1..k-1 are hidden (default 5) */
     double at_risk_ratio; /* at risk below this share of the expected minutes (default 0.75) */
+    int release_days;     /* breakdowns are released when the log clock enters a new period of
+                           * this many days (counted from 1970-01-01), and at cohort
+                           * milestones; 0: at milestones only (default 28; release.h) */
 } proj_config_t;
 
 #define PROJ_DEFAULT_K 5
 #define PROJ_DEFAULT_AT_RISK_RATIO 0.75
+#define PROJ_DEFAULT_RELEASE_DAYS 28
 
 typedef struct proj_t proj_t;
 
-/* Creates an empty projection. cfg may be NULL (defaults); a k < 1 or a
- * ratio outside [0, 1] is replaced by its default. Returns NULL on OOM. */
+/* Creates an empty projection. cfg may be NULL (defaults); a k < 1, a
+ * ratio outside [0, 1] or release_days outside 0..366 is replaced by its
+ * default. Returns NULL on OOM. */
 proj_t *proj_new(const proj_config_t *cfg);
 
 /* Frees the projection and nulls *self_p. Idempotent. */
@@ -60,6 +71,25 @@ int proj_check(const proj_t *self, const Cohort__V1__Event *ev, char *reason, si
  * For logging who changed what (ingest.c); no state changes. */
 int proj_defined(const proj_t *self, const Cohort__V1__Event *ev, unsigned *aims);
 
+/* Cuts a release of every programme now, from the current state, with
+ * the given date (YYYY-MM-DD) and reason: for tests and tools that replay
+ * a log (the daemon cuts only on the log clock). Returns the number
+ * released (the others were withheld), or -ENOMEM. */
+int proj_release_now(proj_t *self, const char *date, const char *reason);
+
+/* A cohort/ or programme/ topic's live document with the breakdowns the
+ * suppression rule alone gives now ("representation", and
+ * "progression.progressed" for a cohort), zeros as given (suppress.h:
+ * SUPPRESS_ZEROS_HIDDEN as in releases, SUPPRESS_ZEROS_PUBLISHED as the
+ * first rule did): what per-commit publishing would show. Never
+ * published: for tests of the rule and the auditor's demonstrations.
+ * malloc'd, or NULL (no such topic, OOM). */
+char *proj_render_rule_only(const proj_t *self, const char *topic, int zeros);
+
+/* Release cuts withheld by the disclosure gate since proj_new or
+ * proj_load (release.h). */
+uint64_t proj_releases_withheld(const proj_t *self);
+
 /* Last applied seq (0 when nothing was applied). */
 uint64_t proj_seq(const proj_t *self);
 
@@ -84,7 +114,8 @@ void proj_strv_free(char **v, size_t n);
 /* The current document of a topic as compact JSON with sorted keys
  * (malloc'd), or NULL if there is no such topic (or on OOM). Same state,
  * byte-identical output. Topics: "programme/<p>", "cohort/<p>/<c>",
- * "agency/<a>/<p>/<c>". */
+ * "agency/<a>/<p>/<c>", and once released "release/programme/<p>",
+ * "release/cohort/<p>/<c>". */
 char *proj_render(const proj_t *self, const char *topic);
 
 /* The full state (with seq and the log clock, without the config or the
