@@ -1209,7 +1209,12 @@ static int verify_projections(verify_t *v, const proj_config_t *cfg, uint64_t *c
                "change?)\n",
                (unsigned long long)i2.refused);
     char *s1 = proj_save(p1), *s2 = proj_save(p2);
-    *same = s1 && s2 && strcmp(s1, s2) == 0 && proj_seq(p1) == proj_seq(p2);
+    /* Once a key is gone (an erasure), a full replay cannot read that
+     * person's registration, so the releases cut before the erasure come
+     * out differently (docs/status.md, "Releases"): the states then differ
+     * by their release history, and only the live topics are compared. */
+    int relaxed = v->shredded > 0;
+    *same = relaxed || (s1 && s2 && strcmp(s1, s2) == 0 && proj_seq(p1) == proj_seq(p2));
     if (!*same)
         problem(v,
                 "projections: the checkpoint (seq %llu) plus %llu replayed entries is not "
@@ -1220,6 +1225,11 @@ static int verify_projections(verify_t *v, const proj_config_t *cfg, uint64_t *c
     free(s2);
     n1 = proj_topics(p1, "", &t1);
     n2 = proj_topics(p2, "", &t2);
+    if (proj_seq(p1) != proj_seq(p2)) {
+        problem(v, "projections: the checkpoint plus the tail ends at seq %llu, a full replay at %llu",
+                (unsigned long long)proj_seq(p1), (unsigned long long)proj_seq(p2));
+        *same = 0;
+    }
     for (size_t i = 0, j = 0; i < n1 || j < n2;) {
         int c = i == n1 ? 1 : j == n2 ? -1 : strcmp(t1[i], t2[j]);
         if (c < 0) {
@@ -1231,8 +1241,13 @@ static int verify_projections(verify_t *v, const proj_config_t *cfg, uint64_t *c
         } else {
             char *d1 = proj_render(p1, t1[i]), *d2 = proj_render(p2, t2[j]);
             if (!d1 || !d2 || strcmp(d1, d2) != 0) {
-                problem(v, "projections: topic %s differs from the full replay", t1[i]);
-                *same = 0;
+                if (relaxed && strncmp(t1[i], "release/", 8) == 0) {
+                    printf("note: %s differs from the full replay (released before an erasure)\n",
+                           t1[i]);
+                } else {
+                    problem(v, "projections: topic %s differs from the full replay", t1[i]);
+                    *same = 0;
+                }
             }
             free(d1);
             free(d2);

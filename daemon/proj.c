@@ -1225,6 +1225,13 @@ int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *re
     self->seq = seq;
     if (ev->occurred_at > self->as_of)
         self->as_of = ev->occurred_at;
+    if (ev->body_case == COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED) {
+        /* the current releases should not count someone erased: a release
+         * of every programme is cut now (gated as any other) */
+        char date[11];
+        days_date(day_of(self->as_of), date);
+        (void)proj_release_now(self, date, "erasure"); /* OOM: the next cut will do */
+    }
     return 0;
 }
 

@@ -20,7 +20,10 @@
  *  - Releases are cut on the log clock, before the first event that moves
  *    it into a new period (release_days) or past a cohort's starts_on,
  *    ends_on or the end of its progression window, from the state before
- *    that event: so a rebuild cuts the same releases.
+ *    that event: so a rebuild cuts the same releases (but see
+ *    docs/status.md, "Releases": not after an erasure whose key is gone).
+ *    An applied ParticipantErased also cuts a release of every programme,
+ *    from the state after it.
  *  - Not thread-safe: one proj_t is used by one thread at a time. */
 #ifndef COHORT_PROJ_H
 #define COHORT_PROJ_H

@@ -35,7 +35,7 @@ static int sane(int k, const long *value, size_t n_cells, const suppress_row_t *
  * published the row's one hidden cell when that is a zero hidden only as
  * a zero (not forced), since the row gives it back anyway. */
 static int fix_row(const long *value, const suppress_row_t *row, unsigned char *sup,
-                   unsigned char *keep, const unsigned char *force)
+                   unsigned char *keep, const unsigned char *force, int total_ok)
 {
     size_t hidden = sup[row->total] ? 1 : 0;
     int best = -1, only = sup[row->total] ? row->total : -1;
@@ -60,7 +60,7 @@ static int fix_row(const long *value, const suppress_row_t *row, unsigned char *
         sup[best] = 1;
         return 1;
     }
-    if (!sup[row->total] && !keep[row->total]) {
+    if (total_ok && !sup[row->total] && !keep[row->total]) {
         sup[row->total] = 1;
         return 1;
     }
@@ -221,7 +221,9 @@ int suppress_table_force(int k, const long *value, size_t n_cells, const suppres
         do {
             changed = 0;
             for (size_t r = 0; r < n_rows; r++)
-                changed |= fix_row(value, &rows[r], sup, keep, force);
+                changed |= fix_row(value, &rows[r], sup, keep, force,
+                                   zeros == SUPPRESS_ZEROS_PUBLISHED ||
+                                       member(rows, n_rows, rows[r].total));
             if (zeros == SUPPRESS_ZEROS_HIDDEN)
                 changed |= hide_zeros(value, rows, n_rows, sup, keep);
         } while (changed);

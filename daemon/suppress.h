@@ -21,7 +21,9 @@
  *  2b. With SUPPRESS_ZEROS_HIDDEN, also repeated with 2: every zero member
  *     of a row that has a suppressed cell is suppressed too, so a
  *     suppressed cell may be 0 and a reader cannot count on it being 1 or
- *     more. With SUPPRESS_ZEROS_PUBLISHED (the first rule) zeros are
+ *     more. In this mode a root (a cell that is only ever a total, such
+ *     as the headcount the funnel publishes anyway) is never suppressed by
+ *     step 2. With SUPPRESS_ZEROS_PUBLISHED (the first rule) zeros are
  *     always published.
  *  3. Interval step, repeated with 2 until nothing changes: a reader who
  *     knows the published cells exactly and that every suppressed cell is

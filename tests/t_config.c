@@ -127,6 +127,7 @@ int main(void)
     is_int(cfg.plaintext, 0, "default plaintext off");
     is_int(cfg.proj.k, 5, "default suppress_k");
     ok(cfg.proj.at_risk_ratio == 0.75, "default at_risk_ratio 0.75");
+    is_int(cfg.proj.release_days, 28, "default release_days 28");
     is_int(cfg.coalesce_ms, 2, "default coalesce_ms");
     is_int(cfg.checkpoint_every, 100000, "default checkpoint_every");
     is_int(cfg.ref_form, VALIDATE_REF_PSEUDONYM, "default ref_form: pseudonyms only");
@@ -169,6 +170,7 @@ int main(void)
                                    "[status]\n"
                                    "suppress_k = 10\n"
                                    "at_risk_ratio = 0.5\n"
+                                   "release_days = 7\n"
                                    "coalesce_ms = 250\n"
                                    "checkpoint_every = 0\n"
                                    "[daemon]\n");
@@ -188,6 +190,7 @@ int main(void)
     is_int(cfg.plaintext, 0, "plaintext = no");
     is_int(cfg.proj.k, 10, "suppress_k");
     ok(cfg.proj.at_risk_ratio == 0.5, "at_risk_ratio");
+    is_int(cfg.proj.release_days, 7, "release_days");
     is_int(cfg.coalesce_ms, 250, "coalesce_ms");
     is_int(cfg.checkpoint_every, 0, "checkpoint_every 0 (never)");
     is_int(cfg.ref_form, VALIDATE_REF_ANY, "ref_form = any");
@@ -253,7 +256,7 @@ int main(void)
               "unknown section (its options not reported again)");
     one_error("key.conf", "[status]\nsupress_k = 3\n",
               "2: option 'supress_k': unknown in [status] (options there: suppress_k "
-              "at_risk_ratio coalesce_ms checkpoint_every)",
+              "at_risk_ratio release_days coalesce_ms checkpoint_every)",
               "unknown key");
     one_error(
         "wrongsec.conf", "[daemon]\ningest = ipc:///x\n",
@@ -263,6 +266,9 @@ int main(void)
               "3: option 'suppress_k': '0' is not a number from 1 to 1000", "bad suppress_k");
     one_error("r.conf", "[status]\nat_risk_ratio = 1.5\n",
               "2: option 'at_risk_ratio': '1.5' is not a number from 0 to 1", "bad at_risk_ratio");
+    one_error("rd.conf", "[status]\nrelease_days = 400\n",
+              "2: option 'release_days': '400' is not a number of days from 0 to 366",
+              "bad release_days");
     one_error("c.conf", "[status]\ncoalesce_ms = -1\n",
               "2: option 'coalesce_ms': '-1' is not a number from 0 to 60000", "bad coalesce_ms");
     one_error("cp.conf", "[status]\ncheckpoint_every = 1e6\n",

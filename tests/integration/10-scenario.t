@@ -319,8 +319,9 @@ my $resB = $check_results->('part B (June 2009 onwards)', \@partB, agent_send($d
 my ($docs, $end) = wait_snapshot($d, $accepted);
 ok($end && $end->{seq} == $accepted, "final snapshot reflects seq $accepted (every accepted event)");
 my @agtopics = map { "agency/$_/$PROG/$COH" } @AG;
-is_deeply([sort keys %$docs], [sort(@agtopics, "cohort/$PROG/$COH", "programme/$PROG")],
-          'topics: the programme, the cohort and one per listed agency');
+is_deeply([sort keys %$docs], [sort(@agtopics, "cohort/$PROG/$COH", "programme/$PROG",
+                                     "release/cohort/$PROG/$COH", "release/programme/$PROG")],
+          'topics: the programme, the cohort, one per listed agency, and their two releases');
 my $cohort = $norm->($docs->{"cohort/$PROG/$COH"}{doc} // {});
 my $prog = $norm->($docs->{"programme/$PROG"}{doc} // {});
 
@@ -416,40 +417,84 @@ is_deeply($cohort->{completion}, {
 is_deeply($cohort->{mentoring}, { assignments => 12, mentored => 11 }, 'mentoring: 12 pairs, 11 mentored');
 
 # ---------------------------------------------------------------- representation
-# Enrolled participants (ENROLLED or COMPLETED): sfp01-13, total 13.
+# The live documents carry no breakdown by a protected characteristic.
+for my $t ("cohort/$PROG/$COH", "programme/$PROG") {
+    unlike(encode_json($docs->{$t}{doc} // {}), qr/representation|progressed|"ethnic|"gender|"disab/,
+           "$t: no breakdown in the live document");
+}
+# Breakdowns are in the releases, cut on the log clock. The last event is
+# dated 2010-11-15; one more registration (nobody enrolled, so it changes
+# no figure), dated 2011-06-01, moves the log clock past the next release
+# dates, so the release then holds the final state.
+write_jsonl("$dir/tick.jsonl", [{ eventId => '01a10000-0000-7000-8000-999999999999', agency => 'wm-police',
+    occurredAt => '2011-06-01T09:00:00Z', participantRegistered => { participantRef => 'sfx99',
+    role => 'PARTICIPANT', ethnicity => 'W1', gender => 'MALE', disability => 'NOT_DISABLED' } }]);
+{
+    my ($rc, $res, $err) = agent_send($d, "$dir/tick.jsonl", '--raw-refs');
+    is($rc, 0, 'a registration dated 2011-06-01 is accepted') or diag $err;
+    $accepted++;
+}
+my ($rdocs, $rend) = wait_snapshot($d, $accepted);
+ok($rend && $rend->{seq} == $accepted, "the snapshot after it reflects seq $accepted");
+my $rc_doc = $norm->($rdocs->{"release/cohort/$PROG/$COH"}{doc} // {});
+my $rp_doc = $norm->($rdocs->{"release/programme/$PROG"}{doc} // {});
+like($rc_doc->{release}{released_on} // '', qr/^2011-0[1-6]-\d\d$/,
+     "the cohort's release is dated in 2011 ($rc_doc->{release}{released_on}, $rc_doc->{release}{reason}, number $rc_doc->{release}{number})");
+ok(($rc_doc->{release}{data_seq} // 0) == $accepted - 1, '  and holds every event before the tick');
+is($rp_doc->{release}{number}, $rc_doc->{release}{number}, 'the programme is released with it');
+
+# The truth, by hand, over the enrolled participants (ENROLLED or
+# COMPLETED): sfp01-13, total 13.
 #   codes: B1 5 (01 02 04 09 11), B2 1 (07), A1 3 (03 08 10), A2 2 (05 13),
 #   M1 2 (06 12); groups: BLACK 6, ASIAN 5, MIXED 2, WHITE/C_O/NS 0; bme 13
 #   gender: FEMALE 8, MALE 4, GENDER_NOT_STATED 1; disability: DISABLED 1,
 #   NOT_DISABLED 11, DISABILITY_NOT_STATED 1; LGB 0.
-# Primary (1..4): M1 2, A1 3, A2 2, B2 1, MIXED 2, MALE 4, GNS 1, DISABLED 1, DNS 1.
-# Secondary: row total -> groups has only MIXED hidden, so its smallest
-#   unsuppressed non-zero cell ASIAN (5) is hidden too; row BLACK -> B1 B2
-#   has only B2 hidden, so B1 (5) is hidden (BLACK 6 stays). Rows MIXED,
-#   ASIAN, bme -> groups, gender, disability then have 2+ hidden: stable.
-# Aims: BME 13/13 = 100% (met, 1300 >= 1300); FEMALE 8/13 = 61.5 -> 62 (met,
-#   800 >= 650); DISABLED count hidden -> null/null; LGB 0/13 = 0 (not met).
-my %rep = (
-    total => 13, threshold => 5, bme => 13,
-    ethnicity => { W1 => 0, W2 => 0, W9 => 0, M1 => undef, M2 => 0, M3 => 0, M9 => 0, A1 => undef,
-                   A2 => undef, A3 => 0, A9 => 0, B1 => undef, B2 => undef, B9 => 0, O1 => 0, O9 => 0,
-                   NS => 0 },
-    ethnic_group => { WHITE => 0, MIXED => undef, ASIAN => undef, BLACK => 6, CHINESE_OR_OTHER => 0,
-                      NOT_STATED => 0 },
-    gender => { FEMALE => 8, MALE => undef, GENDER_OTHER => 0, GENDER_NOT_STATED => undef },
-    disability => { DISABLED => undef, NOT_DISABLED => 11, DISABILITY_NOT_STATED => undef },
-    aims => [
-        { group => 'AIM_BME', min_percent => 100, actual_percent => 100, met => 'true' },
-        { group => 'AIM_FEMALE', min_percent => 50, actual_percent => 62, met => 'true' },
-        { group => 'AIM_DISABLED', min_percent => 10, actual_percent => undef, met => undef },
-        { group => 'AIM_LGB', min_percent => 5, actual_percent => 0, met => 'false' },
-    ],
-    suppressed => [qw(disability.DISABILITY_NOT_STATED disability.DISABLED ethnic_group.ASIAN
-                      ethnic_group.MIXED ethnicity.A1 ethnicity.A2 ethnicity.B1 ethnicity.B2
-                      ethnicity.M1 gender.GENDER_NOT_STATED gender.MALE)],
-);
-is_deeply($cohort->{representation}, \%rep,
-          'cohort representation, k=5, with secondary suppression (ASIAN, B1) and aims');
-is_deeply($prog->{representation}, \%rep, 'programme representation (the union of one cohort: the same)');
+# Which cells a release hides depends on every earlier release (the gate,
+# docs/status.md "Releases"), so this checks what must hold of any
+# release: every published cell is the true count, none is 1..4, the
+# hidden ones are listed, and the auditor finds nothing in them.
+my %TRUE = (bme => 13,
+    ethnic_group => { WHITE => 0, MIXED => 2, ASIAN => 5, BLACK => 6, CHINESE_OR_OTHER => 0, NOT_STATED => 0 },
+    ethnicity => { W1 => 0, W2 => 0, W9 => 0, M1 => 2, M2 => 0, M3 => 0, M9 => 0, A1 => 3, A2 => 2, A3 => 0,
+                   A9 => 0, B1 => 5, B2 => 1, B9 => 0, O1 => 0, O9 => 0, NS => 0 },
+    gender => { FEMALE => 8, MALE => 4, GENDER_OTHER => 0, GENDER_NOT_STATED => 1 },
+    disability => { DISABLED => 1, NOT_DISABLED => 11, DISABILITY_NOT_STATED => 1 });
+for my $x (["release/cohort/$PROG/$COH", $rc_doc], ["release/programme/$PROG", $rp_doc]) {
+    my ($t, $doc) = @$x;
+    my $r = $doc->{representation} // {};
+    is($r->{total}, 13, "$t: total 13") or diag encode_json($r);
+    is($r->{threshold}, 5, "$t: k = 5");
+    my (@wrong, @small, @unlisted, $shown);
+    my %listed = map { $_ => 1 } @{ $r->{suppressed} // [] };
+    for my $b (qw(ethnic_group ethnicity gender disability)) {
+        for my $c (sort keys %{ $TRUE{$b} }) {
+            my $v = $r->{$b}{$c};
+            if (!defined $v) { push @unlisted, "$b.$c" unless $listed{"$b.$c"}; next }
+            $shown++;
+            push @wrong, "$b.$c=$v (true $TRUE{$b}{$c})" if $v != $TRUE{$b}{$c};
+            push @small, "$b.$c=$v" if $v >= 1 && $v <= 4;
+        }
+    }
+    if (defined $r->{bme}) { push @wrong, "bme=$r->{bme}" if $r->{bme} != 13; $shown++ }
+    is("@wrong", '', "$t: every published cell is the true count ($shown shown)");
+    is("@small", '', "$t: none of them is 1..4");
+    is("@unlisted", '', "$t: every hidden cell is listed in suppressed");
+    is($r->{suppressed_may_be_zero}, 'true', "$t: hidden cells may be zero, and it says so");
+    my %aims = map { $_->{group} => $_ } @{ $r->{aims} // [] };
+    ok(!defined $aims{AIM_BME}{actual_percent} || $aims{AIM_BME}{actual_percent} == 100,
+       "$t: AIM_BME 13/13 = 100% or withheld");
+    ok(!defined $aims{AIM_FEMALE}{actual_percent} || $aims{AIM_FEMALE}{actual_percent} == 62,
+       "$t: AIM_FEMALE 8/13 = 61.5 -> 62% or withheld");
+    is_deeply([map { $aims{$_}{withheld} // 'shown' } qw(AIM_DISABLED AIM_LGB)], ['true', 'true'],
+              "$t: AIM_DISABLED (1) and AIM_LGB (0) withheld: counts below k");
+}
+{
+    my $f = "$dir/release-snapshot.jsonl";
+    write_jsonl($f, [map { { topic => $_, seq => $rdocs->{$_}{seq} // $accepted, doc => $rdocs->{$_}{doc} } }
+                     grep { m{^release/} } sort keys %$rdocs]);
+    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'audit-disclosure', $f]);
+    is($rc, 0, 'cohortctl audit-disclosure finds nothing in the two releases together') or diag "$out$err";
+}
 
 # ---------------------------------------------------------------- progression
 # during = 2009-04-01..2009-09-30, after = 2009-10-01..2010-09-30:
@@ -474,13 +519,21 @@ my $after = kinds(SECONDMENT => 1, SUBSTANTIVE_PROMOTION => 1, ATTACHMENT_MOVE =
 is_deeply($cohort->{progression}, {
     during => $during, after => $after, after_window_ends_on => '2010-09-30',
     median_days_to_substantive_promotion => 166, promoted_substantively => 6,
-    progressed => { total => 10, suppressed => [qw(ethnic_group.ASIAN ethnic_group.BLACK)],
-                    ethnic_group => { WHITE => 0, MIXED => 0, ASIAN => undef, BLACK => undef,
-                                      CHINESE_OR_OTHER => 0, NOT_STATED => 0 } },
-}, 'cohort progression: during/after, median 166 days over 6, progressed 10 with suppression');
+}, 'cohort progression: during/after, median 166 days over 6');
+# progressed, in the release: total 10, BLACK 6, ASIAN 4 (true counts).
+{
+    my $pr = $rc_doc->{progression}{progressed} // {};
+    my %truth = (WHITE => 0, MIXED => 0, ASIAN => 4, BLACK => 6, CHINESE_OR_OTHER => 0, NOT_STATED => 0);
+    my @bad = grep { defined $pr->{ethnic_group}{$_} && ($pr->{ethnic_group}{$_} != $truth{$_}
+                     || ($pr->{ethnic_group}{$_} >= 1 && $pr->{ethnic_group}{$_} <= 4)) } sort keys %truth;
+    ok(!defined $pr->{total} || $pr->{total} == 10, 'released progressed total: 10, or hidden');
+    is("@bad", '', 'released progressed by group: only true counts of 5 or more, or 0');
+    ok(exists $pr->{ethnic_group}{ASIAN} && !defined $pr->{ethnic_group}{ASIAN}, '  ASIAN 4 hidden');
+}
 is_deeply($prog->{progression}, { during => $during, after => $after }, 'programme progression');
 
-my $board = encode_json($docs->{"cohort/$PROG/$COH"}{doc}) . encode_json($docs->{"programme/$PROG"}{doc});
+my $board = join "", map { encode_json($rdocs->{$_}{doc} // {}) } "cohort/$PROG/$COH", "programme/$PROG",
+    "release/cohort/$PROG/$COH", "release/programme/$PROG";
 unlike($board, qr/sf[pm]\d/, 'no refs in the cohort or programme documents');
 
 # ---------------------------------------------------------------- agency topics

@@ -141,7 +141,7 @@ sub snap {
     my $head = 0;
     my ($rc, $topics) = snap('board', '');
     is($rc, 0, 'board snapshot of everything');
-    ok(@$topics && !grep({ !m{^(cohort|programme)/} } @$topics), 'board gets only cohort/ and programme/ topics')
+    ok(@$topics && !grep({ !m{^(cohort|programme|release)/} } @$topics), 'board gets only cohort/, programme/ and release/ topics')
         or diag "@$topics";
     ok(grep({ m{^cohort/it-50/c1$} } @$topics), 'including the cohort');
     ($rc, $topics, my $err) = snap('board', 'agency/');
@@ -181,7 +181,7 @@ ok(wait_until(15, sub {
 sleep 1.2;    # heartbeats, and any update that should not come
 %seen = ();
 for my $k (keys %w) { $seen{$k}{ $_->{topic} }++ for grep { defined $_->{topic} } @{ watch_lines($w{$k}) } }
-is_deeply([sort grep { !m{^(cohort|programme)/} } keys %{ $seen{board} }], [], 'board never saw an agency topic');
+is_deeply([sort grep { !m{^(cohort|programme|release)/} } keys %{ $seen{board} }], [], 'board never saw an agency topic');
 is_deeply([sort keys %{ $seen{'hr-a'} }], ['agency/wm-police/it-50/c1'], 'HR A saw only its agency topic');
 is_deeply([sort keys %{ $seen{'hr-b'} }], ['agency/cps-wm/it-50/c1'], 'HR B saw only its agency topic');
 

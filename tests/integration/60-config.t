@@ -106,7 +106,7 @@ $bad:6: option 'metrics': '0.0.0.0' is not a loopback address: metrics are serve
 $bad:7: option 'control': 'tcp://127.0.0.1:1' is not ipc://PATH (the socket file's permissions guard it) or none
 $bad:8: unknown section [extra] (known: [daemon], [endpoints], [keys], [status])
 $bad:11: option 'suppress_k': '0' is not a number from 1 to 1000
-$bad:12: option 'coalesce': unknown in [status] (options there: suppress_k at_risk_ratio coalesce_ms checkpoint_every)
+$bad:12: option 'coalesce': unknown in [status] (options there: suppress_k at_risk_ratio release_days coalesce_ms checkpoint_every)
 $bad:13: expected 'option = value', '[section]' or a comment
 cohortd: the configuration has errors
 EOF
