@@ -405,7 +405,8 @@ static void hs_describe(const cohort_client_t *self, char *why, size_t len)
         break;
     default:
         snprintf(why, len,
-                 "the daemon closed the connection during the handshake (a wrong server key?)");
+                 "the daemon closed the connection during the handshake (a wrong server key, "
+                 "or the daemon's connection limit: its log says which)");
         break;
     }
 }

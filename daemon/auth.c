@@ -68,6 +68,8 @@ struct auth_t {
     table_t table;              /* the keys in force */
     int plaintext_dev;          /* accept NULL and PLAIN as "dev::" */
     auth_stats_t st;            /* counters */
+    void (*before)(void *arg);  /* runs before every ZAP answer, or NULL */
+    void *before_arg;           /* its argument */
 };
 
 static const struct {
@@ -584,6 +586,8 @@ static void handle(auth_t *self, zmq_msg_t *f, int n)
         return;
     }
     address(&f[5], addr, sizeof addr);
+    if (self->before)
+        self->before(self->before_arg);
     if (!frame_is(&f[2], "1.0")) {
         self->st.errors++;
         cohort_log(LOG_WARNING, "auth: ZAP request with an unknown version from %s", addr);
@@ -738,6 +742,12 @@ fail:
     free(self->path);
     free(self);
     return rc;
+}
+
+void auth_set_before_answer(auth_t *self, void (*fn)(void *arg), void *arg)
+{
+    self->before = fn;
+    self->before_arg = arg;
 }
 
 void auth_set_plaintext_dev(auth_t *self, int on)

@@ -123,6 +123,12 @@ typedef struct {
 int auth_new(auth_t **out, uv_loop_t *loop, void *zctx, const char *access_file, char *err,
              size_t errlen);
 
+/* fn(arg) runs before every ZAP answer (NULL: nothing). The daemon uses it
+ * to apply the connection limits (zmonitor_limit) to every connection
+ * accepted so far, so that a connection closed by them is closed before
+ * its handshake can succeed. */
+void auth_set_before_answer(auth_t *self, void (*fn)(void *arg), void *arg);
+
 /* Turns plaintext development mode on (1) or off (0); see above. Logged. */
 void auth_set_plaintext_dev(auth_t *self, int on);
 

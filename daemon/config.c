@@ -14,6 +14,7 @@
 
 #include "cohort_ini.h"
 #include "endpoint.h"
+#include "ingest.h"
 #include "log.h"
 #include "validate.h"
 
@@ -27,6 +28,8 @@ enum {
     O_SNAPSHOT,
     O_CONTROL,
     O_METRICS,
+    O_MAX_CONNS,
+    O_MAX_PER_ADDR,
     O_SERVER_KEY,
     O_ACCESS_FILE,
     O_PLAINTEXT,
@@ -54,6 +57,9 @@ static const opt_t OPTS[O_COUNT] = {
     [O_SNAPSHOT] = {"endpoints", "snapshot", "snapshot"},
     [O_CONTROL] = {"endpoints", "control", "control"},
     [O_METRICS] = {"endpoints", "metrics", "metrics"},
+    [O_MAX_CONNS] = {"endpoints", "max_agent_connections", "max-agent-connections"},
+    [O_MAX_PER_ADDR] = {"endpoints", "max_agent_connections_per_address",
+                        "max-agent-connections-per-address"},
     [O_SERVER_KEY] = {"keys", "server_key", "key"},
     [O_ACCESS_FILE] = {"keys", "access_file", "access-file"},
     [O_PLAINTEXT] = {"keys", "plaintext", "plaintext"},
@@ -293,6 +299,18 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
         }
         c->proj.release_days = (int)u;
         return 0;
+    case O_MAX_CONNS:
+    case O_MAX_PER_ADDR:
+        if (parse_u64(v, 1, CONFIG_MAX_CONNS_LIMIT, &u) < 0) {
+            snprintf(why, len, "'%s' is not a number of connections from 1 to %u", v,
+                     CONFIG_MAX_CONNS_LIMIT);
+            return -1;
+        }
+        if (opt == O_MAX_CONNS)
+            c->max_conns = (unsigned)u;
+        else
+            c->max_conns_per_addr = (unsigned)u;
+        return 0;
     case O_COALESCE_MS:
         if (parse_u64(v, 0, 60000, &u) < 0) {
             snprintf(why, len, "'%s' is not a number from 0 to 60000", v);
@@ -375,6 +393,12 @@ static void value_text(const cohortd_config_t *c, int opt, char *out, size_t len
         return;
     case O_RELEASE_DAYS:
         snprintf(out, len, "%d", c->proj.release_days);
+        return;
+    case O_MAX_CONNS:
+        snprintf(out, len, "%u", c->max_conns);
+        return;
+    case O_MAX_PER_ADDR:
+        snprintf(out, len, "%u", c->max_conns_per_addr);
         return;
     case O_COALESCE_MS:
         snprintf(out, len, "%u", c->coalesce_ms);
@@ -559,8 +583,11 @@ int config_load(cohortd_config_t *cfg, const config_cli_t *cli, config_report_fn
 
     memset(cfg, 0, sizeof *cfg);
     cfg->log_level = LOG_INFO;
-    cfg->proj = (proj_config_t){PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO, PROJ_DEFAULT_RELEASE_DAYS};
+    cfg->proj =
+        (proj_config_t){PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO, PROJ_DEFAULT_RELEASE_DAYS};
     cfg->coalesce_ms = CONFIG_DEFAULT_COALESCE_MS;
+    cfg->max_conns = INGEST_DEFAULT_MAX_CONNS;
+    cfg->max_conns_per_addr = INGEST_DEFAULT_MAX_CONNS_PER_ADDR;
     cfg->checkpoint_every = CONFIG_DEFAULT_CHECKPOINT_EVERY;
     if (!(cfg->data_dir = strdup(CONFIG_DEFAULT_DATA_DIR)) ||
         !(cfg->ingest = strdup(CONFIG_DEFAULT_INGEST)) ||
@@ -684,6 +711,12 @@ void config_usage(FILE *out)
         "                            RUNTIME_DIRECTORY is set, else ipc://DATA-DIR/control.sock)\n"
         "      --metrics ADDR        Prometheus metrics over HTTP on HOST:PORT, HOST one of\n"
         "                            127.0.0.1, [::1] or localhost; or 'none' (default: none)\n"
+        "      --max-agent-connections N\n"
+        "                            agent connections kept at most; a newer one is closed at\n"
+        "                            once: bounds the memory held for input (default: %d)\n"
+        "      --max-agent-connections-per-address N\n"
+        "                            of those, at most N from one network address\n"
+        "                            (default: %d)\n"
         "      --coalesce-ms MS      at most one update per topic per MS, 0-60000 (default: %d)\n"
         "      --suppress-k K        hide breakdown counts 1..K-1, K 1-1000 (default: %d)\n"
         "      --at-risk-ratio R     at risk below R of the expected minutes, 0-1\n"
@@ -716,8 +749,9 @@ void config_usage(FILE *out)
         "See cohortd(8), docs/protocol.md for the wire protocol and docs/operations.md\n"
         "to run it.\n",
         CONFIG_DEFAULT_DATA_DIR, CONFIG_DEFAULT_INGEST, CONFIG_DEFAULT_PUBLISH,
-        CONFIG_DEFAULT_SNAPSHOT, CONFIG_DEFAULT_COALESCE_MS, PROJ_DEFAULT_K,
-        PROJ_DEFAULT_AT_RISK_RATIO, PROJ_DEFAULT_RELEASE_DAYS, CONFIG_DEFAULT_CHECKPOINT_EVERY);
+        CONFIG_DEFAULT_SNAPSHOT, INGEST_DEFAULT_MAX_CONNS, INGEST_DEFAULT_MAX_CONNS_PER_ADDR,
+        CONFIG_DEFAULT_COALESCE_MS, PROJ_DEFAULT_K, PROJ_DEFAULT_AT_RISK_RATIO,
+        PROJ_DEFAULT_RELEASE_DAYS, CONFIG_DEFAULT_CHECKPOINT_EVERY);
 }
 
 void config_cli_free(config_cli_t *cli)

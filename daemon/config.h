@@ -40,24 +40,27 @@
 #define CONFIG_DEFAULT_SNAPSHOT "tcp://127.0.0.1:7402"
 #define CONFIG_DEFAULT_COALESCE_MS 2
 #define CONFIG_DEFAULT_CHECKPOINT_EVERY 100000
+#define CONFIG_MAX_CONNS_LIMIT 65536 /* largest max_agent_connections(_per_address) */
 
 /* What the daemon runs with. Strings are owned (config_free frees them). */
 typedef struct {
-    char *path;                /* the configuration file read, or NULL (none) */
-    char *data_dir;            /* [daemon] data_dir: the RocksDB directory */
-    int log_level;             /* [daemon] log_level: most verbose syslog priority logged */
-    int ref_form;              /* [daemon] ref_form: a validate_ref_form_t (validate.h) */
-    char *ingest;              /* [endpoints] ingest: ROUTER endpoint for agents */
-    char *publish;             /* [endpoints] publish: PUB endpoint for status updates */
-    char *snapshot;            /* [endpoints] snapshot: ROUTER endpoint for status snapshots */
-    char *control;             /* [endpoints] control: operator endpoint (ipc://), NULL = off */
-    char *metrics;             /* [endpoints] metrics: HTTP HOST:PORT on loopback, NULL = off */
-    char *key;                 /* [keys] server_key: the server's CURVE keypair file */
-    int key_default;           /* server_key was not set: DATA_DIR/server.key, made if missing */
-    char *access;              /* [keys] access_file: client keys and roles */
-    int plaintext;             /* [keys] plaintext: development mode, no CURVE */
-    proj_config_t proj;        /* [status] suppress_k, at_risk_ratio, release_days */
-    unsigned coalesce_ms;      /* [status] coalesce_ms: min time between updates of a topic */
+    char *path;                  /* the configuration file read, or NULL (none) */
+    char *data_dir;              /* [daemon] data_dir: the RocksDB directory */
+    int log_level;               /* [daemon] log_level: most verbose syslog priority logged */
+    int ref_form;                /* [daemon] ref_form: a validate_ref_form_t (validate.h) */
+    char *ingest;                /* [endpoints] ingest: ROUTER endpoint for agents */
+    char *publish;               /* [endpoints] publish: PUB endpoint for status updates */
+    char *snapshot;              /* [endpoints] snapshot: ROUTER endpoint for status snapshots */
+    char *control;               /* [endpoints] control: operator endpoint (ipc://), NULL = off */
+    char *metrics;               /* [endpoints] metrics: HTTP HOST:PORT on loopback, NULL = off */
+    unsigned max_conns;          /* [endpoints] max_agent_connections: kept at most (admit.h) */
+    unsigned max_conns_per_addr; /* [endpoints] max_agent_connections_per_address */
+    char *key;                   /* [keys] server_key: the server's CURVE keypair file */
+    int key_default;             /* server_key was not set: DATA_DIR/server.key, made if missing */
+    char *access;                /* [keys] access_file: client keys and roles */
+    int plaintext;               /* [keys] plaintext: development mode, no CURVE */
+    proj_config_t proj;          /* [status] suppress_k, at_risk_ratio, release_days */
+    unsigned coalesce_ms;        /* [status] coalesce_ms: min time between updates of a topic */
     uint64_t checkpoint_every; /* [status] checkpoint_every: events between checkpoints, 0 never */
 } cohortd_config_t;
 

@@ -516,12 +516,12 @@ static void answer_stats(control_t *self, const void *rid, size_t rid_len, int d
     cs = self->st;
 #define I(x) (json_int_t)(x)
     ing = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "head_seq",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "head_seq",
         I(head_now(self)), "frames", I(is.frames), "frames_refused", I(is.frames_refused),
         "accepted", I(is.accepted), "duplicates", I(is.duplicates), "rejected", I(is.rejected),
         "unavailable", I(is.unavailable), "commits", I(is.commits), "replies_lost",
         I(is.replies_lost), "replies_shed", I(is.replies_shed), "unauthorised", I(is.unauthorised),
-        "peers", I(is.peers), "rejected_by",
+        "peers", I(is.peers), "conns_refused", I(is.conns_refused), "rejected_by",
         by_code(is.rejected_by, INGEST_REJECT_SLOTS, &cohort__v1__reject_code__descriptor),
         "refused_by",
         by_code(is.refused_by, INGEST_FRAME_SLOTS, &cohort__v1__frame_error__descriptor));

@@ -28,6 +28,7 @@
 #include <uthash.h>
 #include <zmq.h>
 
+#include "admit.h"
 #include "checkpoint.h"
 #include "codec.h"
 #include "log.h"
@@ -203,6 +204,7 @@ struct ingest_t {
     int unavailable_logged; /* commit failure already logged */
     auth_t *auth;           /* key table for CURVE frames (borrowed), or NULL: plaintext */
     zmonitor_t *mon;        /* handshake failures (logged with CURVE), connected agents */
+    admit_t *admit;         /* the connection limits mon applies, owned */
     ingest_hist_t hist;     /* commit histograms (loop) */
     agency_t *agencies;     /* last seen per agency, hash by name (loop) */
     agency_t *seen_last;    /* the agency seen last: consecutive events share it (loop) */
@@ -1453,6 +1455,20 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     /* before the bind: no connection's events are missed (peer count) */
     if ((rc = zmonitor_new(&self->mon, loop, zctx, self->router, "ingest", err, errlen)) < 0)
         goto fail;
+    /* One bound for the input held, whatever the number of connections
+     * (docs/operations.md "Memory"): at most max_conns connections, each
+     * holding at most RCV_HWM + 1 frames of ZMQ_MAX_MSG. */
+    if (!(self->admit = admit_new(o->max_conns ? o->max_conns : INGEST_DEFAULT_MAX_CONNS,
+                                  o->max_conns_per_addr ? o->max_conns_per_addr
+                                                        : INGEST_DEFAULT_MAX_CONNS_PER_ADDR))) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if ((rc = zmonitor_limit(self->mon, self->admit)) < 0) {
+        snprintf(err, errlen, "starting the connection limits: %s", uv_strerror(rc));
+        goto fail;
+    }
     /* Strict parse (no tcp://SOURCE;DESTINATION); plaintext binds only
      * loopback or ipc://, checked again on what libzmq really bound. */
     if ((rc = endpoint_check(o->endpoint, o->auth == NULL, err, errlen)) < 0)
@@ -1507,6 +1523,7 @@ void ingest_destroy(ingest_t **self_p)
     *self_p = NULL;
     zbridge_close(&self->bridge);
     zmonitor_destroy(&self->mon);
+    admit_destroy(&self->admit);
     if (self->router) {
         int linger = LINGER_MS;
         zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);
@@ -1538,10 +1555,22 @@ void ingest_destroy(ingest_t **self_p)
         free(self);
 }
 
+void ingest_settle_connections(void *arg)
+{
+    ingest_t *self = arg;
+    if (self->mon)
+        zmonitor_drain(self->mon);
+}
+
 void ingest_stats(const ingest_t *self, ingest_stats_t *out)
 {
     *out = self->st;
     out->peers = self->mon ? zmonitor_peers(self->mon) : 0;
+    if (self->admit) {
+        admit_stats_t a;
+        admit_stats(self->admit, &a);
+        out->conns_refused = a.refused_addr + a.refused_all;
+    }
 }
 
 uint64_t ingest_head(const ingest_t *self)

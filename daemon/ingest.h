@@ -70,6 +70,7 @@ typedef struct {
                                 held were at their byte budget (clients not reading) */
     uint64_t unauthorised;   /* events rejected because their key may not write them */
     uint64_t peers;          /* a gauge: agent connections now (zmonitor_peers) */
+    uint64_t conns_refused;  /* connections closed at accept by the limits (admit.h) */
     uint64_t rejected_by[INGEST_REJECT_SLOTS]; /* rejected, by RejectCode (0: a code beyond) */
     uint64_t refused_by[INGEST_FRAME_SLOTS];   /* frames_refused, by FrameError (0: beyond) */
 } ingest_stats_t;
@@ -90,6 +91,9 @@ typedef struct {
     double latency_sum;                           /* those seconds, summed */
 } ingest_hist_t;
 
+#define INGEST_DEFAULT_MAX_CONNS 64          /* agent connections kept at most */
+#define INGEST_DEFAULT_MAX_CONNS_PER_ADDR 16 /* ... from one network address */
+
 /* What the pipeline works with. Everything is borrowed and must outlive
  * the ingest. */
 typedef struct {
@@ -104,6 +108,8 @@ typedef struct {
                                       (borrowed); NULL = plaintext development mode */
     const char *curve_secret;      /* the server's secret key (Z85) when auth is set */
     validate_ref_form_t ref_form;  /* refs accepted (validate.h); 0 = pseudonyms only */
+    unsigned max_conns;            /* agent connections kept at most (admit.h; 0: the default) */
+    unsigned max_conns_per_addr;   /* ... from one address (0: the default) */
 } ingest_opts_t;
 
 /* Binds a ROUTER socket at o->endpoint in zctx and starts receiving on
@@ -120,6 +126,10 @@ void ingest_stop(ingest_t *self, void (*done)(void *arg), void *arg);
  * memory is freed once they are closed. Nulls *self_p. Idempotent.
  * Call after the stop callback, or on a failed start. */
 void ingest_destroy(ingest_t **self_p);
+
+/* Applies the connection limits to every agent connection accepted so far
+ * (see auth_set_before_answer); arg is the ingest_t. */
+void ingest_settle_connections(void *arg);
 
 /* Copies the counters. */
 void ingest_stats(const ingest_t *self, ingest_stats_t *out);

@@ -109,6 +109,8 @@ static void on_stopped(void *arg)
         cohort_log(LOG_WARNING, "final checkpoint failed: %s", err);
     metrics_destroy(&d->metrics); /* before what it reads */
     control_destroy(&d->control); /* a backup in flight finishes first */
+    if (d->auth)
+        auth_set_before_answer(d->auth, NULL, NULL); /* it pointed at the ingest */
     ingest_destroy(&d->ingest);
     publish_destroy(&d->pub);
     auth_destroy(&d->auth); /* after every socket it checks */
@@ -339,21 +341,24 @@ int main(int argc, char **argv)
     const char *secret = d.auth ? sec_key : NULL;
     /* Coalescing happens where documents are rendered (ingest), so the
      * publisher sends each one as it comes. */
-    publish_opts_t po = {.pub_ep = cfg.publish,
-                         .snap_ep = cfg.snapshot,
-                         .auth = d.auth,
-                         .curve_secret = secret};
+    publish_opts_t po = {
+        .pub_ep = cfg.publish, .snap_ep = cfg.snapshot, .auth = d.auth, .curve_secret = secret};
     if ((rc = publish_new(&d.pub, d.loop, zctx, &po, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start publishing: %s", err);
         goto out;
     }
-    ingest_opts_t io = {cfg.ingest,           d.store,         &d.proj, &cfg.proj, d.pub,
-                        cfg.checkpoint_every, cfg.coalesce_ms, d.auth,  secret,
-                        (validate_ref_form_t)cfg.ref_form};
+    ingest_opts_t io = {cfg.ingest,      d.store,
+                        &d.proj,         &cfg.proj,
+                        d.pub,           cfg.checkpoint_every,
+                        cfg.coalesce_ms, d.auth,
+                        secret,          (validate_ref_form_t)cfg.ref_form,
+                        cfg.max_conns,   cfg.max_conns_per_addr};
     if ((rc = ingest_new(&d.ingest, d.loop, zctx, &io, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start ingest: %s", err);
         goto out;
     }
+    if (d.auth)
+        auth_set_before_answer(d.auth, ingest_settle_connections, d.ingest);
     control_opts_t co = {cfg.control, d.store, d.ingest, d.pub, d.auth, secret, cfg.data_dir};
     if (cfg.control != NULL && /* NULL: control = none */
         (rc = control_new(&d.control, d.loop, zctx, &co, err, sizeof err)) < 0) {
@@ -400,6 +405,8 @@ out:
     notify_destroy(&d.notify);   /* its timers never keep the loop running */
     metrics_destroy(&d.metrics); /* before what it reads */
     control_destroy(&d.control);
+    if (d.auth)
+        auth_set_before_answer(d.auth, NULL, NULL); /* it pointed at the ingest */
     ingest_destroy(&d.ingest);
     publish_destroy(&d.pub);
     auth_destroy(&d.auth);

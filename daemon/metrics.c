@@ -209,6 +209,10 @@ int metrics_render(metrics_text_t *t, metrics_snapshot_t *s)
     counter(t, "cohortd_ingest_replies_lost_total",
             "Ingest replies that could not be sent (agent gone or its queue full).",
             in->replies_lost);
+    counter(t, "cohortd_ingest_connections_refused_total",
+            "Agent connections closed when accepted: max_agent_connections or its limit per "
+            "address was reached.",
+            in->conns_refused);
     counter(t, "cohortd_commits_total", "Batch commits (writes) run, empty ones included.",
             in->commits);
     metrics_histogram(t, "cohortd_commit_batch_events",

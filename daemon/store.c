@@ -589,7 +589,23 @@ int store_open(store_t **out, const char *dir, int flags, char *err, size_t errl
     self->wlazy = rocksdb_writeoptions_create();
     self->ropts = rocksdb_readoptions_create();
     self->wb = rocksdb_writebatch_create();
-    if (!(self->dir = strdup(dir))) {
+    /* Absolute: RocksDB names its info log in LOG_DIR after the absolute
+     * path, and for a relative one takes only the working directory, so
+     * drop_info_log would not find it, and two stores under one working
+     * directory would share it. */
+    if (dir[0] == '/') {
+        self->dir = strdup(dir);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd)) {
+            rc = -errno;
+            snprintf(err, errlen, "cannot resolve the data directory %s: %s", dir, strerror(errno));
+            goto fail;
+        }
+        if (asprintf(&self->dir, "%s/%s", cwd, dir) < 0)
+            self->dir = NULL;
+    }
+    if (!self->dir) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

@@ -33,7 +33,8 @@
  *
  * Attach the monitor before binding the socket, so no connection is missed.
  * Loop thread only. libuv close contract: after zmonitor_new succeeds,
- * zmonitor_destroy must run, before the monitored socket is closed. */
+ * zmonitor_destroy must run, before the monitored socket is closed; with
+ * limits, the memory goes when the scan timer's close callback runs. */
 #ifndef COHORT_ZMONITOR_H
 #define COHORT_ZMONITOR_H
 #include <stddef.h>
@@ -41,12 +42,28 @@
 #include <uv.h>
 
 typedef struct zmonitor_t zmonitor_t;
+typedef struct admit_t admit_t;
 
 /* Monitors zsock (a server socket of zctx, best not yet bound) on loop;
  * name prefixes the log lines ("ingest", "publish", ...; copied). Returns 0
  * and *out, or a negative errno with a message in err (nothing left open). */
 int zmonitor_new(zmonitor_t **out, uv_loop_t *loop, void *zctx, void *zsock, const char *name,
                  char *err, size_t errlen);
+
+/* Applies the connection limits of admit (borrowed; it must outlive the
+ * monitor; NULL: none) to every connection accepted from now on: one that
+ * admit does not keep is closed at once (shutdown of its socket, usually
+ * before its handshake; libzmq then closes it) and logged, at most one
+ * line per 10 s. Connections are seen by libzmq's ACCEPTED and
+ * DISCONNECTED events and, since those can be lost under load, by a scan
+ * of the process's sockets every 100 ms: a socket counts while it is an
+ * established stream socket on the monitored socket's port. Returns 0 or
+ * a negative errno (libuv: the scan timer). */
+int zmonitor_limit(zmonitor_t *self, admit_t *admit);
+
+/* Handles every event libzmq has queued for the loop now (the limits
+ * apply to the connections they announce). */
+void zmonitor_drain(zmonitor_t *self);
 
 /* Handshake failures seen so far (logged or not; ZAP refusals not counted). */
 uint64_t zmonitor_failures(const zmonitor_t *self);

@@ -128,6 +128,8 @@ int main(void)
     is_int(cfg.proj.k, 5, "default suppress_k");
     ok(cfg.proj.at_risk_ratio == 0.75, "default at_risk_ratio 0.75");
     is_int(cfg.proj.release_days, 28, "default release_days 28");
+    is_int(cfg.max_conns, 64, "default max_agent_connections 64");
+    is_int(cfg.max_conns_per_addr, 16, "default max_agent_connections_per_address 16");
     is_int(cfg.coalesce_ms, 2, "default coalesce_ms");
     is_int(cfg.checkpoint_every, 100000, "default checkpoint_every");
     is_int(cfg.ref_form, VALIDATE_REF_PSEUDONYM, "default ref_form: pseudonyms only");
@@ -163,6 +165,8 @@ int main(void)
                                    "snapshot = ipc:///run/c/snap\n"
                                    "control = none\n"
                                    "metrics = 127.0.0.1:9474\n"
+                                   "max_agent_connections = 200\n"
+                                   "max_agent_connections_per_address = 3\n"
                                    "[keys]\n"
                                    "server_key = /etc/cohortd/server.key\n"
                                    "access_file = /etc/cohortd/access\n"
@@ -184,6 +188,8 @@ int main(void)
     is_str(cfg.snapshot, "ipc:///run/c/snap", "snapshot");
     ok(cfg.control == NULL, "control = none: off");
     is_str(cfg.metrics, "127.0.0.1:9474", "metrics");
+    is_int(cfg.max_conns, 200, "max_agent_connections");
+    is_int(cfg.max_conns_per_addr, 3, "max_agent_connections_per_address");
     is_str(cfg.key, "/etc/cohortd/server.key", "server_key");
     is_int(cfg.key_default, 0, "a given server_key is never made");
     is_str(cfg.access, "/etc/cohortd/access", "access_file");
@@ -269,6 +275,10 @@ int main(void)
     one_error("rd.conf", "[status]\nrelease_days = 400\n",
               "2: option 'release_days': '400' is not a number of days from 0 to 366",
               "bad release_days");
+    one_error("mc.conf", "[endpoints]\nmax_agent_connections = 0\n",
+              "2: option 'max_agent_connections': '0' is not a number of connections from 1 to "
+              "65536",
+              "bad max_agent_connections");
     one_error("c.conf", "[status]\ncoalesce_ms = -1\n",
               "2: option 'coalesce_ms': '-1' is not a number from 0 to 60000", "bad coalesce_ms");
     one_error("cp.conf", "[status]\ncheckpoint_every = 1e6\n",

@@ -2,12 +2,24 @@
 # Memory held for agents' input and for their replies (issue 15, item 3 and
 # item 5's last bullet), with CURVE and an agent key, as in production.
 #
-# many connections: 256 DEALERs (zflood ingest --conns 256 --kind reject)
-#   send well-formed ~2.1 MB frames of 4,096 events each as fast as they can
-#   and never read a reply. The daemon's peak resident memory (VmHWM) must
-#   stay under IN_BOUND_MIB: its fixed part plus three frames per
-#   connection (the two ZeroMQ queues, RCVHWM 2, and the one its decoder
-#   holds), docs/operations.md "Memory".
+# The daemon keeps at most 64 agent connections, 16 per network address
+# (max_agent_connections, docs/operations.md "Memory"); it listens on TCP
+# here and the clients connect from 127.0.0.2 ... as hosts would.
+# slow writers from many addresses: 256 connections (zoversize, 8 from each
+#   of 32 addresses) do the CURVE handshake with the agent key, declare a
+#   frame of 8 MiB (the socket's ZMQ_MAXMSGSIZE), send all of it but 1 KiB
+#   and hold. ZeroMQ keeps each partial frame until it is complete, so the
+#   memory held is connections x 8 MiB: VmHWM must stay under
+#   SLOW_BOUND_MIB. Before the limits: over 2 GiB (fails).
+# slow writers from one address: the same 256 from 127.0.0.2; meanwhile an
+#   agent on 127.0.0.1 must still get its events acked promptly.
+# many connections: 256 DEALERs (zflood ingest --conns 256 --kind reject,
+#   32 addresses) send well-formed ~2.1 MB frames of 4,096 events each as
+#   fast as they can and never read a reply. VmHWM must stay under
+#   IN_BOUND_MIB: the fixed part plus three frames per kept connection (the
+#   two ZeroMQ queues, RCVHWM 2, and the one its decoder holds). (This one
+#   passed before the limits too: the CURVE clients, on the same two cores,
+#   cannot fill 256 connections' queues; the slow writers can.)
 # unread replies: 16 DEALERs send ~1 MB frames of 4,096 events each (each
 #   reply carries 4,096 acks, about 280 KB) and never read. ZeroMQ may
 #   queue 100 replies per connection (SNDHWM), so without a byte budget
@@ -42,14 +54,20 @@ $ENV{ASAN_OPTIONS} = join ':', grep { length } $ENV{ASAN_OPTIONS} // '', 'quaran
 
 my $CONNS = 256;          # many connections
 my $FRAME = 2100000;      # bytes per frame there
+my $SOURCES = 32;         # from this many addresses (127.0.0.2 ...): 8 each
+my $SLOW_FRAME = 8 << 20; # slow writers: the frame declared (the socket's ZMQ_MAXMSGSIZE)
+my $SLOW_S = 8;           # how long they hold
+# The daemon keeps 64 agent connections (16 per address): 64 x 8 MiB
+# = 512 MiB of partial frames, plus its fixed part. Measured: 541 MiB from
+# 32 addresses, 154 MiB from one. Before the limits every connection was
+# kept: 256 x 8 MiB = 2 GiB (killed at the bound).
+my $SLOW_BOUND_MIB = $asan ? 1024 : 768;
 my $FLOOD_S = 10;         # length of each flood
 # Fixed part (docs/operations.md): RocksDB 320 MiB (write buffers and block
 # cache, barely touched here), the pipeline's batches about 224 MiB, large
-# replies 32 MiB; plus 3 frames per connection: 256 x 3 x 2.1 MB = 1,538 MiB.
-# Measured: 880 MiB (the CURVE clients, on the same two cores, are slower
-# than the daemon; 1.6 GiB in plain text). Before the fix: 620 MiB under
-# CURVE, 2.2 GiB in plain text.
-my $IN_BOUND_MIB = $asan ? 2560 : 2176;
+# replies 32 MiB; plus 3 frames per kept connection: 64 x 3 x 2.1 MB =
+# 385 MiB. Measured: 439 MiB (before the limits: 571-1008 MiB).
+my $IN_BOUND_MIB = $asan ? 1536 : 1024;
 my $OUT_CONNS = 16;
 my $OUT_FRAME = 1000000;
 # Replies: 32 MiB of large ones, 16 x 100 short ones; input 16 x 3 x 1 MB;
@@ -134,8 +152,9 @@ sub acks_promptly {
     my $f = "$dir/ev.jsonl";
     write_jsonl($f, [grep { $_->{agency} eq 'wm-police' } @{ setup_events(++$n_ev) }]);
     my $t0 = time;
-    my ($rc, $res, $err) = agent_send($d, $f, '--key', "$keys/agent.key", '--server-key',
-                                      "$d->{data}/server.pub", '--deadline-s', 20);
+    my ($rc, $res, $err) = agent_send($d, $f, $d->{curve} ? ('--key', "$keys/agent.key",
+                                      '--server-key', "$d->{data}/server.pub") : (),
+                                      '--deadline-s', 20);
     my $took = time - $t0;
     # (its definitions are refused: the key owns no programme)
     ok(@$res && !grep({ ($_->{result} // '') !~ /^(ACCEPTED|DUPLICATE|REJECTED)$/ } @$res)
@@ -147,22 +166,25 @@ sub acks_promptly {
 
 sub stats {
     my ($d) = @_;
-    my ($rc, $out) = run_cmd([bin('cohortctl'), 'stats', '--data-dir', $d->{data}, '--key',
-                              "$keys/op.key"], timeout => 30);
+    my ($rc, $out) = run_cmd([bin('cohortctl'), 'stats', '--data-dir', $d->{data},
+                              $d->{curve} ? ('--key', "$keys/op.key") : ()], timeout => 30);
     return { map { /^(\S+) (\d+)$/ ? ($1 => $2) : () } split /\n/, $out };
 }
 
 sub run_flood {
-    my ($name, $conns, $frame, $bound_mib) = @_;
-    my $d = start_daemon(dir => $dir, curve => 1);
+    my ($name, $conns, $frame, $bound_mib, %o) = @_;
+    # TCP, as agents on other hosts connect (the limits count per address)
+    my $d = start_daemon(dir => $dir, curve => 1, endpoint => 'tcp://127.0.0.1:' . free_port());
+    $d->{curve} = 1;
     push @SPAWNED, $d->{pid};
     ok($d->{pid}, "$name: daemon started with CURVE") or return diag(log_of($d));
     my ($rss0) = mem($d->{pid});
     my $out = "$dir/flood-$conns";
     my $t0 = time;
     my $pid = start_bg([bin('zflood'), 'ingest', $d->{endpoint}, '--conns', $conns, '--kind',
-                        'reject', '--size', $frame, '--seconds', $FLOOD_S, '--key',
-                        "$keys/agent.key", '--server-key', "$d->{data}/server.pub"], $out);
+                        'reject', '--size', $frame, '--seconds', $FLOOD_S,
+                        '--key', "$keys/agent.key", '--server-key', "$d->{data}/server.pub",
+                        $o{sources} ? ('--sources', $o{sources}) : ()], $out);
     my ($code, $over) = flood($d, $pid, $bound_mib * 1024, $FLOOD_S + 20);
     my $took = time - $t0;
     my (undef, $hwm) = mem($d->{pid});
@@ -186,7 +208,60 @@ sub run_flood {
 }
 
 subtest 'many connections' => sub {
-    run_flood('many connections', $CONNS, $FRAME, $IN_BOUND_MIB);
+    run_flood('many connections', $CONNS, $FRAME, $IN_BOUND_MIB, sources => $SOURCES);
+};
+
+# Slow writers: zoversize does the CURVE handshake with the agent key, then
+# declares a frame of ZMQ_MAXMSGSIZE (8 MiB), sends all of it but 1 KiB and
+# holds the connection open. ZeroMQ keeps every such partial frame in
+# memory until it is complete, so a daemon that keeps every connection
+# holds 8 MiB per connection for as long as the writers like. Returns the
+# daemon's VmHWM (KiB), the stats and the tool's JSON line.
+sub slow_writers {
+    my ($name, $conns, $sources, $bound_mib, $during) = @_;
+    my $d = start_daemon(dir => $dir, curve => 1, endpoint => 'tcp://127.0.0.1:' . free_port());
+    $d->{curve} = 1;
+    push @SPAWNED, $d->{pid};
+    ok($d->{pid}, "$name: daemon started with CURVE") or return diag(log_of($d));
+    my $out = "$dir/slow-$conns-$sources";
+    my $pid = start_bg([bin('zoversize'), $d->{endpoint}, '--conns', $conns, '--sources', $sources,
+                        '--size', $SLOW_FRAME, '--body', $SLOW_FRAME - 1024, '--seconds',
+                        $SLOW_S, '--key', "$keys/agent.key", '--server-key',
+                        "$d->{data}/server.pub"], $out);
+    $during->($d) if $during;
+    my ($code, $over) = flood($d, $pid, $bound_mib * 1024, $SLOW_S + 20);
+    my (undef, $hwm) = mem($d->{pid});
+    ok(alive($d), "$name: the daemon survived") or return diag(log_of($d));
+    is($code, 0, "$name: $conns slow writers ran") or diag(slurp("$out.err"));
+    my $st = stats($d);
+    my $res = slurp($out) =~ s/\s+/ /gr;
+    note(sprintf '%s: %d connections from %d addresses: VmHWM %s (bound %d MiB); connections '
+                 . 'closed by the limits %s; zoversize %s',
+         $name, $conns, $sources, mib($hwm), $bound_mib, $st->{'ingest.conns_refused'} // '?',
+         $res);
+    ok(!$over && defined $hwm && $hwm < $bound_mib * 1024,
+       "$name: daemon peak RSS (VmHWM) " . mib($hwm) . " < $bound_mib MiB"
+       . ($over ? ' (passed during the flood: writers killed)' : ''));
+    ok(($st->{'ingest.conns_refused'} // 0) > 0,
+       "$name: connections over the limits were closed (ingest.conns_refused "
+       . ($st->{'ingest.conns_refused'} // 'absent') . ')');
+    like(log_of($d), qr/ingest: closed a new connection from 127\.0\.0\.\d+: the (connection limit|limit per address) is reached/,
+         "$name: the daemon logged why");
+    acks_promptly($d, "$name, afterwards");
+    is(stop_daemon($d), 0, "$name: clean stop") or diag(log_of($d));
+}
+
+subtest 'slow writers from many addresses' => sub {
+    slow_writers('slow writers from many addresses', $CONNS, $SOURCES, $SLOW_BOUND_MIB);
+};
+
+subtest 'slow writers from one address' => sub {
+    # 256 from 127.0.0.2: 16 are kept; an agent on 127.0.0.1 still gets in
+    slow_writers('slow writers from one address', $CONNS, 1, $SLOW_BOUND_MIB, sub {
+        my ($d) = @_;
+        sleep 2;
+        acks_promptly($d, 'slow writers from one address, meanwhile');
+    });
 };
 
 subtest 'unread replies' => sub {

@@ -27,14 +27,6 @@ $tshark .= '/tshark';
     plan skip_all => "tshark cannot capture on lo here: $err" if $rc != 0;
 }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, Proto => 'tcp')
-        or die "no free port: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
 # Events whose strings are markers an eavesdropper would grep for.
 my $M = 'zqxmark';
 sub marked_events {

@@ -24,15 +24,6 @@ use Time::HiRes qw(sleep time);
 
 my $http = HTTP::Tiny->new(timeout => 10);
 
-# A port nobody listens on now (bound to port 0 and released).
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-                                  Listen => 1, ReuseAddr => 1) or die "socket: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
 # Starts the daemon (start_daemon's %o) with metrics on a free port;
 # another process may take the port between free_port and the bind: then
 # it tries again (5 times). Returns (daemon, port).

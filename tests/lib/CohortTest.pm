@@ -17,7 +17,19 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(bin tmpdir start_daemon stop_daemon alive kill9_daemon wait_exit run_cmd
                  agent_send read_jsonl write_jsonl make_events setup_events attendance_events decode_reply zraw log_of
                  repo_root snapshot_topics wait_snapshot start_watch watch_lines watch_state stop_watch
-                 pref);
+                 pref free_port);
+
+# A TCP port on 127.0.0.1 that was free a moment ago (another process may
+# take it before the caller binds it).
+sub free_port {
+    require IO::Socket::INET;
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1,
+                                  Proto => 'tcp')
+        or die "no free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
 
 # Daemons start with --plaintext (development mode) unless start_daemon is
 # given curve => 1, and the client tools are told the same through

@@ -1,7 +1,7 @@
 /* zflood: test tool for overload tests. Two modes, each bounded by time:
  *
  *   zflood ingest ENDPOINT [--conns N] [--seconds S] [--kind junk|reject]
- *                          [--size BYTES]
+ *                          [--size BYTES] [--sources K]
  *     N DEALER connections send request frames as fast as the daemon takes
  *     them and never read a reply (their receive queue is one message, so
  *     replies back up into the daemon). junk: frames of BYTES bytes of 0xff
@@ -11,7 +11,9 @@
  *     about BYTES bytes and at most 4096 events per frame, with fresh
  *     event ids in every frame: each event is validated, looked up,
  *     refused by the domain rules (never stored) and answered with a
- *     REJECTED ack carrying a reason, so replies are large.
+ *     REJECTED ack carrying a reason, so replies are large. --sources K
+ *     (tcp://127.0.0.1 only): connection i connects from the source
+ *     address 127.0.0.(2 + i % K), as K hosts would.
  *
  *   zflood slow PUBLISH SNAPSHOT [--conns N] [--seconds S] [--requests R]
  *     N subscription DEALERs subscribed to everything and N snapshot DEALERs that
@@ -62,7 +64,7 @@ static double now_s(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: zflood ingest ENDPOINT [--conns N] [--seconds S] [--kind junk|reject]"
-                    " [--size BYTES] [--read] [--key FILE --server-key FILE]\n"
+                    " [--size BYTES] [--sources K] [--read] [--key FILE --server-key FILE]\n"
                     "       zflood slow PUBLISH SNAPSHOT [--conns N] [--seconds S]"
                     " [--requests R]\n");
     exit(2);
@@ -172,16 +174,13 @@ static void *sock(void *ctx, int type, const char *ep, int sndhwm, int rcvhwm)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"conns", required_argument, NULL, 'c'},
-                                         {"seconds", required_argument, NULL, 's'},
-                                         {"kind", required_argument, NULL, 'k'},
-                                         {"size", required_argument, NULL, 'b'},
-                                         {"requests", required_argument, NULL, 'r'},
-                                         {"read", no_argument, NULL, 'R'},
-                                         {"key", required_argument, NULL, 'K'},
-                                         {"server-key", required_argument, NULL, 'S'},
-                                         {NULL, 0, NULL, 0}};
-    int conns = 4, requests = 100, c, ingest, drain = 0;
+    static const struct option opts[] = {
+        {"conns", required_argument, NULL, 'c'},    {"seconds", required_argument, NULL, 's'},
+        {"kind", required_argument, NULL, 'k'},     {"size", required_argument, NULL, 'b'},
+        {"requests", required_argument, NULL, 'r'}, {"read", no_argument, NULL, 'R'},
+        {"key", required_argument, NULL, 'K'},      {"server-key", required_argument, NULL, 'S'},
+        {"sources", required_argument, NULL, 'A'},  {NULL, 0, NULL, 0}};
+    int conns = 4, requests = 100, c, ingest, drain = 0, sources = 0;
     double seconds = 10;
     size_t size = 4u << 20;
     const char *kind = "junk", *key = NULL, *server_key = NULL;
@@ -214,12 +213,15 @@ int main(int argc, char **argv)
         case 'S':
             server_key = optarg;
             break;
+        case 'A':
+            sources = atoi(optarg);
+            break;
         default:
             usage();
         }
     }
     if (argc - optind < 2 || conns < 1 || conns > MAX_CONNS || seconds <= 0 || seconds > 600 ||
-        size < 1 || size > (16u << 20) || requests < 0)
+        size < 1 || size > (16u << 20) || requests < 0 || sources < 0 || sources > 250)
         usage();
     ingest = strcmp(argv[optind], "ingest") == 0;
     if (!ingest && (strcmp(argv[optind], "slow") != 0 || argc - optind < 3))
@@ -256,8 +258,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "zflood: cannot build the frame\n");
             return 2;
         }
-        for (int i = 0; i < conns; i++)
-            socks[nsocks++] = sock(ctx, ZMQ_DEALER, argv[optind + 1], 4, drain ? 1000 : 1);
+        const char *ep = argv[optind + 1];
+        if (sources && strncmp(ep, "tcp://127.0.0.1:", 16) != 0)
+            usage();
+        for (int i = 0; i < conns; i++) {
+            char src[300];
+            if (sources) /* "tcp://SOURCE:0;127.0.0.1:PORT": libzmq binds the source first */
+                snprintf(src, sizeof src, "tcp://127.0.0.%d:0;%s", 2 + i % sources, ep + 6);
+            socks[nsocks++] = sock(ctx, ZMQ_DEALER, sources ? src : ep, 4, drain ? 1000 : 1);
+        }
         printf("ready\n");
         fflush(stdout);
         while (!stop && now_s() < end) {

@@ -4,6 +4,7 @@
  *
  *   zoversize ENDPOINT [--conns N] [--seconds S] [--size BYTES] [--body BYTES]
  *                      [--key FILE --server-key FILE] [--socket-type TYPE]
+ *                      [--sources K]
  *
  * Each of N connections (tcp://IPV4:PORT or ipc://PATH):
  *   - without --key: sends the greeting (mechanism CURVE), then a command
@@ -52,6 +53,7 @@ enum { S_IDLE, S_GREET, S_WELCOME, S_READY, S_STREAM, S_HOLD };
 /* One connection. */
 typedef struct {
     int fd;             /* the socket, or -1 */
+    int src;            /* --sources: the last byte of its source address; 0: any */
     int state;          /* S_* */
     double again;       /* S_IDLE: when to connect again */
     uint8_t in[IN_MAX]; /* handshake input not yet parsed */
@@ -97,7 +99,8 @@ static void put_u64(uint8_t *p, uint64_t v)
 static void usage(void)
 {
     fprintf(stderr, "usage: zoversize ENDPOINT [--conns N] [--seconds S] [--size BYTES] "
-                    "[--body BYTES] [--key FILE --server-key FILE] [--socket-type TYPE]\n");
+                    "[--body BYTES] [--key FILE --server-key FILE] [--socket-type TYPE]\n"
+                    "                 [--sources K]\n");
     exit(2);
 }
 
@@ -173,8 +176,10 @@ static void open_conn(conn_t *c)
 {
     uint8_t greet[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0};
     memcpy(greet + 12, "CURVE", 5);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)c->src);
     c->fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0 ||
+    if (c->fd < 0 || (c->src && bind(c->fd, (struct sockaddr *)&src, sizeof src) != 0) ||
         (connect(c->fd, (struct sockaddr *)&addr, addr_len) != 0 && errno != EINPROGRESS)) {
         close_conn(c, now_s());
         return;
@@ -362,14 +367,18 @@ static int on_writable(conn_t *c)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"conns", required_argument, NULL, 'c'},       {"seconds", required_argument, NULL, 's'},
-        {"size", required_argument, NULL, 'b'},        {"body", required_argument, NULL, 'B'},
-        {"key", required_argument, NULL, 'k'},         {"server-key", required_argument, NULL, 'S'},
-        {"socket-type", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"conns", required_argument, NULL, 'c'},
+                                         {"seconds", required_argument, NULL, 's'},
+                                         {"size", required_argument, NULL, 'b'},
+                                         {"body", required_argument, NULL, 'B'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"server-key", required_argument, NULL, 'S'},
+                                         {"socket-type", required_argument, NULL, 't'},
+                                         {"sources", required_argument, NULL, 'A'},
+                                         {NULL, 0, NULL, 0}};
     static conn_t conns[MAX_CONNS];
     const char *key = NULL, *skey = NULL;
-    int nconns = 64, c;
+    int nconns = 64, c, sources = 0;
     double seconds = 5;
     int body_set = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -396,13 +405,17 @@ int main(int argc, char **argv)
         case 't':
             socket_type = optarg;
             break;
+        case 'A':
+            sources = atoi(optarg);
+            break;
         default:
             usage();
         }
     }
     if (argc - optind != 1 || nconns < 1 || nconns > MAX_CONNS || seconds <= 0 || seconds > 120 ||
-        !declared || (!key != !skey) || strlen(socket_type) > 16 ||
-        parse_endpoint(argv[optind]) < 0)
+        !declared || (!key != !skey) || strlen(socket_type) > 16 || sources < 0 || sources > 250 ||
+        parse_endpoint(argv[optind]) < 0 ||
+        (sources && strncmp(argv[optind], "tcp://127.0.0.1:", 16) != 0))
         usage();
     if (!body_set || body > declared)
         body = declared;
@@ -427,6 +440,7 @@ int main(int argc, char **argv)
     double end = now_s() + seconds;
     for (int i = 0; i < nconns; i++) {
         conns[i].fd = -1;
+        conns[i].src = sources ? 2 + i % sources : 0;
         open_conn(&conns[i]);
     }
     printf("ready\n");
