@@ -56,6 +56,10 @@
  * makes that safe), so a client that never reads its acks holds at most
  * SND_HWM short replies beyond this budget. */
 #define REPLY_BUDGET (32u << 20)
+/* A connection must finish its CURVE handshake within this (libzmq's
+ * default is 30 s): an unauthenticated one holds a place under the
+ * connection limits (admit.h) at most this long. */
+#define HANDSHAKE_MS 10000
 #define REPLY_SHORT 512 /* a reply this small is always sent, and not counted */
 #define LINGER_MS 2000  /* time given to unsent acks at close */
 #define NPEND 4         /* batches: open, writing, written, syncing */
@@ -1379,7 +1383,7 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
                size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
-    int one = 1, rcv_hwm = RCV_HWM, snd_hwm = SND_HWM, rc;
+    int one = 1, rcv_hwm = RCV_HWM, snd_hwm = SND_HWM, hs_ms = HANDSHAKE_MS, rc;
     int64_t maxmsg = ZMQ_MAX_MSG;
     *out = NULL;
     if (!self) {
@@ -1445,6 +1449,7 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
         zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(self->router, ZMQ_RCVHWM, &rcv_hwm, sizeof rcv_hwm) != 0 ||
         zmq_setsockopt(self->router, ZMQ_SNDHWM, &snd_hwm, sizeof snd_hwm) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_HANDSHAKE_IVL, &hs_ms, sizeof hs_ms) != 0 ||
         zmq_setsockopt(self->router, ZMQ_TCP_KEEPALIVE, &one, sizeof one) != 0) {
         rc = -errno;
         snprintf(err, errlen, "creating the ingest socket: %s", zmq_strerror(errno));
