@@ -12,6 +12,7 @@
  * ring (tq) and are started one by one from the tail job's after_work.
  * status and stats are answered on the loop at once. */
 #include "control.h"
+#include "cohort_grow.h"
 #include "endpoint.h"
 
 #include <dirent.h>
@@ -283,22 +284,6 @@ static void start_backup(control_t *self, const void *rid, size_t rid_len, int d
 
 /* --------------------------------------------------------------- tail --- */
 
-/* Grows *p (elements of size sz, room *cap) to hold want. 0 or -ENOMEM. */
-static int grow(void **p, size_t *cap, size_t want, size_t sz)
-{
-    if (want <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap : 64;
-    while (nc < want)
-        nc *= 2;
-    void *np = realloc(*p, nc * sz);
-    if (!np)
-        return -ENOMEM;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 /* Worker, per log entry: copies it into the page until the page is full. */
 static int tail_entry(void *arg, uint64_t seq, const void *val, size_t len)
 {
@@ -307,8 +292,8 @@ static int tail_entry(void *arg, uint64_t seq, const void *val, size_t len)
         return 1; /* not durable when the request was taken */
     if (t->n > 0 && t->len + SEQ_LEN + len > CONTROL_TAIL_BYTES)
         return 1; /* full: the next page starts here */
-    if (grow((void **)&t->ents, &t->cap, t->n + 1, sizeof *t->ents) < 0 ||
-        grow((void **)&t->buf, &t->bcap, t->len + SEQ_LEN + len, 1) < 0)
+    if (cohort_grow((void **)&t->ents, &t->cap, t->n + 1, sizeof *t->ents) < 0 ||
+        cohort_grow((void **)&t->buf, &t->bcap, t->len + SEQ_LEN + len, 1) < 0)
         return -ENOMEM;
     uint8_t *p = t->buf + t->len;
     for (int i = 0; i < SEQ_LEN; i++)

@@ -17,6 +17,7 @@
  * Each batch owns the arena its events were decoded into, so the worker
  * reads the decoded events without copying. */
 #include "ingest.h"
+#include "cohort_grow.h"
 #include "endpoint.h"
 
 #include <errno.h>
@@ -216,26 +217,11 @@ struct ingest_t {
     char not_owned_first[VALIDATE_MAX_ID + 1]; /* the first one's programme id (loop) */
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return -ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 /* Appends len bytes (plus a NUL when nul) to p's byte store; returns the
  * offset, or -ENOMEM. */
 static long put(pend_t *p, const void *data, size_t len, int nul)
 {
-    if (grow((void **)&p->bytes, &p->capbytes, p->nbytes + len + 1, 1) < 0)
+    if (cohort_grow((void **)&p->bytes, &p->capbytes, p->nbytes + len + 1, 1) < 0)
         return -ENOMEM;
     size_t off = p->nbytes;
     if (len)
@@ -394,7 +380,7 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
     const char *denied;
     ev_t *e;
     long off;
-    if (grow((void **)&p->evs, &p->capevs, p->nevs + 1, sizeof *p->evs) < 0)
+    if (cohort_grow((void **)&p->evs, &p->capevs, p->nevs + 1, sizeof *p->evs) < 0)
         return -ENOMEM;
     e = &p->evs[p->nevs];
     memset(e, 0, sizeof *e);
@@ -427,13 +413,14 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
         size_t n = raw ? raw->len : cohort__v1__event__get_packed_size(ev);
         int idx;
         if (!raw) {
-            if (grow((void **)&self->pack, &self->pack_cap, n, 1) < 0)
+            if (cohort_grow((void **)&self->pack, &self->pack_cap, n, 1) < 0)
                 return -ENOMEM;
             cohort__v1__event__pack(ev, self->pack);
             bytes = self->pack;
         }
         if ((idx = store_batch_add(p->sb, ev->agency, ev->event_id.data, bytes, n)) < 0 ||
-            grow((void **)&p->item_ev, &p->cap_item_ev, (size_t)idx + 1, sizeof *p->item_ev) < 0)
+            cohort_grow((void **)&p->item_ev, &p->cap_item_ev, (size_t)idx + 1,
+                        sizeof *p->item_ev) < 0)
             return -ENOMEM;
         p->item_ev[idx] = (uint32_t)p->nevs;
         e->item = idx;
@@ -459,7 +446,7 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     int64_t now = now_us();
     long off;
     req_t *r;
-    if (grow((void **)&p->reqs, &p->capreqs, p->nreqs + 1, sizeof *p->reqs) < 0 ||
+    if (cohort_grow((void **)&p->reqs, &p->capreqs, p->nreqs + 1, sizeof *p->reqs) < 0 ||
         (off = put(p, rid, rid_len, 0)) < 0)
         goto oom;
     r = &p->reqs[p->nreqs];
@@ -475,7 +462,8 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
         snprintf(r->who, sizeof r->who, "- (plaintext)");
     /* The events' bytes as sent; if the layout disagrees with protobuf-c
      * (it cannot for a well-formed frame), each event is re-encoded. */
-    if (grow((void **)&self->spans, &self->spans_cap, b->n_events, sizeof *self->spans) == 0 &&
+    if (cohort_grow((void **)&self->spans, &self->spans_cap, b->n_events, sizeof *self->spans) ==
+            0 &&
         codec_event_spans(frame, frame_len, self->spans, b->n_events) == 0)
         raw = self->spans;
     uint64_t denied0 = self->st.unauthorised;
@@ -749,7 +737,8 @@ static void render_topics(ingest_t *self, pend_t *p, int all)
                 due = at;
             continue;
         }
-        if (grow((void **)&p->updates, &p->capupdates, p->nupdates + 1, sizeof *p->updates) < 0)
+        if (cohort_grow((void **)&p->updates, &p->capupdates, p->nupdates + 1, sizeof *p->updates) <
+            0)
             break; /* stays pending: tried again on the next commit */
         update_t *u = &p->updates[p->nupdates];
         if (!(u->topic = strdup(t->name)))
@@ -967,8 +956,8 @@ static void answer(ingest_t *self, pend_t *p)
     for (size_t i = 0; i < p->nreqs; i++) {
         req_t *r = &p->reqs[i];
         Cohort__V1__IngestReply reply = COHORT__V1__INGEST_REPLY__INIT;
-        if (grow((void **)&self->acks, &self->ack_cap, r->n, sizeof *self->acks) < 0 ||
-            grow((void **)&self->ackp, &self->ackp_cap, r->n, sizeof *self->ackp) < 0) {
+        if (cohort_grow((void **)&self->acks, &self->ack_cap, r->n, sizeof *self->acks) < 0 ||
+            cohort_grow((void **)&self->ackp, &self->ackp_cap, r->n, sizeof *self->ackp) < 0) {
             reply_now(self, p->bytes + r->rid_off, r->rid_len, r->delim, r->request_id,
                       COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE, "daemon out of memory; retry");
             continue;

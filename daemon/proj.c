@@ -21,6 +21,7 @@
  * order, with integer arithmetic where the result is published (ratios are
  * rounded to 4 decimals from integers), so output is byte-stable. */
 #include "proj.h"
+#include "civil.h"
 #include "release.h"
 #include "validate.h"
 
@@ -272,38 +273,21 @@ static void fmt_date(char out[11], long y, long m, long d)
     snprintf(out, 11, "%04u-%02u-%02u", yy, mm, dd);
 }
 
-static long civil_days(long y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* Days since 1970-01-01 of a "YYYY-MM-DD" (validated) date. */
 static long date_days(const char *s)
 {
     int y = 0, m = 0, d = 0;
     if (sscanf(S(s), "%4d-%2d-%2d", &y, &m, &d) != 3)
         return 0;
-    return civil_days(y, m, d);
+    return (long)civil_days(y, (unsigned)m, (unsigned)d);
 }
 
 static void days_date(long z, char out[11])
 {
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long y = yoe + era * 400;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    y += m <= 2;
-    fmt_date(out, y, m, d);
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(z, &y, &m, &d);
+    fmt_date(out, (long)y, (long)m, (long)d);
 }
 
 /* The UTC date of a Unix time in microseconds. */
@@ -1347,8 +1331,7 @@ static void collect(const proj_t *self, const char *prefix, int dirty, strv_t *s
         json_t *t;
         if (!rel || release_topics(self->rel, NULL, dirty, rel) < 0)
             s->err = 1;
-        json_array_foreach(rel, i, t)
-        strv_add(s, prefix, "%s", json_string_value(t));
+        json_array_foreach(rel, i, t) strv_add(s, prefix, "%s", json_string_value(t));
         json_decref(rel);
     }
 }
@@ -2064,10 +2047,10 @@ static int release_meta_funnel(json_t *meta, cohort_t *const *cs, size_t n)
 /* The true tables of programme p: [0] its roll-up, [1..] its cohorts in
  * cohorts_of order. */
 typedef struct {
-    release_table_t *t;      /* the tables */
-    size_t n;                /* their number (cohorts + 1) */
-    char (*topics)[KEYLEN];  /* their live topics */
-    release_aim_t *aims;     /* the programme's aims */
+    release_table_t *t;     /* the tables */
+    size_t n;               /* their number (cohorts + 1) */
+    char (*topics)[KEYLEN]; /* their live topics */
+    release_aim_t *aims;    /* the programme's aims */
 } tables_t;
 
 static void tables_free(tables_t *tb)
@@ -2173,7 +2156,8 @@ char *proj_render_rule_only(const proj_t *self, const char *topic, int zeros)
         p = prog_get(self, json_string_value(json_object_get(doc, "programme")));
     if (p && tables_of(self, p, &tb) == 0) {
         for (size_t i = 0; i < tb.n; i++) {
-            if (strcmp(tb.t[i].topic, topic) != 0 || !(b = release_preview(self->rel, &tb.t[i], zeros)))
+            if (strcmp(tb.t[i].topic, topic) != 0 ||
+                !(b = release_preview(self->rel, &tb.t[i], zeros)))
                 continue;
             if (json_object_set(doc, "representation", json_object_get(b, "representation")) ||
                 (json_object_get(b, "progressed") &&

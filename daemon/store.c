@@ -6,6 +6,7 @@
  * ack journal (journal.h), which a read-write open writes back to RocksDB
  * before anything else. */
 #include "store.h"
+#include "cohort_grow.h"
 #include "journal.h"
 
 #include <ctype.h>
@@ -212,14 +213,12 @@ typedef struct {
     size_t used, bcap; /* bytes used and allocated in buf */
 } jrecs_t;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem);
-
 /* journal_scan callback: copies one record into the jrecs_t at arg. */
 static int collect(void *arg, uint64_t first, uint64_t last, const void *payload, size_t len)
 {
     jrecs_t *j = arg;
-    if (grow((void **)&j->recs, &j->cap, j->n + 1, sizeof *j->recs) < 0 ||
-        grow((void **)&j->buf, &j->bcap, j->used + len, 1) < 0)
+    if (cohort_grow((void **)&j->recs, &j->cap, j->n + 1, sizeof *j->recs) < 0 ||
+        cohort_grow((void **)&j->buf, &j->bcap, j->used + len, 1) < 0)
         return -ENOMEM;
     memcpy(j->buf + j->used, payload, len);
     j->recs[j->n++] = (jrec_t){first, last, j->used, len};
@@ -699,21 +698,6 @@ static int closed(char *err, size_t errlen)
     return -EIO;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return -ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static uint64_t hash(const uint8_t *k, size_t n)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -1108,9 +1092,9 @@ int store_batch_add(store_batch_t *b, const char *agency, const uint8_t id[16], 
     size_t alen = strlen(agency);
     if (alen == 0 || alen > 255 || len > UINT32_MAX || b->n >= UINT32_MAX - 1)
         return -EINVAL;
-    if (grow((void **)&b->items, &b->cap, b->n + 1, sizeof *b->items) < 0 ||
-        grow((void **)&b->keys, &b->keys_cap, b->keys_len + alen + 16, 1) < 0 ||
-        grow((void **)&b->vals, &b->vals_cap, b->vals_len + len, 1) < 0)
+    if (cohort_grow((void **)&b->items, &b->cap, b->n + 1, sizeof *b->items) < 0 ||
+        cohort_grow((void **)&b->keys, &b->keys_cap, b->keys_len + alen + 16, 1) < 0 ||
+        cohort_grow((void **)&b->vals, &b->vals_cap, b->vals_len + len, 1) < 0)
         return -ENOMEM;
     item_t *it = &b->items[b->n];
     it->key_off = (uint32_t)b->keys_len;
@@ -1329,8 +1313,8 @@ int store_batch_side(store_batch_t *b, int cf, const void *key, size_t klen, con
     if (fam < 0 || klen == 0 || klen > UINT32_MAX || vlen > UINT32_MAX ||
         b->side_len + klen + vlen > UINT32_MAX)
         return -EINVAL;
-    if (grow((void **)&b->sides, &b->capsides, b->nsides + 1, sizeof *b->sides) < 0 ||
-        grow((void **)&b->side, &b->side_cap, b->side_len + klen + vlen, 1) < 0)
+    if (cohort_grow((void **)&b->sides, &b->capsides, b->nsides + 1, sizeof *b->sides) < 0 ||
+        cohort_grow((void **)&b->side, &b->side_cap, b->side_len + klen + vlen, 1) < 0)
         return -ENOMEM;
     side_t *sd = &b->sides[b->nsides++];
     sd->cf = fam;
@@ -1351,7 +1335,7 @@ int store_batch_set_value(store_batch_t *b, size_t i, const void *val, size_t le
 {
     if (i >= b->n || len > UINT32_MAX || b->vals_len + len > UINT32_MAX)
         return -EINVAL;
-    if (grow((void **)&b->vals, &b->vals_cap, b->vals_len + len, 1) < 0)
+    if (cohort_grow((void **)&b->vals, &b->vals_cap, b->vals_len + len, 1) < 0)
         return -ENOMEM;
     memcpy(b->vals + b->vals_len, val, len);
     b->items[i].val_off = (uint32_t)b->vals_len;

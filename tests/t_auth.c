@@ -1,4 +1,4 @@
-/* t_auth: unit tests for the key files (agents/cohort_keys.c) and the ZAP
+/* t_auth: unit tests for the key files (lib/cohort_keys.c) and the ZAP
  * handler (daemon/auth.c):
  * - keys: generate writes NAME.key 0600 and NAME.pub, never overwrites;
  *   load checks Z85, the key pair, the secret file's mode, names PATH:LINE;

@@ -1,4 +1,4 @@
-/* t_json.c: unit tests of agents/cohort_json.c (TAP).
+/* t_json.c: unit tests of lib/cohort_json.c (TAP).
  * Contract: every Event body type survives JSON -> Event -> wire -> Event ->
  * JSON unchanged; input names, enums, ids, times and integers are read as
  * cohort_json.h says; bad input gives the documented one-line errors. */

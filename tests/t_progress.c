@@ -1,4 +1,4 @@
-/* t_progress: unit tests for the progress reports (agents/progress.c):
+/* t_progress: unit tests for the progress reports (lib/progress.c):
  * number, size, duration and rate formatting; the bar line with and
  * without a total or share, fitted to the width; the plain lines; and,
  * with a fake clock, the throttling: bars at most every 200 ms, plain

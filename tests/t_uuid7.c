@@ -1,4 +1,4 @@
-/* t_uuid7.c: unit tests of agents/uuid7.c (TAP).
+/* t_uuid7.c: unit tests of lib/uuid7.c (TAP).
  * Contract: checks the RFC 9562 version and variant bits, the timestamp,
  * ordering of ids made in a row, and the text form both ways. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* mkseeds.c: writes the fuzz seed corpus, built from the example JSON Lines
- * through the agents' JSON mapping (agents/cohort_json.h), so the seeds are
+ * through the agents' JSON mapping (lib/cohort_json.h), so the seeds are
  * the frames a real agent sends and follow the proto without committed
  * binaries. Usage: mkseeds OUTDIR FILE.jsonl...
  * Writes into OUTDIR (which must exist): one ping frame; for each input

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "civil.h"
 #include "uuid7.h"
 
 /* ------------------------------------------------------------ helpers --- */
@@ -258,31 +259,6 @@ static int has_flag(const ProtobufCFieldDescriptor *f)
 
 /* ------------------------------------------------------------- time ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* The date of a day count since 1970-01-01 (inverse of days_from_civil). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* Reads exactly n decimal digits at *s. Returns 0 or -EINVAL. */
 static int digits(const char **s, int n, unsigned *out)
 {
@@ -338,7 +314,7 @@ static int parse_rfc3339(const char *s, int64_t *us)
         return -EINVAL;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return -EINVAL;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    int64_t secs = civil_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     secs -= sign * (int64_t)(oh * 3600 + om * 60);
     *us = secs * 1000000 + frac;
     return 0;
