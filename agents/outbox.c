@@ -109,6 +109,13 @@ struct outbox_t {
 
 /* ------------------------------------------------------------ helpers --- */
 
+/* CRC-32C, written here on purpose (issue 16 asked): it is part of the
+ * outbox's record format, so outboxes written by earlier agents, holding
+ * events not yet delivered, must stay readable after an upgrade; libsodium
+ * has no CRC (its hashes would be a new format, needing a format version
+ * and a migration), and Debian's zlib has CRC-32, not CRC-32C. It guards
+ * against torn and damaged records, not against tampering (the outbox
+ * directory is the agency's own, mode 0700). */
 static uint32_t crc_table[256];
 
 static void crc_init(void)
