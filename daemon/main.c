@@ -347,25 +347,38 @@ int main(int argc, char **argv)
         cohort_log(LOG_ERR, "cannot start publishing: %s", err);
         goto out;
     }
-    ingest_opts_t io = {cfg.ingest,      d.store,
-                        &d.proj,         &cfg.proj,
-                        d.pub,           cfg.checkpoint_every,
-                        cfg.coalesce_ms, d.auth,
-                        secret,          (validate_ref_form_t)cfg.ref_form,
-                        cfg.max_conns,   cfg.max_conns_per_addr};
+    ingest_opts_t io = {.endpoint = cfg.ingest,
+                        .store = d.store,
+                        .proj = &d.proj,
+                        .proj_cfg = &cfg.proj,
+                        .pub = d.pub,
+                        .checkpoint_every = cfg.checkpoint_every,
+                        .coalesce_ms = cfg.coalesce_ms,
+                        .auth = d.auth,
+                        .curve_secret = secret,
+                        .ref_form = (validate_ref_form_t)cfg.ref_form,
+                        .max_conns = cfg.max_conns,
+                        .max_conns_per_addr = cfg.max_conns_per_addr};
     if ((rc = ingest_new(&d.ingest, d.loop, zctx, &io, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start ingest: %s", err);
         goto out;
     }
     if (d.auth)
         auth_set_before_answer(d.auth, ingest_settle_connections, d.ingest);
-    control_opts_t co = {cfg.control, d.store, d.ingest, d.pub, d.auth, secret, cfg.data_dir};
+    control_opts_t co = {.endpoint = cfg.control,
+                         .store = d.store,
+                         .ingest = d.ingest,
+                         .pub = d.pub,
+                         .auth = d.auth,
+                         .curve_secret = secret,
+                         .data_dir = cfg.data_dir};
     if (cfg.control != NULL && /* NULL: control = none */
         (rc = control_new(&d.control, d.loop, zctx, &co, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start the control endpoint: %s", err);
         goto out;
     }
-    metrics_opts_t mo = {cfg.metrics, d.ingest, d.pub, d.control};
+    metrics_opts_t mo = {
+        .addr = cfg.metrics, .ingest = d.ingest, .pub = d.pub, .control = d.control};
     if (cfg.metrics != NULL && /* NULL: metrics = none */
         (rc = metrics_new(&d.metrics, d.loop, &mo, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start the metrics endpoint: %s", err);

@@ -419,7 +419,7 @@ int main(void)
     uv_loop_init(&loop);
     zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
 
-    control_opts_t co = {"tcp://127.0.0.1:0", s, NULL, NULL, NULL, NULL, tmp};
+    control_opts_t co = {.endpoint = "tcp://127.0.0.1:0", .store = s, .data_dir = tmp};
     ok(control_new(&c, &loop, zctx, &co, err, sizeof err) == -EINVAL && !c,
        "refuses a tcp:// endpoint");
     diag("%s", err);

@@ -355,7 +355,7 @@ static void test_http(void)
     listen(busy, 1);
     getsockname(busy, (struct sockaddr *)&a, &alen);
     snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
-    metrics_opts_t o = {addr, NULL, NULL, NULL};
+    metrics_opts_t o = {.addr = addr};
     rc = metrics_new(&m, &loop, &o, err, sizeof err);
     ok(rc == -EADDRINUSE && m == NULL && strstr(err, "binding the metrics endpoint") &&
            strstr(err, "in use"),
