@@ -1616,9 +1616,8 @@ static void w_after_pump(watch_t *w)
         return;
     }
     if (ag->undelivered_now) {
-        ag->undelivered_now = 0;
         cohort_client_give_up(ag->cl, "retrying later");
-        ag->undelivered_now = 0;
+        ag->undelivered_now = 0; /* give_up's results set it again */
         if (!w->down)
             fprintf(stderr,
                     PROG ": no ack from %s within %us: %" PRIu64

@@ -750,12 +750,17 @@ static int setup_send(agent_t *ag, Cohort__V1__Event *ev, const char *what)
     ev->event_id.len = 16;
     ev->agency = agency;
     ev->occurred_at = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    int rc = cohort_client_submit(ag->cl, ev, NULL);
+    int rc = cohort_client_submit(ag->cl, ev, NULL); /* packs ev: it may change after */
     if (rc == -EAGAIN) { /* the window (queue) is full: let it drain, once */
         if (cohort_client_flush(ag->cl, SETUP_WAIT_MS) < 0)
-            return -ETIMEDOUT;
-        rc = cohort_client_submit(ag->cl, ev, NULL);
+            rc = -ETIMEDOUT;
+        else
+            rc = cohort_client_submit(ag->cl, ev, NULL);
     }
+    /* id and agency are ours, on this stack: the caller's ev must not keep them */
+    ev->event_id.data = NULL;
+    ev->event_id.len = 0;
+    ev->agency = (char *)protobuf_c_empty_string;
     return rc;
 }
 

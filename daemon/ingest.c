@@ -105,7 +105,6 @@ typedef struct {
                                     bits 1 << AimGroup (decide) */
 } ev_t;
 
-/* A batch of requests on its way to the store. */
 /* Render coalescing for one topic (worker-owned). */
 typedef struct {
     char *name;       /* the topic, the hash key */
@@ -132,6 +131,7 @@ const double ingest_batch_bounds[INGEST_BATCH_BUCKETS] = {
 const double ingest_latency_bounds[INGEST_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
+/* A batch of requests on its way to the store. */
 typedef struct {
     store_batch_t *sb; /* the events to store */
     codec_t *codec;    /* arena of the decoded events */
@@ -798,7 +798,7 @@ static int recover(ingest_t *self, pend_t *p)
 static int seal(ingest_t *self, pend_t *p, int *erased)
 {
     int rc = 0;
-    vault_begin(self->vault);
+    vault_forget(self->vault);
     for (size_t k = 0; k < p->nevs && rc == 0; k++) {
         const ev_t *e = &p->evs[k];
         uint64_t seq;
@@ -807,7 +807,7 @@ static int seal(ingest_t *self, pend_t *p, int *erased)
             snprintf(p->err, sizeof p->err, "sealing the characteristics of entry %llu: %s",
                      (unsigned long long)seq, strerror(-rc));
     }
-    vault_begin(self->vault); /* the keys are not kept beyond the batch */
+    vault_forget(self->vault); /* the keys are not kept beyond the batch */
     /* The projection checkpoint still describes the erased person (refs and
      * characteristics in clear): it goes in the same write as the erasure,
      * and the purge saves a new one (a restart before it replays the log). */

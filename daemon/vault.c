@@ -234,7 +234,7 @@ int vault_new(vault_t **out, store_t *store)
     return 0;
 }
 
-void vault_begin(vault_t *self)
+void vault_forget(vault_t *self)
 {
     known_t *x, *tmp;
     HASH_ITER(hh, self->known, x, tmp)
@@ -250,7 +250,7 @@ void vault_destroy(vault_t **self_p)
     vault_t *self = self_p ? *self_p : NULL;
     if (!self)
         return;
-    vault_begin(self);
+    vault_forget(self);
     free(self);
     *self_p = NULL;
 }

@@ -90,9 +90,10 @@ int vault_new(vault_t **out, store_t *store);
 /* Frees it (wiping the keys it held); nulls *self_p. Idempotent. */
 void vault_destroy(vault_t **self_p);
 
-/* Starts a batch: forgets the keys of the last one. Call before the first
- * vault_commit_event of every batch. */
-void vault_begin(vault_t *self);
+/* Forgets (wipes) every key held: call before the first
+ * vault_commit_event of every batch, and after its last, so that no key is
+ * kept beyond its batch. */
+void vault_forget(vault_t *self);
 
 /* Called for each accepted event of a batch, in sequence order, after the
  * domain rules accepted it and before the batch is written. ParticipantRegistered:

@@ -90,7 +90,7 @@ static int commit(store_t *s, vault_t *v, uint8_t **vals, const size_t *lens, si
         cohort__v1__event__free_unpacked(ev, NULL);
     }
     if ((rc = store_dedupe(s, b, err, sizeof err)) == 0) {
-        vault_begin(v);
+        vault_forget(v);
         for (size_t i = 0; i < n && rc == 0; i++) {
             Cohort__V1__Event *ev = cohort__v1__event__unpack(NULL, lens[i], vals[i]);
             store_batch_accept(b, i, ++next);
@@ -400,7 +400,7 @@ int main(void)
         store_batch_add(b, "wm-police", id, val[0], len[0]);
         store_dedupe(s, b, err, sizeof err);
         store_batch_accept(b, 0, head + 1);
-        vault_begin(v);
+        vault_forget(v);
         is_int(vault_commit_event(v, b, 0, head + 1, ev, &erased), 0, "seal W's registration");
         store_batch_reject(b, 0); /* then refused: nothing may be written */
         is_int(store_write(s, b, err, sizeof err), 0, "write a batch with nothing accepted");
