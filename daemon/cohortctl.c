@@ -741,9 +741,10 @@ static int print_entry(void *arg, uint64_t seq, const void *val, size_t len)
 
 /* The live status: every topic's document from the daemon's snapshot. */
 typedef struct {
-    json_t *docs; /* topic -> doc */
-    json_t *envs; /* topic -> whole envelope */
-    uint64_t seq; /* the end marker's sequence */
+    json_t *docs;     /* topic -> doc */
+    json_t *envs;     /* topic -> whole envelope */
+    uint64_t seq;     /* the end marker's sequence */
+    json_t *readable; /* the end marker's prefixes this key may read, or NULL (an older daemon) */
 } live_t;
 
 /* Asks the snapshot socket for everything. Returns 0, or -1 with a message
@@ -786,9 +787,14 @@ static int fetch_live(const char *ep, const char *prefix, live_t *live)
         zmq_msg_close(&topic);
         zmq_msg_close(&body);
         int end = t && strcmp(t, "$end") == 0, bad = !t || !env || strcmp(t, "$error") == 0;
-        if (end)
+        if (end) {
+            json_t *r = json_object_get(env, "readable");
             live->seq = (uint64_t)json_integer_value(json_object_get(env, "seq"));
-        else if (!bad) {
+            if (json_is_array(r)) {
+                json_decref(live->readable);
+                live->readable = json_incref(r);
+            }
+        } else if (!bad) {
             json_object_set(live->docs, t, json_object_get(env, "doc"));
             json_object_set(live->envs, t, env);
         }
@@ -814,7 +820,7 @@ out:
 
 static int snapshot(const args_t *a)
 {
-    live_t live = {NULL, NULL, 0};
+    live_t live = {NULL, NULL, 0, NULL};
     const char *key;
     json_t *env;
     int rc = fetch_live(a->snapshot, a->prefix, &live);
@@ -834,6 +840,7 @@ static int snapshot(const args_t *a)
     }
     json_decref(live.docs);
     json_decref(live.envs);
+    json_decref(live.readable);
     return rc == 0 ? 0 : 1;
 }
 
@@ -846,12 +853,30 @@ static void replay_step(void *arg, uint64_t seq)
         progress_clear(arg);
 }
 
+/* 1 if the snapshot's key may read topic (the end marker's "readable"
+ * prefixes; an older daemon did not say: every topic). */
+static int may_read(const live_t *live, const char *topic)
+{
+    size_t i;
+    json_t *p;
+    if (!live->readable)
+        return 1;
+    json_array_foreach(live->readable, i, p)
+    {
+        const char *s = json_string_value(p);
+        if (s && strncmp(topic, s, strlen(s)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Replays the log up to live->seq into fresh projections and compares
- * them with the live documents. Appends a line per differing topic to
+ * them with the live documents the key may read (the others are counted in
+ * *skipped). Appends a line per differing topic to
  * diffs. Returns the number of differing topics, or -1 (message printed)
  * if the replay failed; *replayed and *ntopics get the counts. */
 static int compare(store_t *store, const args_t *a, const live_t *live, progress_t *pr,
-                   json_t *diffs, uint64_t *replayed, size_t *ntopics)
+                   json_t *diffs, uint64_t *replayed, size_t *ntopics, size_t *skipped)
 {
     proj_t *proj = NULL;
     checkpoint_info_t info = {0, 0, 0};
@@ -874,7 +899,12 @@ static int compare(store_t *store, const args_t *a, const live_t *live, progress
     *replayed = info.replayed;
     size_t n = proj_topics(proj, "", &topics);
     json_t *seen = json_object();
+    *skipped = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!may_read(live, topics[i])) { /* the key's role may not read it: not in the snapshot */
+            ++*skipped;
+            continue;
+        }
         char *doc = proj_render(proj, topics[i]);
         json_t *mine = doc ? json_loads(doc, 0, NULL) : NULL;
         json_t *theirs = json_object_get(live->docs, topics[i]);
@@ -910,14 +940,15 @@ static int compare(store_t *store, const args_t *a, const live_t *live, progress
 static int rebuild(const args_t *a)
 {
     for (int t = 1; t <= REBUILD_TRIES; t++) {
-        live_t live = {NULL, NULL, 0};
+        live_t live = {NULL, NULL, 0, NULL};
         store_t *store = NULL;
         char err[512], label[32];
         uint64_t replayed = 0;
-        size_t ntopics = 0;
+        size_t ntopics = 0, skipped = 0;
         if (fetch_live(a->snapshot, "", &live) < 0) {
             json_decref(live.docs);
             json_decref(live.envs);
+            json_decref(live.readable);
             return 1;
         }
         /* A read-only open sees the log as it is now, so open it after the
@@ -926,25 +957,31 @@ static int rebuild(const args_t *a)
             fprintf(stderr, "cohortctl: cannot open the store in %s: %s\n", a->data_dir, err);
             json_decref(live.docs);
             json_decref(live.envs);
+            json_decref(live.readable);
             return 1;
         }
         json_t *diffs = json_array();
         snprintf(label, sizeof label, t == 1 ? "rebuild" : "rebuild (try %d)", t);
         progress_t *pr = progress_start(a, label, "events", 0, 0);
-        int bad = compare(store, a, &live, pr, diffs, &replayed, &ntopics);
+        int bad = compare(store, a, &live, pr, diffs, &replayed, &ntopics, &skipped);
         progress_destroy(&pr);
         if (bad == 0 || (bad > 0 && t == REBUILD_TRIES)) {
             size_t i;
             json_t *l;
             json_array_foreach(diffs, i, l) printf("%s\n", json_string_value(l));
+            if (skipped)
+                printf("rebuild: %zu topics this key may not read were not compared (an "
+                       "operator key compares every topic)\n",
+                       skipped);
             printf("rebuild: %llu log entries replayed to seq %llu, %zu topics, %d differ\n%s\n",
-                   (unsigned long long)replayed, (unsigned long long)live.seq, ntopics, bad,
-                   bad ? "MISMATCH" : "OK");
+                   (unsigned long long)replayed, (unsigned long long)live.seq, ntopics - skipped,
+                   bad, bad ? "MISMATCH" : "OK");
         }
         json_decref(diffs);
         store_close(&store);
         json_decref(live.docs);
         json_decref(live.envs);
+        json_decref(live.readable);
         if (bad <= 0)
             return bad < 0 ? 1 : 0;
         if (t < REBUILD_TRIES)
@@ -1226,7 +1263,8 @@ static int verify_projections(verify_t *v, const proj_config_t *cfg, uint64_t *c
     n1 = proj_topics(p1, "", &t1);
     n2 = proj_topics(p2, "", &t2);
     if (proj_seq(p1) != proj_seq(p2)) {
-        problem(v, "projections: the checkpoint plus the tail ends at seq %llu, a full replay at %llu",
+        problem(v,
+                "projections: the checkpoint plus the tail ends at seq %llu, a full replay at %llu",
                 (unsigned long long)proj_seq(p1), (unsigned long long)proj_seq(p2));
         *same = 0;
     }

@@ -27,16 +27,16 @@
 #define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 
-#define SUB_RCVHWM 100      /* queued subscription messages per subscriber connection */
-#define SNAP_HWM 10000      /* queued reply messages per snapshot client */
-#define SNAP_RCVHWM 1000    /* queued requests per snapshot client */
-#define SNAP_CAP 8          /* snapshot requests per drain call: fairness to other handles */
-#define SUB_CAP 64          /* subscription messages per drain call */
-#define PREFIX_MAX 256      /* bytes of a snapshot or subscription prefix */
-#define LINGER_MS 500       /* time given to unsent messages at close */
-#define BEAT_MS 1000        /* heartbeat interval */
-#define SYSTEM "system"     /* the heartbeat topic */
-#define RID_LEN 5           /* a routing id libzmq generated: 0, then 4 bytes */
+#define SUB_RCVHWM 100   /* queued subscription messages per subscriber connection */
+#define SNAP_HWM 10000   /* queued reply messages per snapshot client */
+#define SNAP_RCVHWM 1000 /* queued requests per snapshot client */
+#define SNAP_CAP 8       /* snapshot requests per drain call: fairness to other handles */
+#define SUB_CAP 64       /* subscription messages per drain call */
+#define PREFIX_MAX 256   /* bytes of a snapshot or subscription prefix */
+#define LINGER_MS 500    /* time given to unsent messages at close */
+#define BEAT_MS 1000     /* heartbeat interval */
+#define SYSTEM "system"  /* the heartbeat topic */
+#define RID_LEN 5        /* a routing id libzmq generated: 0, then 4 bytes */
 
 /* One status topic, current or removed. */
 typedef struct topic_s {
@@ -51,36 +51,36 @@ typedef struct topic_s {
  * (an entry left with no prefix is deleted), and every prefix lies within
  * one that who's role may read (or is "system"-free: see grant()). */
 typedef struct sub_s {
-    unsigned char rid[RID_LEN];          /* routing id (hash key) */
-    char uid[AUTH_USER_ID_MAX];          /* the User-Id its subscriptions came with ("" plaintext) */
-    auth_identity_t who;                 /* that key's identity (unused in plaintext mode) */
-    char *pfx[PUBLISH_SUB_PREFIXES];     /* granted prefixes, owned */
-    size_t npfx;                         /* how many */
-    UT_hash_handle hh;                   /* entries by routing id */
+    unsigned char rid[RID_LEN];      /* routing id (hash key) */
+    char uid[AUTH_USER_ID_MAX];      /* the User-Id its subscriptions came with ("" plaintext) */
+    auth_identity_t who;             /* that key's identity (unused in plaintext mode) */
+    char *pfx[PUBLISH_SUB_PREFIXES]; /* granted prefixes, owned */
+    size_t npfx;                     /* how many */
+    UT_hash_handle hh;               /* entries by routing id */
 } sub_t;
 
 struct publish_t {
-    uv_loop_t *loop;      /* the daemon's loop */
-    void *zctx;           /* the ZeroMQ context (borrowed) */
-    void *pub;            /* publish ROUTER, owned */
-    zbridge_t *pbridge;   /* readiness of pub (subscription messages) on loop */
-    zmonitor_t *pmon;     /* pub's handshake failures (logged with CURVE) and peers */
-    void *router;         /* snapshot ROUTER socket, owned */
-    zbridge_t *bridge;    /* readiness of router on loop */
-    zmonitor_t *smon;     /* the same for router */
-    auth_t *auth;         /* the key table (borrowed), or NULL: plaintext, all topics to all */
-    const char *secret;   /* the server secret key (Z85, borrowed) when auth is set */
-    uv_timer_t beat;      /* the 1 s heartbeat */
-    int handles;          /* uv handles initialised and not yet closed */
-    char epoch[17];       /* 16 lowercase hex digits, this run */
-    topic_t *topics;      /* hash by name, current and removed */
-    sub_t *subs;          /* subscriber entries by routing id */
-    size_t live;          /* topics with a document (not removed) */
-    uint64_t handed;      /* last publish_set_seq */
-    uint64_t beat_rev;    /* the heartbeat's own revision */
-    publish_stats_t st;   /* counters */
-    topic_t **sel;        /* snapshot scratch: the matching topics */
-    size_t sel_cap;       /* its capacity */
+    uv_loop_t *loop;    /* the daemon's loop */
+    void *zctx;         /* the ZeroMQ context (borrowed) */
+    void *pub;          /* publish ROUTER, owned */
+    zbridge_t *pbridge; /* readiness of pub (subscription messages) on loop */
+    zmonitor_t *pmon;   /* pub's handshake failures (logged with CURVE) and peers */
+    void *router;       /* snapshot ROUTER socket, owned */
+    zbridge_t *bridge;  /* readiness of router on loop */
+    zmonitor_t *smon;   /* the same for router */
+    auth_t *auth;       /* the key table (borrowed), or NULL: plaintext, all topics to all */
+    const char *secret; /* the server secret key (Z85, borrowed) when auth is set */
+    uv_timer_t beat;    /* the 1 s heartbeat */
+    int handles;        /* uv handles initialised and not yet closed */
+    char epoch[17];     /* 16 lowercase hex digits, this run */
+    topic_t *topics;    /* hash by name, current and removed */
+    sub_t *subs;        /* subscriber entries by routing id */
+    size_t live;        /* topics with a document (not removed) */
+    uint64_t handed;    /* last publish_set_seq */
+    uint64_t beat_rev;  /* the heartbeat's own revision */
+    publish_stats_t st; /* counters */
+    topic_t **sel;      /* snapshot scratch: the matching topics */
+    size_t sel_cap;     /* its capacity */
 };
 
 /* ------------------------------------------------------------ helpers --- */
@@ -320,7 +320,8 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Sends every current topic starting with prefix that who may read (who
- * NULL: every topic), sorted, then $end. */
+ * NULL: every topic), sorted, then $end, which also lists the prefixes who
+ * may read ("readable"; [""] for every topic). */
 static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, const char *prefix,
                   const auth_identity_t *who)
 {
@@ -342,8 +343,17 @@ static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, c
     }
     if (n)
         qsort(self->sel, n, sizeof *self->sel, by_name);
-    o = json_pack("{s:b, s:s, s:I, s:I}", "end", 1, "epoch", self->epoch, "seq",
-                  (json_int_t)self->handed, "count", (json_int_t)n);
+    o = json_pack("{s:b, s:s, s:I, s:I, s:[]}", "end", 1, "epoch", self->epoch, "seq",
+                  (json_int_t)self->handed, "count", (json_int_t)n, "readable");
+    if (o) { /* what this key may read at all: a client can tell "none" from "not allowed" */
+        json_t *r = json_object_get(o, "readable");
+        auth_prefix_t a[AUTH_READ_MAX];
+        size_t na = who ? auth_read_prefixes(who, a) : 0;
+        if (!who)
+            json_array_append_new(r, json_string(""));
+        for (i = 0; i < na; i++)
+            json_array_append_new(r, json_string(a[i].p));
+    }
     end = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!end)
@@ -368,8 +378,7 @@ fail:
  * the prefixes to grant (a prefix inside an allowed one is kept, an allowed
  * one inside the prefix replaces it, anything else is dropped); who NULL
  * (plaintext) grants the prefix as it is. Returns how many. */
-static size_t grant(const auth_identity_t *who, const char *d, size_t n,
-                    grant_t out[AUTH_READ_MAX])
+static size_t grant(const auth_identity_t *who, const char *d, size_t n, grant_t out[AUTH_READ_MAX])
 {
     auth_prefix_t a[AUTH_READ_MAX];
     size_t na, k = 0;
@@ -422,8 +431,7 @@ static void handle_snap(void *arg, zmq_msg_t *parts, int nparts)
         refuse(self, rid, rid_len, delim, "expected {\"snapshot\":\"<prefix>\"}");
     else if (json_string_length(snap) > PREFIX_MAX)
         refuse(self, rid, rid_len, delim, "prefix longer than 256 bytes");
-    else if (self->auth &&
-             grant(&who, json_string_value(snap), json_string_length(snap), g) == 0)
+    else if (self->auth && grant(&who, json_string_value(snap), json_string_length(snap), g) == 0)
         refuse(self, rid, rid_len, delim, "this key's role may not read topics under that prefix");
     else
         serve(self, rid, rid_len, delim, json_string_value(snap), self->auth ? &who : NULL);
@@ -450,8 +458,9 @@ static void sub_refuse(publish_t *self, const void *rid, size_t rid_len, const c
     self->st.subs_refused++;
     refuse_on(self->pub, rid, rid_len, 0, why, prefix, prefix ? plen : 0);
     cohort_log_limited(LOG_NOTICE, fp, "publish: subscription from key %s (%s) refused: %s%s%.*s%s",
-                       fp, role, why, prefix ? " ('" : "", prefix ? (int)(plen > 64 ? 64 : plen) : 0,
-                       prefix ? prefix : "", prefix ? "')" : "");
+                       fp, role, why, prefix ? " ('" : "",
+                       prefix ? (int)(plen > 64 ? 64 : plen) : 0, prefix ? prefix : "",
+                       prefix ? "')" : "");
 }
 
 /* Adds prefix p to s unless it is there already. Returns 0, -ENOSPC or
@@ -495,8 +504,7 @@ static void sub_ack(publish_t *self, const void *rid, int on, const char *d, siz
     body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (body)
-        reply(self->pub, rid, RID_LEN, 0, on ? "$subscribed" : "$unsubscribed", body,
-              strlen(body));
+        reply(self->pub, rid, RID_LEN, 0, on ? "$subscribed" : "$unsubscribed", body, strlen(body));
     free(body);
 }
 
@@ -557,8 +565,8 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
                    0);
         return;
     }
-    req = json_loadb(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), JSON_REJECT_DUPLICATES,
-                     NULL);
+    req =
+        json_loadb(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), JSON_REJECT_DUPLICATES, NULL);
     on = json_object_get(req, "subscribe") != NULL;
     v = json_object_get(req, on ? "subscribe" : "unsubscribe");
     if (!req) {
@@ -618,8 +626,8 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
     for (size_t i = 0; i < ng && rc == 0; i++)
         rc = add_prefix(s, &g[i]);
     if (rc == -ENOSPC) {
-        sub_refuse(self, rid, rid_len, "too many subscriptions on one connection",
-                   who.fingerprint, role, NULL, 0);
+        sub_refuse(self, rid, rid_len, "too many subscriptions on one connection", who.fingerprint,
+                   role, NULL, 0);
     } else if (rc == 0) {
         self->st.subscriptions++;
         sub_ack(self, rid, 1, d, n, g, ng);
@@ -730,8 +738,8 @@ int publish_new(publish_t **out, uv_loop_t *loop, void *zctx, const publish_opts
         snprintf(err, errlen, "starting the heartbeat: %s", uv_strerror(rc));
         goto fail;
     }
-    cohort_log(LOG_INFO, "publish: updates on %s, snapshots on %s, epoch %s", o->pub_ep,
-               o->snap_ep, self->epoch);
+    cohort_log(LOG_INFO, "publish: updates on %s, snapshots on %s, epoch %s", o->pub_ep, o->snap_ep,
+               self->epoch);
     *out = self;
     return 0;
 fail:
@@ -754,8 +762,9 @@ size_t publish_revalidate(publish_t *self)
     }
     self->st.revoked += n;
     if (n)
-        cohort_log(LOG_NOTICE, "publish: %zu subscriber connection%s of revoked or changed keys "
-                               "get nothing more",
+        cohort_log(LOG_NOTICE,
+                   "publish: %zu subscriber connection%s of revoked or changed keys "
+                   "get nothing more",
                    n, n == 1 ? "" : "s");
     return n;
 }
