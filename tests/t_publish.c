@@ -423,10 +423,14 @@ static void step(T *t)
             is_str(t->dq.m[1].f[1], t->env_c2, "snapshot: same envelope as published");
             is_int(t->dq.m[2].n, 2, "end marker has two frames");
             want = NULL;
-            if (asprintf(&want, "{\"end\":true,\"epoch\":\"%s\",\"seq\":42,\"count\":2}",
-                         t->epoch) < 0)
+            if (asprintf(
+                    &want,
+                    "{\"end\":true,\"epoch\":\"%s\",\"seq\":42,\"count\":2,\"readable\":[\"\"]}",
+                    t->epoch) < 0)
                 abort();
-            is_str(t->dq.m[2].f[1], want, "end marker: epoch, seq from publish_set_seq, count");
+            is_str(t->dq.m[2].f[1], want,
+                   "end marker: epoch, seq from publish_set_seq, count, readable (plaintext: "
+                   "everything)");
             free(want);
         }
         clear(&t->dq);
@@ -520,7 +524,9 @@ static void step(T *t)
         is_int(e2 - e1 - 1, 3, "snapshot of everything: 3 topics left");
         is_int(find(&t->dq, "agency/w/p/c1", 0), -1, "removed topic absent from snapshots");
         want = NULL;
-        if (asprintf(&want, "{\"end\":true,\"epoch\":\"%s\",\"seq\":43,\"count\":3}", t->epoch) < 0)
+        if (asprintf(&want,
+                     "{\"end\":true,\"epoch\":\"%s\",\"seq\":43,\"count\":3,\"readable\":[\"\"]}",
+                     t->epoch) < 0)
             abort();
         is_str(t->dq.m[e2].f[1], want, "end marker: seq 43, count 3");
         free(want);
