@@ -1166,7 +1166,7 @@ static int has_io(agent_t *ag)
  * next pass. An agent with nothing due and a quiet socket is not touched.
  *
  * ZMQ_FD is edge-triggered and zmq_send, zmq_recv and ZMQ_EVENTS all
- * consume its edge (zeromq-notes), so after the last pump ZMQ_EVENTS is
+ * consume its edge (zmq_getsockopt(3), ZMQ_FD), so after the last pump ZMQ_EVENTS is
  * read: input or wanted output there means another pump; only once it
  * says neither is the socket left to epoll. A fired ZMQ_FD goes straight
  * to pump, whose receive processes the socket's commands. Returns 0 or a

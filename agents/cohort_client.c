@@ -13,8 +13,9 @@
  * - Request frames are encoded by hand from the packed events (an
  *   IngestRequest is field 1 varint request_id, field 2 Batch; a Batch is
  *   repeated field 1 Event), so events are never re-packed on resend.
- * - Replies are decoded by protobuf-c into an arena reset per reply
- *   (zeromq-notes: the default allocator dominates small decodes).
+ * - Replies are decoded by protobuf-c into an arena reset per reply:
+ *   protobuf-c's default allocator (one malloc per message, string and
+ *   repeated field) dominates the time of small decodes.
  * - Handshake events come from zmq_socket_monitor on a PAIR socket (only
  *   the HANDSHAKE_* events, so at most one per reconnect attempt, i.e. one
  *   a second when the daemon refuses us). pump reads it at most every

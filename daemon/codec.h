@@ -1,7 +1,8 @@
 /* codec.h: decoding of ingest frames and packing of replies.
  *
- * Decoding uses an arena allocator (zeromq-notes: protobuf-c's default
- * allocator dominates small-message decode time). Everything a successful
+ * Decoding uses an arena allocator: protobuf-c's default allocator (one
+ * malloc per message, string and repeated field) dominates small-message
+ * decode time. Everything a successful
  * decode returns lives in the codec's arena until codec_reset() or
  * codec_destroy(), so a batch can keep its decoded events until it has been
  * committed; a refused frame's memory is given back at once. */

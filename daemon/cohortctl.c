@@ -350,6 +350,7 @@ static void usage(FILE *out)
                  commands[i].max ? commands[i].args : "");
         fprintf(out, "  %-28s %s\n", name, commands[i].summary);
     }
+    fprintf(out, "  %-28s %s\n", "help [COMMAND]", "this help, or COMMAND --help");
     fprintf(out, "\n"
                  "status, stats, tail and backup ask the running daemon over its control endpoint\n"
                  "(an ipc socket; CURVE operator keys); verify, restore and rebuild's replay read\n"

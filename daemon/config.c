@@ -320,7 +320,7 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
         return 0;
     case O_CHECKPOINT_EVERY:
         if (parse_u64(v, 0, UINT64_MAX, &u) < 0) {
-            snprintf(why, len, "'%s' is not a number (0 = never)", v);
+            snprintf(why, len, "'%s' is not a number (0: no periodic checkpoint)", v);
             return -1;
         }
         c->checkpoint_every = u;
@@ -724,8 +724,9 @@ void config_usage(FILE *out)
         "      --release-days D      release the breakdowns every D days of the log clock,\n"
         "                            and at cohort milestones; 0: milestones only, 0-366\n"
         "                            (default: %d)\n"
-        "      --checkpoint-every N  checkpoint the projections every N accepted events,\n"
-        "                            0 never (default: %d)\n"
+        "      --checkpoint-every N  checkpoint the projections every N accepted events;\n"
+        "                            0: only at a clean stop and after an erasure\n"
+        "                            (default: %d)\n"
         "  -k, --key FILE            the server's CURVE keypair, as written by cohortctl keygen\n"
         "                            (default: DATA-DIR/server.key, made with server.pub on\n"
         "                            first run)\n"

@@ -198,7 +198,7 @@ int main(void)
     ok(cfg.proj.at_risk_ratio == 0.5, "at_risk_ratio");
     is_int(cfg.proj.release_days, 7, "release_days");
     is_int(cfg.coalesce_ms, 250, "coalesce_ms");
-    is_int(cfg.checkpoint_every, 0, "checkpoint_every 0 (never)");
+    is_int(cfg.checkpoint_every, 0, "checkpoint_every 0 (no periodic checkpoint)");
     is_int(cfg.ref_form, VALIDATE_REF_ANY, "ref_form = any");
 
     /* config_print writes a file that reads back to the same settings. */
@@ -282,7 +282,7 @@ int main(void)
     one_error("c.conf", "[status]\ncoalesce_ms = -1\n",
               "2: option 'coalesce_ms': '-1' is not a number from 0 to 60000", "bad coalesce_ms");
     one_error("cp.conf", "[status]\ncheckpoint_every = 1e6\n",
-              "2: option 'checkpoint_every': '1e6' is not a number (0 = never)",
+              "2: option 'checkpoint_every': '1e6' is not a number (0: no periodic checkpoint)",
               "bad checkpoint_every");
     one_error("rf.conf", "[daemon]\nref_form = raw\n",
               "2: option 'ref_form': 'raw' is not pseudonym or any", "bad ref_form");

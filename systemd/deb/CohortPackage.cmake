@@ -10,6 +10,8 @@
 #   /usr/lib/sysusers.d/cohortd.conf            (systemd/cohortd.sysusers)
 #   /etc/cohortd/cohortd.conf                   (examples/cohortd.conf; a conffile)
 #   /usr/share/doc/cohortd/examples/cohort-agent.conf
+#   /usr/share/doc/cohortd/copyright            (systemd/deb/copyright, DEP-5)
+#   /usr/share/doc/cohortd/{README.md,*.md}     (README.md, docs/*.md)
 #   /usr/share/man/manN/NAME.N.gz               (docs/man/NAME.N.md)
 # With another prefix P, the units go to P/lib/systemd/system and the config
 # to P/etc/cohortd, rewritten to point at P/bin and P/etc/cohortd
@@ -43,6 +45,16 @@ cohort_install_outside_usr(${PROJECT_SOURCE_DIR}/examples/cohortd.conf cohortd.c
 install(FILES systemd/cohortd.sysusers DESTINATION lib/sysusers.d RENAME cohortd.conf)
 install(FILES examples/cohort-agent.conf DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
+# ---- /usr/share/doc/cohortd: the copyright file and the documentation ------
+# Debian policy 12.5: every package has /usr/share/doc/PACKAGE/copyright; it
+# is machine-readable (DEP-5) and carries the licence of docs/LICENSE. The
+# guides go beside it: the README and every docs/*.md (a page added to docs/
+# is picked up by the next build: the glob is CONFIGURE_DEPENDS). The man
+# page sources (docs/man/) are not shipped: the pages themselves are.
+install(FILES systemd/deb/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+file(GLOB COHORT_DOCS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
+install(FILES README.md ${COHORT_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
 # ---- the Debian package --------------------------------------------------
 set(COHORT_DEB_MAINTAINER
   "cohortd maintainers <maintainers@users.noreply.h-seed-12a666c0.example>"
@@ -66,7 +78,7 @@ publishes the programme status derived from them.
 
 This package holds the daemon (cohortd), the operator tool (cohortctl), the
 agency agent (cohort-agent), the status viewer (cohort-watch), the load
-generator (cohort-bench), their systemd units and man pages.")
+generator (cohort-bench), their systemd units, man pages and guides.")
 # Library dependencies come from dpkg-shlibdeps; the postinst runs
 # systemd-sysusers (Debian's dh_installsysusers depends the same way).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

@@ -34,6 +34,19 @@ is($rc, 2, 'cohortctl verify on a missing store exits 2 (cannot check)');
 like($err, qr/cannot open the store/, 'and says so');
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'frobnicate']);
 is($rc, 2, 'cohortctl refuses an unknown command');
+# The help agrees with the man pages (issue 16): cohortctl(8) lists a help
+# command, and --checkpoint-every 0 still checkpoints at a clean stop.
+($rc, $out) = run_cmd([bin('cohortctl'), '--help']);
+like($out, qr/^  help \[COMMAND\] /m, 'cohortctl --help lists the help command');
+($rc, $out) = run_cmd([bin('cohortctl'), 'help', 'status']);
+is($rc, 0, 'cohortctl help status exits 0');
+like($out, qr/^Usage: cohortctl status /, 'and prints the status command\'s usage');
+($rc, $out, $err) = run_cmd([bin('cohortctl'), 'help', 'frobnicate']);
+is($rc, 2, 'cohortctl help refuses an unknown command');
+($rc, $out) = run_cmd([bin('cohortd'), '--help']);
+like($out, qr/--checkpoint-every N .*\n\s+0: only at a clean stop and after an erasure/,
+     'cohortd --help: checkpoint_every 0 still checkpoints at a clean stop');
+unlike($out, qr/0 never/, 'and does not say "0 never"');
 ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '/nonexistent.jsonl']);
 isnt($rc, 0, 'cohort-agent fails on a missing file');
 like($err, qr/nonexistent/, 'and names it');

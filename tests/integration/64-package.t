@@ -8,7 +8,10 @@
 # - dpkg-deb -c: every program under usr/bin (mode 0755), both systemd units
 #   under lib/systemd/system, the sysusers.d entry, /etc/cohortd/cohortd.conf,
 #   the example agent config, a man page usr/share/man/manN/NAME.N.gz for
-#   every docs/man/NAME.N.md, all owned by root, and nothing else;
+#   every docs/man/NAME.N.md, usr/share/doc/cohortd/copyright, README.md
+#   and every docs/*.md (at least protocol, operations, security,
+#   reliability, status, performance) in usr/share/doc/cohortd, all owned by
+#   root, and nothing else;
 # - dpkg-deb -I: name, version (project() in CMakeLists.txt, release 1),
 #   maintainer, section, the conffile /etc/cohortd/cohortd.conf, and Depends
 #   with the shared libraries (libzmq5, librocksdb, libuv1, libprotobuf-c1,
@@ -19,6 +22,9 @@
 # - unpacked (dpkg-deb -x): every program answers --version with the
 #   package's version; every man page is valid gzip with the right .TH
 #   line, and every cohort*(N) page it refers to is in the package; the
+#   copyright file is machine-readable (DEP-5: Format, Files: *, a
+#   Copyright and a License whose text is docs/LICENSE's), and the docs are
+#   the source's files unchanged; the
 #   units' ExecStart programs, --config file and man: Documentation= pages
 #   are in the package, and their User= accounts are made by the sysusers
 #   entry; cohortd --check-config accepts the packaged
@@ -85,6 +91,12 @@ for my $l (split /\n/, $out) {
 my @expected = ((map { "usr/bin/$_" } @programs), (map { "lib/systemd/system/$_" } @units),
                 'usr/lib/sysusers.d/cohortd.conf', 'etc/cohortd/cohortd.conf',
                 'usr/share/doc/cohortd/examples/cohort-agent.conf');
+my $docdir = 'usr/share/doc/cohortd';
+my @docs = ('README.md', map { basename($_) } glob("$root/docs/*.md"));
+for my $d (qw(protocol operations security reliability status performance)) {
+    ok((grep { $_ eq "$d.md" } @docs), "docs/$d.md exists, to be shipped");
+}
+push @expected, "$docdir/copyright", map { "$docdir/$_" } @docs;
 my @pages = map { basename($_, '.md') } glob("$root/docs/man/*.md");
 ok(scalar(@pages) >= 3, 'docs/man has man page sources: ' . join(' ', @pages));
 for my $p (@pages) {
@@ -154,6 +166,34 @@ for my $p (@pages) {
     my @missing = grep { !$entry{ $refs{$_} } } sort keys %refs;
     is_deeply(\@missing, [], "$p: every cohort page it refers to is in the package")
         or diag('missing: ' . join(' ', @missing));
+}
+# The copyright file (Debian policy 12.5) in the machine-readable format
+# (DEP-5), with the licence text of docs/LICENSE.
+my $copyright = slurp("$x/$docdir/copyright") // '';
+like($copyright, qr{\AFormat: https://www\.debian\.org/doc/packaging-manuals/copyright-format/1\.0/\n},
+     'copyright: DEP-5 Format line first');
+like($copyright, qr/^Upstream-Name: cohortd$/m, 'copyright: Upstream-Name: cohortd');
+my @para = split /\n\n+/, $copyright;
+my ($files) = grep { /^Files: \*$/m } @para;
+like($files // '', qr/^Copyright: \d{4}.*\S/m, 'copyright: a Files: * paragraph with a Copyright');
+my ($lic) = ($files // '') =~ /^License: (\S+)$/m;
+ok($lic, 'and a License: ' . ($lic // 'none'));
+$lic //= '-';
+my ($text) = grep { /\ALicense: \Q$lic\E\n/ } @para;
+ok($text, "copyright: a stand-alone License: $lic paragraph with its text") and do {
+    (my $body = $text) =~ s/\ALicense: .*\n//;
+    $body =~ s/^ \.$//mg;
+    $body =~ s/^ //mg;
+    my ($want) = (slurp("$root/docs/LICENSE") // '') =~ /^(Permission is hereby granted.*)\z/ms;
+    s/\s+\z/\n/ for $body, $want;
+    is($body, $want, 'whose text is the licence of docs/LICENSE');
+};
+my ($holder) = (slurp("$root/docs/LICENSE") // '') =~ /^Copyright \(c\) (.*)$/m;
+$holder //= '-';
+like($files // '', qr/^Copyright: \Q$holder\E$/m, "copyright: Copyright: $holder, as in docs/LICENSE");
+for my $d (@docs) {
+    my $src = $d eq 'README.md' ? "$root/README.md" : "$root/docs/$d";
+    is(slurp("$x/$docdir/$d") // '', slurp($src), "/$docdir/$d is the source's $d");
 }
 my $sysusers = slurp("$x/usr/lib/sysusers.d/cohortd.conf") // '';
 my %sysuser = map { $_ => 1 } $sysusers =~ /^\s*u\s+(\S+)/mg;
