@@ -94,6 +94,7 @@ struct cohort_sub_t {
     size_t granted;                 /* of those, the ones granted ($subscribed) */
     uint64_t drop_n;                /* topic updates seen, for drop_every */
     int stop;                       /* cohort_sub_stop was called */
+    int denied;                     /* a DENIED event: stopped for good, sockets closed */
     int more;                       /* a pump stopped at RECV_CAP: pump again at once */
     int delivered;                  /* update callbacks in this pump */
     cohort_sub_stats_t st;          /* counters */
@@ -627,10 +628,31 @@ static int enqueue(cohort_sub_t *self, msg_t *m)
     return 0;
 }
 
+/* 1 if the daemon's $error reason (NULL: none given) can clear by itself,
+ * so that the same request may succeed later; 0 if it would come again.
+ * The daemon's refusals carry no code: only its capacity limit is
+ * transient (daemon/publish.c, PUBLISH_MAX_SUBS). */
+static int transient(const char *reason)
+{
+    return reason != NULL && strcmp(reason, "too many subscribers") == 0;
+}
+
+/* A refusal that would come again: stops the subscriber for good and
+ * reports DENIED with self->why. Returns -EACCES. */
+static int deny(cohort_sub_t *self)
+{
+    self->denied = 1;
+    close_sock(&self->dealer);
+    close_sock(&self->sub);
+    event(self, COHORT_SUB_DENIED, self->why);
+    return -EACCES;
+}
+
 /* Handles an answer to a subscription request: $subscribed or $error.
  * Once every request is answered the subscriptions are live: ask for the
- * snapshot (or, if none was granted, report REFUSED and wait for the
- * heartbeat timeout to try again). */
+ * snapshot (or, if none was granted, wait for the heartbeat timeout to try
+ * again). A refusal that would come again stops the subscriber (DENIED);
+ * a transient one is reported REFUSED. */
 static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
 {
     if (strcmp(topic, "$subscribed") == 0) {
@@ -638,12 +660,15 @@ static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
     } else if (strcmp(topic, "$error") == 0) {
         json_t *o = json_loadb(zmq_msg_data(body), zmq_msg_size(body), 0, NULL);
         json_t *e = json_object_get(o, "error"), *p = json_object_get(o, "prefix");
+        int again = transient(json_string_value(e));
         self->st.refused++;
         snprintf(self->why, sizeof self->why, "subscription%s%.100s%s refused: %.100s",
                  json_is_string(p) ? " to '" : "", json_is_string(p) ? json_string_value(p) : "",
                  json_is_string(p) ? "'" : "",
                  json_is_string(e) ? json_string_value(e) : "no reason given");
         json_decref(o);
+        if (!again)
+            return deny(self);
         event(self, COHORT_SUB_REFUSED, self->why);
     } else {
         return 0; /* $unsubscribed: nothing to do */
@@ -732,7 +757,15 @@ static int on_dealer(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
     if (strcmp(name, "$error") == 0) {
         json_t *j = json_loadb(zmq_msg_data(&p[1]), zmq_msg_size(&p[1]), 0, NULL);
         const char *r = json_string_value(json_object_get(j, "error"));
-        int rc = retry(self, 1, "snapshot error from %s: %.160s", self->snapshot, r ? r : "?");
+        int rc;
+        if (transient(r)) {
+            rc = retry(self, 1, "snapshot error from %s: %.160s", self->snapshot, r);
+        } else {
+            self->st.refused++;
+            snprintf(self->why, sizeof self->why, "snapshot of '%.80s' refused: %.120s", prefix,
+                     r ? r : "no reason given");
+            rc = deny(self);
+        }
         json_decref(j);
         return rc;
     }
@@ -980,6 +1013,8 @@ int cohort_sub_pump(cohort_sub_t *self)
 
     if (self == NULL)
         return -EINVAL;
+    if (self->denied)
+        return -EACCES;
     self->more = 0;
     self->delivered = 0;
     /* The snapshot reply first: it ends the queueing sooner. */
@@ -1136,6 +1171,8 @@ const char *cohort_sub_event_name(cohort_sub_event_t ev)
         return "RETRY";
     case COHORT_SUB_REFUSED:
         return "REFUSED";
+    case COHORT_SUB_DENIED:
+        return "DENIED";
     }
     return "UNKNOWN";
 }

@@ -66,6 +66,7 @@ typedef struct {
     int hold;          /* keep snapshot requests instead of answering */
     int ignore;        /* drop this many requests unanswered */
     int error_next;    /* answer this many requests with $error */
+    const char *ebody; /* the $error body (NULL: {"error":"bad request"}) */
     int lie_count;     /* add this to the next $end count */
     int snap_system;   /* include a "system" topic in snapshots it matches */
     int requests;      /* snapshot requests received */
@@ -397,7 +398,7 @@ static void fake_serve(fake_t *f)
             if (f->error_next > 0)
                 f->error_next--;
             zmq_send(f->router, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
-            send2(f->router, "$error", 6, "{\"error\":\"bad request\"}");
+            send2(f->router, "$error", 6, f->ebody ? f->ebody : "{\"error\":\"bad request\"}");
         } else if (f->hold) {
             f->pending = 1;
             f->identlen = zmq_msg_size(&id) < sizeof f->ident ? zmq_msg_size(&id) : sizeof f->ident;
@@ -469,7 +470,8 @@ typedef struct {
     int removals;          /* ... with doc NULL */
     int synced;            /* SYNCED events */
     int resyncs;           /* RESYNC events */
-    int retries;           /* RETRY events */
+    int retries;           /* RETRY events (and REFUSED) */
+    int denied;            /* DENIED events */
     char reasons[16][256]; /* the first 16 RESYNC/RETRY reasons */
     int nreasons;          /* how many */
     char last[256];        /* the last reason */
@@ -503,6 +505,8 @@ static void on_event(void *arg, cohort_sub_event_t ev, const char *reason)
     }
     if (ev == COHORT_SUB_RESYNC)
         r->resyncs++;
+    else if (ev == COHORT_SUB_DENIED)
+        r->denied++;
     else
         r->retries++;
     snprintf(r->last, sizeof r->last, "%s", reason);
@@ -605,6 +609,11 @@ static int p_nresync(void *arg)
 static int p_retry(void *arg)
 {
     return ((rec_t *)arg)->retries > 0;
+}
+
+static int p_denied(void *arg)
+{
+    return ((rec_t *)arg)->denied > 0;
 }
 
 static int p_pending(void *arg)
@@ -1145,12 +1154,27 @@ static void t_snapshot_failures(void)
     is_int(r.resyncs, 0, "a retry is not a resync");
     cohort_sub_destroy(&r.sub);
 
+    /* the daemon's only transient refusal: retried */
     f->error_next = 1;
+    f->ebody = "{\"error\":\"too many subscribers\"}";
     sub_new(f, &r, &o, "cohort/", NULL, NULL);
-    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "retry after $error");
-    snprintf(want, sizeof want, "snapshot error from %s: bad request", f->snap_ep);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "retry after a transient $error");
+    snprintf(want, sizeof want, "snapshot error from %s: too many subscribers", f->snap_ep);
     is_str(r.last, want, "reason");
     ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_converged, &cv), "then synced");
+    is_int(r.denied, 0, "not denied");
+    cohort_sub_destroy(&r.sub);
+
+    /* any other refusal would come again: DENIED, stopped for good */
+    f->error_next = 1;
+    f->ebody = NULL;
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_denied, &r), "denied after $error bad request");
+    is_str(r.last, "snapshot of 'cohort/' refused: bad request", "reason");
+    is_int(r.retries, 0, "not retried");
+    is_int(cohort_sub_pump(r.sub), -EACCES, "pump says -EACCES");
+    is_int(cohort_sub_run(r.sub, 50), -EACCES, "and so does run");
+    is_int(r.synced, 0, "never synced");
     cohort_sub_destroy(&r.sub);
 
     f->lie_count = 1;
