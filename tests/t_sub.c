@@ -67,6 +67,7 @@ typedef struct {
     int ignore;        /* drop this many requests unanswered */
     int error_next;    /* answer this many requests with $error */
     const char *ebody; /* the $error body (NULL: {"error":"bad request"}) */
+    const char *sbody; /* non-NULL: answer subscriptions $error with this body */
     int lie_count;     /* add this to the next $end count */
     int snap_system;   /* include a "system" topic in snapshots it matches */
     int requests;      /* snapshot requests received */
@@ -169,11 +170,11 @@ static void send2(void *s, const void *a, size_t al, const char *b)
 }
 
 /* Publishes [topic][b] to every subscriber whose prefixes match ("system"
- * goes to all), as the daemon's publish ROUTER does. */
+ * goes to all with a granted prefix), as the daemon's publish ROUTER does. */
 static void fake_pubsend(fake_t *f, const char *topic, size_t tl, const char *b)
 {
     for (int i = 0; i < f->nsubs; i++) {
-        int hit = tl == 6 && memcmp(topic, "system", 6) == 0;
+        int hit = f->subs[i].np > 0 && tl == 6 && memcmp(topic, "system", 6) == 0;
         for (int k = 0; k < f->subs[i].np && !hit; k++)
             hit = strlen(f->subs[i].p[k]) <= tl &&
                   memcmp(topic, f->subs[i].p[k], strlen(f->subs[i].p[k])) == 0;
@@ -212,7 +213,10 @@ static void fake_subs(fake_t *f)
             s->rl = zmq_msg_size(&id);
             memcpy(s->rid, zmq_msg_data(&id), s->rl);
         }
-        if (p && s && s->np < 8) {
+        if (p && s && f->sbody) {
+            zmq_send(f->pub, s->rid, s->rl, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            send2(f->pub, "$error", 6, f->sbody);
+        } else if (p && s && s->np < 8) {
             snprintf(s->p[s->np++], sizeof s->p[0], "%s", p);
             zmq_send(f->pub, s->rid, s->rl, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             send2(f->pub, "$subscribed", 11, "{}");
@@ -1189,6 +1193,45 @@ static void t_snapshot_failures(void)
     fake_free(f);
 }
 
+/* Subscription refusals: "too many subscribers" is REFUSED and tried
+ * again; any other reason is DENIED and stops the subscriber. */
+static void t_sub_refused(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {.heartbeat_timeout_ms = 300};
+    cohort_sub_stats_t st;
+
+    diag("subscription refused: transient, then for good");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    f->sbody = "{\"error\":\"too many subscribers\"}";
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "REFUSED reported");
+    is_str(r.last, "subscription refused: too many subscribers", "reason");
+    is_int(r.denied, 0, "not denied");
+    f->sbody = NULL;
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced once the daemon has room");
+    cohort_sub_destroy(&r.sub);
+
+    f->sbody = "{\"error\":\"this key's role may not read topics under that prefix\","
+               "\"prefix\":\"agency/x/\"}";
+    sub_new(f, &r, &o, "agency/x/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_denied, &r), "DENIED reported");
+    is_str(r.last,
+           "subscription to 'agency/x/' refused: this key's role may not read topics under that "
+           "prefix",
+           "reason");
+    usleep(700 * 1000); /* past two heartbeat timeouts */
+    is_int(cohort_sub_pump(r.sub), -EACCES, "pump says -EACCES, still");
+    cohort_sub_stats(r.sub, &st);
+    is_int(r.resyncs, 0, "no resync: it stopped trying");
+    is_int(st.refused, 1, "one refusal");
+    is_int(r.synced, 0, "never synced");
+    cohort_sub_destroy(&r.sub);
+    f->sbody = NULL;
+    fake_free(f);
+}
+
 static void t_queue_cap(void)
 {
     fake_t *f = fake_new();
@@ -1423,6 +1466,7 @@ int main(int argc, char **argv)
     t_late_joiner();
     t_heartbeat();
     t_snapshot_failures();
+    t_sub_refused();
     t_queue_cap();
     rmdir(dir);
     return tap_done();
