@@ -54,8 +54,11 @@
  *   Several prefixes: one denied prefix stops the whole subscriber.
  * - Security: with opts.curve on, both sockets (and their
  *   replacements after a resync) use ZeroMQ CURVE with those keys. A
- *   refused handshake looks like a silent daemon: no heartbeat, so resyncs
- *   ("no heartbeat for 3 s") until the keys are right.
+ *   handshake the daemon's ZAP handler refuses with status 400 (a key it
+ *   does not know) is DENIED too (seen by a socket monitor on the
+ *   subscription socket, read at each pump). Any other failed handshake (a
+ *   wrong server key, plain text against CURVE) looks like a silent daemon:
+ *   no heartbeat, so resyncs ("no heartbeat for 3 s") until it is fixed.
  * - Not thread-safe: use one subscriber from one thread at a time. */
 #ifndef COHORT_SUB_H
 #define COHORT_SUB_H

@@ -22,16 +22,17 @@
  *   0 if a snapshot was had, else 1 with a message naming the endpoint
  *   that did not answer.
  * - A refusal the daemon would repeat (the key's role may not read a
- *   prefix, e.g. another agency's or an unknown one; a revoked key; see
- *   cohort_sub.h) stops it at once with the daemon's reason on stderr and
+ *   prefix, e.g. another agency's or an unknown one; a revoked or unknown
+ *   key; see cohort_sub.h) stops it at once with the daemon's reason on stderr and
  *   exit status 3. Transient failures (daemon down, no reply, "too many
  *   subscribers") are retried as before.
  * - Security: both sockets use ZeroMQ CURVE with --key and --server-key
  *   (or COHORT_KEY, COHORT_SERVER_KEY); --plaintext (or COHORT_PLAINTEXT=1
  *   with no key given) only for a development daemon, with a warning.
  *   Missing or unusable keys are a usage error. The daemon decides by the
- *   key's role which topics it sends; a refused key looks like a silent
- *   daemon (the message at --timeout-s says so).
+ *   key's role which topics it sends; a key it does not know is refused
+ *   for good (exit 3); a wrong server key looks like a silent daemon (the
+ *   message at --timeout-s says so).
  * - Exit 0 (done, or SIGINT/SIGTERM), 1 (no snapshot in time, runtime
  *   failure), 2 (usage error, bad endpoint, missing or unusable keys),
  *   3 (refused by the daemon for good), 4 (--once: a prefix with no topic). */
@@ -911,9 +912,7 @@ int main(int argc, char **argv)
                     PROG ": no snapshot within %u s: nothing received from the publish endpoint %s "
                          "(is cohortd publishing there?%s)\n",
                     a.timeout_s, a.publish,
-                    curve_on ? "; a refused key or a wrong server key looks the same: check "
-                               "--key/--server-key"
-                             : "");
+                    curve_on ? "; a wrong server key looks the same: check --server-key" : "");
         else
             fprintf(stderr,
                     PROG ": no snapshot within %u s from the snapshot endpoint %s "

@@ -8,6 +8,8 @@
 # - --once on a cohort that does not exist, and an operator key's --once on
 #   an unknown prefix, say so on stderr and exit 4 with nothing on stdout
 #   (the old code printed nothing and exited 0);
+# - a key that is not in the access file (the handshake refused with ZAP
+#   status 400) stops the same way, exit 3;
 # - still retried: a daemon that is not there (exit 1 at --timeout-s, not
 #   3), and the key's own prefixes (runs until --timeout-s, exit 0).
 use strict;
@@ -31,7 +33,7 @@ mkdir "$dir/data", 0700 or die;
 my %role = (coord => 'coordinator programmes=it-39', board => 'board',
             'hr-a' => 'agency-hr wm-police', op => 'operator');
 my %pub;
-for my $n (sort keys %role) {
+for my $n (sort(keys %role), 'stranger') {
     my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'keygen', "$keys/$n"]);
     die "keygen $n: $err" if $rc != 0;
     open my $fh, '<', "$keys/$n.pub" or die;
@@ -87,6 +89,16 @@ for my $case (['hr-a', "another agency's prefix", 'agency/cps-wm/'],
     is($out, '', '... nothing on stdout');
 }
 like(log_of($d), qr/publish: subscription from key \S+ \(agency-hr\) refused/, 'the daemon logged the refusal');
+
+# a key that is not in the access file: the daemon's ZAP handler refuses
+# the handshake (status 400) on every reconnect
+{
+    my ($rc, $out, $err, $secs) = watch('stranger', ['--timeout-s', '20'], 'cohort/');
+    is($rc, 3, 'a key not in the access file: exit 3 (refused for good)') or diag $err;
+    cmp_ok($secs, '<', 10, '... well before --timeout-s 20');
+    like($err, qr/refused this key's handshake \(ZAP status 400\): is its public key in the daemon's access file\?; not retrying/,
+         '... said on stderr');
+}
 
 # --- --once on something that does not exist: exit 4 ------------------------
 {
