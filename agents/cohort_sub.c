@@ -94,6 +94,9 @@ struct cohort_sub_t {
     size_t granted;                 /* of those, the ones granted ($subscribed) */
     uint64_t drop_n;                /* topic updates seen, for drop_every */
     int stop;                       /* cohort_sub_stop was called */
+    int denied;                     /* a DENIED event: stopped for good, sockets closed */
+    void *mon;                      /* CURVE: PAIR reading sub's handshake refusals, or NULL */
+    unsigned mon_n;                 /* monitors made, for unique inproc names */
     int more;                       /* a pump stopped at RECV_CAP: pump again at once */
     int delivered;                  /* update callbacks in this pump */
     cohort_sub_stats_t st;          /* counters */
@@ -255,6 +258,33 @@ static void close_sock(void **s)
     }
 }
 
+/* Stops and closes the monitor of the subscription socket, if any. */
+static void close_mon(cohort_sub_t *self)
+{
+    if (self->mon == NULL)
+        return;
+    if (self->sub != NULL)
+        zmq_socket_monitor(self->sub, NULL, 0);
+    close_sock(&self->mon);
+}
+
+/* CURVE: watches the (new, not yet connected) subscription socket for
+ * handshakes the daemon's ZAP handler refuses. Returns 0 or -errno. */
+static int open_mon(cohort_sub_t *self)
+{
+    char ep[80];
+    int zero = 0;
+
+    snprintf(ep, sizeof ep, "inproc://cohort-sub-monitor-%p-%u", (void *)self, self->mon_n++);
+    if (zmq_socket_monitor(self->sub, ep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+        return -errno;
+    if ((self->mon = zmq_socket(self->zctx, ZMQ_PAIR)) == NULL ||
+        zmq_setsockopt(self->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(self->mon, ep) != 0)
+        return -errno;
+    return 0;
+}
+
 /* Common options: linger 0, bounded messages, a receive HWM, fast
  * reconnects, ZMTP heartbeats, and the CURVE keys if on. */
 static int sock_opts(cohort_sub_t *self, void *s)
@@ -298,12 +328,15 @@ static int open_sub(cohort_sub_t *self)
 {
     int rc;
 
+    close_mon(self);
     close_sock(&self->sub);
     self->answers = 0;
     self->granted = 0;
     if ((self->sub = zmq_socket(self->zctx, ZMQ_DEALER)) == NULL)
         return -errno;
     if ((rc = sock_opts(self, self->sub)) < 0)
+        return rc;
+    if (self->curve.on && (rc = open_mon(self)) < 0)
         return rc;
     if (zmq_connect(self->sub, self->publish) != 0)
         return -errno;
@@ -627,10 +660,32 @@ static int enqueue(cohort_sub_t *self, msg_t *m)
     return 0;
 }
 
+/* 1 if the daemon's $error reason (NULL: none given) can clear by itself,
+ * so that the same request may succeed later; 0 if it would come again.
+ * The daemon's refusals carry no code: only its capacity limit is
+ * transient (daemon/publish.c, PUBLISH_MAX_SUBS). */
+static int transient(const char *reason)
+{
+    return reason != NULL && strcmp(reason, "too many subscribers") == 0;
+}
+
+/* A refusal that would come again: stops the subscriber for good and
+ * reports DENIED with self->why. Returns -EACCES. */
+static int deny(cohort_sub_t *self)
+{
+    self->denied = 1;
+    close_sock(&self->dealer);
+    close_mon(self);
+    close_sock(&self->sub);
+    event(self, COHORT_SUB_DENIED, self->why);
+    return -EACCES;
+}
+
 /* Handles an answer to a subscription request: $subscribed or $error.
  * Once every request is answered the subscriptions are live: ask for the
- * snapshot (or, if none was granted, report REFUSED and wait for the
- * heartbeat timeout to try again). */
+ * snapshot (or, if none was granted, wait for the heartbeat timeout to try
+ * again). A refusal that would come again stops the subscriber (DENIED);
+ * a transient one is reported REFUSED. */
 static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
 {
     if (strcmp(topic, "$subscribed") == 0) {
@@ -638,12 +693,15 @@ static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
     } else if (strcmp(topic, "$error") == 0) {
         json_t *o = json_loadb(zmq_msg_data(body), zmq_msg_size(body), 0, NULL);
         json_t *e = json_object_get(o, "error"), *p = json_object_get(o, "prefix");
+        int again = transient(json_string_value(e));
         self->st.refused++;
         snprintf(self->why, sizeof self->why, "subscription%s%.100s%s refused: %.100s",
                  json_is_string(p) ? " to '" : "", json_is_string(p) ? json_string_value(p) : "",
                  json_is_string(p) ? "'" : "",
                  json_is_string(e) ? json_string_value(e) : "no reason given");
         json_decref(o);
+        if (!again)
+            return deny(self);
         event(self, COHORT_SUB_REFUSED, self->why);
     } else {
         return 0; /* $unsubscribed: nothing to do */
@@ -655,6 +713,50 @@ static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
     self->k = 0;
     self->need_send = 1;
     self->send_at = now_ms();
+    return 0;
+}
+
+/* CURVE: reads the handshake refusals the monitor saw (never blocks). ZAP
+ * status 400 (the daemon does not know this key, or no longer) would come
+ * again on every reconnect: DENIED. 300 and 500 are the daemon's
+ * temporary and internal errors: the reconnects go on. Returns 0 or
+ * -EACCES. */
+static int read_mon(cohort_sub_t *self)
+{
+    for (int n = 0; self->mon != NULL && n < 64; n++) {
+        zmq_msg_t m;
+        uint16_t ev = 0;
+        uint32_t val = 0;
+        int more;
+
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return 0;
+        }
+        if (zmq_msg_size(&m) >= 6) { /* frame 1: event (16 bits), value (32 bits) */
+            memcpy(&ev, zmq_msg_data(&m), 2);
+            memcpy(&val, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
+        }
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* frame 2: the endpoint */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                return 0;
+            }
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && val == 400) {
+            self->st.refused++;
+            snprintf(self->why, sizeof self->why,
+                     "the daemon refused this key's handshake (ZAP status 400): is its public key "
+                     "in the daemon's access file?");
+            return deny(self);
+        }
+    }
     return 0;
 }
 
@@ -732,7 +834,15 @@ static int on_dealer(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
     if (strcmp(name, "$error") == 0) {
         json_t *j = json_loadb(zmq_msg_data(&p[1]), zmq_msg_size(&p[1]), 0, NULL);
         const char *r = json_string_value(json_object_get(j, "error"));
-        int rc = retry(self, 1, "snapshot error from %s: %.160s", self->snapshot, r ? r : "?");
+        int rc;
+        if (transient(r)) {
+            rc = retry(self, 1, "snapshot error from %s: %.160s", self->snapshot, r);
+        } else {
+            self->st.refused++;
+            snprintf(self->why, sizeof self->why, "snapshot of '%.80s' refused: %.120s", prefix,
+                     r ? r : "no reason given");
+            rc = deny(self);
+        }
         json_decref(j);
         return rc;
     }
@@ -953,6 +1063,7 @@ void cohort_sub_destroy(cohort_sub_t **self_p)
         return;
     self = *self_p;
     *self_p = NULL;
+    close_mon(self);
     close_sock(&self->sub);
     close_sock(&self->dealer);
     if (self->own_ctx)
@@ -980,10 +1091,13 @@ int cohort_sub_pump(cohort_sub_t *self)
 
     if (self == NULL)
         return -EINVAL;
+    if (self->denied)
+        return -EACCES;
     self->more = 0;
     self->delivered = 0;
-    /* The snapshot reply first: it ends the queueing sooner. */
-    if ((rc = drain(self, 1)) < 0 || (rc = drain(self, 0)) < 0)
+    /* The snapshot reply first: it ends the queueing sooner. The monitor
+     * before the heartbeat check, which replaces the socket it watches. */
+    if ((rc = drain(self, 1)) < 0 || (rc = drain(self, 0)) < 0 || (rc = read_mon(self)) < 0)
         return rc;
     now = now_ms();
     if (now - self->last_hb >= self->o.heartbeat_timeout_ms) {
@@ -1136,6 +1250,8 @@ const char *cohort_sub_event_name(cohort_sub_event_t ev)
         return "RETRY";
     case COHORT_SUB_REFUSED:
         return "REFUSED";
+    case COHORT_SUB_DENIED:
+        return "DENIED";
     }
     return "UNKNOWN";
 }

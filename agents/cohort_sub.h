@@ -43,10 +43,22 @@
  *   call pump, run or destroy on the same subscriber.
  * - Messages that do not parse or lack a field are counted (stats.bad) and
  *   ignored. Nothing here logs.
+ * - Refusals: the daemon answers a subscription or snapshot request it
+ *   will not serve with $error and a reason (daemon/publish.c). Only "too
+ *   many subscribers" can clear by itself: that is a REFUSED event, and the
+ *   subscriber tries again after the heartbeat timeout. Any other reason
+ *   (the key's role may not read the prefix, a revoked key, a request the
+ *   daemon finds malformed or too long) would come again for the same
+ *   request: that is a DENIED event, after which the subscriber is stopped
+ *   for good (pump and run return -EACCES; the state held stays readable).
+ *   Several prefixes: one denied prefix stops the whole subscriber.
  * - Security: with opts.curve on, both sockets (and their
  *   replacements after a resync) use ZeroMQ CURVE with those keys. A
- *   refused handshake looks like a silent daemon: no heartbeat, so resyncs
- *   ("no heartbeat for 3 s") until the keys are right.
+ *   handshake the daemon's ZAP handler refuses with status 400 (a key it
+ *   does not know) is DENIED too (seen by a socket monitor on the
+ *   subscription socket, read at each pump). Any other failed handshake (a
+ *   wrong server key, plain text against CURVE) looks like a silent daemon:
+ *   no heartbeat, so resyncs ("no heartbeat for 3 s") until it is fixed.
  * - Not thread-safe: use one subscriber from one thread at a time. */
 #ifndef COHORT_SUB_H
 #define COHORT_SUB_H
@@ -79,8 +91,12 @@ typedef enum {
     COHORT_SUB_SYNCED = 1, /* a complete snapshot and the queue are applied: the state is current */
     COHORT_SUB_RESYNC = 2, /* the state is stale and being rebuilt; reason says why */
     COHORT_SUB_RETRY = 3,  /* a snapshot request failed and is sent again; reason says why */
-    COHORT_SUB_REFUSED = 4, /* the daemon refused a subscription (its $error reason); a key
-                               that may read none of the prefixes gets no heartbeat either */
+    COHORT_SUB_REFUSED = 4, /* the daemon refused a subscription for now (its $error reason,
+                               "too many subscribers"): tried again after the heartbeat
+                               timeout */
+    COHORT_SUB_DENIED = 5,  /* the daemon refused a subscription or a snapshot for good (its
+                               $error reason, e.g. the key's role may not read the prefix):
+                               the subscriber has stopped; pump and run return -EACCES */
 } cohort_sub_event_t;
 
 /* Called for every applied document (and removal); arg is opts.arg. */
@@ -126,7 +142,7 @@ typedef struct {
     uint64_t snapshot_retries;  /* requests that failed and were sent again */
     uint64_t syncs;             /* complete snapshots applied (SYNCED events) */
     uint64_t resyncs;           /* RESYNC events */
-    uint64_t refused;           /* subscription requests the daemon refused (REFUSED events) */
+    uint64_t refused;           /* requests the daemon refused (REFUSED and DENIED events) */
     uint64_t head_seq;          /* head_seq of the last heartbeat (0: none yet) */
     uint64_t topics;            /* topics of the last heartbeat */
 } cohort_sub_stats_t;
@@ -147,7 +163,8 @@ void cohort_sub_destroy(cohort_sub_t **self_p);
  * number of messages), applies snapshots and updates (calling the
  * callbacks), sends snapshot requests, and handles the timers. Call after
  * zmq_poll reports one of the pollitems or its timeout passes. Returns the
- * number of documents applied (>= 0), or a negative errno (e.g. -ETERM). */
+ * number of documents applied (>= 0), or a negative errno (e.g. -ETERM;
+ * -EACCES from the DENIED event on, every time). */
 int cohort_sub_pump(cohort_sub_t *self);
 
 /* Fills items (room for COHORT_SUB_POLLITEMS) for zmq_poll with ZMQ_POLLIN
@@ -194,7 +211,8 @@ size_t cohort_sub_count(const cohort_sub_t *self);
 /* Copies the counters into out. */
 void cohort_sub_stats(const cohort_sub_t *self, cohort_sub_stats_t *out);
 
-/* Name of an event ("SYNCED", "RESYNC", "RETRY"); "UNKNOWN" otherwise. */
+/* Name of an event ("SYNCED", "RESYNC", "RETRY", "REFUSED", "DENIED");
+ * "UNKNOWN" otherwise. */
 const char *cohort_sub_event_name(cohort_sub_event_t ev);
 
 #endif

@@ -16,16 +16,26 @@
  *   applied document (doc null for a removal) and one {"resync":"<reason>"}
  *   line per resync; nothing else goes to stdout.
  * - --once: print the state right after the first complete snapshot and
- *   exit 0. --timeout-s N: exit after N seconds: 0 if a snapshot was had,
- *   else 1 with a message naming the endpoint that did not answer.
+ *   exit 0; a prefix under which the snapshot has no topic (a cohort or
+ *   programme that does not exist, or none the key may read) is named on
+ *   stderr and the exit status is 4. --timeout-s N: exit after N seconds:
+ *   0 if a snapshot was had, else 1 with a message naming the endpoint
+ *   that did not answer.
+ * - A refusal the daemon would repeat (the key's role may not read a
+ *   prefix, e.g. another agency's or an unknown one; a revoked or unknown
+ *   key; see cohort_sub.h) stops it at once with the daemon's reason on stderr and
+ *   exit status 3. Transient failures (daemon down, no reply, "too many
+ *   subscribers") are retried as before.
  * - Security: both sockets use ZeroMQ CURVE with --key and --server-key
  *   (or COHORT_KEY, COHORT_SERVER_KEY); --plaintext (or COHORT_PLAINTEXT=1
  *   with no key given) only for a development daemon, with a warning.
  *   Missing or unusable keys are a usage error. The daemon decides by the
- *   key's role which topics it sends; a refused key looks like a silent
- *   daemon (the message at --timeout-s says so).
+ *   key's role which topics it sends; a key it does not know is refused
+ *   for good (exit 3); a wrong server key looks like a silent daemon (the
+ *   message at --timeout-s says so).
  * - Exit 0 (done, or SIGINT/SIGTERM), 1 (no snapshot in time, runtime
- *   failure), 2 (usage error, bad endpoint, missing or unusable keys). */
+ *   failure), 2 (usage error, bad endpoint, missing or unusable keys),
+ *   3 (refused by the daemon for good), 4 (--once: a prefix with no topic). */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -58,6 +68,8 @@ static const char *const KINDS[] = {
     "SUBSTANTIVE_PROMOTION", "TEMPORARY_PROMOTION", "ACTING_UP",
     "LATERAL_MOVE",          "SECONDMENT",          "ATTACHMENT_MOVE"};
 #define N(a) (sizeof(a) / sizeof(a)[0])
+#define EXIT_DENIED 3   /* the daemon refused a prefix for good */
+#define EXIT_NO_TOPIC 4 /* --once: a prefix under which there is no topic */
 
 /* What the command line asked for. */
 typedef struct {
@@ -95,6 +107,7 @@ typedef struct {
     char last_resync[256]; /* for the TTY status line */
     int repeat;            /* last_resync was printed and no sync since */
     int failed;            /* an output or memory failure */
+    int denied;            /* the daemon refused for good (DENIED event) */
 } watch_t;
 
 static volatile sig_atomic_t g_signal;
@@ -125,7 +138,9 @@ static void usage(FILE *out)
             "  -V, --version            show the version and exit\n"
             "\n"
             "Suppressed cells (small-number suppression, docs/status.md) show as '*'.\n"
-            "Exit status: 0 done, 1 no snapshot in time or a failure, 2 usage error.\n",
+            "Exit status: 0 done, 1 no snapshot in time or a failure, 2 usage error,\n"
+            "3 refused by the daemon for good (e.g. a prefix this key's role may not read),\n"
+            "4 --once and no topic under a prefix (e.g. a cohort that does not exist).\n",
             COHORT_SUB_DEFAULT_PUBLISH, COHORT_SUB_DEFAULT_SNAPSHOT, COHORT_CLI_CURVE_HELP);
 }
 
@@ -700,7 +715,35 @@ static void on_event(void *arg, cohort_sub_event_t ev, const char *reason)
     case COHORT_SUB_REFUSED:
         fprintf(stderr, PROG ": %s\n", reason);
         break;
+    case COHORT_SUB_DENIED:
+        fprintf(stderr, PROG ": %s; not retrying (check the prefix and this key's role)\n", reason);
+        w->denied = 1;
+        break;
     }
+}
+
+static int count_each(void *arg, const cohort_sub_doc_t *d)
+{
+    (void)arg;
+    (void)d;
+    return 0;
+}
+
+/* --once: names on stderr each prefix under which no topic is held.
+ * Returns 0 if every prefix has one, else EXIT_NO_TOPIC. */
+static int check_found(watch_t *w)
+{
+    int code = 0;
+
+    for (size_t i = 0; i < w->a->nprefixes; i++)
+        if (cohort_sub_each(w->sub, w->a->prefixes[i], count_each, NULL) == 0) {
+            fprintf(stderr,
+                    PROG ": no topic under '%s' (no such programme or cohort, or none this "
+                         "key may read)\n",
+                    w->a->prefixes[i]);
+            code = EXIT_NO_TOPIC;
+        }
+    return code;
 }
 
 /* Every topic held, once each, sorted. */
@@ -842,9 +885,14 @@ int main(int argc, char **argv)
         if (rc == 1) { /* --once: the first snapshot is in */
             if (!a.json)
                 draw_all(&w, stdout); /* printed, not redrawn, even on a terminal */
+            code = check_found(&w);
             goto done;
         }
         if (rc < 0 && rc != -EINTR) {
+            if (w.denied) { /* the reason is printed */
+                code = EXIT_DENIED;
+                goto done;
+            }
             fprintf(stderr, PROG ": %s\n", zmq_strerror(-rc));
             code = 1;
             goto done;
@@ -864,9 +912,7 @@ int main(int argc, char **argv)
                     PROG ": no snapshot within %u s: nothing received from the publish endpoint %s "
                          "(is cohortd publishing there?%s)\n",
                     a.timeout_s, a.publish,
-                    curve_on ? "; a refused key or a wrong server key looks the same: check "
-                               "--key/--server-key"
-                             : "");
+                    curve_on ? "; a wrong server key looks the same: check --server-key" : "");
         else
             fprintf(stderr,
                     PROG ": no snapshot within %u s from the snapshot endpoint %s "

@@ -831,7 +831,7 @@ static int snapshot(const args_t *a)
             json_t *line =
                 json_pack("{s:s,s:O,s:O,s:O}", "topic", key, "rev", json_object_get(env, "rev"),
                           "seq", json_object_get(env, "seq"), "doc", json_object_get(env, "doc"));
-            char *text = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
+            char *text = json_dumps(line, PROJ_DUMP_FLAGS); /* reals as the daemon's */
             printf("%s\n", text);
             free(text);
             json_decref(line);

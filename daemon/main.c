@@ -408,9 +408,9 @@ int main(int argc, char **argv)
                                 "to be pseudonyms; the agencies must make their own");
     cohort_log(LOG_INFO,
                "cohortd %s ready: data %s, log head seq %llu, ingest %s, publish %s, snapshot %s, "
-               "%s",
+               "status coalescing %u ms, %s",
                COHORT_VERSION, cfg.data_dir, (unsigned long long)store_head(d.store), cfg.ingest,
-               cfg.publish, cfg.snapshot, mode);
+               cfg.publish, cfg.snapshot, cfg.coalesce_ms, mode);
     notify_ready(d.notify); /* the log is open, projections loaded, every socket bound */
     uv_run(d.loop, UV_RUN_DEFAULT);
     status = EXIT_SUCCESS;

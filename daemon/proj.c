@@ -47,7 +47,7 @@ typedef Cohort__V1__RejectCode code_t;
 #define N_GROUP 6  /* ethnic groups */
 #define G_PART 0   /* requirement group: participants */
 #define G_MENT 1   /* requirement group: mentors and coaches */
-#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10))
+#define DUMP_FLAGS PROJ_DUMP_FLAGS
 
 /* ------------------------------------------------------------ types --- */
 

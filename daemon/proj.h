@@ -121,6 +121,13 @@ void proj_strv_free(char **v, size_t n);
  * "release/cohort/<p>/<c>". */
 char *proj_render(const proj_t *self, const char *topic);
 
+/* The jansson json_dumps flags of every rendered status document (and of
+ * any tool that prints one again, e.g. cohortctl snapshot): compact, keys
+ * sorted, reals to 10 significant digits. Ratios are rounded to 4 decimals
+ * when computed, so they print with at most 4 (0.9739, not jansson's
+ * default 17 digits 0.97389999999999999). */
+#define PROJ_DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10))
+
 /* The full state (with seq and the log clock, without the config or the
  * dirty set) as a JSON text (malloc'd), or NULL on OOM. */
 char *proj_save(const proj_t *self);

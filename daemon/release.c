@@ -10,6 +10,7 @@
  * compares a candidate with each of them. */
 #include "release.h"
 #include "audit.h"
+#include "proj.h" /* PROJ_DUMP_FLAGS */
 #include "suppress.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10))
+#define DUMP_FLAGS PROJ_DUMP_FLAGS
 #define N_AIM 5 /* AimGroup 0..4 */
 
 struct release_t {

@@ -180,6 +180,23 @@ static int mentor(proj_t *p, const char *agency, const char *mref, const char *p
 
 /* ---------------------------------------------------------- documents --- */
 
+/* The most digits after a decimal point in any number of the JSON text s
+ * (digits inside strings count too, which only makes the check stricter). */
+static int max_decimals(const char *s)
+{
+    int most = 0;
+    for (const char *q = s; *q; q++) {
+        if (*q != '.' || q == s || q[-1] < '0' || q[-1] > '9')
+            continue;
+        int n = 0;
+        while (q[1 + n] >= '0' && q[1 + n] <= '9')
+            n++;
+        if (n > most)
+            most = n;
+    }
+    return most;
+}
+
 static json_t *doc(const proj_t *p, const char *topic)
 {
     char *s = proj_render(p, topic);
@@ -545,6 +562,27 @@ static void test_completion(void)
         ok(s && !strstr(s, "\"p1\"") && !strstr(s, "\"p2\"") && !strstr(s, "\"m1\""),
            "no refs in the cohort document");
         free(s);
+    }
+    {
+        /* Ratios render with at most 4 decimals (docs/status.md), in the
+         * daemon's documents and when a tool dumps them again with
+         * PROJ_DUMP_FLAGS (cohortctl snapshot), not jansson's 17 digits. */
+        char *sc = proj_render(p, "cohort/tp/c2"), *sa = proj_render(p, "agency/ag-a/tp/c2");
+        json_t *r = json_real(0.9739), *back = sc ? json_loads(sc, 0, NULL) : NULL;
+        char *sr = r ? json_dumps(r, JSON_ENCODE_ANY | PROJ_DUMP_FLAGS) : NULL;
+        char *again = back ? json_dumps(back, PROJ_DUMP_FLAGS) : NULL;
+        ok(sc && strstr(sc, "\"mean_completion\":0.5884"), "mean_completion renders as 0.5884");
+        ok(sa && strstr(sa, "\"completion\":0.7197"), "a person's completion renders as 0.7197");
+        ok(sc && max_decimals(sc) <= 4 && sa && max_decimals(sa) <= 4,
+           "no number in the documents has more than 4 decimals");
+        is_str(sr ? sr : "?", "0.9739", "json_real(0.9739) dumps as 0.9739 with PROJ_DUMP_FLAGS");
+        ok(again && sc && strcmp(again, sc) == 0, "a document parsed and dumped again is unchanged");
+        free(sc);
+        free(sa);
+        free(sr);
+        free(again);
+        json_decref(r);
+        json_decref(back);
     }
     json_decref(a);
     json_decref(b);

@@ -66,6 +66,8 @@ typedef struct {
     int hold;          /* keep snapshot requests instead of answering */
     int ignore;        /* drop this many requests unanswered */
     int error_next;    /* answer this many requests with $error */
+    const char *ebody; /* the $error body (NULL: {"error":"bad request"}) */
+    const char *sbody; /* non-NULL: answer subscriptions $error with this body */
     int lie_count;     /* add this to the next $end count */
     int snap_system;   /* include a "system" topic in snapshots it matches */
     int requests;      /* snapshot requests received */
@@ -168,11 +170,11 @@ static void send2(void *s, const void *a, size_t al, const char *b)
 }
 
 /* Publishes [topic][b] to every subscriber whose prefixes match ("system"
- * goes to all), as the daemon's publish ROUTER does. */
+ * goes to all with a granted prefix), as the daemon's publish ROUTER does. */
 static void fake_pubsend(fake_t *f, const char *topic, size_t tl, const char *b)
 {
     for (int i = 0; i < f->nsubs; i++) {
-        int hit = tl == 6 && memcmp(topic, "system", 6) == 0;
+        int hit = f->subs[i].np > 0 && tl == 6 && memcmp(topic, "system", 6) == 0;
         for (int k = 0; k < f->subs[i].np && !hit; k++)
             hit = strlen(f->subs[i].p[k]) <= tl &&
                   memcmp(topic, f->subs[i].p[k], strlen(f->subs[i].p[k])) == 0;
@@ -211,7 +213,10 @@ static void fake_subs(fake_t *f)
             s->rl = zmq_msg_size(&id);
             memcpy(s->rid, zmq_msg_data(&id), s->rl);
         }
-        if (p && s && s->np < 8) {
+        if (p && s && f->sbody) {
+            zmq_send(f->pub, s->rid, s->rl, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            send2(f->pub, "$error", 6, f->sbody);
+        } else if (p && s && s->np < 8) {
             snprintf(s->p[s->np++], sizeof s->p[0], "%s", p);
             zmq_send(f->pub, s->rid, s->rl, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             send2(f->pub, "$subscribed", 11, "{}");
@@ -397,7 +402,7 @@ static void fake_serve(fake_t *f)
             if (f->error_next > 0)
                 f->error_next--;
             zmq_send(f->router, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
-            send2(f->router, "$error", 6, "{\"error\":\"bad request\"}");
+            send2(f->router, "$error", 6, f->ebody ? f->ebody : "{\"error\":\"bad request\"}");
         } else if (f->hold) {
             f->pending = 1;
             f->identlen = zmq_msg_size(&id) < sizeof f->ident ? zmq_msg_size(&id) : sizeof f->ident;
@@ -469,7 +474,8 @@ typedef struct {
     int removals;          /* ... with doc NULL */
     int synced;            /* SYNCED events */
     int resyncs;           /* RESYNC events */
-    int retries;           /* RETRY events */
+    int retries;           /* RETRY events (and REFUSED) */
+    int denied;            /* DENIED events */
     char reasons[16][256]; /* the first 16 RESYNC/RETRY reasons */
     int nreasons;          /* how many */
     char last[256];        /* the last reason */
@@ -503,6 +509,8 @@ static void on_event(void *arg, cohort_sub_event_t ev, const char *reason)
     }
     if (ev == COHORT_SUB_RESYNC)
         r->resyncs++;
+    else if (ev == COHORT_SUB_DENIED)
+        r->denied++;
     else
         r->retries++;
     snprintf(r->last, sizeof r->last, "%s", reason);
@@ -605,6 +613,11 @@ static int p_nresync(void *arg)
 static int p_retry(void *arg)
 {
     return ((rec_t *)arg)->retries > 0;
+}
+
+static int p_denied(void *arg)
+{
+    return ((rec_t *)arg)->denied > 0;
 }
 
 static int p_pending(void *arg)
@@ -1145,12 +1158,27 @@ static void t_snapshot_failures(void)
     is_int(r.resyncs, 0, "a retry is not a resync");
     cohort_sub_destroy(&r.sub);
 
+    /* the daemon's only transient refusal: retried */
     f->error_next = 1;
+    f->ebody = "{\"error\":\"too many subscribers\"}";
     sub_new(f, &r, &o, "cohort/", NULL, NULL);
-    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "retry after $error");
-    snprintf(want, sizeof want, "snapshot error from %s: bad request", f->snap_ep);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "retry after a transient $error");
+    snprintf(want, sizeof want, "snapshot error from %s: too many subscribers", f->snap_ep);
     is_str(r.last, want, "reason");
     ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_converged, &cv), "then synced");
+    is_int(r.denied, 0, "not denied");
+    cohort_sub_destroy(&r.sub);
+
+    /* any other refusal would come again: DENIED, stopped for good */
+    f->error_next = 1;
+    f->ebody = NULL;
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_denied, &r), "denied after $error bad request");
+    is_str(r.last, "snapshot of 'cohort/' refused: bad request", "reason");
+    is_int(r.retries, 0, "not retried");
+    is_int(cohort_sub_pump(r.sub), -EACCES, "pump says -EACCES");
+    is_int(cohort_sub_run(r.sub, 50), -EACCES, "and so does run");
+    is_int(r.synced, 0, "never synced");
     cohort_sub_destroy(&r.sub);
 
     f->lie_count = 1;
@@ -1162,6 +1190,45 @@ static void t_snapshot_failures(void)
     is_int(st.snapshot_requests, 2, "two requests");
     is_int(r.updates, 2, "the partial snapshot was not delivered");
     cohort_sub_destroy(&r.sub);
+    fake_free(f);
+}
+
+/* Subscription refusals: "too many subscribers" is REFUSED and tried
+ * again; any other reason is DENIED and stops the subscriber. */
+static void t_sub_refused(void)
+{
+    fake_t *f = fake_new();
+    rec_t r;
+    cohort_sub_opts_t o = {.heartbeat_timeout_ms = 300};
+    cohort_sub_stats_t st;
+
+    diag("subscription refused: transient, then for good");
+    fake_setn(f, "cohort/sf/1", 1, 0);
+    f->sbody = "{\"error\":\"too many subscribers\"}";
+    sub_new(f, &r, &o, "cohort/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_retry, &r), "REFUSED reported");
+    is_str(r.last, "subscription refused: too many subscribers", "reason");
+    is_int(r.denied, 0, "not denied");
+    f->sbody = NULL;
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_synced, &r), "synced once the daemon has room");
+    cohort_sub_destroy(&r.sub);
+
+    f->sbody = "{\"error\":\"this key's role may not read topics under that prefix\","
+               "\"prefix\":\"agency/x/\"}";
+    sub_new(f, &r, &o, "agency/x/", NULL, NULL);
+    ok(drive(f, (rec_t *[]){&r}, 1, 3000, p_denied, &r), "DENIED reported");
+    is_str(r.last,
+           "subscription to 'agency/x/' refused: this key's role may not read topics under that "
+           "prefix",
+           "reason");
+    usleep(700 * 1000); /* past two heartbeat timeouts */
+    is_int(cohort_sub_pump(r.sub), -EACCES, "pump says -EACCES, still");
+    cohort_sub_stats(r.sub, &st);
+    is_int(r.resyncs, 0, "no resync: it stopped trying");
+    is_int(st.refused, 1, "one refusal");
+    is_int(r.synced, 0, "never synced");
+    cohort_sub_destroy(&r.sub);
+    f->sbody = NULL;
     fake_free(f);
 }
 
@@ -1399,6 +1466,7 @@ int main(int argc, char **argv)
     t_late_joiner();
     t_heartbeat();
     t_snapshot_failures();
+    t_sub_refused();
     t_queue_cap();
     rmdir(dir);
     return tap_done();

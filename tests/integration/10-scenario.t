@@ -325,6 +325,16 @@ is_deeply([sort keys %$docs], [sort(@agtopics, "cohort/$PROG/$COH", "programme/$
 my $cohort = $norm->($docs->{"cohort/$PROG/$COH"}{doc} // {});
 my $prog = $norm->($docs->{"programme/$PROG"}{doc} // {});
 
+# Ratios as printed (docs/status.md: 4 decimals), in `cohortctl snapshot`'s
+# text, not only once parsed (it printed 0.91169999999999995 before issue 16).
+{
+    my ($rc, $text) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot}, ''], timeout => 30);
+    is($rc, 0, 'cohortctl snapshot');
+    like($text, qr/"mean_completion":0\.9117[,}]/, 'mean_completion printed as 0.9117');
+    my @long = $text =~ /("\w+":-?\d+\.\d{5,})/g;
+    is_deeply(\@long, [], 'no number printed with more than 4 decimals');
+}
+
 # ---------------------------------------------------------------- programme
 is_deeply($prog->{requirements}, {
     participant_minutes => 2640,    # 1440 + 480 + 720 = 5.5 x 480

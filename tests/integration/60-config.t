@@ -170,7 +170,7 @@ snapshot = ipc://$dir/snap
 [keys]
 plaintext = true
 [status]
-coalesce_ms = 0
+coalesce_ms = 7
 EOF
 write_file($conf, $conf_text);
 mkdir "$dir/run";
@@ -178,6 +178,7 @@ my $d = start_plain($dir, { RUNTIME_DIRECTORY => "$dir/run" }, '--config', $conf
 ok($d->{pid}, 'cohortd starts with only --config FILE') or diag log_of($d);
 like(log_of($d), qr/^<6>configuration: \Q$conf\E$/m, 'it logs the file it read');
 like(log_of($d), qr/ready: data \Q$dir\E\/data, .*ingest ipc:\/\/\Q$dir\E\/ingest/, 'with the file\'s settings');
+like(log_of($d), qr/ready: .*, status coalescing 7 ms, /, 'and the configured coalesce_ms (issue 16)');
 ok(-S "$dir/run/control.sock", 'the control socket is in $RUNTIME_DIRECTORY');
 @$d{qw(endpoint publish snapshot)} = ("ipc://$dir/ingest", "ipc://$dir/pub", "ipc://$dir/snap");
 my $events = make_events(200, 60);
