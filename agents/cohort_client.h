@@ -140,7 +140,13 @@ typedef struct cohort_client_t cohort_client_t;
 /* Creates a client and starts connecting (asynchronously) to the endpoint.
  * Returns the client, or NULL with errno set: EINVAL (no on_result, a
  * window or max_batch out of range, a bad endpoint), ENOMEM, or a ZeroMQ
- * errno. */
+ * errno.
+ * Why this differs from the daemon's `int X_new(X_t **out, ..., err,
+ * errlen)`: libcohort is for embedding in an agency's own software, so its
+ * constructors (this one and cohort_sub_new) keep the shape of the C
+ * libraries such callers already use (zmq_socket, fopen: a pointer, or
+ * NULL and errno) and take one options struct that can grow without
+ * breaking them; errno's values are the daemon's negative codes negated. */
 cohort_client_t *cohort_client_new(const cohort_client_opts_t *opts);
 
 /* Reports every still-pending event as UNDELIVERED ("client destroyed"),
