@@ -1,5 +1,9 @@
 /* cohort_client.c: libcohort, the agent side of the ingest protocol.
  *
+ * Longer than 1,000 lines on purpose: the window, the resend order, the
+ * back-off and the deadlines are one state machine over one slot pool;
+ * split, its invariants would be spread over files.
+ *
  * Contract: see cohort_client.h. Inside:
  * - A fixed pool of window + queue_max slots, allocated once. A slot holds
  *   one packed Event in a buffer that is kept (and only grows) across uses,

@@ -1,6 +1,9 @@
 /* cohort_sub.c: libcohort's status subscriber (docs/protocol.md, "Status
  * publishing").
  *
+ * Longer than 1,000 lines on purpose: the snapshot-then-updates handshake,
+ * gap and restart detection are one state machine over one topic table.
+ *
  * Contract: see cohort_sub.h. Inside:
  * - Three phases: WAIT (sockets connected, subscription requests not all
  *   answered yet; updates go to the queue), SNAP (asking for the snapshot

@@ -1,5 +1,9 @@
 /* outbox.c: the agent's durable outbox (contract in outbox.h).
  *
+ * Longer than 1,000 lines on purpose: the on-disk format, its recovery
+ * (torn tails, damage) and the dead letters are one contract and are read
+ * together when it changes.
+ *
  * Log layout (little-endian). Every record is a 16-byte header and a
  * payload:
  *   u32 magic "COBX" | u8 type | 3 zero bytes | u32 payload length |

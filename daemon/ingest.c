@@ -1,5 +1,10 @@
 /* ingest.c: the ingest pipeline (see ingest.h for its contracts).
  *
+ * Longer than 1,000 lines on purpose: the data path reads top to bottom in
+ * this one file (frame, decode, validate, batch, commit, ack, project,
+ * publish), with the batch structure all stages share; the decoding, the
+ * rules, the store, the projections and the publisher are their own files.
+ *
  * A batch goes through three stages, each batch in one stage at a time:
  *   open     fills on the loop thread;
  *   writing  a worker job: dedupe, domain rules, an unsynced write (the

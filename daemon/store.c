@@ -1,5 +1,8 @@
 /* store.c: the RocksDB event store (see store.h for the layout and the
- * threading contract). Invariant: the log's head and its dedupe entries only
+ * threading contract). Longer than 1,000 lines on purpose: everything that
+ * touches the RocksDB handle and its column families is here, so that the
+ * one-atomic-WriteBatch invariant below can be checked in one file (the
+ * journal's own format is journal.c). Invariant: the log's head and its dedupe entries only
  * ever change inside one atomic WriteBatch, so after any crash the log is
  * gap-free and every logged event has its dedupe entry. A batch is durable
  * once RocksDB's WAL was synced after it, or once its WriteBatch is in the
