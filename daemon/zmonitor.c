@@ -46,6 +46,7 @@ struct zmonitor_t {
     uint64_t quiet[NREASONS + 1];   /* events of each since, not logged */
     admit_t *admit;                 /* the connection limits, borrowed; NULL: none */
     int port;                       /* where zsock listens: TCP port, 0 ipc://, -1 unknown */
+    char ipc_path[108];             /* ipc://: the socket file's path (sun_path) */
     uv_timer_t scan;                /* with limits: the periodic scan of the sockets */
     int scanning;                   /* scan was initialised (close it; free in its callback) */
     int no_proc;                    /* /proc/self/fd cannot be read (logged once) */
@@ -128,15 +129,17 @@ static void listen_port(zmonitor_t *self)
     if (zmq_getsockopt(self->zsock, ZMQ_LAST_ENDPOINT, ep, &len) != 0 || len == 0)
         return;
     ep[sizeof ep - 1] = '\0';
-    if (strncmp(ep, "ipc://", 6) == 0)
+    if (strncmp(ep, "ipc://", 6) == 0 && strlen(ep + 6) < sizeof self->ipc_path) {
+        snprintf(self->ipc_path, sizeof self->ipc_path, "%s", ep + 6);
         self->port = 0;
-    else if (strncmp(ep, "tcp://", 6) == 0 && (colon = strrchr(ep, ':')) && colon[1])
+    } else if (strncmp(ep, "tcp://", 6) == 0 && (colon = strrchr(ep, ':')) && colon[1])
         self->port = atoi(colon + 1);
 }
 
 /* The peer of fd as text in addr (ADMIT_ADDR_MAX bytes; "" and *local = 1
  * for an AF_UNIX peer). Returns 0, or -1 unless fd is a connected stream
- * socket on the port the monitored socket listens on: a DISCONNECTED that
+ * socket on the port (or ipc:// path) the monitored socket listens on, not
+ * another socket's connection: a DISCONNECTED that
  * is still queued may let libzmq's fd number be reused by anything. */
 static int peer_of(zmonitor_t *self, int fd, char *addr, int *local)
 {
@@ -159,8 +162,11 @@ static int peer_of(zmonitor_t *self, int fd, char *addr, int *local)
     }
     addr[0] = '\0';
     *local = peer.ss_family == AF_UNIX;
-    if (peer.ss_family == AF_UNIX)
-        port = 0;
+    if (peer.ss_family == AF_UNIX) /* an accepted one is named by its listener's path */
+        port = strncmp(((struct sockaddr_un *)&me)->sun_path, self->ipc_path,
+                       sizeof self->ipc_path) == 0
+                   ? 0
+                   : -1;
     else if (peer.ss_family == AF_INET &&
              inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, addr, ADMIT_ADDR_MAX))
         port = ntohs(((struct sockaddr_in *)&me)->sin_port);

@@ -20,6 +20,8 @@
 #   two ZeroMQ queues, RCVHWM 2, and the one its decoder holds). (This one
 #   passed before the limits too: the CURVE clients, on the same two cores,
 #   cannot fill 256 connections' queues; the slow writers can.)
+# only agent connections count: with every endpoint on ipc:// (one
+#   directory) and a limit of 2, subscribers and cohortctl are never closed.
 # unread replies: 16 DEALERs send ~1 MB frames of 4,096 events each (each
 #   reply carries 4,096 acks, about 280 KB) and never read. ZeroMQ may
 #   queue 100 replies per connection (SNDHWM), so without a byte budget
@@ -262,6 +264,38 @@ subtest 'slow writers from one address' => sub {
         sleep 2;
         acks_promptly($d, 'slow writers from one address, meanwhile');
     });
+};
+
+# The limits count agents' connections on the ingest socket only: with
+# every endpoint on ipc:// in one directory (as in development) and a limit
+# of 2, five subscribers, two cohortctl requests and two agents in turn all
+# work; a third agent connection held open at once is closed.
+subtest 'only agent connections count' => sub {
+    local $ENV{COHORT_PLAINTEXT} = 1;
+    my $d = start_daemon(args => ['--max-agent-connections', 2]);
+    push @SPAWNED, $d->{pid};
+    my @w = map { start_watch($d, ['--timeout-s', 30], '') } 1 .. 5;
+    sleep 1;
+    for my $i (1 .. 2) {
+        my $f = "$dir/only-$i.jsonl";
+        write_jsonl($f, make_events(150, 500 + $i));
+        my ($rc, $res) = agent_send($d, $f);
+        is($rc, 0, "agent $i: all its events accepted beside 5 subscribers (limit 2)");
+    }
+    my ($rc, $out) = run_cmd([bin('cohortctl'), 'status', '--data-dir', $d->{data}], timeout => 30);
+    like($out, qr/^head_seq [1-9]\d*$/m, "cohortctl status works") or diag $out;
+    is(stats($d)->{'ingest.conns_refused'}, 0,
+       'no connection was closed so far (subscribers and cohortctl do not count)');
+    my $held = start_bg([bin('zflood'), 'ingest', $d->{endpoint}, '--conns', 3, '--seconds', 2,
+                        '--kind', 'junk', '--size', 1024], "$dir/held");
+    wait_exit($held, 20);
+    ok(stats($d)->{'ingest.conns_refused'} >= 1, 'of 3 agent connections held at once, one was closed');
+    for my $i (0 .. $#w) {
+        my %t = %{ (watch_state($w[$i]))[0] // {} };
+        ok(alive($d) && kill(0, $w[$i]{pid}) && keys %t, "subscriber $i still connected and synced");
+        stop_watch($w[$i]);
+    }
+    is(stop_daemon($d), 0, 'clean stop');
 };
 
 subtest 'unread replies' => sub {
