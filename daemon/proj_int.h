@@ -185,29 +185,40 @@ typedef struct {
 
 /* ---------------------------------------- proj.c --- */
 
+/* Writes the reason (printf format) into w, if it has room, and returns code. */
 int projx_fail(why_t *w, code_t code, const char *fmt, ...);
 
+/* s, or "" for NULL. */
 const char *projx_S(const char *s);
 
+/* strdup of S(s); NULL on OOM. */
 char *projx_dup(const char *s);
 
+/* Copies at most 10 characters of S(s) into out, NUL-terminated. */
 void projx_day_copy(char out[11], const char *s);
 
+/* The name of enum value v of d, or "UNKNOWN". */
 const char *projx_ename(const ProtobufCEnumDescriptor *d, int v);
 
+/* The requirement group of a Role: G_MENT (mentor, coach) or G_PART. */
 int projx_grp(int role);
 
+/* Whether e is at ENROLLED or COMPLETED. */
 int projx_enrolled(const enr_t *e);
 
+/* Whether x is registered as a participant. */
 int projx_is_participant(const person_t *x);
 
+/* Whether x is registered as a mentor or coach. */
 int projx_is_mentor(const person_t *x);
 
+/* qsort order of person_t pointers by key. */
 int projx_person_cmp(const void *a, const void *b);
 
 /* Days since 1970-01-01 of a "YYYY-MM-DD" (validated) date. */
 long projx_date_days(const char *s);
 
+/* The "YYYY-MM-DD" date of day z since 1970-01-01. */
 void projx_days_date(long z, char out[11]);
 
 /* The UTC date of a Unix time in microseconds. */
@@ -216,49 +227,75 @@ void projx_date_of_us(int64_t us, char out[11]);
 /* The same day a year later (29 February becomes 28 February). */
 void projx_plus_year(const char *s, char out[11]);
 
+/* The programme with this id, or NULL. */
 prog_t *projx_prog_get(const proj_t *self, const char *id);
 
+/* Cohort c of programme p, or NULL. */
 cohort_t *projx_cohort_get(const proj_t *self, const char *p, const char *c);
 
+/* The person (agency, ref), or NULL. */
 person_t *projx_person_get(const proj_t *self, const char *agency, const char *ref);
 
+/* x's enrolment in c, or NULL. */
 enr_t *projx_enr_get(const cohort_t *c, const person_t *x);
 
+/* e's attendance for session id, or NULL. */
 sess_t *projx_sess_get(const enr_t *e, const char *id);
 
+/* c's agency entry for agency (live or not), or NULL. */
 ag_t *projx_ag_get(const cohort_t *c, const char *agency);
 
+/* Whether agency is in c's current agencies. */
 int projx_listed(const cohort_t *c, const char *agency);
 
+/* The requirement of group g for kind in d, or NULL. */
 const comp_t *projx_find_comp(const pdef_t *d, int g, int kind);
 
+/* Frees n components and the array. */
 void projx_comps_free(comp_t *c, size_t n);
 
+/* Frees the contents of d and zeroes it. */
 void projx_pdef_free(pdef_t *d);
 
+/* Frees the contents of d and zeroes it. */
 void projx_cdef_free(cdef_t *d);
 
+/* Frees e with its attendance, promotions and mentor list (not the
+ * people); e must already be out of its hash. */
 void projx_enr_free(enr_t *e);
 
+/* Frees x; x must already be out of proj_t.people. */
 void projx_person_free(person_t *x);
 
 /* Frees all state; the projection is empty afterwards. */
 void projx_clear(proj_t *self);
 
+/* Adds an empty programme; NULL on OOM, having changed nothing. */
 prog_t *projx_prog_create(proj_t *self, const char *id);
 
+/* Adds an empty cohort cid of p; NULL on OOM or a too-long key, having
+ * changed nothing. */
 cohort_t *projx_cohort_create(proj_t *self, prog_t *p, const char *cid);
 
+/* Adds a person with no details; NULL on OOM or a too-long key, having
+ * changed nothing. */
 person_t *projx_person_create(proj_t *self, const char *agency, const char *ref);
 
+/* Adds who's enrolment to c (stage 0: the caller sets it); NULL on OOM,
+ * having changed nothing. */
 enr_t *projx_enr_create(cohort_t *c, person_t *who);
 
+/* Adds an empty attendance record for session id to e; NULL on OOM,
+ * having changed nothing. */
 sess_t *projx_sess_create(enr_t *e, const char *id);
 
+/* Room for one more promotion in e: 0 or -ENOMEM (e unchanged). */
 int projx_promos_reserve(enr_t *e);
 
+/* Room for one more mentor in e: 0 or -ENOMEM (e unchanged). */
 int projx_mentors_reserve(enr_t *e);
 
+/* Whether a is a topic: listed, or with enrolments. */
 int projx_ag_live(const ag_t *a);
 
 /* Marks an agency topic of c, if it exists. */
@@ -267,10 +304,14 @@ void projx_mark_ag(cohort_t *c, const char *agency);
 /* The cohort topic, its programme topic and (all_ags) all its agency topics. */
 void projx_mark_cohort(cohort_t *c, int all_ags);
 
+/* Marks every topic dirty. */
 void projx_mark_all(proj_t *self);
 
 /* ---------------------------------------- proj_rules.c --- */
 
+/* Applies ev (or with dry, only checks it) by its body type. Returns 0, a
+ * REJECT_ code with the reason in w (state unchanged), or -ENOMEM (state
+ * unchanged). */
 int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry);
 
 /* ---------------------------------------- proj_render.c --- */
@@ -278,6 +319,8 @@ int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 /* The enrolments of c sorted by person key (malloc'd). -ENOMEM or 0. */
 int projx_enrs_of(const cohort_t *c, enr_t ***out, size_t *n);
 
+/* json_dumps(doc, DUMP_FLAGS), malloc'd, or NULL (doc NULL, OOM); takes
+ * the reference to doc. */
 char *projx_dump(json_t *doc);
 
 /* Days since 1970-01-01 of a log-clock time (microseconds), rounded down. */
@@ -290,6 +333,7 @@ int projx_cut_due(proj_t *self, long d0, long d1);
 
 /* ---------------------------------------- proj_state.c --- */
 
+/* qsort order of prog_t pointers by id. */
 int projx_prog_cmp(const void *a, const void *b);
 
 #define STAGE_NAME(v) projx_ename(&cohort__v1__enrolment_stage__descriptor, (v))
