@@ -1,0 +1,343 @@
+/* proj_int.h: the projection's private internals, shared by its parts only
+ * (never include it outside daemon/proj*.c; the public API is proj.h).
+ *
+ * The projection is split into four files along its seams:
+ *   proj.c        the model: helpers, dates, lookups, frees, constructors,
+ *                 dirty marking, lifecycle and the public apply/topic API;
+ *   proj_rules.c  the domain rules: one handler per event body, and the
+ *                 dispatch on the body type;
+ *   proj_render.c the computations and documents (programme, cohort and
+ *                 agency topics) and the release cuts;
+ *   proj_state.c  the checkpoint state: proj_save and proj_load.
+ *
+ * The state layout and its invariants are described in proj.c. Functions
+ * shared between parts carry the projx_ prefix; everything else stays
+ * static in the one file that uses it. */
+#ifndef COHORT_PROJ_INT_H
+#define COHORT_PROJ_INT_H
+
+#include "proj.h"
+#include "civil.h"
+#include "release.h"
+#include "validate.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+typedef Cohort__V1__RejectCode code_t;
+
+#define R(x) COHORT__V1__REJECT_CODE__REJECT_##x
+#define STG(x) COHORT__V1__ENROLMENT_STAGE__##x
+
+#define KEYLEN 512 /* composite keys and topics; ids are at most 64, refs 128 */
+#define N_KIND 14  /* ComponentKind 1..13 */
+#define N_STAGE 12 /* EnrolmentStage 1..11 */
+#define N_PKIND 7  /* ProgressionKind 1..6 */
+#define N_GROUP 6  /* ethnic groups */
+#define G_PART 0   /* requirement group: participants */
+#define G_MENT 1   /* requirement group: mentors and coaches */
+#define DUMP_FLAGS PROJ_DUMP_FLAGS
+
+/* ------------------------------------------------------------ types --- */
+
+/* One required component of a programme. */
+typedef struct {
+    int kind;         /* ComponentKind, unique within its list */
+    uint32_t count;   /* sessions required */
+    uint32_t minutes; /* minutes each */
+    char *label;      /* free text */
+} comp_t;
+
+/* One positive-action aim. */
+typedef struct {
+    int group;    /* AimGroup */
+    uint32_t pct; /* min_percent */
+} aim_t;
+
+/* The replaceable part of a programme: one ProgrammeDefined. */
+typedef struct {
+    char *name;      /* display name */
+    uint32_t months; /* duration_months */
+    comp_t *req[2];  /* requirements: [G_PART] participants, [G_MENT] mentors/coaches */
+    size_t n_req[2]; /* their lengths */
+    aim_t *aims;     /* positive-action aims, in event order */
+    size_t n_aims;   /* their number */
+} pdef_t;
+
+/* A programme. */
+typedef struct {
+    char *id;          /* programme_id, the hash key */
+    pdef_t def;        /* latest definition */
+    int dirty;         /* programme/<id> may have changed */
+    UT_hash_handle hh; /* in proj_t.progs */
+} prog_t;
+
+/* The replaceable part of a cohort: one CohortOpened. */
+typedef struct {
+    uint32_t places;   /* places offered */
+    char starts[11];   /* starts_on */
+    char ends[11];     /* ends_on */
+    char **agencies;   /* agencies taking part, in event order */
+    size_t n_agencies; /* their number */
+} cdef_t;
+
+/* An agency topic of a cohort (agency/<a>/<p>/<c>). It exists while the
+ * agency is listed or has people enrolled there. */
+typedef struct {
+    char *id;     /* agency id */
+    int listed;   /* in the cohort's current agencies */
+    size_t n_enr; /* enrolments of this agency's people in the cohort */
+    int dirty;    /* the topic may have changed (or gone) */
+} ag_t;
+
+/* A person's registered details (one ParticipantRegistered). */
+typedef struct {
+    int role;        /* Role */
+    int eth;         /* Ethnicity */
+    int gender;      /* Gender */
+    int disability;  /* Disability */
+    int age;         /* AgeBand (0 = unrecorded) */
+    int orientation; /* SexualOrientation (0 = unrecorded) */
+    int religion;    /* Religion (0 = unrecorded) */
+    int officer;     /* police officer rather than staff */
+    char *grade;     /* free text */
+} pdata_t;
+
+/* A person, known by (agency, ref). */
+typedef struct {
+    char *key;         /* "agency/ref", the hash key */
+    char *agency;      /* registering agency */
+    char *ref;         /* the agency's pseudonym */
+    pdata_t d;         /* latest registration */
+    UT_hash_handle hh; /* in proj_t.people */
+} person_t;
+
+/* One attendance record; a later one for the same session replaces it. */
+typedef struct {
+    char *id;          /* session_id, the hash key */
+    int kind;          /* ComponentKind */
+    int status;        /* AttendanceStatus */
+    uint32_t minutes;  /* minutes attended */
+    char date[11];     /* session_date */
+    UT_hash_handle hh; /* in enr_t.sess */
+} sess_t;
+
+/* One progression attributed to an enrolment. */
+typedef struct {
+    int kind;    /* ProgressionKind */
+    char *from;  /* from_grade */
+    char *to;    /* to_grade */
+    char on[11]; /* effective_on */
+} promo_t;
+
+/* A person's enrolment in a cohort. */
+typedef struct {
+    person_t *who;        /* the person; the hash key is who->key */
+    int stage;            /* EnrolmentStage, never 0 */
+    char enrolled_on[11]; /* UTC date ENROLLED was reached, "" if never */
+    sess_t *sess;         /* attendance by session id */
+    promo_t *promos;      /* progressions, in the order applied */
+    size_t n_promos;      /* their number */
+    size_t cap_promos;    /* allocated */
+    person_t **mentors;   /* distinct mentors assigned, in the order assigned */
+    size_t n_mentors;     /* their number */
+    size_t cap_mentors;   /* allocated */
+    UT_hash_handle hh;    /* in cohort_t.enrs */
+} enr_t;
+
+/* A cohort of a programme. */
+typedef struct {
+    char *key;         /* "programme/cohort", the hash key */
+    char *id;          /* cohort_id */
+    prog_t *prog;      /* its programme */
+    cdef_t def;        /* latest CohortOpened */
+    ag_t *ags;         /* agency topics, ever listed or with enrolments */
+    size_t n_ags;      /* their number */
+    enr_t *enrs;       /* enrolments by person key */
+    int dirty;         /* cohort/<p>/<c> may have changed */
+    UT_hash_handle hh; /* in proj_t.cohorts */
+} cohort_t;
+
+struct proj_t {
+    proj_config_t cfg; /* tunables */
+    uint64_t seq;      /* last applied seq */
+    int64_t as_of;     /* largest occurred_at applied */
+    prog_t *progs;     /* programmes by id */
+    cohort_t *cohorts; /* cohorts by "p/c" */
+    person_t *people;  /* people by "agency/ref" */
+    release_t *rel;    /* the breakdowns released so far (release.h) */
+};
+
+/* Failure context: the reason buffer. */
+typedef struct {
+    char *buf;  /* caller's reason buffer */
+    size_t len; /* its size */
+} why_t;
+
+/* ------------------------------------------------ shared functions --- */
+
+/* ---------------------------------------- proj.c --- */
+
+/* Writes the reason (printf format) into w, if it has room, and returns code. */
+int projx_fail(why_t *w, code_t code, const char *fmt, ...);
+
+/* s, or "" for NULL. */
+const char *projx_S(const char *s);
+
+/* strdup of S(s); NULL on OOM. */
+char *projx_dup(const char *s);
+
+/* Copies at most 10 characters of S(s) into out, NUL-terminated. */
+void projx_day_copy(char out[11], const char *s);
+
+/* The name of enum value v of d, or "UNKNOWN". */
+const char *projx_ename(const ProtobufCEnumDescriptor *d, int v);
+
+/* The requirement group of a Role: G_MENT (mentor, coach) or G_PART. */
+int projx_grp(int role);
+
+/* Whether e is at ENROLLED or COMPLETED. */
+int projx_enrolled(const enr_t *e);
+
+/* Whether x is registered as a participant. */
+int projx_is_participant(const person_t *x);
+
+/* Whether x is registered as a mentor or coach. */
+int projx_is_mentor(const person_t *x);
+
+/* qsort order of person_t pointers by key. */
+int projx_person_cmp(const void *a, const void *b);
+
+/* Days since 1970-01-01 of a "YYYY-MM-DD" (validated) date. */
+long projx_date_days(const char *s);
+
+/* The "YYYY-MM-DD" date of day z since 1970-01-01. */
+void projx_days_date(long z, char out[11]);
+
+/* The UTC date of a Unix time in microseconds. */
+void projx_date_of_us(int64_t us, char out[11]);
+
+/* The same day a year later (29 February becomes 28 February). */
+void projx_plus_year(const char *s, char out[11]);
+
+/* The programme with this id, or NULL. */
+prog_t *projx_prog_get(const proj_t *self, const char *id);
+
+/* Cohort c of programme p, or NULL. */
+cohort_t *projx_cohort_get(const proj_t *self, const char *p, const char *c);
+
+/* The person (agency, ref), or NULL. */
+person_t *projx_person_get(const proj_t *self, const char *agency, const char *ref);
+
+/* x's enrolment in c, or NULL. */
+enr_t *projx_enr_get(const cohort_t *c, const person_t *x);
+
+/* e's attendance for session id, or NULL. */
+sess_t *projx_sess_get(const enr_t *e, const char *id);
+
+/* c's agency entry for agency (live or not), or NULL. */
+ag_t *projx_ag_get(const cohort_t *c, const char *agency);
+
+/* Whether agency is in c's current agencies. */
+int projx_listed(const cohort_t *c, const char *agency);
+
+/* The requirement of group g for kind in d, or NULL. */
+const comp_t *projx_find_comp(const pdef_t *d, int g, int kind);
+
+/* Frees n components and the array. */
+void projx_comps_free(comp_t *c, size_t n);
+
+/* Frees the contents of d and zeroes it. */
+void projx_pdef_free(pdef_t *d);
+
+/* Frees the contents of d and zeroes it. */
+void projx_cdef_free(cdef_t *d);
+
+/* Frees e with its attendance, promotions and mentor list (not the
+ * people); e must already be out of its hash. */
+void projx_enr_free(enr_t *e);
+
+/* Frees x; x must already be out of proj_t.people. */
+void projx_person_free(person_t *x);
+
+/* Frees all state; the projection is empty afterwards. */
+void projx_clear(proj_t *self);
+
+/* Adds an empty programme; NULL on OOM, having changed nothing. */
+prog_t *projx_prog_create(proj_t *self, const char *id);
+
+/* Adds an empty cohort cid of p; NULL on OOM or a too-long key, having
+ * changed nothing. */
+cohort_t *projx_cohort_create(proj_t *self, prog_t *p, const char *cid);
+
+/* Adds a person with no details; NULL on OOM or a too-long key, having
+ * changed nothing. */
+person_t *projx_person_create(proj_t *self, const char *agency, const char *ref);
+
+/* Adds who's enrolment to c (stage 0: the caller sets it); NULL on OOM,
+ * having changed nothing. */
+enr_t *projx_enr_create(cohort_t *c, person_t *who);
+
+/* Adds an empty attendance record for session id to e; NULL on OOM,
+ * having changed nothing. */
+sess_t *projx_sess_create(enr_t *e, const char *id);
+
+/* Room for one more promotion in e: 0 or -ENOMEM (e unchanged). */
+int projx_promos_reserve(enr_t *e);
+
+/* Room for one more mentor in e: 0 or -ENOMEM (e unchanged). */
+int projx_mentors_reserve(enr_t *e);
+
+/* Whether a is a topic: listed, or with enrolments. */
+int projx_ag_live(const ag_t *a);
+
+/* Marks an agency topic of c, if it exists. */
+void projx_mark_ag(cohort_t *c, const char *agency);
+
+/* The cohort topic, its programme topic and (all_ags) all its agency topics. */
+void projx_mark_cohort(cohort_t *c, int all_ags);
+
+/* Marks every topic dirty. */
+void projx_mark_all(proj_t *self);
+
+/* ---------------------------------------- proj_rules.c --- */
+
+/* Applies ev (or with dry, only checks it) by its body type. Returns 0, a
+ * REJECT_ code with the reason in w (state unchanged), or -ENOMEM (state
+ * unchanged). */
+int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry);
+
+/* ---------------------------------------- proj_render.c --- */
+
+/* The enrolments of c sorted by person key (malloc'd). -ENOMEM or 0. */
+int projx_enrs_of(const cohort_t *c, enr_t ***out, size_t *n);
+
+/* json_dumps(doc, DUMP_FLAGS), malloc'd, or NULL (doc NULL, OOM); takes
+ * the reference to doc. */
+char *projx_dump(json_t *doc);
+
+/* Days since 1970-01-01 of a log-clock time (microseconds), rounded down. */
+long projx_day_of(int64_t us);
+
+/* Cuts the releases due when the log clock moves from day d0 to day d1 >
+ * d0 (see proj.h): every programme when a release period starts, and a
+ * programme one of whose cohorts passes a milestone. Returns 0 or -ENOMEM. */
+int projx_cut_due(proj_t *self, long d0, long d1);
+
+/* ---------------------------------------- proj_state.c --- */
+
+/* qsort order of prog_t pointers by id. */
+int projx_prog_cmp(const void *a, const void *b);
+
+#define STAGE_NAME(v) projx_ename(&cohort__v1__enrolment_stage__descriptor, (v))
+#define KIND_NAME(v) projx_ename(&cohort__v1__component_kind__descriptor, (v))
+#define PKIND_NAME(v) projx_ename(&cohort__v1__progression_kind__descriptor, (v))
+
+#endif

@@ -1,0 +1,889 @@
+/* proj_render.c: the projection's computations and documents, and the
+ * release cuts (see proj.h, docs/status.md).
+ *
+ * Everything here reads the state and changes nothing but the release
+ * state (release.h) when a release is cut. Documents are derived on demand
+ * in sorted order with integer arithmetic where the result is published
+ * (ratios rounded to 4 decimals from integers), so output is byte-stable.
+ * Rendering functions return a malloc'd string or NULL (out of memory, or
+ * no such topic). */
+#include "proj_int.h"
+
+/* ---------------------------------------------------- computations --- */
+
+static int cohort_cmp(const void *a, const void *b)
+{
+    return strcmp((*(cohort_t *const *)a)->id, (*(cohort_t *const *)b)->id);
+}
+
+static int enr_cmp(const void *a, const void *b)
+{
+    return strcmp((*(enr_t *const *)a)->who->key, (*(enr_t *const *)b)->who->key);
+}
+
+/* The cohorts of p sorted by id (malloc'd; *n may be 0). -ENOMEM or 0. */
+static int cohorts_of(const proj_t *self, const prog_t *p, cohort_t ***out, size_t *n)
+{
+    cohort_t *c, *tmp, *head = self->cohorts, **v;
+    size_t k = 0;
+    *out = NULL;
+    *n = 0;
+    if (!(v = malloc((HASH_COUNT(head) + 1) * sizeof *v)))
+        return -ENOMEM;
+    HASH_ITER(hh, head, c, tmp)
+    if (c->prog == p)
+        v[k++] = c;
+    qsort(v, k, sizeof *v, cohort_cmp);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* The enrolments of c sorted by person key (malloc'd). -ENOMEM or 0. */
+int projx_enrs_of(const cohort_t *c, enr_t ***out, size_t *n)
+{
+    enr_t *e, *tmp, *head = c->enrs, **v;
+    size_t k = 0;
+    *out = NULL;
+    *n = 0;
+    if (!(v = malloc((HASH_COUNT(head) + 1) * sizeof *v)))
+        return -ENOMEM;
+    HASH_ITER(hh, head, e, tmp)
+    v[k++] = e;
+    qsort(v, k, sizeof *v, enr_cmp);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* A recorded session, for counting sessions held. */
+typedef struct {
+    int g;          /* requirement group of the person who recorded it */
+    int kind;       /* ComponentKind */
+    const char *id; /* session_id */
+} sref_t;
+
+static int sref_cmp(const void *a, const void *b)
+{
+    const sref_t *x = a, *y = b;
+    if (x->g != y->g)
+        return x->g - y->g;
+    if (x->kind != y->kind)
+        return x->kind - y->kind;
+    return strcmp(x->id, y->id);
+}
+
+/* held[g][kind]: distinct session ids of that kind recorded (any status) by
+ * anyone of requirement group g in c. 0 or -ENOMEM. */
+static int held_sessions(const cohort_t *c, long held[2][N_KIND])
+{
+    enr_t *e, *etmp, *head = c->enrs;
+    sess_t *s, *stmp;
+    size_t n = 0, k = 0;
+    sref_t *v;
+    memset(held, 0, 2 * N_KIND * sizeof held[0][0]);
+    HASH_ITER(hh, head, e, etmp)
+    n += HASH_COUNT(e->sess);
+    if (n == 0)
+        return 0;
+    if (!(v = malloc(n * sizeof *v)))
+        return -ENOMEM;
+    HASH_ITER(hh, head, e, etmp)
+    HASH_ITER(hh, e->sess, s, stmp)
+    v[k++] = (sref_t){projx_grp(e->who->d.role), s->kind, s->id};
+    qsort(v, k, sizeof *v, sref_cmp);
+    for (size_t i = 0; i < k; i++)
+        if ((i == 0 || sref_cmp(&v[i - 1], &v[i]) != 0) && v[i].kind > 0 && v[i].kind < N_KIND)
+            held[v[i].g][v[i].kind]++;
+    free(v);
+    return 0;
+}
+
+/* One enrolment's completion and risk, in minutes. */
+typedef struct {
+    long credited;         /* sum of credited minutes */
+    long required;         /* sum of count * minutes_each */
+    long expected;         /* sum of held (capped) * minutes_each */
+    long cred[N_KIND];     /* credited per kind */
+    long req[N_KIND];      /* required per kind */
+    long sessions[N_KIND]; /* sessions attended (PRESENT or LATE) per kind */
+    int at_risk;           /* ENROLLED and behind the expected minutes */
+} assess_t;
+
+static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long held[2][N_KIND],
+                   assess_t *a)
+{
+    const pdef_t *d = &c->prog->def;
+    int g = projx_grp(e->who->d.role);
+    long sum[N_KIND] = {0};
+    sess_t *s, *tmp, *head = e->sess;
+    memset(a, 0, sizeof *a);
+    HASH_ITER(hh, head, s, tmp)
+    {
+        const comp_t *k = projx_find_comp(d, g, s->kind);
+        if (!k || (s->status != COHORT__V1__ATTENDANCE_STATUS__PRESENT &&
+                   s->status != COHORT__V1__ATTENDANCE_STATUS__LATE))
+            continue;
+        sum[s->kind] += s->minutes < k->minutes ? (long)s->minutes : (long)k->minutes;
+        a->sessions[s->kind]++;
+    }
+    for (size_t i = 0; i < d->n_req[g]; i++) {
+        const comp_t *k = &d->req[g][i];
+        long req = (long)k->count * k->minutes;
+        long h = held[g][k->kind] < (long)k->count ? held[g][k->kind] : (long)k->count;
+        a->req[k->kind] = req;
+        a->cred[k->kind] = sum[k->kind] < req ? sum[k->kind] : req;
+        a->credited += a->cred[k->kind];
+        a->required += req;
+        a->expected += h * k->minutes;
+    }
+    a->at_risk = e->stage == STG(ENROLLED) && a->expected > 0 &&
+                 (double)a->credited < self->cfg.at_risk_ratio * (double)a->expected;
+}
+
+/* num/den rounded half up to 4 decimals, or null when den is 0. */
+static json_t *ratio_json(long long num, long long den)
+{
+    if (den <= 0)
+        return json_null();
+    return json_real((double)((num * 20000 + den) / (2 * den)) / 10000.0);
+}
+
+/* -------------------------------------------------- representation --- */
+
+/* Ethnic group 0..5 of an Ethnicity value. */
+static int eth_group(int eth)
+{
+    return eth <= 3 ? 0 : eth <= 7 ? 1 : eth <= 11 ? 2 : eth <= 14 ? 3 : eth <= 16 ? 4 : 5;
+}
+
+/* Counts the given enrolled participants (distinct) into v, laid out as
+ * release.h's RT_* cells. */
+static void repr_counts(person_t *const *ps, size_t n, long v[RT_N])
+{
+    memset(v, 0, RT_N * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        const pdata_t *x = &ps[i]->d;
+        int eth = x->eth >= 1 && x->eth <= 17 ? x->eth : COHORT__V1__ETHNICITY__NS;
+        int g = eth_group(eth);
+        int gen = x->gender >= 1 && x->gender <= 4 ? x->gender : 4;
+        int dis = x->disability >= 1 && x->disability <= 3 ? x->disability : 3;
+        v[RT_TOTAL]++;
+        v[RT_GROUP + g]++;
+        v[RT_CODE + eth - 1]++;
+        v[RT_BME] += g >= 1 && g <= 4;
+        v[RT_GENDER + gen - 1]++;
+        v[RT_DIS + dis - 1]++;
+        v[x->orientation == COHORT__V1__SEXUAL_ORIENTATION__LGB ? RT_LGB : RT_NOT_LGB]++;
+    }
+}
+
+/* ----------------------------------------------------- progression --- */
+
+/* Progression of c's participants (role PARTICIPANT, any stage). */
+typedef struct {
+    long during[N_PKIND];    /* events effective in [starts_on, ends_on], by kind */
+    long after[N_PKIND];     /* events effective in (ends_on, ends_on + 12 months] */
+    long moved[1 + N_GROUP]; /* people with any of those: [0] all, [1 + g] by group */
+    long *days;              /* days to the first substantive promotion, sorted */
+    size_t n_days;           /* their number */
+    char after_end[11];      /* ends_on + 12 months */
+} pstat_t;
+
+static int long_cmp(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+static int progression(const cohort_t *c, pstat_t *ps)
+{
+    enr_t *e, *tmp, *head = c->enrs;
+    memset(ps, 0, sizeof *ps);
+    projx_plus_year(c->def.ends, ps->after_end);
+    if (!(ps->days = malloc((HASH_COUNT(head) + 1) * sizeof *ps->days)))
+        return -ENOMEM;
+    HASH_ITER(hh, head, e, tmp)
+    {
+        const char *first = NULL;
+        int moved = 0;
+        if (!projx_is_participant(e->who))
+            continue;
+        for (size_t i = 0; i < e->n_promos; i++) {
+            const promo_t *pr = &e->promos[i];
+            int k = pr->kind > 0 && pr->kind < N_PKIND ? pr->kind : 0;
+            if (strcmp(pr->on, c->def.starts) >= 0 && strcmp(pr->on, c->def.ends) <= 0) {
+                ps->during[k]++;
+                moved = 1;
+            } else if (strcmp(pr->on, c->def.ends) > 0 && strcmp(pr->on, ps->after_end) <= 0) {
+                ps->after[k]++;
+                moved = 1;
+            }
+            if (pr->kind == COHORT__V1__PROGRESSION_KIND__SUBSTANTIVE_PROMOTION &&
+                e->enrolled_on[0] && strcmp(pr->on, e->enrolled_on) >= 0 &&
+                (!first || strcmp(pr->on, first) < 0))
+                first = pr->on;
+        }
+        if (moved) {
+            ps->moved[0]++;
+            ps->moved[1 + eth_group(e->who->d.eth)]++;
+        }
+        if (first)
+            ps->days[ps->n_days++] = projx_date_days(first) - projx_date_days(e->enrolled_on);
+    }
+    qsort(ps->days, ps->n_days, sizeof *ps->days, long_cmp);
+    return 0;
+}
+
+static json_t *pkinds_json(const long *v)
+{
+    json_t *o = json_object();
+    for (int k = 1; k < N_PKIND; k++)
+        if (json_object_set_new(o, PKIND_NAME(k), json_integer(v[k])))
+            return json_decref(o), NULL;
+    return o;
+}
+
+/* The progression block of a live cohort document: counts of
+ * progressions, not people, and no breakdown (progressed by ethnic group
+ * is released, release.h). */
+static json_t *progression_json(const pstat_t *ps)
+{
+    json_t *o = json_object();
+    json_t *median = json_null();
+    int err = !o;
+    if (ps->n_days) {
+        size_t m = ps->n_days / 2;
+        long med = ps->n_days % 2 ? ps->days[m] : (ps->days[m - 1] + ps->days[m]) / 2;
+        json_decref(median);
+        median = json_integer(med);
+    }
+    err |= json_object_set_new(o, "during", pkinds_json(ps->during));
+    err |= json_object_set_new(o, "after", pkinds_json(ps->after));
+    err |= json_object_set_new(o, "after_window_ends_on", json_string(ps->after_end));
+    err |= json_object_set_new(o, "median_days_to_substantive_promotion", median);
+    err |= json_object_set_new(o, "promoted_substantively", json_integer((json_int_t)ps->n_days));
+    if (err) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---------------------------------------------------------- funnel --- */
+
+static json_t *stages_json(void)
+{
+    json_t *o = json_object();
+    for (int s = 1; s < N_STAGE; s++)
+        if (json_object_set_new(o, STAGE_NAME(s), json_integer(0)))
+            return json_decref(o), NULL;
+    return o;
+}
+
+static int bump(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v ? json_integer_set(v, json_integer_value(v) + 1) : -1;
+}
+
+/* Funnel and filled over cohorts cs: {"participants": {...}, "mentors":
+ * {...}} each with total, by_stage and by_agency. *filled gets the
+ * ENROLLED + COMPLETED counts per requirement group. */
+static json_t *funnel_json(cohort_t *const *cs, size_t n, long filled[2])
+{
+    json_t *o = json_object(), *part[2], *by_stage[2], *by_ag[2];
+    long total[2] = {0, 0};
+    int err = 0;
+    filled[0] = filled[1] = 0;
+    for (int g = 0; g < 2; g++) {
+        part[g] = json_object();
+        by_stage[g] = stages_json();
+        by_ag[g] = json_object();
+        err |= json_object_set_new(part[g], "by_stage", by_stage[g]);
+        err |= json_object_set_new(part[g], "by_agency", by_ag[g]);
+        err |= json_object_set_new(o, g == G_PART ? "participants" : "mentors", part[g]);
+    }
+    for (size_t i = 0; !err && i < n; i++) {
+        const cohort_t *c = cs[i];
+        enr_t *e, *tmp, *head = c->enrs;
+        for (size_t j = 0; j < c->n_ags; j++)
+            for (int g = 0; g < 2; g++)
+                if (projx_ag_live(&c->ags[j]) && !json_object_get(by_ag[g], c->ags[j].id))
+                    err |= json_object_set_new(by_ag[g], c->ags[j].id, stages_json());
+        HASH_ITER(hh, head, e, tmp)
+        {
+            int g = projx_grp(e->who->d.role);
+            const char *st = STAGE_NAME(e->stage);
+            total[g]++;
+            filled[g] += projx_enrolled(e);
+            err |= bump(by_stage[g], st);
+            if (!json_object_get(by_ag[g], e->who->agency))
+                err |= json_object_set_new(by_ag[g], e->who->agency, stages_json());
+            err |= bump(json_object_get(by_ag[g], e->who->agency), st);
+        }
+    }
+    for (int g = 0; g < 2; g++)
+        err |= json_object_set_new(part[g], "total", json_integer(total[g]));
+    if (err) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *filled_json(long places, const long filled[2])
+{
+    json_t *o = json_object();
+    int err = 0;
+    err |= json_object_set_new(o, "places", json_integer(places));
+    err |= json_object_set_new(o, "participants", json_integer(filled[G_PART]));
+    err |= json_object_set_new(o, "mentors", json_integer(filled[G_MENT]));
+    err |= json_object_set_new(o, "vacant",
+                               json_integer(places > filled[G_PART] ? places - filled[G_PART] : 0));
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
+static json_t *comps_json(const comp_t *c, size_t n)
+{
+    json_t *a = json_array();
+    int err = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        err |= json_object_set_new(o, "kind", json_string(KIND_NAME(c[i].kind)));
+        err |= json_object_set_new(o, "count", json_integer(c[i].count));
+        err |= json_object_set_new(o, "minutes_each", json_integer(c[i].minutes));
+        err |= json_object_set_new(o, "label", json_string(c[i].label));
+        err |= json_array_append_new(a, o);
+    }
+    if (err)
+        return json_decref(a), NULL;
+    return a;
+}
+
+static long required_of(const pdef_t *d, int g)
+{
+    long sum = 0;
+    for (size_t i = 0; i < d->n_req[g]; i++)
+        sum += (long)d->req[g][i].count * d->req[g][i].minutes;
+    return sum;
+}
+
+/* Enrolled participants (role PARTICIPANT, ENROLLED or COMPLETED) of the
+ * cohorts, each person once, in key order (malloc'd). */
+static int members_of(cohort_t *const *cs, size_t n, person_t ***out, size_t *m)
+{
+    size_t cap = 1, k = 0;
+    person_t **v;
+    for (size_t i = 0; i < n; i++)
+        cap += HASH_COUNT(cs[i]->enrs);
+    *out = NULL;
+    *m = 0;
+    if (!(v = malloc(cap * sizeof *v)))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        enr_t *e, *tmp, *head = cs[i]->enrs;
+        HASH_ITER(hh, head, e, tmp)
+        if (projx_is_participant(e->who) && projx_enrolled(e))
+            v[k++] = e->who;
+    }
+    qsort(v, k, sizeof *v, projx_person_cmp);
+    *m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (*m == 0 || v[*m - 1] != v[i])
+            v[(*m)++] = v[i];
+    *out = v;
+    return 0;
+}
+
+char *projx_dump(json_t *doc)
+{
+    char *s = doc ? json_dumps(doc, DUMP_FLAGS) : NULL;
+    json_decref(doc);
+    return s;
+}
+
+/* -------------------------------------------------------- documents --- */
+
+static char *render_programme(const proj_t *self, const prog_t *p)
+{
+    json_t *doc = json_object(), *req = json_object(), *aims = json_array(), *ids = json_array();
+    cohort_t **cs = NULL;
+    size_t n = 0;
+    long places = 0, filled[2], during[N_PKIND] = {0}, after[N_PKIND] = {0};
+    json_t *prog_o = json_object();
+    int err = cohorts_of(self, p, &cs, &n);
+    for (size_t i = 0; !err && i < n; i++) {
+        pstat_t ps;
+        places += cs[i]->def.places;
+        err |= json_array_append_new(ids, json_string(cs[i]->id));
+        if (progression(cs[i], &ps)) {
+            err = 1;
+            break;
+        }
+        for (int k = 0; k < N_PKIND; k++) {
+            during[k] += ps.during[k];
+            after[k] += ps.after[k];
+        }
+        free(ps.days);
+    }
+    for (size_t i = 0; i < p->def.n_aims; i++) {
+        json_t *a = json_object();
+        err |= json_object_set_new(
+            a, "group",
+            json_string(projx_ename(&cohort__v1__aim_group__descriptor, p->def.aims[i].group)));
+        err |= json_object_set_new(a, "min_percent", json_integer(p->def.aims[i].pct));
+        err |= json_array_append_new(aims, a);
+    }
+    err |= json_object_set_new(req, "participants",
+                               comps_json(p->def.req[G_PART], p->def.n_req[G_PART]));
+    err |=
+        json_object_set_new(req, "mentors", comps_json(p->def.req[G_MENT], p->def.n_req[G_MENT]));
+    err |=
+        json_object_set_new(req, "participant_minutes", json_integer(required_of(&p->def, G_PART)));
+    err |= json_object_set_new(req, "mentor_minutes", json_integer(required_of(&p->def, G_MENT)));
+    err |= json_object_set_new(doc, "programme", json_string(p->id));
+    err |= json_object_set_new(doc, "name", json_string(p->def.name));
+    err |= json_object_set_new(doc, "duration_months", json_integer(p->def.months));
+    err |= json_object_set_new(doc, "requirements", req);
+    err |= json_object_set_new(doc, "aims", aims);
+    err |= json_object_set_new(doc, "cohorts", ids);
+    if (!err) {
+        err |= json_object_set_new(doc, "funnel", funnel_json(cs, n, filled));
+        err |= json_object_set_new(doc, "filled", filled_json(places, filled));
+    }
+    err |= json_object_set_new(prog_o, "during", pkinds_json(during));
+    err |= json_object_set_new(prog_o, "after", pkinds_json(after));
+    err |= json_object_set_new(doc, "progression", prog_o);
+    free(cs);
+    if (err)
+        return json_decref(doc), NULL;
+    return projx_dump(doc);
+}
+
+/* The completion summary of one requirement group. */
+static json_t *summary_json(long required, long n, long complete, long sum_credited, long at_risk)
+{
+    json_t *o = json_object();
+    int err = 0;
+    err |= json_object_set_new(o, "required_minutes", json_integer(required));
+    err |= json_object_set_new(o, "enrolled", json_integer(n));
+    err |= json_object_set_new(o, "complete", json_integer(complete));
+    err |= json_object_set_new(o, "mean_completion",
+                               ratio_json(sum_credited, (long long)n * required));
+    err |= json_object_set_new(o, "at_risk", json_integer(at_risk));
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
+static char *render_cohort(const proj_t *self, const cohort_t *c)
+{
+    json_t *doc = json_object(), *ags = json_array(), *comp = json_object(), *ment = json_object();
+    long held[2][N_KIND], filled[2];
+    long n[2] = {0}, complete[2] = {0}, credited[2] = {0}, risk[2] = {0};
+    long assigned = 0, with_mentor = 0;
+    enr_t **es = NULL;
+    size_t ne = 0;
+    cohort_t *one = (cohort_t *)c;
+    pstat_t ps = {0};
+    int err = held_sessions(c, held) || projx_enrs_of(c, &es, &ne) || progression(c, &ps);
+    for (size_t i = 0; !err && i < ne; i++) {
+        assess_t a;
+        int g = projx_grp(es[i]->who->d.role);
+        assess(self, c, es[i], held, &a);
+        assigned += (long)es[i]->n_mentors;
+        with_mentor += es[i]->n_mentors > 0;
+        if (!projx_enrolled(es[i]))
+            continue;
+        n[g]++;
+        credited[g] += a.credited;
+        complete[g] += a.required > 0 && a.credited >= a.required;
+        risk[g] += a.at_risk;
+    }
+    for (size_t i = 0; i < c->def.n_agencies; i++)
+        err |= json_array_append_new(ags, json_string(c->def.agencies[i]));
+    err |= json_object_set_new(doc, "programme", json_string(c->prog->id));
+    err |= json_object_set_new(doc, "programme_name", json_string(c->prog->def.name));
+    err |= json_object_set_new(doc, "cohort", json_string(c->id));
+    err |= json_object_set_new(doc, "places", json_integer(c->def.places));
+    err |= json_object_set_new(doc, "starts_on", json_string(c->def.starts));
+    err |= json_object_set_new(doc, "ends_on", json_string(c->def.ends));
+    err |= json_object_set_new(doc, "agencies", ags);
+    if (!err) {
+        err |= json_object_set_new(doc, "funnel", funnel_json(&one, 1, filled));
+        err |= json_object_set_new(doc, "filled", filled_json(c->def.places, filled));
+        err |= json_object_set_new(doc, "progression", progression_json(&ps));
+    }
+    for (int g = 0; g < 2; g++)
+        err |= json_object_set_new(
+            comp, g == G_PART ? "participants" : "mentors",
+            summary_json(required_of(&c->prog->def, g), n[g], complete[g], credited[g], risk[g]));
+    err |= json_object_set_new(doc, "completion", comp);
+    err |= json_object_set_new(ment, "assignments", json_integer(assigned));
+    err |= json_object_set_new(ment, "mentored", json_integer(with_mentor));
+    err |= json_object_set_new(doc, "mentoring", ment);
+    free(es);
+    free(ps.days);
+    if (err)
+        return json_decref(doc), NULL;
+    return projx_dump(doc);
+}
+
+/* Promotion order for display: effective_on, then the order applied. */
+typedef struct {
+    const promo_t *p; /* the promotion */
+    size_t i;         /* its index */
+} pord_t;
+
+static int pord_cmp(const void *a, const void *b)
+{
+    const pord_t *x = a, *y = b;
+    int r = strcmp(x->p->on, y->p->on);
+    return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *es, size_t ne,
+                           const enr_t *e, long held[2][N_KIND])
+{
+    json_t *o = json_object(), *comps = json_object(), *promos = json_array();
+    const pdef_t *d = &c->prog->def;
+    int g = projx_grp(e->who->d.role), err = 0;
+    long mentees = 0;
+    pord_t *ord = NULL;
+    assess_t a;
+    assess(self, c, e, held, &a);
+    for (size_t i = 0; i < ne; i++)
+        for (size_t j = 0; j < es[i]->n_mentors; j++)
+            mentees += es[i]->mentors[j] == e->who;
+    for (size_t i = 0; i < d->n_req[g]; i++) {
+        int k = d->req[g][i].kind;
+        json_t *co = json_object();
+        err |= json_object_set_new(co, "credited", json_integer(a.cred[k]));
+        err |= json_object_set_new(co, "required", json_integer(a.req[k]));
+        err |= json_object_set_new(co, "sessions", json_integer(a.sessions[k]));
+        err |= json_object_set_new(comps, KIND_NAME(k), co);
+    }
+    if (e->n_promos && !(ord = malloc(e->n_promos * sizeof *ord)))
+        err = 1;
+    for (size_t i = 0; !err && i < e->n_promos; i++)
+        ord[i] = (pord_t){&e->promos[i], i};
+    if (!err && e->n_promos)
+        qsort(ord, e->n_promos, sizeof *ord, pord_cmp);
+    for (size_t i = 0; !err && i < e->n_promos; i++) {
+        json_t *po = json_object();
+        err |= json_object_set_new(po, "kind", json_string(PKIND_NAME(ord[i].p->kind)));
+        err |= json_object_set_new(po, "from", json_string(projx_S(ord[i].p->from)));
+        err |= json_object_set_new(po, "to", json_string(projx_S(ord[i].p->to)));
+        err |= json_object_set_new(po, "effective_on", json_string(ord[i].p->on));
+        err |= json_array_append_new(promos, po);
+    }
+    free(ord);
+    err |= json_object_set_new(o, "ref", json_string(e->who->ref));
+    err |= json_object_set_new(
+        o, "role", json_string(projx_ename(&cohort__v1__role__descriptor, e->who->d.role)));
+    err |= json_object_set_new(o, "stage", json_string(STAGE_NAME(e->stage)));
+    err |= json_object_set_new(o, "enrolled_on",
+                               e->enrolled_on[0] ? json_string(e->enrolled_on) : json_null());
+    err |= json_object_set_new(o, "completion", ratio_json(a.credited, a.required));
+    err |= json_object_set_new(o, "credited_minutes", json_integer(a.credited));
+    err |= json_object_set_new(o, "required_minutes", json_integer(a.required));
+    err |= json_object_set_new(o, "expected_minutes", json_integer(a.expected));
+    err |= json_object_set_new(o, "components", comps);
+    err |= json_object_set_new(o, "at_risk", json_boolean(a.at_risk));
+    err |= json_object_set_new(o, "promotions", promos);
+    err |= json_object_set_new(o, "mentors", json_integer((json_int_t)e->n_mentors));
+    err |= json_object_set_new(o, "mentees", json_integer(mentees));
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
+static char *render_agency(const proj_t *self, const cohort_t *c, const ag_t *ag)
+{
+    json_t *doc = json_object(), *people = json_array();
+    long held[2][N_KIND];
+    enr_t **es = NULL;
+    size_t ne = 0;
+    int err = held_sessions(c, held) || projx_enrs_of(c, &es, &ne);
+    for (size_t i = 0; !err && i < ne; i++)
+        if (strcmp(es[i]->who->agency, ag->id) == 0)
+            err |= json_array_append_new(people, person_json(self, c, es, ne, es[i], held));
+    err |= json_object_set_new(doc, "agency", json_string(ag->id));
+    err |= json_object_set_new(doc, "programme", json_string(c->prog->id));
+    err |= json_object_set_new(doc, "cohort", json_string(c->id));
+    err |= json_object_set_new(doc, "people", people);
+    free(es);
+    if (err)
+        return json_decref(doc), NULL;
+    return projx_dump(doc);
+}
+
+/* --------------------------------------------------------- releases --- */
+
+/* The funnel fields a release document repeats (filled.participants and
+ * the participants' total, WITHDRAWN and REMOVED_BY_BOARD): the auditor
+ * uses them to bound who joined and left between releases. */
+static int release_meta_funnel(json_t *meta, cohort_t *const *cs, size_t n)
+{
+    long filled[2];
+    json_t *f = funnel_json(cs, n, filled), *part, *by, *o, *stages;
+    int err = !f;
+    part = json_object_get(f, "participants");
+    by = json_object_get(part, "by_stage");
+    o = json_pack("{s:O*}", "total", json_object_get(part, "total"));
+    stages = json_pack("{s:O*,s:O*}", "WITHDRAWN", json_object_get(by, "WITHDRAWN"),
+                       "REMOVED_BY_BOARD", json_object_get(by, "REMOVED_BY_BOARD"));
+    err |= !o || !stages;
+    if (!err) {
+        err |= json_object_set_new(o, "by_stage", stages);
+        stages = NULL;
+        err |= json_object_set_new(meta, "funnel", json_pack("{s:o}", "participants", o));
+        o = NULL;
+        err |= json_object_set_new(meta, "filled",
+                                   json_pack("{s:I}", "participants", (json_int_t)filled[G_PART]));
+    }
+    json_decref(o);
+    json_decref(stages);
+    json_decref(f);
+    return err ? -ENOMEM : 0;
+}
+
+/* The true tables of programme p: [0] its roll-up, [1..] its cohorts in
+ * cohorts_of order. */
+typedef struct {
+    release_table_t *t;     /* the tables */
+    size_t n;               /* their number (cohorts + 1) */
+    char (*topics)[KEYLEN]; /* their live topics */
+    release_aim_t *aims;    /* the programme's aims */
+} tables_t;
+
+static void tables_free(tables_t *tb)
+{
+    for (size_t i = 0; tb->t && i < tb->n; i++)
+        json_decref((json_t *)tb->t[i].meta);
+    free(tb->t);
+    free(tb->topics);
+    free(tb->aims);
+    memset(tb, 0, sizeof *tb);
+}
+
+/* Builds p's tables from the current state. Returns 0 or -ENOMEM (tb
+ * freed). */
+static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
+{
+    cohort_t **cs = NULL;
+    person_t **ms = NULL;
+    size_t n = 0, m = 0;
+    memset(tb, 0, sizeof *tb);
+    if (cohorts_of(self, p, &cs, &n) || !(tb->t = calloc(n + 1, sizeof *tb->t)) ||
+        !(tb->topics = calloc(n + 1, sizeof *tb->topics)) ||
+        !(tb->aims = calloc(p->def.n_aims + 1, sizeof *tb->aims)))
+        goto fail;
+    tb->n = n + 1;
+    for (size_t i = 0; i < p->def.n_aims; i++)
+        tb->aims[i] = (release_aim_t){p->def.aims[i].group, p->def.aims[i].pct};
+    for (size_t i = 0; i <= n; i++) {
+        release_table_t *t = &tb->t[i];
+        json_t *meta = json_object(), *ids;
+        t->aims = tb->aims;
+        t->n_aims = p->def.n_aims;
+        t->meta = meta;
+        t->topic = tb->topics[i];
+        if (!meta)
+            goto fail;
+        if (i == 0) {
+            snprintf(tb->topics[0], KEYLEN, "programme/%s", p->id);
+            if (members_of(cs, n, &ms, &m) || !(ids = json_array()) ||
+                json_object_set_new(meta, "cohorts", ids) ||
+                json_object_set_new(meta, "programme", json_string(p->id)) ||
+                json_object_set_new(meta, "name", json_string(p->def.name)) ||
+                release_meta_funnel(meta, cs, n))
+                goto fail;
+            for (size_t j = 0; j < n; j++)
+                if (json_array_append_new(ids, json_string(cs[j]->id)))
+                    goto fail;
+        } else {
+            cohort_t *one = cs[i - 1];
+            pstat_t ps;
+            snprintf(tb->topics[i], KEYLEN, "cohort/%s/%s", p->id, one->id);
+            if (members_of(&one, 1, &ms, &m) || progression(one, &ps))
+                goto fail;
+            memcpy(t->moved, ps.moved, sizeof t->moved);
+            free(ps.days);
+            t->has_moved = 1;
+            if (json_object_set_new(meta, "programme", json_string(p->id)) ||
+                json_object_set_new(meta, "programme_name", json_string(p->def.name)) ||
+                json_object_set_new(meta, "cohort", json_string(one->id)) ||
+                json_object_set_new(meta, "starts_on", json_string(one->def.starts)) ||
+                json_object_set_new(meta, "ends_on", json_string(one->def.ends)) ||
+                release_meta_funnel(meta, &one, 1))
+                goto fail;
+        }
+        repr_counts(ms, m, t->repr);
+        free(ms);
+        ms = NULL;
+    }
+    free(cs);
+    return 0;
+fail:
+    free(ms);
+    free(cs);
+    tables_free(tb);
+    return -ENOMEM;
+}
+
+/* Cuts a release of programme p (its roll-up and every cohort) from the
+ * current state. Returns 1 released, 0 withheld, -ENOMEM. */
+static int cut_programme(proj_t *self, const prog_t *p, const char *date, const char *reason)
+{
+    tables_t tb;
+    int rc;
+    if (tables_of(self, p, &tb) < 0)
+        return -ENOMEM;
+    rc = release_cut(self->rel, p->id, tb.t, tb.n, self->seq, date, reason);
+    tables_free(&tb);
+    return rc;
+}
+
+char *proj_render_rule_only(const proj_t *self, const char *topic, int zeros)
+{
+    char *live = proj_render(self, topic), *out = NULL;
+    json_t *doc = live ? json_loads(live, 0, NULL) : NULL, *b = NULL;
+    const prog_t *p = NULL;
+    tables_t tb = {0};
+    free(live);
+    if (!doc)
+        return NULL;
+    if (strncmp(topic, "programme/", 10) == 0)
+        p = projx_prog_get(self, topic + 10);
+    else if (strncmp(topic, "cohort/", 7) == 0)
+        p = projx_prog_get(self, json_string_value(json_object_get(doc, "programme")));
+    if (p && tables_of(self, p, &tb) == 0) {
+        for (size_t i = 0; i < tb.n; i++) {
+            if (strcmp(tb.t[i].topic, topic) != 0 ||
+                !(b = release_preview(self->rel, &tb.t[i], zeros)))
+                continue;
+            if (json_object_set(doc, "representation", json_object_get(b, "representation")) ||
+                (json_object_get(b, "progressed") &&
+                 json_object_set(json_object_get(doc, "progression"), "progressed",
+                                 json_object_get(b, "progressed"))))
+                break;
+            out = projx_dump(json_incref(doc));
+            break;
+        }
+    }
+    json_decref(b);
+    json_decref(doc);
+    tables_free(&tb);
+    return out;
+}
+
+/* Days since 1970-01-01 of a log-clock time (microseconds), rounded down. */
+long projx_day_of(int64_t us)
+{
+    int64_t d = us / 86400000000LL;
+    return (long)(us < 0 && d * 86400000000LL != us ? d - 1 : d);
+}
+
+/* Cuts the releases due when the log clock moves from day d0 to day d1 >
+ * d0 (see proj.h): every programme when a release period starts, and a
+ * programme one of whose cohorts passes a milestone. Returns 0 or -ENOMEM. */
+int projx_cut_due(proj_t *self, long d0, long d1)
+{
+    long rd = self->cfg.release_days;
+    int schedule = rd > 0 && d1 / rd > d0 / rd;
+    prog_t **pv, *p, *ptmp;
+    size_t np = 0;
+    int rc = 0;
+    if (!(pv = malloc((HASH_COUNT(self->progs) + 1) * sizeof *pv)))
+        return -ENOMEM;
+    HASH_ITER(hh, self->progs, p, ptmp)
+    pv[np++] = p;
+    qsort(pv, np, sizeof *pv, projx_prog_cmp);
+    for (size_t i = 0; i < np && rc >= 0; i++) {
+        const char *reason = schedule ? "schedule" : NULL;
+        long when = schedule ? d1 / rd * rd : 0;
+        cohort_t *c, *ctmp;
+        char date[11];
+        HASH_ITER(hh, self->cohorts, c, ctmp)
+        {
+            char after[11];
+            const char *ms[3] = {c->def.starts, c->def.ends, after};
+            static const char *const why[3] = {"starts_on", "ends_on", "progression_window_ends"};
+            if (c->prog != pv[i])
+                continue;
+            projx_plus_year(c->def.ends, after);
+            for (int k = 0; k < 3; k++) {
+                long md = ms[k][0] ? projx_date_days(ms[k]) : 0;
+                if (ms[k][0] && md > d0 && md <= d1 && md >= when) {
+                    when = md;
+                    reason = why[k];
+                }
+            }
+        }
+        if (!reason)
+            continue;
+        projx_days_date(when, date);
+        rc = cut_programme(self, pv[i], date, reason);
+    }
+    free(pv);
+    return rc < 0 ? rc : 0;
+}
+
+int proj_release_now(proj_t *self, const char *date, const char *reason)
+{
+    prog_t **pv, *p, *ptmp;
+    size_t np = 0;
+    int rc = 0, released = 0;
+    if (!self || !date || !reason)
+        return -EINVAL;
+    if (!(pv = malloc((HASH_COUNT(self->progs) + 1) * sizeof *pv)))
+        return -ENOMEM;
+    HASH_ITER(hh, self->progs, p, ptmp)
+    pv[np++] = p;
+    qsort(pv, np, sizeof *pv, projx_prog_cmp);
+    for (size_t i = 0; i < np && rc >= 0; i++)
+        if ((rc = cut_programme(self, pv[i], date, reason)) > 0)
+            released++;
+    free(pv);
+    return rc < 0 ? rc : released;
+}
+
+uint64_t proj_releases_withheld(const proj_t *self)
+{
+    return self ? release_withheld(self->rel) : 0;
+}
+
+char *proj_render(const proj_t *self, const char *topic)
+{
+    char buf[KEYLEN * 2], *part[5];
+    size_t n = 0;
+    if (!self || !topic || strlen(topic) >= sizeof buf)
+        return NULL;
+    if (strncmp(topic, "release/", 8) == 0)
+        return release_render(self->rel, topic);
+    strcpy(buf, topic);
+    part[n++] = buf;
+    for (char *s = buf; *s && n < 5; s++)
+        if (*s == '/') {
+            *s = '\0';
+            part[n++] = s + 1;
+        }
+    if (n == 2 && strcmp(part[0], "programme") == 0) {
+        const prog_t *p = projx_prog_get(self, part[1]);
+        return p ? render_programme(self, p) : NULL;
+    }
+    if (n == 3 && strcmp(part[0], "cohort") == 0) {
+        const cohort_t *c = projx_cohort_get(self, part[1], part[2]);
+        return c ? render_cohort(self, c) : NULL;
+    }
+    if (n == 4 && strcmp(part[0], "agency") == 0) {
+        const cohort_t *c = projx_cohort_get(self, part[2], part[3]);
+        const ag_t *a = c ? projx_ag_get(c, part[1]) : NULL;
+        return a && projx_ag_live(a) ? render_agency(self, c, a) : NULL;
+    }
+    return NULL;
+}

@@ -1,0 +1,536 @@
+/* proj_rules.c: the projection's domain rules (see proj.h, docs/domain.md).
+ *
+ * One handler per event body (on_programme ... on_erased) and the dispatch
+ * on the body type. Contract of every handler: it checks all its rules
+ * first and returns a REJECT_ code with the reason in w on the first one
+ * broken, mutating nothing; with dry set it stops there. Otherwise it
+ * allocates everything it needs (-ENOMEM, state unchanged, on failure),
+ * and only then mutates the state and marks the topics it changed. */
+#include "proj_int.h"
+
+/* ---------------------------------------------------- domain rules --- */
+
+static int comps_check(why_t *w, Cohort__V1__Component **c, size_t n, const char *name)
+{
+    int seen[N_KIND] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int k = c[i]->kind;
+        if (k < 1 || k >= N_KIND)
+            return projx_fail(w, R(BAD_ENUM), "%s: unknown component kind", name);
+        if (seen[k]++)
+            return projx_fail(w, R(BAD_VALUE), "%s lists %s more than once", name, KIND_NAME(k));
+    }
+    return 0;
+}
+
+static int comps_copy(comp_t **out, size_t *n_out, Cohort__V1__Component **c, size_t n)
+{
+    comp_t *v;
+    if (n == 0)
+        return 0;
+    if (!(v = calloc(n, sizeof *v)))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        v[i].kind = c[i]->kind;
+        v[i].count = c[i]->count;
+        v[i].minutes = c[i]->minutes_each;
+        if (!(v[i].label = projx_dup(c[i]->label))) {
+            projx_comps_free(v, i);
+            return -ENOMEM;
+        }
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static int on_programme(proj_t *self, const Cohort__V1__ProgrammeDefined *b, why_t *w, int dry)
+{
+    pdef_t d = {0};
+    prog_t *p;
+    cohort_t *c, *tmp;
+    int rc;
+    if ((rc = comps_check(w, b->participant_components, b->n_participant_components,
+                          "participant_components")) ||
+        (rc = comps_check(w, b->mentor_components, b->n_mentor_components, "mentor_components")))
+        return rc;
+    for (size_t i = 0; i < b->n_aims; i++)
+        if (b->aims[i]->group < 1 || b->aims[i]->group > COHORT__V1__AIM_GROUP__AIM_LGB)
+            return projx_fail(w, R(BAD_ENUM), "aims.group is unknown");
+    if (strlen(projx_S(b->programme_id)) > VALIDATE_MAX_ID)
+        return projx_fail(w, R(BAD_VALUE), "programme_id is too long");
+    if (dry)
+        return 0;
+    d.months = b->duration_months;
+    if (!(d.name = projx_dup(b->name)) ||
+        comps_copy(&d.req[G_PART], &d.n_req[G_PART], b->participant_components,
+                   b->n_participant_components) ||
+        comps_copy(&d.req[G_MENT], &d.n_req[G_MENT], b->mentor_components, b->n_mentor_components))
+        goto nomem;
+    if (b->n_aims && !(d.aims = calloc(b->n_aims, sizeof *d.aims)))
+        goto nomem;
+    for (size_t i = 0; i < b->n_aims; i++)
+        d.aims[i] = (aim_t){b->aims[i]->group, b->aims[i]->min_percent};
+    d.n_aims = b->n_aims;
+    p = projx_prog_get(self, b->programme_id);
+    if (!p && !(p = projx_prog_create(self, b->programme_id)))
+        goto nomem;
+    projx_pdef_free(&p->def);
+    p->def = d;
+    p->dirty = 1;
+    HASH_ITER(hh, self->cohorts, c, tmp)
+    if (c->prog == p)
+        projx_mark_cohort(c, 1);
+    return 0;
+nomem:
+    projx_pdef_free(&d);
+    return -ENOMEM;
+}
+
+static int on_cohort(proj_t *self, const Cohort__V1__CohortOpened *b, why_t *w, int dry)
+{
+    prog_t *p = projx_prog_get(self, b->programme_id);
+    cohort_t *c;
+    cdef_t d = {0};
+    ag_t *ags = NULL;
+    size_t n_old, n_ags;
+    if (!p)
+        return projx_fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
+    if (strlen(projx_S(b->cohort_id)) > VALIDATE_MAX_ID)
+        return projx_fail(w, R(BAD_VALUE), "cohort_id is too long");
+    for (size_t i = 0; i < b->n_agencies; i++)
+        if (strlen(projx_S(b->agencies[i])) > VALIDATE_MAX_ID)
+            return projx_fail(w, R(BAD_VALUE), "agencies[] is too long");
+    if (dry)
+        return 0;
+    c = projx_cohort_get(self, b->programme_id, b->cohort_id);
+    n_old = n_ags = c ? c->n_ags : 0;
+    d.places = b->places;
+    projx_day_copy(d.starts, b->starts_on);
+    projx_day_copy(d.ends, b->ends_on);
+    if (b->n_agencies && !(d.agencies = calloc(b->n_agencies, sizeof *d.agencies)))
+        goto nomem;
+    for (; d.n_agencies < b->n_agencies; d.n_agencies++)
+        if (!(d.agencies[d.n_agencies] = projx_dup(b->agencies[d.n_agencies])))
+            goto nomem;
+    if (!(ags = calloc(n_old + b->n_agencies + 1, sizeof *ags)))
+        goto nomem;
+    if (n_old)
+        memcpy(ags, c->ags, n_old * sizeof *ags);
+    for (size_t j = 0; j < n_old; j++)
+        ags[j].listed = 0;
+    for (size_t i = 0; i < d.n_agencies; i++) {
+        size_t j = 0;
+        while (j < n_ags && strcmp(ags[j].id, d.agencies[i]) != 0)
+            j++;
+        if (j == n_ags && !(ags[n_ags++].id = projx_dup(d.agencies[i])))
+            goto nomem;
+        ags[j].listed = 1;
+    }
+    for (size_t j = 0; j < n_ags; j++)
+        ags[j].dirty = 1; /* new, changed, or gone */
+    if (!c && !(c = projx_cohort_create(self, p, b->cohort_id)))
+        goto nomem;
+    projx_cdef_free(&c->def);
+    c->def = d;
+    free(c->ags);
+    c->ags = ags;
+    c->n_ags = n_ags;
+    projx_mark_cohort(c, 0);
+    return 0;
+nomem:
+    projx_cdef_free(&d);
+    if (ags)
+        for (size_t j = n_old; j < n_ags; j++)
+            free(ags[j].id);
+    free(ags);
+    return -ENOMEM;
+}
+
+static int on_person(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__ParticipantRegistered *b = ev->participant_registered;
+    person_t *x;
+    cohort_t *c, *tmp;
+    char *grade;
+    /* Still sealed on replay: the key is gone because the person was
+     * erased (vault.h), which a later entry of the log applies. Until then
+     * they exist with their characteristics unknown (0). */
+    int lo = b->sealed.len ? 0 : 1;
+    if (b->role < 1 || b->role > COHORT__V1__ROLE__COACH)
+        return projx_fail(w, R(BAD_ENUM), "role must be PARTICIPANT, MENTOR or COACH");
+    if ((int)b->ethnicity < lo || b->ethnicity > COHORT__V1__ETHNICITY__NS || (int)b->gender < lo ||
+        b->gender > COHORT__V1__GENDER__GENDER_NOT_STATED || (int)b->disability < lo ||
+        b->disability > COHORT__V1__DISABILITY__DISABILITY_NOT_STATED || b->age_band < 0 ||
+        b->age_band > COHORT__V1__AGE_BAND__AGE_NOT_STATED || b->sexual_orientation < 0 ||
+        b->sexual_orientation > COHORT__V1__SEXUAL_ORIENTATION__ORIENTATION_NOT_STATED ||
+        b->religion < 0 || b->religion > COHORT__V1__RELIGION__RELIGION_NOT_STATED)
+        return projx_fail(w, R(BAD_ENUM), "a monitoring field has an unknown value");
+    if (strlen(projx_S(ev->agency)) + strlen(projx_S(b->participant_ref)) + 2 > KEYLEN)
+        return projx_fail(w, R(BAD_VALUE), "participant_ref is too long");
+    if (dry)
+        return 0;
+    if (!(grade = projx_dup(b->grade)))
+        return -ENOMEM;
+    x = projx_person_get(self, ev->agency, b->participant_ref);
+    if (!x && !(x = projx_person_create(self, ev->agency, b->participant_ref))) {
+        free(grade);
+        return -ENOMEM;
+    }
+    free(x->d.grade);
+    x->d = (pdata_t){b->role,       b->ethnicity,       b->gender,
+                     b->disability, b->age_band,        b->sexual_orientation,
+                     b->religion,   b->officer ? 1 : 0, grade};
+    HASH_ITER(hh, self->cohorts, c, tmp)
+    if (projx_enr_get(c, x))
+        projx_mark_cohort(c, 1); /* role changes move held sessions for everyone */
+    return 0;
+}
+
+/* The enrolment state machine (docs/status.md). cur 0 = no enrolment. */
+static int step_ok(int cur, int to, int mentor)
+{
+    int early_end = to == STG(WITHDRAWN);
+    switch (cur) {
+    case 0:
+        return to == STG(APPLIED) || (mentor && to == STG(ENROLLED));
+    case STG(APPLIED):
+        return to == STG(SHORTLISTED) || early_end || to == STG(NOT_SELECTED);
+    case STG(SHORTLISTED):
+        return to == STG(INTERVIEWED) || early_end || to == STG(NOT_SELECTED);
+    case STG(INTERVIEWED):
+        return to == STG(LINE_MANAGER_SUPPORTED) || early_end || to == STG(NOT_SELECTED);
+    case STG(LINE_MANAGER_SUPPORTED):
+        return to == STG(OFFERED) || early_end || to == STG(NOT_SELECTED);
+    case STG(OFFERED):
+        return to == STG(ENROLLED) || early_end || to == STG(DECLINED);
+    case STG(ENROLLED):
+        return to == STG(COMPLETED) || early_end || to == STG(REMOVED_BY_BOARD);
+    default:
+        return 0; /* terminal */
+    }
+}
+
+static int on_enrolment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__EnrolmentChanged *b = ev->enrolment_changed;
+    prog_t *p = projx_prog_get(self, b->programme_id);
+    cohort_t *c = p ? projx_cohort_get(self, b->programme_id, b->cohort_id) : NULL;
+    person_t *x = projx_person_get(self, ev->agency, b->participant_ref);
+    enr_t *e;
+    int cur, to = b->stage;
+    if (!p)
+        return projx_fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
+    if (!c)
+        return projx_fail(w, R(UNKNOWN_COHORT), "cohort is not open");
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with this agency");
+    if (!projx_listed(c, ev->agency))
+        return projx_fail(w, R(AGENCY_NOT_IN_COHORT), "agency does not take part in this cohort");
+    if (to < 1 || to >= N_STAGE)
+        return projx_fail(w, R(BAD_ENUM), "stage is unknown");
+    e = projx_enr_get(c, x);
+    cur = e ? e->stage : 0;
+    if (!step_ok(cur, to, projx_is_mentor(x))) {
+        if (to == STG(OFFERED) && cur < STG(LINE_MANAGER_SUPPORTED))
+            return projx_fail(w, R(NO_LINE_MANAGER_SUPPORT),
+                              "an offer needs the line manager's support: go to "
+                              "LINE_MANAGER_SUPPORTED first");
+        return projx_fail(w, R(BAD_TRANSITION), "cannot go from %s to %s",
+                          cur ? STAGE_NAME(cur) : "none", STAGE_NAME(to));
+    }
+    if (dry)
+        return 0;
+    if (!e) {
+        ag_t *a = projx_ag_get(c, ev->agency);
+        if (!(e = projx_enr_create(c, x)))
+            return -ENOMEM;
+        if (a)
+            a->n_enr++;
+    }
+    e->stage = to;
+    if (to == STG(ENROLLED))
+        projx_date_of_us(ev->occurred_at, e->enrolled_on);
+    projx_mark_cohort(c, 0);
+    projx_mark_ag(c, ev->agency);
+    return 0;
+}
+
+/* Whether recording session id (of kind) for e leaves the cohort's held
+ * sessions (see held_sessions) as they are: e already had it with that
+ * kind, or, new to e, someone of e's requirement group has it with that
+ * kind. Anything else may change them. */
+static int held_unchanged(const cohort_t *c, const enr_t *e, const sess_t *old, int kind,
+                          const char *id)
+{
+    enr_t *o, *tmp, *head = c->enrs;
+    if (old)
+        return old->kind == kind;
+    HASH_ITER(hh, head, o, tmp)
+    {
+        const sess_t *s;
+        if (o != e && projx_grp(o->who->d.role) == projx_grp(e->who->d.role) &&
+            (s = projx_sess_get(o, id)) && s->kind == kind)
+            return 1;
+    }
+    return 0;
+}
+
+static int on_attendance(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__AttendanceRecorded *b = ev->attendance_recorded;
+    prog_t *p = projx_prog_get(self, b->programme_id);
+    cohort_t *c = p ? projx_cohort_get(self, b->programme_id, b->cohort_id) : NULL;
+    person_t *x = projx_person_get(self, ev->agency, b->participant_ref);
+    enr_t *e;
+    sess_t *s;
+    if (!p)
+        return projx_fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
+    if (!c)
+        return projx_fail(w, R(UNKNOWN_COHORT), "cohort is not open");
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with this agency");
+    e = projx_enr_get(c, x);
+    if (!e || !projx_enrolled(e))
+        return projx_fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort");
+    if (b->status < COHORT__V1__ATTENDANCE_STATUS__PRESENT ||
+        b->status > COHORT__V1__ATTENDANCE_STATUS__ABSENT)
+        return projx_fail(w, R(BAD_ENUM), "status is unknown");
+    if (!projx_find_comp(&p->def, projx_grp(x->d.role), b->component))
+        return projx_fail(w, R(BAD_VALUE), "component %s is not required for the %s role",
+                          KIND_NAME(b->component),
+                          projx_ename(&cohort__v1__role__descriptor, x->d.role));
+    if (dry)
+        return 0;
+    s = projx_sess_get(e, b->session_id);
+    int same_held = held_unchanged(c, e, s, b->component, b->session_id);
+    if (!s && !(s = projx_sess_create(e, b->session_id)))
+        return -ENOMEM;
+    s->kind = b->component;
+    s->status = b->status;
+    s->minutes = b->minutes;
+    projx_day_copy(s->date, b->session_date);
+    /* A newly held session moves everyone's expected minutes (all agency
+     * topics); otherwise only this person's agency topic changes. */
+    projx_mark_cohort(c, !same_held);
+    if (same_held)
+        projx_mark_ag(c, ev->agency);
+    return 0;
+}
+
+/* A promotion target: an enrolment and its cohort. */
+typedef struct {
+    cohort_t *c; /* the cohort */
+    enr_t *e;    /* the person's enrolment there */
+} target_t;
+
+static int on_promotion(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__PromotionRecorded *b = ev->promotion_recorded;
+    person_t *x = projx_person_get(self, ev->agency, b->participant_ref);
+    int has_p = b->programme_id && *b->programme_id, has_c = b->cohort_id && *b->cohort_id;
+    size_t n = 0, cap = HASH_COUNT(self->cohorts), i;
+    target_t *t = NULL;
+    char **strs = NULL;
+    cohort_t *c, *tmp;
+    int rc = -ENOMEM;
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with this agency");
+    if (b->kind < 1 || b->kind >= N_PKIND)
+        return projx_fail(w, R(BAD_ENUM), "kind is unknown");
+    if (has_p && !projx_prog_get(self, b->programme_id))
+        return projx_fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
+    if (has_p && has_c && !projx_cohort_get(self, b->programme_id, b->cohort_id))
+        return projx_fail(w, R(UNKNOWN_COHORT), "cohort is not open");
+    if (cap && !(t = calloc(cap, sizeof *t)))
+        return -ENOMEM;
+    HASH_ITER(hh, self->cohorts, c, tmp)
+    {
+        enr_t *e;
+        if ((has_p && strcmp(c->prog->id, b->programme_id) != 0) ||
+            (has_c && strcmp(c->id, b->cohort_id) != 0))
+            continue;
+        if ((e = projx_enr_get(c, x)) && projx_enrolled(e) && n < cap)
+            t[n++] = (target_t){c, e};
+    }
+    if (n == 0) {
+        rc = has_p || has_c
+                 ? projx_fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort")
+                 : projx_fail(w, R(NOT_ENROLLED), "participant is not enrolled in any cohort");
+        goto cleanup;
+    }
+    if (dry) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (!(strs = calloc(2 * n, sizeof *strs)))
+        goto cleanup;
+    for (i = 0; i < n; i++)
+        if (projx_promos_reserve(t[i].e) || !(strs[2 * i] = projx_dup(b->from_grade)) ||
+            !(strs[2 * i + 1] = projx_dup(b->to_grade)))
+            goto cleanup;
+    for (i = 0; i < n; i++) {
+        promo_t *pr = &t[i].e->promos[t[i].e->n_promos++];
+        pr->kind = b->kind;
+        pr->from = strs[2 * i];
+        pr->to = strs[2 * i + 1];
+        strs[2 * i] = strs[2 * i + 1] = NULL;
+        projx_day_copy(pr->on, b->effective_on);
+        projx_mark_cohort(t[i].c, 0);
+        projx_mark_ag(t[i].c, ev->agency);
+    }
+    rc = 0;
+cleanup:
+    if (strs)
+        for (i = 0; i < 2 * n; i++)
+            free(strs[i]);
+    free(strs);
+    free(t);
+    return rc;
+}
+
+/* MentorAssigned: the mentor is the person registered as (mentor_agency,
+ * mentor_ref), mentor_agency defaulting to the event's agency; no other
+ * agency is searched, so nobody can capture an assignment by registering
+ * the same ref elsewhere. Every rule about the sender's own records is
+ * checked first; the mentor's record last. For a mentor of another agency,
+ * "no such ref there" and "there, but not a mentor or coach" fail with the
+ * same code and reason, so a reply never tells an agency whether another
+ * one holds a ref (docs/status.md). */
+static int on_mentor(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__MentorAssigned *b = ev->mentor_assigned;
+    const char *magency = b->mentor_agency && *b->mentor_agency ? b->mentor_agency : ev->agency;
+    prog_t *p = projx_prog_get(self, b->programme_id);
+    cohort_t *c = p ? projx_cohort_get(self, b->programme_id, b->cohort_id) : NULL;
+    person_t *x = projx_person_get(self, ev->agency, b->participant_ref), *m;
+    enr_t *e;
+    if (!p)
+        return projx_fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
+    if (!c)
+        return projx_fail(w, R(UNKNOWN_COHORT), "cohort is not open");
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with this agency");
+    e = projx_enr_get(c, x);
+    if (!e || !projx_enrolled(e))
+        return projx_fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort");
+    m = projx_person_get(self, magency, b->mentor_ref);
+    if (strcmp(magency, projx_S(ev->agency)) != 0) {
+        if (!m || !projx_is_mentor(m))
+            return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                              "no mentor or coach with this ref is registered with mentor_agency");
+    } else if (!m) {
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT), "mentor is not registered with this agency");
+    } else if (!projx_is_mentor(m)) {
+        return projx_fail(w, R(WRONG_ROLE), "mentor is registered, but not as a mentor or coach");
+    }
+    if (m == x)
+        return projx_fail(w, R(WRONG_ROLE), "a person cannot be their own mentor");
+    if (dry)
+        return 0;
+    for (size_t i = 0; i < e->n_mentors; i++)
+        if (e->mentors[i] == m)
+            return 0; /* already assigned: nothing changes */
+    if (projx_mentors_reserve(e))
+        return -ENOMEM;
+    e->mentors[e->n_mentors++] = m;
+    c->dirty = 1;
+    projx_mark_ag(c, x->agency);
+    projx_mark_ag(c, m->agency);
+    return 0;
+}
+
+/* Removes x from e's mentors; returns 1 if x was one. */
+static int drop_mentor(enr_t *e, const person_t *x)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < e->n_mentors; i++)
+        if (e->mentors[i] != x)
+            e->mentors[k++] = e->mentors[i];
+    int dropped = k != e->n_mentors;
+    e->n_mentors = k;
+    return dropped;
+}
+
+/* Forgets a person entirely: their enrolments (with attendance and
+ * promotions), their place as anyone's mentor, and the person. Everything
+ * derived (counts, held sessions, representation, progression) is computed
+ * on demand from what is left, so it is as if they had never been there. */
+static int on_erased(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__ParticipantErased *b = ev->participant_erased;
+    person_t *x = projx_person_get(self, ev->agency, b->participant_ref);
+    cohort_t *c, *ctmp;
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with this agency");
+    if (dry)
+        return 0;
+    HASH_ITER(hh, self->cohorts, c, ctmp)
+    {
+        enr_t *e = projx_enr_get(c, x), *o, *otmp;
+        int touched = 0;
+        if (e) {
+            ag_t *a = projx_ag_get(c, x->agency);
+            HASH_DEL(c->enrs, e);
+            projx_enr_free(e);
+            if (a) {
+                a->n_enr--;
+                a->dirty = 1; /* changed, or removed when no longer live */
+            }
+            touched = 1;
+        }
+        HASH_ITER(hh, c->enrs, o, otmp)
+        touched |= drop_mentor(o, x);
+        if (touched) /* held sessions and mentee counts may move for anyone */
+            projx_mark_cohort(c, 1);
+    }
+    HASH_DEL(self->people, x);
+    projx_person_free(x);
+    return 0;
+}
+
+int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    switch (ev->body_case) {
+    case COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED:
+        if (ev->programme_defined)
+            return on_programme(self, ev->programme_defined, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_COHORT_OPENED:
+        if (ev->cohort_opened)
+            return on_cohort(self, ev->cohort_opened, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_PARTICIPANT_REGISTERED:
+        if (ev->participant_registered)
+            return on_person(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_ENROLMENT_CHANGED:
+        if (ev->enrolment_changed)
+            return on_enrolment(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_ATTENDANCE_RECORDED:
+        if (ev->attendance_recorded)
+            return on_attendance(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_PROMOTION_RECORDED:
+        if (ev->promotion_recorded)
+            return on_promotion(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_MENTOR_ASSIGNED:
+        if (ev->mentor_assigned)
+            return on_mentor(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED:
+        if (ev->participant_erased)
+            return on_erased(self, ev, w, dry);
+        break;
+    default:
+        break;
+    }
+    return projx_fail(w, R(NO_BODY), "no body, or a body type this daemon does not know");
+}

@@ -1,0 +1,458 @@
+/* proj_state.c: the projection's checkpoint state, proj_save and proj_load
+ * (see proj.h, checkpoint.h).
+ *
+ * proj_save writes the whole state as one JSON document in sorted order,
+ * so equal states give equal bytes. proj_load validates everything it reads
+ * (types, ranges, ids, dates, references) and on any error leaves the
+ * projection empty and returns a negative errno; it never trusts the text. */
+#include "proj_int.h"
+
+/* ------------------------------------------------------ save / load --- */
+
+int projx_prog_cmp(const void *a, const void *b)
+{
+    return strcmp((*(prog_t *const *)a)->id, (*(prog_t *const *)b)->id);
+}
+
+static int ckey_cmp(const void *a, const void *b)
+{
+    return strcmp((*(cohort_t *const *)a)->key, (*(cohort_t *const *)b)->key);
+}
+
+static int sess_cmp(const void *a, const void *b)
+{
+    return strcmp((*(sess_t *const *)a)->id, (*(sess_t *const *)b)->id);
+}
+
+static json_t *save_prog(const prog_t *p)
+{
+    json_t *o = json_object(), *req = json_array(), *aims = json_array();
+    int err = 0;
+    for (int g = 0; g < 2; g++) {
+        json_t *l = json_array();
+        for (size_t i = 0; i < p->def.n_req[g]; i++) {
+            const comp_t *c = &p->def.req[g][i];
+            err |= json_array_append_new(l, json_pack("[iIIs]", c->kind, (json_int_t)c->count,
+                                                      (json_int_t)c->minutes, projx_S(c->label)));
+        }
+        err |= json_array_append_new(req, l);
+    }
+    for (size_t i = 0; i < p->def.n_aims; i++)
+        err |= json_array_append_new(
+            aims, json_pack("[ii]", p->def.aims[i].group, (int)p->def.aims[i].pct));
+    err |= json_object_set_new(o, "id", json_string(p->id));
+    err |= json_object_set_new(o, "name", json_string(projx_S(p->def.name)));
+    err |= json_object_set_new(o, "months", json_integer(p->def.months));
+    err |= json_object_set_new(o, "req", req);
+    err |= json_object_set_new(o, "aims", aims);
+    return err ? (json_decref(o), NULL) : o;
+}
+
+static json_t *save_cohort(const cohort_t *c)
+{
+    json_t *o = json_object(), *ags = json_array();
+    int err = 0;
+    for (size_t i = 0; i < c->def.n_agencies; i++)
+        err |= json_array_append_new(ags, json_string(c->def.agencies[i]));
+    err |= json_object_set_new(o, "programme", json_string(c->prog->id));
+    err |= json_object_set_new(o, "cohort", json_string(c->id));
+    err |= json_object_set_new(o, "places", json_integer(c->def.places));
+    err |= json_object_set_new(o, "starts_on", json_string(c->def.starts));
+    err |= json_object_set_new(o, "ends_on", json_string(c->def.ends));
+    err |= json_object_set_new(o, "agencies", ags);
+    return err ? (json_decref(o), NULL) : o;
+}
+
+static json_t *save_person(const person_t *x)
+{
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}", "agency", x->agency,
+                     "ref", x->ref, "role", x->d.role, "ethnicity", x->d.eth, "gender", x->d.gender,
+                     "disability", x->d.disability, "age_band", x->d.age, "orientation",
+                     x->d.orientation, "religion", x->d.religion, "grade", projx_S(x->d.grade),
+                     "officer", x->d.officer);
+}
+
+static json_t *save_enr(const cohort_t *c, const enr_t *e)
+{
+    json_t *o = json_object(), *ss = json_array(), *ps = json_array(), *ms = json_array();
+    size_t n = HASH_COUNT(e->sess), k = 0;
+    sess_t **v = malloc((n + 1) * sizeof *v), *s, *tmp, *head = e->sess;
+    int err = !v;
+    if (v) {
+        HASH_ITER(hh, head, s, tmp)
+        v[k++] = s;
+        qsort(v, k, sizeof *v, sess_cmp);
+        for (size_t i = 0; i < k; i++)
+            err |= json_array_append_new(ss, json_pack("[sisiI]", v[i]->id, v[i]->kind, v[i]->date,
+                                                       v[i]->status, (json_int_t)v[i]->minutes));
+        free(v);
+    }
+    for (size_t i = 0; i < e->n_promos; i++)
+        err |= json_array_append_new(ps, json_pack("[isss]", e->promos[i].kind,
+                                                   projx_S(e->promos[i].from),
+                                                   projx_S(e->promos[i].to), e->promos[i].on));
+    for (size_t i = 0; i < e->n_mentors; i++)
+        err |=
+            json_array_append_new(ms, json_pack("[ss]", e->mentors[i]->agency, e->mentors[i]->ref));
+    err |= json_object_set_new(o, "programme", json_string(c->prog->id));
+    err |= json_object_set_new(o, "cohort", json_string(c->id));
+    err |= json_object_set_new(o, "agency", json_string(e->who->agency));
+    err |= json_object_set_new(o, "ref", json_string(e->who->ref));
+    err |= json_object_set_new(o, "stage", json_integer(e->stage));
+    err |= json_object_set_new(o, "enrolled_on", json_string(e->enrolled_on));
+    err |= json_object_set_new(o, "sessions", ss);
+    err |= json_object_set_new(o, "promotions", ps);
+    err |= json_object_set_new(o, "mentors", ms);
+    return err ? (json_decref(o), NULL) : o;
+}
+
+char *proj_save(const proj_t *self)
+{
+    json_t *doc, *progs = json_array(), *cohorts = json_array(), *people = json_array(),
+                 *enrs = json_array();
+    size_t np = 0, nc = 0, nx = 0;
+    prog_t **pv = NULL, *p, *ptmp, *phead;
+    cohort_t **cv = NULL, *c, *ctmp, *chead;
+    person_t **xv = NULL, *x, *xtmp, *xhead;
+    int err = 0;
+    if (!self)
+        return NULL;
+    phead = self->progs;
+    chead = self->cohorts;
+    xhead = self->people;
+    doc = json_object();
+    pv = malloc((HASH_COUNT(phead) + 1) * sizeof *pv);
+    cv = malloc((HASH_COUNT(chead) + 1) * sizeof *cv);
+    xv = malloc((HASH_COUNT(xhead) + 1) * sizeof *xv);
+    if (!pv || !cv || !xv) {
+        err = 1;
+        goto cleanup;
+    }
+    HASH_ITER(hh, phead, p, ptmp)
+    pv[np++] = p;
+    HASH_ITER(hh, chead, c, ctmp)
+    cv[nc++] = c;
+    HASH_ITER(hh, xhead, x, xtmp)
+    xv[nx++] = x;
+    qsort(pv, np, sizeof *pv, projx_prog_cmp);
+    qsort(cv, nc, sizeof *cv, ckey_cmp);
+    qsort(xv, nx, sizeof *xv, projx_person_cmp);
+    for (size_t i = 0; i < np; i++)
+        err |= json_array_append_new(progs, save_prog(pv[i]));
+    for (size_t i = 0; i < nx; i++)
+        err |= json_array_append_new(people, save_person(xv[i]));
+    for (size_t i = 0; !err && i < nc; i++) {
+        enr_t **es;
+        size_t ne;
+        err |= json_array_append_new(cohorts, save_cohort(cv[i]));
+        if (projx_enrs_of(cv[i], &es, &ne)) {
+            err = 1;
+            break;
+        }
+        for (size_t j = 0; j < ne; j++)
+            err |= json_array_append_new(enrs, save_enr(cv[i], es[j]));
+        free(es);
+    }
+cleanup:
+    err |= json_object_set_new(doc, "format", json_string("cohortd-proj"));
+    err |= json_object_set_new(doc, "version", json_integer(1));
+    err |= json_object_set_new(doc, "seq", json_integer((json_int_t)self->seq));
+    err |= json_object_set_new(doc, "as_of", json_integer(self->as_of));
+    err |= json_object_set_new(doc, "programmes", progs);
+    err |= json_object_set_new(doc, "cohorts", cohorts);
+    err |= json_object_set_new(doc, "people", people);
+    err |= json_object_set_new(doc, "enrolments", enrs);
+    err |= json_object_set_new(doc, "releases", release_save(self->rel));
+    free(pv);
+    free(cv);
+    free(xv);
+    if (err)
+        return json_decref(doc), NULL;
+    return projx_dump(doc);
+}
+
+/* Load helpers: each returns 0 or -EINVAL. */
+
+static const char *gs(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int gi(json_t *v, long long lo, long long hi, long long *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return -EINVAL;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* An id or ref: non-empty, no '/', within the protocol limits. */
+static int idok(const char *s)
+{
+    return s && *s && !strchr(s, '/') && strlen(s) <= VALIDATE_MAX_REF;
+}
+
+static int dateok(const char *s)
+{
+    return s && validate_date(s);
+}
+
+static int load_comps(json_t *l, comp_t **out, size_t *n_out)
+{
+    size_t n = json_array_size(l), i;
+    comp_t *v;
+    int seen[N_KIND] = {0};
+    if (!json_is_array(l))
+        return -EINVAL;
+    if (n == 0)
+        return 0;
+    if (!(v = calloc(n, sizeof *v)))
+        return -ENOMEM;
+    for (i = 0; i < n; i++) {
+        json_t *c = json_array_get(l, i);
+        long long k, cnt, min;
+        const char *label = json_string_value(json_array_get(c, 3));
+        if (json_array_size(c) != 4 || gi(json_array_get(c, 0), 1, N_KIND - 1, &k) ||
+            gi(json_array_get(c, 1), 1, UINT32_MAX, &cnt) ||
+            gi(json_array_get(c, 2), 1, UINT32_MAX, &min) || !label || seen[k]++)
+            break;
+        v[i] = (comp_t){(int)k, (uint32_t)cnt, (uint32_t)min, strdup(label)};
+        if (!v[i].label) {
+            projx_comps_free(v, i);
+            return -ENOMEM;
+        }
+    }
+    if (i < n) {
+        projx_comps_free(v, i);
+        return -EINVAL;
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static int load_prog(proj_t *self, json_t *o)
+{
+    const char *id = gs(o, "id"), *name = gs(o, "name");
+    json_t *req = json_object_get(o, "req"), *aims = json_object_get(o, "aims");
+    long long months;
+    prog_t *p;
+    int rc;
+    if (!idok(id) || !name || projx_prog_get(self, id) || json_array_size(req) != 2 ||
+        !json_is_array(aims) || gi(json_object_get(o, "months"), 0, UINT32_MAX, &months))
+        return -EINVAL;
+    if (!(p = projx_prog_create(self, id)))
+        return -ENOMEM;
+    p->def.months = (uint32_t)months;
+    if (!(p->def.name = strdup(name)))
+        return -ENOMEM;
+    for (int g = 0; g < 2; g++)
+        if ((rc = load_comps(json_array_get(req, g), &p->def.req[g], &p->def.n_req[g])))
+            return rc;
+    if (json_array_size(aims) &&
+        !(p->def.aims = calloc(json_array_size(aims), sizeof *p->def.aims)))
+        return -ENOMEM;
+    for (size_t i = 0; i < json_array_size(aims); i++) {
+        json_t *a = json_array_get(aims, i);
+        long long g, pct;
+        if (json_array_size(a) != 2 || gi(json_array_get(a, 0), 1, 4, &g) ||
+            gi(json_array_get(a, 1), 0, 100, &pct))
+            return -EINVAL;
+        p->def.aims[p->def.n_aims++] = (aim_t){(int)g, (uint32_t)pct};
+    }
+    return 0;
+}
+
+static ag_t *ag_add(cohort_t *c, const char *agency)
+{
+    ag_t *a = projx_ag_get(c, agency), *v;
+    if (a)
+        return a;
+    if (!(v = realloc(c->ags, (c->n_ags + 1) * sizeof *v)))
+        return NULL;
+    c->ags = v;
+    a = &v[c->n_ags];
+    memset(a, 0, sizeof *a);
+    if (!(a->id = strdup(agency)))
+        return NULL;
+    c->n_ags++;
+    return a;
+}
+
+static int load_cohort(proj_t *self, json_t *o)
+{
+    const char *pid = gs(o, "programme"), *cid = gs(o, "cohort"), *st = gs(o, "starts_on"),
+               *en = gs(o, "ends_on");
+    json_t *ags = json_object_get(o, "agencies");
+    prog_t *p = pid ? projx_prog_get(self, pid) : NULL;
+    long long places;
+    cohort_t *c;
+    if (!p || !idok(cid) || projx_cohort_get(self, pid, cid) || !dateok(st) || !dateok(en) ||
+        !json_is_array(ags) || gi(json_object_get(o, "places"), 0, UINT32_MAX, &places))
+        return -EINVAL;
+    if (!(c = projx_cohort_create(self, p, cid)))
+        return -ENOMEM;
+    c->def.places = (uint32_t)places;
+    projx_day_copy(c->def.starts, st);
+    projx_day_copy(c->def.ends, en);
+    if (json_array_size(ags) &&
+        !(c->def.agencies = calloc(json_array_size(ags), sizeof *c->def.agencies)))
+        return -ENOMEM;
+    for (size_t i = 0; i < json_array_size(ags); i++) {
+        const char *a = json_string_value(json_array_get(ags, i));
+        ag_t *ag;
+        if (!idok(a))
+            return -EINVAL;
+        if (!(c->def.agencies[c->def.n_agencies] = strdup(a)))
+            return -ENOMEM;
+        c->def.n_agencies++;
+        if (!(ag = ag_add(c, a)))
+            return -ENOMEM;
+        ag->listed = 1;
+    }
+    return 0;
+}
+
+static int load_person(proj_t *self, json_t *o)
+{
+    const char *agency = gs(o, "agency"), *ref = gs(o, "ref"), *grade = gs(o, "grade");
+    json_t *officer = json_object_get(o, "officer");
+    long long role, eth, gen, dis, age, ori, rel;
+    person_t *x;
+    if (!idok(agency) || !idok(ref) || !grade || !json_is_boolean(officer) ||
+        projx_person_get(self, agency, ref) || gi(json_object_get(o, "role"), 1, 3, &role) ||
+        gi(json_object_get(o, "ethnicity"), 0, 17, &eth) || /* 0: sealed, key gone */
+        gi(json_object_get(o, "gender"), 0, 4, &gen) ||
+        gi(json_object_get(o, "disability"), 0, 3, &dis) ||
+        gi(json_object_get(o, "age_band"), 0, 6, &age) ||
+        gi(json_object_get(o, "orientation"), 0, 4, &ori) ||
+        gi(json_object_get(o, "religion"), 0, 9, &rel))
+        return -EINVAL;
+    if (!(x = projx_person_create(self, agency, ref)))
+        return -ENOMEM;
+    x->d = (pdata_t){(int)role,    (int)eth, (int)gen, (int)dis,
+                     (int)age,     (int)ori, (int)rel, json_is_true(officer),
+                     strdup(grade)};
+    return x->d.grade ? 0 : -ENOMEM;
+}
+
+static int load_enr(proj_t *self, json_t *o)
+{
+    const char *pid = gs(o, "programme"), *cid = gs(o, "cohort"), *on = gs(o, "enrolled_on");
+    cohort_t *c = pid && cid ? projx_cohort_get(self, pid, cid) : NULL;
+    person_t *x = projx_person_get(self, gs(o, "agency"), gs(o, "ref"));
+    json_t *ss = json_object_get(o, "sessions"), *ps = json_object_get(o, "promotions"),
+           *ms = json_object_get(o, "mentors");
+    long long stage;
+    enr_t *e;
+    ag_t *ag;
+    if (!c || !x || !gs(o, "agency") || !gs(o, "ref") || projx_enr_get(c, x) || !on ||
+        (*on && !dateok(on)) || !json_is_array(ss) || !json_is_array(ps) || !json_is_array(ms) ||
+        gi(json_object_get(o, "stage"), 1, N_STAGE - 1, &stage))
+        return -EINVAL;
+    if (!(ag = ag_add(c, x->agency)) || !(e = projx_enr_create(c, x)))
+        return -ENOMEM;
+    ag->n_enr++;
+    e->stage = (int)stage;
+    projx_day_copy(e->enrolled_on, on);
+    for (size_t i = 0; i < json_array_size(ss); i++) {
+        json_t *a = json_array_get(ss, i);
+        const char *id = json_string_value(json_array_get(a, 0));
+        const char *date = json_string_value(json_array_get(a, 2));
+        long long kind, status, minutes;
+        sess_t *s;
+        if (json_array_size(a) != 5 || !idok(id) || !dateok(date) || projx_sess_get(e, id) ||
+            gi(json_array_get(a, 1), 1, N_KIND - 1, &kind) ||
+            gi(json_array_get(a, 3), 1, 4, &status) ||
+            gi(json_array_get(a, 4), 0, UINT32_MAX, &minutes))
+            return -EINVAL;
+        if (!(s = projx_sess_create(e, id)))
+            return -ENOMEM;
+        s->kind = (int)kind;
+        s->status = (int)status;
+        s->minutes = (uint32_t)minutes;
+        projx_day_copy(s->date, date);
+    }
+    for (size_t i = 0; i < json_array_size(ps); i++) {
+        json_t *a = json_array_get(ps, i);
+        const char *from = json_string_value(json_array_get(a, 1));
+        const char *to = json_string_value(json_array_get(a, 2));
+        const char *eff = json_string_value(json_array_get(a, 3));
+        long long kind;
+        promo_t *pr;
+        if (json_array_size(a) != 4 || !from || !to || !dateok(eff) ||
+            gi(json_array_get(a, 0), 1, N_PKIND - 1, &kind))
+            return -EINVAL;
+        if (projx_promos_reserve(e))
+            return -ENOMEM;
+        pr = &e->promos[e->n_promos];
+        *pr = (promo_t){(int)kind, strdup(from), strdup(to), ""};
+        e->n_promos++;
+        if (!pr->from || !pr->to)
+            return -ENOMEM;
+        projx_day_copy(pr->on, eff);
+    }
+    for (size_t i = 0; i < json_array_size(ms); i++) {
+        json_t *a = json_array_get(ms, i);
+        person_t *m = projx_person_get(self, json_string_value(json_array_get(a, 0)),
+                                       json_string_value(json_array_get(a, 1)));
+        if (json_array_size(a) != 2 || !json_is_string(json_array_get(a, 0)) ||
+            !json_is_string(json_array_get(a, 1)) || !m)
+            return -EINVAL;
+        if (projx_mentors_reserve(e))
+            return -ENOMEM;
+        e->mentors[e->n_mentors++] = m;
+    }
+    return 0;
+}
+
+static int load_list(proj_t *self, json_t *root, const char *key, int (*fn)(proj_t *, json_t *))
+{
+    json_t *l = json_object_get(root, key);
+    int rc;
+    if (!json_is_array(l))
+        return -EINVAL;
+    for (size_t i = 0; i < json_array_size(l); i++) {
+        json_t *o = json_array_get(l, i);
+        if (!json_is_object(o))
+            return -EINVAL;
+        if ((rc = fn(self, o)))
+            return rc;
+    }
+    return 0;
+}
+
+int proj_load(proj_t *self, const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *root;
+    long long seq, as_of, version;
+    const char *format;
+    int rc;
+    if (!self || !text || self->seq || self->progs || self->cohorts || self->people)
+        return -EINVAL;
+    if (!(root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)))
+        return -EINVAL;
+    format = gs(root, "format");
+    if (!json_is_object(root) || !format || strcmp(format, "cohortd-proj") != 0 ||
+        gi(json_object_get(root, "version"), 1, 1, &version) ||
+        gi(json_object_get(root, "seq"), 0, INT64_MAX, &seq) ||
+        gi(json_object_get(root, "as_of"), 0, INT64_MAX, &as_of))
+        rc = -EINVAL;
+    else if (!(rc = load_list(self, root, "programmes", load_prog)) &&
+             !(rc = load_list(self, root, "cohorts", load_cohort)) &&
+             !(rc = load_list(self, root, "people", load_person)) &&
+             !(rc = load_list(self, root, "enrolments", load_enr)) &&
+             !(rc = release_load(self->rel, json_object_get(root, "releases")))) {
+        self->seq = (uint64_t)seq;
+        self->as_of = as_of;
+    }
+    json_decref(root);
+    if (rc) {
+        projx_clear(self);
+        return rc;
+    }
+    projx_mark_all(self);
+    return 0;
+}
