@@ -170,17 +170,146 @@ sub holes {
 
 sub out_lines { my $n = () = slurp($_[0]) =~ /\n/g; $n }
 
+# The acks in an agent's --json output: eventId => seq (a line cut short
+# by a kill is left out).
+sub acks_of {
+    my ($text) = @_;
+    $text =~ s/[^\n]*\z//;
+    my %a;
+    for my $l (split /\n/, $text) {
+        my $o = eval { decode_json($l) } or next;
+        $a{ $o->{eventId} } = $o->{seq} if ($o->{result} // '') =~ /^(ACCEPTED|DUPLICATE)$/;
+    }
+    return \%a;
+}
+
+# Reads the records the shim appended since the last call (state in $st:
+# file, off) and keeps what the kill triggers look at: jend, where the
+# last journal write of records (not the zeros of its creation) ended; epochs, journal epochs begun at offset 0;
+# walsyncs, syncs of RocksDB's WAL (a journal wrap, or a large sync).
+sub rec_poll {
+    my ($st) = @_;
+    open my $fh, '<:raw', $st->{file} or return;
+    seek $fh, $st->{off}, 0;
+    local $/;
+    my $d = <$fh> // '';
+    my $p = 0;
+    while ($p + 21 <= length $d) {
+        my ($op, $pl, $off, $len) = unpack('a1 V Q< Q<', substr($d, $p, 21));
+        last if $p + 21 + $pl + $len > length $d;
+        my $path = substr($d, $p + 21, $pl);
+        if ($op eq 'W' && $path eq 'journal' && substr($d, $p + 21 + $pl, 4) eq 'CJR1') {
+            $st->{epochs}++ if $off == 0;
+            $st->{jend} = $off + $len;
+        } elsif ($op eq 'S' && $path =~ /\.log$/) {
+            $st->{walsyncs}++;
+        }
+        $p += 21 + $pl + $len;
+    }
+    $st->{off} += $p;
+}
+
+# The current WAL file of the data directory $data (the newest *.log).
+sub wal_of {
+    my ($data) = @_;
+    my @l = sort { $a->[0] <=> $b->[0] } map { m{/(\d+)\.log$} ? [$1, $_] : () } glob("$data/*.log");
+    return @l ? $l[-1][1] : undef;
+}
+
+# Waits (up to 5 s) until the WAL has not grown for 100 ms: the daemon has
+# written what it took in. Returns its size.
+sub wal_quiet {
+    my ($data) = @_;
+    my ($last, $since, $until) = (-1, time, time + 5);
+    while (time < $until) {
+        my $s = -s (wal_of($data) // '') // 0;
+        ($last, $since) = ($s, time) if $s != $last;
+        last if time - $since >= 0.1;
+        sleep 0.01;
+    }
+    return $last;
+}
+
+# Makes the next record of RocksDB's WAL start a 32 KiB block (so a hole
+# in the block before is one RocksDB 7.8 recovers past: see holes()).
+# RocksDB starts a record in the next block when fewer than 7 bytes (a
+# header) are left in the block; such a boundary is rare by chance (about
+# 1 in 100 with this workload). So events are sent one per batch (window
+# 1), each an attendance of one participant with a session id of 1-64
+# characters: each adds a record of r0 + that length bytes, r0 measured
+# first; their sizes are chosen from the WAL's size so that a record ends
+# in the last 7 bytes of a block, then one more event starts the next.
+# Every event is acked (the journal synced: RocksDB's WAL is not). Returns
+# the boundary's offset (0 if not reached in 12 sends) and the events sent,
+# with their acks added to %$acked.
+sub align {
+    my ($d, $dir, $tag, $acked) = @_;
+    my $tmpl = attendance_events(1, $tag)->[0];
+    my (@sent, $n);
+    my $size = sub { -s (wal_of($d->{data}) // '') // 0 };
+    my $send = sub {
+        my @ev;
+        for my $len (@_) {
+            my %e = (%$tmpl, eventId => sprintf('%08x-%04x-7%03x-8000-%012x', 0x01900000 + $tag, $tag, 4, ++$n));
+            $e{attendanceRecorded} = { %{ $tmpl->{attendanceRecorded} }, sessionId => 's' x $len };
+            push @ev, \%e;
+        }
+        write_jsonl("$dir/align.jsonl", \@ev);
+        my ($rc, $res) = agent_send($d, "$dir/align.jsonl", '--window', 1);
+        for (@$res) { $acked->{ $_->{eventId} } = $_->{seq} if ($_->{result} // '') =~ /^(ACCEPTED|DUPLICATE)$/ }
+        push @sent, @ev;
+        return wal_quiet($d->{data});
+    };
+    # r0: a record's bytes less its session id's length, for lengths LO-HI
+    # (above LO the encoded event's length prefixes keep their size)
+    my ($lo, $hi, $r0) = (25, 58);
+    for (1 .. 3) {
+        my $p0 = $size->();
+        my ($p1, $p2) = ($send->($lo), $send->($hi));
+        note("align: calibrating: $p0 $p1 $p2") if $ENV{COHORT_CRASH_DEBUG};
+        if (int($p0 / 32768) == int($p2 / 32768) && $p2 - $p1 == $p1 - $p0 + $hi - $lo) { $r0 = $p1 - $p0 - $lo; last }
+    }
+    note("align: no r0") if !$r0 && $ENV{COHORT_CRASH_DEBUG};
+    return (0, \@sent) unless $r0;
+    for (1 .. 12) {
+        my $p = $size->();
+        my $b = (int($p / 32768) + 1) * 32768;
+        my $left = $b - $p;
+        note("align: r0 $r0, WAL at $p, $left bytes to the boundary") if $ENV{COHORT_CRASH_DEBUG};
+        if ($left >= $r0 + $lo && $left <= $r0 + $hi + 6) {
+            my $q = $send->($left - $r0 > $hi ? $hi : $left - $r0);
+            next unless $q >= $b - 6 && $q <= $b;
+            $send->($lo + int rand($hi - $lo + 1));
+            open my $fh, '<:raw', wal_of($d->{data}) or next;
+            seek $fh, $b, 0;
+            read($fh, my $h, 7) == 7 or next;
+            my ($len, $type) = unpack('x4 v C', $h);
+            return ($b, \@sent) if $len && ($type == 1 || $type == 2);
+        } elsif ($left > $r0 + $hi + 6) {
+            # k events leaving about r0 + (LO + HI) / 2 bytes before the boundary
+            my $mid = $r0 + int(($lo + $hi) / 2);
+            my $k = int(($left - $mid) / ($r0 + $hi)) + 1;
+            my $sum = $left - $mid - $k * $r0;
+            my @l = map { my $l = int($sum / $k) + ($_ < $sum % $k ? 1 : 0); $l < $lo ? $lo : $l > $hi ? $hi : $l } 0 .. $k - 1;
+            $send->(@l);
+        } else {
+            $send->($hi);    # too close: past the boundary, to the next one
+        }
+    }
+    return (0, \@sent);
+}
+
 my $t0 = time;
-my ($nstates, $nacked, $nwrap, $nholes) = (0, 0, 0, 0);
+my ($nstates, $nacked, $nwrap, $nholes, $naligned, $nholestates, $nnearwrap) = (0, 0, 0, 0, 0, 0, 0);
 for my $run (1 .. $RUNS) {
     # odd runs: a 256 KiB journal, which wraps; even runs: the real 16 MiB,
     # so RocksDB's WAL is not synced for the whole run: a long unsynced
     # tail, with small batches
     my $small = $run % 2;
-    local $ENV{COHORT_TEST_JOURNAL_SIZE} = $small ? 256 * 1024 : 16 << 20;
+    my $jsize = $small ? 256 * 1024 : 16 << 20;
+    local $ENV{COHORT_TEST_JOURNAL_SIZE} = $jsize;
     my $dir = tmpdir();
     my $events = make_events($N, 10 + $run);
-    write_jsonl("$dir/all.jsonl", $events);
     make_path("$dir/data");
     chmod 0700, "$dir/data";
     my $d;
@@ -191,38 +320,83 @@ for my $run (1 .. $RUNS) {
         local $ENV{ASAN_OPTIONS} = join(':', grep { $_ } $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0');
         $d = start_daemon(dir => $dir);
     }
-    # push; kill -9 the daemon after a random share of the acks
+    my $rec = { file => "$dir/rec", off => 0, jend => 0, epochs => 0, walsyncs => 0 };
     my $window = $small ? (4, 16, 64)[ int rand 3 ] : (4, 16)[ int rand 2 ];
-    my $apid = fork() // die "fork: $!";
-    if (!$apid) {
-        open STDOUT, '>', "$dir/agent.out" or die;
-        open STDERR, '>', "$dir/agent.err" or die;
-        exec bin('cohort-agent'), 'send', '--json', '--endpoint', $d->{endpoint}, '--window',
-            $window, "$dir/all.jsonl" or die "exec: $!";
-    }
-    my $want = int($N * (0.2 + 0.75 * rand()));
-    my $until = time + 30;
-    sleep 0.002 while out_lines("$dir/agent.out") < $want && time < $until && waitpid($apid, WNOHANG) == 0;
-    sleep rand(0.01);
-    kill9_daemon($d);
-    kill 'KILL', $apid;
-    waitpid($apid, 0);
-    my $text = slurp("$dir/agent.out");
-    $text =~ s/[^\n]*\z//;    # a line cut short
     my %acked;
-    for my $l (split /\n/, $text) {
-        my $o = eval { decode_json($l) } or next;
-        $acked{ $o->{eventId} } = $o->{seq} if ($o->{result} // '') =~ /^(ACCEPTED|DUPLICATE)$/;
-    }
+    # Pushes @$evs (window $window) and stops once $stop->() is true:
+    # then kills the agent (phase 1) or the daemon and the agent (phase 3).
+    # Returns how it ended.
+    my $push = sub {
+        my ($evs, $phase, $stop) = @_;
+        write_jsonl("$dir/push$phase.jsonl", $evs);
+        my $apid = fork() // die "fork: $!";
+        if (!$apid) {
+            open STDOUT, '>', "$dir/agent$phase.out" or die;
+            open STDERR, '>', "$dir/agent$phase.err" or die;
+            exec bin('cohort-agent'), 'send', '--json', '--endpoint', $d->{endpoint}, '--window',
+                $window, "$dir/push$phase.jsonl" or die "exec: $!";
+        }
+        my $until = time + 30;
+        my $why = 'the push ended';
+        while (time < $until && waitpid($apid, WNOHANG) == 0) {
+            rec_poll($rec);
+            if (my $w = $stop->()) { $why = $w; last }
+            sleep 0.002;
+        }
+        if ($phase == 3) {
+            sleep rand(0.004);
+            kill9_daemon($d);
+        }
+        kill 'KILL', $apid;
+        waitpid($apid, 0);
+        my $a = acks_of(slurp("$dir/agent$phase.out"));
+        @acked{ keys %$a } = values %$a;
+        return $why;
+    };
+    # phase 1: a share of the events, up to a random count of acks or, with
+    # the small journal, to its first wrap (a RocksDB WAL sync); the agent
+    # is stopped there, the daemon keeps running
+    my @rest = @$events;
+    rec_poll($rec);
+    my $syncs0 = $rec->{walsyncs};
+    my $want1 = int(@rest * (0.05 + 0.3 * rand()));
+    $push->(\@rest, 1,
+            $small ? sub { $rec->{walsyncs} > $syncs0 ? 'the journal wrapped' : '' }
+                   : sub { out_lines("$dir/agent1.out") >= $want1 ? 'acks' : '' });
+    wal_quiet($d->{data});
+    @rest = grep { !exists $acked{ $_->{eventId} } } @rest;
+    # phase 2: a record starting a 32 KiB block of the WAL, after acked
+    # events in unsynced pages
+    my ($boundary, $extra) = align($d, $dir, 10 + $run, \%acked);
+    $naligned++ if $boundary;
+    # phase 3: the rest, the daemon killed mid-push: with the small journal
+    # just before it wraps (when it is within a random 0-32 KiB of its end)
+    # or right after (a WAL sync seen first); with the large one after a
+    # random share of the acks
+    rec_poll($rec);
+    $syncs0 = $rec->{walsyncs};
+    my $want = int(@rest * (0.2 + 0.75 * rand()));
+    my $near = int rand(32 << 10);
+    my $why = $push->(\@rest, 3,
+                      $small ? sub { $rec->{walsyncs} > $syncs0 ? 'right after a journal wrap (WAL synced)'
+                                     : $rec->{jend} >= $jsize - $near ? "the journal within $near bytes of its end" : '' }
+                             : sub { out_lines("$dir/agent3.out") >= $want ? 'acks' : '' });
+    $nnearwrap++ if $why =~ /journal/;
+    my @all = (@$events, @$extra);
+    write_jsonl("$dir/all.jsonl", \@all);
     my $recs = records("$dir/rec");
     # epochs the journal started at offset 0 (the first at the daemon's start)
     my $resets = grep { $_->[0] eq 'W' && $_->[1] eq 'journal' && $_->[2] == 0 && $_->[3] =~ /^CJR1/ } @$recs;
     $nwrap++ if $resets > 1;
-    my $nholes_here = scalar holes((model($recs))[0, 2]);
+    my @cands = holes((model($recs))[0, 2]);
+    my $nholes_here = @cands;
+    $nholestates++ if @cands;
     $nacked += keys %acked;
-    note(sprintf('run %d: journal %s, window %d, killed after %d acks (wanted %d); %d records, %d journal epochs started, %d holes RocksDB recovers past to choose from',
-                 $run, $small ? '256 KiB' : '16 MiB', $window, scalar keys %acked, $want, scalar @$recs, $resets, $nholes_here));
+    note(sprintf('run %d: journal %s, window %d, WAL block boundary made at %s; killed (%s) after %d acks; %d records, %d journal epochs started, %d holes RocksDB recovers past to choose from',
+                 $run, $small ? '256 KiB' : '16 MiB', $window, $boundary || 'none', $why, scalar keys %acked,
+                 scalar @$recs, $resets, $nholes_here));
     ok(keys %acked > 0, "run $run: events were acked before the kill");
+    ok($boundary, "run $run: a WAL record starts a 32 KiB block (after acked, unsynced events)");
 
     for my $st (1 .. $STATES) {
         # the first state of a run keeps no unsynced page, the second all
@@ -269,7 +443,7 @@ for my $run (1 .. $RUNS) {
         my @moved = grep { defined $at{$_} && $at{$_} != $acked{$_} } keys %acked;
         my @notdup = grep { ($res{$_}{result} // '') ne 'DUPLICATE' || ($res{$_}{seq} // 0) != $acked{$_} }
             keys %acked;
-        ok($trc == 0 && !@lost && !@moved && !@dups && !$gaps && keys %at == $N,
+        ok($trc == 0 && !@lost && !@moved && !@dups && !$gaps && keys %at == @all,
            "$what: every acked event once, at its acked seq; the log gap-free and complete after the resend")
             or diag(sprintf('tail rc %d; %d lost (%s), %d moved, %d twice, %d gaps, %d events in the log; daemon log: %s',
                             $trc, scalar @lost, join(' ', (sort { $acked{$a} <=> $acked{$b} } @lost)[0 .. ($#lost < 4 ? $#lost : 4)]),
