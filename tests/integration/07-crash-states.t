@@ -106,15 +106,16 @@ sub model {
 # state: each recorded file as synced, then each page written since its
 # sync, with probability $keep, in one of its versions since (the newest
 # with probability 1/2, else any; $keep 1: all, the newest, as the page
-# cache held them): pages are written back in any order. With $hole, one
-# page (if holes() finds one) in an older version, every other the newest.
+# cache held them): pages are written back in any order. $m: model()'s
+# result for $recs. With $hole (holes()' result), one of those pages in
+# its older version, every other the newest.
 # Returns (pages kept, of which older versions, pages dropped).
 sub crash_state {
-    my ($recs, $data, $out, $keep, $hole) = @_;
-    my ($cur, $dur, $vers) = model($recs);
+    my ($recs, $m, $data, $out, $keep, $hole) = @_;
+    my ($cur, $dur, $vers) = @$m;
     my %pick;    # file => page => version index, for a hole state
     if ($hole) {
-        my @c = holes($cur, $vers);
+        my @c = @$hole;
         if (@c) {
             my ($p, $pg, $i) = @{ $c[ int rand @c ] };
             $pick{$p}{$pg} = $i;
@@ -170,6 +171,18 @@ sub holes {
 
 sub out_lines { my $n = () = slurp($_[0]) =~ /\n/g; $n }
 
+# eventId, seq and result of a line of `cohort-agent send --json` or
+# `cohortctl tail --json` (neither has those keys anywhere else); a regex,
+# as JSON::PP takes seconds for the thousands of lines of each state.
+sub fields {
+    my ($l) = @_;
+    my %o;
+    $o{eventId} = $1 if $l =~ /"eventId":"([^"]*)"/;
+    $o{seq} = $1 if $l =~ /"seq":(\d+)/;
+    $o{result} = $1 if $l =~ /"result":"([A-Z_]+)"/;
+    return \%o;
+}
+
 # The acks in an agent's --json output: eventId => seq (a line cut short
 # by a kill is left out).
 sub acks_of {
@@ -177,7 +190,7 @@ sub acks_of {
     $text =~ s/[^\n]*\z//;
     my %a;
     for my $l (split /\n/, $text) {
-        my $o = eval { decode_json($l) } or next;
+        my $o = fields($l);
         $a{ $o->{eventId} } = $o->{seq} if ($o->{result} // '') =~ /^(ACCEPTED|DUPLICATE)$/;
     }
     return \%a;
@@ -300,7 +313,7 @@ sub align {
 }
 
 my $t0 = time;
-my ($nstates, $nacked, $nwrap, $nholes, $naligned, $nholestates, $nnearwrap) = (0, 0, 0, 0, 0, 0, 0);
+my ($nstates, $nacked, $nwrap, $nholes, $naligned, $nholestates, $nnearwrap, $nafterwrap) = (0) x 8;
 for my $run (1 .. $RUNS) {
     # odd runs: a 256 KiB journal, which wraps; even runs: the real 16 MiB,
     # so RocksDB's WAL is not synced for the whole run: a long unsynced
@@ -369,26 +382,33 @@ for my $run (1 .. $RUNS) {
     # events in unsynced pages
     my ($boundary, $extra) = align($d, $dir, 10 + $run, \%acked);
     $naligned++ if $boundary;
+    note(sprintf('%.1f s: aligned', time - $t0)) if $ENV{COHORT_CRASH_DEBUG};
     # phase 3: the rest, the daemon killed mid-push: with the small journal
-    # just before it wraps (when it is within a random 0-32 KiB of its end)
-    # or right after (a WAL sync seen first); with the large one after a
-    # random share of the acks
+    # as it is about to wrap (when its records reach within a random 16-40
+    # KiB of its end: one to three flushes before the wrap's WAL sync), or
+    # right after the wrap if a flush wraps it first; with the large one
+    # after a random share of the acks
     rec_poll($rec);
     $syncs0 = $rec->{walsyncs};
     my $want = int(@rest * (0.2 + 0.75 * rand()));
-    my $near = int rand(32 << 10);
+    my $near = (16 << 10) + int rand(24 << 10);
     my $why = $push->(\@rest, 3,
                       $small ? sub { $rec->{walsyncs} > $syncs0 ? 'right after a journal wrap (WAL synced)'
                                      : $rec->{jend} >= $jsize - $near ? "the journal within $near bytes of its end" : '' }
                              : sub { out_lines("$dir/agent3.out") >= $want ? 'acks' : '' });
-    $nnearwrap++ if $why =~ /journal/;
+    rec_poll($rec);
+    my $afterwrap = $rec->{walsyncs} > $syncs0;    # RocksDB's WAL synced after the alignment
+    $nnearwrap++ if $small && !$afterwrap;
+    $nafterwrap++ if $small && $afterwrap;
     my @all = (@$events, @$extra);
     write_jsonl("$dir/all.jsonl", \@all);
     my $recs = records("$dir/rec");
     # epochs the journal started at offset 0 (the first at the daemon's start)
     my $resets = grep { $_->[0] eq 'W' && $_->[1] eq 'journal' && $_->[2] == 0 && $_->[3] =~ /^CJR1/ } @$recs;
     $nwrap++ if $resets > 1;
-    my @cands = holes((model($recs))[0, 2]);
+    note(sprintf('%.1f s: killed', time - $t0)) if $ENV{COHORT_CRASH_DEBUG};
+    my $m = [model($recs)];
+    my @cands = holes($m->[0], $m->[2]);
     my $nholes_here = @cands;
     $nholestates++ if @cands;
     $nacked += keys %acked;
@@ -397,6 +417,7 @@ for my $run (1 .. $RUNS) {
                  scalar @$recs, $resets, $nholes_here));
     ok(keys %acked > 0, "run $run: events were acked before the kill");
     ok($boundary, "run $run: a WAL record starts a 32 KiB block (after acked, unsynced events)");
+    ok(@cands || $afterwrap, "run $run: a hole RocksDB recovers past is there to make (none only when the kill came after a WAL sync)");
 
     for my $st (1 .. $STATES) {
         # the first state of a run keeps no unsynced page, the second all
@@ -405,7 +426,7 @@ for my $run (1 .. $RUNS) {
         # to make), the others keep a random share
         my $keep = (0, 0.3, 0.5, 0.8, 1)[ $st == 1 ? 0 : $st == 2 ? 4 : int rand 5 ];
         my $sdir = tmpdir();
-        my ($kept, $older, $dropped) = crash_state($recs, "$dir/data", "$sdir/data", $keep, $st == 3);
+        my ($kept, $older, $dropped) = crash_state($recs, $m, "$dir/data", "$sdir/data", $keep, $st == 3 && \@cands);
         # what RocksDB alone recovers (a read-only open does not apply the journal)
         my ($rrc, $rout) = run_cmd([bin('cohortctl'), 'tail', '--data-dir', "$sdir/data"], timeout => 60);
         my ($rn, $rgap, $rhead) = (0, 0, 0);
@@ -417,23 +438,27 @@ for my $run (1 .. $RUNS) {
         $nholes++ if $rgap;
         my $what = "run $run state $st (unsynced pages: kept $kept, $older of them older versions, dropped $dropped; RocksDB alone: head $rhead, $rgap missing below it)";
         $nstates++;
+        ok($rgap > 0, "$what: a hole state: RocksDB alone (a read-only open) recovers past the hole, leaving a gap below its head")
+            if $st == 3 && @cands;
+        note(sprintf('%.1f s: state built', time - $t0)) if $ENV{COHORT_CRASH_DEBUG};
         my $c = start_daemon(dir => $sdir);
         if (!alive($c)) {
             fail("$what: the daemon starts");
             diag(log_of($c));
             next;
         }
-        my ($arc, $res) = agent_send($c, "$dir/all.jsonl", '--window', '64');
+        my ($arc, $aout) = run_cmd([bin('cohort-agent'), 'send', '--json', '--endpoint', $c->{endpoint},
+                                    '--window', 1024, "$dir/all.jsonl"], timeout => 120);
         is(stop_daemon($c), 0, "$what: the daemon starts, takes a resend, stops cleanly");
-        my %res = map { ($_->{eventId} => $_) } @$res;
+        my %res = map { my $o = fields($_); ($o->{eventId} // '' => $o) } split /\n/, $aout;
         my ($trc, $out) = run_cmd([bin('cohortctl'), 'tail', '--json', '--data-dir', "$sdir/data"],
                                   timeout => 60);
         my (%at, @dups, $gaps, $next);
         $next = 1;
         $gaps = 0;
         for my $l (split /\n/, $out) {
-            my $e = decode_json($l);
-            my $id = $e->{event}{eventId};
+            my $e = fields($l);
+            my $id = $e->{eventId};
             push @dups, $id if exists $at{$id};
             $at{$id} = $e->{seq};
             $gaps++ if $e->{seq} != $next;
@@ -454,7 +479,9 @@ for my $run (1 .. $RUNS) {
     }
     remove_tree($dir);
 }
-cmp_ok($nstates, '>=', 20, "$nstates crash states checked ($nacked acks; the journal wrapped in $nwrap of $RUNS runs; RocksDB alone had a hole below its head in $nholes)")
+cmp_ok($nstates, '>=', 20, "$nstates crash states checked ($nacked acks; the journal wrapped in $nwrap of $RUNS runs; "
+       . "a block boundary made in $naligned runs, a hole to make in $nholestates; small journal: killed just before a wrap "
+       . "$nnearwrap times, right after one $nafterwrap times; RocksDB alone had a hole below its head in $nholes states)")
     if $RUNS * $STATES >= 20;
 note(sprintf('%.1f s', time - $t0));
 done_testing();
