@@ -11,8 +11,14 @@
 # started by a fresh daemon, which must come up, and then hold every event
 # acked before the kill exactly once, at its acked sequence, in a gap-free
 # log; a resend of the acked events is DUPLICATE at the same sequences.
-# The journal is made small (COHORT_TEST_JOURNAL_SIZE) so that it wraps
-# (a RocksDB WAL sync and a new epoch) several times in each run.
+# Each run pushes in three phases: a share of the events; events sized
+# (one batch each) so that a WAL record starts a 32 KiB block (align():
+# the boundary a hole RocksDB recovers past needs, rare by chance); the
+# rest, the daemon killed mid-push. In odd runs the journal is made small
+# (COHORT_TEST_JOURNAL_SIZE): phase 1 ends at its first wrap (a RocksDB
+# WAL sync and a new epoch), phase 3 is killed just before the next.
+# Every run has a hole state; against the store before the journal's
+# write-back of holes (1dcfe65^) each of them fails.
 #
 # Model limits: directory operations (create, rename, unlink) are durable
 # at once; a page written twice since the last sync may be in
@@ -23,6 +29,7 @@
 #   COHORT_CRASH_STATES   crash states per run (default 4; at least 20 in all)
 #   COHORT_CRASH_EVENTS   events per run (default 3000)
 #   COHORT_CRASH_SEED     seed (default from time and pid; printed)
+#   COHORT_CRASH_DEBUG    1: notes on the alignment's steps and timings
 use strict;
 use warnings;
 use FindBin;
