@@ -3,7 +3,7 @@
  *
  * Method. Each audited document (a cohort or programme topic with a
  * `representation` block) becomes one fixed table of cells, laid out like
- * proj.c's: the enrolled total, the 6 ethnic groups, the 17 codes, bme, 4
+ * proj_render.c's: the enrolled total, the 6 ethnic groups, the 17 codes, bme, 4
  * genders, 3 disability values, the LGB and not-LGB counts (never published
  * as such), then `progression.progressed` (its total and 6 groups). Each
  * cell gets an interval [lo, hi]: a published count is exact; a suppressed
@@ -15,7 +15,7 @@
  * lies between 1 and the number of promotions counted in `during` and
  * `after` (0 if none).
  *
- * The rows (a total = the sum of its members, as in proj.c) are then
+ * The rows (a total = the sum of its members, as in proj_render.c) are then
  * propagated to a fixpoint: a total is within [sum of members' lo, sum of
  * members' hi], a member within [total lo - others' hi, total hi - others'
  * lo]. Every bound so derived holds for every table consistent with what

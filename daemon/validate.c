@@ -371,7 +371,7 @@ static int mentor(why_t *w, const Cohort__V1__MentorAssigned *b)
     NEED_REF(w, b->participant_ref, "participant_ref");
     NEED_ID(w, b->programme_id, "programme_id");
     NEED_ID(w, b->cohort_id, "cohort_id");
-    /* Optional: empty means the event's own agency (proj.c). */
+    /* Optional: empty means the event's own agency (proj_rules.c). */
     if (b->mentor_agency && *b->mentor_agency && !id_ok(b->mentor_agency))
         return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_AGENCY,
                     "mentor_agency must be 1-%d characters of a-z 0-9 . - _", VALIDATE_MAX_ID);

@@ -1,7 +1,7 @@
 /* t_audit.c: unit tests for the disclosure auditor (daemon/audit.c).
  *
  * Two kinds of input:
- * - synthetic cohorts rendered by the real projection (proj.c with its
+ * - synthetic cohorts rendered by the real projection (proj*.c with its
  *   small-number suppression at k = 5), event by event, recording every
  *   version as a board member would (the leaks the current rules have);
  * - documents written by hand, for exact interval results and for

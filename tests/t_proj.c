@@ -1,4 +1,4 @@
-/* t_proj.c: unit tests for the programme status projection (daemon/proj.c).
+/* t_proj.c: unit tests for the programme status projection (daemon/proj*.c).
  * Events are written as proto3 JSON and parsed with cohort_json_to_event,
  * the same mapping the agents use. The examples directory is found through
  * COHORT_SOURCE_DIR (compile definition) or the environment variable of the

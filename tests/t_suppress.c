@@ -162,9 +162,9 @@ static void thresholds_and_errors(void)
     is_int(suppress_table(5, NULL, 0, NULL, 0, sup), 0, "empty table");
 }
 
-/* ------------------------------------------------ the proj.c layout --- */
+/* ------------------------------------------------ the projection's layout --- */
 
-/* The representation table of daemon/proj.c (repr_rows, copied): cell 0
+/* The representation table of daemon/proj_render.c (repr_rows, copied): cell 0
  * total; 1..6 groups WHITE MIXED ASIAN BLACK CHINESE_OR_OTHER NOT_STATED;
  * 7..23 codes W1 W2 W9 M1 M2 M3 M9 A1 A2 A3 A9 B1 B2 B9 O1 O9 NS; 24 BME;
  * 25..28 gender; 29..31 disability; 32 LGB, 33 not LGB (never published). */
@@ -208,7 +208,7 @@ static int eth_group(int eth)
     return eth <= 3 ? 0 : eth <= 7 ? 1 : eth <= 11 ? 2 : eth <= 14 ? 3 : eth <= 16 ? 4 : 5;
 }
 
-/* Adds one person to v[RC_N], as proj.c's repr_json does. */
+/* Adds one person to v[RC_N], as proj_render.c's repr_json does. */
 static void count_in(long *v, const who_t *x)
 {
     int g = eth_group(x->eth);
