@@ -1,7 +1,8 @@
 /* release.h: dated releases of the breakdowns by protected characteristic
  * (docs/status.md, "Releases"). Pure: no I/O, no wall clock, no threads;
- * owned and driven by the projection (proj.c; the cuts in proj_render.c, the saving in
- * proj_state.c), which saves it with its state, so a rebuild from the log makes the same releases.
+ * owned and driven by the projection (the cuts in proj_render.c, the
+ * saving in proj_state.c), which saves it with its state, so a rebuild
+ * from the log makes the same releases.
  *
  * The live documents (cohort/, programme/) carry no breakdown. Breakdowns
  * (representation, the aims' actual_percent, progressed by ethnic group)
