@@ -163,57 +163,14 @@ cleanup:
 
 /* ------------------------------------------------------- outbox modes --- */
 
-/* Events read from the input, waiting to be written to the outbox. */
-typedef struct {
-    outbox_item_t *items; /* items (data: offsets into mem until written) */
-    size_t n, cap;        /* count, room */
-    uint8_t *mem;         /* packed events */
-    size_t mem_len, mem_cap;
-} batch_t;
-
-/* Appends ev (line) to the batch. Returns 0 or -ENOMEM. */
-static int batch_push(batch_t *b, const Cohort__V1__Event *ev, uint64_t line)
-{
-    size_t len = protobuf_c_message_get_packed_size(&ev->base);
-
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 256;
-        outbox_item_t *ni = realloc(b->items, nc * sizeof *ni);
-        if (ni == NULL)
-            return -ENOMEM;
-        b->items = ni;
-        b->cap = nc;
-    }
-    if (b->mem_len + len > b->mem_cap) {
-        size_t nc = b->mem_cap ? b->mem_cap : 65536;
-        while (nc < b->mem_len + len)
-            nc *= 2;
-        uint8_t *nm = realloc(b->mem, nc);
-        if (nm == NULL)
-            return -ENOMEM;
-        b->mem = nm;
-        b->mem_cap = nc;
-    }
-    protobuf_c_message_pack(&ev->base, b->mem + b->mem_len);
-    outbox_item_t *it = &b->items[b->n++];
-    memset(it, 0, sizeof *it);
-    memcpy(it->id, ev->event_id.data, 16);
-    it->data = (const void *)(uintptr_t)b->mem_len;
-    it->len = len;
-    it->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
-    b->mem_len += len;
-    return 0;
-}
-
 /* Writes the batch to the outbox as one synced record. Returns 0 or -errno. */
-static int batch_write(batch_t *b, outbox_t *ob, const char *source)
+static int batch_write(intake_batch_t *b, outbox_t *ob, const char *source)
 {
     int rc;
 
     if (b->n == 0)
         return 0;
-    for (size_t i = 0; i < b->n; i++)
-        b->items[i].data = b->mem + (uintptr_t)b->items[i].data;
+    intake_batch_seal(b);
     rc = outbox_add(ob, source, NULL, b->items, b->n);
     b->n = 0;
     b->mem_len = 0;
@@ -287,7 +244,7 @@ int run_outbox(const args_t *a)
 {
     agent_t ag = {.a = a};
     reader_t rd = {.fd = -1};
-    batch_t bt = {0};
+    intake_batch_t bt = {0};
     const char *source = NULL;
     int rc, ret = 1, have_input = a->cmd == CMD_SEND;
     uint64_t in_size = 0;
@@ -356,7 +313,7 @@ int run_outbox(const args_t *a)
                 ag.c.invalid++;
                 emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL,
                      "event too large for one frame (4 MiB)", source);
-            } else if (batch_push(&bt, ev, rd.lineno) < 0) {
+            } else if (intake_batch_push(&bt, ev, rd.lineno) < 0) {
                 cohort__v1__event__free_unpacked(ev, NULL);
                 fprintf(stderr, PROG ": out of memory\n");
                 goto cleanup;
