@@ -1263,6 +1263,345 @@ static void report(const bench_t *b, int capped)
            capped ? "; stopped by --duration-s" : "");
 }
 
+/* ------------------------------------------------------------ the run --- */
+
+/* --status: room for the sequence numbers of acks and updates, and the
+ * topic to subscribe to. Returns 0, or 1 (reported). */
+static int status_alloc(bench_t *b)
+{
+    const args_t *a = b->a;
+    /* slots for the measured events, the setup (at most 8 per agent)
+     * and some other traffic */
+    b->st_n = a->events + a->agents * 8ull + 4096;
+    b->shist = calloc(1, sizeof *b->shist);
+    b->st_ack = calloc(b->st_n, sizeof *b->st_ack);
+    b->st_upd = calloc(b->st_n, sizeof *b->st_upd);
+    if (b->shist == NULL || b->st_ack == NULL || b->st_upd == NULL) {
+        fprintf(stderr, PROG ": out of memory (--status keeps 16 bytes per event)\n");
+        return 1;
+    }
+    b->topic_len = (size_t)snprintf(b->topic, sizeof b->topic, "cohort/bench/load-%u", a->agents);
+    return 0;
+}
+
+/* The fixtures of the measured load: the id generator and each agent's
+ * share of the events and event template. Returns 0, or the exit status
+ * (reported). */
+static int make_templates(bench_t *b)
+{
+    const args_t *a = b->a;
+    int rc;
+
+    if (ids_init(&b->ids) < 0) {
+        fprintf(stderr, PROG ": cannot seed the id generator: %s\n", strerror(errno));
+        return 1;
+    }
+    for (unsigned i = 0; i < a->agents; i++) {
+        size_t lo, hi;
+        b->ag[i].b = b;
+        b->ag[i].index = i;
+        b->ag[i].total = a->events / a->agents + (i < a->events % a->agents ? 1 : 0);
+        rc = make_template(&b->ag[i], a->size, &lo, &hi);
+        if (rc == -EINVAL) {
+            fprintf(stderr, PROG ": --size: must be from %zu to %zu bytes for this event\n", lo,
+                    hi);
+            return 2;
+        }
+        if (rc < 0) {
+            fprintf(stderr, PROG ": cannot make the event template: %s\n", strerror(-rc));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Connects every agent's client (keys from --keys) and, with CURVE, the
+ * coordinator's, and waits until all are connected. curve is the
+ * coordinator's keys on return. Returns 0, or the exit status (reported). */
+static int connect_all(bench_t *b, void *zctx, const char *server_key, cohort_curve_t *curve,
+                       zmq_pollitem_t *it)
+{
+    const args_t *a = b->a;
+    int rc;
+
+    for (unsigned i = 0; i < a->agents; i++) {
+        if (load_keys(a, server_key, (int)i, curve) < 0)
+            return 2;
+        b->ag[i].cl = cohort_client_new(&(cohort_client_opts_t){
+            .endpoint = a->endpoint,
+            .zctx = zctx,
+            .window = a->window,
+            .queue_max = a->window,
+            .timeout_ms = a->timeout_ms,
+            .deadline_ms = a->timeout_ms * 4u, /* a few attempts, then fail fast */
+            .curve = curve,
+            .on_result = on_result,
+            .arg = &b->ag[i]});
+        cohort_curve_clear(curve);
+        if (b->ag[i].cl == NULL) {
+            int e = errno;
+            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
+            return (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
+        }
+    }
+    if (server_key != NULL) {
+        /* The coordinator's connection: definitions, and the --status key. */
+        b->coord.b = b;
+        b->coord.index = 0;
+        b->coord.ref_len = b->ag[0].ref_len;
+        if (load_keys(a, server_key, -1, curve) < 0)
+            return 2;
+        b->coord.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a->endpoint,
+                                                                .zctx = zctx,
+                                                                .window = 16,
+                                                                .timeout_ms = a->timeout_ms,
+                                                                .deadline_ms = a->timeout_ms * 4u,
+                                                                .curve = curve,
+                                                                .on_result = on_result,
+                                                                .arg = &b->coord});
+        if (b->coord.cl == NULL) {
+            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(errno));
+            cohort_curve_clear(curve);
+            return 1;
+        }
+    }
+    if ((rc = wait_connected(b, it)) < 0) {
+        char why[200];
+        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint,
+                rc == -ETIMEDOUT ? "no connection within 5 s (is cohortd running?)"
+                                 : zmq_strerror(-rc));
+        for (unsigned i = 0; i < a->agents; i++) {
+            cohort_client_pump(b->ag[i].cl); /* reads its handshake events */
+            if (cohort_client_handshake(b->ag[i].cl, why, sizeof why) < 0) {
+                fprintf(stderr,
+                        PROG ": agent %u: handshake refused by the server: check "
+                             "--keys/--server-key (%s)\n",
+                        i + 1, why);
+                break;
+            }
+        }
+        cohort_curve_clear(curve);
+        return 1;
+    }
+    return 0;
+}
+
+/* The status probe (--status): subscribes to the bench's topic, before the
+ * setup, with curve. Returns 0, or the exit status (reported). */
+static int status_open(bench_t *b, void *zctx, cohort_curve_t *curve)
+{
+    const args_t *a = b->a;
+
+    /* Subscribed before the setup; the daemon's $subscribed answer
+     * shows that the subscription is live. */
+    int zero = 0;
+    json_t *sr = json_pack("{s:s%}", "subscribe", b->topic, b->topic_len);
+    char *req = sr ? json_dumps(sr, JSON_COMPACT) : NULL;
+    json_decref(sr);
+    if (req == NULL || (b->sub = zmq_socket(zctx, ZMQ_DEALER)) == NULL ||
+        zmq_setsockopt(b->sub, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+        cohort_curve_apply(b->sub, curve, NULL, 0) < 0 || zmq_connect(b->sub, a->status) < 0 ||
+        zmq_send(b->sub, req, strlen(req), ZMQ_DONTWAIT) < 0) {
+        free(req);
+        int e = errno;
+        fprintf(stderr, PROG ": --status: cannot connect to %s: %s\n", a->status, zmq_strerror(e));
+        cohort_curve_clear(curve);
+        return (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
+    }
+    free(req);
+    return 0;
+}
+
+/* The status probe, after the setup: waits until the subscription is live,
+ * and counts only what comes after. Returns 0, or 1 (reported). */
+static int status_ready(bench_t *b)
+{
+    int rc;
+
+    if ((rc = st_wait(b, STATUS_WAIT_MS)) < 0) {
+        fprintf(stderr, PROG ": --status: %s\n",
+                rc == -ETIMEDOUT ? "no update or heartbeat within 3 s (wrong endpoint?)"
+                                 : zmq_strerror(-rc));
+        return 1;
+    }
+    b->st_base = b->st_seen + 1; /* measured events come after what was seen */
+    b->sub_ready = 1;
+    return 0;
+}
+
+/* The status probe, at the end: collects the last updates and says how many
+ * acked events saw none. Returns 0, or 1 (reported). */
+static int status_finish(bench_t *b)
+{
+    int rc;
+
+    if ((rc = st_tail(b)) < 0) {
+        fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
+        return 1;
+    }
+    if (b->st_matched < b->st_acked)
+        fprintf(stderr, PROG ": --status: %" PRIu64 " acked events saw no update within %u ms\n",
+                b->st_acked - b->st_matched, STATUS_TAIL_MS);
+    return 0;
+}
+
+/* Makes *epfd, the one epoll set of the run. Returns 0, or 1 (reported). */
+static int watch_fds(bench_t *b, int tfd, int *epfd)
+{
+    const args_t *a = b->a;
+
+    /* One epoll set: each socket's ZMQ_FD (edge-triggered, as ZeroMQ
+     * signals it; see service) and the timerfd (level). */
+    if ((*epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        fprintf(stderr, PROG ": epoll_create1: %s\n", strerror(errno));
+        return 1;
+    }
+    for (unsigned i = 0; i <= a->agents; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+        int fd = tfd;
+        if (i < a->agents) {
+            size_t len = sizeof fd;
+            if (zmq_getsockopt(cohort_client_socket(b->ag[i].cl), ZMQ_FD, &fd, &len) < 0) {
+                fprintf(stderr, PROG ": ZMQ_FD: %s\n", zmq_strerror(errno));
+                return 1;
+            }
+            ev.events |= EPOLLET;
+        } else if (tfd < 0) {
+            break;
+        }
+        if (epoll_ctl(*epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            fprintf(stderr, PROG ": epoll_ctl: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    if (b->sub != NULL) { /* the SUB's ZMQ_FD, edge-triggered like the others */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = a->agents + 1};
+        int fd;
+        size_t len = sizeof fd;
+        if (zmq_getsockopt(b->sub, ZMQ_FD, &fd, &len) < 0 ||
+            epoll_ctl(*epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            fprintf(stderr, PROG ": --status: cannot watch the SUB socket: %s\n",
+                    zmq_strerror(errno));
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+/* The measured run: sends every agent's share, at --rate if set, until all
+ * are answered, --duration is up (*capped) or the grace after it ends.
+ * Returns 0, or 1 (reported). */
+static int run(bench_t *b, int tfd, int epfd, struct epoll_event *evs, int *capped)
+{
+    const args_t *a = b->a;
+    int rc, first = 1, ticking = 0;
+    uint64_t cap_us, grace_end = 0;
+
+    b->start_us = cohort_client_now_us();
+    cap_us = b->start_us + a->duration_s * 1000000ull;
+    if (a->rate > 0) {
+        /* epoll_wait counts whole milliseconds; the open-loop schedule needs
+         * microseconds (a late send would be charged to the daemon). A
+         * periodic timerfd ticks at the intended send times (every 1/rate
+         * s, but at most every TICK_MIN_US, so a high rate costs at most
+         * that much lateness rather than a wake-up per event). */
+        double iv = 1e9 / a->rate < TICK_MIN_US * 1e3 ? TICK_MIN_US * 1e3 : 1e9 / a->rate;
+        struct itimerspec its = {
+            .it_interval = {(time_t)(iv / 1e9), (long)fmod(iv, 1e9)},
+            .it_value = {(time_t)(b->start_us / 1000000), (long)(b->start_us % 1000000) * 1000}};
+        if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+            fprintf(stderr, PROG ": cannot set a timer: %s\n", strerror(errno));
+            return 1;
+        }
+        ticking = 1;
+    }
+    for (;;) {
+        uint64_t now = cohort_client_now_us(), timer_at = UINT64_MAX;
+        size_t pending = 0;
+        int more = 0, again = 0, n;
+        long tmo = -1;
+
+        if (!b->stop && now >= cap_us) {
+            b->stop = 1;
+            *capped = 1;
+        }
+        if (b->stop && grace_end == 0)
+            grace_end = now + a->timeout_ms * 1000ull;
+        if (b->sub != NULL && b->sub_ready && (rc = st_drain(b, STATUS_DRAIN)) < 0) {
+            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
+            return 1;
+        }
+        /* Only agents with something to do go into ZeroMQ: scanning a
+         * few integers per agent is cheaper than asking every socket. */
+        for (unsigned i = 0; i < a->agents; i++) {
+            agent_t *ag = &b->ag[i];
+            if (first || ag->ready || now >= ag->timer_at || (!b->stop && ag->due <= now)) {
+                if ((rc = service(b, ag, now, first)) < 0) {
+                    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
+                    return 1;
+                }
+            }
+            pending += cohort_client_pending(ag->cl);
+            more |= ag->next < ag->total;
+            again |= ag->ready;
+            if (ag->timer_at < timer_at)
+                timer_at = ag->timer_at;
+        }
+        first = 0;
+        if (b->stop)
+            more = 0;
+        if (pending == 0 && !more)
+            break;
+        if (b->stop && grace_end != 0 && cohort_client_now_us() >= grace_end) {
+            for (unsigned i = 0; i < a->agents; i++)
+                cohort_client_give_up(b->ag[i].cl, "bench stopped: no ack in time");
+            break;
+        }
+        if (ticking && !more) { /* nothing left to send: stop the ticks */
+            struct itimerspec off = {0};
+            if (timerfd_settime(tfd, 0, &off, NULL) == 0)
+                ticking = 0;
+        }
+        now = cohort_client_now_us();
+        if (timer_at != UINT64_MAX)
+            tmo = timer_at <= now ? 0 : (long)((timer_at - now + 999) / 1000);
+        if (b->stop && grace_end != 0) {
+            long t = grace_end <= now ? 0 : (long)((grace_end - now + 999) / 1000);
+            if (tmo < 0 || t < tmo)
+                tmo = t;
+        }
+        if (!b->stop) {
+            long t = cap_us <= now ? 0 : (long)((cap_us - now + 999) / 1000);
+            if (tmo < 0 || t < tmo)
+                tmo = t;
+        }
+        if (again || b->sub_ready)
+            tmo = 0;
+        /* Rated: the timerfd ticks for due sends. Unrated: feeding waits
+         * for acks, which arrive through the sockets. */
+        if ((n = epoll_wait(epfd, evs, (int)a->agents + 2, (int)tmo)) < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, PROG ": epoll_wait: %s\n", strerror(errno));
+            return 1;
+        }
+        for (int k = 0; k < n; k++) {
+            uint32_t i = evs[k].data.u32;
+            if (i < a->agents) {
+                b->ag[i].ready = 1;
+            } else if (i > a->agents) {
+                b->sub_ready = 1;
+            } else {
+                uint64_t ticks;
+                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+                    fprintf(stderr, PROG ": timerfd: %s\n", strerror(errno));
+            }
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args_t a;
@@ -1270,8 +1609,7 @@ int main(int argc, char **argv)
     void *zctx = NULL;
     zmq_pollitem_t *it = NULL;
     struct epoll_event *evs = NULL;
-    int rc, ret = 1, capped = 0, tfd = -1, epfd = -1, first = 1, ticking = 0;
-    uint64_t cap_us, grace_end = 0;
+    int rc, ret = 1, capped = 0, tfd = -1, epfd = -1;
     char server_buf[4096];
     const char *server_key = NULL;
     cohort_curve_t curve = {0};
@@ -1292,40 +1630,11 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": out of memory\n");
         goto cleanup;
     }
-    if (a.status != NULL) {
-        /* slots for the measured events, the setup (at most 8 per agent)
-         * and some other traffic */
-        b.st_n = a.events + a.agents * 8ull + 4096;
-        b.shist = calloc(1, sizeof *b.shist);
-        b.st_ack = calloc(b.st_n, sizeof *b.st_ack);
-        b.st_upd = calloc(b.st_n, sizeof *b.st_upd);
-        if (b.shist == NULL || b.st_ack == NULL || b.st_upd == NULL) {
-            fprintf(stderr, PROG ": out of memory (--status keeps 16 bytes per event)\n");
-            goto cleanup;
-        }
-        b.topic_len = (size_t)snprintf(b.topic, sizeof b.topic, "cohort/bench/load-%u", a.agents);
-    }
-    if (ids_init(&b.ids) < 0) {
-        fprintf(stderr, PROG ": cannot seed the id generator: %s\n", strerror(errno));
+    if (a.status != NULL && status_alloc(&b) != 0)
         goto cleanup;
-    }
-    for (unsigned i = 0; i < a.agents; i++) {
-        size_t lo, hi;
-        b.ag[i].b = &b;
-        b.ag[i].index = i;
-        b.ag[i].total = a.events / a.agents + (i < a.events % a.agents ? 1 : 0);
-        rc = make_template(&b.ag[i], a.size, &lo, &hi);
-        if (rc == -EINVAL) {
-            fprintf(stderr, PROG ": --size: must be from %zu to %zu bytes for this event\n", lo,
-                    hi);
-            ret = 2;
-            goto cleanup;
-        }
-        if (rc < 0) {
-            fprintf(stderr, PROG ": cannot make the event template: %s\n", strerror(-rc));
-            goto cleanup;
-        }
-    }
+    if ((ret = make_templates(&b)) != 0)
+        goto cleanup;
+    ret = 1;
     if (a.rate > 0 && (tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
         fprintf(stderr, PROG ": cannot create a timer: %s\n", strerror(errno));
         goto cleanup;
@@ -1334,252 +1643,20 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot create a ZeroMQ context: %s\n", zmq_strerror(errno));
         goto cleanup;
     }
-    for (unsigned i = 0; i < a.agents; i++) {
-        if (load_keys(&a, server_key, (int)i, &curve) < 0) {
-            ret = 2;
-            goto cleanup;
-        }
-        b.ag[i].cl = cohort_client_new(&(cohort_client_opts_t){
-            .endpoint = a.endpoint,
-            .zctx = zctx,
-            .window = a.window,
-            .queue_max = a.window,
-            .timeout_ms = a.timeout_ms,
-            .deadline_ms = a.timeout_ms * 4u, /* a few attempts, then fail fast */
-            .curve = &curve,
-            .on_result = on_result,
-            .arg = &b.ag[i]});
-        cohort_curve_clear(&curve);
-        if (b.ag[i].cl == NULL) {
-            int e = errno;
-            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(e));
-            ret = (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
-            goto cleanup;
-        }
-    }
-    if (server_key != NULL) {
-        /* The coordinator's connection: definitions, and the --status key. */
-        b.coord.b = &b;
-        b.coord.index = 0;
-        b.coord.ref_len = b.ag[0].ref_len;
-        if (load_keys(&a, server_key, -1, &curve) < 0) {
-            ret = 2;
-            goto cleanup;
-        }
-        b.coord.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a.endpoint,
-                                                               .zctx = zctx,
-                                                               .window = 16,
-                                                               .timeout_ms = a.timeout_ms,
-                                                               .deadline_ms = a.timeout_ms * 4u,
-                                                               .curve = &curve,
-                                                               .on_result = on_result,
-                                                               .arg = &b.coord});
-        if (b.coord.cl == NULL) {
-            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(errno));
-            cohort_curve_clear(&curve);
-            goto cleanup;
-        }
-    }
-    if ((rc = wait_connected(&b, it)) < 0) {
-        char why[200];
-        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint,
-                rc == -ETIMEDOUT ? "no connection within 5 s (is cohortd running?)"
-                                 : zmq_strerror(-rc));
-        for (unsigned i = 0; i < a.agents; i++) {
-            cohort_client_pump(b.ag[i].cl); /* reads its handshake events */
-            if (cohort_client_handshake(b.ag[i].cl, why, sizeof why) < 0) {
-                fprintf(stderr,
-                        PROG ": agent %u: handshake refused by the server: check "
-                             "--keys/--server-key (%s)\n",
-                        i + 1, why);
-                break;
-            }
-        }
-        cohort_curve_clear(&curve);
+    if ((ret = connect_all(&b, zctx, server_key, &curve, it)) != 0)
         goto cleanup;
-    }
-    if (a.status != NULL) {
-        /* Subscribed before the setup; the daemon's $subscribed answer
-         * shows that the subscription is live. */
-        int zero = 0;
-        json_t *sr = json_pack("{s:s%}", "subscribe", b.topic, b.topic_len);
-        char *req = sr ? json_dumps(sr, JSON_COMPACT) : NULL;
-        json_decref(sr);
-        if (req == NULL || (b.sub = zmq_socket(zctx, ZMQ_DEALER)) == NULL ||
-            zmq_setsockopt(b.sub, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
-            cohort_curve_apply(b.sub, &curve, NULL, 0) < 0 || zmq_connect(b.sub, a.status) < 0 ||
-            zmq_send(b.sub, req, strlen(req), ZMQ_DONTWAIT) < 0) {
-            free(req);
-            int e = errno;
-            fprintf(stderr, PROG ": --status: cannot connect to %s: %s\n", a.status,
-                    zmq_strerror(e));
-            ret = (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
-            cohort_curve_clear(&curve);
-            goto cleanup;
-        }
-        free(req);
-    }
+    if (a.status != NULL && (ret = status_open(&b, zctx, &curve)) != 0)
+        goto cleanup;
+    ret = 1;
     cohort_curve_clear(&curve); /* the coordinator's: set on its sockets */
     if (setup(&b) < 0)
         goto cleanup;
-    if (b.sub != NULL) {
-        if ((rc = st_wait(&b, STATUS_WAIT_MS)) < 0) {
-            fprintf(stderr, PROG ": --status: %s\n",
-                    rc == -ETIMEDOUT ? "no update or heartbeat within 3 s (wrong endpoint?)"
-                                     : zmq_strerror(-rc));
-            goto cleanup;
-        }
-        b.st_base = b.st_seen + 1; /* measured events come after what was seen */
-        b.sub_ready = 1;
-    }
-
-    /* One epoll set: each socket's ZMQ_FD (edge-triggered, as ZeroMQ
-     * signals it; see service) and the timerfd (level). */
-    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-        fprintf(stderr, PROG ": epoll_create1: %s\n", strerror(errno));
+    if (b.sub != NULL && status_ready(&b) != 0)
         goto cleanup;
-    }
-    for (unsigned i = 0; i <= a.agents; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-        int fd = tfd;
-        if (i < a.agents) {
-            size_t len = sizeof fd;
-            if (zmq_getsockopt(cohort_client_socket(b.ag[i].cl), ZMQ_FD, &fd, &len) < 0) {
-                fprintf(stderr, PROG ": ZMQ_FD: %s\n", zmq_strerror(errno));
-                goto cleanup;
-            }
-            ev.events |= EPOLLET;
-        } else if (tfd < 0) {
-            break;
-        }
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            fprintf(stderr, PROG ": epoll_ctl: %s\n", strerror(errno));
-            goto cleanup;
-        }
-    }
-    if (b.sub != NULL) { /* the SUB's ZMQ_FD, edge-triggered like the others */
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = a.agents + 1};
-        int fd;
-        size_t len = sizeof fd;
-        if (zmq_getsockopt(b.sub, ZMQ_FD, &fd, &len) < 0 ||
-            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            fprintf(stderr, PROG ": --status: cannot watch the SUB socket: %s\n",
-                    zmq_strerror(errno));
-            goto cleanup;
-        }
-    }
-
-    b.start_us = cohort_client_now_us();
-    cap_us = b.start_us + a.duration_s * 1000000ull;
-    if (a.rate > 0) {
-        /* epoll_wait counts whole milliseconds; the open-loop schedule needs
-         * microseconds (a late send would be charged to the daemon). A
-         * periodic timerfd ticks at the intended send times (every 1/rate
-         * s, but at most every TICK_MIN_US, so a high rate costs at most
-         * that much lateness rather than a wake-up per event). */
-        double iv = 1e9 / a.rate < TICK_MIN_US * 1e3 ? TICK_MIN_US * 1e3 : 1e9 / a.rate;
-        struct itimerspec its = {
-            .it_interval = {(time_t)(iv / 1e9), (long)fmod(iv, 1e9)},
-            .it_value = {(time_t)(b.start_us / 1000000), (long)(b.start_us % 1000000) * 1000}};
-        if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
-            fprintf(stderr, PROG ": cannot set a timer: %s\n", strerror(errno));
-            goto cleanup;
-        }
-        ticking = 1;
-    }
-    for (;;) {
-        uint64_t now = cohort_client_now_us(), timer_at = UINT64_MAX;
-        size_t pending = 0;
-        int more = 0, again = 0, n;
-        long tmo = -1;
-
-        if (!b.stop && now >= cap_us) {
-            b.stop = 1;
-            capped = 1;
-        }
-        if (b.stop && grace_end == 0)
-            grace_end = now + a.timeout_ms * 1000ull;
-        if (b.sub != NULL && b.sub_ready && (rc = st_drain(&b, STATUS_DRAIN)) < 0) {
-            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
-            goto cleanup;
-        }
-        /* Only agents with something to do go into ZeroMQ: scanning a
-         * few integers per agent is cheaper than asking every socket. */
-        for (unsigned i = 0; i < a.agents; i++) {
-            agent_t *ag = &b.ag[i];
-            if (first || ag->ready || now >= ag->timer_at || (!b.stop && ag->due <= now)) {
-                if ((rc = service(&b, ag, now, first)) < 0) {
-                    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
-                    goto cleanup;
-                }
-            }
-            pending += cohort_client_pending(ag->cl);
-            more |= ag->next < ag->total;
-            again |= ag->ready;
-            if (ag->timer_at < timer_at)
-                timer_at = ag->timer_at;
-        }
-        first = 0;
-        if (b.stop)
-            more = 0;
-        if (pending == 0 && !more)
-            break;
-        if (b.stop && grace_end != 0 && cohort_client_now_us() >= grace_end) {
-            for (unsigned i = 0; i < a.agents; i++)
-                cohort_client_give_up(b.ag[i].cl, "bench stopped: no ack in time");
-            break;
-        }
-        if (ticking && !more) { /* nothing left to send: stop the ticks */
-            struct itimerspec off = {0};
-            if (timerfd_settime(tfd, 0, &off, NULL) == 0)
-                ticking = 0;
-        }
-        now = cohort_client_now_us();
-        if (timer_at != UINT64_MAX)
-            tmo = timer_at <= now ? 0 : (long)((timer_at - now + 999) / 1000);
-        if (b.stop && grace_end != 0) {
-            long t = grace_end <= now ? 0 : (long)((grace_end - now + 999) / 1000);
-            if (tmo < 0 || t < tmo)
-                tmo = t;
-        }
-        if (!b.stop) {
-            long t = cap_us <= now ? 0 : (long)((cap_us - now + 999) / 1000);
-            if (tmo < 0 || t < tmo)
-                tmo = t;
-        }
-        if (again || b.sub_ready)
-            tmo = 0;
-        /* Rated: the timerfd ticks for due sends. Unrated: feeding waits
-         * for acks, which arrive through the sockets. */
-        if ((n = epoll_wait(epfd, evs, (int)a.agents + 2, (int)tmo)) < 0) {
-            if (errno == EINTR)
-                continue;
-            fprintf(stderr, PROG ": epoll_wait: %s\n", strerror(errno));
-            goto cleanup;
-        }
-        for (int k = 0; k < n; k++) {
-            uint32_t i = evs[k].data.u32;
-            if (i < a.agents) {
-                b.ag[i].ready = 1;
-            } else if (i > a.agents) {
-                b.sub_ready = 1;
-            } else {
-                uint64_t ticks;
-                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
-                    fprintf(stderr, PROG ": timerfd: %s\n", strerror(errno));
-            }
-        }
-    }
-    if (b.sub != NULL) {
-        if ((rc = st_tail(&b)) < 0) {
-            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
-            goto cleanup;
-        }
-        if (b.st_matched < b.st_acked)
-            fprintf(stderr,
-                    PROG ": --status: %" PRIu64 " acked events saw no update within %u ms\n",
-                    b.st_acked - b.st_matched, STATUS_TAIL_MS);
-    }
+    if (watch_fds(&b, tfd, &epfd) != 0 || run(&b, tfd, epfd, evs, &capped) != 0)
+        goto cleanup;
+    if (b.sub != NULL && status_finish(&b) != 0)
+        goto cleanup;
     report(&b, capped);
     ret = (b.rejected || b.undelivered) ? 1 : 0;
 
