@@ -1,4 +1,9 @@
-/* cohort_agent.c: cohort-agent, sends events to cohortd: JSON Lines from a
+/* cohort_agent.c: cohort-agent's main, its options, the run state and the
+ * helpers send, flush and watch share (result lines, the input reader, the
+ * progress report); send and flush are in agent_send.c, watch in
+ * agent_watch.c (cohort_agent.h is their private header).
+ *
+ * cohort-agent sends events to cohortd: JSON Lines from a
  * file or a pipe, straight or through a durable outbox (store-and-forward),
  * and, as a service, export files dropped in a spool directory.
  *
@@ -113,107 +118,7 @@
  *   options by name, and `spool` (watch's SPOOL when none is given), before
  *   the command line is applied, so flags win over the file. Any error in
  *   the file (naming FILE:LINE and the option) is a usage error (2). */
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <jansson.h>
-#include <signal.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-#include <uv.h>
-
-#include "agent_config.h"
-#include "cohort_cli.h"
-#include "cohort_client.h"
-#include "cohort_json.h"
-#include "intake.h"
-#include "outbox.h"
-#include "progress.h"
-#include "pseudonym.h"
-#include "spool.h"
-#include "uuid7.h"
-
-#define PROG "cohort-agent"
-#define MAX_LINE (8u << 20) /* longest input line accepted */
-#define READ_CHUNK (64u << 10)
-#define BATCH_EVENTS 4096          /* events per outbox record while reading input */
-#define BATCH_BYTES (4u << 20)     /* bytes per outbox record while reading input */
-#define RETRY_MIN_MS 1000u         /* watch: first hold-off after a give-up */
-#define RETRY_MAX_MS 30000u        /* watch: hold-off ceiling */
-#define RETENTION_DEFAULT_DAYS 30u /* --retention-days */
-#define RETENTION_SWEEP_S 3600     /* watch: apply the retention this often */
-#define SETTLE_DEFAULT_MS 2000u    /* watch: --settle-ms */
-#define MAX_TRACKED 4096           /* watch: files taken in whose results are counted */
-
-typedef enum { CMD_SEND, CMD_FLUSH, CMD_WATCH, CMD_KEYGEN } cmd_t;
-
-/* What the command line asked for. */
-typedef struct {
-    cmd_t cmd;               /* send, flush or watch */
-    const char *endpoint;    /* daemon endpoint */
-    const char *file;        /* send: input path, "-" for stdin */
-    const char *spool;       /* watch: the spool directory */
-    const char *outbox;      /* outbox directory, or NULL */
-    char *outbox_buf;        /* watch: the default outbox path (malloc'd) */
-    unsigned window;         /* unacked events */
-    unsigned timeout_ms;     /* per attempt */
-    unsigned deadline_s;     /* per event: from when it was read (plain) or submitted */
-    unsigned rescan_ms;      /* watch: rescan period */
-    unsigned settle_ms;      /* watch: a file is taken once unchanged this long */
-    unsigned defer_s;        /* retry order-dependent rejections this long (libcohort defer_ms) */
-    int defer_set;           /* --defer-s was given (else watch uses DEFER_WATCH_S) */
-    int json;                /* JSON Lines output */
-    int quiet;               /* summary only */
-    int progress;            /* send, flush: PROGRESS_* (progress.h), --[no-]progress */
-    const char *key_path;    /* --pseudonym-key FILE, or keygen-pseudonym's FILE; or NULL */
-    pseudonym_t *ps;         /* the loaded --pseudonym-key (main), or NULL */
-    const char *curve_key;   /* --key FILE: this agent's CURVE key, or NULL */
-    const char *server_key;  /* --server-key FILE: the daemon's public key, or NULL */
-    int plaintext;           /* --plaintext */
-    int raw_refs;            /* --raw-refs: refs need not be pseudonyms */
-    unsigned retention_days; /* --retention-days: keep agency-side copies this long, 0 ever */
-    const cohort_curve_t *curve; /* the keys chosen (main's); on = 0: plain text */
-    const char *config;          /* --config FILE, or NULL */
-    agent_config_t *conf;        /* FILE, read (values above may point into it), or NULL */
-} args_t;
-
-/* Counts for the summary and the exit code. */
-typedef struct {
-    uint64_t accepted, duplicate, rejected, undelivered, invalid;
-} counts_t;
-
-/* The run's state, shared with the result callback. */
-typedef struct {
-    const args_t *a;
-    counts_t c;
-    int stop_sending;    /* an event was given up: send no more */
-    int io_error;        /* reading the input failed */
-    outbox_t *ob;        /* the outbox, or NULL (plain send) */
-    cohort_client_t *cl; /* the client */
-    int undelivered_now; /* outbox modes: an UNDELIVERED came in the last pump */
-    int fatal;           /* outbox modes: the outbox could not be written */
-    int watch;           /* watch mode: undelivered events are retried, not reported */
-    int unauthorised;    /* the daemon answered FRAME_UNAUTHORISED: our key is refused */
-    int hs_said;         /* the handshake failure was reported (until one succeeds) */
-    progress_t *pr;      /* send, flush: the progress report on stderr, or NULL */
-} agent_t;
-
-/* Buffered non-blocking-friendly line reader over a file descriptor. */
-typedef struct {
-    int fd;
-    char *buf;
-    size_t start, len, cap; /* unconsumed bytes are buf[start, len) */
-    size_t scanned;         /* bytes from start known to hold no '\n' */
-    int eof;                /* read returned 0 */
-    int skipping;           /* discarding the rest of an overlong line */
-    uint64_t lineno;        /* number of the last line returned */
-} reader_t;
+#include "cohort_agent.h"
 
 static void usage(FILE *out)
 {
@@ -337,10 +242,6 @@ static void usage(FILE *out)
             "refuses this agent's key; run flush later).\n",
             COHORT_CLIENT_DEFAULT_ENDPOINT, RETENTION_DEFAULT_DAYS, COHORT_CLI_CURVE_HELP);
 }
-
-/* watch's default --defer-s, below the default deadline: exports from
- * several agencies may arrive in any order. */
-#define DEFER_WATCH_S 50
 
 /* Reads the number of option name from arg, in [lo, hi]; says why not.
  * Returns 0, or -EINVAL after the message. */
@@ -583,8 +484,8 @@ static const char *enum_name(const ProtobufCEnumDescriptor *d, int v, char *buf,
 
 /* Prints one result. id may be NULL (INVALID); code, reason and source
  * may be NULL (source: only in outbox modes). */
-static void emit(agent_t *ag, const char *result, uint64_t line, const uint8_t *id, int has_seq,
-                 uint64_t seq, const char *code, const char *reason, const char *source)
+void emit(agent_t *ag, const char *result, uint64_t line, const uint8_t *id, int has_seq,
+          uint64_t seq, const char *code, const char *reason, const char *source)
 {
     char uuid[37];
 
@@ -678,7 +579,6 @@ static void on_result_plain(agent_t *ag, const cohort_client_report_t *r)
 }
 
 /* libcohort result callback with an outbox; tag is the outbox ticket. */
-static void w_note_result(agent_t *ag, const char *src, int rejected, const char *code);
 
 static void on_result_outbox(agent_t *ag, const cohort_client_report_t *r)
 {
@@ -756,7 +656,9 @@ static void on_result_outbox(agent_t *ag, const cohort_client_report_t *r)
     }
 }
 
-static void on_result(void *arg, const cohort_client_report_t *r)
+/* The client's result callback (arg: the agent_t): counts the result and
+ * reports it, plainly or through the outbox. */
+void on_result(void *arg, const cohort_client_report_t *r)
 {
     agent_t *ag = arg;
     if (ag->ob == NULL)
@@ -767,7 +669,7 @@ static void on_result(void *arg, const cohort_client_report_t *r)
 
 /* After a pump: reports, once, a refused handshake (until one succeeds)
  * and a FRAME_UNAUTHORISED answer. */
-static void check_auth(agent_t *ag)
+void check_auth(agent_t *ag)
 {
     char why[200];
     int hs = cohort_client_handshake(ag->cl, why, sizeof why);
@@ -799,7 +701,7 @@ static void check_auth(agent_t *ag)
 
 /* A hint after events went unanswered: with CURVE, a refused key or a
  * wrong server key looks like a daemon that is down. */
-static const char *silence_hint(const agent_t *ag)
+const char *silence_hint(const agent_t *ag)
 {
     return ag->a->curve->on ? " (no answer: the daemon is down or unreachable, or it refuses the "
                               "CURVE keys: check --key/--server-key)"
@@ -808,7 +710,7 @@ static const char *silence_hint(const agent_t *ag)
 
 /* Hands outbox events to the client while it has room. Returns 0, or -1
  * after a fatal outbox failure (reported). */
-static int feed(agent_t *ag)
+int feed(agent_t *ag)
 {
     while (!ag->stop_sending && !ag->fatal && cohort_client_room(ag->cl) > 0) {
         outbox_event_t ev;
@@ -852,7 +754,7 @@ static int feed(agent_t *ag)
 /* ---------------------------------------------------------------- input --- */
 
 /* Reads what is available into the buffer (one read). Returns 0 or -errno. */
-static int r_fill(reader_t *r)
+int r_fill(reader_t *r)
 {
     ssize_t got;
 
@@ -883,7 +785,7 @@ static int r_fill(reader_t *r)
 /* Returns the next complete line (NUL-ended, without "\n" or "\r\n") and
  * its length in *n, or NULL when none is buffered. Sets *too_long when the
  * line returned is a placeholder for an overlong line (reported INVALID). */
-static char *r_line(reader_t *r, size_t *n, int *too_long)
+char *r_line(reader_t *r, size_t *n, int *too_long)
 {
     for (;;) {
         char *base = r->buf + r->start;
@@ -928,14 +830,12 @@ static char *r_line(reader_t *r, size_t *n, int *too_long)
 }
 
 /* 1 if the line is to be skipped (blank or a '#' comment). */
-static int skip_line(const char *s)
+int skip_line(const char *s)
 {
     while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\f' || *s == '\v')
         s++;
     return *s == '\0' || *s == '#';
 }
-
-/* ---------------------------------------------------------------- plain send --- */
 
 /* ------------------------------------------------------------- progress --- */
 
@@ -943,7 +843,7 @@ static int skip_line(const char *s)
  * counting results. By default, when the results themselves scroll on the
  * terminal stderr is (no -q and stdout a terminal too), they are the
  * progress: no bar. */
-static progress_t *progress_begin(const args_t *a)
+progress_t *progress_begin(const args_t *a)
 {
     progress_t *p = NULL;
     progress_mode_t mode = a->progress;
@@ -956,7 +856,7 @@ static progress_t *progress_begin(const args_t *a)
 }
 
 /* The input's size if it is a regular file (for the share done), else 0. */
-static uint64_t input_size(int fd)
+uint64_t input_size(int fd)
 {
     struct stat st;
     return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
@@ -965,7 +865,7 @@ static uint64_t input_size(int fd)
 /* Reports the results so far and, for a regular file of size bytes, the
  * share done: the share of the file read, times the share of the lines
  * read so far that have their result. */
-static void progress_tick(agent_t *ag, int fd, uint64_t size, uint64_t lines)
+void progress_tick(agent_t *ag, int fd, uint64_t size, uint64_t lines)
 {
     uint64_t done =
         ag->c.accepted + ag->c.duplicate + ag->c.rejected + ag->c.undelivered + ag->c.invalid;
@@ -980,7 +880,7 @@ static void progress_tick(agent_t *ag, int fd, uint64_t size, uint64_t lines)
 
 /* Ends the report: the final state when the run went to its end (all the
  * input read), else just erases a bar. */
-static void progress_end(agent_t *ag, int completed, int input_read)
+void progress_end(agent_t *ag, int completed, int input_read)
 {
     if (completed) {
         if (input_read)
@@ -989,1024 +889,6 @@ static void progress_end(agent_t *ag, int completed, int input_read)
         progress_done(ag->pr);
     }
     progress_destroy(&ag->pr);
-}
-
-/* send without an outbox. Returns the exit status. */
-static int run_plain(const args_t *ap)
-{
-    const args_t a = *ap;
-    agent_t ag = {0};
-    reader_t rd = {.fd = -1};
-    cohort_client_t *cl = NULL;
-    Cohort__V1__Event *held = NULL; /* parsed, waiting to be submitted */
-    uint64_t held_line = 0, in_size = 0;
-    int rc, ret = 1;
-
-    ag.a = &a;
-    if (strcmp(a.file, "-") == 0) {
-        rd.fd = STDIN_FILENO;
-    } else if ((rd.fd = open(a.file, O_RDONLY | O_CLOEXEC)) < 0) {
-        fprintf(stderr, PROG ": cannot open %s: %s\n", a.file, strerror(errno));
-        return 2;
-    }
-    cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a.endpoint,
-                                                   .window = a.window,
-                                                   .queue_max = a.window,
-                                                   .timeout_ms = a.timeout_ms,
-                                                   .deadline_ms = a.deadline_s * 1000u,
-                                                   .defer_ms = a.defer_s * 1000u,
-                                                   .curve = a.curve,
-                                                   .on_result = on_result,
-                                                   .arg = &ag});
-    ag.cl = cl;
-    if (cl == NULL) {
-        int e = errno;
-        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(e));
-        ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
-        goto cleanup;
-    }
-    ag.pr = progress_begin(&a);
-    in_size = input_size(rd.fd);
-
-    for (;;) {
-        zmq_pollitem_t it[2];
-        int nit = 1, want_input = 0;
-        long tmo;
-
-        /* Feed: submit held/parsed lines while the client takes them. */
-        for (;;) {
-            if (held != NULL) {
-                if (ag.stop_sending) {
-                    ag.c.undelivered++;
-                    emit(&ag, "UNDELIVERED", held_line,
-                         held->event_id.len == 16 ? held->event_id.data : NULL, 0, 0, NULL,
-                         "not sent: an earlier event could not be delivered", NULL);
-                } else if ((rc = cohort_client_submit(cl, held, (void *)(uintptr_t)held_line)) ==
-                               -EAGAIN ||
-                           rc == -EEXIST) {
-                    break; /* full, or its id is still pending: pump first */
-                } else if (rc == -ENOMEM) {
-                    fprintf(stderr, PROG ": out of memory\n");
-                    goto cleanup;
-                } else if (rc < 0) {
-                    ag.c.invalid++;
-                    emit(&ag, "INVALID", held_line, NULL, 0, 0, NULL,
-                         rc == -EMSGSIZE ? "event too large for one frame (4 MiB)"
-                                         : "eventId is not 16 bytes",
-                         NULL);
-                }
-                cohort__v1__event__free_unpacked(held, NULL);
-                held = NULL;
-            }
-            size_t n;
-            int too_long;
-            char *line = r_line(&rd, &n, &too_long);
-            if (line == NULL)
-                break;
-            if (too_long) {
-                ag.c.invalid++;
-                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, "line longer than 8 MiB", NULL);
-                continue;
-            }
-            if (skip_line(line))
-                continue;
-            char err[256], safe[256];
-            /* derived ids as in every mode (intake.h): a resend is a DUPLICATE */
-            held = intake_jsonl_with(line, n, 1, a.ps, a.raw_refs, err, sizeof err);
-            held_line = rd.lineno;
-            if (held == NULL) {
-                intake_redact(safe, sizeof safe, err[0] ? err : "cannot parse");
-                ag.c.invalid++;
-                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, safe, NULL);
-            }
-        }
-        /* Send what was just queued, take in acks. */
-        if ((rc = cohort_client_pump(cl)) < 0)
-            goto zfail;
-        check_auth(&ag);
-        progress_tick(&ag, rd.fd, in_size, rd.lineno);
-        if (rd.eof && held == NULL && rd.start >= rd.len && cohort_client_pending(cl) == 0)
-            break;
-
-        /* Wait for the socket, timers, and (with room to take lines) input. */
-        cohort_client_pollitem(cl, &it[0]);
-        if (!rd.eof && held == NULL && cohort_client_room(cl) > 0) {
-            it[1] = (zmq_pollitem_t){.socket = NULL, .fd = rd.fd, .events = ZMQ_POLLIN};
-            nit = 2;
-            want_input = 1;
-        }
-        tmo = cohort_client_timeout(cl);
-        if (held != NULL && (tmo < 0 || tmo > 10))
-            tmo = 10; /* its id may be pending: check again soon */
-        if (tmo != 0)
-            fflush(stdout); /* results of a slow stream show before we sleep */
-        if (zmq_poll(it, nit, tmo) < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            goto zfail;
-        }
-        if (want_input && (it[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
-            if ((rc = r_fill(&rd)) < 0) {
-                fprintf(stderr, PROG ": cannot read %s: %s\n",
-                        strcmp(a.file, "-") == 0 ? "standard input" : a.file, strerror(-rc));
-                rd.eof = 1; /* send what was read, then fail */
-                ag.io_error = 1;
-            }
-        }
-    }
-    ret = 0;
-    goto cleanup;
-
-zfail:
-    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
-    ret = 1;
-cleanup:
-    if (held != NULL)
-        cohort__v1__event__free_unpacked(held, NULL);
-    cohort_client_destroy(&cl); /* anything still pending is reported UNDELIVERED */
-    ag.cl = NULL;
-    progress_end(&ag, ret == 0, rd.eof);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, PROG ": cannot write results: %s\n", strerror(errno));
-        ret = 1;
-    }
-    if (rd.fd > STDIN_FILENO)
-        close(rd.fd);
-    free(rd.buf);
-    if (ret != 2) {
-        fprintf(stderr,
-                PROG ": %" PRIu64 " events: %" PRIu64 " accepted, %" PRIu64 " duplicate, %" PRIu64
-                     " rejected, %" PRIu64 " undelivered, %" PRIu64 " invalid\n",
-                ag.c.accepted + ag.c.duplicate + ag.c.rejected + ag.c.undelivered + ag.c.invalid,
-                ag.c.accepted, ag.c.duplicate, ag.c.rejected, ag.c.undelivered, ag.c.invalid);
-        if (ag.c.undelivered > 0 && !ag.hs_said && *silence_hint(&ag))
-            fprintf(stderr, PROG ": %" PRIu64 " events undelivered%s\n", ag.c.undelivered,
-                    silence_hint(&ag));
-        if (ret == 0 && (ag.io_error || ag.c.rejected + ag.c.undelivered + ag.c.invalid > 0))
-            ret = 1;
-    }
-    return ret;
-}
-
-/* ------------------------------------------------------- outbox modes --- */
-
-/* Events read from the input, waiting to be written to the outbox. */
-typedef struct {
-    outbox_item_t *items; /* items (data: offsets into mem until written) */
-    size_t n, cap;        /* count, room */
-    uint8_t *mem;         /* packed events */
-    size_t mem_len, mem_cap;
-} batch_t;
-
-/* Appends ev (line) to the batch. Returns 0 or -ENOMEM. */
-static int batch_push(batch_t *b, const Cohort__V1__Event *ev, uint64_t line)
-{
-    size_t len = protobuf_c_message_get_packed_size(&ev->base);
-
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 256;
-        outbox_item_t *ni = realloc(b->items, nc * sizeof *ni);
-        if (ni == NULL)
-            return -ENOMEM;
-        b->items = ni;
-        b->cap = nc;
-    }
-    if (b->mem_len + len > b->mem_cap) {
-        size_t nc = b->mem_cap ? b->mem_cap : 65536;
-        while (nc < b->mem_len + len)
-            nc *= 2;
-        uint8_t *nm = realloc(b->mem, nc);
-        if (nm == NULL)
-            return -ENOMEM;
-        b->mem = nm;
-        b->mem_cap = nc;
-    }
-    protobuf_c_message_pack(&ev->base, b->mem + b->mem_len);
-    outbox_item_t *it = &b->items[b->n++];
-    memset(it, 0, sizeof *it);
-    memcpy(it->id, ev->event_id.data, 16);
-    it->data = (const void *)(uintptr_t)b->mem_len;
-    it->len = len;
-    it->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
-    b->mem_len += len;
-    return 0;
-}
-
-/* Writes the batch to the outbox as one synced record. Returns 0 or -errno. */
-static int batch_write(batch_t *b, outbox_t *ob, const char *source)
-{
-    int rc;
-
-    if (b->n == 0)
-        return 0;
-    for (size_t i = 0; i < b->n; i++)
-        b->items[i].data = b->mem + (uintptr_t)b->items[i].data;
-    rc = outbox_add(ob, source, NULL, b->items, b->n);
-    b->n = 0;
-    b->mem_len = 0;
-    return rc < 0 ? rc : 0;
-}
-
-/* Opens the outbox for a run and says what it found. Returns 0, or 2
- * (reported). */
-static int open_outbox(agent_t *ag, const char *dir)
-{
-    outbox_info_t info;
-    char err[512];
-    int rc = outbox_open(&ag->ob, dir, NULL, &info, err, sizeof err);
-
-    if (rc < 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return 2;
-    }
-    if (info.torn_bytes > 0)
-        fprintf(stderr,
-                PROG ": outbox %s: cut off %" PRIu64
-                     " bytes of an interrupted write (events in it were never sent)\n",
-                dir, info.torn_bytes);
-    if (info.pending > 0 && !ag->a->quiet)
-        fprintf(stderr, PROG ": outbox %s: resuming %" PRIu64 " events left by an earlier run\n",
-                dir, info.pending);
-    return 0;
-}
-
-/* Applies --retention-days to the outbox (and sp's done/ and failed/, if
- * sp is not NULL): see the contract at the top. Says on stderr what it
- * removed (counts, never names) and what failed. */
-static void expire(agent_t *ag, spool_t *sp)
-{
-    const args_t *a = ag->a;
-    int64_t cutoff = (int64_t)time(NULL) - (int64_t)a->retention_days * 86400;
-    uint64_t dl = 0;
-    unsigned files = 0;
-    int rc;
-
-    if (a->retention_days > 0) {
-        if (sp != NULL && (rc = spool_expire(sp, cutoff, &files)) < 0)
-            fprintf(stderr, PROG ": retention: cannot clear old files in %s/done and failed: %s\n",
-                    spool_dir(sp), strerror(-rc));
-        if ((rc = outbox_expire(ag->ob, cutoff, &dl)) < 0)
-            fprintf(stderr, PROG ": retention: cannot clear the outbox %s: %s\n", a->outbox,
-                    strerror(-rc));
-        if (sp != NULL && (files > 0 || dl > 0) && !a->quiet)
-            fprintf(stderr,
-                    PROG ": retention %u days: removed %u files from done/ and failed/, %" PRIu64
-                         " dead letters\n",
-                    a->retention_days, files, dl);
-        else if (dl > 0 && !a->quiet)
-            fprintf(stderr, PROG ": retention %u days: removed %" PRIu64 " dead letters\n",
-                    a->retention_days, dl);
-    }
-}
-
-static void summary(const agent_t *ag)
-{
-    fprintf(stderr,
-            PROG ": %" PRIu64 " events: %" PRIu64 " accepted, %" PRIu64 " duplicate, %" PRIu64
-                 " rejected, %" PRIu64 " undelivered, %" PRIu64 " invalid\n",
-            ag->c.accepted + ag->c.duplicate + ag->c.rejected + ag->c.undelivered + ag->c.invalid,
-            ag->c.accepted, ag->c.duplicate, ag->c.rejected, ag->c.undelivered, ag->c.invalid);
-}
-
-/* send --outbox and flush. Returns the exit status. */
-static int run_outbox(const args_t *a)
-{
-    agent_t ag = {.a = a};
-    reader_t rd = {.fd = -1};
-    batch_t bt = {0};
-    const char *source = NULL;
-    int rc, ret = 1, have_input = a->cmd == CMD_SEND;
-    uint64_t in_size = 0;
-
-    if (have_input) {
-        source = strcmp(a->file, "-") == 0 ? "-" : a->file;
-        if (strcmp(a->file, "-") == 0) {
-            rd.fd = STDIN_FILENO;
-        } else if ((rd.fd = open(a->file, O_RDONLY | O_CLOEXEC)) < 0) {
-            fprintf(stderr, PROG ": cannot open %s: %s\n", a->file, strerror(errno));
-            return 2;
-        }
-    }
-    if (open_outbox(&ag, a->outbox) != 0) {
-        if (rd.fd > STDIN_FILENO)
-            close(rd.fd);
-        return 2;
-    }
-    expire(&ag, NULL);
-    ag.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a->endpoint,
-                                                      .window = a->window,
-                                                      .queue_max = a->window,
-                                                      .timeout_ms = a->timeout_ms,
-                                                      .deadline_ms = a->deadline_s * 1000u,
-                                                      .defer_ms = a->defer_s * 1000u,
-                                                      .curve = a->curve,
-                                                      .on_result = on_result,
-                                                      .arg = &ag});
-    if (ag.cl == NULL) {
-        int e = errno;
-        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
-        ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
-        goto cleanup;
-    }
-    ag.pr = progress_begin(a);
-    in_size = have_input ? input_size(rd.fd) : 0;
-    if (!have_input)
-        progress_set_total(ag.pr, outbox_pending(ag.ob)); /* flush: what is waiting */
-
-    for (;;) {
-        zmq_pollitem_t it[2];
-        int nit = 1, want_input = 0;
-        long tmo;
-
-        /* Take what input is buffered into the outbox (synced) first. */
-        while (have_input && bt.n < BATCH_EVENTS && bt.mem_len < BATCH_BYTES) {
-            size_t n;
-            int too_long;
-            char *line = r_line(&rd, &n, &too_long), err[256];
-            Cohort__V1__Event *ev;
-            if (line == NULL)
-                break;
-            if (too_long) {
-                ag.c.invalid++;
-                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, "line longer than 8 MiB", source);
-                continue;
-            }
-            if (skip_line(line))
-                continue;
-            if ((ev = intake_jsonl_with(line, n, 1, a->ps, a->raw_refs, err, sizeof err)) == NULL) {
-                ag.c.invalid++;
-                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL, err, source);
-                continue;
-            }
-            if (protobuf_c_message_get_packed_size(&ev->base) + 64 > COHORT_CLIENT_MAX_FRAME) {
-                ag.c.invalid++;
-                emit(&ag, "INVALID", rd.lineno, NULL, 0, 0, NULL,
-                     "event too large for one frame (4 MiB)", source);
-            } else if (batch_push(&bt, ev, rd.lineno) < 0) {
-                cohort__v1__event__free_unpacked(ev, NULL);
-                fprintf(stderr, PROG ": out of memory\n");
-                goto cleanup;
-            }
-            cohort__v1__event__free_unpacked(ev, NULL);
-        }
-        if ((rc = batch_write(&bt, ag.ob, source)) < 0) {
-            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
-            goto cleanup;
-        }
-        /* Send from the outbox, take in acks. */
-        if (feed(&ag) < 0)
-            goto cleanup;
-        if ((rc = cohort_client_pump(ag.cl)) < 0)
-            goto zfail;
-        check_auth(&ag);
-        progress_tick(&ag, rd.fd, in_size, rd.lineno);
-        if (ag.undelivered_now) {
-            /* Fail fast, and keep the outbox order: give up what is in
-             * flight; it all stays in the outbox for the next run. */
-            ag.undelivered_now = 0;
-            ag.stop_sending = 1;
-            cohort_client_give_up(ag.cl, ag.unauthorised
-                                             ? "given up: the daemon refused this agent's key"
-                                             : "given up after an earlier event could not be "
-                                               "delivered");
-        }
-        if ((rc = outbox_commit(ag.ob)) < 0) {
-            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
-            goto cleanup;
-        }
-        if (ag.fatal)
-            goto cleanup;
-        if ((!have_input || (rd.eof && rd.start >= rd.len)) && bt.n == 0 &&
-            cohort_client_pending(ag.cl) == 0 && (ag.stop_sending || outbox_unclaimed(ag.ob) == 0))
-            break;
-
-        /* Wait for the socket, timers, and input. */
-        cohort_client_pollitem(ag.cl, &it[0]);
-        if (have_input && !rd.eof) {
-            it[1] = (zmq_pollitem_t){.socket = NULL, .fd = rd.fd, .events = ZMQ_POLLIN};
-            nit = 2;
-            want_input = 1;
-        }
-        tmo = cohort_client_timeout(ag.cl);
-        if (have_input && rd.start < rd.len && (tmo < 0 || tmo > 10))
-            tmo = 10; /* lines still buffered: take them in soon */
-        if (tmo != 0)
-            fflush(stdout);
-        if (zmq_poll(it, nit, tmo) < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            goto zfail;
-        }
-        if (want_input && (it[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
-            if ((rc = r_fill(&rd)) < 0) {
-                fprintf(stderr, PROG ": cannot read %s: %s\n",
-                        strcmp(a->file, "-") == 0 ? "standard input" : a->file, strerror(-rc));
-                rd.eof = 1; /* send what was read, then fail */
-                ag.io_error = 1;
-            }
-        }
-    }
-    ret = 0;
-    goto cleanup;
-
-zfail:
-    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
-    ret = 1;
-cleanup:
-    if (ret == 0 && (ag.fatal || ag.io_error))
-        ret = 1;
-    cohort_client_destroy(&ag.cl); /* what is still pending stays in the outbox */
-    progress_clear(ag.pr);         /* the results below start on a clean line */
-    if (rd.fd > STDIN_FILENO)
-        close(rd.fd);
-    free(rd.buf);
-    free(bt.items);
-    free(bt.mem);
-    if (ag.ob != NULL) {
-        outbox_event_t ev;
-        uint64_t left;
-        /* One result per event in the outbox: those never sent, too. */
-        while (outbox_next(ag.ob, &ev) == 1) {
-            ag.c.undelivered++;
-            emit(&ag, "UNDELIVERED", ev.line, ev.id, 0, 0, NULL,
-                 "not sent: an earlier event could not be delivered; kept in the outbox",
-                 ev.source);
-        }
-        if (fflush(stdout) != 0) {
-            fprintf(stderr, PROG ": cannot write results: %s\n", strerror(errno));
-            ret = 1;
-        }
-        if ((rc = outbox_commit(ag.ob)) < 0) {
-            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
-            ret = 1;
-        }
-        left = outbox_pending(ag.ob);
-        progress_end(&ag, ret == 0, !have_input || rd.eof);
-        summary(&ag);
-        if (ag.c.rejected > 0)
-            fprintf(stderr, PROG ": %" PRIu64 " rejected events written to %s\n", ag.c.rejected,
-                    outbox_dead_letter_path(ag.ob));
-        if (left > 0 && !ag.unauthorised)
-            fprintf(stderr,
-                    PROG ": %" PRIu64 " events waiting in the outbox %s: run '" PROG
-                         " flush --outbox %s' when the daemon is reachable%s\n",
-                    left, a->outbox, a->outbox, ag.hs_said ? "" : silence_hint(&ag));
-        else if (left > 0)
-            fprintf(stderr,
-                    PROG ": %" PRIu64 " events waiting in the outbox %s: the daemon refuses this "
-                         "agent's key\n",
-                    left, a->outbox);
-        if (ret == 0 && left > 0)
-            ret = 3;
-        else if (ret == 0 && ag.c.rejected + ag.c.invalid > 0)
-            ret = 1;
-        outbox_close(&ag.ob);
-    }
-    return ret;
-}
-
-/* ---------------------------------------------------------------- watch --- */
-
-/* The watch service: libuv handles around the client, spool and outbox. */
-typedef struct {
-    agent_t ag;          /* the shared agent state */
-    uv_loop_t loop;      /* the loop */
-    spool_t *sp;         /* the spool directory */
-    void *zsock;         /* the client's DEALER */
-    uv_poll_t zpoll;     /* ZMQ_FD readability */
-    uv_check_t check;    /* re-reads ZMQ_EVENTS every iteration (edge-triggered ZMQ_FD) */
-    uv_idle_t idle;      /* keeps the loop from blocking while ZeroMQ has work */
-    uv_timer_t ctimer;   /* client timers and the retry hold-off */
-    uv_timer_t scan;     /* spool scans: soon after a change, and every rescan_ms */
-    uv_fs_event_t fsev;  /* changes in the spool directory */
-    uv_signal_t sigterm; /* SIGTERM: stop */
-    uv_signal_t sigint;  /* SIGINT: stop */
-    int inited;          /* handles initialised (to close) */
-    int fs_ok;           /* fsev running */
-    uint64_t holdoff_us; /* no feeding before this (cohort_client_now_us) */
-    unsigned retry_ms;   /* next hold-off */
-    int down;            /* "daemon not answering" was logged */
-    uint64_t answered;   /* final results seen (ACCEPTED, DUPLICATE, REJECTED) */
-    int stopping;        /* stop requested */
-    int ret;             /* exit status */
-    time_t swept;        /* when the retention was last applied (0: not yet) */
-    struct tracked {     /* files taken in this run, until one event is accepted */
-        char *src;       /* the name it was taken in under (the outbox source) */
-        char *moved;     /* its name in done/ */
-        uint64_t left;   /* its events not answered yet */
-        char code[48];   /* the first rejection's code */
-    } tracked[MAX_TRACKED];
-    size_t ntracked; /* entries used in tracked (oldest first) */
-} watch_t;
-
-static void w_stop(watch_t *w, int ret);
-static void w_on_timer(uv_timer_t *h);
-static void w_on_scan(uv_timer_t *h);
-
-/* Drops tracked entry i. */
-static void w_untrack(watch_t *w, size_t i)
-{
-    free(w->tracked[i].src);
-    free(w->tracked[i].moved);
-    memmove(&w->tracked[i], &w->tracked[i + 1], (w->ntracked - i - 1) * sizeof w->tracked[0]);
-    w->ntracked--;
-}
-
-/* A final result for an event of the file taken in as src (watch only):
- * once every event a file added to the outbox has been rejected
- * (dead-lettered), and none accepted, the file moves from done/ to failed/
- * with a reason. An accepted (or duplicate) event ends the tracking of the
- * file: it stays in done/. Only files taken in by this run are tracked. */
-static void w_note_result(agent_t *ag, const char *src, int rejected, const char *code)
-{
-    watch_t *w = (watch_t *)(void *)((char *)ag - offsetof(watch_t, ag));
-    char reason[512], moved[512];
-    size_t i;
-    int rc;
-
-    for (i = 0; i < w->ntracked && strcmp(w->tracked[i].src, src) != 0; i++)
-        ;
-    if (i == w->ntracked)
-        return;
-    if (!rejected) {
-        w_untrack(w, i);
-        return;
-    }
-    if (w->tracked[i].code[0] == 0)
-        snprintf(w->tracked[i].code, sizeof w->tracked[i].code, "%s", code ? code : "?");
-    if (--w->tracked[i].left > 0)
-        return;
-    snprintf(reason, sizeof reason,
-             "%s: taken in, but every event of it was rejected by the daemon (first: %s); "
-             "nothing from this file is in the log; the events, with code and reason, are in %s",
-             src, w->tracked[i].code, outbox_dead_letter_path(ag->ob));
-    if ((rc = spool_refail(w->sp, w->tracked[i].moved, reason, moved, sizeof moved)) < 0)
-        fprintf(stderr,
-                PROG ": %s: every event was rejected, but cannot move %s/done/%s to "
-                     "failed/: %s\n",
-                src, spool_dir(w->sp), w->tracked[i].moved, strerror(-rc));
-    else
-        fprintf(stderr,
-                PROG ": %s: every event was rejected (dead-lettered); moved %s/done/%s to "
-                     "%s/failed/%s, see %s.reason\n",
-                src, spool_dir(w->sp), w->tracked[i].moved, spool_dir(w->sp), moved, moved);
-    w_untrack(w, i);
-}
-
-/* Starts tracking a file taken in (w_note_result). */
-static void w_track(watch_t *w, const char *src, const char *moved, uint64_t n)
-{
-    struct tracked *t;
-
-    if (n == 0)
-        return;
-    if (w->ntracked == MAX_TRACKED)
-        w_untrack(w, 0); /* the oldest is no longer watched: it stays in done/ */
-    t = &w->tracked[w->ntracked];
-    *t = (struct tracked){.src = strdup(src), .moved = strdup(moved), .left = n};
-    if (t->src == NULL || t->moved == NULL) {
-        free(t->src);
-        free(t->moved);
-        return;
-    }
-    w->ntracked++;
-}
-
-/* Re-arms the client timer: the client's next timer, or the end of the
- * hold-off when events are waiting for it. */
-static void w_rearm(watch_t *w)
-{
-    long t = cohort_client_timeout(w->ag.cl);
-    uint64_t now = cohort_client_now_us();
-
-    if (outbox_unclaimed(w->ag.ob) > 0 && cohort_client_room(w->ag.cl) > 0) {
-        long h = w->holdoff_us > now ? (long)((w->holdoff_us - now + 999) / 1000) : 1;
-        if (t < 0 || h < t)
-            t = h;
-    }
-    if (t < 0)
-        uv_timer_stop(&w->ctimer);
-    else
-        uv_timer_start(&w->ctimer, w_on_timer, (uint64_t)t, 0);
-}
-
-/* After a pump: retry bookkeeping and "daemon down/up" messages. */
-static void w_after_pump(watch_t *w)
-{
-    agent_t *ag = &w->ag;
-    uint64_t answered = ag->c.accepted + ag->c.duplicate + ag->c.rejected;
-
-    if (answered > w->answered) {
-        w->answered = answered;
-        w->retry_ms = RETRY_MIN_MS;
-        if (w->down) {
-            fprintf(stderr, PROG ": the daemon answers again; %" PRIu64 " events waiting\n",
-                    outbox_pending(ag->ob));
-            w->down = 0;
-        }
-    }
-    check_auth(ag);
-    if (ag->unauthorised) {
-        /* Our key is refused: retrying cannot help. Stop; everything stays
-         * in the outbox. */
-        ag->undelivered_now = 0;
-        w_stop(w, 3);
-        return;
-    }
-    if (ag->undelivered_now) {
-        cohort_client_give_up(ag->cl, "retrying later");
-        ag->undelivered_now = 0; /* give_up's results set it again */
-        if (!w->down)
-            fprintf(stderr,
-                    PROG ": no ack from %s within %us: %" PRIu64
-                         " events kept in the outbox; retrying%s\n",
-                    ag->a->endpoint, ag->a->deadline_s, outbox_pending(ag->ob),
-                    ag->hs_said ? "" : silence_hint(ag));
-        w->down = 1;
-        w->holdoff_us = cohort_client_now_us() + (uint64_t)w->retry_ms * 1000u;
-        w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
-    }
-}
-
-/* Does all client work: acks in, retries, feeding from the outbox, sends,
- * and writing leave marks. */
-static void w_service(watch_t *w)
-{
-    agent_t *ag = &w->ag;
-    int rc;
-
-    if (w->stopping)
-        return;
-    if ((rc = cohort_client_pump(ag->cl)) < 0)
-        goto zfail;
-    w_after_pump(w);
-    if (w->stopping)
-        return;
-    if (cohort_client_now_us() >= w->holdoff_us && outbox_unclaimed(ag->ob) > 0) {
-        feed(ag);
-        if ((rc = cohort_client_pump(ag->cl)) < 0)
-            goto zfail;
-        w_after_pump(w);
-        if (w->stopping)
-            return;
-    }
-    if ((rc = outbox_commit(ag->ob)) < 0) {
-        fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", ag->a->outbox, strerror(-rc));
-        ag->fatal = 1;
-    }
-    fflush(stdout);
-    if (ag->fatal) {
-        w_stop(w, 1);
-        return;
-    }
-    w_rearm(w);
-    return;
-zfail:
-    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
-    w_stop(w, 1);
-}
-
-static void w_on_poll(uv_poll_t *h, int status, int events)
-{
-    (void)status;
-    (void)events;
-    w_service(h->data);
-}
-
-static void w_on_timer(uv_timer_t *h)
-{
-    w_service(h->data);
-}
-
-static void w_on_idle(uv_idle_t *h)
-{
-    (void)h; /* only keeps the loop from blocking; the check does the work */
-}
-
-/* Every iteration: ZMQ_FD only signals edges, so ask ZMQ_EVENTS whether
- * the socket has what the client waits for, and serve it while it does. */
-static void w_on_check(uv_check_t *h)
-{
-    watch_t *w = h->data;
-
-    for (int k = 0; k < 8; k++) {
-        zmq_pollitem_t it;
-        int ev = 0;
-        size_t len = sizeof ev;
-        if (w->stopping)
-            return;
-        cohort_client_pollitem(w->ag.cl, &it);
-        if (zmq_getsockopt(w->zsock, ZMQ_EVENTS, &ev, &len) != 0) {
-            fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(errno));
-            w_stop(w, 1);
-            return;
-        }
-        if (!(ev & it.events)) {
-            uv_idle_stop(&w->idle);
-            return;
-        }
-        w_service(w);
-    }
-    if (!w->stopping)
-        uv_idle_start(&w->idle, w_on_idle);
-}
-
-/* Takes one ready spool file in. Returns 0, or -1 if it is to be tried
- * again later (it stays in the spool). */
-static int w_take(watch_t *w, const char *name)
-{
-    agent_t *ag = &w->ag;
-    const char *dir = spool_dir(w->sp);
-    char path[4096], err[512], moved[512];
-    intake_file_t f;
-    int rc;
-
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    rc = intake_file_with(path, name, ag->a->ps, ag->a->raw_refs, &f, err, sizeof err);
-    if (rc == -ENOENT)
-        return 0; /* gone meanwhile */
-    if (rc == -EAGAIN || rc == -ENODATA) {
-        /* Still being written (or emptied): settle again, then retry. */
-        uv_update_time(&w->loop);
-        spool_unsettle(w->sp, name, uv_now(&w->loop));
-        fprintf(stderr, PROG ": %s; trying again once it has not changed for %u ms\n", err,
-                ag->a->settle_ms);
-        uv_timer_start(&w->scan, w_on_scan, ag->a->settle_ms + 1, ag->a->rescan_ms);
-        return -1;
-    }
-    if (rc == -ENOMEM) {
-        fprintf(stderr, PROG ": %s; trying again later\n", err);
-        return -1;
-    }
-    if (rc < 0) {
-        if ((rc = spool_fail(w->sp, name, err, moved, sizeof moved)) < 0) {
-            fprintf(stderr, PROG ": cannot move %s to %s/failed/: %s\n", name, dir, strerror(-rc));
-            return -1;
-        }
-        fprintf(stderr, PROG ": %s: not taken in: %s; moved to %s/failed/%s\n", name, err, dir,
-                moved);
-        return 0;
-    }
-    if (outbox_taken(ag->ob, name, f.hash)) {
-        /* Taken in before a crash or stop, but not moved: move it now. */
-        if ((rc = spool_done(w->sp, name, moved, sizeof moved)) < 0) {
-            fprintf(stderr, PROG ": cannot move %s to %s/done/: %s\n", name, dir, strerror(-rc));
-            intake_file_free(&f);
-            return -1;
-        }
-        outbox_clear_taken(ag->ob, name, f.hash);
-        fprintf(stderr, PROG ": %s: was already taken in (before a restart); moved to %s/done/%s\n",
-                name, dir, moved);
-        intake_file_free(&f);
-        return 0;
-    }
-    if (f.nproblems > 0) {
-        size_t cap = strlen(f.problems ? f.problems : "") + 512;
-        char *reason = malloc(cap), first[256] = "";
-        if (reason == NULL) {
-            intake_file_free(&f);
-            return -1;
-        }
-        snprintf(reason, cap,
-                 "%s: not taken in: %zu bad record%s (nothing from this file was sent; fix it and "
-                 "drop it in again):\n%s%s",
-                 name, f.nproblems, f.nproblems == 1 ? "" : "s", f.problems ? f.problems : "",
-                 f.nproblems > INTAKE_MAX_PROBLEMS ? "(more not shown)\n" : "");
-        if (f.problems) {
-            size_t l = strcspn(f.problems, "\n");
-            snprintf(first, sizeof first, "%.*s", (int)(l < 200 ? l : 200), f.problems);
-        }
-        rc = spool_fail(w->sp, name, reason, moved, sizeof moved);
-        free(reason);
-        if (rc < 0) {
-            fprintf(stderr, PROG ": cannot move %s to %s/failed/: %s\n", name, dir, strerror(-rc));
-            intake_file_free(&f);
-            return -1;
-        }
-        fprintf(stderr,
-                PROG ": %s: not taken in: %zu bad record%s (first: %s); moved to %s/failed/%s, "
-                     "see %s.reason\n",
-                name, f.nproblems, f.nproblems == 1 ? "" : "s", first, dir, moved, moved);
-        intake_file_free(&f);
-        return 0;
-    }
-    if ((rc = outbox_add(ag->ob, name, f.hash, f.items, f.n)) < 0) {
-        fprintf(stderr, PROG ": cannot take %s into the outbox %s: %s; trying again later\n", name,
-                ag->a->outbox, strerror(-rc));
-        intake_file_free(&f);
-        return -1;
-    }
-    size_t skipped = f.n - (size_t)rc, added = (size_t)rc;
-    if ((rc = spool_done(w->sp, name, moved, sizeof moved)) < 0) {
-        /* It is in the outbox (and marked taken): the next scan moves it. */
-        fprintf(stderr, PROG ": %s taken in, but cannot move it to %s/done/: %s\n", name, dir,
-                strerror(-rc));
-        intake_file_free(&f);
-        return -1;
-    }
-    outbox_clear_taken(ag->ob, name, f.hash);
-    w_track(w, name, moved, added);
-    if (!ag->a->quiet || skipped > 0)
-        fprintf(stderr, PROG ": %s: took in %zu %s events%s; moved to %s/done/%s\n", name, f.n,
-                f.kind, skipped ? " (some were already waiting in the outbox)" : "", dir, moved);
-    intake_file_free(&f);
-    return 0;
-}
-
-static void w_on_scan(uv_timer_t *h)
-{
-    watch_t *w = h->data;
-    char **names, **ignored;
-    size_t n, ni;
-    int rc;
-
-    if (w->stopping)
-        return;
-    if (time(NULL) - w->swept >= RETENTION_SWEEP_S) {
-        w->swept = time(NULL);
-        expire(&w->ag, w->sp);
-    }
-    if ((rc = spool_list(w->sp, &names, &n, &ignored, &ni)) < 0) {
-        fprintf(stderr, PROG ": cannot list %s: %s\n", spool_dir(w->sp), strerror(-rc));
-        return;
-    }
-    for (size_t i = 0; i < ni; i++)
-        fprintf(stderr,
-                PROG ": ignoring %s/%s: not a .jsonl or .csv file (export files are renamed to "
-                     "NAME.jsonl or NAME.csv once complete)\n",
-                spool_dir(w->sp), ignored[i]);
-    /* The first file in name order that has settled (spool.h): an empty
-     * one that stays empty is passed over, one still changing is waited
-     * for (files are taken in name order). */
-    const char *take = NULL;
-    unsigned wait_ms = 0;
-    uv_update_time(&w->loop);
-    for (size_t i = 0; i < n && take == NULL; i++) {
-        rc = spool_settle(w->sp, names[i], w->ag.a->settle_ms, uv_now(&w->loop), &wait_ms);
-        if (rc == SPOOL_SETTLED)
-            take = names[i];
-        else if (rc == SPOOL_EMPTY_NEW)
-            fprintf(stderr,
-                    PROG ": %s/%s is empty; not taken in until something is written to it\n",
-                    spool_dir(w->sp), names[i]);
-        else if (rc == SPOOL_CHANGING)
-            break;
-        else if (rc < 0 && rc != -ENOENT)
-            fprintf(stderr, PROG ": cannot stat %s/%s: %s\n", spool_dir(w->sp), names[i],
-                    strerror(-rc));
-    }
-    /* One file per turn, so acks are served between files. */
-    if (take != NULL) {
-        if (w_take(w, take) == 0 && n > 1 && !w->stopping)
-            uv_timer_start(&w->scan, w_on_scan, 0, w->ag.a->rescan_ms);
-    } else if (wait_ms > 0 && !w->stopping) {
-        uv_timer_start(&w->scan, w_on_scan, wait_ms, w->ag.a->rescan_ms);
-    }
-    spool_free_names(names, n);
-    spool_free_names(ignored, ni);
-    w_service(w);
-}
-
-static void w_on_fsev(uv_fs_event_t *h, const char *filename, int events, int status)
-{
-    watch_t *w = h->data;
-    (void)events;
-    if (w->stopping)
-        return;
-    if (status < 0) {
-        fprintf(stderr, PROG ": watching %s: %s; relying on rescans every %u ms\n",
-                spool_dir(w->sp), uv_strerror(status), w->ag.a->rescan_ms);
-        uv_fs_event_stop(h);
-        return;
-    }
-    if (filename != NULL && (filename[0] == '.' || strstr(filename, ".tmp") != NULL))
-        return; /* files being written, the outbox */
-    if (uv_timer_get_due_in(&w->scan) > 20)
-        uv_timer_start(&w->scan, w_on_scan, 20, w->ag.a->rescan_ms);
-}
-
-static void w_on_signal(uv_signal_t *h, int signum)
-{
-    watch_t *w = h->data;
-    fprintf(stderr, PROG ": %s: stopping; %" PRIu64 " events waiting in the outbox\n",
-            signum == SIGTERM ? "SIGTERM" : "SIGINT", outbox_pending(w->ag.ob));
-    w_stop(w, 0);
-}
-
-static void w_stop(watch_t *w, int ret)
-{
-    if (w->stopping)
-        return;
-    w->stopping = 1;
-    w->ret = ret;
-    if (!w->inited)
-        return;
-    uv_close((uv_handle_t *)&w->zpoll, NULL);
-    uv_close((uv_handle_t *)&w->check, NULL);
-    uv_close((uv_handle_t *)&w->idle, NULL);
-    uv_close((uv_handle_t *)&w->ctimer, NULL);
-    uv_close((uv_handle_t *)&w->scan, NULL);
-    uv_close((uv_handle_t *)&w->fsev, NULL);
-    uv_close((uv_handle_t *)&w->sigterm, NULL);
-    uv_close((uv_handle_t *)&w->sigint, NULL);
-}
-
-/* watch SPOOL. Returns the exit status. */
-static int run_watch(const args_t *a)
-{
-    static watch_t w; /* handles must outlive the loop's close callbacks */
-    char err[512];
-    int zfd, rc;
-    size_t len = sizeof zfd;
-
-    memset(&w, 0, sizeof w);
-    w.ag.a = a;
-    w.ag.watch = 1;
-    w.retry_ms = RETRY_MIN_MS;
-    w.ret = 1;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    if ((rc = spool_open(&w.sp, a->spool, err, sizeof err)) < 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return 2;
-    }
-    if (open_outbox(&w.ag, a->outbox) != 0) {
-        spool_close(&w.sp);
-        return 2;
-    }
-    w.ag.cl = cohort_client_new(
-        &(cohort_client_opts_t){.endpoint = a->endpoint,
-                                .window = a->window,
-                                .queue_max = a->window,
-                                .timeout_ms = a->timeout_ms,
-                                .deadline_ms = a->deadline_s * 1000u,
-                                .defer_ms = (a->defer_set ? a->defer_s : DEFER_WATCH_S) * 1000u,
-                                .curve = a->curve,
-                                .on_result = on_result,
-                                .arg = &w.ag});
-    if (w.ag.cl == NULL) {
-        int e = errno;
-        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
-        w.ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
-        goto out;
-    }
-    w.zsock = cohort_client_socket(w.ag.cl);
-    if (zmq_getsockopt(w.zsock, ZMQ_FD, &zfd, &len) != 0) {
-        fprintf(stderr, PROG ": cannot get the socket's ZMQ_FD: %s\n", zmq_strerror(errno));
-        goto out;
-    }
-    if ((rc = uv_loop_init(&w.loop)) < 0) {
-        fprintf(stderr, PROG ": cannot start the event loop: %s\n", uv_strerror(rc));
-        goto out;
-    }
-    uv_poll_init(&w.loop, &w.zpoll, zfd);
-    uv_check_init(&w.loop, &w.check);
-    uv_idle_init(&w.loop, &w.idle);
-    uv_timer_init(&w.loop, &w.ctimer);
-    uv_timer_init(&w.loop, &w.scan);
-    uv_fs_event_init(&w.loop, &w.fsev);
-    uv_signal_init(&w.loop, &w.sigterm);
-    uv_signal_init(&w.loop, &w.sigint);
-    w.zpoll.data = w.check.data = w.idle.data = w.ctimer.data = w.scan.data = w.fsev.data =
-        w.sigterm.data = w.sigint.data = &w;
-    w.inited = 1;
-    uv_timer_start(&w.ctimer, w_on_timer, 0, 0);
-    if ((rc = uv_poll_start(&w.zpoll, UV_READABLE, w_on_poll)) < 0 ||
-        (rc = uv_check_start(&w.check, w_on_check)) < 0 ||
-        (rc = uv_signal_start(&w.sigterm, w_on_signal, SIGTERM)) < 0 ||
-        (rc = uv_signal_start(&w.sigint, w_on_signal, SIGINT)) < 0 ||
-        (rc = uv_timer_start(&w.scan, w_on_scan, 0, a->rescan_ms)) < 0) {
-        fprintf(stderr, PROG ": cannot start the event loop: %s\n", uv_strerror(rc));
-        w_stop(&w, 1);
-    } else if ((rc = uv_fs_event_start(&w.fsev, w_on_fsev, a->spool, 0)) < 0) {
-        fprintf(stderr, PROG ": cannot watch %s for changes (%s); rescanning every %u ms\n",
-                a->spool, uv_strerror(rc), a->rescan_ms);
-    }
-    if (!w.stopping)
-        fprintf(stderr,
-                PROG ": watching %s (outbox %s, %" PRIu64 " events waiting), sending to %s\n",
-                a->spool, a->outbox, outbox_pending(w.ag.ob), a->endpoint);
-    uv_run(&w.loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&w.loop) != 0) {
-        uv_run(&w.loop, UV_RUN_NOWAIT);
-        uv_loop_close(&w.loop);
-    }
-out:
-    cohort_client_destroy(&w.ag.cl); /* in flight: released, stays in the outbox */
-    if (w.ag.ob != NULL) {
-        if ((rc = outbox_commit(w.ag.ob)) < 0) {
-            fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
-            w.ret = 1;
-        }
-        summary(&w.ag);
-        outbox_close(&w.ag.ob);
-    }
-    while (w.ntracked > 0)
-        w_untrack(&w, w.ntracked - 1);
-    spool_close(&w.sp);
-    fflush(stdout);
-    return w.ret;
 }
 
 /* ---------------------------------------------------------------- main --- */

@@ -1,4 +1,7 @@
-/* cohort_bench.c: cohort-bench, a load-generating agent for cohortd.
+/* cohort_bench.c: cohort-bench, a load-generating agent for cohortd: main,
+ * the fixtures (event templates and the setup events) and the measured run.
+ * The command line and keys are in bench_args.c, the latency histogram and
+ * the status probe in bench_status.c (cohort_bench.h: their private header).
  *
  * Contract:
  * - Opens --agents DEALER connections (one libcohort client each, one
@@ -64,184 +67,7 @@
  * serviced. The --status SUB socket's ZMQ_FD is in the same epoll set and is
  * drained (until EAGAIN and ZMQ_EVENTS says no input) at the top of the
  * pass after it fired, before the agents, so update times are fresh. */
-#include <errno.h>
-#include <jansson.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "cohort_cli.h"
-#include "cohort_client.h"
-
-#define PROG "cohort-bench"
-#define MAX_AGENTS 1024
-#define REF_LEN 35           /* a participant ref: the pseudonym form, "p1:" + 32 */
-#define PAD_MIN 0            /* least padding (an unknown field) in the measured event */
-#define PAD_MAX 4096         /* most padding */
-#define PAD_FIELD 99         /* the padding's field number: unknown to every reader */
-#define SETUP_WAIT_MS 30000  /* the setup phase must be acked within this */
-#define TICK_MIN_US 100      /* finest send-schedule tick with --rate */
-#define CONNECT_WAIT_MS 5000 /* all connections must be up within this */
-#define SERVICE_ROUNDS 4     /* pumps per agent per loop pass */
-#define HIST_SUB 2048        /* exact below this many microseconds */
-#define HIST_HALF 1024
-#define HIST_SHIFTS 40 /* up to 2^51 us */
-#define HIST_N (HIST_SUB + HIST_SHIFTS * HIST_HALF)
-#define STATUS_WAIT_MS 3000 /* --status: first update or heartbeat within this */
-#define STATUS_TAIL_MS 1000 /* --status: final updates within this after the last ack */
-#define STATUS_DRAIN 1024   /* --status: messages per drain, then the next pass */
-
-/* What the command line asked for. */
-typedef struct {
-    const char *endpoint;
-    const char *status;  /* --status: the daemon's publish endpoint, or NULL */
-    unsigned agents;     /* connections */
-    unsigned window;     /* unacked events per connection */
-    uint64_t events;     /* total events */
-    unsigned size;       /* target packed Event size */
-    double rate;         /* offered events/s, 0 = unlimited */
-    unsigned duration_s; /* cap on the run */
-    unsigned timeout_ms; /* per-attempt ack timeout */
-    int json;
-    const char *keys;       /* --keys DIR: per-connection CURVE keys, or NULL */
-    const char *make_keys;  /* --make-keys DIR: write the keys and exit, or NULL */
-    const char *key;        /* --key FILE: the coordinator key (setup, --status), or NULL */
-    const char *server_key; /* --server-key FILE, or NULL */
-    int plaintext;          /* --plaintext */
-} args_t;
-
-/* A latency histogram in microseconds. */
-typedef struct {
-    uint64_t count[HIST_N];
-    uint64_t total;
-    uint64_t max;
-} hist_t;
-
-/* A local UUIDv7 source: the layout of uuid7.c, with a xorshift generator
- * seeded from getrandom instead of a system call per id. */
-typedef struct {
-    uint64_t s[2];    /* xorshift128+ state */
-    uint64_t last_ms; /* timestamp of the last id */
-    uint16_t ctr;     /* its 12-bit rand_a counter */
-} idgen_t;
-
-struct bench;
-
-/* One connection. */
-typedef struct {
-    struct bench *b;
-    cohort_client_t *cl;
-    uint8_t *tmpl; /* packed Event; id at tmpl + 2 */
-    size_t tmpl_len;
-    size_t ref_len;    /* bytes of padding in its measured event (for --size); also
-                          part of its ref and setup ids, so each size has its people */
-    uint64_t total;    /* events this agent sends */
-    uint64_t next;     /* events submitted so far */
-    uint64_t timer_at; /* when its client has timer work (UINT64_MAX: none) */
-    uint64_t due;      /* when it next may submit (next_due) */
-    int ready;         /* its ZMQ_FD fired, or work was left: service it */
-    unsigned index;    /* agent number, 0-based */
-} agent_t;
-
-/* The run. */
-typedef struct bench {
-    const args_t *a;
-    agent_t *ag;
-    idgen_t ids;
-    hist_t *hist;
-    uint64_t start_us, last_ack_us;
-    uint64_t accepted, duplicate, rejected, undelivered;
-    int stop;              /* stop submitting (failure or cap) */
-    int reported_reject;   /* first rejection described on stderr */
-    int setup;             /* in the (unmeasured) setup phase */
-    uint64_t setup_failed; /* setup events rejected or undelivered */
-    uint64_t setup_stored; /* setup events ACCEPTED (new to the log) */
-    /* --status: ack -> status update latency */
-    void *sub;      /* SUB socket, or NULL without --status */
-    char topic[32]; /* cohort/bench/load-<agents> */
-    size_t topic_len;
-    hist_t *shist;       /* ack -> update latencies */
-    uint64_t *st_ack;    /* by seq - st_base: ack arrival (0: not acked) */
-    uint64_t *st_upd;    /* by seq - st_base: first covering update's arrival */
-    uint64_t st_n;       /* slots in each */
-    uint64_t st_base;    /* seq of slot 0; 0 until the measured phase */
-    uint64_t st_next;    /* slots below this have their update time */
-    uint64_t st_seen;    /* highest seq seen before the measured phase */
-    uint64_t st_msgs;    /* messages received */
-    uint64_t st_acked;   /* measured acks that fell within the slots */
-    uint64_t st_matched; /* of those, with their update seen */
-    int sub_ready;       /* the SUB's ZMQ_FD fired or a drain was cut short */
-    agent_t coord;       /* with CURVE: the coordinator's connection for the setup's
-                            definitions (index 0 like agent 1); cl NULL in plain text */
-} bench_t;
-
-/* ---------------------------------------------------------- histogram --- */
-
-static size_t h_index(uint64_t v)
-{
-    unsigned msb, shift;
-    size_t i;
-
-    if (v < HIST_SUB)
-        return (size_t)v;
-    msb = 63u - (unsigned)__builtin_clzll(v);
-    shift = msb - 10; /* v >> shift is in [1024, 2048) */
-    i = HIST_SUB + (size_t)(shift - 1) * HIST_HALF + (size_t)((v >> shift) - HIST_HALF);
-    return i < HIST_N ? i : HIST_N - 1;
-}
-
-/* The highest value that maps to bucket i. */
-static uint64_t h_value(size_t i)
-{
-    unsigned shift;
-    uint64_t sub;
-
-    if (i < HIST_SUB)
-        return i;
-    shift = (unsigned)((i - HIST_SUB) / HIST_HALF) + 1;
-    sub = (i - HIST_SUB) % HIST_HALF + HIST_HALF;
-    return ((sub + 1) << shift) - 1;
-}
-
-static void h_record(hist_t *h, uint64_t v)
-{
-    h->count[h_index(v)]++;
-    h->total++;
-    if (v > h->max)
-        h->max = v;
-}
-
-/* The value at quantile q (0..1): the least value with at least q of the
- * samples at or below it (reported as its bucket's highest value, capped at
- * the maximum seen). */
-static uint64_t h_quantile(const hist_t *h, double q)
-{
-    uint64_t want, seen = 0;
-
-    if (h->total == 0)
-        return 0;
-    want = (uint64_t)ceil(q * (double)h->total);
-    if (want == 0)
-        want = 1;
-    for (size_t i = 0; i < HIST_N; i++) {
-        seen += h->count[i];
-        if (seen >= want) {
-            uint64_t v = h_value(i);
-            return v < h->max ? v : h->max;
-        }
-    }
-    return h->max;
-}
+#include "cohort_bench.h"
 
 /* ---------------------------------------------------------------- ids --- */
 
@@ -295,316 +121,6 @@ static void ids_next(idgen_t *g, uint8_t out[16])
     r = ids_rand(g);
     memcpy(out + 8, &r, 8);
     out[8] = (uint8_t)(0x80 | (out[8] & 0x3f));
-}
-
-/* ---------------------------------------------------------------- args --- */
-
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "Usage: " PROG " [OPTION]...\n"
-        "Load generator for cohortd: sends events over many connections and reports\n"
-        "throughput and durable-ack latency (p50, p99, p99.9).\n"
-        "\n"
-        "  -e, --endpoint ENDPOINT  daemon endpoint (default: $COHORT_ENDPOINT or %s)\n"
-        "  -a, --agents N           concurrent connections, one agency each (default 16)\n"
-        "  -w, --window W           unacked events per connection (default 64)\n"
-        "  -n, --events E           events in total (default 1000000)\n"
-        "  -s, --size B             approximate packed event size in bytes (default 200)\n"
-        "  -r, --rate R             offered events/s in total, open loop (default: unlimited)\n"
-        "  -D, --duration-s S       stop after at most S seconds (default 300)\n"
-        "  -t, --timeout-ms MS      per-attempt ack timeout before a resend (default 5000)\n"
-        "      --status ENDPOINT    also subscribe to the daemon's status PUB endpoint and\n"
-        "                           report ack -> status update latency (p50, p99, p99.9)\n"
-        "      --keys DIR           CURVE keys: DIR/bench-NN.key for connection NN (agency\n"
-        "                           bench-NN), DIR/coordinator.key for the setup and\n"
-        "                           --status, DIR/server.pub the daemon's key\n"
-        "      --key FILE           the coordinator key instead of DIR/coordinator.key\n"
-        "      --server-key FILE    the daemon's public key (default: DIR/server.pub, else\n"
-        "                           $COHORT_SERVER_KEY)\n"
-        "      --plaintext          no CURVE: only for a development daemon run with\n"
-        "                           --plaintext (default: on if $COHORT_PLAINTEXT is 1 and\n"
-        "                           no key is given)\n"
-        "      --make-keys DIR      write keys for --agents N connections (bench-01 ...),\n"
-        "                           coordinator and the server (server.key, server.pub),\n"
-        "                           and DIR/access for 'cohortd --key DIR/server.key\n"
-        "                           --access-file DIR/access', then exit\n"
-        "  -j, --json               print one JSON object (events, seconds, events_per_sec,\n"
-        "                           ack_p50_us, ack_p99_us, ack_p999_us, ..., and with\n"
-        "                           --status status_p50_us, status_p99_us, status_p999_us,\n"
-        "                           status_matched)\n"
-        "  -h, --help               show this help and exit\n"
-        "  -V, --version            show the version and exit\n"
-        "\n"
-        "Latency is from the first send (or, with --rate, from the intended send time)\n"
-        "to the ACCEPTED ack, which the daemon sends only once the event is durable.\n"
-        "Exit status: 0 none rejected or undelivered, 1 otherwise or on failure, 2 usage error.\n",
-        COHORT_CLIENT_DEFAULT_ENDPOINT);
-}
-
-/* Returns 0 to run, 1 to exit 0, 2 after a usage error. */
-static int parse_args(args_t *a, int argc, char **argv)
-{
-    static const struct option lo[] = {{"endpoint", required_argument, 0, 'e'},
-                                       {"agents", required_argument, 0, 'a'},
-                                       {"window", required_argument, 0, 'w'},
-                                       {"events", required_argument, 0, 'n'},
-                                       {"size", required_argument, 0, 's'},
-                                       {"rate", required_argument, 0, 'r'},
-                                       {"duration-s", required_argument, 0, 'D'},
-                                       {"timeout-ms", required_argument, 0, 't'},
-                                       {"status", required_argument, 0, 'S'},
-                                       {"keys", required_argument, 0, 0x100},
-                                       {"make-keys", required_argument, 0, 0x101},
-                                       {"key", required_argument, 0, 0x102},
-                                       {"server-key", required_argument, 0, 0x103},
-                                       {"plaintext", no_argument, 0, 0x104},
-                                       {"json", no_argument, 0, 'j'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {"version", no_argument, 0, 'V'},
-                                       {0, 0, 0, 0}};
-    const char *env = getenv("COHORT_ENDPOINT");
-    uint64_t v;
-    int c;
-
-    *a = (args_t){.endpoint = (env && *env) ? env : COHORT_CLIENT_DEFAULT_ENDPOINT,
-                  .agents = 16,
-                  .window = 64,
-                  .events = 1000000,
-                  .size = 200,
-                  .duration_s = 300,
-                  .timeout_ms = 5000};
-    while ((c = getopt_long(argc, argv, "e:a:w:n:s:r:D:t:jhV", lo, NULL)) != -1) {
-        const char *bad = NULL;
-        switch (c) {
-        case 'e':
-            a->endpoint = optarg;
-            break;
-        case 'a':
-            if (cohort_cli_u64(optarg, 1, MAX_AGENTS, &v) < 0)
-                bad = "--agents: expected a number from 1 to 1024";
-            a->agents = (unsigned)v;
-            break;
-        case 'w':
-            if (cohort_cli_u64(optarg, 1, 65536, &v) < 0)
-                bad = "--window: expected a number from 1 to 65536";
-            a->window = (unsigned)v;
-            break;
-        case 'n':
-            if (cohort_cli_u64(optarg, 1, 1000000000000ull, &v) < 0)
-                bad = "--events: expected a number from 1 to 10^12";
-            a->events = v;
-            break;
-        case 's':
-            if (cohort_cli_u64(optarg, 1, 1u << 20, &v) < 0)
-                bad = "--size: expected a number of bytes";
-            a->size = (unsigned)v;
-            break;
-        case 'r': {
-            char *end;
-            errno = 0;
-            a->rate = strtod(optarg, &end);
-            if (errno != 0 || *end != '\0' || end == optarg || !(a->rate >= 1.0) || a->rate > 1e9)
-                bad = "--rate: expected events per second from 1 to 10^9";
-            break;
-        }
-        case 'D':
-            if (cohort_cli_u64(optarg, 1, 86400, &v) < 0)
-                bad = "--duration-s: expected a number from 1 to 86400";
-            a->duration_s = (unsigned)v;
-            break;
-        case 't':
-            if (cohort_cli_u64(optarg, 1, 600000, &v) < 0)
-                bad = "--timeout-ms: expected a number from 1 to 600000";
-            a->timeout_ms = (unsigned)v;
-            break;
-        case 'S': /* long option only */
-            if (*optarg == '\0')
-                bad = "--status: empty endpoint";
-            a->status = optarg;
-            break;
-        case 'j':
-            a->json = 1;
-            break;
-        case 0x100:
-        case 0x101:
-        case 0x102:
-        case 0x103:
-            if (*optarg == '\0')
-                bad = "empty path for a key option";
-            *(c == 0x100   ? &a->keys
-              : c == 0x101 ? &a->make_keys
-              : c == 0x102 ? &a->key
-                           : &a->server_key) = optarg;
-            break;
-        case 0x104:
-            a->plaintext = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        case 'V':
-            printf(PROG " %s\n", COHORT_VERSION);
-            return 1;
-        default:
-            fprintf(stderr, "Try '" PROG " --help' for more information.\n");
-            return 2;
-        }
-        if (bad != NULL) {
-            fprintf(stderr, PROG ": %s\n", bad);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr,
-                PROG ": unexpected argument '%s'\nTry '" PROG " --help' for more information.\n",
-                argv[optind]);
-        return 2;
-    }
-    if (*a->endpoint == '\0') {
-        fprintf(stderr, PROG ": --endpoint: empty endpoint\n");
-        return 2;
-    }
-    if (a->plaintext && (a->keys || a->key || a->server_key)) {
-        fprintf(stderr, PROG ": --plaintext cannot be combined with --keys, --key or "
-                             "--server-key\n");
-        return 2;
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------- keys --- */
-
-/* --make-keys DIR: the server's, the coordinator's and one agent keypair
- * per connection, and the daemon's access file. Returns the exit status. */
-static int make_keys(const args_t *a)
-{
-    const char *dir = a->make_keys;
-    char path[4096], pub[COHORT_KEY_Z85_LEN + 1], err[512], *text = NULL;
-    size_t cap = 128 + (size_t)(a->agents + 1) * 80, len = 0;
-    struct stat st;
-    int fd = -1, rc = 1;
-
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, PROG ": --make-keys: cannot make %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    /* Refuse before writing anything if any file is there already. */
-    for (unsigned i = 0; i < a->agents + 3; i++) {
-        const char *ext[2] = {".key", ".pub"};
-        for (int k = 0; k < 2; k++) {
-            if (i == 0)
-                snprintf(path, sizeof path, "%s/server%s", dir, ext[k]);
-            else if (i == 1)
-                snprintf(path, sizeof path, "%s/coordinator%s", dir, ext[k]);
-            else if (i == 2)
-                snprintf(path, sizeof path, "%s/access", dir);
-            else
-                snprintf(path, sizeof path, "%s/bench-%02u%s", dir, i - 2, ext[k]);
-            if (lstat(path, &st) == 0) {
-                fprintf(stderr, PROG ": --make-keys: %s exists; refusing to overwrite keys\n",
-                        path);
-                return 1;
-            }
-        }
-    }
-    if ((text = malloc(cap)) == NULL) {
-        fprintf(stderr, PROG ": out of memory\n");
-        return 1;
-    }
-    len = (size_t)snprintf(
-        text, cap, "# cohortd access file for cohort-bench --agents %u (--make-keys)\n", a->agents);
-    for (unsigned i = 0; i < a->agents + 2; i++) {
-        if (i == 0)
-            snprintf(path, sizeof path, "%s/server", dir);
-        else if (i == 1)
-            snprintf(path, sizeof path, "%s/coordinator", dir);
-        else
-            snprintf(path, sizeof path, "%s/bench-%02u", dir, i - 1);
-        if (cohort_keys_generate(path, pub, err, sizeof err) < 0) {
-            fprintf(stderr, PROG ": --make-keys: %s\n", err);
-            goto out;
-        }
-        if (i == 1)
-            len += (size_t)snprintf(text + len, cap - len, "%s coordinator\n", pub);
-        else if (i > 1)
-            len += (size_t)snprintf(text + len, cap - len, "%s agent bench-%02u\n", pub, i - 1);
-    }
-    snprintf(path, sizeof path, "%s/access", dir);
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640)) < 0 ||
-        write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-        fprintf(stderr, PROG ": --make-keys: cannot write %s: %s\n", path, strerror(errno));
-        goto out;
-    }
-    printf("wrote %u keypairs and the access file to %s; run:\n"
-           "  cohortd --key %s/server.key --access-file %s/access ...\n"
-           "  " PROG " --keys %s --agents %u ...\n",
-           a->agents + 2, dir, dir, dir, dir, a->agents);
-    rc = 0;
-out:
-    if (fd >= 0 && close(fd) != 0 && rc == 0) {
-        fprintf(stderr, PROG ": --make-keys: cannot write %s: %s\n", path, strerror(errno));
-        rc = 1;
-    }
-    free(text);
-    return rc;
-}
-
-/* Loads the CURVE keys of connection index (0-based; -1: the coordinator)
- * into out, or leaves out->on 0 in plain text. Returns 0, or -1 after the
- * message. */
-static int load_keys(const args_t *a, const char *server_key, int index, cohort_curve_t *out)
-{
-    char path[4096], err[640];
-
-    memset(out, 0, sizeof *out);
-    if (server_key == NULL)
-        return 0; /* plain text */
-    if (index < 0 && a->key)
-        snprintf(path, sizeof path, "%s", a->key);
-    else if (index < 0)
-        snprintf(path, sizeof path, "%s/coordinator.key", a->keys);
-    else
-        snprintf(path, sizeof path, "%s/bench-%02u.key", a->keys, (unsigned)index + 1);
-    if (cohort_curve_from(out, path, server_key, 0, err, sizeof err) < 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Chooses the server key path (NULL: plain text) into *out. Returns 0, or
- * -1 after a usage message. */
-static int choose_server_key(const args_t *a, char *buf, size_t len, const char **out)
-{
-    const char *env = getenv("COHORT_PLAINTEXT"), *env_server = getenv("COHORT_SERVER_KEY");
-    struct stat st;
-
-    *out = NULL;
-    if (a->plaintext || (!a->keys && !a->key && !a->server_key && env && strcmp(env, "1") == 0)) {
-        fprintf(stderr, PROG ": " COHORT_PLAINTEXT_WARNING "\n");
-        return 0;
-    }
-    if (!a->keys) {
-        fprintf(stderr, PROG ": CURVE needs one key per connection: give --keys DIR (make them "
-                             "with --make-keys DIR); --plaintext only for a development daemon\n");
-        return -1;
-    }
-    if (a->server_key) {
-        *out = a->server_key;
-    } else if (snprintf(buf, len, "%s/server.pub", a->keys) < (int)len && stat(buf, &st) == 0) {
-        *out = buf;
-    } else if (env_server && *env_server) {
-        *out = env_server;
-    } else {
-        fprintf(stderr,
-                PROG ": no server key: give --server-key FILE (or put server.pub in %s, or set "
-                     "COHORT_SERVER_KEY)\n",
-                a->keys);
-        return -1;
-    }
-    return 0;
 }
 
 /* --------------------------------------------------------------- events --- */
@@ -866,175 +382,6 @@ static uint64_t intended_us(const bench_t *b, const agent_t *ag, uint64_t k)
     return b->start_us + (uint64_t)(idx * 1e6 / b->a->rate);
 }
 
-/* ------------------------------------------------------------- status --- */
-
-/* The measured event at seq was acked at t: its slot gets the ack time, and
- * if its update came first, latency 0. Seqs outside the slots are ignored. */
-static void st_ack(bench_t *b, uint64_t seq, uint64_t t)
-{
-    uint64_t i;
-
-    if (b->st_base == 0 || seq < b->st_base || (i = seq - b->st_base) >= b->st_n ||
-        b->st_ack[i] != 0)
-        return;
-    b->st_ack[i] = t != 0 ? t : 1;
-    b->st_acked++;
-    if (b->st_upd[i] != 0) {
-        h_record(b->shist, 0);
-        b->st_matched++;
-    }
-}
-
-/* An update of the bench's topic reflecting everything up to seq arrived at
- * t: it is the first covering update for every slot up to seq not covered
- * yet (each slot is visited once in the whole run). */
-static void st_update(bench_t *b, uint64_t seq, uint64_t t)
-{
-    uint64_t end;
-
-    if (b->st_base == 0 || seq < b->st_base)
-        return;
-    end = seq - b->st_base + 1;
-    if (end > b->st_n)
-        end = b->st_n;
-    for (; b->st_next < end; b->st_next++) {
-        uint64_t i = b->st_next, a = b->st_ack[i];
-        b->st_upd[i] = t;
-        if (a != 0) {
-            h_record(b->shist, t > a ? t - a : 0);
-            b->st_matched++;
-        }
-    }
-}
-
-/* The envelope's "seq" (the first one: it precedes "doc"); 0 or -1. The
- * message is not NUL-terminated, so digits are read within len. */
-static int env_seq(const void *p, size_t len, uint64_t *out)
-{
-    static const char key[] = "\"seq\":";
-    const char *s = memmem(p, len, key, sizeof key - 1), *e = (const char *)p + len;
-    uint64_t v = 0;
-    int nd = 0;
-
-    if (s == NULL)
-        return -1;
-    for (s += sizeof key - 1; s < e && *s == ' '; s++)
-        ;
-    for (; s < e && *s >= '0' && *s <= '9' && nd < 19; s++, nd++)
-        v = v * 10 + (uint64_t)(*s - '0');
-    if (nd == 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Receives what the status DEALER holds, at most max messages, until EAGAIN
- * and ZMQ_EVENTS shows no input (which re-arms its edge-triggered ZMQ_FD);
- * cut short at max, it leaves b->sub_ready set for the next pass. Before the
- * measured phase it only notes the highest seq seen. Returns 0 or -errno. */
-static int st_drain(bench_t *b, unsigned max)
-{
-    unsigned got = 0;
-
-    b->sub_ready = 1;
-    for (unsigned tries = 0; tries < 2 * max + 2; tries++) {
-        zmq_msg_t m;
-        int ours, sys, more;
-        uint64_t seq, now;
-
-        if (got == max)
-            return 0;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, b->sub, ZMQ_DONTWAIT) < 0) {
-            int e = errno, ev = 0;
-            size_t len = sizeof ev;
-            zmq_msg_close(&m);
-            if (e == EINTR)
-                continue;
-            if (e != EAGAIN)
-                return -e;
-            if (zmq_getsockopt(b->sub, ZMQ_EVENTS, &ev, &len) < 0)
-                return errno == EINTR ? 0 : -errno;
-            if (ev & ZMQ_POLLIN)
-                continue;
-            b->sub_ready = 0;
-            return 0;
-        }
-        ours = zmq_msg_size(&m) == b->topic_len &&
-               memcmp(zmq_msg_data(&m), b->topic, b->topic_len) == 0;
-        sys = zmq_msg_size(&m) == 6 && memcmp(zmq_msg_data(&m), "system", 6) == 0;
-        more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        got++;
-        b->st_msgs++;
-        /* the rest of the message (delivered whole): the envelope, and any
-         * unexpected frames, skipped */
-        for (int f = 0; more && f < 16; f++) {
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, b->sub, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&m);
-                break;
-            }
-            now = cohort_client_now_us();
-            more = zmq_msg_more(&m);
-            if (f == 0 && (ours || sys) && env_seq(zmq_msg_data(&m), zmq_msg_size(&m), &seq) == 0) {
-                if (b->st_base == 0) {
-                    if (seq > b->st_seen)
-                        b->st_seen = seq;
-                } else if (ours) {
-                    st_update(b, seq, now);
-                }
-            }
-            zmq_msg_close(&m);
-        }
-    }
-    return 0;
-}
-
-/* Before the measured phase: waits (at most ms) until a first update or
- * heartbeat has arrived, draining what is queued. 0, -ETIMEDOUT or -errno. */
-static int st_wait(bench_t *b, unsigned ms)
-{
-    uint64_t end = cohort_client_now_us() + ms * 1000ull;
-
-    for (;;) {
-        zmq_pollitem_t it = {.socket = b->sub, .events = ZMQ_POLLIN};
-        uint64_t now;
-        int rc = st_drain(b, STATUS_DRAIN);
-        if (rc < 0)
-            return rc;
-        if (!b->sub_ready && b->st_msgs > 0)
-            return 0;
-        if ((now = cohort_client_now_us()) >= end)
-            return b->st_msgs > 0 ? 0 : -ETIMEDOUT;
-        if (b->sub_ready)
-            continue; /* more queued */
-        if (zmq_poll(&it, 1, (long)((end - now + 999) / 1000)) < 0 && errno != EINTR)
-            return -errno;
-    }
-}
-
-/* After the last ack: waits at most STATUS_TAIL_MS for the updates of the
- * events acked but not matched yet. 0 or -errno. */
-static int st_tail(bench_t *b)
-{
-    uint64_t end = cohort_client_now_us() + STATUS_TAIL_MS * 1000ull;
-
-    for (;;) {
-        zmq_pollitem_t it = {.socket = b->sub, .events = ZMQ_POLLIN};
-        uint64_t now;
-        int rc = st_drain(b, STATUS_DRAIN);
-        if (rc < 0)
-            return rc;
-        if (b->st_matched >= b->st_acked || (now = cohort_client_now_us()) >= end)
-            return 0;
-        if (b->sub_ready)
-            continue;
-        if (zmq_poll(&it, 1, (long)((end - now + 999) / 1000)) < 0 && errno != EINTR)
-            return -errno;
-    }
-}
-
 static void on_result(void *arg, const cohort_client_report_t *r)
 {
     agent_t *ag = arg;
@@ -1263,6 +610,265 @@ static void report(const bench_t *b, int capped)
            capped ? "; stopped by --duration-s" : "");
 }
 
+/* The fixtures of the measured load: the id generator and each agent's
+ * share of the events and event template. Returns 0, or the exit status
+ * (reported). */
+static int make_templates(bench_t *b)
+{
+    const args_t *a = b->a;
+    int rc;
+
+    if (ids_init(&b->ids) < 0) {
+        fprintf(stderr, PROG ": cannot seed the id generator: %s\n", strerror(errno));
+        return 1;
+    }
+    for (unsigned i = 0; i < a->agents; i++) {
+        size_t lo, hi;
+        b->ag[i].b = b;
+        b->ag[i].index = i;
+        b->ag[i].total = a->events / a->agents + (i < a->events % a->agents ? 1 : 0);
+        rc = make_template(&b->ag[i], a->size, &lo, &hi);
+        if (rc == -EINVAL) {
+            fprintf(stderr, PROG ": --size: must be from %zu to %zu bytes for this event\n", lo,
+                    hi);
+            return 2;
+        }
+        if (rc < 0) {
+            fprintf(stderr, PROG ": cannot make the event template: %s\n", strerror(-rc));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Connects every agent's client (keys from --keys) and, with CURVE, the
+ * coordinator's, and waits until all are connected. curve is the
+ * coordinator's keys on return. Returns 0, or the exit status (reported). */
+static int connect_all(bench_t *b, void *zctx, const char *server_key, cohort_curve_t *curve,
+                       zmq_pollitem_t *it)
+{
+    const args_t *a = b->a;
+    int rc;
+
+    for (unsigned i = 0; i < a->agents; i++) {
+        if (load_keys(a, server_key, (int)i, curve) < 0)
+            return 2;
+        b->ag[i].cl = cohort_client_new(&(cohort_client_opts_t){
+            .endpoint = a->endpoint,
+            .zctx = zctx,
+            .window = a->window,
+            .queue_max = a->window,
+            .timeout_ms = a->timeout_ms,
+            .deadline_ms = a->timeout_ms * 4u, /* a few attempts, then fail fast */
+            .curve = curve,
+            .on_result = on_result,
+            .arg = &b->ag[i]});
+        cohort_curve_clear(curve);
+        if (b->ag[i].cl == NULL) {
+            int e = errno;
+            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
+            return (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
+        }
+    }
+    if (server_key != NULL) {
+        /* The coordinator's connection: definitions, and the --status key. */
+        b->coord.b = b;
+        b->coord.index = 0;
+        b->coord.ref_len = b->ag[0].ref_len;
+        if (load_keys(a, server_key, -1, curve) < 0)
+            return 2;
+        b->coord.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a->endpoint,
+                                                                .zctx = zctx,
+                                                                .window = 16,
+                                                                .timeout_ms = a->timeout_ms,
+                                                                .deadline_ms = a->timeout_ms * 4u,
+                                                                .curve = curve,
+                                                                .on_result = on_result,
+                                                                .arg = &b->coord});
+        if (b->coord.cl == NULL) {
+            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(errno));
+            cohort_curve_clear(curve);
+            return 1;
+        }
+    }
+    if ((rc = wait_connected(b, it)) < 0) {
+        char why[200];
+        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint,
+                rc == -ETIMEDOUT ? "no connection within 5 s (is cohortd running?)"
+                                 : zmq_strerror(-rc));
+        for (unsigned i = 0; i < a->agents; i++) {
+            cohort_client_pump(b->ag[i].cl); /* reads its handshake events */
+            if (cohort_client_handshake(b->ag[i].cl, why, sizeof why) < 0) {
+                fprintf(stderr,
+                        PROG ": agent %u: handshake refused by the server: check "
+                             "--keys/--server-key (%s)\n",
+                        i + 1, why);
+                break;
+            }
+        }
+        cohort_curve_clear(curve);
+        return 1;
+    }
+    return 0;
+}
+
+/* Makes *epfd, the one epoll set of the run. Returns 0, or 1 (reported). */
+static int watch_fds(bench_t *b, int tfd, int *epfd)
+{
+    const args_t *a = b->a;
+
+    /* One epoll set: each socket's ZMQ_FD (edge-triggered, as ZeroMQ
+     * signals it; see service) and the timerfd (level). */
+    if ((*epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        fprintf(stderr, PROG ": epoll_create1: %s\n", strerror(errno));
+        return 1;
+    }
+    for (unsigned i = 0; i <= a->agents; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+        int fd = tfd;
+        if (i < a->agents) {
+            size_t len = sizeof fd;
+            if (zmq_getsockopt(cohort_client_socket(b->ag[i].cl), ZMQ_FD, &fd, &len) < 0) {
+                fprintf(stderr, PROG ": ZMQ_FD: %s\n", zmq_strerror(errno));
+                return 1;
+            }
+            ev.events |= EPOLLET;
+        } else if (tfd < 0) {
+            break;
+        }
+        if (epoll_ctl(*epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            fprintf(stderr, PROG ": epoll_ctl: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    if (b->sub != NULL) { /* the SUB's ZMQ_FD, edge-triggered like the others */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = a->agents + 1};
+        int fd;
+        size_t len = sizeof fd;
+        if (zmq_getsockopt(b->sub, ZMQ_FD, &fd, &len) < 0 ||
+            epoll_ctl(*epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            fprintf(stderr, PROG ": --status: cannot watch the SUB socket: %s\n",
+                    zmq_strerror(errno));
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+/* The measured run: sends every agent's share, at --rate if set, until all
+ * are answered, --duration is up (*capped) or the grace after it ends.
+ * Returns 0, or 1 (reported). */
+static int run(bench_t *b, int tfd, int epfd, struct epoll_event *evs, int *capped)
+{
+    const args_t *a = b->a;
+    int rc, first = 1, ticking = 0;
+    uint64_t cap_us, grace_end = 0;
+
+    b->start_us = cohort_client_now_us();
+    cap_us = b->start_us + a->duration_s * 1000000ull;
+    if (a->rate > 0) {
+        /* epoll_wait counts whole milliseconds; the open-loop schedule needs
+         * microseconds (a late send would be charged to the daemon). A
+         * periodic timerfd ticks at the intended send times (every 1/rate
+         * s, but at most every TICK_MIN_US, so a high rate costs at most
+         * that much lateness rather than a wake-up per event). */
+        double iv = 1e9 / a->rate < TICK_MIN_US * 1e3 ? TICK_MIN_US * 1e3 : 1e9 / a->rate;
+        struct itimerspec its = {
+            .it_interval = {(time_t)(iv / 1e9), (long)fmod(iv, 1e9)},
+            .it_value = {(time_t)(b->start_us / 1000000), (long)(b->start_us % 1000000) * 1000}};
+        if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+            fprintf(stderr, PROG ": cannot set a timer: %s\n", strerror(errno));
+            return 1;
+        }
+        ticking = 1;
+    }
+    for (;;) {
+        uint64_t now = cohort_client_now_us(), timer_at = UINT64_MAX;
+        size_t pending = 0;
+        int more = 0, again = 0, n;
+        long tmo = -1;
+
+        if (!b->stop && now >= cap_us) {
+            b->stop = 1;
+            *capped = 1;
+        }
+        if (b->stop && grace_end == 0)
+            grace_end = now + a->timeout_ms * 1000ull;
+        if (b->sub != NULL && b->sub_ready && (rc = st_drain(b, STATUS_DRAIN)) < 0) {
+            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
+            return 1;
+        }
+        /* Only agents with something to do go into ZeroMQ: scanning a
+         * few integers per agent is cheaper than asking every socket. */
+        for (unsigned i = 0; i < a->agents; i++) {
+            agent_t *ag = &b->ag[i];
+            if (first || ag->ready || now >= ag->timer_at || (!b->stop && ag->due <= now)) {
+                if ((rc = service(b, ag, now, first)) < 0) {
+                    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
+                    return 1;
+                }
+            }
+            pending += cohort_client_pending(ag->cl);
+            more |= ag->next < ag->total;
+            again |= ag->ready;
+            if (ag->timer_at < timer_at)
+                timer_at = ag->timer_at;
+        }
+        first = 0;
+        if (b->stop)
+            more = 0;
+        if (pending == 0 && !more)
+            break;
+        if (b->stop && grace_end != 0 && cohort_client_now_us() >= grace_end) {
+            for (unsigned i = 0; i < a->agents; i++)
+                cohort_client_give_up(b->ag[i].cl, "bench stopped: no ack in time");
+            break;
+        }
+        if (ticking && !more) { /* nothing left to send: stop the ticks */
+            struct itimerspec off = {0};
+            if (timerfd_settime(tfd, 0, &off, NULL) == 0)
+                ticking = 0;
+        }
+        now = cohort_client_now_us();
+        if (timer_at != UINT64_MAX)
+            tmo = timer_at <= now ? 0 : (long)((timer_at - now + 999) / 1000);
+        if (b->stop && grace_end != 0) {
+            long t = grace_end <= now ? 0 : (long)((grace_end - now + 999) / 1000);
+            if (tmo < 0 || t < tmo)
+                tmo = t;
+        }
+        if (!b->stop) {
+            long t = cap_us <= now ? 0 : (long)((cap_us - now + 999) / 1000);
+            if (tmo < 0 || t < tmo)
+                tmo = t;
+        }
+        if (again || b->sub_ready)
+            tmo = 0;
+        /* Rated: the timerfd ticks for due sends. Unrated: feeding waits
+         * for acks, which arrive through the sockets. */
+        if ((n = epoll_wait(epfd, evs, (int)a->agents + 2, (int)tmo)) < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, PROG ": epoll_wait: %s\n", strerror(errno));
+            return 1;
+        }
+        for (int k = 0; k < n; k++) {
+            uint32_t i = evs[k].data.u32;
+            if (i < a->agents) {
+                b->ag[i].ready = 1;
+            } else if (i > a->agents) {
+                b->sub_ready = 1;
+            } else {
+                uint64_t ticks;
+                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+                    fprintf(stderr, PROG ": timerfd: %s\n", strerror(errno));
+            }
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args_t a;
@@ -1270,8 +876,7 @@ int main(int argc, char **argv)
     void *zctx = NULL;
     zmq_pollitem_t *it = NULL;
     struct epoll_event *evs = NULL;
-    int rc, ret = 1, capped = 0, tfd = -1, epfd = -1, first = 1, ticking = 0;
-    uint64_t cap_us, grace_end = 0;
+    int rc, ret = 1, capped = 0, tfd = -1, epfd = -1;
     char server_buf[4096];
     const char *server_key = NULL;
     cohort_curve_t curve = {0};
@@ -1292,40 +897,11 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": out of memory\n");
         goto cleanup;
     }
-    if (a.status != NULL) {
-        /* slots for the measured events, the setup (at most 8 per agent)
-         * and some other traffic */
-        b.st_n = a.events + a.agents * 8ull + 4096;
-        b.shist = calloc(1, sizeof *b.shist);
-        b.st_ack = calloc(b.st_n, sizeof *b.st_ack);
-        b.st_upd = calloc(b.st_n, sizeof *b.st_upd);
-        if (b.shist == NULL || b.st_ack == NULL || b.st_upd == NULL) {
-            fprintf(stderr, PROG ": out of memory (--status keeps 16 bytes per event)\n");
-            goto cleanup;
-        }
-        b.topic_len = (size_t)snprintf(b.topic, sizeof b.topic, "cohort/bench/load-%u", a.agents);
-    }
-    if (ids_init(&b.ids) < 0) {
-        fprintf(stderr, PROG ": cannot seed the id generator: %s\n", strerror(errno));
+    if (a.status != NULL && status_alloc(&b) != 0)
         goto cleanup;
-    }
-    for (unsigned i = 0; i < a.agents; i++) {
-        size_t lo, hi;
-        b.ag[i].b = &b;
-        b.ag[i].index = i;
-        b.ag[i].total = a.events / a.agents + (i < a.events % a.agents ? 1 : 0);
-        rc = make_template(&b.ag[i], a.size, &lo, &hi);
-        if (rc == -EINVAL) {
-            fprintf(stderr, PROG ": --size: must be from %zu to %zu bytes for this event\n", lo,
-                    hi);
-            ret = 2;
-            goto cleanup;
-        }
-        if (rc < 0) {
-            fprintf(stderr, PROG ": cannot make the event template: %s\n", strerror(-rc));
-            goto cleanup;
-        }
-    }
+    if ((ret = make_templates(&b)) != 0)
+        goto cleanup;
+    ret = 1;
     if (a.rate > 0 && (tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
         fprintf(stderr, PROG ": cannot create a timer: %s\n", strerror(errno));
         goto cleanup;
@@ -1334,252 +910,20 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot create a ZeroMQ context: %s\n", zmq_strerror(errno));
         goto cleanup;
     }
-    for (unsigned i = 0; i < a.agents; i++) {
-        if (load_keys(&a, server_key, (int)i, &curve) < 0) {
-            ret = 2;
-            goto cleanup;
-        }
-        b.ag[i].cl = cohort_client_new(&(cohort_client_opts_t){
-            .endpoint = a.endpoint,
-            .zctx = zctx,
-            .window = a.window,
-            .queue_max = a.window,
-            .timeout_ms = a.timeout_ms,
-            .deadline_ms = a.timeout_ms * 4u, /* a few attempts, then fail fast */
-            .curve = &curve,
-            .on_result = on_result,
-            .arg = &b.ag[i]});
-        cohort_curve_clear(&curve);
-        if (b.ag[i].cl == NULL) {
-            int e = errno;
-            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(e));
-            ret = (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
-            goto cleanup;
-        }
-    }
-    if (server_key != NULL) {
-        /* The coordinator's connection: definitions, and the --status key. */
-        b.coord.b = &b;
-        b.coord.index = 0;
-        b.coord.ref_len = b.ag[0].ref_len;
-        if (load_keys(&a, server_key, -1, &curve) < 0) {
-            ret = 2;
-            goto cleanup;
-        }
-        b.coord.cl = cohort_client_new(&(cohort_client_opts_t){.endpoint = a.endpoint,
-                                                               .zctx = zctx,
-                                                               .window = 16,
-                                                               .timeout_ms = a.timeout_ms,
-                                                               .deadline_ms = a.timeout_ms * 4u,
-                                                               .curve = &curve,
-                                                               .on_result = on_result,
-                                                               .arg = &b.coord});
-        if (b.coord.cl == NULL) {
-            fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint, zmq_strerror(errno));
-            cohort_curve_clear(&curve);
-            goto cleanup;
-        }
-    }
-    if ((rc = wait_connected(&b, it)) < 0) {
-        char why[200];
-        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a.endpoint,
-                rc == -ETIMEDOUT ? "no connection within 5 s (is cohortd running?)"
-                                 : zmq_strerror(-rc));
-        for (unsigned i = 0; i < a.agents; i++) {
-            cohort_client_pump(b.ag[i].cl); /* reads its handshake events */
-            if (cohort_client_handshake(b.ag[i].cl, why, sizeof why) < 0) {
-                fprintf(stderr,
-                        PROG ": agent %u: handshake refused by the server: check "
-                             "--keys/--server-key (%s)\n",
-                        i + 1, why);
-                break;
-            }
-        }
-        cohort_curve_clear(&curve);
+    if ((ret = connect_all(&b, zctx, server_key, &curve, it)) != 0)
         goto cleanup;
-    }
-    if (a.status != NULL) {
-        /* Subscribed before the setup; the daemon's $subscribed answer
-         * shows that the subscription is live. */
-        int zero = 0;
-        json_t *sr = json_pack("{s:s%}", "subscribe", b.topic, b.topic_len);
-        char *req = sr ? json_dumps(sr, JSON_COMPACT) : NULL;
-        json_decref(sr);
-        if (req == NULL || (b.sub = zmq_socket(zctx, ZMQ_DEALER)) == NULL ||
-            zmq_setsockopt(b.sub, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
-            cohort_curve_apply(b.sub, &curve, NULL, 0) < 0 || zmq_connect(b.sub, a.status) < 0 ||
-            zmq_send(b.sub, req, strlen(req), ZMQ_DONTWAIT) < 0) {
-            free(req);
-            int e = errno;
-            fprintf(stderr, PROG ": --status: cannot connect to %s: %s\n", a.status,
-                    zmq_strerror(e));
-            ret = (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
-            cohort_curve_clear(&curve);
-            goto cleanup;
-        }
-        free(req);
-    }
+    if (a.status != NULL && (ret = status_open(&b, zctx, &curve)) != 0)
+        goto cleanup;
+    ret = 1;
     cohort_curve_clear(&curve); /* the coordinator's: set on its sockets */
     if (setup(&b) < 0)
         goto cleanup;
-    if (b.sub != NULL) {
-        if ((rc = st_wait(&b, STATUS_WAIT_MS)) < 0) {
-            fprintf(stderr, PROG ": --status: %s\n",
-                    rc == -ETIMEDOUT ? "no update or heartbeat within 3 s (wrong endpoint?)"
-                                     : zmq_strerror(-rc));
-            goto cleanup;
-        }
-        b.st_base = b.st_seen + 1; /* measured events come after what was seen */
-        b.sub_ready = 1;
-    }
-
-    /* One epoll set: each socket's ZMQ_FD (edge-triggered, as ZeroMQ
-     * signals it; see service) and the timerfd (level). */
-    if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-        fprintf(stderr, PROG ": epoll_create1: %s\n", strerror(errno));
+    if (b.sub != NULL && status_ready(&b) != 0)
         goto cleanup;
-    }
-    for (unsigned i = 0; i <= a.agents; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-        int fd = tfd;
-        if (i < a.agents) {
-            size_t len = sizeof fd;
-            if (zmq_getsockopt(cohort_client_socket(b.ag[i].cl), ZMQ_FD, &fd, &len) < 0) {
-                fprintf(stderr, PROG ": ZMQ_FD: %s\n", zmq_strerror(errno));
-                goto cleanup;
-            }
-            ev.events |= EPOLLET;
-        } else if (tfd < 0) {
-            break;
-        }
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            fprintf(stderr, PROG ": epoll_ctl: %s\n", strerror(errno));
-            goto cleanup;
-        }
-    }
-    if (b.sub != NULL) { /* the SUB's ZMQ_FD, edge-triggered like the others */
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = a.agents + 1};
-        int fd;
-        size_t len = sizeof fd;
-        if (zmq_getsockopt(b.sub, ZMQ_FD, &fd, &len) < 0 ||
-            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            fprintf(stderr, PROG ": --status: cannot watch the SUB socket: %s\n",
-                    zmq_strerror(errno));
-            goto cleanup;
-        }
-    }
-
-    b.start_us = cohort_client_now_us();
-    cap_us = b.start_us + a.duration_s * 1000000ull;
-    if (a.rate > 0) {
-        /* epoll_wait counts whole milliseconds; the open-loop schedule needs
-         * microseconds (a late send would be charged to the daemon). A
-         * periodic timerfd ticks at the intended send times (every 1/rate
-         * s, but at most every TICK_MIN_US, so a high rate costs at most
-         * that much lateness rather than a wake-up per event). */
-        double iv = 1e9 / a.rate < TICK_MIN_US * 1e3 ? TICK_MIN_US * 1e3 : 1e9 / a.rate;
-        struct itimerspec its = {
-            .it_interval = {(time_t)(iv / 1e9), (long)fmod(iv, 1e9)},
-            .it_value = {(time_t)(b.start_us / 1000000), (long)(b.start_us % 1000000) * 1000}};
-        if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
-            fprintf(stderr, PROG ": cannot set a timer: %s\n", strerror(errno));
-            goto cleanup;
-        }
-        ticking = 1;
-    }
-    for (;;) {
-        uint64_t now = cohort_client_now_us(), timer_at = UINT64_MAX;
-        size_t pending = 0;
-        int more = 0, again = 0, n;
-        long tmo = -1;
-
-        if (!b.stop && now >= cap_us) {
-            b.stop = 1;
-            capped = 1;
-        }
-        if (b.stop && grace_end == 0)
-            grace_end = now + a.timeout_ms * 1000ull;
-        if (b.sub != NULL && b.sub_ready && (rc = st_drain(&b, STATUS_DRAIN)) < 0) {
-            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
-            goto cleanup;
-        }
-        /* Only agents with something to do go into ZeroMQ: scanning a
-         * few integers per agent is cheaper than asking every socket. */
-        for (unsigned i = 0; i < a.agents; i++) {
-            agent_t *ag = &b.ag[i];
-            if (first || ag->ready || now >= ag->timer_at || (!b.stop && ag->due <= now)) {
-                if ((rc = service(&b, ag, now, first)) < 0) {
-                    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
-                    goto cleanup;
-                }
-            }
-            pending += cohort_client_pending(ag->cl);
-            more |= ag->next < ag->total;
-            again |= ag->ready;
-            if (ag->timer_at < timer_at)
-                timer_at = ag->timer_at;
-        }
-        first = 0;
-        if (b.stop)
-            more = 0;
-        if (pending == 0 && !more)
-            break;
-        if (b.stop && grace_end != 0 && cohort_client_now_us() >= grace_end) {
-            for (unsigned i = 0; i < a.agents; i++)
-                cohort_client_give_up(b.ag[i].cl, "bench stopped: no ack in time");
-            break;
-        }
-        if (ticking && !more) { /* nothing left to send: stop the ticks */
-            struct itimerspec off = {0};
-            if (timerfd_settime(tfd, 0, &off, NULL) == 0)
-                ticking = 0;
-        }
-        now = cohort_client_now_us();
-        if (timer_at != UINT64_MAX)
-            tmo = timer_at <= now ? 0 : (long)((timer_at - now + 999) / 1000);
-        if (b.stop && grace_end != 0) {
-            long t = grace_end <= now ? 0 : (long)((grace_end - now + 999) / 1000);
-            if (tmo < 0 || t < tmo)
-                tmo = t;
-        }
-        if (!b.stop) {
-            long t = cap_us <= now ? 0 : (long)((cap_us - now + 999) / 1000);
-            if (tmo < 0 || t < tmo)
-                tmo = t;
-        }
-        if (again || b.sub_ready)
-            tmo = 0;
-        /* Rated: the timerfd ticks for due sends. Unrated: feeding waits
-         * for acks, which arrive through the sockets. */
-        if ((n = epoll_wait(epfd, evs, (int)a.agents + 2, (int)tmo)) < 0) {
-            if (errno == EINTR)
-                continue;
-            fprintf(stderr, PROG ": epoll_wait: %s\n", strerror(errno));
-            goto cleanup;
-        }
-        for (int k = 0; k < n; k++) {
-            uint32_t i = evs[k].data.u32;
-            if (i < a.agents) {
-                b.ag[i].ready = 1;
-            } else if (i > a.agents) {
-                b.sub_ready = 1;
-            } else {
-                uint64_t ticks;
-                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
-                    fprintf(stderr, PROG ": timerfd: %s\n", strerror(errno));
-            }
-        }
-    }
-    if (b.sub != NULL) {
-        if ((rc = st_tail(&b)) < 0) {
-            fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
-            goto cleanup;
-        }
-        if (b.st_matched < b.st_acked)
-            fprintf(stderr,
-                    PROG ": --status: %" PRIu64 " acked events saw no update within %u ms\n",
-                    b.st_acked - b.st_matched, STATUS_TAIL_MS);
-    }
+    if (watch_fds(&b, tfd, &epfd) != 0 || run(&b, tfd, epfd, evs, &capped) != 0)
+        goto cleanup;
+    if (b.sub != NULL && status_finish(&b) != 0)
+        goto cleanup;
     report(&b, capped);
     ret = (b.rejected || b.undelivered) ? 1 : 0;
 

@@ -22,10 +22,7 @@ static const char ID_KEY[] = "cohort-agent derived event id v1";
 /* What is built while reading one file. */
 typedef struct {
     intake_file_t *f;      /* the result */
-    size_t cap;            /* room in f->items */
-    uint8_t *mem;          /* packed events back to back */
-    size_t mem_len;        /* bytes used */
-    size_t mem_cap;        /* room */
+    intake_batch_t bt;     /* the events packed so far (f->items at the end) */
     size_t problems_len;   /* bytes in f->problems */
     int oom;               /* an allocation failed */
     const pseudonym_t *ps; /* the agency's pseudonym key, or NULL */
@@ -350,21 +347,16 @@ static void problem(build_t *b, const char *what, uint32_t n, const char *msg)
     b->problems_len += (size_t)len;
 }
 
-/* Packs ev as the next item (line n). Returns 0 or -ENOMEM. */
-static int add_event(build_t *b, const Cohort__V1__Event *ev, uint32_t n, const char *what)
+int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t line)
 {
     size_t len = protobuf_c_message_get_packed_size(&ev->base);
 
-    if (len + 64 > COHORT_CLIENT_MAX_FRAME) {
-        problem(b, what, n, "event too large for one frame (4 MiB)");
-        return 0;
-    }
-    if (b->f->n == b->cap) {
+    if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 256;
-        outbox_item_t *ni = realloc(b->f->items, nc * sizeof *ni);
+        outbox_item_t *ni = realloc(b->items, nc * sizeof *ni);
         if (ni == NULL)
             return -ENOMEM;
-        b->f->items = ni;
+        b->items = ni;
         b->cap = nc;
     }
     if (b->mem_len + len > b->mem_cap) {
@@ -378,14 +370,33 @@ static int add_event(build_t *b, const Cohort__V1__Event *ev, uint32_t n, const 
         b->mem_cap = nc;
     }
     protobuf_c_message_pack(&ev->base, b->mem + b->mem_len);
-    outbox_item_t *it = &b->f->items[b->f->n++];
+    outbox_item_t *it = &b->items[b->n++];
     memset(it, 0, sizeof *it);
     memcpy(it->id, ev->event_id.data, 16);
-    it->data = (const void *)(uintptr_t)b->mem_len; /* an offset until the end */
+    it->data = (const void *)(uintptr_t)b->mem_len; /* an offset until intake_batch_seal */
     it->len = len;
-    it->line = n;
+    it->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
     b->mem_len += len;
     return 0;
+}
+
+void intake_batch_seal(intake_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        b->items[i].data = b->mem + (uintptr_t)b->items[i].data;
+}
+
+/* Packs ev as the next item (line n), or notes a problem if it is too
+ * large for one frame. Returns 0 or -ENOMEM. */
+static int add_event(build_t *b, const Cohort__V1__Event *ev, uint32_t n, const char *what)
+{
+    size_t len = protobuf_c_message_get_packed_size(&ev->base);
+
+    if (len + 64 > COHORT_CLIENT_MAX_FRAME) {
+        problem(b, what, n, "event too large for one frame (4 MiB)");
+        return 0;
+    }
+    return intake_batch_push(&b->bt, ev, n);
 }
 
 static int jsonl_lines(build_t *b, char *text, size_t len)
@@ -571,10 +582,12 @@ int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, 
         snprintf(err, errlen, "cannot read %s: %s", name, strerror(-rc));
         goto out;
     }
-    for (size_t i = 0; i < out->n; i++)
-        out->items[i].data = b.mem + (uintptr_t)out->items[i].data;
-    out->mem_ = b.mem;
-    b.mem = NULL;
+    intake_batch_seal(&b.bt);
+    out->items = b.bt.items;
+    out->n = b.bt.n;
+    out->mem_ = b.bt.mem;
+    b.bt.items = NULL;
+    b.bt.mem = NULL;
     goto out;
 
 nomem:
@@ -582,7 +595,8 @@ nomem:
     snprintf(err, errlen, "out of memory reading %s", name);
 out:
     if (rc < 0) {
-        free(b.mem);
+        free(b.bt.mem);
+        free(b.bt.items);
         free(out->items);
         free(out->problems);
         memset(out, 0, sizeof *out);

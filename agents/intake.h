@@ -55,6 +55,27 @@ typedef struct {
     uint8_t *mem_;                 /* private: the packed events */
 } intake_file_t;
 
+/* Events packed back to back, growing as they are pushed: what becomes one
+ * outbox record (outbox_add). */
+typedef struct {
+    outbox_item_t *items; /* the events in push order; data: an offset into mem until sealed */
+    size_t n;             /* items used */
+    size_t cap;           /* room in items */
+    uint8_t *mem;         /* the packed events */
+    size_t mem_len;       /* bytes used in mem */
+    size_t mem_cap;       /* room in mem */
+} intake_batch_t;
+
+/* Packs ev as the next item of b, with its event id and line (clamped to
+ * UINT32_MAX). The caller owns b (free items and mem). Returns 0 or
+ * -ENOMEM (ev not added). */
+int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t line);
+
+/* Turns every item's data from an offset into a pointer into b->mem; call
+ * once, after the last push and before handing the items on. The pointers
+ * hold until mem is pushed to or freed. */
+void intake_batch_seal(intake_batch_t *b);
+
 /* Copies src into dst (n bytes) with every '...'-quoted part longer than
  * one character replaced by '...'. */
 void intake_redact(char *dst, size_t n, const char *src);
