@@ -232,7 +232,8 @@ int make_keys(const args_t *a)
             goto out;
         }
         if (i == 1)
-            len += (size_t)snprintf(text + len, cap - len, "%s coordinator\n", pub);
+            len +=
+                (size_t)snprintf(text + len, cap - len, "%s coordinator programmes=bench\n", pub);
         else if (i > 1)
             len += (size_t)snprintf(text + len, cap - len, "%s agent bench-%02u\n", pub, i - 1);
     }
