@@ -27,6 +27,7 @@
  *   comparison; cohort_client_timeout wakes the caller for it, so the
  *   monitor's queue never fills (libzmq would then block its I/O thread). */
 #include "cohort_client.h"
+#include "cohort_zmon.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -352,31 +353,10 @@ static void mon_read(cohort_client_t *self, uint64_t now)
 {
     self->mon_due_us = now + MON_EVERY_MS * 1000u;
     for (int n = 0; n < MON_CAP; n++) {
-        zmq_msg_t m;
-        uint16_t ev = 0;
-        uint32_t val = 0;
-        int more;
-
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
+        uint16_t ev;
+        uint32_t val;
+        if (!cohort_zmon_read(self->mon, &ev, &val))
             return;
-        }
-        if (zmq_msg_size(&m) >= 6) { /* frame 1: event (16 bits), value (32 bits) */
-            memcpy(&ev, zmq_msg_data(&m), 2);
-            memcpy(&val, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
-        }
-        more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        while (more) { /* frame 2: the endpoint */
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&m);
-                return;
-            }
-            more = zmq_msg_more(&m);
-            zmq_msg_close(&m);
-        }
         if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             self->hs_state = 1;
             self->st.handshakes++;

@@ -20,6 +20,7 @@
  *   by another one, so every topic is covered by at most one of them; each
  *   keeps the end seq of its last snapshot for the unknown-topic rule. */
 #include "cohort_sub.h"
+#include "cohort_zmon.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -727,31 +728,10 @@ static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
 static int read_mon(cohort_sub_t *self)
 {
     for (int n = 0; self->mon != NULL && n < 64; n++) {
-        zmq_msg_t m;
-        uint16_t ev = 0;
-        uint32_t val = 0;
-        int more;
-
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
+        uint16_t ev;
+        uint32_t val;
+        if (!cohort_zmon_read(self->mon, &ev, &val))
             return 0;
-        }
-        if (zmq_msg_size(&m) >= 6) { /* frame 1: event (16 bits), value (32 bits) */
-            memcpy(&ev, zmq_msg_data(&m), 2);
-            memcpy(&val, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
-        }
-        more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        while (more) { /* frame 2: the endpoint */
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, self->mon, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&m);
-                return 0;
-            }
-            more = zmq_msg_more(&m);
-            zmq_msg_close(&m);
-        }
         if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && val == 400) {
             self->st.refused++;
             snprintf(self->why, sizeof self->why,
