@@ -535,16 +535,6 @@ int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *re
     return 0;
 }
 
-int proj_check(const proj_t *self, const Cohort__V1__Event *ev, char *reason, size_t len)
-{
-    why_t w = {reason, reason ? len : 0};
-    if (w.len)
-        reason[0] = '\0';
-    if (!self || !ev)
-        return -EINVAL;
-    return projx_dispatch((proj_t *)self, ev, &w, 1); /* dry: reads only */
-}
-
 int proj_defined(const proj_t *self, const Cohort__V1__Event *ev, unsigned *aims)
 {
     const prog_t *p;

@@ -62,10 +62,6 @@ void proj_destroy(proj_t **self_p);
  * or an argument is NULL, -ENOMEM on allocation failure (state unchanged). */
 int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason, size_t len);
 
-/* Same checks as proj_apply, without applying: returns 0 if ev would be
- * applied now, a RejectCode with a reason otherwise, -EINVAL on NULL. */
-int proj_check(const proj_t *self, const Cohort__V1__Event *ev, char *reason, size_t len);
-
 /* Whether the definition ev (ProgrammeDefined or CohortOpened) changes one
  * that exists: 1 if its programme (or its programme's cohort) is defined
  * now, 0 if ev would be the first definition; -EINVAL for other events or

@@ -311,7 +311,8 @@ void projx_mark_all(proj_t *self);
 
 /* Applies ev (or with dry, only checks it) by its body type. Returns 0, a
  * REJECT_ code with the reason in w (state unchanged), or -ENOMEM (state
- * unchanged). */
+ * unchanged). proj_apply uses dry when ev opens a new day on the log clock:
+ * the releases due are cut only if ev is to be applied at all. */
 int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry);
 
 /* ---------------------------------------- proj_render.c --- */

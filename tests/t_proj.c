@@ -1198,31 +1198,35 @@ static void test_save_load(proj_t *examples)
     proj_destroy(&p);
 }
 
-/* ------------------------------------------------------------ check --- */
+/* ------------------------------------------------- new day, rejected --- */
 
-static void test_check(void)
+/* proj_apply checks an event that opens a new day on the log clock before
+ * it cuts the releases due (the dry dispatch): an event that is rejected
+ * cuts nothing and changes nothing; the same day's valid event cuts them. */
+static void test_new_day_rejected(void)
 {
     proj_t *p = proj_new(NULL);
-    char err[256], *before, *after;
-    Cohort__V1__Event *e;
-    const char *txt = "{\"agency\":\"ag-a\",\"occurredAt\":\"2009-04-01T09:00:00Z\","
-                      "\"enrolmentChanged\":{\"participantRef\":\"p9\",\"programmeId\":\"tp\","
-                      "\"cohortId\":\"c2\",\"stage\":\"APPLIED\"}}";
-    diag("proj_check");
+    char *before, *after;
+    diag("an event rejected on a new day cuts no release");
     build_c2(p);
-    e = cohort_json_to_event(txt, strlen(txt), err, sizeof err);
+    is_dirty(p,
+             "agency/ag-a/tp/c2 agency/ag-b/tp/c2 cohort/tp/c2 programme/tp release/cohort/tp/c2 "
+             "release/programme/tp",
+             "built");
     before = proj_save(p);
-    is_int(proj_check(p, e, WHY, sizeof WHY), C_PERSON, "check: unregistered");
-    person(p, "ag-a", "p9", "PARTICIPANT");
-    free(before);
-    before = proj_save(p);
-    is_int(proj_check(p, e, WHY, sizeof WHY), OK, "check: would apply");
+    is_int(promote(p, "ag-a", "p9", "ACTING_UP", "2009-06-01", "tp", "c2"), C_PERSON,
+           "2009-06-01, someone unregistered: rejected");
     after = proj_save(p);
-    is_str(after, before, "check changes nothing");
-    is_int(proj_apply(p, e, proj_seq(p) + 1, WHY, sizeof WHY), OK, "apply agrees");
+    is_str(after, before, "state unchanged (no release cut, log clock not moved)");
+    is_dirty(p, "", "nothing marked");
+    is_int(promote(p, "ag-a", "p1", "ACTING_UP", "2009-06-01", "tp", "c2"), OK,
+           "2009-06-01, p1: applied");
+    is_dirty(p,
+             "agency/ag-a/tp/c2 cohort/tp/c2 programme/tp release/cohort/tp/c2 "
+             "release/programme/tp",
+             "and the release due is cut");
     free(before);
     free(after);
-    cohort__v1__event__free_unpacked(e, NULL);
     proj_destroy(&p);
 }
 
@@ -1440,7 +1444,7 @@ int main(void)
     test_mentoring();
     test_representation();
     test_dirty();
-    test_check();
+    test_new_day_rejected();
     test_erasure();
     examples = test_examples();
     test_save_load(examples);
