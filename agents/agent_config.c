@@ -48,7 +48,7 @@ static int on_value(void *arg, const char *section, const char *key, const char 
         return -1;
     }
     if (strcmp(key, "spool") == 0) {
-        if ((c->spool = strdup(value)) == NULL) {
+        if (!(c->spool = strdup(value))) {
             snprintf(why, len, "out of memory");
             return -1;
         }
@@ -63,7 +63,7 @@ static int on_value(void *arg, const char *section, const char *key, const char 
     const struct option *o = l->opts;
     while (o->name && strcmp(o->name, key) != 0)
         o++;
-    if (o->name == NULL) {
+    if (!o->name) {
         known_keys(l, why, len);
         return -1;
     }
@@ -77,14 +77,14 @@ static int on_value(void *arg, const char *section, const char *key, const char 
         v = b ? "true" : "false";
     }
     agent_config_entry_t *items = realloc(c->items, (c->n + 1) * sizeof *items);
-    if (items == NULL) {
+    if (!items) {
         snprintf(why, len, "out of memory");
         return -1;
     }
     c->items = items;
     agent_config_entry_t *e = &c->items[c->n];
     *e = (agent_config_entry_t){o->name, o->val, o->has_arg, strdup(v), line};
-    if (e->value == NULL) {
+    if (!e->value) {
         snprintf(why, len, "out of memory");
         return -1;
     }
@@ -102,7 +102,7 @@ static void relay(void *arg, const char *msg)
 void agent_config_destroy(agent_config_t **self_p)
 {
     agent_config_t *self = *self_p;
-    if (self == NULL)
+    if (!self)
         return;
     for (size_t i = 0; i < self->n; i++)
         free(self->items[i].value);
@@ -120,7 +120,7 @@ int agent_config_load(agent_config_t **out, const char *path, const struct optio
     agent_config_t *c = calloc(1, sizeof *c);
     load_t l = {c, opts, deny, on_error, arg};
     *out = NULL;
-    if (c == NULL || (c->path = strdup(path)) == NULL) {
+    if (!c || !(c->path = strdup(path))) {
         on_error(arg, "out of memory");
         free(c);
         return -1;

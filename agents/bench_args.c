@@ -156,7 +156,7 @@ int parse_args(args_t *a, int argc, char **argv)
             fprintf(stderr, "Try '" PROG " --help' for more information.\n");
             return 2;
         }
-        if (bad != NULL) {
+        if (bad) {
             fprintf(stderr, PROG ": %s\n", bad);
             return 2;
         }
@@ -214,7 +214,7 @@ int make_keys(const args_t *a)
             }
         }
     }
-    if ((text = malloc(cap)) == NULL) {
+    if (!(text = malloc(cap))) {
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
@@ -265,7 +265,7 @@ int load_keys(const args_t *a, const char *server_key, int index, cohort_curve_t
     char path[4096], err[640];
 
     memset(out, 0, sizeof *out);
-    if (server_key == NULL)
+    if (!server_key)
         return 0; /* plain text */
     if (index < 0 && a->key)
         snprintf(path, sizeof path, "%s", a->key);

@@ -111,7 +111,7 @@ static int env_seq(const void *p, size_t len, uint64_t *out)
     uint64_t v = 0;
     int nd = 0;
 
-    if (s == NULL)
+    if (!s)
         return -1;
     for (s += sizeof key - 1; s < e && *s == ' '; s++)
         ;
@@ -243,7 +243,7 @@ int status_alloc(bench_t *b)
     b->shist = calloc(1, sizeof *b->shist);
     b->st_ack = calloc(b->st_n, sizeof *b->st_ack);
     b->st_upd = calloc(b->st_n, sizeof *b->st_upd);
-    if (b->shist == NULL || b->st_ack == NULL || b->st_upd == NULL) {
+    if (!b->shist || !b->st_ack || !b->st_upd) {
         fprintf(stderr, PROG ": out of memory (--status keeps 16 bytes per event)\n");
         return 1;
     }
@@ -263,7 +263,7 @@ int status_open(bench_t *b, void *zctx, cohort_curve_t *curve)
     json_t *sr = json_pack("{s:s%}", "subscribe", b->topic, b->topic_len);
     char *req = sr ? json_dumps(sr, JSON_COMPACT) : NULL;
     json_decref(sr);
-    if (req == NULL || (b->sub = zmq_socket(zctx, ZMQ_DEALER)) == NULL ||
+    if (!req || !(b->sub = zmq_socket(zctx, ZMQ_DEALER)) ||
         zmq_setsockopt(b->sub, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
         cohort_curve_apply(b->sub, curve, NULL, 0) < 0 || zmq_connect(b->sub, a->status) < 0 ||
         zmq_send(b->sub, req, strlen(req), ZMQ_DONTWAIT) < 0) {

@@ -225,7 +225,7 @@ static int make_template(agent_t *ag, unsigned size, size_t *lo_out, size_t *hi_
     bench_ref(ref, ag->index, k);
     ag->ref_len = k;
     ag->tmpl_len = protobuf_c_message_get_packed_size(&ev.base);
-    if ((ag->tmpl = malloc(ag->tmpl_len)) == NULL)
+    if (!(ag->tmpl = malloc(ag->tmpl_len)))
         return -ENOMEM;
     protobuf_c_message_pack(&ev.base, ag->tmpl);
     if (ag->tmpl[0] != 0x0a || ag->tmpl[1] != 16) /* event_id is field 1, packed first */
@@ -292,7 +292,7 @@ static int setup(bench_t *b)
     b->setup = 1;
     snprintf(cohort, sizeof cohort, "load-%u", n);
     for (unsigned i = 0; agencies && i < n; i++)
-        if ((agencies[i] = malloc(24)) != NULL)
+        if ((agencies[i] = malloc(24)))
             snprintf(agencies[i], 24, "bench-%02u", i + 1);
     if (!agencies)
         goto out;
@@ -310,7 +310,7 @@ static int setup(bench_t *b)
         pd.participant_components = cs;
         ev.body_case = COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED;
         ev.programme_defined = &pd;
-        agent_t *def = b->coord.cl != NULL ? &b->coord : &b->ag[0];
+        agent_t *def = b->coord.cl ? &b->coord : &b->ag[0];
         if (setup_send(def, &ev, "programme") < 0)
             goto out;
         co.programme_id = "bench";
@@ -403,7 +403,7 @@ static void on_result(void *arg, const cohort_client_report_t *r)
         uint64_t t0 = b->a->rate > 0 ? (uint64_t)(uintptr_t)r->tag : r->first_sent_us;
         b->accepted++;
         h_record(b->hist, r->done_us > t0 ? r->done_us - t0 : 0);
-        if (b->sub != NULL)
+        if (b->sub)
             st_ack(b, r->seq, r->done_us);
         if (r->done_us > b->last_ack_us)
             b->last_ack_us = r->done_us;
@@ -563,7 +563,7 @@ static void report(const bench_t *b, int capped)
 
     for (unsigned i = 0; i < a->agents; i++) {
         cohort_client_stats_t st;
-        if (b->ag[i].cl == NULL)
+        if (!b->ag[i].cl)
             continue;
         cohort_client_stats(b->ag[i].cl, &st);
         resends += st.resends;
@@ -580,7 +580,7 @@ static void report(const bench_t *b, int capped)
             printf("\"rate\":%.1f,", a->rate);
         else
             printf("\"rate\":null,");
-        if (b->sub != NULL)
+        if (b->sub)
             printf("\"status_p50_us\":%" PRIu64 ",\"status_p99_us\":%" PRIu64
                    ",\"status_p999_us\":%" PRIu64 ",\"status_matched\":%" PRIu64 ",",
                    h_quantile(b->shist, 0.50), h_quantile(b->shist, 0.99),
@@ -593,7 +593,7 @@ static void report(const bench_t *b, int capped)
     printf("ack latency: p50 %" PRIu64 " us, p99 %" PRIu64 " us, p99.9 %" PRIu64 " us, max %" PRIu64
            " us (from %s)\n",
            p50, p99, p999, b->hist->max, a->rate > 0 ? "intended send time" : "first send");
-    if (b->sub != NULL)
+    if (b->sub)
         printf("status latency (ack -> update): p50 %" PRIu64 " us, p99 %" PRIu64
                " us, p99.9 %" PRIu64 " us, %" PRIu64 " events matched\n",
                h_quantile(b->shist, 0.50), h_quantile(b->shist, 0.99), h_quantile(b->shist, 0.999),
@@ -664,13 +664,13 @@ static int connect_all(bench_t *b, void *zctx, const char *server_key, cohort_cu
             .on_result = on_result,
             .arg = &b->ag[i]});
         cohort_curve_clear(curve);
-        if (b->ag[i].cl == NULL) {
+        if (!b->ag[i].cl) {
             int e = errno;
             fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
             return (e == EINVAL || e == EPROTONOSUPPORT) ? 2 : 1;
         }
     }
-    if (server_key != NULL) {
+    if (server_key) {
         /* The coordinator's connection: definitions, and the --status key. */
         b->coord.b = b;
         b->coord.index = 0;
@@ -685,7 +685,7 @@ static int connect_all(bench_t *b, void *zctx, const char *server_key, cohort_cu
                                                                 .curve = curve,
                                                                 .on_result = on_result,
                                                                 .arg = &b->coord});
-        if (b->coord.cl == NULL) {
+        if (!b->coord.cl) {
             fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(errno));
             cohort_curve_clear(curve);
             return 1;
@@ -741,7 +741,7 @@ static int watch_fds(bench_t *b, int tfd, int *epfd)
             return 1;
         }
     }
-    if (b->sub != NULL) { /* the SUB's ZMQ_FD, edge-triggered like the others */
+    if (b->sub) { /* the SUB's ZMQ_FD, edge-triggered like the others */
         struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = a->agents + 1};
         int fd;
         size_t len = sizeof fd;
@@ -795,7 +795,7 @@ static int run(bench_t *b, int tfd, int epfd, struct epoll_event *evs, int *capp
         }
         if (b->stop && grace_end == 0)
             grace_end = now + a->timeout_ms * 1000ull;
-        if (b->sub != NULL && b->sub_ready && (rc = st_drain(b, STATUS_DRAIN)) < 0) {
+        if (b->sub && b->sub_ready && (rc = st_drain(b, STATUS_DRAIN)) < 0) {
             fprintf(stderr, PROG ": --status: ZeroMQ failure: %s\n", zmq_strerror(-rc));
             return 1;
         }
@@ -884,7 +884,7 @@ int main(int argc, char **argv)
     rc = parse_args(&a, argc, argv);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
-    if (a.make_keys != NULL)
+    if (a.make_keys)
         return make_keys(&a);
     if (choose_server_key(&a, server_buf, sizeof server_buf, &server_key) < 0)
         return 2;
@@ -893,11 +893,11 @@ int main(int argc, char **argv)
     b.ag = calloc(a.agents, sizeof *b.ag);
     it = calloc(a.agents + 1, sizeof *it);
     evs = calloc(a.agents + 2, sizeof *evs); /* sockets, timerfd, SUB */
-    if (b.hist == NULL || b.ag == NULL || it == NULL || evs == NULL) {
+    if (!b.hist || !b.ag || !it || !evs) {
         fprintf(stderr, PROG ": out of memory\n");
         goto cleanup;
     }
-    if (a.status != NULL && status_alloc(&b) != 0)
+    if (a.status && status_alloc(&b) != 0)
         goto cleanup;
     if ((ret = make_templates(&b)) != 0)
         goto cleanup;
@@ -906,23 +906,23 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot create a timer: %s\n", strerror(errno));
         goto cleanup;
     }
-    if ((zctx = zmq_ctx_new()) == NULL) {
+    if (!(zctx = zmq_ctx_new())) {
         fprintf(stderr, PROG ": cannot create a ZeroMQ context: %s\n", zmq_strerror(errno));
         goto cleanup;
     }
     if ((ret = connect_all(&b, zctx, server_key, &curve, it)) != 0)
         goto cleanup;
-    if (a.status != NULL && (ret = status_open(&b, zctx, &curve)) != 0)
+    if (a.status && (ret = status_open(&b, zctx, &curve)) != 0)
         goto cleanup;
     ret = 1;
     cohort_curve_clear(&curve); /* the coordinator's: set on its sockets */
     if (setup(&b) < 0)
         goto cleanup;
-    if (b.sub != NULL && status_ready(&b) != 0)
+    if (b.sub && status_ready(&b) != 0)
         goto cleanup;
     if (watch_fds(&b, tfd, &epfd) != 0 || run(&b, tfd, epfd, evs, &capped) != 0)
         goto cleanup;
-    if (b.sub != NULL && status_finish(&b) != 0)
+    if (b.sub && status_finish(&b) != 0)
         goto cleanup;
     report(&b, capped);
     ret = (b.rejected || b.undelivered) ? 1 : 0;
@@ -930,13 +930,13 @@ int main(int argc, char **argv)
 cleanup:
     cohort_curve_clear(&curve);
     cohort_client_destroy(&b.coord.cl);
-    for (unsigned i = 0; b.ag != NULL && i < a.agents; i++) {
+    for (unsigned i = 0; b.ag && i < a.agents; i++) {
         cohort_client_destroy(&b.ag[i].cl);
         free(b.ag[i].tmpl);
     }
-    if (b.sub != NULL)
+    if (b.sub)
         zmq_close(b.sub);
-    if (zctx != NULL)
+    if (zctx)
         zmq_ctx_term(zctx);
     if (tfd >= 0)
         close(tfd);

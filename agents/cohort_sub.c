@@ -181,12 +181,12 @@ static entry_t *t_insert(table_t *t, size_t at, const char *topic)
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 16;
         entry_t **nv = realloc(t->v, nc * sizeof *nv);
-        if (nv == NULL)
+        if (!nv)
             return NULL;
         t->v = nv;
         t->cap = nc;
     }
-    if ((e = calloc(1, sizeof *e + len + 1)) == NULL)
+    if (!(e = calloc(1, sizeof *e + len + 1)))
         return NULL;
     memcpy(e->topic, topic, len + 1);
     memmove(t->v + at + 1, t->v + at, (t->n - at) * sizeof *t->v);
@@ -240,7 +240,7 @@ static void deliver(cohort_sub_t *self, const entry_t *e)
     cohort_sub_doc_t d;
 
     self->delivered++;
-    if (self->o.on_update == NULL)
+    if (!self->o.on_update)
         return;
     e_view(e, self->epoch, &d);
     self->o.on_update(self->o.arg, &d);
@@ -248,7 +248,7 @@ static void deliver(cohort_sub_t *self, const entry_t *e)
 
 static void event(cohort_sub_t *self, cohort_sub_event_t ev, const char *reason)
 {
-    if (self->o.on_event != NULL)
+    if (self->o.on_event)
         self->o.on_event(self->o.arg, ev, reason ? reason : "");
 }
 
@@ -256,7 +256,7 @@ static void event(cohort_sub_t *self, cohort_sub_event_t ev, const char *reason)
 
 static void close_sock(void **s)
 {
-    if (*s != NULL) {
+    if (*s) {
         zmq_close(*s);
         *s = NULL;
     }
@@ -265,9 +265,9 @@ static void close_sock(void **s)
 /* Stops and closes the monitor of the subscription socket, if any. */
 static void close_mon(cohort_sub_t *self)
 {
-    if (self->mon == NULL)
+    if (!self->mon)
         return;
-    if (self->sub != NULL)
+    if (self->sub)
         zmq_socket_monitor(self->sub, NULL, 0);
     close_sock(&self->mon);
 }
@@ -282,7 +282,7 @@ static int open_mon(cohort_sub_t *self)
     snprintf(ep, sizeof ep, "inproc://cohort-sub-monitor-%p-%u", (void *)self, self->mon_n++);
     if (zmq_socket_monitor(self->sub, ep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
         return -errno;
-    if ((self->mon = zmq_socket(self->zctx, ZMQ_PAIR)) == NULL ||
+    if (!(self->mon = zmq_socket(self->zctx, ZMQ_PAIR)) ||
         zmq_setsockopt(self->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_connect(self->mon, ep) != 0)
         return -errno;
@@ -314,7 +314,7 @@ static int open_dealer(cohort_sub_t *self)
     int rc;
 
     close_sock(&self->dealer);
-    if ((self->dealer = zmq_socket(self->zctx, ZMQ_DEALER)) == NULL)
+    if (!(self->dealer = zmq_socket(self->zctx, ZMQ_DEALER)))
         return -errno;
     if ((rc = sock_opts(self, self->dealer)) < 0)
         return rc;
@@ -336,7 +336,7 @@ static int open_sub(cohort_sub_t *self)
     close_sock(&self->sub);
     self->answers = 0;
     self->granted = 0;
-    if ((self->sub = zmq_socket(self->zctx, ZMQ_DEALER)) == NULL)
+    if (!(self->sub = zmq_socket(self->zctx, ZMQ_DEALER)))
         return -errno;
     if ((rc = sock_opts(self, self->sub)) < 0)
         return rc;
@@ -348,7 +348,7 @@ static int open_sub(cohort_sub_t *self)
         json_t *o = json_pack("{s:s}", "subscribe", self->prefixes[i]);
         char *req = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
-        if (req == NULL)
+        if (!req)
             return -ENOMEM;
         rc = zmq_send(self->sub, req, strlen(req), ZMQ_DONTWAIT);
         free(req);
@@ -400,7 +400,7 @@ static int frame_topic(zmq_msg_t *m, char *buf)
 {
     size_t len = zmq_msg_size(m);
 
-    if (len > COHORT_SUB_MAX_TOPIC || memchr(zmq_msg_data(m), '\0', len) != NULL)
+    if (len > COHORT_SUB_MAX_TOPIC || memchr(zmq_msg_data(m), '\0', len))
         return -1;
     memcpy(buf, zmq_msg_data(m), len);
     buf[len] = '\0';
@@ -414,7 +414,7 @@ static int parse_env(zmq_msg_t *body, const char *topic, msg_t *m)
 
     memset(m, 0, sizeof *m);
     env = json_loadb(zmq_msg_data(body), zmq_msg_size(body), 0, NULL);
-    if (env == NULL)
+    if (!env)
         return -1;
     t = json_object_get(env, "topic");
     ep = json_object_get(env, "epoch");
@@ -425,7 +425,7 @@ static int parse_env(zmq_msg_t *body, const char *topic, msg_t *m)
         !json_is_string(ep) || json_string_length(ep) == 0 || json_string_length(ep) > MAX_EPOCH ||
         strlen(json_string_value(ep)) != json_string_length(ep) || !json_is_integer(rev) ||
         json_integer_value(rev) < 1 || !json_is_integer(seq) || json_integer_value(seq) < 0 ||
-        doc == NULL || !(json_is_object(doc) || json_is_null(doc))) {
+        !doc || !(json_is_object(doc) || json_is_null(doc))) {
         json_decref(env);
         return -1;
     }
@@ -539,7 +539,7 @@ static int apply(cohort_sub_t *self, msg_t *m)
     if (strcmp(m->topic, SYSTEM) == 0)
         goto out;
     e = t_find(&self->state, m->topic, &at);
-    if (e != NULL) {
+    if (e) {
         if (m->rev <= e->rev) {
             self->st.stale++;
         } else if (m->rev == e->rev + 1) {
@@ -556,13 +556,13 @@ static int apply(cohort_sub_t *self, msg_t *m)
     if (c < 0 || m->seq <= self->snap_end[c]) {
         self->st.stale++; /* older than the snapshot, which did not have it */
     } else if (m->rev == 1) {
-        if ((e = t_insert(&self->state, at, m->topic)) == NULL) {
+        if (!(e = t_insert(&self->state, at, m->topic))) {
             rc = -ENOMEM;
             goto out;
         }
         e_set(e, m, 0);
         self->st.applied++;
-        if (e->doc != NULL)
+        if (e->doc)
             deliver(self, e);
     } else {
         rc = resync(self, 0, "gap on %.200s: rev %llu for a new topic", m->topic,
@@ -596,15 +596,15 @@ static int complete(cohort_sub_t *self)
     while (i < self->state.n || j < old.n) {
         entry_t *n = i < self->state.n ? self->state.v[i] : NULL;
         entry_t *o = j < old.n ? old.v[j] : NULL;
-        int c = n == NULL ? 1 : o == NULL ? -1 : strcmp(n->topic, o->topic);
+        int c = !n ? 1 : !o ? -1 : strcmp(n->topic, o->topic);
         if (c <= 0) {
             self->st.applied++;
-            if (!(c == 0 && same_epoch && o->doc != NULL && o->rev == n->rev))
+            if (!(c == 0 && same_epoch && o->doc && o->rev == n->rev))
                 deliver(self, n);
             i++;
             j += c == 0;
         } else {
-            if (o->doc != NULL) {
+            if (o->doc) {
                 long cv = cover(self, o->topic);
                 json_decref(o->doc);
                 o->doc = NULL;
@@ -651,7 +651,7 @@ static int enqueue(cohort_sub_t *self, msg_t *m)
         msg_t *nq;
         if (nc > self->o.queue_max)
             nc = self->o.queue_max;
-        if ((nq = realloc(self->q, nc * sizeof *nq)) == NULL) {
+        if (!(nq = realloc(self->q, nc * sizeof *nq))) {
             msg_free(m);
             return -ENOMEM;
         }
@@ -727,7 +727,7 @@ static int on_answer(cohort_sub_t *self, const char *topic, zmq_msg_t *body)
  * -EACCES. */
 static int read_mon(cohort_sub_t *self)
 {
-    for (int n = 0; self->mon != NULL && n < 64; n++) {
+    for (int n = 0; self->mon && n < 64; n++) {
         uint16_t ev;
         uint32_t val;
         if (!cohort_zmon_read(self->mon, &ev, &val))
@@ -835,7 +835,7 @@ static int on_dealer(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
         json_t *cnt = json_object_get(j, "count");
         const char *eps = json_string_value(ep);
         uint64_t s, n;
-        if (eps == NULL || *eps == '\0' || strlen(eps) > MAX_EPOCH || !json_is_integer(seq) ||
+        if (!eps || *eps == '\0' || strlen(eps) > MAX_EPOCH || !json_is_integer(seq) ||
             json_integer_value(seq) < 0 || !json_is_integer(cnt) || json_integer_value(cnt) < 0) {
             json_decref(j);
             self->st.bad++;
@@ -878,11 +878,11 @@ static int on_dealer(cohort_sub_t *self, zmq_msg_t *parts, int nframes)
         return resync(self, 0, "epoch changed");
     }
     e = t_find(&self->snap, name, &at);
-    if (e == NULL && (e = t_insert(&self->snap, at, name)) == NULL) {
+    if (!e && !(e = t_insert(&self->snap, at, name))) {
         msg_free(&m);
         return -ENOMEM;
     }
-    if (e->rev < m.rev || e->doc == NULL)
+    if (e->rev < m.rev || !e->doc)
         e_set(e, &m, 1);
     msg_free(&m);
     return 0;
@@ -900,7 +900,7 @@ static int send_request(cohort_sub_t *self, uint64_t now)
     j = json_pack("{s:s}", "snapshot", self->snapp[self->k]);
     s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    if (s == NULL)
+    if (!s)
         return -ENOMEM;
     if (zmq_send(self->dealer, s, strlen(s), ZMQ_DONTWAIT) < 0) {
         if (errno == EAGAIN)
@@ -926,7 +926,7 @@ static int drain(cohort_sub_t *self, int which)
 
     for (int i = 0; i < RECV_CAP; i++) {
         void *s = which ? self->dealer : self->sub; /* may change on resync */
-        if (s == NULL)
+        if (!s)
             return 0;
         if ((n = read_msg(s, parts, &np)) <= 0)
             return n;
@@ -977,14 +977,14 @@ cohort_sub_t *cohort_sub_new(const cohort_sub_opts_t *opts)
     cohort_sub_t *self = NULL;
     int e = EINVAL, rc;
 
-    if (opts == NULL || opts->prefixes == NULL || opts->nprefixes == 0 ||
+    if (!opts || !opts->prefixes || opts->nprefixes == 0 ||
         opts->nprefixes > COHORT_SUB_MAX_PREFIXES)
         goto fail;
     for (size_t i = 0; i < opts->nprefixes; i++)
-        if (opts->prefixes[i] == NULL || strlen(opts->prefixes[i]) > COHORT_SUB_MAX_TOPIC)
+        if (!opts->prefixes[i] || strlen(opts->prefixes[i]) > COHORT_SUB_MAX_TOPIC)
             goto fail;
     e = ENOMEM;
-    if ((self = calloc(1, sizeof *self)) == NULL)
+    if (!(self = calloc(1, sizeof *self)))
         goto fail;
     self->o = *opts;
     if (!self->o.heartbeat_timeout_ms)
@@ -1005,11 +1005,11 @@ cohort_sub_t *cohort_sub_new(const cohort_sub_opts_t *opts)
     self->o.publish = self->publish;
     self->o.snapshot = self->snapshot;
     self->o.curve = NULL; /* the copy below is used */
-    if (opts->curve != NULL && opts->curve->on)
+    if (opts->curve && opts->curve->on)
         self->curve = *opts->curve;
     self->o.prefixes = NULL; /* the copies below are used */
     for (size_t i = 0; i < opts->nprefixes; i++) {
-        if ((self->prefixes[i] = strdup(opts->prefixes[i])) == NULL)
+        if (!(self->prefixes[i] = strdup(opts->prefixes[i])))
             goto fail;
         self->nprefixes++;
     }
@@ -1017,8 +1017,8 @@ cohort_sub_t *cohort_sub_new(const cohort_sub_opts_t *opts)
         goto fail;
 
     self->zctx = opts->zctx;
-    if (self->zctx == NULL) {
-        if ((self->zctx = zmq_ctx_new()) == NULL) {
+    if (!self->zctx) {
+        if (!(self->zctx = zmq_ctx_new())) {
             e = errno;
             goto fail;
         }
@@ -1042,7 +1042,7 @@ void cohort_sub_destroy(cohort_sub_t **self_p)
 {
     cohort_sub_t *self;
 
-    if (self_p == NULL || *self_p == NULL)
+    if (!self_p || !*self_p)
         return;
     self = *self_p;
     *self_p = NULL;
@@ -1072,7 +1072,7 @@ int cohort_sub_pump(cohort_sub_t *self)
     uint64_t now;
     int rc;
 
-    if (self == NULL)
+    if (!self)
         return -EINVAL;
     if (self->denied)
         return -EACCES;
@@ -1106,9 +1106,9 @@ int cohort_sub_pollitems(cohort_sub_t *self, zmq_pollitem_t *items)
 {
     int n = 0;
 
-    if (self->sub != NULL)
+    if (self->sub)
         items[n++] = (zmq_pollitem_t){.socket = self->sub, .fd = -1, .events = ZMQ_POLLIN};
-    if (self->dealer != NULL)
+    if (self->dealer)
         items[n++] = (zmq_pollitem_t){.socket = self->dealer, .fd = -1, .events = ZMQ_POLLIN};
     return n;
 }
@@ -1134,7 +1134,7 @@ int cohort_sub_run(cohort_sub_t *self, long timeout_ms)
     uint64_t end = now_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
     zmq_pollitem_t items[COHORT_SUB_POLLITEMS];
 
-    if (self == NULL)
+    if (!self)
         return -EINVAL;
     self->stop = 0;
     for (;;) {
@@ -1179,7 +1179,7 @@ int cohort_sub_get(const cohort_sub_t *self, const char *topic, cohort_sub_doc_t
 {
     const entry_t *e = topic ? t_find(&self->state, topic, NULL) : NULL;
 
-    if (e == NULL || e->doc == NULL)
+    if (!e || !e->doc)
         return -ENOENT;
     e_view(e, self->epoch, out);
     return 0;
@@ -1191,14 +1191,14 @@ size_t cohort_sub_each(const cohort_sub_t *self, const char *prefix, cohort_sub_
     size_t i = 0, calls = 0;
     cohort_sub_doc_t d;
 
-    if (prefix == NULL)
+    if (!prefix)
         prefix = "";
     t_find(&self->state, prefix, &i); /* first topic >= prefix */
     for (; i < self->state.n; i++) {
         const entry_t *e = self->state.v[i];
         if (!starts_with(e->topic, prefix))
             break;
-        if (e->doc == NULL)
+        if (!e->doc)
             continue;
         e_view(e, self->epoch, &d);
         calls++;

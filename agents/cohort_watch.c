@@ -244,7 +244,7 @@ static json_t *jget(const json_t *obj, const char *path)
     char key[64];
     const char *p = path;
 
-    while (obj != NULL && *p) {
+    while (obj && *p) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         if (n >= sizeof key)
@@ -266,7 +266,7 @@ static const char *jstr(const json_t *obj, const char *path, const char *dflt)
 /* A count cell: "*" for a suppressed (null) cell, "-" when missing. */
 static const char *cell(const json_t *v, char *buf, size_t n)
 {
-    if (v == NULL)
+    if (!v)
         return "-";
     if (json_is_null(v))
         return "*";
@@ -316,7 +316,7 @@ static void draw_funnel(FILE *o, const json_t *funnel)
     char b1[32], b2[32];
     int first = 1;
 
-    if (funnel == NULL || !json_is_object(funnel))
+    if (!funnel || !json_is_object(funnel))
         return;
     fprintf(o, "  %-26s %12s %8s\n", "funnel (current stage)", "participants", "mentors");
     for (size_t i = 0; i < NSTAGES; i++)
@@ -348,7 +348,7 @@ static void draw_filled(FILE *o, const json_t *doc)
     const json_t *f = json_object_get(doc, "filled");
     char b1[32], b2[32], b3[32], b4[32];
 
-    if (f == NULL)
+    if (!f)
         return;
     fprintf(o, "  places %s, filled: %s participants, %s mentors; vacant %s\n",
             cell(json_object_get(f, "places"), b1, sizeof b1),
@@ -368,7 +368,7 @@ static void draw_completion(FILE *o, const json_t *c)
             "at risk", "required");
     for (size_t i = 0; i < 2; i++) {
         const json_t *g = json_object_get(c, grp[i]);
-        if (g == NULL)
+        if (!g)
             continue;
         fprintf(o, "    %-14s %8s %9s %8s %8s %6s min\n", grp[i],
                 cell(json_object_get(g, "enrolled"), b[0], sizeof b[0]),
@@ -414,7 +414,7 @@ static void draw_progression(FILE *o, const json_t *p)
         fprintf(o, " (window to %s)", jstr(p, "after_window_ends_on", "?"));
     fprintf(o, "\n");
     md = json_object_get(p, "median_days_to_substantive_promotion");
-    if (md != NULL)
+    if (md)
         fprintf(o, "    substantive promotions after enrolling: %s, median %s days\n",
                 cell(json_object_get(p, "promoted_substantively"), b, sizeof b),
                 json_is_null(md) ? "-" : cell(md, b2, sizeof b2));
@@ -623,7 +623,7 @@ static void mark_dirty(watch_t *w, const cohort_sub_doc_t *d)
     if (w->ndirty == w->dcap) {
         size_t nc = w->dcap ? w->dcap * 2 : 64;
         dirty_t *nd = realloc(w->dirty, nc * sizeof *nd);
-        if (nd == NULL) {
+        if (!nd) {
             w->failed = 1;
             return;
         }
@@ -631,7 +631,7 @@ static void mark_dirty(watch_t *w, const cohort_sub_doc_t *d)
         w->dcap = nc;
     }
     w->dirty[w->ndirty] = (dirty_t){strdup(d->topic), d->doc == NULL, d->rev, d->seq};
-    if (w->dirty[w->ndirty].topic == NULL) {
+    if (!w->dirty[w->ndirty].topic) {
         w->failed = 1;
         return;
     }
@@ -657,7 +657,7 @@ static void on_update(void *arg, const cohort_sub_doc_t *d)
     if (w->a->json) {
         json_t *o = json_object();
         char *s;
-        if (o == NULL) {
+        if (!o) {
             w->failed = 1;
             return;
         }
@@ -667,7 +667,7 @@ static void on_update(void *arg, const cohort_sub_doc_t *d)
         json_object_set_new(o, "doc", d->doc ? json_incref((json_t *)d->doc) : json_null());
         s = json_dumps(o, DUMP_FLAGS);
         json_decref(o);
-        if (s == NULL || puts(s) == EOF)
+        if (!s || puts(s) == EOF)
             w->failed = 1;
         free(s);
         return;
@@ -694,7 +694,7 @@ static void on_event(void *arg, cohort_sub_event_t ev, const char *reason)
         if (w->a->json) {
             json_t *o = json_pack("{s:s}", "resync", reason);
             char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-            if (s == NULL || puts(s) == EOF)
+            if (!s || puts(s) == EOF)
                 w->failed = 1;
             free(s);
             json_decref(o);
@@ -762,7 +762,7 @@ static void draw_screen(watch_t *w)
     time_t now = time(NULL);
     struct tm tm;
 
-    if (o == NULL) {
+    if (!o) {
         w->failed = 1;
         return;
     }
@@ -851,7 +851,7 @@ int main(int argc, char **argv)
     o.curve = &curve;
     w.sub = cohort_sub_new(&o);
     cohort_curve_clear(&curve); /* the subscriber keeps its own copy */
-    if (w.sub == NULL) {
+    if (!w.sub) {
         if (errno == EINVAL) {
             fprintf(stderr, PROG ": bad endpoint: --publish %s or --snapshot %s\n", a.publish,
                     a.snapshot);

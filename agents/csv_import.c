@@ -210,7 +210,7 @@ static void header(ctx_t *c)
         for (size_t i = 0; i < NKINDS; i++) {
             if (strcmp(n, KINDS[i].marker) != 0)
                 continue;
-            if (by_head != NULL && by_head != &KINDS[i]) {
+            if (by_head && by_head != &KINDS[i]) {
                 fail(c, "header: has columns of both a %s and a %s file", by_head->name,
                      KINDS[i].name);
                 return;
@@ -223,7 +223,7 @@ static void header(ctx_t *c)
         return;
     }
     c->ki = by_head ? by_head : by_name;
-    if (c->ki == NULL) {
+    if (!c->ki) {
         fail(c, "header: cannot tell the kind of file (no column ethnicity, stage, sessionId or "
                 "effectiveOn, and no kind word in the file name)");
         return;
@@ -241,16 +241,16 @@ static void header(ctx_t *c)
         if (strcmp(n, "eventid") == 0 || strcmp(n, "agency") == 0 || strcmp(n, "occurredat") == 0)
             col->f = field_by_norm(&cohort__v1__event__descriptor, n);
         col->staff = 0;
-        if (col->f == NULL) {
+        if (!col->f) {
             col->top = 0;
             col->f = field_by_norm(c->ki->desc, n);
-            if (col->f == NULL && strcmp(n, "staffnumber") == 0) {
+            if (!col->f && strcmp(n, "staffnumber") == 0) {
                 /* the agent replaces it by the ref (intake.h, pseudonym.h) */
                 col->f = field_by_norm(c->ki->desc, "participantref");
                 col->staff = 1;
             }
         }
-        if (col->f == NULL || col->f->label == PROTOBUF_C_LABEL_REPEATED ||
+        if (!col->f || col->f->label == PROTOBUF_C_LABEL_REPEATED ||
             col->f->type == PROTOBUF_C_TYPE_MESSAGE ||
             (col->f->type == PROTOBUF_C_TYPE_BYTES && !col->top)) {
             fail(c, "header: column %zu ('%s') is not a field of a %s file", k + 1,
@@ -313,7 +313,7 @@ static void data_row(ctx_t *c)
         fail(c, "row %u: has %zu fields, the header has %zu", c->row, c->ncells, c->ncols);
         return;
     }
-    if ((top = json_object()) == NULL || (body = json_object()) == NULL)
+    if (!(top = json_object()) || !(body = json_object()))
         goto nomem;
     for (size_t k = 0; k < c->ncols; k++) {
         const col_t *col = &c->cols[k];
@@ -329,7 +329,7 @@ static void data_row(ctx_t *c)
             j = json_boolean(bool_word(v));
         else
             j = json_stringn(v, c->lens[k]);
-        if (j == NULL) {
+        if (!j) {
             fail(c, "row %u: column %s is not valid UTF-8", c->row, col->key);
             goto out;
         }
@@ -366,7 +366,7 @@ static void on_field(void *s, size_t len, void *data)
         size_t *nl = ncl ? realloc(c->lens, nc * sizeof *nl) : NULL;
         if (ncl)
             c->cells = ncl;
-        if (nl == NULL) {
+        if (!nl) {
             c->rc = -ENOMEM;
             snprintf(c->err, c->errlen, "out of memory");
             return;
@@ -380,7 +380,7 @@ static void on_field(void *s, size_t len, void *data)
         p++, len--;
     while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
         len--;
-    if ((cell = malloc(len + 1)) == NULL) {
+    if (!(cell = malloc(len + 1))) {
         c->rc = -ENOMEM;
         snprintf(c->err, c->errlen, "out of memory");
         return;

@@ -174,7 +174,7 @@ static int b_reserve(buf_t *b, size_t more)
     while (nc < b->len + more)
         nc *= 2;
     uint8_t *np = realloc(b->p, nc);
-    if (np == NULL)
+    if (!np)
         return -ENOMEM;
     b->p = np;
     b->cap = nc;
@@ -201,7 +201,7 @@ static char *path_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
-    if (p != NULL)
+    if (p)
         snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
@@ -356,7 +356,7 @@ static int h_rebuild(outbox_t *self, size_t want)
     while (size < 2 * want + 2)
         size *= 2;
     uint32_t *nh = malloc((size_t)size * sizeof *nh);
-    if (nh == NULL)
+    if (!nh)
         return -ENOMEM;
     memset(nh, 0xff, (size_t)size * sizeof *nh);
     free(self->hash);
@@ -399,13 +399,13 @@ static uint32_t src_index(outbox_t *self, const char *name, size_t len)
     if (self->nsrcs == self->srccap) {
         size_t nc = self->srccap ? self->srccap * 2 : 16;
         char **ns = realloc(self->srcs, nc * sizeof *ns);
-        if (ns == NULL)
+        if (!ns)
             return NIL;
         self->srcs = ns;
         self->srccap = nc;
     }
     char *s = malloc(len + 1);
-    if (s == NULL)
+    if (!s)
         return NIL;
     memcpy(s, name, len);
     s[len] = 0;
@@ -421,7 +421,7 @@ static int ents_reserve(outbox_t *self, size_t more)
     while (nc < self->nents + more)
         nc *= 2;
     entry_t *ne = realloc(self->ents, nc * sizeof *ne);
-    if (ne == NULL)
+    if (!ne)
         return -ENOMEM;
     self->ents = ne;
     self->cap = nc;
@@ -431,9 +431,9 @@ static int ents_reserve(outbox_t *self, size_t more)
 static int taken_add(outbox_t *self, const char *name, size_t len, const uint8_t *hash)
 {
     char *s;
-    if (self->taken == NULL && (self->taken = calloc(MAX_TAKEN, sizeof *self->taken)) == NULL)
+    if (!self->taken && !(self->taken = calloc(MAX_TAKEN, sizeof *self->taken)))
         return -ENOMEM;
-    if ((s = malloc(len + 1)) == NULL)
+    if (!(s = malloc(len + 1)))
         return -ENOMEM;
     memcpy(s, name, len);
     s[len] = 0;
@@ -712,12 +712,12 @@ static void dl_load(outbox_t *self)
     if (fstat(fd, &st) == 0 && st.st_size > 0) {
         uint64_t from = (uint64_t)st.st_size > DL_TAIL ? (uint64_t)st.st_size - DL_TAIL : 0;
         size_t n = (size_t)((uint64_t)st.st_size - from);
-        if ((text = malloc(n + 1)) != NULL && pread_all(fd, text, n, from) == 0) {
+        if ((text = malloc(n + 1)) && pread_all(fd, text, n, from) == 0) {
             text[n] = 0;
             char *line = text, *nl;
-            if (from > 0 && (nl = strchr(line, '\n')) != NULL)
+            if (from > 0 && (nl = strchr(line, '\n')))
                 line = nl + 1; /* skip a partial first line */
-            for (; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+            for (; (nl = strchr(line, '\n')); line = nl + 1) {
                 json_t *o = json_loadb(line, (size_t)(nl - line), 0, NULL);
                 json_t *e = o ? json_object_get(o, "entry") : NULL;
                 if (json_is_integer(e)) {
@@ -725,7 +725,7 @@ static void dl_load(outbox_t *self)
                     if (self->ndl_seen == cap) {
                         size_t nc = cap ? cap * 2 : 64;
                         uint64_t *ns = realloc(self->dl_seen, nc * sizeof *ns);
-                        if (ns == NULL) {
+                        if (!ns) {
                             json_decref(o);
                             break;
                         }
@@ -762,7 +762,7 @@ int outbox_open(outbox_t **out, const char *dir, const outbox_opts_t *opts, outb
     char *lock_path = NULL;
     int rc;
 
-    if (err == NULL || errlen == 0) {
+    if (!err || errlen == 0) {
         err = dummy;
         errlen = sizeof dummy;
     }
@@ -770,7 +770,7 @@ int outbox_open(outbox_t **out, const char *dir, const outbox_opts_t *opts, outb
     *out = NULL;
     if (info)
         memset(info, 0, sizeof *info);
-    if ((self = calloc(1, sizeof *self)) == NULL)
+    if (!(self = calloc(1, sizeof *self)))
         goto nomem;
     self->lock_fd = self->fd = self->dl_fd = -1;
     self->next_ticket = 1;
@@ -833,7 +833,7 @@ void outbox_close(outbox_t **self_p)
 {
     outbox_t *self;
 
-    if (self_p == NULL || *self_p == NULL)
+    if (!self_p || !*self_p)
         return;
     self = *self_p;
     *self_p = NULL;
@@ -879,7 +879,7 @@ static long mark_skips(const outbox_t *self, outbox_item_t *items, size_t n)
     while (size < 2 * n + 2)
         size *= 2;
     mask = size - 1;
-    if ((set = malloc((size_t)size * sizeof *set)) == NULL)
+    if (!(set = malloc((size_t)size * sizeof *set)))
         return -ENOMEM;
     memset(set, 0xff, (size_t)size * sizeof *set);
     for (size_t k = 0; k < n; k++) {
@@ -910,7 +910,7 @@ int outbox_add(outbox_t *self, const char *source, const uint8_t *src_hash, outb
     uint32_t src;
     int rc;
 
-    if (source == NULL)
+    if (!source)
         source = "";
     srclen = strlen(source);
     if (srclen > 65535)
@@ -920,7 +920,7 @@ int outbox_add(outbox_t *self, const char *source, const uint8_t *src_hash, outb
             return -EMSGSIZE;
     if ((added = mark_skips(self, items, n)) < 0)
         return (int)added;
-    if (added == 0 && src_hash == NULL)
+    if (added == 0 && !src_hash)
         return 0;
     /* Room in memory first, so that nothing can fail once it is durable. */
     if (ents_reserve(self, (size_t)added) < 0 || (src = src_index(self, source, srclen)) == NIL)
@@ -1121,7 +1121,7 @@ static int dl_expire(outbox_t *self, int64_t cutoff, uint64_t *dropped)
         rc = -errno;
         goto out;
     }
-    if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+    if (!(text = malloc((size_t)st.st_size + 1))) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1154,7 +1154,7 @@ static int dl_expire(outbox_t *self, int64_t cutoff, uint64_t *dropped)
             rc = fsync_dir(self->dir);
         goto out;
     }
-    if ((tmp = path_join(self->dir, "dead-letter.jsonl.tmp")) == NULL) {
+    if (!(tmp = path_join(self->dir, "dead-letter.jsonl.tmp"))) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1180,12 +1180,12 @@ static int dl_expire(outbox_t *self, int64_t cutoff, uint64_t *dropped)
 out:
     if (out >= 0)
         close(out);
-    if (rc < 0 && tmp != NULL)
+    if (rc < 0 && tmp)
         unlink(tmp);
     close(fd);
     free(tmp);
     free(text);
-    if (rc == 0 && dropped != NULL)
+    if (rc == 0 && dropped)
         *dropped = gone;
     return rc;
 }
@@ -1194,7 +1194,7 @@ int outbox_expire(outbox_t *self, int64_t cutoff, uint64_t *dropped)
 {
     int rc;
 
-    if (dropped != NULL)
+    if (dropped)
         *dropped = 0;
     if ((rc = dl_expire(self, cutoff, dropped)) < 0)
         return rc;
@@ -1214,14 +1214,14 @@ static char *dl_line(const outbox_t *self, const entry_t *e, const uint8_t *data
     char uuid[37], at[32], *s = NULL, *out = NULL;
     Cohort__V1__Event *ev;
 
-    if (o == NULL)
+    if (!o)
         return NULL;
     uuid7_format(e->id, uuid);
     now_rfc3339(at);
     ev = cohort__v1__event__unpack(NULL, e->len, data);
-    if (ev != NULL) {
+    if (ev) {
         char *js = cohort_json_from_message(&ev->base);
-        if (js != NULL)
+        if (js)
             evj = json_loads(js, 0, NULL);
         free(js);
         cohort__v1__event__free_unpacked(ev, NULL);
@@ -1238,9 +1238,9 @@ static char *dl_line(const outbox_t *self, const entry_t *e, const uint8_t *data
     json_object_set_new(o, "event", evj ? evj : json_null());
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (s != NULL) {
+    if (s) {
         size_t n = strlen(s);
-        if ((out = malloc(n + 2)) != NULL) {
+        if ((out = malloc(n + 2))) {
             memcpy(out, s, n);
             out[n] = '\n';
             out[n + 1] = 0;
@@ -1268,7 +1268,7 @@ int outbox_reject(outbox_t *self, uint64_t ticket, const char *code, const char 
             return -ENOMEM;
         if ((rc = pread_all(self->fd, self->rbuf.p, e->len, e->off)) < 0)
             return rc;
-        if ((line = dl_line(self, e, self->rbuf.p, code, reason)) == NULL)
+        if (!(line = dl_line(self, e, self->rbuf.p, code, reason)))
             return -ENOMEM;
         if (self->dl_fd < 0) {
             int created = access(self->dl_path, F_OK) != 0;
@@ -1372,8 +1372,8 @@ int outbox_compact(outbox_t *self)
     if ((rc = write_marks(self)) < 0)
         return rc;
 
-    if ((ne = malloc((self->pending ? self->pending : 1) * sizeof *ne)) == NULL ||
-        (nsrcs = calloc(self->nsrcs ? self->nsrcs : 1, sizeof *nsrcs)) == NULL) {
+    if (!(ne = malloc((self->pending ? self->pending : 1) * sizeof *ne)) ||
+        !(nsrcs = calloc(self->nsrcs ? self->nsrcs : 1, sizeof *nsrcs))) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -1413,7 +1413,7 @@ int outbox_compact(outbox_t *self)
             if (strcmp(nsrcs[s], src) == 0)
                 nsrc = (uint32_t)s;
         if (nsrc == NIL) {
-            if ((nsrcs[nnsrcs] = strdup(src)) == NULL) {
+            if (!(nsrcs[nnsrcs] = strdup(src))) {
                 rc = -ENOMEM;
                 goto fail;
             }

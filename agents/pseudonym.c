@@ -34,7 +34,7 @@ int pseudonym_from_key(pseudonym_t **out, const uint8_t *key)
     *out = NULL;
     if (sodium_init() < 0)
         return -EIO;
-    if ((p = sodium_malloc(sizeof *p)) == NULL)
+    if (!(p = sodium_malloc(sizeof *p)))
         return -ENOMEM;
     crypto_auth_hmacsha256_init(&p->st, key, PSEUDONYM_KEY_BYTES);
     sodium_mprotect_readonly(p);
@@ -44,7 +44,7 @@ int pseudonym_from_key(pseudonym_t **out, const uint8_t *key)
 
 void pseudonym_destroy(pseudonym_t **self)
 {
-    if (self == NULL || *self == NULL)
+    if (!self || !*self)
         return;
     sodium_free(*self); /* wipes it */
     *self = NULL;
@@ -177,7 +177,7 @@ int pseudonym_is_ref(const char *s)
     if (strncmp(s, PSEUDONYM_REF_PREFIX, pre) != 0 || strlen(s) != PSEUDONYM_REF_LEN)
         return 0;
     for (size_t i = pre; i < PSEUDONYM_REF_LEN; i++)
-        if (strchr(B32, s[i]) == NULL)
+        if (!strchr(B32, s[i]))
             return 0;
     return 1;
 }
@@ -224,7 +224,7 @@ int pseudonym_keygen(const char *path, char *err, size_t errlen)
     }
     fd = -1;
     /* make the new name durable too */
-    if ((dcopy = strdup(path)) != NULL &&
+    if ((dcopy = strdup(path)) &&
         (dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
         fsync(dfd);
         close(dfd);

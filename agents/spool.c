@@ -63,7 +63,7 @@ int spool_open(spool_t **out, const char *dir, char *err, size_t errlen)
     int rc;
 
     *out = NULL;
-    if (self == NULL || (self->dir = strdup(dir)) == NULL) {
+    if (!self || !(self->dir = strdup(dir))) {
         free(self);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -87,7 +87,7 @@ fail:
 void spool_close(spool_t **self_p)
 {
     spool_t *self;
-    if (self_p == NULL || (self = *self_p) == NULL)
+    if (!self_p || !(self = *self_p))
         return;
     *self_p = NULL;
     if (self->dfd >= 0)
@@ -126,12 +126,12 @@ static int push(char ***v, size_t *n, size_t *cap, const char *s)
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
         char **nv = realloc(*v, nc * sizeof *nv);
-        if (nv == NULL)
+        if (!nv)
             return -ENOMEM;
         *v = nv;
         *cap = nc;
     }
-    if (((*v)[*n] = strdup(s)) == NULL)
+    if (!((*v)[*n] = strdup(s)))
         return -ENOMEM;
     (*n)++;
     return 0;
@@ -148,12 +148,12 @@ int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t 
     *n = *nignored = 0;
     if ((fd = openat(self->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return -errno;
-    if ((d = fdopendir(fd)) == NULL) {
+    if (!(d = fdopendir(fd))) {
         rc = -errno;
         close(fd);
         return rc;
     }
-    while ((errno = 0, de = readdir(d)) != NULL) {
+    while ((errno = 0, de = readdir(d))) {
         struct stat st;
         const char *nm = de->d_name;
         if (nm[0] == '.' || ends_with(nm, ".tmp"))
@@ -175,9 +175,9 @@ int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t 
         if (self->nignored < MAX_IGNORED) {
             char **ni = realloc(self->ignored, (self->nignored + 1) * sizeof *ni);
             char *copy = strdup(nm);
-            if (ni != NULL)
+            if (ni)
                 self->ignored = ni;
-            if (ni == NULL || copy == NULL) {
+            if (!ni || !copy) {
                 free(copy);
                 rc = -ENOMEM;
                 break;
@@ -199,7 +199,7 @@ int spool_list(spool_t *self, char ***names, size_t *n, char ***ignored, size_t 
         qsort(*names, *n, sizeof **names, cmp_names);
     /* forget files that are no longer ready (moved, removed, renamed) */
     for (size_t i = 0; i < self->nseen;) {
-        if (*n > 0 && bsearch(&self->seen[i].name, *names, *n, sizeof **names, cmp_names) != NULL) {
+        if (*n > 0 && bsearch(&self->seen[i].name, *names, *n, sizeof **names, cmp_names)) {
             i++;
             continue;
         }
@@ -226,12 +226,12 @@ int spool_settle(spool_t *self, const char *name, unsigned settle_ms, uint64_t n
     *wait_ms = settle_ms;
     if (fstatat(self->dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return -errno;
-    if ((e = seen_find(self, name)) == NULL) {
+    if (!(e = seen_find(self, name))) {
         seen_t *ns = realloc(self->seen, (self->nseen + 1) * sizeof *ns);
         char *copy = strdup(name);
-        if (ns != NULL)
+        if (ns)
             self->seen = ns;
-        if (ns == NULL || copy == NULL) {
+        if (!ns || !copy) {
             free(copy);
             return -ENOMEM;
         }
@@ -267,7 +267,7 @@ int spool_settle(spool_t *self, const char *name, unsigned settle_ms, uint64_t n
 void spool_unsettle(spool_t *self, const char *name, uint64_t now_ms)
 {
     seen_t *e = seen_find(self, name);
-    if (e != NULL)
+    if (e)
         e->since_ms = now_ms;
 }
 
@@ -291,7 +291,7 @@ static int move_into(int sfd, int tfd, const char *name, char *used, size_t len)
             rc = renameat(sfd, name, tfd, buf);
         }
         if (rc == 0) {
-            if (used != NULL)
+            if (used)
                 snprintf(used, len, "%s", buf);
             /* retention counts from the move, not from when it was written */
             if (utimensat(tfd, buf, NULL, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -321,7 +321,7 @@ static int fail_from(spool_t *self, int sfd, const char *name, const char *reaso
 
     if ((rc = move_into(sfd, self->failed_fd, name, used, sizeof used)) < 0)
         return rc;
-    if (moved != NULL)
+    if (moved)
         snprintf(moved, len, "%s", used);
     snprintf(rname, sizeof rname, "%s.reason", used);
     fd = openat(self->failed_fd, rname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -360,13 +360,13 @@ static int expire_dir(int dfd, int64_t cutoff, unsigned *removed)
 
     if (fd < 0)
         return -errno;
-    if ((d = fdopendir(fd)) == NULL) {
+    if (!(d = fdopendir(fd))) {
         rc = -errno;
         close(fd);
         return rc;
     }
     rewinddir(d); /* the dup shares its offset with dfd: start from the top */
-    while ((de = readdir(d)) != NULL) {
+    while ((de = readdir(d))) {
         struct stat st;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;

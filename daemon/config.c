@@ -104,7 +104,7 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 static int set_str(char **slot, const char *v, char *why, size_t len)
 {
     char *copy = strdup(v);
-    if (copy == NULL) {
+    if (!copy) {
         snprintf(why, len, "out of memory");
         return -1;
     }
@@ -151,13 +151,13 @@ int config_metrics_split(const char *addr, char *host, size_t len, unsigned *por
     size_t hl;
     uint64_t v;
     char scratch[8];
-    if (why == NULL) {
+    if (!why) {
         why = scratch;
         whylen = sizeof scratch;
     }
     if (addr[0] == '[') {
         const char *close = strchr(addr, ']');
-        if (close == NULL || close[1] != ':') {
+        if (!close || close[1] != ':') {
             snprintf(why, whylen,
                      "'%s' is not HOST:PORT (an IPv6 address goes in brackets: "
                      "[::1]:9474)",
@@ -169,7 +169,7 @@ int config_metrics_split(const char *addr, char *host, size_t len, unsigned *por
         p = close + 2;
     } else {
         const char *colon = strrchr(addr, ':');
-        if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL) {
+        if (!colon || memchr(addr, ':', (size_t)(colon - addr))) {
             snprintf(why, whylen,
                      "'%s' is not HOST:PORT such as 127.0.0.1:9474 (an IPv6 "
                      "address goes in brackets: [::1]:9474), or none",
@@ -285,7 +285,7 @@ static int set_value(cohortd_config_t *c, int opt, const char *v, char *why, siz
         char *end;
         errno = 0;
         double r = strtod(v, &end);
-        if (errno || *end || !*v || !(r >= 0 && r <= 1) || strpbrk(v, " \t") != NULL) {
+        if (errno || *end || !*v || !(r >= 0 && r <= 1) || strpbrk(v, " \t")) {
             snprintf(why, len, "'%s' is not a number from 0 to 1", v);
             return -1;
         }
@@ -492,7 +492,7 @@ static int takes_metrics_port(const char *ep, unsigned mport)
     static const char *v4[] = {"*", "0.0.0.0", "127.0.0.1"};
     const char *colon = strncmp(ep, "tcp://", 6) == 0 ? strrchr(ep + 6, ':') : NULL;
     uint64_t port;
-    if (colon == NULL || parse_u64(colon + 1, 1, 65535, &port) < 0 || port != mport)
+    if (!colon || parse_u64(colon + 1, 1, 65535, &port) < 0 || port != mport)
         return 0;
     for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++)
         if (strlen(v4[i]) == (size_t)(colon - (ep + 6)) &&
@@ -515,7 +515,7 @@ static void finish(load_t *l)
         oom |= set_fmt(&c->access, "%s/access", c->data_dir);
     if (!l->line[O_CONTROL]) {
         const char *rd = getenv("RUNTIME_DIRECTORY"); /* systemd's; several are ':'-separated */
-        if (rd != NULL && *rd != '\0' && *rd != ':')
+        if (rd && *rd != '\0' && *rd != ':')
             oom |= set_fmt(&c->control, "ipc://%.*s/control.sock", (int)strcspn(rd, ":"), rd);
         else
             oom |= set_fmt(&c->control, "ipc://%s/control.sock", c->data_dir);
@@ -523,7 +523,7 @@ static void finish(load_t *l)
         free(c->control);
         c->control = NULL;
     }
-    if (c->metrics != NULL && strcmp(c->metrics, "none") == 0) {
+    if (c->metrics && strcmp(c->metrics, "none") == 0) {
         free(c->metrics);
         c->metrics = NULL;
     }
@@ -566,7 +566,7 @@ static void finish(load_t *l)
 
 void config_free(cohortd_config_t *cfg)
 {
-    if (cfg == NULL)
+    if (!cfg)
         return;
     char **strs[] = {&cfg->path,    &cfg->data_dir, &cfg->ingest, &cfg->publish, &cfg->snapshot,
                      &cfg->control, &cfg->metrics,  &cfg->key,    &cfg->access};
@@ -597,11 +597,11 @@ int config_load(cohortd_config_t *cfg, const config_cli_t *cli, config_report_fn
         config_free(cfg);
         return -1;
     }
-    if (path == NULL && env != NULL && *env != '\0')
+    if (!path && env && *env != '\0')
         path = env;
-    if (path == NULL && (access(CONFIG_DEFAULT_PATH, F_OK) == 0 || errno != ENOENT))
+    if (!path && (access(CONFIG_DEFAULT_PATH, F_OK) == 0 || errno != ENOENT))
         path = CONFIG_DEFAULT_PATH; /* exists (or cannot tell: then reading it says why) */
-    if (path != NULL) {
+    if (path) {
         if (!(cfg->path = strdup(path))) {
             report(arg, "cohortd: out of memory");
             config_free(cfg);
@@ -757,7 +757,7 @@ void config_usage(FILE *out)
 
 void config_cli_free(config_cli_t *cli)
 {
-    if (cli == NULL)
+    if (!cli)
         return;
     free(cli->sets);
     memset(cli, 0, sizeof *cli);
@@ -790,7 +790,7 @@ int config_parse_args(config_cli_t *cli, int argc, char **argv)
     opts[n++] = (struct option){"help", no_argument, 0, 'h'};
     opts[n++] = (struct option){"version", no_argument, 0, 'V'};
     opts[n] = (struct option){0, 0, 0, 0};
-    if ((cli->sets = calloc((size_t)argc + 1, sizeof *cli->sets)) == NULL) {
+    if (!(cli->sets = calloc((size_t)argc + 1, sizeof *cli->sets))) {
         fprintf(stderr, "cohortd: out of memory\n");
         return -EINVAL;
     }

@@ -48,7 +48,7 @@ int endpoint_check(const char *ep, int local_only, char *err, size_t errlen)
             snprintf(err, errlen, "'%s' has a blank or a control character", ep);
             return -EINVAL;
         }
-    if (strchr(ep, ';') != NULL) {
+    if (strchr(ep, ';')) {
         snprintf(err, errlen,
                  "'%s' has a ';': libzmq reads tcp://SOURCE;DESTINATION and binds "
                  "DESTINATION, so no endpoint may have one",
@@ -72,7 +72,7 @@ int endpoint_check(const char *ep, int local_only, char *err, size_t errlen)
     }
     if (strncmp(ep, "tcp://", 6) != 0) {
         const char *sep = strstr(ep, "://");
-        if (sep != NULL && sep > ep && sep[3] != '\0')
+        if (sep && sep > ep && sep[3] != '\0')
             snprintf(err, errlen,
                      "'%s': the daemon binds only tcp:// and ipc:// endpoints, such as "
                      "tcp://127.0.0.1:7400 or ipc:///run/cohortd/ingest.sock",
@@ -85,7 +85,7 @@ int endpoint_check(const char *ep, int local_only, char *err, size_t errlen)
         return -EINVAL;
     }
     const char *host = ep + 6, *colon = strrchr(host, ':');
-    if (colon == NULL || colon == host || (strcmp(colon + 1, "*") != 0 && !is_port(colon + 1))) {
+    if (!colon || colon == host || (strcmp(colon + 1, "*") != 0 && !is_port(colon + 1))) {
         snprintf(err, errlen,
                  "'%s' is not tcp://HOST:PORT such as tcp://127.0.0.1:7400 (PORT a number "
                  "from 0 to 65535, or *)",

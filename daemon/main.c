@@ -372,14 +372,14 @@ int main(int argc, char **argv)
                          .auth = d.auth,
                          .curve_secret = secret,
                          .data_dir = cfg.data_dir};
-    if (cfg.control != NULL && /* NULL: control = none */
+    if (cfg.control && /* NULL: control = none */
         (rc = control_new(&d.control, d.loop, zctx, &co, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start the control endpoint: %s", err);
         goto out;
     }
     metrics_opts_t mo = {
         .addr = cfg.metrics, .ingest = d.ingest, .pub = d.pub, .control = d.control};
-    if (cfg.metrics != NULL && /* NULL: metrics = none */
+    if (cfg.metrics && /* NULL: metrics = none */
         (rc = metrics_new(&d.metrics, d.loop, &mo, err, sizeof err)) < 0) {
         cohort_log(LOG_ERR, "cannot start the metrics endpoint: %s", err);
         goto out;

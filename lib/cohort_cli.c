@@ -10,7 +10,7 @@ int cohort_cli_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     char *end;
     unsigned long long v;
-    if (s == NULL || *s < '0' || *s > '9')
+    if (!s || *s < '0' || *s > '9')
         return -EINVAL;
     errno = 0;
     v = strtoull(s, &end, 10);

@@ -130,7 +130,7 @@ static char *reader(char *str, int num, void *stream)
         s[--len] = '\0';
     if (len > 0 && s[len - 1] == '\r')
         s[--len] = '\0';
-    if (memchr(s, '\0', len) != NULL) {
+    if (memchr(s, '\0', len)) {
         report(p, p->line, "NUL byte in the line");
         return str;
     }
@@ -186,7 +186,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (p->nseen == p->capseen) {
         size_t cap = p->capseen ? 2 * p->capseen : 16;
         seen_t *v = realloc(p->seen, cap * sizeof *v);
-        if (v == NULL) {
+        if (!v) {
             report(p, p->line, "out of memory");
             return 1;
         }
@@ -197,7 +197,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     e->section = strdup(section);
     e->key = strdup(key);
     e->line = p->line;
-    if (e->section == NULL || e->key == NULL) {
+    if (!e->section || !e->key) {
         free(e->section);
         free(e->key);
         report(p, p->line, "out of memory");
@@ -211,7 +211,7 @@ int cohort_ini_parse(const cohort_ini_t *ini)
 {
     parse_t p = {.ini = ini};
     int rc;
-    if ((p.f = fopen(ini->path, "r")) == NULL) {
+    if (!(p.f = fopen(ini->path, "r"))) {
         rc = -errno;
         report(&p, 0, "cannot read: %s", strerror(-rc));
         return rc;

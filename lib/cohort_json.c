@@ -86,7 +86,7 @@ static int fail_rc(struct pctx *c, int rc, const char *fmt, ...)
     char msg[200];
     va_list ap;
 
-    if (c->err == NULL || c->errlen == 0)
+    if (!c->err || c->errlen == 0)
         return rc;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -487,7 +487,7 @@ static int b64_decode(const char *s, size_t n, ProtobufCBinaryData *out)
     if (memchr(s, '-', n) || memchr(s, '_', n))
         variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
     buf = malloc(n / 4 * 3 + 3);
-    if (buf == NULL)
+    if (!buf)
         return -ENOMEM;
     if (sodium_base642bin(buf, n / 4 * 3 + 3, s, n, NULL, &len, NULL, variant) != 0) {
         free(buf);
@@ -565,7 +565,7 @@ static int parse_value(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t
             const ProtobufCEnumValue *ev =
                 protobuf_c_enum_descriptor_get_value_by_name(f->descriptor, json_string_value(v));
             char shown[68];
-            if (ev == NULL) {
+            if (!ev) {
                 clip(shown, json_string_value(v));
                 return fail(c, "unknown enum value '%s'", shown);
             }
@@ -583,7 +583,7 @@ static int parse_value(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t
             return fail(c, "expected a string");
         size_t n = json_string_length(v);
         char *s = malloc(n + 1);
-        if (s == NULL)
+        if (!s)
             return fail_rc(c, -ENOMEM, "out of memory");
         memcpy(s, json_string_value(v), n + 1);
         *(char **)slot = s;
@@ -600,7 +600,7 @@ static int parse_value(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t
             uint8_t id[16];
             if (uuid7_parse(s, id) == 0) {
                 bd->data = malloc(16);
-                if (bd->data == NULL)
+                if (!bd->data)
                     return fail_rc(c, -ENOMEM, "out of memory");
                 memcpy(bd->data, id, 16);
                 bd->len = 16;
@@ -619,7 +619,7 @@ static int parse_value(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t
         if (!json_is_object(v))
             return fail(c, "expected a JSON object");
         ProtobufCMessage *sub = malloc(sd->sizeof_message);
-        if (sub == NULL)
+        if (!sub)
             return fail_rc(c, -ENOMEM, "out of memory");
         protobuf_c_message_init(sd, sub);
         *(ProtobufCMessage **)slot = sub;
@@ -647,7 +647,7 @@ static int parse_field(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t
         if (n == 0)
             return 0;
         arr = calloc(n, es);
-        if (arr == NULL)
+        if (!arr)
             return fail_rc(c, -ENOMEM, "out of memory");
         *(void **)slot = arr;
         *np = 0;
@@ -656,7 +656,7 @@ static int parse_field(struct pctx *c, const ProtobufCFieldDescriptor *f, json_t
             int rc = parse_value(c, f, json_array_get(v, i), arr + i * es);
             if (rc != 0) {
                 /* a message element may be half built: keep it so it is freed */
-                if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(void **)(arr + i * es) != NULL)
+                if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(void **)(arr + i * es))
                     (*np)++;
                 return rc;
             }
@@ -687,7 +687,7 @@ static int parse_msg(struct pctx *c, const ProtobufCMessageDescriptor *d, json_t
 
     if (d->n_fields > sizeof small) {
         seen = calloc(d->n_fields, 1);
-        if (seen == NULL)
+        if (!seen)
             return fail_rc(c, -ENOMEM, "out of memory");
     } else {
         memset(small, 0, sizeof small);
@@ -741,19 +741,19 @@ Cohort__V1__Event *cohort_json_to_event(const char *text, size_t len, char *err,
     json_t *root = NULL;
     int rc;
 
-    if (err != NULL && errlen > 0)
+    if (err && errlen > 0)
         err[0] = 0;
     c.path[0] = 0;
     if (sodium_ready() != 0) {
         fail_rc(&c, -EIO, "libsodium failed to initialise");
         return NULL;
     }
-    if (text == NULL) {
+    if (!text) {
         fail(&c, "no input");
         return NULL;
     }
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (root == NULL) {
+    if (!root) {
         char shown[68];
         clip(shown, je.text);
         fail(&c, "invalid JSON at column %d: %s", je.column, shown);
@@ -764,7 +764,7 @@ Cohort__V1__Event *cohort_json_to_event(const char *text, size_t len, char *err,
         goto cleanup;
     }
     ev = malloc(sizeof *ev);
-    if (ev == NULL) {
+    if (!ev) {
         fail_rc(&c, -ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -772,7 +772,7 @@ Cohort__V1__Event *cohort_json_to_event(const char *text, size_t len, char *err,
     rc = parse_msg(&c, &cohort__v1__event__descriptor, root, &ev->base);
     if (rc == 0 && !given(root, "event_id")) {
         ev->event_id.data = malloc(16);
-        if (ev->event_id.data == NULL) {
+        if (!ev->event_id.data) {
             rc = fail_rc(&c, -ENOMEM, "out of memory");
         } else {
             ev->event_id.len = 16;
@@ -800,10 +800,10 @@ static json_t *jstr(const char *s)
     json_t *v = json_string(s);
     char *copy;
 
-    if (v != NULL)
+    if (v)
         return v;
     copy = strdup(s);
-    if (copy == NULL)
+    if (!copy)
         return NULL;
     for (char *p = copy; *p; p++)
         if ((unsigned char)*p >= 0x80)
@@ -903,7 +903,7 @@ static json_t *emit_value(const ProtobufCFieldDescriptor *f, const void *slot)
         }
         size_t n = sodium_base64_ENCODED_LEN(bd->len, sodium_base64_VARIANT_ORIGINAL);
         char *b64 = malloc(n);
-        if (b64 == NULL)
+        if (!b64)
             return NULL;
         if (bd->len == 0)
             b64[0] = 0;
@@ -928,11 +928,11 @@ static int put(json_t *obj, const ProtobufCFieldDescriptor *f, json_t *v)
     size_t len = strlen(f->name);
     int rc;
 
-    if (v == NULL)
+    if (!v)
         return -ENOMEM;
     if (len >= sizeof small) {
         name = malloc(len + 1);
-        if (name == NULL) {
+        if (!name) {
             json_decref(v);
             return -ENOMEM;
         }
@@ -952,7 +952,7 @@ static json_t *emit_msg(const ProtobufCMessage *m)
     int is_event = d == &cohort__v1__event__descriptor;
     json_t *obj = json_object();
 
-    if (obj == NULL)
+    if (!obj)
         return NULL;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -966,7 +966,7 @@ static json_t *emit_msg(const ProtobufCMessage *m)
             if (n == 0)
                 continue;
             v = json_array();
-            for (size_t k = 0; v != NULL && k < n; k++) {
+            for (size_t k = 0; v && k < n; k++) {
                 if (json_array_append_new(v, emit_value(f, arr + k * es)) != 0) {
                     json_decref(v);
                     v = NULL;
@@ -998,10 +998,10 @@ char *cohort_json_from_message(const ProtobufCMessage *msg)
     json_t *obj;
     char *out;
 
-    if (msg == NULL || sodium_ready() != 0)
+    if (!msg || sodium_ready() != 0)
         return NULL;
     obj = emit_msg(msg);
-    if (obj == NULL)
+    if (!obj)
         return NULL;
     out = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);

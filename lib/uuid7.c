@@ -84,7 +84,7 @@ int uuid7_parse(const char *text, uint8_t out[16])
 {
     uuid_t u;
 
-    if (text == NULL || uuid_parse(text, u) != 0)
+    if (!text || uuid_parse(text, u) != 0)
         return -EINVAL;
     memcpy(out, u, 16);
     return 0;

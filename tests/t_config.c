@@ -36,7 +36,7 @@ static const char *write_file(const char *name, const char *text)
     static char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
-    if (f == NULL)
+    if (!f)
         return path;
     fputs(text, f);
     fclose(f);

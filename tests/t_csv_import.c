@@ -41,7 +41,7 @@ static int import(const char *text, const char *name, json_t **rows, csv_kind_t 
 static const char *sget(json_t *o, const char *a, const char *b)
 {
     json_t *v = json_object_get(o, a);
-    if (b != NULL && v != NULL)
+    if (b && v)
         v = json_object_get(v, b);
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
@@ -49,7 +49,7 @@ static const char *sget(json_t *o, const char *a, const char *b)
 static int write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
-    if (f == NULL)
+    if (!f)
         return -1;
     fputs(text, f);
     return fclose(f);
@@ -292,10 +292,10 @@ int main(void)
                       "\"minutes\":120}}";
     Cohort__V1__Event *ex = intake_jsonl(doc, strlen(doc), 1, err, sizeof err);
     char exid[37] = "";
-    if (ex != NULL)
+    if (ex)
         uuid7_format(ex->event_id.data, exid);
     is_str(exid, "9afdf905-ad23-8962-9d11-1e23c16d457f", "the documented example's derived id");
-    if (ex != NULL)
+    if (ex)
         cohort__v1__event__free_unpacked(ex, NULL);
 
     char cmd[400];

@@ -300,7 +300,7 @@ static void *server_sock(server_t *s, int type, const char *ep)
 {
     void *z = zmq_socket(s->ctx, type);
     int one = 1, zero = 0;
-    if (z == NULL || zmq_setsockopt(z, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+    if (!z || zmq_setsockopt(z, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(z, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(z, ZMQ_CURVE_SECRETKEY, s->sec, 40) != 0 || zmq_bind(z, ep) != 0) {
         diag("server socket at %s: %s", ep, zmq_strerror(errno));
@@ -372,7 +372,7 @@ static res_t run_client(const server_t *s, const cohort_curve_t *curve, int n, u
                                                                     .curve = curve,
                                                                     .on_result = on_result,
                                                                     .arg = &x});
-    if (cl == NULL) {
+    if (!cl) {
         diag("cohort_client_new: %s", zmq_strerror(errno));
         x.n = -1;
         return x;
@@ -473,7 +473,7 @@ static int run_sub(const server_t *s, const cohort_curve_t *curve, long ms, coho
                                                             .arg = &synced,
                                                             .curve = curve});
     uint64_t end = ms_now() + (uint64_t)ms;
-    if (sub == NULL) {
+    if (!sub) {
         diag("cohort_sub_new: %s", zmq_strerror(errno));
         return -1;
     }

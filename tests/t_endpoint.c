@@ -16,7 +16,7 @@ static int check(const char *ep, int local)
 {
     char err[512] = "";
     int rc = endpoint_check(ep, local, err, sizeof err);
-    if (rc < 0 && strstr(err, ep) == NULL)
+    if (rc < 0 && !strstr(err, ep))
         diag("message does not name %s: %s", ep, err);
     return rc;
 }

@@ -26,7 +26,7 @@ static void round_trip(const char *line, const char *want, const char *what)
     uint8_t *buf = NULL;
     char *out = NULL;
 
-    if (ev == NULL) {
+    if (!ev) {
         ok(0, "%s: parses", what);
         diag("error: %s", err);
         return;
@@ -35,7 +35,7 @@ static void round_trip(const char *line, const char *want, const char *what)
     buf = malloc(n ? n : 1);
     cohort__v1__event__pack(ev, buf);
     back = cohort__v1__event__unpack(NULL, n, buf);
-    if (back != NULL)
+    if (back)
         out = cohort_json_from_message(&back->base);
     is_str(out, want, "%s: round trip", what);
     free(out);

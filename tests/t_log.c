@@ -47,7 +47,7 @@ static unsigned long long suppressed(const char *s)
 {
     unsigned long long sum = 0;
     const char *p = s;
-    while ((p = strstr(p, " similar lines suppressed)")) != NULL) {
+    while ((p = strstr(p, " similar lines suppressed)"))) {
         const char *q = p;
         while (q > s && q[-1] >= '0' && q[-1] <= '9')
             q--;

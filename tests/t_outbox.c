@@ -87,7 +87,7 @@ static int count_lines(const char *path)
 {
     FILE *f = fopen(path, "r");
     int n = 0, c;
-    if (f == NULL)
+    if (!f)
         return 0;
     while ((c = fgetc(f)) != EOF)
         n += c == '\n';
@@ -101,7 +101,7 @@ static int file_has(const char *path, const char *needle)
     FILE *f = fopen(path, "rb");
     char buf[1 << 16];
     size_t n;
-    if (f == NULL)
+    if (!f)
         return 0;
     n = fread(buf, 1, sizeof buf, f);
     fclose(f);
@@ -111,7 +111,7 @@ static int file_has(const char *path, const char *needle)
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
-    if (f != NULL) {
+    if (f) {
         fputs(text, f);
         fclose(f);
     }
@@ -371,7 +371,7 @@ int main(void)
         Cohort__V1__Event *e = cohort__v1__event__unpack(NULL, ev.len, ev.data);
         char want[32];
         snprintf(want, sizeof want, "p%06u", id_num(ev.id));
-        if (e == NULL || strcmp(e->attendance_recorded->participant_ref, want) != 0 ||
+        if (!e || strcmp(e->attendance_recorded->participant_ref, want) != 0 ||
             id_num(ev.id) <= prev)
             in_order = 0;
         prev = id_num(ev.id);

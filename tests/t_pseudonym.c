@@ -39,7 +39,7 @@ static const char *put_file(const char *name, const char *text, mode_t mode)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     unlink(path);
     FILE *f = fopen(path, "w");
-    if (f == NULL)
+    if (!f)
         return path;
     fputs(text, f);
     fclose(f);
@@ -444,7 +444,7 @@ int main(void)
 {
     char cmd[600];
 
-    if (mkdtemp(dir) == NULL) {
+    if (!mkdtemp(dir)) {
         printf("Bail out! mkdtemp: %s\n", strerror(errno));
         return 1;
     }

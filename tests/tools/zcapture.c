@@ -42,7 +42,7 @@ static void reply(void *sock, zmq_msg_t *id, int delim, const Cohort__V1__Ingest
     size_t n = 0, len;
     uint8_t *buf;
 
-    if (req == NULL) {
+    if (!req) {
         rep.error = COHORT__V1__FRAME_ERROR__FRAME_MALFORMED;
     } else {
         rep.request_id = req->request_id;
@@ -50,7 +50,7 @@ static void reply(void *sock, zmq_msg_t *id, int delim, const Cohort__V1__Ingest
             n = req->batch->n_events;
         acks = calloc(n ? n : 1, sizeof *acks);
         ptrs = calloc(n ? n : 1, sizeof *ptrs);
-        if (acks == NULL || ptrs == NULL)
+        if (!acks || !ptrs)
             abort();
         for (size_t i = 0; i < n; i++) {
             cohort__v1__ack__init(&acks[i]);
@@ -65,7 +65,7 @@ static void reply(void *sock, zmq_msg_t *id, int delim, const Cohort__V1__Ingest
     rep.head_seq = *seq;
     len = cohort__v1__ingest_reply__get_packed_size(&rep);
     buf = malloc(len ? len : 1);
-    if (buf == NULL)
+    if (!buf)
         abort();
     cohort__v1__ingest_reply__pack(&rep, buf);
     zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     until = now_s() + atof(argv[3]);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    if ((out = fopen(argv[2], "ab")) == NULL) {
+    if (!(out = fopen(argv[2], "ab"))) {
         fprintf(stderr, "zcapture: cannot open %s: %s\n", argv[2], strerror(errno));
         return 1;
     }
