@@ -48,22 +48,22 @@ static uint64_t ms_now(void)
 
 /* How the fake handles the frames it receives. */
 enum {
-    M_ANSWER,         /* answer at once, one ack per event (see fail_left) */
-    M_HOLD,           /* keep unanswered; the test answers with fake_answer */
-    M_DROP,           /* never answer */
-    M_STORE_NOREPLY,  /* store the events (dedupe table), but the reply is lost */
-    M_FRAME_UNAVAIL,  /* answer FRAME_UNAVAILABLE with the frame's request_id */
+    M_ANSWER,        /* answer at once, one ack per event (see fail_left) */
+    M_HOLD,          /* keep unanswered; the test answers with fake_answer */
+    M_DROP,          /* never answer */
+    M_STORE_NOREPLY, /* store the events (dedupe table), but the reply is lost */
+    M_FRAME_UNAVAIL, /* answer FRAME_UNAVAILABLE with the frame's request_id */
 };
 
 /* One frame the fake received. */
 typedef struct {
-    uint64_t at_ms;    /* when it was read */
-    uint64_t req;      /* its request_id */
-    int n;             /* events in it */
-    int idx[MAXFE];    /* their indexes (event_id bytes 14-15) */
-    uint8_t rid[16];   /* the sender's routing id */
-    size_t rl;         /* its length */
-    uint64_t done;     /* bit j: event j answered (or never will be) */
+    uint64_t at_ms;  /* when it was read */
+    uint64_t req;    /* its request_id */
+    int n;           /* events in it */
+    int idx[MAXFE];  /* their indexes (event_id bytes 14-15) */
+    uint8_t rid[16]; /* the sender's routing id */
+    size_t rl;       /* its length */
+    uint64_t done;   /* bit j: event j answered (or never will be) */
 } frame_t;
 
 static uint64_t all_of(const frame_t *fr)
@@ -84,21 +84,21 @@ static int mark(frame_t *fr, uint64_t mask)
 
 /* The fake daemon. */
 typedef struct {
-    void *ctx;                /* its own context */
-    void *router;             /* the ingest ROUTER, NULL while down */
-    char ep[128];             /* ipc endpoint */
-    char pub[41], sec[41];    /* server keypair (Z85) */
-    int mode;                 /* M_* */
-    frame_t fr[MAXF];         /* frames received */
-    int nf;                   /* how many */
-    uint64_t seq;             /* last stored sequence */
-    uint64_t seq_of[MAXIDX];  /* dedupe table: stored seq of event idx, 0 = never */
-    int fail_left[MAXIDX];    /* answer idx fail_result this many more times */
-    int fail_result;          /* COHORT__V1__RESULT__REJECTED or _UNAVAILABLE */
-    int fail_code;            /* its RejectCode */
-    int outstanding;          /* events received and not answered */
-    int max_outstanding;      /* its maximum */
-    int events;               /* events received, all frames */
+    void *ctx;               /* its own context */
+    void *router;            /* the ingest ROUTER, NULL while down */
+    char ep[128];            /* ipc endpoint */
+    char pub[41], sec[41];   /* server keypair (Z85) */
+    int mode;                /* M_* */
+    frame_t fr[MAXF];        /* frames received */
+    int nf;                  /* how many */
+    uint64_t seq;            /* last stored sequence */
+    uint64_t seq_of[MAXIDX]; /* dedupe table: stored seq of event idx, 0 = never */
+    int fail_left[MAXIDX];   /* answer idx fail_result this many more times */
+    int fail_result;         /* COHORT__V1__RESULT__REJECTED or _UNAVAILABLE */
+    int fail_code;           /* its RejectCode */
+    int outstanding;         /* events received and not answered */
+    int max_outstanding;     /* its maximum */
+    int events;              /* events received, all frames */
 } fake_t;
 
 static void fake_up(fake_t *f)
@@ -431,8 +431,8 @@ static int drive(fake_t *f, cohort_client_t *cl, long ms, pred_fn *pred, void *a
 }
 
 typedef struct {
-    rec_t *x;  /* results */
-    int n;     /* wanted */
+    rec_t *x; /* results */
+    int n;    /* wanted */
 } want_t;
 
 static int p_results(void *arg)
@@ -509,8 +509,8 @@ static void t_report(void)
         got_t *d = x->g[3].idx == 1 ? &x->g[3] : &x->g[4];
         got_t *r = x->g[3].idx == 5 ? &x->g[3] : &x->g[4];
         ok(d->idx == 1 && d->r.result == COHORT_DUPLICATE && d->r.seq == 2,
-           "DUPLICATE reported with the original seq (%s seq %llu)", cohort_result_name(d->r.result),
-           (unsigned long long)d->r.seq);
+           "DUPLICATE reported with the original seq (%s seq %llu)",
+           cohort_result_name(d->r.result), (unsigned long long)d->r.seq);
         ok(r->idx == 5 && r->r.result == COHORT_REJECTED &&
                r->r.code == COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE && r->r.seq == 0 &&
                r->r.frame_error == 0 && r->r.attempts == 1,
@@ -689,11 +689,13 @@ static void t_timeout_backoff(void)
     ok(results(f, cl, x, 1, 6000), "a result once the attempts are used up");
     is_int(f->nf, 6, "max_attempts 6: the daemon received the event 6 times");
     for (int k = 0; k < f->nf; k++)
-        same &= f->fr[k].n == 1 && f->fr[k].idx[0] == 0 && (k == 0 || f->fr[k].req > f->fr[k - 1].req);
+        same &=
+            f->fr[k].n == 1 && f->fr[k].idx[0] == 0 && (k == 0 || f->fr[k].req > f->fr[k - 1].req);
     ok(same, "every resend carries the same event_id, each frame a new (increasing) request_id");
     if (f->nf == 6) {
         ok(gap(f, 0) >= TMO - 5 && gap(f, 0) <= TMO + SLACK / 2,
-           "first timeout resent at once: %ld ms after the first send (timeout %d)", gap(f, 0), TMO);
+           "first timeout resent at once: %ld ms after the first send (timeout %d)", gap(f, 0),
+           TMO);
         for (int k = 1; k < 5; k++) {
             long base = (long)BMIN << (k - 1);
             if (base > BMAX)
@@ -708,8 +710,7 @@ static void t_timeout_backoff(void)
             ok(0, "gap %d", k);
     }
     if (x->n == 1) {
-        ok(x->g[0].r.result == COHORT_UNDELIVERED && x->g[0].r.attempts == 6 &&
-               x->g[0].r.seq == 0,
+        ok(x->g[0].r.result == COHORT_UNDELIVERED && x->g[0].r.attempts == 6 && x->g[0].r.seq == 0,
            "UNDELIVERED after 6 attempts");
         ok(strstr(x->g[0].reason, "attempt limit reached after 6 attempts: no ack within 150 ms"),
            "reason: %s", x->g[0].reason);
@@ -767,12 +768,11 @@ static void t_resend_order(void)
     fake_t *f = fake_new("order");
     cohort_curve_t c;
     rec_t *x = calloc(1, sizeof *x);
-    cohort_client_t *cl = client_new(f,
-                                     (cohort_client_opts_t){.window = 16,
-                                                            .timeout_ms = 5000,
-                                                            .backoff_min_ms = 300,
-                                                            .backoff_max_ms = 300},
-                                     &c, x);
+    cohort_client_t *cl = client_new(
+        f,
+        (cohort_client_opts_t){
+            .window = 16, .timeout_ms = 5000, .backoff_min_ms = 300, .backoff_max_ms = 300},
+        &c, x);
     cohort_client_stats_t st = {0};
     int seqs[64], n, inorder, i;
 
@@ -881,12 +881,11 @@ static void t_defer(void)
     fake_t *f = fake_new("defer");
     cohort_curve_t c;
     rec_t *x = calloc(1, sizeof *x);
-    cohort_client_t *cl = client_new(f,
-                                     (cohort_client_opts_t){.defer_ms = 3000,
-                                                            .backoff_min_ms = 50,
-                                                            .backoff_max_ms = 100,
-                                                            .deadline_ms = 8000},
-                                     &c, x);
+    cohort_client_t *cl = client_new(
+        f,
+        (cohort_client_opts_t){
+            .defer_ms = 3000, .backoff_min_ms = 50, .backoff_max_ms = 100, .deadline_ms = 8000},
+        &c, x);
     cohort_client_stats_t st;
 
     f->fail_result = COHORT__V1__RESULT__REJECTED;
@@ -945,16 +944,18 @@ static void t_deadline(void)
             diag("idx %d took %ld ms, attempts %u", x->g[k].idx, took, x->g[k].r.attempts);
     }
     ok(good, "UNDELIVERED at the 300 ms deadline, never sent, in submit order");
-    ok(x->n >= 1 && strstr(x->g[0].reason, "deadline passed before it could be sent"),
-       "reason: %s", x->n >= 1 ? x->g[0].reason : "");
+    ok(x->n >= 1 && strstr(x->g[0].reason, "deadline passed before it could be sent"), "reason: %s",
+       x->n >= 1 ? x->g[0].reason : "");
     submit_range(cl, 2, 4);
     cohort_client_give_up(cl, "operator stop");
-    ok(x->n == 4 && x->g[2].r.result == COHORT_UNDELIVERED && x->g[3].r.result == COHORT_UNDELIVERED &&
-           strcmp(x->g[2].reason, "operator stop") == 0 && cohort_client_pending(cl) == 0,
+    ok(x->n == 4 && x->g[2].r.result == COHORT_UNDELIVERED &&
+           x->g[3].r.result == COHORT_UNDELIVERED && strcmp(x->g[2].reason, "operator stop") == 0 &&
+           cohort_client_pending(cl) == 0,
        "give_up: every pending event UNDELIVERED with the given reason");
     submit_range(cl, 4, 6);
     cohort_client_destroy(&cl);
-    ok(x->n == 6 && x->g[4].r.result == COHORT_UNDELIVERED && x->g[5].r.result == COHORT_UNDELIVERED &&
+    ok(x->n == 6 && x->g[4].r.result == COHORT_UNDELIVERED &&
+           x->g[5].r.result == COHORT_UNDELIVERED &&
            strcmp(x->g[5].reason, "client destroyed") == 0,
        "destroy: every pending event UNDELIVERED (\"client destroyed\")");
     cohort_curve_clear(&c);
