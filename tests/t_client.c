@@ -16,7 +16,8 @@
  *   later in order, unacked ones resent with the same event_id and reported
  *   DUPLICATE when the daemon had stored them);
  * - defer_ms (order-dependent rejections retried, others final);
- * - deadlines, give_up and destroy.
+ * - frames within 4 MiB (large events split over frames);
+ * - deadlines (queued, and in flight), give_up and destroy.
  * Where the header is silent the test name says "(code: ...)": it checks
  * what the code does. Every wait is bounded. */
 #include <errno.h>
@@ -64,6 +65,7 @@ typedef struct {
     uint8_t rid[16]; /* the sender's routing id */
     size_t rl;       /* its length */
     uint64_t done;   /* bit j: event j answered (or never will be) */
+    size_t bytes;    /* the frame's size on the wire */
 } frame_t;
 
 static uint64_t all_of(const frame_t *fr)
@@ -254,6 +256,7 @@ static void fake_serve(fake_t *f)
         rq = cohort__v1__ingest_request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
         memset(fr, 0, sizeof *fr);
         fr->at_ms = ms_now();
+        fr->bytes = zmq_msg_size(&body);
         fr->rl = zmq_msg_size(&id) < sizeof fr->rid ? zmq_msg_size(&id) : sizeof fr->rid;
         memcpy(fr->rid, zmq_msg_data(&id), fr->rl);
         if (rq && rq->body_case == COHORT__V1__INGEST_REQUEST__BODY_BATCH) {
@@ -963,6 +966,77 @@ static void t_deadline(void)
     fake_free(f);
 }
 
+/* Frames stay within 4 MiB: large events are split over frames. */
+static void t_frame_limit(void)
+{
+    enum { BIG = 1536 << 10 }; /* 1.5 MiB: two fit a frame, three do not */
+    fake_t *f = fake_new("bigframes");
+    cohort_curve_t c;
+    rec_t *x = calloc(1, sizeof *x);
+    cohort_client_t *cl = client_new(f, (cohort_client_opts_t){.timeout_ms = 5000}, &c, x);
+    char *agency = malloc(BIG + 1);
+    int good, n = 0;
+
+    memset(agency, 'a', BIG);
+    agency[BIG] = '\0';
+    for (int i = 0; i < 3; i++) {
+        Cohort__V1__Event ev = COHORT__V1__EVENT__INIT;
+        uint8_t id[16];
+        make_id(id, i);
+        ev.event_id.data = id;
+        ev.event_id.len = 16;
+        ev.agency = agency; /* not a valid agency: the fake does not care */
+        n += cohort_client_submit(cl, &ev, (void *)(uintptr_t)(i + 1)) == 0;
+    }
+    is_int(n, 3, "three 1.5 MiB events submitted");
+    ok(results(f, cl, x, 3, 5000), "three results");
+    good = f->nf >= 2 && f->events == 3;
+    for (int k = 0; k < f->nf; k++)
+        good &= f->fr[k].bytes <= COHORT_CLIENT_MAX_FRAME;
+    ok(good, "split over %d frames, none over 4 MiB (first %zu bytes)", f->nf,
+       f->nf ? f->fr[0].bytes : 0);
+    good = x->n == 3;
+    for (int k = 0; k < x->n; k++)
+        good &= x->g[k].idx == k && x->g[k].r.result == COHORT_ACCEPTED;
+    ok(good, "all ACCEPTED, in submit order");
+    free(agency);
+    cohort_client_destroy(&cl);
+    cohort_curve_clear(&c);
+    free(x);
+    fake_free(f);
+}
+
+/* A deadline that passes while an attempt is in flight ends the event when
+ * that attempt fails (up to one attempt timeout late). */
+static void t_deadline_in_flight(void)
+{
+    fake_t *f = fake_new("late");
+    cohort_curve_t c;
+    rec_t *x = calloc(1, sizeof *x);
+    cohort_client_t *cl =
+        client_new(f, (cohort_client_opts_t){.deadline_ms = 300, .timeout_ms = 800}, &c, x);
+
+    f->mode = M_DROP;
+    submit(cl, 0);
+    ok(results(f, cl, x, 1, 3000), "a result");
+    if (x->n == 1) {
+        long took = (long)((x->g[0].r.done_us - x->g[0].r.submitted_us) / 1000);
+        ok(x->g[0].r.result == COHORT_UNDELIVERED && x->g[0].r.attempts == 1 && took >= 800 &&
+               took < 800 + 400,
+           "UNDELIVERED when its one attempt timed out (%ld ms), not at the 300 ms deadline", took);
+        ok(strstr(x->g[0].reason, "deadline passed after 1 attempt: no ack within 800 ms"),
+           "reason: %s", x->g[0].reason);
+    } else {
+        ok(0, "UNDELIVERED");
+        ok(0, "reason");
+    }
+    is_int(f->nf, 1, "sent once");
+    cohort_client_destroy(&cl);
+    cohort_curve_clear(&c);
+    free(x);
+    fake_free(f);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/t_client.XXXXXX");
@@ -979,6 +1053,8 @@ int main(void)
     t_restart();
     t_defer();
     t_deadline();
+    t_deadline_in_flight();
+    t_frame_limit();
     rmdir(dir);
     return tap_done();
 }
