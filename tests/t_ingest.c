@@ -471,7 +471,7 @@ static void t_batches(d_t *d)
     enum { NF = 3, PER = 300 };
     Cohort__V1__IngestReply *r[NF] = {0};
     uint64_t head = store_head(d->store), last = head;
-    int good = 1, stored = 1, got = 0;
+    int good = 1, stored = 1, got = 0, at_arrival = 1;
 
     for (int f = 0; f < NF; f++) /* pipelined: all sent before any reply is read */
         send_req(d, 100 + (uint64_t)f, 100 + f * PER, PER, PLAIN);
@@ -480,12 +480,21 @@ static void t_batches(d_t *d)
         if (!x)
             break;
         got++;
+        /* At arrival (commits of later frames may be running: store_scan
+         * takes the store's lock): every ACCEPTED event of it is stored. */
+        for (size_t k = 0; k < x->n_acks; k++)
+            at_arrival &=
+                x->acks[k]->result == COHORT__V1__RESULT__ACCEPTED && x->request_id >= 100 &&
+                x->request_id < 100 + NF &&
+                stored_at(d, x->acks[k]->seq, 100 + (int)(x->request_id - 100) * PER + (int)k);
         if (x->request_id >= 100 && x->request_id < 100 + NF && !r[x->request_id - 100])
             r[x->request_id - 100] = x;
         else
             cohort__v1__ingest_reply__free_unpacked(x, NULL), good = 0;
     }
     is_int(got, NF, "one reply per frame of %d events", PER);
+    ok(at_arrival, "when each reply arrives, its events are in the log at their acked seqs "
+                   "(frames over the inline size: written and synced on the worker threads)");
     for (int f = 0; f < NF && good; f++) {
         if (!r[f] || r[f]->error != 0 || r[f]->n_acks != PER) {
             good = 0;
