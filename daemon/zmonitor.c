@@ -148,6 +148,11 @@ static int peer_of(zmonitor_t *self, int fd, char *addr, int *local)
     int type = 0, port = -1;
     if (self->port < 0)
         listen_port(self);
+    /* An unnamed AF_UNIX socket (a client's, a socketpair) gets only its
+     * family from getsockname: zeroed, its sun_path reads "" below, never
+     * stale stack bytes (which could hold the listener's path from the
+     * previous call and match it). */
+    memset(&me, 0, sizeof me);
     tl = sizeof type;
     if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM ||
         getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
