@@ -28,6 +28,7 @@
 
 #include "cohort.pb-c.h"
 #include "log.h"
+#include "request.h"
 #include "zbridge.h"
 #include "zmonitor.h"
 
@@ -41,9 +42,7 @@
 /* The backup in flight. */
 typedef struct {
     uv_work_t work;     /* the thread-pool request; work.data = the control */
-    void *rid;          /* the client's routing id (malloc'd) */
-    size_t rid_len;     /* its length */
-    int delim;          /* the request had an empty delimiter frame */
+    request_saved_t to; /* the client to answer */
     char dir[PATH_MAX]; /* target directory (absolute) */
     /* Written by the worker, read after it: */
     int rc;            /* 0 or a negative errno */
@@ -54,11 +53,9 @@ typedef struct {
 
 /* A tail request: whom to answer and what they asked for. */
 typedef struct {
-    void *rid;      /* the client's routing id (malloc'd) */
-    size_t rid_len; /* its length */
-    int delim;      /* the request had an empty delimiter frame */
-    uint64_t from;  /* first sequence wanted */
-    uint64_t limit; /* at most this many entries (1..CONTROL_TAIL_MAX) */
+    request_saved_t to; /* the client to answer */
+    uint64_t from;      /* first sequence wanted */
+    uint64_t limit;     /* at most this many entries (1..CONTROL_TAIL_MAX) */
 } tail_req_t;
 
 /* One entry of a tail page: [8-byte seq][packed event] at buf + off. */
@@ -70,7 +67,7 @@ typedef struct {
 /* The tail page in flight. The buffers are kept for the next page. */
 typedef struct {
     uv_work_t work; /* the thread-pool request; work.data = the control */
-    tail_req_t rq;  /* the request served (rid owned while busy) */
+    tail_req_t rq;  /* the request served */
     uint64_t upto;  /* the durable head when it was taken: nothing after it is read */
     store_t *store; /* the store to read */
     /* Written by the worker, read after it: */
@@ -103,31 +100,24 @@ struct control_t {
     char data_dir[PATH_MAX];           /* the data directory (absolute if it resolved), or "" */
 };
 
-/* Sends [rid]([""]) then the frames (each with SNDMORE but the last). All
- * ZMQ_DONTWAIT: ROUTER takes a message whole or refuses its first frame.
+/* Sends the frames to the client `to` in its envelope (request_send).
  * Returns 0, or -1 (and counts it) when the client is gone or its queue is
  * full. */
-static int send_frames(control_t *self, const void *rid, size_t rid_len, int delim,
-                       const void *const *data, const size_t *len, size_t n)
+static int send_frames(control_t *self, const request_peer_t *to, const void *const *data,
+                       const size_t *len, size_t n)
 {
-    int rc = zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
-                     (!delim || zmq_send(self->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-                 ? 0
-                 : -1;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (zmq_send(self->router, data[i], len[i], (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) <
-            0)
-            rc = -1;
+    int rc = request_send(self->router, to, data, len, n);
     if (rc < 0) {
         self->st.lost++;
-        cohort_log(LOG_WARNING, "control: reply not sent: %s", zmq_strerror(errno));
+        cohort_log(LOG_WARNING, "control: reply not sent: %s", zmq_strerror(-rc));
+        return -1;
     }
-    return rc;
+    return 0;
 }
 
-/* Sends [rid]([""])[body] on the router. Returns 0, or -1 (and counts it)
- * when the client is gone or its queue is full. */
-static int send_reply(control_t *self, const void *rid, size_t rid_len, int delim, json_t *body)
+/* Sends body as one JSON frame to the client `to`. Returns 0, or -1 (and
+ * counts it) when the client is gone or its queue is full. */
+static int send_reply(control_t *self, const request_peer_t *to, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int rc;
@@ -138,17 +128,17 @@ static int send_reply(control_t *self, const void *rid, size_t rid_len, int deli
     }
     const void *data[1] = {text};
     size_t len[1] = {strlen(text)};
-    rc = send_frames(self, rid, rid_len, delim, data, len, 1);
+    rc = send_frames(self, to, data, len, 1);
     free(text);
     return rc;
 }
 
 /* Answers {"ok":false,"error":why}. */
-static void refuse(control_t *self, const void *rid, size_t rid_len, int delim, const char *why)
+static void refuse(control_t *self, const request_peer_t *to, const char *why)
 {
     json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", why);
     self->st.failed++;
-    send_reply(self, rid, rid_len, delim, o);
+    send_reply(self, to, o);
     json_decref(o);
 }
 
@@ -222,6 +212,7 @@ static void after_work_cb(uv_work_t *req, int status)
 {
     control_t *self = req->data;
     job_t *j = &self->job;
+    request_peer_t to = request_saved_peer(&j->to);
     if (status == UV_ECANCELED && j->rc == 0) {
         j->rc = -ECANCELED;
         snprintf(j->err, sizeof j->err, "cancelled");
@@ -232,50 +223,39 @@ static void after_work_cb(uv_work_t *req, int status)
         self->st.backups++;
         cohort_log(LOG_INFO, "control: backup written to %s at seq %llu in %llu ms", j->dir,
                    (unsigned long long)j->seq, (unsigned long long)j->ms);
-        send_reply(self, j->rid, j->rid_len, j->delim, o);
+        send_reply(self, &to, o);
         json_decref(o);
     } else {
         cohort_log(LOG_WARNING, "control: backup to %s failed: %s", j->dir, j->err);
-        refuse(self, j->rid, j->rid_len, j->delim, j->err);
+        refuse(self, &to, j->err);
     }
-    free(j->rid);
-    j->rid = NULL;
     self->busy = 0;
     maybe_finish_close(self);
 }
 
-/* Starts a backup into dir for the client rid. */
-static void start_backup(control_t *self, const void *rid, size_t rid_len, int delim,
-                         const char *dir, size_t dir_len)
+/* Starts a backup into dir for the client `to`. */
+static void start_backup(control_t *self, const request_peer_t *to, const char *dir, size_t dir_len)
 {
     job_t *j = &self->job;
     int rc;
     if (self->busy) {
-        refuse(self, rid, rid_len, delim, "busy: a backup is already running");
+        refuse(self, to, "busy: a backup is already running");
         return;
     }
     if (dir_len != strlen(dir) || dir[0] != '/') {
-        refuse(self, rid, rid_len, delim, "the backup directory must be an absolute path");
+        refuse(self, to, "the backup directory must be an absolute path");
         return;
     }
     if (dir_len >= sizeof j->dir - 8) {
-        refuse(self, rid, rid_len, delim, "the backup directory's path is too long");
+        refuse(self, to, "the backup directory's path is too long");
         return;
     }
     memset(j, 0, sizeof *j);
-    if (!(j->rid = malloc(rid_len ? rid_len : 1))) {
-        refuse(self, rid, rid_len, delim, "out of memory");
-        return;
-    }
-    memcpy(j->rid, rid, rid_len);
-    j->rid_len = rid_len;
-    j->delim = delim;
+    request_save(&j->to, to);
     memcpy(j->dir, dir, dir_len + 1);
     j->work.data = self;
     if ((rc = uv_queue_work(self->loop, &j->work, work_cb, after_work_cb)) < 0) {
-        free(j->rid);
-        j->rid = NULL;
-        refuse(self, rid, rid_len, delim, uv_strerror(rc));
+        refuse(self, to, uv_strerror(rc));
         return;
     }
     self->busy = 1;
@@ -318,7 +298,7 @@ static void tail_work_cb(uv_work_t *req)
     }
 }
 
-static void start_tail(control_t *self, tail_req_t *rq);
+static void start_tail(control_t *self, const tail_req_t *rq);
 
 /* Back on the loop: sends the page, starts the next waiting request, and
  * completes a close that waited for us. */
@@ -326,13 +306,14 @@ static void tail_after_cb(uv_work_t *req, int status)
 {
     control_t *self = req->data;
     tail_job_t *t = &self->tail;
+    request_peer_t to = request_saved_peer(&t->rq.to);
     if (status == UV_ECANCELED && t->rc == 0)
         t->rc = -ECANCELED;
     if (t->rc < 0) {
         char why[160];
         snprintf(why, sizeof why, "reading the log failed: %s", strerror(-t->rc));
         cohort_log(LOG_WARNING, "control: tail from %llu: %s", (unsigned long long)t->rq.from, why);
-        refuse(self, t->rq.rid, t->rq.rid_len, t->rq.delim, why);
+        refuse(self, &to, why);
     } else {
         uint64_t next = t->n ? 0 : t->rq.from;
         if (t->n) {
@@ -349,7 +330,7 @@ static void tail_after_cb(uv_work_t *req, int status)
         size_t *len = malloc((t->n + 1) * sizeof *len);
         json_decref(o);
         if (!hdr || !data || !len) {
-            refuse(self, t->rq.rid, t->rq.rid_len, t->rq.delim, "out of memory");
+            refuse(self, &to, "out of memory");
         } else {
             data[0] = hdr;
             len[0] = strlen(hdr);
@@ -357,8 +338,7 @@ static void tail_after_cb(uv_work_t *req, int status)
                 data[i + 1] = t->buf + t->ents[i].off;
                 len[i + 1] = t->ents[i].len;
             }
-            if (send_frames(self, t->rq.rid, t->rq.rid_len, t->rq.delim, data, len, t->n + 1) ==
-                0) {
+            if (send_frames(self, &to, data, len, t->n + 1) == 0) {
                 self->st.tails++;
                 self->st.tail_entries += t->n;
             }
@@ -367,8 +347,6 @@ static void tail_after_cb(uv_work_t *req, int status)
         free(data);
         free(len);
     }
-    free(t->rq.rid);
-    t->rq.rid = NULL;
     self->tail_busy = 0;
     /* A big page's buffer is not kept for good. */
     if (t->bcap > 2 * CONTROL_TAIL_BYTES) {
@@ -385,8 +363,8 @@ static void tail_after_cb(uv_work_t *req, int status)
     maybe_finish_close(self);
 }
 
-/* Queues the page for rq (whose rid it takes over) on the thread pool. */
-static void start_tail(control_t *self, tail_req_t *rq)
+/* Queues the page for rq on the thread pool. */
+static void start_tail(control_t *self, const tail_req_t *rq)
 {
     tail_job_t *t = &self->tail;
     int rc;
@@ -395,41 +373,37 @@ static void start_tail(control_t *self, tail_req_t *rq)
     t->store = self->store;
     t->work.data = self;
     if ((rc = uv_queue_work(self->loop, &t->work, tail_work_cb, tail_after_cb)) < 0) {
-        refuse(self, rq->rid, rq->rid_len, rq->delim, uv_strerror(rc));
-        free(rq->rid);
-        t->rq.rid = NULL;
+        request_peer_t to = request_saved_peer(&rq->to);
+        refuse(self, &to, uv_strerror(rc));
         return;
     }
     self->tail_busy = 1;
 }
 
 /* A tail request: validated, then started or queued. */
-static void take_tail(control_t *self, const void *rid, size_t rid_len, int delim, json_t *args)
+static void take_tail(control_t *self, const request_peer_t *to, json_t *args)
 {
     static const char *usage = "expected {\"tail\":{\"from\":SEQ,\"limit\":N}} (limit optional, "
                                "at least 1)";
     json_t *from = json_object_get(args, "from"), *limit = json_object_get(args, "limit");
-    tail_req_t rq = {NULL, rid_len, delim, 0, CONTROL_TAIL_DEFAULT};
+    tail_req_t rq;
     if (!json_is_object(args) || !json_is_integer(from) || json_integer_value(from) < 0 ||
         (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1)) ||
         json_object_size(args) != 1u + (limit != NULL)) {
-        refuse(self, rid, rid_len, delim, usage);
+        refuse(self, to, usage);
         return;
     }
+    rq.limit = CONTROL_TAIL_DEFAULT;
     rq.from = (uint64_t)json_integer_value(from);
     if (limit)
         rq.limit = json_integer_value(limit) > CONTROL_TAIL_MAX
                        ? CONTROL_TAIL_MAX
                        : (uint64_t)json_integer_value(limit);
     if (self->tail_busy && self->tq_len == CONTROL_TAIL_QUEUE) {
-        refuse(self, rid, rid_len, delim, "busy: too many tail requests waiting; try again");
+        refuse(self, to, "busy: too many tail requests waiting; try again");
         return;
     }
-    if (!(rq.rid = malloc(rid_len ? rid_len : 1))) {
-        refuse(self, rid, rid_len, delim, "out of memory");
-        return;
-    }
-    memcpy(rq.rid, rid, rid_len);
+    request_save(&rq.to, to);
     if (self->tail_busy)
         self->tq[(self->tq_head + self->tq_len++) % CONTROL_TAIL_QUEUE] = rq;
     else
@@ -461,7 +435,7 @@ static json_int_t uptime_s(const control_t *self)
 }
 
 /* {"status":{}}: what an operator checks first. */
-static void answer_status(control_t *self, const void *rid, size_t rid_len, int delim)
+static void answer_status(control_t *self, const request_peer_t *to)
 {
     ingest_stats_t is = {0};
     publish_stats_t ps = {0};
@@ -478,16 +452,16 @@ static void answer_status(control_t *self, const void *rid, size_t rid_len, int 
     if (o && self->auth)
         json_object_set_new(o, "client_keys", json_integer((json_int_t)auth_count(self->auth)));
     if (!o) {
-        refuse(self, rid, rid_len, delim, "out of memory");
+        refuse(self, to, "out of memory");
         return;
     }
     self->st.statuses++;
-    send_reply(self, rid, rid_len, delim, o);
+    send_reply(self, to, o);
     json_decref(o);
 }
 
 /* {"stats":{}}: every counter, by module. */
-static void answer_stats(control_t *self, const void *rid, size_t rid_len, int delim)
+static void answer_stats(control_t *self, const request_peer_t *to)
 {
     ingest_stats_t is = {0};
     publish_stats_t ps = {0};
@@ -530,10 +504,10 @@ static void answer_stats(control_t *self, const void *rid, size_t rid_len, int d
         json_decref(ctl);
     }
     if (!o) {
-        refuse(self, rid, rid_len, delim, "out of memory");
+        refuse(self, to, "out of memory");
         return;
     }
-    send_reply(self, rid, rid_len, delim, o);
+    send_reply(self, to, o);
     json_decref(o);
 }
 
@@ -549,27 +523,23 @@ static int empty_object(json_t *v)
 static void handle(void *arg, zmq_msg_t *parts, int nparts)
 {
     control_t *self = arg;
-    const void *rid = zmq_msg_data(&parts[0]);
-    size_t rid_len = zmq_msg_size(&parts[0]);
-    int delim = nparts == 3;
+    request_t rq;
+    const request_peer_t *to = &rq.peer;
     json_t *req, *v;
     const char *name;
     self->st.requests++;
-    if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
-        refuse(self, rid, rid_len, 0,
-               "expected one payload frame, optionally after an empty delimiter");
+    request_check(&rq, parts, nparts, self->auth, 0);
+    if (rq.envelope_rc < 0) {
+        refuse(self, to, "expected one payload frame, optionally after an empty delimiter");
         return;
     }
-    zmq_msg_t *payload = &parts[nparts - 1];
-    auth_identity_t who;
-    if (self->auth && (auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0 ||
-                       who.role != AUTH_ROLE_OPERATOR)) {
-        refuse(self, rid, rid_len, delim, "not authorised: an operator key is needed");
+    if (self->auth && (rq.auth_rc < 0 || rq.who.role != AUTH_ROLE_OPERATOR)) {
+        refuse(self, to, "not authorised: an operator key is needed");
         return;
     }
-    req = json_loadb(zmq_msg_data(payload), zmq_msg_size(payload), JSON_REJECT_DUPLICATES, NULL);
+    req = json_loadb(zmq_msg_data(rq.body), zmq_msg_size(rq.body), JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(req)) {
-        refuse(self, rid, rid_len, delim, "request is not a valid JSON object");
+        refuse(self, to, "request is not a valid JSON object");
         json_decref(req);
         return;
     }
@@ -577,26 +547,25 @@ static void handle(void *arg, zmq_msg_t *parts, int nparts)
     name = it ? json_object_iter_key(it) : "";
     v = it ? json_object_iter_value(it) : NULL;
     if (json_object_size(req) != 1)
-        refuse(self, rid, rid_len, delim,
+        refuse(self, to,
                "expected exactly one request: {\"status\":{}}, {\"stats\":{}}, "
                "{\"tail\":{\"from\":SEQ,\"limit\":N}} or {\"backup\":\"/absolute/directory\"}");
     else if (strcmp(name, "backup") == 0 && json_is_string(v))
-        start_backup(self, rid, rid_len, delim, json_string_value(v), json_string_length(v));
+        start_backup(self, to, json_string_value(v), json_string_length(v));
     else if (strcmp(name, "backup") == 0)
-        refuse(self, rid, rid_len, delim, "expected {\"backup\":\"/absolute/directory\"}");
+        refuse(self, to, "expected {\"backup\":\"/absolute/directory\"}");
     else if (strcmp(name, "status") == 0 && empty_object(v))
-        answer_status(self, rid, rid_len, delim);
+        answer_status(self, to);
     else if (strcmp(name, "status") == 0)
-        refuse(self, rid, rid_len, delim, "expected {\"status\":{}}");
+        refuse(self, to, "expected {\"status\":{}}");
     else if (strcmp(name, "stats") == 0 && empty_object(v))
-        answer_stats(self, rid, rid_len, delim);
+        answer_stats(self, to);
     else if (strcmp(name, "stats") == 0)
-        refuse(self, rid, rid_len, delim, "expected {\"stats\":{}}");
+        refuse(self, to, "expected {\"stats\":{}}");
     else if (strcmp(name, "tail") == 0)
-        take_tail(self, rid, rid_len, delim, v);
+        take_tail(self, to, v);
     else
-        refuse(self, rid, rid_len, delim,
-               "unknown request: expected status, stats, tail or backup");
+        refuse(self, to, "unknown request: expected status, stats, tail or backup");
     json_decref(req);
 }
 
@@ -725,9 +694,8 @@ void control_destroy(control_t **self_p)
     *self_p = NULL;
     /* Waiting tail requests are told, while the socket is still open. */
     while (self->tq_len) {
-        tail_req_t *rq = &self->tq[self->tq_head];
-        refuse(self, rq->rid, rq->rid_len, rq->delim, "the daemon is stopping");
-        free(rq->rid);
+        request_peer_t to = request_saved_peer(&self->tq[self->tq_head].to);
+        refuse(self, &to, "the daemon is stopping");
         self->tq_head = (self->tq_head + 1) % CONTROL_TAIL_QUEUE;
         self->tq_len--;
     }

@@ -38,6 +38,7 @@
 #include "checkpoint.h"
 #include "codec.h"
 #include "log.h"
+#include "request.h"
 #include "validate.h"
 #include "vault.h"
 #include "zbridge.h"
@@ -90,10 +91,10 @@
 
 /* One request (frame) in a batch. */
 typedef struct {
-    uint32_t rid_off, rid_len; /* ZeroMQ routing id, in bytes */
+    uint32_t rid_off, rid_len; /* the peer's ZeroMQ routing id, in bytes (peer_of) */
     uint32_t first, n;         /* its events: evs[first .. first+n) */
     uint64_t request_id;       /* the agent's request id */
-    int delim;                 /* REQ-style empty delimiter frame present */
+    int delim;                 /* REQ-style empty delimiter frame present (peer_of) */
     char who[96];              /* the sending key for log lines: "FINGERPRINT (role[:agency])",
                                   "- (plaintext)" without CURVE */
 } req_t;
@@ -291,12 +292,12 @@ static void reply_free(void *data, void *hint)
     free(data);
 }
 
-/* Sends one reply frame to routing id rid. Counts a reply that cannot be
+/* Sends one reply frame to the peer `to`. Counts a reply that cannot be
  * sent (agent gone, or its queue at the high-water mark): the agent will
  * resend, and dedupe makes that safe. A reply that would take ZeroMQ's
  * held replies over REPLY_BUDGET is replaced by a short FRAME_UNAVAILABLE
  * for the same request (counted in replies_shed). */
-static void send_reply(ingest_t *self, const void *rid, size_t rid_len, int delim,
+static void send_reply(ingest_t *self, const request_peer_t *to,
                        const Cohort__V1__IngestReply *reply)
 {
     zmq_msg_t m;
@@ -336,22 +337,13 @@ static void send_reply(ingest_t *self, const void *rid, size_t rid_len, int deli
             return;
         }
     }
-    if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
+    if (request_reply_msg(self->router, to, &m) < 0)
         self->st.replies_lost++;
-        return;
-    }
-    if (delim)
-        zmq_send(self->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    if (zmq_msg_send(&m, self->router, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        self->st.replies_lost++;
-    }
 }
 
 /* Answers a frame at once with a frame-level result (error or ping). */
-static void reply_now(ingest_t *self, const void *rid, size_t rid_len, int delim,
-                      uint64_t request_id, int error, const char *reason)
+static void reply_now(ingest_t *self, const request_peer_t *to, uint64_t request_id, int error,
+                      const char *reason)
 {
     Cohort__V1__IngestReply r = COHORT__V1__INGEST_REPLY__INIT;
     if (error) { /* a refused frame */
@@ -362,7 +354,7 @@ static void reply_now(ingest_t *self, const void *rid, size_t rid_len, int delim
     r.error = error;
     r.error_reason = (char *)(reason ? reason : "");
     r.head_seq = self->head;
-    send_reply(self, rid, rid_len, delim, &r);
+    send_reply(self, to, &r);
 }
 
 /* The programme id of a definition (ProgrammeDefined, CohortOpened), or
@@ -440,10 +432,11 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
 
 /* Takes one decoded batch request into the open batch. On out-of-memory the
  * request's events are answered UNAVAILABLE rather than half-taken. */
-static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
-                 const Cohort__V1__IngestRequest *req, const void *frame, size_t frame_len,
+static void take(ingest_t *self, const request_t *rq, const Cohort__V1__IngestRequest *req,
                  const auth_identity_t *who)
 {
+    const void *frame = zmq_msg_data(rq->body);
+    size_t frame_len = zmq_msg_size(rq->body);
     pend_t *p = self->open;
     const Cohort__V1__Batch *b = req->batch;
     size_t evs0 = p->nevs, bytes0 = p->nbytes, items0 = store_batch_count(p->sb);
@@ -452,12 +445,12 @@ static void take(ingest_t *self, const void *rid, size_t rid_len, int delim,
     long off;
     req_t *r;
     if (cohort_grow((void **)&p->reqs, &p->capreqs, p->nreqs + 1, sizeof *p->reqs) < 0 ||
-        (off = put(p, rid, rid_len, 0)) < 0)
+        (off = put(p, rq->peer.rid, rq->peer.rid_len, 0)) < 0)
         goto oom;
     r = &p->reqs[p->nreqs];
     r->rid_off = (uint32_t)off;
-    r->rid_len = (uint32_t)rid_len;
-    r->delim = delim;
+    r->rid_len = (uint32_t)rq->peer.rid_len;
+    r->delim = rq->peer.delim;
     r->request_id = req->request_id;
     r->first = (uint32_t)p->nevs;
     if (who)
@@ -501,56 +494,48 @@ oom:
     p->nbytes = bytes0;
     store_batch_truncate(p->sb, items0);
     cohort_log(LOG_WARNING, "ingest: out of memory taking a frame; answered UNAVAILABLE");
-    reply_now(self, rid, rid_len, delim, req->request_id,
-              COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE, "daemon out of memory; retry");
+    reply_now(self, &rq->peer, req->request_id, COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE,
+              "daemon out of memory; retry");
 }
 
 /* Handles one received message: [rid][payload] or [rid][""][payload]. */
 static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
 {
-    const void *rid = zmq_msg_data(&parts[0]);
-    size_t rid_len = zmq_msg_size(&parts[0]);
-    int delim = nparts == 3;
+    request_t rq;
     Cohort__V1__IngestRequest *req = NULL;
     const char *reason = NULL;
     int rc;
     self->st.frames++;
-    if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
-        reply_now(self, rid, rid_len, 0, 0, COHORT__V1__FRAME_ERROR__FRAME_BAD_ENVELOPE,
+    request_check(&rq, parts, nparts, self->auth, 0);
+    if (rq.envelope_rc < 0) {
+        reply_now(self, &rq.peer, 0, COHORT__V1__FRAME_ERROR__FRAME_BAD_ENVELOPE,
                   "expected one payload frame, optionally after an empty delimiter");
         return;
     }
-    zmq_msg_t *payload = &parts[nparts - 1];
-    auth_identity_t who;
-    if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
-        /* Revoked or changed since the handshake (libzmq never re-checks).
-         * The User-Id is ours (the ZAP handler's "role:agency:KEY"; role
-         * and agency have no ':', the Z85 KEY may): the key's fingerprint
-         * is the first characters after the second ':'. */
-        const char *uid = zmq_msg_gets(payload, "User-Id"), *k = uid ? strchr(uid, ':') : NULL;
-        k = k ? strchr(k + 1, ':') : NULL;
-        char key[48];
-        snprintf(key, sizeof key, "ingest-revoked:%.8s", k ? k + 1 : "-");
+    if (rq.auth_rc < 0) {
+        /* Revoked or changed since the handshake (libzmq never re-checks). */
+        char fp[COHORT_KEY_FP_LEN + 1], key[48];
+        request_fingerprint(&rq, fp);
+        snprintf(key, sizeof key, "ingest-revoked:%s", fp);
         cohort_log_limited(LOG_WARNING, key,
-                           "ingest: refused a frame from key %.8s: no longer allowed (revoked or "
+                           "ingest: refused a frame from key %s: no longer allowed (revoked or "
                            "changed since it connected)",
-                           k ? k + 1 : "-");
-        reply_now(self, rid, rid_len, delim, 0, COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED,
+                           fp);
+        reply_now(self, &rq.peer, 0, COHORT__V1__FRAME_ERROR__FRAME_UNAUTHORISED,
                   "this connection's key is no longer allowed (revoked or changed)");
         return;
     }
-    rc = codec_decode(self->open->codec, zmq_msg_data(payload), zmq_msg_size(payload), &req,
+    rc = codec_decode(self->open->codec, zmq_msg_data(rq.body), zmq_msg_size(rq.body), &req,
                       &reason);
     if (rc != COHORT__V1__FRAME_ERROR__FRAME_OK) {
-        reply_now(self, rid, rid_len, delim, req ? req->request_id : 0, rc, reason);
+        reply_now(self, &rq.peer, req ? req->request_id : 0, rc, reason);
         return;
     }
     if (req->body_case == COHORT__V1__INGEST_REQUEST__BODY_PING) {
-        reply_now(self, rid, rid_len, delim, req->request_id, 0, NULL);
+        reply_now(self, &rq.peer, req->request_id, 0, NULL);
         return;
     }
-    take(self, rid, rid_len, delim, req, zmq_msg_data(payload), zmq_msg_size(payload),
-         self->auth ? &who : NULL);
+    take(self, &rq, req, self->auth ? &rq.who : NULL);
 }
 
 /* Worker: rebuilds the projections from the checkpoint and the log after a
@@ -954,17 +939,24 @@ static void count_reject(ingest_t *self, int32_t code)
     self->st.rejected_by[code > 0 && code < INGEST_REJECT_SLOTS ? code : 0]++;
 }
 
+/* Where request r of batch p is answered: its routing id in p's arena. */
+static request_peer_t peer_of(const pend_t *p, const req_t *r)
+{
+    return (request_peer_t){p->bytes + r->rid_off, r->rid_len, r->delim};
+}
+
 /* Sends every reply of a committed batch. */
 static void answer(ingest_t *self, pend_t *p)
 {
     int64_t now_s = (int64_t)time(NULL);
     for (size_t i = 0; i < p->nreqs; i++) {
         req_t *r = &p->reqs[i];
+        request_peer_t to = peer_of(p, r);
         Cohort__V1__IngestReply reply = COHORT__V1__INGEST_REPLY__INIT;
         if (cohort_grow((void **)&self->acks, &self->ack_cap, r->n, sizeof *self->acks) < 0 ||
             cohort_grow((void **)&self->ackp, &self->ackp_cap, r->n, sizeof *self->ackp) < 0) {
-            reply_now(self, p->bytes + r->rid_off, r->rid_len, r->delim, r->request_id,
-                      COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE, "daemon out of memory; retry");
+            reply_now(self, &to, r->request_id, COHORT__V1__FRAME_ERROR__FRAME_UNAVAILABLE,
+                      "daemon out of memory; retry");
             continue;
         }
         for (uint32_t k = 0; k < r->n; k++) {
@@ -1011,7 +1003,7 @@ static void answer(ingest_t *self, pend_t *p)
         reply.n_acks = r->n;
         reply.acks = self->ackp;
         reply.head_seq = self->head;
-        send_reply(self, p->bytes + r->rid_off, r->rid_len, r->delim, &reply);
+        send_reply(self, &to, &reply);
     }
 }
 

@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "endpoint.h"
 #include "log.h"
+#include "request.h"
 #include "zbridge.h"
 #include "zmonitor.h"
 
@@ -273,25 +274,19 @@ typedef struct {
 
 /* ---------------------------------------------------------- snapshots --- */
 
-/* Sends [rid]([""])[a][b] on sock. Returns 0, or -1 when the peer is gone
- * or its queue is full (with ROUTER_MANDATORY the first frame decides for
- * the whole message). */
-static int reply(void *sock, const void *rid, size_t rid_len, int delim, const char *a,
-                 const char *b, size_t blen)
+/* Sends [a][b] to `to` on sock, in its envelope (request_send). Returns 0,
+ * or -1 when the peer is gone or its queue is full. */
+static int reply(void *sock, const request_peer_t *to, const char *a, const char *b, size_t blen)
 {
-    if (zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -1;
-    if ((delim && zmq_send(sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) ||
-        zmq_send(sock, a, strlen(a), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(sock, b, blen, ZMQ_DONTWAIT) < 0)
-        return -1;
-    return 0;
+    const void *data[2] = {a, b};
+    const size_t len[2] = {strlen(a), blen};
+    return request_send(sock, to, data, len, 2) < 0 ? -1 : 0;
 }
 
 /* Answers a request on sock with ["$error"][{"error":why}] (plus
  * "prefix" when not NULL). Returns 0 when queued. */
-static int refuse_on(void *sock, const void *rid, size_t rid_len, int delim, const char *why,
-                     const char *prefix, size_t plen)
+static int refuse_on(void *sock, const request_peer_t *to, const char *why, const char *prefix,
+                     size_t plen)
 {
     json_t *o = json_pack("{s:s}", "error", why);
     char *body = NULL;
@@ -301,16 +296,16 @@ static int refuse_on(void *sock, const void *rid, size_t rid_len, int delim, con
     body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (body)
-        rc = reply(sock, rid, rid_len, delim, "$error", body, strlen(body));
+        rc = reply(sock, to, "$error", body, strlen(body));
     free(body);
     return rc;
 }
 
 /* A snapshot request refused. */
-static void refuse(publish_t *self, const void *rid, size_t rid_len, int delim, const char *why)
+static void refuse(publish_t *self, const request_peer_t *to, const char *why)
 {
     self->st.bad_requests++;
-    if (refuse_on(self->router, rid, rid_len, delim, why, NULL, 0) < 0)
+    if (refuse_on(self->router, to, why, NULL, 0) < 0)
         self->st.snapshots_failed++;
 }
 
@@ -322,7 +317,7 @@ static int by_name(const void *a, const void *b)
 /* Sends every current topic starting with prefix that who may read (who
  * NULL: every topic), sorted, then $end, which also lists the prefixes who
  * may read ("readable"; [""] for every topic). */
-static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, const char *prefix,
+static void serve(publish_t *self, const request_peer_t *to, const char *prefix,
                   const auth_identity_t *who)
 {
     size_t plen = strlen(prefix), n = 0, len, i;
@@ -359,11 +354,11 @@ static void serve(publish_t *self, const void *rid, size_t rid_len, int delim, c
     if (!end)
         goto fail;
     for (i = 0; i < n; i++)
-        if (reply(self->router, rid, rid_len, delim, self->sel[i]->name, self->sel[i]->env,
-                  self->sel[i]->env_len) < 0)
+        if (reply(self->router, to, self->sel[i]->name, self->sel[i]->env, self->sel[i]->env_len) <
+            0)
             goto fail;
     len = strlen(end);
-    if (reply(self->router, rid, rid_len, delim, "$end", end, len) < 0)
+    if (reply(self->router, to, "$end", end, len) < 0)
         goto fail;
     self->st.snapshots++;
     cohort_log(LOG_DEBUG, "publish: snapshot of %zu topics served", n);
@@ -406,35 +401,33 @@ static size_t grant(const auth_identity_t *who, const char *d, size_t n, grant_t
 static void handle_snap(void *arg, zmq_msg_t *parts, int nparts)
 {
     publish_t *self = arg;
-    const void *rid = zmq_msg_data(&parts[0]);
-    size_t rid_len = zmq_msg_size(&parts[0]);
-    int delim = nparts == 3;
+    request_t rq;
+    const request_peer_t *to = &rq.peer;
     json_t *req, *snap;
     grant_t g[AUTH_READ_MAX];
     self->st.snap_requests++;
-    if (nparts < 2 || nparts > 3 || (delim && zmq_msg_size(&parts[1]) != 0)) {
-        refuse(self, rid, rid_len, 0,
-               "expected one payload frame, optionally after an empty delimiter");
+    request_check(&rq, parts, nparts, self->auth, 0);
+    if (rq.envelope_rc < 0) {
+        refuse(self, to, "expected one payload frame, optionally after an empty delimiter");
         return;
     }
-    zmq_msg_t *payload = &parts[nparts - 1];
-    auth_identity_t who;
-    if (self->auth && auth_check(self->auth, zmq_msg_gets(payload, "User-Id"), &who) < 0) {
-        refuse(self, rid, rid_len, delim, "this connection's key is no longer allowed");
+    if (rq.auth_rc < 0) {
+        refuse(self, to, "this connection's key is no longer allowed");
         return;
     }
-    req = json_loadb(zmq_msg_data(payload), zmq_msg_size(payload), JSON_REJECT_DUPLICATES, NULL);
+    req = json_loadb(zmq_msg_data(rq.body), zmq_msg_size(rq.body), JSON_REJECT_DUPLICATES, NULL);
     snap = json_object_get(req, "snapshot"); /* NULL when req is */
     if (!req)
-        refuse(self, rid, rid_len, delim, "request is not a valid JSON object");
+        refuse(self, to, "request is not a valid JSON object");
     else if (!json_is_string(snap) || json_object_size(req) != 1)
-        refuse(self, rid, rid_len, delim, "expected {\"snapshot\":\"<prefix>\"}");
+        refuse(self, to, "expected {\"snapshot\":\"<prefix>\"}");
     else if (json_string_length(snap) > PREFIX_MAX)
-        refuse(self, rid, rid_len, delim, "prefix longer than 256 bytes");
-    else if (self->auth && grant(&who, json_string_value(snap), json_string_length(snap), g) == 0)
-        refuse(self, rid, rid_len, delim, "this key's role may not read topics under that prefix");
+        refuse(self, to, "prefix longer than 256 bytes");
+    else if (self->auth &&
+             grant(&rq.who, json_string_value(snap), json_string_length(snap), g) == 0)
+        refuse(self, to, "this key's role may not read topics under that prefix");
     else
-        serve(self, rid, rid_len, delim, json_string_value(snap), self->auth ? &who : NULL);
+        serve(self, to, json_string_value(snap), self->auth ? &rq.who : NULL);
     json_decref(req);
 }
 
@@ -452,11 +445,11 @@ static int on_snap_input(void *arg)
 
 /* A subscription message refused: answered $error (if the peer has room),
  * counted, and logged at most a few times a minute per key. */
-static void sub_refuse(publish_t *self, const void *rid, size_t rid_len, const char *why,
-                       const char *fp, const char *role, const char *prefix, size_t plen)
+static void sub_refuse(publish_t *self, const request_peer_t *to, const char *why, const char *fp,
+                       const char *role, const char *prefix, size_t plen)
 {
     self->st.subs_refused++;
-    refuse_on(self->pub, rid, rid_len, 0, why, prefix, prefix ? plen : 0);
+    refuse_on(self->pub, to, why, prefix, prefix ? plen : 0);
     cohort_log_limited(LOG_NOTICE, fp, "publish: subscription from key %s (%s) refused: %s%s%.*s%s",
                        fp, role, why, prefix ? " ('" : "",
                        prefix ? (int)(plen > 64 ? 64 : plen) : 0, prefix ? prefix : "",
@@ -491,7 +484,7 @@ static void del_prefix(sub_t *s, const grant_t *p)
 
 /* Answers an applied (un)subscription: ["$subscribed"|"$unsubscribed"]
  * [{"prefix":P,"granted":[...]}]. */
-static void sub_ack(publish_t *self, const void *rid, int on, const char *d, size_t n,
+static void sub_ack(publish_t *self, const request_peer_t *to, int on, const char *d, size_t n,
                     const grant_t *g, size_t ng)
 {
     json_t *o = json_pack("{s:s%, s:[]}", "prefix", d, n, "granted"), *arr;
@@ -504,7 +497,7 @@ static void sub_ack(publish_t *self, const void *rid, int on, const char *d, siz
     body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (body)
-        reply(self->pub, rid, RID_LEN, 0, on ? "$subscribed" : "$unsubscribed", body, strlen(body));
+        reply(self->pub, to, on ? "$subscribed" : "$unsubscribed", body, strlen(body));
     free(body);
 }
 
@@ -515,42 +508,30 @@ static void sub_ack(publish_t *self, const void *rid, int on, const char *d, siz
 static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
 {
     publish_t *self = arg;
+    request_t rq;
+    const request_peer_t *to = &rq.peer; /* never a delimiter: DEALER peers only */
     const unsigned char *rid = zmq_msg_data(&parts[0]);
-    size_t rid_len = zmq_msg_size(&parts[0]);
-    const char *uid = NULL, *d;
-    auth_identity_t who = {0}, *w = NULL;
+    const char *uid, *d;
+    const auth_identity_t *who = &rq.who, *w = self->auth ? who : NULL;
     grant_t g[AUTH_READ_MAX];
     size_t n, ng;
     json_t *req = NULL, *v;
     sub_t *s;
     int on, rc = 0;
-    /* parts holds at most ZBRIDGE_MAX_PARTS frames (more were dropped);
-     * every frame of a message carries the connection's User-Id */
-    uid = zmq_msg_gets(&parts[(nparts > ZBRIDGE_MAX_PARTS ? ZBRIDGE_MAX_PARTS : nparts) - 1],
-                       "User-Id");
-    if (self->auth) {
-        if (auth_check(self->auth, uid, &who) < 0) {
-            /* revoked since the handshake (or no ZAP identity) */
-            const char *k = uid ? strrchr(uid, ':') : NULL;
-            char fp[COHORT_KEY_FP_LEN + 1] = "-";
-            if (k && k[1]) {
-                size_t fl = strnlen(k + 1, COHORT_KEY_FP_LEN);
-                memcpy(fp, k + 1, fl);
-                fp[fl] = '\0';
-            }
-            sub_refuse(self, rid, rid_len, "this connection's key is no longer allowed", fp,
-                       "revoked", NULL, 0);
-            return;
-        }
-        w = &who;
-    } else {
-        uid = "";
-        snprintf(who.fingerprint, sizeof who.fingerprint, "-");
+    /* Checked in this order: the key, the routing id, the envelope. */
+    request_check(&rq, parts, nparts, self->auth, REQUEST_NO_DELIM);
+    if (rq.auth_rc < 0) {
+        /* revoked since the handshake (or no ZAP identity) */
+        char fp[COHORT_KEY_FP_LEN + 1];
+        request_fingerprint(&rq, fp);
+        sub_refuse(self, to, "this connection's key is no longer allowed", fp, "revoked", NULL, 0);
+        return;
     }
-    const char *role = self->auth ? auth_role_name(who.role) : "plaintext";
-    if (rid_len != RID_LEN || rid[0] != 0) {
-        sub_refuse(self, rid, rid_len, "subscribers must not set a routing id", who.fingerprint,
-                   role, NULL, 0);
+    uid = self->auth ? rq.user_id : "";
+    const char *role = self->auth ? auth_role_name(who->role) : "plaintext";
+    if (rq.peer.rid_len != RID_LEN || rid[0] != 0) {
+        sub_refuse(self, to, "subscribers must not set a routing id", who->fingerprint, role, NULL,
+                   0);
         return;
     }
     HASH_FIND(hh, self->subs, rid, RID_LEN, s);
@@ -560,36 +541,32 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
         forget(self, s);
         s = NULL;
     }
-    if (nparts != 2) {
-        sub_refuse(self, rid, rid_len, "expected one payload frame", who.fingerprint, role, NULL,
-                   0);
+    if (rq.envelope_rc < 0) {
+        sub_refuse(self, to, "expected one payload frame", who->fingerprint, role, NULL, 0);
         return;
     }
-    req =
-        json_loadb(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), JSON_REJECT_DUPLICATES, NULL);
+    req = json_loadb(zmq_msg_data(rq.body), zmq_msg_size(rq.body), JSON_REJECT_DUPLICATES, NULL);
     on = json_object_get(req, "subscribe") != NULL;
     v = json_object_get(req, on ? "subscribe" : "unsubscribe");
     if (!req) {
-        sub_refuse(self, rid, rid_len, "request is not a valid JSON object", who.fingerprint, role,
-                   NULL, 0);
+        sub_refuse(self, to, "request is not a valid JSON object", who->fingerprint, role, NULL, 0);
         goto out;
     }
     if (!json_is_string(v) || json_object_size(req) != 1) {
-        sub_refuse(self, rid, rid_len,
+        sub_refuse(self, to,
                    "expected {\"subscribe\":\"<prefix>\"} or {\"unsubscribe\":\"<prefix>\"}",
-                   who.fingerprint, role, NULL, 0);
+                   who->fingerprint, role, NULL, 0);
         goto out;
     }
     d = json_string_value(v);
     n = json_string_length(v);
     if (n > PREFIX_MAX) {
-        sub_refuse(self, rid, rid_len, "prefix longer than 256 bytes", who.fingerprint, role, NULL,
-                   0);
+        sub_refuse(self, to, "prefix longer than 256 bytes", who->fingerprint, role, NULL, 0);
         goto out;
     }
     if ((ng = grant(w, d, n, g)) == 0) {
-        sub_refuse(self, rid, rid_len, "this key's role may not read topics under that prefix",
-                   who.fingerprint, role, d, n);
+        sub_refuse(self, to, "this key's role may not read topics under that prefix",
+                   who->fingerprint, role, d, n);
         goto out;
     }
     if (!on) {
@@ -600,12 +577,12 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
                 forget(self, s);
         }
         self->st.subscriptions++;
-        sub_ack(self, rid, 0, d, n, g, ng);
+        sub_ack(self, to, 0, d, n, g, ng);
         goto out;
     }
     if (!s) {
         if (HASH_COUNT(self->subs) >= PUBLISH_MAX_SUBS) {
-            sub_refuse(self, rid, rid_len, "too many subscribers", who.fingerprint, role, NULL, 0);
+            sub_refuse(self, to, "too many subscribers", who->fingerprint, role, NULL, 0);
             goto out;
         }
         if (!(s = calloc(1, sizeof *s))) {
@@ -614,7 +591,7 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
         }
         memcpy(s->rid, rid, RID_LEN);
         snprintf(s->uid, sizeof s->uid, "%s", uid);
-        s->who = who;
+        s->who = *who;
         HASH_ADD(hh, self->subs, rid, RID_LEN, s);
         if (!s->hh.tbl) {
             free(s);
@@ -626,11 +603,11 @@ static void handle_sub(void *arg, zmq_msg_t *parts, int nparts)
     for (size_t i = 0; i < ng && rc == 0; i++)
         rc = add_prefix(s, &g[i]);
     if (rc == -ENOSPC) {
-        sub_refuse(self, rid, rid_len, "too many subscriptions on one connection", who.fingerprint,
-                   role, NULL, 0);
+        sub_refuse(self, to, "too many subscriptions on one connection", who->fingerprint, role,
+                   NULL, 0);
     } else if (rc == 0) {
         self->st.subscriptions++;
-        sub_ack(self, rid, 1, d, n, g, ng);
+        sub_ack(self, to, 1, d, n, g, ng);
     }
     if (s->npfx == 0)
         forget(self, s);
