@@ -162,10 +162,7 @@ static int file_refused(agent_drive_t *d, const agent_item_t *it, int rc)
         return -1;
     }
     d->c.invalid++;
-    agent_emit(d, "INVALID", it->line, NULL, 0, 0, NULL,
-               rc == -EMSGSIZE ? "event too large for one frame (4 MiB)"
-                               : "eventId is not 16 bytes",
-               NULL);
+    agent_emit(d, "INVALID", it->line, NULL, 0, 0, NULL, intake_push_error(rc), NULL);
     return 0;
 }
 
@@ -213,10 +210,9 @@ static int outbox_take_in(agent_drive_t *d)
     while (b->n < BATCH_EVENTS && b->mem_len < BATCH_BYTES && read_event(d, &ev, &line) == 1) {
         rc = intake_batch_push(b, ev, line);
         cohort__v1__event__free_unpacked(ev, NULL);
-        if (rc == -EMSGSIZE) {
+        if (rc == -EMSGSIZE || rc == -EINVAL) {
             d->c.invalid++;
-            agent_emit(d, "INVALID", line, NULL, 0, 0, NULL,
-                       "event too large for one frame (4 MiB)", d->in_name);
+            agent_emit(d, "INVALID", line, NULL, 0, 0, NULL, intake_push_error(rc), d->in_name);
         } else if (rc < 0) {
             fprintf(stderr, PROG ": out of memory\n");
             d->fatal = 1;

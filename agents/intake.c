@@ -372,6 +372,8 @@ int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t l
 {
     size_t len = protobuf_c_message_get_packed_size(&ev->base);
 
+    if (ev->event_id.len != 16 || ev->event_id.data == NULL)
+        return -EINVAL; /* an eventId of another length: it has no outbox id */
     if (len + 64 > COHORT_CLIENT_MAX_FRAME)
         return -EMSGSIZE;
     if (b->n == b->cap) {
@@ -409,15 +411,20 @@ void intake_batch_seal(intake_batch_t *b)
         b->items[i].data = b->mem + (uintptr_t)b->items[i].data;
 }
 
-/* Packs ev as the next item (line n), or notes a problem if it is too
- * large for one frame. Returns 0 or -ENOMEM. */
+const char *intake_push_error(int rc)
+{
+    return rc == -EMSGSIZE ? "event too large for one frame (4 MiB)" : "eventId is not 16 bytes";
+}
+
+/* Packs ev as the next item (line n), or notes a problem if it cannot be
+ * sent. Returns 0 or -ENOMEM. */
 static int add_event(build_t *b, const Cohort__V1__Event *ev, uint32_t n, const char *what)
 {
     int rc = intake_batch_push(&b->bt, ev, n);
 
-    if (rc != -EMSGSIZE)
+    if (rc != -EMSGSIZE && rc != -EINVAL)
         return rc;
-    problem(b, what, n, "event too large for one frame (4 MiB)");
+    problem(b, what, n, intake_push_error(rc));
     return 0;
 }
 

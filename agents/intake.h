@@ -67,10 +67,16 @@ typedef struct {
 } intake_batch_t;
 
 /* Packs ev as the next item of b, with its event id and line (clamped to
- * UINT32_MAX), if it fits one frame (COHORT_CLIENT_MAX_FRAME with 64 bytes
- * to spare). The caller owns b (free items and mem). Returns 0, -EMSGSIZE
- * (too large for one frame) or -ENOMEM (ev not added). */
+ * UINT32_MAX), if it can be sent: its event_id has 16 bytes (a record's
+ * eventId may decode to another length) and it fits one frame
+ * (COHORT_CLIENT_MAX_FRAME with 64 bytes to spare). The caller owns b (free
+ * items and mem). Returns 0, or (ev not added) -EINVAL (event_id not 16
+ * bytes), -EMSGSIZE (too large for one frame) or -ENOMEM. */
 int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t line);
+
+/* Why intake_batch_push (or cohort_client_submit) refused an event, for a
+ * result line or a file's problems: rc -EMSGSIZE or -EINVAL. */
+const char *intake_push_error(int rc);
 
 /* Turns every item's data from an offset into a pointer into b->mem; call
  * once, after the last push and before handing the items on. The pointers
