@@ -6,13 +6,12 @@
 
 int agent_send_run(const args_t *a)
 {
-    static agent_drive_t d; /* the client's callback holds it until agent_drive_finish */
+    agent_drive_t d = {.a = a,
+                       .src = a->outbox != NULL ? &agent_source_outbox : &agent_source_file,
+                       .in = {.fd = -1}}; /* the client's callback gets it until finish */
     struct stat st;
     int rc;
 
-    d = (agent_drive_t){.a = a,
-                        .src = a->outbox != NULL ? &agent_source_outbox : &agent_source_file,
-                        .in = {.fd = -1}};
     if (a->cmd == CMD_SEND) {
         if (strcmp(a->file, "-") == 0) {
             d.in.fd = STDIN_FILENO;
