@@ -1,13 +1,13 @@
 /* agent_watch.c: cohort-agent watch: the spool service (libuv loop) that
  * takes export files into the outbox and sends them, retrying forever.
  * The contract is at the top of cohort_agent.c. */
-#include "cohort_agent.h"
+#include "agent_drive.h"
 
 /* ---------------------------------------------------------------- watch --- */
 
 /* The watch service: libuv handles around the client, spool and outbox. */
 typedef struct {
-    agent_t ag;          /* the shared agent state */
+    agent_drive_t d;     /* the send driver (its source: the outbox) */
     uv_loop_t loop;      /* the loop */
     spool_t *sp;         /* the spool directory */
     void *zsock;         /* the client's DEALER */
@@ -21,7 +21,6 @@ typedef struct {
     uv_signal_t sigint;  /* SIGINT: stop */
     int inited;          /* handles initialised (to close) */
     int fs_ok;           /* fsev running */
-    uint64_t holdoff_us; /* no feeding before this (cohort_client_now_us) */
     unsigned retry_ms;   /* next hold-off */
     int down;            /* "daemon not answering" was logged */
     uint64_t answered;   /* final results seen (ACCEPTED, DUPLICATE, REJECTED) */
@@ -50,48 +49,55 @@ static void w_untrack(watch_t *w, size_t i)
     w->ntracked--;
 }
 
-/* A final result for an event of the file taken in as src (watch only):
- * once every event a file added to the outbox has been rejected
- * (dead-lettered), and none accepted, the file moves from done/ to failed/
- * with a reason. An accepted (or duplicate) event ends the tracking of the
- * file: it stays in done/. Only files taken in by this run are tracked. */
-void w_note_result(agent_t *ag, const char *src, int rejected, const char *code)
+/* The driver's on_final hook: a final result for an event of the file
+ * taken in as name. A REJECTED one is logged. Once every event a file added
+ * to the outbox has been rejected (dead-lettered), and none accepted, the
+ * file moves from done/ to failed/ with a reason. An accepted (or
+ * duplicate) event ends the tracking of the file: it stays in done/. Only
+ * files taken in by this run are tracked. */
+static void w_on_final(agent_drive_t *d, const char *name, uint64_t line, const uint8_t *id,
+                       const char *code, const char *why)
 {
-    watch_t *w = (watch_t *)(void *)((char *)ag - offsetof(watch_t, ag));
-    char reason[512], moved[512];
+    watch_t *w = d->owner;
+    char reason[512], moved[512], uuid[37];
     size_t i;
     int rc;
 
-    for (i = 0; i < w->ntracked && strcmp(w->tracked[i].src, src) != 0; i++)
+    if (code != NULL) {
+        uuid7_format(id, uuid);
+        fprintf(stderr, PROG ": event %s (%s line %" PRIu64 ") REJECTED: %s: %s; written to %s\n",
+                uuid, name, line, code, why, outbox_dead_letter_path(d->ob));
+    }
+    for (i = 0; i < w->ntracked && strcmp(w->tracked[i].src, name) != 0; i++)
         ;
     if (i == w->ntracked)
         return;
-    if (!rejected) {
+    if (code == NULL) {
         w_untrack(w, i);
         return;
     }
     if (w->tracked[i].code[0] == 0)
-        snprintf(w->tracked[i].code, sizeof w->tracked[i].code, "%s", code ? code : "?");
+        snprintf(w->tracked[i].code, sizeof w->tracked[i].code, "%s", code);
     if (--w->tracked[i].left > 0)
         return;
     snprintf(reason, sizeof reason,
              "%s: taken in, but every event of it was rejected by the daemon (first: %s); "
              "nothing from this file is in the log; the events, with code and reason, are in %s",
-             src, w->tracked[i].code, outbox_dead_letter_path(ag->ob));
+             name, w->tracked[i].code, outbox_dead_letter_path(d->ob));
     if ((rc = spool_refail(w->sp, w->tracked[i].moved, reason, moved, sizeof moved)) < 0)
         fprintf(stderr,
                 PROG ": %s: every event was rejected, but cannot move %s/done/%s to "
                      "failed/: %s\n",
-                src, spool_dir(w->sp), w->tracked[i].moved, strerror(-rc));
+                name, spool_dir(w->sp), w->tracked[i].moved, strerror(-rc));
     else
         fprintf(stderr,
                 PROG ": %s: every event was rejected (dead-lettered); moved %s/done/%s to "
                      "%s/failed/%s, see %s.reason\n",
-                src, spool_dir(w->sp), w->tracked[i].moved, spool_dir(w->sp), moved, moved);
+                name, spool_dir(w->sp), w->tracked[i].moved, spool_dir(w->sp), moved, moved);
     w_untrack(w, i);
 }
 
-/* Starts tracking a file taken in (w_note_result). */
+/* Starts tracking a file taken in (w_on_final). */
 static void w_track(watch_t *w, const char *src, const char *moved, uint64_t n)
 {
     struct tracked *t;
@@ -114,11 +120,11 @@ static void w_track(watch_t *w, const char *src, const char *moved, uint64_t n)
  * hold-off when events are waiting for it. */
 static void w_rearm(watch_t *w)
 {
-    long t = cohort_client_timeout(w->ag.cl);
+    long t = cohort_client_timeout(w->d.cl);
     uint64_t now = cohort_client_now_us();
 
-    if (outbox_unclaimed(w->ag.ob) > 0 && cohort_client_room(w->ag.cl) > 0) {
-        long h = w->holdoff_us > now ? (long)((w->holdoff_us - now + 999) / 1000) : 1;
+    if (outbox_unclaimed(w->d.ob) > 0 && cohort_client_room(w->d.cl) > 0) {
+        long h = w->d.holdoff_us > now ? (long)((w->d.holdoff_us - now + 999) / 1000) : 1;
         if (t < 0 || h < t)
             t = h;
     }
@@ -128,80 +134,59 @@ static void w_rearm(watch_t *w)
         uv_timer_start(&w->ctimer, w_on_timer, (uint64_t)t, 0);
 }
 
-/* After a pump: retry bookkeeping and "daemon down/up" messages. */
-static void w_after_pump(watch_t *w)
+/* The driver's on_pumped hook, after every pump: retry bookkeeping and
+ * "daemon down/up" messages; a refused key stops the service. Returns 1 if
+ * the service is stopping. */
+static int w_after_pump(agent_drive_t *d)
 {
-    agent_t *ag = &w->ag;
-    uint64_t answered = ag->c.accepted + ag->c.duplicate + ag->c.rejected;
+    watch_t *w = d->owner;
+    uint64_t answered = d->c.accepted + d->c.duplicate + d->c.rejected;
 
     if (answered > w->answered) {
         w->answered = answered;
         w->retry_ms = RETRY_MIN_MS;
         if (w->down) {
             fprintf(stderr, PROG ": the daemon answers again; %" PRIu64 " events waiting\n",
-                    outbox_pending(ag->ob));
+                    outbox_pending(d->ob));
             w->down = 0;
         }
     }
-    check_auth(ag);
-    if (ag->unauthorised) {
+    agent_check_auth(d);
+    if (d->unauthorised) {
         /* Our key is refused: retrying cannot help. Stop; everything stays
          * in the outbox. */
-        ag->undelivered_now = 0;
+        d->undelivered_now = 0;
         w_stop(w, 3);
-        return;
+        return 1;
     }
-    if (ag->undelivered_now) {
-        cohort_client_give_up(ag->cl, "retrying later");
-        ag->undelivered_now = 0; /* give_up's results set it again */
+    if (d->undelivered_now) {
+        cohort_client_give_up(d->cl, "retrying later");
+        d->undelivered_now = 0; /* give_up's results set it again */
         if (!w->down)
             fprintf(stderr,
                     PROG ": no ack from %s within %us: %" PRIu64
                          " events kept in the outbox; retrying%s\n",
-                    ag->a->endpoint, ag->a->deadline_s, outbox_pending(ag->ob),
-                    ag->hs_said ? "" : silence_hint(ag));
+                    d->a->endpoint, d->a->deadline_s, outbox_pending(d->ob),
+                    d->hs_said ? "" : agent_silence_hint(d));
         w->down = 1;
-        w->holdoff_us = cohort_client_now_us() + (uint64_t)w->retry_ms * 1000u;
+        d->holdoff_us = cohort_client_now_us() + (uint64_t)w->retry_ms * 1000u;
         w->retry_ms = w->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : w->retry_ms * 2;
     }
+    return w->stopping;
 }
 
-/* Does all client work: acks in, retries, feeding from the outbox, sends,
- * and writing leave marks. */
+/* Does all client work (agent_drive_service: acks in, retries, feeding
+ * from the outbox, sends, leave marks), then re-arms the timer. */
 static void w_service(watch_t *w)
 {
-    agent_t *ag = &w->ag;
-    int rc;
-
     if (w->stopping)
         return;
-    if ((rc = cohort_client_pump(ag->cl)) < 0)
-        goto zfail;
-    w_after_pump(w);
-    if (w->stopping)
-        return;
-    if (cohort_client_now_us() >= w->holdoff_us && outbox_unclaimed(ag->ob) > 0) {
-        feed(ag);
-        if ((rc = cohort_client_pump(ag->cl)) < 0)
-            goto zfail;
-        w_after_pump(w);
-        if (w->stopping)
-            return;
-    }
-    if ((rc = outbox_commit(ag->ob)) < 0) {
-        fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", ag->a->outbox, strerror(-rc));
-        ag->fatal = 1;
-    }
+    int rc = agent_drive_service(&w->d);
     fflush(stdout);
-    if (ag->fatal) {
+    if (rc < 0)
         w_stop(w, 1);
-        return;
-    }
-    w_rearm(w);
-    return;
-zfail:
-    fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(-rc));
-    w_stop(w, 1);
+    else if (!w->stopping)
+        w_rearm(w);
 }
 
 static void w_on_poll(uv_poll_t *h, int status, int events)
@@ -233,7 +218,7 @@ static void w_on_check(uv_check_t *h)
         size_t len = sizeof ev;
         if (w->stopping)
             return;
-        cohort_client_pollitem(w->ag.cl, &it);
+        cohort_client_pollitem(w->d.cl, &it);
         if (zmq_getsockopt(w->zsock, ZMQ_EVENTS, &ev, &len) != 0) {
             fprintf(stderr, PROG ": ZeroMQ failure: %s\n", zmq_strerror(errno));
             w_stop(w, 1);
@@ -253,14 +238,14 @@ static void w_on_check(uv_check_t *h)
  * again later (it stays in the spool). */
 static int w_take(watch_t *w, const char *name)
 {
-    agent_t *ag = &w->ag;
+    agent_drive_t *d = &w->d;
     const char *dir = spool_dir(w->sp);
     char path[4096], err[512], moved[512];
     intake_file_t f;
     int rc;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    rc = intake_file_with(path, name, ag->a->ps, ag->a->raw_refs, &f, err, sizeof err);
+    rc = intake_file_with(path, name, d->a->ps, d->a->raw_refs, &f, err, sizeof err);
     if (rc == -ENOENT)
         return 0; /* gone meanwhile */
     if (rc == -EAGAIN || rc == -ENODATA) {
@@ -268,8 +253,8 @@ static int w_take(watch_t *w, const char *name)
         uv_update_time(&w->loop);
         spool_unsettle(w->sp, name, uv_now(&w->loop));
         fprintf(stderr, PROG ": %s; trying again once it has not changed for %u ms\n", err,
-                ag->a->settle_ms);
-        uv_timer_start(&w->scan, w_on_scan, ag->a->settle_ms + 1, ag->a->rescan_ms);
+                d->a->settle_ms);
+        uv_timer_start(&w->scan, w_on_scan, d->a->settle_ms + 1, d->a->rescan_ms);
         return -1;
     }
     if (rc == -ENOMEM) {
@@ -285,14 +270,14 @@ static int w_take(watch_t *w, const char *name)
                 moved);
         return 0;
     }
-    if (outbox_taken(ag->ob, name, f.hash)) {
+    if (outbox_taken(d->ob, name, f.hash)) {
         /* Taken in before a crash or stop, but not moved: move it now. */
         if ((rc = spool_done(w->sp, name, moved, sizeof moved)) < 0) {
             fprintf(stderr, PROG ": cannot move %s to %s/done/: %s\n", name, dir, strerror(-rc));
             intake_file_free(&f);
             return -1;
         }
-        outbox_clear_taken(ag->ob, name, f.hash);
+        outbox_clear_taken(d->ob, name, f.hash);
         fprintf(stderr, PROG ": %s: was already taken in (before a restart); moved to %s/done/%s\n",
                 name, dir, moved);
         intake_file_free(&f);
@@ -328,9 +313,9 @@ static int w_take(watch_t *w, const char *name)
         intake_file_free(&f);
         return 0;
     }
-    if ((rc = outbox_add(ag->ob, name, f.hash, f.items, f.n)) < 0) {
+    if ((rc = outbox_add(d->ob, name, f.hash, f.items, f.n)) < 0) {
         fprintf(stderr, PROG ": cannot take %s into the outbox %s: %s; trying again later\n", name,
-                ag->a->outbox, strerror(-rc));
+                d->a->outbox, strerror(-rc));
         intake_file_free(&f);
         return -1;
     }
@@ -342,9 +327,9 @@ static int w_take(watch_t *w, const char *name)
         intake_file_free(&f);
         return -1;
     }
-    outbox_clear_taken(ag->ob, name, f.hash);
+    outbox_clear_taken(d->ob, name, f.hash);
     w_track(w, name, moved, added);
-    if (!ag->a->quiet || skipped > 0)
+    if (!d->a->quiet || skipped > 0)
         fprintf(stderr, PROG ": %s: took in %zu %s events%s; moved to %s/done/%s\n", name, f.n,
                 f.kind, skipped ? " (some were already waiting in the outbox)" : "", dir, moved);
     intake_file_free(&f);
@@ -362,7 +347,7 @@ static void w_on_scan(uv_timer_t *h)
         return;
     if (time(NULL) - w->swept >= RETENTION_SWEEP_S) {
         w->swept = time(NULL);
-        expire(&w->ag, w->sp);
+        agent_expire(&w->d, w->sp);
     }
     if ((rc = spool_list(w->sp, &names, &n, &ignored, &ni)) < 0) {
         fprintf(stderr, PROG ": cannot list %s: %s\n", spool_dir(w->sp), strerror(-rc));
@@ -380,7 +365,7 @@ static void w_on_scan(uv_timer_t *h)
     unsigned wait_ms = 0;
     uv_update_time(&w->loop);
     for (size_t i = 0; i < n && take == NULL; i++) {
-        rc = spool_settle(w->sp, names[i], w->ag.a->settle_ms, uv_now(&w->loop), &wait_ms);
+        rc = spool_settle(w->sp, names[i], w->d.a->settle_ms, uv_now(&w->loop), &wait_ms);
         if (rc == SPOOL_SETTLED)
             take = names[i];
         else if (rc == SPOOL_EMPTY_NEW)
@@ -396,9 +381,9 @@ static void w_on_scan(uv_timer_t *h)
     /* One file per turn, so acks are served between files. */
     if (take != NULL) {
         if (w_take(w, take) == 0 && n > 1 && !w->stopping)
-            uv_timer_start(&w->scan, w_on_scan, 0, w->ag.a->rescan_ms);
+            uv_timer_start(&w->scan, w_on_scan, 0, w->d.a->rescan_ms);
     } else if (wait_ms > 0 && !w->stopping) {
-        uv_timer_start(&w->scan, w_on_scan, wait_ms, w->ag.a->rescan_ms);
+        uv_timer_start(&w->scan, w_on_scan, wait_ms, w->d.a->rescan_ms);
     }
     spool_free_names(names, n);
     spool_free_names(ignored, ni);
@@ -413,21 +398,21 @@ static void w_on_fsev(uv_fs_event_t *h, const char *filename, int events, int st
         return;
     if (status < 0) {
         fprintf(stderr, PROG ": watching %s: %s; relying on rescans every %u ms\n",
-                spool_dir(w->sp), uv_strerror(status), w->ag.a->rescan_ms);
+                spool_dir(w->sp), uv_strerror(status), w->d.a->rescan_ms);
         uv_fs_event_stop(h);
         return;
     }
     if (filename != NULL && (filename[0] == '.' || strstr(filename, ".tmp") != NULL))
         return; /* files being written, the outbox */
     if (uv_timer_get_due_in(&w->scan) > 20)
-        uv_timer_start(&w->scan, w_on_scan, 20, w->ag.a->rescan_ms);
+        uv_timer_start(&w->scan, w_on_scan, 20, w->d.a->rescan_ms);
 }
 
 static void w_on_signal(uv_signal_t *h, int signum)
 {
     watch_t *w = h->data;
     fprintf(stderr, PROG ": %s: stopping; %" PRIu64 " events waiting in the outbox\n",
-            signum == SIGTERM ? "SIGTERM" : "SIGINT", outbox_pending(w->ag.ob));
+            signum == SIGTERM ? "SIGTERM" : "SIGINT", outbox_pending(w->d.ob));
     w_stop(w, 0);
 }
 
@@ -449,8 +434,7 @@ static void w_stop(watch_t *w, int ret)
     uv_close((uv_handle_t *)&w->sigint, NULL);
 }
 
-/* watch SPOOL. Returns the exit status. */
-int run_watch(const args_t *a)
+int agent_watch_run(const args_t *a)
 {
     static watch_t w; /* handles must outlive the loop's close callbacks */
     char err[512];
@@ -458,8 +442,13 @@ int run_watch(const args_t *a)
     size_t len = sizeof zfd;
 
     memset(&w, 0, sizeof w);
-    w.ag.a = a;
-    w.ag.watch = 1;
+    w.d = (agent_drive_t){.a = a,
+                          .src = &agent_source_outbox,
+                          .retry = 1,
+                          .in = {.fd = -1}, /* files come in whole, by w_take */
+                          .owner = &w,
+                          .on_pumped = w_after_pump,
+                          .on_final = w_on_final};
     w.retry_ms = RETRY_MIN_MS;
     w.ret = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -467,27 +456,15 @@ int run_watch(const args_t *a)
         fprintf(stderr, PROG ": %s\n", err);
         return 2;
     }
-    if (open_outbox(&w.ag, a->outbox) != 0) {
+    if (agent_drive_open_outbox(&w.d, a->outbox) != 0) {
         spool_close(&w.sp);
         return 2;
     }
-    w.ag.cl = cohort_client_new(
-        &(cohort_client_opts_t){.endpoint = a->endpoint,
-                                .window = a->window,
-                                .queue_max = a->window,
-                                .timeout_ms = a->timeout_ms,
-                                .deadline_ms = a->deadline_s * 1000u,
-                                .defer_ms = (a->defer_set ? a->defer_s : DEFER_WATCH_S) * 1000u,
-                                .curve = a->curve,
-                                .on_result = on_result,
-                                .arg = &w.ag});
-    if (w.ag.cl == NULL) {
-        int e = errno;
-        fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
-        w.ret = (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
+    if ((rc = agent_drive_connect(&w.d, a->defer_set ? a->defer_s : DEFER_WATCH_S)) != 0) {
+        w.ret = rc;
         goto out;
     }
-    w.zsock = cohort_client_socket(w.ag.cl);
+    w.zsock = cohort_client_socket(w.d.cl);
     if (zmq_getsockopt(w.zsock, ZMQ_FD, &zfd, &len) != 0) {
         fprintf(stderr, PROG ": cannot get the socket's ZMQ_FD: %s\n", zmq_strerror(errno));
         goto out;
@@ -522,21 +499,21 @@ int run_watch(const args_t *a)
     if (!w.stopping)
         fprintf(stderr,
                 PROG ": watching %s (outbox %s, %" PRIu64 " events waiting), sending to %s\n",
-                a->spool, a->outbox, outbox_pending(w.ag.ob), a->endpoint);
+                a->spool, a->outbox, outbox_pending(w.d.ob), a->endpoint);
     uv_run(&w.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&w.loop) != 0) {
         uv_run(&w.loop, UV_RUN_NOWAIT);
         uv_loop_close(&w.loop);
     }
 out:
-    cohort_client_destroy(&w.ag.cl); /* in flight: released, stays in the outbox */
-    if (w.ag.ob != NULL) {
-        if ((rc = outbox_commit(w.ag.ob)) < 0) {
+    cohort_client_destroy(&w.d.cl); /* in flight: released, stays in the outbox */
+    if (w.d.ob != NULL) {
+        if ((rc = outbox_commit(w.d.ob)) < 0) {
             fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
             w.ret = 1;
         }
-        summary(&w.ag);
-        outbox_close(&w.ag.ob);
+        agent_summary(&w.d);
+        outbox_close(&w.d.ob);
     }
     while (w.ntracked > 0)
         w_untrack(&w, w.ntracked - 1);

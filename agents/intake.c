@@ -347,10 +347,35 @@ static void problem(build_t *b, const char *what, uint32_t n, const char *msg)
     b->problems_len += (size_t)len;
 }
 
+int intake_skip(const char *text, size_t len)
+{
+    const char *s = text, *end = text + len;
+
+    while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\f' || *s == '\v'))
+        s++;
+    return s == end || *s == '#';
+}
+
+int intake_line(const char *text, size_t len, const pseudonym_t *ps, int raw_refs,
+                Cohort__V1__Event **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (intake_skip(text, len))
+        return 0;
+    *out = intake_jsonl_with(text, len, 1, ps, raw_refs, err, errlen);
+    if (*out == NULL && errlen > 0 && err[0] == '\0')
+        snprintf(err, errlen, "cannot parse");
+    return *out != NULL ? 1 : -EINVAL;
+}
+
 int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t line)
 {
     size_t len = protobuf_c_message_get_packed_size(&ev->base);
 
+    if (ev->event_id.len != 16 || ev->event_id.data == NULL)
+        return -EINVAL; /* an eventId of another length: it has no outbox id */
+    if (len + 64 > COHORT_CLIENT_MAX_FRAME)
+        return -EMSGSIZE;
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 256;
         outbox_item_t *ni = realloc(b->items, nc * sizeof *ni);
@@ -386,17 +411,21 @@ void intake_batch_seal(intake_batch_t *b)
         b->items[i].data = b->mem + (uintptr_t)b->items[i].data;
 }
 
-/* Packs ev as the next item (line n), or notes a problem if it is too
- * large for one frame. Returns 0 or -ENOMEM. */
+const char *intake_push_error(int rc)
+{
+    return rc == -EMSGSIZE ? "event too large for one frame (4 MiB)" : "eventId is not 16 bytes";
+}
+
+/* Packs ev as the next item (line n), or notes a problem if it cannot be
+ * sent. Returns 0 or -ENOMEM. */
 static int add_event(build_t *b, const Cohort__V1__Event *ev, uint32_t n, const char *what)
 {
-    size_t len = protobuf_c_message_get_packed_size(&ev->base);
+    int rc = intake_batch_push(&b->bt, ev, n);
 
-    if (len + 64 > COHORT_CLIENT_MAX_FRAME) {
-        problem(b, what, n, "event too large for one frame (4 MiB)");
-        return 0;
-    }
-    return intake_batch_push(&b->bt, ev, n);
+    if (rc != -EMSGSIZE && rc != -EINVAL)
+        return rc;
+    problem(b, what, n, intake_push_error(rc));
+    return 0;
 }
 
 static int jsonl_lines(build_t *b, char *text, size_t len)
@@ -414,17 +443,18 @@ static int jsonl_lines(build_t *b, char *text, size_t len)
         p = nl ? nl + 1 : end;
         if (le > s && le[-1] == '\r')
             le--;
+        /* from the first other character: parse errors give columns so */
         while (s < le && (*s == ' ' || *s == '\t' || *s == '\f' || *s == '\v'))
             s++;
-        if (s == le || *s == '#')
+        Cohort__V1__Event *ev;
+        int rc = intake_line(s, (size_t)(le - s), b->ps, b->raw_refs, &ev, err, sizeof err);
+        if (rc == 0)
             continue;
-        Cohort__V1__Event *ev =
-            intake_jsonl_with(s, (size_t)(le - s), 1, b->ps, b->raw_refs, err, sizeof err);
-        if (ev == NULL) {
+        if (rc < 0) {
             problem(b, "line", lineno, err);
             continue;
         }
-        int rc = add_event(b, ev, lineno, "line");
+        rc = add_event(b, ev, lineno, "line");
         cohort__v1__event__free_unpacked(ev, NULL);
         if (rc < 0)
             return rc;

@@ -67,9 +67,16 @@ typedef struct {
 } intake_batch_t;
 
 /* Packs ev as the next item of b, with its event id and line (clamped to
- * UINT32_MAX). The caller owns b (free items and mem). Returns 0 or
- * -ENOMEM (ev not added). */
+ * UINT32_MAX), if it can be sent: its event_id has 16 bytes (a record's
+ * eventId may decode to another length) and it fits one frame
+ * (COHORT_CLIENT_MAX_FRAME with 64 bytes to spare). The caller owns b (free
+ * items and mem). Returns 0, or (ev not added) -EINVAL (event_id not 16
+ * bytes), -EMSGSIZE (too large for one frame) or -ENOMEM. */
 int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t line);
+
+/* Why intake_batch_push (or cohort_client_submit) refused an event, for a
+ * result line or a file's problems: rc -EMSGSIZE or -EINVAL. */
+const char *intake_push_error(int rc);
 
 /* Turns every item's data from an offset into a pointer into b->mem; call
  * once, after the last push and before handing the items on. The pointers
@@ -96,6 +103,19 @@ Cohort__V1__Event *intake_jsonl(const char *text, size_t len, int derive, char *
  * allowed if raw_refs (see above). */
 Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
                                      const pseudonym_t *ps, int raw_refs, char *err, size_t errlen);
+
+/* 1 if a JSON Lines line of len bytes is to be skipped: blank (spaces,
+ * tabs, CR, FF, VT) or a comment (its first other character is '#'). */
+int intake_skip(const char *text, size_t len);
+
+/* One line of JSON Lines as every reader of the agent takes it (send,
+ * send --outbox, and watch's .jsonl files): skipped if intake_skip, else
+ * parsed by intake_jsonl_with with derived ids. Returns 1 with the event in
+ * *out (the caller frees it with cohort__v1__event__free_unpacked), 0 for a
+ * line to skip (*out NULL), or -EINVAL (*out NULL) with a redacted,
+ * non-empty one-line message in err. */
+int intake_line(const char *text, size_t len, const pseudonym_t *ps, int raw_refs,
+                Cohort__V1__Event **out, char *err, size_t errlen);
 
 /* Reads the export file at path, named name (its extension, .jsonl or
  * .csv in any case, says how to read it; a CSV's name may also give its

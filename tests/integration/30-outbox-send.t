@@ -5,7 +5,8 @@
 # holds every event exactly once (events without eventId: ids derived from
 # content). Also: a send started while the daemon is down delivers when it
 # comes up; a re-send is all DUPLICATE; a domain-rejected event goes to the
-# dead-letter file (exit 1); a locked outbox and bad usage exit 2.
+# dead-letter file (exit 1); an eventId that is not 16 bytes is INVALID (exit
+# 1); a locked outbox and bad usage exit 2.
 use strict;
 use warnings;
 use FindBin;
@@ -119,6 +120,23 @@ is((stat "$ob/dead-letter.jsonl")[2] & 077, 0, 'readable by its owner only');
 ($frc, $fout) = run_cmd([bin('cohort-agent'), 'flush', '--json', '--endpoint', $ep, '--outbox', $ob]);
 is($frc, 0, 'the rejected event has left the outbox: flush has nothing to do');
 is($fout, '', 'no results');
+
+# ---- an eventId that is not 16 bytes (base64 "AAAA": 3) is INVALID, as in
+# plain send; it was taken into the outbox (reading past the id) and never
+# answered ----
+write_jsonl("$dir/short-id.jsonl", [{ %{ $more->[0] }, occurredAt => '2009-07-01T11:00:00Z' },
+                                    { %{ $more->[1] }, occurredAt => '2009-07-01T12:00:00Z', eventId => 'AAAA' }]);
+($rc, $res, $err) = send_outbox("$dir/short-id.jsonl", '--deadline-s', 5);
+is($rc, 1, 'a short eventId: exit 1 (invalid), nothing left waiting') or diag $err;
+is_deeply([map { "$_->{line} $_->{result}" } sort { $a->{line} <=> $b->{line} } @$res],
+          ['1 ACCEPTED', '2 INVALID'], 'line 1 ACCEPTED, line 2 INVALID');
+is($res->[0]{reason}, 'eventId is not 16 bytes', 'with the reason plain send gives');
+my ($prc, $pres) = agent_send($d, "$dir/short-id.jsonl");
+is_deeply([map { "$_->{line} $_->{result} " . ($_->{reason} // '') } sort { $a->{line} <=> $b->{line} } @$pres],
+          ['1 DUPLICATE ', '2 INVALID eventId is not 16 bytes'], 'plain send: the same');
+($frc, $fout) = run_cmd([bin('cohort-agent'), 'flush', '--json', '--endpoint', $ep, '--outbox', $ob]);
+is($frc, 0, 'it is not in the outbox: flush exits 0');
+is($fout, '', 'with no results');
 
 # ---- usage ----
 open my $lock, '>>', "$ob/lock" or die;

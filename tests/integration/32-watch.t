@@ -2,8 +2,9 @@
 # `cohort-agent watch SPOOL` with the real daemon: export files dropped by
 # tmp + rename (JSON Lines with ids; CSV of attendance, promotions,
 # participants and enrolments without ids) are taken in, moved to done/,
-# and their events are in the log exactly once; a malformed file goes to
-# failed/ with a reason and nothing of it is sent; a domain-rejected event
+# and their events are in the log exactly once; a malformed file (also one
+# with an eventId that is not 16 bytes) goes to failed/ with a reason and
+# nothing of it is sent; a domain-rejected event
 # goes to the dead-letter file, and a file whose every event was rejected
 # then moves from done/ to failed/; files still being written (.tmp, dotfiles)
 # are left alone until renamed; a re-export with the same rows adds
@@ -76,10 +77,15 @@ drop_file($spool, '06-bad.csv', "agency,participantRef,programmeId,cohortId,stag
 drop_file($spool, '07-reject.jsonl', encode_json({ agency => 'wm-police', occurredAt => '2009-07-01T09:00:00Z',
     enrolmentChanged => { participantRef => pref('nobody-at-all'), programmeId => 'it-32', cohortId => 'c1',
                           stage => 'APPLIED' } }) . "\n");
+drop_file($spool, '06b-short-id.jsonl', encode_json({ agency => 'wm-police', participantRegistered => {
+    participantRef => pref('t32short'), role => 'PARTICIPANT', ethnicity => 'B1', gender => 'FEMALE',
+    disability => 'NOT_DISABLED' } }) . "\n" . encode_json({ agency => 'wm-police', eventId => 'AAAA',
+    participantRegistered => { participantRef => pref('t32short2'), role => 'PARTICIPANT', ethnicity => 'B1',
+                               gender => 'FEMALE', disability => 'NOT_DISABLED' } }) . "\n");
 
 my $expect = scalar(@$setup) + 40 + 2 + 2 + 2;
 ok(wait_until(30, sub { count_dir("$spool/done") >= 5 && -f "$spool/failed/07-reject.jsonl.reason"
-                         && -f "$spool/failed/06-bad.csv.reason" }),
+                         && -f "$spool/failed/06-bad.csv.reason" && -f "$spool/failed/06b-short-id.jsonl.reason" }),
    'the files were taken (done/) or refused (failed/)') or diag slurp($w->{err});
 ok(wait_until(30, sub { my ($k) = log_keys($d); scalar(keys %$k) >= $expect }), "$expect events reach the log")
     or diag slurp($w->{err});
@@ -107,6 +113,10 @@ ok(-f "$spool/failed/06-bad.csv", 'the malformed file is in failed/');
 my $reason = slurp("$spool/failed/06-bad.csv.reason");
 like($reason, qr/row 3: has 3 fields, the header has 5/, 'its reason names the row and the problem');
 like($reason, qr/nothing from this file was sent/, 'and says nothing was sent');
+like(slurp("$spool/failed/06b-short-id.jsonl.reason"), qr/line 2: eventId is not 16 bytes/,
+     'an eventId that is not 16 bytes fails its file, naming the line');
+ok(!grep({ $_->{participantRegistered} && $_->{participantRegistered}{participantRef} eq pref('t32short') } @logged),
+   'and nothing of that file was sent');
 ok(!grep({ $_->{enrolmentChanged} && $_->{enrolmentChanged}{participantRef} eq pref('t32new1')
            && $_->{enrolmentChanged}{stage} eq 'SHORTLISTED' } @logged),
    'the good row of the malformed file was not sent (all or nothing)');
