@@ -25,7 +25,7 @@ static void put_quoted(FILE *f, const char *s)
 static const char *enum_name(const ProtobufCEnumDescriptor *d, int v, char *buf, size_t n)
 {
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
-    if (ev != NULL)
+    if (ev)
         return ev->name;
     snprintf(buf, n, "%s_%d", d->short_name, v);
     return buf;
@@ -38,31 +38,31 @@ void agent_emit(const agent_drive_t *d, const char *result, uint64_t line, const
 
     if (d->a->quiet)
         return;
-    if (id != NULL)
+    if (id)
         uuid7_format(id, uuid);
     if (d->a->json) {
         json_t *o = json_object();
         char *s;
-        if (o == NULL)
+        if (!o)
             return;
         json_object_set_new(o, "line", json_integer((json_int_t)line));
-        if (id != NULL)
+        if (id)
             json_object_set_new(o, "eventId", json_string(uuid));
         json_object_set_new(o, "result", json_string(result));
         if (has_seq)
             json_object_set_new(o, "seq", json_integer((json_int_t)seq));
-        if (code != NULL)
+        if (code)
             json_object_set_new(o, "code", json_string(code));
-        if (reason != NULL) {
+        if (reason) {
             json_t *r = json_string(reason);
             json_object_set_new(o, "reason", r ? r : json_string("(reason not valid UTF-8)"));
         }
-        if (name != NULL) {
+        if (name) {
             json_t *r = json_string(name);
             json_object_set_new(o, "source", r ? r : json_string("(name not valid UTF-8)"));
         }
         s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (s != NULL) {
+        if (s) {
             fputs(s, stdout);
             fputc('\n', stdout);
             free(s);
@@ -71,17 +71,17 @@ void agent_emit(const agent_drive_t *d, const char *result, uint64_t line, const
         return;
     }
     printf("%s line=%" PRIu64, result, line);
-    if (id != NULL)
+    if (id)
         printf(" id=%s", uuid);
     if (has_seq)
         printf(" seq=%" PRIu64, seq);
-    if (code != NULL)
+    if (code)
         printf(" code=%s", code);
-    if (reason != NULL) {
+    if (reason) {
         fputs(" reason=", stdout);
         put_quoted(stdout, reason);
     }
-    if (name != NULL) {
+    if (name) {
         fputs(" source=", stdout);
         put_quoted(stdout, name);
     }
@@ -137,7 +137,7 @@ static void on_result(void *arg, const cohort_client_report_t *r)
             d->c.duplicate++;
         agent_emit(d, r->result == COHORT_ACCEPTED ? "ACCEPTED" : "DUPLICATE", line, r->event_id, 1,
                    r->seq, NULL, NULL, name);
-        if (d->on_final != NULL)
+        if (d->on_final)
             d->on_final(d, name, line, r->event_id, NULL, NULL);
         d->src->settle(d, tag, AGENT_ACK, r, NULL);
         break;
@@ -147,7 +147,7 @@ static void on_result(void *arg, const cohort_client_report_t *r)
             break; /* not dead-lettered: fatal, and it stays in the outbox */
         d->c.rejected++;
         agent_emit(d, "REJECTED", line, r->event_id, !d->a->json, 0, code, r->reason, name);
-        if (d->on_final != NULL)
+        if (d->on_final)
             d->on_final(d, name, line, r->event_id, code, r->reason);
         break;
     default:
@@ -239,7 +239,7 @@ static void progress_tick(agent_drive_t *d, int share)
                  d->c.accepted + d->c.duplicate + d->c.rejected + d->c.undelivered + d->c.invalid,
              lines = d->in.lineno;
     off_t off;
-    if (d->pr == NULL)
+    if (!d->pr)
         return;
     if (share && d->in.size > 0 && lines > 0 && (off = lseek(d->in.fd, 0, SEEK_CUR)) >= 0)
         progress_set_fraction(d->pr, (double)off / (double)d->in.size *
@@ -262,7 +262,7 @@ int agent_drive_connect(agent_drive_t *d, unsigned defer_s)
                                                       .curve = a->curve,
                                                       .on_result = on_result,
                                                       .arg = d});
-    if (d->cl == NULL) {
+    if (!d->cl) {
         int e = errno;
         fprintf(stderr, PROG ": cannot connect to %s: %s\n", a->endpoint, zmq_strerror(e));
         return (e == EINVAL || e == EPROTONOSUPPORT || e == ENODEV || e == ENOENT) ? 2 : 1;
@@ -326,7 +326,7 @@ static int feed(agent_drive_t *d)
  * up what is in flight, it all stays in the outbox for the next run. */
 static int after_pump(agent_drive_t *d)
 {
-    if (d->on_pumped != NULL)
+    if (d->on_pumped)
         return d->on_pumped(d);
     agent_check_auth(d);
     progress_tick(d, 1);
@@ -345,7 +345,7 @@ int agent_drive_service(agent_drive_t *d)
 {
     int rc, n;
 
-    if (d->src->take_in != NULL && d->src->take_in(d) < 0)
+    if (d->src->take_in && d->src->take_in(d) < 0)
         return -1;
     if ((rc = cohort_client_pump(d->cl)) < 0)
         goto zfail;
@@ -361,7 +361,7 @@ int agent_drive_service(agent_drive_t *d)
                 return 0;
         }
     }
-    if (d->ob != NULL && (rc = outbox_commit(d->ob)) < 0) {
+    if (d->ob && (rc = outbox_commit(d->ob)) < 0) {
         fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", d->a->outbox, strerror(-rc));
         d->fatal = 1;
     }
@@ -423,16 +423,16 @@ int agent_drive_finish(agent_drive_t *d, int ret)
         ret = 1;
     cohort_client_destroy(&d->cl); /* what is pending is reported; an outbox keeps it */
     progress_clear(d->pr);         /* the results below start on a clean line */
-    if (d->cur != NULL)
+    if (d->cur)
         cohort__v1__event__free_unpacked(d->cur, NULL);
     d->cur = NULL;
-    if (d->ob != NULL)
+    if (d->ob)
         report_not_sent(d); /* one result per event in the outbox: those never sent, too */
     if (fflush(stdout) != 0) {
         fprintf(stderr, PROG ": cannot write results: %s\n", strerror(errno));
         ret = 1;
     }
-    if (d->ob != NULL && (rc = outbox_commit(d->ob)) < 0) {
+    if (d->ob && (rc = outbox_commit(d->ob)) < 0) {
         fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
         ret = 1;
     }
@@ -449,7 +449,7 @@ int agent_drive_finish(agent_drive_t *d, int ret)
     free(d->in.buf);
     free(d->batch.items);
     free(d->batch.mem);
-    if (d->ob != NULL)
+    if (d->ob)
         left = outbox_pending(d->ob);
     if (ret == 2 && !durable)
         return ret; /* nothing was read: no counts */

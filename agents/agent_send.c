@@ -21,10 +21,10 @@ int agent_send_run(const args_t *a)
         }
         if (fstat(d.in.fd, &st) == 0 && S_ISREG(st.st_mode))
             d.in.size = (uint64_t)st.st_size; /* for the share done */
-        if (a->outbox != NULL)
+        if (a->outbox)
             d.in_name = a->file; /* "-" for standard input */
     }
-    if (a->outbox != NULL) {
+    if (a->outbox) {
         if (agent_drive_open_outbox(&d, a->outbox) != 0) {
             if (d.in.fd > STDIN_FILENO)
                 close(d.in.fd);

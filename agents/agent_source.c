@@ -20,7 +20,7 @@ static int r_fill(agent_reader_t *r)
     if (r->cap - r->len < READ_CHUNK) {
         size_t nc = r->cap ? r->cap * 2 : 4 * READ_CHUNK;
         char *nb = realloc(r->buf, nc);
-        if (nb == NULL)
+        if (!nb)
             return -ENOMEM;
         r->buf = nb;
         r->cap = nc;
@@ -65,7 +65,7 @@ static char *r_line(agent_reader_t *r, size_t *n, int *too_long)
         size_t ll;
 
         *too_long = 0;
-        if (nl == NULL) {
+        if (!nl) {
             r->scanned = have;
             if (have > MAX_LINE) { /* too long: drop what we have, skip to '\n' */
                 int first = !r->skipping;
@@ -109,7 +109,7 @@ static int read_event(agent_drive_t *d, Cohort__V1__Event **ev, uint64_t *line)
         size_t n;
         int too_long;
         char *text = r_line(&d->in, &n, &too_long), err[256];
-        if (text == NULL)
+        if (!text)
             return 0;
         if (too_long) {
             d->c.invalid++;
@@ -135,7 +135,7 @@ static int read_event(agent_drive_t *d, Cohort__V1__Event **ev, uint64_t *line)
 static int file_next(agent_drive_t *d, agent_item_t *it)
 {
     if (!d->held) { /* else the one handed out last, again */
-        if (d->cur != NULL)
+        if (d->cur)
             cohort__v1__event__free_unpacked(d->cur, NULL);
         d->cur = NULL;
         if (read_event(d, &d->cur, &d->cur_line) == 0)
@@ -360,13 +360,13 @@ void agent_expire(agent_drive_t *d, spool_t *sp)
 
     if (a->retention_days == 0)
         return;
-    if (sp != NULL && (rc = spool_expire(sp, cutoff, &files)) < 0)
+    if (sp && (rc = spool_expire(sp, cutoff, &files)) < 0)
         fprintf(stderr, PROG ": retention: cannot clear old files in %s/done and failed: %s\n",
                 spool_dir(sp), strerror(-rc));
     if ((rc = outbox_expire(d->ob, cutoff, &dl)) < 0)
         fprintf(stderr, PROG ": retention: cannot clear the outbox %s: %s\n", a->outbox,
                 strerror(-rc));
-    if (sp != NULL && (files > 0 || dl > 0) && !a->quiet)
+    if (sp && (files > 0 || dl > 0) && !a->quiet)
         fprintf(stderr,
                 PROG ": retention %u days: removed %u files from done/ and failed/, %" PRIu64
                      " dead letters\n",

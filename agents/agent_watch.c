@@ -63,7 +63,7 @@ static void w_on_final(agent_drive_t *d, const char *name, uint64_t line, const 
     size_t i;
     int rc;
 
-    if (code != NULL) {
+    if (code) {
         uuid7_format(id, uuid);
         fprintf(stderr, PROG ": event %s (%s line %" PRIu64 ") REJECTED: %s: %s; written to %s\n",
                 uuid, name, line, code, why, outbox_dead_letter_path(d->ob));
@@ -72,7 +72,7 @@ static void w_on_final(agent_drive_t *d, const char *name, uint64_t line, const 
         ;
     if (i == w->ntracked)
         return;
-    if (code == NULL) {
+    if (!code) {
         w_untrack(w, i);
         return;
     }
@@ -108,7 +108,7 @@ static void w_track(watch_t *w, const char *src, const char *moved, uint64_t n)
         w_untrack(w, 0); /* the oldest is no longer watched: it stays in done/ */
     t = &w->tracked[w->ntracked];
     *t = (struct tracked){.src = strdup(src), .moved = strdup(moved), .left = n};
-    if (t->src == NULL || t->moved == NULL) {
+    if (!t->src || !t->moved) {
         free(t->src);
         free(t->moved);
         return;
@@ -286,7 +286,7 @@ static int w_take(watch_t *w, const char *name)
     if (f.nproblems > 0) {
         size_t cap = strlen(f.problems ? f.problems : "") + 512;
         char *reason = malloc(cap), first[256] = "";
-        if (reason == NULL) {
+        if (!reason) {
             intake_file_free(&f);
             return -1;
         }
@@ -379,7 +379,7 @@ static void w_on_scan(uv_timer_t *h)
                     strerror(-rc));
     }
     /* One file per turn, so acks are served between files. */
-    if (take != NULL) {
+    if (take) {
         if (w_take(w, take) == 0 && n > 1 && !w->stopping)
             uv_timer_start(&w->scan, w_on_scan, 0, w->d.a->rescan_ms);
     } else if (wait_ms > 0 && !w->stopping) {
@@ -402,7 +402,7 @@ static void w_on_fsev(uv_fs_event_t *h, const char *filename, int events, int st
         uv_fs_event_stop(h);
         return;
     }
-    if (filename != NULL && (filename[0] == '.' || strstr(filename, ".tmp") != NULL))
+    if (filename && (filename[0] == '.' || strstr(filename, ".tmp")))
         return; /* files being written, the outbox */
     if (uv_timer_get_due_in(&w->scan) > 20)
         uv_timer_start(&w->scan, w_on_scan, 20, w->d.a->rescan_ms);
@@ -507,7 +507,7 @@ int agent_watch_run(const args_t *a)
     }
 out:
     cohort_client_destroy(&w.d.cl); /* in flight: released, stays in the outbox */
-    if (w.d.ob != NULL) {
+    if (w.d.ob) {
         if ((rc = outbox_commit(w.d.ob)) < 0) {
             fprintf(stderr, PROG ": cannot write to the outbox %s: %s\n", a->outbox, strerror(-rc));
             w.ret = 1;

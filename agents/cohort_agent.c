@@ -371,7 +371,7 @@ static int parse_args(args_t *a, int argc, char **argv)
             a->config = optarg;
     opterr = 1;
     optind = 0;
-    if (a->config != NULL) {
+    if (a->config) {
         if (agent_config_load(&a->conf, a->config, lo, NOT_IN_FILE, conf_error, NULL) < 0)
             return 2;
         for (size_t i = 0; i < a->conf->n; i++) {
@@ -412,7 +412,7 @@ static int parse_args(args_t *a, int argc, char **argv)
         a->file = argv[optind + 1];
     } else if (strcmp(cmd, "keygen-pseudonym") == 0 && nargs == 1) {
         a->cmd = CMD_KEYGEN;
-        if (a->key_path != NULL) {
+        if (a->key_path) {
             fprintf(stderr, PROG ": keygen-pseudonym takes the new key's path, not "
                                  "--pseudonym-key\n");
             return 2;
@@ -420,18 +420,18 @@ static int parse_args(args_t *a, int argc, char **argv)
         a->key_path = argv[optind + 1];
     } else if (strcmp(cmd, "flush") == 0 && nargs == 0) {
         a->cmd = CMD_FLUSH;
-        if (a->outbox == NULL) {
+        if (!a->outbox) {
             fprintf(stderr, PROG ": flush needs --outbox DIR\n"
                                  "Try '" PROG " --help' for more information.\n");
             return 2;
         }
     } else if (strcmp(cmd, "watch") == 0 &&
-               (nargs == 1 || (nargs == 0 && a->conf != NULL && a->conf->spool != NULL))) {
+               (nargs == 1 || (nargs == 0 && a->conf && a->conf->spool))) {
         a->cmd = CMD_WATCH;
         a->spool = nargs == 1 ? argv[optind + 1] : a->conf->spool;
-        if (a->outbox == NULL) {
+        if (!a->outbox) {
             size_t n = strlen(a->spool) + sizeof "/.outbox";
-            if ((a->outbox_buf = malloc(n)) == NULL) {
+            if (!(a->outbox_buf = malloc(n))) {
                 fprintf(stderr, PROG ": out of memory\n");
                 return 2;
             }
@@ -446,7 +446,7 @@ static int parse_args(args_t *a, int argc, char **argv)
                      "Try '" PROG " --help' for more information.\n");
         return 2;
     }
-    if (a->outbox != NULL && *a->outbox == '\0') {
+    if (a->outbox && *a->outbox == '\0') {
         fprintf(stderr, PROG ": --outbox: empty path\n");
         return 2;
     }
@@ -487,7 +487,7 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (a.key_path != NULL) {
+    if (a.key_path) {
         char err[512];
         if (pseudonym_new(&a.ps, a.key_path, err, sizeof err) < 0) {
             fprintf(stderr, PROG ": %s\n", err);

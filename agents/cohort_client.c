@@ -301,13 +301,13 @@ static void *a_alloc(void *data, size_t n)
     if (a->nbig == a->bigcap) {
         size_t nc = a->bigcap ? a->bigcap * 2 : 16;
         void **nb = realloc(a->big, nc * sizeof *nb);
-        if (nb == NULL)
+        if (!nb)
             return NULL;
         a->big = nb;
         a->bigcap = nc;
     }
     p = malloc(n);
-    if (p == NULL)
+    if (!p)
         return NULL;
     a->big[a->nbig++] = p;
     a->bigbytes += n;
@@ -327,7 +327,7 @@ static void a_reset(arena_t *a)
     if (a->bigbytes > 0 && a->cap < ARENA_MAX) {
         size_t want = (a->cap + a->bigbytes) * 2;
         uint8_t *nb = malloc(want < ARENA_MAX ? want : ARENA_MAX);
-        if (nb != NULL) {
+        if (nb) {
             free(a->base);
             a->base = nb;
             a->cap = want < ARENA_MAX ? want : ARENA_MAX;
@@ -398,9 +398,9 @@ static void hs_describe(const cohort_client_t *self, char *why, size_t len)
 
 int cohort_client_handshake(cohort_client_t *self, char *why, size_t len)
 {
-    if (self->mon != NULL)
+    if (self->mon)
         mon_read(self, cohort_client_now_us());
-    if (self->hs_state < 0 && why != NULL && len > 0)
+    if (self->hs_state < 0 && why && len > 0)
         hs_describe(self, why, len);
     return self->hs_state;
 }
@@ -463,7 +463,7 @@ static void undeliver(cohort_client_t *self, uint32_t i, int by_deadline, uint64
     char hs[200] = "";
     size_t l;
 
-    if (self->mon != NULL)
+    if (self->mon)
         mon_read(self, now);
     if (self->hs_state < 0) {
         hs[0] = ';';
@@ -547,7 +547,7 @@ static void on_reply(cohort_client_t *self, const uint8_t *data, size_t len, uin
 
     a_reset(&self->arena);
     rep = cohort__v1__ingest_reply__unpack(&self->alloc, len, data);
-    if (rep == NULL) {
+    if (!rep) {
         self->st.bad_replies++;
         return;
     }
@@ -649,7 +649,7 @@ static void timers(cohort_client_t *self, uint64_t now)
     uint64_t dl = (uint64_t)self->o.deadline_ms * 1000u;
     uint32_t i, nx, n;
 
-    if (self->mon != NULL && (i = self->inflight.head) != NIL &&
+    if (self->mon && (i = self->inflight.head) != NIL &&
         self->slots[i].sent_us + tmo <= now)
         mon_read(self, now); /* why there was no ack, for the reasons */
     while ((i = self->inflight.head) != NIL && self->slots[i].sent_us + tmo <= now) {
@@ -682,7 +682,7 @@ static int send_frame(cohort_client_t *self, uint32_t n, size_t body)
         while (nc < need)
             nc *= 2;
         uint8_t *nb = realloc(self->frame, nc);
-        if (nb == NULL)
+        if (!nb)
             return -ENOMEM;
         self->frame = nb;
         self->frame_cap = nc;
@@ -779,11 +779,11 @@ cohort_client_t *cohort_client_new(const cohort_client_opts_t *opts)
     int e = EINVAL;
     char mon_ep[64], err[256];
 
-    if (opts == NULL || opts->on_result == NULL || opts->window > MAX_WINDOW ||
+    if (!opts || !opts->on_result || opts->window > MAX_WINDOW ||
         opts->max_batch > COHORT_CLIENT_MAX_BATCH || opts->queue_max > MAX_QUEUE)
         goto fail;
     e = ENOMEM;
-    if ((self = calloc(1, sizeof *self)) == NULL)
+    if (!(self = calloc(1, sizeof *self)))
         goto fail;
     self->o = *opts;
     if (!self->o.endpoint)
@@ -835,14 +835,14 @@ cohort_client_t *cohort_client_new(const cohort_client_opts_t *opts)
         self->rng = 1;
 
     self->zctx = opts->zctx;
-    if (self->zctx == NULL) {
-        if ((self->zctx = zmq_ctx_new()) == NULL) {
+    if (!self->zctx) {
+        if (!(self->zctx = zmq_ctx_new())) {
             e = errno;
             goto fail;
         }
         self->own_ctx = 1;
     }
-    if ((self->sock = zmq_socket(self->zctx, ZMQ_DEALER)) == NULL ||
+    if (!(self->sock = zmq_socket(self->zctx, ZMQ_DEALER)) ||
         zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
         zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0 ||
@@ -855,7 +855,7 @@ cohort_client_t *cohort_client_new(const cohort_client_opts_t *opts)
         e = errno;
         goto fail;
     }
-    if (opts->curve != NULL && opts->curve->on) {
+    if (opts->curve && opts->curve->on) {
         int rc = cohort_curve_apply(self->sock, opts->curve, err, sizeof err);
         if (rc < 0) {
             e = -rc;
@@ -868,7 +868,7 @@ cohort_client_t *cohort_client_new(const cohort_client_opts_t *opts)
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
-        (self->mon = zmq_socket(self->zctx, ZMQ_PAIR)) == NULL ||
+        !(self->mon = zmq_socket(self->zctx, ZMQ_PAIR)) ||
         zmq_setsockopt(self->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_connect(self->mon, mon_ep) != 0 || zmq_connect(self->sock, self->endpoint) != 0) {
         e = errno;
@@ -887,22 +887,22 @@ void cohort_client_destroy(cohort_client_t **self_p)
 {
     cohort_client_t *self;
 
-    if (self_p == NULL || *self_p == NULL)
+    if (!self_p || !*self_p)
         return;
     self = *self_p;
     *self_p = NULL;
     self->closing = 1;
-    if (self->slots != NULL && self->o.on_result != NULL)
+    if (self->slots && self->o.on_result)
         cohort_client_give_up(self, "client destroyed");
-    if (self->mon != NULL) {
+    if (self->mon) {
         zmq_socket_monitor(self->sock, NULL, 0);
         zmq_close(self->mon);
     }
-    if (self->sock != NULL)
+    if (self->sock)
         zmq_close(self->sock);
     if (self->own_ctx)
         zmq_ctx_term(self->zctx);
-    if (self->slots != NULL)
+    if (self->slots)
         for (uint32_t i = 0; i < self->nslots; i++)
             free(self->slots[i].buf);
     free(self->slots);
@@ -936,7 +936,7 @@ static int take(cohort_client_t *self, const uint8_t id[16], size_t len, void *t
         while (nc < len)
             nc *= 2;
         uint8_t *nb = realloc(s->buf, nc);
-        if (nb == NULL)
+        if (!nb)
             return -ENOMEM;
         s->buf = nb;
         s->cap = nc;
@@ -962,7 +962,7 @@ int cohort_client_submit(cohort_client_t *self, const Cohort__V1__Event *ev, voi
     size_t len;
     int rc;
 
-    if (self == NULL || ev == NULL || ev->event_id.len != 16 || ev->event_id.data == NULL)
+    if (!self || !ev || ev->event_id.len != 16 || !ev->event_id.data)
         return -EINVAL;
     len = protobuf_c_message_get_packed_size(&ev->base);
     if ((rc = take(self, ev->event_id.data, len, tag, &i)) < 0)
@@ -977,7 +977,7 @@ int cohort_client_submit_packed(cohort_client_t *self, const void *data, size_t 
     uint32_t i;
     int rc;
 
-    if (self == NULL || (data == NULL && len > 0) || event_id == NULL)
+    if (!self || (!data && len > 0) || !event_id)
         return -EINVAL;
     if ((rc = take(self, event_id, len, tag, &i)) < 0)
         return rc;
@@ -991,14 +991,14 @@ int cohort_client_pump(cohort_client_t *self)
     uint64_t before, now;
     int rc;
 
-    if (self == NULL)
+    if (!self)
         return -EINVAL;
     before = self->st.accepted + self->st.duplicate + self->st.rejected + self->st.undelivered;
     rc = recv_all(self);
     if (rc < 0)
         return rc;
     now = cohort_client_now_us();
-    if (self->mon != NULL && now >= self->mon_due_us)
+    if (self->mon && now >= self->mon_due_us)
         mon_read(self, now);
     timers(self, now);
     rc = send_all(self, cohort_client_now_us());
@@ -1034,7 +1034,7 @@ long cohort_client_timeout(cohort_client_t *self)
         if (s->submitted_us + dl < t)
             t = s->submitted_us + dl;
     }
-    if (self->mon != NULL && self->mon_due_us < t)
+    if (self->mon && self->mon_due_us < t)
         t = self->mon_due_us;
     if (t == UINT64_MAX)
         return -1;
@@ -1050,7 +1050,7 @@ int cohort_client_wait(cohort_client_t *self, long timeout_ms)
     zmq_pollitem_t it;
     long t;
 
-    if (self == NULL)
+    if (!self)
         return -EINVAL;
     t = cohort_client_timeout(self);
     if (timeout_ms >= 0 && (t < 0 || t > timeout_ms))
@@ -1068,7 +1068,7 @@ int cohort_client_flush(cohort_client_t *self, long timeout_ms)
     uint64_t end;
     int rc;
 
-    if (self == NULL)
+    if (!self)
         return -EINVAL;
     end = cohort_client_now_us() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000u : 0);
     if ((rc = cohort_client_pump(self)) < 0)

@@ -46,7 +46,7 @@ void intake_redact(char *dst, size_t n, const char *src)
         return;
     for (const char *p = src; *p && o + 6 < n; p++) {
         const char *q;
-        if (*p == '\'' && (q = strchr(p + 1, '\'')) != NULL) {
+        if (*p == '\'' && (q = strchr(p + 1, '\''))) {
             /* Single-character tokens ('{', ',') are syntax, not data. */
             size_t len = q - p > 2 ? 5 : (size_t)(q - p) + 1;
             if (o + len + 1 >= n)
@@ -76,11 +76,11 @@ int intake_derive_id(Cohort__V1__Event *ev, int occurred_given)
         ev->occurred_at = 0;
     n = protobuf_c_message_get_packed_size(&ev->base);
     buf = malloc(n ? n : 1);
-    if (buf != NULL)
+    if (buf)
         protobuf_c_message_pack(&ev->base, buf);
     ev->event_id = saved;
     ev->occurred_at = occurred;
-    if (buf == NULL)
+    if (!buf)
         return -ENOMEM;
     crypto_generichash(h, sizeof h, buf, n, (const unsigned char *)ID_KEY, sizeof ID_KEY - 1);
     free(buf);
@@ -88,7 +88,7 @@ int intake_derive_id(Cohort__V1__Event *ev, int occurred_given)
     h[8] = (uint8_t)((h[8] & 0x3f) | 0x80); /* RFC 9562 variant */
     if (ev->event_id.len != 16) {
         uint8_t *d = realloc(ev->event_id.data, 16);
-        if (d == NULL)
+        if (!d)
             return -ENOMEM;
         ev->event_id.data = d;
         ev->event_id.len = 16;
@@ -101,7 +101,7 @@ int intake_derive_id(Cohort__V1__Event *ev, int occurred_given)
 static int has_member(json_t *obj, const char *camel, const char *snake)
 {
     json_t *v = json_object_get(obj, camel);
-    if (v == NULL || json_is_null(v))
+    if (!v || json_is_null(v))
         v = json_object_get(obj, snake);
     return v != NULL && !json_is_null(v);
 }
@@ -155,11 +155,11 @@ static int pseudonymise(json_t *ev, const pseudonym_t *ps, char *err, size_t err
             const char *key = c ? STAFF_KEYS[k].camel : STAFF_KEYS[k].snake;
             json_t *v = c ? c : s, *r;
             char ref[PSEUDONYM_REF_LEN + 1];
-            if (c != NULL && s != NULL) {
+            if (c && s) {
                 snprintf(err, errlen, "%s.%s: field given twice", b, STAFF_KEYS[k].camel);
                 return -EINVAL;
             }
-            if (v == NULL)
+            if (!v)
                 continue;
             if (!json_is_null(v)) {
                 if (has_member(body, STAFF_KEYS[k].ref_camel, STAFF_KEYS[k].ref_snake)) {
@@ -179,7 +179,7 @@ static int pseudonymise(json_t *ev, const pseudonym_t *ps, char *err, size_t err
                              b, key);
                     return -EINVAL;
                 }
-                if (ps == NULL) {
+                if (!ps) {
                     snprintf(err, errlen,
                              "%s.%s: a staff number needs the agency's pseudonym key "
                              "(--pseudonym-key FILE); it is never sent as it is",
@@ -196,7 +196,7 @@ static int pseudonymise(json_t *ev, const pseudonym_t *ps, char *err, size_t err
                 }
                 /* a null ref under either name would clash with the new one */
                 json_object_del(body, STAFF_KEYS[k].ref_snake);
-                if ((r = json_string(ref)) == NULL ||
+                if (!(r = json_string(ref)) ||
                     json_object_set_new(body, STAFF_KEYS[k].ref_camel, r) != 0) {
                     snprintf(err, errlen, "out of memory");
                     return -ENOMEM;
@@ -240,7 +240,7 @@ static int refs_pseudonymous(const Cohort__V1__Event *ev, char *err, size_t errl
         if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->type != PROTOBUF_C_TYPE_MESSAGE ||
             *(const uint32_t *)((const char *)ev + f->quantifier_offset) != f->id)
             continue;
-        if ((body = *(ProtobufCMessage *const *)((const char *)ev + f->offset)) == NULL)
+        if (!(body = *(ProtobufCMessage *const *)((const char *)ev + f->offset)))
             continue;
         for (unsigned k = 0; k < body->descriptor->n_fields; k++) {
             const ProtobufCFieldDescriptor *g = &body->descriptor->fields[k];
@@ -251,7 +251,7 @@ static int refs_pseudonymous(const Cohort__V1__Event *ev, char *err, size_t errl
                 continue;
             char fb[64], gb[64];
             v = *(const char *const *)((const char *)body + g->offset);
-            if (v != NULL && *v && !pseudonym_is_ref(v)) {
+            if (v && *v && !pseudonym_is_ref(v)) {
                 snprintf(err, errlen,
                          "%s.%s: not a pseudonym (p1: and 32 characters of a-z 2-7); give the "
                          "staff number as %s with --pseudonym-key FILE, or pass --raw-refs if "
@@ -276,11 +276,11 @@ Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
 
     /* Every staff-number key contains "taff"; a record that spells one with
      * JSON escapes is refused below as having an unknown field. */
-    if (derive || memmem(text, len, "taff", 4) != NULL)
+    if (derive || memmem(text, len, "taff", 4))
         o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-    if (o != NULL && json_is_object(o))
+    if (o && json_is_object(o))
         rc = pseudonymise(o, ps, raw, sizeof raw);
-    if (rc > 0 && (rewritten = json_dumps(o, JSON_COMPACT)) == NULL) {
+    if (rc > 0 && !(rewritten = json_dumps(o, JSON_COMPACT))) {
         rc = -ENOMEM;
         snprintf(raw, sizeof raw, "out of memory");
     }
@@ -292,7 +292,7 @@ Cohort__V1__Event *intake_jsonl_with(const char *text, size_t len, int derive,
     ev = rewritten ? cohort_json_to_event(rewritten, strlen(rewritten), raw, sizeof raw)
                    : cohort_json_to_event(text, len, raw, sizeof raw);
     free(rewritten);
-    if (ev == NULL) {
+    if (!ev) {
         intake_redact(err, errlen, raw[0] ? raw : "cannot parse");
         json_decref(o);
         return NULL;
@@ -329,7 +329,7 @@ static void problem(build_t *b, const char *what, uint32_t n, const char *msg)
     b->f->nproblems++;
     if (b->f->nproblems > INTAKE_MAX_PROBLEMS)
         return;
-    if (what != NULL)
+    if (what)
         len = snprintf(line, sizeof line, "%s %u: %s\n", what, n, msg);
     else
         len = snprintf(line, sizeof line, "%s\n", msg);
@@ -338,7 +338,7 @@ static void problem(build_t *b, const char *what, uint32_t n, const char *msg)
     if ((size_t)len >= sizeof line)
         len = sizeof line - 1;
     char *np = realloc(b->f->problems, b->problems_len + (size_t)len + 1);
-    if (np == NULL) {
+    if (!np) {
         b->oom = 1;
         return;
     }
@@ -363,7 +363,7 @@ int intake_line(const char *text, size_t len, const pseudonym_t *ps, int raw_ref
     if (intake_skip(text, len))
         return 0;
     *out = intake_jsonl_with(text, len, 1, ps, raw_refs, err, errlen);
-    if (*out == NULL && errlen > 0 && err[0] == '\0')
+    if (!*out && errlen > 0 && err[0] == '\0')
         snprintf(err, errlen, "cannot parse");
     return *out != NULL ? 1 : -EINVAL;
 }
@@ -372,14 +372,14 @@ int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t l
 {
     size_t len = protobuf_c_message_get_packed_size(&ev->base);
 
-    if (ev->event_id.len != 16 || ev->event_id.data == NULL)
+    if (ev->event_id.len != 16 || !ev->event_id.data)
         return -EINVAL; /* an eventId of another length: it has no outbox id */
     if (len + 64 > COHORT_CLIENT_MAX_FRAME)
         return -EMSGSIZE;
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 256;
         outbox_item_t *ni = realloc(b->items, nc * sizeof *ni);
-        if (ni == NULL)
+        if (!ni)
             return -ENOMEM;
         b->items = ni;
         b->cap = nc;
@@ -389,7 +389,7 @@ int intake_batch_push(intake_batch_t *b, const Cohort__V1__Event *ev, uint64_t l
         while (nc < b->mem_len + len)
             nc *= 2;
         uint8_t *nm = realloc(b->mem, nc);
-        if (nm == NULL)
+        if (!nm)
             return -ENOMEM;
         b->mem = nm;
         b->mem_cap = nc;
@@ -481,11 +481,11 @@ static int csv_row(void *arg, json_t *obj, uint32_t row)
     }
     rc = 0;
     text = json_dumps(obj, JSON_COMPACT);
-    if (text == NULL)
+    if (!text)
         return -ENOMEM;
     ev = cohort_json_to_event(text, strlen(text), raw, sizeof raw);
     free(text);
-    if (ev == NULL) {
+    if (!ev) {
         intake_redact(err, sizeof err, raw[0] ? raw : "cannot parse");
         problem(b, "row", row, err);
         return 0;
@@ -554,7 +554,7 @@ int intake_file_with(const char *path, const char *name, const pseudonym_t *ps, 
         snprintf(err, errlen, "%s is empty", name);
         goto out;
     }
-    if ((text = malloc((size_t)st.st_size + 1)) == NULL)
+    if (!(text = malloc((size_t)st.st_size + 1)))
         goto nomem;
     while (len < (size_t)st.st_size) {
         ssize_t r = read(fd, text + len, (size_t)st.st_size - len);
@@ -639,7 +639,7 @@ out:
 
 void intake_file_free(intake_file_t *f)
 {
-    if (f == NULL)
+    if (!f)
         return;
     free(f->items);
     free(f->problems);

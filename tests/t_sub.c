@@ -298,7 +298,7 @@ static void fake_restart(fake_t *f, int reopen)
     f->hb_rev = 0;
     f->pending = 0;
     for (size_t i = 0; i < f->n; i++) {
-        if (f->t[i].doc == NULL)
+        if (!f->t[i].doc)
             continue;
         f->t[o] = f->t[i];
         f->t[o].rev = 1;
@@ -328,7 +328,7 @@ static size_t fake_entries(fake_t *f, const uint8_t *ident, size_t il, const cha
     for (size_t i = 0; i < f->n; i++) {
         ftopic_t *t = &f->t[i];
         char *e;
-        if (t->doc == NULL || !starts(t->topic, prefix))
+        if (!t->doc || !starts(t->topic, prefix))
             continue;
         e = envelope(t->topic, f->epoch, t->rev, t->seq, t->doc);
         zmq_send(f->router, ident, il, ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -398,7 +398,7 @@ static void fake_serve(fake_t *f)
         p = json_string_value(json_object_get(j, "snapshot"));
         if (f->ignore > 0) {
             f->ignore--;
-        } else if (p == NULL || f->error_next > 0) {
+        } else if (!p || f->error_next > 0) {
             if (f->error_next > 0)
                 f->error_next--;
             zmq_send(f->router, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
@@ -421,7 +421,7 @@ static void fake_serve(fake_t *f)
 static void fake_tick(fake_t *f)
 {
     uint64_t now = ms_now();
-    if (f->pub == NULL)
+    if (!f->pub)
         return;
     fake_subs(f);
     fake_serve(f);
@@ -489,7 +489,7 @@ static void on_update(void *arg, const cohort_sub_doc_t *d)
     cohort_sub_doc_t g;
     r->updates++;
     r->from_snapshot += d->snapshot;
-    if (d->doc == NULL) {
+    if (!d->doc) {
         r->removals++;
         if (cohort_sub_get(r->sub, d->topic, &g) != -ENOENT)
             r->bad_doc++;
@@ -531,7 +531,7 @@ static cohort_sub_t *sub_new(fake_t *f, rec_t *r, cohort_sub_opts_t *o, const ch
     o->on_event = on_event;
     o->arg = r;
     r->sub = cohort_sub_new(o);
-    if (r->sub == NULL) {
+    if (!r->sub) {
         diag("cohort_sub_new: %s", strerror(errno));
         exit(1);
     }
@@ -670,7 +670,7 @@ static int same_as_fake(rec_t *r, fake_t *f, const char *prefix, int verbose)
         cohort_sub_doc_t d;
         json_t *want;
         int eq;
-        if (t->doc == NULL || !starts(t->topic, prefix))
+        if (!t->doc || !starts(t->topic, prefix))
             continue;
         live++;
         if (cohort_sub_get(r->sub, t->topic, &d) != 0) {
@@ -1453,7 +1453,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "--fake-publisher") == 0)
         return fake_publisher(argc, argv);
     snprintf(dir, sizeof dir, "/tmp/t_sub.XXXXXX");
-    if (mkdtemp(dir) == NULL) {
+    if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;
     }
