@@ -1,6 +1,9 @@
 /* cohort_json.c: the proto3 JSON mapping for cohort.v1 messages, walking
  * the protobuf-c descriptors (jansson for JSON, libsodium for base64).
  *
+ * About 1,000 lines on purpose: the mapping both ways (to and from JSON)
+ * shares the descriptor walk and the rules below, read together.
+ *
  * Contract: see cohort_json.h. The details settled here:
  * - Names: output is lowerCamelCase (protoc's json_name); input matches the
  *   camel or the snake form. Unknown keys, a field given twice (in either
