@@ -243,10 +243,13 @@ int make_keys(const args_t *a)
         fprintf(stderr, PROG ": --make-keys: cannot write %s: %s\n", path, strerror(errno));
         goto out;
     }
+    /* all the bench's connections come from one address: the daemon's
+     * default limit per address (16) would close the setup connection */
     printf("wrote %u keypairs and the access file to %s; run:\n"
-           "  cohortd --key %s/server.key --access-file %s/access ...\n"
+           "  cohortd --key %s/server.key --access-file %s/access "
+           "--max-agent-connections-per-address %u ...\n"
            "  " PROG " --keys %s --agents %u ...\n",
-           a->agents + 2, dir, dir, dir, dir, a->agents);
+           a->agents + 2, dir, dir, dir, a->agents + 2, dir, a->agents);
     rc = 0;
 out:
     if (fd >= 0 && close(fd) != 0 && rc == 0) {
