@@ -52,19 +52,20 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The plain-line period: $COHORT_PROGRESS_INTERVAL_S (1-3600) or 10 s. */
+/* The plain-line period: $COHORT_PROGRESS_INTERVAL_S (seconds, 0.1-3600,
+ * decimals allowed) or 10 s; anything else is ignored. */
 static unsigned plain_period(void)
 {
     const char *s = getenv("COHORT_PROGRESS_INTERVAL_S");
     char *end;
-    unsigned long v;
+    double v;
     if (!s || !*s)
         return PLAIN_PERIOD_MS;
     errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v < 1 || v > 3600)
+    v = strtod(s, &end);
+    if (errno || *end || !(v >= 0.1 && v <= 3600))
         return PLAIN_PERIOD_MS;
-    return (unsigned)v * 1000u;
+    return (unsigned)(v * 1000.0 + 0.5);
 }
 
 /* A terminal that understands "\r" and "\x1b[K". */

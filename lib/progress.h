@@ -9,7 +9,7 @@
  *   fitted to the terminal's width. progress_done leaves the final state
  *   on its line ("... in 0:42 (1,234/s)") and ends it with a newline.
  * - Not a terminal (a log, a pipe): plain lines, one every interval (10 s;
- *   $COHORT_PROGRESS_INTERVAL_S, 1-3600, changes it) while the run lasts,
+ *   $COHORT_PROGRESS_INTERVAL_S, 0.1-3600 s, changes it) while the run lasts,
  *   and a final line at progress_done if any line was printed before, or
  *   always in PROGRESS_ALWAYS mode. A run shorter than the interval is
  *   therefore silent in PROGRESS_AUTO mode (logs stay as they were).

@@ -224,8 +224,11 @@ SKIP: {
                            '/dev/null'], timeout => 120);
     like($out, qr/\rrebuild \[#+\] 100%  [\d,]+ events in /, 'cohortctl rebuild draws a bar');
 
-    # not a terminal: plain lines, every interval and at the end
-    local $ENV{COHORT_PROGRESS_INTERVAL_S} = 1;
+    # not a terminal: plain lines, every interval and at the end. The run
+    # (15,000 duplicates, one in flight at a time) must outlast one interval:
+    # at 1 s it did not on a fast machine (CI, stop 23); at 0.1 s it gives
+    # about 8 lines here.
+    local $ENV{COHORT_PROGRESS_INTERVAL_S} = '0.1';
     my $err;
     ($rc, $out, $err) = run_cmd([$agent, 'send', '-q', '--window', '1', '--endpoint', $d->{endpoint},
                                  $slow], timeout => 120);
