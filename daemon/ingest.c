@@ -5,22 +5,25 @@
  * publish), with the batch structure all stages share; the decoding, the
  * rules, the store, the projections and the publisher are their own files.
  *
- * A batch goes through three stages, each batch in one stage at a time:
- *   open     fills on the loop thread;
- *   writing  a worker job: dedupe, domain rules, an unsynced write (the
- *            events are in the log, not yet durable), render;
- *   syncing  a worker job: fdatasync of the WAL (store_sync);
+ * A batch goes through these stages (pipeline.h has the state machine,
+ * with no I/O; this file performs its steps):
+ *   open      fills on the loop thread;
+ *   writing   a worker job (write_cb): dedupe, domain rules, an unsynced
+ *             write (the events are in the log, not yet durable), render;
+ *   written   waits for the sync in progress (at most one batch);
+ *   syncing   a worker job (sync_cb): fdatasync of the WAL (store_sync);
  * and is answered and published on the loop only after its sync returns.
  * The next batch is written while the previous one syncs, so the write and
- * the render are off the critical path. At most one written batch waits for
- * the sync in progress (stage "written"), so four batches cover it all.
- * Syncs complete in batch order, and a sync covers every earlier write, so
- * a batch is durable when its own sync returns. At low load (a small batch,
- * nothing in flight) both stages run on the loop instead: commit_inline,
- * which hands only the sync to a worker when status documents are due, so
- * that rendering them overlaps the fdatasync instead of delaying it.
- * Each batch owns the arena its events were decoded into, so the worker
- * reads the decoded events without copying. */
+ * the render are off the critical path; four batches cover it all. Syncs
+ * complete in batch order, and a sync covers every earlier write, so a
+ * batch is durable when its own sync returns. At low load (a small batch,
+ * nothing in flight) the batch is "inline" instead: write_inline writes and
+ * syncs it on the loop, saving four thread hand-offs; when status documents
+ * are due, only its sync goes to a job ("inline-syncing") and the loop
+ * renders them meanwhile, so that rendering overlaps the fdatasync instead
+ * of delaying it. When status documents are rendered is render_sched.c's
+ * business. Each batch owns the arena its events were decoded into, so the
+ * worker reads the decoded events without copying. */
 #include "ingest.h"
 #include "cohort_grow.h"
 #include "endpoint.h"
@@ -38,6 +41,8 @@
 #include "checkpoint.h"
 #include "codec.h"
 #include "log.h"
+#include "pipeline.h"
+#include "render_sched.h"
 #include "request.h"
 #include "validate.h"
 #include "vault.h"
@@ -69,10 +74,9 @@
 #define HANDSHAKE_MS 10000
 #define REPLY_SHORT 512 /* a reply this small is always sent, and not counted */
 #define LINGER_MS 2000  /* time given to unsent acks at close */
-#define NPEND 4         /* batches: open, writing, written, syncing */
 #define INLINE_MAX                                                                                 \
-    256                    /* a batch this small, with nothing in flight, is committed             \
-                              on the loop (commit_inline) */
+    256                    /* a batch this small, with nothing in flight, is written and           \
+                              synced on the loop (write_inline) */
 #define ID_MAX 64          /* event_id bytes echoed in a rejection ack */
 #define REOPEN_MIN_MS 100  /* store reopen retries back off from this ... */
 #define REOPEN_MAX_MS 1000 /* ... doubling up to this */
@@ -83,11 +87,6 @@
  * to its purge. */
 #define PURGE_EVERY_MS 5000
 #define PURGE_RETRY_MS 50 /* the purge timer found the write stage busy: look again */
-/* After rendering for T the documents of a batch of n events, nothing
- * renders for min(n - 1, RENDER_DUTY) * T: at low load (one event per
- * batch) only coalesce_ms holds rendering back; under load it takes at most
- * a tenth of the write stage's time. */
-#define RENDER_DUTY 9
 
 /* One request (frame) in a batch. */
 typedef struct {
@@ -111,20 +110,6 @@ typedef struct {
                                     bits 1 << AimGroup (decide) */
 } ev_t;
 
-/* Render coalescing for one topic (worker-owned). */
-typedef struct {
-    char *name;       /* the topic, the hash key */
-    uint64_t last_ms; /* when it was last rendered (monotonic) */
-    int pending;      /* changed since, not rendered yet */
-    UT_hash_handle hh;
-} rtopic_t;
-
-/* A status document rendered by the worker, published by the loop. */
-typedef struct {
-    char *topic; /* malloc'd */
-    char *doc;   /* malloc'd JSON, or NULL when the topic went away */
-} update_t;
-
 /* When an agency was last seen (loop thread; ingest_each_agency). */
 typedef struct {
     UT_hash_handle hh; /* agencies by name */
@@ -137,14 +122,16 @@ const double ingest_batch_bounds[INGEST_BATCH_BUCKETS] = {
 const double ingest_latency_bounds[INGEST_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
-/* A batch of requests on its way to the store. */
+/* A batch of requests on its way to the store; its stage is the
+ * pipeline's (pipeline.h), batch i being pend[i]. */
 typedef struct {
+    ingest_t *owner;   /* the ingest it belongs to */
+    uv_work_t job;     /* its write or sync job (data: the batch) */
     store_batch_t *sb; /* the events to store */
     codec_t *codec;    /* arena of the decoded events */
     uint32_t *item_ev; /* store item index -> index in evs */
     size_t cap_item_ev;
-    update_t *updates; /* status documents to publish after the commit */
-    size_t nupdates, capupdates;
+    rsched_list_t updates;  /* status documents to publish after the commit */
     uint64_t head;          /* log head after the commit */
     uint64_t render_due_ms; /* a held-back topic is due then (0 = none) */
     uint64_t purge_at_ms;   /* after its write: a purge is owed, due then (0 = none) */
@@ -168,13 +155,10 @@ struct ingest_t {
     const proj_config_t *proj_cfg; /* for rebuilding the projections */
     publish_t *pub;                /* borrowed, or NULL */
     uint64_t checkpoint_every;     /* accepted events between checkpoints (0 = never) */
-    unsigned coalesce_ms;          /* a topic is rendered at most once per this */
     validate_ref_form_t ref_form;  /* refs accepted (validate.h) */
-    rtopic_t *rtopics;             /* coalescing state per topic (worker; loop when idle) */
-    uint64_t render_next_ns;       /* no topic renders before this uv_hrtime (same owner) */
-    size_t npending;               /* topics held back (worker; loop when idle) */
+    rsched_t *rs;                  /* when documents render (write stage: worker, loop when
+                                      no write job runs) */
     uv_timer_t due;                /* runs a render-only job for held-back topics */
-    int due_inited;                /* due was initialised: must be closed */
     uv_timer_t purge_timer;        /* runs a job for an owed purge when it is due (loop) */
     int handles;                   /* timers initialised and not yet closed (loop) */
     uint64_t since_checkpoint;     /* accepted since the last checkpoint (worker) */
@@ -183,15 +167,8 @@ struct ingest_t {
     uint64_t retry_at_ms;          /* store_down: no reopen is tried before this (worker) */
     unsigned backoff_ms;           /* store_down: wait after the next failed reopen (worker) */
     char down_why[256];            /* store_down: the last failure's reason (worker) */
-    pend_t pend[NPEND];            /* the batches, each open, writing, written, syncing or free */
-    pend_t *open;                  /* filling on the loop thread */
-    pend_t *writing;               /* in the write job, or NULL */
-    pend_t *written;               /* written, waiting for the sync in progress, or NULL */
-    pend_t *syncing;               /* in the sync job, or NULL */
-    uv_work_t wjob;                /* the write job */
-    uv_work_t sjob;                /* the sync job */
-    int sync_failed;               /* a sync failed: later writes are not durable (loop) */
-    int down_seen;                 /* the last write failed: no reopen beside a sync (loop) */
+    pend_t pend[PIPELINE_BATCHES]; /* the batches */
+    pipeline_t *pl;                /* their stages (loop) */
     uint64_t head;                 /* last durable sequence */
     ingest_stats_t st;             /* counters */
     int full;                      /* bridge paused because open is full */
@@ -199,10 +176,6 @@ struct ingest_t {
     vault_t *vault;                /* seals registrations, destroys erased keys (worker) */
     int purge_owed;         /* an erasure's key awaits store_purge (worker; loop when idle) */
     uint64_t last_purge_ms; /* when the last purge ran (worker; loop when idle) */
-    int on_loop;            /* write_cb is running inline on the loop (commit_inline) */
-    int render_later;       /* write_cb leaves the render to commit_inline */
-    int loop_synced;        /* the sync in flight was handed off by commit_inline: small
-                               batches wait for it and are then committed inline */
     void (*done)(void *);   /* stop callback */
     void *done_arg;
     uint8_t *pack; /* scratch for re-encoding one event */
@@ -238,20 +211,11 @@ static long put(pend_t *p, const void *data, size_t len, int nul)
     return (long)off;
 }
 
-static void updates_free(pend_t *p)
-{
-    for (size_t i = 0; i < p->nupdates; i++) {
-        free(p->updates[i].topic);
-        free(p->updates[i].doc);
-    }
-    p->nupdates = 0;
-}
-
 static void pend_reset(pend_t *p)
 {
     store_batch_reset(p->sb);
     codec_reset(p->codec);
-    updates_free(p);
+    rsched_list_clear(&p->updates);
     p->nreqs = p->nevs = p->nbytes = 0;
     p->rc = 0;
     p->err[0] = 0;
@@ -261,9 +225,7 @@ static void pend_reset(pend_t *p)
 
 static void pend_free(pend_t *p)
 {
-    if (p->codec)
-        updates_free(p);
-    free(p->updates);
+    rsched_list_free(&p->updates);
     free(p->item_ev);
     codec_destroy(&p->codec);
     store_batch_destroy(&p->sb);
@@ -271,6 +233,12 @@ static void pend_free(pend_t *p)
     free(p->evs);
     free(p->bytes);
     memset(p, 0, sizeof *p);
+}
+
+/* The batch filling on the loop. */
+static pend_t *open_batch(ingest_t *self)
+{
+    return &self->pend[pipeline_open(self->pl)];
 }
 
 static int64_t now_us(void)
@@ -437,7 +405,7 @@ static void take(ingest_t *self, const request_t *rq, const Cohort__V1__IngestRe
 {
     const void *frame = zmq_msg_data(rq->body);
     size_t frame_len = zmq_msg_size(rq->body);
-    pend_t *p = self->open;
+    pend_t *p = open_batch(self);
     const Cohort__V1__Batch *b = req->batch;
     size_t evs0 = p->nevs, bytes0 = p->nbytes, items0 = store_batch_count(p->sb);
     codec_span_t *raw = NULL;
@@ -525,7 +493,7 @@ static void handle(ingest_t *self, zmq_msg_t *parts, int nparts)
                   "this connection's key is no longer allowed (revoked or changed)");
         return;
     }
-    rc = codec_decode(self->open->codec, zmq_msg_data(rq.body), zmq_msg_size(rq.body), &req,
+    rc = codec_decode(open_batch(self)->codec, zmq_msg_data(rq.body), zmq_msg_size(rq.body), &req,
                       &reason);
     if (rc != COHORT__V1__FRAME_ERROR__FRAME_OK) {
         reply_now(self, &rq.peer, req ? req->request_id : 0, rc, reason);
@@ -656,102 +624,12 @@ static uint64_t mono_ms(void)
     return uv_hrtime() / 1000000;
 }
 
-/* Write stage (worker, or loop when no write job runs): marks the topics
- * the projections changed as held back. */
-static void collect(ingest_t *self)
+/* Write stage (worker, or loop when no write job runs): renders into p
+ * the status documents due (render_sched.h), or all held back (at start
+ * and stop), and notes when the first one still held back is due. */
+static void render(ingest_t *self, pend_t *p, int all)
 {
-    char **topics = NULL;
-    size_t n = proj_take_dirty(*self->proj, &topics);
-    rtopic_t *t;
-    for (size_t i = 0; i < n; i++) {
-        HASH_FIND_STR(self->rtopics, topics[i], t);
-        if (!t && (t = calloc(1, sizeof *t))) {
-            t->name = topics[i];
-            topics[i] = NULL;
-            HASH_ADD_KEYPTR(hh, self->rtopics, t->name, strlen(t->name), t);
-        }
-        if (t && !t->pending) {
-            t->pending = 1;
-            self->npending++;
-        }
-    }
-    proj_strv_free(topics, n);
-}
-
-/* Write stage: collects the changed topics; returns 1 if one held back
- * topic is due for rendering now (coalesce_ms since its last render, and
- * past the render gate), else 0. */
-static int render_wanted(ingest_t *self)
-{
-    uint64_t now = mono_ms();
-    int due = 0;
-    rtopic_t *t, *tmp;
-    collect(self);
-    if (!self->npending || uv_hrtime() < self->render_next_ns)
-        return 0;
-    HASH_ITER(hh, self->rtopics, t, tmp)
-    {
-        if (t->pending && now - t->last_ms >= self->coalesce_ms) {
-            due = 1;
-            break;
-        }
-    }
-    return due;
-}
-
-/* Write stage: renders the status documents that changed, each topic at
- * most once per coalesce_ms, and none for up to RENDER_DUTY times as long
- * as the last rendering took (see RENDER_DUTY); the rest are held back,
- * and p->render_due_ms says when the first of them is due. all = 1 renders
- * everything held back now (at stop). */
-static void render_topics(ingest_t *self, pend_t *p, int all)
-{
-    uint64_t now = mono_ms(), due = 0, t0 = uv_hrtime();
-    uint64_t gate = all ? 0 : (self->render_next_ns + 999999) / 1000000; /* in ms, rounded up */
-    int gated = !all && t0 < self->render_next_ns;
-    size_t rendered = 0;
-    rtopic_t *t, *tmp;
-    collect(self);
-    p->render_due_ms = 0;
-    if (!self->npending)
-        return;
-    HASH_ITER(hh, self->rtopics, t, tmp)
-    {
-        if (!t->pending)
-            continue;
-        uint64_t at = t->last_ms + self->coalesce_ms;
-        if (at < gate)
-            at = gate;
-        if (!all && (now < at || gated)) {
-            if (!due || at < due)
-                due = at;
-            continue;
-        }
-        if (cohort_grow((void **)&p->updates, &p->capupdates, p->nupdates + 1, sizeof *p->updates) <
-            0)
-            break; /* stays pending: tried again on the next commit */
-        update_t *u = &p->updates[p->nupdates];
-        if (!(u->topic = strdup(t->name)))
-            break;
-        u->doc = proj_render(*self->proj, t->name);
-        p->nupdates++;
-        rendered++;
-        t->last_ms = now;
-        t->pending = 0;
-        self->npending--;
-    }
-    if (rendered) {
-        uint64_t t1 = uv_hrtime(), f = p->nevs > 1 ? p->nevs - 1 : 0;
-        self->render_next_ns = t1 + (f < RENDER_DUTY ? f : RENDER_DUTY) * (t1 - t0);
-    }
-    if (self->npending && !due)
-        due = now + 1; /* held back by out-of-memory: retry soon */
-    p->render_due_ms = due;
-}
-
-static void render(ingest_t *self, pend_t *p)
-{
-    render_topics(self, p, 0);
+    p->render_due_ms = rsched_render(self->rs, *self->proj, p->nevs, all, &p->updates);
 }
 
 /* Worker, after a failed write: reopens the store (RocksDB stays read-only
@@ -840,8 +718,11 @@ static void purge(ingest_t *self)
                (unsigned long long)store_head(self->store), (unsigned long long)(mono_ms() - t0));
 }
 
-/* Worker: the write stage (see the file comment). */
-static void write_stage(ingest_t *self, pend_t *p)
+/* The write stage (see the file comment): on_worker = 1 in the write job,
+ * which renders the documents due and may run a purge; 0 inline on the
+ * loop (write_inline), which renders itself (beside the sync when it can)
+ * and leaves a purge to a job. */
+static void write_stage(ingest_t *self, pend_t *p, int on_worker)
 {
     if (self->store_down && (p->rc = recover(self, p)) < 0) {
         store_batch_fail(p->sb);
@@ -881,8 +762,8 @@ static void write_stage(ingest_t *self, pend_t *p)
         return;
     }
     p->head = store_head(self->store);
-    if (!self->render_later)
-        render(self, p);
+    if (on_worker)
+        render(self, p, 0);
     self->since_checkpoint += store_batch_accepted(p->sb);
     if (self->checkpoint_every && self->since_checkpoint >= self->checkpoint_every) {
         char err[256];
@@ -891,19 +772,16 @@ static void write_stage(ingest_t *self, pend_t *p)
         self->since_checkpoint = 0;
     }
     self->purge_owed |= erased;
-    if (purge_due(self) && !self->on_loop)
+    if (purge_due(self) && on_worker)
         purge(self);
 }
 
-/* Worker (or loop: commit_inline): the write stage, then, if a purge is
- * still owed (the write failed, it ran inline on the loop, the rate limit
- * held it back, or it failed), when it is due: the loop's purge timer
- * comes back for it once this batch is answered. */
-static void write_cb(uv_work_t *w)
+/* Write stage, after the write: if a purge is still owed (the write
+ * failed, it ran inline on the loop, the rate limit held it back, or it
+ * failed), notes in p when it is due: the loop's purge timer comes back for
+ * it once p is answered. */
+static void note_purge(ingest_t *self, pend_t *p)
 {
-    ingest_t *self = w->data;
-    pend_t *p = self->writing;
-    write_stage(self, p);
     p->purge_at_ms = 0;
     if (self->purge_owed) {
         uint64_t now = mono_ms(), at = self->last_purge_ms + PURGE_EVERY_MS;
@@ -911,6 +789,14 @@ static void write_cb(uv_work_t *w)
         if (p->rc < 0 && p->purge_at_ms < now + REOPEN_MIN_MS)
             p->purge_at_ms = now + REOPEN_MIN_MS; /* the store is failing: no busy retries */
     }
+}
+
+/* Worker: the write job of the WRITING stage. */
+static void write_cb(uv_work_t *w)
+{
+    pend_t *p = w->data;
+    write_stage(p->owner, p, 1);
+    note_purge(p->owner, p);
 }
 
 /* Loop: notes that agency had an event acked ACCEPTED or DUPLICATE at now_s. */
@@ -1007,8 +893,6 @@ static void answer(ingest_t *self, pend_t *p)
     }
 }
 
-static void after_write_cb(uv_work_t *w, int status);
-static void after_sync_cb(uv_work_t *w, int status);
 static void commit_next(ingest_t *self, int force);
 
 /* Loop: held-back topics are due and no commit is running. */
@@ -1028,7 +912,7 @@ static void on_purge(uv_timer_t *h)
     ingest_t *self = h->data;
     if (self->stopping)
         return; /* finish() purges */
-    if (self->writing || self->written) {
+    if (pipeline_write_busy(self->pl)) {
         uv_timer_start(&self->purge_timer, on_purge, PURGE_RETRY_MS, 0);
         return;
     }
@@ -1044,7 +928,7 @@ static void on_purge(uv_timer_t *h)
         return;
     }
     commit_next(self, 1);
-    if (!self->writing) /* not now (a failed sync still in flight): look again */
+    if (!pipeline_write_busy(self->pl)) /* not now (a failed sync in flight): look again */
         uv_timer_start(&self->purge_timer, on_purge, PURGE_RETRY_MS, 0);
 }
 
@@ -1067,8 +951,8 @@ static void publish(ingest_t *self, pend_t *p)
 {
     if (!self->pub || p->rc < 0)
         return;
-    for (size_t i = 0; i < p->nupdates; i++)
-        if (publish_update(self->pub, p->updates[i].topic, p->updates[i].doc, p->head) < 0)
+    for (size_t i = 0; i < p->updates.n; i++)
+        if (publish_update(self->pub, p->updates.v[i].topic, p->updates.v[i].doc, p->head) < 0)
             cohort_log(LOG_WARNING, "publish: out of memory; a status update was dropped");
     publish_set_seq(self->pub, p->head);
 }
@@ -1078,12 +962,12 @@ static void publish(ingest_t *self, pend_t *p)
 static void finish(ingest_t *self)
 {
     void (*done)(void *) = self->done;
-    pend_t *p = self->open;
+    pend_t *p = open_batch(self);
     self->done = NULL;
     uv_timer_stop(&self->due);
     uv_timer_stop(&self->purge_timer);
     p->head = self->head;
-    render_topics(self, p, 1);
+    render(self, p, 1);
     publish(self, p);
     pend_reset(p);
     if (self->purge_owed) /* at stop the rate limit no longer matters */
@@ -1091,23 +975,15 @@ static void finish(ingest_t *self)
     done(self->done_arg);
 }
 
-static int idle(const ingest_t *self)
+/* Loop: whether no write job runs (so a render-only job could start). */
+static int no_write_job(const ingest_t *self)
 {
-    return !self->writing && !self->written && !self->syncing;
+    return pipeline_find(self->pl, STAGE_WRITING) < 0;
 }
 
-/* A batch that is in no stage, to become the next open one. */
-static pend_t *free_pend(ingest_t *self)
-{
-    for (int i = 0; i < NPEND; i++) {
-        pend_t *p = &self->pend[i];
-        if (p != self->open && p != self->writing && p != self->written && p != self->syncing)
-            return p;
-    }
-    return NULL; /* cannot happen: four batches, at most three in use */
-}
-
-/* Loop: answers a failed batch (nothing of it stored) and frees it. */
+/* Loop: answers a failed batch (nothing of it stored); it is free again.
+ * why is the reason if the batch itself did not fail (a sync before it
+ * did). */
 static void fail_batch(ingest_t *self, pend_t *p, const char *why)
 {
     if (p->rc == 0) {
@@ -1125,7 +1001,7 @@ static void fail_batch(ingest_t *self, pend_t *p, const char *why)
     arm_purge(self, purge_at);
     /* Without further traffic nothing would retry the store or publish
      * topics held back by earlier, durable batches: a render-only job will. */
-    if (!self->writing && !self->stopping)
+    if (no_write_job(self) && !self->stopping)
         uv_timer_start(&self->due, on_due, REOPEN_MIN_MS, 0);
 }
 
@@ -1145,7 +1021,7 @@ static void observe(uint64_t *counts, uint64_t *isum, double *dsum, const double
 }
 
 /* Loop: a batch is durable (its sync returned, or it stored nothing and
- * nothing before it is pending): ack, publish, free. */
+ * nothing before it is pending): ack, publish; it is free again. */
 static void durable(ingest_t *self, pend_t *p)
 {
     if (self->unavailable_logged)
@@ -1164,165 +1040,165 @@ static void durable(ingest_t *self, pend_t *p)
     uint64_t due = p->render_due_ms;
     arm_purge(self, p->purge_at_ms);
     pend_reset(p);
-    if (due && !self->writing && !self->stopping) {
+    if (due && no_write_job(self) && !self->stopping) {
         uint64_t now = mono_ms();
         uv_timer_start(&self->due, on_due, due > now ? due - now : 0, 0);
     }
 }
 
+/* Worker: the sync job of the SYNCING and INLINE_SYNCING stages. */
 static void sync_cb(uv_work_t *w)
 {
-    ingest_t *self = w->data;
-    pend_t *p = self->syncing;
+    pend_t *p = w->data;
     uint64_t t0 = uv_hrtime();
-    p->rc = store_sync(self->store, p->err, sizeof p->err);
+    p->rc = store_sync(p->owner->store, p->err, sizeof p->err);
     p->io_ns += uv_hrtime() - t0;
 }
 
-/* Loop: moves a written batch to the sync stage (the sync stage is free). */
-static void start_sync(ingest_t *self, pend_t *p)
+/* Loop: queues p's write or sync job. Returns 0, or -EIO once the job
+ * could not be queued and p was answered by after_cb at once (cannot happen
+ * with a valid loop; answer rather than strand). */
+static int queue_job(ingest_t *self, pend_t *p, uv_work_cb work_cb, uv_after_work_cb after_cb)
 {
-    if (store_batch_accepted(p->sb) == 0 && !self->syncing) {
-        durable(self, p); /* stored nothing, and nothing before it waits */
-        return;
-    }
-    self->syncing = p;
-    self->sjob.data = self;
-    if (uv_queue_work(self->loop, &self->sjob, sync_cb, after_sync_cb) != 0) {
-        p->rc = -EIO; /* cannot happen with a valid loop; answer rather than strand */
-        snprintf(p->err, sizeof p->err, "uv_queue_work failed");
-        after_sync_cb(&self->sjob, 0);
+    p->job.data = p;
+    if (uv_queue_work(self->loop, &p->job, work_cb, after_cb) == 0)
+        return 0;
+    p->rc = -EIO;
+    snprintf(p->err, sizeof p->err, "uv_queue_work failed");
+    after_cb(&p->job, 0);
+    return -EIO;
+}
+
+static void after_write_cb(uv_work_t *w, int status);
+static void after_sync_cb(uv_work_t *w, int status);
+static void write_inline(ingest_t *self, pend_t *p);
+
+/* Loop: performs one step the pipeline asked for (pipeline.h). */
+static void step(ingest_t *self, pipe_step_t s)
+{
+    pend_t *p = &self->pend[s.batch];
+    switch (s.act) {
+    case PIPE_WRITE_JOB:
+        queue_job(self, p, write_cb, after_write_cb);
+        break;
+    case PIPE_WRITE_INLINE:
+        write_inline(self, p);
+        break;
+    case PIPE_SYNC_JOB:
+        queue_job(self, p, sync_cb, after_sync_cb);
+        break;
+    case PIPE_ACK:
+        durable(self, p);
+        break;
+    case PIPE_FAIL:
+        fail_batch(self, p, "an earlier write could not be synced");
+        break;
+    case PIPE_WAIT:
+    case PIPE_SYNC_INLINE: /* write_inline's own */
+        break;
     }
 }
 
+/* Loop: after a job, what it unblocked, then the stop if it was the last. */
+static void after_job(ingest_t *self)
+{
+    commit_next(self, 0);
+    if (self->stopping && pipeline_idle(self->pl) && self->done)
+        finish(self);
+}
+
+/* Loop: a sync job returned: SYNCING or INLINE_SYNCING -> durable or
+ * failed, and the batch WRITTEN after it to its sync. */
 static void after_sync_cb(uv_work_t *w, int status)
 {
-    ingest_t *self = w->data;
-    pend_t *p = self->syncing, *next = self->written;
+    pend_t *p = w->data;
+    ingest_t *self = p->owner;
+    pipe_step_t s[2];
     (void)status;
-    self->syncing = NULL;
-    self->written = NULL;
-    self->loop_synced = 0;
-    if (p->rc < 0) {
-        /* Its events (and those written after) are in RocksDB's memtable
-         * but not known to be durable: the store must be reopened before
-         * anything else is written or acked. */
-        self->sync_failed = 1;
-        fail_batch(self, p, "");
-        if (next)
-            fail_batch(self, next, "an earlier write could not be synced");
-    } else {
-        durable(self, p);
-        if (next)
-            start_sync(self, next);
-    }
-    commit_next(self, 0);
-    if (self->stopping && idle(self) && self->done)
-        finish(self);
+    int n = pipeline_synced(self->pl, p->rc == 0, s);
+    for (int i = 0; i < n; i++)
+        step(self, s[i]);
+    after_job(self);
 }
 
+/* Loop: a write job returned: WRITING -> SYNCING, WRITTEN, or failed. */
 static void after_write_cb(uv_work_t *w, int status)
 {
-    ingest_t *self = w->data;
-    pend_t *p = self->writing;
+    pend_t *p = w->data;
+    ingest_t *self = p->owner;
+    pipe_step_t s;
     (void)status;
-    self->writing = NULL;
     self->st.commits++;
-    if (p->rc == 0 && self->sync_failed)
-        p->rc = -EIO, snprintf(p->err, sizeof p->err, "an earlier write could not be synced");
-    self->down_seen = p->rc < 0;
-    if (p->rc < 0)
-        fail_batch(self, p, "");
-    else if (!self->syncing)
-        start_sync(self, p);
-    else
-        self->written = p;
-    commit_next(self, 0);
-    if (self->stopping && idle(self) && self->done)
-        finish(self);
+    pipeline_written(self->pl, p->rc == 0, store_batch_accepted(p->sb) > 0, &s);
+    step(self, s);
+    after_job(self);
 }
 
-/* Loop, nothing in flight, the batch taken for writing is small: writes and
- * syncs it right here. At low load this saves the four thread hand-offs of
- * the two worker jobs (about a third of the ack latency on 2 cores); the
- * loop stops receiving for one fdatasync, and frames queue meanwhile. When
- * status documents are due, only the sync goes to a worker and the loop
- * renders them meanwhile (rendering can take longer than the fdatasync);
- * the batch is then acked by after_sync_cb, as in the pipeline. The
- * write stage's state may be touched here because no write job can run
- * (ingest.h), and the sync job touches only the store's WAL. */
-static void commit_inline(ingest_t *self)
+/* Loop, the INLINE stage (nothing in flight, p is small): writes and syncs
+ * p right here. At low load this saves the four thread hand-offs of the
+ * two worker jobs (about a third of the ack latency on 2 cores); the loop
+ * stops receiving for one fdatasync, and frames queue meanwhile. When
+ * status documents are due, only the sync goes to a job (INLINE_SYNCING)
+ * and the loop renders them meanwhile (rendering can take longer than the
+ * fdatasync); p is then acked by after_sync_cb, as in the pipeline. The
+ * write stage's state may be touched here because no write job runs
+ * (pipeline_take), and the sync job touches only the store's WAL. */
+static void write_inline(ingest_t *self, pend_t *p)
 {
-    pend_t *p = self->writing;
-    self->on_loop = 1; /* a purge waits for a job on the worker */
-    self->render_later = 1;
-    write_cb(&self->wjob);
-    self->render_later = 0;
-    self->on_loop = 0;
-    if (p->rc == 0 && store_batch_accepted(p->sb) > 0 && render_wanted(self)) {
-        self->writing = NULL;
-        self->st.commits++;
-        self->down_seen = 0;
-        self->loop_synced = 1;
-        start_sync(self, p);
-        render(self, p); /* before after_sync_cb can run: it runs on this loop */
+    pipe_step_t s;
+    write_stage(self, p, 0);
+    note_purge(self, p);
+    self->st.commits++;
+    int stored = p->rc == 0 && store_batch_accepted(p->sb) > 0;
+    pipeline_inline_written(self->pl, p->rc == 0, stored,
+                            stored && rsched_wanted(self->rs, *self->proj), &s);
+    if (s.act == PIPE_SYNC_JOB) {
+        if (queue_job(self, p, sync_cb, after_sync_cb) == 0)
+            render(self, p, 0); /* before after_sync_cb can run: it runs on this loop */
         return;
     }
     if (p->rc == 0)
-        render(self, p);
-    uint64_t t0 = uv_hrtime();
-    if (p->rc == 0 && store_batch_accepted(p->sb) > 0 &&
-        (p->rc = store_sync(self->store, p->err, sizeof p->err)) < 0)
-        self->sync_failed = 1; /* as after_sync_cb: reopen before the next write */
-    p->io_ns += uv_hrtime() - t0;
-    self->writing = NULL;
-    self->st.commits++;
-    self->down_seen = p->rc < 0 && !self->sync_failed;
-    if (p->rc < 0)
-        fail_batch(self, p, "");
-    else
-        durable(self, p);
+        render(self, p, 0);
+    if (s.act == PIPE_SYNC_INLINE) {
+        uint64_t t0 = uv_hrtime();
+        p->rc = store_sync(self->store, p->err, sizeof p->err);
+        p->io_ns += uv_hrtime() - t0;
+        pipeline_inline_synced(self->pl, p->rc == 0, &s);
+    }
+    step(self, s);
 }
 
-/* Starts writing the open batch if the write stage is free, no written
- * batch waits, and it is non-empty, or (force) even empty: a render-only
- * job for held-back topics. */
+/* Loop: takes the open batch for writing if the pipeline can (see
+ * pipeline_take): it is non-empty, or (force) even empty: a render-only or
+ * purge job. */
 static void commit_next(ingest_t *self, int force)
 {
-    if (self->writing || self->written || (self->open->nreqs == 0 && !force))
+    pend_t *open = open_batch(self);
+    pipe_take_t in = {.requests = open->nreqs,
+                      .events = store_batch_count(open->sb),
+                      .force = force,
+                      .inline_max = INLINE_MAX};
+    pipe_step_t s;
+    int reopen;
+    if (pipeline_write_busy(self->pl))
+        return; /* and the worker's state below is the write job's */
+    in.needs_worker = self->store_down || self->proj_stale || purge_due(self);
+    if (!pipeline_take(self->pl, &in, &s, &reopen))
         return;
-    if (self->loop_synced && !force && store_batch_count(self->open->sb) <= INLINE_MAX)
-        return; /* after_sync_cb comes back and commits it inline */
-    if ((self->sync_failed || self->down_seen) && self->syncing)
-        return; /* the write job may reopen the store: not beside a sync */
-    if (self->sync_failed) {
+    if (reopen) {
         /* Worker state, set while no job runs (uv_queue_work orders it). */
-        self->sync_failed = 0;
         self->store_down = 1;
         self->proj_stale = 1;
         self->backoff_ms = REOPEN_MIN_MS;
         self->retry_at_ms = mono_ms() + REOPEN_MIN_MS;
         snprintf(self->down_why, sizeof self->down_why, "a WAL sync failed");
     }
-    uv_timer_stop(&self->due); /* every job renders what is due */
-    self->writing = self->open;
-    self->open = free_pend(self);
-    self->wjob.data = self;
+    uv_timer_stop(&self->due);           /* every job renders what is due */
     if (self->full && !self->stopping) { /* the new open batch is empty */
         self->full = 0;
         zbridge_resume(self->bridge);
     }
-    if (!self->syncing && !self->down_seen && !self->store_down && !self->proj_stale &&
-        !purge_due(self) && store_batch_count(self->writing->sb) <= INLINE_MAX) {
-        commit_inline(self);
-        return;
-    }
-    if (uv_queue_work(self->loop, &self->wjob, write_cb, after_write_cb) != 0) {
-        /* Cannot happen with a valid loop; answer rather than strand. */
-        self->writing->rc = -EIO;
-        snprintf(self->writing->err, sizeof self->writing->err, "uv_queue_work failed");
-        after_write_cb(&self->wjob, 0);
-    }
+    step(self, s);
 }
 
 static int is_full(const pend_t *p)
@@ -1339,13 +1215,14 @@ static int on_input(void *arg)
     int more = 1;
     for (int n = 0; n < RECV_CAP; n++) {
         zmq_msg_t parts[ZBRIDGE_MAX_PARTS];
+        pend_t *open = open_batch(self);
         int nparts, rc;
-        if (is_full(self->open) && self->open->nreqs == 0) {
+        if (is_full(open) && open->nreqs == 0) {
             /* Only answered frames (pings, refusals) filled the arena:
              * nothing points into it, so it can simply be emptied. */
-            pend_reset(self->open);
+            pend_reset(open);
         }
-        if (is_full(self->open)) {
+        if (is_full(open)) {
             self->full = 1;
             zbridge_pause(self->bridge);
             more = 0;
@@ -1382,13 +1259,11 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
     self->proj_cfg = o->proj_cfg;
     self->pub = o->pub;
     self->checkpoint_every = o->checkpoint_every;
-    self->coalesce_ms = o->coalesce_ms;
     self->ref_form = o->ref_form;
     self->head = store_head(o->store);
     self->auth = o->auth;
     uv_timer_init(loop, &self->due);
     self->due.data = self;
-    self->due_inited = 1;
     uv_timer_init(loop, &self->purge_timer);
     self->purge_timer.data = self;
     self->handles = 2;
@@ -1406,8 +1281,13 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
         }
         free(flag);
     }
-    self->open = &self->pend[0];
-    for (int i = 0; i < NPEND; i++) {
+    if (!(self->pl = pipeline_new()) || !(self->rs = rsched_new(o->coalesce_ms, NULL, NULL))) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < PIPELINE_BATCHES; i++) {
+        self->pend[i].owner = self;
         self->pend[i].sb = store_batch_new();
         self->pend[i].codec = codec_new();
         if (!self->pend[i].sb || !self->pend[i].codec) {
@@ -1417,9 +1297,9 @@ int ingest_new(ingest_t **out, uv_loop_t *loop, void *zctx, const ingest_opts_t 
         }
     }
     /* The current documents, before any agent can change them. */
-    pend_t *p = self->open;
+    pend_t *p = open_batch(self);
     p->head = self->head;
-    render_topics(self, p, 1);
+    render(self, p, 1);
     publish(self, p);
     pend_reset(p);
     /* Memory per agent connection is bounded by RCV_HWM + 1 frames of at
@@ -1494,7 +1374,7 @@ void ingest_stop(ingest_t *self, void (*done)(void *arg), void *arg)
     if (self->bridge)
         zbridge_pause(self->bridge);
     commit_next(self, 0);
-    if (idle(self) && self->done)
+    if (pipeline_idle(self->pl) && self->done)
         finish(self);
 }
 
@@ -1508,7 +1388,6 @@ static void on_closed(uv_handle_t *h)
 void ingest_destroy(ingest_t **self_p)
 {
     ingest_t *self = self_p ? *self_p : NULL;
-    rtopic_t *t, *tmp;
     if (!self)
         return;
     *self_p = NULL;
@@ -1520,14 +1399,10 @@ void ingest_destroy(ingest_t **self_p)
         zmq_setsockopt(self->router, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(self->router);
     }
-    for (int i = 0; i < NPEND; i++)
+    for (int i = 0; i < PIPELINE_BATCHES; i++)
         pend_free(&self->pend[i]);
-    HASH_ITER(hh, self->rtopics, t, tmp)
-    {
-        HASH_DEL(self->rtopics, t);
-        free(t->name);
-        free(t);
-    }
+    rsched_destroy(&self->rs);
+    pipeline_destroy(&self->pl);
     agency_t *a, *atmp;
     HASH_ITER(hh, self->agencies, a, atmp)
     {
@@ -1539,11 +1414,9 @@ void ingest_destroy(ingest_t **self_p)
     free(self->spans);
     free(self->acks);
     free(self->ackp);
-    if (self->due_inited) {
-        uv_close((uv_handle_t *)&self->due, on_closed);
-        uv_close((uv_handle_t *)&self->purge_timer, on_closed);
-    } else
-        free(self);
+    /* Both timers are initialised right after the allocation in ingest_new. */
+    uv_close((uv_handle_t *)&self->due, on_closed);
+    uv_close((uv_handle_t *)&self->purge_timer, on_closed);
 }
 
 void ingest_settle_connections(void *arg)
