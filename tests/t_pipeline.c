@@ -291,7 +291,8 @@ static void t_inline(void)
     pipeline_synced(pl, 1, ss);
     take(pl, SMALL, 0, &s, &reopen);
     pipeline_inline_written(pl, 1, 0, 0, &s);
-    ok(s.act == PIPE_ACK && pipeline_idle(pl), "an inline batch that stored nothing: acked, no sync");
+    ok(s.act == PIPE_ACK && pipeline_idle(pl),
+       "an inline batch that stored nothing: acked, no sync");
     pipeline_destroy(&pl);
 }
 
