@@ -7,11 +7,11 @@
  *
  * Stages of a batch:
  *
- *   FREE -> OPEN -> WRITING --------> WRITTEN -> SYNCING -> (durable | failed) -> FREE
- *                     |   \______________________/
- *                     |
- *                     +-> INLINE -> (synced on the loop: durable | failed) -> FREE
- *                           \-> INLINE_SYNCING -> (durable | failed) -> FREE
+ *   FREE -> OPEN -+-> WRITING -+-> WRITTEN -> SYNCING -+-> ACK | FAIL -> FREE
+ *                 |            +------------> SYNCING -+
+ *                 |            +-> ACK (stored nothing) | FAIL -> FREE
+ *                 +-> INLINE -+-> ACK | FAIL (written and synced on the loop) -> FREE
+ *                             +-> INLINE_SYNCING -> ACK | FAIL -> FREE
  *
  *   OPEN            filling on the loop; exactly one batch is open.
  *   WRITING         in the write job on a worker.
