@@ -774,9 +774,23 @@ void store_batch_fail(store_batch_t *b)
     fail_all(b);
 }
 
+/* RocksDB counts comparisons and the like per thread unless told not to
+ * (perf level kEnableCount by default): a thread-local access per key
+ * comparison on the write path. The daemon never reads those counters, so
+ * each thread that writes turns them off, once. */
+static void quiet_counters(void)
+{
+    static _Thread_local int done;
+    if (!done) {
+        rocksdb_set_perf_level(rocksdb_disable);
+        done = 1;
+    }
+}
+
 int store_dedupe(store_t *self, store_batch_t *b, char *err, size_t errlen)
 {
     char *e = NULL;
+    quiet_counters();
     b->accepted = 0;
     if (b->n == 0)
         return 0;
@@ -867,6 +881,7 @@ static int write_batch(store_t *self, store_batch_t *b, const rocksdb_writeoptio
 {
     uint64_t next = self->head;
     char *e = NULL;
+    quiet_counters();
     if (self->readonly) {
         fail_all(b);
         snprintf(err, errlen, "store is read-only");
