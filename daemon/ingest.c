@@ -18,12 +18,12 @@
  * complete in batch order, and a sync covers every earlier write, so a
  * batch is durable when its own sync returns. At low load (a small batch,
  * nothing in flight) the batch is "inline" instead: write_inline writes and
- * syncs it on the loop, saving four thread hand-offs; when status documents
- * are due, only its sync goes to a job ("inline-syncing") and the loop
- * renders them meanwhile, so that rendering overlaps the fdatasync instead
- * of delaying it. When status documents are rendered is render_sched.c's
- * business. Each batch owns the arena its events were decoded into, so the
- * worker reads the decoded events without copying. */
+ * syncs it on the loop and acks it, with no thread hand-off on the ack's
+ * path; when status documents are due, a render job renders them on a
+ * worker meanwhile, and they are published when it returns ("rendering"),
+ * so rendering never delays an inline batch's ack. When status documents
+ * are rendered is render_sched.c's business. Each batch owns the arena its events were
+ * decoded into, so the worker reads the decoded events without copying. */
 #include "ingest.h"
 #include "cohort_grow.h"
 #include "endpoint.h"
@@ -720,8 +720,8 @@ static void purge(ingest_t *self)
 
 /* The write stage (see the file comment): on_worker = 1 in the write job,
  * which renders the documents due and may run a purge; 0 inline on the
- * loop (write_inline), which renders itself (beside the sync when it can)
- * and leaves a purge to a job. */
+ * loop (write_inline), whose documents are rendered after its ack
+ * (durable) and which leaves a purge to a job. */
 static void write_stage(ingest_t *self, pend_t *p, int on_worker)
 {
     if (self->store_down && (p->rc = recover(self, p)) < 0) {
@@ -981,9 +981,29 @@ static int no_write_job(const ingest_t *self)
     return pipeline_find(self->pl, STAGE_WRITING) < 0;
 }
 
-/* Loop: answers a failed batch (nothing of it stored); it is free again.
- * why is the reason if the batch itself did not fail (a sync before it
- * did). */
+/* Loop, after its answer: publishes a batch's documents (if it was durable),
+ * arms what it leaves owed (a purge, held-back topics, a retry of a failed
+ * store) and frees it. */
+static void release(ingest_t *self, pend_t *p)
+{
+    int failed = p->rc < 0;
+    uint64_t due = p->render_due_ms, now = mono_ms();
+    publish(self, p);
+    arm_purge(self, p->purge_at_ms);
+    pend_reset(p);
+    if (self->stopping || !no_write_job(self))
+        return;
+    if (failed) /* nothing else would retry the store or publish topics held back
+                   by earlier, durable batches without further traffic: a
+                   render-only job will */
+        uv_timer_start(&self->due, on_due, REOPEN_MIN_MS, 0);
+    else if (due)
+        uv_timer_start(&self->due, on_due, due > now ? due - now : 0, 0);
+}
+
+/* Loop: answers a failed batch (nothing of it stored) and frees it, or,
+ * while its render job is out, leaves that to PIPE_PUBLISH. why is the
+ * reason if the batch itself did not fail (a sync before it did). */
 static void fail_batch(ingest_t *self, pend_t *p, const char *why)
 {
     if (p->rc == 0) {
@@ -996,13 +1016,8 @@ static void fail_batch(ingest_t *self, pend_t *p, const char *why)
                    p->err);
     self->unavailable_logged = 1;
     answer(self, p);
-    uint64_t purge_at = p->purge_at_ms; /* a purge is still owed */
-    pend_reset(p);
-    arm_purge(self, purge_at);
-    /* Without further traffic nothing would retry the store or publish
-     * topics held back by earlier, durable batches: a render-only job will. */
-    if (no_write_job(self) && !self->stopping)
-        uv_timer_start(&self->due, on_due, REOPEN_MIN_MS, 0);
+    if (pipeline_stage(self->pl, (int)(p - self->pend)) != STAGE_RENDERING)
+        release(self, p);
 }
 
 /* Loop: adds v to histogram counts (n bounds, see ingest_hist_t) and to
@@ -1021,7 +1036,8 @@ static void observe(uint64_t *counts, uint64_t *isum, double *dsum, const double
 }
 
 /* Loop: a batch is durable (its sync returned, or it stored nothing and
- * nothing before it is pending): ack, publish; it is free again. */
+ * nothing before it is pending): ack, then publish and free it, or, while
+ * its render job is out, leave that to PIPE_PUBLISH. */
 static void durable(ingest_t *self, pend_t *p)
 {
     if (self->unavailable_logged)
@@ -1036,17 +1052,11 @@ static void durable(ingest_t *self, pend_t *p)
         observe(self->hist.latency, NULL, &self->hist.latency_sum, ingest_latency_bounds,
                 INGEST_LATENCY_BUCKETS, (double)p->io_ns / 1e9);
     answer(self, p);
-    publish(self, p);
-    uint64_t due = p->render_due_ms;
-    arm_purge(self, p->purge_at_ms);
-    pend_reset(p);
-    if (due && no_write_job(self) && !self->stopping) {
-        uint64_t now = mono_ms();
-        uv_timer_start(&self->due, on_due, due > now ? due - now : 0, 0);
-    }
+    if (pipeline_stage(self->pl, (int)(p - self->pend)) != STAGE_RENDERING)
+        release(self, p);
 }
 
-/* Worker: the sync job of the SYNCING and INLINE_SYNCING stages. */
+/* Worker: the sync job of the SYNCING stage. */
 static void sync_cb(uv_work_t *w)
 {
     pend_t *p = w->data;
@@ -1071,6 +1081,7 @@ static int queue_job(ingest_t *self, pend_t *p, uv_work_cb work_cb, uv_after_wor
 
 static void after_write_cb(uv_work_t *w, int status);
 static void after_sync_cb(uv_work_t *w, int status);
+static void after_render_cb(uv_work_t *w, int status);
 static void write_inline(ingest_t *self, pend_t *p);
 
 /* Loop: performs one step the pipeline asked for (pipeline.h). */
@@ -1093,6 +1104,9 @@ static void step(ingest_t *self, pipe_step_t s)
     case PIPE_FAIL:
         fail_batch(self, p, "an earlier write could not be synced");
         break;
+    case PIPE_PUBLISH:
+        release(self, p);
+        break;
     case PIPE_WAIT:
     case PIPE_SYNC_INLINE: /* write_inline's own */
         break;
@@ -1107,8 +1121,8 @@ static void after_job(ingest_t *self)
         finish(self);
 }
 
-/* Loop: a sync job returned: SYNCING or INLINE_SYNCING -> durable or
- * failed, and the batch WRITTEN after it to its sync. */
+/* Loop: a sync job returned: SYNCING -> durable or failed, and the batch
+ * WRITTEN after it to its sync. */
 static void after_sync_cb(uv_work_t *w, int status)
 {
     pend_t *p = w->data;
@@ -1134,31 +1148,51 @@ static void after_write_cb(uv_work_t *w, int status)
     after_job(self);
 }
 
+/* Worker: the render job of an inline batch (the RENDERING stage). */
+static void render_cb(uv_work_t *w)
+{
+    pend_t *p = w->data;
+    render(p->owner, p, 0);
+}
+
+/* Loop: a render job returned: RENDERING -> published and free. */
+static void after_render_cb(uv_work_t *w, int status)
+{
+    pend_t *p = w->data;
+    ingest_t *self = p->owner;
+    pipe_step_t s;
+    (void)status;
+    pipeline_rendered(self->pl, &s);
+    step(self, s);
+    after_job(self);
+}
+
 /* Loop, the INLINE stage (nothing in flight, p is small): writes and syncs
- * p right here. At low load this saves the four thread hand-offs of the
- * two worker jobs (about a third of the ack latency on 2 cores); the loop
- * stops receiving for one fdatasync, and frames queue meanwhile. When
- * status documents are due, only the sync goes to a job (INLINE_SYNCING)
- * and the loop renders them meanwhile (rendering can take longer than the
- * fdatasync); p is then acked by after_sync_cb, as in the pipeline. The
- * write stage's state may be touched here because no write job runs
- * (pipeline_take), and the sync job touches only the store's WAL. */
+ * p right here and acks it. At low load this saves the four thread
+ * hand-offs of the two worker jobs (about a third of the ack latency on 2
+ * cores); the loop stops receiving for the fdatasync, and frames queue
+ * meanwhile. When status documents are due, a render job renders them on a
+ * worker while the loop syncs (rendering can take longer than the
+ * fdatasync), and they are published when it returns; the ack does not
+ * wait for it. The write stage's state may be touched here because no
+ * write job runs (pipeline_take); the render job touches only the
+ * projections and the scheduler, which the loop leaves alone until it
+ * returns (the write stage is busy while the batch is RENDERING). */
 static void write_inline(ingest_t *self, pend_t *p)
 {
     pipe_step_t s;
+    int ok, job = 0;
     write_stage(self, p, 0);
     note_purge(self, p);
     self->st.commits++;
-    int stored = p->rc == 0 && store_batch_accepted(p->sb) > 0;
-    pipeline_inline_written(self->pl, p->rc == 0, stored,
-                            stored && rsched_wanted(self->rs, *self->proj), &s);
-    if (s.act == PIPE_SYNC_JOB) {
-        if (queue_job(self, p, sync_cb, after_sync_cb) == 0)
-            render(self, p, 0); /* before after_sync_cb can run: it runs on this loop */
-        return;
+    ok = p->rc == 0;
+    if (ok && rsched_wanted(self->rs, *self->proj)) {
+        p->job.data = p;
+        job = uv_queue_work(self->loop, &p->job, render_cb, after_render_cb) == 0;
     }
-    if (p->rc == 0)
-        render(self, p, 0);
+    if (ok && !job)
+        render(self, p, 0); /* nothing due: notes when a held-back topic is */
+    pipeline_inline_written(self->pl, ok, ok && store_batch_accepted(p->sb) > 0, job, &s);
     if (s.act == PIPE_SYNC_INLINE) {
         uint64_t t0 = uv_hrtime();
         p->rc = store_sync(self->store, p->err, sizeof p->err);

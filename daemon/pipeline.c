@@ -7,6 +7,7 @@
 struct pipeline_t {
     stage_t stage[PIPELINE_BATCHES]; /* each batch's stage */
     int stored[PIPELINE_BATCHES];    /* WRITTEN: it stored events, so it needs a sync */
+    int rendering[PIPELINE_BATCHES]; /* INLINE: its render job is out (RENDERING when done) */
     int sync_failed;                 /* a sync failed since the last take: writes since are
                                         not durable, and the store must be reopened */
     int write_failed;                /* the last write failed: the next one may reopen the
@@ -53,17 +54,16 @@ int pipeline_open(const pipeline_t *self)
     return i;
 }
 
-/* The batch whose sync is in flight (SYNCING or INLINE_SYNCING), or -1. */
+/* The batch whose sync job is in flight, or -1. */
 static int syncing(const pipeline_t *self)
 {
-    int i = pipeline_find(self, STAGE_SYNCING);
-    return i >= 0 ? i : pipeline_find(self, STAGE_INLINE_SYNCING);
+    return pipeline_find(self, STAGE_SYNCING);
 }
 
 int pipeline_write_busy(const pipeline_t *self)
 {
     return pipeline_find(self, STAGE_WRITING) >= 0 || pipeline_find(self, STAGE_INLINE) >= 0 ||
-           pipeline_find(self, STAGE_WRITTEN) >= 0;
+           pipeline_find(self, STAGE_RENDERING) >= 0 || pipeline_find(self, STAGE_WRITTEN) >= 0;
 }
 
 int pipeline_idle(const pipeline_t *self)
@@ -80,9 +80,6 @@ int pipeline_take(pipeline_t *self, const pipe_take_t *in, pipe_step_t *step, in
     *reopen = 0;
     if (pipeline_write_busy(self) || (in->requests == 0 && !in->force))
         return 0;
-    if (pipeline_find(self, STAGE_INLINE_SYNCING) >= 0 && !in->force &&
-        in->events <= in->inline_max)
-        return 0; /* it comes back when that sync returns, and is then written inline */
     if ((self->sync_failed || self->write_failed) && sync >= 0)
         return 0; /* the write job may reopen the store: not beside a sync */
     if (self->sync_failed) {
@@ -104,10 +101,11 @@ int pipeline_take(pipeline_t *self, const pipe_take_t *in, pipe_step_t *step, in
     return 1;
 }
 
-/* Batch i is done: FREE again, with act (PIPE_ACK or PIPE_FAIL). */
+/* Batch i is answered with act (PIPE_ACK or PIPE_FAIL): FREE again, or
+ * RENDERING while its render job is out. */
 static void done(pipeline_t *self, int i, pipe_act_t act, pipe_step_t *step)
 {
-    self->stage[i] = STAGE_FREE;
+    self->stage[i] = self->rendering[i] ? STAGE_RENDERING : STAGE_FREE;
     self->stored[i] = 0;
     step->batch = i;
     step->act = act;
@@ -137,23 +135,20 @@ void pipeline_written(pipeline_t *self, int ok, int stored, pipe_step_t *step)
     }
 }
 
-void pipeline_inline_written(pipeline_t *self, int ok, int stored, int render_due,
+void pipeline_inline_written(pipeline_t *self, int ok, int stored, int render_job,
                              pipe_step_t *step)
 {
     int i = pipeline_find(self, STAGE_INLINE);
     assert(i >= 0);
+    assert(ok || !render_job);
     self->write_failed = !ok;
+    self->rendering[i] = render_job;
     if (!ok || !stored) {
         done(self, i, ok ? PIPE_ACK : PIPE_FAIL, step); /* nothing stored: nothing to sync */
         return;
     }
     step->batch = i;
-    if (render_due) {
-        self->stage[i] = STAGE_INLINE_SYNCING;
-        step->act = PIPE_SYNC_JOB;
-    } else {
-        step->act = PIPE_SYNC_INLINE;
-    }
+    step->act = PIPE_SYNC_INLINE;
 }
 
 void pipeline_inline_synced(pipeline_t *self, int ok, pipe_step_t *step)
@@ -186,9 +181,19 @@ int pipeline_synced(pipeline_t *self, int ok, pipe_step_t steps[2])
     return 2;
 }
 
+void pipeline_rendered(pipeline_t *self, pipe_step_t *step)
+{
+    int i = pipeline_find(self, STAGE_RENDERING);
+    assert(i >= 0);
+    self->rendering[i] = 0;
+    self->stage[i] = STAGE_FREE;
+    step->batch = i;
+    step->act = PIPE_PUBLISH;
+}
+
 const char *pipeline_stage_name(stage_t s)
 {
-    static const char *const names[] = {"free",    "open",    "writing",       "inline",
-                                        "written", "syncing", "inline-syncing"};
+    static const char *const names[] = {"free",    "open",    "writing",  "inline",
+                                        "written", "syncing", "rendering"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }

@@ -239,37 +239,23 @@ static void t_inline(void)
     ok(n == 2 && ss[1].act == PIPE_SYNC_JOB, "(pipelined)");
     pipeline_synced(pl, 1, ss);
 
-    /* Documents due: the sync goes to a job, the loop renders. */
+    /* An inline batch never waits for a job: the loop writes, syncs and
+     * acks it in one call (its documents are rendered after the ack). */
     reset_answers();
-    take(pl, SMALL, 0, &s, &reopen);
+    ok(take(pl, SMALL, 0, &s, &reopen) && s.act == PIPE_WRITE_INLINE, "inline again");
     int b = s.batch;
-    pipeline_inline_written(pl, 1, 1, 1, &s);
-    ok(s.batch == b && s.act == PIPE_SYNC_JOB && pipeline_stage(pl, b) == STAGE_INLINE_SYNCING,
-       "written inline with documents due: its sync goes to the job (inline-syncing)");
-    ok(!pipeline_write_busy(pl), "the write stage is free meanwhile");
-    ok(!take(pl, SMALL, 0, &s, &reopen), "a small batch waits for that sync");
-    {
-        pipe_take_t in = {.requests = 0, .force = 1, .inline_max = INLINE_MAX};
-        ok(pipeline_take(pl, &in, &s, &reopen) && s.act == PIPE_WRITE_JOB,
-           "a forced (render-only or purge) job does not wait; it goes to the job");
-        pipeline_written(pl, 1, 0, &s);
-        ok(s.act == PIPE_WAIT, "and waits in written behind the sync");
-        n = pipeline_synced(pl, 1, ss);
-        for (int i = 0; i < n; i++)
-            answer(ss[i]);
-        ok(n == 2 && ss[0].batch == b && ss[0].act == PIPE_ACK && ss[1].act == PIPE_ACK &&
-               nacked == 2 && acked[0] == b,
-           "the inline batch is acked when its sync job returns, then the one behind it");
-    }
-    take(pl, SMALL, 0, &s, &reopen);
-    pipeline_inline_written(pl, 1, 1, 1, &s);
+    pipeline_inline_written(pl, 1, 1, 0, &s);
+    ok(s.batch == b && s.act == PIPE_SYNC_INLINE && !take(pl, SMALL, 0, &ss[0], &reopen),
+       "written inline: the write stage stays busy until its sync on the loop returns");
+    pipeline_inline_synced(pl, 1, &s);
+    answer(s);
+    ok(s.act == PIPE_ACK && nacked == 1 && acked[0] == b && pipeline_idle(pl),
+       "then acked, and nothing is left in flight");
     ok(take(pl, LARGE, 0, &s, &reopen) && s.act == PIPE_WRITE_JOB,
-       "a large batch does not wait for an inline-syncing one: it is written in the job");
+       "a large batch is written in the job");
     pipeline_written(pl, 1, 1, &s);
-    ok(s.act == PIPE_WAIT, "and waits in written");
     n = pipeline_synced(pl, 1, ss);
-    ok(n == 2 && ss[0].act == PIPE_ACK && ss[1].act == PIPE_SYNC_JOB, "then syncs");
-    pipeline_synced(pl, 1, ss);
+    ok(n == 1 && ss[0].act == PIPE_ACK, "and acked when its sync job returns");
     ok(take(pl, SMALL, 0, &s, &reopen) && s.act == PIPE_WRITE_INLINE,
        "once nothing is in flight, small batches go inline again");
 
@@ -296,10 +282,65 @@ static void t_inline(void)
     pipeline_destroy(&pl);
 }
 
+/* (e) The inline route with documents due: a render job renders them while
+ * the loop syncs; the ack does not wait for it, the publication does, and
+ * nothing later is written before it. */
+static void t_rendering(void)
+{
+    pipeline_t *pl = pipeline_new();
+    pipe_step_t s;
+    int reopen, b;
+    pipe_take_t forced = {.requests = 0, .force = 1, .inline_max = INLINE_MAX};
+    reset_answers();
+    ok(take(pl, SMALL, 0, &s, &reopen) && s.act == PIPE_WRITE_INLINE, "a small batch goes inline");
+    b = s.batch;
+    pipeline_inline_written(pl, 1, 1, 1, &s);
+    ok(s.batch == b && s.act == PIPE_SYNC_INLINE && pipeline_stage(pl, b) == STAGE_INLINE,
+       "written, a render job out: still synced on the loop");
+    pipeline_inline_synced(pl, 1, &s);
+    answer(s);
+    ok(s.act == PIPE_ACK && nacked == 1 && pipeline_stage(pl, b) == STAGE_RENDERING,
+       "acked when its own sync returns, without waiting for the render job");
+    ok(!pipeline_idle(pl) && pipeline_write_busy(pl), "rendering: not idle, the write stage busy");
+    ok(!take(pl, SMALL, 0, &s, &reopen) && !take(pl, LARGE, 0, &s, &reopen) &&
+           !pipeline_take(pl, &forced, &s, &reopen),
+       "no batch is taken (small, large or forced) before its documents are published");
+    pipeline_rendered(pl, &s);
+    ok(s.batch == b && s.act == PIPE_PUBLISH && pipeline_stage(pl, b) == STAGE_FREE &&
+           pipeline_idle(pl),
+       "the render job returns: publish, and the batch is free");
+    ok(take(pl, SMALL, 0, &s, &reopen) && s.act == PIPE_WRITE_INLINE, "then the next goes inline");
+
+    /* Stored nothing (a render-only job, or only duplicates): acked at once. */
+    b = s.batch;
+    pipeline_inline_written(pl, 1, 0, 1, &s);
+    ok(s.act == PIPE_ACK && pipeline_stage(pl, b) == STAGE_RENDERING,
+       "stored nothing, a render job out: acked, rendering");
+    pipeline_rendered(pl, &s);
+    ok(s.act == PIPE_PUBLISH && pipeline_idle(pl), "published when it returns");
+
+    /* A failed sync with a render job out. */
+    take(pl, SMALL, 0, &s, &reopen);
+    b = s.batch;
+    pipeline_inline_written(pl, 1, 1, 1, &s);
+    pipeline_inline_synced(pl, 0, &s);
+    ok(s.act == PIPE_FAIL && pipeline_stage(pl, b) == STAGE_RENDERING,
+       "a failed sync fails the batch; it stays rendering until its job returns");
+    ok(!take(pl, SMALL, 0, &s, &reopen), "nothing is taken meanwhile");
+    pipeline_rendered(pl, &s);
+    ok(s.act == PIPE_PUBLISH && pipeline_idle(pl),
+       "then it is free (the ingest publishes nothing of a failed batch)");
+    ok(take(pl, SMALL, 0, &s, &reopen) && reopen && s.act == PIPE_WRITE_JOB,
+       "and the next write reopens the store, in the job");
+    pipeline_destroy(&pl);
+}
+
 /* Every stage has a name. */
 static void t_names(void)
 {
-    ok(strcmp(pipeline_stage_name(STAGE_INLINE_SYNCING), "inline-syncing") == 0 &&
+    ok(strcmp(pipeline_stage_name(STAGE_INLINE), "inline") == 0 &&
+           strcmp(pipeline_stage_name(STAGE_SYNCING), "syncing") == 0 &&
+           strcmp(pipeline_stage_name(STAGE_RENDERING), "rendering") == 0 &&
            strcmp(pipeline_stage_name((stage_t)99), "?") == 0,
        "stage names");
 }
@@ -310,6 +351,7 @@ int main(void)
     t_overlap();
     t_sync_failure();
     t_inline();
+    t_rendering();
     t_names();
     return tap_done();
 }

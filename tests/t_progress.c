@@ -178,14 +178,14 @@ int main(void)
         static const struct {
             const char *env;
             uint64_t period_ms;
-        } envs[] = {{"0.5", 500}, {"2", 2000}, {"0.1", 100}, {"0.05", 10000},
+        } envs[] = {{"0.5", 500},    {"2", 2000},   {"0.1", 100}, {"0.05", 10000},
                     {"3601", 10000}, {"1s", 10000}, {"", 10000}};
         for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
             setenv("COHORT_PROGRESS_INTERVAL_S", envs[i].env, 1);
             f = tmpfile();
             fake_now = 0;
-            progress_new(&p, &(progress_opts_t){.out = f, .label = "x", .tty = -1,
-                                                .now_ms = fake_clock});
+            progress_new(
+                &p, &(progress_opts_t){.out = f, .label = "x", .tty = -1, .now_ms = fake_clock});
             fake_now = envs[i].period_ms - 1;
             progress_update(p, 1);
             int before = count_of(contents(f), "\n");
