@@ -30,11 +30,13 @@
  *   queued frame per connection besides the one being read); replies
  *   ZeroMQ holds for clients that do not read are capped in bytes (larger
  *   ones become a short FRAME_UNAVAILABLE).
- * - The projections are touched only by the worker while a commit runs, and
- *   by the loop thread only while none can run (start, stop). Status is
- *   rendered only after the write that made it durable; if a write fails,
- *   the projections (which saw the batch) are rebuilt from the checkpoint
- *   and the log before the next batch.
+ * - The projections are touched by one thread at a time: a worker while a
+ *   write or render job runs, the loop only while none can run (a small
+ *   batch written inline, start, stop). Status documents are rendered after
+ *   the write that changed them and published only after its sync made it
+ *   durable; if a write or sync fails, nothing of the batch is published
+ *   and the projections (which saw it) are rebuilt from the checkpoint and
+ *   the log before the next batch.
  * - Erasure: after a batch with a ParticipantErased is durable, a timer on
  *   the loop starts a job that purges the destroyed key from the store's
  *   files and the ack journal (store_purge), at most every 5 s, so within
