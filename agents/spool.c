@@ -312,11 +312,14 @@ int spool_done(spool_t *self, const char *name, char *moved, size_t len)
     return move_into(self->dfd, self->done_fd, name, moved, len);
 }
 
-/* Moves name from the directory sfd into failed/, with its reason file. */
+/* Moves name from the directory sfd into failed/, with its reason file.
+ * The reason is written under a dot name and renamed into place, so that
+ * NAME.reason, once it exists, is whole (for a person or a script watching
+ * failed/, and after a crash). */
 static int fail_from(spool_t *self, int sfd, const char *name, const char *reason, char *moved,
                      size_t len)
 {
-    char used[512], rname[600];
+    char used[512], rname[600], tname[640];
     int rc, fd;
 
     if ((rc = move_into(sfd, self->failed_fd, name, used, sizeof used)) < 0)
@@ -324,17 +327,19 @@ static int fail_from(spool_t *self, int sfd, const char *name, const char *reaso
     if (moved)
         snprintf(moved, len, "%s", used);
     snprintf(rname, sizeof rname, "%s.reason", used);
-    fd = openat(self->failed_fd, rname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snprintf(tname, sizeof tname, ".%s.tmp", rname);
+    fd = openat(self->failed_fd, tname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
         size_t n = strlen(reason);
         ssize_t w = write(fd, reason, n);
-        if (w == (ssize_t)n && (n == 0 || reason[n - 1] != '\n'))
-            w = write(fd, "\n", 1);
-        (void)w;
-        if (fsync(fd) != 0) {
-            /* ignored: the data file is in failed/ either way */
-        }
+        int ok = w == (ssize_t)n;
+        if (ok && (n == 0 || reason[n - 1] != '\n'))
+            ok = write(fd, "\n", 1) == 1;
+        ok = fsync(fd) == 0 && ok;
         close(fd);
+        /* On failure the data file is in failed/ either way, without a reason. */
+        if (!ok || renameat(self->failed_fd, tname, self->failed_fd, rname) != 0)
+            (void)unlinkat(self->failed_fd, tname, 0);
     }
     return 0;
 }

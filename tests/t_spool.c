@@ -120,6 +120,7 @@ int main(void)
     ok(spool_fail(sp, "a.CSV", "bad header", moved, sizeof moved) == 0 && !strcmp(moved, "a.CSV"),
        "a.CSV into failed/");
     is_str(slurp("failed/a.CSV.reason"), "bad header\n", "with its reason (newline added)");
+    ok(!exists("failed/.a.CSV.reason.tmp"), "written under a temporary name, renamed into place");
     ok(spool_refail(sp, "b.jsonl.1", "every event rejected", moved, sizeof moved) == 0 &&
            exists("failed/b.jsonl.1") && !exists("done/b.jsonl.1"),
        "refail moves done/b.jsonl.1 into failed/");

@@ -226,7 +226,8 @@ drop_file($spool2, '01-participants.csv',
           csv_of([qw(agency staffNumber role ethnicity gender disability)],
                  [{ agency => 'wm-police', staffNumber => $S{c}, role => 'participant',
                     ethnicity => 'A1', gender => 'male', disability => 'not_disabled' }]));
-ok(wait_until(20, sub { -e "$spool2/failed/01-participants.csv.reason" }),
+# -s, not -e: the reason file is created, then written (spool.c fail_from).
+ok(wait_until(20, sub { -s "$spool2/failed/01-participants.csv.reason" }),
    'watch without a key: the CSV with staff numbers fails');
 like(slurp("$spool2/failed/01-participants.csv.reason"), qr/needs the agency's pseudonym key/,
      'the reason says the key is needed');
