@@ -126,7 +126,7 @@ const double ingest_latency_bounds[INGEST_LATENCY_BUCKETS] = {
  * pipeline's (pipeline.h), batch i being pend[i]. */
 typedef struct {
     ingest_t *owner;   /* the ingest it belongs to */
-    uv_work_t job;     /* its write or sync job (data: the batch) */
+    uv_work_t job;     /* its write, sync or render job (data: the batch) */
     store_batch_t *sb; /* the events to store */
     codec_t *codec;    /* arena of the decoded events */
     uint32_t *item_ev; /* store item index -> index in evs */
@@ -151,13 +151,13 @@ struct ingest_t {
     void *router;                  /* ROUTER socket, owned */
     zbridge_t *bridge;             /* readiness of router on loop */
     store_t *store;                /* borrowed */
-    proj_t **proj;                 /* borrowed; worker's while a commit runs */
+    proj_t **proj;                 /* borrowed; a worker's while a write or render job runs */
     const proj_config_t *proj_cfg; /* for rebuilding the projections */
     publish_t *pub;                /* borrowed, or NULL */
     uint64_t checkpoint_every;     /* accepted events between checkpoints (0 = never) */
     validate_ref_form_t ref_form;  /* refs accepted (validate.h) */
-    rsched_t *rs;                  /* when documents render (write stage: worker, loop when
-                                      no write job runs) */
+    rsched_t *rs;                  /* when documents render (as the projections: a worker's
+                                      while a write or render job runs, else the loop's) */
     uv_timer_t due;                /* runs a render-only job for held-back topics */
     uv_timer_t purge_timer;        /* runs a job for an owed purge when it is due (loop) */
     int handles;                   /* timers initialised and not yet closed (loop) */
