@@ -1082,7 +1082,7 @@ static proj_t *test_examples(void)
     is_int(lines, 362, "step-forward.jsonl: 362 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
-    is_int(lines, 530, "leadership-in-partnership.jsonl: 530 lines");
+    is_int(lines, 606, "leadership-in-partnership.jsonl: 606 lines");
     diag("release cuts withheld while the examples were fed: %llu",
          (unsigned long long)proj_releases_withheld(p));
     c = doc(p, "cohort/step-forward/2009-1");
@@ -1115,6 +1115,20 @@ static proj_t *test_examples(void)
     is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "LiP: 2 not selected");
     is_int(I(c, "funnel.participants.by_stage.WITHDRAWN"), 1, "LiP: 1 withdrew");
     is_int(I(c, "mentoring.mentored"), 25, "LiP: every participant had a mentor");
+    /* examples/README.md: modules 1-3 assessed, three referrals resubmitted
+     * and passed, one resubmission (module 3) awaiting its result; no award
+     * in the first 9 months. */
+    is_int(I(c, "award.assessed_components"), 2, "LiP: modules and dissertation assessed");
+    is_int(I(c, "award.enrolled"), 24, "LiP: 24 still enrolled");
+    is_int(I(c, "award.referred"), 1, "LiP: one resubmission awaiting its result");
+    is_int(I(c, "award.failed"), 0, "LiP: nobody failed");
+    is_int(I(c, "award.awarded"), 0, "LiP: no award in the first 9 months");
+    is_int(I(c, "award.passed_all"), 0, "LiP: nobody has passed everything yet");
+    diag("LiP on track for the award: %lld of 24", I(c, "award.on_track"));
+    json_decref(c);
+    c = doc(p, "programme/leadership-in-partnership");
+    is_str(STR(c, "requirements.participants.kind=DISSERTATION.unit"), "UNIT_SUBMISSIONS",
+           "LiP: the dissertation is one submission");
     json_decref(c);
     {
         char *a = proj_render(p, "cohort/step-forward/2009-1");
