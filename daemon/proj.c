@@ -441,7 +441,8 @@ long projx_passed(const enr_t *e, int kind)
 {
     long n = 0;
     for (size_t i = 0; i < e->n_marks; i++)
-        n += e->marks[i].kind == kind && e->marks[i].outcome == COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_PASS;
+        n += e->marks[i].kind == kind &&
+             e->marks[i].outcome == COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_PASS;
     return n;
 }
 

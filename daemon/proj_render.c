@@ -152,7 +152,8 @@ static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long h
         } else {
             a->req[k->kind] = k->count;
             a->cred[k->kind] = sum[k->kind] < (long)k->count ? sum[k->kind] : (long)k->count;
-            a->behind_units |= h > 0 && (double)a->cred[k->kind] < self->cfg.at_risk_ratio * (double)h;
+            a->behind_units |=
+                h > 0 && (double)a->cred[k->kind] < self->cfg.at_risk_ratio * (double)h;
         }
         a->met[k->kind] = a->cred[k->kind] >= a->req[k->kind];
         if (k->assessed) {

@@ -485,7 +485,8 @@ static int on_assessment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, in
     const comp_t *k;
     char *piece;
     long pieces = 0;
-    int rc = enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
+    int rc =
+        enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
     if (rc)
         return rc;
     if (b->outcome < 1 || b->outcome >= N_OUTCOME)
@@ -531,7 +532,8 @@ static int on_award(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry
     cohort_t *c;
     enr_t *e;
     char *award;
-    int rc = enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
+    int rc =
+        enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
     if (rc)
         return rc;
     if (!projx_all_passed(&c->prog->def, e))

@@ -153,8 +153,8 @@ int main(void)
     ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_AWARD_MADE, "awardMade sets case 19");
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
-    refused_like(HEAD "\"assessmentRecorded\":{\"outcome\":\"PASS\"}}", "assessmentRecorded.outcome",
-                 "an outcome by a name the enum does not have");
+    refused_like(HEAD "\"assessmentRecorded\":{\"outcome\":\"PASS\"}}",
+                 "assessmentRecorded.outcome", "an outcome by a name the enum does not have");
 
     ev = parse(bodies[0][1]);
     ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED,

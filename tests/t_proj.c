@@ -1390,7 +1390,8 @@ static void test_units_awards(void)
     proj_destroy(&q);
     q = proj_new(NULL);
     {
-        char *u = proj_save(p), *bad = u ? strdup(u) : NULL, *at2 = bad ? strstr(bad, "\"version\":2") : NULL;
+        char *u = proj_save(p), *bad = u ? strdup(u) : NULL;
+        char *at2 = bad ? strstr(bad, "\"version\":2") : NULL;
         if (at2)
             at2[10] = '1';
         is_int(proj_load(q, bad, strlen(bad)), -EINVAL,
