@@ -468,6 +468,18 @@ static void draw_representation(FILE *o, const json_t *r, const char *of)
     }
 }
 
+/* The award counts (issue 18), when the programme has assessed components. */
+static void draw_award(FILE *o, const json_t *a)
+{
+    if (!json_is_object(a) || jint(a, "assessed_components") <= 0)
+        return;
+    fprintf(o,
+            "  award: %lld of %lld on track, %lld passed every assessment, %lld referred, "
+            "%lld failed, %lld awarded\n",
+            jint(a, "on_track"), jint(a, "enrolled"), jint(a, "passed_all"), jint(a, "referred"),
+            jint(a, "failed"), jint(a, "awarded"));
+}
+
 static void draw_cohort(FILE *o, const json_t *d)
 {
     const json_t *ags = json_object_get(d, "agencies"), *a;
@@ -486,6 +498,7 @@ static void draw_cohort(FILE *o, const json_t *d)
         fprintf(o, "  mentoring: %s mentor-participant pairs, %s participants mentored\n",
                 cell(jget(d, "mentoring.assignments"), b1, sizeof b1),
                 cell(jget(d, "mentoring.mentored"), b2, sizeof b2));
+    draw_award(o, json_object_get(d, "award"));
     draw_progression(o, json_object_get(d, "progression"));
     draw_representation(o, json_object_get(d, "representation"), "");
 }
@@ -499,8 +512,19 @@ static void draw_reqs(FILE *o, const char *label, const json_t *list, const json
 
     fprintf(o, "    %-13s %6s min:", label, cell(total, b, sizeof b));
     json_array_foreach(list, i, c)
-        fprintf(o, "%s %lldx %s %lld", i ? "," : "", jint(c, "count"),
-                jstr(c, "label", jstr(c, "kind", "?")), jint(c, "minutes_each"));
+    {
+        const char *unit = jstr(c, "unit", "UNIT_MINUTES");
+        fprintf(o, "%s %lldx %s", i ? "," : "", jint(c, "count"),
+                jstr(c, "label", jstr(c, "kind", "?")));
+        if (strcmp(unit, "UNIT_SESSIONS") == 0)
+            fprintf(o, " (sessions)");
+        else if (strcmp(unit, "UNIT_SUBMISSIONS") == 0)
+            fprintf(o, " (submissions)");
+        else
+            fprintf(o, " %lld", jint(c, "minutes_each"));
+        if (json_is_true(json_object_get(c, "assessed")))
+            fprintf(o, " assessed");
+    }
     fprintf(o, "\n");
 }
 
@@ -523,6 +547,7 @@ static void draw_programme(FILE *o, const json_t *d)
     }
     draw_filled(o, d);
     draw_funnel(o, json_object_get(d, "funnel"));
+    draw_award(o, json_object_get(d, "award"));
     if (json_is_object(pr)) {
         fprintf(o, "  progression: ");
         draw_kinds(o, "during", json_object_get(pr, "during"));

@@ -63,6 +63,19 @@ static const kind_info_t KINDS[] = {
      "promotion_recorded",
      &cohort__v1__promotion_recorded__descriptor,
      {"participant_ref", "kind", "effective_on"}},
+    {CSV_KIND_ASSESSMENTS,
+     "assessments",
+     "outcome",
+     "assessment_recorded",
+     &cohort__v1__assessment_recorded__descriptor,
+     {"participant_ref", "programme_id", "cohort_id", "component", "piece_id", "outcome",
+      "assessed_on"}},
+    {CSV_KIND_AWARDS,
+     "awards",
+     "awardedon",
+     "award_made",
+     &cohort__v1__award_made__descriptor,
+     {"participant_ref", "programme_id", "cohort_id", "award", "awarded_on"}},
 };
 #define NKINDS (sizeof KINDS / sizeof KINDS[0])
 
@@ -155,7 +168,9 @@ static const kind_info_t *kind_from_name(const char *name)
                  {"enrolment", CSV_KIND_ENROLMENTS},     {"enrolments", CSV_KIND_ENROLMENTS},
                  {"enrollment", CSV_KIND_ENROLMENTS},    {"enrollments", CSV_KIND_ENROLMENTS},
                  {"attendance", CSV_KIND_ATTENDANCE},    {"attendances", CSV_KIND_ATTENDANCE},
-                 {"promotion", CSV_KIND_PROMOTIONS},     {"promotions", CSV_KIND_PROMOTIONS}};
+                 {"promotion", CSV_KIND_PROMOTIONS},     {"promotions", CSV_KIND_PROMOTIONS},
+                 {"assessment", CSV_KIND_ASSESSMENTS},   {"assessments", CSV_KIND_ASSESSMENTS},
+                 {"award", CSV_KIND_AWARDS},             {"awards", CSV_KIND_AWARDS}};
     csv_kind_t found = CSV_KIND_NONE;
     const char *p = name;
 

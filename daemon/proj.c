@@ -257,6 +257,10 @@ void projx_enr_free(enr_t *e)
     }
     free(e->promos);
     free(e->mentors);
+    for (size_t i = 0; i < e->n_marks; i++)
+        free(e->marks[i].piece);
+    free(e->marks);
+    free(e->award);
     free(e);
 }
 
@@ -417,6 +421,46 @@ int projx_promos_reserve(enr_t *e)
     e->promos = v;
     e->cap_promos = cap;
     return 0;
+}
+
+int projx_marks_reserve(enr_t *e)
+{
+    mark_t *v;
+    size_t cap;
+    if (e->n_marks < e->cap_marks)
+        return 0;
+    cap = e->cap_marks ? e->cap_marks * 2 : 4;
+    if (!(v = realloc(e->marks, cap * sizeof *v)))
+        return -ENOMEM;
+    e->marks = v;
+    e->cap_marks = cap;
+    return 0;
+}
+
+long projx_passed(const enr_t *e, int kind)
+{
+    long n = 0;
+    for (size_t i = 0; i < e->n_marks; i++)
+        n += e->marks[i].kind == kind &&
+             e->marks[i].outcome == COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_PASS;
+    return n;
+}
+
+int projx_all_passed(const pdef_t *d, const enr_t *e)
+{
+    int g = projx_grp(e->who->d.role);
+    for (size_t i = 0; i < d->n_req[g]; i++)
+        if (d->req[g][i].assessed && projx_passed(e, d->req[g][i].kind) < (long)d->req[g][i].count)
+            return 0;
+    return 1;
+}
+
+mark_t *projx_mark_get(const enr_t *e, int kind, const char *piece)
+{
+    for (size_t i = 0; i < e->n_marks; i++)
+        if (e->marks[i].kind == kind && strcmp(e->marks[i].piece, piece) == 0)
+            return &e->marks[i];
+    return NULL;
 }
 
 int projx_mentors_reserve(enr_t *e)

@@ -50,9 +50,11 @@ typedef Cohort__V1__RejectCode code_t;
 /* One required component of a programme. */
 typedef struct {
     int kind;         /* ComponentKind, unique within its list */
-    uint32_t count;   /* sessions required */
-    uint32_t minutes; /* minutes each */
+    uint32_t count;   /* sessions (or submissions) required */
+    uint32_t minutes; /* minutes each; 0 unless unit is UNIT_MINUTES */
     char *label;      /* free text */
+    int unit;         /* ComponentUnit (0 = minutes) */
+    int assessed;     /* each of the count pieces must be passed */
 } comp_t;
 
 /* One positive-action aim. */
@@ -137,6 +139,15 @@ typedef struct {
     char on[11]; /* effective_on */
 } promo_t;
 
+/* The latest result of one assessed piece; a later record replaces it. */
+typedef struct {
+    int kind;     /* ComponentKind of the assessed component */
+    char *piece;  /* piece_id, unique within kind */
+    int outcome;  /* AssessmentOutcome, never 0 */
+    char on[11];  /* assessed_on */
+    int attempts; /* records applied for this piece (1 + corrections and resubmissions) */
+} mark_t;
+
 /* A person's enrolment in a cohort. */
 typedef struct {
     person_t *who;        /* the person; the hash key is who->key */
@@ -149,6 +160,11 @@ typedef struct {
     person_t **mentors;   /* distinct mentors assigned, in the order assigned */
     size_t n_mentors;     /* their number */
     size_t cap_mentors;   /* allocated */
+    mark_t *marks;        /* assessment results, in the order first recorded */
+    size_t n_marks;       /* their number (at most the assessed components' counts) */
+    size_t cap_marks;     /* allocated */
+    char *award;          /* the latest AwardMade's award, NULL if none */
+    char awarded_on[11];  /* its awarded_on, "" if none */
     UT_hash_handle hh;    /* in cohort_t.enrs */
 } enr_t;
 
@@ -295,6 +311,19 @@ int projx_promos_reserve(enr_t *e);
 /* Room for one more mentor in e: 0 or -ENOMEM (e unchanged). */
 int projx_mentors_reserve(enr_t *e);
 
+/* Room for one more assessment result in e: 0 or -ENOMEM (e unchanged). */
+int projx_marks_reserve(enr_t *e);
+
+/* The pieces of kind whose latest result in e is ASSESSMENT_PASS. */
+long projx_passed(const enr_t *e, int kind);
+
+/* Whether e has passed every assessed component of its role in d (each
+ * with at least count pieces passed); 1 when the role has none. */
+int projx_all_passed(const pdef_t *d, const enr_t *e);
+
+/* e's result for (kind, piece), or NULL. */
+mark_t *projx_mark_get(const enr_t *e, int kind, const char *piece);
+
 /* Whether a is a topic: listed, or with enrolments. */
 int projx_ag_live(const ag_t *a);
 
@@ -339,6 +368,10 @@ int projx_prog_cmp(const void *a, const void *b);
 
 #define STAGE_NAME(v) projx_ename(&cohort__v1__enrolment_stage__descriptor, (v))
 #define KIND_NAME(v) projx_ename(&cohort__v1__component_kind__descriptor, (v))
+#define UNIT_NAME(v) projx_ename(&cohort__v1__component_unit__descriptor, (v))
+#define OUTCOME_NAME(v) projx_ename(&cohort__v1__assessment_outcome__descriptor, (v))
+#define N_OUTCOME 5 /* AssessmentOutcome 1..4 */
+#define N_UNIT 3    /* ComponentUnit 0..2 */
 #define PKIND_NAME(v) projx_ename(&cohort__v1__progression_kind__descriptor, (v))
 
 #endif

@@ -99,15 +99,23 @@ static int held_sessions(const cohort_t *c, long held[2][N_KIND])
     return 0;
 }
 
-/* One enrolment's completion and risk, in minutes. */
+/* One enrolment's completion and risk. The minute figures cover the
+ * UNIT_MINUTES components only (the others have minutes_each 0); the
+ * per-kind figures are in each component's own unit. */
 typedef struct {
     long credited;         /* sum of credited minutes */
     long required;         /* sum of count * minutes_each */
     long expected;         /* sum of held (capped) * minutes_each */
-    long cred[N_KIND];     /* credited per kind */
-    long req[N_KIND];      /* required per kind */
+    long cred[N_KIND];     /* credited per kind, in its unit */
+    long req[N_KIND];      /* required per kind, in its unit */
     long sessions[N_KIND]; /* sessions attended (PRESENT or LATE) per kind */
-    int at_risk;           /* ENROLLED and behind the expected minutes */
+    long passed[N_KIND];   /* pieces passed per assessed kind */
+    int met[N_KIND];       /* the kind's requirement is met (credited, and passed if assessed) */
+    int complete;          /* the role has requirements and every one is met */
+    int behind_units;      /* a session or submission component is behind what is held */
+    int failed;            /* some assessed piece's latest result is FAIL */
+    int referred;          /* some assessed piece's latest result is REFER or RESUBMITTED */
+    int at_risk;           /* ENROLLED and behind (minutes or units) or failed */
 } assess_t;
 
 static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long held[2][N_KIND],
@@ -124,21 +132,88 @@ static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long h
         if (!k || (s->status != COHORT__V1__ATTENDANCE_STATUS__PRESENT &&
                    s->status != COHORT__V1__ATTENDANCE_STATUS__LATE))
             continue;
-        sum[s->kind] += s->minutes < k->minutes ? (long)s->minutes : (long)k->minutes;
+        if (k->unit == COHORT__V1__COMPONENT_UNIT__UNIT_MINUTES)
+            sum[s->kind] += s->minutes < k->minutes ? (long)s->minutes : (long)k->minutes;
+        else
+            sum[s->kind]++; /* one session attended, or one piece submitted */
         a->sessions[s->kind]++;
     }
+    a->complete = d->n_req[g] > 0;
     for (size_t i = 0; i < d->n_req[g]; i++) {
         const comp_t *k = &d->req[g][i];
-        long req = (long)k->count * k->minutes;
         long h = held[g][k->kind] < (long)k->count ? held[g][k->kind] : (long)k->count;
-        a->req[k->kind] = req;
-        a->cred[k->kind] = sum[k->kind] < req ? sum[k->kind] : req;
-        a->credited += a->cred[k->kind];
-        a->required += req;
-        a->expected += h * k->minutes;
+        if (k->unit == COHORT__V1__COMPONENT_UNIT__UNIT_MINUTES) {
+            long req = (long)k->count * k->minutes;
+            a->req[k->kind] = req;
+            a->cred[k->kind] = sum[k->kind] < req ? sum[k->kind] : req;
+            a->credited += a->cred[k->kind];
+            a->required += req;
+            a->expected += h * k->minutes;
+        } else {
+            a->req[k->kind] = k->count;
+            a->cred[k->kind] = sum[k->kind] < (long)k->count ? sum[k->kind] : (long)k->count;
+            a->behind_units |=
+                h > 0 && (double)a->cred[k->kind] < self->cfg.at_risk_ratio * (double)h;
+        }
+        a->met[k->kind] = a->cred[k->kind] >= a->req[k->kind];
+        if (k->assessed) {
+            a->passed[k->kind] = projx_passed(e, k->kind);
+            a->met[k->kind] &= a->passed[k->kind] >= (long)k->count;
+            for (size_t j = 0; j < e->n_marks; j++) {
+                if (e->marks[j].kind != k->kind)
+                    continue;
+                a->failed |= e->marks[j].outcome == COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_FAIL;
+                a->referred |=
+                    e->marks[j].outcome == COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_REFER ||
+                    e->marks[j].outcome == COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_RESUBMITTED;
+            }
+        }
+        a->complete &= a->met[k->kind];
     }
-    a->at_risk = e->stage == STG(ENROLLED) && a->expected > 0 &&
-                 (double)a->credited < self->cfg.at_risk_ratio * (double)a->expected;
+    a->at_risk = e->stage == STG(ENROLLED) &&
+                 ((a->expected > 0 &&
+                   (double)a->credited < self->cfg.at_risk_ratio * (double)a->expected) ||
+                  a->behind_units || a->failed);
+}
+
+/* The award counts of a set of enrolled participants (docs/status.md,
+ * "award"): no person, no breakdown. */
+typedef struct {
+    long enrolled;   /* participants ENROLLED or COMPLETED */
+    long on_track;   /* of them: no award yet, nothing failed, not at risk */
+    long passed_all; /* every assessed component passed */
+    long referred;   /* a piece referred or resubmitted, awaiting a pass */
+    long failed;     /* a piece failed */
+    long awarded;    /* an award made */
+} awards_t;
+
+static void award_count(const assess_t *a, const enr_t *e, const pdef_t *d, awards_t *t)
+{
+    if (!projx_is_participant(e->who) || !projx_enrolled(e))
+        return;
+    t->enrolled++;
+    t->on_track += !e->award && !a->failed && !a->at_risk;
+    t->passed_all += projx_all_passed(d, e);
+    t->referred += a->referred;
+    t->failed += a->failed;
+    t->awarded += e->award != NULL;
+}
+
+static json_t *awards_json(const awards_t *t, long assessed)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "assessed_components", (json_int_t)assessed,
+                     "enrolled", (json_int_t)t->enrolled, "on_track", (json_int_t)t->on_track,
+                     "passed_all", (json_int_t)t->passed_all, "referred",
+                     (json_int_t)t->referred, "failed", (json_int_t)t->failed, "awarded",
+                     (json_int_t)t->awarded);
+}
+
+static long assessed_of(const pdef_t *d, int g)
+{
+    long n = 0;
+    for (size_t i = 0; i < d->n_req[g]; i++)
+        n += d->req[g][i].assessed != 0;
+    return n;
 }
 
 /* num/den rounded half up to 4 decimals, or null when den is 0. */
@@ -356,6 +431,8 @@ static json_t *comps_json(const comp_t *c, size_t n)
         err |= json_object_set_new(o, "count", json_integer(c[i].count));
         err |= json_object_set_new(o, "minutes_each", json_integer(c[i].minutes));
         err |= json_object_set_new(o, "label", json_string(c[i].label));
+        err |= json_object_set_new(o, "unit", json_string(UNIT_NAME(c[i].unit)));
+        err |= json_object_set_new(o, "assessed", json_boolean(c[i].assessed));
         err |= json_array_append_new(a, o);
     }
     if (err)
@@ -415,8 +492,21 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     long places = 0, filled[2], during[N_PKIND] = {0}, after[N_PKIND] = {0};
     json_t *prog_o = json_object();
     int err = cohorts_of(self, p, &cs, &n);
+    awards_t aw = {0};
     for (size_t i = 0; !err && i < n; i++) {
         pstat_t ps;
+        long held[2][N_KIND];
+        enr_t *e, *etmp, *ehead = cs[i]->enrs;
+        if (held_sessions(cs[i], held)) {
+            err = 1;
+            break;
+        }
+        HASH_ITER(hh, ehead, e, etmp)
+        {
+            assess_t a;
+            assess(self, cs[i], e, held, &a);
+            award_count(&a, e, &p->def, &aw);
+        }
         places += cs[i]->def.places;
         err |= json_array_append_new(ids, json_string(cs[i]->id));
         if (progression(cs[i], &ps)) {
@@ -457,6 +547,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     err |= json_object_set_new(prog_o, "during", pkinds_json(during));
     err |= json_object_set_new(prog_o, "after", pkinds_json(after));
     err |= json_object_set_new(doc, "progression", prog_o);
+    err |= json_object_set_new(doc, "award", awards_json(&aw, assessed_of(&p->def, G_PART)));
     free(cs);
     if (err)
         return json_decref(doc), NULL;
@@ -485,6 +576,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     long held[2][N_KIND], filled[2];
     long n[2] = {0}, complete[2] = {0}, credited[2] = {0}, risk[2] = {0};
     long assigned = 0, with_mentor = 0;
+    awards_t aw = {0};
     enr_t **es = NULL;
     size_t ne = 0;
     cohort_t *one = (cohort_t *)c;
@@ -496,11 +588,12 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
         assess(self, c, es[i], held, &a);
         assigned += (long)es[i]->n_mentors;
         with_mentor += es[i]->n_mentors > 0;
+        award_count(&a, es[i], &c->prog->def, &aw);
         if (!projx_enrolled(es[i]))
             continue;
         n[g]++;
         credited[g] += a.credited;
-        complete[g] += a.required > 0 && a.credited >= a.required;
+        complete[g] += a.complete;
         risk[g] += a.at_risk;
     }
     for (size_t i = 0; i < c->def.n_agencies; i++)
@@ -525,6 +618,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     err |= json_object_set_new(ment, "assignments", json_integer(assigned));
     err |= json_object_set_new(ment, "mentored", json_integer(with_mentor));
     err |= json_object_set_new(doc, "mentoring", ment);
+    err |= json_object_set_new(doc, "award", awards_json(&aw, assessed_of(&c->prog->def, G_PART)));
     free(es);
     free(ps.days);
     if (err)
@@ -543,6 +637,33 @@ static int pord_cmp(const void *a, const void *b)
     const pord_t *x = a, *y = b;
     int r = strcmp(x->p->on, y->p->on);
     return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+static int mark_cmp(const void *a, const void *b)
+{
+    const mark_t *x = *(const mark_t *const *)a, *y = *(const mark_t *const *)b;
+    return x->kind != y->kind ? x->kind - y->kind : strcmp(x->piece, y->piece);
+}
+
+/* e's assessment results, by component kind then piece id. */
+static json_t *marks_json(const enr_t *e)
+{
+    json_t *l = json_array();
+    const mark_t **v = malloc((e->n_marks + 1) * sizeof *v);
+    int err = !l || !v;
+    for (size_t i = 0; !err && i < e->n_marks; i++)
+        v[i] = &e->marks[i];
+    if (!err)
+        qsort(v, e->n_marks, sizeof *v, mark_cmp);
+    for (size_t i = 0; !err && i < e->n_marks; i++)
+        err |= json_array_append_new(
+            l, json_pack("{s:s,s:s,s:s,s:s,s:i}", "component", KIND_NAME(v[i]->kind), "piece",
+                         v[i]->piece, "outcome", OUTCOME_NAME(v[i]->outcome), "assessed_on",
+                         v[i]->on, "attempts", v[i]->attempts));
+    free(v);
+    if (err)
+        return json_decref(l), NULL;
+    return l;
 }
 
 static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *es, size_t ne,
@@ -564,6 +685,10 @@ static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *
         err |= json_object_set_new(co, "credited", json_integer(a.cred[k]));
         err |= json_object_set_new(co, "required", json_integer(a.req[k]));
         err |= json_object_set_new(co, "sessions", json_integer(a.sessions[k]));
+        err |= json_object_set_new(co, "unit", json_string(UNIT_NAME(d->req[g][i].unit)));
+        err |= json_object_set_new(co, "met", json_boolean(a.met[k]));
+        if (d->req[g][i].assessed)
+            err |= json_object_set_new(co, "passed", json_integer(a.passed[k]));
         err |= json_object_set_new(comps, KIND_NAME(k), co);
     }
     if (e->n_promos && !(ord = malloc(e->n_promos * sizeof *ord)))
@@ -581,6 +706,12 @@ static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *
         err |= json_array_append_new(promos, po);
     }
     free(ord);
+    err |= json_object_set_new(o, "assessments", marks_json(e));
+    err |= json_object_set_new(o, "requirements_met", json_boolean(a.complete));
+    err |= json_object_set_new(
+        o, "award",
+        e->award ? json_pack("{s:s,s:s}", "award", e->award, "awarded_on", e->awarded_on)
+                 : json_null());
     err |= json_object_set_new(o, "ref", json_string(e->who->ref));
     err |= json_object_set_new(
         o, "role", json_string(projx_ename(&cohort__v1__role__descriptor, e->who->d.role)));

@@ -19,6 +19,8 @@ static int comps_check(why_t *w, Cohort__V1__Component **c, size_t n, const char
             return projx_fail(w, R(BAD_ENUM), "%s: unknown component kind", name);
         if (seen[k]++)
             return projx_fail(w, R(BAD_VALUE), "%s lists %s more than once", name, KIND_NAME(k));
+        if (c[i]->unit < 0 || c[i]->unit >= N_UNIT)
+            return projx_fail(w, R(BAD_ENUM), "%s: unknown component unit", name);
     }
     return 0;
 }
@@ -34,6 +36,8 @@ static int comps_copy(comp_t **out, size_t *n_out, Cohort__V1__Component **c, si
         v[i].kind = c[i]->kind;
         v[i].count = c[i]->count;
         v[i].minutes = c[i]->minutes_each;
+        v[i].unit = c[i]->unit;
+        v[i].assessed = c[i]->assessed ? 1 : 0;
         if (!(v[i].label = projx_dup(c[i]->label))) {
             projx_comps_free(v, i);
             return -ENOMEM;
@@ -444,6 +448,109 @@ static int on_mentor(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     return 0;
 }
 
+/* The enrolment an assessment or award is about: programme (12), cohort
+ * (13), the person under the event's agency (14), ENROLLED or COMPLETED
+ * there (17). Returns 0 with *cp and *ep set, or the code. */
+static int enrolled_target(proj_t *self, const Cohort__V1__Event *ev, const char *pid,
+                           const char *cid, const char *ref, why_t *w, cohort_t **cp, enr_t **ep)
+{
+    prog_t *p = projx_prog_get(self, pid);
+    cohort_t *c = p ? projx_cohort_get(self, pid, cid) : NULL;
+    person_t *x = projx_person_get(self, ev->agency, ref);
+    enr_t *e;
+    if (!p)
+        return projx_fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
+    if (!c)
+        return projx_fail(w, R(UNKNOWN_COHORT), "cohort is not open");
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with this agency");
+    e = projx_enr_get(c, x);
+    if (!e || !projx_enrolled(e))
+        return projx_fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort");
+    *cp = c;
+    *ep = e;
+    return 0;
+}
+
+/* AssessmentRecorded: the latest result of one piece of an assessed
+ * component (docs/status.md). At most count distinct pieces per component;
+ * RESUBMITTED only after REFER. */
+static int on_assessment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__AssessmentRecorded *b = ev->assessment_recorded;
+    cohort_t *c;
+    enr_t *e;
+    mark_t *m;
+    const comp_t *k;
+    char *piece;
+    long pieces = 0;
+    int rc =
+        enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
+    if (rc)
+        return rc;
+    if (b->outcome < 1 || b->outcome >= N_OUTCOME)
+        return projx_fail(w, R(BAD_ENUM), "outcome is unknown");
+    if (!(k = projx_find_comp(&c->prog->def, projx_grp(e->who->d.role), b->component)))
+        return projx_fail(w, R(BAD_VALUE), "component %s is not required for the %s role",
+                          KIND_NAME(b->component),
+                          projx_ename(&cohort__v1__role__descriptor, e->who->d.role));
+    if (!k->assessed)
+        return projx_fail(w, R(BAD_VALUE), "component %s is not assessed in this programme",
+                          KIND_NAME(b->component));
+    if (strlen(projx_S(b->piece_id)) > VALIDATE_MAX_ID)
+        return projx_fail(w, R(BAD_VALUE), "piece_id is too long");
+    m = projx_mark_get(e, b->component, projx_S(b->piece_id));
+    for (size_t i = 0; !m && i < e->n_marks; i++)
+        pieces += e->marks[i].kind == (int)b->component;
+    if (!m && pieces >= (long)k->count)
+        return projx_fail(w, R(BAD_VALUE), "component %s has only %u assessed pieces",
+                          KIND_NAME(b->component), k->count);
+    if (b->outcome == COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_RESUBMITTED &&
+        (!m || m->outcome != COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_REFER))
+        return projx_fail(w, R(BAD_TRANSITION), "a resubmission follows a referral (REFER)");
+    if (dry)
+        return 0;
+    if (!m) {
+        if (projx_marks_reserve(e) || !(piece = projx_dup(b->piece_id)))
+            return -ENOMEM;
+        m = &e->marks[e->n_marks++];
+        *m = (mark_t){b->component, piece, 0, "", 0};
+    }
+    m->outcome = b->outcome;
+    m->attempts++;
+    projx_day_copy(m->on, b->assessed_on);
+    projx_mark_cohort(c, 0);
+    projx_mark_ag(c, ev->agency);
+    return 0;
+}
+
+/* AwardMade: only once every assessed component of the role is passed. */
+static int on_award(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__AwardMade *b = ev->award_made;
+    cohort_t *c;
+    enr_t *e;
+    char *award;
+    int rc =
+        enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
+    if (rc)
+        return rc;
+    if (!projx_all_passed(&c->prog->def, e))
+        return projx_fail(w, R(BAD_TRANSITION),
+                          "an award needs every assessed component passed first");
+    if (dry)
+        return 0;
+    if (!(award = projx_dup(b->award)))
+        return -ENOMEM;
+    free(e->award);
+    e->award = award;
+    projx_day_copy(e->awarded_on, b->awarded_on);
+    projx_mark_cohort(c, 0);
+    projx_mark_ag(c, ev->agency);
+    return 0;
+}
+
 /* Removes x from e's mentors; returns 1 if x was one. */
 static int drop_mentor(enr_t *e, const person_t *x)
 {
@@ -528,6 +635,14 @@ int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
     case COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED:
         if (ev->participant_erased)
             return on_erased(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_ASSESSMENT_RECORDED:
+        if (ev->assessment_recorded)
+            return on_assessment(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_AWARD_MADE:
+        if (ev->award_made)
+            return on_award(self, ev, w, dry);
         break;
     default:
         break;

@@ -7,6 +7,15 @@
  * projection empty and returns a negative errno; it never trusts the text. */
 #include "proj_int.h"
 
+/* The format written. Version 2 (issue 18) adds each component's unit and
+ * assessed flag and each enrolment's assessments and award; version 1 is
+ * still read (minutes units, no assessments), so an older checkpoint loads. */
+#define PROJ_STATE_VERSION 2
+
+/* The version of the checkpoint being loaded (one load at a time: the
+ * projection is single-threaded; set by proj_load before the lists). */
+static _Thread_local long long load_version;
+
 /* ------------------------------------------------------ save / load --- */
 
 int projx_prog_cmp(const void *a, const void *b)
@@ -32,8 +41,9 @@ static json_t *save_prog(const prog_t *p)
         json_t *l = json_array();
         for (size_t i = 0; i < p->def.n_req[g]; i++) {
             const comp_t *c = &p->def.req[g][i];
-            err |= json_array_append_new(l, json_pack("[iIIs]", c->kind, (json_int_t)c->count,
-                                                      (json_int_t)c->minutes, projx_S(c->label)));
+            err |= json_array_append_new(l, json_pack("[iIIsib]", c->kind, (json_int_t)c->count,
+                                                      (json_int_t)c->minutes, projx_S(c->label),
+                                                      c->unit, c->assessed));
         }
         err |= json_array_append_new(req, l);
     }
@@ -74,7 +84,8 @@ static json_t *save_person(const person_t *x)
 
 static json_t *save_enr(const cohort_t *c, const enr_t *e)
 {
-    json_t *o = json_object(), *ss = json_array(), *ps = json_array(), *ms = json_array();
+    json_t *o = json_object(), *ss = json_array(), *ps = json_array(), *ms = json_array(),
+           *as = json_array();
     size_t n = HASH_COUNT(e->sess), k = 0;
     sess_t **v = malloc((n + 1) * sizeof *v), *s, *tmp, *head = e->sess;
     int err = !v;
@@ -94,6 +105,13 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
     for (size_t i = 0; i < e->n_mentors; i++)
         err |=
             json_array_append_new(ms, json_pack("[ss]", e->mentors[i]->agency, e->mentors[i]->ref));
+    for (size_t i = 0; i < e->n_marks; i++)
+        err |= json_array_append_new(as, json_pack("[isisi]", e->marks[i].kind, e->marks[i].piece,
+                                                   e->marks[i].outcome, e->marks[i].on,
+                                                   e->marks[i].attempts));
+    err |= json_object_set_new(o, "assessments", as);
+    err |= json_object_set_new(o, "award", e->award ? json_pack("[ss]", e->award, e->awarded_on)
+                                                    : json_null());
     err |= json_object_set_new(o, "programme", json_string(c->prog->id));
     err |= json_object_set_new(o, "cohort", json_string(c->id));
     err |= json_object_set_new(o, "agency", json_string(e->who->agency));
@@ -155,7 +173,7 @@ char *proj_save(const proj_t *self)
     }
 cleanup:
     err |= json_object_set_new(doc, "format", json_string("cohortd-proj"));
-    err |= json_object_set_new(doc, "version", json_integer(1));
+    err |= json_object_set_new(doc, "version", json_integer(PROJ_STATE_VERSION));
     err |= json_object_set_new(doc, "seq", json_integer((json_int_t)self->seq));
     err |= json_object_set_new(doc, "as_of", json_integer(self->as_of));
     err |= json_object_set_new(doc, "programmes", progs);
@@ -211,13 +229,22 @@ static int load_comps(json_t *l, comp_t **out, size_t *n_out)
         return -ENOMEM;
     for (i = 0; i < n; i++) {
         json_t *c = json_array_get(l, i);
-        long long k, cnt, min;
+        long long k, cnt, min, unit = 0;
+        int assessed = 0;
         const char *label = json_string_value(json_array_get(c, 3));
-        if (json_array_size(c) != 4 || gi(json_array_get(c, 0), 1, N_KIND - 1, &k) ||
-            gi(json_array_get(c, 1), 1, UINT32_MAX, &cnt) ||
-            gi(json_array_get(c, 2), 1, UINT32_MAX, &min) || !label || seen[k]++)
+        if (json_array_size(c) != (load_version >= 2 ? 6 : 4) ||
+            gi(json_array_get(c, 0), 1, N_KIND - 1, &k) ||
+            gi(json_array_get(c, 1), 1, UINT32_MAX, &cnt) || !label || seen[k]++)
             break;
-        v[i] = (comp_t){(int)k, (uint32_t)cnt, (uint32_t)min, strdup(label)};
+        if (load_version >= 2) {
+            if (gi(json_array_get(c, 4), 0, N_UNIT - 1, &unit) ||
+                !json_is_boolean(json_array_get(c, 5)))
+                break;
+            assessed = json_is_true(json_array_get(c, 5));
+        }
+        if (gi(json_array_get(c, 2), unit ? 0 : 1, unit ? 0 : UINT32_MAX, &min))
+            break;
+        v[i] = (comp_t){(int)k, (uint32_t)cnt, (uint32_t)min, strdup(label), (int)unit, assessed};
         if (!v[i].label) {
             projx_comps_free(v, i);
             return -ENOMEM;
@@ -337,6 +364,44 @@ static int load_person(proj_t *self, json_t *o)
     return x->d.grade ? 0 : -ENOMEM;
 }
 
+/* The version 2 fields of an enrolment: assessments and award (absent in
+ * version 1). */
+static int load_v2_enr(enr_t *e, json_t *o)
+{
+    json_t *as = json_object_get(o, "assessments"), *aw = json_object_get(o, "award");
+    if (load_version < 2)
+        return 0;
+    if (!json_is_array(as) || !aw)
+        return -EINVAL;
+    for (size_t i = 0; i < json_array_size(as); i++) {
+        json_t *a = json_array_get(as, i);
+        const char *piece = json_string_value(json_array_get(a, 1));
+        const char *on = json_string_value(json_array_get(a, 3));
+        long long kind, outcome, attempts;
+        if (json_array_size(a) != 5 || !idok(piece) || !dateok(on) ||
+            gi(json_array_get(a, 0), 1, N_KIND - 1, &kind) ||
+            gi(json_array_get(a, 2), 1, N_OUTCOME - 1, &outcome) ||
+            gi(json_array_get(a, 4), 1, INT32_MAX, &attempts) ||
+            projx_mark_get(e, (int)kind, piece))
+            return -EINVAL;
+        if (projx_marks_reserve(e))
+            return -ENOMEM;
+        e->marks[e->n_marks] = (mark_t){(int)kind, strdup(piece), (int)outcome, "", (int)attempts};
+        if (!e->marks[e->n_marks].piece)
+            return -ENOMEM;
+        projx_day_copy(e->marks[e->n_marks++].on, on);
+    }
+    if (json_is_null(aw))
+        return 0;
+    if (json_array_size(aw) != 2 || !json_string_value(json_array_get(aw, 0)) ||
+        !dateok(json_string_value(json_array_get(aw, 1))))
+        return -EINVAL;
+    if (!(e->award = strdup(json_string_value(json_array_get(aw, 0)))))
+        return -ENOMEM;
+    projx_day_copy(e->awarded_on, json_string_value(json_array_get(aw, 1)));
+    return 0;
+}
+
 static int load_enr(proj_t *self, json_t *o)
 {
     const char *pid = gs(o, "programme"), *cid = gs(o, "cohort"), *on = gs(o, "enrolled_on");
@@ -404,7 +469,7 @@ static int load_enr(proj_t *self, json_t *o)
             return -ENOMEM;
         e->mentors[e->n_mentors++] = m;
     }
-    return 0;
+    return load_v2_enr(e, o);
 }
 
 static int load_list(proj_t *self, json_t *root, const char *key, int (*fn)(proj_t *, json_t *))
@@ -436,11 +501,11 @@ int proj_load(proj_t *self, const char *text, size_t len)
         return -EINVAL;
     format = gs(root, "format");
     if (!json_is_object(root) || !format || strcmp(format, "cohortd-proj") != 0 ||
-        gi(json_object_get(root, "version"), 1, 1, &version) ||
+        gi(json_object_get(root, "version"), 1, PROJ_STATE_VERSION, &version) ||
         gi(json_object_get(root, "seq"), 0, INT64_MAX, &seq) ||
         gi(json_object_get(root, "as_of"), 0, INT64_MAX, &as_of))
         rc = -EINVAL;
-    else if (!(rc = load_list(self, root, "programmes", load_prog)) &&
+    else if ((load_version = version), !(rc = load_list(self, root, "programmes", load_prog)) &&
              !(rc = load_list(self, root, "cohorts", load_cohort)) &&
              !(rc = load_list(self, root, "people", load_person)) &&
              !(rc = load_list(self, root, "enrolments", load_enr)) &&

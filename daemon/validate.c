@@ -129,7 +129,7 @@ static size_t text_max(const char *name)
         return VALIDATE_MAX_GRADE;
     if (strcmp(name, "note") == 0)
         return VALIDATE_MAX_NOTE;
-    if (strcmp(name, "label") == 0)
+    if (strcmp(name, "label") == 0 || strcmp(name, "award") == 0)
         return VALIDATE_MAX_LABEL;
     return VALIDATE_MAX_TEXT;
 }
@@ -260,9 +260,14 @@ static int components(why_t *w, Cohort__V1__Component **c, size_t n, const char 
         if (c[i]->count < 1 || c[i]->count > 1000)
             return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
                         "%s[%zu].count must be 1-1000", name, i);
-        if (c[i]->minutes_each < 1 || c[i]->minutes_each > 7 * 24 * 60)
+        if (c[i]->unit == COHORT__V1__COMPONENT_UNIT__UNIT_MINUTES &&
+            (c[i]->minutes_each < 1 || c[i]->minutes_each > 7 * 24 * 60))
             return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
                         "%s[%zu].minutes_each must be 1-10080", name, i);
+        /* Sessions and submissions are counted, not timed (docs/status.md). */
+        if (c[i]->unit != COHORT__V1__COMPONENT_UNIT__UNIT_MINUTES && c[i]->minutes_each != 0)
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                        "%s[%zu].minutes_each must be 0 for a unit other than minutes", name, i);
     }
     return OK;
 }
@@ -378,6 +383,29 @@ static int mentor(why_t *w, const Cohort__V1__MentorAssigned *b)
     return OK;
 }
 
+static int assessment(why_t *w, const Cohort__V1__AssessmentRecorded *b)
+{
+    NEED_REF(w, b->participant_ref, "participant_ref");
+    NEED_ID(w, b->programme_id, "programme_id");
+    NEED_ID(w, b->cohort_id, "cohort_id");
+    NEED_ENUM(w, b->component, "component");
+    NEED_ID(w, b->piece_id, "piece_id");
+    NEED_ENUM(w, b->outcome, "outcome");
+    NEED_DATE(w, b->assessed_on, "assessed_on");
+    return OK;
+}
+
+static int award(why_t *w, const Cohort__V1__AwardMade *b)
+{
+    NEED_REF(w, b->participant_ref, "participant_ref");
+    NEED_ID(w, b->programme_id, "programme_id");
+    NEED_ID(w, b->cohort_id, "cohort_id");
+    if (!b->award || !*b->award)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD, "award is required");
+    NEED_DATE(w, b->awarded_on, "awarded_on");
+    return OK;
+}
+
 int validate_event(const Cohort__V1__Event *ev, int64_t now_us, char *reason, size_t len)
 {
     return validate_event_form(ev, now_us, VALIDATE_REF_PSEUDONYM, reason, len);
@@ -422,6 +450,10 @@ int validate_event_form(const Cohort__V1__Event *ev, int64_t now_us, validate_re
         return mentor(&w, ev->mentor_assigned);
     case COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED:
         return erased(&w, ev->participant_erased);
+    case COHORT__V1__EVENT__BODY_ASSESSMENT_RECORDED:
+        return assessment(&w, ev->assessment_recorded);
+    case COHORT__V1__EVENT__BODY_AWARD_MADE:
+        return award(&w, ev->award_made);
     default:
         return fail(&w, COHORT__V1__REJECT_CODE__REJECT_NO_BODY,
                     "no body, or a body type this daemon does not know");

@@ -132,6 +132,42 @@ int main(void)
            "kind upper-cased");
     json_decref(rows);
 
+    /* ---- assessments and awards (issue 18) ---- */
+    rc = import("agency,participantRef,programmeId,cohortId,component,pieceId,outcome,assessedOn\n"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,lip,2009-1,assessed_module,module-2,"
+                "assessment_refer,2009-11-20\n",
+                "results.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, 0, "an assessments file imports (kind from the column outcome)");
+    is_int(kind, CSV_KIND_ASSESSMENTS, "kind assessments");
+    is_str(sget(json_array_get(rows, 0), "assessmentRecorded", "outcome"), "ASSESSMENT_REFER",
+           "outcome upper-cased");
+    is_str(sget(json_array_get(rows, 0), "assessmentRecorded", "pieceId"), "module-2", "pieceId");
+    is_str(sget(json_array_get(rows, 0), "assessmentRecorded", "assessedOn"), "2009-11-20",
+           "assessedOn");
+    json_decref(rows);
+    rc = import("agency,participantRef,programmeId,cohortId,component,pieceId,assessedOn\n"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,lip,2009-1,assessed_module,"
+                "module-2,2009-11-20\n",
+                "2009-11_assessments.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, -EINVAL, "an assessments file without outcome fails");
+    ok(strstr(err, "needs a column outcome") != NULL, "says which: %s", err);
+    json_decref(rows);
+    rc = import("Agency,Participant Ref,Programme Id,Cohort Id,Award,Awarded On\n"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,lip,2009-1,"
+                "\"postgraduate diploma, leadership\",2011-07-15\n",
+                "awards.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, 0, "an awards file imports");
+    is_int(kind, CSV_KIND_AWARDS, "kind awards");
+    is_str(sget(json_array_get(rows, 0), "awardMade", "award"), "postgraduate diploma, leadership",
+           "award text with a quoted comma");
+    is_str(sget(json_array_get(rows, 0), "awardMade", "awardedOn"), "2011-07-15", "awardedOn");
+    json_decref(rows);
+    rc = import("agency,participantRef,programmeId,cohortId,award,awardedOn\n"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,lip,2009-1,pgdip,2011-07-15\n",
+                "assessments.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, -EINVAL, "an awards header under an assessments name fails");
+    json_decref(rows);
+
     /* ---- bad files ---- */
     rc = import(
         "agency,participantRef,stage\nwm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,APPLIED\n",

@@ -105,6 +105,21 @@ static const char *bodies[][2] = {
     {"mentorAssigned",
      HEAD "\"mentorAssigned\":{\"mentorRef\":\"cd34\",\"participantRef\":\"ab12\","
           "\"programmeId\":\"step-forward\",\"cohortId\":\"2009-1\"}}"},
+    {"programmeDefined with units",
+     HEAD "\"programmeDefined\":{\"programmeId\":\"lip\",\"name\":\"LiP\","
+          "\"participantComponents\":[{\"kind\":\"ASSESSED_MODULE\",\"count\":6,"
+          "\"minutesEach\":1260,\"assessed\":true},"
+          "{\"kind\":\"ACTION_LEARNING_SET\",\"count\":8,\"unit\":\"UNIT_SESSIONS\"},"
+          "{\"kind\":\"DISSERTATION\",\"count\":1,\"label\":\"dissertation\","
+          "\"unit\":\"UNIT_SUBMISSIONS\",\"assessed\":true}]}}"},
+    {"assessmentRecorded",
+     HEAD "\"assessmentRecorded\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
+          "\"cohortId\":\"2009-1\",\"component\":\"ASSESSED_MODULE\",\"pieceId\":\"module-2\","
+          "\"outcome\":\"ASSESSMENT_RESUBMITTED\",\"assessedOn\":\"2009-12-04\"}}"},
+    {"awardMade",
+     HEAD "\"awardMade\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
+          "\"cohortId\":\"2009-1\",\"award\":\"postgraduate diploma\","
+          "\"awardedOn\":\"2011-07-15\"}}"},
 };
 
 int main(void)
@@ -115,6 +130,31 @@ int main(void)
     /* ---- round trips of every body type */
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
         round_trip(bodies[i][1], bodies[i][1], bodies[i][0]);
+
+    ev = parse(bodies[7][1]);
+    ok(ev && ev->programme_defined && ev->programme_defined->n_participant_components == 3 &&
+           ev->programme_defined->participant_components[0]->unit ==
+               COHORT__V1__COMPONENT_UNIT__UNIT_MINUTES &&
+           ev->programme_defined->participant_components[0]->assessed &&
+           ev->programme_defined->participant_components[2]->unit ==
+               COHORT__V1__COMPONENT_UNIT__UNIT_SUBMISSIONS &&
+           ev->programme_defined->participant_components[2]->minutes_each == 0,
+       "units: absent is minutes; assessed and UNIT_SUBMISSIONS read");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    ev = parse(bodies[8][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_ASSESSMENT_RECORDED &&
+           ev->assessment_recorded->outcome ==
+               COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_RESUBMITTED,
+       "assessmentRecorded sets the oneof case (18) and the outcome");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    ev = parse(bodies[9][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_AWARD_MADE, "awardMade sets case 19");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    refused_like(HEAD "\"assessmentRecorded\":{\"outcome\":\"PASS\"}}",
+                 "assessmentRecorded.outcome", "an outcome by a name the enum does not have");
 
     ev = parse(bodies[0][1]);
     ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED,

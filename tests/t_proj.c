@@ -1082,7 +1082,7 @@ static proj_t *test_examples(void)
     is_int(lines, 362, "step-forward.jsonl: 362 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
-    is_int(lines, 530, "leadership-in-partnership.jsonl: 530 lines");
+    is_int(lines, 606, "leadership-in-partnership.jsonl: 606 lines");
     diag("release cuts withheld while the examples were fed: %llu",
          (unsigned long long)proj_releases_withheld(p));
     c = doc(p, "cohort/step-forward/2009-1");
@@ -1115,6 +1115,20 @@ static proj_t *test_examples(void)
     is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "LiP: 2 not selected");
     is_int(I(c, "funnel.participants.by_stage.WITHDRAWN"), 1, "LiP: 1 withdrew");
     is_int(I(c, "mentoring.mentored"), 25, "LiP: every participant had a mentor");
+    /* examples/README.md: modules 1-3 assessed, three referrals resubmitted
+     * and passed, one resubmission (module 3) awaiting its result; no award
+     * in the first 9 months. */
+    is_int(I(c, "award.assessed_components"), 2, "LiP: modules and dissertation assessed");
+    is_int(I(c, "award.enrolled"), 24, "LiP: 24 still enrolled");
+    is_int(I(c, "award.referred"), 1, "LiP: one resubmission awaiting its result");
+    is_int(I(c, "award.failed"), 0, "LiP: nobody failed");
+    is_int(I(c, "award.awarded"), 0, "LiP: no award in the first 9 months");
+    is_int(I(c, "award.passed_all"), 0, "LiP: nobody has passed everything yet");
+    diag("LiP on track for the award: %lld of 24", I(c, "award.on_track"));
+    json_decref(c);
+    c = doc(p, "programme/leadership-in-partnership");
+    is_str(STR(c, "requirements.participants.kind=DISSERTATION.unit"), "UNIT_SUBMISSIONS",
+           "LiP: the dissertation is one submission");
     json_decref(c);
     {
         char *a = proj_render(p, "cohort/step-forward/2009-1");
@@ -1125,6 +1139,270 @@ static proj_t *test_examples(void)
     }
     ok(proj_as_of(p) > 0, "log clock advanced");
     return p;
+}
+
+
+/* ------------------------------------------- units, assessments, awards --- */
+
+static void round_trip(proj_t *p, const char *name);
+
+/* A Leadership-in-Partnership-shaped programme (issue 18): two assessed
+ * modules of 60 minutes, an assessed dissertation counted in submissions,
+ * two action-learning sets counted in sessions. */
+static int lp_programme(proj_t *p)
+{
+    return ev(p,
+              "{\"agency\":\"board\",\"occurredAt\":\"2009-01-01T09:00:00Z\","
+              "\"programmeDefined\":{\"programmeId\":\"lp\",\"name\":\"LP\","
+              "\"participantComponents\":["
+              "{\"kind\":\"ASSESSED_MODULE\",\"count\":2,\"minutesEach\":60,\"label\":\"module\","
+              "\"assessed\":true},"
+              "{\"kind\":\"DISSERTATION\",\"count\":1,\"unit\":\"UNIT_SUBMISSIONS\","
+              "\"label\":\"dissertation\",\"assessed\":true},"
+              "{\"kind\":\"ACTION_LEARNING_SET\",\"count\":2,\"unit\":\"UNIT_SESSIONS\","
+              "\"label\":\"set\"}],\"durationMonths\":24}}");
+}
+
+static int assess_ev(proj_t *p, const char *agency, const char *ref, const char *coh,
+                     const char *kind, const char *piece, const char *outcome)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2009-07-01T09:00:00Z\","
+              "\"assessmentRecorded\":{\"participantRef\":\"%s\",\"programmeId\":\"lp\","
+              "\"cohortId\":\"%s\",\"component\":\"%s\",\"pieceId\":\"%s\","
+              "\"outcome\":\"%s\",\"assessedOn\":\"2009-06-30\"}}",
+              agency, ref, coh, kind, piece, outcome);
+}
+
+static int award_ev(proj_t *p, const char *agency, const char *ref, const char *coh)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2009-08-01T09:00:00Z\","
+              "\"awardMade\":{\"participantRef\":\"%s\",\"programmeId\":\"lp\","
+              "\"cohortId\":\"%s\",\"award\":\"postgraduate diploma\","
+              "\"awardedOn\":\"2009-07-31\"}}",
+              agency, ref, coh);
+}
+
+/* A version 1 checkpoint (before units and assessments) made from a
+ * version 2 text of a state that has neither. */
+static char *as_version1(const char *s)
+{
+    json_t *d = json_loads(s, 0, NULL), *v, *l, *c;
+    size_t i, j, k;
+    char *out;
+    if (!d)
+        return NULL;
+    json_object_set_new(d, "version", json_integer(1));
+    json_array_foreach(json_object_get(d, "programmes"), i, v)
+    json_array_foreach(json_object_get(v, "req"), j, l) json_array_foreach(l, k, c)
+    {
+        json_array_remove(c, 5);
+        json_array_remove(c, 4);
+    }
+    json_array_foreach(json_object_get(d, "enrolments"), i, v)
+    {
+        json_object_del(v, "assessments");
+        json_object_del(v, "award");
+    }
+    out = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    return out;
+}
+
+static void test_units_awards(void)
+{
+    proj_t *p = proj_new(NULL), *q;
+    json_t *g, *a, *c;
+    char *s, *v1;
+    diag("units (sessions, submissions), assessments and awards");
+    is_int(lp_programme(p), OK, "a programme with a 0-minute submission component");
+    is_int(cohort(p, "lp", "c1", "[\"ag-a\"]"), OK, "cohort");
+    for (const char *const *r = (const char *const[]){"p1", "p2", "p3", "p4", NULL}; *r; r++)
+        person(p, "ag-a", *r, "PARTICIPANT");
+    is_int(enrol(p, "ag-a", "p1", "lp", "c1"), OK, "p1 enrolled");
+    is_int(enrol(p, "ag-a", "p2", "lp", "c1"), OK, "p2 enrolled");
+    is_int(enrol(p, "ag-a", "p3", "lp", "c1"), OK, "p3 enrolled");
+    is_int(stage(p, "ag-a", "p4", "lp", "c1", "APPLIED"), OK, "p4 applied only");
+    g = doc(p, "programme/lp");
+    is_int(I(g, "requirements.participant_minutes"), 120, "only minute components are minutes");
+    is_str(STR(g, "requirements.participants.kind=DISSERTATION.unit"), "UNIT_SUBMISSIONS",
+           "the dissertation is counted in submissions");
+    is_int(I(g, "requirements.participants.kind=DISSERTATION.minutes_each"), 0, "of 0 minutes");
+    ok(TRUE_(g, "requirements.participants.kind=DISSERTATION.assessed"), "and assessed");
+    is_str(STR(g, "requirements.participants.kind=ASSESSED_MODULE.unit"), "UNIT_MINUTES",
+           "an absent unit is minutes");
+    json_decref(g);
+
+    /* Credit: a session counts once whatever its minutes; a submission once. */
+    attend(p, "ag-a", "p1", "lp", "c1", "ACTION_LEARNING_SET", "set-1", "PRESENT", 500);
+    attend(p, "ag-a", "p1", "lp", "c1", "ACTION_LEARNING_SET", "set-2", "PRESENT", 0);
+    attend(p, "ag-a", "p1", "lp", "c1", "DISSERTATION", "dissertation", "PRESENT", 0);
+    attend(p, "ag-a", "p1", "lp", "c1", "ASSESSED_MODULE", "module-1", "PRESENT", 60);
+    attend(p, "ag-a", "p1", "lp", "c1", "ASSESSED_MODULE", "module-2", "PRESENT", 60);
+    attend(p, "ag-a", "p3", "lp", "c1", "ACTION_LEARNING_SET", "set-1", "LATE", 30);
+    attend(p, "ag-a", "p3", "lp", "c1", "DISSERTATION", "dissertation", "PRESENT", 0);
+    attend(p, "ag-a", "p3", "lp", "c1", "ASSESSED_MODULE", "module-1", "PRESENT", 60);
+    attend(p, "ag-a", "p3", "lp", "c1", "ASSESSED_MODULE", "module-2", "PRESENT", 60);
+    attend(p, "ag-a", "p2", "lp", "c1", "ASSESSED_MODULE", "module-1", "PRESENT", 60);
+    attend(p, "ag-a", "p2", "lp", "c1", "ASSESSED_MODULE", "module-2", "PRESENT", 60);
+    attend(p, "ag-a", "p2", "lp", "c1", "DISSERTATION", "dissertation", "ABSENT", 0);
+    a = doc(p, "agency/ag-a/lp/c1");
+    is_int(I(a, "people.ref=p1.components.ACTION_LEARNING_SET.credited"), 2,
+           "sessions: one per session attended, not its 500 minutes");
+    is_int(I(a, "people.ref=p1.components.ACTION_LEARNING_SET.required"), 2, "of 2 sessions");
+    is_str(STR(a, "people.ref=p1.components.ACTION_LEARNING_SET.unit"), "UNIT_SESSIONS", "unit");
+    is_int(I(a, "people.ref=p1.components.DISSERTATION.credited"), 1, "one submission");
+    is_int(I(a, "people.ref=p1.credited_minutes"), 120, "minutes count minute components only");
+    is_int(I(a, "people.ref=p1.required_minutes"), 120, "required minutes 2 x 60");
+    ok(!TRUE_(a, "people.ref=p1.components.ASSESSED_MODULE.met"),
+       "attended but not passed: not met");
+    is_int(I(a, "people.ref=p1.components.ASSESSED_MODULE.passed"), 0, "passed 0");
+    ok(TRUE_(a, "people.ref=p1.at_risk") == 0, "p1 not at risk");
+    ok(TRUE_(a, "people.ref=p2.at_risk"),
+       "p2 at risk: no set attended where one is held, the dissertation not submitted");
+    is_int(I(a, "people.ref=p2.components.DISSERTATION.credited"), 0, "ABSENT: not submitted");
+    is_int(I(a, "people.ref=p3.components.ACTION_LEARNING_SET.credited"), 1,
+           "LATE counts as attended");
+    json_decref(a);
+    c = doc(p, "cohort/lp/c1");
+    is_int(I(c, "completion.participants.complete"), 0, "nobody complete before passing");
+    is_int(I(c, "completion.participants.required_minutes"), 120, "cohort: minutes only");
+    is_int(I(c, "award.assessed_components"), 2, "two assessed components");
+    is_int(I(c, "award.enrolled"), 3, "three enrolled");
+    json_decref(c);
+    free(dirty(p));
+
+    /* Refusals, each changing nothing. */
+    s = proj_save(p);
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "ACTION_LEARNING_SET", "set-1", "ASSESSMENT_PASS"),
+           C_BAD_VALUE, "a component that is not assessed");
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "COACHING", "c-1", "ASSESSMENT_PASS"), C_BAD_VALUE,
+           "a component that is not required");
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "ASSESSED_MODULE", "module-1",
+                     "ASSESSMENT_RESUBMITTED"),
+           C_TRANS, "RESUBMITTED without a REFER: %s", WHY);
+    is_int(assess_ev(p, "ag-a", "p9", "c1", "ASSESSED_MODULE", "module-1", "ASSESSMENT_PASS"),
+           C_PERSON, "an unknown participant");
+    is_int(assess_ev(p, "ag-b", "p1", "c1", "ASSESSED_MODULE", "module-1", "ASSESSMENT_PASS"),
+           C_PERSON, "another agency's participant is unknown to the sender");
+    is_int(assess_ev(p, "ag-a", "p4", "c1", "ASSESSED_MODULE", "module-1", "ASSESSMENT_PASS"),
+           C_NOT_ENROLLED, "someone not enrolled");
+    is_int(assess_ev(p, "ag-a", "p1", "c9", "ASSESSED_MODULE", "module-1", "ASSESSMENT_PASS"),
+           C_COHORT, "an unknown cohort");
+    is_int(award_ev(p, "ag-a", "p1", "c1"), C_TRANS, "an award before the passes: %s", WHY);
+    is_int(award_ev(p, "ag-a", "p4", "c1"), C_NOT_ENROLLED, "an award for someone not enrolled");
+    is_int(award_ev(p, "ag-a", "p9", "c1"), C_PERSON, "an award for an unknown participant");
+    is_int(award_ev(p, "ag-a", "p1", "c9"), C_COHORT, "an award in an unknown cohort");
+    {
+        char *s2 = proj_save(p);
+        is_str(s2, s, "the refusals changed nothing");
+        free(s2);
+    }
+    free(s);
+    is_dirty(p, "", "and marked nothing");
+
+    /* p1: module-1 passes, module-2 is referred, resubmitted, passed. */
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "ASSESSED_MODULE", "module-1", "ASSESSMENT_PASS"), OK,
+           "module-1 PASS");
+    free(dirty(p)); /* the first event of the day also cut the releases due */
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "ASSESSED_MODULE", "module-2", "ASSESSMENT_REFER"), OK,
+           "module-2 REFER");
+    is_dirty(p, "agency/ag-a/lp/c1 cohort/lp/c1 programme/lp",
+             "an assessment marks the cohort, programme and agency topic");
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "ASSESSED_MODULE", "module-3", "ASSESSMENT_PASS"),
+           C_BAD_VALUE, "a third piece of a 2-piece component: %s", WHY);
+    c = doc(p, "cohort/lp/c1");
+    is_int(I(c, "award.referred"), 1, "board: one referred");
+    json_decref(c);
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "ASSESSED_MODULE", "module-2",
+                     "ASSESSMENT_RESUBMITTED"),
+           OK, "module-2 RESUBMITTED after REFER");
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "ASSESSED_MODULE", "module-2", "ASSESSMENT_PASS"), OK,
+           "module-2 PASS");
+    a = doc(p, "agency/ag-a/lp/c1");
+    ok(TRUE_(a, "people.ref=p1.components.ASSESSED_MODULE.met"), "modules attended and passed");
+    ok(!TRUE_(a, "people.ref=p1.requirements_met"), "the dissertation is not passed yet");
+    is_str(STR(a, "people.ref=p1.assessments.piece=module-2.outcome"), "ASSESSMENT_PASS",
+           "agency sees its person's latest result");
+    is_int(I(a, "people.ref=p1.assessments.piece=module-2.attempts"), 3, "after three records");
+    is_str(STR(a, "people.ref=p1.assessments.piece=module-2.assessed_on"), "2009-06-30", "date");
+    ok(NUL(a, "people.ref=p1.award"), "no award yet");
+    json_decref(a);
+    is_int(assess_ev(p, "ag-a", "p1", "c1", "DISSERTATION", "dissertation", "ASSESSMENT_PASS"), OK,
+           "dissertation PASS");
+    /* p3 fails a module: at risk, counted as failed. */
+    is_int(assess_ev(p, "ag-a", "p3", "c1", "ASSESSED_MODULE", "module-1", "ASSESSMENT_FAIL"), OK,
+           "p3 module-1 FAIL");
+    a = doc(p, "agency/ag-a/lp/c1");
+    ok(TRUE_(a, "people.ref=p1.requirements_met"), "p1: every component attended and passed");
+    ok(TRUE_(a, "people.ref=p3.at_risk"), "p3 at risk after a FAIL");
+    json_decref(a);
+    c = doc(p, "cohort/lp/c1");
+    is_int(I(c, "completion.participants.complete"), 1, "complete = attended and passed");
+    is_int(I(c, "award.passed_all"), 1, "board: one passed all");
+    is_int(I(c, "award.failed"), 1, "board: one failed");
+    is_int(I(c, "award.referred"), 0, "board: none referred now");
+    is_int(I(c, "award.on_track"), 1, "board: on track = p1 (p2 behind, p3 failed)");
+    json_decref(c);
+    is_int(award_ev(p, "ag-a", "p1", "c1"), OK, "the award once all is passed");
+    a = doc(p, "agency/ag-a/lp/c1");
+    is_str(STR(a, "people.ref=p1.award.award"), "postgraduate diploma", "agency sees the award");
+    is_str(STR(a, "people.ref=p1.award.awarded_on"), "2009-07-31", "and its date");
+    json_decref(a);
+    c = doc(p, "cohort/lp/c1");
+    is_int(I(c, "award.awarded"), 1, "board: one awarded");
+    is_int(I(c, "award.on_track"), 0, "an awarded person is no longer 'on track'");
+    {
+        char *t = json_dumps(c, JSON_COMPACT);
+        ok(t && !strstr(t, "\"p1\"") && !strstr(t, "\"p3\""), "no ref in the cohort document");
+        free(t);
+    }
+    json_decref(c);
+    g = doc(p, "programme/lp");
+    is_int(I(g, "award.awarded"), 1, "programme: awarded summed");
+    is_int(I(g, "award.failed"), 1, "programme: failed summed");
+    json_decref(g);
+    round_trip(p, "units and awards");
+
+    /* A version 1 checkpoint (no units, no assessments) still loads. */
+    q = proj_new(NULL);
+    build_c2(q);
+    s = proj_save(q);
+    proj_destroy(&q);
+    v1 = as_version1(s);
+    q = proj_new(NULL);
+    ok(v1 && strstr(v1, "\"version\":1"), "made a version 1 text");
+    is_int(proj_load(q, v1, strlen(v1)), 0, "a version 1 checkpoint loads");
+    {
+        char *s2 = proj_save(q);
+        is_str(s2, s, "and saves as the version 2 of the same state");
+        free(s2);
+    }
+    proj_destroy(&q);
+    q = proj_new(NULL);
+    {
+        char *bad = strdup(v1), *at2 = strstr(bad, "\"version\":1");
+        at2[10] = '3';
+        is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "an unknown version 3 is refused");
+        free(bad);
+    }
+    proj_destroy(&q);
+    q = proj_new(NULL);
+    {
+        char *u = proj_save(p), *bad = u ? strdup(u) : NULL;
+        char *at2 = bad ? strstr(bad, "\"version\":2") : NULL;
+        if (at2)
+            at2[10] = '1';
+        is_int(proj_load(q, bad, strlen(bad)), -EINVAL,
+               "version 2 contents under a version 1 header are refused");
+        free(u);
+        free(bad);
+    }
+    proj_destroy(&q);
+    free(v1);
+    free(s);
+    proj_destroy(&p);
 }
 
 /* ------------------------------------------------------ save / load --- */
@@ -1446,6 +1724,7 @@ int main(void)
     test_dirty();
     test_new_day_rejected();
     test_erasure();
+    test_units_awards();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);

@@ -141,6 +141,94 @@ int main(void)
     aim.min_percent = 50;
     is_int(check(&ev), 0, "aim of 50%% accepted");
 
+    /* issue 18: units other than minutes */
+    c1.minutes_each = 0;
+    is_int(check(&ev), CODE(BAD_VALUE), "minutes_each 0 in minutes (the unit absent) rejected");
+    c1.unit = COHORT__V1__COMPONENT_UNIT__UNIT_SUBMISSIONS;
+    is_int(check(&ev), 0, "a submissions component of 0 minutes passes");
+    c1.unit = COHORT__V1__COMPONENT_UNIT__UNIT_SESSIONS;
+    c1.assessed = 1;
+    is_int(check(&ev), 0, "an assessed sessions component of 0 minutes passes");
+    c1.minutes_each = 60;
+    is_int(validate_event(&ev, NOW, why, sizeof why), CODE(BAD_VALUE),
+           "a sessions component with minutes_each rejected");
+    ok(strstr(why, "minutes_each must be 0") != NULL, "... reason: %s", why);
+    c1.unit = 7;
+    is_int(check(&ev), CODE(BAD_ENUM), "an unknown unit rejected");
+    c1.unit = COHORT__V1__COMPONENT_UNIT__UNIT_MINUTES;
+    c1.assessed = 0;
+    c1.minutes_each = 1260;
+    is_int(check(&ev), 0, "back to minutes passes");
+
+    /* issue 18: assessment results and awards */
+    {
+        Cohort__V1__AssessmentRecorded as = COHORT__V1__ASSESSMENT_RECORDED__INIT;
+        Cohort__V1__AwardMade aw = COHORT__V1__AWARD_MADE__INIT;
+        Cohort__V1__Event e2;
+        as.participant_ref = REF_A;
+        as.programme_id = "lip";
+        as.cohort_id = "2009-1";
+        as.component = COHORT__V1__COMPONENT_KIND__ASSESSED_MODULE;
+        as.piece_id = "module-1";
+        as.outcome = COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_REFER;
+        as.assessed_on = "2009-09-30";
+        base(&e2);
+        e2.body_case = COHORT__V1__EVENT__BODY_ASSESSMENT_RECORDED;
+        e2.assessment_recorded = &as;
+        is_int(check(&e2), 0, "valid AssessmentRecorded passes");
+        as.outcome = 0;
+        is_int(check(&e2), CODE(BAD_ENUM), "unspecified outcome rejected");
+        as.outcome = 9;
+        is_int(check(&e2), CODE(BAD_ENUM), "unknown outcome rejected");
+        as.outcome = COHORT__V1__ASSESSMENT_OUTCOME__ASSESSMENT_PASS;
+        as.component = 0;
+        is_int(check(&e2), CODE(BAD_ENUM), "unspecified component rejected");
+        as.component = COHORT__V1__COMPONENT_KIND__DISSERTATION;
+        as.piece_id = "";
+        is_int(check(&e2), CODE(MISSING_FIELD), "missing piece_id rejected");
+        as.piece_id = "Module 1";
+        is_int(check(&e2), CODE(BAD_VALUE), "piece_id outside the id syntax rejected");
+        as.piece_id = "dissertation";
+        as.assessed_on = "2009-13-01";
+        is_int(check(&e2), CODE(BAD_DATE), "bad assessed_on rejected");
+        as.assessed_on = "";
+        is_int(check(&e2), CODE(MISSING_FIELD), "missing assessed_on rejected");
+        as.assessed_on = "2010-06-30";
+        as.participant_ref = "staff-42";
+        is_int(check(&e2), CODE(BAD_VALUE), "a raw staff number is not a pseudonym");
+        as.participant_ref = REF_A;
+        as.cohort_id = "";
+        is_int(check(&e2), CODE(MISSING_FIELD), "missing cohort_id rejected");
+        as.cohort_id = "2009-1";
+        is_int(check(&e2), 0, "fixed again");
+
+        aw.participant_ref = REF_A;
+        aw.programme_id = "lip";
+        aw.cohort_id = "2009-1";
+        aw.award = "postgraduate diploma";
+        aw.awarded_on = "2011-07-15";
+        base(&e2);
+        e2.body_case = COHORT__V1__EVENT__BODY_AWARD_MADE;
+        e2.award_made = &aw;
+        is_int(check(&e2), 0, "valid AwardMade passes");
+        aw.award = "";
+        is_int(check(&e2), CODE(MISSING_FIELD), "missing award rejected");
+        char text[VALIDATE_MAX_LABEL + 2];
+        memset(text, 'x', sizeof text);
+        text[VALIDATE_MAX_LABEL + 1] = 0;
+        aw.award = text;
+        is_int(check(&e2), CODE(TOO_LONG), "award longer than %d bytes rejected",
+               VALIDATE_MAX_LABEL);
+        aw.award = "postgraduate diploma";
+        aw.awarded_on = "15/07/2011";
+        is_int(check(&e2), CODE(BAD_DATE), "bad awarded_on rejected");
+        aw.awarded_on = "2011-07-15";
+        aw.programme_id = "";
+        is_int(check(&e2), CODE(MISSING_FIELD), "missing programme_id rejected");
+        aw.programme_id = "lip";
+        is_int(check(&e2), 0, "fixed again");
+    }
+
     /* cohort */
     char *ags[1] = {"wm-police"};
     Cohort__V1__CohortOpened co = COHORT__V1__COHORT_OPENED__INIT;

@@ -340,9 +340,9 @@ is_deeply($prog->{requirements}, {
     participant_minutes => 2640,    # 1440 + 480 + 720 = 5.5 x 480
     mentor_minutes => 2160,         # 960 + 480 + 720 = 4.5 x 480
     participants => [map { { kind => $_->{kind}, count => $_->{count}, minutes_each => $_->{minutesEach},
-                             label => $_->{label} } } @PCOMP],
+                             label => $_->{label}, unit => 'UNIT_MINUTES', assessed => 'false' } } @PCOMP],
     mentors => [map { { kind => $_->{kind}, count => $_->{count}, minutes_each => $_->{minutesEach},
-                        label => $_->{label} } } @MCOMP],
+                        label => $_->{label}, unit => 'UNIT_MINUTES', assessed => 'false' } } @MCOMP],
 }, 'programme requirements: 2640 participant minutes (5.5 days), 2160 mentor minutes (4.5 days)');
 is($prog->{requirements}{participant_minutes} / 480, 5.5, '2640 minutes = 5.5 days of 480');
 is($prog->{requirements}{mentor_minutes} / 480, 4.5, '2160 minutes = 4.5 days of 480');
@@ -608,7 +608,10 @@ for my $ag (@AG) {
             expected_minutes => $req,    # every session of each group has been held
             completion => $x->[5],
             components => { map { $K[$_] => { credited => $x->[2][$_], required => $each->[$_],
-                                              sessions => $x->[3][$_] } } 0 .. 2 },
+                                              sessions => $x->[3][$_], unit => 'UNIT_MINUTES',
+                                              met => $x->[2][$_] == $each->[$_] ? 'true' : 'false' } } 0 .. 2 },
+            # issue 18: no assessed component in Step Forward: met = all minutes credited
+            requirements_met => $x->[1] == $req ? 'true' : 'false', assessments => [], award => undef,
             at_risk => $x->[4] ? 'true' : 'false',
             mentors => $x->[6], mentees => $x->[7],
             promotions => [map { { kind => $_->[0], effective_on => $_->[1], from => 'grade a',

@@ -11,6 +11,12 @@
 #   reason), so replies do not tell whether another agency holds a ref.
 # On the code before mentorAgency, the unnamed assignment is ACCEPTED (and
 # captured) and the two replies differ (UNKNOWN_PARTICIPANT, WRONG_ROLE).
+# Issue 18 (units, assessments, awards): a 0-minute submission component
+# (BAD_VALUE before units), AssessmentRecorded and AwardMade through the
+# real daemon, their refusals and ownership (another agency's key, a
+# coordinator key), the board's counts without refs and the agency's own
+# results; on the code before issue 18 the redefinition is refused and the
+# new bodies are NO_BODY.
 use strict;
 use warnings;
 use FindBin;
@@ -123,6 +129,63 @@ is($strip->($participant), $strip->($unknown),
    "a participant of cps-wm named as mentor: the same ack as an unknown ref (code and reason)");
 is($strip->($no_agency), $strip->($unknown), 'an agency with no one at all: the same ack');
 unlike($unknown->{reason} // '', qr/nobody|cps/, 'the reason names neither the ref nor the agency');
+
+# --- issue 18: units, assessments and awards over CURVE ----------------------
+# The coordinator redefines the programme with an assessed dissertation
+# counted in submissions (minutesEach 0: refused BAD_VALUE before units);
+# wm-police records its participant's course, submission, results and award.
+sub lp {
+    my ($body, %f) = @_;
+    return ev('wm-police', $body => { participantRef => pref('wmp-1'), programmeId => $P,
+                                      cohortId => 'c1', %f });
+}
+sub result { lp(assessmentRecorded => component => 'DISSERTATION', pieceId => 'dissertation',
+                outcome => $_[0], assessedOn => '2009-09-01') }
+my $award = lp(awardMade => award => 'postgraduate diploma', awardedOn => '2009-09-30');
+is(results(send_as('coord',
+    ev('wmcjb', programmeDefined => { programmeId => $P, name => 'Mentors 55',
+        participantComponents => [ { kind => 'TRAINING_COURSE', count => 1, minutesEach => 60 },
+            { kind => 'DISSERTATION', count => 1, unit => 'UNIT_SUBMISSIONS', assessed => JSON::PP::true } ] }))),
+   'ACCEPTED', 'a dissertation of 0 minutes counted in submissions is accepted');
+$r = send_as('wmp', lp(attendanceRecorded => component => 'TRAINING_COURSE', sessionId => 'course',
+                       sessionDate => '2009-04-02', status => 'PRESENT', minutes => 60),
+             lp(attendanceRecorded => component => 'DISSERTATION', sessionId => 'dissertation',
+                sessionDate => '2009-08-01', status => 'PRESENT'),
+             result('ASSESSMENT_RESUBMITTED'), $award, result('ASSESSMENT_REFER'));
+is(results($r), 'ACCEPTED,ACCEPTED,REJECTED:REJECT_BAD_TRANSITION,REJECTED:REJECT_BAD_TRANSITION,ACCEPTED',
+   'course and submission recorded; RESUBMITTED before REFER and an award before the pass refused; REFER accepted');
+$r = send_as('cps', result('ASSESSMENT_PASS'));
+is(results($r), 'REJECTED:REJECT_UNAUTHORISED', "cps-wm's key cannot send wm-police's results");
+my $own = result('ASSESSMENT_PASS');
+$own->{agency} = 'cps-wm';
+$r = send_as('cps', $own);
+is(results($r), 'REJECTED:REJECT_UNKNOWN_PARTICIPANT',
+   "under its own agency, cps-wm does not know wm-police's person");
+$r = send_as('coord', result('ASSESSMENT_PASS'));
+is(results($r), 'REJECTED:REJECT_UNAUTHORISED', 'a coordinator key sends no results');
+ok(wait_until(10, sub { $v = view(); ($v->{"cohort/$P/c1"}{award}{referred} // 0) == 1 }),
+   'the board sees one referral (a count)') or diag explain $v->{"cohort/$P/c1"}{award};
+$r = send_as('wmp', result('ASSESSMENT_RESUBMITTED'), result('ASSESSMENT_PASS'), $award);
+is(results($r), 'ACCEPTED,ACCEPTED,ACCEPTED', 'resubmitted, passed, then the award');
+ok(wait_until(10, sub { $v = view(); ($v->{"cohort/$P/c1"}{award}{awarded} // 0) == 1 }),
+   'the board sees one award') or diag explain $v->{"cohort/$P/c1"}{award};
+is_deeply($v->{"cohort/$P/c1"}{award}, { assessed_components => 1, enrolled => 1, on_track => 0,
+          passed_all => 1, referred => 0, failed => 0, awarded => 1 },
+          'cohort: the award counts') or diag explain $v->{"cohort/$P/c1"}{award};
+is($v->{"cohort/$P/c1"}{completion}{participants}{complete}, 1, 'complete: attended and passed');
+is($v->{"programme/$P"}{award}{awarded}, 1, 'programme: the award summed');
+my ($p1) = grep { $_->{ref} eq pref('wmp-1') } @{ $v->{"agency/wm-police/$P/c1"}{people} // [] };
+is_deeply($p1 && $p1->{assessments}, [ { component => 'DISSERTATION', piece => 'dissertation',
+          outcome => 'ASSESSMENT_PASS', assessed_on => '2009-09-01', attempts => 3 } ],
+          "wm-police sees its person's result") or diag explain $p1;
+is($p1 && $p1->{award}{award}, 'postgraduate diploma', '... and the award');
+is($p1 && $p1->{components}{DISSERTATION}{unit}, 'UNIT_SUBMISSIONS', '... and the unit');
+ok(!grep({ $_->{ref} eq pref('wmp-1') } @{ $v->{"agency/cps-wm/$P/c1"}{people} // [] }),
+   "cps-wm's topic does not show wm-police's person");
+my $pat = quotemeta pref('wmp-1');
+ok(!grep({ encode_json($v->{$_}) =~ /$pat/ } grep { !/^agency\/wm-police\// } keys %$v),
+   'no board topic (nor another agency) carries the ref');
+
 my $refs = join '|', map { quotemeta pref($_) } qw(wmp-1 cps-mentor cps-staff nobody-here);
 unlike(log_of($d), qr/$refs/, 'no ref in the log');
 is(stop_daemon($d), 0, 'the daemon exits cleanly') or diag log_of($d);
