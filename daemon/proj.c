@@ -75,6 +75,14 @@ int projx_grp(int role)
     return role == COHORT__V1__ROLE__MENTOR || role == COHORT__V1__ROLE__COACH ? G_MENT : G_PART;
 }
 
+int projx_reached(int before, int to)
+{
+    int r = to >= STG(APPLIED) && to <= STG(ENROLLED)             ? to
+            : to == STG(COMPLETED) || to == STG(REMOVED_BY_BOARD) ? STG(ENROLLED)
+                                                                  : 0;
+    return r > before ? r : before;
+}
+
 int projx_enrolled(const enr_t *e)
 {
     return e->stage == STG(ENROLLED) || e->stage == STG(COMPLETED);

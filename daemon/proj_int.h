@@ -141,6 +141,9 @@ typedef struct {
 typedef struct {
     person_t *who;        /* the person; the hash key is who->key */
     int stage;            /* EnrolmentStage, never 0 */
+    int reached;          /* the furthest selection stage reached, APPLIED..ENROLLED (1..6):
+                           * kept when the enrolment ends (NOT_SELECTED, WITHDRAWN,
+                           * DECLINED), ENROLLED once enrolled; never 0 */
     char enrolled_on[11]; /* UTC date ENROLLED was reached, "" if never */
     sess_t *sess;         /* attendance by session id */
     promo_t *promos;      /* progressions, in the order applied */
@@ -202,6 +205,13 @@ const char *projx_ename(const ProtobufCEnumDescriptor *d, int v);
 
 /* The requirement group of a Role: G_MENT (mentor, coach) or G_PART. */
 int projx_grp(int role);
+
+/* The furthest selection stage (APPLIED..ENROLLED) that reaching stage
+ * to implies, given the furthest reached before (0: none): to itself for
+ * APPLIED..ENROLLED, ENROLLED for COMPLETED and REMOVED_BY_BOARD (only
+ * reachable from ENROLLED), before for WITHDRAWN, NOT_SELECTED and
+ * DECLINED (they keep how far the person got). */
+int projx_reached(int before, int to);
 
 /* Whether e is at ENROLLED or COMPLETED. */
 int projx_enrolled(const enr_t *e);

@@ -332,6 +332,76 @@ static json_t *funnel_json(cohort_t *const *cs, size_t n, long filled[2])
     return o;
 }
 
+/* The selection stages in order, the funnel by furthest stage reached. */
+#define N_REACH 6 /* APPLIED (1) .. ENROLLED (6) */
+
+/* reached[s - 1]: participants (requirement group G_PART) of e whose
+ * furthest stage is s or later, for s = APPLIED..ENROLLED. */
+static void reached_counts(const enr_t *head, long reached[N_REACH])
+{
+    const enr_t *e, *tmp;
+    HASH_ITER(hh, (enr_t *)head, e, tmp)
+    {
+        if (projx_grp(e->who->d.role) != G_PART)
+            continue;
+        for (int s = STG(APPLIED); s <= e->reached && s <= STG(ENROLLED); s++)
+            reached[s - 1]++;
+    }
+}
+
+static json_t *reached_json(const long reached[N_REACH])
+{
+    json_t *o = json_object();
+    for (int s = STG(APPLIED); s <= STG(ENROLLED); s++)
+        if (json_object_set_new(o, STAGE_NAME(s), json_integer(reached[s - 1])))
+            return json_decref(o), NULL;
+    return o;
+}
+
+/* The cumulative funnel over cohorts cs: {"participants": {"reached",
+ * "conversion", "overall_conversion", "by_agency"}} (docs/status.md). Every
+ * enrolment of a participant counts at each stage up to the furthest it
+ * reached, whatever its stage now; mentors and coaches are not counted. */
+static json_t *funnel_reached_json(cohort_t *const *cs, size_t n)
+{
+    json_t *o = json_object(), *part = json_object(), *conv = json_object(), *by_ag = json_object();
+    long all[N_REACH] = {0};
+    int err = !o || !part || !conv || !by_ag;
+    for (size_t i = 0; !err && i < n; i++) {
+        const cohort_t *c = cs[i];
+        enr_t *e, *tmp, *head = c->enrs;
+        reached_counts(head, all);
+        for (size_t j = 0; j < c->n_ags; j++)
+            if (projx_ag_live(&c->ags[j]) && !json_object_get(by_ag, c->ags[j].id)) {
+                long zero[N_REACH] = {0};
+                err |= json_object_set_new(by_ag, c->ags[j].id, reached_json(zero));
+            }
+        HASH_ITER(hh, head, e, tmp)
+        {
+            json_t *a;
+            if (projx_grp(e->who->d.role) != G_PART)
+                continue;
+            if (!(a = json_object_get(by_ag, e->who->agency))) {
+                long zero[N_REACH] = {0};
+                err |= json_object_set_new(by_ag, e->who->agency, a = reached_json(zero));
+            }
+            for (int s = STG(APPLIED); !err && s <= e->reached && s <= STG(ENROLLED); s++)
+                err |= bump(a, STAGE_NAME(s));
+        }
+    }
+    for (int s = STG(SHORTLISTED); s <= STG(ENROLLED); s++)
+        err |= json_object_set_new(conv, STAGE_NAME(s), ratio_json(all[s - 1], all[s - 2]));
+    err |= json_object_set_new(part, "reached", reached_json(all));
+    err |= json_object_set_new(part, "conversion", conv);
+    err |= json_object_set_new(part, "overall_conversion",
+                               ratio_json(all[STG(ENROLLED) - 1], all[STG(APPLIED) - 1]));
+    err |= json_object_set_new(part, "by_agency", by_ag);
+    err |= json_object_set_new(o, "participants", part);
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
 static json_t *filled_json(long places, const long filled[2])
 {
     json_t *o = json_object();
@@ -452,6 +522,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     err |= json_object_set_new(doc, "cohorts", ids);
     if (!err) {
         err |= json_object_set_new(doc, "funnel", funnel_json(cs, n, filled));
+        err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(cs, n));
         err |= json_object_set_new(doc, "filled", filled_json(places, filled));
     }
     err |= json_object_set_new(prog_o, "during", pkinds_json(during));
@@ -514,6 +585,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     err |= json_object_set_new(doc, "agencies", ags);
     if (!err) {
         err |= json_object_set_new(doc, "funnel", funnel_json(&one, 1, filled));
+        err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(&one, 1));
         err |= json_object_set_new(doc, "filled", filled_json(c->def.places, filled));
         err |= json_object_set_new(doc, "progression", progression_json(&ps));
     }

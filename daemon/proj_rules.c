@@ -250,6 +250,7 @@ static int on_enrolment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int
             a->n_enr++;
     }
     e->stage = to;
+    e->reached = projx_reached(e->reached, to);
     if (to == STG(ENROLLED))
         projx_date_of_us(ev->occurred_at, e->enrolled_on);
     projx_mark_cohort(c, 0);

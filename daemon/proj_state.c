@@ -4,8 +4,16 @@
  * proj_save writes the whole state as one JSON document in sorted order,
  * so equal states give equal bytes. proj_load validates everything it reads
  * (types, ranges, ids, dates, references) and on any error leaves the
- * projection empty and returns a negative errno; it never trusts the text. */
+ * projection empty and returns a negative errno; it never trusts the text.
+ *
+ * Format versions: 1 had no "reached" per enrolment (how far through
+ * selection a person got, which a NOT_SELECTED, WITHDRAWN or DECLINED
+ * stage no longer says); 2 adds it. A version 1 checkpoint cannot tell it,
+ * so proj_load refuses it (-EINVAL) and the daemon replays the whole log
+ * instead (checkpoint.c), which rebuilds it exactly. */
 #include "proj_int.h"
+
+#define PROJ_STATE_VERSION 2 /* the format proj_save writes and proj_load reads */
 
 /* ------------------------------------------------------ save / load --- */
 
@@ -99,6 +107,7 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
     err |= json_object_set_new(o, "agency", json_string(e->who->agency));
     err |= json_object_set_new(o, "ref", json_string(e->who->ref));
     err |= json_object_set_new(o, "stage", json_integer(e->stage));
+    err |= json_object_set_new(o, "reached", json_integer(e->reached));
     err |= json_object_set_new(o, "enrolled_on", json_string(e->enrolled_on));
     err |= json_object_set_new(o, "sessions", ss);
     err |= json_object_set_new(o, "promotions", ps);
@@ -155,7 +164,7 @@ char *proj_save(const proj_t *self)
     }
 cleanup:
     err |= json_object_set_new(doc, "format", json_string("cohortd-proj"));
-    err |= json_object_set_new(doc, "version", json_integer(1));
+    err |= json_object_set_new(doc, "version", json_integer(PROJ_STATE_VERSION));
     err |= json_object_set_new(doc, "seq", json_integer((json_int_t)self->seq));
     err |= json_object_set_new(doc, "as_of", json_integer(self->as_of));
     err |= json_object_set_new(doc, "programmes", progs);
@@ -344,17 +353,22 @@ static int load_enr(proj_t *self, json_t *o)
     person_t *x = projx_person_get(self, gs(o, "agency"), gs(o, "ref"));
     json_t *ss = json_object_get(o, "sessions"), *ps = json_object_get(o, "promotions"),
            *ms = json_object_get(o, "mentors");
-    long long stage;
+    long long stage, reached;
     enr_t *e;
     ag_t *ag;
     if (!c || !x || !gs(o, "agency") || !gs(o, "ref") || projx_enr_get(c, x) || !on ||
         (*on && !dateok(on)) || !json_is_array(ss) || !json_is_array(ps) || !json_is_array(ms) ||
-        gi(json_object_get(o, "stage"), 1, N_STAGE - 1, &stage))
+        gi(json_object_get(o, "stage"), 1, N_STAGE - 1, &stage) ||
+        gi(json_object_get(o, "reached"), STG(APPLIED), STG(ENROLLED), &reached))
+        return -EINVAL;
+    /* a stage of the pipeline, COMPLETED or REMOVED_BY_BOARD fixes it */
+    if (projx_reached(0, (int)stage) && reached != projx_reached(0, (int)stage))
         return -EINVAL;
     if (!(ag = ag_add(c, x->agency)) || !(e = projx_enr_create(c, x)))
         return -ENOMEM;
     ag->n_enr++;
     e->stage = (int)stage;
+    e->reached = (int)reached;
     projx_day_copy(e->enrolled_on, on);
     for (size_t i = 0; i < json_array_size(ss); i++) {
         json_t *a = json_array_get(ss, i);
@@ -436,7 +450,7 @@ int proj_load(proj_t *self, const char *text, size_t len)
         return -EINVAL;
     format = gs(root, "format");
     if (!json_is_object(root) || !format || strcmp(format, "cohortd-proj") != 0 ||
-        gi(json_object_get(root, "version"), 1, 1, &version) ||
+        gi(json_object_get(root, "version"), PROJ_STATE_VERSION, PROJ_STATE_VERSION, &version) ||
         gi(json_object_get(root, "seq"), 0, INT64_MAX, &seq) ||
         gi(json_object_get(root, "as_of"), 0, INT64_MAX, &as_of))
         rc = -EINVAL;

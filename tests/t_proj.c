@@ -576,7 +576,8 @@ static void test_completion(void)
         ok(sc && max_decimals(sc) <= 4 && sa && max_decimals(sa) <= 4,
            "no number in the documents has more than 4 decimals");
         is_str(sr ? sr : "?", "0.9739", "json_real(0.9739) dumps as 0.9739 with PROJ_DUMP_FLAGS");
-        ok(again && sc && strcmp(again, sc) == 0, "a document parsed and dumped again is unchanged");
+        ok(again && sc && strcmp(again, sc) == 0,
+           "a document parsed and dumped again is unchanged");
         free(sc);
         free(sa);
         free(sr);
@@ -865,8 +866,7 @@ static void test_representation(void)
     is_int(I(c, "representation.gender.FEMALE"), 7, "FEMALE 7");
     is_int(I(c, "representation.gender.MALE"), 5, "MALE 5");
     is_text(c, "representation.disability",
-            "{\"DISABILITY_NOT_STATED\":null,\"DISABLED\":null,\"NOT_DISABLED\":9}",
-            "disability");
+            "{\"DISABILITY_NOT_STATED\":null,\"DISABLED\":null,\"NOT_DISABLED\":9}", "disability");
     is_text(c, "representation.suppressed",
             "[\"disability.DISABILITY_NOT_STATED\",\"disability.DISABLED\","
             "\"ethnic_group.ASIAN\",\"ethnic_group.BLACK\",\"ethnic_group.CHINESE_OR_OTHER\","
@@ -1096,6 +1096,10 @@ static proj_t *test_examples(void)
     is_int(I(c, "funnel.participants.by_stage.DECLINED"), 1, "SF: 1 declined");
     is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 4, "SF: 4 not selected");
     is_int(I(c, "funnel.mentors.total"), 6, "SF: 6 mentors");
+    is_text(c, "funnel_reached.participants.reached",
+            "{\"APPLIED\":20,\"ENROLLED\":15,\"INTERVIEWED\":18,\"LINE_MANAGER_SUPPORTED\":16,"
+            "\"OFFERED\":16,\"SHORTLISTED\":18}",
+            "SF: reached 20 -> 18 -> 18 -> 16 -> 16 -> 15 (counted from the file apart)");
     ok(!at(c, "representation"), "SF: the live document has no breakdown");
     json_decref(c);
     c = rdoc(p, "cohort/step-forward/2009-1");
@@ -1114,6 +1118,10 @@ static proj_t *test_examples(void)
     is_int(I(c, "funnel.participants.total"), 27, "LiP: 27 recommended");
     is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "LiP: 2 not selected");
     is_int(I(c, "funnel.participants.by_stage.WITHDRAWN"), 1, "LiP: 1 withdrew");
+    is_text(c, "funnel_reached.participants.reached",
+            "{\"APPLIED\":27,\"ENROLLED\":25,\"INTERVIEWED\":27,\"LINE_MANAGER_SUPPORTED\":25,"
+            "\"OFFERED\":25,\"SHORTLISTED\":27}",
+            "LiP: reached 27 -> 27 -> 27 -> 25 -> 25 -> 25");
     is_int(I(c, "mentoring.mentored"), 25, "LiP: every participant had a mentor");
     json_decref(c);
     {
@@ -1435,6 +1443,119 @@ static void test_erasure(void)
     proj_destroy(&a);
 }
 
+/* ------------------------------------------------ cumulative funnel --- */
+
+/* funnel_reached (issue 18, section 4): each participant counts at every
+ * stage up to the furthest reached, whatever the stage now; NOT_SELECTED,
+ * WITHDRAWN and DECLINED keep how far the person got. */
+static void test_funnel_reached(void)
+{
+    proj_t *p = proj_new(NULL), *q = proj_new(NULL);
+    json_t *c, *g;
+    char *s, *bad, *at_;
+    diag("cumulative funnel by the furthest stage reached");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\",\"ag-b\",\"ag-c\"]");
+    cohort(p, "tp", "c2", "[\"ag-a\"]");
+    for (int i = 1; i <= 6; i++) {
+        char ref[8];
+        snprintf(ref, sizeof ref, "p%d", i);
+        person(p, i == 5 ? "ag-b" : "ag-a", ref, "PARTICIPANT");
+    }
+    person(p, "ag-a", "m1", "MENTOR");
+    is_int(enrol(p, "ag-a", "p1", "tp", "c1"), OK, "p1 enrolled");
+    is_int(stage(p, "ag-a", "p1", "tp", "c1", "COMPLETED"), OK, "p1 completed");
+    is_int(stage(p, "ag-a", "p2", "tp", "c1", "APPLIED"), OK, "p2 applied");
+    is_int(stage(p, "ag-a", "p2", "tp", "c1", "NOT_SELECTED"), OK, "p2 not selected at once");
+    stage(p, "ag-a", "p3", "tp", "c1", "APPLIED");
+    stage(p, "ag-a", "p3", "tp", "c1", "SHORTLISTED");
+    stage(p, "ag-a", "p3", "tp", "c1", "INTERVIEWED");
+    is_int(stage(p, "ag-a", "p3", "tp", "c1", "WITHDRAWN"), OK, "p3 withdrew after interview");
+    stage(p, "ag-a", "p4", "tp", "c1", "APPLIED");
+    stage(p, "ag-a", "p4", "tp", "c1", "SHORTLISTED");
+    stage(p, "ag-a", "p4", "tp", "c1", "INTERVIEWED");
+    stage(p, "ag-a", "p4", "tp", "c1", "LINE_MANAGER_SUPPORTED");
+    stage(p, "ag-a", "p4", "tp", "c1", "OFFERED");
+    is_int(stage(p, "ag-a", "p4", "tp", "c1", "DECLINED"), OK, "p4 declined the offer");
+    stage(p, "ag-b", "p5", "tp", "c1", "APPLIED");
+    stage(p, "ag-b", "p5", "tp", "c1", "SHORTLISTED");
+    is_int(stage(p, "ag-b", "p5", "tp", "c1", "NOT_SELECTED"), OK, "p5 not selected");
+    is_int(stage(p, "ag-a", "m1", "tp", "c1", "ENROLLED"), OK, "a mentor, straight in");
+    is_int(stage(p, "ag-a", "p6", "tp", "c2", "APPLIED"), OK, "p6 applied to c2");
+    /* a refused step changes nothing */
+    is_int(stage(p, "ag-a", "p2", "tp", "c1", "SHORTLISTED"), C_TRANS, "NOT_SELECTED is final");
+    is_int(stage(p, "ag-a", "p6", "tp", "c2", "OFFERED"), C_LMS, "no skipping to an offer");
+
+    c = doc(p, "cohort/tp/c1");
+    is_text(c, "funnel_reached.participants.reached",
+            "{\"APPLIED\":5,\"ENROLLED\":1,\"INTERVIEWED\":3,\"LINE_MANAGER_SUPPORTED\":2,"
+            "\"OFFERED\":2,\"SHORTLISTED\":4}",
+            "c1: reached, by the furthest stage (mentor not counted)");
+    ok(RL(c, "funnel_reached.participants.conversion.SHORTLISTED") == 0.8,
+       "applied->shortlisted 4/5");
+    ok(RL(c, "funnel_reached.participants.conversion.INTERVIEWED") == 0.75, "-> interviewed 3/4");
+    ok(RL(c, "funnel_reached.participants.conversion.LINE_MANAGER_SUPPORTED") == 0.6667,
+       "-> supported 2/3, 4 decimals");
+    ok(RL(c, "funnel_reached.participants.conversion.OFFERED") == 1.0, "-> offered 2/2");
+    ok(RL(c, "funnel_reached.participants.conversion.ENROLLED") == 0.5, "-> enrolled 1/2");
+    ok(RL(c, "funnel_reached.participants.overall_conversion") == 0.2, "overall 1/5");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-b.SHORTLISTED"), 1,
+           "ag-b: p5 shortlisted");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-b.INTERVIEWED"), 0,
+           "ag-b: not interviewed");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-a.OFFERED"), 2, "ag-a: 2 offered");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-c.APPLIED"), 0, "ag-c listed: zeros");
+    ok(at(c, "funnel_reached.mentors") == NULL, "no mentors' funnel_reached");
+    /* the existing funnel is unchanged: current stages only */
+    is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "funnel: 2 NOT_SELECTED now");
+    is_int(I(c, "funnel.participants.by_stage.SHORTLISTED"), 0, "funnel: nobody SHORTLISTED now");
+    json_decref(c);
+    c = doc(p, "cohort/tp/c2");
+    is_text(c, "funnel_reached.participants.conversion",
+            "{\"ENROLLED\":null,\"INTERVIEWED\":null,\"LINE_MANAGER_SUPPORTED\":null,"
+            "\"OFFERED\":null,\"SHORTLISTED\":0.0}",
+            "c2: a rate with nobody at the step before is null");
+    json_decref(c);
+    g = doc(p, "programme/tp");
+    is_int(I(g, "funnel_reached.participants.reached.APPLIED"), 6, "programme: sums its cohorts");
+    is_int(I(g, "funnel_reached.participants.reached.ENROLLED"), 1, "programme: 1 enrolled");
+    ok(RL(g, "funnel_reached.participants.conversion.SHORTLISTED") == 0.6667, "programme: 4/6");
+    is_int(I(g, "funnel_reached.participants.by_agency.ag-a.APPLIED"), 5, "programme: ag-a 5");
+    json_decref(g);
+
+    /* the checkpoint keeps it; an old (version 1) or inconsistent one is refused */
+    round_trip(p, "funnel_reached");
+    s = proj_save(p);
+    ok(s && strstr(s, "\"version\":2"), "checkpoint format version 2");
+    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"version\":2")), "has a version");
+    if (bad && (at_ = strstr(bad, "\"version\":2")))
+        at_[10] = '1';
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "a version 1 checkpoint is refused (replay)");
+    free(bad);
+    /* p1 (COMPLETED) must have reached ENROLLED */
+    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"reached\":6")), "has a reached to corrupt");
+    if (bad && (at_ = strstr(bad, "\"reached\":6")))
+        at_[10] = '5';
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "reached below the stage is refused");
+    free(bad);
+    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"reached\":1")), "has a reached of 1");
+    if (bad && (at_ = strstr(bad, "\"reached\":1")))
+        at_[10] = '7';
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "reached past ENROLLED is refused");
+    free(bad);
+    is_int(proj_load(q, s, strlen(s)), 0, "the real one loads");
+    free(s);
+
+    /* erasure: as if never there */
+    is_int(erase(p, "ag-a", "p4"), OK, "p4 erased");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "funnel_reached.participants.reached.OFFERED"), 1, "erased: gone from OFFERED");
+    is_int(I(c, "funnel_reached.participants.reached.APPLIED"), 4, "erased: gone from APPLIED");
+    json_decref(c);
+    proj_destroy(&q);
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -1446,6 +1567,7 @@ int main(void)
     test_dirty();
     test_new_day_rejected();
     test_erasure();
+    test_funnel_reached();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);
