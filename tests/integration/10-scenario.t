@@ -391,6 +391,31 @@ my %funnel = (
 is_deeply($cohort->{funnel}, \%funnel, 'cohort funnel by stage and agency');
 is_deeply($prog->{funnel}, \%funnel, 'programme funnel (one cohort: the same)');
 
+# Cumulative funnel (issue 18, section 4): each participant counts at every
+# stage up to the furthest reached, whatever the stage now. Enrolled at some
+# point: sfp01-14 (14); sfp16 OFFERED then DECLINED; sfp15 and sfp19 got to
+# INTERVIEWED; sfp20 SHORTLISTED; sfp17 and sfp18 only APPLIED. Mentors are
+# not counted. Rates: 18/20, 17/18, 15/17, 15/15, 14/15; overall 14/20.
+sub reached { my @n = @_; my @s = @STAGES[0 .. 5]; +{ map { $s[$_] => $n[$_] } 0 .. 5 } }
+my %reached = (
+    participants => {
+        reached => reached(20, 18, 17, 15, 15, 14),
+        conversion => { SHORTLISTED => 0.9, INTERVIEWED => 0.9444, LINE_MANAGER_SUPPORTED => 0.8824,
+                        OFFERED => 1, ENROLLED => 0.9333 },
+        overall_conversion => 0.7,
+        by_agency => {
+            'wm-police'    => reached(5, 4, 4, 3, 3, 3),    # sfp01,02,09; sfp15 (I); sfp17 (A)
+            'cps-wm'       => reached(3, 3, 3, 3, 3, 2),    # sfp03,10; sfp16 (O)
+            'hmcts-wm'     => reached(3, 2, 2, 2, 2, 2),    # sfp04,11; sfp18 (A)
+            'probation-wm' => reached(4, 4, 4, 3, 3, 3),    # sfp05,06,12; sfp19 (I)
+            'hmps-wm'      => reached(3, 3, 2, 2, 2, 2),    # sfp07,13; sfp20 (S)
+            'yot-wm'       => reached(2, 2, 2, 2, 2, 2),    # sfp08,14
+        },
+    },
+);
+is_deeply($cohort->{funnel_reached}, \%reached, 'cohort funnel by the furthest stage reached');
+is_deeply($prog->{funnel_reached}, \%reached, 'programme funnel_reached (one cohort: the same)');
+
 # filled = ENROLLED + COMPLETED: participants 8 + 5 = 13 of 16 places, 3 vacant.
 my %filled = (participants => 13, mentors => 6, places => 16, vacant => 3);
 is_deeply($cohort->{filled}, \%filled, 'cohort filled: 13 participants, 6 mentors, 16 places, 3 vacant');

@@ -309,5 +309,35 @@ ok($r2->{doc}{representation}{aims}[0]{withheld}, '  the LGB aim is withheld (a 
 is($rc, 0, 'the board\'s recorded history of both releases: nothing to find (exit 0)') or diag($out);
 my ($f) = findings($out);
 ok(!pick($f, rule => 'difference'), '  no difference between the releases isolates her');
+
+# The cumulative funnel (issue 18, section 4) through the same daemon, read
+# with the board's key: one more applicant, not selected after the
+# shortlist, counts at APPLIED and SHORTLISTED only; the current-stage
+# funnel shows her as NOT_SELECTED. 11 enrolled before, all the way.
+send_as('police', [
+    { eventId => id(), agency => 'wm-police', occurredAt => '2009-03-03T08:00:00Z',
+      participantRegistered => { participantRef => pref('ns1'), role => 'PARTICIPANT',
+          ethnicity => 'W1', gender => 'MALE', disability => 'NOT_DISABLED' } },
+    map({ { eventId => id(), agency => 'wm-police', occurredAt => '2009-03-03T09:00:00Z',
+            enrolmentChanged => { participantRef => pref('ns1'), programmeId => 'al', cohortId => 'c1',
+                                  stage => $_ } } } qw(APPLIED SHORTLISTED NOT_SELECTED))]);
+{
+    my ($doc, $until) = (undef, time + 20);
+    while (time < $until) {
+        my ($rc, $out) = run_cmd([$ctl, 'snapshot', '--snapshot', $d->{snapshot},
+                                  '--key', "$keys/board.key", @curve, 'cohort/al/c1'], timeout => 30);
+        ($doc) = map { $_->{doc} } grep { ($_->{topic} // '') eq 'cohort/al/c1' && ($_->{seq} // 0) >= $n }
+            @{ read_jsonl($out // '') };
+        last if $doc;
+        sleep 0.1;
+    }
+    my $fr = $doc->{funnel_reached}{participants} // {};
+    is_deeply($fr->{reached}, { APPLIED => 12, SHORTLISTED => 12, INTERVIEWED => 11,
+                                LINE_MANAGER_SUPPORTED => 11, OFFERED => 11, ENROLLED => 11 },
+              'funnel_reached over CURVE: the one not selected counts up to SHORTLISTED');
+    is_deeply([@{ $fr->{conversion} // {} }{qw(SHORTLISTED INTERVIEWED ENROLLED)}], [1, 0.9167, 1],
+              '  conversion 12/12, 11/12, 11/11');
+    is($doc->{funnel}{participants}{by_stage}{NOT_SELECTED}, 1, '  the current-stage funnel: NOT_SELECTED 1');
+}
 is(stop_daemon($d), 0, 'daemon stopped cleanly');
 done_testing();
