@@ -178,6 +178,35 @@ static void repr_counts(person_t *const *ps, size_t n, long v[RT_N])
     }
 }
 
+/* The funnel by ethnic group of cohorts cs into v (release.h's
+ * RELEASE_REACH and RELEASE_DROP cells): participants' enrolments by the
+ * furthest stage reached, summed over the cohorts. */
+static void reach_counts(cohort_t *const *cs, size_t n, long v[RELEASE_NREACH])
+{
+    memset(v, 0, RELEASE_NREACH * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        enr_t *e, *tmp, *head = cs[i]->enrs;
+        HASH_ITER(hh, head, e, tmp)
+        {
+            int eth = e->who->d.eth >= 1 && e->who->d.eth <= 17 ? e->who->d.eth
+                                                                : COHORT__V1__ETHNICITY__NS;
+            int g = 1 + eth_group(eth), top = e->reached - STG(APPLIED); /* 0..5 */
+            if (projx_grp(e->who->d.role) != G_PART || top < 0)
+                continue;
+            if (top >= RELEASE_NSTAGES)
+                top = RELEASE_NSTAGES - 1;
+            for (int s = 0; s <= top; s++) {
+                v[RELEASE_REACH(s, 0)]++;
+                v[RELEASE_REACH(s, g)]++;
+            }
+            if (top < RELEASE_NSTAGES - 1) {
+                v[RELEASE_DROP(top, 0)]++;
+                v[RELEASE_DROP(top, g)]++;
+            }
+        }
+    }
+}
+
 /* ----------------------------------------------------- progression --- */
 
 /* Progression of c's participants (role PARTICIPANT, any stage). */
@@ -777,6 +806,8 @@ static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
             for (size_t j = 0; j < n; j++)
                 if (json_array_append_new(ids, json_string(cs[j]->id)))
                     goto fail;
+            reach_counts(cs, n, t->reach);
+            t->has_reach = 1;
         } else {
             cohort_t *one = cs[i - 1];
             pstat_t ps;
@@ -786,6 +817,8 @@ static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
             memcpy(t->moved, ps.moved, sizeof t->moved);
             free(ps.days);
             t->has_moved = 1;
+            reach_counts(&one, 1, t->reach);
+            t->has_reach = 1;
             if (json_object_set_new(meta, "programme", json_string(p->id)) ||
                 json_object_set_new(meta, "programme_name", json_string(p->def.name)) ||
                 json_object_set_new(meta, "cohort", json_string(one->id)) ||

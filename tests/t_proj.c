@@ -1109,6 +1109,16 @@ static proj_t *test_examples(void)
     ok(c && I(c, "release.number") >= 1, "SF: released on the log clock (release %d, %s, %s)",
        c ? (int)I(c, "release.number") : 0, c ? STR(c, "release.released_on") : "-",
        c ? STR(c, "release.reason") : "-");
+    /* the funnel by group: the published cells are the counts (worked
+     * out from the file apart); BLACK 6 applied but 5 shortlisted: the
+     * one drop-out is hidden by hiding SHORTLISTED */
+    is_int(I(c, "funnel_reached.by_ethnic_group.APPLIED.total"), 20, "SF release: 20 applied");
+    is_int(I(c, "funnel_reached.by_ethnic_group.APPLIED.ethnic_group.BLACK"), 6,
+           "SF release: 6 Black applicants");
+    ok(NUL(c, "funnel_reached.by_ethnic_group.SHORTLISTED.ethnic_group.BLACK"),
+       "SF release: Black shortlisted (5) hidden: 6 - 5 would show the 1 not shortlisted");
+    is_int(I(c, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.ASIAN"), 7,
+           "SF release: 7 Asian enrolled");
     json_decref(c);
     c = doc(p, "cohort/step-forward/2009-1");
     is_int(I(c, "completion.participants.required_minutes"), 2640, "SF: 2640 minutes");
@@ -1556,6 +1566,83 @@ static void test_funnel_reached(void)
     proj_destroy(&p);
 }
 
+/* The funnel by ethnic group in releases (issue 18, section 4): suppressed
+ * per stage, and the drop-outs between stages (a subtraction away) too. */
+static void test_funnel_by_group(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c, *g;
+    char ref[16];
+    int small = 0, both;
+    static const char *const st[] = {
+        "APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED", "OFFERED", "ENROLLED"};
+    diag("the funnel by ethnic group, released and suppressed");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\"]");
+    for (int i = 0; i < 18; i++) {
+        snprintf(ref, sizeof ref, "p%02d", i);
+        person_full(p, "ag-a", ref, "PARTICIPANT",
+                    i < 10   ? "W1"
+                    : i < 16 ? "B1"
+                             : "A1",
+                    "FEMALE", "NOT_DISABLED", "HETEROSEXUAL");
+        if (i == 10) { /* one Black applicant is not shortlisted */
+            stage(p, "ag-a", ref, "tp", "c1", "APPLIED");
+            stage(p, "ag-a", ref, "tp", "c1", "NOT_SELECTED");
+        } else {
+            enrol(p, "ag-a", ref, "tp", "c1");
+        }
+    }
+    is_int(proj_release_now(p, "2009-04-02", "test"), 1, "released");
+    c = doc(p, "release/cohort/tp/c1");
+    g = doc(p, "release/programme/tp");
+    ok(c && at(c, "funnel_reached.by_ethnic_group"),
+       "the cohort's release has the funnel by group");
+    ok(g && at(g, "funnel_reached.by_ethnic_group"), "and the programme's");
+    is_int(I(c, "funnel_reached.by_ethnic_group.APPLIED.total"), 18, "18 applied (a root)");
+    is_int(I(c, "funnel_reached.by_ethnic_group.SHORTLISTED.total"), 17, "17 shortlisted");
+    is_int(I(c, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.WHITE"), 10, "10 White");
+    for (int s = 0; s < 6; s++) {
+        char path[128];
+        snprintf(path, sizeof path, "funnel_reached.by_ethnic_group.%s.ethnic_group.ASIAN", st[s]);
+        small += !NUL(c, path);
+        for (int k = 0; k < 6; k++) {
+            static const char *const gs[] = {
+                "WHITE", "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER", "NOT_STATED"};
+            json_t *v;
+            snprintf(path, sizeof path, "funnel_reached.by_ethnic_group.%s.ethnic_group.%s", st[s],
+                     gs[k]);
+            v = at(c, path);
+            small += json_is_integer(v) && json_integer_value(v) >= 1 &&
+                     json_integer_value(v) < PROJ_DEFAULT_K;
+        }
+    }
+    is_int(small, 0, "no group of 1..4 published at any stage (2 Asian: hidden throughout)");
+    both = json_is_integer(at(c, "funnel_reached.by_ethnic_group.APPLIED.ethnic_group.BLACK")) &&
+           json_is_integer(at(c, "funnel_reached.by_ethnic_group.SHORTLISTED.ethnic_group.BLACK"));
+    ok(!both, "BLACK 6 applied and 5 shortlisted are not both published (the 1 not shortlisted)");
+    ok(TRUE_(c, "funnel_reached.suppressed_may_be_zero"), "suppressed cells may be zero");
+    json_decref(c);
+    json_decref(g);
+    proj_destroy(&p);
+
+    /* fewer than k applicants: no breakdown */
+    p = proj_new(NULL);
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\"]");
+    for (int i = 0; i < 3; i++) {
+        snprintf(ref, sizeof ref, "q%d", i);
+        person(p, "ag-a", ref, "PARTICIPANT");
+        enrol(p, "ag-a", ref, "tp", "c1");
+    }
+    proj_release_now(p, "2009-04-02", "test");
+    c = doc(p, "release/cohort/tp/c1");
+    ok(TRUE_(c, "funnel_reached.below_threshold") && !at(c, "funnel_reached.by_ethnic_group"),
+       "3 applicants: below the threshold, no breakdown");
+    json_decref(c);
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -1568,6 +1655,7 @@ int main(void)
     test_new_day_rejected();
     test_erasure();
     test_funnel_reached();
+    test_funnel_by_group();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);

@@ -182,6 +182,14 @@ ok(-s $fixture && -s $fixture < 1_000_000, 'the fixture is there and under 1 MB'
         }
     }
     ok($shown > 0, "  and the releases publish figures ($shown non-zero group, gender and disability cells in all)");
+    # The funnel by ethnic group (issue 18, section 4) is in the releases,
+    # so the audit below covers it too.
+    my $fr = 0;
+    for my $l (grep { ($_->{topic} // '') =~ m{^release/} } @lines) {
+        my $by = $l->{doc}{funnel_reached}{by_ethnic_group} // {};
+        $fr += grep { defined && $_ > 0 } map { values %{ $_->{ethnic_group} // {} } } values %$by;
+    }
+    ok($fr > 0, "  and the funnel by ethnic group ($fr non-zero published cells in all)");
     ($rc, $out, $err) = audit('--history', "$dir/board.jsonl", '--json');
     is($rc, 0, 'the examples\' full history under the new rules: the auditor finds nothing (exit 0)')
         or diag($out);
