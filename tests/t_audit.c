@@ -653,9 +653,15 @@ static void funnel_by_group(void)
     json_decref(lines);
 
     /* history: WHITE 10 -> 11 applied between two releases */
-    lines = json_array();
-    json_array_extend(lines, one_line("release/cohort/x/c1", 6, funnel_doc("6", "5", 10)));
-    json_array_extend(lines, one_line("release/cohort/x/c1", 7, funnel_doc("6", "5", 11)));
+    {
+        json_t *l1 = one_line("release/cohort/x/c1", 6, funnel_doc("6", "5", 10)),
+               *l2 = one_line("release/cohort/x/c1", 7, funnel_doc("6", "5", 11));
+        lines = json_array();
+        json_array_extend(lines, l1);
+        json_array_extend(lines, l2);
+        json_decref(l1);
+        json_decref(l2);
+    }
     f = run(lines, 1, &n);
     x = find(f, "difference", NULL, "funnel_reached.by_ethnic_group.APPLIED.ethnic_group.WHITE");
     ok(x && num(x, "lo") == 1, "funnel: the one White applicant who joined is found by difference");
