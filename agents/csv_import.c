@@ -63,6 +63,12 @@ static const kind_info_t KINDS[] = {
      "promotion_recorded",
      &cohort__v1__promotion_recorded__descriptor,
      {"participant_ref", "kind", "effective_on"}},
+    {CSV_KIND_LEAVERS,
+     "leavers",
+     "lefton",
+     "leaver_recorded",
+     &cohort__v1__leaver_recorded__descriptor,
+     {"participant_ref", "left_on", "reason"}},
 };
 #define NKINDS (sizeof KINDS / sizeof KINDS[0])
 
@@ -155,7 +161,8 @@ static const kind_info_t *kind_from_name(const char *name)
                  {"enrolment", CSV_KIND_ENROLMENTS},     {"enrolments", CSV_KIND_ENROLMENTS},
                  {"enrollment", CSV_KIND_ENROLMENTS},    {"enrollments", CSV_KIND_ENROLMENTS},
                  {"attendance", CSV_KIND_ATTENDANCE},    {"attendances", CSV_KIND_ATTENDANCE},
-                 {"promotion", CSV_KIND_PROMOTIONS},     {"promotions", CSV_KIND_PROMOTIONS}};
+                 {"promotion", CSV_KIND_PROMOTIONS},     {"promotions", CSV_KIND_PROMOTIONS},
+                 {"leaver", CSV_KIND_LEAVERS},           {"leavers", CSV_KIND_LEAVERS}};
     csv_kind_t found = CSV_KIND_NONE;
     const char *p = name;
 

@@ -2,7 +2,7 @@
  * into the proto3 JSON form of cohort.v1 Events, with libcsv.
  *
  * Contract:
- * - Four kinds of file, one event body each. Columns are the proto3 JSON
+ * - Five kinds of file, one event body each. Columns are the proto3 JSON
  *   field names (lowerCamelCase; the proto snake_case names also match, and
  *   so does any spelling that is equal ignoring case, '_', '-' and spaces,
  *   e.g. "Participant Ref"). Every kind has the columns agency and
@@ -18,9 +18,10 @@
  *                   sessionId, sessionDate, status, minutes
  *     promotions    PromotionRecorded: kind, effectiveOn; optional
  *                   fromGrade, toGrade, programmeId, cohortId
- * - The kind comes from the header (the column ethnicity, stage, sessionId
- *   or effectiveOn) or else from the file name (a word "participants",
- *   "enrolments"/"enrollments", "attendance" or "promotions", singular or
+ *     leavers       LeaverRecorded: leftOn, reason
+ * - The kind comes from the header (the column ethnicity, stage, sessionId,
+ *   effectiveOn or leftOn) or else from the file name (a word "participants",
+ *   "enrolments"/"enrollments", "attendance", "promotions" or "leavers", singular or
  *   plural, e.g. "2024-03-01_attendance.csv"). Name and header disagreeing
  *   is an error.
  * - The header must have every required column of its kind, no unknown
@@ -50,6 +51,7 @@ typedef enum {
     CSV_KIND_ENROLMENTS,
     CSV_KIND_ATTENDANCE,
     CSV_KIND_PROMOTIONS,
+    CSV_KIND_LEAVERS,
 } csv_kind_t;
 
 /* Called once per data row with the row as an Event JSON object (borrowed:

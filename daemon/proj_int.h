@@ -41,6 +41,7 @@ typedef Cohort__V1__RejectCode code_t;
 #define N_STAGE 12 /* EnrolmentStage 1..11 */
 #define N_PKIND 7  /* ProgressionKind 1..6 */
 #define N_GROUP 6  /* ethnic groups */
+#define N_LEAVER 8 /* LeaverReason 1..7 */
 #define G_PART 0   /* requirement group: participants */
 #define G_MENT 1   /* requirement group: mentors and coaches */
 #define DUMP_FLAGS PROJ_DUMP_FLAGS
@@ -116,6 +117,8 @@ typedef struct {
     char *agency;      /* registering agency */
     char *ref;         /* the agency's pseudonym */
     pdata_t d;         /* latest registration */
+    char left_on[11];  /* the latest LeaverRecorded's left_on, "" if none */
+    int left_reason;   /* its LeaverReason, 0 if none */
     UT_hash_handle hh; /* in proj_t.people */
 } person_t;
 
@@ -236,6 +239,10 @@ void projx_date_of_us(int64_t us, char out[11]);
 
 /* The same day a year later (29 February becomes 28 February). */
 void projx_plus_year(const char *s, char out[11]);
+
+/* The same day `months` (>= 0) months later, clamped to the month's last
+ * day (2009-08-31 + 6 = 2010-02-28). */
+void projx_plus_months(const char *s, int months, char out[11]);
 
 /* The programme with this id, or NULL. */
 prog_t *projx_prog_get(const proj_t *self, const char *id);

@@ -8,7 +8,8 @@
  *
  * Format versions: 1 had no "reached" per enrolment (how far through
  * selection a person got, which a NOT_SELECTED, WITHDRAWN or DECLINED
- * stage no longer says); 2 adds it. A version 1 checkpoint cannot tell it,
+ * stage no longer says); 2 adds it, and each person's "left_on" and
+ * "left_reason" (LeaverRecorded; "" and 0 if none). A version 1 checkpoint cannot tell it,
  * so proj_load refuses it (-EINVAL) and the daemon replays the whole log
  * instead (checkpoint.c), which rebuilds it exactly. */
 #include "proj_int.h"
@@ -73,11 +74,12 @@ static json_t *save_cohort(const cohort_t *c)
 
 static json_t *save_person(const person_t *x)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}", "agency", x->agency,
-                     "ref", x->ref, "role", x->d.role, "ethnicity", x->d.eth, "gender", x->d.gender,
-                     "disability", x->d.disability, "age_band", x->d.age, "orientation",
-                     x->d.orientation, "religion", x->d.religion, "grade", projx_S(x->d.grade),
-                     "officer", x->d.officer);
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:s, s:i}", "agency",
+                     x->agency, "ref", x->ref, "role", x->d.role, "ethnicity", x->d.eth, "gender",
+                     x->d.gender, "disability", x->d.disability, "age_band", x->d.age,
+                     "orientation", x->d.orientation, "religion", x->d.religion, "grade",
+                     projx_S(x->d.grade), "officer", x->d.officer, "left_on", x->left_on,
+                     "left_reason", x->left_reason);
 }
 
 static json_t *save_enr(const cohort_t *c, const enr_t *e)
@@ -326,8 +328,9 @@ static int load_cohort(proj_t *self, json_t *o)
 static int load_person(proj_t *self, json_t *o)
 {
     const char *agency = gs(o, "agency"), *ref = gs(o, "ref"), *grade = gs(o, "grade");
+    const char *left = gs(o, "left_on");
     json_t *officer = json_object_get(o, "officer");
-    long long role, eth, gen, dis, age, ori, rel;
+    long long role, eth, gen, dis, age, ori, rel, why;
     person_t *x;
     if (!idok(agency) || !idok(ref) || !grade || !json_is_boolean(officer) ||
         projx_person_get(self, agency, ref) || gi(json_object_get(o, "role"), 1, 3, &role) ||
@@ -336,10 +339,13 @@ static int load_person(proj_t *self, json_t *o)
         gi(json_object_get(o, "disability"), 0, 3, &dis) ||
         gi(json_object_get(o, "age_band"), 0, 6, &age) ||
         gi(json_object_get(o, "orientation"), 0, 4, &ori) ||
-        gi(json_object_get(o, "religion"), 0, 9, &rel))
+        gi(json_object_get(o, "religion"), 0, 9, &rel) || !left || (*left && !dateok(left)) ||
+        gi(json_object_get(o, "left_reason"), *left ? 1 : 0, *left ? N_LEAVER - 1 : 0, &why))
         return -EINVAL;
     if (!(x = projx_person_create(self, agency, ref)))
         return -ENOMEM;
+    projx_day_copy(x->left_on, left);
+    x->left_reason = (int)why;
     x->d = (pdata_t){(int)role,    (int)eth, (int)gen, (int)dis,
                      (int)age,     (int)ori, (int)rel, json_is_true(officer),
                      strdup(grade)};
