@@ -1643,6 +1643,99 @@ static void test_funnel_by_group(void)
     proj_destroy(&p);
 }
 
+/* LeaverRecorded and retention (issue 18, section 6). */
+static int leaver(proj_t *p, const char *agency, const char *ref, const char *on, const char *why)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2010-05-01T09:00:00Z\",\"leaverRecorded\":{"
+              "\"participantRef\":\"%s\",\"leftOn\":\"%s\",\"reason\":%s}}",
+              agency, ref, on, why);
+}
+
+static void test_leavers(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c, *a;
+    diag("leavers, retention and promotion after the programme");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\",\"ag-b\"]");
+    person(p, "ag-a", "p1", "PARTICIPANT");
+    person(p, "ag-a", "p2", "PARTICIPANT");
+    person(p, "ag-b", "p3", "PARTICIPANT");
+    person(p, "ag-a", "p4", "PARTICIPANT");
+    enrol(p, "ag-a", "p1", "tp", "c1");
+    enrol(p, "ag-a", "p2", "tp", "c1");
+    enrol(p, "ag-b", "p3", "tp", "c1");
+    stage(p, "ag-a", "p4", "tp", "c1", "APPLIED");
+    is_int(stage(p, "ag-a", "p1", "tp", "c1", "COMPLETED"), OK, "p1 completed");
+    is_int(promote(p, "ag-a", "p1", "SUBSTANTIVE_PROMOTION", "2010-01-11", "tp", "c1"), OK,
+           "p1 promoted after the end");
+
+    is_int(leaver(p, "ag-b", "p1", "2010-03-31", "\"LEAVER_RESIGNED\""), C_PERSON,
+           "another agency's person: not registered with this agency");
+    ok(strstr(WHY, "not registered with this agency") != NULL, "  reason: %s", WHY);
+    is_int(leaver(p, "ag-a", "nobody", "2010-03-31", "\"LEAVER_RESIGNED\""), C_PERSON,
+           "an unknown ref");
+    is_int(leaver(p, "ag-a", "p2", "2009-06-30", "99"), COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM,
+           "an unknown reason number");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.left_during"), 0, "refused leavers change nothing");
+    json_decref(c);
+    is_int(leaver(p, "ag-a", "p2", "2009-06-30", "\"LEAVER_TRANSFERRED\""), OK, "p2 left during");
+    is_int(leaver(p, "ag-a", "p1", "2010-03-31", "\"LEAVER_RESIGNED\""), OK, "p1 left after");
+    is_int(leaver(p, "ag-a", "p4", "2009-05-01", "\"LEAVER_RETIRED\""), OK,
+           "p4 (never enrolled) left");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.enrolled"), 3, "3 enrolled (p4 only applied)");
+    is_int(I(c, "retention.left_during"), 1, "1 left during");
+    is_int(I(c, "retention.retained_at_end"), 2, "2 retained at the end");
+    ok(RL(c, "retention.retention_at_end") == 0.6667, "retention at the end 2/3");
+    is_int(I(c, "retention.left_within_6_months_after"), 0, "2010-03-31 is after 6 months");
+    is_int(I(c, "retention.left_within_12_months_after"), 1, "and within 12");
+    ok(RL(c, "retention.retention_12_months_after") == 0.3333, "1/3 retained 12 months after");
+    is_int(I(c, "progression.after_completion.completed"), 1, "1 completed");
+    is_int(I(c, "progression.after_completion.promoted_within_6_months"), 1,
+           "promoted within 6 months of the end");
+    ok(RL(c, "progression.after_completion.promotion_rate_6_months") == 1.0, "rate 1/1");
+    is_int(I(c, "progression.after_completion.median_days_after_end_to_substantive_promotion"), 103,
+           "103 days after the end");
+    ok(NUL(c, "progression.after_completion.promotion_rate_during") == 0 &&
+           RL(c, "progression.after_completion.promotion_rate_during") == 0.0,
+       "none promoted during");
+    {
+        char *t = json_dumps(c, JSON_COMPACT);
+        ok(t && !strstr(t, "LEAVER") && !strstr(t, "left_on"),
+           "no reasons or dates of leaving in the board's documents");
+        free(t);
+    }
+    json_decref(c);
+    a = doc(p, "agency/ag-a/tp/c1");
+    is_str(STR(a, "people.ref=p2.left_on"), "2009-06-30", "the agency sees its person's left_on");
+    is_str(STR(a, "people.ref=p2.left_reason"), "LEAVER_TRANSFERRED", "and the reason");
+    ok(NUL(a, "people.ref=p1.left_on") == 0, "p1 has one too");
+    json_decref(a);
+    a = doc(p, "agency/ag-b/tp/c1");
+    ok(NUL(a, "people.ref=p3.left_on"), "ag-b's p3 did not leave");
+    json_decref(a);
+
+    /* a later one corrects: p2 left after the end after all */
+    is_int(leaver(p, "ag-a", "p2", "2009-10-15", "\"LEAVER_RESIGNED\""), OK, "p2 corrected");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.left_during"), 0, "corrected: nobody left during");
+    is_int(I(c, "retention.left_within_6_months_after"), 1, "p2 within 6 months after");
+    json_decref(c);
+    c = doc(p, "programme/tp");
+    is_int(I(c, "retention.left_within_12_months_after"), 2, "programme: summed");
+    json_decref(c);
+    round_trip(p, "leavers");
+    is_int(erase(p, "ag-a", "p2"), OK, "p2 erased");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.enrolled"), 2, "erased: gone from retention");
+    is_int(I(c, "retention.left_within_6_months_after"), 0, "and from the leavers");
+    json_decref(c);
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -1656,6 +1749,7 @@ int main(void)
     test_erasure();
     test_funnel_reached();
     test_funnel_by_group();
+    test_leavers();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);
