@@ -1079,7 +1079,7 @@ static proj_t *test_examples(void)
     diag("examples/*.jsonl");
     snprintf(path, sizeof path, "%s/examples/step-forward.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "step-forward.jsonl: every event applies");
-    is_int(lines, 362, "step-forward.jsonl: 362 lines");
+    is_int(lines, 365, "step-forward.jsonl: 365 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
     is_int(lines, 530, "leadership-in-partnership.jsonl: 530 lines");
@@ -1100,6 +1100,12 @@ static proj_t *test_examples(void)
             "{\"APPLIED\":20,\"ENROLLED\":15,\"INTERVIEWED\":18,\"LINE_MANAGER_SUPPORTED\":16,"
             "\"OFFERED\":16,\"SHORTLISTED\":18}",
             "SF: reached 20 -> 18 -> 18 -> 16 -> 16 -> 15 (counted from the file apart)");
+    /* leavers: the one who withdrew left in June (during); two completers
+     * within 6 months of the end (2009-12-18, 2010-01-08) */
+    is_int(I(c, "retention.enrolled"), 15, "SF: 15 enrolled");
+    is_int(I(c, "retention.left_during"), 1, "SF: 1 left during");
+    is_int(I(c, "retention.left_within_6_months_after"), 2, "SF: 2 within 6 months after");
+    ok(RL(c, "retention.retention_6_months_after") == 0.8, "SF: 12 of 15 retained 6 months after");
     ok(!at(c, "representation"), "SF: the live document has no breakdown");
     json_decref(c);
     c = rdoc(p, "cohort/step-forward/2009-1");

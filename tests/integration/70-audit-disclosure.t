@@ -162,7 +162,7 @@ ok(-s $fixture && -s $fixture < 1_000_000, 'the fixture is there and under 1 MB'
     my ($rc, $out, $err) = run_cmd([repo_root() . '/tests/tools/record-board-stream', $build,
                                     "$dir/board.jsonl"], timeout => 120);
     is($rc, 0, 'record-board-stream records the examples') or diag($err);
-    like($err, qr/892 events, \d+ lines/, '  all 892 example events');
+    like($err, qr/895 events, \d+ lines/, '  all 895 example events');
     my @lines = @{ read_jsonl(do { local (@ARGV, $/) = ("$dir/board.jsonl"); <> }) };
     my %versions;
     $versions{ $_->{topic} }++ for grep { ($_->{topic} // '') =~ m{^release/} } @lines;
