@@ -659,6 +659,18 @@ static void draw_release(FILE *o, const json_t *d)
         fprintf(o, "\n");
     }
     draw_reached_groups(o, json_object_get(d, "funnel_reached"));
+    pr = jget(d, "retention.left_by_ethnic_group");
+    if (json_is_object(pr)) {
+        fprintf(o, "  left (by ends_on + 12 months): total %s; ",
+                cell(json_object_get(pr, "total"), b, sizeof b));
+        if (json_is_true(json_object_get(pr, "below_threshold")))
+            fprintf(o, "fewer than k: no breakdown");
+        else if (json_is_true(json_object_get(pr, "withheld")))
+            fprintf(o, "withheld");
+        else
+            cells(o, json_object_get(pr, "ethnic_group"), GROUPS, N(GROUPS));
+        fprintf(o, "\n");
+    }
 }
 
 /* One topic's table. */

@@ -66,7 +66,9 @@ enum {
     C_PTOTAL = 34,
     C_PGROUP = 35, /* 35..40 */
     C_RB = 41,     /* 41..117: funnel_reached by ethnic group (release.h's cells, shifted) */
-    NCELL = C_RB + RELEASE_NREACH,
+    C_LTOTAL = C_RB + RELEASE_NREACH, /* retention.left_by_ethnic_group: total, */
+    C_LGROUP = C_LTOTAL + 1,          /* then its 6 groups */
+    NCELL = C_LGROUP + 6,
     N_REPR = 34 /* cells 0..33 are the representation table */
 };
 
@@ -100,6 +102,8 @@ static const int r_gender[] = {25, 26, 27, 28};
 static const int r_dis[] = {29, 30, 31};
 static const int r_lgb[] = {C_LGB, C_NOT_LGB};
 static const int r_prog[] = {35, 36, 37, 38, 39, 40};
+static const int r_left[] = {C_LGROUP,     C_LGROUP + 1, C_LGROUP + 2,
+                             C_LGROUP + 3, C_LGROUP + 4, C_LGROUP + 5};
 /* The funnel table's rows (release.c's reach_rows, shifted to C_RB, and
  * with the everyone-chain reach(s) = reach(s + 1) + drop(s) a reader also
  * knows from the published totals). */
@@ -155,6 +159,7 @@ static const row_t ROWS[] = {
     {C_TOTAL, r_dis, 3},
     {C_TOTAL, r_lgb, 2},
     {C_PTOTAL, r_prog, 6},
+    {C_LTOTAL, r_left, 6},
     ROW_S(0),
     ROW_S(1),
     ROW_S(2),
@@ -182,6 +187,7 @@ typedef struct {
     int programme;             /* a programme roll-up (else a cohort) */
     int has_prog;              /* has progression.progressed */
     int has_reach;             /* has funnel_reached.by_ethnic_group */
+    int has_left;              /* has retention.left_by_ethnic_group */
     long lo[NCELL];            /* lower bounds, after propagation */
     long hi[NCELL];            /* upper bounds (INF: none) */
     unsigned char kind[NCELL]; /* K_* */
@@ -248,6 +254,10 @@ static void cell_name(int i, char *buf, size_t n)
         snprintf(buf, n, "progression.progressed.total");
     else if (i < C_RB)
         snprintf(buf, n, "progression.progressed.ethnic_group.%s", GROUPS[i - C_PGROUP]);
+    else if (i == C_LTOTAL)
+        snprintf(buf, n, "retention.left_by_ethnic_group.total");
+    else if (i >= C_LGROUP)
+        snprintf(buf, n, "retention.left_by_ethnic_group.ethnic_group.%s", GROUPS[i - C_LGROUP]);
     else {
         int j = i - C_RB, drop = j >= RELEASE_DROP(0, 0);
         int st = (drop ? j - RELEASE_DROP(0, 0) : j) / RELEASE_NMOVED, g = j % RELEASE_NMOVED;
@@ -262,7 +272,8 @@ static void cell_name(int i, char *buf, size_t n)
 static int is_root(int i)
 {
     /* the funnel's everyone-counts: published in the live funnel_reached */
-    return i == C_TOTAL || i == C_PTOTAL || (i >= C_RB && (i - C_RB) % RELEASE_NMOVED == 0);
+    return i == C_TOTAL || i == C_PTOTAL || i == C_LTOTAL ||
+           (i >= C_RB && i < C_LTOTAL && (i - C_RB) % RELEASE_NMOVED == 0);
 }
 
 static int fail(ctx_t *c, int rc, const char *fmt, ...)
@@ -416,6 +427,14 @@ static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t re
         bad |= set_cell(v, C_PTOTAL, json_object_get(p, "total"), pz);
         for (int g = 0; g < 6; g++)
             bad |= set_cell(v, C_PGROUP + g, jpath(p, "ethnic_group", GROUPS[g]), pz);
+    }
+    p = jpath(doc, "retention", "left_by_ethnic_group");
+    if (json_is_object(json_object_get(p, "ethnic_group"))) {
+        int lz = json_is_true(json_object_get(p, "suppressed_may_be_zero"));
+        v->has_left = 1;
+        bad |= set_cell(v, C_LTOTAL, json_object_get(p, "total"), lz);
+        for (int g = 0; g < 6; g++)
+            bad |= set_cell(v, C_LGROUP + g, jpath(p, "ethnic_group", GROUPS[g]), lz);
     }
     fr = jpath(doc, "funnel_reached", "by_ethnic_group");
     if (json_is_object(fr)) {
@@ -620,7 +639,8 @@ static void step_context(char *buf, size_t n, const view_t *a, const view_t *b, 
     len += (size_t)snprintf(buf, n, "%s %s -> %s",
                             root == C_TOTAL    ? "enrolled"
                             : root == C_PTOTAL ? "progressed"
-                                               : "applied",
+                            : root == C_RB     ? "applied"
+                                               : "left",
                             t1, t2);
     if (root == C_PTOTAL && a->promos >= 0 && b->promos >= 0 && len < n)
         len +=
@@ -647,16 +667,18 @@ static void step_context(char *buf, size_t n, const view_t *a, const view_t *b, 
 /* Differencing between consecutive versions a and b of one topic. */
 static int difference(ctx_t *c, const view_t *a, const view_t *b)
 {
-    static const int roots[] = {C_TOTAL, C_PTOTAL, C_RB};
-    static const int first[] = {C_GROUP, C_PGROUP, C_RB},
-                     last[] = {C_NOT_LGB, C_PGROUP + 5, NCELL - 1};
-    for (int t = 0; t < 3; t++) {
+    static const int roots[] = {C_TOTAL, C_PTOTAL, C_RB, C_LTOTAL};
+    static const int first[] = {C_GROUP, C_PGROUP, C_RB, C_LGROUP},
+                     last[] = {C_NOT_LGB, C_PGROUP + 5, C_LTOTAL - 1, C_LGROUP + 5};
+    for (int t = 0; t < 4; t++) {
         int root = roots[t], mono = 1, rc;
         long lmaxv, jmax, dlo[NCELL], dhi[NCELL];
         char ctx[256], detail[512], va[32], vb[32];
         if (t == 1 && !(a->has_prog && b->has_prog))
             continue;
         if (t == 2 && !(a->has_reach && b->has_reach))
+            continue;
+        if (t == 3 && !(a->has_left && b->has_left))
             continue;
         /* Who can have left: exits, erasures, role changes (funnel total
          * falls); for the progressed also a change of the cohort's dates. */
@@ -667,7 +689,7 @@ static int difference(ctx_t *c, const view_t *a, const view_t *b)
         if (t == 0)
             lmaxv =
                 a->exits < 0 || b->exits < 0 ? INF : sat_add(lmaxv, lmax(0, b->exits - a->exits));
-        else if (t == 2) /* the funnel: who moved on is not bounded here */
+        else if (t >= 2) /* the funnel, the leavers: who moved is not bounded here */
             lmaxv = INF;
         else if (a->promos < 0 || b->promos < 0 || b->promos < a->promos ||
                  !json_equal(json_object_get(a->doc, "starts_on"),

@@ -207,6 +207,28 @@ static void reach_counts(cohort_t *const *cs, size_t n, long v[RELEASE_NREACH])
     }
 }
 
+/* The leavers by ethnic group of c (release.h's left[]): participants whose
+ * enrolment reached ENROLLED and who left their agency on or before ends_on
+ * plus 12 months (retention.left_before_start + left_during +
+ * left_within_12_months_after in the live document). */
+static void left_counts(const cohort_t *c, long v[RELEASE_NMOVED])
+{
+    enr_t *e, *tmp, *head = c->enrs;
+    char end12[11];
+    projx_plus_months(c->def.ends, 12, end12);
+    memset(v, 0, RELEASE_NMOVED * sizeof *v);
+    HASH_ITER(hh, head, e, tmp)
+    {
+        const person_t *x = e->who;
+        int eth = x->d.eth >= 1 && x->d.eth <= 17 ? x->d.eth : COHORT__V1__ETHNICITY__NS;
+        if (!projx_is_participant(x) || e->reached < STG(ENROLLED) || !x->left_on[0] ||
+            strcmp(x->left_on, end12) > 0)
+            continue;
+        v[0]++;
+        v[1 + eth_group(eth)]++;
+    }
+}
+
 /* ----------------------------------------------------- progression --- */
 
 /* Progression of c's participants (role PARTICIPANT, any stage). */
@@ -980,6 +1002,8 @@ static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
             t->has_moved = 1;
             reach_counts(&one, 1, t->reach);
             t->has_reach = 1;
+            left_counts(one, t->left);
+            t->has_left = 1;
             if (json_object_set_new(meta, "programme", json_string(p->id)) ||
                 json_object_set_new(meta, "programme_name", json_string(p->def.name)) ||
                 json_object_set_new(meta, "cohort", json_string(one->id)) ||

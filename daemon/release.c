@@ -123,6 +123,9 @@ typedef struct {
     unsigned char rforce[RELEASE_NREACH]; /* funnel cells hidden by escalation */
     unsigned char rsup[RELEASE_NREACH];   /* the same for the funnel */
     int no_reach;                         /* the funnel by group is withheld */
+    unsigned char lforce[RELEASE_NMOVED]; /* leavers' cells hidden by escalation */
+    unsigned char lsup[RELEASE_NMOVED];   /* the same for the leavers */
+    int no_left;                          /* the leavers by group are withheld */
     int zeros;                            /* SUPPRESS_ZEROS_*: HIDDEN in releases */
 } esc_t;
 
@@ -364,6 +367,43 @@ static json_t *reach_doc(const release_t *self, const release_table_t *t, esc_t 
     return o;
 }
 
+/* The "retention.left_by_ethnic_group" block of t as escalated by e
+ * (e->lsup updated): the same shape as "progressed". */
+static json_t *left_doc(const release_t *self, const release_table_t *t, esc_t *e)
+{
+    json_t *by = json_object(), *groups = json_object(), *list = json_array();
+    int err = !by || !groups || !list;
+    if (!err && (e->no_left || (t->left[0] > 0 && t->left[0] < self->k))) {
+        memset(e->lsup, 1, sizeof e->lsup); /* withheld, or fewer than k: no breakdown */
+        json_decref(groups);
+        json_decref(list);
+        if (json_object_set_new(by, e->no_left ? "withheld" : "below_threshold", json_true()) ||
+            json_object_set_new(by, "threshold", json_integer(self->k)))
+            return json_decref(by), NULL;
+        return by;
+    }
+    if (!err && suppress_table_force(self->k, t->left, RELEASE_NMOVED, &MROW, 1, e->lforce,
+                                     e->zeros, e->lsup) < 0)
+        err = 1;
+    for (int g = 0; !err && g < 6; g++) {
+        char name[64];
+        snprintf(name, sizeof name, "ethnic_group.%s", GROUPS[g]);
+        if (e->lsup[1 + g])
+            err |= json_array_append_new(list, json_string(name));
+        err |= json_object_set_new(groups, GROUPS[g], cell_json(t->left, e->lsup, 1 + g));
+    }
+    if (!err)
+        err |= sort_strings(list);
+    err |= json_object_set_new(by, "total", err ? json_null() : cell_json(t->left, e->lsup, 0));
+    err |= json_object_set_new(by, "ethnic_group", groups);
+    err |= json_object_set_new(by, "suppressed", list);
+    if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
+        err |= json_object_set_new(by, "suppressed_may_be_zero", json_true());
+    if (err)
+        return json_decref(by), NULL;
+    return by;
+}
+
 /* One candidate line {"topic","seq","rev","doc"} for table t. */
 static json_t *candidate(const release_t *self, const release_table_t *t, esc_t *e,
                          json_int_t number, uint64_t seq, const char *date, const char *reason)
@@ -385,6 +425,9 @@ static json_t *candidate(const release_t *self, const release_table_t *t, esc_t 
     }
     if (t->has_reach)
         err |= json_object_set_new(doc, "funnel_reached", reach_doc(self, t, e));
+    if (t->has_left)
+        err |= json_object_set_new(
+            doc, "retention", json_pack("{s:o*}", "left_by_ethnic_group", left_doc(self, t, e)));
     snprintf(topic, sizeof topic, "release/%s", t->topic);
     line = err ? NULL
                : json_pack("{s:s,s:I,s:I,s:o}", "topic", topic, "seq", (json_int_t)seq, "rev",
@@ -620,6 +663,16 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
                 widen_roots(tables[t].reach, esc[t].rsup, esc[t].rforce, rows, nr, c, isroot, -1);
             if (!done)
                 esc[t].no_reach = 1;
+            changes++;
+        } else if (strncmp(cell, "retention.left_by_ethnic_group.ethnic_group.", 44) == 0) {
+            int done = 0;
+            if (esc[t].no_left)
+                continue;
+            for (int g = 0; g < 6; g++)
+                if (strcmp(cell + 44, GROUPS[g]) == 0 && round < RELEASE_MAX_ROUNDS / 2)
+                    done = widen(tables[t].left, esc[t].lsup, esc[t].lforce, &MROW, 1, 1 + g, 0);
+            if (!done) /* the leavers by group are withheld, never the release */
+                esc[t].no_left = 1;
             changes++;
         } else if (strncmp(cell, "progression.progressed.ethnic_group.", 36) == 0) {
             for (int g = 0; g < 6; g++)

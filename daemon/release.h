@@ -77,6 +77,9 @@ typedef struct {
     long repr[RT_N];            /* enrolled participants by cell */
     int has_moved;              /* moved[] is reported (cohorts) */
     long moved[RELEASE_NMOVED]; /* participants who progressed */
+    int has_left;               /* left[] is reported (cohorts) */
+    long left[RELEASE_NMOVED];  /* participants who left their agency by ends_on + 12 months
+                                 * (retention): [0] all, [1 + g] by ethnic group */
     int has_reach;              /* reach[] is reported */
     long reach[RELEASE_NREACH]; /* the funnel by ethnic group (RELEASE_REACH, RELEASE_DROP) */
     const release_aim_t *aims;  /* the programme's aims */

@@ -669,6 +669,42 @@ static void funnel_by_group(void)
     json_decref(lines);
 }
 
+/* retention.left_by_ethnic_group (issue 18, section 6): one more White
+ * leaver between two releases, both publishing WHITE, is found. */
+static json_t *left_doc(long white, long black)
+{
+    json_t *doc = hand_doc(16, "ethnic_group.WHITE=10 ethnicity.W1=10 ethnic_group.BLACK=6 "
+                               "ethnicity.B1=6 bme=6 gender.FEMALE=8 gender.MALE=8");
+    json_t *g = json_object();
+    for (int i = 0; i < 6; i++)
+        json_object_set_new(g, GROUPS[i], json_integer(0));
+    json_object_set_new(g, "WHITE", json_integer(white));
+    json_object_set_new(g, "BLACK", json_integer(black));
+    json_object_set_new(doc, "retention",
+                        json_pack("{s:{s:I,s:o,s:b}}", "left_by_ethnic_group", "total",
+                                  (json_int_t)(white + black), "ethnic_group", g,
+                                  "suppressed_may_be_zero", 1));
+    return doc;
+}
+
+static void leavers_by_group(void)
+{
+    int n;
+    json_t *l1 = one_line("release/cohort/x/c1", 8, left_doc(5, 5)),
+           *l2 = one_line("release/cohort/x/c1", 9, left_doc(6, 5)), *lines = json_array(), *f;
+    const json_t *x;
+    json_array_extend(lines, l1);
+    json_array_extend(lines, l2);
+    json_decref(l1);
+    json_decref(l2);
+    f = run(lines, 1, &n);
+    x = find(f, "difference", NULL, "retention.left_by_ethnic_group.ethnic_group.WHITE");
+    ok(x && num(x, "lo") == 1 && num(x, "hi") == 1,
+       "leavers: the one White leaver between releases is found by difference");
+    json_decref(f);
+    json_decref(lines);
+}
+
 int main(void)
 {
     hand_interval();
@@ -686,5 +722,6 @@ int main(void)
     safe_releases();
     safe_two_cohorts();
     funnel_by_group();
+    leavers_by_group();
     return tap_done();
 }

@@ -1125,6 +1125,8 @@ static proj_t *test_examples(void)
        "SF release: Black shortlisted (5) hidden: 6 - 5 would show the 1 not shortlisted");
     is_int(I(c, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.ASIAN"), 7,
            "SF release: 7 Asian enrolled");
+    ok(TRUE_(c, "retention.left_by_ethnic_group.below_threshold"),
+       "SF release: 3 leavers, fewer than k: no breakdown");
     json_decref(c);
     c = doc(p, "cohort/step-forward/2009-1");
     is_int(I(c, "completion.participants.required_minutes"), 2640, "SF: 2640 minutes");
@@ -1742,6 +1744,49 @@ static void test_leavers(void)
     proj_destroy(&p);
 }
 
+/* Leavers by ethnic group in the cohort's release (issue 18, section 6),
+ * suppressed like progressed. */
+static void test_leavers_by_group(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c;
+    char ref[16];
+    diag("leavers by ethnic group, released and suppressed");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\"]");
+    for (int i = 0; i < 19; i++) { /* 12 White, 6 Black, 1 Asian; all enrolled */
+        snprintf(ref, sizeof ref, "p%02d", i);
+        person_full(p, "ag-a", ref, "PARTICIPANT",
+                    i < 12   ? "W1"
+                    : i < 18 ? "B1"
+                             : "A1",
+                    "MALE", "NOT_DISABLED", "HETEROSEXUAL");
+        enrol(p, "ag-a", ref, "tp", "c1");
+    }
+    is_int(proj_release_now(p, "2009-04-02", "test"), 1, "released (nobody left)");
+    c = doc(p, "release/cohort/tp/c1");
+    is_int(I(c, "retention.left_by_ethnic_group.total"), 0, "0 left: a zero total");
+    json_decref(c);
+    for (int i = 0; i < 19; i++) /* 6 White, 5 Black and the Asian leave */
+        if (i < 6 || (i >= 12 && i < 17) || i == 18) {
+            snprintf(ref, sizeof ref, "p%02d", i);
+            leaver(p, "ag-a", ref, "2009-07-31", "\"LEAVER_RESIGNED\"");
+        }
+    leaver(p, "ag-a", "p11", "2011-01-31", "\"LEAVER_RETIRED\""); /* after 12 months: not counted */
+    is_int(proj_release_now(p, "2009-08-01", "test"), 1, "released again");
+    c = doc(p, "release/cohort/tp/c1");
+    is_int(I(c, "retention.left_by_ethnic_group.total"), 12, "12 left within 12 months (a root)");
+    ok(NUL(c, "retention.left_by_ethnic_group.ethnic_group.ASIAN"), "the one Asian leaver hidden");
+    ok(NUL(c, "retention.left_by_ethnic_group.ethnic_group.BLACK") ||
+           NUL(c, "retention.left_by_ethnic_group.ethnic_group.WHITE"),
+       "and a second group, or the total gives it");
+    ok(!json_is_integer(at(c, "retention.left_by_ethnic_group.ethnic_group.WHITE")) ||
+           I(c, "retention.left_by_ethnic_group.ethnic_group.WHITE") == 6,
+       "WHITE, if shown, is the true 6");
+    json_decref(c);
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -1756,6 +1801,7 @@ int main(void)
     test_funnel_reached();
     test_funnel_by_group();
     test_leavers();
+    test_leavers_by_group();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);
