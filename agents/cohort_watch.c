@@ -343,6 +343,80 @@ static void draw_funnel(FILE *o, const json_t *funnel)
     }
 }
 
+/* The selection stages, the cumulative funnel's order. */
+static const char *const REACH[] = {
+    "APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED", "OFFERED", "ENROLLED"};
+
+/* "reached: APPLIED 20 -> SHORTLISTED 18 (90%) -> ..." (funnel_reached). */
+static void draw_reached(FILE *o, const json_t *fr)
+{
+    const json_t *p = json_object_get(fr, "participants");
+    char b[32], b2[32];
+    if (!json_is_object(p))
+        return;
+    fprintf(o, "  reached (furthest stage):");
+    for (size_t i = 0; i < N(REACH); i++) {
+        fprintf(o, "%s %s %s", i ? " ->" : "", REACH[i],
+                cell(jget(p, "reached") ? json_object_get(jget(p, "reached"), REACH[i]) : NULL, b,
+                     sizeof b));
+        if (i)
+            fprintf(
+                o, " (%s)",
+                pct(jget(p, "conversion") ? json_object_get(jget(p, "conversion"), REACH[i]) : NULL,
+                    b2, sizeof b2));
+    }
+    fprintf(o, "; overall %s\n", pct(json_object_get(p, "overall_conversion"), b, sizeof b));
+}
+
+/* "retention: 15 enrolled, left during 1, ..." and the promotion rates
+ * after completion. */
+static void draw_retention(FILE *o, const json_t *r, const json_t *ac)
+{
+    char b[6][32];
+    if (json_is_object(r))
+        fprintf(o,
+                "  retention of %s enrolled: left during %s (%s retained at the end); left "
+                "within 6/12/24 months after: %s/%s/%s\n",
+                cell(json_object_get(r, "enrolled"), b[0], sizeof b[0]),
+                cell(json_object_get(r, "left_during"), b[1], sizeof b[1]),
+                pct(json_object_get(r, "retention_at_end"), b[2], sizeof b[2]),
+                cell(json_object_get(r, "left_within_6_months_after"), b[3], sizeof b[3]),
+                cell(json_object_get(r, "left_within_12_months_after"), b[4], sizeof b[4]),
+                cell(json_object_get(r, "left_within_24_months_after"), b[5], sizeof b[5]));
+    if (json_is_object(ac))
+        fprintf(o,
+                "  after completion (%s completed): promoted during %s; within 6/12/24 months "
+                "%s/%s/%s\n",
+                cell(json_object_get(ac, "completed"), b[0], sizeof b[0]),
+                pct(json_object_get(ac, "promotion_rate_during"), b[1], sizeof b[1]),
+                pct(json_object_get(ac, "promotion_rate_6_months"), b[2], sizeof b[2]),
+                pct(json_object_get(ac, "promotion_rate_12_months"), b[3], sizeof b[3]),
+                pct(json_object_get(ac, "promotion_rate_24_months"), b[4], sizeof b[4]));
+}
+
+/* The funnel by ethnic group of a release: one line per stage. */
+static void draw_reached_groups(FILE *o, const json_t *fr)
+{
+    const json_t *by = json_object_get(fr, "by_ethnic_group");
+    char b[32];
+    if (!json_is_object(fr))
+        return;
+    if (!json_is_object(by)) {
+        fprintf(o, "  funnel by ethnic group: %s\n",
+                json_is_true(json_object_get(fr, "withheld"))
+                    ? "withheld"
+                    : "fewer than k applied: no breakdown");
+        return;
+    }
+    fprintf(o, "  funnel by ethnic group (furthest stage; * = suppressed)\n");
+    for (size_t i = 0; i < N(REACH); i++) {
+        const json_t *s = json_object_get(by, REACH[i]);
+        fprintf(o, "    %-22s %s: ", REACH[i], cell(json_object_get(s, "total"), b, sizeof b));
+        cells(o, json_object_get(s, "ethnic_group"), GROUPS, N(GROUPS));
+        fprintf(o, "\n");
+    }
+}
+
 static void draw_filled(FILE *o, const json_t *doc)
 {
     const json_t *f = json_object_get(doc, "filled");
@@ -493,6 +567,7 @@ static void draw_cohort(FILE *o, const json_t *d)
     fprintf(o, "\n");
     draw_filled(o, d);
     draw_funnel(o, json_object_get(d, "funnel"));
+    draw_reached(o, json_object_get(d, "funnel_reached"));
     draw_completion(o, json_object_get(d, "completion"));
     if (json_object_get(d, "mentoring"))
         fprintf(o, "  mentoring: %s mentor-participant pairs, %s participants mentored\n",
@@ -500,6 +575,7 @@ static void draw_cohort(FILE *o, const json_t *d)
                 cell(jget(d, "mentoring.mentored"), b2, sizeof b2));
     draw_award(o, json_object_get(d, "award"));
     draw_progression(o, json_object_get(d, "progression"));
+    draw_retention(o, json_object_get(d, "retention"), jget(d, "progression.after_completion"));
     draw_representation(o, json_object_get(d, "representation"), "");
 }
 
@@ -548,6 +624,8 @@ static void draw_programme(FILE *o, const json_t *d)
     draw_filled(o, d);
     draw_funnel(o, json_object_get(d, "funnel"));
     draw_award(o, json_object_get(d, "award"));
+    draw_reached(o, json_object_get(d, "funnel_reached"));
+    draw_retention(o, json_object_get(d, "retention"), jget(d, "progression.after_completion"));
     if (json_is_object(pr)) {
         fprintf(o, "  progression: ");
         draw_kinds(o, "during", json_object_get(pr, "during"));
@@ -590,9 +668,10 @@ static void draw_release(FILE *o, const json_t *d)
 {
     const json_t *pr = jget(d, "progression.progressed");
     char b[32];
-    fprintf(o, "  %s %s%s%s: release %lld of %s (%s)\n", jstr(d, "programme_name", jstr(d, "name", "?")),
-            jstr(d, "programme", "?"), json_object_get(d, "cohort") ? ", cohort " : "",
-            jstr(d, "cohort", ""), jint(d, "release.number"), jstr(d, "release.released_on", "?"),
+    fprintf(o, "  %s %s%s%s: release %lld of %s (%s)\n",
+            jstr(d, "programme_name", jstr(d, "name", "?")), jstr(d, "programme", "?"),
+            json_object_get(d, "cohort") ? ", cohort " : "", jstr(d, "cohort", ""),
+            jint(d, "release.number"), jstr(d, "release.released_on", "?"),
             jstr(d, "release.reason", "?"));
     draw_representation(o, json_object_get(d, "representation"),
                         json_object_get(d, "cohort") ? "" : " across the cohorts");
@@ -600,6 +679,19 @@ static void draw_release(FILE *o, const json_t *d)
         fprintf(o, "  progressed: total %s; ", cell(json_object_get(pr, "total"), b, sizeof b));
         if (json_is_true(json_object_get(pr, "below_threshold")))
             fprintf(o, "fewer than k: no breakdown");
+        else
+            cells(o, json_object_get(pr, "ethnic_group"), GROUPS, N(GROUPS));
+        fprintf(o, "\n");
+    }
+    draw_reached_groups(o, json_object_get(d, "funnel_reached"));
+    pr = jget(d, "retention.left_by_ethnic_group");
+    if (json_is_object(pr)) {
+        fprintf(o, "  left (by ends_on + 12 months): total %s; ",
+                cell(json_object_get(pr, "total"), b, sizeof b));
+        if (json_is_true(json_object_get(pr, "below_threshold")))
+            fprintf(o, "fewer than k: no breakdown");
+        else if (json_is_true(json_object_get(pr, "withheld")))
+            fprintf(o, "withheld");
         else
             cells(o, json_object_get(pr, "ethnic_group"), GROUPS, N(GROUPS));
         fprintf(o, "\n");

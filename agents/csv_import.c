@@ -76,6 +76,12 @@ static const kind_info_t KINDS[] = {
      "award_made",
      &cohort__v1__award_made__descriptor,
      {"participant_ref", "programme_id", "cohort_id", "award", "awarded_on"}},
+    {CSV_KIND_LEAVERS,
+     "leavers",
+     "lefton",
+     "leaver_recorded",
+     &cohort__v1__leaver_recorded__descriptor,
+     {"participant_ref", "left_on", "reason"}},
 };
 #define NKINDS (sizeof KINDS / sizeof KINDS[0])
 
@@ -170,7 +176,8 @@ static const kind_info_t *kind_from_name(const char *name)
                  {"attendance", CSV_KIND_ATTENDANCE},    {"attendances", CSV_KIND_ATTENDANCE},
                  {"promotion", CSV_KIND_PROMOTIONS},     {"promotions", CSV_KIND_PROMOTIONS},
                  {"assessment", CSV_KIND_ASSESSMENTS},   {"assessments", CSV_KIND_ASSESSMENTS},
-                 {"award", CSV_KIND_AWARDS},             {"awards", CSV_KIND_AWARDS}};
+                 {"award", CSV_KIND_AWARDS},             {"awards", CSV_KIND_AWARDS},
+                 {"leaver", CSV_KIND_LEAVERS},           {"leavers", CSV_KIND_LEAVERS}};
     csv_kind_t found = CSV_KIND_NONE;
     const char *p = name;
 

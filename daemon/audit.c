@@ -41,6 +41,7 @@
  * Roots (the enrolled total, the progressed total) are headcounts published
  * in the funnel and are never reported. */
 #include "audit.h"
+#include "release.h" /* the funnel table's layout: RELEASE_REACH, RELEASE_DROP */
 
 #include <errno.h>
 #include <limits.h>
@@ -64,7 +65,10 @@ enum {
     C_NOT_LGB = 33,
     C_PTOTAL = 34,
     C_PGROUP = 35, /* 35..40 */
-    NCELL = 41,
+    C_RB = 41,     /* 41..117: funnel_reached by ethnic group (release.h's cells, shifted) */
+    C_LTOTAL = C_RB + RELEASE_NREACH, /* retention.left_by_ethnic_group: total, */
+    C_LGROUP = C_LTOTAL + 1,          /* then its 6 groups */
+    NCELL = C_LGROUP + 6,
     N_REPR = 34 /* cells 0..33 are the representation table */
 };
 
@@ -98,11 +102,80 @@ static const int r_gender[] = {25, 26, 27, 28};
 static const int r_dis[] = {29, 30, 31};
 static const int r_lgb[] = {C_LGB, C_NOT_LGB};
 static const int r_prog[] = {35, 36, 37, 38, 39, 40};
+static const int r_left[] = {C_LGROUP,     C_LGROUP + 1, C_LGROUP + 2,
+                             C_LGROUP + 3, C_LGROUP + 4, C_LGROUP + 5};
+/* The funnel table's rows (release.c's reach_rows, shifted to C_RB, and
+ * with the everyone-chain reach(s) = reach(s + 1) + drop(s) a reader also
+ * knows from the published totals). */
+#define FR(s, g) (C_RB + RELEASE_REACH(s, g))
+#define FD(s, g) (C_RB + RELEASE_DROP(s, g))
+#define FR6(s)                                                                                     \
+    {                                                                                              \
+        FR(s, 1), FR(s, 2), FR(s, 3), FR(s, 4), FR(s, 5), FR(s, 6)                                 \
+    }
+#define FD6(s)                                                                                     \
+    {                                                                                              \
+        FD(s, 1), FD(s, 2), FD(s, 3), FD(s, 4), FD(s, 5), FD(s, 6)                                 \
+    }
+#define FC(s, g)                                                                                   \
+    {                                                                                              \
+        FR(s + 1, g), FD(s, g)                                                                     \
+    }
+#define FC7(s)                                                                                     \
+    {                                                                                              \
+        FC(s, 0), FC(s, 1), FC(s, 2), FC(s, 3), FC(s, 4), FC(s, 5), FC(s, 6)                       \
+    }
+static const int r_fstage[6][6] = {FR6(0), FR6(1), FR6(2), FR6(3), FR6(4), FR6(5)};
+static const int r_fdrop[5][6] = {FD6(0), FD6(1), FD6(2), FD6(3), FD6(4)};
+static const int r_fchain[5][7][2] = {FC7(0), FC7(1), FC7(2), FC7(3), FC7(4)};
+#define ROW_S(s)                                                                                   \
+    {                                                                                              \
+        FR(s, 0), r_fstage[s], 6                                                                   \
+    }
+#define ROW_D(s)                                                                                   \
+    {                                                                                              \
+        FD(s, 0), r_fdrop[s], 6                                                                    \
+    }
+#define ROW_C(s, g)                                                                                \
+    {                                                                                              \
+        FR(s, g), r_fchain[s][g], 2                                                                \
+    }
+#define ROW_C7(s)                                                                                  \
+    ROW_C(s, 0), ROW_C(s, 1), ROW_C(s, 2), ROW_C(s, 3), ROW_C(s, 4), ROW_C(s, 5), ROW_C(s, 6)
+static const char *const FSTAGES[] = {
+    "APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED", "OFFERED", "ENROLLED"};
+
 static const row_t ROWS[] = {
-    {C_TOTAL, r_groups, 6}, {1, r_white, 3},        {2, r_mixed, 4},     {3, r_asian, 4},
-    {4, r_black, 3},        {5, r_other, 2},        {6, r_ns, 1},        {C_TOTAL, r_split, 3},
-    {C_BME, r_bme, 4},      {C_TOTAL, r_gender, 4}, {C_TOTAL, r_dis, 3}, {C_TOTAL, r_lgb, 2},
+    {C_TOTAL, r_groups, 6},
+    {1, r_white, 3},
+    {2, r_mixed, 4},
+    {3, r_asian, 4},
+    {4, r_black, 3},
+    {5, r_other, 2},
+    {6, r_ns, 1},
+    {C_TOTAL, r_split, 3},
+    {C_BME, r_bme, 4},
+    {C_TOTAL, r_gender, 4},
+    {C_TOTAL, r_dis, 3},
+    {C_TOTAL, r_lgb, 2},
     {C_PTOTAL, r_prog, 6},
+    {C_LTOTAL, r_left, 6},
+    ROW_S(0),
+    ROW_S(1),
+    ROW_S(2),
+    ROW_S(3),
+    ROW_S(4),
+    ROW_S(5),
+    ROW_D(0),
+    ROW_D(1),
+    ROW_D(2),
+    ROW_D(3),
+    ROW_D(4),
+    ROW_C7(0),
+    ROW_C7(1),
+    ROW_C7(2),
+    ROW_C7(3),
+    ROW_C7(4),
 };
 #define NROWS (sizeof ROWS / sizeof ROWS[0])
 
@@ -113,6 +186,8 @@ typedef struct {
     const json_t *doc;         /* borrowed from the input */
     int programme;             /* a programme roll-up (else a cohort) */
     int has_prog;              /* has progression.progressed */
+    int has_reach;             /* has funnel_reached.by_ethnic_group */
+    int has_left;              /* has retention.left_by_ethnic_group */
     long lo[NCELL];            /* lower bounds, after propagation */
     long hi[NCELL];            /* upper bounds (INF: none) */
     unsigned char kind[NCELL]; /* K_* */
@@ -177,13 +252,28 @@ static void cell_name(int i, char *buf, size_t n)
         snprintf(buf, n, "representation.not_lgb");
     else if (i == C_PTOTAL)
         snprintf(buf, n, "progression.progressed.total");
-    else
+    else if (i < C_RB)
         snprintf(buf, n, "progression.progressed.ethnic_group.%s", GROUPS[i - C_PGROUP]);
+    else if (i == C_LTOTAL)
+        snprintf(buf, n, "retention.left_by_ethnic_group.total");
+    else if (i >= C_LGROUP)
+        snprintf(buf, n, "retention.left_by_ethnic_group.ethnic_group.%s", GROUPS[i - C_LGROUP]);
+    else {
+        int j = i - C_RB, drop = j >= RELEASE_DROP(0, 0);
+        int st = (drop ? j - RELEASE_DROP(0, 0) : j) / RELEASE_NMOVED, g = j % RELEASE_NMOVED;
+        const char *b = drop ? "dropped_after" : "by_ethnic_group";
+        if (g == 0)
+            snprintf(buf, n, "funnel_reached.%s.%s.total", b, FSTAGES[st]);
+        else
+            snprintf(buf, n, "funnel_reached.%s.%s.ethnic_group.%s", b, FSTAGES[st], GROUPS[g - 1]);
+    }
 }
 
 static int is_root(int i)
 {
-    return i == C_TOTAL || i == C_PTOTAL;
+    /* the funnel's everyone-counts: published in the live funnel_reached */
+    return i == C_TOTAL || i == C_PTOTAL || i == C_LTOTAL ||
+           (i >= C_RB && i < C_LTOTAL && (i - C_RB) % RELEASE_NMOVED == 0);
 }
 
 static int fail(ctx_t *c, int rc, const char *fmt, ...)
@@ -303,7 +393,7 @@ static int aim_cell(const char *group)
 static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t rev,
                      const json_t *doc)
 {
-    const json_t *r = json_object_get(doc, "representation"), *p, *fp, *aims, *a;
+    const json_t *r = json_object_get(doc, "representation"), *p, *fp, *fr, *aims, *a;
     json_t *filled;
     size_t i;
     int bad = 0, z;
@@ -337,6 +427,25 @@ static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t re
         bad |= set_cell(v, C_PTOTAL, json_object_get(p, "total"), pz);
         for (int g = 0; g < 6; g++)
             bad |= set_cell(v, C_PGROUP + g, jpath(p, "ethnic_group", GROUPS[g]), pz);
+    }
+    p = jpath(doc, "retention", "left_by_ethnic_group");
+    if (json_is_object(json_object_get(p, "ethnic_group"))) {
+        int lz = json_is_true(json_object_get(p, "suppressed_may_be_zero"));
+        v->has_left = 1;
+        bad |= set_cell(v, C_LTOTAL, json_object_get(p, "total"), lz);
+        for (int g = 0; g < 6; g++)
+            bad |= set_cell(v, C_LGROUP + g, jpath(p, "ethnic_group", GROUPS[g]), lz);
+    }
+    fr = jpath(doc, "funnel_reached", "by_ethnic_group");
+    if (json_is_object(fr)) {
+        int fz = json_is_true(jpath(doc, "funnel_reached", "suppressed_may_be_zero"));
+        v->has_reach = 1;
+        for (int st = 0; st < RELEASE_NSTAGES; st++) {
+            const json_t *so = json_object_get(fr, FSTAGES[st]);
+            bad |= set_cell(v, FR(st, 0), json_object_get(so, "total"), fz);
+            for (int g = 0; g < 6; g++)
+                bad |= set_cell(v, FR(st, 1 + g), jpath(so, "ethnic_group", GROUPS[g]), fz);
+        }
     }
     if (bad)
         return -1;
@@ -527,8 +636,12 @@ static void step_context(char *buf, size_t n, const view_t *a, const view_t *b, 
     char t1[32], t2[32];
     range_text(t1, sizeof t1, a->lo[root], a->hi[root]);
     range_text(t2, sizeof t2, b->lo[root], b->hi[root]);
-    len += (size_t)snprintf(buf, n, "%s %s -> %s", root == C_TOTAL ? "enrolled" : "progressed", t1,
-                            t2);
+    len += (size_t)snprintf(buf, n, "%s %s -> %s",
+                            root == C_TOTAL    ? "enrolled"
+                            : root == C_PTOTAL ? "progressed"
+                            : root == C_RB     ? "applied"
+                                               : "left",
+                            t1, t2);
     if (root == C_PTOTAL && a->promos >= 0 && b->promos >= 0 && len < n)
         len +=
             (size_t)snprintf(buf + len, n - len, "; promotions %ld -> %ld", a->promos, b->promos);
@@ -554,13 +667,18 @@ static void step_context(char *buf, size_t n, const view_t *a, const view_t *b, 
 /* Differencing between consecutive versions a and b of one topic. */
 static int difference(ctx_t *c, const view_t *a, const view_t *b)
 {
-    static const int roots[] = {C_TOTAL, C_PTOTAL};
-    static const int first[] = {C_GROUP, C_PGROUP}, last[] = {C_NOT_LGB, C_PGROUP + 5};
-    for (int t = 0; t < 2; t++) {
+    static const int roots[] = {C_TOTAL, C_PTOTAL, C_RB, C_LTOTAL};
+    static const int first[] = {C_GROUP, C_PGROUP, C_RB, C_LGROUP},
+                     last[] = {C_NOT_LGB, C_PGROUP + 5, C_LTOTAL - 1, C_LGROUP + 5};
+    for (int t = 0; t < 4; t++) {
         int root = roots[t], mono = 1, rc;
         long lmaxv, jmax, dlo[NCELL], dhi[NCELL];
         char ctx[256], detail[512], va[32], vb[32];
         if (t == 1 && !(a->has_prog && b->has_prog))
+            continue;
+        if (t == 2 && !(a->has_reach && b->has_reach))
+            continue;
+        if (t == 3 && !(a->has_left && b->has_left))
             continue;
         /* Who can have left: exits, erasures, role changes (funnel total
          * falls); for the progressed also a change of the cohort's dates. */
@@ -571,6 +689,8 @@ static int difference(ctx_t *c, const view_t *a, const view_t *b)
         if (t == 0)
             lmaxv =
                 a->exits < 0 || b->exits < 0 ? INF : sat_add(lmaxv, lmax(0, b->exits - a->exits));
+        else if (t >= 2) /* the funnel, the leavers: who moved is not bounded here */
+            lmaxv = INF;
         else if (a->promos < 0 || b->promos < 0 || b->promos < a->promos ||
                  !json_equal(json_object_get(a->doc, "starts_on"),
                              json_object_get(b->doc, "starts_on")) ||
@@ -599,7 +719,7 @@ static int difference(ctx_t *c, const view_t *a, const view_t *b)
             int up = dlo[i] >= 1 && dhi[i] <= c->k - 1,
                 down = dhi[i] <= -1 && dlo[i] >= -(c->k - 1);
             char r[64];
-            if (!up && !down)
+            if ((!up && !down) || is_root(i))
                 continue;
             /* Only leavers, and everyone before had the characteristic (or
              * only joiners, and everyone after has it): the step says
@@ -629,6 +749,12 @@ typedef struct {
     view_t *v;   /* the latest audited version, or NULL */
     int touched; /* changed in the current moment */
 } slot_t;
+
+/* The cells a programme roll-up sums over its cohorts (when they are
+ * disjoint): the representation table, and the funnel by group (always a
+ * sum of the cohorts' enrolments). q = 0 .. N_SUM - 1. */
+#define N_SUM (N_REPR + RELEASE_NREACH)
+#define SUM_CELL(q) ((q) < N_REPR ? (q) : C_RB + (q)-N_REPR)
 
 /* The programme's cohorts, combined: reports what only the combination
  * shows. */
@@ -666,11 +792,11 @@ static int release(ctx_t *c, json_t *index, slot_t *slots, const view_t *p)
     }
     if (sum != p->lo[C_TOTAL])
         goto out; /* people in two cohorts: the union is not a sum */
-    nr = nd * NROWS + N_REPR;
+    nr = nd * NROWS + N_SUM;
     lo = malloc(nd * NCELL * sizeof *lo);
     hi = malloc(nd * NCELL * sizeof *hi);
     rows = malloc(nr * sizeof *rows);
-    members = malloc((nd * NROWS * 6 + N_REPR * n) * sizeof *members);
+    members = malloc((nd * NROWS * 6 + N_SUM * n) * sizeof *members);
     if (!lo || !hi || !rows || !members) {
         rc = -ENOMEM;
         goto out;
@@ -687,7 +813,8 @@ static int release(ctx_t *c, json_t *index, slot_t *slots, const view_t *p)
                 r++;
             }
         }
-        for (int cell = 0; cell < N_REPR; cell++) {
+        for (int q = 0; q < N_SUM; q++) {
+            int cell = SUM_CELL(q);
             rows[r] = (row_t){cell, members + m, (int)n};
             for (size_t d = 1; d < nd; d++)
                 members[m++] = (int)(d * NCELL) + cell;
@@ -697,7 +824,8 @@ static int release(ctx_t *c, json_t *index, slot_t *slots, const view_t *p)
     if (propagate(lo, hi, rows, nr) < 0)
         goto out; /* the disjointness did not hold after all: no claim */
     for (size_t d = 0; d < nd; d++)
-        for (int cell = 0; cell < N_REPR; cell++) {
+        for (int q = 0; q < N_SUM; q++) {
+            int cell = SUM_CELL(q);
             const view_t *v = docs[d];
             long l = lo[d * NCELL + cell], h = hi[d * NCELL + cell];
             const char *rule = judge(v->kind[cell], cell, l, h, c->k);

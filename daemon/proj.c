@@ -75,6 +75,14 @@ int projx_grp(int role)
     return role == COHORT__V1__ROLE__MENTOR || role == COHORT__V1__ROLE__COACH ? G_MENT : G_PART;
 }
 
+int projx_reached(int before, int to)
+{
+    int r = to >= STG(APPLIED) && to <= STG(ENROLLED)             ? to
+            : to == STG(COMPLETED) || to == STG(REMOVED_BY_BOARD) ? STG(ENROLLED)
+                                                                  : 0;
+    return r > before ? r : before;
+}
+
 int projx_enrolled(const enr_t *e)
 {
     return e->stage == STG(ENROLLED) || e->stage == STG(COMPLETED);
@@ -147,6 +155,21 @@ void projx_plus_year(const char *s, char out[11])
     if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         d = 28;
     fmt_date(out, y, m, d);
+}
+
+void projx_plus_months(const char *s, int months, char out[11])
+{
+    int y = 0, m = 0, d = 0, last;
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (sscanf(projx_S(s), "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12) {
+        projx_day_copy(out, s);
+        return;
+    }
+    m += months;
+    y += (m - 1) / 12;
+    m = (m - 1) % 12 + 1;
+    last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+    fmt_date(out, y, m, d > last ? last : d);
 }
 
 /* ---------------------------------------------------------- lookups --- */

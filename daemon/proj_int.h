@@ -41,6 +41,7 @@ typedef Cohort__V1__RejectCode code_t;
 #define N_STAGE 12 /* EnrolmentStage 1..11 */
 #define N_PKIND 7  /* ProgressionKind 1..6 */
 #define N_GROUP 6  /* ethnic groups */
+#define N_LEAVER 8 /* LeaverReason 1..7 */
 #define G_PART 0   /* requirement group: participants */
 #define G_MENT 1   /* requirement group: mentors and coaches */
 #define DUMP_FLAGS PROJ_DUMP_FLAGS
@@ -118,6 +119,8 @@ typedef struct {
     char *agency;      /* registering agency */
     char *ref;         /* the agency's pseudonym */
     pdata_t d;         /* latest registration */
+    char left_on[11];  /* the latest LeaverRecorded's left_on, "" if none */
+    int left_reason;   /* its LeaverReason, 0 if none */
     UT_hash_handle hh; /* in proj_t.people */
 } person_t;
 
@@ -152,6 +155,9 @@ typedef struct {
 typedef struct {
     person_t *who;        /* the person; the hash key is who->key */
     int stage;            /* EnrolmentStage, never 0 */
+    int reached;          /* the furthest selection stage reached, APPLIED..ENROLLED (1..6):
+                           * kept when the enrolment ends (NOT_SELECTED, WITHDRAWN,
+                           * DECLINED), ENROLLED once enrolled; never 0 */
     char enrolled_on[11]; /* UTC date ENROLLED was reached, "" if never */
     sess_t *sess;         /* attendance by session id */
     promo_t *promos;      /* progressions, in the order applied */
@@ -219,6 +225,13 @@ const char *projx_ename(const ProtobufCEnumDescriptor *d, int v);
 /* The requirement group of a Role: G_MENT (mentor, coach) or G_PART. */
 int projx_grp(int role);
 
+/* The furthest selection stage (APPLIED..ENROLLED) that reaching stage
+ * to implies, given the furthest reached before (0: none): to itself for
+ * APPLIED..ENROLLED, ENROLLED for COMPLETED and REMOVED_BY_BOARD (only
+ * reachable from ENROLLED), before for WITHDRAWN, NOT_SELECTED and
+ * DECLINED (they keep how far the person got). */
+int projx_reached(int before, int to);
+
 /* Whether e is at ENROLLED or COMPLETED. */
 int projx_enrolled(const enr_t *e);
 
@@ -242,6 +255,10 @@ void projx_date_of_us(int64_t us, char out[11]);
 
 /* The same day a year later (29 February becomes 28 February). */
 void projx_plus_year(const char *s, char out[11]);
+
+/* The same day `months` (>= 0) months later, clamped to the month's last
+ * day (2009-08-31 + 6 = 2010-02-28). */
+void projx_plus_months(const char *s, int months, char out[11]);
 
 /* The programme with this id, or NULL. */
 prog_t *projx_prog_get(const proj_t *self, const char *id);

@@ -253,6 +253,57 @@ static void repr_counts(person_t *const *ps, size_t n, long v[RT_N])
     }
 }
 
+/* The funnel by ethnic group of cohorts cs into v (release.h's
+ * RELEASE_REACH and RELEASE_DROP cells): participants' enrolments by the
+ * furthest stage reached, summed over the cohorts. */
+static void reach_counts(cohort_t *const *cs, size_t n, long v[RELEASE_NREACH])
+{
+    memset(v, 0, RELEASE_NREACH * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        enr_t *e, *tmp, *head = cs[i]->enrs;
+        HASH_ITER(hh, head, e, tmp)
+        {
+            int eth = e->who->d.eth >= 1 && e->who->d.eth <= 17 ? e->who->d.eth
+                                                                : COHORT__V1__ETHNICITY__NS;
+            int g = 1 + eth_group(eth), top = e->reached - STG(APPLIED); /* 0..5 */
+            if (projx_grp(e->who->d.role) != G_PART || top < 0)
+                continue;
+            if (top >= RELEASE_NSTAGES)
+                top = RELEASE_NSTAGES - 1;
+            for (int s = 0; s <= top; s++) {
+                v[RELEASE_REACH(s, 0)]++;
+                v[RELEASE_REACH(s, g)]++;
+            }
+            if (top < RELEASE_NSTAGES - 1) {
+                v[RELEASE_DROP(top, 0)]++;
+                v[RELEASE_DROP(top, g)]++;
+            }
+        }
+    }
+}
+
+/* The leavers by ethnic group of c (release.h's left[]): participants whose
+ * enrolment reached ENROLLED and who left their agency on or before ends_on
+ * plus 12 months (retention.left_before_start + left_during +
+ * left_within_12_months_after in the live document). */
+static void left_counts(const cohort_t *c, long v[RELEASE_NMOVED])
+{
+    enr_t *e, *tmp, *head = c->enrs;
+    char end12[11];
+    projx_plus_months(c->def.ends, 12, end12);
+    memset(v, 0, RELEASE_NMOVED * sizeof *v);
+    HASH_ITER(hh, head, e, tmp)
+    {
+        const person_t *x = e->who;
+        int eth = x->d.eth >= 1 && x->d.eth <= 17 ? x->d.eth : COHORT__V1__ETHNICITY__NS;
+        if (!projx_is_participant(x) || e->reached < STG(ENROLLED) || !x->left_on[0] ||
+            strcmp(x->left_on, end12) > 0)
+            continue;
+        v[0]++;
+        v[1 + eth_group(eth)]++;
+    }
+}
+
 /* ----------------------------------------------------- progression --- */
 
 /* Progression of c's participants (role PARTICIPANT, any stage). */
@@ -345,6 +396,144 @@ static json_t *progression_json(const pstat_t *ps)
     return o;
 }
 
+/* ------------------------------------------- retention, after the end --- */
+
+/* The promotion horizons after the programme, in months. */
+static const int HORIZON[3] = {6, 12, 24};
+
+/* Retention and progression after the programme of c's participants
+ * (docs/status.md, "retention" and "progression.after_completion"). */
+typedef struct {
+    long enrolled;          /* participants whose enrolment reached ENROLLED */
+    long left_before;       /* of them, left before starts_on */
+    long left_during;       /* left in [starts_on, ends_on] */
+    long left_after[3];     /* left in (ends_on, ends_on + HORIZON[h] months] */
+    long completed;         /* participants COMPLETED */
+    long promoted_during;   /* of them, a substantive promotion in [starts_on, ends_on] */
+    long promoted_after[3]; /* first substantive promotion after ends_on, within HORIZON[h] */
+    long *days;             /* days from ends_on to it (any time after), sorted */
+    size_t n_days;          /* their number */
+} after_t;
+
+static int after_stats(const cohort_t *c, after_t *a)
+{
+    enr_t *e, *tmp, *head = c->enrs;
+    char hz[3][11];
+    memset(a, 0, sizeof *a);
+    for (int h = 0; h < 3; h++)
+        projx_plus_months(c->def.ends, HORIZON[h], hz[h]);
+    if (!(a->days = malloc((HASH_COUNT(head) + 1) * sizeof *a->days)))
+        return -ENOMEM;
+    HASH_ITER(hh, head, e, tmp)
+    {
+        const person_t *x = e->who;
+        const char *first = NULL;
+        int during = 0;
+        if (!projx_is_participant(x) || e->reached < STG(ENROLLED))
+            continue;
+        a->enrolled++;
+        if (x->left_on[0]) {
+            if (strcmp(x->left_on, c->def.starts) < 0)
+                a->left_before++;
+            else if (strcmp(x->left_on, c->def.ends) <= 0)
+                a->left_during++;
+            else
+                for (int h = 0; h < 3; h++)
+                    a->left_after[h] += strcmp(x->left_on, hz[h]) <= 0;
+        }
+        if (e->stage != STG(COMPLETED))
+            continue;
+        a->completed++;
+        for (size_t i = 0; i < e->n_promos; i++) {
+            const promo_t *pr = &e->promos[i];
+            if (pr->kind != COHORT__V1__PROGRESSION_KIND__SUBSTANTIVE_PROMOTION)
+                continue;
+            if (strcmp(pr->on, c->def.starts) >= 0 && strcmp(pr->on, c->def.ends) <= 0)
+                during = 1;
+            else if (strcmp(pr->on, c->def.ends) > 0 && (!first || strcmp(pr->on, first) < 0))
+                first = pr->on;
+        }
+        a->promoted_during += during;
+        if (first) {
+            for (int h = 0; h < 3; h++)
+                a->promoted_after[h] += strcmp(first, hz[h]) <= 0;
+            a->days[a->n_days++] = projx_date_days(first) - projx_date_days(c->def.ends);
+        }
+    }
+    qsort(a->days, a->n_days, sizeof *a->days, long_cmp);
+    return 0;
+}
+
+/* Adds b's counts to a (not the days). */
+static void after_add(after_t *a, const after_t *b)
+{
+    a->enrolled += b->enrolled;
+    a->left_before += b->left_before;
+    a->left_during += b->left_during;
+    a->completed += b->completed;
+    a->promoted_during += b->promoted_during;
+    for (int h = 0; h < 3; h++) {
+        a->left_after[h] += b->left_after[h];
+        a->promoted_after[h] += b->promoted_after[h];
+    }
+}
+
+/* The "retention" block: counts of people, no breakdown. */
+static json_t *retention_json(const after_t *a)
+{
+    json_t *o = json_object();
+    long gone = a->left_before + a->left_during;
+    int err = !o;
+    char key[64];
+    err |= json_object_set_new(o, "enrolled", json_integer(a->enrolled));
+    err |= json_object_set_new(o, "left_before_start", json_integer(a->left_before));
+    err |= json_object_set_new(o, "left_during", json_integer(a->left_during));
+    err |= json_object_set_new(o, "retained_at_end", json_integer(a->enrolled - gone));
+    err |= json_object_set_new(o, "retention_at_end", ratio_json(a->enrolled - gone, a->enrolled));
+    for (int h = 0; h < 3; h++) {
+        snprintf(key, sizeof key, "left_within_%d_months_after", HORIZON[h]);
+        err |= json_object_set_new(o, key, json_integer(a->left_after[h]));
+        snprintf(key, sizeof key, "retention_%d_months_after", HORIZON[h]);
+        err |= json_object_set_new(o, key,
+                                   ratio_json(a->enrolled - gone - a->left_after[h], a->enrolled));
+    }
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
+/* "progression.after_completion": completers' substantive promotions
+ * during the programme and within the horizons after it. with_median: the
+ * median days (cohort documents). */
+static json_t *after_json(const after_t *a, int with_median)
+{
+    json_t *o = json_object();
+    int err = !o;
+    char key[64];
+    err |= json_object_set_new(o, "completed", json_integer(a->completed));
+    err |= json_object_set_new(o, "promoted_during", json_integer(a->promoted_during));
+    err |= json_object_set_new(o, "promotion_rate_during",
+                               ratio_json(a->promoted_during, a->completed));
+    for (int h = 0; h < 3; h++) {
+        snprintf(key, sizeof key, "promoted_within_%d_months", HORIZON[h]);
+        err |= json_object_set_new(o, key, json_integer(a->promoted_after[h]));
+        snprintf(key, sizeof key, "promotion_rate_%d_months", HORIZON[h]);
+        err |= json_object_set_new(o, key, ratio_json(a->promoted_after[h], a->completed));
+    }
+    if (with_median) {
+        json_t *med = json_null();
+        if (a->n_days) {
+            size_t m = a->n_days / 2;
+            json_decref(med);
+            med = json_integer(a->n_days % 2 ? a->days[m] : (a->days[m - 1] + a->days[m]) / 2);
+        }
+        err |= json_object_set_new(o, "median_days_after_end_to_substantive_promotion", med);
+    }
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
 /* ---------------------------------------------------------- funnel --- */
 
 static json_t *stages_json(void)
@@ -404,6 +593,76 @@ static json_t *funnel_json(cohort_t *const *cs, size_t n, long filled[2])
         json_decref(o);
         return NULL;
     }
+    return o;
+}
+
+/* The selection stages in order, the funnel by furthest stage reached. */
+#define N_REACH 6 /* APPLIED (1) .. ENROLLED (6) */
+
+/* reached[s - 1]: participants (requirement group G_PART) of e whose
+ * furthest stage is s or later, for s = APPLIED..ENROLLED. */
+static void reached_counts(const enr_t *head, long reached[N_REACH])
+{
+    const enr_t *e, *tmp;
+    HASH_ITER(hh, (enr_t *)head, e, tmp)
+    {
+        if (projx_grp(e->who->d.role) != G_PART)
+            continue;
+        for (int s = STG(APPLIED); s <= e->reached && s <= STG(ENROLLED); s++)
+            reached[s - 1]++;
+    }
+}
+
+static json_t *reached_json(const long reached[N_REACH])
+{
+    json_t *o = json_object();
+    for (int s = STG(APPLIED); s <= STG(ENROLLED); s++)
+        if (json_object_set_new(o, STAGE_NAME(s), json_integer(reached[s - 1])))
+            return json_decref(o), NULL;
+    return o;
+}
+
+/* The cumulative funnel over cohorts cs: {"participants": {"reached",
+ * "conversion", "overall_conversion", "by_agency"}} (docs/status.md). Every
+ * enrolment of a participant counts at each stage up to the furthest it
+ * reached, whatever its stage now; mentors and coaches are not counted. */
+static json_t *funnel_reached_json(cohort_t *const *cs, size_t n)
+{
+    json_t *o = json_object(), *part = json_object(), *conv = json_object(), *by_ag = json_object();
+    long all[N_REACH] = {0};
+    int err = !o || !part || !conv || !by_ag;
+    for (size_t i = 0; !err && i < n; i++) {
+        const cohort_t *c = cs[i];
+        enr_t *e, *tmp, *head = c->enrs;
+        reached_counts(head, all);
+        for (size_t j = 0; j < c->n_ags; j++)
+            if (projx_ag_live(&c->ags[j]) && !json_object_get(by_ag, c->ags[j].id)) {
+                long zero[N_REACH] = {0};
+                err |= json_object_set_new(by_ag, c->ags[j].id, reached_json(zero));
+            }
+        HASH_ITER(hh, head, e, tmp)
+        {
+            json_t *a;
+            if (projx_grp(e->who->d.role) != G_PART)
+                continue;
+            if (!(a = json_object_get(by_ag, e->who->agency))) {
+                long zero[N_REACH] = {0};
+                err |= json_object_set_new(by_ag, e->who->agency, a = reached_json(zero));
+            }
+            for (int s = STG(APPLIED); !err && s <= e->reached && s <= STG(ENROLLED); s++)
+                err |= bump(a, STAGE_NAME(s));
+        }
+    }
+    for (int s = STG(SHORTLISTED); s <= STG(ENROLLED); s++)
+        err |= json_object_set_new(conv, STAGE_NAME(s), ratio_json(all[s - 1], all[s - 2]));
+    err |= json_object_set_new(part, "reached", reached_json(all));
+    err |= json_object_set_new(part, "conversion", conv);
+    err |= json_object_set_new(part, "overall_conversion",
+                               ratio_json(all[STG(ENROLLED) - 1], all[STG(APPLIED) - 1]));
+    err |= json_object_set_new(part, "by_agency", by_ag);
+    err |= json_object_set_new(o, "participants", part);
+    if (err)
+        return json_decref(o), NULL;
     return o;
 }
 
@@ -493,14 +752,18 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     json_t *prog_o = json_object();
     int err = cohorts_of(self, p, &cs, &n);
     awards_t aw = {0};
+    after_t asum = {0};
     for (size_t i = 0; !err && i < n; i++) {
         pstat_t ps;
+        after_t af;
         long held[2][N_KIND];
         enr_t *e, *etmp, *ehead = cs[i]->enrs;
-        if (held_sessions(cs[i], held)) {
+        if (held_sessions(cs[i], held) || after_stats(cs[i], &af)) {
             err = 1;
             break;
         }
+        after_add(&asum, &af);
+        free(af.days);
         HASH_ITER(hh, ehead, e, etmp)
         {
             assess_t a;
@@ -542,12 +805,15 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     err |= json_object_set_new(doc, "cohorts", ids);
     if (!err) {
         err |= json_object_set_new(doc, "funnel", funnel_json(cs, n, filled));
+        err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(cs, n));
         err |= json_object_set_new(doc, "filled", filled_json(places, filled));
     }
     err |= json_object_set_new(prog_o, "during", pkinds_json(during));
     err |= json_object_set_new(prog_o, "after", pkinds_json(after));
+    err |= json_object_set_new(prog_o, "after_completion", after_json(&asum, 0));
     err |= json_object_set_new(doc, "progression", prog_o);
     err |= json_object_set_new(doc, "award", awards_json(&aw, assessed_of(&p->def, G_PART)));
+    err |= json_object_set_new(doc, "retention", retention_json(&asum));
     free(cs);
     if (err)
         return json_decref(doc), NULL;
@@ -581,7 +847,9 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     size_t ne = 0;
     cohort_t *one = (cohort_t *)c;
     pstat_t ps = {0};
-    int err = held_sessions(c, held) || projx_enrs_of(c, &es, &ne) || progression(c, &ps);
+    after_t af = {0};
+    int err = held_sessions(c, held) || projx_enrs_of(c, &es, &ne) || progression(c, &ps) ||
+              after_stats(c, &af);
     for (size_t i = 0; !err && i < ne; i++) {
         assess_t a;
         int g = projx_grp(es[i]->who->d.role);
@@ -607,8 +875,12 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     err |= json_object_set_new(doc, "agencies", ags);
     if (!err) {
         err |= json_object_set_new(doc, "funnel", funnel_json(&one, 1, filled));
+        err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(&one, 1));
         err |= json_object_set_new(doc, "filled", filled_json(c->def.places, filled));
-        err |= json_object_set_new(doc, "progression", progression_json(&ps));
+        json_t *pj = progression_json(&ps);
+        err |= json_object_set_new(pj, "after_completion", after_json(&af, 1));
+        err |= json_object_set_new(doc, "progression", pj);
+        err |= json_object_set_new(doc, "retention", retention_json(&af));
     }
     for (int g = 0; g < 2; g++)
         err |= json_object_set_new(
@@ -621,6 +893,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     err |= json_object_set_new(doc, "award", awards_json(&aw, assessed_of(&c->prog->def, G_PART)));
     free(es);
     free(ps.days);
+    free(af.days);
     if (err)
         return json_decref(doc), NULL;
     return projx_dump(doc);
@@ -727,6 +1000,13 @@ static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *
     err |= json_object_set_new(o, "promotions", promos);
     err |= json_object_set_new(o, "mentors", json_integer((json_int_t)e->n_mentors));
     err |= json_object_set_new(o, "mentees", json_integer(mentees));
+    err |= json_object_set_new(o, "left_on",
+                               e->who->left_on[0] ? json_string(e->who->left_on) : json_null());
+    err |= json_object_set_new(
+        o, "left_reason",
+        e->who->left_reason
+            ? json_string(projx_ename(&cohort__v1__leaver_reason__descriptor, e->who->left_reason))
+            : json_null());
     if (err)
         return json_decref(o), NULL;
     return o;
@@ -836,6 +1116,8 @@ static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
             for (size_t j = 0; j < n; j++)
                 if (json_array_append_new(ids, json_string(cs[j]->id)))
                     goto fail;
+            reach_counts(cs, n, t->reach);
+            t->has_reach = 1;
         } else {
             cohort_t *one = cs[i - 1];
             pstat_t ps;
@@ -845,6 +1127,10 @@ static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
             memcpy(t->moved, ps.moved, sizeof t->moved);
             free(ps.days);
             t->has_moved = 1;
+            reach_counts(&one, 1, t->reach);
+            t->has_reach = 1;
+            left_counts(one, t->left);
+            t->has_left = 1;
             if (json_object_set_new(meta, "programme", json_string(p->id)) ||
                 json_object_set_new(meta, "programme_name", json_string(p->def.name)) ||
                 json_object_set_new(meta, "cohort", json_string(one->id)) ||

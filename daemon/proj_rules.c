@@ -254,6 +254,7 @@ static int on_enrolment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int
             a->n_enr++;
     }
     e->stage = to;
+    e->reached = projx_reached(e->reached, to);
     if (to == STG(ENROLLED))
         projx_date_of_us(ev->occurred_at, e->enrolled_on);
     projx_mark_cohort(c, 0);
@@ -601,6 +602,32 @@ static int on_erased(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     return 0;
 }
 
+/* LeaverRecorded: about a person the sending agency registered (no other
+ * agency's people: "not registered with this agency", as for any other
+ * event). A later one replaces the earlier (a correction). Every topic of
+ * a cohort the person is enrolled in may change (retention). */
+static int on_leaver(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__LeaverRecorded *b = ev->leaver_recorded;
+    person_t *x = projx_person_get(self, ev->agency, b->participant_ref);
+    cohort_t *c, *tmp;
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with this agency");
+    if (b->reason < 1 || b->reason >= N_LEAVER)
+        return projx_fail(w, R(BAD_ENUM), "reason is unknown");
+    if (dry)
+        return 0;
+    projx_day_copy(x->left_on, b->left_on);
+    x->left_reason = b->reason;
+    HASH_ITER(hh, self->cohorts, c, tmp)
+    if (projx_enr_get(c, x)) {
+        projx_mark_cohort(c, 0);
+        projx_mark_ag(c, x->agency);
+    }
+    return 0;
+}
+
 int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 {
     switch (ev->body_case) {
@@ -643,6 +670,10 @@ int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
     case COHORT__V1__EVENT__BODY_AWARD_MADE:
         if (ev->award_made)
             return on_award(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_LEAVER_RECORDED:
+        if (ev->leaver_recorded)
+            return on_leaver(self, ev, w, dry);
         break;
     default:
         break;

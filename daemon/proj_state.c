@@ -4,17 +4,22 @@
  * proj_save writes the whole state as one JSON document in sorted order,
  * so equal states give equal bytes. proj_load validates everything it reads
  * (types, ranges, ids, dates, references) and on any error leaves the
- * projection empty and returns a negative errno; it never trusts the text. */
+ * projection empty and returns a negative errno; it never trusts the text.
+ *
+ * Format versions: 1 had no "reached" per enrolment (how far through
+ * selection a person got, which a NOT_SELECTED, WITHDRAWN or DECLINED
+ * stage no longer says); 2 adds it, and each person's "left_on" and
+ * "left_reason" (LeaverRecorded; "" and 0 if none). A version 1 checkpoint cannot tell it,
+ * so proj_load refuses it (-EINVAL) and the daemon replays the whole log
+ * instead (checkpoint.c), which rebuilds it exactly. */
 #include "proj_int.h"
 
-/* The format written. Version 2 (issue 18) adds each component's unit and
- * assessed flag and each enrolment's assessments and award; version 1 is
- * still read (minutes units, no assessments), so an older checkpoint loads. */
+/* The format written and read. Version 2 (issue 18) adds each component's
+ * unit and assessed flag, and each enrolment's assessments, award, furthest
+ * selection stage and leaving; a version 1 checkpoint cannot say how far a
+ * person got, so it is refused and the daemon replays the log instead
+ * (checkpoint_restore), which rebuilds the same state. */
 #define PROJ_STATE_VERSION 2
-
-/* The version of the checkpoint being loaded (one load at a time: the
- * projection is single-threaded; set by proj_load before the lists). */
-static _Thread_local long long load_version;
 
 /* ------------------------------------------------------ save / load --- */
 
@@ -75,11 +80,12 @@ static json_t *save_cohort(const cohort_t *c)
 
 static json_t *save_person(const person_t *x)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}", "agency", x->agency,
-                     "ref", x->ref, "role", x->d.role, "ethnicity", x->d.eth, "gender", x->d.gender,
-                     "disability", x->d.disability, "age_band", x->d.age, "orientation",
-                     x->d.orientation, "religion", x->d.religion, "grade", projx_S(x->d.grade),
-                     "officer", x->d.officer);
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:s, s:i}", "agency",
+                     x->agency, "ref", x->ref, "role", x->d.role, "ethnicity", x->d.eth, "gender",
+                     x->d.gender, "disability", x->d.disability, "age_band", x->d.age,
+                     "orientation", x->d.orientation, "religion", x->d.religion, "grade",
+                     projx_S(x->d.grade), "officer", x->d.officer, "left_on", x->left_on,
+                     "left_reason", x->left_reason);
 }
 
 static json_t *save_enr(const cohort_t *c, const enr_t *e)
@@ -117,6 +123,7 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
     err |= json_object_set_new(o, "agency", json_string(e->who->agency));
     err |= json_object_set_new(o, "ref", json_string(e->who->ref));
     err |= json_object_set_new(o, "stage", json_integer(e->stage));
+    err |= json_object_set_new(o, "reached", json_integer(e->reached));
     err |= json_object_set_new(o, "enrolled_on", json_string(e->enrolled_on));
     err |= json_object_set_new(o, "sessions", ss);
     err |= json_object_set_new(o, "promotions", ps);
@@ -232,16 +239,14 @@ static int load_comps(json_t *l, comp_t **out, size_t *n_out)
         long long k, cnt, min, unit = 0;
         int assessed = 0;
         const char *label = json_string_value(json_array_get(c, 3));
-        if (json_array_size(c) != (load_version >= 2 ? 6 : 4) ||
+        if (json_array_size(c) != 6 ||
             gi(json_array_get(c, 0), 1, N_KIND - 1, &k) ||
             gi(json_array_get(c, 1), 1, UINT32_MAX, &cnt) || !label || seen[k]++)
             break;
-        if (load_version >= 2) {
-            if (gi(json_array_get(c, 4), 0, N_UNIT - 1, &unit) ||
-                !json_is_boolean(json_array_get(c, 5)))
-                break;
-            assessed = json_is_true(json_array_get(c, 5));
-        }
+        if (gi(json_array_get(c, 4), 0, N_UNIT - 1, &unit) ||
+            !json_is_boolean(json_array_get(c, 5)))
+            break;
+        assessed = json_is_true(json_array_get(c, 5));
         if (gi(json_array_get(c, 2), unit ? 0 : 1, unit ? 0 : UINT32_MAX, &min))
             break;
         v[i] = (comp_t){(int)k, (uint32_t)cnt, (uint32_t)min, strdup(label), (int)unit, assessed};
@@ -344,8 +349,9 @@ static int load_cohort(proj_t *self, json_t *o)
 static int load_person(proj_t *self, json_t *o)
 {
     const char *agency = gs(o, "agency"), *ref = gs(o, "ref"), *grade = gs(o, "grade");
+    const char *left = gs(o, "left_on");
     json_t *officer = json_object_get(o, "officer");
-    long long role, eth, gen, dis, age, ori, rel;
+    long long role, eth, gen, dis, age, ori, rel, why;
     person_t *x;
     if (!idok(agency) || !idok(ref) || !grade || !json_is_boolean(officer) ||
         projx_person_get(self, agency, ref) || gi(json_object_get(o, "role"), 1, 3, &role) ||
@@ -354,23 +360,23 @@ static int load_person(proj_t *self, json_t *o)
         gi(json_object_get(o, "disability"), 0, 3, &dis) ||
         gi(json_object_get(o, "age_band"), 0, 6, &age) ||
         gi(json_object_get(o, "orientation"), 0, 4, &ori) ||
-        gi(json_object_get(o, "religion"), 0, 9, &rel))
+        gi(json_object_get(o, "religion"), 0, 9, &rel) || !left || (*left && !dateok(left)) ||
+        gi(json_object_get(o, "left_reason"), *left ? 1 : 0, *left ? N_LEAVER - 1 : 0, &why))
         return -EINVAL;
     if (!(x = projx_person_create(self, agency, ref)))
         return -ENOMEM;
+    projx_day_copy(x->left_on, left);
+    x->left_reason = (int)why;
     x->d = (pdata_t){(int)role,    (int)eth, (int)gen, (int)dis,
                      (int)age,     (int)ori, (int)rel, json_is_true(officer),
                      strdup(grade)};
     return x->d.grade ? 0 : -ENOMEM;
 }
 
-/* The version 2 fields of an enrolment: assessments and award (absent in
- * version 1). */
+/* An enrolment's assessments and award (format version 2). */
 static int load_v2_enr(enr_t *e, json_t *o)
 {
     json_t *as = json_object_get(o, "assessments"), *aw = json_object_get(o, "award");
-    if (load_version < 2)
-        return 0;
     if (!json_is_array(as) || !aw)
         return -EINVAL;
     for (size_t i = 0; i < json_array_size(as); i++) {
@@ -409,17 +415,22 @@ static int load_enr(proj_t *self, json_t *o)
     person_t *x = projx_person_get(self, gs(o, "agency"), gs(o, "ref"));
     json_t *ss = json_object_get(o, "sessions"), *ps = json_object_get(o, "promotions"),
            *ms = json_object_get(o, "mentors");
-    long long stage;
+    long long stage, reached;
     enr_t *e;
     ag_t *ag;
     if (!c || !x || !gs(o, "agency") || !gs(o, "ref") || projx_enr_get(c, x) || !on ||
         (*on && !dateok(on)) || !json_is_array(ss) || !json_is_array(ps) || !json_is_array(ms) ||
-        gi(json_object_get(o, "stage"), 1, N_STAGE - 1, &stage))
+        gi(json_object_get(o, "stage"), 1, N_STAGE - 1, &stage) ||
+        gi(json_object_get(o, "reached"), STG(APPLIED), STG(ENROLLED), &reached))
+        return -EINVAL;
+    /* a stage of the pipeline, COMPLETED or REMOVED_BY_BOARD fixes it */
+    if (projx_reached(0, (int)stage) && reached != projx_reached(0, (int)stage))
         return -EINVAL;
     if (!(ag = ag_add(c, x->agency)) || !(e = projx_enr_create(c, x)))
         return -ENOMEM;
     ag->n_enr++;
     e->stage = (int)stage;
+    e->reached = (int)reached;
     projx_day_copy(e->enrolled_on, on);
     for (size_t i = 0; i < json_array_size(ss); i++) {
         json_t *a = json_array_get(ss, i);
@@ -501,11 +512,11 @@ int proj_load(proj_t *self, const char *text, size_t len)
         return -EINVAL;
     format = gs(root, "format");
     if (!json_is_object(root) || !format || strcmp(format, "cohortd-proj") != 0 ||
-        gi(json_object_get(root, "version"), 1, PROJ_STATE_VERSION, &version) ||
+        gi(json_object_get(root, "version"), PROJ_STATE_VERSION, PROJ_STATE_VERSION, &version) ||
         gi(json_object_get(root, "seq"), 0, INT64_MAX, &seq) ||
         gi(json_object_get(root, "as_of"), 0, INT64_MAX, &as_of))
         rc = -EINVAL;
-    else if ((load_version = version), !(rc = load_list(self, root, "programmes", load_prog)) &&
+    else if (!(rc = load_list(self, root, "programmes", load_prog)) &&
              !(rc = load_list(self, root, "cohorts", load_cohort)) &&
              !(rc = load_list(self, root, "people", load_person)) &&
              !(rc = load_list(self, root, "enrolments", load_enr)) &&

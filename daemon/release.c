@@ -35,8 +35,8 @@ static const char *const CODES[] = {"W1", "W2", "W9", "M1", "M2", "M3", "M9", "A
                                     "A3", "A9", "B1", "B2", "B9", "O1", "O9", "NS"};
 static const char *const GENDERS[] = {"FEMALE", "MALE", "GENDER_OTHER", "GENDER_NOT_STATED"};
 static const char *const DISAB[] = {"DISABLED", "NOT_DISABLED", "DISABILITY_NOT_STATED"};
-static const char *const AIMS[] = {"AIM_GROUP_UNSPECIFIED", "AIM_BME", "AIM_FEMALE",
-                                   "AIM_DISABLED", "AIM_LGB"};
+static const char *const AIMS[] = {"AIM_GROUP_UNSPECIFIED", "AIM_BME", "AIM_FEMALE", "AIM_DISABLED",
+                                   "AIM_LGB"};
 /* The cell an aim group counts (0: none). */
 static const int AIM_CELL[N_AIM] = {0, RT_BME, RT_GENDER, RT_DIS, RT_LGB};
 
@@ -60,15 +60,73 @@ static const suppress_row_t ROWS[] = {
 #define NROWS (sizeof ROWS / sizeof ROWS[0])
 static const int r_moved[] = {1, 2, 3, 4, 5, 6};
 static const suppress_row_t MROW = {0, r_moved, 6};
+static const char *const STAGES[RELEASE_NSTAGES] = {
+    "APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED", "OFFERED", "ENROLLED"};
+#define NRROWS (RELEASE_NSTAGES + (RELEASE_NSTAGES - 1) * 7) /* rows of the funnel table */
+#define WIDEN_MAX 128 /* cells of the largest table widen searches (RT_N, RELEASE_NREACH) */
+
+/* The funnel table's rows (release.h): each stage's total = its 6 groups;
+ * each stage's drop-outs the same; and per group, reach(s) = reach(s + 1) +
+ * drop(s). reach(s, 0) and drop(s, 0) are only totals: roots (the
+ * everyone-counts are published in the live funnel_reached anyway). mem
+ * holds the members. Returns the number of rows. */
+static size_t reach_rows(suppress_row_t *rows, int (*mem)[6])
+{
+    size_t r = 0;
+    for (int s = 0; s < RELEASE_NSTAGES; s++) {
+        for (int g = 0; g < 6; g++)
+            mem[r][g] = RELEASE_REACH(s, 1 + g);
+        rows[r] = (suppress_row_t){RELEASE_REACH(s, 0), mem[r], 6};
+        r++;
+    }
+    for (int s = 0; s + 1 < RELEASE_NSTAGES; s++) {
+        for (int g = 0; g < 6; g++)
+            mem[r][g] = RELEASE_DROP(s, 1 + g);
+        rows[r] = (suppress_row_t){RELEASE_DROP(s, 0), mem[r], 6};
+        r++;
+        for (int g = 1; g < 7; g++) {
+            mem[r][0] = RELEASE_REACH(s + 1, g);
+            mem[r][1] = RELEASE_DROP(s, g);
+            rows[r] = (suppress_row_t){RELEASE_REACH(s, g), mem[r], 2};
+            r++;
+        }
+    }
+    return r;
+}
+
+/* Whether cell i of the funnel table is a root (an everyone-count). */
+static int reach_root(int i)
+{
+    return i % RELEASE_NMOVED == 0;
+}
+
+/* The name of funnel cell i as the auditor reports it (after
+ * "funnel_reached."). */
+static void reach_name(int i, char *buf, size_t n)
+{
+    int drop = i >= RELEASE_DROP(0, 0), j = drop ? i - RELEASE_DROP(0, 0) : i;
+    int s = j / RELEASE_NMOVED, g = j % RELEASE_NMOVED;
+    if (g == 0)
+        snprintf(buf, n, "%s.%s.total", drop ? "dropped_after" : "by_ethnic_group", STAGES[s]);
+    else
+        snprintf(buf, n, "%s.%s.ethnic_group.%s", drop ? "dropped_after" : "by_ethnic_group",
+                 STAGES[s], GROUPS[g - 1]);
+}
 
 /* What a cut hides beyond the rule, and what it last rendered. */
 typedef struct {
-    unsigned char force[RT_N];             /* representation cells hidden by escalation */
-    unsigned char mforce[RELEASE_NMOVED];  /* progressed cells hidden by escalation */
-    unsigned char no_aim[N_AIM];           /* aims whose actual_percent is withheld */
-    unsigned char sup[RT_N];               /* the last rendering's hidden cells */
-    unsigned char msup[RELEASE_NMOVED];    /* the same for progressed */
-    int zeros;                             /* SUPPRESS_ZEROS_*: HIDDEN in releases */
+    unsigned char force[RT_N];            /* representation cells hidden by escalation */
+    unsigned char mforce[RELEASE_NMOVED]; /* progressed cells hidden by escalation */
+    unsigned char no_aim[N_AIM];          /* aims whose actual_percent is withheld */
+    unsigned char sup[RT_N];              /* the last rendering's hidden cells */
+    unsigned char msup[RELEASE_NMOVED];   /* the same for progressed */
+    unsigned char rforce[RELEASE_NREACH]; /* funnel cells hidden by escalation */
+    unsigned char rsup[RELEASE_NREACH];   /* the same for the funnel */
+    int no_reach;                         /* the funnel by group is withheld */
+    unsigned char lforce[RELEASE_NMOVED]; /* leavers' cells hidden by escalation */
+    unsigned char lsup[RELEASE_NMOVED];   /* the same for the leavers */
+    int no_left;                          /* the leavers by group are withheld */
+    int zeros;                            /* SUPPRESS_ZEROS_*: HIDDEN in releases */
 } esc_t;
 
 /* The published name of representation cell i within "representation"
@@ -132,8 +190,7 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
     char name[64];
     int err = !o || !grp_o || !eth_o || !gen_o || !dis_o || !list || !aims;
     int below = v[RT_TOTAL] > 0 && v[RT_TOTAL] < self->k;
-    if (!err &&
-        suppress_table_force(self->k, v, RT_N, ROWS, NROWS, e->force, e->zeros, sup) < 0)
+    if (!err && suppress_table_force(self->k, v, RT_N, ROWS, NROWS, e->force, e->zeros, sup) < 0)
         err = 1;
     if (below) /* fewer than k people: no breakdown at all (every cell < k) */
         memset(sup, 1, RT_N);
@@ -161,8 +218,8 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
          * included (a null, or withholding only hidden counts, would say
          * "at least 1") */
         if (!g || sup[c] || sup[RT_TOTAL] || v[RT_TOTAL] == 0 || e->no_aim[g] ||
-            (special && (v[RT_TOTAL] < 2L * self->k || v[c] < self->k ||
-                         v[RT_TOTAL] - v[c] < self->k))) {
+            (special &&
+             (v[RT_TOTAL] < 2L * self->k || v[c] < self->k || v[RT_TOTAL] - v[c] < self->k))) {
             /* withheld: no actual_percent at all (a null would tell the
              * auditor, and a reader, that the count is a hidden 1..k-1) */
             err |= json_object_set_new(ao, "withheld", json_true());
@@ -215,8 +272,8 @@ static json_t *moved_doc(const release_t *self, const release_table_t *t, esc_t 
 {
     json_t *by = json_object(), *groups = json_object(), *list = json_array();
     int err = !by || !groups || !list ||
-              suppress_table_force(self->k, t->moved, RELEASE_NMOVED, &MROW, 1, e->mforce,
-                                   e->zeros, e->msup) < 0;
+              suppress_table_force(self->k, t->moved, RELEASE_NMOVED, &MROW, 1, e->mforce, e->zeros,
+                                   e->msup) < 0;
     if (!err && t->moved[0] > 0 && t->moved[0] < self->k) { /* fewer than k: no breakdown */
         memset(e->msup, 1, sizeof e->msup);
         json_decref(groups);
@@ -251,6 +308,102 @@ static json_t *moved_doc(const release_t *self, const release_table_t *t, esc_t 
     return by;
 }
 
+/* The "funnel_reached" block of t as escalated by e (e->rsup updated):
+ * per stage, its total and 6 groups; the drop-outs are not printed (a
+ * reader derives them; they are suppressed and audited as cells). */
+static json_t *reach_doc(const release_t *self, const release_table_t *t, esc_t *e)
+{
+    json_t *o = json_object(), *by = json_object(), *list = json_array();
+    suppress_row_t rows[NRROWS];
+    int mem[NRROWS][6];
+    size_t nr = reach_rows(rows, mem);
+    const long *v = t->reach;
+    int err = !o || !by || !list;
+    if (!err && e->no_reach) { /* withheld: nothing at all */
+        json_decref(by);
+        json_decref(list);
+        memset(e->rsup, 1, sizeof e->rsup);
+        if (json_object_set_new(o, "withheld", json_true()))
+            return json_decref(o), NULL;
+        return o;
+    }
+    if (!err && suppress_table_force(self->k, v, RELEASE_NREACH, rows, nr, e->rforce, e->zeros,
+                                     e->rsup) < 0)
+        err = 1;
+    if (!err && v[RELEASE_REACH(0, 0)] > 0 && v[RELEASE_REACH(0, 0)] < self->k) {
+        memset(e->rsup, 1, sizeof e->rsup); /* fewer than k applied: no breakdown */
+        json_decref(by);
+        json_decref(list);
+        if (json_object_set_new(o, "below_threshold", json_true()) ||
+            json_object_set_new(o, "threshold", json_integer(self->k)))
+            return json_decref(o), NULL;
+        return o;
+    }
+    for (int st = 0; !err && st < RELEASE_NSTAGES; st++) {
+        json_t *so = json_object(), *go = json_object();
+        for (int g = 0; g < 6; g++)
+            err |=
+                json_object_set_new(go, GROUPS[g], cell_json(v, e->rsup, RELEASE_REACH(st, 1 + g)));
+        err |= json_object_set_new(so, "total", cell_json(v, e->rsup, RELEASE_REACH(st, 0)));
+        err |= json_object_set_new(so, "ethnic_group", go);
+        err |= json_object_set_new(by, STAGES[st], so);
+    }
+    for (int i = 0; !err && i < RELEASE_DROP(0, 0); i++) {
+        char name[96];
+        if (!e->rsup[i])
+            continue;
+        reach_name(i, name, sizeof name);
+        err |= json_array_append_new(list, json_string(strchr(name, '.') + 1));
+    }
+    if (!err)
+        err |= sort_strings(list);
+    err |= json_object_set_new(o, "by_ethnic_group", by);
+    err |= json_object_set_new(o, "suppressed", list);
+    if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
+        err |= json_object_set_new(o, "suppressed_may_be_zero", json_true());
+    err |= json_object_set_new(o, "threshold", json_integer(self->k));
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
+/* The "retention.left_by_ethnic_group" block of t as escalated by e
+ * (e->lsup updated): the same shape as "progressed". */
+static json_t *left_doc(const release_t *self, const release_table_t *t, esc_t *e)
+{
+    json_t *by = json_object(), *groups = json_object(), *list = json_array();
+    int err = !by || !groups || !list;
+    if (!err && (e->no_left || (t->left[0] > 0 && t->left[0] < self->k))) {
+        memset(e->lsup, 1, sizeof e->lsup); /* withheld, or fewer than k: no breakdown */
+        json_decref(groups);
+        json_decref(list);
+        if (json_object_set_new(by, e->no_left ? "withheld" : "below_threshold", json_true()) ||
+            json_object_set_new(by, "threshold", json_integer(self->k)))
+            return json_decref(by), NULL;
+        return by;
+    }
+    if (!err && suppress_table_force(self->k, t->left, RELEASE_NMOVED, &MROW, 1, e->lforce,
+                                     e->zeros, e->lsup) < 0)
+        err = 1;
+    for (int g = 0; !err && g < 6; g++) {
+        char name[64];
+        snprintf(name, sizeof name, "ethnic_group.%s", GROUPS[g]);
+        if (e->lsup[1 + g])
+            err |= json_array_append_new(list, json_string(name));
+        err |= json_object_set_new(groups, GROUPS[g], cell_json(t->left, e->lsup, 1 + g));
+    }
+    if (!err)
+        err |= sort_strings(list);
+    err |= json_object_set_new(by, "total", err ? json_null() : cell_json(t->left, e->lsup, 0));
+    err |= json_object_set_new(by, "ethnic_group", groups);
+    err |= json_object_set_new(by, "suppressed", list);
+    if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
+        err |= json_object_set_new(by, "suppressed_may_be_zero", json_true());
+    if (err)
+        return json_decref(by), NULL;
+    return by;
+}
+
 /* One candidate line {"topic","seq","rev","doc"} for table t. */
 static json_t *candidate(const release_t *self, const release_table_t *t, esc_t *e,
                          json_int_t number, uint64_t seq, const char *date, const char *reason)
@@ -270,6 +423,11 @@ static json_t *candidate(const release_t *self, const release_table_t *t, esc_t 
         err |= json_object_set_new(p, "progressed", moved_doc(self, t, e));
         err |= json_object_set_new(doc, "progression", p);
     }
+    if (t->has_reach)
+        err |= json_object_set_new(doc, "funnel_reached", reach_doc(self, t, e));
+    if (t->has_left)
+        err |= json_object_set_new(
+            doc, "retention", json_pack("{s:o*}", "left_by_ethnic_group", left_doc(self, t, e)));
     snprintf(topic, sizeof topic, "release/%s", t->topic);
     line = err ? NULL
                : json_pack("{s:s,s:I,s:I,s:o}", "topic", topic, "seq", (json_int_t)seq, "rev",
@@ -350,8 +508,8 @@ static json_t *gate(const release_t *self, const char *p, const json_t *cand, ui
         if (n == -ENOMEM) {
             rc = n;
         } else if (n < 0) {
-            rc = json_array_append_new(out, json_pack("{s:s,s:I}", "rule", "audit-refused", "seq",
-                                                      (json_int_t)seq))
+            rc = json_array_append_new(
+                     out, json_pack("{s:s,s:I}", "rule", "audit-refused", "seq", (json_int_t)seq))
                      ? -ENOMEM
                      : 0;
         } else {
@@ -387,12 +545,27 @@ static int repr_cell(const char *s)
  * through the hidden cells of those rows, nearest first (a hidden zero
  * whose row holds nothing else to hide gets room from its group's row).
  * Returns 1 if something was hidden, 0 if nothing could be. */
+static int widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
+                       const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
+                       int root);
+
 static int widen(const long *v, const unsigned char *sup, unsigned char *force,
                  const suppress_row_t *rows, size_t nr, int c, int root)
 {
-    int queue[RT_N], head = 0, tail = 0;
-    unsigned char seen[RT_N] = {0};
-    if (c != root && !sup[c] && !force[c]) { /* a zero too: hidden cells may be zero */
+    return widen_roots(v, sup, force, rows, nr, c, NULL, root);
+}
+
+/* widen, for a table with several roots: isroot[i] (NULL: only cell
+ * root) says which cells are never hidden. Tables of at most WIDEN_MAX
+ * cells. */
+static int widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
+                       const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
+                       int root)
+{
+    int queue[WIDEN_MAX], head = 0, tail = 0;
+    unsigned char seen[WIDEN_MAX] = {0};
+#define ROOT(i) (isroot ? isroot[i] != 0 : (i) == root)
+    if (!ROOT(c) && !sup[c] && !force[c]) { /* a zero too: hidden cells may be zero */
         force[c] = 1;
         return 1;
     }
@@ -410,15 +583,15 @@ static int widen(const long *v, const unsigned char *sup, unsigned char *force,
                     continue;
                 for (size_t j = 0; j < rows[r].n; j++) {
                     int m = rows[r].cells[j];
-                    if (m != root && !sup[m] && !force[m] && v[m] > 0 &&
+                    if (!ROOT(m) && !sup[m] && !force[m] && v[m] > 0 &&
                         (best < 0 || v[m] < v[best]))
                         best = m;
-                    else if (sup[m] && !seen[m] && tail < RT_N)
+                    else if (sup[m] && !seen[m] && tail < WIDEN_MAX)
                         queue[tail++] = m, seen[m] = 1;
                 }
-                if (t != root && !sup[t] && !force[t] && v[t] > 0 && best < 0)
+                if (!ROOT(t) && !sup[t] && !force[t] && v[t] > 0 && best < 0)
                     best = t;
-                else if (t != root && sup[t] && !seen[t] && tail < RT_N)
+                else if (!ROOT(t) && sup[t] && !seen[t] && tail < WIDEN_MAX)
                     queue[tail++] = t, seen[t] = 1;
             }
         }
@@ -429,9 +602,11 @@ static int widen(const long *v, const unsigned char *sup, unsigned char *force,
     }
     return 0;
 }
+#undef ROOT
 
 /* Escalates for each finding. Returns how many changes were made. */
-static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const json_t *found)
+static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const json_t *found,
+                    int round)
 {
     size_t i;
     const json_t *f;
@@ -459,19 +634,51 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
             /* the named document first; else the same cell in the others
              * it was combined with (the roll-up first) */
             {
-                int done = widen(tables[t].repr, esc[t].sup, esc[t].force, ROWS, NROWS, c,
-                                 RT_TOTAL);
+                int done =
+                    widen(tables[t].repr, esc[t].sup, esc[t].force, ROWS, NROWS, c, RT_TOTAL);
                 for (size_t d = 0; !done && d < n; d++)
                     if (d != t)
                         done = widen(tables[d].repr, esc[d].sup, esc[d].force, ROWS, NROWS, c,
                                      RT_TOTAL);
                 changes += done;
             }
+        } else if (strncmp(cell, "funnel_reached.", 15) == 0) {
+            unsigned char isroot[RELEASE_NREACH];
+            suppress_row_t rows[NRROWS];
+            int mem[NRROWS][6], c = -1, done;
+            size_t nr = reach_rows(rows, mem);
+            char name[96];
+            for (int i = 0; i < RELEASE_NREACH; i++) {
+                reach_name(i, name, sizeof name);
+                if (c < 0 && strcmp(name, cell + 15) == 0)
+                    c = i;
+                isroot[i] = (unsigned char)reach_root(i);
+            }
+            if (esc[t].no_reach)
+                continue;
+            /* past half the rounds, or nothing left to hide: the funnel by
+             * group is withheld from this document (never the release) */
+            done =
+                c >= 0 && round < RELEASE_MAX_ROUNDS / 2 &&
+                widen_roots(tables[t].reach, esc[t].rsup, esc[t].rforce, rows, nr, c, isroot, -1);
+            if (!done)
+                esc[t].no_reach = 1;
+            changes++;
+        } else if (strncmp(cell, "retention.left_by_ethnic_group.ethnic_group.", 44) == 0) {
+            int done = 0;
+            if (esc[t].no_left)
+                continue;
+            for (int g = 0; g < 6; g++)
+                if (strcmp(cell + 44, GROUPS[g]) == 0 && round < RELEASE_MAX_ROUNDS / 2)
+                    done = widen(tables[t].left, esc[t].lsup, esc[t].lforce, &MROW, 1, 1 + g, 0);
+            if (!done) /* the leavers by group are withheld, never the release */
+                esc[t].no_left = 1;
+            changes++;
         } else if (strncmp(cell, "progression.progressed.ethnic_group.", 36) == 0) {
             for (int g = 0; g < 6; g++)
                 if (strcmp(cell + 36, GROUPS[g]) == 0)
-                    changes += widen(tables[t].moved, esc[t].msup, esc[t].mforce, &MROW, 1,
-                                     1 + g, 0);
+                    changes +=
+                        widen(tables[t].moved, esc[t].msup, esc[t].mforce, &MROW, 1, 1 + g, 0);
         }
     }
     /* tables with the same counts (a programme of one cohort and that
@@ -490,6 +697,21 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
                 unsigned char f = esc[a].no_aim[g] | esc[b].no_aim[g];
                 esc[a].no_aim[g] = esc[b].no_aim[g] = f;
             }
+        }
+    for (size_t a = 0; a < n; a++) /* the same for the funnel by group */
+        for (size_t b = a + 1; b < n; b++) {
+            int w;
+            if (!tables[a].has_reach || !tables[b].has_reach ||
+                memcmp(tables[a].reach, tables[b].reach, sizeof tables[a].reach) != 0)
+                continue;
+            for (int c = 0; c < RELEASE_NREACH; c++) {
+                unsigned char f = esc[a].rforce[c] | esc[b].rforce[c];
+                changes += f != esc[a].rforce[c] || f != esc[b].rforce[c];
+                esc[a].rforce[c] = esc[b].rforce[c] = f;
+            }
+            w = esc[a].no_reach | esc[b].no_reach;
+            changes += w != esc[a].no_reach || w != esc[b].no_reach;
+            esc[a].no_reach = esc[b].no_reach = w;
         }
     return changes;
 }
@@ -557,9 +779,8 @@ int release_cut(release_t *self, const char *programme, const release_table_t *t
             goto out;
         }
         for (size_t i = 0; i < n; i++)
-            if (json_array_append_new(cand,
-                                      candidate(self, &tables[i], &esc[i], number, seq, date,
-                                                reason))) {
+            if (json_array_append_new(
+                    cand, candidate(self, &tables[i], &esc[i], number, seq, date, reason))) {
                 rc = -ENOMEM;
                 goto out;
             }
@@ -569,7 +790,7 @@ int release_cut(release_t *self, const char *programme, const release_table_t *t
         }
         if (json_array_size(found) == 0)
             break;
-        if (round + 1 >= RELEASE_MAX_ROUNDS || escalate(tables, n, esc, found) == 0) {
+        if (round + 1 >= RELEASE_MAX_ROUNDS || escalate(tables, n, esc, found, round) == 0) {
             /* withheld: nothing is published */
             json_t *w = json_pack("{s:I,s:I}", "number", number - 1, "withheld",
                                   json_integer_value(json_object_get(prog, "withheld")) + 1);

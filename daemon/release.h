@@ -52,6 +52,17 @@ enum {
 /* The progressed table: [0] everyone progressed, [1 + g] by ethnic group. */
 #define RELEASE_NMOVED 7
 
+/* The funnel by ethnic group (docs/status.md, "funnel_reached"): cells
+ * RELEASE_REACH(s, g) for the 6 selection stages s = 0 (APPLIED) .. 5
+ * (ENROLLED) and g = 0 (everyone) or 1 + ethnic group: enrolments whose
+ * furthest stage is s or later; then RELEASE_DROP(s, g), s = 0..4: those
+ * whose furthest stage is exactly s (reach(s) - reach(s + 1)), never
+ * published but derivable, so suppressed and audited like the others. */
+#define RELEASE_NSTAGES 6
+#define RELEASE_REACH(s, g) ((s)*RELEASE_NMOVED + (g))
+#define RELEASE_DROP(s, g) (RELEASE_NSTAGES * RELEASE_NMOVED + (s)*RELEASE_NMOVED + (g))
+#define RELEASE_NREACH ((2 * RELEASE_NSTAGES - 1) * RELEASE_NMOVED)
+
 /* One positive-action aim of a programme. */
 typedef struct {
     int group;    /* AimGroup: 1 BME, 2 FEMALE, 3 DISABLED, 4 LGB */
@@ -66,6 +77,11 @@ typedef struct {
     long repr[RT_N];            /* enrolled participants by cell */
     int has_moved;              /* moved[] is reported (cohorts) */
     long moved[RELEASE_NMOVED]; /* participants who progressed */
+    int has_left;               /* left[] is reported (cohorts) */
+    long left[RELEASE_NMOVED];  /* participants who left their agency by ends_on + 12 months
+                                 * (retention): [0] all, [1 + g] by ethnic group */
+    int has_reach;              /* reach[] is reported */
+    long reach[RELEASE_NREACH]; /* the funnel by ethnic group (RELEASE_REACH, RELEASE_DROP) */
     const release_aim_t *aims;  /* the programme's aims */
     size_t n_aims;              /* their number */
 } release_table_t;

@@ -406,6 +406,14 @@ static int award(why_t *w, const Cohort__V1__AwardMade *b)
     return OK;
 }
 
+static int leaver(why_t *w, const Cohort__V1__LeaverRecorded *b)
+{
+    NEED_REF(w, b->participant_ref, "participant_ref");
+    NEED_DATE(w, b->left_on, "left_on");
+    NEED_ENUM(w, b->reason, "reason");
+    return OK;
+}
+
 int validate_event(const Cohort__V1__Event *ev, int64_t now_us, char *reason, size_t len)
 {
     return validate_event_form(ev, now_us, VALIDATE_REF_PSEUDONYM, reason, len);
@@ -454,6 +462,8 @@ int validate_event_form(const Cohort__V1__Event *ev, int64_t now_us, validate_re
         return assessment(&w, ev->assessment_recorded);
     case COHORT__V1__EVENT__BODY_AWARD_MADE:
         return award(&w, ev->award_made);
+    case COHORT__V1__EVENT__BODY_LEAVER_RECORDED:
+        return leaver(&w, ev->leaver_recorded);
     default:
         return fail(&w, COHORT__V1__REJECT_CODE__REJECT_NO_BODY,
                     "no body, or a body type this daemon does not know");

@@ -596,6 +596,115 @@ static void safe_two_cohorts(void)
     stream_free(&s);
 }
 
+/* funnel_reached.by_ethnic_group (issue 18, section 4): a doc publishing a
+ * group at two stages gives the drop-outs between them by subtraction:
+ * BLACK applied 6, shortlisted 5 pins the one Black applicant not
+ * shortlisted; with SHORTLISTED hidden (and zeros hidden) nothing is
+ * found; a change of a published cell between two releases is found. */
+static json_t *funnel_doc(const char *black_applied, const char *black_short, long white)
+{
+    static const char *const ST[] = {
+        "APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED", "OFFERED", "ENROLLED"};
+    json_t *doc = hand_doc(16, "ethnic_group.WHITE=10 ethnicity.W1=10 ethnic_group.BLACK=6 "
+                               "ethnicity.B1=6 bme=6 gender.FEMALE=8 gender.MALE=8");
+    json_t *by = json_object(), *fr = json_object();
+    for (int s = 0; s < 6; s++) {
+        json_t *g = json_object();
+        const char *b = s == 0 ? black_applied : s == 1 ? black_short : "5";
+        long tb = s == 0 ? 6 : 5;
+        for (int i = 0; i < 6; i++)
+            json_object_set_new(g, GROUPS[i], json_integer(0));
+        json_object_set_new(g, "WHITE", json_integer(white));
+        json_object_set_new(g, "BLACK",
+                            strcmp(b, "null") == 0 ? json_null() : json_integer(atol(b)));
+        json_object_set_new(
+            by, ST[s],
+            json_pack("{s:I,s:o}", "total", (json_int_t)(white + tb), "ethnic_group", g));
+    }
+    json_object_set_new(fr, "by_ethnic_group", by);
+    json_object_set_new(fr, "suppressed_may_be_zero", json_true());
+    json_object_set_new(doc, "funnel_reached", fr);
+    return doc;
+}
+
+static void funnel_by_group(void)
+{
+    int n;
+    json_t *lines = one_line("release/cohort/x/c1", 4, funnel_doc("6", "5", 10)), *f;
+    const json_t *x;
+    f = run(lines, 0, &n);
+    x = find(f, "bounded-below-k", NULL, "funnel_reached.dropped_after.APPLIED.ethnic_group.BLACK");
+    if (!x)
+        x = find(f, "pinned", NULL, "funnel_reached.dropped_after.APPLIED.ethnic_group.BLACK");
+    ok(x && num(x, "lo") == 1 && num(x, "hi") == 1,
+       "funnel: BLACK 6 applied, 5 shortlisted: the one dropped is found");
+    if (!x)
+        dump(f);
+    json_decref(f);
+    json_decref(lines);
+
+    /* BLACK APPLIED hidden alone in its stage row: the row's total (a
+     * root, 16) less the published groups pins it, like any table. */
+    lines = one_line("release/cohort/x/c1", 5, funnel_doc("null", "5", 10));
+    f = run(lines, 0, &n);
+    ok(find(f, NULL, NULL, "funnel_reached.by_ethnic_group.APPLIED.ethnic_group.BLACK") != NULL,
+       "funnel: one hidden group in a stage row with zeros is pinned by the total");
+    json_decref(f);
+    json_decref(lines);
+
+    /* history: WHITE 10 -> 11 applied between two releases */
+    {
+        json_t *l1 = one_line("release/cohort/x/c1", 6, funnel_doc("6", "5", 10)),
+               *l2 = one_line("release/cohort/x/c1", 7, funnel_doc("6", "5", 11));
+        lines = json_array();
+        json_array_extend(lines, l1);
+        json_array_extend(lines, l2);
+        json_decref(l1);
+        json_decref(l2);
+    }
+    f = run(lines, 1, &n);
+    x = find(f, "difference", NULL, "funnel_reached.by_ethnic_group.APPLIED.ethnic_group.WHITE");
+    ok(x && num(x, "lo") == 1, "funnel: the one White applicant who joined is found by difference");
+    json_decref(f);
+    json_decref(lines);
+}
+
+/* retention.left_by_ethnic_group (issue 18, section 6): one more White
+ * leaver between two releases, both publishing WHITE, is found. */
+static json_t *left_doc(long white, long black)
+{
+    json_t *doc = hand_doc(16, "ethnic_group.WHITE=10 ethnicity.W1=10 ethnic_group.BLACK=6 "
+                               "ethnicity.B1=6 bme=6 gender.FEMALE=8 gender.MALE=8");
+    json_t *g = json_object();
+    for (int i = 0; i < 6; i++)
+        json_object_set_new(g, GROUPS[i], json_integer(0));
+    json_object_set_new(g, "WHITE", json_integer(white));
+    json_object_set_new(g, "BLACK", json_integer(black));
+    json_object_set_new(doc, "retention",
+                        json_pack("{s:{s:I,s:o,s:b}}", "left_by_ethnic_group", "total",
+                                  (json_int_t)(white + black), "ethnic_group", g,
+                                  "suppressed_may_be_zero", 1));
+    return doc;
+}
+
+static void leavers_by_group(void)
+{
+    int n;
+    json_t *l1 = one_line("release/cohort/x/c1", 8, left_doc(5, 5)),
+           *l2 = one_line("release/cohort/x/c1", 9, left_doc(6, 5)), *lines = json_array(), *f;
+    const json_t *x;
+    json_array_extend(lines, l1);
+    json_array_extend(lines, l2);
+    json_decref(l1);
+    json_decref(l2);
+    f = run(lines, 1, &n);
+    x = find(f, "difference", NULL, "retention.left_by_ethnic_group.ethnic_group.WHITE");
+    ok(x && num(x, "lo") == 1 && num(x, "hi") == 1,
+       "leavers: the one White leaver between releases is found by difference");
+    json_decref(f);
+    json_decref(lines);
+}
+
 int main(void)
 {
     hand_interval();
@@ -612,5 +721,7 @@ int main(void)
     two_cohorts();
     safe_releases();
     safe_two_cohorts();
+    funnel_by_group();
+    leavers_by_group();
     return tap_done();
 }

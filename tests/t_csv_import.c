@@ -167,6 +167,23 @@ int main(void)
                 "assessments.csv", &rows, &kind, err, sizeof err);
     is_int(rc, -EINVAL, "an awards header under an assessments name fails");
     json_decref(rows);
+    /* ---- leavers ---- */
+    rc = import("agency,participantRef,leftOn,reason\n"
+                "wm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,2010-03-31,leaver_resigned\n",
+                "leavers.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, 0, "a leavers file imports");
+    is_int(kind, CSV_KIND_LEAVERS, "kind leavers");
+    is_str(sget(json_array_get(rows, 0), "leaverRecorded", "reason"), "LEAVER_RESIGNED",
+           "reason upper-cased");
+    is_str(sget(json_array_get(rows, 0), "leaverRecorded", "leftOn"), "2010-03-31", "leftOn");
+    json_decref(rows);
+    rc = import("agency,participantRef,reason\nwm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,"
+                "LEAVER_RETIRED\n",
+                "2010_leavers.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, -EINVAL, "a leavers file (by name) without leftOn fails");
+    ok(strstr(err, "leftOn") != NULL, "says which: %s", err);
+    json_decref(rows);
+    rows = NULL;
 
     /* ---- bad files ---- */
     rc = import(

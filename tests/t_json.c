@@ -120,6 +120,9 @@ static const char *bodies[][2] = {
      HEAD "\"awardMade\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
           "\"cohortId\":\"2009-1\",\"award\":\"postgraduate diploma\","
           "\"awardedOn\":\"2011-07-15\"}}"},
+    {"leaverRecorded",
+     HEAD "\"leaverRecorded\":{\"participantRef\":\"ab12\",\"leftOn\":\"2010-03-31\","
+          "\"reason\":\"LEAVER_TRANSFERRED\"}}"},
 };
 
 int main(void)
@@ -156,6 +159,19 @@ int main(void)
     refused_like(HEAD "\"assessmentRecorded\":{\"outcome\":\"PASS\"}}",
                  "assessmentRecorded.outcome", "an outcome by a name the enum does not have");
 
+    ev = parse(bodies[sizeof bodies / sizeof bodies[0] - 1][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_LEAVER_RECORDED && ev->leaver_recorded &&
+           strcmp(ev->leaver_recorded->left_on, "2010-03-31") == 0 &&
+           ev->leaver_recorded->reason == COHORT__V1__LEAVER_REASON__LEAVER_TRANSFERRED,
+       "leaverRecorded (field 20): left_on and reason");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    ev = parse("{\"eventId\":\"011eca48-9100-786a-b7b8-8910f3396b8d\",\"agency\":\"wm-police\","
+               "\"occurredAt\":\"2010-04-01T09:00:00Z\",\"leaverRecorded\":{\"participantRef\":"
+               "\"ab12\",\"leftOn\":\"2010-03-31\",\"reason\":\"NO_SUCH_REASON\"}}");
+    ok(!ev, "leaverRecorded: an unknown reason name is refused");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
     ev = parse(bodies[0][1]);
     ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_PROGRAMME_DEFINED,
        "programmeDefined sets the oneof case");

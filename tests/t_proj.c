@@ -576,7 +576,8 @@ static void test_completion(void)
         ok(sc && max_decimals(sc) <= 4 && sa && max_decimals(sa) <= 4,
            "no number in the documents has more than 4 decimals");
         is_str(sr ? sr : "?", "0.9739", "json_real(0.9739) dumps as 0.9739 with PROJ_DUMP_FLAGS");
-        ok(again && sc && strcmp(again, sc) == 0, "a document parsed and dumped again is unchanged");
+        ok(again && sc && strcmp(again, sc) == 0,
+           "a document parsed and dumped again is unchanged");
         free(sc);
         free(sa);
         free(sr);
@@ -865,8 +866,7 @@ static void test_representation(void)
     is_int(I(c, "representation.gender.FEMALE"), 7, "FEMALE 7");
     is_int(I(c, "representation.gender.MALE"), 5, "MALE 5");
     is_text(c, "representation.disability",
-            "{\"DISABILITY_NOT_STATED\":null,\"DISABLED\":null,\"NOT_DISABLED\":9}",
-            "disability");
+            "{\"DISABILITY_NOT_STATED\":null,\"DISABLED\":null,\"NOT_DISABLED\":9}", "disability");
     is_text(c, "representation.suppressed",
             "[\"disability.DISABILITY_NOT_STATED\",\"disability.DISABLED\","
             "\"ethnic_group.ASIAN\",\"ethnic_group.BLACK\",\"ethnic_group.CHINESE_OR_OTHER\","
@@ -1079,7 +1079,7 @@ static proj_t *test_examples(void)
     diag("examples/*.jsonl");
     snprintf(path, sizeof path, "%s/examples/step-forward.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "step-forward.jsonl: every event applies");
-    is_int(lines, 362, "step-forward.jsonl: 362 lines");
+    is_int(lines, 365, "step-forward.jsonl: 365 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
     is_int(lines, 606, "leadership-in-partnership.jsonl: 606 lines");
@@ -1096,6 +1096,16 @@ static proj_t *test_examples(void)
     is_int(I(c, "funnel.participants.by_stage.DECLINED"), 1, "SF: 1 declined");
     is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 4, "SF: 4 not selected");
     is_int(I(c, "funnel.mentors.total"), 6, "SF: 6 mentors");
+    is_text(c, "funnel_reached.participants.reached",
+            "{\"APPLIED\":20,\"ENROLLED\":15,\"INTERVIEWED\":18,\"LINE_MANAGER_SUPPORTED\":16,"
+            "\"OFFERED\":16,\"SHORTLISTED\":18}",
+            "SF: reached 20 -> 18 -> 18 -> 16 -> 16 -> 15 (counted from the file apart)");
+    /* leavers: the one who withdrew left in June (during); two completers
+     * within 6 months of the end (2009-12-18, 2010-01-08) */
+    is_int(I(c, "retention.enrolled"), 15, "SF: 15 enrolled");
+    is_int(I(c, "retention.left_during"), 1, "SF: 1 left during");
+    is_int(I(c, "retention.left_within_6_months_after"), 2, "SF: 2 within 6 months after");
+    ok(RL(c, "retention.retention_6_months_after") == 0.8, "SF: 12 of 15 retained 6 months after");
     ok(!at(c, "representation"), "SF: the live document has no breakdown");
     json_decref(c);
     c = rdoc(p, "cohort/step-forward/2009-1");
@@ -1105,6 +1115,18 @@ static proj_t *test_examples(void)
     ok(c && I(c, "release.number") >= 1, "SF: released on the log clock (release %d, %s, %s)",
        c ? (int)I(c, "release.number") : 0, c ? STR(c, "release.released_on") : "-",
        c ? STR(c, "release.reason") : "-");
+    /* the funnel by group: the published cells are the counts (worked
+     * out from the file apart); BLACK 6 applied but 5 shortlisted: the
+     * one drop-out is hidden by hiding SHORTLISTED */
+    is_int(I(c, "funnel_reached.by_ethnic_group.APPLIED.total"), 20, "SF release: 20 applied");
+    is_int(I(c, "funnel_reached.by_ethnic_group.APPLIED.ethnic_group.BLACK"), 6,
+           "SF release: 6 Black applicants");
+    ok(NUL(c, "funnel_reached.by_ethnic_group.SHORTLISTED.ethnic_group.BLACK"),
+       "SF release: Black shortlisted (5) hidden: 6 - 5 would show the 1 not shortlisted");
+    is_int(I(c, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.ASIAN"), 7,
+           "SF release: 7 Asian enrolled");
+    ok(TRUE_(c, "retention.left_by_ethnic_group.below_threshold"),
+       "SF release: 3 leavers, fewer than k: no breakdown");
     json_decref(c);
     c = doc(p, "cohort/step-forward/2009-1");
     is_int(I(c, "completion.participants.required_minutes"), 2640, "SF: 2640 minutes");
@@ -1114,6 +1136,10 @@ static proj_t *test_examples(void)
     is_int(I(c, "funnel.participants.total"), 27, "LiP: 27 recommended");
     is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "LiP: 2 not selected");
     is_int(I(c, "funnel.participants.by_stage.WITHDRAWN"), 1, "LiP: 1 withdrew");
+    is_text(c, "funnel_reached.participants.reached",
+            "{\"APPLIED\":27,\"ENROLLED\":25,\"INTERVIEWED\":27,\"LINE_MANAGER_SUPPORTED\":25,"
+            "\"OFFERED\":25,\"SHORTLISTED\":27}",
+            "LiP: reached 27 -> 27 -> 27 -> 25 -> 25 -> 25");
     is_int(I(c, "mentoring.mentored"), 25, "LiP: every participant had a mentor");
     /* examples/README.md: modules 1-3 assessed, three referrals resubmitted
      * and passed, one resubmission (module 3) awaiting its result; no award
@@ -1713,6 +1739,332 @@ static void test_erasure(void)
     proj_destroy(&a);
 }
 
+/* ------------------------------------------------ cumulative funnel --- */
+
+/* funnel_reached (issue 18, section 4): each participant counts at every
+ * stage up to the furthest reached, whatever the stage now; NOT_SELECTED,
+ * WITHDRAWN and DECLINED keep how far the person got. */
+static void test_funnel_reached(void)
+{
+    proj_t *p = proj_new(NULL), *q = proj_new(NULL);
+    json_t *c, *g;
+    char *s, *bad, *at_;
+    diag("cumulative funnel by the furthest stage reached");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\",\"ag-b\",\"ag-c\"]");
+    cohort(p, "tp", "c2", "[\"ag-a\"]");
+    for (int i = 1; i <= 6; i++) {
+        char ref[8];
+        snprintf(ref, sizeof ref, "p%d", i);
+        person(p, i == 5 ? "ag-b" : "ag-a", ref, "PARTICIPANT");
+    }
+    person(p, "ag-a", "m1", "MENTOR");
+    is_int(enrol(p, "ag-a", "p1", "tp", "c1"), OK, "p1 enrolled");
+    is_int(stage(p, "ag-a", "p1", "tp", "c1", "COMPLETED"), OK, "p1 completed");
+    is_int(stage(p, "ag-a", "p2", "tp", "c1", "APPLIED"), OK, "p2 applied");
+    is_int(stage(p, "ag-a", "p2", "tp", "c1", "NOT_SELECTED"), OK, "p2 not selected at once");
+    stage(p, "ag-a", "p3", "tp", "c1", "APPLIED");
+    stage(p, "ag-a", "p3", "tp", "c1", "SHORTLISTED");
+    stage(p, "ag-a", "p3", "tp", "c1", "INTERVIEWED");
+    is_int(stage(p, "ag-a", "p3", "tp", "c1", "WITHDRAWN"), OK, "p3 withdrew after interview");
+    stage(p, "ag-a", "p4", "tp", "c1", "APPLIED");
+    stage(p, "ag-a", "p4", "tp", "c1", "SHORTLISTED");
+    stage(p, "ag-a", "p4", "tp", "c1", "INTERVIEWED");
+    stage(p, "ag-a", "p4", "tp", "c1", "LINE_MANAGER_SUPPORTED");
+    stage(p, "ag-a", "p4", "tp", "c1", "OFFERED");
+    is_int(stage(p, "ag-a", "p4", "tp", "c1", "DECLINED"), OK, "p4 declined the offer");
+    stage(p, "ag-b", "p5", "tp", "c1", "APPLIED");
+    stage(p, "ag-b", "p5", "tp", "c1", "SHORTLISTED");
+    is_int(stage(p, "ag-b", "p5", "tp", "c1", "NOT_SELECTED"), OK, "p5 not selected");
+    is_int(stage(p, "ag-a", "m1", "tp", "c1", "ENROLLED"), OK, "a mentor, straight in");
+    is_int(stage(p, "ag-a", "p6", "tp", "c2", "APPLIED"), OK, "p6 applied to c2");
+    /* a refused step changes nothing */
+    is_int(stage(p, "ag-a", "p2", "tp", "c1", "SHORTLISTED"), C_TRANS, "NOT_SELECTED is final");
+    is_int(stage(p, "ag-a", "p6", "tp", "c2", "OFFERED"), C_LMS, "no skipping to an offer");
+
+    c = doc(p, "cohort/tp/c1");
+    is_text(c, "funnel_reached.participants.reached",
+            "{\"APPLIED\":5,\"ENROLLED\":1,\"INTERVIEWED\":3,\"LINE_MANAGER_SUPPORTED\":2,"
+            "\"OFFERED\":2,\"SHORTLISTED\":4}",
+            "c1: reached, by the furthest stage (mentor not counted)");
+    ok(RL(c, "funnel_reached.participants.conversion.SHORTLISTED") == 0.8,
+       "applied->shortlisted 4/5");
+    ok(RL(c, "funnel_reached.participants.conversion.INTERVIEWED") == 0.75, "-> interviewed 3/4");
+    ok(RL(c, "funnel_reached.participants.conversion.LINE_MANAGER_SUPPORTED") == 0.6667,
+       "-> supported 2/3, 4 decimals");
+    ok(RL(c, "funnel_reached.participants.conversion.OFFERED") == 1.0, "-> offered 2/2");
+    ok(RL(c, "funnel_reached.participants.conversion.ENROLLED") == 0.5, "-> enrolled 1/2");
+    ok(RL(c, "funnel_reached.participants.overall_conversion") == 0.2, "overall 1/5");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-b.SHORTLISTED"), 1,
+           "ag-b: p5 shortlisted");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-b.INTERVIEWED"), 0,
+           "ag-b: not interviewed");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-a.OFFERED"), 2, "ag-a: 2 offered");
+    is_int(I(c, "funnel_reached.participants.by_agency.ag-c.APPLIED"), 0, "ag-c listed: zeros");
+    ok(at(c, "funnel_reached.mentors") == NULL, "no mentors' funnel_reached");
+    /* the existing funnel is unchanged: current stages only */
+    is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "funnel: 2 NOT_SELECTED now");
+    is_int(I(c, "funnel.participants.by_stage.SHORTLISTED"), 0, "funnel: nobody SHORTLISTED now");
+    json_decref(c);
+    c = doc(p, "cohort/tp/c2");
+    is_text(c, "funnel_reached.participants.conversion",
+            "{\"ENROLLED\":null,\"INTERVIEWED\":null,\"LINE_MANAGER_SUPPORTED\":null,"
+            "\"OFFERED\":null,\"SHORTLISTED\":0.0}",
+            "c2: a rate with nobody at the step before is null");
+    json_decref(c);
+    g = doc(p, "programme/tp");
+    is_int(I(g, "funnel_reached.participants.reached.APPLIED"), 6, "programme: sums its cohorts");
+    is_int(I(g, "funnel_reached.participants.reached.ENROLLED"), 1, "programme: 1 enrolled");
+    ok(RL(g, "funnel_reached.participants.conversion.SHORTLISTED") == 0.6667, "programme: 4/6");
+    is_int(I(g, "funnel_reached.participants.by_agency.ag-a.APPLIED"), 5, "programme: ag-a 5");
+    json_decref(g);
+
+    /* the checkpoint keeps it; an old (version 1) or inconsistent one is refused */
+    round_trip(p, "funnel_reached");
+    s = proj_save(p);
+    ok(s && strstr(s, "\"version\":2"), "checkpoint format version 2");
+    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"version\":2")), "has a version");
+    if (bad && (at_ = strstr(bad, "\"version\":2")))
+        at_[10] = '1';
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "a version 1 checkpoint is refused (replay)");
+    free(bad);
+    /* p1 (COMPLETED) must have reached ENROLLED */
+    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"reached\":6")), "has a reached to corrupt");
+    if (bad && (at_ = strstr(bad, "\"reached\":6")))
+        at_[10] = '5';
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "reached below the stage is refused");
+    free(bad);
+    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"reached\":1")), "has a reached of 1");
+    if (bad && (at_ = strstr(bad, "\"reached\":1")))
+        at_[10] = '7';
+    is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "reached past ENROLLED is refused");
+    free(bad);
+    is_int(proj_load(q, s, strlen(s)), 0, "the real one loads");
+    free(s);
+
+    /* erasure: as if never there */
+    is_int(erase(p, "ag-a", "p4"), OK, "p4 erased");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "funnel_reached.participants.reached.OFFERED"), 1, "erased: gone from OFFERED");
+    is_int(I(c, "funnel_reached.participants.reached.APPLIED"), 4, "erased: gone from APPLIED");
+    json_decref(c);
+    proj_destroy(&q);
+    proj_destroy(&p);
+}
+
+/* The funnel by ethnic group in releases (issue 18, section 4): suppressed
+ * per stage, and the drop-outs between stages (a subtraction away) too. */
+static void test_funnel_by_group(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c, *g;
+    char ref[16];
+    int small = 0, both;
+    static const char *const st[] = {
+        "APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED", "OFFERED", "ENROLLED"};
+    diag("the funnel by ethnic group, released and suppressed");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\"]");
+    for (int i = 0; i < 18; i++) {
+        snprintf(ref, sizeof ref, "p%02d", i);
+        person_full(p, "ag-a", ref, "PARTICIPANT",
+                    i < 10   ? "W1"
+                    : i < 16 ? "B1"
+                             : "A1",
+                    "FEMALE", "NOT_DISABLED", "HETEROSEXUAL");
+        if (i == 10) { /* one Black applicant is not shortlisted */
+            stage(p, "ag-a", ref, "tp", "c1", "APPLIED");
+            stage(p, "ag-a", ref, "tp", "c1", "NOT_SELECTED");
+        } else {
+            enrol(p, "ag-a", ref, "tp", "c1");
+        }
+    }
+    is_int(proj_release_now(p, "2009-04-02", "test"), 1, "released");
+    c = doc(p, "release/cohort/tp/c1");
+    g = doc(p, "release/programme/tp");
+    ok(c && at(c, "funnel_reached.by_ethnic_group"),
+       "the cohort's release has the funnel by group");
+    ok(g && at(g, "funnel_reached.by_ethnic_group"), "and the programme's");
+    is_int(I(c, "funnel_reached.by_ethnic_group.APPLIED.total"), 18, "18 applied (a root)");
+    is_int(I(c, "funnel_reached.by_ethnic_group.SHORTLISTED.total"), 17, "17 shortlisted");
+    is_int(I(c, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.WHITE"), 10, "10 White");
+    for (int s = 0; s < 6; s++) {
+        char path[128];
+        snprintf(path, sizeof path, "funnel_reached.by_ethnic_group.%s.ethnic_group.ASIAN", st[s]);
+        small += !NUL(c, path);
+        for (int k = 0; k < 6; k++) {
+            static const char *const gs[] = {
+                "WHITE", "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER", "NOT_STATED"};
+            json_t *v;
+            snprintf(path, sizeof path, "funnel_reached.by_ethnic_group.%s.ethnic_group.%s", st[s],
+                     gs[k]);
+            v = at(c, path);
+            small += json_is_integer(v) && json_integer_value(v) >= 1 &&
+                     json_integer_value(v) < PROJ_DEFAULT_K;
+        }
+    }
+    is_int(small, 0, "no group of 1..4 published at any stage (2 Asian: hidden throughout)");
+    both = json_is_integer(at(c, "funnel_reached.by_ethnic_group.APPLIED.ethnic_group.BLACK")) &&
+           json_is_integer(at(c, "funnel_reached.by_ethnic_group.SHORTLISTED.ethnic_group.BLACK"));
+    ok(!both, "BLACK 6 applied and 5 shortlisted are not both published (the 1 not shortlisted)");
+    ok(TRUE_(c, "funnel_reached.suppressed_may_be_zero"), "suppressed cells may be zero");
+    json_decref(c);
+    json_decref(g);
+    proj_destroy(&p);
+
+    /* fewer than k applicants: no breakdown */
+    p = proj_new(NULL);
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\"]");
+    for (int i = 0; i < 3; i++) {
+        snprintf(ref, sizeof ref, "q%d", i);
+        person(p, "ag-a", ref, "PARTICIPANT");
+        enrol(p, "ag-a", ref, "tp", "c1");
+    }
+    proj_release_now(p, "2009-04-02", "test");
+    c = doc(p, "release/cohort/tp/c1");
+    ok(TRUE_(c, "funnel_reached.below_threshold") && !at(c, "funnel_reached.by_ethnic_group"),
+       "3 applicants: below the threshold, no breakdown");
+    json_decref(c);
+    proj_destroy(&p);
+}
+
+/* LeaverRecorded and retention (issue 18, section 6). */
+static int leaver(proj_t *p, const char *agency, const char *ref, const char *on, const char *why)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"2010-05-01T09:00:00Z\",\"leaverRecorded\":{"
+              "\"participantRef\":\"%s\",\"leftOn\":\"%s\",\"reason\":%s}}",
+              agency, ref, on, why);
+}
+
+static void test_leavers(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c, *a;
+    diag("leavers, retention and promotion after the programme");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\",\"ag-b\"]");
+    person(p, "ag-a", "p1", "PARTICIPANT");
+    person(p, "ag-a", "p2", "PARTICIPANT");
+    person(p, "ag-b", "p3", "PARTICIPANT");
+    person(p, "ag-a", "p4", "PARTICIPANT");
+    enrol(p, "ag-a", "p1", "tp", "c1");
+    enrol(p, "ag-a", "p2", "tp", "c1");
+    enrol(p, "ag-b", "p3", "tp", "c1");
+    stage(p, "ag-a", "p4", "tp", "c1", "APPLIED");
+    is_int(stage(p, "ag-a", "p1", "tp", "c1", "COMPLETED"), OK, "p1 completed");
+    is_int(promote(p, "ag-a", "p1", "SUBSTANTIVE_PROMOTION", "2010-01-11", "tp", "c1"), OK,
+           "p1 promoted after the end");
+
+    is_int(leaver(p, "ag-b", "p1", "2010-03-31", "\"LEAVER_RESIGNED\""), C_PERSON,
+           "another agency's person: not registered with this agency");
+    ok(strstr(WHY, "not registered with this agency") != NULL, "  reason: %s", WHY);
+    is_int(leaver(p, "ag-a", "nobody", "2010-03-31", "\"LEAVER_RESIGNED\""), C_PERSON,
+           "an unknown ref");
+    is_int(leaver(p, "ag-a", "p2", "2009-06-30", "99"), COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM,
+           "an unknown reason number");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.left_during"), 0, "refused leavers change nothing");
+    json_decref(c);
+    is_int(leaver(p, "ag-a", "p2", "2009-06-30", "\"LEAVER_TRANSFERRED\""), OK, "p2 left during");
+    is_int(leaver(p, "ag-a", "p1", "2010-03-31", "\"LEAVER_RESIGNED\""), OK, "p1 left after");
+    is_int(leaver(p, "ag-a", "p4", "2009-05-01", "\"LEAVER_RETIRED\""), OK,
+           "p4 (never enrolled) left");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.enrolled"), 3, "3 enrolled (p4 only applied)");
+    is_int(I(c, "retention.left_during"), 1, "1 left during");
+    is_int(I(c, "retention.retained_at_end"), 2, "2 retained at the end");
+    ok(RL(c, "retention.retention_at_end") == 0.6667, "retention at the end 2/3");
+    is_int(I(c, "retention.left_within_6_months_after"), 0, "2010-03-31 is after 6 months");
+    is_int(I(c, "retention.left_within_12_months_after"), 1, "and within 12");
+    ok(RL(c, "retention.retention_12_months_after") == 0.3333, "1/3 retained 12 months after");
+    is_int(I(c, "progression.after_completion.completed"), 1, "1 completed");
+    is_int(I(c, "progression.after_completion.promoted_within_6_months"), 1,
+           "promoted within 6 months of the end");
+    ok(RL(c, "progression.after_completion.promotion_rate_6_months") == 1.0, "rate 1/1");
+    is_int(I(c, "progression.after_completion.median_days_after_end_to_substantive_promotion"), 103,
+           "103 days after the end");
+    ok(NUL(c, "progression.after_completion.promotion_rate_during") == 0 &&
+           RL(c, "progression.after_completion.promotion_rate_during") == 0.0,
+       "none promoted during");
+    {
+        char *t = json_dumps(c, JSON_COMPACT);
+        ok(t && !strstr(t, "LEAVER") && !strstr(t, "left_on"),
+           "no reasons or dates of leaving in the board's documents");
+        free(t);
+    }
+    json_decref(c);
+    a = doc(p, "agency/ag-a/tp/c1");
+    is_str(STR(a, "people.ref=p2.left_on"), "2009-06-30", "the agency sees its person's left_on");
+    is_str(STR(a, "people.ref=p2.left_reason"), "LEAVER_TRANSFERRED", "and the reason");
+    ok(NUL(a, "people.ref=p1.left_on") == 0, "p1 has one too");
+    json_decref(a);
+    a = doc(p, "agency/ag-b/tp/c1");
+    ok(NUL(a, "people.ref=p3.left_on"), "ag-b's p3 did not leave");
+    json_decref(a);
+
+    /* a later one corrects: p2 left after the end after all */
+    is_int(leaver(p, "ag-a", "p2", "2009-10-15", "\"LEAVER_RESIGNED\""), OK, "p2 corrected");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.left_during"), 0, "corrected: nobody left during");
+    is_int(I(c, "retention.left_within_6_months_after"), 1, "p2 within 6 months after");
+    json_decref(c);
+    c = doc(p, "programme/tp");
+    is_int(I(c, "retention.left_within_12_months_after"), 2, "programme: summed");
+    json_decref(c);
+    round_trip(p, "leavers");
+    is_int(erase(p, "ag-a", "p2"), OK, "p2 erased");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "retention.enrolled"), 2, "erased: gone from retention");
+    is_int(I(c, "retention.left_within_6_months_after"), 0, "and from the leavers");
+    json_decref(c);
+    proj_destroy(&p);
+}
+
+/* Leavers by ethnic group in the cohort's release (issue 18, section 6),
+ * suppressed like progressed. */
+static void test_leavers_by_group(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c;
+    char ref[16];
+    diag("leavers by ethnic group, released and suppressed");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\"]");
+    for (int i = 0; i < 19; i++) { /* 12 White, 6 Black, 1 Asian; all enrolled */
+        snprintf(ref, sizeof ref, "p%02d", i);
+        person_full(p, "ag-a", ref, "PARTICIPANT",
+                    i < 12   ? "W1"
+                    : i < 18 ? "B1"
+                             : "A1",
+                    "MALE", "NOT_DISABLED", "HETEROSEXUAL");
+        enrol(p, "ag-a", ref, "tp", "c1");
+    }
+    is_int(proj_release_now(p, "2009-04-02", "test"), 1, "released (nobody left)");
+    c = doc(p, "release/cohort/tp/c1");
+    is_int(I(c, "retention.left_by_ethnic_group.total"), 0, "0 left: a zero total");
+    json_decref(c);
+    for (int i = 0; i < 19; i++) /* 6 White, 5 Black and the Asian leave */
+        if (i < 6 || (i >= 12 && i < 17) || i == 18) {
+            snprintf(ref, sizeof ref, "p%02d", i);
+            leaver(p, "ag-a", ref, "2009-07-31", "\"LEAVER_RESIGNED\"");
+        }
+    leaver(p, "ag-a", "p11", "2011-01-31", "\"LEAVER_RETIRED\""); /* after 12 months: not counted */
+    is_int(proj_release_now(p, "2009-08-01", "test"), 1, "released again");
+    c = doc(p, "release/cohort/tp/c1");
+    is_int(I(c, "retention.left_by_ethnic_group.total"), 12, "12 left within 12 months (a root)");
+    ok(NUL(c, "retention.left_by_ethnic_group.ethnic_group.ASIAN"), "the one Asian leaver hidden");
+    ok(NUL(c, "retention.left_by_ethnic_group.ethnic_group.BLACK") ||
+           NUL(c, "retention.left_by_ethnic_group.ethnic_group.WHITE"),
+       "and a second group, or the total gives it");
+    ok(!json_is_integer(at(c, "retention.left_by_ethnic_group.ethnic_group.WHITE")) ||
+           I(c, "retention.left_by_ethnic_group.ethnic_group.WHITE") == 6,
+       "WHITE, if shown, is the true 6");
+    json_decref(c);
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -1725,6 +2077,10 @@ int main(void)
     test_new_day_rejected();
     test_erasure();
     test_units_awards();
+    test_funnel_reached();
+    test_funnel_by_group();
+    test_leavers();
+    test_leavers_by_group();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);

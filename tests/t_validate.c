@@ -295,6 +295,28 @@ int main(void)
     pr.effective_on = "";
     is_int(check(&ev), CODE(MISSING_FIELD), "promotion without a date rejected");
 
+    Cohort__V1__LeaverRecorded lv = COHORT__V1__LEAVER_RECORDED__INIT;
+    lv.participant_ref = REF_A;
+    lv.left_on = "2010-03-31";
+    lv.reason = COHORT__V1__LEAVER_REASON__LEAVER_RESIGNED;
+    base(&ev);
+    ev.body_case = COHORT__V1__EVENT__BODY_LEAVER_RECORDED;
+    ev.leaver_recorded = &lv;
+    is_int(check(&ev), 0, "valid LeaverRecorded passes");
+    lv.left_on = "31/03/2010";
+    is_int(check(&ev), CODE(BAD_DATE), "leaver: a non-ISO left_on rejected");
+    lv.left_on = "";
+    is_int(check(&ev), CODE(MISSING_FIELD), "leaver without left_on rejected");
+    lv.left_on = "2010-03-31";
+    lv.reason = COHORT__V1__LEAVER_REASON__LEAVER_REASON_UNSPECIFIED;
+    is_int(check(&ev), CODE(BAD_ENUM), "leaver without a reason rejected");
+    lv.reason = COHORT__V1__LEAVER_REASON__LEAVER_RESIGNED;
+    lv.participant_ref = "";
+    is_int(check(&ev), CODE(MISSING_FIELD), "leaver without participant_ref rejected");
+    lv.participant_ref = "staff-12345";
+    is_int(check(&ev), CODE(BAD_VALUE), "leaver: a raw staff number as ref rejected");
+    lv.participant_ref = REF_A;
+
     Cohort__V1__MentorAssigned ma = COHORT__V1__MENTOR_ASSIGNED__INIT;
     ma.mentor_ref = REF_M;
     ma.participant_ref = REF_A;
@@ -351,7 +373,7 @@ int main(void)
             "b7332c1e1ae5f4044d8c6b61fba529d92f4003170c759f8df7539480b7359a10",
         };
         char **fields[] = {&p.participant_ref,  &en.participant_ref, &at.participant_ref,
-                                 &pr.participant_ref, &ma.participant_ref, &ma.mentor_ref};
+                           &pr.participant_ref, &ma.participant_ref, &ma.mentor_ref};
         const char *names[] = {
             "ParticipantRegistered.participant_ref", "EnrolmentChanged.participant_ref",
             "AttendanceRecorded.participant_ref",    "PromotionRecorded.participant_ref",

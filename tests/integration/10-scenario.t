@@ -223,6 +223,18 @@ promo('sfp07', 'SECONDMENT', '2009-10-05', '2009-10-06T10:00:00Z', 1);    # no p
 promo('sfp05', 'SUBSTANTIVE_PROMOTION', '2010-01-11', '2010-01-12T10:00:00Z');
 promo('sfp08', 'ATTACHMENT_MOVE', '2010-09-30', '2010-10-01T10:00:00Z');
 promo('sfp02', 'SUBSTANTIVE_PROMOTION', '2010-11-15', '2010-11-16T10:00:00Z');
+# Leavers (issue 18, section 6): sfp14 (withdrawn) left during the
+# programme, sfp06 (completed) 6 months and a day after its end, sfp17 (never
+# enrolled) is not counted; wm-police cannot record a leaver of cps-wm's.
+sub leaver {
+    my ($ref, $on, $why, $at, $agency, $name) = @_;
+    ev($agency // $AGENCY{$ref}, $at, 'leaverRecorded', { participantRef => $ref, leftOn => $on,
+                                                          reason => $why }, $name);
+}
+leaver('sfp14', '2009-06-30', 'LEAVER_TRANSFERRED', '2009-07-01T10:00:00Z');
+leaver('sfp17', '2009-08-01', 'LEAVER_RETIRED', '2009-08-03T10:00:00Z');
+leaver('sfp06', '2010-03-31', 'LEAVER_RESIGNED', '2010-04-01T10:00:00Z');
+leaver('sfp03', '2009-06-30', 'LEAVER_RESIGNED', '2009-07-01T11:00:00Z', 'wm-police', 'leaver-other-agency');
 
 my @sorted = map { $_->[2] } sort { $a->[0] cmp $b->[0] || $a->[1] <=> $b->[1] } @events;
 my @partA = grep { $_->{occurredAt} lt '2009-06' } @sorted;
@@ -230,7 +242,8 @@ my @partB = grep { $_->{occurredAt} ge '2009-06' } @sorted;
 my %REJECT = ($tag{'offer-without-lms'} => 'REJECT_NO_LINE_MANAGER_SUPPORT',
               $tag{'attendance-not-enrolled'} => 'REJECT_NOT_ENROLLED',
               $tag{'promotion-not-enrolled'} => 'REJECT_NOT_ENROLLED',
-              $tag{'mentor-is-participant'} => 'REJECT_WRONG_ROLE');
+              $tag{'mentor-is-participant'} => 'REJECT_WRONG_ROLE',
+              $tag{'leaver-other-agency'} => 'REJECT_UNKNOWN_PARTICIPANT');
 
 # ---------------------------------------------------------------- push
 # The cast's refs (sfp01, ...) are readable names, not pseudonyms: the daemon
@@ -391,6 +404,31 @@ my %funnel = (
 is_deeply($cohort->{funnel}, \%funnel, 'cohort funnel by stage and agency');
 is_deeply($prog->{funnel}, \%funnel, 'programme funnel (one cohort: the same)');
 
+# Cumulative funnel (issue 18, section 4): each participant counts at every
+# stage up to the furthest reached, whatever the stage now. Enrolled at some
+# point: sfp01-14 (14); sfp16 OFFERED then DECLINED; sfp15 and sfp19 got to
+# INTERVIEWED; sfp20 SHORTLISTED; sfp17 and sfp18 only APPLIED. Mentors are
+# not counted. Rates: 18/20, 17/18, 15/17, 15/15, 14/15; overall 14/20.
+sub reached { my @n = @_; my @s = @STAGES[0 .. 5]; +{ map { $s[$_] => $n[$_] } 0 .. 5 } }
+my %reached = (
+    participants => {
+        reached => reached(20, 18, 17, 15, 15, 14),
+        conversion => { SHORTLISTED => 0.9, INTERVIEWED => 0.9444, LINE_MANAGER_SUPPORTED => 0.8824,
+                        OFFERED => 1, ENROLLED => 0.9333 },
+        overall_conversion => 0.7,
+        by_agency => {
+            'wm-police'    => reached(5, 4, 4, 3, 3, 3),    # sfp01,02,09; sfp15 (I); sfp17 (A)
+            'cps-wm'       => reached(3, 3, 3, 3, 3, 2),    # sfp03,10; sfp16 (O)
+            'hmcts-wm'     => reached(3, 2, 2, 2, 2, 2),    # sfp04,11; sfp18 (A)
+            'probation-wm' => reached(4, 4, 4, 3, 3, 3),    # sfp05,06,12; sfp19 (I)
+            'hmps-wm'      => reached(3, 3, 2, 2, 2, 2),    # sfp07,13; sfp20 (S)
+            'yot-wm'       => reached(2, 2, 2, 2, 2, 2),    # sfp08,14
+        },
+    },
+);
+is_deeply($cohort->{funnel_reached}, \%reached, 'cohort funnel by the furthest stage reached');
+is_deeply($prog->{funnel_reached}, \%reached, 'programme funnel_reached (one cohort: the same)');
+
 # filled = ENROLLED + COMPLETED: participants 8 + 5 = 13 of 16 places, 3 vacant.
 my %filled = (participants => 13, mentors => 6, places => 16, vacant => 3);
 is_deeply($cohort->{filled}, \%filled, 'cohort filled: 13 participants, 6 mentors, 16 places, 3 vacant');
@@ -526,10 +564,28 @@ sub kinds { my %h = map { $_ => 0 } qw(SUBSTANTIVE_PROMOTION TEMPORARY_PROMOTION
 my $during = kinds(SUBSTANTIVE_PROMOTION => 4, TEMPORARY_PROMOTION => 1, ACTING_UP => 1,
                    LATERAL_MOVE => 1, ATTACHMENT_MOVE => 1);
 my $after = kinds(SECONDMENT => 1, SUBSTANTIVE_PROMOTION => 1, ATTACHMENT_MOVE => 1);
+# After completion (the 8 who COMPLETED; horizons from ends_on 2009-09-30:
+#   6 months 2010-03-30, 12 2010-09-30, 24 2011-09-30): substantive during
+#   sfp01; after: sfp05 2010-01-11 (103 days), sfp02 2010-11-15 (411 days);
+#   median (103 + 411) / 2 = 257.
+my %after_c = (completed => 8, promoted_during => 1, promotion_rate_during => 0.125,
+               promoted_within_6_months => 1, promoted_within_12_months => 1,
+               promoted_within_24_months => 2, promotion_rate_6_months => 0.125,
+               promotion_rate_12_months => 0.125, promotion_rate_24_months => 0.25);
 is_deeply($cohort->{progression}, {
     during => $during, after => $after, after_window_ends_on => '2010-09-30',
     median_days_to_substantive_promotion => 166, promoted_substantively => 6,
-}, 'cohort progression: during/after, median 166 days over 6');
+    after_completion => { %after_c, median_days_after_end_to_substantive_promotion => 257 },
+}, 'cohort progression: during/after, median 166 days over 6; after completion');
+# Retention of the 14 who enrolled (sfp01-14): sfp14 left during (06-30),
+# sfp06 on 2010-03-31, after the 6-month horizon (2010-03-30), within 12.
+my %retention = (enrolled => 14, left_before_start => 0, left_during => 1, retained_at_end => 13,
+                 retention_at_end => 0.9286, left_within_6_months_after => 0,
+                 left_within_12_months_after => 1, left_within_24_months_after => 1,
+                 retention_6_months_after => 0.9286, retention_12_months_after => 0.8571,
+                 retention_24_months_after => 0.8571);
+is_deeply($cohort->{retention}, \%retention, 'cohort retention during and after');
+is_deeply($prog->{retention}, \%retention, 'programme retention (one cohort: the same)');
 # progressed, in the release: total 10, BLACK 6, ASIAN 4 (true counts).
 {
     my $pr = $rc_doc->{progression}{progressed} // {};
@@ -540,7 +596,8 @@ is_deeply($cohort->{progression}, {
     is("@bad", '', 'released progressed by group: only true counts of 5 or more, or 0');
     ok(exists $pr->{ethnic_group}{ASIAN} && !defined $pr->{ethnic_group}{ASIAN}, '  ASIAN 4 hidden');
 }
-is_deeply($prog->{progression}, { during => $during, after => $after }, 'programme progression');
+is_deeply($prog->{progression}, { during => $during, after => $after, after_completion => \%after_c },
+          'programme progression');
 
 my $board = join "", map { encode_json($rdocs->{$_}{doc} // {}) } "cohort/$PROG/$COH", "programme/$PROG",
     "release/cohort/$PROG/$COH", "release/programme/$PROG";
@@ -577,6 +634,8 @@ my %PX = (
     sfm5 => ['ENROLLED', 1800, [960, 480, 360], [1, 2, 3], 0, 0.8333, 0, 2], # sfp05 sfp10
     sfm6 => ['ENROLLED', 1080, [480, 240, 360], [1, 1, 3], 1, 0.5, 0, 2],    # sfp06 sfp10
 );
+my %LEFT = (sfp14 => ['2009-06-30', 'LEAVER_TRANSFERRED'], sfp17 => ['2009-08-01', 'LEAVER_RETIRED'],
+            sfp06 => ['2010-03-31', 'LEAVER_RESIGNED']);
 my %PROMOS = (    # ref => [[kind, effective_on], ...] by date
     sfp01 => [['SUBSTANTIVE_PROMOTION', '2009-07-20']], sfp02 => [['SUBSTANTIVE_PROMOTION', '2010-11-15']],
     sfp03 => [['ACTING_UP', '2009-06-01']], sfp04 => [['ATTACHMENT_MOVE', '2009-09-30']],
@@ -616,6 +675,8 @@ for my $ag (@AG) {
             mentors => $x->[6], mentees => $x->[7],
             promotions => [map { { kind => $_->[0], effective_on => $_->[1], from => 'grade a',
                                    to => "grade b ($_->[0])" } } @{ $PROMOS{$r} // [] }],
+            left_on => $LEFT{$r} ? $LEFT{$r}[0] : undef,
+            left_reason => $LEFT{$r} ? $LEFT{$r}[1] : undef,
         );
         is_deeply($person->($docs, $r), \%want, "$t: $r ($x->[0], $x->[1] minutes"
                   . ($x->[4] ? ', at risk' : '') . ')');

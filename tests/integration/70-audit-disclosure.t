@@ -162,7 +162,7 @@ ok(-s $fixture && -s $fixture < 1_000_000, 'the fixture is there and under 1 MB'
     my ($rc, $out, $err) = run_cmd([repo_root() . '/tests/tools/record-board-stream', $build,
                                     "$dir/board.jsonl"], timeout => 120);
     is($rc, 0, 'record-board-stream records the examples') or diag($err);
-    like($err, qr/968 events, \d+ lines/, '  all 968 example events (issue 18 added 76 to LiP)');
+    like($err, qr/971 events, \d+ lines/, '  all 971 example events (issue 18 added 76 to LiP, 3 to Step Forward)');
     my @lines = @{ read_jsonl(do { local (@ARGV, $/) = ("$dir/board.jsonl"); <> }) };
     my %versions;
     $versions{ $_->{topic} }++ for grep { ($_->{topic} // '') =~ m{^release/} } @lines;
@@ -182,6 +182,14 @@ ok(-s $fixture && -s $fixture < 1_000_000, 'the fixture is there and under 1 MB'
         }
     }
     ok($shown > 0, "  and the releases publish figures ($shown non-zero group, gender and disability cells in all)");
+    # The funnel by ethnic group (issue 18, section 4) is in the releases,
+    # so the audit below covers it too.
+    my $fr = 0;
+    for my $l (grep { ($_->{topic} // '') =~ m{^release/} } @lines) {
+        my $by = $l->{doc}{funnel_reached}{by_ethnic_group} // {};
+        $fr += grep { defined && $_ > 0 } map { values %{ $_->{ethnic_group} // {} } } values %$by;
+    }
+    ok($fr > 0, "  and the funnel by ethnic group ($fr non-zero published cells in all)");
     ($rc, $out, $err) = audit('--history', "$dir/board.jsonl", '--json');
     is($rc, 0, 'the examples\' full history under the new rules: the auditor finds nothing (exit 0)')
         or diag($out);
@@ -309,5 +317,35 @@ ok($r2->{doc}{representation}{aims}[0]{withheld}, '  the LGB aim is withheld (a 
 is($rc, 0, 'the board\'s recorded history of both releases: nothing to find (exit 0)') or diag($out);
 my ($f) = findings($out);
 ok(!pick($f, rule => 'difference'), '  no difference between the releases isolates her');
+
+# The cumulative funnel (issue 18, section 4) through the same daemon, read
+# with the board's key: one more applicant, not selected after the
+# shortlist, counts at APPLIED and SHORTLISTED only; the current-stage
+# funnel shows her as NOT_SELECTED. 11 enrolled before, all the way.
+send_as('police', [
+    { eventId => id(), agency => 'wm-police', occurredAt => '2009-03-03T08:00:00Z',
+      participantRegistered => { participantRef => pref('ns1'), role => 'PARTICIPANT',
+          ethnicity => 'W1', gender => 'MALE', disability => 'NOT_DISABLED' } },
+    map({ { eventId => id(), agency => 'wm-police', occurredAt => '2009-03-03T09:00:00Z',
+            enrolmentChanged => { participantRef => pref('ns1'), programmeId => 'al', cohortId => 'c1',
+                                  stage => $_ } } } qw(APPLIED SHORTLISTED NOT_SELECTED))]);
+{
+    my ($doc, $until) = (undef, time + 20);
+    while (time < $until) {
+        my ($rc, $out) = run_cmd([$ctl, 'snapshot', '--snapshot', $d->{snapshot},
+                                  '--key', "$keys/board.key", @curve, 'cohort/al/c1'], timeout => 30);
+        ($doc) = map { $_->{doc} } grep { ($_->{topic} // '') eq 'cohort/al/c1' && ($_->{seq} // 0) >= $n }
+            @{ read_jsonl($out // '') };
+        last if $doc;
+        sleep 0.1;
+    }
+    my $fr = $doc->{funnel_reached}{participants} // {};
+    is_deeply($fr->{reached}, { APPLIED => 12, SHORTLISTED => 12, INTERVIEWED => 11,
+                                LINE_MANAGER_SUPPORTED => 11, OFFERED => 11, ENROLLED => 11 },
+              'funnel_reached over CURVE: the one not selected counts up to SHORTLISTED');
+    is_deeply([@{ $fr->{conversion} // {} }{qw(SHORTLISTED INTERVIEWED ENROLLED)}], [1, 0.9167, 1],
+              '  conversion 12/12, 11/12, 11/11');
+    is($doc->{funnel}{participants}{by_stage}{NOT_SELECTED}, 1, '  the current-stage funnel: NOT_SELECTED 1');
+}
 is(stop_daemon($d), 0, 'daemon stopped cleanly');
 done_testing();
