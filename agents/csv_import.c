@@ -170,14 +170,22 @@ static const kind_info_t *kind_from_name(const char *name)
     static const struct {
         const char *word;
         csv_kind_t kind;
-    } words[] = {{"participant", CSV_KIND_PARTICIPANTS}, {"participants", CSV_KIND_PARTICIPANTS},
-                 {"enrolment", CSV_KIND_ENROLMENTS},     {"enrolments", CSV_KIND_ENROLMENTS},
-                 {"enrollment", CSV_KIND_ENROLMENTS},    {"enrollments", CSV_KIND_ENROLMENTS},
-                 {"attendance", CSV_KIND_ATTENDANCE},    {"attendances", CSV_KIND_ATTENDANCE},
-                 {"promotion", CSV_KIND_PROMOTIONS},     {"promotions", CSV_KIND_PROMOTIONS},
-                 {"assessment", CSV_KIND_ASSESSMENTS},   {"assessments", CSV_KIND_ASSESSMENTS},
-                 {"award", CSV_KIND_AWARDS},             {"awards", CSV_KIND_AWARDS},
-                 {"leaver", CSV_KIND_LEAVERS},           {"leavers", CSV_KIND_LEAVERS}};
+    } words[] = {{"participant", CSV_KIND_PARTICIPANTS},
+                 {"participants", CSV_KIND_PARTICIPANTS},
+                 {"enrolment", CSV_KIND_ENROLMENTS},
+                 {"enrolments", CSV_KIND_ENROLMENTS},
+                 {"enrollment", CSV_KIND_ENROLMENTS},
+                 {"enrollments", CSV_KIND_ENROLMENTS},
+                 {"attendance", CSV_KIND_ATTENDANCE},
+                 {"attendances", CSV_KIND_ATTENDANCE},
+                 {"promotion", CSV_KIND_PROMOTIONS},
+                 {"promotions", CSV_KIND_PROMOTIONS},
+                 {"assessment", CSV_KIND_ASSESSMENTS},
+                 {"assessments", CSV_KIND_ASSESSMENTS},
+                 {"award", CSV_KIND_AWARDS},
+                 {"awards", CSV_KIND_AWARDS},
+                 {"leaver", CSV_KIND_LEAVERS},
+                 {"leavers", CSV_KIND_LEAVERS}};
     csv_kind_t found = CSV_KIND_NONE;
     const char *p = name;
 

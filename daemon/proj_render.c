@@ -170,10 +170,10 @@ static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long h
         }
         a->complete &= a->met[k->kind];
     }
-    a->at_risk = e->stage == STG(ENROLLED) &&
-                 ((a->expected > 0 &&
-                   (double)a->credited < self->cfg.at_risk_ratio * (double)a->expected) ||
-                  a->behind_units || a->failed);
+    a->at_risk =
+        e->stage == STG(ENROLLED) &&
+        ((a->expected > 0 && (double)a->credited < self->cfg.at_risk_ratio * (double)a->expected) ||
+         a->behind_units || a->failed);
 }
 
 /* The award counts of a set of enrolled participants (docs/status.md,
@@ -203,9 +203,8 @@ static json_t *awards_json(const awards_t *t, long assessed)
 {
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "assessed_components", (json_int_t)assessed,
                      "enrolled", (json_int_t)t->enrolled, "on_track", (json_int_t)t->on_track,
-                     "passed_all", (json_int_t)t->passed_all, "referred",
-                     (json_int_t)t->referred, "failed", (json_int_t)t->failed, "awarded",
-                     (json_int_t)t->awarded);
+                     "passed_all", (json_int_t)t->passed_all, "referred", (json_int_t)t->referred,
+                     "failed", (json_int_t)t->failed, "awarded", (json_int_t)t->awarded);
 }
 
 static long assessed_of(const pdef_t *d, int g)

@@ -116,8 +116,8 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
                                                    e->marks[i].outcome, e->marks[i].on,
                                                    e->marks[i].attempts));
     err |= json_object_set_new(o, "assessments", as);
-    err |= json_object_set_new(o, "award", e->award ? json_pack("[ss]", e->award, e->awarded_on)
-                                                    : json_null());
+    err |= json_object_set_new(o, "award",
+                               e->award ? json_pack("[ss]", e->award, e->awarded_on) : json_null());
     err |= json_object_set_new(o, "programme", json_string(c->prog->id));
     err |= json_object_set_new(o, "cohort", json_string(c->id));
     err |= json_object_set_new(o, "agency", json_string(e->who->agency));
@@ -239,8 +239,7 @@ static int load_comps(json_t *l, comp_t **out, size_t *n_out)
         long long k, cnt, min, unit = 0;
         int assessed = 0;
         const char *label = json_string_value(json_array_get(c, 3));
-        if (json_array_size(c) != 6 ||
-            gi(json_array_get(c, 0), 1, N_KIND - 1, &k) ||
+        if (json_array_size(c) != 6 || gi(json_array_get(c, 0), 1, N_KIND - 1, &k) ||
             gi(json_array_get(c, 1), 1, UINT32_MAX, &cnt) || !label || seen[k]++)
             break;
         if (gi(json_array_get(c, 4), 0, N_UNIT - 1, &unit) ||

@@ -116,10 +116,9 @@ static const char *bodies[][2] = {
      HEAD "\"assessmentRecorded\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
           "\"cohortId\":\"2009-1\",\"component\":\"ASSESSED_MODULE\",\"pieceId\":\"module-2\","
           "\"outcome\":\"ASSESSMENT_RESUBMITTED\",\"assessedOn\":\"2009-12-04\"}}"},
-    {"awardMade",
-     HEAD "\"awardMade\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
-          "\"cohortId\":\"2009-1\",\"award\":\"postgraduate diploma\","
-          "\"awardedOn\":\"2011-07-15\"}}"},
+    {"awardMade", HEAD "\"awardMade\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
+                       "\"cohortId\":\"2009-1\",\"award\":\"postgraduate diploma\","
+                       "\"awardedOn\":\"2011-07-15\"}}"},
     {"leaverRecorded",
      HEAD "\"leaverRecorded\":{\"participantRef\":\"ab12\",\"leftOn\":\"2010-03-31\","
           "\"reason\":\"LEAVER_TRANSFERRED\"}}"},
