@@ -191,6 +191,32 @@ cohort_t *projx_cohort_get(const proj_t *self, const char *p, const char *c)
     return out;
 }
 
+wf_t *projx_wf_get(const proj_t *self, const char *agency)
+{
+    wf_t *head = self->wf, *out = NULL;
+    HASH_FIND_STR(head, agency, out);
+    return out;
+}
+
+wf_t *projx_wf_create(proj_t *self, const char *agency)
+{
+    wf_t *w = calloc(1, sizeof *w);
+    if (!w || !(w->agency = projx_dup(agency))) {
+        free(w);
+        return NULL;
+    }
+    for (int k = 0; k < N_STAFF; k++)
+        for (int g = 0; g < N_AIM; g++)
+            w->count[k][g] = -1;
+    HASH_ADD_KEYPTR(hh, self->wf, w->agency, strlen(w->agency), w);
+    if (!w->hh.tbl) {
+        free(w->agency);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
 person_t *projx_person_get(const proj_t *self, const char *agency, const char *ref)
 {
     char key[KEYLEN];
@@ -319,10 +345,17 @@ void projx_clear(proj_t *self)
     cohort_t *c, *ctmp;
     person_t *x, *xtmp;
     prog_t *p, *ptmp;
+    wf_t *f, *ftmp;
     HASH_ITER(hh, self->cohorts, c, ctmp)
     {
         HASH_DEL(self->cohorts, c);
         cohort_free(c);
+    }
+    HASH_ITER(hh, self->wf, f, ftmp)
+    {
+        HASH_DEL(self->wf, f);
+        free(f->agency);
+        free(f);
     }
     HASH_ITER(hh, self->people, x, xtmp)
     {

@@ -42,6 +42,8 @@ typedef Cohort__V1__RejectCode code_t;
 #define N_PKIND 7  /* ProgressionKind 1..6 */
 #define N_GROUP 6  /* ethnic groups */
 #define N_LEAVER 8 /* LeaverReason 1..7 */
+#define N_STAFF 5  /* StaffCategory 1..4; [0]: all staff (targets only) */
+#define N_AIM 5    /* AimGroup 1..4 */
 #define G_PART 0   /* requirement group: participants */
 #define G_MENT 1   /* requirement group: mentors and coaches */
 #define DUMP_FLAGS PROJ_DUMP_FLAGS
@@ -187,6 +189,18 @@ typedef struct {
     UT_hash_handle hh; /* in proj_t.cohorts */
 } cohort_t;
 
+/* An agency's workforce: its latest WorkforceBaseline and its targets
+ * (issue 18 section 5). Kept per agency, whichever programmes it is in. */
+typedef struct {
+    char *agency;                    /* agency id, the hash key */
+    char as_at[11];                  /* the baseline's as_at, "" if none */
+    uint32_t head[N_STAFF];          /* headcount per category, 0 = not given */
+    long long count[N_STAFF][N_AIM]; /* per category and group; -1 = not given */
+    uint32_t target[N_STAFF][N_AIM]; /* target basis points, 0 = none */
+    char by[N_STAFF][N_AIM][11];     /* the target's by date, "" if none */
+    UT_hash_handle hh;               /* in proj_t.wf */
+} wf_t;
+
 struct proj_t {
     proj_config_t cfg; /* tunables */
     uint64_t seq;      /* last applied seq */
@@ -195,6 +209,7 @@ struct proj_t {
     cohort_t *cohorts; /* cohorts by "p/c" */
     person_t *people;  /* people by "agency/ref" */
     release_t *rel;    /* the breakdowns released so far (release.h) */
+    wf_t *wf;          /* agencies' workforce baselines and targets, by agency */
 };
 
 /* Failure context: the reason buffer. */
@@ -259,6 +274,13 @@ void projx_plus_year(const char *s, char out[11]);
 /* The same day `months` (>= 0) months later, clamped to the month's last
  * day (2009-08-31 + 6 = 2010-02-28). */
 void projx_plus_months(const char *s, int months, char out[11]);
+
+/* The agency's workforce entry, or NULL. */
+wf_t *projx_wf_get(const proj_t *self, const char *agency);
+
+/* A new empty workforce entry for agency (no baseline, no targets), added
+ * to self->wf; NULL on OOM having changed nothing. */
+wf_t *projx_wf_create(proj_t *self, const char *agency);
 
 /* The programme with this id, or NULL. */
 prog_t *projx_prog_get(const proj_t *self, const char *id);

@@ -742,6 +742,151 @@ char *projx_dump(json_t *doc)
 
 /* -------------------------------------------------------- documents --- */
 
+/* ------------------------------------------------------- workforce --- */
+
+/* Sums a workforce entry's baseline into a total (per category and
+ * group: count and the headcount it is of, over entries that gave it). */
+typedef struct {
+    long long head[N_STAFF];       /* headcount per category ([0]: all) */
+    long long cnt[N_STAFF][N_AIM]; /* group counts */
+    long long of[N_STAFF][N_AIM];  /* the headcount those counts are of */
+} wsum_t;
+
+static void wsum_add(wsum_t *t, const wf_t *f)
+{
+    for (int k = 1; k < N_STAFF; k++) {
+        t->head[k] += f->head[k];
+        t->head[0] += f->head[k];
+        for (int g = 1; g < N_AIM; g++)
+            if (f->head[k] && f->count[k][g] >= 0) {
+                t->cnt[k][g] += f->count[k][g];
+                t->of[k][g] += f->head[k];
+                t->cnt[0][g] += f->count[k][g];
+                t->of[0][g] += f->head[k];
+            }
+    }
+}
+
+static const char *staff_name(int k)
+{
+    static const char *const n[N_STAFF] = {"ALL", "OFFICER", "STAFF", "PCSO", "OTHER"};
+    return n[k];
+}
+
+static const char *aim_name(int g)
+{
+    return projx_ename(&cohort__v1__aim_group__descriptor, g);
+}
+
+/* {"headcount", "categories": {CAT: {"headcount", "groups": {G: {count, of,
+ * percent}}}}, "all": {G: {...}}}: "of" is the headcount of the categories
+ * that gave the group (a group not given for a category is left out). */
+static json_t *wsum_json(const wsum_t *t)
+{
+    json_t *o = json_object(), *cats = json_object();
+    int err = 0;
+    for (int k = 0; k < N_STAFF; k++) {
+        json_t *groups = json_object(), *c;
+        for (int g = 1; g < N_AIM; g++) {
+            if (!t->of[k][g])
+                continue;
+            err |= json_object_set_new(groups, aim_name(g),
+                                       json_pack("{s:I, s:I, s:o}", "count", t->cnt[k][g], "of",
+                                                 t->of[k][g], "percent",
+                                                 ratio_json(t->cnt[k][g], t->of[k][g])));
+        }
+        if (k == 0) {
+            err |= json_object_set_new(o, "headcount", json_integer(t->head[0]));
+            err |= json_object_set_new(o, "all", groups);
+            continue;
+        }
+        if (!t->head[k]) {
+            json_decref(groups);
+            continue;
+        }
+        c = json_object();
+        err |= json_object_set_new(c, "headcount", json_integer(t->head[k]));
+        err |= json_object_set_new(c, "groups", groups);
+        err |= json_object_set_new(cats, staff_name(k), c);
+    }
+    err |= json_object_set_new(o, "categories", cats);
+    if (err)
+        return json_decref(o), json_null();
+    return o;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The programme's "workforce": the baselines and targets of the agencies
+ * taking part in any of its cohorts, each as published by the agency (its
+ * own aggregate statistics, never participant counts), and "overall", the
+ * sum of their baselines. docs/status.md, "workforce". */
+static json_t *workforce_json(const proj_t *self, cohort_t *const *cs, size_t n)
+{
+    json_t *o = json_object(), *ags = json_object();
+    const char **ids = NULL;
+    size_t m = 0, cap = 0;
+    wsum_t all = {0};
+    long nbase = 0;
+    int err = 0;
+    for (size_t i = 0; i < n; i++)
+        cap += cs[i]->def.n_agencies;
+    if (cap && !(ids = calloc(cap, sizeof *ids)))
+        return json_decref(o), json_decref(ags), json_null();
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < cs[i]->def.n_agencies; j++) {
+            size_t k = 0;
+            while (k < m && strcmp(ids[k], cs[i]->def.agencies[j]) != 0)
+                k++;
+            if (k == m)
+                ids[m++] = cs[i]->def.agencies[j];
+        }
+    qsort(ids, m, sizeof *ids, str_cmp);
+    for (size_t i = 0; i < m; i++) {
+        const wf_t *f = projx_wf_get(self, ids[i]);
+        json_t *a, *tg;
+        wsum_t one = {0};
+        if (!f)
+            continue;
+        a = json_object();
+        tg = json_array();
+        if (*f->as_at) {
+            wsum_add(&one, f);
+            wsum_add(&all, f);
+            nbase++;
+            err |= json_object_set_new(a, "as_at", json_string(f->as_at));
+            err |= json_object_set_new(a, "baseline", wsum_json(&one));
+        } else {
+            err |= json_object_set_new(a, "as_at", json_null());
+            err |= json_object_set_new(a, "baseline", json_null());
+        }
+        for (int k = 0; k < N_STAFF; k++)
+            for (int g = 1; g < N_AIM; g++) {
+                if (!f->target[k][g])
+                    continue;
+                err |= json_array_append_new(
+                    tg,
+                    json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "group", aim_name(g), "category",
+                              staff_name(k), "basis_points", (json_int_t)f->target[k][g], "percent",
+                              ratio_json(f->target[k][g], 10000), "by",
+                              *f->by[k][g] ? json_string(f->by[k][g]) : json_null(),
+                              "workforce_percent", ratio_json(one.cnt[k][g], one.of[k][g])));
+            }
+        err |= json_object_set_new(a, "targets", tg);
+        err |= json_object_set_new(ags, ids[i], a);
+    }
+    free(ids);
+    err |= json_object_set_new(o, "agencies", ags);
+    err |= json_object_set_new(o, "baselines", json_integer(nbase));
+    err |= json_object_set_new(o, "overall", nbase ? wsum_json(&all) : json_null());
+    if (err)
+        return json_decref(o), json_null();
+    return o;
+}
+
 static char *render_programme(const proj_t *self, const prog_t *p)
 {
     json_t *doc = json_object(), *req = json_object(), *aims = json_array(), *ids = json_array();
@@ -806,6 +951,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
         err |= json_object_set_new(doc, "funnel", funnel_json(cs, n, filled));
         err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(cs, n));
         err |= json_object_set_new(doc, "filled", filled_json(places, filled));
+        err |= json_object_set_new(doc, "workforce", workforce_json(self, cs, n));
     }
     err |= json_object_set_new(prog_o, "during", pkinds_json(during));
     err |= json_object_set_new(prog_o, "after", pkinds_json(after));

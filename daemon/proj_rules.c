@@ -628,6 +628,71 @@ static int on_leaver(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     return 0;
 }
 
+/* Every programme document may show the agency's workforce: mark them all
+ * (baselines and targets are rare). */
+static void mark_progs(proj_t *self)
+{
+    prog_t *p, *tmp;
+    HASH_ITER(hh, self->progs, p, tmp)
+    p->dirty = 1;
+}
+
+/* WorkforceBaseline: the sending agency's own (auth: an agent key of the
+ * event's agency). One with an as_at before the agency's current baseline
+ * is refused (BAD_VALUE); an equal or later one replaces it whole. */
+static int on_baseline(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__WorkforceBaseline *b = ev->workforce_baseline;
+    wf_t *f = projx_wf_get(self, ev->agency);
+    if (f && *f->as_at && strcmp(b->as_at, f->as_at) < 0)
+        return projx_fail(w, R(BAD_VALUE), "as_at is before the agency's current baseline (%s)",
+                          f->as_at);
+    for (size_t i = 0; i < b->n_categories; i++) {
+        if (b->categories[i]->category < 1 || b->categories[i]->category >= N_STAFF)
+            return projx_fail(w, R(BAD_ENUM), "categories.category is unknown");
+        for (size_t g = 0; g < b->categories[i]->n_groups; g++)
+            if (b->categories[i]->groups[g]->group < 1 ||
+                b->categories[i]->groups[g]->group >= N_AIM)
+                return projx_fail(w, R(BAD_ENUM), "categories.groups.group is unknown");
+    }
+    if (dry)
+        return 0;
+    if (!f && !(f = projx_wf_create(self, ev->agency)))
+        return -ENOMEM;
+    projx_day_copy(f->as_at, b->as_at);
+    for (int k = 0; k < N_STAFF; k++) {
+        f->head[k] = 0;
+        for (int g = 0; g < N_AIM; g++)
+            f->count[k][g] = -1;
+    }
+    for (size_t i = 0; i < b->n_categories; i++) {
+        const Cohort__V1__WorkforceCategory *c = b->categories[i];
+        f->head[c->category] = c->headcount;
+        for (size_t g = 0; g < c->n_groups; g++)
+            f->count[c->category][c->groups[g]->group] = c->groups[g]->count;
+    }
+    mark_progs(self);
+    return 0;
+}
+
+/* WorkforceTarget: the sending agency's own; a later one for the same
+ * (group, category) replaces the earlier. */
+static int on_target(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__WorkforceTarget *b = ev->workforce_target;
+    wf_t *f = projx_wf_get(self, ev->agency);
+    if (b->group < 1 || b->group >= N_AIM || (int)b->category < 0 || b->category >= N_STAFF)
+        return projx_fail(w, R(BAD_ENUM), "group or category is unknown");
+    if (dry)
+        return 0;
+    if (!f && !(f = projx_wf_create(self, ev->agency)))
+        return -ENOMEM;
+    f->target[b->category][b->group] = b->basis_points;
+    projx_day_copy(f->by[b->category][b->group], b->by);
+    mark_progs(self);
+    return 0;
+}
+
 int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 {
     switch (ev->body_case) {
@@ -674,6 +739,14 @@ int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
     case COHORT__V1__EVENT__BODY_LEAVER_RECORDED:
         if (ev->leaver_recorded)
             return on_leaver(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_WORKFORCE_BASELINE:
+        if (ev->workforce_baseline)
+            return on_baseline(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_WORKFORCE_TARGET:
+        if (ev->workforce_target)
+            return on_target(self, ev, w, dry);
         break;
     default:
         break;

@@ -9,7 +9,8 @@
  * Format versions: 1 had no "reached" per enrolment (how far through
  * selection a person got, which a NOT_SELECTED, WITHDRAWN or DECLINED
  * stage no longer says); 2 adds it, and each person's "left_on" and
- * "left_reason" (LeaverRecorded; "" and 0 if none). A version 1 checkpoint cannot tell it,
+ * "left_reason" (LeaverRecorded; "" and 0 if none), and the top-level
+ * "workforce" (agencies' baselines and targets, required). A version 1 checkpoint cannot tell it,
  * so proj_load refuses it (-EINVAL) and the daemon replays the whole log
  * instead (checkpoint.c), which rebuilds it exactly. */
 #include "proj_int.h"
@@ -131,6 +132,42 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
     return err ? (json_decref(o), NULL) : o;
 }
 
+/* An agency's workforce: {"agency", "as_at" ("" if no baseline),
+ * "categories": [[category, headcount, [[group, count]...]]...],
+ * "targets": [[category, group, basis_points, by ("" if none)]...]}. */
+static json_t *save_wf(const wf_t *f)
+{
+    json_t *cats = json_array(), *tg = json_array();
+    int err = 0;
+    for (int k = 1; k < N_STAFF; k++) {
+        json_t *gs;
+        if (!f->head[k])
+            continue;
+        gs = json_array();
+        for (int g = 1; g < N_AIM; g++)
+            if (f->count[k][g] >= 0)
+                err |= json_array_append_new(gs, json_pack("[iI]", g, (json_int_t)f->count[k][g]));
+        err |= json_array_append_new(cats, json_pack("[iIo]", k, (json_int_t)f->head[k], gs));
+    }
+    for (int k = 0; k < N_STAFF; k++)
+        for (int g = 1; g < N_AIM; g++)
+            if (f->target[k][g])
+                err |= json_array_append_new(
+                    tg, json_pack("[iiIs]", k, g, (json_int_t)f->target[k][g], f->by[k][g]));
+    if (err) {
+        json_decref(cats);
+        json_decref(tg);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:o, s:o}", "agency", f->agency, "as_at", f->as_at, "categories",
+                     cats, "targets", tg);
+}
+
+static int wf_cmp(const void *a, const void *b)
+{
+    return strcmp((*(wf_t *const *)a)->agency, (*(wf_t *const *)b)->agency);
+}
+
 char *proj_save(const proj_t *self)
 {
     json_t *doc, *progs = json_array(), *cohorts = json_array(), *people = json_array(),
@@ -139,9 +176,19 @@ char *proj_save(const proj_t *self)
     prog_t **pv = NULL, *p, *ptmp, *phead;
     cohort_t **cv = NULL, *c, *ctmp, *chead;
     person_t **xv = NULL, *x, *xtmp, *xhead;
+    wf_t **fv = NULL, *f, *ftmp, *fhead;
+    json_t *wfs = json_array();
+    size_t nf = 0;
     int err = 0;
-    if (!self)
+    if (!self) {
+        json_decref(progs);
+        json_decref(cohorts);
+        json_decref(people);
+        json_decref(enrs);
+        json_decref(wfs);
         return NULL;
+    }
+    fhead = self->wf;
     phead = self->progs;
     chead = self->cohorts;
     xhead = self->people;
@@ -149,7 +196,8 @@ char *proj_save(const proj_t *self)
     pv = malloc((HASH_COUNT(phead) + 1) * sizeof *pv);
     cv = malloc((HASH_COUNT(chead) + 1) * sizeof *cv);
     xv = malloc((HASH_COUNT(xhead) + 1) * sizeof *xv);
-    if (!pv || !cv || !xv) {
+    fv = malloc((HASH_COUNT(fhead) + 1) * sizeof *fv);
+    if (!pv || !cv || !xv || !fv) {
         err = 1;
         goto cleanup;
     }
@@ -162,6 +210,11 @@ char *proj_save(const proj_t *self)
     qsort(pv, np, sizeof *pv, projx_prog_cmp);
     qsort(cv, nc, sizeof *cv, ckey_cmp);
     qsort(xv, nx, sizeof *xv, projx_person_cmp);
+    HASH_ITER(hh, fhead, f, ftmp)
+    fv[nf++] = f;
+    qsort(fv, nf, sizeof *fv, wf_cmp);
+    for (size_t i = 0; i < nf; i++)
+        err |= json_array_append_new(wfs, save_wf(fv[i]));
     for (size_t i = 0; i < np; i++)
         err |= json_array_append_new(progs, save_prog(pv[i]));
     for (size_t i = 0; i < nx; i++)
@@ -187,7 +240,9 @@ cleanup:
     err |= json_object_set_new(doc, "cohorts", cohorts);
     err |= json_object_set_new(doc, "people", people);
     err |= json_object_set_new(doc, "enrolments", enrs);
+    err |= json_object_set_new(doc, "workforce", wfs);
     err |= json_object_set_new(doc, "releases", release_save(self->rel));
+    free(fv);
     free(pv);
     free(cv);
     free(xv);
@@ -482,6 +537,52 @@ static int load_enr(proj_t *self, json_t *o)
     return load_v2_enr(e, o);
 }
 
+/* One agency's workforce (save_wf); its categories and targets each once. */
+static int load_wf(proj_t *self, json_t *o)
+{
+    const char *agency = gs(o, "agency"), *as_at = gs(o, "as_at");
+    json_t *cats = json_object_get(o, "categories"), *tg = json_object_get(o, "targets");
+    wf_t *f;
+    if (!idok(agency) || !as_at || (*as_at && !dateok(as_at)) || !json_is_array(cats) ||
+        !json_is_array(tg) || projx_wf_get(self, agency) || (!*as_at && json_array_size(cats)) ||
+        (*as_at && !json_array_size(cats)))
+        return -EINVAL;
+    if (!(f = projx_wf_create(self, agency)))
+        return -ENOMEM;
+    projx_day_copy(f->as_at, as_at);
+    for (size_t i = 0; i < json_array_size(cats); i++) {
+        json_t *c = json_array_get(cats, i), *gl = json_array_get(c, 2);
+        long long k, h;
+        if (!json_is_array(c) || json_array_size(c) != 3 ||
+            gi(json_array_get(c, 0), 1, N_STAFF - 1, &k) ||
+            gi(json_array_get(c, 1), 1, 10000000, &h) || f->head[k] || !json_is_array(gl))
+            return -EINVAL;
+        f->head[k] = (uint32_t)h;
+        for (size_t j = 0; j < json_array_size(gl); j++) {
+            json_t *e = json_array_get(gl, j);
+            long long g, n;
+            if (!json_is_array(e) || json_array_size(e) != 2 ||
+                gi(json_array_get(e, 0), 1, N_AIM - 1, &g) || gi(json_array_get(e, 1), 0, h, &n) ||
+                f->count[k][g] >= 0)
+                return -EINVAL;
+            f->count[k][g] = n;
+        }
+    }
+    for (size_t i = 0; i < json_array_size(tg); i++) {
+        json_t *t = json_array_get(tg, i);
+        const char *by = json_string_value(json_array_get(t, 3));
+        long long k, g, bp;
+        if (!json_is_array(t) || json_array_size(t) != 4 ||
+            gi(json_array_get(t, 0), 0, N_STAFF - 1, &k) ||
+            gi(json_array_get(t, 1), 1, N_AIM - 1, &g) || gi(json_array_get(t, 2), 1, 10000, &bp) ||
+            !by || (*by && !dateok(by)) || f->target[k][g])
+            return -EINVAL;
+        f->target[k][g] = (uint32_t)bp;
+        projx_day_copy(f->by[k][g], by);
+    }
+    return 0;
+}
+
 static int load_list(proj_t *self, json_t *root, const char *key, int (*fn)(proj_t *, json_t *))
 {
     json_t *l = json_object_get(root, key);
@@ -505,7 +606,7 @@ int proj_load(proj_t *self, const char *text, size_t len)
     long long seq, as_of, version;
     const char *format;
     int rc;
-    if (!self || !text || self->seq || self->progs || self->cohorts || self->people)
+    if (!self || !text || self->seq || self->progs || self->cohorts || self->people || self->wf)
         return -EINVAL;
     if (!(root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)))
         return -EINVAL;
@@ -519,6 +620,7 @@ int proj_load(proj_t *self, const char *text, size_t len)
              !(rc = load_list(self, root, "cohorts", load_cohort)) &&
              !(rc = load_list(self, root, "people", load_person)) &&
              !(rc = load_list(self, root, "enrolments", load_enr)) &&
+             !(rc = load_list(self, root, "workforce", load_wf)) &&
              !(rc = release_load(self->rel, json_object_get(root, "releases")))) {
         self->seq = (uint64_t)seq;
         self->as_of = as_of;

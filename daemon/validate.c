@@ -414,6 +414,54 @@ static int leaver(why_t *w, const Cohort__V1__LeaverRecorded *b)
     return OK;
 }
 
+/* WorkforceBaseline: 1..8 categories, each once; a headcount 1..10^7; per
+ * category each group at most once with a count <= the headcount. */
+static int baseline(why_t *w, const Cohort__V1__WorkforceBaseline *b)
+{
+    NEED_DATE(w, b->as_at, "as_at");
+    if (b->n_categories < 1 || b->n_categories > 8)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD,
+                    "categories needs 1-8 staff categories");
+    for (size_t i = 0; i < b->n_categories; i++) {
+        const Cohort__V1__WorkforceCategory *c = b->categories[i];
+        NEED_ENUM(w, c->category, "categories.category");
+        for (size_t j = 0; j < i; j++)
+            if (b->categories[j]->category == c->category)
+                return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                            "categories[%zu] repeats a staff category", i);
+        if (c->headcount < 1 || c->headcount > 10000000)
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                        "categories[%zu].headcount must be 1-10000000", i);
+        if (c->n_groups > 8)
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_TOO_LONG,
+                        "categories[%zu].groups has more than 8 entries", i);
+        for (size_t g = 0; g < c->n_groups; g++) {
+            NEED_ENUM(w, c->groups[g]->group, "categories.groups.group");
+            for (size_t h = 0; h < g; h++)
+                if (c->groups[h]->group == c->groups[g]->group)
+                    return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                                "categories[%zu].groups[%zu] repeats a group", i, g);
+            if (c->groups[g]->count > c->headcount)
+                return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                            "categories[%zu].groups[%zu].count exceeds the headcount", i, g);
+        }
+    }
+    return OK;
+}
+
+/* WorkforceTarget: a group, basis points 1..10000, an optional date
+ * (category 0 means the whole workforce). */
+static int target(why_t *w, const Cohort__V1__WorkforceTarget *b)
+{
+    NEED_ENUM(w, b->group, "group");
+    if (b->basis_points < 1 || b->basis_points > 10000)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                    "basis_points must be 1-10000 (16.11%% = 1611)");
+    if (b->by && *b->by && !validate_date(b->by))
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_DATE, "by is not a YYYY-MM-DD date");
+    return OK;
+}
+
 int validate_event(const Cohort__V1__Event *ev, int64_t now_us, char *reason, size_t len)
 {
     return validate_event_form(ev, now_us, VALIDATE_REF_PSEUDONYM, reason, len);
@@ -464,6 +512,10 @@ int validate_event_form(const Cohort__V1__Event *ev, int64_t now_us, validate_re
         return award(&w, ev->award_made);
     case COHORT__V1__EVENT__BODY_LEAVER_RECORDED:
         return leaver(&w, ev->leaver_recorded);
+    case COHORT__V1__EVENT__BODY_WORKFORCE_BASELINE:
+        return baseline(&w, ev->workforce_baseline);
+    case COHORT__V1__EVENT__BODY_WORKFORCE_TARGET:
+        return target(&w, ev->workforce_target);
     default:
         return fail(&w, COHORT__V1__REJECT_CODE__REJECT_NO_BODY,
                     "no body, or a body type this daemon does not know");

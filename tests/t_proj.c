@@ -2062,6 +2062,123 @@ static void test_leavers_by_group(void)
     proj_destroy(&p);
 }
 
+/* A WorkforceBaseline of West Midlands Police's shape (September 2008). */
+#define WMP_BASELINE                                                                               \
+    "{\"agency\":\"%s\",\"occurredAt\":\"2009-01-03T10:00:00Z\",\"workforceBaseline\":{"           \
+    "\"asAt\":\"%s\",\"categories\":["                                                             \
+    "{\"category\":\"STAFF_CATEGORY_OFFICER\",\"headcount\":8596,"                                 \
+    "\"groups\":[{\"group\":\"AIM_BME\",\"count\":642}]},"                                         \
+    "{\"category\":\"STAFF_CATEGORY_STAFF\",\"headcount\":4175,"                                   \
+    "\"groups\":[{\"group\":\"AIM_BME\",\"count\":415}]},"                                         \
+    "{\"category\":\"STAFF_CATEGORY_PCSO\",\"headcount\":735,"                                     \
+    "\"groups\":[{\"group\":\"AIM_BME\",\"count\":106}]}]}}"
+
+static int target_ev(proj_t *p, const char *agency, const char *cat, int bp)
+{
+    return ev(
+        p,
+        "{\"agency\":\"%s\",\"occurredAt\":\"2009-01-03T11:00:00Z\",\"workforceTarget\":{"
+        "\"group\":\"AIM_BME\",\"category\":\"%s\",\"basisPoints\":%d,\"by\":\"2009-03-31\"}}",
+        agency, cat, bp);
+}
+
+/* Workforce baselines and targets (issue 18, section 5): the programme
+ * document shows each taking-part agency's published figures and their sum;
+ * no participant counts. */
+static void test_workforce(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *d;
+    char *t;
+    diag("workforce baselines and targets");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\",\"ag-b\"]");
+    d = doc(p, "programme/tp");
+    is_int(I(d, "workforce.baselines"), 0, "no baselines yet");
+    ok(NUL(d, "workforce.overall"), "overall null without baselines");
+    json_decref(d);
+    is_int(ev(p, WMP_BASELINE, "ag-a", "2008-09-30"), OK, "ag-a publishes its baseline");
+    is_int(target_ev(p, "ag-a", "STAFF_CATEGORY_OFFICER", 1611), OK, "and its 16.11%% target");
+    is_int(ev(p, WMP_BASELINE, "ag-z", "2008-09-30"), OK,
+           "an agency in no cohort of tp may publish its own");
+    d = doc(p, "programme/tp");
+    is_int(I(d, "workforce.agencies.ag-a.baseline.headcount"), 13506, "headcount 13,506");
+    is_int(I(d, "workforce.agencies.ag-a.baseline.categories.OFFICER.headcount"), 8596,
+           "8,596 officers");
+    ok(RL(d, "workforce.agencies.ag-a.baseline.categories.OFFICER.groups.AIM_BME.percent") ==
+           0.0747,
+       "BME officers 7.47%%");
+    ok(RL(d, "workforce.agencies.ag-a.baseline.categories.STAFF.groups.AIM_BME.percent") == 0.0994,
+       "BME staff 9.94%%");
+    ok(RL(d, "workforce.agencies.ag-a.baseline.categories.PCSO.groups.AIM_BME.percent") == 0.1442,
+       "BME PCSOs 14.42%%");
+    is_int(I(d, "workforce.agencies.ag-a.baseline.all.AIM_BME.count"), 1163, "1,163 BME overall");
+    ok(RL(d, "workforce.agencies.ag-a.baseline.all.AIM_BME.percent") == 0.0861, "8.61%% overall");
+    is_str(STR(d, "workforce.agencies.ag-a.as_at"), "2008-09-30", "as at");
+    is_int(I(d, "workforce.agencies.ag-a.targets.0.basis_points"), 1611, "target 1611 bp");
+    ok(RL(d, "workforce.agencies.ag-a.targets.0.percent") == 0.1611, "target 16.11%%");
+    is_str(STR(d, "workforce.agencies.ag-a.targets.0.category"), "OFFICER", "for officers");
+    ok(RL(d, "workforce.agencies.ag-a.targets.0.workforce_percent") == 0.0747,
+       "against 7.47%% now");
+    ok(at(d, "workforce.agencies.ag-z") == NULL, "ag-z (not in the programme) not shown");
+    ok(at(d, "workforce.agencies.ag-b") == NULL, "ag-b published nothing");
+    is_int(I(d, "workforce.overall.headcount"), 13506, "overall: one baseline");
+    json_decref(d);
+
+    /* a second agency: the overall sums both */
+    is_int(ev(p,
+              "{\"agency\":\"ag-b\",\"occurredAt\":\"2009-01-03T12:00:00Z\",\"workforceBaseline\":{"
+              "\"asAt\":\"2008-12-31\",\"categories\":[{\"category\":\"STAFF_CATEGORY_STAFF\","
+              "\"headcount\":1000,\"groups\":[{\"group\":\"AIM_BME\",\"count\":100},"
+              "{\"group\":\"AIM_FEMALE\",\"count\":600}]}]}}"),
+           OK, "ag-b's baseline");
+    d = doc(p, "programme/tp");
+    is_int(I(d, "workforce.baselines"), 2, "two baselines");
+    is_int(I(d, "workforce.overall.headcount"), 14506, "overall headcount summed");
+    is_int(I(d, "workforce.overall.categories.STAFF.headcount"), 5175, "staff summed");
+    is_int(I(d, "workforce.overall.categories.STAFF.groups.AIM_BME.count"), 515, "BME staff");
+    is_int(I(d, "workforce.overall.all.AIM_BME.count"), 1263, "BME summed");
+    ok(RL(d, "workforce.overall.all.AIM_BME.percent") == 0.0871, "1263/14506");
+    is_int(I(d, "workforce.overall.all.AIM_FEMALE.of"), 1000,
+           "FEMALE is of the headcount that reported it only");
+    t = json_dumps(at(d, "workforce"), JSON_COMPACT);
+    ok(t && !strstr(t, "enrolled") && !strstr(t, "participants"),
+       "the workforce block holds no participant counts");
+    free(t);
+    json_decref(d);
+
+    /* refusals and replacement */
+    is_int(ev(p, WMP_BASELINE, "ag-a", "2008-03-31"), C_BAD_VALUE,
+           "an earlier as_at than the current baseline is refused");
+    ok(strstr(WHY, "before the agency's current baseline") != NULL, "  reason: %s", WHY);
+    is_int(ev(p,
+              "{\"agency\":\"ag-a\",\"occurredAt\":\"2009-01-03T12:00:00Z\",\"workforceBaseline\":{"
+              "\"asAt\":\"2009-03-31\",\"categories\":[{\"category\":\"STAFF_CATEGORY_OFFICER\","
+              "\"headcount\":8600,\"groups\":[{\"group\":\"AIM_BME\",\"count\":700}]}]}}"),
+           OK, "a later baseline replaces the earlier whole");
+    is_int(target_ev(p, "ag-a", "STAFF_CATEGORY_OFFICER", 1700), OK, "the target replaced");
+    d = doc(p, "programme/tp");
+    is_int(I(d, "workforce.agencies.ag-a.baseline.headcount"), 8600, "replaced: 8,600");
+    ok(at(d, "workforce.agencies.ag-a.baseline.categories.STAFF") == NULL, "no staff any more");
+    is_int(I(d, "workforce.agencies.ag-a.targets.0.basis_points"), 1700, "target 1700");
+    ok(at(d, "workforce.agencies.ag-a.targets.1") == NULL, "one target");
+    json_decref(d);
+    round_trip(p, "workforce");
+    {
+        /* the checkpoint must hold the workforce: without it, refused */
+        char *s = proj_save(p), *w = s ? strstr(s, "\"workforce\"") : NULL;
+        proj_t *q = proj_new(NULL);
+        ok(w != NULL, "the checkpoint has workforce");
+        if (w)
+            memcpy(w, "\"workfor_e\"", 11);
+        is_int(s ? proj_load(q, s, strlen(s)) : 0, -EINVAL,
+               "a format 2 checkpoint without workforce is refused");
+        free(s);
+        proj_destroy(&q);
+    }
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -2078,6 +2195,7 @@ int main(void)
     test_funnel_by_group();
     test_leavers();
     test_leavers_by_group();
+    test_workforce();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);
