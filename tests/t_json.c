@@ -119,6 +119,11 @@ static const char *bodies[][2] = {
     {"awardMade", HEAD "\"awardMade\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
                        "\"cohortId\":\"2009-1\",\"award\":\"postgraduate diploma\","
                        "\"awardedOn\":\"2011-07-15\"}}"},
+    {"workforceBaseline", HEAD "\"workforceBaseline\":{\"asAt\":\"2008-09-30\",\"categories\":["
+                               "{\"category\":\"STAFF_CATEGORY_OFFICER\",\"headcount\":8596,"
+                               "\"groups\":[{\"group\":\"AIM_BME\",\"count\":642}]}]}}"},
+    {"workforceTarget", HEAD "\"workforceTarget\":{\"group\":\"AIM_BME\","
+                             "\"category\":\"STAFF_CATEGORY_OFFICER\",\"basisPoints\":1611}}"},
     {"leaverRecorded",
      HEAD "\"leaverRecorded\":{\"participantRef\":\"ab12\",\"leftOn\":\"2010-03-31\","
           "\"reason\":\"LEAVER_TRANSFERRED\"}}"},
@@ -158,6 +163,22 @@ int main(void)
     refused_like(HEAD "\"assessmentRecorded\":{\"outcome\":\"PASS\"}}",
                  "assessmentRecorded.outcome", "an outcome by a name the enum does not have");
 
+    ev = parse(bodies[10][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_WORKFORCE_BASELINE &&
+           ev->workforce_baseline->n_categories == 1 &&
+           ev->workforce_baseline->categories[0]->category ==
+               COHORT__V1__STAFF_CATEGORY__STAFF_CATEGORY_OFFICER &&
+           ev->workforce_baseline->categories[0]->headcount == 8596 &&
+           ev->workforce_baseline->categories[0]->groups[0]->count == 642,
+       "workforceBaseline (field 24): category, headcount, group count");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    ev = parse(bodies[11][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_WORKFORCE_TARGET &&
+           ev->workforce_target->basis_points == 1611,
+       "workforceTarget (field 25): basis points");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
     ev = parse(bodies[sizeof bodies / sizeof bodies[0] - 1][1]);
     ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_LEAVER_RECORDED && ev->leaver_recorded &&
            strcmp(ev->leaver_recorded->left_on, "2010-03-31") == 0 &&

@@ -317,6 +317,69 @@ int main(void)
     is_int(check(&ev), CODE(BAD_VALUE), "leaver: a raw staff number as ref rejected");
     lv.participant_ref = REF_A;
 
+    {
+        Cohort__V1__WorkforceGroupCount gc = COHORT__V1__WORKFORCE_GROUP_COUNT__INIT,
+                                        gc2 = COHORT__V1__WORKFORCE_GROUP_COUNT__INIT;
+        Cohort__V1__WorkforceGroupCount *gl[2] = {&gc, &gc2};
+        Cohort__V1__WorkforceCategory wc = COHORT__V1__WORKFORCE_CATEGORY__INIT,
+                                      wc2 = COHORT__V1__WORKFORCE_CATEGORY__INIT;
+        Cohort__V1__WorkforceCategory *cl[2] = {&wc, &wc2};
+        Cohort__V1__WorkforceBaseline wb = COHORT__V1__WORKFORCE_BASELINE__INIT;
+        Cohort__V1__WorkforceTarget wt = COHORT__V1__WORKFORCE_TARGET__INIT;
+        gc.group = gc2.group = COHORT__V1__AIM_GROUP__AIM_BME;
+        gc.count = 642;
+        wc.category = COHORT__V1__STAFF_CATEGORY__STAFF_CATEGORY_OFFICER;
+        wc2.category = COHORT__V1__STAFF_CATEGORY__STAFF_CATEGORY_STAFF;
+        wc.headcount = 8596;
+        wc2.headcount = 4175;
+        wc.n_groups = 1;
+        wc.groups = gl;
+        wb.as_at = "2008-09-30";
+        wb.n_categories = 2;
+        wb.categories = cl;
+        base(&ev);
+        ev.body_case = COHORT__V1__EVENT__BODY_WORKFORCE_BASELINE;
+        ev.workforce_baseline = &wb;
+        is_int(check(&ev), 0, "valid WorkforceBaseline passes");
+        wb.as_at = "30/09/2008";
+        is_int(check(&ev), CODE(BAD_DATE), "baseline: a non-ISO as_at rejected");
+        wb.as_at = "2008-09-30";
+        wb.n_categories = 0;
+        is_int(check(&ev), CODE(MISSING_FIELD), "baseline without categories rejected");
+        wb.n_categories = 2;
+        wc2.category = wc.category;
+        is_int(check(&ev), CODE(BAD_VALUE), "baseline: a repeated category rejected");
+        wc2.category = COHORT__V1__STAFF_CATEGORY__STAFF_CATEGORY_UNSPECIFIED;
+        is_int(check(&ev), CODE(BAD_ENUM), "baseline: an unspecified category rejected");
+        wc2.category = COHORT__V1__STAFF_CATEGORY__STAFF_CATEGORY_STAFF;
+        wc2.headcount = 0;
+        is_int(check(&ev), CODE(BAD_VALUE), "baseline: a zero headcount rejected");
+        wc2.headcount = 4175;
+        gc.count = 8597;
+        is_int(check(&ev), CODE(BAD_VALUE), "baseline: a group count above the headcount rejected");
+        gc.count = 642;
+        wc.n_groups = 2;
+        is_int(check(&ev), CODE(BAD_VALUE), "baseline: a repeated group rejected");
+        wc.n_groups = 1;
+        wt.group = COHORT__V1__AIM_GROUP__AIM_BME;
+        wt.category = COHORT__V1__STAFF_CATEGORY__STAFF_CATEGORY_OFFICER;
+        wt.basis_points = 1611;
+        base(&ev);
+        ev.body_case = COHORT__V1__EVENT__BODY_WORKFORCE_TARGET;
+        ev.workforce_target = &wt;
+        is_int(check(&ev), 0, "valid WorkforceTarget passes (no by date)");
+        wt.by = "2009-13-01";
+        is_int(check(&ev), CODE(BAD_DATE), "target: a bad by date rejected");
+        wt.by = "2012-03-31";
+        wt.basis_points = 10001;
+        is_int(check(&ev), CODE(BAD_VALUE), "target: more than 100%% rejected");
+        wt.basis_points = 0;
+        is_int(check(&ev), CODE(BAD_VALUE), "target: 0 basis points rejected");
+        wt.basis_points = 1611;
+        wt.group = COHORT__V1__AIM_GROUP__AIM_GROUP_UNSPECIFIED;
+        is_int(check(&ev), CODE(BAD_ENUM), "target without a group rejected");
+    }
+
     Cohort__V1__MentorAssigned ma = COHORT__V1__MENTOR_ASSIGNED__INIT;
     ma.mentor_ref = REF_M;
     ma.participant_ref = REF_A;
