@@ -1079,7 +1079,7 @@ static proj_t *test_examples(void)
     diag("examples/*.jsonl");
     snprintf(path, sizeof path, "%s/examples/step-forward.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "step-forward.jsonl: every event applies");
-    is_int(lines, 365, "step-forward.jsonl: 365 lines");
+    is_int(lines, 367, "step-forward.jsonl: 367 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
     is_int(lines, 606, "leadership-in-partnership.jsonl: 606 lines");
@@ -1107,6 +1107,14 @@ static proj_t *test_examples(void)
     is_int(I(c, "retention.left_within_6_months_after"), 2, "SF: 2 within 6 months after");
     ok(RL(c, "retention.retention_6_months_after") == 0.8, "SF: 12 of 15 retained 6 months after");
     ok(!at(c, "representation"), "SF: the live document has no breakdown");
+    json_decref(c);
+    c = doc(p, "programme/step-forward");
+    is_int(I(c, "workforce.baselines"), 1, "SF: one workforce baseline (wm-police)");
+    is_int(I(c, "workforce.agencies.wm-police.baseline.headcount"), 13506, "SF: WMP 13,506");
+    ok(RL(c, "workforce.agencies.wm-police.baseline.all.AIM_BME.percent") == 0.0861,
+       "SF: WMP 8.61%% BME");
+    ok(RL(c, "workforce.agencies.wm-police.targets.category=OFFICER.percent") == 0.1611,
+       "SF: WMP target 16.11%% BME officers");
     json_decref(c);
     c = rdoc(p, "cohort/step-forward/2009-1");
     is_int(I(c, "representation.aims.0.actual_percent"), 100, "SF: 100%% BME (the rule alone)");
