@@ -16,7 +16,8 @@
 # real daemon, their refusals and ownership (another agency's key, a
 # coordinator key), the board's counts without refs and the agency's own
 # results; on the code before issue 18 the redefinition is refused and the
-# new bodies are NO_BODY.
+# new bodies are NO_BODY. Issue 18 section 5: workforce baselines and
+# targets, only by the agency's own key, and the programme's figures.
 use strict;
 use warnings;
 use FindBin;
@@ -185,6 +186,40 @@ ok(!grep({ $_->{ref} eq pref('wmp-1') } @{ $v->{"agency/cps-wm/$P/c1"}{people} /
 my $pat = quotemeta pref('wmp-1');
 ok(!grep({ encode_json($v->{$_}) =~ /$pat/ } grep { !/^agency\/wm-police\// } keys %$v),
    'no board topic (nor another agency) carries the ref');
+
+# --- issue 18 section 5: workforce baselines and targets over CURVE ---------
+# wm-police publishes its own baseline and target; cps-wm's key cannot
+# publish wm-police's, nor can the coordinator's; an earlier as_at is
+# refused; the programme document shows the figures and the overall sum.
+# On the code before section 5 the bodies are NO_BODY.
+my $wmp_base = ev('wm-police', workforceBaseline => { asAt => '2008-09-30', categories => [
+    { category => 'STAFF_CATEGORY_OFFICER', headcount => 8596, groups => [ { group => 'AIM_BME', count => 642 } ] },
+    { category => 'STAFF_CATEGORY_STAFF', headcount => 4175, groups => [ { group => 'AIM_BME', count => 415 } ] },
+    { category => 'STAFF_CATEGORY_PCSO', headcount => 735, groups => [ { group => 'AIM_BME', count => 106 } ] } ] });
+my $wmp_target = ev('wm-police', workforceTarget => { group => 'AIM_BME',
+    category => 'STAFF_CATEGORY_OFFICER', basisPoints => 1611 });
+is(results(send_as('cps', $wmp_base)), 'REJECTED:REJECT_UNAUTHORISED',
+   "cps-wm's key cannot publish wm-police's baseline");
+is(results(send_as('cps', $wmp_target)), 'REJECTED:REJECT_UNAUTHORISED', '... nor its target');
+is(results(send_as('coord', $wmp_base)), 'REJECTED:REJECT_UNAUTHORISED',
+   'a coordinator key publishes no baseline');
+is(results(send_as('wmp', $wmp_base, $wmp_target)), 'ACCEPTED,ACCEPTED',
+   'wm-police publishes its own baseline and target');
+my $old = ev('wm-police', workforceBaseline => { asAt => '2008-03-31', categories => [
+    { category => 'STAFF_CATEGORY_OFFICER', headcount => 8000 } ] });
+is(results(send_as('wmp', $old)), 'REJECTED:REJECT_BAD_VALUE', 'an earlier as_at is refused');
+is(results(send_as('cps', ev('cps-wm', workforceBaseline => { asAt => '2008-12-31', categories => [
+    { category => 'STAFF_CATEGORY_STAFF', headcount => 1000, groups => [ { group => 'AIM_BME', count => 100 } ] } ] }))),
+   'ACCEPTED', 'cps-wm publishes its own');
+ok(wait_until(10, sub { $v = view(); ($v->{"programme/$P"}{workforce}{baselines} // 0) == 2 }),
+   'the programme shows two baselines') or diag explain $v->{"programme/$P"}{workforce};
+my $wf = $v->{"programme/$P"}{workforce};
+is($wf->{agencies}{'wm-police'}{baseline}{headcount}, 13506, 'wm-police: 13,506');
+is($wf->{agencies}{'wm-police'}{baseline}{categories}{OFFICER}{groups}{AIM_BME}{percent}, 0.0747,
+   'BME officers 7.47%');
+is($wf->{agencies}{'wm-police'}{targets}[0]{percent}, 0.1611, 'target 16.11%');
+is($wf->{overall}{headcount}, 14506, 'overall: the two baselines summed');
+is($wf->{overall}{all}{AIM_BME}{count}, 1263, 'overall BME 1,263');
 
 my $refs = join '|', map { quotemeta pref($_) } qw(wmp-1 cps-mentor cps-staff nobody-here);
 unlike(log_of($d), qr/$refs/, 'no ref in the log');
