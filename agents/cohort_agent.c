@@ -168,6 +168,8 @@ static void usage(FILE *out)
             "  assessments   programmeId cohortId component pieceId outcome assessedOn\n"
             "                                                   -> assessmentRecorded\n"
             "  awards        programmeId cohortId award awardedOn -> awardMade\n"
+            "  targets       group basisPoints [category by] (no participantRef)\n"
+            "                                                   -> workforceTarget\n"
             "The kind comes from the columns (ethnicity, stage, sessionId, effectiveOn,\n"
             "outcome, awardedOn) or the file name (a word participants, enrolments,\n"
             "attendance, promotions, assessments, awards). An\n"

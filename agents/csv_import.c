@@ -82,6 +82,12 @@ static const kind_info_t KINDS[] = {
      "leaver_recorded",
      &cohort__v1__leaver_recorded__descriptor,
      {"participant_ref", "left_on", "reason"}},
+    {CSV_KIND_TARGETS,
+     "targets",
+     "basispoints",
+     "workforce_target",
+     &cohort__v1__workforce_target__descriptor,
+     {"group", "basis_points"}},
 };
 #define NKINDS (sizeof KINDS / sizeof KINDS[0])
 
@@ -185,7 +191,9 @@ static const kind_info_t *kind_from_name(const char *name)
                  {"award", CSV_KIND_AWARDS},
                  {"awards", CSV_KIND_AWARDS},
                  {"leaver", CSV_KIND_LEAVERS},
-                 {"leavers", CSV_KIND_LEAVERS}};
+                 {"leavers", CSV_KIND_LEAVERS},
+                 {"target", CSV_KIND_TARGETS},
+                 {"targets", CSV_KIND_TARGETS}};
     csv_kind_t found = CSV_KIND_NONE;
     const char *p = name;
 

@@ -2,7 +2,7 @@
  * into the proto3 JSON form of cohort.v1 Events, with libcsv.
  *
  * Contract:
- * - Seven kinds of file, one event body each. Columns are the proto3 JSON
+ * - Eight kinds of file, one event body each. Columns are the proto3 JSON
  *   field names (lowerCamelCase; the proto snake_case names also match, and
  *   so does any spelling that is equal ignoring case, '_', '-' and spaces,
  *   e.g. "Participant Ref"). Every kind has the columns agency and
@@ -22,10 +22,13 @@
  *                   pieceId, outcome, assessedOn
  *     awards        AwardMade: programmeId, cohortId, award, awardedOn
  *     leavers       LeaverRecorded: leftOn, reason
+ *     targets       WorkforceTarget: group, basisPoints; optional category,
+ *                   by (no participantRef: an agency's own target; a
+ *                   baseline, nested per category, has no CSV kind)
  * - The kind comes from the header (the column ethnicity, stage, sessionId,
- *   effectiveOn, outcome, awardedOn or leftOn) or else from the file name (a
+ *   effectiveOn, outcome, awardedOn, leftOn or basisPoints) or else from the file name (a
  *   word "participants", "enrolments"/"enrollments", "attendance",
- *   "promotions", "assessments", "awards" or "leavers", singular or
+ *   "promotions", "assessments", "awards", "leavers" or "targets", singular or
  *   plural, e.g. "2024-03-01_attendance.csv"). Name and header disagreeing
  *   is an error.
  * - The header must have every required column of its kind, no unknown
@@ -58,6 +61,7 @@ typedef enum {
     CSV_KIND_ASSESSMENTS, /* assessmentRecorded (issue 18) */
     CSV_KIND_AWARDS,      /* awardMade (issue 18) */
     CSV_KIND_LEAVERS,
+    CSV_KIND_TARGETS, /* workforceTarget (issue 18 §5): no participant */
 } csv_kind_t;
 
 /* Called once per data row with the row as an Event JSON object (borrowed:

@@ -184,6 +184,27 @@ int main(void)
     ok(strstr(err, "leftOn") != NULL, "says which: %s", err);
     json_decref(rows);
     rows = NULL;
+    /* ---- workforce targets (issue 18 section 5): no participant column ---- */
+    rc = import("agency,group,category,basisPoints,by\n"
+                "wm-police,aim_bme,staff_category_officer,1611,\n"
+                "wm-police,AIM_FEMALE,,3000,2012-03-31\n",
+                "targets.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, 0, "a targets file imports without participantRef: %s", err);
+    is_int(kind, CSV_KIND_TARGETS, "kind targets");
+    is_str(sget(json_array_get(rows, 0), "workforceTarget", "category"), "STAFF_CATEGORY_OFFICER",
+           "category upper-cased");
+    is_str(sget(json_array_get(rows, 0), "workforceTarget", "basisPoints"), "1611",
+           "basisPoints passed on");
+    ok(json_object_get(json_object_get(json_array_get(rows, 1), "workforceTarget"), "category") ==
+           NULL,
+       "an empty category is left out (the whole workforce)");
+    json_decref(rows);
+    rows = NULL;
+    rc = import("agency,group,by\nwm-police,AIM_BME,2012-03-31\n", "2009_targets.csv", &rows, &kind,
+                err, sizeof err);
+    is_int(rc, -EINVAL, "a targets file without basisPoints fails");
+    json_decref(rows);
+    rows = NULL;
 
     /* ---- bad files ---- */
     rc = import(
