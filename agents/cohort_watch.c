@@ -604,6 +604,71 @@ static void draw_reqs(FILE *o, const char *label, const json_t *list, const json
     fprintf(o, "\n");
 }
 
+/* A 0..1 ratio as a percentage to 2 decimals (workforce figures are
+ * published so: 16.11%); "-" when null or missing. */
+static const char *pct2(const json_t *v, char *buf, size_t n)
+{
+    if (!json_is_number(v))
+        return "-";
+    snprintf(buf, n, "%.2f%%", json_number_value(v) * 100.0);
+    return buf;
+}
+
+/* One baseline: "13506; OFFICER 8596 (AIM_BME 7.47%), ...; all AIM_BME 8.61%". */
+static void draw_baseline(FILE *o, const json_t *b)
+{
+    const char *k, *g;
+    json_t *c, *v;
+    char p[32];
+    const char *sep = "; ";
+    fprintf(o, "%lld", jint(b, "headcount"));
+    json_object_foreach((json_t *)json_object_get(b, "categories"), k, c)
+    {
+        const char *in = " (";
+        fprintf(o, "%s%s %lld", sep, k, jint(c, "headcount"));
+        sep = ", ";
+        json_object_foreach((json_t *)json_object_get(c, "groups"), g, v)
+        {
+            fprintf(o, "%s%s %s", in, g, pct2(json_object_get(v, "percent"), p, sizeof p));
+            in = ", ";
+        }
+        if (*in == ',')
+            fprintf(o, ")");
+    }
+    sep = "; all ";
+    json_object_foreach((json_t *)json_object_get(b, "all"), g, v)
+    {
+        fprintf(o, "%s%s %s", sep, g, pct2(json_object_get(v, "percent"), p, sizeof p));
+        sep = ", ";
+    }
+    fprintf(o, "\n");
+}
+
+/* The agencies' workforce baselines and targets (issue 18 section 5). */
+static void draw_workforce(FILE *o, const json_t *w)
+{
+    const char *id;
+    json_t *a, *t;
+    size_t i;
+    char p[2][32];
+    if (!json_is_object(w) || !jint(w, "baselines"))
+        return;
+    json_object_foreach((json_t *)json_object_get(w, "agencies"), id, a)
+    {
+        if (json_is_object(json_object_get(a, "baseline"))) {
+            fprintf(o, "  workforce %s (as at %s): ", id, jstr(a, "as_at", "?"));
+            draw_baseline(o, json_object_get(a, "baseline"));
+        }
+        json_array_foreach(json_object_get(a, "targets"), i, t) fprintf(
+            o, "    target %s %s %s%s%s (now %s)\n", jstr(t, "group", "?"),
+            jstr(t, "category", "?"), pct2(json_object_get(t, "percent"), p[0], sizeof p[0]),
+            json_is_string(json_object_get(t, "by")) ? " by " : "", jstr(t, "by", ""),
+            pct2(json_object_get(t, "workforce_percent"), p[1], sizeof p[1]));
+    }
+    fprintf(o, "  workforce overall (%lld agencies): ", jint(w, "baselines"));
+    draw_baseline(o, json_object_get(w, "overall"));
+}
+
 static void draw_programme(FILE *o, const json_t *d)
 {
     const json_t *cs = json_object_get(d, "cohorts"), *c, *rq = json_object_get(d, "requirements");
@@ -626,6 +691,7 @@ static void draw_programme(FILE *o, const json_t *d)
     draw_award(o, json_object_get(d, "award"));
     draw_reached(o, json_object_get(d, "funnel_reached"));
     draw_retention(o, json_object_get(d, "retention"), jget(d, "progression.after_completion"));
+    draw_workforce(o, json_object_get(d, "workforce"));
     if (json_is_object(pr)) {
         fprintf(o, "  progression: ");
         draw_kinds(o, "during", json_object_get(pr, "during"));
