@@ -1082,7 +1082,7 @@ static proj_t *test_examples(void)
     is_int(lines, 365, "step-forward.jsonl: 365 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
-    is_int(lines, 606, "leadership-in-partnership.jsonl: 606 lines");
+    is_int(lines, 616, "leadership-in-partnership.jsonl: 616 lines");
     diag("release cuts withheld while the examples were fed: %llu",
          (unsigned long long)proj_releases_withheld(p));
     c = doc(p, "cohort/step-forward/2009-1");
@@ -1151,6 +1151,22 @@ static proj_t *test_examples(void)
     is_int(I(c, "award.awarded"), 0, "LiP: no award in the first 9 months");
     is_int(I(c, "award.passed_all"), 0, "LiP: nobody has passed everything yet");
     diag("LiP on track for the award: %lld of 24", I(c, "award.on_track"));
+    /* examples/README.md: four plans, five reviews, one board decision */
+    is_int(I(c, "plans.with_plan"), 4, "LiP: 4 plans agreed");
+    is_int(I(c, "plans.reviews"), 5, "LiP: 5 reviews");
+    is_int(I(c, "plans.concerns"), 1, "LiP: 1 last review with concerns");
+    is_int(I(c, "plans.overdue_reviews"), 1, "LiP: 1 review overdue (due 2010-01-11)");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_EXTENSION"), 1, "LiP: 1 extension");
+    is_int(I(c, "plans.board_decisions.by_reason.BOARD_REASON_ASSESSMENT"), 1,
+           "LiP: for assessment");
+    json_decref(c);
+    c = doc(p, "agency/leics-police/leadership-in-partnership/2009-1");
+    ok(TRUE_(c, "people.ref=p1:d4m43hpso2lpomphgbgqm3ocxuior7ea.plan.review_overdue"),
+       "LiP: leics-police sees its overdue review");
+    json_decref(c);
+    c = doc(p, "agency/leics-cc/leadership-in-partnership/2009-1");
+    is_str(STR(c, "people.ref=p1:mipezjyltarcvvdjm5cwmzmgzlnqo5dn.plan.last_review_outcome"),
+           "REVIEW_CONCERNS", "LiP: leics-cc sees its person's concerns");
     json_decref(c);
     c = doc(p, "programme/leadership-in-partnership");
     is_str(STR(c, "requirements.participants.kind=DISSERTATION.unit"), "UNIT_SUBMISSIONS",
