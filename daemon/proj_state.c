@@ -433,7 +433,7 @@ static int load_plan(enr_t *e, json_t *o)
         e->decisions[k][r] = (long)c;
     }
     if (json_is_null(pl))
-        return *on ? -EINVAL : 0; /* a review needs a plan */
+        return *on || *due ? -EINVAL : 0; /* a review or a due date needs a plan */
     const char *agreed = gs(pl, "agreed_on");
     json_t *obj = json_object_get(pl, "objectives"), *opt = json_object_get(pl, "options");
     char *objs[VALIDATE_MAX_OBJECTIVES];

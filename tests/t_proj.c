@@ -2126,7 +2126,7 @@ static void test_plans(void)
     enrol(p, "ag-a", "p2", "tp", "c1");
     enrol(p, "ag-b", "p3", "tp", "c1");
     stage(p, "ag-a", "p4", "tp", "c1", "APPLIED");
-    (void)dirty(p);
+    free(dirty(p));
 
     /* refusals */
     is_int(plan_at(p, "ag-b", "p1", "2009-05-01T09:00:00Z", "2009-05-01", "2009-06-01",
@@ -2169,7 +2169,7 @@ static void test_plans(void)
     is_int(I(c, "plans.with_plan"), 3, "3 with a plan");
     is_int(I(c, "plans.overdue_reviews"), 0, "none overdue on 2009-05-01");
     json_decref(c);
-    (void)dirty(p);
+    free(dirty(p));
 
     /* reviews on 2009-05-28: p1 concerns (next 2009-07-15), p3 on track (none due) */
     is_int(review_at(p, "ag-a", "p1", "2009-05-28T09:00:00Z", "2009-05-28", "\"REVIEW_CONCERNS\"",
@@ -2178,7 +2178,7 @@ static void test_plans(void)
     is_int(
         review_at(p, "ag-b", "p3", "2009-05-28T09:00:00Z", "2009-05-28", "\"REVIEW_ON_TRACK\"", ""),
         OK, "p3 reviewed: on track, no next review");
-    (void)dirty(p);
+    free(dirty(p));
     /* the log clock passes p2's 2009-06-15: p2 becomes overdue */
     is_int(person(p, "ag-b", "p9", "PARTICIPANT"), OK, "an event on 2009-01-03: no new day");
     is_dirty(p, "", "nothing falls due");
