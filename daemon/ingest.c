@@ -370,6 +370,8 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
     const char *prog = owned_by_board(ev);
     if (e->code == 0 && who && auth_may_submit(who, ev->agency, prog != NULL, &denied) < 0) {
         e->code = COHORT__V1__REJECT_CODE__REJECT_UNAUTHORISED;
+        if (ev->body_case == COHORT__V1__EVENT__BODY_BOARD_DECISION && prog)
+            denied = "a board decision needs a coordinator or board key owning the programme";
         snprintf(why, sizeof why, "%s", denied);
         self->st.unauthorised++;
     }

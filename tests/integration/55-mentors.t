@@ -229,7 +229,9 @@ my $removal = ev('wmcjb', boardDecision => { participantAgency => 'wm-police',
     participantRef => pref('wmp-2'), programmeId => $P, cohortId => 'c1',
     decidedOn => '2009-06-01', decision => 'BOARD_REMOVAL', reason => 'BOARD_REASON_PLAN_NOT_MET' });
 at($removal, '2009-06-01T12:00:00Z');
-is(results(send_as('wmp', $removal)), 'REJECTED:REJECT_UNAUTHORISED', 'an agent key sends no board decision');
+$r = send_as('wmp', $removal);
+is(results($r), 'REJECTED:REJECT_UNAUTHORISED', 'an agent key sends no board decision');
+like($r->[0]{reason} // '', qr/board decision needs a coordinator or board key/, '  and the reason says so');
 is(results(send_as('coord2', $removal)), 'REJECTED:REJECT_UNAUTHORISED',
    "a coordinator of another programme cannot decide about this programme's cohort");
 is(results(send_as('coord', $removal)), 'ACCEPTED', "the programme's coordinator removes wmp-2");
