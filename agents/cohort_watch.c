@@ -554,6 +554,41 @@ static void draw_award(FILE *o, const json_t *a)
             jint(a, "failed"), jint(a, "awarded"));
 }
 
+/* The plan, review and board-decision counts (issue 18 section 3), when
+ * there is any: "plans: 4 agreed, 5 reviews, 1 with concerns, 1 review
+ * overdue; board decisions: 1 BOARD_EXTENSION (1 BOARD_REASON_ASSESSMENT)". */
+static void draw_plans(FILE *o, const json_t *pl)
+{
+    const json_t *bk = jget(pl, "board_decisions.by_decision"),
+                 *br = jget(pl, "board_decisions.by_reason"), *v;
+    const char *k;
+    long long nd = 0;
+    json_object_foreach((json_t *)bk, k, v) nd += json_integer_value(v);
+    if (!json_is_object(pl) || (jint(pl, "with_plan") <= 0 && nd <= 0))
+        return;
+    fprintf(o, "  plans: %lld agreed, %lld reviews, %lld with concerns, %lld review(s) overdue",
+            jint(pl, "with_plan"), jint(pl, "reviews"), jint(pl, "concerns"),
+            jint(pl, "overdue_reviews"));
+    if (nd > 0) {
+        int first = 1;
+        fprintf(o, "; board decisions:");
+        json_object_foreach((json_t *)bk, k, v) if (json_integer_value(v) > 0)
+        {
+            fprintf(o, "%s %lld %s", first ? "" : ",", (long long)json_integer_value(v), k);
+            first = 0;
+        }
+        first = 1;
+        fprintf(o, " (");
+        json_object_foreach((json_t *)br, k, v) if (json_integer_value(v) > 0)
+        {
+            fprintf(o, "%s%lld %s", first ? "" : ", ", (long long)json_integer_value(v), k);
+            first = 0;
+        }
+        fprintf(o, ")");
+    }
+    fprintf(o, "\n");
+}
+
 static void draw_cohort(FILE *o, const json_t *d)
 {
     const json_t *ags = json_object_get(d, "agencies"), *a;
@@ -574,6 +609,7 @@ static void draw_cohort(FILE *o, const json_t *d)
                 cell(jget(d, "mentoring.assignments"), b1, sizeof b1),
                 cell(jget(d, "mentoring.mentored"), b2, sizeof b2));
     draw_award(o, json_object_get(d, "award"));
+    draw_plans(o, json_object_get(d, "plans"));
     draw_progression(o, json_object_get(d, "progression"));
     draw_retention(o, json_object_get(d, "retention"), jget(d, "progression.after_completion"));
     draw_representation(o, json_object_get(d, "representation"), "");
@@ -689,6 +725,7 @@ static void draw_programme(FILE *o, const json_t *d)
     draw_filled(o, d);
     draw_funnel(o, json_object_get(d, "funnel"));
     draw_award(o, json_object_get(d, "award"));
+    draw_plans(o, json_object_get(d, "plans"));
     draw_reached(o, json_object_get(d, "funnel_reached"));
     draw_retention(o, json_object_get(d, "retention"), jget(d, "progression.after_completion"));
     draw_workforce(o, json_object_get(d, "workforce"));
@@ -705,7 +742,7 @@ static void draw_programme(FILE *o, const json_t *d)
 static void draw_agency(FILE *o, const json_t *d)
 {
     const json_t *people = json_object_get(d, "people"), *p;
-    size_t i, risk = 0;
+    size_t i, risk = 0, concerns = 0, overdue = 0;
     char b1[32], b2[32], b3[32];
 
     fprintf(o, "  agency %s, programme %s, cohort %s: %zu people\n", jstr(d, "agency", "?"),
@@ -722,11 +759,17 @@ static void draw_agency(FILE *o, const json_t *d)
                  cell(json_object_get(p, "credited_minutes"), b2, sizeof b2),
                  cell(json_object_get(p, "expected_minutes"), b3, sizeof b3));
         risk += json_is_true(json_object_get(p, "at_risk"));
+        concerns +=
+            strcmp(jstr(jget(p, "plan"), "last_review_outcome", ""), "REVIEW_CONCERNS") == 0;
+        overdue += json_is_true(jget(p, "plan.review_overdue"));
         fprintf(o, "    %-12s  %-11s  %-22s  %10s  %17s  %s\n", ref, jstr(p, "role", "?"),
                 jstr(p, "stage", "?"), pct(json_object_get(p, "completion"), b1, sizeof b1), ce,
                 json_is_true(json_object_get(p, "at_risk")) ? "AT RISK" : "");
     }
     fprintf(o, "    %zu at risk\n", risk);
+    if (concerns || overdue)
+        fprintf(o, "    plans: %zu whose last review raised concerns, %zu review(s) overdue\n",
+                concerns, overdue);
 }
 
 /* A dated release of a cohort's or a programme's breakdowns. */

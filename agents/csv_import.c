@@ -88,6 +88,25 @@ static const kind_info_t KINDS[] = {
      "workforce_target",
      &cohort__v1__workforce_target__descriptor,
      {"group", "basis_points"}},
+    {CSV_KIND_PLANS,
+     "plans",
+     "reviewon",
+     "plan_agreed",
+     &cohort__v1__plan_agreed__descriptor,
+     {"participant_ref", "programme_id", "cohort_id", "agreed_on", "review_on"}},
+    {CSV_KIND_REVIEWS,
+     "reviews",
+     "reviewedon",
+     "review_recorded",
+     &cohort__v1__review_recorded__descriptor,
+     {"participant_ref", "programme_id", "cohort_id", "reviewed_on", "outcome"}},
+    {CSV_KIND_DECISIONS,
+     "decisions",
+     "decidedon",
+     "board_decision",
+     &cohort__v1__board_decision__descriptor,
+     {"participant_agency", "participant_ref", "programme_id", "cohort_id", "decided_on",
+      "decision", "reason"}},
 };
 #define NKINDS (sizeof KINDS / sizeof KINDS[0])
 
@@ -193,7 +212,13 @@ static const kind_info_t *kind_from_name(const char *name)
                  {"leaver", CSV_KIND_LEAVERS},
                  {"leavers", CSV_KIND_LEAVERS},
                  {"target", CSV_KIND_TARGETS},
-                 {"targets", CSV_KIND_TARGETS}};
+                 {"targets", CSV_KIND_TARGETS},
+                 {"plan", CSV_KIND_PLANS},
+                 {"plans", CSV_KIND_PLANS},
+                 {"review", CSV_KIND_REVIEWS},
+                 {"reviews", CSV_KIND_REVIEWS},
+                 {"decision", CSV_KIND_DECISIONS},
+                 {"decisions", CSV_KIND_DECISIONS}};
     csv_kind_t found = CSV_KIND_NONE;
     const char *p = name;
 
@@ -248,6 +273,14 @@ static void header(ctx_t *c)
         for (size_t i = 0; i < NKINDS; i++) {
             if (strcmp(n, KINDS[i].marker) != 0)
                 continue;
+            /* a reviews file has an outcome column too (the assessments
+             * marker): reviewedOn says reviews */
+            if (by_head && by_head->kind == CSV_KIND_REVIEWS &&
+                KINDS[i].kind == CSV_KIND_ASSESSMENTS)
+                continue;
+            if (by_head && by_head->kind == CSV_KIND_ASSESSMENTS &&
+                KINDS[i].kind == CSV_KIND_REVIEWS)
+                by_head = NULL;
             if (by_head && by_head != &KINDS[i]) {
                 fail(c, "header: has columns of both a %s and a %s file", by_head->name,
                      KINDS[i].name);
@@ -282,13 +315,19 @@ static void header(ctx_t *c)
         if (!col->f) {
             col->top = 0;
             col->f = field_by_norm(c->ki->desc, n);
-            if (!col->f && strcmp(n, "staffnumber") == 0) {
+            /* a board's decisions name another agency's person: by
+             * participantRef only (the board holds no agency's secret) */
+            if (!col->f && strcmp(n, "staffnumber") == 0 && c->ki->kind != CSV_KIND_DECISIONS) {
                 /* the agent replaces it by the ref (intake.h, pseudonym.h) */
                 col->f = field_by_norm(c->ki->desc, "participantref");
                 col->staff = 1;
             }
         }
-        if (!col->f || col->f->label == PROTOBUF_C_LABEL_REPEATED ||
+        /* a repeated string or enum is one cell, its values separated by ';' */
+        if (!col->f ||
+            (col->f->label == PROTOBUF_C_LABEL_REPEATED &&
+             (col->top ||
+              (col->f->type != PROTOBUF_C_TYPE_STRING && col->f->type != PROTOBUF_C_TYPE_ENUM))) ||
             col->f->type == PROTOBUF_C_TYPE_MESSAGE ||
             (col->f->type == PROTOBUF_C_TYPE_BYTES && !col->top)) {
             fail(c, "header: column %zu ('%s') is not a field of a %s file", k + 1,
@@ -341,6 +380,26 @@ static int bool_word(const char *s)
     return -1;
 }
 
+/* A repeated field's cell: the values between ';', trimmed, empty ones
+ * skipped, as a JSON array of strings; NULL if one is not UTF-8 (or no
+ * memory). */
+static json_t *list_cell(const char *v)
+{
+    json_t *a = json_array();
+    while (a && *v) {
+        const char *e = strchr(v, ';'), *b = v;
+        size_t n = e ? (size_t)(e - v) : strlen(v);
+        v += n + (e ? 1 : 0);
+        while (n > 0 && (*b == ' ' || *b == '\t'))
+            b++, n--;
+        while (n > 0 && (b[n - 1] == ' ' || b[n - 1] == '\t'))
+            n--;
+        if (n && json_array_append_new(a, json_stringn(b, n)) != 0)
+            return json_decref(a), NULL;
+    }
+    return a;
+}
+
 static void data_row(ctx_t *c)
 {
     json_t *top = NULL, *body = NULL;
@@ -363,7 +422,9 @@ static void data_row(ctx_t *c)
             for (char *p = v; *p; p++)
                 *p = (char)toupper((unsigned char)*p);
         }
-        if (col->f->type == PROTOBUF_C_TYPE_BOOL && bool_word(v) >= 0)
+        if (col->f->label == PROTOBUF_C_LABEL_REPEATED)
+            j = list_cell(v);
+        else if (col->f->type == PROTOBUF_C_TYPE_BOOL && bool_word(v) >= 0)
             j = json_boolean(bool_word(v));
         else
             j = json_stringn(v, c->lens[k]);

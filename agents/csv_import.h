@@ -61,7 +61,10 @@ typedef enum {
     CSV_KIND_ASSESSMENTS, /* assessmentRecorded (issue 18) */
     CSV_KIND_AWARDS,      /* awardMade (issue 18) */
     CSV_KIND_LEAVERS,
-    CSV_KIND_TARGETS, /* workforceTarget (issue 18 §5): no participant */
+    CSV_KIND_TARGETS,   /* workforceTarget (issue 18 §5): no participant */
+    CSV_KIND_PLANS,     /* planAgreed (issue 18 section 3); objectives and options: ';' lists */
+    CSV_KIND_REVIEWS,   /* reviewRecorded */
+    CSV_KIND_DECISIONS, /* boardDecision: participantRef only, never staffNumber */
 } csv_kind_t;
 
 /* Called once per data row with the row as an Event JSON object (borrowed:

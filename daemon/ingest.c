@@ -336,6 +336,16 @@ static const char *definition_of(const Cohort__V1__Event *ev)
     return NULL;
 }
 
+/* The programme whose owner alone may send ev: a definition's, or a
+ * BoardDecision's (a board's act, sent with a coordinator or board key that
+ * owns the programme, like a definition); NULL for any other event. */
+static const char *owned_by_board(const Cohort__V1__Event *ev)
+{
+    if (ev->body_case == COHORT__V1__EVENT__BODY_BOARD_DECISION && ev->board_decision)
+        return ev->board_decision->programme_id ? ev->board_decision->programme_id : "";
+    return definition_of(ev);
+}
+
 /* Adds one decoded, validated-or-refused event to batch p. raw holds the
  * event's bytes as sent, or NULL to re-encode it. */
 static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
@@ -357,9 +367,11 @@ static int add_event(ingest_t *self, pend_t *p, const Cohort__V1__Event *ev,
     e->id_len = (uint32_t)idlen;
     e->item = -1;
     e->code = validate_event_form(ev, now, self->ref_form, why, sizeof why);
-    const char *prog = definition_of(ev);
+    const char *prog = owned_by_board(ev);
     if (e->code == 0 && who && auth_may_submit(who, ev->agency, prog != NULL, &denied) < 0) {
         e->code = COHORT__V1__REJECT_CODE__REJECT_UNAUTHORISED;
+        if (ev->body_case == COHORT__V1__EVENT__BODY_BOARD_DECISION && prog)
+            denied = "a board decision needs a coordinator or board key owning the programme";
         snprintf(why, sizeof why, "%s", denied);
         self->st.unauthorised++;
     }

@@ -310,7 +310,46 @@ void projx_enr_free(enr_t *e)
         free(e->marks[i].piece);
     free(e->marks);
     free(e->award);
+    projx_plan_clear(e);
     free(e);
+}
+
+void projx_plan_clear(enr_t *e)
+{
+    for (size_t i = 0; i < e->n_objectives; i++)
+        free(e->objectives[i]);
+    free(e->objectives);
+    free(e->options);
+    e->objectives = NULL;
+    e->options = NULL;
+    e->n_objectives = e->n_options = 0;
+}
+
+int projx_plan_set(enr_t *e, const char *on, char *const *objs, size_t nobj, const int *opts,
+                   size_t nopt)
+{
+    char **o = nobj ? calloc(nobj, sizeof *o) : NULL;
+    int *p = nopt ? malloc(nopt * sizeof *p) : NULL;
+    if ((nobj && !o) || (nopt && !p))
+        goto fail;
+    for (size_t i = 0; i < nobj; i++)
+        if (!(o[i] = projx_dup(objs[i])))
+            goto fail;
+    if (nopt)
+        memcpy(p, opts, nopt * sizeof *p);
+    projx_plan_clear(e);
+    e->objectives = o;
+    e->n_objectives = nobj;
+    e->options = p;
+    e->n_options = nopt;
+    projx_day_copy(e->plan_on, on);
+    return 0;
+fail:
+    for (size_t i = 0; o && i < nobj; i++)
+        free(o[i]);
+    free(o);
+    free(p);
+    return -ENOMEM;
 }
 
 static void cohort_free(cohort_t *c)
@@ -602,6 +641,27 @@ void proj_destroy(proj_t **self_p)
     *self_p = NULL;
 }
 
+/* The log clock moves from day d0 to d1 (> d0): the topics of cohorts with
+ * a review falling due in between (review_due in [d0, d1): overdue from
+ * d1, not at d0) may change (plans.overdue_reviews, review_overdue). */
+static void mark_overdue(proj_t *self, long d0, long d1)
+{
+    char a[11], b[11];
+    cohort_t *c, *ctmp;
+    projx_days_date(d0, a);
+    projx_days_date(d1, b);
+    HASH_ITER(hh, self->cohorts, c, ctmp)
+    {
+        enr_t *e, *etmp, *head = c->enrs;
+        HASH_ITER(hh, head, e, etmp)
+        if (e->stage == STG(ENROLLED) && e->review_due[0] && strcmp(e->review_due, a) >= 0 &&
+            strcmp(e->review_due, b) < 0) {
+            projx_mark_cohort(c, 0);
+            projx_mark_ag(c, e->who->agency);
+        }
+    }
+}
+
 int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *reason, size_t len)
 {
     why_t w = {reason, reason ? len : 0};
@@ -623,6 +683,8 @@ int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *re
     if ((rc = projx_dispatch(self, ev, &w, 0)) != 0)
         return rc;
     self->seq = seq;
+    if (self->as_of > 0 && projx_day_of(ev->occurred_at) > projx_day_of(self->as_of))
+        mark_overdue(self, projx_day_of(self->as_of), projx_day_of(ev->occurred_at));
     if (ev->occurred_at > self->as_of)
         self->as_of = ev->occurred_at;
     if (ev->body_case == COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED) {

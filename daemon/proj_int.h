@@ -36,16 +36,20 @@ typedef Cohort__V1__RejectCode code_t;
 #define R(x) COHORT__V1__REJECT_CODE__REJECT_##x
 #define STG(x) COHORT__V1__ENROLMENT_STAGE__##x
 
-#define KEYLEN 512 /* composite keys and topics; ids are at most 64, refs 128 */
-#define N_KIND 14  /* ComponentKind 1..13 */
-#define N_STAGE 12 /* EnrolmentStage 1..11 */
-#define N_PKIND 7  /* ProgressionKind 1..6 */
-#define N_GROUP 6  /* ethnic groups */
-#define N_LEAVER 8 /* LeaverReason 1..7 */
-#define N_STAFF 5  /* StaffCategory 1..4; [0]: all staff (targets only) */
-#define N_AIM 5    /* AimGroup 1..4 */
-#define G_PART 0   /* requirement group: participants */
-#define G_MENT 1   /* requirement group: mentors and coaches */
+#define KEYLEN 512  /* composite keys and topics; ids are at most 64, refs 128 */
+#define N_KIND 14   /* ComponentKind 1..13 */
+#define N_STAGE 12  /* EnrolmentStage 1..11 */
+#define N_PKIND 7   /* ProgressionKind 1..6 */
+#define N_GROUP 6   /* ethnic groups */
+#define N_LEAVER 8  /* LeaverReason 1..7 */
+#define N_STAFF 5   /* StaffCategory 1..4; [0]: all staff (targets only) */
+#define N_AIM 5     /* AimGroup 1..4 */
+#define N_POPT 8    /* PlanOption 1..7 */
+#define N_REVIEW 4  /* ReviewOutcome 1..3 */
+#define N_BKIND 5   /* BoardDecisionKind 1..4 */
+#define N_BREASON 7 /* BoardReason 1..6 */
+#define G_PART 0    /* requirement group: participants */
+#define G_MENT 1    /* requirement group: mentors and coaches */
 #define DUMP_FLAGS PROJ_DUMP_FLAGS
 
 /* ------------------------------------------------------------ types --- */
@@ -173,7 +177,18 @@ typedef struct {
     size_t cap_marks;     /* allocated */
     char *award;          /* the latest AwardMade's award, NULL if none */
     char awarded_on[11];  /* its awarded_on, "" if none */
-    UT_hash_handle hh;    /* in cohort_t.enrs */
+    char plan_on[11];     /* the latest PlanAgreed's agreed_on, "" if none */
+    char **objectives;    /* its objectives (ids), n_objectives of them */
+    size_t n_objectives;  /* at most VALIDATE_MAX_OBJECTIVES */
+    int *options;         /* its PlanOptions, n_options of them */
+    size_t n_options;     /* at most VALIDATE_MAX_OPTIONS */
+    char review_due[11];  /* the next review's due date: the plan's review_on, then the
+                           * latest review's next_review_on; "" if none due */
+    char reviewed_on[11]; /* the latest review's date, "" if none */
+    int review_outcome;   /* its ReviewOutcome, 0 if none */
+    long n_reviews;       /* reviews applied */
+    long decisions[N_BKIND][N_BREASON]; /* board decisions applied, by kind and reason */
+    UT_hash_handle hh;                  /* in cohort_t.enrs */
 } enr_t;
 
 /* A cohort of a programme. */
@@ -352,6 +367,15 @@ int projx_mentors_reserve(enr_t *e);
 
 /* Room for one more assessment result in e: 0 or -ENOMEM (e unchanged). */
 int projx_marks_reserve(enr_t *e);
+
+/* Frees e's plan objectives and options (plan_on and the review fields
+ * stay). */
+void projx_plan_clear(enr_t *e);
+
+/* Replaces e's plan: agreed on `on`, objectives copied, options copied.
+ * 0, or -ENOMEM with e unchanged. */
+int projx_plan_set(enr_t *e, const char *on, char *const *objs, size_t nobj, const int *opts,
+                   size_t nopt);
 
 /* The pieces of kind whose latest result in e is ASSESSMENT_PASS. */
 long projx_passed(const enr_t *e, int kind);

@@ -887,8 +887,69 @@ static json_t *workforce_json(const proj_t *self, cohort_t *const *cs, size_t n)
     return o;
 }
 
+/* Whether e's next review is overdue by the log clock's date `today`:
+ * still ENROLLED, a review due, and the due date passed. */
+static int review_overdue(const enr_t *e, const char *today)
+{
+    return e->stage == STG(ENROLLED) && e->review_due[0] && strcmp(e->review_due, today) < 0;
+}
+
+/* The plan and review counts of a set of enrolments (docs/status.md,
+ * "plans"): no person, no breakdown (like at_risk). */
+typedef struct {
+    long with_plan;                     /* ENROLLED or COMPLETED, a plan agreed */
+    long reviews;                       /* reviews recorded */
+    long concerns;                      /* ENROLLED, the latest review CONCERNS */
+    long overdue;                       /* review_overdue */
+    long decisions[N_BKIND][N_BREASON]; /* board decisions, by kind and reason */
+} plans_t;
+
+static void plans_count(const enr_t *e, const char *today, plans_t *t)
+{
+    t->with_plan += projx_enrolled(e) && e->plan_on[0];
+    t->reviews += e->n_reviews;
+    t->concerns += e->stage == STG(ENROLLED) &&
+                   e->review_outcome == COHORT__V1__REVIEW_OUTCOME__REVIEW_CONCERNS;
+    t->overdue += review_overdue(e, today);
+    for (int k = 1; k < N_BKIND; k++)
+        for (int r = 1; r < N_BREASON; r++)
+            t->decisions[k][r] += e->decisions[k][r];
+}
+
+static json_t *plans_json(const plans_t *t)
+{
+    json_t *o = json_object(), *bk = json_object(), *br = json_object();
+    int err = !o || !bk || !br;
+    for (int k = 1; k < N_BKIND; k++) {
+        long n = 0;
+        for (int r = 1; r < N_BREASON; r++)
+            n += t->decisions[k][r];
+        err |= json_object_set_new(bk, projx_ename(&cohort__v1__board_decision_kind__descriptor, k),
+                                   json_integer(n));
+    }
+    for (int r = 1; r < N_BREASON; r++) {
+        long n = 0;
+        for (int k = 1; k < N_BKIND; k++)
+            n += t->decisions[k][r];
+        err |= json_object_set_new(br, projx_ename(&cohort__v1__board_reason__descriptor, r),
+                                   json_integer(n));
+    }
+    err |= json_object_set_new(o, "with_plan", json_integer(t->with_plan));
+    err |= json_object_set_new(o, "reviews", json_integer(t->reviews));
+    err |= json_object_set_new(o, "concerns", json_integer(t->concerns));
+    err |= json_object_set_new(o, "overdue_reviews", json_integer(t->overdue));
+    err |= json_object_set_new(o, "board_decisions",
+                               json_pack("{s:o, s:o}", "by_decision", bk, "by_reason", br));
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
 static char *render_programme(const proj_t *self, const prog_t *p)
 {
+    plans_t pl = {0};
+    char today[11];
+    projx_date_of_us(self->as_of, today);
     json_t *doc = json_object(), *req = json_object(), *aims = json_array(), *ids = json_array();
     cohort_t **cs = NULL;
     size_t n = 0;
@@ -913,6 +974,8 @@ static char *render_programme(const proj_t *self, const prog_t *p)
             assess_t a;
             assess(self, cs[i], e, held, &a);
             award_count(&a, e, &p->def, &aw);
+            if (projx_is_participant(e->who))
+                plans_count(e, today, &pl);
         }
         places += cs[i]->def.places;
         err |= json_array_append_new(ids, json_string(cs[i]->id));
@@ -959,6 +1022,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     err |= json_object_set_new(doc, "progression", prog_o);
     err |= json_object_set_new(doc, "award", awards_json(&aw, assessed_of(&p->def, G_PART)));
     err |= json_object_set_new(doc, "retention", retention_json(&asum));
+    err |= json_object_set_new(doc, "plans", plans_json(&pl));
     free(cs);
     if (err)
         return json_decref(doc), NULL;
@@ -993,12 +1057,17 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     cohort_t *one = (cohort_t *)c;
     pstat_t ps = {0};
     after_t af = {0};
+    plans_t pl = {0};
+    char today[11];
     int err = held_sessions(c, held) || projx_enrs_of(c, &es, &ne) || progression(c, &ps) ||
               after_stats(c, &af);
+    projx_date_of_us(self->as_of, today);
     for (size_t i = 0; !err && i < ne; i++) {
         assess_t a;
         int g = projx_grp(es[i]->who->d.role);
         assess(self, c, es[i], held, &a);
+        if (g == G_PART)
+            plans_count(es[i], today, &pl);
         assigned += (long)es[i]->n_mentors;
         with_mentor += es[i]->n_mentors > 0;
         award_count(&a, es[i], &c->prog->def, &aw);
@@ -1036,6 +1105,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     err |= json_object_set_new(ment, "mentored", json_integer(with_mentor));
     err |= json_object_set_new(doc, "mentoring", ment);
     err |= json_object_set_new(doc, "award", awards_json(&aw, assessed_of(&c->prog->def, G_PART)));
+    err |= json_object_set_new(doc, "plans", plans_json(&pl));
     free(es);
     free(ps.days);
     free(af.days);
@@ -1082,6 +1152,38 @@ static json_t *marks_json(const enr_t *e)
     if (err)
         return json_decref(l), NULL;
     return l;
+}
+
+/* e's plan and reviews for its agency's topic (docs/status.md, "plan"):
+ * null if no plan was agreed. */
+static json_t *plan_json(const proj_t *self, const enr_t *e)
+{
+    json_t *o, *obj = json_array(), *opt = json_array();
+    char today[11];
+    int err = !obj || !opt;
+    if (!e->plan_on[0]) {
+        json_decref(obj);
+        json_decref(opt);
+        return json_null();
+    }
+    projx_date_of_us(self->as_of, today);
+    for (size_t i = 0; i < e->n_objectives; i++)
+        err |= json_array_append_new(obj, json_string(e->objectives[i]));
+    for (size_t i = 0; i < e->n_options; i++)
+        err |= json_array_append_new(
+            opt, json_string(projx_ename(&cohort__v1__plan_option__descriptor, e->options[i])));
+    o = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "agreed_on", e->plan_on, "objectives", obj,
+        "options", opt, "review_due", e->review_due[0] ? json_string(e->review_due) : json_null(),
+        "last_review_on", e->reviewed_on[0] ? json_string(e->reviewed_on) : json_null(),
+        "last_review_outcome",
+        e->review_outcome
+            ? json_string(projx_ename(&cohort__v1__review_outcome__descriptor, e->review_outcome))
+            : json_null(),
+        "reviews", (json_int_t)e->n_reviews, "review_overdue", review_overdue(e, today));
+    if (err || !o)
+        return json_decref(o), NULL;
+    return o;
 }
 
 static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *es, size_t ne,
@@ -1152,6 +1254,7 @@ static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *
         e->who->left_reason
             ? json_string(projx_ename(&cohort__v1__leaver_reason__descriptor, e->who->left_reason))
             : json_null());
+    err |= json_object_set_new(o, "plan", plan_json(self, e));
     if (err)
         return json_decref(o), NULL;
     return o;

@@ -693,6 +693,106 @@ static int on_target(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     return 0;
 }
 
+/* PlanAgreed: about an enrolled participant of the sending agency. A later
+ * plan replaces the earlier (objectives, options, agreed_on) and sets the
+ * next review's due date to its review_on. */
+static int on_plan(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__PlanAgreed *b = ev->plan_agreed;
+    cohort_t *c;
+    enr_t *e;
+    int opts[VALIDATE_MAX_OPTIONS];
+    int rc =
+        enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
+    if (rc)
+        return rc;
+    if (b->n_objectives > VALIDATE_MAX_OBJECTIVES || b->n_options > VALIDATE_MAX_OPTIONS)
+        return projx_fail(w, R(TOO_LONG), "too many objectives or options");
+    for (size_t i = 0; i < b->n_options; i++) {
+        if (b->options[i] < 1 || b->options[i] >= N_POPT)
+            return projx_fail(w, R(BAD_ENUM), "options[] is unknown");
+        opts[i] = (int)b->options[i];
+    }
+    for (size_t i = 0; i < b->n_objectives; i++)
+        if (strlen(projx_S(b->objectives[i])) > VALIDATE_MAX_ID)
+            return projx_fail(w, R(BAD_VALUE), "objectives[] is too long");
+    if (dry)
+        return 0;
+    if (projx_plan_set(e, b->agreed_on, b->objectives, b->n_objectives, opts, b->n_options))
+        return -ENOMEM;
+    projx_day_copy(e->review_due, b->review_on);
+    projx_mark_cohort(c, 0);
+    projx_mark_ag(c, ev->agency);
+    return 0;
+}
+
+/* ReviewRecorded: needs a plan, on or after its agreed_on; the next review
+ * is due by next_review_on, or none if it is empty. */
+static int on_review(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__ReviewRecorded *b = ev->review_recorded;
+    cohort_t *c;
+    enr_t *e;
+    int rc =
+        enrolled_target(self, ev, b->programme_id, b->cohort_id, b->participant_ref, w, &c, &e);
+    if (rc)
+        return rc;
+    if (b->outcome < 1 || b->outcome >= N_REVIEW)
+        return projx_fail(w, R(BAD_ENUM), "outcome is unknown");
+    if (!e->plan_on[0])
+        return projx_fail(w, R(BAD_TRANSITION), "a review needs an agreed plan (PlanAgreed)");
+    if (strcmp(projx_S(b->reviewed_on), e->plan_on) < 0)
+        return projx_fail(w, R(BAD_VALUE), "reviewed_on is before the plan's agreed_on");
+    if (dry)
+        return 0;
+    projx_day_copy(e->reviewed_on, b->reviewed_on);
+    e->review_outcome = b->outcome;
+    e->n_reviews++;
+    projx_day_copy(e->review_due, projx_S(b->next_review_on));
+    projx_mark_cohort(c, 0);
+    projx_mark_ag(c, ev->agency);
+    return 0;
+}
+
+/* BoardDecision: sent with a key owning the programme (ingest checks it at
+ * write time; the log replays without keys), about an enrolled person of
+ * participant_agency. BOARD_REMOVAL needs the enrolment ENROLLED and moves
+ * it to REMOVED_BY_BOARD, as EnrolmentChanged to that stage does. */
+static int on_decision(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
+{
+    const Cohort__V1__BoardDecision *b = ev->board_decision;
+    prog_t *p = projx_prog_get(self, b->programme_id);
+    cohort_t *c = p ? projx_cohort_get(self, b->programme_id, b->cohort_id) : NULL;
+    person_t *x = projx_person_get(self, b->participant_agency, b->participant_ref);
+    enr_t *e;
+    int removal = b->decision == COHORT__V1__BOARD_DECISION_KIND__BOARD_REMOVAL;
+    if (!p)
+        return projx_fail(w, R(UNKNOWN_PROGRAMME), "programme is not defined");
+    if (!c)
+        return projx_fail(w, R(UNKNOWN_COHORT), "cohort is not open");
+    if (!x)
+        return projx_fail(w, R(UNKNOWN_PARTICIPANT),
+                          "participant is not registered with participant_agency");
+    e = projx_enr_get(c, x);
+    if (!e || !projx_enrolled(e))
+        return projx_fail(w, R(NOT_ENROLLED), "participant is not enrolled in this cohort");
+    if (b->decision < 1 || b->decision >= N_BKIND)
+        return projx_fail(w, R(BAD_ENUM), "decision is unknown");
+    if (b->reason < 1 || b->reason >= N_BREASON)
+        return projx_fail(w, R(BAD_ENUM), "reason is unknown");
+    if (removal && e->stage != STG(ENROLLED))
+        return projx_fail(w, R(BAD_TRANSITION), "cannot go from %s to %s", STAGE_NAME(e->stage),
+                          STAGE_NAME(STG(REMOVED_BY_BOARD)));
+    if (dry)
+        return 0;
+    e->decisions[b->decision][b->reason]++;
+    if (removal)
+        e->stage = STG(REMOVED_BY_BOARD), e->reached = projx_reached(e->reached, e->stage);
+    projx_mark_cohort(c, 0);
+    projx_mark_ag(c, x->agency);
+    return 0;
+}
+
 int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 {
     switch (ev->body_case) {
@@ -747,6 +847,18 @@ int projx_dispatch(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
     case COHORT__V1__EVENT__BODY_WORKFORCE_TARGET:
         if (ev->workforce_target)
             return on_target(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_PLAN_AGREED:
+        if (ev->plan_agreed)
+            return on_plan(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_REVIEW_RECORDED:
+        if (ev->review_recorded)
+            return on_review(self, ev, w, dry);
+        break;
+    case COHORT__V1__EVENT__BODY_BOARD_DECISION:
+        if (ev->board_decision)
+            return on_decision(self, ev, w, dry);
         break;
     default:
         break;

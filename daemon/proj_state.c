@@ -9,7 +9,8 @@
  * Format versions: 1 had no "reached" per enrolment (how far through
  * selection a person got, which a NOT_SELECTED, WITHDRAWN or DECLINED
  * stage no longer says); 2 adds it, and each person's "left_on" and
- * "left_reason" (LeaverRecorded; "" and 0 if none), and the top-level
+ * "left_reason" (LeaverRecorded; "" and 0 if none), each enrolment's
+ * "plan", "review" and "decisions" (issue 18 section 3), and the top-level
  * "workforce" (agencies' baselines and targets, required). A version 1 checkpoint cannot tell it,
  * so proj_load refuses it (-EINVAL) and the daemon replays the whole log
  * instead (checkpoint.c), which rebuilds it exactly. */
@@ -89,6 +90,38 @@ static json_t *save_person(const person_t *x)
                      "left_reason", x->left_reason);
 }
 
+/* An enrolment's plan, reviews and board decisions (format 2): "plan" (null
+ * or {agreed_on, objectives, options}), "review" ({due, on, outcome, n})
+ * and "decisions" ([[kind, reason, count]], the non-zero counts). */
+static int save_plan(json_t *o, const enr_t *e)
+{
+    json_t *pl = json_null(), *obj = json_array(), *opt = json_array(), *ds = json_array();
+    int err = !obj || !opt || !ds;
+    for (size_t i = 0; i < e->n_objectives; i++)
+        err |= json_array_append_new(obj, json_string(e->objectives[i]));
+    for (size_t i = 0; i < e->n_options; i++)
+        err |= json_array_append_new(opt, json_integer(e->options[i]));
+    if (e->plan_on[0]) {
+        pl = json_pack("{s:s, s:O, s:O}", "agreed_on", e->plan_on, "objectives", obj, "options",
+                       opt);
+        err |= !pl;
+    }
+    json_decref(obj);
+    json_decref(opt);
+    for (int k = 1; k < N_BKIND; k++)
+        for (int r = 1; r < N_BREASON; r++)
+            if (e->decisions[k][r])
+                err |= json_array_append_new(
+                    ds, json_pack("[iiI]", k, r, (json_int_t)e->decisions[k][r]));
+    err |= json_object_set_new(o, "plan", pl ? pl : json_null());
+    err |= json_object_set_new(o, "review",
+                               json_pack("{s:s, s:s, s:i, s:I}", "due", e->review_due, "on",
+                                         e->reviewed_on, "outcome", e->review_outcome, "n",
+                                         (json_int_t)e->n_reviews));
+    err |= json_object_set_new(o, "decisions", ds);
+    return err ? -1 : 0;
+}
+
 static json_t *save_enr(const cohort_t *c, const enr_t *e)
 {
     json_t *o = json_object(), *ss = json_array(), *ps = json_array(), *ms = json_array(),
@@ -119,6 +152,7 @@ static json_t *save_enr(const cohort_t *c, const enr_t *e)
     err |= json_object_set_new(o, "assessments", as);
     err |= json_object_set_new(o, "award",
                                e->award ? json_pack("[ss]", e->award, e->awarded_on) : json_null());
+    err |= save_plan(o, e);
     err |= json_object_set_new(o, "programme", json_string(c->prog->id));
     err |= json_object_set_new(o, "cohort", json_string(c->id));
     err |= json_object_set_new(o, "agency", json_string(e->who->agency));
@@ -427,9 +461,60 @@ static int load_person(proj_t *self, json_t *o)
     return x->d.grade ? 0 : -ENOMEM;
 }
 
+/* An enrolment's plan, reviews and board decisions (format 2, required;
+ * see save_plan). */
+static int load_plan(enr_t *e, json_t *o)
+{
+    json_t *pl = json_object_get(o, "plan"), *rv = json_object_get(o, "review"),
+           *ds = json_object_get(o, "decisions");
+    const char *due = gs(rv, "due"), *on = gs(rv, "on");
+    long long outcome, n;
+    if (!pl || !json_is_object(rv) || !json_is_array(ds) || !due || !on || (*due && !dateok(due)) ||
+        (*on && !dateok(on)) ||
+        gi(json_object_get(rv, "outcome"), *on ? 1 : 0, *on ? N_REVIEW - 1 : 0, &outcome) ||
+        gi(json_object_get(rv, "n"), *on ? 1 : 0, *on ? INT32_MAX : 0, &n))
+        return -EINVAL;
+    projx_day_copy(e->review_due, due);
+    projx_day_copy(e->reviewed_on, on);
+    e->review_outcome = (int)outcome;
+    e->n_reviews = (long)n;
+    for (size_t i = 0; i < json_array_size(ds); i++) {
+        json_t *a = json_array_get(ds, i);
+        long long k, r, c;
+        if (json_array_size(a) != 3 || gi(json_array_get(a, 0), 1, N_BKIND - 1, &k) ||
+            gi(json_array_get(a, 1), 1, N_BREASON - 1, &r) ||
+            gi(json_array_get(a, 2), 1, INT32_MAX, &c) || e->decisions[k][r])
+            return -EINVAL;
+        e->decisions[k][r] = (long)c;
+    }
+    if (json_is_null(pl))
+        return *on || *due ? -EINVAL : 0; /* a review or a due date needs a plan */
+    const char *agreed = gs(pl, "agreed_on");
+    json_t *obj = json_object_get(pl, "objectives"), *opt = json_object_get(pl, "options");
+    char *objs[VALIDATE_MAX_OBJECTIVES];
+    int opts[VALIDATE_MAX_OPTIONS];
+    if (!dateok(agreed) || !json_is_array(obj) || !json_is_array(opt) ||
+        json_array_size(obj) > VALIDATE_MAX_OBJECTIVES ||
+        json_array_size(opt) > VALIDATE_MAX_OPTIONS)
+        return -EINVAL;
+    for (size_t i = 0; i < json_array_size(obj); i++)
+        if (!idok(objs[i] = (char *)json_string_value(json_array_get(obj, i))))
+            return -EINVAL;
+    for (size_t i = 0; i < json_array_size(opt); i++) {
+        long long v;
+        if (gi(json_array_get(opt, i), 1, N_POPT - 1, &v))
+            return -EINVAL;
+        opts[i] = (int)v;
+    }
+    return projx_plan_set(e, agreed, objs, json_array_size(obj), opts, json_array_size(opt));
+}
+
 /* An enrolment's assessments and award (format version 2). */
 static int load_v2_enr(enr_t *e, json_t *o)
 {
+    int rc = load_plan(e, o);
+    if (rc)
+        return rc;
     json_t *as = json_object_get(o, "assessments"), *aw = json_object_get(o, "award");
     if (!json_is_array(as) || !aw)
         return -EINVAL;

@@ -449,6 +449,48 @@ static int baseline(why_t *w, const Cohort__V1__WorkforceBaseline *b)
     return OK;
 }
 
+/* PlanAgreed: objectives are ids (no free text, so no personal data). */
+static int plan(why_t *w, const Cohort__V1__PlanAgreed *b)
+{
+    NEED_REF(w, b->participant_ref, "participant_ref");
+    NEED_ID(w, b->programme_id, "programme_id");
+    NEED_ID(w, b->cohort_id, "cohort_id");
+    NEED_DATE(w, b->agreed_on, "agreed_on");
+    NEED_DATE(w, b->review_on, "review_on");
+    if (strcmp(b->review_on, b->agreed_on) < 0)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE, "review_on is before agreed_on");
+    if (b->n_objectives > VALIDATE_MAX_OBJECTIVES)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_TOO_LONG, "more than %d objectives",
+                    VALIDATE_MAX_OBJECTIVES);
+    if (b->n_options > VALIDATE_MAX_OPTIONS)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_TOO_LONG, "more than %d options",
+                    VALIDATE_MAX_OPTIONS);
+    if (!b->n_objectives && !b->n_options)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD,
+                    "a plan needs objectives or options");
+    for (size_t i = 0; i < b->n_objectives; i++)
+        NEED_ID(w, b->objectives[i], "objectives[]");
+    for (size_t i = 0; i < b->n_options; i++)
+        NEED_ENUM(w, b->options[i], "options[]");
+    return OK;
+}
+
+static int review(why_t *w, const Cohort__V1__ReviewRecorded *b)
+{
+    NEED_REF(w, b->participant_ref, "participant_ref");
+    NEED_ID(w, b->programme_id, "programme_id");
+    NEED_ID(w, b->cohort_id, "cohort_id");
+    NEED_DATE(w, b->reviewed_on, "reviewed_on");
+    NEED_ENUM(w, b->outcome, "outcome");
+    if (b->next_review_on && *b->next_review_on) {
+        NEED_DATE(w, b->next_review_on, "next_review_on");
+        if (strcmp(b->next_review_on, b->reviewed_on) <= 0)
+            return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_VALUE,
+                        "next_review_on is not after reviewed_on");
+    }
+    return OK;
+}
+
 /* WorkforceTarget: a group, basis points 1..10000, an optional date
  * (category 0 means the whole workforce). */
 static int target(why_t *w, const Cohort__V1__WorkforceTarget *b)
@@ -459,6 +501,23 @@ static int target(why_t *w, const Cohort__V1__WorkforceTarget *b)
                     "basis_points must be 1-10000 (16.11%% = 1611)");
     if (b->by && *b->by && !validate_date(b->by))
         return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_DATE, "by is not a YYYY-MM-DD date");
+    return OK;
+}
+
+static int decision(why_t *w, const Cohort__V1__BoardDecision *b)
+{
+    if (!b->participant_agency || !*b->participant_agency)
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_MISSING_FIELD,
+                    "participant_agency is required");
+    if (!id_ok(b->participant_agency))
+        return fail(w, COHORT__V1__REJECT_CODE__REJECT_BAD_AGENCY,
+                    "participant_agency must be 1-%d characters of a-z 0-9 . - _", VALIDATE_MAX_ID);
+    NEED_REF(w, b->participant_ref, "participant_ref");
+    NEED_ID(w, b->programme_id, "programme_id");
+    NEED_ID(w, b->cohort_id, "cohort_id");
+    NEED_DATE(w, b->decided_on, "decided_on");
+    NEED_ENUM(w, b->decision, "decision");
+    NEED_ENUM(w, b->reason, "reason");
     return OK;
 }
 
@@ -516,6 +575,12 @@ int validate_event_form(const Cohort__V1__Event *ev, int64_t now_us, validate_re
         return baseline(&w, ev->workforce_baseline);
     case COHORT__V1__EVENT__BODY_WORKFORCE_TARGET:
         return target(&w, ev->workforce_target);
+    case COHORT__V1__EVENT__BODY_PLAN_AGREED:
+        return plan(&w, ev->plan_agreed);
+    case COHORT__V1__EVENT__BODY_REVIEW_RECORDED:
+        return review(&w, ev->review_recorded);
+    case COHORT__V1__EVENT__BODY_BOARD_DECISION:
+        return decision(&w, ev->board_decision);
     default:
         return fail(&w, COHORT__V1__REJECT_CODE__REJECT_NO_BODY,
                     "no body, or a body type this daemon does not know");

@@ -34,6 +34,8 @@
 #define VALIDATE_MAX_LABEL 80                      /* Component.label */
 #define VALIDATE_PSEUDONYM_PREFIX "p1:"            /* the pseudonym scheme (pseudonym.h) */
 #define VALIDATE_PSEUDONYM_LEN 35                  /* "p1:" + 32 base32 digits */
+#define VALIDATE_MAX_OBJECTIVES 12                 /* PlanAgreed.objectives */
+#define VALIDATE_MAX_OPTIONS 20                    /* PlanAgreed.options (the menu's twenty) */
 #define VALIDATE_MAX_LIST 64                       /* components, aims, agencies per message */
 #define VALIDATE_FUTURE_US (24LL * 3600 * 1000000) /* allowed clock skew */
 

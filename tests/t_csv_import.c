@@ -206,6 +206,61 @@ int main(void)
     json_decref(rows);
     rows = NULL;
 
+    /* ---- plans, reviews, decisions (issue 18 section 3) ---- */
+    rc = import("agency,staffNumber,programmeId,cohortId,agreedOn,reviewOn,objectives,options\n"
+                "leics-cc,12345,lip,2009-1,2009-07-06,2009-10-05,\"budget; partnership-working\","
+                "plan_mentoring;PLAN_WORK_SHADOWING;\n",
+                "plans.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, 0, "a plans file imports (staffNumber, ';' lists)");
+    is_int(kind, CSV_KIND_PLANS, "kind plans");
+    {
+        json_t *b = json_object_get(json_array_get(rows, 0), "planAgreed");
+        char *o = json_dumps(json_object_get(b, "objectives"), JSON_COMPACT);
+        char *q = json_dumps(json_object_get(b, "options"), JSON_COMPACT);
+        is_str(o, "[\"budget\",\"partnership-working\"]", "objectives split and trimmed");
+        is_str(q, "[\"PLAN_MENTORING\",\"PLAN_WORK_SHADOWING\"]",
+               "options upper-cased, the empty last one skipped");
+        free(o);
+        free(q);
+    }
+    is_str(sget(json_array_get(rows, 0), "planAgreed", "reviewOn"), "2009-10-05", "reviewOn");
+    json_decref(rows);
+    rc = import("agency,participantRef,programmeId,cohortId,agreedOn\n"
+                "leics-cc,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,lip,2009-1,2009-07-06\n",
+                "plans.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, -EINVAL, "a plans file without reviewOn fails");
+    ok(strstr(err, "reviewOn") != NULL, "says which: %s", err);
+    json_decref(rows);
+    rc =
+        import("agency,participantRef,programmeId,cohortId,reviewedOn,outcome,nextReviewOn\n"
+               "leics-cc,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,lip,2009-1,2009-10-05,review_concerns,"
+               "2010-01-11\n",
+               "x.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, 0, "a reviews file imports (kind from the columns)");
+    is_int(kind, CSV_KIND_REVIEWS, "kind reviews");
+    is_str(sget(json_array_get(rows, 0), "reviewRecorded", "outcome"), "REVIEW_CONCERNS",
+           "outcome upper-cased");
+    json_decref(rows);
+    rc = import("agency,participantAgency,participantRef,programmeId,cohortId,decidedOn,decision,"
+                "reason\nlip-board,leics-cc,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,lip,2009-1,"
+                "2010-02-08,board_removal,board_reason_conduct\n",
+                "board-decisions.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, 0, "a decisions file imports");
+    is_int(kind, CSV_KIND_DECISIONS, "kind decisions");
+    is_str(sget(json_array_get(rows, 0), "boardDecision", "decision"), "BOARD_REMOVAL",
+           "decision upper-cased");
+    is_str(sget(json_array_get(rows, 0), "boardDecision", "participantAgency"), "leics-cc",
+           "participantAgency");
+    json_decref(rows);
+    rc = import("agency,participantAgency,staffNumber,programmeId,cohortId,decidedOn,decision,"
+                "reason\nlip-board,leics-cc,12345,lip,2009-1,2010-02-08,board_removal,"
+                "board_reason_conduct\n",
+                "decisions.csv", &rows, &kind, err, sizeof err);
+    is_int(rc, -EINVAL,
+           "a decisions file with staffNumber fails (the board has no agency's secret)");
+    json_decref(rows);
+    rows = NULL;
+
     /* ---- bad files ---- */
     rc = import(
         "agency,participantRef,stage\nwm-police,p1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab,APPLIED\n",

@@ -124,6 +124,19 @@ static const char *bodies[][2] = {
                                "\"groups\":[{\"group\":\"AIM_BME\",\"count\":642}]}]}}"},
     {"workforceTarget", HEAD "\"workforceTarget\":{\"group\":\"AIM_BME\","
                              "\"category\":\"STAFF_CATEGORY_OFFICER\",\"basisPoints\":1611}}"},
+    {"planAgreed",
+     HEAD "\"planAgreed\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
+          "\"cohortId\":\"2009-1\",\"agreedOn\":\"2009-07-06\",\"reviewOn\":\"2009-10-05\","
+          "\"objectives\":[\"budget\",\"partnership-working\"],"
+          "\"options\":[\"PLAN_WORK_SHADOWING\",\"PLAN_ACTING_PLACEMENT\"]}}"},
+    {"reviewRecorded",
+     HEAD "\"reviewRecorded\":{\"participantRef\":\"ab12\",\"programmeId\":\"lip\","
+          "\"cohortId\":\"2009-1\",\"reviewedOn\":\"2009-10-05\",\"outcome\":\"REVIEW_CONCERNS\","
+          "\"nextReviewOn\":\"2010-01-11\"}}"},
+    {"boardDecision",
+     HEAD "\"boardDecision\":{\"participantAgency\":\"leics-cc\",\"participantRef\":\"ab12\","
+          "\"programmeId\":\"lip\",\"cohortId\":\"2009-1\",\"decidedOn\":\"2010-02-08\","
+          "\"decision\":\"BOARD_REMOVAL\",\"reason\":\"BOARD_REASON_PLAN_NOT_MET\"}}"},
     {"leaverRecorded",
      HEAD "\"leaverRecorded\":{\"participantRef\":\"ab12\",\"leftOn\":\"2010-03-31\","
           "\"reason\":\"LEAVER_TRANSFERRED\"}}"},
@@ -179,6 +192,28 @@ int main(void)
        "workforceTarget (field 25): basis points");
     if (ev)
         cohort__v1__event__free_unpacked(ev, NULL);
+    ev = parse(bodies[12][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_PLAN_AGREED && ev->plan_agreed &&
+           ev->plan_agreed->n_objectives == 2 && ev->plan_agreed->n_options == 2 &&
+           ev->plan_agreed->options[1] == COHORT__V1__PLAN_OPTION__PLAN_ACTING_PLACEMENT,
+       "planAgreed (field 21): objectives and options");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    ev = parse(bodies[13][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_REVIEW_RECORDED &&
+           ev->review_recorded->outcome == COHORT__V1__REVIEW_OUTCOME__REVIEW_CONCERNS,
+       "reviewRecorded (field 22): the outcome");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    ev = parse(bodies[14][1]);
+    ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_BOARD_DECISION &&
+           ev->board_decision->decision == COHORT__V1__BOARD_DECISION_KIND__BOARD_REMOVAL &&
+           ev->board_decision->reason == COHORT__V1__BOARD_REASON__BOARD_REASON_PLAN_NOT_MET,
+       "boardDecision (field 23): decision and reason");
+    if (ev)
+        cohort__v1__event__free_unpacked(ev, NULL);
+    refused_like(HEAD "\"planAgreed\":{\"options\":[\"PLAN_SABBATICAL\"]}}", "planAgreed.options",
+                 "a plan option the menu does not have");
     ev = parse(bodies[sizeof bodies / sizeof bodies[0] - 1][1]);
     ok(ev && ev->body_case == COHORT__V1__EVENT__BODY_LEAVER_RECORDED && ev->leaver_recorded &&
            strcmp(ev->leaver_recorded->left_on, "2010-03-31") == 0 &&

@@ -1082,7 +1082,7 @@ static proj_t *test_examples(void)
     is_int(lines, 367, "step-forward.jsonl: 367 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
-    is_int(lines, 606, "leadership-in-partnership.jsonl: 606 lines");
+    is_int(lines, 616, "leadership-in-partnership.jsonl: 616 lines");
     diag("release cuts withheld while the examples were fed: %llu",
          (unsigned long long)proj_releases_withheld(p));
     c = doc(p, "cohort/step-forward/2009-1");
@@ -1159,6 +1159,22 @@ static proj_t *test_examples(void)
     is_int(I(c, "award.awarded"), 0, "LiP: no award in the first 9 months");
     is_int(I(c, "award.passed_all"), 0, "LiP: nobody has passed everything yet");
     diag("LiP on track for the award: %lld of 24", I(c, "award.on_track"));
+    /* examples/README.md: four plans, five reviews, one board decision */
+    is_int(I(c, "plans.with_plan"), 4, "LiP: 4 plans agreed");
+    is_int(I(c, "plans.reviews"), 5, "LiP: 5 reviews");
+    is_int(I(c, "plans.concerns"), 1, "LiP: 1 last review with concerns");
+    is_int(I(c, "plans.overdue_reviews"), 1, "LiP: 1 review overdue (due 2010-01-11)");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_EXTENSION"), 1, "LiP: 1 extension");
+    is_int(I(c, "plans.board_decisions.by_reason.BOARD_REASON_ASSESSMENT"), 1,
+           "LiP: for assessment");
+    json_decref(c);
+    c = doc(p, "agency/leics-police/leadership-in-partnership/2009-1");
+    ok(TRUE_(c, "people.ref=p1:d4m43hpso2lpomphgbgqm3ocxuior7ea.plan.review_overdue"),
+       "LiP: leics-police sees its overdue review");
+    json_decref(c);
+    c = doc(p, "agency/leics-cc/leadership-in-partnership/2009-1");
+    is_str(STR(c, "people.ref=p1:mipezjyltarcvvdjm5cwmzmgzlnqo5dn.plan.last_review_outcome"),
+           "REVIEW_CONCERNS", "LiP: leics-cc sees its person's concerns");
     json_decref(c);
     c = doc(p, "programme/leadership-in-partnership");
     is_str(STR(c, "requirements.participants.kind=DISSERTATION.unit"), "UNIT_SUBMISSIONS",
@@ -2187,6 +2203,219 @@ static void test_workforce(void)
     proj_destroy(&p);
 }
 
+/* ------------------------------------------- plans, reviews, decisions --- */
+
+static int plan_at(proj_t *p, const char *agency, const char *ref, const char *at,
+                   const char *agreed, const char *review, const char *more)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"%s\",\"planAgreed\":{"
+              "\"participantRef\":\"%s\",\"programmeId\":\"tp\",\"cohortId\":\"c1\","
+              "\"agreedOn\":\"%s\",\"reviewOn\":\"%s\"%s}}",
+              agency, at, ref, agreed, review, more);
+}
+
+static int review_at(proj_t *p, const char *agency, const char *ref, const char *at, const char *on,
+                     const char *outcome, const char *next)
+{
+    return ev(p,
+              "{\"agency\":\"%s\",\"occurredAt\":\"%s\",\"reviewRecorded\":{"
+              "\"participantRef\":\"%s\",\"programmeId\":\"tp\",\"cohortId\":\"c1\","
+              "\"reviewedOn\":\"%s\",\"outcome\":%s,\"nextReviewOn\":\"%s\"}}",
+              agency, at, ref, on, outcome, next);
+}
+
+static int decide_at(proj_t *p, const char *pagency, const char *ref, const char *coh,
+                     const char *decision, const char *reason)
+{
+    return ev(p,
+              "{\"agency\":\"board\",\"occurredAt\":\"2009-07-01T09:00:00Z\",\"boardDecision\":{"
+              "\"participantAgency\":\"%s\",\"participantRef\":\"%s\",\"programmeId\":\"tp\","
+              "\"cohortId\":\"%s\",\"decidedOn\":\"2009-07-01\",\"decision\":%s,\"reason\":%s}}",
+              pagency, ref, coh, decision, reason);
+}
+
+static void test_plans(void)
+{
+    proj_t *p = proj_new(NULL);
+    json_t *c, *a;
+    char *s;
+    diag("plans, reviews and board decisions (issue 18 section 3)");
+    programme(p, "tp");
+    cohort(p, "tp", "c1", "[\"ag-a\",\"ag-b\"]");
+    person(p, "ag-a", "p1", "PARTICIPANT");
+    person(p, "ag-a", "p2", "PARTICIPANT");
+    person(p, "ag-b", "p3", "PARTICIPANT");
+    person(p, "ag-a", "p4", "PARTICIPANT");
+    enrol(p, "ag-a", "p1", "tp", "c1");
+    enrol(p, "ag-a", "p2", "tp", "c1");
+    enrol(p, "ag-b", "p3", "tp", "c1");
+    stage(p, "ag-a", "p4", "tp", "c1", "APPLIED");
+    free(dirty(p));
+
+    /* refusals */
+    is_int(plan_at(p, "ag-b", "p1", "2009-05-01T09:00:00Z", "2009-05-01", "2009-06-01",
+                   ",\"objectives\":[\"obj-1\"]"),
+           C_PERSON, "plan: another agency's person");
+    is_int(plan_at(p, "ag-a", "p4", "2009-05-01T09:00:00Z", "2009-05-01", "2009-06-01",
+                   ",\"objectives\":[\"obj-1\"]"),
+           C_NOT_ENROLLED, "plan: someone only APPLIED");
+    is_int(plan_at(p, "ag-a", "p1", "2009-05-01T09:00:00Z", "2009-05-01", "2009-06-01",
+                   ",\"options\":[99]"),
+           COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM, "plan: an unknown option number");
+    is_int(
+        review_at(p, "ag-a", "p1", "2009-05-01T09:00:00Z", "2009-05-01", "\"REVIEW_ON_TRACK\"", ""),
+        C_TRANS, "review: no plan yet");
+    ok(strstr(WHY, "needs an agreed plan") != NULL, "  reason: %s", WHY);
+    is_dirty(p, "", "refusals change nothing");
+
+    /* plans: p1 objectives, p2 the menu, p3 objectives */
+    is_int(plan_at(p, "ag-a", "p1", "2009-05-01T09:00:00Z", "2009-05-01", "2009-06-01",
+                   ",\"objectives\":[\"obj-1\",\"obj-2\"]"),
+           OK, "p1's plan");
+    is_dirty(
+        p, "agency/ag-a/tp/c1 cohort/tp/c1 programme/tp release/cohort/tp/c1 release/programme/tp",
+        "a plan: its agency and board (and the releases, a new day)");
+    is_int(plan_at(p, "ag-a", "p2", "2009-05-01T09:00:00Z", "2009-05-01", "2009-06-15",
+                   ",\"options\":[\"PLAN_WORK_SHADOWING\",\"PLAN_ACTING_PLACEMENT\"]"),
+           OK, "p2's plan from the menu");
+    is_int(plan_at(p, "ag-b", "p3", "2009-05-01T09:00:00Z", "2009-05-01", "2009-06-01",
+                   ",\"objectives\":[\"obj-1\"]"),
+           OK, "p3's plan");
+    is_int(
+        review_at(p, "ag-a", "p1", "2009-05-02T09:00:00Z", "2009-04-30", "\"REVIEW_ON_TRACK\"", ""),
+        C_BAD_VALUE, "review: before the plan was agreed");
+    is_int(review_at(p, "ag-a", "p1", "2009-05-02T09:00:00Z", "2009-05-02", "99", ""),
+           COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM, "review: an unknown outcome");
+    is_int(
+        review_at(p, "ag-b", "p1", "2009-05-02T09:00:00Z", "2009-05-02", "\"REVIEW_ON_TRACK\"", ""),
+        C_PERSON, "review: another agency's person");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "plans.with_plan"), 3, "3 with a plan");
+    is_int(I(c, "plans.overdue_reviews"), 0, "none overdue on 2009-05-01");
+    json_decref(c);
+    free(dirty(p));
+
+    /* reviews on 2009-05-28: p1 concerns (next 2009-07-15), p3 on track (none due) */
+    is_int(review_at(p, "ag-a", "p1", "2009-05-28T09:00:00Z", "2009-05-28", "\"REVIEW_CONCERNS\"",
+                     "2009-07-15"),
+           OK, "p1 reviewed: concerns");
+    is_int(
+        review_at(p, "ag-b", "p3", "2009-05-28T09:00:00Z", "2009-05-28", "\"REVIEW_ON_TRACK\"", ""),
+        OK, "p3 reviewed: on track, no next review");
+    free(dirty(p));
+    /* the log clock passes p2's 2009-06-15: p2 becomes overdue */
+    is_int(person(p, "ag-b", "p9", "PARTICIPANT"), OK, "an event on 2009-01-03: no new day");
+    is_dirty(p, "", "nothing falls due");
+    is_int(stage_at(p, "ag-a", "p4", "tp", "c1", "SHORTLISTED", "2009-06-16T09:00:00Z"), OK,
+           "an event on 2009-06-16");
+    s = dirty(p);
+    ok(strstr(s, "agency/ag-a/tp/c1") && strstr(s, "cohort/tp/c1") && !strstr(s, "agency/ag-b"),
+       "p2's review fell due: ag-a's and the board's topics re-render (%s)", s);
+    free(s);
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "plans.overdue_reviews"), 1, "p2 overdue");
+    is_int(I(c, "plans.concerns"), 1, "p1: concerns");
+    is_int(I(c, "plans.reviews"), 2, "2 reviews");
+    {
+        char *t = json_dumps(c, JSON_COMPACT);
+        ok(t && !strstr(t, "\"p1\"") && !strstr(t, "\"p2\"") && !strstr(t, "obj-1") &&
+               !strstr(t, "PLAN_WORK") && !strstr(t, "2009-07-15"),
+           "no person, objective or option in the board's document");
+        free(t);
+    }
+    json_decref(c);
+    a = doc(p, "agency/ag-a/tp/c1");
+    is_str(STR(a, "people.ref=p1.plan.last_review_outcome"), "REVIEW_CONCERNS",
+           "agency: p1's last review raised concerns");
+    is_str(STR(a, "people.ref=p1.plan.review_due"), "2009-07-15", "  next due 2009-07-15");
+    ok(!TRUE_(a, "people.ref=p1.plan.review_overdue"), "  not overdue");
+    ok(TRUE_(a, "people.ref=p2.plan.review_overdue"), "agency: p2 overdue");
+    is_text(a, "people.ref=p2.plan.options", "[\"PLAN_WORK_SHADOWING\",\"PLAN_ACTING_PLACEMENT\"]",
+            "agency: p2's options");
+    is_text(a, "people.ref=p1.plan.objectives", "[\"obj-1\",\"obj-2\"]", "agency: p1's objectives");
+    ok(NUL(a, "people.ref=p4.plan"), "agency: p4 has no plan");
+    json_decref(a);
+    a = doc(p, "agency/ag-b/tp/c1");
+    ok(NUL(a, "people.ref=p3.plan.review_due"), "p3: no review due");
+    ok(at(a, "people.ref=p1") == NULL, "ag-b does not see ag-a's people");
+    json_decref(a);
+
+    /* a revised plan sets a new due date: p2 no longer overdue */
+    is_int(plan_at(p, "ag-a", "p2", "2009-06-17T09:00:00Z", "2009-06-17", "2009-08-01",
+                   ",\"objectives\":[\"obj-3\"]"),
+           OK, "p2's plan revised");
+    a = doc(p, "agency/ag-a/tp/c1");
+    is_text(a, "people.ref=p2.plan.options", "[]", "revised: the menu replaced");
+    is_text(a, "people.ref=p2.plan.objectives", "[\"obj-3\"]", "  by the new objectives");
+    json_decref(a);
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "plans.overdue_reviews"), 0, "revised: nothing overdue");
+    json_decref(c);
+
+    /* board decisions */
+    is_int(decide_at(p, "ag-a", "p1", "c2", "\"BOARD_WARNING\"", "\"BOARD_REASON_ATTENDANCE\""),
+           C_COHORT, "decision: a cohort not open");
+    is_int(decide_at(p, "ag-b", "p1", "c1", "\"BOARD_WARNING\"", "\"BOARD_REASON_ATTENDANCE\""),
+           C_PERSON, "decision: a person not of participant_agency");
+    is_int(decide_at(p, "ag-a", "p4", "c1", "\"BOARD_REMOVAL\"", "\"BOARD_REASON_CONDUCT\""),
+           C_NOT_ENROLLED, "decision: someone not enrolled");
+    is_int(decide_at(p, "ag-a", "p1", "c1", "99", "\"BOARD_REASON_CONDUCT\""),
+           COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM, "decision: an unknown decision");
+    is_int(decide_at(p, "ag-a", "p1", "c1", "\"BOARD_WARNING\"", "99"),
+           COHORT__V1__REJECT_CODE__REJECT_BAD_ENUM, "decision: an unknown reason");
+    is_int(decide_at(p, "ag-a", "p1", "c1", "\"BOARD_WARNING\"", "\"BOARD_REASON_PLAN_NOT_MET\""),
+           OK, "p1 warned: plan not met");
+    is_int(decide_at(p, "ag-a", "p1", "c1", "\"BOARD_REMOVAL\"", "\"BOARD_REASON_PLAN_NOT_MET\""),
+           OK, "p1 removed: plan not met");
+    is_int(decide_at(p, "ag-a", "p1", "c1", "\"BOARD_REMOVAL\"", "\"BOARD_REASON_PLAN_NOT_MET\""),
+           C_NOT_ENROLLED, "removed twice: no longer enrolled");
+    is_int(stage(p, "ag-b", "p3", "tp", "c1", "COMPLETED"), OK, "p3 completed");
+    is_int(decide_at(p, "ag-b", "p3", "c1", "\"BOARD_REMOVAL\"", "\"BOARD_REASON_CONDUCT\""),
+           C_TRANS, "removal of someone COMPLETED");
+    is_int(stage(p, "ag-a", "p2", "tp", "c1", "REMOVED_BY_BOARD"), OK,
+           "an EnrolmentChanged to REMOVED_BY_BOARD still works (old meaning)");
+    c = doc(p, "cohort/tp/c1");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_REMOVAL"), 1, "1 removal decision");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_WARNING"), 1, "1 warning");
+    is_int(I(c, "plans.board_decisions.by_reason.BOARD_REASON_PLAN_NOT_MET"), 2,
+           "2 for plan not met");
+    is_int(I(c, "plans.board_decisions.by_reason.BOARD_REASON_CONDUCT"), 0, "0 for conduct");
+    is_int(I(c, "plans.concerns"), 0, "removed: no longer counted in concerns");
+    json_decref(c);
+    a = doc(p, "agency/ag-a/tp/c1");
+    is_str(STR(a, "people.ref=p1.stage"), "REMOVED_BY_BOARD", "the removal moved p1's stage");
+    json_decref(a);
+    c = doc(p, "programme/tp");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_REMOVAL"), 1, "programme: summed");
+    is_int(I(c, "plans.with_plan"), 1, "programme: 1 enrolled or completed with a plan (p3)");
+    json_decref(c);
+    round_trip(p, "plans");
+
+    /* the checkpoint requires the new keys */
+    {
+        char *t = proj_save(p), *u;
+        json_t *d = json_loads(t, 0, NULL),
+               *e0 = json_array_get(json_object_get(d, "enrolments"), 0);
+        proj_t *q = proj_new(NULL);
+        json_object_del(e0, "plan");
+        u = json_dumps(d, JSON_COMPACT);
+        is_int(proj_load(q, u, strlen(u)), -EINVAL, "a checkpoint without plan is refused");
+        free(u);
+        json_object_set_new(e0, "plan", json_null());
+        json_object_del(e0, "decisions");
+        u = json_dumps(d, JSON_COMPACT);
+        proj_destroy(&q);
+        q = proj_new(NULL);
+        is_int(proj_load(q, u, strlen(u)), -EINVAL, "a checkpoint without decisions is refused");
+        free(u);
+        proj_destroy(&q);
+        json_decref(d);
+        free(t);
+    }
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -2204,6 +2433,7 @@ int main(void)
     test_leavers();
     test_leavers_by_group();
     test_workforce();
+    test_plans();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);

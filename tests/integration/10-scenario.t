@@ -677,6 +677,7 @@ for my $ag (@AG) {
                                    to => "grade b ($_->[0])" } } @{ $PROMOS{$r} // [] }],
             left_on => $LEFT{$r} ? $LEFT{$r}[0] : undef,
             left_reason => $LEFT{$r} ? $LEFT{$r}[1] : undef,
+            plan => undef,    # issue 18 section 3: no plan in this scenario
         );
         is_deeply($person->($docs, $r), \%want, "$t: $r ($x->[0], $x->[1] minutes"
                   . ($x->[4] ? ', at risk' : '') . ')');

@@ -18,6 +18,13 @@
 # results; on the code before issue 18 the redefinition is refused and the
 # new bodies are NO_BODY. Issue 18 section 5: workforce baselines and
 # targets, only by the agency's own key, and the programme's figures.
+# Issue 18 section 3: PlanAgreed and ReviewRecorded from the person's agency
+# (another agency's key and a coordinator key refused UNAUTHORISED), a
+# BoardDecision from the coordinator owning the programme (an agent key and
+# a coordinator of another programme refused UNAUTHORISED), the removal
+# moving the stage, overdue reviews by the log clock, the board's counts
+# without refs and the agency's per-person view; before section 3 the
+# three bodies are NO_BODY.
 use strict;
 use warnings;
 use FindBin;
@@ -36,14 +43,15 @@ my $keys = "$dir/keys";
 mkdir $keys or die;
 mkdir "$dir/data", 0700 or die;
 my %pub;
-for my $n (qw(coord wmp cps rogue op)) {
+for my $n (qw(coord coord2 wmp cps rogue op)) {
     my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'keygen', "$keys/$n"]);
     die "keygen $n: $err" if $rc != 0;
     ($pub{$n}) = $out =~ /public-key = (\S{40})/ or die "no key for $n: $out";
 }
 my $P = 'mt-55';
 open my $fh, '>', "$dir/data/access" or die;
-print $fh "$pub{coord} coordinator programmes=$P\n", "$pub{wmp} agent wm-police\n",
+print $fh "$pub{coord} coordinator programmes=$P\n", "$pub{coord2} coordinator programmes=other-56\n",
+    "$pub{wmp} agent wm-police\n",
     "$pub{cps} agent cps-wm\n", "$pub{rogue} agent aa-rogue\n", "$pub{op} operator\n";
 close $fh;
 
@@ -183,6 +191,59 @@ is($p1 && $p1->{award}{award}, 'postgraduate diploma', '... and the award');
 is($p1 && $p1->{components}{DISSERTATION}{unit}, 'UNIT_SUBMISSIONS', '... and the unit');
 ok(!grep({ $_->{ref} eq pref('wmp-1') } @{ $v->{"agency/cps-wm/$P/c1"}{people} // [] }),
    "cps-wm's topic does not show wm-police's person");
+
+# --- issue 18 section 3: plans, reviews, board decisions over CURVE ----------
+sub at { my ($e, $when) = @_; $e->{occurredAt} = $when; return $e }
+sub lp2 {
+    my ($body, %f) = @_;
+    return ev('wm-police', $body => { participantRef => pref('wmp-2'), programmeId => $P,
+                                      cohortId => 'c1', %f });
+}
+$r = send_as('wmp', person('wm-police', pref('wmp-2'), 'PARTICIPANT'),
+    stages('wm-police', pref('wmp-2'), qw(APPLIED SHORTLISTED INTERVIEWED LINE_MANAGER_SUPPORTED OFFERED ENROLLED)));
+is(results($r), join(',', ('ACCEPTED') x 7), 'wm-police enrols a second participant');
+my $plan1 = lp(planAgreed => agreedOn => '2009-04-01', reviewOn => '2009-05-01',
+               objectives => ['lead-change', 'budget']);
+is(results(send_as('cps', $plan1)), 'REJECTED:REJECT_UNAUTHORISED',
+   "cps-wm's key cannot send wm-police's plan");
+is(results(send_as('coord', $plan1)), 'REJECTED:REJECT_UNAUTHORISED', 'a coordinator key sends no plans');
+$r = send_as('wmp', $plan1,
+    lp2(planAgreed => agreedOn => '2009-04-01', reviewOn => '2009-04-15',
+        options => [qw(PLAN_WORK_SHADOWING PLAN_MENTORING PLAN_ACTING_PLACEMENT)]),
+    lp2(reviewRecorded => reviewedOn => '2009-03-01', outcome => 'REVIEW_ON_TRACK'),
+    at(lp(reviewRecorded => reviewedOn => '2009-06-01', outcome => 'REVIEW_CONCERNS',
+          nextReviewOn => '2009-07-01'), '2009-06-01T10:00:00Z'));
+is(results($r), 'ACCEPTED,ACCEPTED,REJECTED:REJECT_BAD_VALUE,ACCEPTED',
+   'plans (objectives; the menu) and a review with concerns; a review before the plan refused');
+ok(wait_until(10, sub { $v = view(); ($v->{"cohort/$P/c1"}{plans}{overdue_reviews} // 0) == 1 }),
+   "the board sees one overdue review (wmp-2's 2009-04-15, the log clock at 2009-06-01)")
+    or diag explain $v->{"cohort/$P/c1"}{plans};
+is($v->{"cohort/$P/c1"}{plans}{concerns}, 1, 'and one whose last review raised concerns');
+is($v->{"programme/$P"}{plans}{overdue_reviews}, 1, 'programme: summed');
+my %ppl = map { $_->{ref} => $_ } @{ $v->{"agency/wm-police/$P/c1"}{people} // [] };
+is($ppl{pref('wmp-1')}{plan}{last_review_outcome}, 'REVIEW_CONCERNS', 'wm-police sees wmp-1: concerns');
+ok($ppl{pref('wmp-2')}{plan}{review_overdue}, 'wm-police sees wmp-2 overdue');
+is_deeply($ppl{pref('wmp-2')}{plan}{options}, [qw(PLAN_WORK_SHADOWING PLAN_MENTORING PLAN_ACTING_PLACEMENT)],
+          "... and wmp-2's options");
+
+my $removal = ev('wmcjb', boardDecision => { participantAgency => 'wm-police',
+    participantRef => pref('wmp-2'), programmeId => $P, cohortId => 'c1',
+    decidedOn => '2009-06-01', decision => 'BOARD_REMOVAL', reason => 'BOARD_REASON_PLAN_NOT_MET' });
+at($removal, '2009-06-01T12:00:00Z');
+$r = send_as('wmp', $removal);
+is(results($r), 'REJECTED:REJECT_UNAUTHORISED', 'an agent key sends no board decision');
+like($r->[0]{reason} // '', qr/board decision needs a coordinator or board key/, '  and the reason says so');
+is(results(send_as('coord2', $removal)), 'REJECTED:REJECT_UNAUTHORISED',
+   "a coordinator of another programme cannot decide about this programme's cohort");
+is(results(send_as('coord', $removal)), 'ACCEPTED', "the programme's coordinator removes wmp-2");
+is(results(send_as('coord', $removal)), 'DUPLICATE', 'the same decision again: a duplicate');
+ok(wait_until(10, sub { $v = view();
+        ($v->{"cohort/$P/c1"}{plans}{board_decisions}{by_reason}{BOARD_REASON_PLAN_NOT_MET} // 0) == 1 }),
+   'the board sees one decision for plan not met') or diag explain $v->{"cohort/$P/c1"}{plans};
+is($v->{"cohort/$P/c1"}{plans}{board_decisions}{by_decision}{BOARD_REMOVAL}, 1, '... a removal');
+is($v->{"cohort/$P/c1"}{plans}{overdue_reviews}, 0, 'removed: no longer overdue');
+%ppl = map { $_->{ref} => $_ } @{ $v->{"agency/wm-police/$P/c1"}{people} // [] };
+is($ppl{pref('wmp-2')}{stage}, 'REMOVED_BY_BOARD', 'the removal moved the enrolment');
 my $pat = quotemeta pref('wmp-1');
 ok(!grep({ encode_json($v->{$_}) =~ /$pat/ } grep { !/^agency\/wm-police\// } keys %$v),
    'no board topic (nor another agency) carries the ref');
@@ -221,7 +282,10 @@ is($wf->{agencies}{'wm-police'}{targets}[0]{percent}, 0.1611, 'target 16.11%');
 is($wf->{overall}{headcount}, 14506, 'overall: the two baselines summed');
 is($wf->{overall}{all}{AIM_BME}{count}, 1263, 'overall BME 1,263');
 
-my $refs = join '|', map { quotemeta pref($_) } qw(wmp-1 cps-mentor cps-staff nobody-here);
+my $pat2 = quotemeta pref('wmp-2');
+ok(!grep({ encode_json($v->{$_}) =~ /$pat2|lead-change|PLAN_MENTORING/ } grep { !/^agency\/wm-police\// } keys %$v),
+   'no board topic carries the ref, an objective or an option');
+my $refs = join '|', map { quotemeta pref($_) } qw(wmp-1 wmp-2 cps-mentor cps-staff nobody-here);
 unlike(log_of($d), qr/$refs/, 'no ref in the log');
 is(stop_daemon($d), 0, 'the daemon exits cleanly') or diag log_of($d);
 done_testing();
