@@ -1082,7 +1082,7 @@ static proj_t *test_examples(void)
     is_int(lines, 367, "step-forward.jsonl: 367 lines");
     snprintf(path, sizeof path, "%s/examples/leadership-in-partnership.jsonl", dir);
     is_int(feed(p, path, &lines), 0, "leadership-in-partnership.jsonl: every event applies");
-    is_int(lines, 616, "leadership-in-partnership.jsonl: 616 lines");
+    is_int(lines, 1059, "leadership-in-partnership.jsonl: 1059 lines");
     diag("release cuts withheld while the examples were fed: %llu",
          (unsigned long long)proj_releases_withheld(p));
     c = doc(p, "cohort/step-forward/2009-1");
@@ -1144,37 +1144,52 @@ static proj_t *test_examples(void)
     is_int(I(c, "funnel.participants.total"), 27, "LiP: 27 recommended");
     is_int(I(c, "funnel.participants.by_stage.NOT_SELECTED"), 2, "LiP: 2 not selected");
     is_int(I(c, "funnel.participants.by_stage.WITHDRAWN"), 1, "LiP: 1 withdrew");
+    is_int(I(c, "funnel.participants.by_stage.REMOVED_BY_BOARD"), 1, "LiP: 1 removed by the board");
+    is_int(I(c, "funnel.participants.by_stage.COMPLETED"), 14, "LiP: 14 completed");
+    is_int(I(c, "funnel.participants.by_stage.ENROLLED"), 9, "LiP: 9 still enrolled at the end");
+    is_int(I(c, "funnel.mentors.by_stage.COMPLETED"), 6, "LiP: 6 mentors completed");
     is_text(c, "funnel_reached.participants.reached",
             "{\"APPLIED\":27,\"ENROLLED\":25,\"INTERVIEWED\":27,\"LINE_MANAGER_SUPPORTED\":25,"
             "\"OFFERED\":25,\"SHORTLISTED\":27}",
             "LiP: reached 27 -> 27 -> 27 -> 25 -> 25 -> 25");
     is_int(I(c, "mentoring.mentored"), 25, "LiP: every participant had a mentor");
-    /* examples/README.md: modules 1-3 assessed, three referrals resubmitted
-     * and passed, one resubmission (module 3) awaiting its result; no award
-     * in the first 9 months. */
+    /* examples/README.md: six modules and the dissertation assessed; 14
+     * pass everything and are awarded the diploma; one module-6 referral
+     * awaits its resubmission, one module-5 resubmission failed. */
     is_int(I(c, "award.assessed_components"), 2, "LiP: modules and dissertation assessed");
-    is_int(I(c, "award.enrolled"), 24, "LiP: 24 still enrolled");
-    is_int(I(c, "award.referred"), 1, "LiP: one resubmission awaiting its result");
-    is_int(I(c, "award.failed"), 0, "LiP: nobody failed");
-    is_int(I(c, "award.awarded"), 0, "LiP: no award in the first 9 months");
-    is_int(I(c, "award.passed_all"), 0, "LiP: nobody has passed everything yet");
-    diag("LiP on track for the award: %lld of 24", I(c, "award.on_track"));
-    /* examples/README.md: four plans, five reviews, one board decision */
-    is_int(I(c, "plans.with_plan"), 4, "LiP: 4 plans agreed");
-    is_int(I(c, "plans.reviews"), 5, "LiP: 5 reviews");
+    is_int(I(c, "award.enrolled"), 23, "LiP: 23 enrolled or completed");
+    is_int(I(c, "award.referred"), 1, "LiP: one module-6 referral outstanding");
+    is_int(I(c, "award.failed"), 1, "LiP: one failed (module 5, after resubmission)");
+    is_int(I(c, "award.passed_all"), 14, "LiP: 14 passed every assessment");
+    is_int(I(c, "award.awarded"), 14, "LiP: 14 postgraduate diplomas");
+    is_int(I(c, "award.on_track"), 7, "LiP: 7 without award still on track");
+    /* examples/README.md: five plans, thirteen reviews, four board decisions */
+    is_int(I(c, "plans.with_plan"), 5, "LiP: 5 plans agreed");
+    is_int(I(c, "plans.reviews"), 13, "LiP: 13 reviews");
     is_int(I(c, "plans.concerns"), 1, "LiP: 1 last review with concerns");
-    is_int(I(c, "plans.overdue_reviews"), 1, "LiP: 1 review overdue (due 2010-01-11)");
-    is_int(I(c, "plans.board_decisions.by_decision.BOARD_EXTENSION"), 1, "LiP: 1 extension");
-    is_int(I(c, "plans.board_decisions.by_reason.BOARD_REASON_ASSESSMENT"), 1,
-           "LiP: for assessment");
+    is_int(I(c, "plans.overdue_reviews"), 1, "LiP: 1 review overdue (due 2010-12-10)");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_EXTENSION"), 2, "LiP: 2 extensions");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_REMOVAL"), 1, "LiP: 1 removal");
+    is_int(I(c, "plans.board_decisions.by_decision.BOARD_CONTINUE"), 1, "LiP: 1 continue");
+    is_int(I(c, "plans.board_decisions.by_reason.BOARD_REASON_ASSESSMENT"), 2,
+           "LiP: 2 for assessment");
+    /* leavers: the one who withdrew (April 2010, during), one completer
+     * a few days after the end */
+    is_int(I(c, "retention.enrolled"), 25, "LiP: 25 enrolled");
+    is_int(I(c, "retention.left_during"), 1, "LiP: 1 left during");
+    is_int(I(c, "retention.left_within_6_months_after"), 1, "LiP: 1 within 6 months after");
+    json_decref(c);
+    c = doc(p, "agency/leics-health/leadership-in-partnership/2009-1");
+    ok(TRUE_(c, "people.ref=p1:ig2oupahtvolou6ayccjkbvpbxtfgwrt.plan.review_overdue"),
+       "LiP: leics-health sees its overdue review");
     json_decref(c);
     c = doc(p, "agency/leics-police/leadership-in-partnership/2009-1");
-    ok(TRUE_(c, "people.ref=p1:d4m43hpso2lpomphgbgqm3ocxuior7ea.plan.review_overdue"),
-       "LiP: leics-police sees its overdue review");
+    is_str(STR(c, "people.ref=p1:6l75nwizgis6i3r5oa33ezbjdx7vyggy.plan.last_review_outcome"),
+           "REVIEW_CONCERNS", "LiP: leics-police sees its person's concerns");
     json_decref(c);
     c = doc(p, "agency/leics-cc/leadership-in-partnership/2009-1");
-    is_str(STR(c, "people.ref=p1:mipezjyltarcvvdjm5cwmzmgzlnqo5dn.plan.last_review_outcome"),
-           "REVIEW_CONCERNS", "LiP: leics-cc sees its person's concerns");
+    is_str(STR(c, "people.ref=p1:mipezjyltarcvvdjm5cwmzmgzlnqo5dn.award.awarded_on"), "2010-12-15",
+           "LiP: leics-cc sees its person's award");
     json_decref(c);
     c = doc(p, "programme/leadership-in-partnership");
     is_str(STR(c, "requirements.participants.kind=DISSERTATION.unit"), "UNIT_SUBMISSIONS",

@@ -14,7 +14,7 @@ use Test::More;
 my $SF = repo_root() . '/examples/step-forward.jsonl';
 my $LIP = repo_root() . '/examples/leadership-in-partnership.jsonl';
 sub lines { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; scalar grep { /\S/ && !/^\s*#/ } <$fh> }
-my ($NSF, $NLIP) = (lines($SF), lines($LIP));    # 367, 616
+my ($NSF, $NLIP) = (lines($SF), lines($LIP));    # 367, 1059
 sub docs { my ($t) = @_; return { map { $_ => $t->{$_}{doc} } keys %{ $t // {} } } }
 sub startup_line {
     my ($d) = @_;

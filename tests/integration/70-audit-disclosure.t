@@ -162,7 +162,7 @@ ok(-s $fixture && -s $fixture < 1_000_000, 'the fixture is there and under 1 MB'
     my ($rc, $out, $err) = run_cmd([repo_root() . '/tests/tools/record-board-stream', $build,
                                     "$dir/board.jsonl"], timeout => 120);
     is($rc, 0, 'record-board-stream records the examples') or diag($err);
-    like($err, qr/983 events, \d+ lines/, '  all 983 example events (issue 18 added 86 to LiP, 5 to Step Forward)');
+    like($err, qr/1426 events, \d+ lines/, '  all 1426 example events (issue 18 added 86 + 443 to LiP, 5 to Step Forward)');
     my @lines = @{ read_jsonl(do { local (@ARGV, $/) = ("$dir/board.jsonl"); <> }) };
     my %versions;
     $versions{ $_->{topic} }++ for grep { ($_->{topic} // '') =~ m{^release/} } @lines;
