@@ -844,7 +844,8 @@ static json_t *workforce_json(const proj_t *self, cohort_t *const *cs, size_t n)
             if (k == m)
                 ids[m++] = cs[i]->def.agencies[j];
         }
-    qsort(ids, m, sizeof *ids, str_cmp);
+    if (m) /* qsort(NULL, 0, ...) is undefined */
+        qsort(ids, m, sizeof *ids, str_cmp);
     for (size_t i = 0; i < m; i++) {
         const wf_t *f = projx_wf_get(self, ids[i]);
         json_t *a, *tg;

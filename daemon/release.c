@@ -421,6 +421,12 @@ static json_t *candidate(const release_t *self, const release_table_t *t, esc_t 
     if (t->has_moved) {
         json_t *p = json_object();
         err |= json_object_set_new(p, "progressed", moved_doc(self, t, e));
+        /* A median of a group is a person's value, and between versions a
+         * newcomer's bounds; the auditor models counts only, so the median
+         * by group is always withheld (docs/status.md). */
+        err |= json_object_set_new(
+            p, "median_days_after_end_to_substantive_promotion_by_ethnic_group",
+            json_pack("{s:b,s:s}", "withheld", 1, "reason", "median_not_auditable"));
         err |= json_object_set_new(doc, "progression", p);
     }
     if (t->has_reach)

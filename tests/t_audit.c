@@ -705,6 +705,42 @@ static void leavers_by_group(void)
     json_decref(lines);
 }
 
+/* The median days to promotion by ethnic group (issue 18, section 6): a
+ * release carrying a number there is a finding (a group's median can be
+ * one person's value; two versions bound a newcomer's), the withheld block
+ * release.c publishes is not. */
+static void median_by_group(void)
+{
+    int n;
+    json_t *doc = hand_doc(16, "ethnic_group.WHITE=10 ethnicity.W1=10 ethnic_group.BLACK=6 "
+                               "ethnicity.B1=6 bme=6 gender.FEMALE=8 gender.MALE=8"),
+           *lines, *f;
+    const json_t *x;
+    json_object_set_new(doc, "progression",
+                        json_pack("{s:{s:{s:i}}}",
+                                  "median_days_after_end_to_substantive_promotion_by_ethnic_group",
+                                  "ethnic_group", "BLACK", 240));
+    lines = one_line("release/cohort/x/c1", 8, doc);
+    f = run(lines, 1, &n);
+    x = find(f, "median", "release/cohort/x/c1",
+             "progression.median_days_after_end_to_substantive_promotion_by_ethnic_group."
+             "ethnic_group.BLACK");
+    ok(x != NULL, "median: a published median of a group is a finding");
+    json_decref(f);
+    json_decref(lines);
+    doc = hand_doc(16, "ethnic_group.WHITE=10 ethnicity.W1=10 ethnic_group.BLACK=6 "
+                       "ethnicity.B1=6 bme=6 gender.FEMALE=8 gender.MALE=8");
+    json_object_set_new(doc, "progression",
+                        json_pack("{s:{s:b,s:s}}",
+                                  "median_days_after_end_to_substantive_promotion_by_ethnic_group",
+                                  "withheld", 1, "reason", "median_not_auditable"));
+    lines = one_line("release/cohort/x/c1", 8, doc);
+    f = run(lines, 1, &n);
+    ok(!find(f, "median", NULL, NULL), "median: the withheld block is no finding");
+    json_decref(f);
+    json_decref(lines);
+}
+
 int main(void)
 {
     hand_interval();
@@ -723,5 +759,6 @@ int main(void)
     safe_two_cohorts();
     funnel_by_group();
     leavers_by_group();
+    median_by_group();
     return tap_done();
 }

@@ -2080,6 +2080,12 @@ static void test_leavers_by_group(void)
     is_int(proj_release_now(p, "2009-04-02", "test"), 1, "released (nobody left)");
     c = doc(p, "release/cohort/tp/c1");
     is_int(I(c, "retention.left_by_ethnic_group.total"), 0, "0 left: a zero total");
+    ok(TRUE_(c, "progression.median_days_after_end_to_substantive_promotion_by_ethnic_group."
+                "withheld"),
+       "the median by group is withheld (not auditable)");
+    ok(!at(c, "progression.median_days_after_end_to_substantive_promotion_by_ethnic_group."
+              "ethnic_group"),
+       "and carries no group's median");
     json_decref(c);
     for (int i = 0; i < 19; i++) /* 6 White, 5 Black and the Asian leave */
         if (i < 6 || (i >= 12 && i < 17) || i == 18) {
