@@ -14,7 +14,7 @@ use Digest::SHA qw(sha1);
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(bin tmpdir start_daemon stop_daemon alive kill9_daemon wait_exit run_cmd
+our @EXPORT = qw(wait_settled bin tmpdir start_daemon stop_daemon alive kill9_daemon wait_exit run_cmd
                  agent_send read_jsonl write_jsonl make_events setup_events attendance_events decode_reply zraw log_of
                  repo_root snapshot_topics wait_snapshot start_watch watch_lines watch_state stop_watch
                  pref free_port);
@@ -307,6 +307,27 @@ sub wait_snapshot {
         return @r if time >= $until;
         sleep 0.05;
     }
+}
+
+# Like wait_snapshot, then also until the documents stop changing: the end
+# marker's seq is the log head, and a topic the render scheduler holds back
+# (coalesce_ms, the render gate; longer under ASan) is published a little
+# later. Settled = the same (topic, rev) set in two snapshots 300 ms apart,
+# within $secs seconds (default 20). Returns the last snapshot.
+sub wait_settled {
+    my ($d, $seq, $secs, $prefix) = @_;
+    my $until = time + ($secs // 20);
+    my @r = wait_snapshot($d, $seq, $secs, $prefix);
+    while (@r && time < $until) {
+        sleep 0.3;
+        my @n = snapshot_topics($d, $prefix);
+        return @r unless @n;
+        my $same = join(',', map { "$_=$r[0]{$_}{rev}" } sort keys %{ $r[0] }) eq
+                   join(',', map { "$_=$n[0]{$_}{rev}" } sort keys %{ $n[0] });
+        @r = @n;
+        return @r if $same;
+    }
+    return @r;
 }
 
 # Starts `cohort-watch --json` on the daemon's status endpoints in the
