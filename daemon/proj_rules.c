@@ -215,6 +215,14 @@ static int step_ok(int cur, int to, int mentor)
     }
 }
 
+/* The documents an event about one of agency's people in cohort c changes:
+ * the cohort's (and so its programme's) and the agency's own topic. */
+static void touched(cohort_t *c, const char *agency)
+{
+    projx_mark_cohort(c, 0);
+    projx_mark_ag(c, agency);
+}
+
 static int on_enrolment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
 {
     const Cohort__V1__EnrolmentChanged *b = ev->enrolment_changed;
@@ -257,8 +265,7 @@ static int on_enrolment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int
     e->reached = projx_reached(e->reached, to);
     if (to == STG(ENROLLED))
         projx_date_of_us(ev->occurred_at, e->enrolled_on);
-    projx_mark_cohort(c, 0);
-    projx_mark_ag(c, ev->agency);
+    touched(c, ev->agency);
     return 0;
 }
 
@@ -521,8 +528,7 @@ static int on_assessment(proj_t *self, const Cohort__V1__Event *ev, why_t *w, in
     m->outcome = b->outcome;
     m->attempts++;
     projx_day_copy(m->on, b->assessed_on);
-    projx_mark_cohort(c, 0);
-    projx_mark_ag(c, ev->agency);
+    touched(c, ev->agency);
     return 0;
 }
 
@@ -547,8 +553,7 @@ static int on_award(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry
     free(e->award);
     e->award = award;
     projx_day_copy(e->awarded_on, b->awarded_on);
-    projx_mark_cohort(c, 0);
-    projx_mark_ag(c, ev->agency);
+    touched(c, ev->agency);
     return 0;
 }
 
@@ -721,8 +726,7 @@ static int on_plan(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dry)
     if (projx_plan_set(e, b->agreed_on, b->objectives, b->n_objectives, opts, b->n_options))
         return -ENOMEM;
     projx_day_copy(e->review_due, b->review_on);
-    projx_mark_cohort(c, 0);
-    projx_mark_ag(c, ev->agency);
+    touched(c, ev->agency);
     return 0;
 }
 
@@ -749,8 +753,7 @@ static int on_review(proj_t *self, const Cohort__V1__Event *ev, why_t *w, int dr
     e->review_outcome = b->outcome;
     e->n_reviews++;
     projx_day_copy(e->review_due, projx_S(b->next_review_on));
-    projx_mark_cohort(c, 0);
-    projx_mark_ag(c, ev->agency);
+    touched(c, ev->agency);
     return 0;
 }
 
