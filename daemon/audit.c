@@ -1,5 +1,8 @@
 /* audit.c: the disclosure auditor (see audit.h and docs/status.md,
- * "Disclosure audit").
+ * "Disclosure audit"). Longer than 1,000 lines on purpose: the cell layout,
+ * the rows that tie cells together and the propagation that uses them are
+ * one argument about what a reader of every release can derive, and are
+ * checked together; split, the layout and its rows would drift apart.
  *
  * Method. Each audited document (a cohort or programme topic with a
  * `representation` block) becomes one fixed table of cells, laid out like

@@ -416,6 +416,73 @@ int projx_enrs_of(const cohort_t *c, enr_t ***out, size_t *n);
  * the reference to doc. */
 char *projx_dump(json_t *doc);
 
+/* One enrolment's completion and risk. The minute figures cover the
+ * UNIT_MINUTES components only (the others have minutes_each 0); the
+ * per-kind figures are in each component's own unit. */
+typedef struct {
+    long credited;         /* sum of credited minutes */
+    long required;         /* sum of count * minutes_each */
+    long expected;         /* sum of held (capped) * minutes_each */
+    long cred[N_KIND];     /* credited per kind, in its unit */
+    long req[N_KIND];      /* required per kind, in its unit */
+    long sessions[N_KIND]; /* sessions attended (PRESENT or LATE) per kind */
+    long passed[N_KIND];   /* pieces passed per assessed kind */
+    int met[N_KIND];       /* the kind's requirement is met (credited, and passed if assessed) */
+    int complete;          /* the role has requirements and every one is met */
+    int behind_units;      /* a session or submission component is behind what is held */
+    int failed;            /* some assessed piece's latest result is FAIL */
+    int referred;          /* some assessed piece's latest result is REFER or RESUBMITTED */
+    int at_risk;           /* ENROLLED and behind (minutes or units) or failed */
+} assess_t;
+
+/* Progression of c's participants (role PARTICIPANT, any stage). */
+typedef struct {
+    long during[N_PKIND];    /* events effective in [starts_on, ends_on], by kind */
+    long after[N_PKIND];     /* events effective in (ends_on, ends_on + 12 months] */
+    long moved[1 + N_GROUP]; /* people with any of those: [0] all, [1 + g] by group */
+    long *days;              /* days to the first substantive promotion, sorted */
+    size_t n_days;           /* their number */
+    char after_end[11];      /* ends_on + 12 months */
+} pstat_t;
+
+/* Ethnic group 0..5 (release.h's group order) of an Ethnicity value 1..17. */
+int projx_eth_group(int eth);
+
+/* held[g][kind]: distinct session ids of that kind recorded (any status) by
+ * anyone of requirement group g in c. 0 or -ENOMEM. */
+int projx_held_sessions(const cohort_t *c, long held[2][N_KIND]);
+
+/* e's completion and risk in c, given c's sessions held (above), into a. */
+void projx_assess(const proj_t *self, const cohort_t *c, const enr_t *e, long held[2][N_KIND],
+                  assess_t *a);
+
+/* num/den rounded half up to 4 decimals, or JSON null when den is 0 (new reference). */
+json_t *projx_ratio_json(long long num, long long den);
+
+/* Whether e's next review is overdue by the log clock's date `today`. */
+int projx_review_overdue(const enr_t *e, const char *today);
+
+/* The cohorts of p sorted by id (malloc'd; *n may be 0). -ENOMEM or 0. */
+int projx_cohorts_of(const proj_t *self, const prog_t *p, cohort_t ***out, size_t *n);
+
+/* Enrolled participants (role PARTICIPANT, ENROLLED or COMPLETED) of the
+ * cohorts, each person once, in key order (malloc'd). -ENOMEM or 0. */
+int projx_members_of(cohort_t *const *cs, size_t n, person_t ***out, size_t *m);
+
+/* c's progression into ps (ps->days malloc'd: the caller frees it). -ENOMEM or 0. */
+int projx_progression(const cohort_t *c, pstat_t *ps);
+
+/* The funnel object of cohorts cs (by current stage); filled[g] gets each
+ * group's ENROLLED + COMPLETED. New reference, or NULL (out of memory). */
+json_t *projx_funnel_json(cohort_t *const *cs, size_t n, long filled[2]);
+
+/* ---------------------------------------- proj_people.c --- */
+
+/* The document of agency ag's people in cohort c, malloc'd, or NULL (out of memory). */
+char *projx_render_agency(const proj_t *self, const cohort_t *c, const ag_t *ag);
+
+/* ---------------------------------------- proj_cut.c --- */
+
 /* Days since 1970-01-01 of a log-clock time (microseconds), rounded down. */
 long projx_day_of(int64_t us);
 

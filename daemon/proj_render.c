@@ -1,8 +1,8 @@
-/* proj_render.c: the projection's computations and documents, and the
- * release cuts (see proj.h, docs/status.md).
+/* proj_render.c: the projection's computations and the programme and
+ * cohort documents (see proj.h, docs/status.md); the agency documents are
+ * in proj_people.c and the release cuts in proj_cut.c.
  *
- * Everything here reads the state and changes nothing but the release
- * state (release.h) when a release is cut. Documents are derived on demand
+ * Everything here reads the state and changes nothing. Documents are derived on demand
  * in sorted order with integer arithmetic where the result is published
  * (ratios rounded to 4 decimals from integers), so output is byte-stable.
  * Rendering functions return a malloc'd string or NULL (out of memory, or
@@ -22,7 +22,7 @@ static int enr_cmp(const void *a, const void *b)
 }
 
 /* The cohorts of p sorted by id (malloc'd; *n may be 0). -ENOMEM or 0. */
-static int cohorts_of(const proj_t *self, const prog_t *p, cohort_t ***out, size_t *n)
+int projx_cohorts_of(const proj_t *self, const prog_t *p, cohort_t ***out, size_t *n)
 {
     cohort_t *c, *tmp, *head = self->cohorts, **v;
     size_t k = 0;
@@ -75,7 +75,7 @@ static int sref_cmp(const void *a, const void *b)
 
 /* held[g][kind]: distinct session ids of that kind recorded (any status) by
  * anyone of requirement group g in c. 0 or -ENOMEM. */
-static int held_sessions(const cohort_t *c, long held[2][N_KIND])
+int projx_held_sessions(const cohort_t *c, long held[2][N_KIND])
 {
     enr_t *e, *etmp, *head = c->enrs;
     sess_t *s, *stmp;
@@ -99,27 +99,8 @@ static int held_sessions(const cohort_t *c, long held[2][N_KIND])
     return 0;
 }
 
-/* One enrolment's completion and risk. The minute figures cover the
- * UNIT_MINUTES components only (the others have minutes_each 0); the
- * per-kind figures are in each component's own unit. */
-typedef struct {
-    long credited;         /* sum of credited minutes */
-    long required;         /* sum of count * minutes_each */
-    long expected;         /* sum of held (capped) * minutes_each */
-    long cred[N_KIND];     /* credited per kind, in its unit */
-    long req[N_KIND];      /* required per kind, in its unit */
-    long sessions[N_KIND]; /* sessions attended (PRESENT or LATE) per kind */
-    long passed[N_KIND];   /* pieces passed per assessed kind */
-    int met[N_KIND];       /* the kind's requirement is met (credited, and passed if assessed) */
-    int complete;          /* the role has requirements and every one is met */
-    int behind_units;      /* a session or submission component is behind what is held */
-    int failed;            /* some assessed piece's latest result is FAIL */
-    int referred;          /* some assessed piece's latest result is REFER or RESUBMITTED */
-    int at_risk;           /* ENROLLED and behind (minutes or units) or failed */
-} assess_t;
-
-static void assess(const proj_t *self, const cohort_t *c, const enr_t *e, long held[2][N_KIND],
-                   assess_t *a)
+void projx_assess(const proj_t *self, const cohort_t *c, const enr_t *e, long held[2][N_KIND],
+                  assess_t *a)
 {
     const pdef_t *d = &c->prog->def;
     int g = projx_grp(e->who->d.role);
@@ -216,104 +197,20 @@ static long assessed_of(const pdef_t *d, int g)
 }
 
 /* num/den rounded half up to 4 decimals, or null when den is 0. */
-static json_t *ratio_json(long long num, long long den)
+json_t *projx_ratio_json(long long num, long long den)
 {
     if (den <= 0)
         return json_null();
     return json_real((double)((num * 20000 + den) / (2 * den)) / 10000.0);
 }
 
-/* -------------------------------------------------- representation --- */
-
 /* Ethnic group 0..5 of an Ethnicity value. */
-static int eth_group(int eth)
+int projx_eth_group(int eth)
 {
     return eth <= 3 ? 0 : eth <= 7 ? 1 : eth <= 11 ? 2 : eth <= 14 ? 3 : eth <= 16 ? 4 : 5;
 }
 
-/* Counts the given enrolled participants (distinct) into v, laid out as
- * release.h's RT_* cells. */
-static void repr_counts(person_t *const *ps, size_t n, long v[RT_N])
-{
-    memset(v, 0, RT_N * sizeof *v);
-    for (size_t i = 0; i < n; i++) {
-        const pdata_t *x = &ps[i]->d;
-        int eth = x->eth >= 1 && x->eth <= 17 ? x->eth : COHORT__V1__ETHNICITY__NS;
-        int g = eth_group(eth);
-        int gen = x->gender >= 1 && x->gender <= 4 ? x->gender : 4;
-        int dis = x->disability >= 1 && x->disability <= 3 ? x->disability : 3;
-        v[RT_TOTAL]++;
-        v[RT_GROUP + g]++;
-        v[RT_CODE + eth - 1]++;
-        v[RT_BME] += g >= 1 && g <= 4;
-        v[RT_GENDER + gen - 1]++;
-        v[RT_DIS + dis - 1]++;
-        v[x->orientation == COHORT__V1__SEXUAL_ORIENTATION__LGB ? RT_LGB : RT_NOT_LGB]++;
-    }
-}
-
-/* The funnel by ethnic group of cohorts cs into v (release.h's
- * RELEASE_REACH and RELEASE_DROP cells): participants' enrolments by the
- * furthest stage reached, summed over the cohorts. */
-static void reach_counts(cohort_t *const *cs, size_t n, long v[RELEASE_NREACH])
-{
-    memset(v, 0, RELEASE_NREACH * sizeof *v);
-    for (size_t i = 0; i < n; i++) {
-        enr_t *e, *tmp, *head = cs[i]->enrs;
-        HASH_ITER(hh, head, e, tmp)
-        {
-            int eth = e->who->d.eth >= 1 && e->who->d.eth <= 17 ? e->who->d.eth
-                                                                : COHORT__V1__ETHNICITY__NS;
-            int g = 1 + eth_group(eth), top = e->reached - STG(APPLIED); /* 0..5 */
-            if (projx_grp(e->who->d.role) != G_PART || top < 0)
-                continue;
-            if (top >= RELEASE_NSTAGES)
-                top = RELEASE_NSTAGES - 1;
-            for (int s = 0; s <= top; s++) {
-                v[RELEASE_REACH(s, 0)]++;
-                v[RELEASE_REACH(s, g)]++;
-            }
-            if (top < RELEASE_NSTAGES - 1) {
-                v[RELEASE_DROP(top, 0)]++;
-                v[RELEASE_DROP(top, g)]++;
-            }
-        }
-    }
-}
-
-/* The leavers by ethnic group of c (release.h's left[]): participants whose
- * enrolment reached ENROLLED and who left their agency on or before ends_on
- * plus 12 months (retention.left_before_start + left_during +
- * left_within_12_months_after in the live document). */
-static void left_counts(const cohort_t *c, long v[RELEASE_NMOVED])
-{
-    enr_t *e, *tmp, *head = c->enrs;
-    char end12[11];
-    projx_plus_months(c->def.ends, 12, end12);
-    memset(v, 0, RELEASE_NMOVED * sizeof *v);
-    HASH_ITER(hh, head, e, tmp)
-    {
-        const person_t *x = e->who;
-        int eth = x->d.eth >= 1 && x->d.eth <= 17 ? x->d.eth : COHORT__V1__ETHNICITY__NS;
-        if (!projx_is_participant(x) || e->reached < STG(ENROLLED) || !x->left_on[0] ||
-            strcmp(x->left_on, end12) > 0)
-            continue;
-        v[0]++;
-        v[1 + eth_group(eth)]++;
-    }
-}
-
 /* ----------------------------------------------------- progression --- */
-
-/* Progression of c's participants (role PARTICIPANT, any stage). */
-typedef struct {
-    long during[N_PKIND];    /* events effective in [starts_on, ends_on], by kind */
-    long after[N_PKIND];     /* events effective in (ends_on, ends_on + 12 months] */
-    long moved[1 + N_GROUP]; /* people with any of those: [0] all, [1 + g] by group */
-    long *days;              /* days to the first substantive promotion, sorted */
-    size_t n_days;           /* their number */
-    char after_end[11];      /* ends_on + 12 months */
-} pstat_t;
 
 static int long_cmp(const void *a, const void *b)
 {
@@ -321,7 +218,7 @@ static int long_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int progression(const cohort_t *c, pstat_t *ps)
+int projx_progression(const cohort_t *c, pstat_t *ps)
 {
     enr_t *e, *tmp, *head = c->enrs;
     memset(ps, 0, sizeof *ps);
@@ -351,7 +248,7 @@ static int progression(const cohort_t *c, pstat_t *ps)
         }
         if (moved) {
             ps->moved[0]++;
-            ps->moved[1 + eth_group(e->who->d.eth)]++;
+            ps->moved[1 + projx_eth_group(e->who->d.eth)]++;
         }
         if (first)
             ps->days[ps->n_days++] = projx_date_days(first) - projx_date_days(e->enrolled_on);
@@ -488,13 +385,14 @@ static json_t *retention_json(const after_t *a)
     err |= json_object_set_new(o, "left_before_start", json_integer(a->left_before));
     err |= json_object_set_new(o, "left_during", json_integer(a->left_during));
     err |= json_object_set_new(o, "retained_at_end", json_integer(a->enrolled - gone));
-    err |= json_object_set_new(o, "retention_at_end", ratio_json(a->enrolled - gone, a->enrolled));
+    err |= json_object_set_new(o, "retention_at_end",
+                               projx_ratio_json(a->enrolled - gone, a->enrolled));
     for (int h = 0; h < 3; h++) {
         snprintf(key, sizeof key, "left_within_%d_months_after", HORIZON[h]);
         err |= json_object_set_new(o, key, json_integer(a->left_after[h]));
         snprintf(key, sizeof key, "retention_%d_months_after", HORIZON[h]);
-        err |= json_object_set_new(o, key,
-                                   ratio_json(a->enrolled - gone - a->left_after[h], a->enrolled));
+        err |= json_object_set_new(
+            o, key, projx_ratio_json(a->enrolled - gone - a->left_after[h], a->enrolled));
     }
     if (err)
         return json_decref(o), NULL;
@@ -512,12 +410,12 @@ static json_t *after_json(const after_t *a, int with_median)
     err |= json_object_set_new(o, "completed", json_integer(a->completed));
     err |= json_object_set_new(o, "promoted_during", json_integer(a->promoted_during));
     err |= json_object_set_new(o, "promotion_rate_during",
-                               ratio_json(a->promoted_during, a->completed));
+                               projx_ratio_json(a->promoted_during, a->completed));
     for (int h = 0; h < 3; h++) {
         snprintf(key, sizeof key, "promoted_within_%d_months", HORIZON[h]);
         err |= json_object_set_new(o, key, json_integer(a->promoted_after[h]));
         snprintf(key, sizeof key, "promotion_rate_%d_months", HORIZON[h]);
-        err |= json_object_set_new(o, key, ratio_json(a->promoted_after[h], a->completed));
+        err |= json_object_set_new(o, key, projx_ratio_json(a->promoted_after[h], a->completed));
     }
     if (with_median) {
         json_t *med = json_null();
@@ -553,7 +451,7 @@ static int bump(json_t *o, const char *key)
 /* Funnel and filled over cohorts cs: {"participants": {...}, "mentors":
  * {...}} each with total, by_stage and by_agency. *filled gets the
  * ENROLLED + COMPLETED counts per requirement group. */
-static json_t *funnel_json(cohort_t *const *cs, size_t n, long filled[2])
+json_t *projx_funnel_json(cohort_t *const *cs, size_t n, long filled[2])
 {
     json_t *o = json_object(), *part[2], *by_stage[2], *by_ag[2];
     long total[2] = {0, 0};
@@ -653,11 +551,11 @@ static json_t *funnel_reached_json(cohort_t *const *cs, size_t n)
         }
     }
     for (int s = STG(SHORTLISTED); s <= STG(ENROLLED); s++)
-        err |= json_object_set_new(conv, STAGE_NAME(s), ratio_json(all[s - 1], all[s - 2]));
+        err |= json_object_set_new(conv, STAGE_NAME(s), projx_ratio_json(all[s - 1], all[s - 2]));
     err |= json_object_set_new(part, "reached", reached_json(all));
     err |= json_object_set_new(part, "conversion", conv);
     err |= json_object_set_new(part, "overall_conversion",
-                               ratio_json(all[STG(ENROLLED) - 1], all[STG(APPLIED) - 1]));
+                               projx_ratio_json(all[STG(ENROLLED) - 1], all[STG(APPLIED) - 1]));
     err |= json_object_set_new(part, "by_agency", by_ag);
     err |= json_object_set_new(o, "participants", part);
     if (err)
@@ -708,7 +606,7 @@ static long required_of(const pdef_t *d, int g)
 
 /* Enrolled participants (role PARTICIPANT, ENROLLED or COMPLETED) of the
  * cohorts, each person once, in key order (malloc'd). */
-static int members_of(cohort_t *const *cs, size_t n, person_t ***out, size_t *m)
+int projx_members_of(cohort_t *const *cs, size_t n, person_t ***out, size_t *m)
 {
     size_t cap = 1, k = 0;
     person_t **v;
@@ -793,7 +691,7 @@ static json_t *wsum_json(const wsum_t *t)
             err |= json_object_set_new(groups, aim_name(g),
                                        json_pack("{s:I, s:I, s:o}", "count", t->cnt[k][g], "of",
                                                  t->of[k][g], "percent",
-                                                 ratio_json(t->cnt[k][g], t->of[k][g])));
+                                                 projx_ratio_json(t->cnt[k][g], t->of[k][g])));
         }
         if (k == 0) {
             err |= json_object_set_new(o, "headcount", json_integer(t->head[0]));
@@ -872,9 +770,9 @@ static json_t *workforce_json(const proj_t *self, cohort_t *const *cs, size_t n)
                     tg,
                     json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "group", aim_name(g), "category",
                               staff_name(k), "basis_points", (json_int_t)f->target[k][g], "percent",
-                              ratio_json(f->target[k][g], 10000), "by",
+                              projx_ratio_json(f->target[k][g], 10000), "by",
                               *f->by[k][g] ? json_string(f->by[k][g]) : json_null(),
-                              "workforce_percent", ratio_json(one.cnt[k][g], one.of[k][g])));
+                              "workforce_percent", projx_ratio_json(one.cnt[k][g], one.of[k][g])));
             }
         err |= json_object_set_new(a, "targets", tg);
         err |= json_object_set_new(ags, ids[i], a);
@@ -890,7 +788,7 @@ static json_t *workforce_json(const proj_t *self, cohort_t *const *cs, size_t n)
 
 /* Whether e's next review is overdue by the log clock's date `today`:
  * still ENROLLED, a review due, and the due date passed. */
-static int review_overdue(const enr_t *e, const char *today)
+int projx_review_overdue(const enr_t *e, const char *today)
 {
     return e->stage == STG(ENROLLED) && e->review_due[0] && strcmp(e->review_due, today) < 0;
 }
@@ -911,7 +809,7 @@ static void plans_count(const enr_t *e, const char *today, plans_t *t)
     t->reviews += e->n_reviews;
     t->concerns += e->stage == STG(ENROLLED) &&
                    e->review_outcome == COHORT__V1__REVIEW_OUTCOME__REVIEW_CONCERNS;
-    t->overdue += review_overdue(e, today);
+    t->overdue += projx_review_overdue(e, today);
     for (int k = 1; k < N_BKIND; k++)
         for (int r = 1; r < N_BREASON; r++)
             t->decisions[k][r] += e->decisions[k][r];
@@ -956,7 +854,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     size_t n = 0;
     long places = 0, filled[2], during[N_PKIND] = {0}, after[N_PKIND] = {0};
     json_t *prog_o = json_object();
-    int err = cohorts_of(self, p, &cs, &n);
+    int err = projx_cohorts_of(self, p, &cs, &n);
     awards_t aw = {0};
     after_t asum = {0};
     for (size_t i = 0; !err && i < n; i++) {
@@ -964,7 +862,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
         after_t af;
         long held[2][N_KIND];
         enr_t *e, *etmp, *ehead = cs[i]->enrs;
-        if (held_sessions(cs[i], held) || after_stats(cs[i], &af)) {
+        if (projx_held_sessions(cs[i], held) || after_stats(cs[i], &af)) {
             err = 1;
             break;
         }
@@ -973,14 +871,14 @@ static char *render_programme(const proj_t *self, const prog_t *p)
         HASH_ITER(hh, ehead, e, etmp)
         {
             assess_t a;
-            assess(self, cs[i], e, held, &a);
+            projx_assess(self, cs[i], e, held, &a);
             award_count(&a, e, &p->def, &aw);
             if (projx_is_participant(e->who))
                 plans_count(e, today, &pl);
         }
         places += cs[i]->def.places;
         err |= json_array_append_new(ids, json_string(cs[i]->id));
-        if (progression(cs[i], &ps)) {
+        if (projx_progression(cs[i], &ps)) {
             err = 1;
             break;
         }
@@ -1012,7 +910,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
     err |= json_object_set_new(doc, "aims", aims);
     err |= json_object_set_new(doc, "cohorts", ids);
     if (!err) {
-        err |= json_object_set_new(doc, "funnel", funnel_json(cs, n, filled));
+        err |= json_object_set_new(doc, "funnel", projx_funnel_json(cs, n, filled));
         err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(cs, n));
         err |= json_object_set_new(doc, "filled", filled_json(places, filled));
         err |= json_object_set_new(doc, "workforce", workforce_json(self, cs, n));
@@ -1039,7 +937,7 @@ static json_t *summary_json(long required, long n, long complete, long sum_credi
     err |= json_object_set_new(o, "enrolled", json_integer(n));
     err |= json_object_set_new(o, "complete", json_integer(complete));
     err |= json_object_set_new(o, "mean_completion",
-                               ratio_json(sum_credited, (long long)n * required));
+                               projx_ratio_json(sum_credited, (long long)n * required));
     err |= json_object_set_new(o, "at_risk", json_integer(at_risk));
     if (err)
         return json_decref(o), NULL;
@@ -1060,13 +958,13 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     after_t af = {0};
     plans_t pl = {0};
     char today[11];
-    int err = held_sessions(c, held) || projx_enrs_of(c, &es, &ne) || progression(c, &ps) ||
-              after_stats(c, &af);
+    int err = projx_held_sessions(c, held) || projx_enrs_of(c, &es, &ne) ||
+              projx_progression(c, &ps) || after_stats(c, &af);
     projx_date_of_us(self->as_of, today);
     for (size_t i = 0; !err && i < ne; i++) {
         assess_t a;
         int g = projx_grp(es[i]->who->d.role);
-        assess(self, c, es[i], held, &a);
+        projx_assess(self, c, es[i], held, &a);
         if (g == G_PART)
             plans_count(es[i], today, &pl);
         assigned += (long)es[i]->n_mentors;
@@ -1089,7 +987,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     err |= json_object_set_new(doc, "ends_on", json_string(c->def.ends));
     err |= json_object_set_new(doc, "agencies", ags);
     if (!err) {
-        err |= json_object_set_new(doc, "funnel", funnel_json(&one, 1, filled));
+        err |= json_object_set_new(doc, "funnel", projx_funnel_json(&one, 1, filled));
         err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(&one, 1));
         err |= json_object_set_new(doc, "filled", filled_json(c->def.places, filled));
         json_t *pj = progression_json(&ps);
@@ -1113,414 +1011,6 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
     if (err)
         return json_decref(doc), NULL;
     return projx_dump(doc);
-}
-
-/* Promotion order for display: effective_on, then the order applied. */
-typedef struct {
-    const promo_t *p; /* the promotion */
-    size_t i;         /* its index */
-} pord_t;
-
-static int pord_cmp(const void *a, const void *b)
-{
-    const pord_t *x = a, *y = b;
-    int r = strcmp(x->p->on, y->p->on);
-    return r ? r : (x->i > y->i) - (x->i < y->i);
-}
-
-static int mark_cmp(const void *a, const void *b)
-{
-    const mark_t *x = *(const mark_t *const *)a, *y = *(const mark_t *const *)b;
-    return x->kind != y->kind ? x->kind - y->kind : strcmp(x->piece, y->piece);
-}
-
-/* e's assessment results, by component kind then piece id. */
-static json_t *marks_json(const enr_t *e)
-{
-    json_t *l = json_array();
-    const mark_t **v = malloc((e->n_marks + 1) * sizeof *v);
-    int err = !l || !v;
-    for (size_t i = 0; !err && i < e->n_marks; i++)
-        v[i] = &e->marks[i];
-    if (!err)
-        qsort(v, e->n_marks, sizeof *v, mark_cmp);
-    for (size_t i = 0; !err && i < e->n_marks; i++)
-        err |= json_array_append_new(
-            l, json_pack("{s:s,s:s,s:s,s:s,s:i}", "component", KIND_NAME(v[i]->kind), "piece",
-                         v[i]->piece, "outcome", OUTCOME_NAME(v[i]->outcome), "assessed_on",
-                         v[i]->on, "attempts", v[i]->attempts));
-    free(v);
-    if (err)
-        return json_decref(l), NULL;
-    return l;
-}
-
-/* e's plan and reviews for its agency's topic (docs/status.md, "plan"):
- * null if no plan was agreed. */
-static json_t *plan_json(const proj_t *self, const enr_t *e)
-{
-    json_t *o, *obj = json_array(), *opt = json_array();
-    char today[11];
-    int err = !obj || !opt;
-    if (!e->plan_on[0]) {
-        json_decref(obj);
-        json_decref(opt);
-        return json_null();
-    }
-    projx_date_of_us(self->as_of, today);
-    for (size_t i = 0; i < e->n_objectives; i++)
-        err |= json_array_append_new(obj, json_string(e->objectives[i]));
-    for (size_t i = 0; i < e->n_options; i++)
-        err |= json_array_append_new(
-            opt, json_string(projx_ename(&cohort__v1__plan_option__descriptor, e->options[i])));
-    o = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "agreed_on", e->plan_on, "objectives", obj,
-        "options", opt, "review_due", e->review_due[0] ? json_string(e->review_due) : json_null(),
-        "last_review_on", e->reviewed_on[0] ? json_string(e->reviewed_on) : json_null(),
-        "last_review_outcome",
-        e->review_outcome
-            ? json_string(projx_ename(&cohort__v1__review_outcome__descriptor, e->review_outcome))
-            : json_null(),
-        "reviews", (json_int_t)e->n_reviews, "review_overdue", review_overdue(e, today));
-    if (err || !o)
-        return json_decref(o), NULL;
-    return o;
-}
-
-static json_t *person_json(const proj_t *self, const cohort_t *c, enr_t *const *es, size_t ne,
-                           const enr_t *e, long held[2][N_KIND])
-{
-    json_t *o = json_object(), *comps = json_object(), *promos = json_array();
-    const pdef_t *d = &c->prog->def;
-    int g = projx_grp(e->who->d.role), err = 0;
-    long mentees = 0;
-    pord_t *ord = NULL;
-    assess_t a;
-    assess(self, c, e, held, &a);
-    for (size_t i = 0; i < ne; i++)
-        for (size_t j = 0; j < es[i]->n_mentors; j++)
-            mentees += es[i]->mentors[j] == e->who;
-    for (size_t i = 0; i < d->n_req[g]; i++) {
-        int k = d->req[g][i].kind;
-        json_t *co = json_object();
-        err |= json_object_set_new(co, "credited", json_integer(a.cred[k]));
-        err |= json_object_set_new(co, "required", json_integer(a.req[k]));
-        err |= json_object_set_new(co, "sessions", json_integer(a.sessions[k]));
-        err |= json_object_set_new(co, "unit", json_string(UNIT_NAME(d->req[g][i].unit)));
-        err |= json_object_set_new(co, "met", json_boolean(a.met[k]));
-        if (d->req[g][i].assessed)
-            err |= json_object_set_new(co, "passed", json_integer(a.passed[k]));
-        err |= json_object_set_new(comps, KIND_NAME(k), co);
-    }
-    if (e->n_promos && !(ord = malloc(e->n_promos * sizeof *ord)))
-        err = 1;
-    for (size_t i = 0; !err && i < e->n_promos; i++)
-        ord[i] = (pord_t){&e->promos[i], i};
-    if (!err && e->n_promos)
-        qsort(ord, e->n_promos, sizeof *ord, pord_cmp);
-    for (size_t i = 0; !err && i < e->n_promos; i++) {
-        json_t *po = json_object();
-        err |= json_object_set_new(po, "kind", json_string(PKIND_NAME(ord[i].p->kind)));
-        err |= json_object_set_new(po, "from", json_string(projx_S(ord[i].p->from)));
-        err |= json_object_set_new(po, "to", json_string(projx_S(ord[i].p->to)));
-        err |= json_object_set_new(po, "effective_on", json_string(ord[i].p->on));
-        err |= json_array_append_new(promos, po);
-    }
-    free(ord);
-    err |= json_object_set_new(o, "assessments", marks_json(e));
-    err |= json_object_set_new(o, "requirements_met", json_boolean(a.complete));
-    err |= json_object_set_new(
-        o, "award",
-        e->award ? json_pack("{s:s,s:s}", "award", e->award, "awarded_on", e->awarded_on)
-                 : json_null());
-    err |= json_object_set_new(o, "ref", json_string(e->who->ref));
-    err |= json_object_set_new(
-        o, "role", json_string(projx_ename(&cohort__v1__role__descriptor, e->who->d.role)));
-    err |= json_object_set_new(o, "stage", json_string(STAGE_NAME(e->stage)));
-    err |= json_object_set_new(o, "enrolled_on",
-                               e->enrolled_on[0] ? json_string(e->enrolled_on) : json_null());
-    err |= json_object_set_new(o, "completion", ratio_json(a.credited, a.required));
-    err |= json_object_set_new(o, "credited_minutes", json_integer(a.credited));
-    err |= json_object_set_new(o, "required_minutes", json_integer(a.required));
-    err |= json_object_set_new(o, "expected_minutes", json_integer(a.expected));
-    err |= json_object_set_new(o, "components", comps);
-    err |= json_object_set_new(o, "at_risk", json_boolean(a.at_risk));
-    err |= json_object_set_new(o, "promotions", promos);
-    err |= json_object_set_new(o, "mentors", json_integer((json_int_t)e->n_mentors));
-    err |= json_object_set_new(o, "mentees", json_integer(mentees));
-    err |= json_object_set_new(o, "left_on",
-                               e->who->left_on[0] ? json_string(e->who->left_on) : json_null());
-    err |= json_object_set_new(
-        o, "left_reason",
-        e->who->left_reason
-            ? json_string(projx_ename(&cohort__v1__leaver_reason__descriptor, e->who->left_reason))
-            : json_null());
-    err |= json_object_set_new(o, "plan", plan_json(self, e));
-    if (err)
-        return json_decref(o), NULL;
-    return o;
-}
-
-static char *render_agency(const proj_t *self, const cohort_t *c, const ag_t *ag)
-{
-    json_t *doc = json_object(), *people = json_array();
-    long held[2][N_KIND];
-    enr_t **es = NULL;
-    size_t ne = 0;
-    int err = held_sessions(c, held) || projx_enrs_of(c, &es, &ne);
-    for (size_t i = 0; !err && i < ne; i++)
-        if (strcmp(es[i]->who->agency, ag->id) == 0)
-            err |= json_array_append_new(people, person_json(self, c, es, ne, es[i], held));
-    err |= json_object_set_new(doc, "agency", json_string(ag->id));
-    err |= json_object_set_new(doc, "programme", json_string(c->prog->id));
-    err |= json_object_set_new(doc, "cohort", json_string(c->id));
-    err |= json_object_set_new(doc, "people", people);
-    free(es);
-    if (err)
-        return json_decref(doc), NULL;
-    return projx_dump(doc);
-}
-
-/* --------------------------------------------------------- releases --- */
-
-/* The funnel fields a release document repeats (filled.participants and
- * the participants' total, WITHDRAWN and REMOVED_BY_BOARD): the auditor
- * uses them to bound who joined and left between releases. */
-static int release_meta_funnel(json_t *meta, cohort_t *const *cs, size_t n)
-{
-    long filled[2];
-    json_t *f = funnel_json(cs, n, filled), *part, *by, *o, *stages;
-    int err = !f;
-    part = json_object_get(f, "participants");
-    by = json_object_get(part, "by_stage");
-    o = json_pack("{s:O*}", "total", json_object_get(part, "total"));
-    stages = json_pack("{s:O*,s:O*}", "WITHDRAWN", json_object_get(by, "WITHDRAWN"),
-                       "REMOVED_BY_BOARD", json_object_get(by, "REMOVED_BY_BOARD"));
-    err |= !o || !stages;
-    if (!err) {
-        err |= json_object_set_new(o, "by_stage", stages);
-        stages = NULL;
-        err |= json_object_set_new(meta, "funnel", json_pack("{s:o}", "participants", o));
-        o = NULL;
-        err |= json_object_set_new(meta, "filled",
-                                   json_pack("{s:I}", "participants", (json_int_t)filled[G_PART]));
-    }
-    json_decref(o);
-    json_decref(stages);
-    json_decref(f);
-    return err ? -ENOMEM : 0;
-}
-
-/* The true tables of programme p: [0] its roll-up, [1..] its cohorts in
- * cohorts_of order. */
-typedef struct {
-    release_table_t *t;     /* the tables */
-    size_t n;               /* their number (cohorts + 1) */
-    char (*topics)[KEYLEN]; /* their live topics */
-    release_aim_t *aims;    /* the programme's aims */
-} tables_t;
-
-static void tables_free(tables_t *tb)
-{
-    for (size_t i = 0; tb->t && i < tb->n; i++)
-        json_decref((json_t *)tb->t[i].meta);
-    free(tb->t);
-    free(tb->topics);
-    free(tb->aims);
-    memset(tb, 0, sizeof *tb);
-}
-
-/* Builds p's tables from the current state. Returns 0 or -ENOMEM (tb
- * freed). */
-static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
-{
-    cohort_t **cs = NULL;
-    person_t **ms = NULL;
-    size_t n = 0, m = 0;
-    memset(tb, 0, sizeof *tb);
-    if (cohorts_of(self, p, &cs, &n) || !(tb->t = calloc(n + 1, sizeof *tb->t)) ||
-        !(tb->topics = calloc(n + 1, sizeof *tb->topics)) ||
-        !(tb->aims = calloc(p->def.n_aims + 1, sizeof *tb->aims)))
-        goto fail;
-    tb->n = n + 1;
-    for (size_t i = 0; i < p->def.n_aims; i++)
-        tb->aims[i] = (release_aim_t){p->def.aims[i].group, p->def.aims[i].pct};
-    for (size_t i = 0; i <= n; i++) {
-        release_table_t *t = &tb->t[i];
-        json_t *meta = json_object(), *ids;
-        t->aims = tb->aims;
-        t->n_aims = p->def.n_aims;
-        t->meta = meta;
-        t->topic = tb->topics[i];
-        if (!meta)
-            goto fail;
-        if (i == 0) {
-            snprintf(tb->topics[0], KEYLEN, "programme/%s", p->id);
-            if (members_of(cs, n, &ms, &m) || !(ids = json_array()) ||
-                json_object_set_new(meta, "cohorts", ids) ||
-                json_object_set_new(meta, "programme", json_string(p->id)) ||
-                json_object_set_new(meta, "name", json_string(p->def.name)) ||
-                release_meta_funnel(meta, cs, n))
-                goto fail;
-            for (size_t j = 0; j < n; j++)
-                if (json_array_append_new(ids, json_string(cs[j]->id)))
-                    goto fail;
-            reach_counts(cs, n, t->reach);
-            t->has_reach = 1;
-        } else {
-            cohort_t *one = cs[i - 1];
-            pstat_t ps;
-            snprintf(tb->topics[i], KEYLEN, "cohort/%s/%s", p->id, one->id);
-            if (members_of(&one, 1, &ms, &m) || progression(one, &ps))
-                goto fail;
-            memcpy(t->moved, ps.moved, sizeof t->moved);
-            free(ps.days);
-            t->has_moved = 1;
-            reach_counts(&one, 1, t->reach);
-            t->has_reach = 1;
-            left_counts(one, t->left);
-            t->has_left = 1;
-            if (json_object_set_new(meta, "programme", json_string(p->id)) ||
-                json_object_set_new(meta, "programme_name", json_string(p->def.name)) ||
-                json_object_set_new(meta, "cohort", json_string(one->id)) ||
-                json_object_set_new(meta, "starts_on", json_string(one->def.starts)) ||
-                json_object_set_new(meta, "ends_on", json_string(one->def.ends)) ||
-                release_meta_funnel(meta, &one, 1))
-                goto fail;
-        }
-        repr_counts(ms, m, t->repr);
-        free(ms);
-        ms = NULL;
-    }
-    free(cs);
-    return 0;
-fail:
-    free(ms);
-    free(cs);
-    tables_free(tb);
-    return -ENOMEM;
-}
-
-/* Cuts a release of programme p (its roll-up and every cohort) from the
- * current state. Returns 1 released, 0 withheld, -ENOMEM. */
-static int cut_programme(proj_t *self, const prog_t *p, const char *date, const char *reason)
-{
-    tables_t tb;
-    int rc;
-    if (tables_of(self, p, &tb) < 0)
-        return -ENOMEM;
-    rc = release_cut(self->rel, p->id, tb.t, tb.n, self->seq, date, reason);
-    tables_free(&tb);
-    return rc;
-}
-
-char *proj_render_rule_only(const proj_t *self, const char *topic, int zeros)
-{
-    char *live = proj_render(self, topic), *out = NULL;
-    json_t *doc = live ? json_loads(live, 0, NULL) : NULL, *b = NULL;
-    const prog_t *p = NULL;
-    tables_t tb = {0};
-    free(live);
-    if (!doc)
-        return NULL;
-    if (strncmp(topic, "programme/", 10) == 0)
-        p = projx_prog_get(self, topic + 10);
-    else if (strncmp(topic, "cohort/", 7) == 0)
-        p = projx_prog_get(self, json_string_value(json_object_get(doc, "programme")));
-    if (p && tables_of(self, p, &tb) == 0) {
-        for (size_t i = 0; i < tb.n; i++) {
-            if (strcmp(tb.t[i].topic, topic) != 0 ||
-                !(b = release_preview(self->rel, &tb.t[i], zeros)))
-                continue;
-            if (json_object_set(doc, "representation", json_object_get(b, "representation")) ||
-                (json_object_get(b, "progressed") &&
-                 json_object_set(json_object_get(doc, "progression"), "progressed",
-                                 json_object_get(b, "progressed"))))
-                break;
-            out = projx_dump(json_incref(doc));
-            break;
-        }
-    }
-    json_decref(b);
-    json_decref(doc);
-    tables_free(&tb);
-    return out;
-}
-
-/* Days since 1970-01-01 of a log-clock time (microseconds), rounded down. */
-long projx_day_of(int64_t us)
-{
-    int64_t d = us / 86400000000LL;
-    return (long)(us < 0 && d * 86400000000LL != us ? d - 1 : d);
-}
-
-/* Cuts the releases due when the log clock moves from day d0 to day d1 >
- * d0 (see proj.h): every programme when a release period starts, and a
- * programme one of whose cohorts passes a milestone. Returns 0 or -ENOMEM. */
-int projx_cut_due(proj_t *self, long d0, long d1)
-{
-    long rd = self->cfg.release_days;
-    int schedule = rd > 0 && d1 / rd > d0 / rd;
-    prog_t **pv, *p, *ptmp;
-    size_t np = 0;
-    int rc = 0;
-    if (!(pv = malloc((HASH_COUNT(self->progs) + 1) * sizeof *pv)))
-        return -ENOMEM;
-    HASH_ITER(hh, self->progs, p, ptmp)
-    pv[np++] = p;
-    qsort(pv, np, sizeof *pv, projx_prog_cmp);
-    for (size_t i = 0; i < np && rc >= 0; i++) {
-        const char *reason = schedule ? "schedule" : NULL;
-        long when = schedule ? d1 / rd * rd : 0;
-        cohort_t *c, *ctmp;
-        char date[11];
-        HASH_ITER(hh, self->cohorts, c, ctmp)
-        {
-            char after[11];
-            const char *ms[3] = {c->def.starts, c->def.ends, after};
-            static const char *const why[3] = {"starts_on", "ends_on", "progression_window_ends"};
-            if (c->prog != pv[i])
-                continue;
-            projx_plus_year(c->def.ends, after);
-            for (int k = 0; k < 3; k++) {
-                long md = ms[k][0] ? projx_date_days(ms[k]) : 0;
-                if (ms[k][0] && md > d0 && md <= d1 && md >= when) {
-                    when = md;
-                    reason = why[k];
-                }
-            }
-        }
-        if (!reason)
-            continue;
-        projx_days_date(when, date);
-        rc = cut_programme(self, pv[i], date, reason);
-    }
-    free(pv);
-    return rc < 0 ? rc : 0;
-}
-
-int proj_release_now(proj_t *self, const char *date, const char *reason)
-{
-    prog_t **pv, *p, *ptmp;
-    size_t np = 0;
-    int rc = 0, released = 0;
-    if (!self || !date || !reason)
-        return -EINVAL;
-    if (!(pv = malloc((HASH_COUNT(self->progs) + 1) * sizeof *pv)))
-        return -ENOMEM;
-    HASH_ITER(hh, self->progs, p, ptmp)
-    pv[np++] = p;
-    qsort(pv, np, sizeof *pv, projx_prog_cmp);
-    for (size_t i = 0; i < np && rc >= 0; i++)
-        if ((rc = cut_programme(self, pv[i], date, reason)) > 0)
-            released++;
-    free(pv);
-    return rc < 0 ? rc : released;
-}
-
-uint64_t proj_releases_withheld(const proj_t *self)
-{
-    return self ? release_withheld(self->rel) : 0;
 }
 
 char *proj_render(const proj_t *self, const char *topic)
@@ -1549,7 +1039,7 @@ char *proj_render(const proj_t *self, const char *topic)
     if (n == 4 && strcmp(part[0], "agency") == 0) {
         const cohort_t *c = projx_cohort_get(self, part[2], part[3]);
         const ag_t *a = c ? projx_ag_get(c, part[1]) : NULL;
-        return a && projx_ag_live(a) ? render_agency(self, c, a) : NULL;
+        return a && projx_ag_live(a) ? projx_render_agency(self, c, a) : NULL;
     }
     return NULL;
 }
