@@ -2,7 +2,9 @@
  * Events are written as proto3 JSON and parsed with cohort_json_to_event,
  * the same mapping the agents use. The examples directory is found through
  * COHORT_SOURCE_DIR (compile definition) or the environment variable of the
- * same name, else the current directory. */
+ * same name, else the current directory. Longer than 1,000 lines on
+ * purpose: one TAP file per module (the project's rule), and the projection's
+ * rules, refusals and examples are one module's contract. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>

@@ -2,7 +2,9 @@
  * against a fake publisher built to docs/protocol.md "Status publishing":
  * a PUB and a snapshot ROUTER on ipc:// in a mkdtemp directory, driven from
  * the test's own poll loop (so the test decides exactly what is published,
- * held back or forged, and when). Every wait is bounded. */
+ * held back or forged, and when). Every wait is bounded. Longer than 1,000
+ * lines on purpose: one TAP file per module, and the fake publisher is
+ * shared by every case. */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
