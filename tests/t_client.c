@@ -1,7 +1,6 @@
-/* t_client.c: unit tests for libcohort's ingest client (agents/cohort_client.h)
- * (about 1,000 lines on purpose: one TAP file per module; the fake daemon
- * below is shared by every case)
- * against a fake daemon: a CURVE ROUTER (server keys from zmq_curve_keypair,
+/* t_client.c: unit tests for libcohort's ingest client (agents/cohort_client.h;
+ * over 1,000 lines on purpose: one TAP file per module, and the fake daemon
+ * is shared by every case), against a fake daemon: a CURVE ROUTER (server keys from zmq_curve_keypair,
  * no ZAP) on ipc:// in a mkdtemp directory, driven from the test's own poll
  * loop as t_sub.c drives its fake publisher, so each test decides exactly
  * which frames are answered, held, dropped or refused, and when. The fake
