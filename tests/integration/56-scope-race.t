@@ -137,9 +137,13 @@ for my $name (sort keys %runs) {
         or diag "$name: first out-of-scope topic after $res{$name}{first_at} s: $res{$name}{first}";
     note "$name: " . encode_json($res{$name});
 }
-ok($res{board}{received} > 100, "the board's subscribers got updates ($res{board}{received})");
-ok($res{'hr-a'}{received} > 100, "HR A's subscribers got updates ($res{'hr-a'}{received})");
-ok($res{'hr-b'}{received} > 100, "HR B's subscribers got updates ($res{'hr-b'}{received})");
+# The scope checks above mean something only if in-scope topics arrived.
+# How many arrive depends on the machine: 218-494 per role here, fewer than
+# 100 for the HR roles on CI's slower machine (which failed a bound of 100);
+# 20 still shows each role was served through the reconnects and reloads.
+ok($res{board}{received} >= 20, "the board's subscribers got updates ($res{board}{received})");
+ok($res{'hr-a'}{received} >= 20, "HR A's subscribers got updates ($res{'hr-a'}{received})");
+ok($res{'hr-b'}{received} >= 20, "HR B's subscribers got updates ($res{'hr-b'}{received})");
 ok($res{'attacker-agent'}{sent} > 1000, "the attacker sent $res{'attacker-agent'}{sent} messages");
 ok($hups >= 4, "$hups SIGHUPs during the run");
 ok(alive($d), 'the daemon is still running');
