@@ -115,18 +115,22 @@ static void reach_name(int i, char *buf, size_t n)
 
 /* What a cut hides beyond the rule, and what it last rendered. */
 typedef struct {
-    unsigned char force[RT_N];            /* representation cells hidden by escalation */
-    unsigned char mforce[RELEASE_NMOVED]; /* progressed cells hidden by escalation */
-    unsigned char no_aim[N_AIM];          /* aims whose actual_percent is withheld */
-    unsigned char sup[RT_N];              /* the last rendering's hidden cells */
-    unsigned char msup[RELEASE_NMOVED];   /* the same for progressed */
-    unsigned char rforce[RELEASE_NREACH]; /* funnel cells hidden by escalation */
-    unsigned char rsup[RELEASE_NREACH];   /* the same for the funnel */
-    int no_reach;                         /* the funnel by group is withheld */
-    unsigned char lforce[RELEASE_NMOVED]; /* leavers' cells hidden by escalation */
-    unsigned char lsup[RELEASE_NMOVED];   /* the same for the leavers */
-    int no_left;                          /* the leavers by group are withheld */
-    int zeros;                            /* SUPPRESS_ZEROS_*: HIDDEN in releases */
+    unsigned char force[RT_N];                  /* representation cells hidden by escalation */
+    unsigned char mforce[RELEASE_NMOVED];       /* progressed cells hidden by escalation */
+    unsigned char no_aim[N_AIM];                /* aims whose actual_percent is withheld */
+    unsigned char sup[RT_N];                    /* the last rendering's hidden cells */
+    unsigned char msup[RELEASE_NMOVED];         /* the same for progressed */
+    unsigned char rforce[RELEASE_NREACH];       /* funnel cells hidden by escalation */
+    unsigned char rsup[RELEASE_NREACH];         /* the same for the funnel */
+    int no_reach;                               /* the funnel by group is withheld */
+    unsigned char lforce[RELEASE_NMOVED];       /* leavers' cells hidden by escalation */
+    unsigned char lsup[RELEASE_NMOVED];         /* the same for the leavers */
+    int no_left;                                /* the leavers by group are withheld */
+    unsigned char cforce[CHAIN_N][CHAIN_NCELL]; /* chained tables' cells hidden by escalation */
+    unsigned char csup[CHAIN_N][CHAIN_NCELL];   /* the same for the chained tables */
+    int no_chain[CHAIN_N];                      /* a chained table is withheld */
+    int chains; /* the candidate carries the chained tables (the second phase of a cut) */
+    int zeros;  /* SUPPRESS_ZEROS_*: HIDDEN in releases */
 } esc_t;
 
 /* The published name of representation cell i within "representation"
@@ -404,6 +408,109 @@ static json_t *left_doc(const release_t *self, const release_table_t *t, esc_t *
     return by;
 }
 
+/* The rows chain ch is suppressed with (chain.h, without the
+ * everyone-links, whose cells are roots): for retention.retained also
+ * without the ENROLLED stage's sum, so that its groups are roots too: they
+ * are the funnel's ENROLLED cells (the same people), published exactly as
+ * the funnel publishes them (chain_doc). mem holds the members. Returns the
+ * number of rows. isroot (may be NULL) gets the cells never hidden beyond
+ * that: the totals, and the retained chain's ENROLLED groups. */
+static size_t chain_srows(int ch, suppress_row_t rows[CHAIN_NROWS], int mem[CHAIN_NROWS][6],
+                          unsigned char isroot[CHAIN_NCELL])
+{
+    int tot[CHAIN_NROWS], nm[CHAIN_NROWS];
+    size_t n = chain_rows(&CHAINS[ch], 0, tot, mem, nm), r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ch == CHAIN_RETAINED && tot[i] == CHAIN_STAGE(0, 0))
+            continue;
+        rows[r++] = (suppress_row_t){tot[i], mem[i], (size_t)nm[i]};
+    }
+    for (int i = 0; isroot && i < CHAIN_NCELL; i++)
+        isroot[i] = chain_is_total(i) || (ch == CHAIN_RETAINED && i < CHAIN_STAGE(1, 0));
+    return r;
+}
+
+/* A rate of two published cells (4 decimals, as the live documents), or
+ * null when either is hidden or the base is 0. */
+static json_t *rate_json(const long *v, const unsigned char *sup, int num, int den)
+{
+    if (sup[num] || sup[den] || v[den] <= 0)
+        return json_null();
+    return json_real((double)((v[num] * 20000 + v[den]) / (2 * v[den])) / 10000.0);
+}
+
+/* The block of chained table ch of t as escalated by e (e->csup[ch]
+ * updated): per stage its total, 6 groups and the rates over the base
+ * stage from published cells only; the drop-outs are not printed (a
+ * reader derives them; they are suppressed and audited as cells). The
+ * retained chain's ENROLLED groups are hidden exactly where the funnel
+ * hides its ENROLLED groups (reach_doc runs first). */
+static json_t *chain_doc(const release_t *self, const release_table_t *t, esc_t *e, int ch)
+{
+    const chain_t *c = &CHAINS[ch];
+    json_t *o = json_object(), *by = json_object(), *list = json_array();
+    suppress_row_t rows[CHAIN_NROWS];
+    int mem[CHAIN_NROWS][6];
+    unsigned char force[CHAIN_NCELL], *sup = e->csup[ch];
+    size_t nr = chain_srows(ch, rows, mem, NULL);
+    const long *v = t->chain[ch];
+    long base = v[CHAIN_STAGE(c->base, 0)];
+    int err = !o || !by || !list;
+    if (!err && (e->no_chain[ch] || (base > 0 && base < self->k))) {
+        /* withheld, or fewer than k at the base stage: no breakdown */
+        json_decref(by);
+        json_decref(list);
+        memset(sup, 1, CHAIN_NCELL);
+        if (json_object_set_new(o, e->no_chain[ch] ? "withheld" : "below_threshold", json_true()) ||
+            json_object_set_new(o, "threshold", json_integer(self->k)))
+            return json_decref(o), NULL;
+        return o;
+    }
+    memcpy(force, e->cforce[ch], sizeof force);
+    for (int g = 0; ch == CHAIN_RETAINED && g < CHAIN_NG; g++) {
+        int f = t->has_reach ? e->rsup[RELEASE_REACH(RELEASE_NSTAGES - 1, g)] : g > 0;
+        force[CHAIN_STAGE(0, g)] = (unsigned char)(f && g > 0);
+    }
+    if (!err && suppress_table_force(self->k, v, CHAIN_NCELL, rows, nr, force, e->zeros, sup) < 0)
+        err = 1;
+    for (int st = 0; !err && st < CHAIN_NSTAGES; st++) {
+        json_t *so = json_object(), *go = json_object(), *ro = json_object();
+        int b = CHAIN_STAGE(c->base, 0);
+        err |= !so || !go || !ro;
+        for (int g = 1; !err && g < CHAIN_NG; g++) {
+            err |= json_object_set_new(go, GROUPS[g - 1], cell_json(v, sup, CHAIN_STAGE(st, g)));
+            err |= json_object_set_new(ro, GROUPS[g - 1],
+                                       rate_json(v, sup, CHAIN_STAGE(st, g), b + g));
+        }
+        err |= json_object_set_new(so, "total", cell_json(v, sup, CHAIN_STAGE(st, 0)));
+        err |= json_object_set_new(so, "ethnic_group", go);
+        if (st != c->base) {
+            err |= json_object_set_new(so, "rate", rate_json(v, sup, CHAIN_STAGE(st, 0), b));
+            err |= json_object_set_new(so, "rate_by_ethnic_group", ro);
+        } else {
+            json_decref(ro);
+        }
+        err |= json_object_set_new(by, c->stages[st], so);
+    }
+    for (int i = 0; !err && i < CHAIN_DROP(1, 0); i++) {
+        char name[128];
+        if (!sup[i])
+            continue;
+        chain_cell_name(c, i, name, sizeof name);
+        err |= json_array_append_new(list, json_string(strchr(name, '.') + 1));
+    }
+    if (!err)
+        err |= sort_strings(list);
+    err |= json_object_set_new(o, "by_ethnic_group", by);
+    err |= json_object_set_new(o, "suppressed", list);
+    if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
+        err |= json_object_set_new(o, "suppressed_may_be_zero", json_true());
+    err |= json_object_set_new(o, "threshold", json_integer(self->k));
+    if (err)
+        return json_decref(o), NULL;
+    return o;
+}
+
 /* One candidate line {"topic","seq","rev","doc"} for table t. */
 static json_t *candidate(const release_t *self, const release_table_t *t, esc_t *e,
                          json_int_t number, uint64_t seq, const char *date, const char *reason)
@@ -434,6 +541,22 @@ static json_t *candidate(const release_t *self, const release_table_t *t, esc_t 
     if (t->has_left)
         err |= json_object_set_new(
             doc, "retention", json_pack("{s:o*}", "left_by_ethnic_group", left_doc(self, t, e)));
+    /* the chained tables (second phase only: the first decides every other
+     * cell as before they existed) */
+    if (!err && e->chains && t->has_chain[CHAIN_RETAINED]) {
+        json_t *r = json_object_get(doc, "retention");
+        if (!r && json_object_set_new(doc, "retention", r = json_object()))
+            err = 1;
+        else
+            err |= json_object_set_new(r, "retained", chain_doc(self, t, e, CHAIN_RETAINED));
+    }
+    if (!err && e->chains && t->has_chain[CHAIN_AFTER]) {
+        json_t *p = json_object_get(doc, "progression");
+        if (!p && json_object_set_new(doc, "progression", p = json_object()))
+            err = 1;
+        else
+            err |= json_object_set_new(p, "after_completion", chain_doc(self, t, e, CHAIN_AFTER));
+    }
     snprintf(topic, sizeof topic, "release/%s", t->topic);
     line = err ? NULL
                : json_pack("{s:s,s:I,s:I,s:o}", "topic", topic, "seq", (json_int_t)seq, "rev",
@@ -467,10 +590,27 @@ static int keep(json_t *out, json_t *f, uint64_t seq)
     return 0;
 }
 
+/* A copy of the published line v without the chained tables (NULL on
+ * OOM): the first phase of a cut audits the history as it was before
+ * they existed. */
+static json_t *without_chains(const json_t *v)
+{
+    json_t *line = json_copy((json_t *)v), *doc = json_deep_copy(json_object_get(v, "doc"));
+    if (!line || !doc || json_object_set_new(line, "doc", doc)) {
+        json_decref(line);
+        return NULL;
+    }
+    json_object_del(json_object_get(doc, "retention"), "retained");
+    json_object_del(json_object_get(doc, "progression"), "after_completion");
+    return line;
+}
+
 /* Audits cand against nothing and against each earlier release of
- * programme p. Returns the findings about cand (new array) or NULL on
- * OOM; an audit that refuses its input counts as a finding (fail closed). */
-static json_t *gate(const release_t *self, const char *p, const json_t *cand, uint64_t seq)
+ * programme p (strip: without their chained tables). Returns the findings
+ * about cand (new array) or NULL on OOM; an audit that refuses its input
+ * counts as a finding (fail closed). */
+static json_t *gate(const release_t *self, const char *p, const json_t *cand, uint64_t seq,
+                    int strip)
 {
     json_t *out = json_array(), *bys = json_object(), *lines, *versions, *v, *group;
     const char *topic, *key;
@@ -492,7 +632,8 @@ static json_t *gate(const release_t *self, const char *p, const json_t *cand, ui
                     break;
                 }
             }
-            if (json_array_append(group, v))
+            if (strip ? json_array_append_new(group, without_chains(v))
+                      : json_array_append(group, v))
                 rc = -ENOMEM;
         }
     }
@@ -610,9 +751,83 @@ static int widen_roots(const long *v, const unsigned char *sup, unsigned char *f
 }
 #undef ROOT
 
-/* Escalates for each finding. Returns how many changes were made. */
+/* Gives cell c (or the cell named name, within the block) of chained
+ * table ch of esc[t] room, as the funnel's cells get it; past half the
+ * rounds, or with nothing left to hide, the table is withheld from that
+ * document (never the release). Returns the number of changes. */
+static int chain_widen(const release_table_t *tables, esc_t *esc, size_t t, int ch,
+                       const char *name, int c, int round)
+{
+    suppress_row_t rows[CHAIN_NROWS];
+    int mem[CHAIN_NROWS][6];
+    unsigned char isroot[CHAIN_NCELL];
+    size_t nr = chain_srows(ch, rows, mem, isroot);
+    if (esc[t].no_chain[ch] || !tables[t].has_chain[ch])
+        return 0;
+    if (name)
+        c = chain_cell(&CHAINS[ch], name);
+    if (c < 0 || round >= RELEASE_MAX_ROUNDS / 2 ||
+        !widen_roots(tables[t].chain[ch], esc[t].csup[ch], esc[t].cforce[ch], rows, nr, c, isroot,
+                     -1))
+        esc[t].no_chain[ch] = 1;
+    return 1;
+}
+
+/* Whether some document still carries a chained table. */
+static int chains_shown(const release_table_t *tables, size_t n, const esc_t *esc)
+{
+    for (size_t t = 0; t < n; t++)
+        for (int ch = 0; ch < CHAIN_N; ch++)
+            if (tables[t].has_chain[ch] && !esc[t].no_chain[ch])
+                return 1;
+    return 0;
+}
+
+/* The second phase's escalation of a finding about cell of tables[t]:
+ * the first phase left every other cell safe against the history without
+ * the chained tables, so a finding now is the chained tables' doing. A
+ * chained cell gets room; a funnel ENROLLED group (the retained chain's
+ * first stage) or a leavers' group (its first drop-outs) gets room in that
+ * chain; any other cell, while a chained
+ * table is shown, has every chained table withheld. Returns the changes,
+ * or -1 when no chained table is shown (the finding is then escalated as
+ * in the first phase). */
+static int escalate_chains(const release_table_t *tables, size_t n, esc_t *esc, size_t t,
+                           const char *cell, int round)
+{
+    static const char enr[] = "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.";
+    for (int ch = 0; ch < CHAIN_N; ch++) {
+        size_t len = strlen(CHAINS[ch].block);
+        if (strncmp(cell, CHAINS[ch].block, len) == 0 && cell[len] == '.')
+            return chain_widen(tables, esc, t, ch, cell + len + 1, -1, round);
+    }
+    static const char left[] = "retention.left_by_ethnic_group.ethnic_group.";
+    if (!chains_shown(tables, n, esc))
+        return -1;
+    if (strncmp(cell, left, sizeof left - 1) == 0 && tables[t].has_chain[CHAIN_RETAINED] &&
+        !esc[t].no_chain[CHAIN_RETAINED]) { /* the leavers: the retained chain's drop-outs */
+        for (int g = 0; g < 6; g++)
+            if (strcmp(cell + sizeof left - 1, GROUPS[g]) == 0)
+                return chain_widen(tables, esc, t, CHAIN_RETAINED, NULL, CHAIN_DROP(1, 1 + g),
+                                   round);
+    }
+    if (strncmp(cell, enr, sizeof enr - 1) == 0 && tables[t].has_chain[CHAIN_RETAINED] &&
+        !esc[t].no_chain[CHAIN_RETAINED]) {
+        for (int g = 0; g < 6; g++)
+            if (strcmp(cell + sizeof enr - 1, GROUPS[g]) == 0)
+                return chain_widen(tables, esc, t, CHAIN_RETAINED, NULL, CHAIN_STAGE(0, 1 + g),
+                                   round);
+    }
+    for (size_t d = 0; d < n; d++)
+        for (int ch = 0; ch < CHAIN_N; ch++)
+            esc[d].no_chain[ch] = 1;
+    return 1;
+}
+
+/* Escalates for each finding (chains: the second phase of a cut). Returns
+ * how many changes were made. */
 static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const json_t *found,
-                    int round)
+                    int round, int chains)
 {
     size_t i;
     const json_t *f;
@@ -628,6 +843,13 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
             ;
         if (t == n)
             continue;
+        if (chains) {
+            int ch = escalate_chains(tables, n, esc, t, cell, round);
+            if (ch >= 0) {
+                changes += ch;
+                continue;
+            }
+        }
         if (strncmp(cell, "representation.", 15) == 0) {
             int c = repr_cell(cell + 15);
             if (c < 0)
@@ -776,7 +998,14 @@ int release_cut(release_t *self, const char *programme, const release_table_t *t
         esc[i].zeros = SUPPRESS_ZEROS_HIDDEN;
     prog = json_object_get(self->progs, programme);
     number = json_integer_value(json_object_get(prog, "number")) + 1;
-    for (int round = 0;; round++) {
+    /* Two phases: the first cuts every table but the chained ones, gated
+     * against the history without them, so it decides those cells as a
+     * cut did before the chained tables existed; the second adds them,
+     * gated against the whole history, and escalates on them first. */
+    for (int phase = 0, round = 0; phase < 2; round++) {
+        if (round == 0)
+            for (size_t i = 0; i < n; i++)
+                esc[i].chains = phase;
         json_decref(cand);
         json_decref(found);
         found = NULL;
@@ -790,13 +1019,19 @@ int release_cut(release_t *self, const char *programme, const release_table_t *t
                 rc = -ENOMEM;
                 goto out;
             }
-        if (!(found = gate(self, programme, cand, seq))) {
+        if (!(found = gate(self, programme, cand, seq, !phase))) {
             rc = -ENOMEM;
             goto out;
         }
-        if (json_array_size(found) == 0)
-            break;
-        if (round + 1 >= RELEASE_MAX_ROUNDS || escalate(tables, n, esc, found, round) == 0) {
+        if (json_array_size(found) == 0) {
+            int any = 0;
+            for (size_t i = 0; i < n; i++)
+                any |= tables[i].has_chain[CHAIN_RETAINED] | tables[i].has_chain[CHAIN_AFTER];
+            round = -1; /* the next phase starts at round 0 */
+            phase += any ? 1 : 2;
+            continue;
+        }
+        if (round + 1 >= RELEASE_MAX_ROUNDS || escalate(tables, n, esc, found, round, phase) == 0) {
             /* withheld: nothing is published */
             json_t *w = json_pack("{s:I,s:I}", "number", number - 1, "withheld",
                                   json_integer_value(json_object_get(prog, "withheld")) + 1);

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chain.h"
+
 #define RELEASE_MAX_ROUNDS 24
 
 /* The representation table's cells (the layout docs/status.md shows). */
@@ -71,19 +73,22 @@ typedef struct {
 
 /* The true counts of one population, as the projection computed them. */
 typedef struct {
-    const char *topic;          /* its live topic: "programme/<p>" or "cohort/<p>/<c>" */
-    const json_t *meta;         /* borrowed object: fields copied into the document as they
-                                 * are (names, dates, cohorts, filled, funnel totals) */
-    long repr[RT_N];            /* enrolled participants by cell */
-    int has_moved;              /* moved[] is reported (cohorts) */
-    long moved[RELEASE_NMOVED]; /* participants who progressed */
-    int has_left;               /* left[] is reported (cohorts) */
-    long left[RELEASE_NMOVED];  /* participants who left their agency by ends_on + 12 months
-                                 * (retention): [0] all, [1 + g] by ethnic group */
-    int has_reach;              /* reach[] is reported */
-    long reach[RELEASE_NREACH]; /* the funnel by ethnic group (RELEASE_REACH, RELEASE_DROP) */
-    const release_aim_t *aims;  /* the programme's aims */
-    size_t n_aims;              /* their number */
+    const char *topic;                /* its live topic: "programme/<p>" or "cohort/<p>/<c>" */
+    const json_t *meta;               /* borrowed object: fields copied into the document as they
+                                       * are (names, dates, cohorts, filled, funnel totals) */
+    long repr[RT_N];                  /* enrolled participants by cell */
+    int has_moved;                    /* moved[] is reported (cohorts) */
+    long moved[RELEASE_NMOVED];       /* participants who progressed */
+    int has_left;                     /* left[] is reported (cohorts) */
+    long left[RELEASE_NMOVED];        /* participants who left their agency by ends_on + 12 months
+                                       * (retention): [0] all, [1 + g] by ethnic group */
+    int has_reach;                    /* reach[] is reported */
+    long reach[RELEASE_NREACH];       /* the funnel by ethnic group (RELEASE_REACH, RELEASE_DROP) */
+    int has_chain[CHAIN_N];           /* chain[c] is reported (cohorts) */
+    long chain[CHAIN_N][CHAIN_NCELL]; /* the chained tables by ethnic group (chain.h):
+                                       * retention.retained, progression.after_completion */
+    const release_aim_t *aims;        /* the programme's aims */
+    size_t n_aims;                    /* their number */
 } release_table_t;
 
 typedef struct release_t release_t;
