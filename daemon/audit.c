@@ -41,6 +41,11 @@
  * that is contradicted (a characteristic was corrected), only the first
  * interval is used.
  *
+ * The chained tables by group of a cohort's release (retention.retained,
+ * progression.after_completion) are laid out, tied to the funnel and the
+ * leavers, and read by audit_chain.c; their cells are propagated, judged
+ * and differenced here with the others.
+ *
  * Roots (the enrolled total, the progressed total) are headcounts published
  * in the funnel and are never reported. */
 #include "audit.h"

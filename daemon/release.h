@@ -5,7 +5,8 @@
  * from the log makes the same releases.
  *
  * The live documents (cohort/, programme/) carry no breakdown. Breakdowns
- * (representation, the aims' actual_percent, progressed by ethnic group)
+ * (representation, the aims' actual_percent, progressed, the funnel, the
+ * leavers and the chained retention and promotion tables by ethnic group)
  * are published only here, as the topics "release/cohort/<p>/<c>" and
  * "release/programme/<p>", when the projection cuts a release of a
  * programme (on the log clock's schedule, or at a cohort milestone).
@@ -26,6 +27,15 @@
  *     RELEASE_MAX_ROUNDS times;
  *  4. if findings remain the release is withheld: nothing is published
  *     and the previous release stays current.
+ * The chained tables (chain.h: retention.retained and
+ * progression.after_completion of a cohort) are cut after all that, in a
+ * second phase: 1-3 run first without them, gated against the earlier
+ * releases without them, so every other cell is decided as before they
+ * existed; then they are added, gated against the earlier releases as
+ * published, and escalated first (a cell beside the named one hidden, the
+ * table withheld from a document when that fails; any other finding
+ * withholds them all); only a finding that remains with none of them shown
+ * escalates the other tables again.
  * So every published version passes the auditor against every other
  * published version of the same programme. */
 #ifndef COHORT_RELEASE_H
