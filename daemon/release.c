@@ -10,6 +10,7 @@
  * compares a candidate with each of them. */
 #include "release.h"
 #include "audit.h"
+#include "release_int.h"
 #include "proj.h" /* PROJ_DUMP_FLAGS */
 #include "suppress.h"
 
@@ -19,7 +20,6 @@
 #include <string.h>
 
 #define DUMP_FLAGS PROJ_DUMP_FLAGS
-#define N_AIM 5 /* AimGroup 0..4 */
 
 struct release_t {
     int k;             /* suppression threshold */
@@ -29,8 +29,8 @@ struct release_t {
     uint64_t withheld; /* cuts withheld since release_new or release_load */
 };
 
-static const char *const GROUPS[] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
-                                     "NOT_STATED"};
+const char *const RELX_GROUPS[6] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
+                                    "NOT_STATED"};
 static const char *const CODES[] = {"W1", "W2", "W9", "M1", "M2", "M3", "M9", "A1", "A2",
                                     "A3", "A9", "B1", "B2", "B9", "O1", "O9", "NS"};
 static const char *const GENDERS[] = {"FEMALE", "MALE", "GENDER_OTHER", "GENDER_NOT_STATED"};
@@ -110,28 +110,8 @@ static void reach_name(int i, char *buf, size_t n)
         snprintf(buf, n, "%s.%s.total", drop ? "dropped_after" : "by_ethnic_group", STAGES[s]);
     else
         snprintf(buf, n, "%s.%s.ethnic_group.%s", drop ? "dropped_after" : "by_ethnic_group",
-                 STAGES[s], GROUPS[g - 1]);
+                 STAGES[s], RELX_GROUPS[g - 1]);
 }
-
-/* What a cut hides beyond the rule, and what it last rendered. */
-typedef struct {
-    unsigned char force[RT_N];                  /* representation cells hidden by escalation */
-    unsigned char mforce[RELEASE_NMOVED];       /* progressed cells hidden by escalation */
-    unsigned char no_aim[N_AIM];                /* aims whose actual_percent is withheld */
-    unsigned char sup[RT_N];                    /* the last rendering's hidden cells */
-    unsigned char msup[RELEASE_NMOVED];         /* the same for progressed */
-    unsigned char rforce[RELEASE_NREACH];       /* funnel cells hidden by escalation */
-    unsigned char rsup[RELEASE_NREACH];         /* the same for the funnel */
-    int no_reach;                               /* the funnel by group is withheld */
-    unsigned char lforce[RELEASE_NMOVED];       /* leavers' cells hidden by escalation */
-    unsigned char lsup[RELEASE_NMOVED];         /* the same for the leavers */
-    int no_left;                                /* the leavers by group are withheld */
-    unsigned char cforce[CHAIN_N][CHAIN_NCELL]; /* chained tables' cells hidden by escalation */
-    unsigned char csup[CHAIN_N][CHAIN_NCELL];   /* the same for the chained tables */
-    int no_chain[CHAIN_N];                      /* a chained table is withheld */
-    int chains; /* the candidate carries the chained tables (the second phase of a cut) */
-    int zeros;  /* SUPPRESS_ZEROS_*: HIDDEN in releases */
-} esc_t;
 
 /* The published name of representation cell i within "representation"
  * ("" for the LGB cells, which are never published). */
@@ -140,7 +120,7 @@ static void cell_name(int i, char *buf, size_t n)
     if (i == RT_TOTAL)
         snprintf(buf, n, "total");
     else if (i < RT_CODE)
-        snprintf(buf, n, "ethnic_group.%s", GROUPS[i - RT_GROUP]);
+        snprintf(buf, n, "ethnic_group.%s", RELX_GROUPS[i - RT_GROUP]);
     else if (i < RT_BME)
         snprintf(buf, n, "ethnicity.%s", CODES[i - RT_CODE]);
     else if (i == RT_BME)
@@ -159,7 +139,7 @@ static int jstr_cmp(const void *a, const void *b)
 }
 
 /* Sorts a JSON array of strings in place. 0 or -1 on OOM. */
-static int sort_strings(json_t *list)
+int relx_sort_strings(json_t *list)
 {
     size_t n = json_array_size(list);
     json_t **v;
@@ -178,7 +158,7 @@ static int sort_strings(json_t *list)
     return err ? -1 : 0;
 }
 
-static json_t *cell_json(const long *v, const unsigned char *sup, int i)
+json_t *relx_cell_json(const long *v, const unsigned char *sup, int i)
 {
     return sup[i] ? json_null() : json_integer(v[i]);
 }
@@ -207,7 +187,7 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
             err |= json_array_append_new(list, json_string(name));
         if (i == RT_TOTAL || i == RT_BME)
             continue;
-        err |= json_object_set_new(target, strchr(name, '.') + 1, cell_json(v, sup, i));
+        err |= json_object_set_new(target, strchr(name, '.') + 1, relx_cell_json(v, sup, i));
     }
     for (size_t i = 0; !err && i < t->n_aims; i++) {
         const release_aim_t *a = &t->aims[i];
@@ -236,7 +216,7 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
         err |= json_array_append_new(aims, ao);
     }
     if (!err)
-        err |= sort_strings(list);
+        err |= relx_sort_strings(list);
     if (below) { /* the total is the enrolled count, published in the funnel anyway */
         json_decref(grp_o);
         json_decref(eth_o);
@@ -253,8 +233,8 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
         }
         return o;
     }
-    err |= json_object_set_new(o, "total", err ? json_null() : cell_json(v, sup, RT_TOTAL));
-    err |= json_object_set_new(o, "bme", err ? json_null() : cell_json(v, sup, RT_BME));
+    err |= json_object_set_new(o, "total", err ? json_null() : relx_cell_json(v, sup, RT_TOTAL));
+    err |= json_object_set_new(o, "bme", err ? json_null() : relx_cell_json(v, sup, RT_BME));
     err |= json_object_set_new(o, "ethnic_group", grp_o);
     err |= json_object_set_new(o, "ethnicity", eth_o);
     err |= json_object_set_new(o, "gender", gen_o);
@@ -293,14 +273,16 @@ static json_t *moved_doc(const release_t *self, const release_table_t *t, esc_t 
         err |= json_array_append_new(list, json_string("total"));
     for (int g = 0; !err && g < 6; g++) {
         char name[64];
-        snprintf(name, sizeof name, "ethnic_group.%s", GROUPS[g]);
+        snprintf(name, sizeof name, "ethnic_group.%s", RELX_GROUPS[g]);
         if (e->msup[1 + g])
             err |= json_array_append_new(list, json_string(name));
-        err |= json_object_set_new(groups, GROUPS[g], cell_json(t->moved, e->msup, 1 + g));
+        err |=
+            json_object_set_new(groups, RELX_GROUPS[g], relx_cell_json(t->moved, e->msup, 1 + g));
     }
     if (!err)
-        err |= sort_strings(list);
-    err |= json_object_set_new(by, "total", err ? json_null() : cell_json(t->moved, e->msup, 0));
+        err |= relx_sort_strings(list);
+    err |=
+        json_object_set_new(by, "total", err ? json_null() : relx_cell_json(t->moved, e->msup, 0));
     err |= json_object_set_new(by, "ethnic_group", groups);
     err |= json_object_set_new(by, "suppressed", list);
     if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
@@ -346,9 +328,9 @@ static json_t *reach_doc(const release_t *self, const release_table_t *t, esc_t 
     for (int st = 0; !err && st < RELEASE_NSTAGES; st++) {
         json_t *so = json_object(), *go = json_object();
         for (int g = 0; g < 6; g++)
-            err |=
-                json_object_set_new(go, GROUPS[g], cell_json(v, e->rsup, RELEASE_REACH(st, 1 + g)));
-        err |= json_object_set_new(so, "total", cell_json(v, e->rsup, RELEASE_REACH(st, 0)));
+            err |= json_object_set_new(go, RELX_GROUPS[g],
+                                       relx_cell_json(v, e->rsup, RELEASE_REACH(st, 1 + g)));
+        err |= json_object_set_new(so, "total", relx_cell_json(v, e->rsup, RELEASE_REACH(st, 0)));
         err |= json_object_set_new(so, "ethnic_group", go);
         err |= json_object_set_new(by, STAGES[st], so);
     }
@@ -360,7 +342,7 @@ static json_t *reach_doc(const release_t *self, const release_table_t *t, esc_t 
         err |= json_array_append_new(list, json_string(strchr(name, '.') + 1));
     }
     if (!err)
-        err |= sort_strings(list);
+        err |= relx_sort_strings(list);
     err |= json_object_set_new(o, "by_ethnic_group", by);
     err |= json_object_set_new(o, "suppressed", list);
     if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
@@ -391,14 +373,15 @@ static json_t *left_doc(const release_t *self, const release_table_t *t, esc_t *
         err = 1;
     for (int g = 0; !err && g < 6; g++) {
         char name[64];
-        snprintf(name, sizeof name, "ethnic_group.%s", GROUPS[g]);
+        snprintf(name, sizeof name, "ethnic_group.%s", RELX_GROUPS[g]);
         if (e->lsup[1 + g])
             err |= json_array_append_new(list, json_string(name));
-        err |= json_object_set_new(groups, GROUPS[g], cell_json(t->left, e->lsup, 1 + g));
+        err |= json_object_set_new(groups, RELX_GROUPS[g], relx_cell_json(t->left, e->lsup, 1 + g));
     }
     if (!err)
-        err |= sort_strings(list);
-    err |= json_object_set_new(by, "total", err ? json_null() : cell_json(t->left, e->lsup, 0));
+        err |= relx_sort_strings(list);
+    err |=
+        json_object_set_new(by, "total", err ? json_null() : relx_cell_json(t->left, e->lsup, 0));
     err |= json_object_set_new(by, "ethnic_group", groups);
     err |= json_object_set_new(by, "suppressed", list);
     if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
@@ -406,109 +389,6 @@ static json_t *left_doc(const release_t *self, const release_table_t *t, esc_t *
     if (err)
         return json_decref(by), NULL;
     return by;
-}
-
-/* The rows chain ch is suppressed with (chain.h, without the
- * everyone-links, whose cells are roots): for retention.retained also
- * without the ENROLLED stage's sum, so that its groups are roots too: they
- * are the funnel's ENROLLED cells (the same people), published exactly as
- * the funnel publishes them (chain_doc). mem holds the members. Returns the
- * number of rows. isroot (may be NULL) gets the cells never hidden beyond
- * that: the totals, and the retained chain's ENROLLED groups. */
-static size_t chain_srows(int ch, suppress_row_t rows[CHAIN_NROWS], int mem[CHAIN_NROWS][6],
-                          unsigned char isroot[CHAIN_NCELL])
-{
-    int tot[CHAIN_NROWS], nm[CHAIN_NROWS];
-    size_t n = chain_rows(&CHAINS[ch], 0, tot, mem, nm), r = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (ch == CHAIN_RETAINED && tot[i] == CHAIN_STAGE(0, 0))
-            continue;
-        rows[r++] = (suppress_row_t){tot[i], mem[i], (size_t)nm[i]};
-    }
-    for (int i = 0; isroot && i < CHAIN_NCELL; i++)
-        isroot[i] = chain_is_total(i) || (ch == CHAIN_RETAINED && i < CHAIN_STAGE(1, 0));
-    return r;
-}
-
-/* A rate of two published cells (4 decimals, as the live documents), or
- * null when either is hidden or the base is 0. */
-static json_t *rate_json(const long *v, const unsigned char *sup, int num, int den)
-{
-    if (sup[num] || sup[den] || v[den] <= 0)
-        return json_null();
-    return json_real((double)((v[num] * 20000 + v[den]) / (2 * v[den])) / 10000.0);
-}
-
-/* The block of chained table ch of t as escalated by e (e->csup[ch]
- * updated): per stage its total, 6 groups and the rates over the base
- * stage from published cells only; the drop-outs are not printed (a
- * reader derives them; they are suppressed and audited as cells). The
- * retained chain's ENROLLED groups are hidden exactly where the funnel
- * hides its ENROLLED groups (reach_doc runs first). */
-static json_t *chain_doc(const release_t *self, const release_table_t *t, esc_t *e, int ch)
-{
-    const chain_t *c = &CHAINS[ch];
-    json_t *o = json_object(), *by = json_object(), *list = json_array();
-    suppress_row_t rows[CHAIN_NROWS];
-    int mem[CHAIN_NROWS][6];
-    unsigned char force[CHAIN_NCELL], *sup = e->csup[ch];
-    size_t nr = chain_srows(ch, rows, mem, NULL);
-    const long *v = t->chain[ch];
-    long base = v[CHAIN_STAGE(c->base, 0)];
-    int err = !o || !by || !list;
-    if (!err && (e->no_chain[ch] || (base > 0 && base < self->k))) {
-        /* withheld, or fewer than k at the base stage: no breakdown */
-        json_decref(by);
-        json_decref(list);
-        memset(sup, 1, CHAIN_NCELL);
-        if (json_object_set_new(o, e->no_chain[ch] ? "withheld" : "below_threshold", json_true()) ||
-            json_object_set_new(o, "threshold", json_integer(self->k)))
-            return json_decref(o), NULL;
-        return o;
-    }
-    memcpy(force, e->cforce[ch], sizeof force);
-    for (int g = 0; ch == CHAIN_RETAINED && g < CHAIN_NG; g++) {
-        int f = t->has_reach ? e->rsup[RELEASE_REACH(RELEASE_NSTAGES - 1, g)] : g > 0;
-        force[CHAIN_STAGE(0, g)] = (unsigned char)(f && g > 0);
-    }
-    if (!err && suppress_table_force(self->k, v, CHAIN_NCELL, rows, nr, force, e->zeros, sup) < 0)
-        err = 1;
-    for (int st = 0; !err && st < CHAIN_NSTAGES; st++) {
-        json_t *so = json_object(), *go = json_object(), *ro = json_object();
-        int b = CHAIN_STAGE(c->base, 0);
-        err |= !so || !go || !ro;
-        for (int g = 1; !err && g < CHAIN_NG; g++) {
-            err |= json_object_set_new(go, GROUPS[g - 1], cell_json(v, sup, CHAIN_STAGE(st, g)));
-            err |= json_object_set_new(ro, GROUPS[g - 1],
-                                       rate_json(v, sup, CHAIN_STAGE(st, g), b + g));
-        }
-        err |= json_object_set_new(so, "total", cell_json(v, sup, CHAIN_STAGE(st, 0)));
-        err |= json_object_set_new(so, "ethnic_group", go);
-        if (st != c->base) {
-            err |= json_object_set_new(so, "rate", rate_json(v, sup, CHAIN_STAGE(st, 0), b));
-            err |= json_object_set_new(so, "rate_by_ethnic_group", ro);
-        } else {
-            json_decref(ro);
-        }
-        err |= json_object_set_new(by, c->stages[st], so);
-    }
-    for (int i = 0; !err && i < CHAIN_DROP(1, 0); i++) {
-        char name[128];
-        if (!sup[i])
-            continue;
-        chain_cell_name(c, i, name, sizeof name);
-        err |= json_array_append_new(list, json_string(strchr(name, '.') + 1));
-    }
-    if (!err)
-        err |= sort_strings(list);
-    err |= json_object_set_new(o, "by_ethnic_group", by);
-    err |= json_object_set_new(o, "suppressed", list);
-    if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
-        err |= json_object_set_new(o, "suppressed_may_be_zero", json_true());
-    err |= json_object_set_new(o, "threshold", json_integer(self->k));
-    if (err)
-        return json_decref(o), NULL;
-    return o;
 }
 
 /* One candidate line {"topic","seq","rev","doc"} for table t. */
@@ -548,14 +428,16 @@ static json_t *candidate(const release_t *self, const release_table_t *t, esc_t 
         if (!r && json_object_set_new(doc, "retention", r = json_object()))
             err = 1;
         else
-            err |= json_object_set_new(r, "retained", chain_doc(self, t, e, CHAIN_RETAINED));
+            err |=
+                json_object_set_new(r, "retained", relx_chain_doc(self->k, t, e, CHAIN_RETAINED));
     }
     if (!err && e->chains && t->has_chain[CHAIN_AFTER]) {
         json_t *p = json_object_get(doc, "progression");
         if (!p && json_object_set_new(doc, "progression", p = json_object()))
             err = 1;
         else
-            err |= json_object_set_new(p, "after_completion", chain_doc(self, t, e, CHAIN_AFTER));
+            err |= json_object_set_new(p, "after_completion",
+                                       relx_chain_doc(self->k, t, e, CHAIN_AFTER));
     }
     snprintf(topic, sizeof topic, "release/%s", t->topic);
     line = err ? NULL
@@ -692,22 +574,18 @@ static int repr_cell(const char *s)
  * through the hidden cells of those rows, nearest first (a hidden zero
  * whose row holds nothing else to hide gets room from its group's row).
  * Returns 1 if something was hidden, 0 if nothing could be. */
-static int widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
-                       const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
-                       int root);
-
 static int widen(const long *v, const unsigned char *sup, unsigned char *force,
                  const suppress_row_t *rows, size_t nr, int c, int root)
 {
-    return widen_roots(v, sup, force, rows, nr, c, NULL, root);
+    return relx_widen_roots(v, sup, force, rows, nr, c, NULL, root);
 }
 
 /* widen, for a table with several roots: isroot[i] (NULL: only cell
  * root) says which cells are never hidden. Tables of at most WIDEN_MAX
  * cells. */
-static int widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
-                       const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
-                       int root)
+int relx_widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
+                     const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
+                     int root)
 {
     int queue[WIDEN_MAX], head = 0, tail = 0;
     unsigned char seen[WIDEN_MAX] = {0};
@@ -751,79 +629,6 @@ static int widen_roots(const long *v, const unsigned char *sup, unsigned char *f
 }
 #undef ROOT
 
-/* Gives cell c (or the cell named name, within the block) of chained
- * table ch of esc[t] room, as the funnel's cells get it; past half the
- * rounds, or with nothing left to hide, the table is withheld from that
- * document (never the release). Returns the number of changes. */
-static int chain_widen(const release_table_t *tables, esc_t *esc, size_t t, int ch,
-                       const char *name, int c, int round)
-{
-    suppress_row_t rows[CHAIN_NROWS];
-    int mem[CHAIN_NROWS][6];
-    unsigned char isroot[CHAIN_NCELL];
-    size_t nr = chain_srows(ch, rows, mem, isroot);
-    if (esc[t].no_chain[ch] || !tables[t].has_chain[ch])
-        return 0;
-    if (name)
-        c = chain_cell(&CHAINS[ch], name);
-    if (c < 0 || round >= RELEASE_MAX_ROUNDS / 2 ||
-        !widen_roots(tables[t].chain[ch], esc[t].csup[ch], esc[t].cforce[ch], rows, nr, c, isroot,
-                     -1))
-        esc[t].no_chain[ch] = 1;
-    return 1;
-}
-
-/* Whether some document still carries a chained table. */
-static int chains_shown(const release_table_t *tables, size_t n, const esc_t *esc)
-{
-    for (size_t t = 0; t < n; t++)
-        for (int ch = 0; ch < CHAIN_N; ch++)
-            if (tables[t].has_chain[ch] && !esc[t].no_chain[ch])
-                return 1;
-    return 0;
-}
-
-/* The second phase's escalation of a finding about cell of tables[t]:
- * the first phase left every other cell safe against the history without
- * the chained tables, so a finding now is the chained tables' doing. A
- * chained cell gets room; a funnel ENROLLED group (the retained chain's
- * first stage) or a leavers' group (its first drop-outs) gets room in that
- * chain; any other cell, while a chained
- * table is shown, has every chained table withheld. Returns the changes,
- * or -1 when no chained table is shown (the finding is then escalated as
- * in the first phase). */
-static int escalate_chains(const release_table_t *tables, size_t n, esc_t *esc, size_t t,
-                           const char *cell, int round)
-{
-    static const char enr[] = "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.";
-    for (int ch = 0; ch < CHAIN_N; ch++) {
-        size_t len = strlen(CHAINS[ch].block);
-        if (strncmp(cell, CHAINS[ch].block, len) == 0 && cell[len] == '.')
-            return chain_widen(tables, esc, t, ch, cell + len + 1, -1, round);
-    }
-    static const char left[] = "retention.left_by_ethnic_group.ethnic_group.";
-    if (!chains_shown(tables, n, esc))
-        return -1;
-    if (strncmp(cell, left, sizeof left - 1) == 0 && tables[t].has_chain[CHAIN_RETAINED] &&
-        !esc[t].no_chain[CHAIN_RETAINED]) { /* the leavers: the retained chain's drop-outs */
-        for (int g = 0; g < 6; g++)
-            if (strcmp(cell + sizeof left - 1, GROUPS[g]) == 0)
-                return chain_widen(tables, esc, t, CHAIN_RETAINED, NULL, CHAIN_DROP(1, 1 + g),
-                                   round);
-    }
-    if (strncmp(cell, enr, sizeof enr - 1) == 0 && tables[t].has_chain[CHAIN_RETAINED] &&
-        !esc[t].no_chain[CHAIN_RETAINED]) {
-        for (int g = 0; g < 6; g++)
-            if (strcmp(cell + sizeof enr - 1, GROUPS[g]) == 0)
-                return chain_widen(tables, esc, t, CHAIN_RETAINED, NULL, CHAIN_STAGE(0, 1 + g),
-                                   round);
-    }
-    for (size_t d = 0; d < n; d++)
-        for (int ch = 0; ch < CHAIN_N; ch++)
-            esc[d].no_chain[ch] = 1;
-    return 1;
-}
-
 /* Escalates for each finding (chains: the second phase of a cut). Returns
  * how many changes were made. */
 static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const json_t *found,
@@ -844,7 +649,7 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
         if (t == n)
             continue;
         if (chains) {
-            int ch = escalate_chains(tables, n, esc, t, cell, round);
+            int ch = relx_escalate_chains(tables, n, esc, t, cell, round);
             if (ch >= 0) {
                 changes += ch;
                 continue;
@@ -886,9 +691,9 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
                 continue;
             /* past half the rounds, or nothing left to hide: the funnel by
              * group is withheld from this document (never the release) */
-            done =
-                c >= 0 && round < RELEASE_MAX_ROUNDS / 2 &&
-                widen_roots(tables[t].reach, esc[t].rsup, esc[t].rforce, rows, nr, c, isroot, -1);
+            done = c >= 0 && round < RELEASE_MAX_ROUNDS / 2 &&
+                   relx_widen_roots(tables[t].reach, esc[t].rsup, esc[t].rforce, rows, nr, c,
+                                    isroot, -1);
             if (!done)
                 esc[t].no_reach = 1;
             changes++;
@@ -897,14 +702,14 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
             if (esc[t].no_left)
                 continue;
             for (int g = 0; g < 6; g++)
-                if (strcmp(cell + 44, GROUPS[g]) == 0 && round < RELEASE_MAX_ROUNDS / 2)
+                if (strcmp(cell + 44, RELX_GROUPS[g]) == 0 && round < RELEASE_MAX_ROUNDS / 2)
                     done = widen(tables[t].left, esc[t].lsup, esc[t].lforce, &MROW, 1, 1 + g, 0);
             if (!done) /* the leavers by group are withheld, never the release */
                 esc[t].no_left = 1;
             changes++;
         } else if (strncmp(cell, "progression.progressed.ethnic_group.", 36) == 0) {
             for (int g = 0; g < 6; g++)
-                if (strcmp(cell + 36, GROUPS[g]) == 0)
+                if (strcmp(cell + 36, RELX_GROUPS[g]) == 0)
                     changes +=
                         widen(tables[t].moved, esc[t].msup, esc[t].mforce, &MROW, 1, 1 + g, 0);
         }
