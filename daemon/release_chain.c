@@ -14,7 +14,7 @@
  * everyone-links, whose cells are roots): for retention.retained also
  * without the ENROLLED stage's sum, so that its groups are roots too: they
  * are the funnel's ENROLLED cells (the same people), published exactly as
- * the funnel publishes them (chain_doc). mem holds the members. Returns the
+ * the funnel publishes them (relx_chain_doc). mem holds the members. Returns the
  * number of rows. isroot (may be NULL) gets the cells never hidden beyond
  * that: the totals, and the retained chain's ENROLLED groups. */
 static size_t chain_srows(int ch, suppress_row_t rows[CHAIN_NROWS], int mem[CHAIN_NROWS][6],
