@@ -208,6 +208,34 @@ static void draw_reached_groups(FILE *o, const json_t *fr)
     }
 }
 
+/* A chained table by ethnic group of a cohort's release
+ * (retention.retained, progression.after_completion): per stage its
+ * total, its rate over the first stage and the 6 groups. */
+static void draw_chain_groups(FILE *o, const json_t *blk, const char *title,
+                              const char *const *stages, size_t n)
+{
+    const json_t *by = json_object_get(blk, "by_ethnic_group");
+    char b[32];
+    if (!json_is_object(blk))
+        return;
+    if (!json_is_object(by)) {
+        fprintf(o, "  %s by ethnic group: %s\n", title,
+                json_is_true(json_object_get(blk, "withheld")) ? "withheld"
+                                                               : "fewer than k: no breakdown");
+        return;
+    }
+    fprintf(o, "  %s by ethnic group (* = suppressed)\n", title);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *s = json_object_get(by, stages[i]), *r = json_object_get(s, "rate");
+        fprintf(o, "    %-26s %s", stages[i], cell(json_object_get(s, "total"), b, sizeof b));
+        if (json_is_number(r))
+            fprintf(o, " (%.0f%%)", 100 * json_number_value(r));
+        fprintf(o, ": ");
+        cells(o, json_object_get(s, "ethnic_group"), GROUPS, N(GROUPS));
+        fprintf(o, "\n");
+    }
+}
+
 static void draw_filled(FILE *o, const json_t *doc)
 {
     const json_t *f = json_object_get(doc, "filled");
@@ -595,6 +623,16 @@ static void draw_release(FILE *o, const json_t *d)
         else
             cells(o, json_object_get(pr, "ethnic_group"), GROUPS, N(GROUPS));
         fprintf(o, "\n");
+    }
+    {
+        static const char *const RET[] = {"ENROLLED", "RETAINED_AT_END", "RETAINED_6_MONTHS_AFTER",
+                                          "RETAINED_12_MONTHS_AFTER", "RETAINED_24_MONTHS_AFTER"};
+        static const char *const AFT[] = {"COMPLETED", "PROMOTED_DURING",
+                                          "PROMOTED_WITHIN_6_MONTHS", "PROMOTED_WITHIN_12_MONTHS",
+                                          "PROMOTED_WITHIN_24_MONTHS"};
+        draw_chain_groups(o, jget(d, "retention.retained"), "retained", RET, N(RET));
+        draw_chain_groups(o, jget(d, "progression.after_completion"), "promoted after completing",
+                          AFT, N(AFT));
     }
 }
 

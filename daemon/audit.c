@@ -41,10 +41,15 @@
  * that is contradicted (a characteristic was corrected), only the first
  * interval is used.
  *
+ * The chained tables by group of a cohort's release (retention.retained,
+ * progression.after_completion) are laid out, tied to the funnel and the
+ * leavers, and read by audit_chain.c; their cells are propagated, judged
+ * and differenced here with the others.
+ *
  * Roots (the enrolled total, the progressed total) are headcounts published
  * in the funnel and are never reported. */
 #include "audit.h"
-#include "release.h" /* the funnel table's layout: RELEASE_REACH, RELEASE_DROP */
+#include "audit_int.h" /* the cells, the rows; the chained tables are audit_chain.c's */
 
 #include <errno.h>
 #include <limits.h>
@@ -53,29 +58,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INF (LONG_MAX / 4)
+#define INF AUDIT_INF
 #define MAX_PASSES 200
-#define MAX_COUNT 1000000000L /* larger counts are refused (no overflow in sums) */
-
-enum {
-    C_TOTAL = 0,
-    C_GROUP = 1, /* 1..6 */
-    C_CODE = 7,  /* 7..23 */
-    C_BME = 24,
-    C_GENDER = 25, /* 25..28 */
-    C_DIS = 29,    /* 29..31 */
-    C_LGB = 32,
-    C_NOT_LGB = 33,
-    C_PTOTAL = 34,
-    C_PGROUP = 35, /* 35..40 */
-    C_RB = 41,     /* 41..117: funnel_reached by ethnic group (release.h's cells, shifted) */
-    C_LTOTAL = C_RB + RELEASE_NREACH, /* retention.left_by_ethnic_group: total, */
-    C_LGROUP = C_LTOTAL + 1,          /* then its 6 groups */
-    NCELL = C_LGROUP + 6,
-    N_REPR = 34 /* cells 0..33 are the representation table */
-};
-
-enum { K_UNP = 0, K_PUB = 1, K_HID = 2 }; /* never published, published, suppressed */
+#define MAX_COUNT AUDIT_MAX_COUNT
 
 static const char *const GROUPS[] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
                                      "NOT_STATED"};
@@ -84,13 +69,6 @@ static const char *const CODES[] = {"W1", "W2", "W9", "M1", "M2", "M3", "M9", "A
 static const char *const GENDERS[] = {"FEMALE", "MALE", "GENDER_OTHER", "GENDER_NOT_STATED"};
 static const char *const DISAB[] = {"DISABLED", "NOT_DISABLED", "DISABILITY_NOT_STATED"};
 static const char *const MOVES[] = {"ENROLLED", "COMPLETED", "WITHDRAWN", "REMOVED_BY_BOARD"};
-
-/* One row: cell total == sum of cells m[0..n-1]. */
-typedef struct {
-    int total;    /* the row's total */
-    const int *m; /* its members */
-    int n;        /* how many */
-} row_t;
 
 static const int r_groups[] = {1, 2, 3, 4, 5, 6};
 static const int r_white[] = {7, 8, 9};
@@ -148,6 +126,8 @@ static const int r_fchain[5][7][2] = {FC7(0), FC7(1), FC7(2), FC7(3), FC7(4)};
 static const char *const FSTAGES[] = {
     "APPLIED", "SHORTLISTED", "INTERVIEWED", "LINE_MANAGER_SUPPORTED", "OFFERED", "ENROLLED"};
 
+/* The rows of the tables audit.c lays out (audit_chain.c adds the chained
+ * tables' rows: ctx_t.rows holds both). */
 static const row_t ROWS[] = {
     {C_TOTAL, r_groups, 6},
     {1, r_white, 3},
@@ -180,7 +160,8 @@ static const row_t ROWS[] = {
     ROW_C7(3),
     ROW_C7(4),
 };
-#define NROWS (sizeof ROWS / sizeof ROWS[0])
+#define NBASE (sizeof ROWS / sizeof ROWS[0])
+#define NROWS_MAX (NBASE + AUDIT_CHAIN_NROWS)
 
 /* One audited document version. */
 typedef struct {
@@ -191,6 +172,7 @@ typedef struct {
     int has_prog;              /* has progression.progressed */
     int has_reach;             /* has funnel_reached.by_ethnic_group */
     int has_left;              /* has retention.left_by_ethnic_group */
+    int has_chain[CHAIN_N];    /* has retention.retained, progression.after_completion */
     long lo[NCELL];            /* lower bounds, after propagation */
     long hi[NCELL];            /* upper bounds (INF: none) */
     unsigned char kind[NCELL]; /* K_* */
@@ -202,11 +184,14 @@ typedef struct {
 
 /* The run's state. */
 typedef struct {
-    int k;         /* threshold */
-    json_t *out;   /* findings */
-    json_t *seen;  /* keys of document/release findings already reported */
-    char *err;     /* message buffer */
-    size_t errlen; /* its size */
+    int k;                               /* threshold */
+    json_t *out;                         /* findings */
+    json_t *seen;                        /* keys of document/release findings already reported */
+    char *err;                           /* message buffer */
+    size_t errlen;                       /* its size */
+    row_t rows[NROWS_MAX];               /* every row: ROWS, then the chained tables' */
+    int chain_mem[AUDIT_CHAIN_NROWS][6]; /* the chained rows' members */
+    size_t nrows;                        /* how many rows */
 } ctx_t;
 
 static long sat_add(long a, long b)
@@ -237,6 +222,8 @@ static long ceil_div(long a, long b)
 
 static void cell_name(int i, char *buf, size_t n)
 {
+    if (audit_chain_name(i, buf, n))
+        return;
     if (i == C_TOTAL)
         snprintf(buf, n, "representation.total");
     else if (i < C_CODE)
@@ -275,7 +262,7 @@ static void cell_name(int i, char *buf, size_t n)
 static int is_root(int i)
 {
     /* the funnel's everyone-counts: published in the live funnel_reached */
-    return i == C_TOTAL || i == C_PTOTAL || i == C_LTOTAL ||
+    return i == C_TOTAL || i == C_PTOTAL || i == C_LTOTAL || audit_chain_root(i) ||
            (i >= C_RB && i < C_LTOTAL && (i - C_RB) % RELEASE_NMOVED == 0);
 }
 
@@ -450,6 +437,7 @@ static int load_view(view_t *v, const char *topic, json_int_t seq, json_int_t re
                 bad |= set_cell(v, FR(st, 1 + g), jpath(so, "ethnic_group", GROUPS[g]), fz);
         }
     }
+    bad |= audit_chain_load(doc, v->lo, v->hi, v->kind, v->has_chain);
     if (bad)
         return -1;
     /* The enrolled total: a cohort's filled.participants is exactly it; a
@@ -646,6 +634,23 @@ static int judge_median(ctx_t *c, const view_t *v)
     return 0;
 }
 
+/* Whether cell i is in a table v publishes (its never-published cells
+ * too): a table v does not have is judged through the tables tied to it
+ * (the funnel's ENROLLED stage and the leavers are the retained chain's
+ * cells), so a cell is reported once, in the table that shows it. */
+static int shown(const view_t *v, int i)
+{
+    if (i >= C_AB)
+        return v->has_chain[CHAIN_AFTER];
+    if (i >= C_QB)
+        return v->has_chain[CHAIN_RETAINED];
+    if (i >= C_LTOTAL) /* tied to the chained tables' cells: judged with them */
+        return v->has_left;
+    if (i >= C_RB)
+        return v->has_reach;
+    return 1;
+}
+
 /* Reports the cells of one propagated view. */
 static int judge_view(ctx_t *c, const view_t *v)
 {
@@ -656,7 +661,7 @@ static int judge_view(ctx_t *c, const view_t *v)
     for (int i = 0; i < NCELL; i++) {
         const char *rule = judge(v->kind[i], i, v->lo[i], v->hi[i], c->k);
         int rc;
-        if (!rule)
+        if (!rule || !shown(v, i))
             continue;
         doc_detail(detail, sizeof detail, rule, v->kind[i],
                    i >= C_BME && i <= C_LGB && (v->aim_cells & (1 << (i - C_BME))), v->lo[i],
@@ -690,6 +695,8 @@ static void step_context(char *buf, size_t n, const view_t *a, const view_t *b, 
                             root == C_TOTAL    ? "enrolled"
                             : root == C_PTOTAL ? "progressed"
                             : root == C_RB     ? "applied"
+                            : root == C_QB     ? "enrolled (retention)"
+                            : root == C_AB     ? "completed"
                                                : "left",
                             t1, t2);
     if (root == C_PTOTAL && a->promos >= 0 && b->promos >= 0 && len < n)
@@ -717,10 +724,11 @@ static void step_context(char *buf, size_t n, const view_t *a, const view_t *b, 
 /* Differencing between consecutive versions a and b of one topic. */
 static int difference(ctx_t *c, const view_t *a, const view_t *b)
 {
-    static const int roots[] = {C_TOTAL, C_PTOTAL, C_RB, C_LTOTAL};
-    static const int first[] = {C_GROUP, C_PGROUP, C_RB, C_LGROUP},
-                     last[] = {C_NOT_LGB, C_PGROUP + 5, C_LTOTAL - 1, C_LGROUP + 5};
-    for (int t = 0; t < 4; t++) {
+    static const int roots[] = {C_TOTAL, C_PTOTAL, C_RB, C_LTOTAL, C_QB, C_AB};
+    static const int first[] = {C_GROUP, C_PGROUP, C_RB, C_LGROUP, C_QB, C_AB},
+                     last[] = {C_NOT_LGB,    C_PGROUP + 5, C_LTOTAL - 1,
+                               C_LGROUP + 5, C_AB - 1,     NCELL - 1};
+    for (int t = 0; t < 6; t++) {
         int root = roots[t], mono = 1, rc;
         long lmaxv, jmax, dlo[NCELL], dhi[NCELL];
         char ctx[256], detail[512], va[32], vb[32];
@@ -729,6 +737,8 @@ static int difference(ctx_t *c, const view_t *a, const view_t *b)
         if (t == 2 && !(a->has_reach && b->has_reach))
             continue;
         if (t == 3 && !(a->has_left && b->has_left))
+            continue;
+        if (t >= 4 && !(a->has_chain[t - 4] && b->has_chain[t - 4]))
             continue;
         /* Who can have left: exits, erasures, role changes (funnel total
          * falls); for the progressed also a change of the cohort's dates. */
@@ -842,11 +852,11 @@ static int release(ctx_t *c, json_t *index, slot_t *slots, const view_t *p)
     }
     if (sum != p->lo[C_TOTAL])
         goto out; /* people in two cohorts: the union is not a sum */
-    nr = nd * NROWS + N_SUM;
+    nr = nd * c->nrows + N_SUM;
     lo = malloc(nd * NCELL * sizeof *lo);
     hi = malloc(nd * NCELL * sizeof *hi);
     rows = malloc(nr * sizeof *rows);
-    members = malloc((nd * NROWS * 6 + N_SUM * n) * sizeof *members);
+    members = malloc((nd * c->nrows * 6 + N_SUM * n) * sizeof *members);
     if (!lo || !hi || !rows || !members) {
         rc = -ENOMEM;
         goto out;
@@ -856,10 +866,11 @@ static int release(ctx_t *c, json_t *index, slot_t *slots, const view_t *p)
         for (size_t d = 0; d < nd; d++) {
             memcpy(lo + d * NCELL, docs[d]->lo, sizeof docs[d]->lo);
             memcpy(hi + d * NCELL, docs[d]->hi, sizeof docs[d]->hi);
-            for (size_t w = 0; w < NROWS; w++) {
-                rows[r] = (row_t){(int)(d * NCELL) + ROWS[w].total, members + m, ROWS[w].n};
-                for (int j = 0; j < ROWS[w].n; j++)
-                    members[m++] = (int)(d * NCELL) + ROWS[w].m[j];
+            for (size_t w = 0; w < c->nrows; w++) {
+                const row_t *x = &c->rows[w];
+                rows[r] = (row_t){(int)(d * NCELL) + x->total, members + m, x->n};
+                for (int j = 0; j < x->n; j++)
+                    members[m++] = (int)(d * NCELL) + x->m[j];
                 r++;
             }
         }
@@ -919,7 +930,7 @@ static int close_moment(ctx_t *c, json_t *index, slot_t *slots, size_t nslots, i
 
 int audit_run(const json_t *lines, int k, int history, json_t **findings, char *err, size_t errlen)
 {
-    ctx_t c = {k, json_array(), json_object(), err, errlen};
+    ctx_t c = {.k = k, .out = json_array(), .seen = json_object(), .err = err, .errlen = errlen};
     json_t *index = json_object();
     size_t n = json_array_size(lines), nslots = 0, i;
     slot_t *slots = calloc(n ? n : 1, sizeof *slots);
@@ -929,6 +940,8 @@ int audit_run(const json_t *lines, int k, int history, json_t **findings, char *
 
     if (err && errlen)
         err[0] = '\0';
+    memcpy(c.rows, ROWS, sizeof ROWS);
+    c.nrows = NBASE + audit_chain_rows(c.rows + NBASE, c.chain_mem);
     if (!c.out || !c.seen || !index || !slots) {
         rc = -ENOMEM;
         goto out;
@@ -987,7 +1000,7 @@ int audit_run(const json_t *lines, int k, int history, json_t **findings, char *
         }
         rc = 0;
         audited++;
-        if (propagate(v->lo, v->hi, ROWS, NROWS) < 0) {
+        if (propagate(v->lo, v->hi, c.rows, c.nrows) < 0) {
             free(v);
             rc = fail(&c, -EINVAL,
                       "line %zu (%s seq %lld): the document contradicts its own sums "

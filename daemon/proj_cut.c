@@ -80,6 +80,47 @@ static void left_counts(const cohort_t *c, long v[RELEASE_NMOVED])
     }
 }
 
+/* The chained tables by ethnic group of c (release.h's chain[], chain.h):
+ * retention.retained (enrolled; retained at the end, 6, 12, 24 months
+ * after) and progression.after_completion (completed; promoted within 24,
+ * 12, 6 months after the end; promoted during), with their drop-outs. The
+ * totals are the live document's retention and after_completion counts. */
+static void chain_counts(const cohort_t *c, long ret[CHAIN_NCELL], long aft[CHAIN_NCELL])
+{
+    enr_t *e, *tmp, *head = c->enrs;
+    char hz[3][11];
+    projx_horizons(c, hz);
+    memset(ret, 0, CHAIN_NCELL * sizeof *ret);
+    memset(aft, 0, CHAIN_NCELL * sizeof *aft);
+    HASH_ITER(hh, head, e, tmp)
+    {
+        after_of_t o;
+        int eth =
+            e->who->d.eth >= 1 && e->who->d.eth <= 17 ? e->who->d.eth : COHORT__V1__ETHNICITY__NS;
+        int g = 1 + projx_eth_group(eth), last;
+        if (!projx_after_of(c, e, hz, &o))
+            continue;
+        last = o.kept < 0 ? 0 : o.kept; /* the last stage they were still there */
+        for (int s = 0; s <= last; s++)
+            ret[CHAIN_STAGE(s, 0)]++, ret[CHAIN_STAGE(s, g)]++;
+        if (!o.completed)
+            continue;
+        aft[CHAIN_STAGE(0, 0)]++, aft[CHAIN_STAGE(0, g)]++;
+        for (int h = 0; h < 3; h++) /* stages 1..3: within 24, 12, 6 months */
+            if (o.within[h])
+                aft[CHAIN_STAGE(3 - h, 0)]++, aft[CHAIN_STAGE(3 - h, g)]++;
+        if (o.during)
+            aft[CHAIN_STAGE(4, 0)]++, aft[CHAIN_STAGE(4, g)]++;
+    }
+    for (int ch = 0; ch < CHAIN_N; ch++) {
+        long *v = ch == CHAIN_RETAINED ? ret : aft;
+        for (int s = 1; s < CHAIN_NSTAGES; s++)
+            for (int g = 0; g < CHAIN_NG; g++)
+                v[CHAIN_DROP(s, g)] =
+                    v[CHAIN_STAGE(CHAINS[ch].parent[s], g)] - v[CHAIN_STAGE(s, g)];
+    }
+}
+
 /* --------------------------------------------------------- releases --- */
 
 /* The funnel fields a release document repeats (filled.participants and
@@ -179,6 +220,8 @@ static int tables_of(const proj_t *self, const prog_t *p, tables_t *tb)
             t->has_reach = 1;
             left_counts(one, t->left);
             t->has_left = 1;
+            chain_counts(one, t->chain[CHAIN_RETAINED], t->chain[CHAIN_AFTER]);
+            t->has_chain[CHAIN_RETAINED] = t->has_chain[CHAIN_AFTER] = 1;
             if (json_object_set_new(meta, "programme", json_string(p->id)) ||
                 json_object_set_new(meta, "programme_name", json_string(p->def.name)) ||
                 json_object_set_new(meta, "cohort", json_string(one->id)) ||

@@ -472,6 +472,24 @@ int projx_members_of(cohort_t *const *cs, size_t n, person_t ***out, size_t *m);
 /* c's progression into ps (ps->days malloc'd: the caller frees it). -ENOMEM or 0. */
 int projx_progression(const cohort_t *c, pstat_t *ps);
 
+/* One enrolment's retention and progression after the programme
+ * (docs/status.md, "retention" and "progression.after_completion"). */
+typedef struct {
+    int kept;          /* -1 left before starts_on, 0 during, 1..3 left within 6, 12, 24
+                        * months after ends_on (the first that holds), 4 not left by then */
+    int completed;     /* the enrolment is COMPLETED */
+    int during;        /* completed, with a substantive promotion in starts_on..ends_on */
+    int within[3];     /* completed, the first one after ends_on within 6, 12, 24 months */
+    const char *first; /* that first one's date (borrowed), or NULL */
+} after_of_t;
+
+/* The horizons ends_on plus 6, 12 and 24 months of c. */
+void projx_horizons(const cohort_t *c, char hz[3][11]);
+
+/* Fills o for enrolment e of c (hz: projx_horizons). Returns 1 when e counts
+ * (a participant whose enrolment reached ENROLLED), else 0 (o zeroed). */
+int projx_after_of(const cohort_t *c, const enr_t *e, const char hz[3][11], after_of_t *o);
+
 /* The funnel object of cohorts cs (by current stage); filled[g] gets each
  * group's ENROLLED + COMPLETED. New reference, or NULL (out of memory). */
 json_t *projx_funnel_json(cohort_t *const *cs, size_t n, long filled[2]);

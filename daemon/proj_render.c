@@ -311,49 +311,70 @@ typedef struct {
     size_t n_days;          /* their number */
 } after_t;
 
+int projx_after_of(const cohort_t *c, const enr_t *e, const char hz[3][11], after_of_t *o)
+{
+    const person_t *x = e->who;
+    memset(o, 0, sizeof *o);
+    if (!projx_is_participant(x) || e->reached < STG(ENROLLED))
+        return 0;
+    o->kept = 4; /* retained at every horizon unless they left */
+    if (x->left_on[0]) {
+        if (strcmp(x->left_on, c->def.ends) <= 0) /* before starts_on, or during */
+            o->kept = strcmp(x->left_on, c->def.starts) < 0 ? -1 : 0;
+        else
+            for (int h = 2; h >= 0; h--)
+                if (strcmp(x->left_on, hz[h]) <= 0)
+                    o->kept = 1 + h;
+    }
+    if (e->stage != STG(COMPLETED))
+        return 1;
+    o->completed = 1;
+    for (size_t i = 0; i < e->n_promos; i++) {
+        const promo_t *pr = &e->promos[i];
+        if (pr->kind != COHORT__V1__PROGRESSION_KIND__SUBSTANTIVE_PROMOTION)
+            continue;
+        if (strcmp(pr->on, c->def.starts) >= 0 && strcmp(pr->on, c->def.ends) <= 0)
+            o->during = 1;
+        else if (strcmp(pr->on, c->def.ends) > 0 && (!o->first || strcmp(pr->on, o->first) < 0))
+            o->first = pr->on;
+    }
+    for (int h = 0; o->first && h < 3; h++)
+        o->within[h] = strcmp(o->first, hz[h]) <= 0;
+    return 1;
+}
+
+void projx_horizons(const cohort_t *c, char hz[3][11])
+{
+    for (int h = 0; h < 3; h++)
+        projx_plus_months(c->def.ends, HORIZON[h], hz[h]);
+}
+
 static int after_stats(const cohort_t *c, after_t *a)
 {
     enr_t *e, *tmp, *head = c->enrs;
     char hz[3][11];
     memset(a, 0, sizeof *a);
-    for (int h = 0; h < 3; h++)
-        projx_plus_months(c->def.ends, HORIZON[h], hz[h]);
+    projx_horizons(c, hz);
     if (!(a->days = malloc((HASH_COUNT(head) + 1) * sizeof *a->days)))
         return -ENOMEM;
     HASH_ITER(hh, head, e, tmp)
     {
-        const person_t *x = e->who;
-        const char *first = NULL;
-        int during = 0;
-        if (!projx_is_participant(x) || e->reached < STG(ENROLLED))
+        after_of_t o;
+        if (!projx_after_of(c, e, hz, &o))
             continue;
         a->enrolled++;
-        if (x->left_on[0]) {
-            if (strcmp(x->left_on, c->def.starts) < 0)
-                a->left_before++;
-            else if (strcmp(x->left_on, c->def.ends) <= 0)
-                a->left_during++;
-            else
-                for (int h = 0; h < 3; h++)
-                    a->left_after[h] += strcmp(x->left_on, hz[h]) <= 0;
-        }
-        if (e->stage != STG(COMPLETED))
+        a->left_before += o.kept == -1;
+        a->left_during += o.kept == 0;
+        for (int h = 0; h < 3; h++)
+            a->left_after[h] += o.kept >= 1 && o.kept <= 1 + h;
+        if (!o.completed)
             continue;
         a->completed++;
-        for (size_t i = 0; i < e->n_promos; i++) {
-            const promo_t *pr = &e->promos[i];
-            if (pr->kind != COHORT__V1__PROGRESSION_KIND__SUBSTANTIVE_PROMOTION)
-                continue;
-            if (strcmp(pr->on, c->def.starts) >= 0 && strcmp(pr->on, c->def.ends) <= 0)
-                during = 1;
-            else if (strcmp(pr->on, c->def.ends) > 0 && (!first || strcmp(pr->on, first) < 0))
-                first = pr->on;
-        }
-        a->promoted_during += during;
-        if (first) {
+        a->promoted_during += o.during;
+        if (o.first) {
             for (int h = 0; h < 3; h++)
-                a->promoted_after[h] += strcmp(first, hz[h]) <= 0;
-            a->days[a->n_days++] = projx_date_days(first) - projx_date_days(c->def.ends);
+                a->promoted_after[h] += o.within[h];
+            a->days[a->n_days++] = projx_date_days(o.first) - projx_date_days(c->def.ends);
         }
     }
     qsort(a->days, a->n_days, sizeof *a->days, long_cmp);

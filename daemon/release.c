@@ -10,6 +10,7 @@
  * compares a candidate with each of them. */
 #include "release.h"
 #include "audit.h"
+#include "release_int.h"
 #include "proj.h" /* PROJ_DUMP_FLAGS */
 #include "suppress.h"
 
@@ -19,7 +20,6 @@
 #include <string.h>
 
 #define DUMP_FLAGS PROJ_DUMP_FLAGS
-#define N_AIM 5 /* AimGroup 0..4 */
 
 struct release_t {
     int k;             /* suppression threshold */
@@ -29,8 +29,8 @@ struct release_t {
     uint64_t withheld; /* cuts withheld since release_new or release_load */
 };
 
-static const char *const GROUPS[] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
-                                     "NOT_STATED"};
+const char *const RELX_GROUPS[6] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
+                                    "NOT_STATED"};
 static const char *const CODES[] = {"W1", "W2", "W9", "M1", "M2", "M3", "M9", "A1", "A2",
                                     "A3", "A9", "B1", "B2", "B9", "O1", "O9", "NS"};
 static const char *const GENDERS[] = {"FEMALE", "MALE", "GENDER_OTHER", "GENDER_NOT_STATED"};
@@ -110,24 +110,8 @@ static void reach_name(int i, char *buf, size_t n)
         snprintf(buf, n, "%s.%s.total", drop ? "dropped_after" : "by_ethnic_group", STAGES[s]);
     else
         snprintf(buf, n, "%s.%s.ethnic_group.%s", drop ? "dropped_after" : "by_ethnic_group",
-                 STAGES[s], GROUPS[g - 1]);
+                 STAGES[s], RELX_GROUPS[g - 1]);
 }
-
-/* What a cut hides beyond the rule, and what it last rendered. */
-typedef struct {
-    unsigned char force[RT_N];            /* representation cells hidden by escalation */
-    unsigned char mforce[RELEASE_NMOVED]; /* progressed cells hidden by escalation */
-    unsigned char no_aim[N_AIM];          /* aims whose actual_percent is withheld */
-    unsigned char sup[RT_N];              /* the last rendering's hidden cells */
-    unsigned char msup[RELEASE_NMOVED];   /* the same for progressed */
-    unsigned char rforce[RELEASE_NREACH]; /* funnel cells hidden by escalation */
-    unsigned char rsup[RELEASE_NREACH];   /* the same for the funnel */
-    int no_reach;                         /* the funnel by group is withheld */
-    unsigned char lforce[RELEASE_NMOVED]; /* leavers' cells hidden by escalation */
-    unsigned char lsup[RELEASE_NMOVED];   /* the same for the leavers */
-    int no_left;                          /* the leavers by group are withheld */
-    int zeros;                            /* SUPPRESS_ZEROS_*: HIDDEN in releases */
-} esc_t;
 
 /* The published name of representation cell i within "representation"
  * ("" for the LGB cells, which are never published). */
@@ -136,7 +120,7 @@ static void cell_name(int i, char *buf, size_t n)
     if (i == RT_TOTAL)
         snprintf(buf, n, "total");
     else if (i < RT_CODE)
-        snprintf(buf, n, "ethnic_group.%s", GROUPS[i - RT_GROUP]);
+        snprintf(buf, n, "ethnic_group.%s", RELX_GROUPS[i - RT_GROUP]);
     else if (i < RT_BME)
         snprintf(buf, n, "ethnicity.%s", CODES[i - RT_CODE]);
     else if (i == RT_BME)
@@ -155,7 +139,7 @@ static int jstr_cmp(const void *a, const void *b)
 }
 
 /* Sorts a JSON array of strings in place. 0 or -1 on OOM. */
-static int sort_strings(json_t *list)
+int relx_sort_strings(json_t *list)
 {
     size_t n = json_array_size(list);
     json_t **v;
@@ -174,7 +158,7 @@ static int sort_strings(json_t *list)
     return err ? -1 : 0;
 }
 
-static json_t *cell_json(const long *v, const unsigned char *sup, int i)
+json_t *relx_cell_json(const long *v, const unsigned char *sup, int i)
 {
     return sup[i] ? json_null() : json_integer(v[i]);
 }
@@ -203,7 +187,7 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
             err |= json_array_append_new(list, json_string(name));
         if (i == RT_TOTAL || i == RT_BME)
             continue;
-        err |= json_object_set_new(target, strchr(name, '.') + 1, cell_json(v, sup, i));
+        err |= json_object_set_new(target, strchr(name, '.') + 1, relx_cell_json(v, sup, i));
     }
     for (size_t i = 0; !err && i < t->n_aims; i++) {
         const release_aim_t *a = &t->aims[i];
@@ -232,7 +216,7 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
         err |= json_array_append_new(aims, ao);
     }
     if (!err)
-        err |= sort_strings(list);
+        err |= relx_sort_strings(list);
     if (below) { /* the total is the enrolled count, published in the funnel anyway */
         json_decref(grp_o);
         json_decref(eth_o);
@@ -249,8 +233,8 @@ static json_t *repr_doc(const release_t *self, const release_table_t *t, esc_t *
         }
         return o;
     }
-    err |= json_object_set_new(o, "total", err ? json_null() : cell_json(v, sup, RT_TOTAL));
-    err |= json_object_set_new(o, "bme", err ? json_null() : cell_json(v, sup, RT_BME));
+    err |= json_object_set_new(o, "total", err ? json_null() : relx_cell_json(v, sup, RT_TOTAL));
+    err |= json_object_set_new(o, "bme", err ? json_null() : relx_cell_json(v, sup, RT_BME));
     err |= json_object_set_new(o, "ethnic_group", grp_o);
     err |= json_object_set_new(o, "ethnicity", eth_o);
     err |= json_object_set_new(o, "gender", gen_o);
@@ -289,14 +273,16 @@ static json_t *moved_doc(const release_t *self, const release_table_t *t, esc_t 
         err |= json_array_append_new(list, json_string("total"));
     for (int g = 0; !err && g < 6; g++) {
         char name[64];
-        snprintf(name, sizeof name, "ethnic_group.%s", GROUPS[g]);
+        snprintf(name, sizeof name, "ethnic_group.%s", RELX_GROUPS[g]);
         if (e->msup[1 + g])
             err |= json_array_append_new(list, json_string(name));
-        err |= json_object_set_new(groups, GROUPS[g], cell_json(t->moved, e->msup, 1 + g));
+        err |=
+            json_object_set_new(groups, RELX_GROUPS[g], relx_cell_json(t->moved, e->msup, 1 + g));
     }
     if (!err)
-        err |= sort_strings(list);
-    err |= json_object_set_new(by, "total", err ? json_null() : cell_json(t->moved, e->msup, 0));
+        err |= relx_sort_strings(list);
+    err |=
+        json_object_set_new(by, "total", err ? json_null() : relx_cell_json(t->moved, e->msup, 0));
     err |= json_object_set_new(by, "ethnic_group", groups);
     err |= json_object_set_new(by, "suppressed", list);
     if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
@@ -342,9 +328,9 @@ static json_t *reach_doc(const release_t *self, const release_table_t *t, esc_t 
     for (int st = 0; !err && st < RELEASE_NSTAGES; st++) {
         json_t *so = json_object(), *go = json_object();
         for (int g = 0; g < 6; g++)
-            err |=
-                json_object_set_new(go, GROUPS[g], cell_json(v, e->rsup, RELEASE_REACH(st, 1 + g)));
-        err |= json_object_set_new(so, "total", cell_json(v, e->rsup, RELEASE_REACH(st, 0)));
+            err |= json_object_set_new(go, RELX_GROUPS[g],
+                                       relx_cell_json(v, e->rsup, RELEASE_REACH(st, 1 + g)));
+        err |= json_object_set_new(so, "total", relx_cell_json(v, e->rsup, RELEASE_REACH(st, 0)));
         err |= json_object_set_new(so, "ethnic_group", go);
         err |= json_object_set_new(by, STAGES[st], so);
     }
@@ -356,7 +342,7 @@ static json_t *reach_doc(const release_t *self, const release_table_t *t, esc_t 
         err |= json_array_append_new(list, json_string(strchr(name, '.') + 1));
     }
     if (!err)
-        err |= sort_strings(list);
+        err |= relx_sort_strings(list);
     err |= json_object_set_new(o, "by_ethnic_group", by);
     err |= json_object_set_new(o, "suppressed", list);
     if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
@@ -387,14 +373,15 @@ static json_t *left_doc(const release_t *self, const release_table_t *t, esc_t *
         err = 1;
     for (int g = 0; !err && g < 6; g++) {
         char name[64];
-        snprintf(name, sizeof name, "ethnic_group.%s", GROUPS[g]);
+        snprintf(name, sizeof name, "ethnic_group.%s", RELX_GROUPS[g]);
         if (e->lsup[1 + g])
             err |= json_array_append_new(list, json_string(name));
-        err |= json_object_set_new(groups, GROUPS[g], cell_json(t->left, e->lsup, 1 + g));
+        err |= json_object_set_new(groups, RELX_GROUPS[g], relx_cell_json(t->left, e->lsup, 1 + g));
     }
     if (!err)
-        err |= sort_strings(list);
-    err |= json_object_set_new(by, "total", err ? json_null() : cell_json(t->left, e->lsup, 0));
+        err |= relx_sort_strings(list);
+    err |=
+        json_object_set_new(by, "total", err ? json_null() : relx_cell_json(t->left, e->lsup, 0));
     err |= json_object_set_new(by, "ethnic_group", groups);
     err |= json_object_set_new(by, "suppressed", list);
     if (e->zeros == SUPPRESS_ZEROS_HIDDEN)
@@ -434,6 +421,24 @@ static json_t *candidate(const release_t *self, const release_table_t *t, esc_t 
     if (t->has_left)
         err |= json_object_set_new(
             doc, "retention", json_pack("{s:o*}", "left_by_ethnic_group", left_doc(self, t, e)));
+    /* the chained tables (second phase only: the first decides every other
+     * cell as before they existed) */
+    if (!err && e->chains && t->has_chain[CHAIN_RETAINED]) {
+        json_t *r = json_object_get(doc, "retention");
+        if (!r && json_object_set_new(doc, "retention", r = json_object()))
+            err = 1;
+        else
+            err |=
+                json_object_set_new(r, "retained", relx_chain_doc(self->k, t, e, CHAIN_RETAINED));
+    }
+    if (!err && e->chains && t->has_chain[CHAIN_AFTER]) {
+        json_t *p = json_object_get(doc, "progression");
+        if (!p && json_object_set_new(doc, "progression", p = json_object()))
+            err = 1;
+        else
+            err |= json_object_set_new(p, "after_completion",
+                                       relx_chain_doc(self->k, t, e, CHAIN_AFTER));
+    }
     snprintf(topic, sizeof topic, "release/%s", t->topic);
     line = err ? NULL
                : json_pack("{s:s,s:I,s:I,s:o}", "topic", topic, "seq", (json_int_t)seq, "rev",
@@ -467,10 +472,27 @@ static int keep(json_t *out, json_t *f, uint64_t seq)
     return 0;
 }
 
+/* A copy of the published line v without the chained tables (NULL on
+ * OOM): the first phase of a cut audits the history as it was before
+ * they existed. */
+static json_t *without_chains(const json_t *v)
+{
+    json_t *line = json_copy((json_t *)v), *doc = json_deep_copy(json_object_get(v, "doc"));
+    if (!line || !doc || json_object_set_new(line, "doc", doc)) {
+        json_decref(line);
+        return NULL;
+    }
+    json_object_del(json_object_get(doc, "retention"), "retained");
+    json_object_del(json_object_get(doc, "progression"), "after_completion");
+    return line;
+}
+
 /* Audits cand against nothing and against each earlier release of
- * programme p. Returns the findings about cand (new array) or NULL on
- * OOM; an audit that refuses its input counts as a finding (fail closed). */
-static json_t *gate(const release_t *self, const char *p, const json_t *cand, uint64_t seq)
+ * programme p (strip: without their chained tables). Returns the findings
+ * about cand (new array) or NULL on OOM; an audit that refuses its input
+ * counts as a finding (fail closed). */
+static json_t *gate(const release_t *self, const char *p, const json_t *cand, uint64_t seq,
+                    int strip)
 {
     json_t *out = json_array(), *bys = json_object(), *lines, *versions, *v, *group;
     const char *topic, *key;
@@ -492,7 +514,8 @@ static json_t *gate(const release_t *self, const char *p, const json_t *cand, ui
                     break;
                 }
             }
-            if (json_array_append(group, v))
+            if (strip ? json_array_append_new(group, without_chains(v))
+                      : json_array_append(group, v))
                 rc = -ENOMEM;
         }
     }
@@ -551,22 +574,18 @@ static int repr_cell(const char *s)
  * through the hidden cells of those rows, nearest first (a hidden zero
  * whose row holds nothing else to hide gets room from its group's row).
  * Returns 1 if something was hidden, 0 if nothing could be. */
-static int widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
-                       const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
-                       int root);
-
 static int widen(const long *v, const unsigned char *sup, unsigned char *force,
                  const suppress_row_t *rows, size_t nr, int c, int root)
 {
-    return widen_roots(v, sup, force, rows, nr, c, NULL, root);
+    return relx_widen_roots(v, sup, force, rows, nr, c, NULL, root);
 }
 
 /* widen, for a table with several roots: isroot[i] (NULL: only cell
  * root) says which cells are never hidden. Tables of at most WIDEN_MAX
  * cells. */
-static int widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
-                       const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
-                       int root)
+int relx_widen_roots(const long *v, const unsigned char *sup, unsigned char *force,
+                     const suppress_row_t *rows, size_t nr, int c, const unsigned char *isroot,
+                     int root)
 {
     int queue[WIDEN_MAX], head = 0, tail = 0;
     unsigned char seen[WIDEN_MAX] = {0};
@@ -610,9 +629,10 @@ static int widen_roots(const long *v, const unsigned char *sup, unsigned char *f
 }
 #undef ROOT
 
-/* Escalates for each finding. Returns how many changes were made. */
+/* Escalates for each finding (chains: the second phase of a cut). Returns
+ * how many changes were made. */
 static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const json_t *found,
-                    int round)
+                    int round, int chains)
 {
     size_t i;
     const json_t *f;
@@ -628,6 +648,13 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
             ;
         if (t == n)
             continue;
+        if (chains) {
+            int ch = relx_escalate_chains(tables, n, esc, t, cell, round);
+            if (ch >= 0) {
+                changes += ch;
+                continue;
+            }
+        }
         if (strncmp(cell, "representation.", 15) == 0) {
             int c = repr_cell(cell + 15);
             if (c < 0)
@@ -664,9 +691,9 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
                 continue;
             /* past half the rounds, or nothing left to hide: the funnel by
              * group is withheld from this document (never the release) */
-            done =
-                c >= 0 && round < RELEASE_MAX_ROUNDS / 2 &&
-                widen_roots(tables[t].reach, esc[t].rsup, esc[t].rforce, rows, nr, c, isroot, -1);
+            done = c >= 0 && round < RELEASE_MAX_ROUNDS / 2 &&
+                   relx_widen_roots(tables[t].reach, esc[t].rsup, esc[t].rforce, rows, nr, c,
+                                    isroot, -1);
             if (!done)
                 esc[t].no_reach = 1;
             changes++;
@@ -675,14 +702,14 @@ static int escalate(const release_table_t *tables, size_t n, esc_t *esc, const j
             if (esc[t].no_left)
                 continue;
             for (int g = 0; g < 6; g++)
-                if (strcmp(cell + 44, GROUPS[g]) == 0 && round < RELEASE_MAX_ROUNDS / 2)
+                if (strcmp(cell + 44, RELX_GROUPS[g]) == 0 && round < RELEASE_MAX_ROUNDS / 2)
                     done = widen(tables[t].left, esc[t].lsup, esc[t].lforce, &MROW, 1, 1 + g, 0);
             if (!done) /* the leavers by group are withheld, never the release */
                 esc[t].no_left = 1;
             changes++;
         } else if (strncmp(cell, "progression.progressed.ethnic_group.", 36) == 0) {
             for (int g = 0; g < 6; g++)
-                if (strcmp(cell + 36, GROUPS[g]) == 0)
+                if (strcmp(cell + 36, RELX_GROUPS[g]) == 0)
                     changes +=
                         widen(tables[t].moved, esc[t].msup, esc[t].mforce, &MROW, 1, 1 + g, 0);
         }
@@ -776,7 +803,14 @@ int release_cut(release_t *self, const char *programme, const release_table_t *t
         esc[i].zeros = SUPPRESS_ZEROS_HIDDEN;
     prog = json_object_get(self->progs, programme);
     number = json_integer_value(json_object_get(prog, "number")) + 1;
-    for (int round = 0;; round++) {
+    /* Two phases: the first cuts every table but the chained ones, gated
+     * against the history without them, so it decides those cells as a
+     * cut did before the chained tables existed; the second adds them,
+     * gated against the whole history, and escalates on them first. */
+    for (int phase = 0, round = 0; phase < 2; round++) {
+        if (round == 0)
+            for (size_t i = 0; i < n; i++)
+                esc[i].chains = phase;
         json_decref(cand);
         json_decref(found);
         found = NULL;
@@ -790,13 +824,19 @@ int release_cut(release_t *self, const char *programme, const release_table_t *t
                 rc = -ENOMEM;
                 goto out;
             }
-        if (!(found = gate(self, programme, cand, seq))) {
+        if (!(found = gate(self, programme, cand, seq, !phase))) {
             rc = -ENOMEM;
             goto out;
         }
-        if (json_array_size(found) == 0)
-            break;
-        if (round + 1 >= RELEASE_MAX_ROUNDS || escalate(tables, n, esc, found, round) == 0) {
+        if (json_array_size(found) == 0) {
+            int any = 0;
+            for (size_t i = 0; i < n; i++)
+                any |= tables[i].has_chain[CHAIN_RETAINED] | tables[i].has_chain[CHAIN_AFTER];
+            round = -1; /* the next phase starts at round 0 */
+            phase += any ? 1 : 2;
+            continue;
+        }
+        if (round + 1 >= RELEASE_MAX_ROUNDS || escalate(tables, n, esc, found, round, phase) == 0) {
             /* withheld: nothing is published */
             json_t *w = json_pack("{s:I,s:I}", "number", number - 1, "withheld",
                                   json_integer_value(json_object_get(prog, "withheld")) + 1);

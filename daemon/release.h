@@ -5,7 +5,8 @@
  * from the log makes the same releases.
  *
  * The live documents (cohort/, programme/) carry no breakdown. Breakdowns
- * (representation, the aims' actual_percent, progressed by ethnic group)
+ * (representation, the aims' actual_percent, progressed, the funnel, the
+ * leavers and the chained retention and promotion tables by ethnic group)
  * are published only here, as the topics "release/cohort/<p>/<c>" and
  * "release/programme/<p>", when the projection cuts a release of a
  * programme (on the log clock's schedule, or at a cohort milestone).
@@ -26,6 +27,15 @@
  *     RELEASE_MAX_ROUNDS times;
  *  4. if findings remain the release is withheld: nothing is published
  *     and the previous release stays current.
+ * The chained tables (chain.h: retention.retained and
+ * progression.after_completion of a cohort) are cut after all that, in a
+ * second phase: 1-3 run first without them, gated against the earlier
+ * releases without them, so every other cell is decided as before they
+ * existed; then they are added, gated against the earlier releases as
+ * published, and escalated first (a cell beside the named one hidden, the
+ * table withheld from a document when that fails; any other finding
+ * withholds them all); only a finding that remains with none of them shown
+ * escalates the other tables again.
  * So every published version passes the auditor against every other
  * published version of the same programme. */
 #ifndef COHORT_RELEASE_H
@@ -33,6 +43,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "chain.h"
 
 #define RELEASE_MAX_ROUNDS 24
 
@@ -71,19 +83,22 @@ typedef struct {
 
 /* The true counts of one population, as the projection computed them. */
 typedef struct {
-    const char *topic;          /* its live topic: "programme/<p>" or "cohort/<p>/<c>" */
-    const json_t *meta;         /* borrowed object: fields copied into the document as they
-                                 * are (names, dates, cohorts, filled, funnel totals) */
-    long repr[RT_N];            /* enrolled participants by cell */
-    int has_moved;              /* moved[] is reported (cohorts) */
-    long moved[RELEASE_NMOVED]; /* participants who progressed */
-    int has_left;               /* left[] is reported (cohorts) */
-    long left[RELEASE_NMOVED];  /* participants who left their agency by ends_on + 12 months
-                                 * (retention): [0] all, [1 + g] by ethnic group */
-    int has_reach;              /* reach[] is reported */
-    long reach[RELEASE_NREACH]; /* the funnel by ethnic group (RELEASE_REACH, RELEASE_DROP) */
-    const release_aim_t *aims;  /* the programme's aims */
-    size_t n_aims;              /* their number */
+    const char *topic;                /* its live topic: "programme/<p>" or "cohort/<p>/<c>" */
+    const json_t *meta;               /* borrowed object: fields copied into the document as they
+                                       * are (names, dates, cohorts, filled, funnel totals) */
+    long repr[RT_N];                  /* enrolled participants by cell */
+    int has_moved;                    /* moved[] is reported (cohorts) */
+    long moved[RELEASE_NMOVED];       /* participants who progressed */
+    int has_left;                     /* left[] is reported (cohorts) */
+    long left[RELEASE_NMOVED];        /* participants who left their agency by ends_on + 12 months
+                                       * (retention): [0] all, [1 + g] by ethnic group */
+    int has_reach;                    /* reach[] is reported */
+    long reach[RELEASE_NREACH];       /* the funnel by ethnic group (RELEASE_REACH, RELEASE_DROP) */
+    int has_chain[CHAIN_N];           /* chain[c] is reported (cohorts) */
+    long chain[CHAIN_N][CHAIN_NCELL]; /* the chained tables by ethnic group (chain.h):
+                                       * retention.retained, progression.after_completion */
+    const release_aim_t *aims;        /* the programme's aims */
+    size_t n_aims;                    /* their number */
 } release_table_t;
 
 typedef struct release_t release_t;

@@ -705,6 +705,193 @@ static void leavers_by_group(void)
     json_decref(lines);
 }
 
+/* The chained tables (issue 18, section 6): a block of 5 stages (names
+ * st) with White w[s] and Black b[s] at each stage (the others 0); Black
+ * is hidden (null) where hide[s]; the totals are published. */
+static json_t *chain_block(const char *const st[5], const long w[5], const long b[5],
+                           const int hide[5])
+{
+    json_t *by = json_object();
+    for (int s = 0; s < 5; s++) {
+        json_t *g = json_object();
+        for (int i = 0; i < 6; i++)
+            json_object_set_new(g, GROUPS[i], json_integer(0));
+        json_object_set_new(g, "WHITE", json_integer(w[s]));
+        json_object_set_new(g, "BLACK", hide[s] ? json_null() : json_integer(b[s]));
+        json_object_set_new(
+            by, st[s],
+            json_pack("{s:I,s:o}", "total", (json_int_t)(w[s] + b[s]), "ethnic_group", g));
+    }
+    return json_pack("{s:o,s:b,s:i}", "by_ethnic_group", by, "suppressed_may_be_zero", 1,
+                     "threshold", 5);
+}
+
+static const char *const RST[] = {"ENROLLED", "RETAINED_AT_END", "RETAINED_6_MONTHS_AFTER",
+                                  "RETAINED_12_MONTHS_AFTER", "RETAINED_24_MONTHS_AFTER"};
+static const char *const AST[] = {"COMPLETED", "PROMOTED_WITHIN_24_MONTHS",
+                                  "PROMOTED_WITHIN_12_MONTHS", "PROMOTED_WITHIN_6_MONTHS",
+                                  "PROMOTED_DURING"};
+
+/* A cohort release with the retained chain (White w, Black b, hide), the
+ * funnel publishing White w[0] and Black b[0] at every stage after APPLIED
+ * (or, fhide, hiding both there: the funnel alone then bounds Black
+ * ENROLLED to b[0]..b[0] + 1 only), and, when left_black >= 0, the leavers with Black
+ * hidden (White w[0] - w[3]). */
+static json_t *retained_doc(const long w[5], const long b[5], const int hide[5], int fhide,
+                            long left_black)
+{
+    char ap[32], sh[32];
+    json_t *doc, *fr;
+    snprintf(ap, sizeof ap, "%ld", b[0] + 1);
+    snprintf(sh, sizeof sh, "%ld", b[0]);
+    doc = funnel_doc(ap, sh, w[0]);
+    fr = json_object_get(json_object_get(doc, "funnel_reached"), "by_ethnic_group");
+    for (int s = 1; s < 6; s++) { /* b[0] Black at every stage after APPLIED */
+        static const char *const ST[] = {"APPLIED",     "SHORTLISTED",
+                                         "INTERVIEWED", "LINE_MANAGER_SUPPORTED",
+                                         "OFFERED",     "ENROLLED"};
+        json_t *so = json_object_get(fr, ST[s]);
+        json_object_set_new(so, "total", json_integer(w[0] + b[0]));
+        json_object_set_new(json_object_get(so, "ethnic_group"), "BLACK",
+                            fhide ? json_null() : json_integer(b[0]));
+        if (fhide)
+            json_object_set_new(json_object_get(so, "ethnic_group"), "WHITE", json_null());
+    }
+    json_object_set_new(json_object_get(fr, "APPLIED"), "total", json_integer(w[0] + b[0] + 1));
+    json_object_set_new(doc, "retention",
+                        json_pack("{s:o}", "retained", chain_block(RST, w, b, hide)));
+    if (left_black >= 0) {
+        json_t *g = json_object();
+        for (int i = 0; i < 6; i++)
+            json_object_set_new(g, GROUPS[i], json_integer(0));
+        json_object_set_new(g, "WHITE", json_integer(w[0] - w[3]));
+        json_object_set_new(g, "BLACK", json_null());
+        json_object_set_new(json_object_get(doc, "retention"), "left_by_ethnic_group",
+                            json_pack("{s:I,s:o,s:b}", "total",
+                                      (json_int_t)(w[0] - w[3] + left_black), "ethnic_group", g,
+                                      "suppressed_may_be_zero", 1));
+    }
+    return doc;
+}
+
+static void chained_tables(void)
+{
+    int n;
+    json_t *lines, *f, *doc;
+    const json_t *x;
+    static const long w[5] = {10, 10, 10, 10, 10}, b[5] = {5, 4, 4, 4, 4};
+    static const int none[5] = {0}, end[5] = {0, 1, 1, 1, 1};
+
+    /* Black 5 enrolled, 4 retained at the end: the one who left is pinned */
+    lines = one_line("release/cohort/x/c1", 4, retained_doc(w, b, none, 0, -1));
+    f = run(lines, 0, &n);
+    x = find(f, "pinned", NULL,
+             "retention.retained.dropped_before.RETAINED_AT_END.ethnic_group.BLACK");
+    ok(x && num(x, "lo") == 1 && num(x, "hi") == 1,
+       "retained: Black 5 enrolled, 4 at the end: the one who left is found (a drop-out)");
+    if (!x)
+        dump(f);
+    json_decref(f);
+    json_decref(lines);
+
+    /* Black hidden after ENROLLED but alone in each stage row (the others
+     * published, 0): the stage total pins it (complementary suppression
+     * is needed, as in any table) */
+    lines = one_line("release/cohort/x/c1", 4, retained_doc(w, b, end, 0, -1));
+    f = run(lines, 0, &n);
+    x = find(f, "pinned", NULL,
+             "retention.retained.by_ethnic_group.RETAINED_AT_END.ethnic_group.BLACK");
+    ok(x && num(x, "lo") == 4,
+       "retained: a group hidden alone in a stage row is pinned by the total");
+    json_decref(f);
+    json_decref(lines);
+
+    /* the ENROLLED stage is the funnel's: the funnel hides White and Black
+     * after APPLIED, the chain publishes ENROLLED: the funnel's cell is
+     * pinned (it is not by the funnel alone: checked below) */
+    {
+        static const long b2[5] = {6, 6, 6, 6, 6};
+        lines = one_line("release/cohort/x/c1", 4, retained_doc(w, b2, none, 1, -1));
+        f = run(lines, 0, &n);
+        x = find(f, "pinned", NULL, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.BLACK");
+        ok(x && num(x, "lo") == 6,
+           "retained: its ENROLLED stage is the funnel's ENROLLED (the same cells)");
+        if (!x)
+            dump(f);
+        json_decref(f);
+        json_decref(lines);
+        doc = retained_doc(w, b2, none, 1, -1);
+        json_object_del(doc, "retention");
+        lines = one_line("release/cohort/x/c1", 4, doc);
+        f = run(lines, 0, &n);
+        ok(!find(f, NULL, NULL, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.BLACK"),
+           "  (the funnel alone does not pin it)");
+        json_decref(f);
+        json_decref(lines);
+    }
+
+    /* the leavers by ethnic group are the drop-outs up to 12 months after:
+     * Black 8 enrolled, 6 retained 12 months after pins the hidden leavers */
+    {
+        static const long b3[5] = {8, 8, 7, 6, 6};
+        static const int mid[5] = {0, 1, 1, 0, 0};
+        lines = one_line("release/cohort/x/c1", 4, retained_doc(w, b3, mid, 0, 2));
+        f = run(lines, 0, &n);
+        x = find(f, NULL, NULL, "retention.left_by_ethnic_group.ethnic_group.BLACK");
+        ok(x && num(x, "hi") == 2,
+           "retained: the leavers' hidden Black cell is tied to its drop-outs (8 - 6 = 2)");
+        if (!x)
+            dump(f);
+        json_decref(f);
+        json_decref(lines);
+    }
+
+    /* history: White retained at the end 10 -> 9 between two releases */
+    {
+        static const long w2[5] = {10, 9, 9, 9, 9}, bb[5] = {6, 6, 6, 6, 6};
+        json_t *l1 = one_line("release/cohort/x/c1", 6, retained_doc(w, bb, none, 0, -1)),
+               *l2 = one_line("release/cohort/x/c1", 7, retained_doc(w2, bb, none, 0, -1));
+        json_object_set_new(json_object_get(json_array_get(l2, 0), "doc"), "funnel_reached",
+                            json_deep_copy(json_object_get(
+                                json_object_get(json_array_get(l1, 0), "doc"), "funnel_reached")));
+        lines = json_array();
+        json_array_extend(lines, l1);
+        json_array_extend(lines, l2);
+        json_decref(l1);
+        json_decref(l2);
+    }
+    f = run(lines, 1, &n);
+    x = find(f, "difference", NULL,
+             "retention.retained.by_ethnic_group.RETAINED_AT_END.ethnic_group.WHITE");
+    ok(x && num(x, "lo") == -1,
+       "retained: the White leaver between releases is found by difference");
+    json_decref(f);
+    json_decref(lines);
+
+    /* after completion: White 10 completed, 8 promoted during: the 2 not
+     * promoted during are found; the stages after the end are a chain too */
+    {
+        static const long wa[5] = {10, 9, 9, 9, 8}, ba[5] = {6, 6, 6, 6, 6};
+        doc = hand_doc(16, "ethnic_group.WHITE=10 ethnicity.W1=10 ethnic_group.BLACK=6 "
+                           "ethnicity.B1=6 bme=6 gender.FEMALE=8 gender.MALE=8");
+        json_object_set_new(doc, "progression",
+                            json_pack("{s:o}", "after_completion", chain_block(AST, wa, ba, none)));
+        lines = one_line("release/cohort/x/c1", 4, doc);
+        f = run(lines, 0, &n);
+        x = find(f, NULL, NULL,
+                 "progression.after_completion.dropped_before.PROMOTED_DURING.ethnic_group.WHITE");
+        ok(x && num(x, "lo") == 2 && num(x, "hi") == 2,
+           "after completion: 10 completed, 8 promoted during: the 2 are found");
+        x = find(
+            f, NULL, NULL,
+            "progression.after_completion.dropped_before.PROMOTED_WITHIN_24_MONTHS.ethnic_group."
+            "WHITE");
+        ok(x && num(x, "lo") == 1, "after completion: 10 completed, 9 within 24 months: found");
+        json_decref(f);
+        json_decref(lines);
+    }
+}
+
 /* The median days to promotion by ethnic group (issue 18, section 6): a
  * release carrying a number there is a finding (a group's median can be
  * one person's value; two versions bound a newcomer's), the withheld block
@@ -759,6 +946,7 @@ int main(void)
     safe_two_cohorts();
     funnel_by_group();
     leavers_by_group();
+    chained_tables();
     median_by_group();
     return tap_done();
 }

@@ -1137,6 +1137,45 @@ static proj_t *test_examples(void)
            "SF release: 7 Asian enrolled");
     ok(TRUE_(c, "retention.left_by_ethnic_group.below_threshold"),
        "SF release: 3 leavers, fewer than k: no breakdown");
+    /* the chained tables (issue 18, section 6): the stage totals are the
+     * live document's counts, the ENROLLED stage is the funnel's ENROLLED
+     * (published alike) */
+    {
+        json_t *live = doc(p, "cohort/step-forward/2009-1");
+        static const char *const G[] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
+                                        "NOT_STATED"};
+        int same = 1;
+        char a[160], b[160];
+        is_int(I(c, "retention.retained.by_ethnic_group.ENROLLED.total"), 15,
+               "SF release: retained: 15 enrolled");
+        is_int(I(c, "retention.retained.by_ethnic_group.RETAINED_AT_END.total"),
+               I(live, "retention.retained_at_end"), "SF release: 14 retained at the end");
+        is_int(I(c, "retention.retained.by_ethnic_group.RETAINED_6_MONTHS_AFTER.total"), 12,
+               "SF release: 12 retained 6 months after");
+        is_int(I(c, "retention.retained.by_ethnic_group.RETAINED_24_MONTHS_AFTER.total"),
+               I(live, "retention.retained_at_end") -
+                   I(live, "retention.left_within_24_months_after"),
+               "SF release: retained 24 months after = the live retained_at_end - left within 24");
+        for (int g = 0; g < 6; g++) {
+            snprintf(a, sizeof a, "retention.retained.by_ethnic_group.ENROLLED.ethnic_group.%s",
+                     G[g]);
+            snprintf(b, sizeof b, "funnel_reached.by_ethnic_group.ENROLLED.ethnic_group.%s", G[g]);
+            same &= json_equal(at(c, a), at(c, b));
+        }
+        ok(same, "SF release: retained ENROLLED by group = the funnel's ENROLLED, cell for cell");
+        is_int(I(c, "retention.retained.by_ethnic_group.ENROLLED.ethnic_group.ASIAN"), 7,
+               "SF release: 7 Asian enrolled");
+        is_int(I(c, "progression.after_completion.by_ethnic_group.COMPLETED.total"),
+               I(live, "progression.after_completion.completed"),
+               "SF release: after completion: the completed as in the live document");
+        is_int(I(c, "progression.after_completion.by_ethnic_group.PROMOTED_WITHIN_12_MONTHS.total"),
+               I(live, "progression.after_completion.promoted_within_12_months"),
+               "SF release: promoted within 12 months as in the live document");
+        is_int(I(c, "progression.after_completion.by_ethnic_group.PROMOTED_DURING.total"),
+               I(live, "progression.after_completion.promoted_during"),
+               "SF release: promoted during as in the live document");
+        json_decref(live);
+    }
     json_decref(c);
     c = doc(p, "cohort/step-forward/2009-1");
     is_int(I(c, "completion.participants.required_minutes"), 2640, "SF: 2640 minutes");
