@@ -153,7 +153,15 @@ static enum MHD_Result login_form(struct MHD_Connection *c, unsigned status, con
 {
     char tok[WEB_SESSION_ID_HEX + 1], cookie[200];
     mem_t m;
-    web_random_hex(tok);
+    /* The browser's login token if it has one: another tab, or a request
+     * the browser makes by itself (/favicon.ico) that ends up here, must
+     * not invalidate the form already shown. */
+    const char *have = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, LOGIN_COOKIE);
+    if (have && strlen(have) == WEB_SESSION_ID_HEX &&
+        strspn(have, "0123456789abcdef") == WEB_SESSION_ID_HEX)
+        memcpy(tok, have, sizeof tok);
+    else
+        web_random_hex(tok);
     snprintf(cookie, sizeof cookie, LOGIN_COOKIE "=%s; Secure; HttpOnly; SameSite=Strict; Path=/",
              tok);
     if (mem_open(&m) < 0)

@@ -216,7 +216,7 @@ void web_page_home_end(FILE *f, size_t total)
 static void cell(FILE *f, const char *path, const json_t *v, const char *shown)
 {
     char *raw = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    fputs("<td class=\"num\" data-figure=\"", f);
+    fputs(json_is_number(v) ? "<td class=\"num\" data-figure=\"" : "<td data-figure=\"", f);
     web_html_esc(f, path);
     fputs("\" data-value=\"", f);
     web_html_esc(f, raw ? raw : "null");
