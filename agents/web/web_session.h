@@ -5,7 +5,9 @@
  *   __Host-cohort=<64 hex digits>; Secure; HttpOnly; SameSite=Strict; Path=/
  * It carries the user (name, role, agency), a CSRF token of 256 random bits
  * that every POST must carry (checked in constant time), and the time of
- * its last use: unused for idle_s seconds, it is gone. Logout ends it.
+ * its last use: unused for idle_s seconds, it is gone (an open page's event
+ * stream looks its session up every second, so an open page counts as
+ * use). Logout ends it.
  *
  * Rate limit: at most WEB_LOGIN_FAILS failed logins per user name and,
  * separately, per client address within WEB_LOGIN_WINDOW_S seconds; past
