@@ -226,15 +226,18 @@ static void list_one(void *arg, const char *topic)
 static enum MHD_Result home(web_http_t *self, struct MHD_Connection *c, const web_session_t *s)
 {
     static const char *const groups[][2] = {
-        {"programme/", "Programmes"}, {"cohort/", "Cohorts"}, {"agency/", "Your agency's people"}};
+        {"programme/", "Programmes"},
+        {"cohort/", "Cohorts"},
+        {"release/", "Released breakdowns (by ethnic group, gender, disability)"},
+        {"agency/", "Your agency's people"}};
     mem_t m;
     size_t total = 0;
     if (mem_open(&m) < 0)
         return MHD_NO;
     web_page_home_begin(m.f, s);
-    for (size_t g = 0; g < 3; g++) {
+    for (size_t g = 0; g < 4; g++) {
         if (!cohort_scope_may_read(s->user.role, s->user.agency, groups[g][0]) &&
-            !(g == 2 && s->user.role == COHORT_ROLE_AGENCY_HR))
+            !(g == 3 && s->user.role == COHORT_ROLE_AGENCY_HR))
             continue;
         list_t l = {self->o.feed, m.f, 0};
         web_page_home_group(m.f, groups[g][1]);
@@ -251,7 +254,7 @@ static enum MHD_Result home(web_http_t *self, struct MHD_Connection *c, const we
 static int doc_path(const char *url)
 {
     if (strncmp(url, "/programme/", 11) != 0 && strncmp(url, "/cohort/", 8) != 0 &&
-        strncmp(url, "/agency/", 8) != 0)
+        strncmp(url, "/agency/", 8) != 0 && strncmp(url, "/release/", 9) != 0)
         return 0;
     if (strlen(url) > 512)
         return 0;

@@ -31,6 +31,30 @@ static const struct {
     {"LATERAL_MOVE", "Sideways move"},
     {"SECONDMENT", "Secondment"},
     {"ATTACHMENT_MOVE", "Attachment"},
+    /* ethnic groups, gender, disability, aims */
+    {"WHITE", "White"},
+    {"MIXED", "Mixed or multiple ethnic groups"},
+    {"ASIAN", "Asian or Asian British"},
+    {"BLACK", "Black or Black British"},
+    {"CHINESE_OR_OTHER", "Chinese or another ethnic group"},
+    {"NOT_STATED", "Not stated"},
+    {"FEMALE", "Women"},
+    {"MALE", "Men"},
+    {"GENDER_OTHER", "Another gender"},
+    {"GENDER_NOT_STATED", "Gender not stated"},
+    {"DISABLED", "Disabled"},
+    {"NOT_DISABLED", "Not disabled"},
+    {"DISABILITY_NOT_STATED", "Disability not stated"},
+    {"AIM_BME", "Black and minority ethnic people"},
+    {"AIM_FEMALE", "Women"},
+    {"AIM_DISABLED", "Disabled people"},
+    {"AIM_LGB", "Lesbian, gay and bisexual people"},
+    /* why a release was made */
+    {"schedule", "the regular release"},
+    {"starts_on", "the cohort's start"},
+    {"ends_on", "the cohort's end"},
+    {"progression_window_ends", "the end of the progression window"},
+    {"erasure", "a participant's erasure"},
 };
 
 static const char *const stages[] = {
@@ -181,6 +205,20 @@ void web_page_home_topic(FILE *f, const char *topic, const json_t *doc)
     fputs("\">", f);
     if (strncmp(topic, "programme/", 10) == 0) {
         web_html_esc(f, name ? name : topic + 10);
+    } else if (strncmp(topic, "release/", 8) == 0) {
+        const char *coh = json_string_value(json_object_get(doc, "cohort"));
+        const char *on =
+            json_string_value(json_object_get(json_object_get(doc, "release"), "released_on"));
+        web_html_esc(f, name ? name : json_string_value(json_object_get(doc, "programme")));
+        if (coh) {
+            fputs(", cohort ", f);
+            web_html_esc(f, coh);
+        }
+        if (on) {
+            fputs(" (released on ", f);
+            web_html_esc(f, on);
+            fputs(")", f);
+        }
     } else if (strncmp(topic, "cohort/", 7) == 0) {
         web_html_esc(f, name ? name : "");
         fputs(", cohort ", f);
@@ -459,6 +497,121 @@ static void people(FILE *f, const json_t *doc)
     fputs("</tbody>\n</table>\n</section>\n", f);
 }
 
+/* A count cell of a release: a suppressed count (null) says so. */
+static void cell_count(FILE *f, const char *path, const json_t *v, json_int_t k)
+{
+    char b[64];
+    if (json_is_integer(v))
+        cell(f, path, v, NULL);
+    else {
+        snprintf(b, sizeof b, "hidden (fewer than %" JSON_INTEGER_FORMAT ")", k);
+        cell(f, path, v, b);
+    }
+}
+
+/* One breakdown of the representation as a table. */
+static void breakdown(FILE *f, const json_t *rep, const char *field, const char *caption,
+                      const char *const *keys, size_t n, json_int_t k)
+{
+    const json_t *t = json_object_get(rep, field);
+    if (!json_is_object(t))
+        return;
+    fputs("<table>\n<caption>", f);
+    web_html_esc(f, caption);
+    fputs("</caption>\n<thead><tr><th scope=\"col\">Group</th><th scope=\"col\">People</th>"
+          "</tr></thead>\n<tbody>\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        char p[96];
+        snprintf(p, sizeof p, "representation.%s.%s", field, keys[i]);
+        fputs("<tr><th scope=\"row\">", f);
+        web_html_esc(f, web_label(keys[i]));
+        fputs("</th>", f);
+        cell_count(f, p, json_object_get(t, keys[i]), k);
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody>\n</table>\n", f);
+}
+
+/* A release: representation against the aims, by group, suppressed as
+ * published. */
+static void release(FILE *f, const json_t *doc)
+{
+    static const char *const groups[] = {"WHITE",     "MIXED", "ASIAN", "BLACK", "CHINESE_OR_OTHER",
+                                         "NOT_STATED"};
+    static const char *const genders[] = {"FEMALE", "MALE", "GENDER_OTHER", "GENDER_NOT_STATED"};
+    static const char *const dis[] = {"DISABLED", "NOT_DISABLED", "DISABILITY_NOT_STATED"};
+    const json_t *r = json_object_get(doc, "release");
+    const json_t *rep = json_object_get(doc, "representation");
+    json_int_t k = json_integer_value(json_object_get(rep, "threshold"));
+    fputs("<section>\n<h2>This release</h2>\n<p>Released on <time>", f);
+    web_html_esc(f, json_string_value(json_object_get(r, "released_on")));
+    fputs("</time>", f);
+    const char *why = json_string_value(json_object_get(r, "reason"));
+    if (why) {
+        fputs(", at ", f);
+        web_html_esc(f, web_label(why));
+    }
+    fprintf(f,
+            " (release %" JSON_INTEGER_FORMAT "). Counts of fewer than %" JSON_INTEGER_FORMAT
+            " people are hidden, and so are some counts beside them, so that no one can be "
+            "recognised.</p>\n</section>\n",
+            json_integer_value(json_object_get(r, "number")), k);
+    if (!json_is_object(rep))
+        return;
+    fputs("<section>\n<h2>Who is on the programme</h2>\n<table>\n<caption>Participants taking "
+          "part or finished</caption>\n<tbody>\n",
+          f);
+    fputs("<tr><th scope=\"row\">All participants taking part or finished</th>", f);
+    cell_count(f, "representation.total", json_object_get(rep, "total"), k);
+    fputs("</tr>\n", f);
+    if (json_object_get(rep, "bme")) {
+        fputs("<tr><th scope=\"row\">Black and minority ethnic people</th>", f);
+        cell_count(f, "representation.bme", json_object_get(rep, "bme"), k);
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody>\n</table>\n", f);
+    if (json_is_true(json_object_get(rep, "below_threshold")))
+        fprintf(f,
+                "<p>Fewer than %" JSON_INTEGER_FORMAT " people are counted, so there is no "
+                "breakdown.</p>\n",
+                k);
+    breakdown(f, rep, "ethnic_group", "By ethnic group", groups, 6, k);
+    breakdown(f, rep, "gender", "By gender", genders, 4, k);
+    breakdown(f, rep, "disability", "By disability", dis, 3, k);
+    fputs("</section>\n", f);
+    const json_t *aims = json_object_get(rep, "aims");
+    if (!json_is_array(aims) || json_array_size(aims) == 0)
+        return;
+    fputs("<section>\n<h2>Against the programme's aims</h2>\n<table>\n<caption>Positive-action "
+          "aims</caption>\n<thead><tr><th scope=\"col\">Aim</th><th scope=\"col\">At least</th>"
+          "<th scope=\"col\">Now</th><th scope=\"col\">Met</th></tr></thead>\n<tbody>\n",
+          f);
+    size_t i;
+    const json_t *a;
+    json_array_foreach(aims, i, a)
+    {
+        char p[96], b[32];
+        int withheld = json_is_true(json_object_get(a, "withheld"));
+        fputs("<tr><th scope=\"row\">", f);
+        web_html_esc(f, web_label(json_string_value(json_object_get(a, "group"))));
+        fputs("</th>", f);
+        snprintf(p, sizeof p, "representation.aims.%zu.min_percent", i);
+        snprintf(b, sizeof b, "%" JSON_INTEGER_FORMAT "%%",
+                 json_integer_value(json_object_get(a, "min_percent")));
+        cell(f, p, json_object_get(a, "min_percent"), b);
+        snprintf(p, sizeof p, "representation.aims.%zu.actual_percent", i);
+        snprintf(b, sizeof b, "%" JSON_INTEGER_FORMAT "%%",
+                 json_integer_value(json_object_get(a, "actual_percent")));
+        cell(f, p, json_object_get(a, "actual_percent"), withheld ? "hidden" : b);
+        snprintf(p, sizeof p, "representation.aims.%zu.met", i);
+        const json_t *met = json_object_get(a, "met");
+        cell(f, p, met, withheld ? "hidden" : json_is_true(met) ? "Yes" : "No");
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody>\n</table>\n</section>\n", f);
+}
+
 void web_page_topic(FILE *f, const web_session_t *s, const char *topic, const json_t *doc,
                     time_t when)
 {
@@ -468,7 +621,14 @@ void web_page_topic(FILE *f, const web_session_t *s, const char *topic, const js
     const char *pname = json_string_value(json_object_get(doc, "programme_name"));
     const char *coh = json_string_value(json_object_get(doc, "cohort"));
     const char *ag = json_string_value(json_object_get(doc, "agency"));
-    if (strncmp(topic, "programme/", 10) == 0)
+    if (strncmp(topic, "release/", 8) == 0)
+        snprintf(title, sizeof title, "Released breakdowns: %s%s%s",
+                 pname ? pname
+                       : (json_string_value(json_object_get(doc, "name"))
+                              ? json_string_value(json_object_get(doc, "name"))
+                              : (prog ? prog : "")),
+                 coh ? ", cohort " : "", coh ? coh : "");
+    else if (strncmp(topic, "programme/", 10) == 0)
         snprintf(title, sizeof title, "Programme: %s",
                  json_string_value(json_object_get(doc, "name"))
                      ? json_string_value(json_object_get(doc, "name"))
@@ -504,6 +664,8 @@ void web_page_topic(FILE *f, const web_session_t *s, const char *topic, const js
     }
     if (strncmp(topic, "agency/", 7) == 0)
         people(f, doc);
+    else if (strncmp(topic, "release/", 8) == 0)
+        release(f, doc);
     else {
         funnel(f, doc);
         places(f, doc);

@@ -133,6 +133,8 @@ my $plan = {
                             fig('funnel.participants.total', $c->{funnel}{participants}{total}),
                             fig('completion.participants.enrolled', $c->{completion}{participants}{enrolled})],
                 absent => [map { @{ $refs{$_} } } @agencies] },
+              ($docs->{'release/cohort/it-81/c1'} ? { path => '/release/cohort/it-81/c1', shot => 'board-release.png',
+                  figures => [fig('representation.total', $docs->{'release/cohort/it-81/c1'}{representation}{total} // 'hidden')] } : ()),
               { path => '/glossary', shot => 'glossary.png' } ],
           denied => [ { path => '/agency/wm-police/it-81/c1', absent => $refs{'wm-police'} } ] },
         { name => 'hr-a', password => $pw{'hr-a'}, label => 'HR of wm-police',
