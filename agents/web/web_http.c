@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct web_http_t {
     web_http_opts_t o;      /* what it serves from */
     struct MHD_Daemon *mhd; /* the server */
     char *cert, *key;       /* PEM texts */
+    pthread_mutex_t verify; /* one password check at a time: each takes 64 MiB (argon2id) */
 };
 
 /* Per-request state (POST forms). */
@@ -187,7 +189,9 @@ static enum MHD_Result login_post(web_http_t *self, struct MHD_Connection *c, re
                           "Too many failed logins. Please wait 15 minutes and try again.");
     }
     web_user_t u;
+    pthread_mutex_lock(&self->verify);
     int rc = web_users_verify(self->o.users, rq->user, rq->password, &u);
+    pthread_mutex_unlock(&self->verify);
     sodium_memzero(rq->password, sizeof rq->password);
     web_login_result(self->o.sessions, rq->user, addr, rc == 0, now);
     if (rc < 0) {
@@ -584,6 +588,7 @@ web_http_t *web_http_new(const web_http_opts_t *o, char *err, size_t errlen)
         return NULL;
     }
     self->o = *o;
+    pthread_mutex_init(&self->verify, NULL);
     if (!(self->cert = read_pem(o->cert_file, err, errlen)) ||
         !(self->key = read_pem(o->key_file, err, errlen))) {
         web_http_destroy(&self);
@@ -619,6 +624,7 @@ void web_http_destroy(web_http_t **self_p)
         sodium_memzero(self->key, strlen(self->key));
     free(self->key);
     free(self->cert);
+    pthread_mutex_destroy(&self->verify);
     free(self);
 }
 

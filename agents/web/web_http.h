@@ -20,7 +20,9 @@
  * and a POST 403. Every response carries the Content-Security-Policy
  * (WEB_CSP), Strict-Transport-Security, X-Content-Type-Options nosniff,
  * Referrer-Policy no-referrer and X-Frame-Options DENY; pages and /events
- * Cache-Control no-store. Nothing personal is logged: a line per login
+ * Cache-Control no-store. Password checks run one at a time (each argon2id
+ * verification takes 64 MiB), which bounds memory whatever the number of
+ * connections. Nothing personal is logged: a line per login
  * (user name, outcome, client address) and per refusal. */
 #ifndef WEB_HTTP_H
 #define WEB_HTTP_H
