@@ -80,7 +80,7 @@ static const struct {
 } roles[] = {
     {"agent", AUTH_ROLE_AGENT, 1, 0},        {"coordinator", AUTH_ROLE_COORDINATOR, 0, 1},
     {"board", AUTH_ROLE_BOARD, -1, 1},       {"agency-hr", AUTH_ROLE_AGENCY_HR, 1, 0},
-    {"operator", AUTH_ROLE_OPERATOR, -1, 0},
+    {"operator", AUTH_ROLE_OPERATOR, -1, 0}, {"web", AUTH_ROLE_WEB, -1, 0},
 };
 
 #define PROGRAMMES_EQ "programmes="
@@ -88,10 +88,7 @@ static const struct {
 
 const char *auth_role_name(auth_role_t role)
 {
-    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
-        if (roles[i].role == role)
-            return roles[i].name;
-    return role == AUTH_ROLE_DEV ? "dev" : "?";
+    return cohort_role_name(role);
 }
 
 /* 1 if s[0..len) is an agency id: 1-64 characters of a-z 0-9 . - _. */
@@ -320,8 +317,8 @@ static int parse(const char *path, char *buf, size_t len, table_t *t, char *err,
                 r = (int)i;
         if (r < 0) {
             snprintf(err, errlen,
-                     "%s:%zu: unknown role '%.*s' (agent, coordinator, board, agency-hr or "
-                     "operator)",
+                     "%s:%zu: unknown role '%.*s' (agent, coordinator, board, agency-hr, "
+                     "operator or web)",
                      path, lineno, (int)(flen[1] > 32 ? 32 : flen[1]), f[1]);
             goto fail;
         }
@@ -864,47 +861,14 @@ int auth_may_define(const auth_identity_t *id, const char *programme, const char
     }
 }
 
-static size_t prefix_set(auth_prefix_t *o, const char *a, const char *b, const char *c)
-{
-    snprintf(o->p, sizeof o->p, "%s%s%s", a, b, c);
-    o->len = strlen(o->p);
-    return 1;
-}
-
 size_t auth_read_prefixes(const auth_identity_t *id, auth_prefix_t out[AUTH_READ_MAX])
 {
-    size_t n = 0;
-    switch (id->role) {
-    case AUTH_ROLE_DEV:
-    case AUTH_ROLE_OPERATOR: /* it can read the store anyway: cohortctl snapshot, rebuild */
-        n += prefix_set(&out[n], "", "", "");
-        break;
-    case AUTH_ROLE_BOARD:
-    case AUTH_ROLE_COORDINATOR:
-        n += prefix_set(&out[n], "programme/", "", "");
-        n += prefix_set(&out[n], "cohort/", "", "");
-        n += prefix_set(&out[n], "release/", "", ""); /* the dated breakdowns (release.h) */
-        n += prefix_set(&out[n], "system", "", "");
-        break;
-    case AUTH_ROLE_AGENCY_HR:
-        if (*id->agency) /* the access file requires one; never "agency//" */
-            n += prefix_set(&out[n], "agency/", id->agency, "/");
-        n += prefix_set(&out[n], "system", "", "");
-        break;
-    default:
-        break;
-    }
-    return n;
+    return cohort_scope_prefixes(id->role, id->agency, out);
 }
 
 int auth_may_read(const auth_identity_t *id, const char *topic)
 {
-    auth_prefix_t a[AUTH_READ_MAX];
-    size_t n = auth_read_prefixes(id, a);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(topic, a[i].p, a[i].len) == 0)
-            return 1;
-    return 0;
+    return cohort_scope_may_read(id->role, id->agency, topic);
 }
 
 int auth_curve_server(void *zsock, const char *secret_z85, char *err, size_t errlen)

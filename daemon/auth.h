@@ -15,6 +15,10 @@
  *                          definitions of the programmes it owns
  *   agency-hr  required    read its own agency's topics
  *   operator   not allowed use cohortctl on the control endpoint; read every topic
+ *   web        not allowed read every status topic (programme/, cohort/, release/,
+ *                          agency/, system) and nothing else: no events, no
+ *                          definitions, no control endpoint. For cohort-web's
+ *                          own key, which applies each user's scope itself.
  *
  * Ownership: programmes=<list> (coordinator and board lines only; last
  * field) names the programmes whose definitions (ProgrammeDefined, and
@@ -78,25 +82,27 @@
 #include <uv.h>
 
 #include "cohort_keys.h"
+#include "cohort_scope.h"
 
 #define AUTH_ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define AUTH_ZAP_DOMAIN "cohortd" /* ZMQ_ZAP_DOMAIN set by auth_curve_server */
-#define AUTH_AGENCY_MAX 64        /* longest agency id */
-#define AUTH_USER_ID_MAX 128      /* longest user id, with its NUL */
-#define AUTH_MAX_FILE (1 << 20)   /* largest access file */
-#define AUTH_MAX_LINE 1024        /* longest access-file line */
+#define AUTH_ZAP_DOMAIN "cohortd"               /* ZMQ_ZAP_DOMAIN set by auth_curve_server */
+#define AUTH_AGENCY_MAX COHORT_SCOPE_AGENCY_MAX /* longest agency id */
+#define AUTH_USER_ID_MAX 128                    /* longest user id, with its NUL */
+#define AUTH_MAX_FILE (1 << 20)                 /* largest access file */
+#define AUTH_MAX_LINE 1024                      /* longest access-file line */
 
 typedef struct auth_t auth_t;
 
-/* Roles. AUTH_ROLE_DEV only exists in plaintext development mode. */
-typedef enum {
-    AUTH_ROLE_AGENT = 1,
-    AUTH_ROLE_COORDINATOR,
-    AUTH_ROLE_BOARD,
-    AUTH_ROLE_AGENCY_HR,
-    AUTH_ROLE_OPERATOR,
-    AUTH_ROLE_DEV,
-} auth_role_t;
+/* Roles: lib/cohort_scope.h's, under the daemon's names. AUTH_ROLE_DEV only
+ * exists in plaintext development mode. */
+typedef cohort_role_t auth_role_t;
+#define AUTH_ROLE_AGENT COHORT_ROLE_AGENT
+#define AUTH_ROLE_COORDINATOR COHORT_ROLE_COORDINATOR
+#define AUTH_ROLE_BOARD COHORT_ROLE_BOARD
+#define AUTH_ROLE_AGENCY_HR COHORT_ROLE_AGENCY_HR
+#define AUTH_ROLE_OPERATOR COHORT_ROLE_OPERATOR
+#define AUTH_ROLE_DEV COHORT_ROLE_DEV
+#define AUTH_ROLE_WEB COHORT_ROLE_WEB
 
 /* Who a key belongs to. */
 typedef struct {
@@ -158,20 +164,19 @@ int auth_may_submit(const auth_identity_t *id, const char *agency, int definitio
  * or -EACCES with a static reason in *why. */
 int auth_may_define(const auth_identity_t *id, const char *programme, const char **why);
 
-#define AUTH_READ_MAX 4                       /* most topic prefixes a role may read */
-#define AUTH_PREFIX_MAX (AUTH_AGENCY_MAX + 9) /* "agency/" + agency + "/" + NUL */
+#define AUTH_READ_MAX COHORT_SCOPE_MAX          /* most topic prefixes a role may read */
+#define AUTH_PREFIX_MAX COHORT_SCOPE_PREFIX_MAX /* "agency/" + agency + "/" + NUL */
 
 /* A topic prefix a role may read. */
-typedef struct {
-    char p[AUTH_PREFIX_MAX]; /* the prefix, NUL-ended */
-    size_t len;              /* its length */
-} auth_prefix_t;
+typedef cohort_prefix_t auth_prefix_t;
 
-/* The status topic prefixes id may read; returns how many (0..AUTH_READ_MAX):
- * board and coordinator: "programme/", "cohort/", "release/", "system"; agency-hr:
- * "agency/<its agency>/", "system"; operator and dev: "" (everything: an
- * operator can read the store anyway); agent: none. A topic may be read iff it starts with one of
- * them. */
+/* The status topic prefixes id may read; returns how many (0..AUTH_READ_MAX).
+ * The rule is lib/cohort_scope.c's (cohort_scope_prefixes), shared with
+ * cohort-web: board and coordinator: "programme/", "cohort/", "release/",
+ * "system"; agency-hr: "agency/<its agency>/", "system"; web: "programme/",
+ * "cohort/", "release/", "agency/", "system"; operator and dev: ""
+ * (everything: an operator can read the store anyway); agent: none. A topic
+ * may be read iff it starts with one of them. */
 size_t auth_read_prefixes(const auth_identity_t *id, auth_prefix_t out[AUTH_READ_MAX]);
 
 /* 1 if id may read topic (NUL-ended), else 0. */

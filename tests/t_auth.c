@@ -194,7 +194,7 @@ static void test_access_files(auth_t *a)
              "short key");
     snprintf(text, sizeof text, "\n# c\n%s agnt wm\n", k_agent.pub);
     bad_file(a, text, 0600,
-             ":3: unknown role 'agnt' (agent, coordinator, board, agency-hr or operator)",
+             ":3: unknown role 'agnt' (agent, coordinator, board, agency-hr, operator or web)",
              "unknown role");
     snprintf(text, sizeof text, "%s agent\n", k_agent.pub);
     bad_file(a, text, 0600, ":1: role agent needs an agency id", "agent without agency");
@@ -286,6 +286,22 @@ static void test_ownership(auth_t *a, const char *good_file)
     is_int(auth_may_define(&id, "step-forward", &why), -EACCES, "an operator never defines");
     id = ident(AUTH_ROLE_DEV, "", "");
     is_int(auth_may_define(&id, "step-forward", &why), 0, "dev (plaintext mode) defines anything");
+
+    /* The web role (cohort-web's own key): reads every status topic, writes
+     * nothing, takes no agency. */
+    id = ident(AUTH_ROLE_WEB, "", "");
+    is_int(auth_may_submit(&id, "wm-police", 0, &why), -EACCES, "a web key may not submit events");
+    is_int(auth_may_submit(&id, "wmcjb", 1, &why), -EACCES, "  nor definitions");
+    is_int(auth_may_define(&id, "step-forward", &why), -EACCES, "  nor own a programme");
+    ok(auth_may_read(&id, "agency/wm-police/sf/c1") && auth_may_read(&id, "cohort/sf/c1") &&
+           auth_may_read(&id, "release/cohort/sf/c1") && auth_may_read(&id, "system"),
+       "a web key reads every status topic");
+    ok(!auth_may_read(&id, "$control") && !auth_may_read(&id, "other/x"), "  and nothing else");
+    snprintf(text, sizeof text, "%s web wm-police\n", k_board.pub);
+    bad_file(a, text, 0600, ":1: role web takes no agency", "web with an agency");
+    snprintf(text, sizeof text, "%s web programmes=*\n", k_board.pub);
+    bad_file(a, text, 0600, ":1: role web may not own programmes (coordinator and board only)",
+             "web owning programmes");
 
     /* Ownership changes on reload without revoking the key's connections:
      * auth_check reads the current table per message. */

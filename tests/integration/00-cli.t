@@ -8,7 +8,7 @@ use lib "$FindBin::Bin/../lib";
 use CohortTest;
 use Test::More;
 
-for my $p (qw(cohortd cohortctl cohort-agent cohort-bench cohort-watch)) {
+for my $p (qw(cohortd cohortctl cohort-agent cohort-bench cohort-watch cohort-web)) {
     my ($rc, $out) = run_cmd([bin($p), '--help']);
     is($rc, 0, "$p --help exits 0");
     like($out, qr/Usage:/i, "$p --help prints usage");
@@ -32,6 +32,23 @@ like($err, qr/^<3>.*ingest endpoint ipc:\/\/\/proc\/nope\/ingest/m, 'with an err
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'verify', '--data-dir', "$dir/none"]);
 is($rc, 2, 'cohortctl verify on a missing store exits 2 (cannot check)');
 like($err, qr/cannot open the store/, 'and says so');
+($rc, $out, $err) = run_cmd([bin('cohort-web'), '--config', "$dir/none.conf"]);
+is($rc, 2, 'cohort-web exits 2 without its configuration');
+like($err, qr/none\.conf: cannot read/, 'and names the file');
+{
+    open my $f, '>', "$dir/web.conf" or die;
+    print $f "[web]\nlisten = 127.0.0.1:8443\nport = 1\n";
+    close $f;
+    ($rc, $out, $err) = run_cmd([bin('cohort-web'), '--config', "$dir/web.conf"]);
+    is($rc, 2, 'cohort-web refuses a bad configuration');
+    like($err, qr/web\.conf:3: option 'port': unknown option/, 'with FILE:LINE');
+    open $f, '>', "$dir/web.conf" or die;
+    print $f "[web]\nlisten = 127.0.0.1:8443\n";
+    close $f;
+    ($rc, $out, $err) = run_cmd([bin('cohort-web'), '--config', "$dir/web.conf"]);
+    is($rc, 2, 'cohort-web refuses a configuration that lacks a required option');
+    like($err, qr/\[web\] tls-cert is required/, 'and names what is missing');
+}
 ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'frobnicate']);
 is($rc, 2, 'cohortctl refuses an unknown command');
 # The help agrees with the man pages (issue 16): cohortctl(8) lists a help

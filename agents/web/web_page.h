@@ -1,0 +1,51 @@
+/* web_page.h: cohort-web's pages, rendered on the server as HTML from the
+ * status documents (docs/status.md): plain-language labels for the stage,
+ * role and promotion enum names, hours rather than minutes, percentages
+ * rather than fractions, a server-drawn SVG bar chart of the funnel with a
+ * text alternative and the table behind it, "figures as at" and the live
+ * connection's state (#live-state, kept by /static/cohort-web.js). Every
+ * figure taken from a document is in a cell with data-figure (its JSON path
+ * in the document) and data-value (the value as in the document), so that
+ * tests can compare pages with documents. No inline script or style.
+ * Writes into a FILE (an open_memstream); pure functions of their inputs. */
+#ifndef WEB_PAGE_H
+#define WEB_PAGE_H
+#include <jansson.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "web_session.h"
+
+/* Writes s with &, <, >, " and ' escaped. NULL writes nothing. */
+void web_html_esc(FILE *f, const char *s);
+
+/* The login page: the form (user, password, the login CSRF token) and an
+ * optional message (NULL: none). */
+void web_page_login(FILE *f, const char *csrf, const char *msg);
+
+/* The overview: web_page_home_begin, then per kind of document a group
+ * (web_page_home_group with its heading, web_page_home_topic for each topic
+ * in scope, web_page_home_group_end with how many), then web_page_home_end
+ * with the total. */
+void web_page_home_begin(FILE *f, const web_session_t *s);
+void web_page_home_group(FILE *f, const char *heading);
+void web_page_home_topic(FILE *f, const char *topic, const json_t *doc);
+void web_page_home_group_end(FILE *f, size_t n);
+void web_page_home_end(FILE *f, size_t total);
+
+/* The page of topic (programme/, cohort/ or agency/ document doc, which
+ * arrived at at). */
+void web_page_topic(FILE *f, const web_session_t *s, const char *topic, const json_t *doc,
+                    time_t at);
+
+/* The glossary: each term defined once. */
+void web_page_glossary(FILE *f, const web_session_t *s);
+
+/* The "not found" page (also what an out-of-scope page answers). */
+void web_page_not_found(FILE *f);
+
+/* The plain-language label of an enum name (stage, role, promotion kind);
+ * name itself (static or the argument) when it has none. */
+const char *web_label(const char *name);
+
+#endif

@@ -1,0 +1,362 @@
+#!/usr/bin/perl
+# cohort-web end to end (issue 19): the real cohortd with CURVE and a key
+# per agency, events sent by the agents, cohort-web with its own key (role
+# web) and a self-signed certificate made here, driven over HTTPS with curl:
+# - logging in as board, as agency-hr of agency A and of agency B: every
+#   role against every page; pages in scope show the figures of the status
+#   documents (each figure cell's data-value equals the document's value at
+#   its data-figure path), pages out of scope answer 404 like a page that
+#   does not exist and never show the other agency's pseudonyms;
+# - security headers on every response; a wrong password refused; CSRF
+#   missing on the login form and on logout refused; logout ends the session;
+# - Server-Sent Events: a stream per user gets the update of a topic in its
+#   scope live when an agent sends an event, and nothing outside its scope;
+# - the web key may not send events nor use the control endpoint;
+# - the login rate limit (last: it locks the address out).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use CohortTest;
+use AgentTest qw(wait_until);
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(sleep time);
+use POSIX qw(:sys_wait_h);
+
+delete $ENV{COHORT_PLAINTEXT};
+delete $ENV{COHORT_KEY};
+delete $ENV{COHORT_SERVER_KEY};
+for my $tool (qw(curl openssl)) {
+    plan skip_all => "$tool is not installed (bash .ci/setup)" unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
+}
+
+my $dir = tmpdir();
+my $keys = "$dir/keys";
+mkdir $keys or die;
+mkdir "$dir/data", 0700 or die;
+my @agencies = qw(wm-police cps-wm hmcts-wm probation-wm);
+my %pub;
+for my $n ('coord', 'web', 'op', map { "agent-$_" } @agencies) {
+    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'keygen', "$keys/$n"]);
+    die "keygen $n: $err" if $rc != 0;
+    open my $fh, '<', "$keys/$n.pub" or die;
+    local $/;
+    ($pub{$n}) = <$fh> =~ /public-key\s*=\s*(\S{40})/ or die;
+}
+open my $af, '>', "$dir/data/access" or die;
+print $af "$pub{coord} coordinator programmes=it-80\n$pub{web} web\n$pub{op} operator\n";
+print $af "$pub{\"agent-$_\"} agent $_\n" for @agencies;
+close $af;
+
+my $d = start_daemon(dir => $dir, curve => 1);
+ok($d->{pid}, 'cohortd started with CURVE') or BAIL_OUT(log_of($d));
+my @curve = ('--server-key', "$d->{data}/server.pub");
+
+sub send_as {
+    my ($who, $events) = @_;
+    my $f = tmpdir() . "/ev.jsonl";
+    write_jsonl($f, $events);
+    my ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '--json', '--endpoint',
+                                    $d->{endpoint}, '--key', "$keys/$who.key", @curve, $f],
+                                   timeout => 60);
+    return ($rc, read_jsonl($out), $err);
+}
+my $setup = setup_events(80);
+my ($rc, $res, $err) = send_as('coord', [@$setup[0, 1]]);
+is($rc, 0, 'the coordinator sends the programme and cohort') or diag $err;
+my %by;
+push @{ $by{ $_->{agency} } }, $_ for @$setup[2 .. $#$setup];
+for my $a (@agencies) {
+    ($rc, $res, $err) = send_as("agent-$a", $by{$a});
+    is($rc, 0, "agent $a sends its people") or diag $err;
+}
+my %refs;    # agency -> [its pseudonyms]
+for my $e (@$setup) {
+    push @{ $refs{ $e->{agency} } }, $e->{participantRegistered}{participantRef} if $e->{participantRegistered};
+}
+
+# The documents as the daemon publishes them (operator key: everything).
+sub docs {
+    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot},
+                                    '--key', "$keys/op.key", @curve, ''], timeout => 30);
+    my %t = map { $_->{topic} => $_->{doc} } grep { defined $_->{topic} } @{ read_jsonl($out) };
+    return \%t;
+}
+my $docs;
+ok(wait_until(20, sub { $docs = docs(); ($docs->{'agency/probation-wm/it-80/c1'} && $docs->{'cohort/it-80/c1'}
+    && $docs->{'cohort/it-80/c1'}{funnel}{participants}{total} == 20) }), 'the daemon published the documents');
+
+# --- the web key may read, nothing else ------------------------------------
+{
+    my ($rc, $res) = send_as('web', [$by{'wm-police'}[0]]);
+    is(join(',', map { "$_->{result}:" . ($_->{code} // '') } @$res), 'REJECTED:REJECT_UNAUTHORISED',
+       'a web key may not send events');
+    my ($rc2, $out, $err2) = run_cmd([bin('cohortctl'), 'backup', '--data-dir', $d->{data},
+                                      '--key', "$keys/web.key", "$dir/bk"], timeout => 60);
+    isnt($rc2, 0, 'a web key may not use the control endpoint');
+    like($err2, qr/operator/, '  (an operator key is needed)');
+}
+
+# --- cohort-web ------------------------------------------------------------
+($rc, undef, $err) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+    "$dir/web.key", '-out', "$dir/web.crt", '-days', '2', '-subj', '/CN=127.0.0.1']);
+is($rc, 0, 'a self-signed certificate') or diag $err;
+my %pw = (board1 => 'board password 1', 'hr-a' => 'hr of agency A', 'hr-b' => 'hr of agency B');
+my %line = (board1 => ['board'], 'hr-a' => ['agency-hr', 'wm-police'], 'hr-b' => ['agency-hr', 'cps-wm']);
+for my $u (sort keys %pw) {
+    open my $p, '>', "$dir/pw" or die;
+    print $p "$pw{$u}\n";
+    close $p;
+    ($rc, undef, $err) = run_cmd([bin('cohort-web'), 'adduser', "$dir/users", $u, @{ $line{$u} }],
+                                 stdin => "$dir/pw");
+    is($rc, 0, "adduser $u") or diag $err;
+}
+is((stat "$dir/users")[2] & 0777, 0600, 'the users file is mode 0600');
+my $port = free_port();
+open my $cf, '>', "$dir/web.conf" or die;
+print $cf <<END;
+# cohort-web for 80-web.t
+[web]
+listen = 127.0.0.1:$port
+tls-cert = $dir/web.crt
+tls-key = $dir/web.key
+users = $dir/users
+
+[cohortd]
+publish = $d->{publish}
+snapshot = $d->{snapshot}
+server-key = $d->{data}/server.pub
+key = $keys/web.key
+END
+close $cf;
+($rc, my $out, $err) = run_cmd([bin('cohort-web'), '--check-config', '--config', "$dir/web.conf"]);
+is($rc, 0, '--check-config passes') or diag $err;
+my $wpid = fork() // die;
+if (!$wpid) {
+    open STDOUT, '>', "$dir/web.log" or die;
+    open STDERR, '>&', \*STDOUT or die;
+    exec bin('cohort-web'), '--config', "$dir/web.conf" or die;
+}
+sub weblog { open my $f, '<', "$dir/web.log" or return ''; local $/; <$f> // '' }
+ok(wait_until(20, sub { weblog() =~ /ready: https/ }), 'cohort-web is ready') or BAIL_OUT(weblog());
+ok(wait_until(20, sub { weblog() =~ /status feed: synced/ }), 'and synced with cohortd') or diag weblog();
+my $base = "https://127.0.0.1:$port";
+
+# curl: (status, {header => value}, body). Options: jar, data (form text), nofollow.
+my $n = 0;
+sub http {
+    my ($path, %o) = @_;
+    my $t = tmpdir();
+    my @c = ('curl', '-sk', '--max-time', '20', '-o', "$t/body", '-D', "$t/head", '-w', '%{http_code}');
+    push @c, '-b', $o{jar}, '-c', $o{jar} if $o{jar};
+    push @c, '--data', $o{data} if defined $o{data};
+    my ($rc, $code) = run_cmd([@c, "$base$path"], timeout => 30);
+    open my $h, '<', "$t/head"; local $/; my $head = <$h> // '';
+    open my $b, '<', "$t/body"; my $body = <$b> // '';
+    my %h;
+    for (split /\r?\n/, $head) { $h{ lc $1 } = $2 if /^([^:]+):\s*(.*)$/ }
+    $h{'set-cookie-all'} = join "\n", $head =~ /^set-cookie:\s*(.*?)\r?$/mig;
+    return ($code + 0, \%h, $body);
+}
+sub login {
+    my ($user, $pass, %o) = @_;
+    my $jar = tmpdir() . "/jar";
+    my ($c, $h, $b) = http('/login', jar => $jar);
+    my ($csrf) = $b =~ /name="csrf" value="([0-9a-f]{64})"/;
+    $csrf = '' if $o{nocsrf};
+    my $form = "user=$user&password=" . join('', map { sprintf '%%%02X', ord } split //, $pass);
+    $form .= "&csrf=$csrf" if $csrf;
+    my @r = http('/login', jar => $jar, data => $form);
+    return ($jar, @r);
+}
+
+# --- headers and the login form --------------------------------------------
+{
+    my ($c, $h, $b) = http('/login');
+    is($c, 200, 'GET /login is 200');
+    is($h->{'content-security-policy'}, "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'", 'Content-Security-Policy');
+    like($h->{'strict-transport-security'} // '', qr/^max-age=\d{7,}/, 'Strict-Transport-Security');
+    is($h->{'x-content-type-options'}, 'nosniff', 'X-Content-Type-Options nosniff');
+    is($h->{'referrer-policy'}, 'no-referrer', 'Referrer-Policy no-referrer');
+    is($h->{'cache-control'}, 'no-store', 'Cache-Control no-store on pages');
+    like($b, qr/<input[^>]*name="user"/, 'the form has a user field');
+    like($b, qr/<input[^>]*name="password"[^>]*type="password"/, 'and a password field');
+    like($b, qr/<button type="submit">/, 'and a submit button');
+    unlike($b, qr/<script>|<style|style="|onclick=/i, 'no inline script or style');
+    like($h->{'set-cookie-all'}, qr/__Host-cohort-login=[0-9a-f]{64}; Secure; HttpOnly; SameSite=Strict; Path=\//, 'login CSRF cookie set securely');
+    ($c, $h) = http('/static/cohort-web.js');
+    is($c, 200, 'the script is served by cohort-web');
+    is($h->{'content-security-policy'}, "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'", '  with the headers too');
+    ($c, $h) = http('/static/cohort-web.css');
+    is($c, 200, 'the stylesheet is served');
+    ($c, $h) = http('/cohort/it-80/c1');
+    is($c, 303, 'a page without a session redirects');
+    is($h->{location}, '/login', '  to /login');
+    ($c) = http('/events');
+    is($c, 401, '/events without a session is 401');
+}
+{
+    my ($jar, $c, $h, $b) = login('board1', 'wrong password!');
+    is($c, 401, 'a wrong password is refused');
+    like($b, qr/Wrong user name or password/, '  saying so');
+    unlike($h->{'set-cookie-all'}, qr/__Host-cohort=[0-9a-f]/, '  and no session cookie');
+    ($jar, $c, $h, $b) = login('board1', $pw{board1}, nocsrf => 1);
+    is($c, 403, 'a login without the CSRF token is refused, right password or not');
+    unlike($h->{'set-cookie-all'}, qr/__Host-cohort=[0-9a-f]/, '  no session');
+}
+
+# --- every role against every page -----------------------------------------
+# The figures of a page against the document: every data-figure cell.
+sub unesc { my $s = shift; $s =~ s/&quot;/"/g; $s =~ s/&#39;/'/g; $s =~ s/&lt;/</g; $s =~ s/&gt;/>/g; $s =~ s/&amp;/&/g; $s }
+sub figures_match {
+    my ($body, $doc) = @_;
+    my ($n, @bad) = (0);
+    while ($body =~ /data-figure="([^"]+)" data-value="([^"]*)"/g) {
+        my ($path, $raw) = ($1, unesc($2));
+        my $v = $doc;
+        for my $k (split /\./, $path) { $v = ref $v eq 'ARRAY' ? $v->[$k] : $v->{$k} }
+        my $got = JSON::PP->new->allow_nonref->decode($raw);
+        my $same = (!defined $v && !defined $got) ||
+                   (defined $v && defined $got && (ref $v && JSON::PP::is_bool($v) ? ($v ? 1 : 0) == ($got ? 1 : 0) : "$v" eq "$got" || ($v =~ /^[\d.]+$/ && $got =~ /^[\d.]+$/ && abs($v - $got) < 1e-9)));
+        push @bad, "$path: page $raw, document " . (defined $v ? $v : 'null') unless $same;
+        $n++;
+    }
+    return ($n, \@bad);
+}
+my @releases = map { "/$_" } sort grep { m{^release/} } keys %$docs;
+ok(@releases >= 2, 'the daemon published releases: ' . join(' ', @releases));
+my @all_pages = ('/', '/glossary', '/programme/it-80', '/cohort/it-80/c1', @releases,
+                 map { "/agency/$_/it-80/c1" } @agencies);
+my %scope = (
+    board1 => { map { $_ => 1 } '/', '/glossary', '/programme/it-80', '/cohort/it-80/c1', @releases },
+    'hr-a' => { map { $_ => 1 } '/', '/glossary', '/agency/wm-police/it-80/c1' },
+    'hr-b' => { map { $_ => 1 } '/', '/glossary', '/agency/cps-wm/it-80/c1' },
+);
+my %own = ('hr-a' => 'wm-police', 'hr-b' => 'cps-wm');
+my %jar;
+my (undef, undef, $nf_body) = http('/nothing-here');
+for my $u (sort keys %scope) {
+    my ($jar, $c, $h, $b) = login($u, $pw{$u});
+    is($c, 303, "$u logs in");
+    like($h->{'set-cookie-all'}, qr/__Host-cohort=[0-9a-f]{64}; Secure; HttpOnly; SameSite=Strict; Path=\//,
+         '  session cookie __Host-, Secure, HttpOnly, SameSite=Strict');
+    $jar{$u} = $jar;
+    for my $p (@all_pages) {
+        my ($c, $h, $b) = http($p, jar => $jar);
+        my @others = map { @{ $refs{$_} } } grep { !$own{$u} || $_ ne $own{$u} } @agencies;
+        my @leak = grep { index($b, $_) >= 0 } @others;
+        is_deeply(\@leak, [], "$u $p: no other agency's pseudonym");
+        if (!$scope{$u}{$p}) {
+            is($c, 404, "$u $p: out of scope, 404");
+            next;
+        }
+        is($c, 200, "$u $p: 200");
+        is($h->{'cache-control'}, 'no-store', "$u $p: no-store");
+        like($b, qr/<span id="live-state">/, "$u $p: has #live-state") unless $p eq '/glossary';
+        (my $text = $b) =~ s/<[^>]*>//g;    # what is read: no attributes
+        unlike($text, qr/\b(LINE_MANAGER_SUPPORTED|SUBSTANTIVE_PROMOTION|REMOVED_BY_BOARD|ENROLLED|AIM_[A-Z]+|CHINESE_OR_OTHER|[a-z_]+_minutes)\b/, "$u $p: no enum or field names in the text");
+        if ($p =~ m{^/(programme|cohort|agency|release)/}) {
+            my $doc = $docs->{ substr($p, 1) };
+            my ($n, $bad) = figures_match($b, $doc);
+            ok($n >= ($p =~ /agency|release/ ? 3 : 20), "$u $p: $n figures on the page");
+            is_deeply($bad, [], "$u $p: every figure equals the status document's");
+            like($b, qr/Figures as at <time datetime="\d{4}-\d\d-\d\dT/, "$u $p: figures as at");
+        }
+        if ($p =~ m{^/agency/}) {
+            my @rows = $b =~ /<tr data-ref="([^"]+)"/g;
+            is_deeply([sort @rows], [sort map { $_->{ref} } @{ $docs->{ substr($p, 1) }{people} }],
+                      "$u $p: one row per person of the document");
+        }
+        if ($p =~ m{^/cohort/}) {
+            like($b, qr/<svg class="chart" role="img" aria-labelledby="funnel-t funnel-d"/, "$u $p: funnel chart with a text alternative");
+            my $ap = $docs->{'cohort/it-80/c1'}{funnel_reached}{participants}{reached}{APPLIED};
+            like($b, qr/<desc id="funnel-d">Applied: $ap; Shortlisted: \d+; /, "$u $p: the description gives the figures");
+        }
+        if ($p eq '/') {
+            my @links = $b =~ /<li><a href="\/((?:programme|cohort|release|agency)\/[^"]+)"/g;
+            my @want = sort grep { $u eq 'board1' ? m{^(programme|cohort|release)/} : m{^agency/\Q$own{$u}\E/} } keys %$docs;
+            is_deeply([sort @links], \@want, "$u /: lists exactly the documents in scope");
+        }
+    }
+    my ($c2, undef, $b2) = http('/agency/nobody/it-80/c1', jar => $jar);
+    is($c2, 404, "$u: a page that does not exist is 404");
+    my ($c3, undef, $b3) = http($u eq 'board1' ? '/agency/wm-police/it-80/c1' : '/cohort/it-80/c1', jar => $jar);
+    is($b3, $b2, "$u: an out-of-scope page is the same 404 page as one that does not exist");
+}
+
+# --- live updates over Server-Sent Events ------------------------------------
+{
+    my %s;
+    for my $u (sort keys %scope) {
+        my $f = tmpdir() . "/sse";
+        my $pid = fork() // die;
+        if (!$pid) {
+            open STDOUT, '>', $f or die;
+            open STDERR, '>', '/dev/null' or die;
+            exec 'curl', '-skN', '--max-time', '40', '-b', $jar{$u}, "$base/events" or die;
+        }
+        $s{$u} = { pid => $pid, file => $f };
+    }
+    my $read = sub { open my $fh, '<', $_[0] or return ''; local $/; <$fh> // '' };
+    ok(wait_until(10, sub { !grep { $read->($s{$_}{file}) !~ /: connected/ } keys %s }), 'three event streams open');
+    # an agent of agency A sends attendance of one of its people
+    my @att = grep { $_->{agency} eq 'wm-police' } @{ attendance_events(20, 80) };
+    my $t0 = time;
+    my ($rc, $res) = send_as('agent-wm-police', [$att[0]]);
+    is(join(',', map { $_->{result} } @$res), 'ACCEPTED', 'agency A sends an attendance record');
+    ok(wait_until(15, sub { $read->($s{'hr-a'}{file}) =~ m{event: update\ndata: agency/wm-police/it-80/c1\n} }),
+       'HR of agency A gets its agency topic live') or diag $read->($s{'hr-a'}{file});
+    ok(wait_until(15, sub { $read->($s{board1}{file}) =~ m{event: update\ndata: cohort/it-80/c1\n} }),
+       'the board gets the cohort topic live') or diag $read->($s{board1}{file});
+    note sprintf 'live updates arrived within %.1f s', time - $t0;
+    sleep 1;
+    my $b = $read->($s{'hr-b'}{file});
+    unlike($b, qr{data: (agency/wm-police|cohort/|programme/)}, 'HR of agency B gets nothing outside its scope');
+    unlike($read->($s{board1}{file}), qr{data: agency/}, 'the board gets no agency topic');
+    unlike($read->($s{'hr-a'}{file}), qr{data: (cohort|programme|release)/}, 'HR of agency A gets no board topic');
+    # the page now shows the new figures
+    my $new;
+    ok(wait_until(10, sub { $new = docs(); $new->{'agency/wm-police/it-80/c1'} &&
+        encode_json($new->{'agency/wm-police/it-80/c1'}) ne encode_json($docs->{'agency/wm-police/it-80/c1'}) }),
+       'the agency document changed');
+    my (undef, undef, $pg) = http('/agency/wm-police/it-80/c1', jar => $jar{'hr-a'});
+    my ($n, $bad) = figures_match($pg, $new->{'agency/wm-police/it-80/c1'});
+    is_deeply($bad, [], 'the agency page shows the new figures');
+    # logout (below) ends a stream; stop the others
+    kill 'TERM', $s{$_}{pid} for grep { $_ ne 'hr-b' } keys %s;
+    waitpid($s{$_}{pid}, 0) for grep { $_ ne 'hr-b' } keys %s;
+    $s{keep} = $s{'hr-b'};
+    # --- logout: CSRF required; it ends the session and its stream --------------
+    my (undef, undef, $home) = http('/', jar => $jar{'hr-b'});
+    my ($csrf) = $home =~ /name="csrf" value="([0-9a-f]{64})"/;
+    ok($csrf, 'pages carry the session CSRF token in the logout form');
+    my ($c) = http('/logout', jar => $jar{'hr-b'}, data => 'x=1');
+    is($c, 403, 'logout without the CSRF token is refused');
+    ($c) = http('/', jar => $jar{'hr-b'});
+    is($c, 200, '  and the session lives on');
+    ($c) = http('/logout', jar => $jar{'hr-b'}, data => 'csrf=' . ('0' x 64));
+    is($c, 403, 'a wrong CSRF token is refused too');
+    ($c) = http('/logout', jar => $jar{'hr-b'}, data => "csrf=$csrf");
+    is($c, 303, 'logout with the token');
+    ($c) = http('/agency/cps-wm/it-80/c1', jar => $jar{'hr-b'});
+    is($c, 303, '  after which pages redirect to the login');
+    ok(defined wait_exit($s{keep}{pid}, 10), 'and the open event stream ends');
+}
+
+# --- rate limit (last: it locks this address out) ---------------------------
+{
+    my @codes;
+    for my $i (1 .. 5) { my (undef, $c) = login('hr-a', "not the password $i"); push @codes, $c }
+    is($codes[-1], 429, 'repeated failures: refused with 429') or diag "@codes";
+    my (undef, $c, undef, $b) = login('hr-a', $pw{'hr-a'});
+    is($c, 429, 'then even the right password is refused for a while');
+    like($b, qr/Too many failed logins/, '  saying so');
+}
+
+kill 'TERM', $wpid;
+my $st = wait_exit($wpid, 15);
+is($st, 0, 'cohort-web stops cleanly on SIGTERM') or diag weblog();
+unlike(weblog(), qr/\Q$pw{board1}\E|\Q$pw{'hr-a'}\E/, 'no password in the log');
+is(stop_daemon($d), 0, 'cohortd stops cleanly');
+done_testing();
