@@ -138,12 +138,14 @@ for my $name (sort keys %runs) {
     note "$name: " . encode_json($res{$name});
 }
 # The scope checks above mean something only if in-scope topics arrived.
-# How many arrive depends on the machine: 218-494 per role here, fewer than
-# 100 for the HR roles on CI's slower machine (which failed a bound of 100);
-# 20 still shows each role was served through the reconnects and reloads.
-ok($res{board}{received} >= 20, "the board's subscribers got updates ($res{board}{received})");
-ok($res{'hr-a'}{received} >= 20, "HR A's subscribers got updates ($res{'hr-a'}{received})");
-ok($res{'hr-b'}{received} >= 20, "HR B's subscribers got updates ($res{'hr-b'}{received})");
+# How many arrive depends on the machine and the build: 218-494 per role in
+# the release build on an idle machine, but under ASan on a loaded one the HR
+# roles got 1-5 (their agency topics change less often than the board's, and
+# each reconnect every few hundred ms starts over). So each role must get at
+# least one; the counts are printed (prove -v).
+ok($res{board}{received} >= 1, "the board's subscribers got updates ($res{board}{received})");
+ok($res{'hr-a'}{received} >= 1, "HR A's subscribers got updates ($res{'hr-a'}{received})");
+ok($res{'hr-b'}{received} >= 1, "HR B's subscribers got updates ($res{'hr-b'}{received})");
 ok($res{'attacker-agent'}{sent} > 1000, "the attacker sent $res{'attacker-agent'}{sent} messages");
 ok($hups >= 4, "$hups SIGHUPs during the run");
 ok(alive($d), 'the daemon is still running');
