@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ typedef struct {
 } entry_t;
 
 struct web_users_t {
+    pthread_mutex_t mu;                 /* guards e and n (web_users_reload swaps them) */
     entry_t *e;                         /* the users, in file order */
     size_t n;                           /* how many */
     char dummy[crypto_pwhash_STRBYTES]; /* a hash checked for unknown names (same cost) */
@@ -200,6 +202,7 @@ int web_users_load(web_users_t **out, const char *path, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    pthread_mutex_init(&self->mu, NULL);
     rc = parse(self, path, text, err, errlen);
     free(text);
     if (rc == 0) {
@@ -226,30 +229,73 @@ void web_users_destroy(web_users_t **self_p)
     if (!self)
         return;
     *self_p = NULL;
+    if (self->e)
+        sodium_memzero(self->e, self->n * sizeof *self->e);
     free(self->e);
+    pthread_mutex_destroy(&self->mu);
     free(self);
 }
 
-size_t web_users_count(const web_users_t *self)
+size_t web_users_count(web_users_t *self)
 {
-    return self->n;
+    pthread_mutex_lock(&self->mu);
+    size_t n = self->n;
+    pthread_mutex_unlock(&self->mu);
+    return n;
 }
 
-int web_users_verify(const web_users_t *self, const char *name, const char *password,
-                     web_user_t *out)
+int web_users_reload(web_users_t *self, const char *path, char *err, size_t errlen)
 {
-    const entry_t *e = NULL;
+    web_users_t *fresh = NULL;
+    int rc = web_users_load(&fresh, path, err, errlen);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&self->mu);
+    entry_t *old = self->e;
+    size_t oldn = self->n;
+    self->e = fresh->e;
+    self->n = fresh->n;
+    pthread_mutex_unlock(&self->mu);
+    fresh->e = old;
+    fresh->n = oldn;
+    web_users_destroy(&fresh);
+    return (int)web_users_count(self);
+}
+
+int web_users_has(web_users_t *self, const web_user_t *u)
+{
+    int found = 0;
+    pthread_mutex_lock(&self->mu);
+    for (size_t i = 0; i < self->n && !found; i++)
+        found = strcmp(self->e[i].u.name, u->name) == 0 && self->e[i].u.role == u->role &&
+                strcmp(self->e[i].u.agency, u->agency) == 0;
+    pthread_mutex_unlock(&self->mu);
+    return found;
+}
+
+int web_users_verify(web_users_t *self, const char *name, const char *password, web_user_t *out)
+{
+    entry_t e; /* a copy: the check runs off the lock (it is slow on purpose) */
+    int found = 0;
     size_t pl = strlen(password);
+    pthread_mutex_lock(&self->mu);
     for (size_t i = 0; i < self->n && name; i++)
-        if (strcmp(self->e[i].u.name, name) == 0)
-            e = &self->e[i];
-    if (pl > WEB_PASSWORD_MAX)
+        if (strcmp(self->e[i].u.name, name) == 0) {
+            e = self->e[i];
+            found = 1;
+        }
+    pthread_mutex_unlock(&self->mu);
+    if (pl > WEB_PASSWORD_MAX) {
+        if (found)
+            sodium_memzero(&e, sizeof e);
         return -EACCES;
-    int rc = crypto_pwhash_str_verify(e ? e->hash : self->dummy, password, pl);
-    if (!e || rc != 0)
-        return -EACCES;
-    *out = e->u;
-    return 0;
+    }
+    int rc = crypto_pwhash_str_verify(found ? e.hash : self->dummy, password, pl);
+    if (found && rc == 0)
+        *out = e.u;
+    if (found)
+        sodium_memzero(&e, sizeof e);
+    return found && rc == 0 ? 0 : -EACCES;
 }
 
 int web_users_add(const char *path, const char *name, const char *role, const char *agency,
