@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+_Static_assert(WEB_NAME_MAX == COHORT_SCOPE_AGENCY_MAX, "names are checked by cohort_id_ok");
+
 #define LINE_MAX_BYTES 512 /* longest line: a name, a role, an agency and a hash fit easily */
 
 typedef struct {
@@ -26,18 +28,6 @@ struct web_users_t {
     char dummy[crypto_pwhash_STRBYTES]; /* a hash checked for unknown names (same cost) */
 };
 
-/* 1 if s[0..len) is 1-64 characters of a-z 0-9 . - _. */
-static int id_ok(const char *s, size_t len)
-{
-    if (len < 1 || len > WEB_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-              s[i] == '-' || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
 /* Checks role and agency for a user; 0 or -1 with why. */
 static int role_ok(const char *role, const char *agency, cohort_role_t *out, const char **why)
 {
@@ -47,7 +37,7 @@ static int role_ok(const char *role, const char *agency, cohort_role_t *out, con
         *why = "the role must be board, coordinator, agency-hr or operator";
         return -1;
     }
-    if (*agency && !id_ok(agency, strlen(agency))) {
+    if (*agency && !cohort_id_ok(agency, strlen(agency))) {
         *why = "an agency is 1-64 characters of a-z 0-9 . - _";
         return -1;
     }
@@ -100,7 +90,7 @@ static int parse(web_users_t *self, const char *path, char *text, char *err, siz
         const char *hash = f[nf - 1], *agency = nf == 4 ? f[2] : "", *why = NULL;
         entry_t e;
         memset(&e, 0, sizeof e);
-        if (!id_ok(f[0], strlen(f[0]))) {
+        if (!cohort_id_ok(f[0], strlen(f[0]))) {
             snprintf(err, errlen, "%s:%zu: a name is 1-64 characters of a-z 0-9 . - _", path,
                      lineno);
             return -EINVAL;
@@ -310,7 +300,7 @@ int web_users_add(const char *path, const char *name, const char *role, const ch
         snprintf(err, errlen, "libsodium failed to initialise");
         return -EIO;
     }
-    if (!id_ok(name, strlen(name))) {
+    if (!cohort_id_ok(name, strlen(name))) {
         snprintf(err, errlen, "a name is 1-64 characters of a-z 0-9 . - _");
         return -EINVAL;
     }
