@@ -876,3 +876,16 @@ size_t proj_topics(const proj_t *self, const char *prefix, char ***out)
     collect(self, prefix && *prefix ? prefix : NULL, 0, &s);
     return hand_out(&s, out);
 }
+
+char *proj_release_versions(const proj_t *self, const char *topic)
+{
+    json_t *v;
+    char *out;
+    if (!self || !topic || strncmp(topic, "release/", 8) != 0)
+        return NULL;
+    if (!(v = release_versions(self->rel, topic)))
+        return NULL;
+    out = json_dumps(v, DUMP_FLAGS);
+    json_decref(v);
+    return out;
+}
