@@ -2558,7 +2558,7 @@ static void test_history(void)
 {
     proj_t *p = proj_new(NULL), *q, *r;
     json_t *rows, *d;
-    char *s, *s2, *t;
+    char *s, *s2, *t, *text;
     int rc = 0;
     diag("monthly history");
     for (int i = 0; i < HIST_STEPS; i++)
@@ -2689,6 +2689,36 @@ static void test_history(void)
     is_int((int)json_array_size(rows), 240, "the programme: 240 rows too");
     json_decref(rows);
     round_trip(p, "history, 240 rows");
+
+    /* every published release version, oldest first, as published */
+    {
+        char *v0 = proj_release_versions(p, "release/cohort/hp/c1"), *cur, *v;
+        json_t *a0 = v0 ? json_loads(v0, 0, NULL) : NULL, *a;
+        size_t n0 = json_array_size(a0);
+        ok(a0 && json_is_array(a0), "release versions: an array");
+        proj_release_now(p, "2039-08-05", "test");
+        proj_release_now(p, "2039-08-05", "test");
+        v = proj_release_versions(p, "release/cohort/hp/c1");
+        a = v ? json_loads(v, 0, NULL) : NULL;
+        cur = proj_render(p, "release/cohort/hp/c1");
+        ok(json_array_size(a) >= n0 + 1, "a new version after a cut (%zu, then %zu)", n0,
+           json_array_size(a));
+        text = json_dumps(json_array_get(a, json_array_size(a) - 1), PROJ_DUMP_FLAGS);
+        ok(cur && text && strcmp(cur, text) == 0, "the last version is the current document");
+        ok(I(json_array_get(a, 0), "release.number") <
+               I(json_array_get(a, json_array_size(a) - 1), "release.number"),
+           "oldest first");
+        free(text);
+        free(cur);
+        free(v);
+        free(v0);
+        json_decref(a);
+        json_decref(a0);
+        v = proj_release_versions(p, "release/cohort/hp/none");
+        is_str(v, "[]", "a release topic with none: []");
+        free(v);
+        ok(proj_release_versions(p, "cohort/hp/c1") == NULL, "not a release topic: NULL");
+    }
     proj_destroy(&q);
     proj_destroy(&p);
 }
