@@ -834,7 +834,7 @@ int publish_versions(publish_t *self, const char *topic, const char *versions)
     topic_t *t;
     json_t *v;
     char *text;
-    size_t n, omitted = 0, len;
+    size_t n, omitted = 0;
     if (!self || !topic || !versions || strncmp(topic, "release/", 8) != 0)
         return -EINVAL;
     HASH_FIND_STR(self->topics, topic, t);
@@ -852,20 +852,29 @@ int publish_versions(publish_t *self, const char *topic, const char *versions)
             return -ENOMEM;
         goto store;
     }
-    for (;;) { /* the newest that fit the bounds; the oldest are left out */
-        n = json_array_size(v);
-        if (!(text = json_dumps(v, PROJ_DUMP_FLAGS))) {
-            json_decref(v);
-            return -ENOMEM;
+    { /* the newest that fit the bounds, each measured once; the oldest are left out */
+        size_t total = 2, start = json_array_size(v);
+        while (start > 0 && json_array_size(v) - start < PUBLISH_RELEASES_MAX) {
+            char *one = json_dumps(json_array_get(v, start - 1), PROJ_DUMP_FLAGS);
+            size_t add = one ? strlen(one) + (total > 2) : 0;
+            free(one);
+            if (!add) {
+                json_decref(v);
+                return -ENOMEM;
+            }
+            if (total + add > PUBLISH_RELEASES_MAX_BYTES)
+                break;
+            total += add;
+            start--;
         }
-        len = strlen(text);
-        if (n == 0 || (n <= PUBLISH_RELEASES_MAX && len <= PUBLISH_RELEASES_MAX_BYTES))
-            break;
-        free(text);
-        json_array_remove(v, 0);
-        omitted++;
+        for (omitted = 0; omitted < start; omitted++)
+            json_array_remove(v, 0);
+        n = json_array_size(v);
+        text = json_dumps(v, PROJ_DUMP_FLAGS);
+        json_decref(v);
+        if (!text)
+            return -ENOMEM;
     }
-    json_decref(v);
 store:
     free(t->versions);
     t->versions = text;
