@@ -1238,3 +1238,139 @@ const char *cohort_sub_event_name(cohort_sub_event_t ev)
     }
     return "UNKNOWN";
 }
+
+/* ------------------------------------------------- release history --- */
+
+/* Reads one whole message from s into parts (at most 2 frames kept; more
+ * is malformed). Returns the frame count, or a negative errno. */
+static int recv_parts(void *s, zmq_msg_t parts[2])
+{
+    int n = 0, more = 1;
+    size_t ml = sizeof more;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s, 0) < 0) {
+            int e = errno;
+            zmq_msg_close(&m);
+            for (int i = 0; i < n && i < 2; i++)
+                zmq_msg_close(&parts[i]);
+            return -e;
+        }
+        if (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml) != 0)
+            more = 0;
+        if (n < 2)
+            parts[n] = m;
+        else
+            zmq_msg_close(&m);
+        n++;
+    }
+    return n;
+}
+
+/* Fails a cohort_sub_releases call: the message into err, *code. */
+static json_t *rel_fail(int *code, int rc, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static json_t *rel_fail(int *code, int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (code)
+        *code = rc;
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return NULL;
+}
+
+json_t *cohort_sub_releases(void *zctx, const char *snapshot, const cohort_curve_t *curve,
+                            const char *topic, long timeout_ms, size_t *omitted, int *code,
+                            char *err, size_t errlen)
+{
+    void *ctx = zctx, *s = NULL;
+    zmq_msg_t parts[2];
+    json_t *req = NULL, *ans = NULL, *out = NULL;
+    char *body = NULL, kerr[256];
+    int zero = 0, n = 0, rc;
+    int64_t maxmsg = 16 << 20; /* as a subscriber's default max_msg_bytes */
+    if (omitted)
+        *omitted = 0;
+    if (code)
+        *code = 0;
+    if (!topic || strncmp(topic, "release/", 8) != 0 || strlen(topic) > COHORT_SUB_MAX_TOPIC)
+        return rel_fail(code, -EINVAL, err, errlen, "not a release topic");
+    if (timeout_ms <= 0)
+        timeout_ms = 5000;
+    if (!ctx && !(ctx = zmq_ctx_new()))
+        return rel_fail(code, -errno, err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+    if (!(s = zmq_socket(ctx, ZMQ_DEALER)) ||
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
+        rel_fail(code, -errno, err, errlen, "socket: %s", zmq_strerror(errno));
+        goto out;
+    }
+    if (curve && curve->on && (rc = cohort_curve_apply(s, curve, kerr, sizeof kerr)) < 0) {
+        rel_fail(code, rc, err, errlen, "%s", kerr);
+        goto out;
+    }
+    if (zmq_connect(s, snapshot ? snapshot : COHORT_SUB_DEFAULT_SNAPSHOT) != 0) {
+        rel_fail(code, -errno, err, errlen, "cannot connect to %s: %s",
+                 snapshot ? snapshot : COHORT_SUB_DEFAULT_SNAPSHOT, zmq_strerror(errno));
+        goto out;
+    }
+    if (!(req = json_pack("{s:s}", "releases", topic)) || !(body = json_dumps(req, JSON_COMPACT))) {
+        rel_fail(code, -ENOMEM, err, errlen, "out of memory");
+        goto out;
+    }
+    if (zmq_send(s, body, strlen(body), 0) < 0) {
+        rel_fail(code, -errno, err, errlen, "send: %s", zmq_strerror(errno));
+        goto out;
+    }
+    {
+        zmq_pollitem_t it = {.socket = s, .fd = -1, .events = ZMQ_POLLIN};
+        rc = zmq_poll(&it, 1, timeout_ms);
+        if (rc <= 0) {
+            rel_fail(code, rc < 0 ? -errno : -ETIMEDOUT, err, errlen,
+                     "no answer from %s within %ld ms",
+                     snapshot ? snapshot : COHORT_SUB_DEFAULT_SNAPSHOT, timeout_ms);
+            goto out;
+        }
+    }
+    if ((n = recv_parts(s, parts)) < 0) {
+        rel_fail(code, n, err, errlen, "receive: %s", zmq_strerror(-n));
+        n = 0;
+        goto out;
+    }
+    if (n != 2) {
+        rel_fail(code, -EPROTO, err, errlen, "malformed answer (%d frames)", n);
+        goto out;
+    }
+    ans = json_loadb(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), 0, NULL);
+    if (zmq_msg_size(&parts[0]) == 6 && memcmp(zmq_msg_data(&parts[0]), "$error", 6) == 0) {
+        const char *why = json_string_value(json_object_get(ans, "error"));
+        rel_fail(code, -EACCES, err, errlen, "refused: %s", why ? why : "(no reason)");
+        goto out;
+    }
+    if (zmq_msg_size(&parts[0]) != 9 || memcmp(zmq_msg_data(&parts[0]), "$releases", 9) != 0 ||
+        !json_is_array(json_object_get(ans, "versions")) ||
+        !json_is_string(json_object_get(ans, "releases")) ||
+        strcmp(json_string_value(json_object_get(ans, "releases")), topic) != 0) {
+        rel_fail(code, -EPROTO, err, errlen, "malformed answer");
+        goto out;
+    }
+    out = json_incref(json_object_get(ans, "versions"));
+    if (omitted && json_is_integer(json_object_get(ans, "omitted")))
+        *omitted = (size_t)json_integer_value(json_object_get(ans, "omitted"));
+out:
+    for (int i = 0; i < n && i < 2; i++)
+        zmq_msg_close(&parts[i]);
+    json_decref(ans);
+    json_decref(req);
+    free(body);
+    if (s)
+        zmq_close(s);
+    if (ctx && !zctx)
+        zmq_ctx_term(ctx);
+    return out;
+}

@@ -211,6 +211,22 @@ size_t cohort_sub_count(const cohort_sub_t *self);
 /* Copies the counters into out. */
 void cohort_sub_stats(const cohort_sub_t *self, cohort_sub_stats_t *out);
 
+/* Every published version of a release topic ("release/..."), asked of
+ * the daemon's snapshot endpoint (docs/protocol.md, "Release history"):
+ * one {"releases": topic} request on a DEALER of its own (in zctx, or a
+ * private context when NULL; CURVE with curve's keys when curve->on),
+ * waiting up to timeout_ms (<= 0: 5000) for the answer. Returns a new
+ * JSON array of the documents, oldest first (empty if the topic has none),
+ * or NULL with a message in err and *code (if not NULL) set: -EACCES (the
+ * daemon refused: the key's role may not read the topic, or not a release
+ * topic; its reason in err), -ETIMEDOUT (no answer), -EPROTO (a malformed
+ * answer), or another negative errno. *omitted (if not NULL) gets the
+ * number of older versions the daemon's bound left out (0 normally).
+ * Blocking; not tied to a subscriber, so any thread may call it. */
+json_t *cohort_sub_releases(void *zctx, const char *snapshot, const cohort_curve_t *curve,
+                            const char *topic, long timeout_ms, size_t *omitted, int *code,
+                            char *err, size_t errlen);
+
 /* Name of an event ("SYNCED", "RESYNC", "RETRY", "REFUSED", "DENIED");
  * "UNKNOWN" otherwise. */
 const char *cohort_sub_event_name(cohort_sub_event_t ev);

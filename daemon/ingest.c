@@ -966,6 +966,9 @@ static void publish(ingest_t *self, pend_t *p)
     for (size_t i = 0; i < p->updates.n; i++)
         if (publish_update(self->pub, p->updates.v[i].topic, p->updates.v[i].doc, p->head) < 0)
             cohort_log(LOG_WARNING, "publish: out of memory; a status update was dropped");
+        else if (p->updates.v[i].versions &&
+                 publish_versions(self->pub, p->updates.v[i].topic, p->updates.v[i].versions) < 0)
+            cohort_log(LOG_WARNING, "publish: out of memory; a release history was not updated");
     publish_set_seq(self->pub, p->head);
 }
 

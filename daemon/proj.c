@@ -363,6 +363,7 @@ static void cohort_free(cohort_t *c)
     for (size_t i = 0; i < c->n_ags; i++)
         free(c->ags[i].id);
     free(c->ags);
+    free(c->hist);
     projx_cdef_free(&c->def);
     free(c->key);
     free(c->id);
@@ -676,6 +677,11 @@ int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *re
          * state before this event, if the event is to be applied at all */
         if ((rc = projx_dispatch(self, ev, &w, 1)) != 0)
             return rc;
+        /* and so are the monthly history rows (proj_hist.c) */
+        if (projx_month_of_us(ev->occurred_at) > projx_month_of_us(self->as_of) &&
+            (rc = projx_history_due(self, projx_month_of_us(self->as_of),
+                                    projx_month_of_us(ev->occurred_at))) < 0)
+            return rc;
         if ((rc = projx_cut_due(self, projx_day_of(self->as_of), projx_day_of(ev->occurred_at))) <
             0)
             return rc;
@@ -687,6 +693,9 @@ int proj_apply(proj_t *self, const Cohort__V1__Event *ev, uint64_t seq, char *re
         mark_overdue(self, projx_day_of(self->as_of), projx_day_of(ev->occurred_at));
     if (ev->occurred_at > self->as_of)
         self->as_of = ev->occurred_at;
+    if (ev->body_case == COHORT__V1__EVENT__BODY_COHORT_OPENED && ev->cohort_opened)
+        projx_history_opened(self, projx_cohort_get(self, ev->cohort_opened->programme_id,
+                                                    ev->cohort_opened->cohort_id));
     if (ev->body_case == COHORT__V1__EVENT__BODY_PARTICIPANT_ERASED) {
         /* the current releases should not count someone erased: a release
          * of every programme is cut now (gated as any other) */
@@ -866,4 +875,17 @@ size_t proj_topics(const proj_t *self, const char *prefix, char ***out)
         return 0;
     collect(self, prefix && *prefix ? prefix : NULL, 0, &s);
     return hand_out(&s, out);
+}
+
+char *proj_release_versions(const proj_t *self, const char *topic)
+{
+    json_t *v;
+    char *out;
+    if (!self || !topic || strncmp(topic, "release/", 8) != 0)
+        return NULL;
+    if (!(v = release_versions(self->rel, topic)))
+        return NULL;
+    out = json_dumps(v, DUMP_FLAGS);
+    json_decref(v);
+    return out;
 }

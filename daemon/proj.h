@@ -117,6 +117,12 @@ void proj_strv_free(char **v, size_t n);
  * "release/cohort/<p>/<c>". */
 char *proj_render(const proj_t *self, const char *topic);
 
+/* Every published version of a release topic ("release/..."), oldest
+ * first, as published (release.h, release_versions): a JSON array text of
+ * the documents, compact with sorted keys (malloc'd; "[]" if the topic
+ * has none), or NULL (not a release topic, OOM). */
+char *proj_release_versions(const proj_t *self, const char *topic);
+
 /* The jansson json_dumps flags of every rendered status document (and of
  * any tool that prints one again, e.g. cohortctl snapshot): compact, keys
  * sorted, reals to 10 significant digits. Ratios are rounded to 4 decimals

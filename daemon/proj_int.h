@@ -191,6 +191,25 @@ typedef struct {
     UT_hash_handle hh;                  /* in cohort_t.enrs */
 } enr_t;
 
+/* The history rows (docs/status.md, "history") kept per cohort; the
+ * oldest are dropped beyond it. */
+#define PROJ_HISTORY_MAX 240
+
+/* One monthly history row of a cohort: its participants' figures at the
+ * end of a month of the log clock (proj_hist.c). */
+typedef struct {
+    int month;       /* year * 12 + month - 1 */
+    long reached[6]; /* funnel_reached.participants.reached, APPLIED..ENROLLED */
+    long enrolled;   /* completion.participants.enrolled */
+    long complete;   /* completion.participants.complete */
+    long at_risk;    /* completion.participants.at_risk */
+    long credited;   /* their credited minutes: mean_completion's numerator */
+    long required;   /* enrolled * required minutes then: its denominator */
+    long during;     /* progression.during, summed over kinds */
+    long after;      /* progression.after, summed over kinds */
+    long promoted;   /* progression.promoted_substantively */
+} hrow_t;
+
 /* A cohort of a programme. */
 typedef struct {
     char *key;         /* "programme/cohort", the hash key */
@@ -201,6 +220,11 @@ typedef struct {
     size_t n_ags;      /* their number */
     enr_t *enrs;       /* enrolments by person key */
     int dirty;         /* cohort/<p>/<c> may have changed */
+    int opened_month;  /* the log clock's month (year * 12 + month - 1) when it was first
+                        * opened: its first history row; 0 until set */
+    hrow_t *hist;      /* history rows, oldest first, one per month, no gaps; room for
+                        * PROJ_HISTORY_MAX once the first is taken, NULL before */
+    size_t n_hist;     /* their number (at most PROJ_HISTORY_MAX) */
     UT_hash_handle hh; /* in proj_t.cohorts */
 } cohort_t;
 
@@ -508,6 +532,34 @@ long projx_day_of(int64_t us);
  * d0 (see proj.h): every programme when a release period starts, and a
  * programme one of whose cohorts passes a milestone. Returns 0 or -ENOMEM. */
 int projx_cut_due(proj_t *self, long d0, long d1);
+
+/* ---------------------------------------- proj_hist.c --- */
+
+/* The month index (year * 12 + month - 1) of a log-clock time. */
+int projx_month_of_us(int64_t us);
+
+/* The log clock moves from month m0 to month m1 > m0: every cohort gets a
+ * row, with its figures now (the state before the event that moves the
+ * clock), for each month from its first owed (its opened month, or the
+ * month after its last row) to m1 - 1, and its topics are marked. All or
+ * nothing: 0, or -ENOMEM with nothing changed. Idempotent for the same m1. */
+int projx_history_due(proj_t *self, int m0, int m1);
+
+/* Sets c's opened month to the log clock's, unless already set (the first
+ * CohortOpened of c, just applied). */
+void projx_history_opened(const proj_t *self, cohort_t *c);
+
+/* {"monthly": [...]} of cohorts cs: one row per month any of them has a
+ * row for (at most PROJ_HISTORY_MAX, the latest), summed over them. New
+ * reference, or NULL (OOM). */
+json_t *projx_history_json(cohort_t *const *cs, size_t n);
+
+/* c's rows as saved in the checkpoint (a new array), or NULL (OOM). */
+json_t *projx_history_save(const cohort_t *c);
+
+/* Loads c's opened month ("YYYY-MM") and rows (a projx_history_save array)
+ * into c (no rows yet). 0, -EINVAL or -ENOMEM. */
+int projx_history_load(cohort_t *c, const char *opened, json_t *rows);
 
 /* ---------------------------------------- proj_state.c --- */
 

@@ -935,6 +935,7 @@ static char *render_programme(const proj_t *self, const prog_t *p)
         err |= json_object_set_new(doc, "funnel_reached", funnel_reached_json(cs, n));
         err |= json_object_set_new(doc, "filled", filled_json(places, filled));
         err |= json_object_set_new(doc, "workforce", workforce_json(self, cs, n));
+        err |= json_object_set_new(doc, "history", projx_history_json(cs, n));
     }
     err |= json_object_set_new(prog_o, "during", pkinds_json(during));
     err |= json_object_set_new(prog_o, "after", pkinds_json(after));
@@ -1015,6 +1016,7 @@ static char *render_cohort(const proj_t *self, const cohort_t *c)
         err |= json_object_set_new(pj, "after_completion", after_json(&af, 1));
         err |= json_object_set_new(doc, "progression", pj);
         err |= json_object_set_new(doc, "retention", retention_json(&af));
+        err |= json_object_set_new(doc, "history", projx_history_json(&one, 1));
     }
     for (int g = 0; g < 2; g++)
         err |= json_object_set_new(

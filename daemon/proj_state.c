@@ -13,7 +13,12 @@
  * "plan", "review" and "decisions" (issue 18 section 3), and the top-level
  * "workforce" (agencies' baselines and targets, required). A version 1 checkpoint cannot tell it,
  * so proj_load refuses it (-EINVAL) and the daemon replays the whole log
- * instead (checkpoint.c), which rebuilds it exactly. */
+ * instead (checkpoint.c), which rebuilds it exactly. Version 3 adds each
+ * cohort's "opened" month and "history" rows (proj_hist.c); a version 2
+ * checkpoint still loads, with no rows, each cohort's history starting
+ * from the loaded log clock's month (so a rebuild from the log, which has
+ * the earlier rows, differs from it in them until it is saved again from
+ * a rebuild). */
 #include "proj_int.h"
 
 /* The format written and read. Version 2 (issue 18) adds each component's
@@ -21,7 +26,7 @@
  * selection stage and leaving; a version 1 checkpoint cannot say how far a
  * person got, so it is refused and the daemon replays the log instead
  * (checkpoint_restore), which rebuilds the same state. */
-#define PROJ_STATE_VERSION 2
+#define PROJ_STATE_VERSION 3 /* 3: the monthly history; 2 still loads */
 
 /* ------------------------------------------------------ save / load --- */
 
@@ -77,6 +82,13 @@ static json_t *save_cohort(const cohort_t *c)
     err |= json_object_set_new(o, "starts_on", json_string(c->def.starts));
     err |= json_object_set_new(o, "ends_on", json_string(c->def.ends));
     err |= json_object_set_new(o, "agencies", ags);
+    if (c->opened_month > 0) {
+        char m[8];
+        snprintf(m, sizeof m, "%04u-%02u", (unsigned)(c->opened_month / 12) % 10000u,
+                 (unsigned)(c->opened_month % 12) + 1);
+        err |= json_object_set_new(o, "opened", json_string(m));
+        err |= json_object_set_new(o, "history", projx_history_save(c));
+    }
     return err ? (json_decref(o), NULL) : o;
 }
 
@@ -431,6 +443,9 @@ static int load_cohort(proj_t *self, json_t *o)
             return -ENOMEM;
         ag->listed = 1;
     }
+    /* format version 3: the monthly history (proj_hist.c) */
+    if (json_object_get(o, "opened") || json_object_get(o, "history"))
+        return projx_history_load(c, gs(o, "opened"), json_object_get(o, "history"));
     return 0;
 }
 
@@ -684,6 +699,25 @@ static int load_list(proj_t *self, json_t *root, const char *key, int (*fn)(proj
     return 0;
 }
 
+/* After loading: a version 3 cohort must have its opened month (when
+ * opened by the log clock: 0 only if the clock was); a version 2 one has
+ * no history yet and starts it from the loaded clock's month. 0 or
+ * -EINVAL. */
+static int history_check(proj_t *self, int version)
+{
+    cohort_t *c, *tmp;
+    HASH_ITER(hh, self->cohorts, c, tmp)
+    {
+        if (version >= 3 && !c->opened_month && self->as_of > 0)
+            return -EINVAL;
+        if (version < 3 && (c->opened_month || c->n_hist))
+            return -EINVAL;
+        if (version < 3)
+            projx_history_opened(self, c);
+    }
+    return 0;
+}
+
 int proj_load(proj_t *self, const char *text, size_t len)
 {
     json_error_t jerr;
@@ -697,7 +731,7 @@ int proj_load(proj_t *self, const char *text, size_t len)
         return -EINVAL;
     format = gs(root, "format");
     if (!json_is_object(root) || !format || strcmp(format, "cohortd-proj") != 0 ||
-        gi(json_object_get(root, "version"), PROJ_STATE_VERSION, PROJ_STATE_VERSION, &version) ||
+        gi(json_object_get(root, "version"), 2, PROJ_STATE_VERSION, &version) ||
         gi(json_object_get(root, "seq"), 0, INT64_MAX, &seq) ||
         gi(json_object_get(root, "as_of"), 0, INT64_MAX, &as_of))
         rc = -EINVAL;
@@ -709,6 +743,7 @@ int proj_load(proj_t *self, const char *text, size_t len)
              !(rc = release_load(self->rel, json_object_get(root, "releases")))) {
         self->seq = (uint64_t)seq;
         self->as_of = as_of;
+        rc = history_check(self, (int)version);
     }
     json_decref(root);
     if (rc) {

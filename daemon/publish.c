@@ -20,6 +20,7 @@
 
 #include "auth.h"
 #include "endpoint.h"
+#include "proj.h" /* PROJ_DUMP_FLAGS: versions re-dumped as the projection dumps them */
 #include "log.h"
 #include "request.h"
 #include "zbridge.h"
@@ -45,6 +46,10 @@ typedef struct topic_s {
     char *env;         /* last published envelope; NULL when removed */
     size_t env_len;    /* its length in bytes */
     uint64_t rev;      /* revision of the last message sent */
+    char *versions;    /* a release/ topic: its published versions, a JSON array text
+                        * bounded as publish_versions says; NULL: none known */
+    size_t n_versions; /* how many versions that array holds */
+    size_t omitted;    /* the older versions left out of it by the bound */
     UT_hash_handle hh; /* topics by name */
 } topic_t;
 
@@ -369,6 +374,38 @@ fail:
     free(end);
 }
 
+/* Answers {"releases": topic} (already scope-checked): one message
+ * ["$releases"][{"releases":T,"count":n,"omitted":k,"versions":[...]}],
+ * the versions as publish_versions last stored them ([] if none). */
+static void serve_releases(publish_t *self, const request_peer_t *to, const char *topic)
+{
+    topic_t *t;
+    json_t *o;
+    char *head, *body = NULL;
+    size_t hl = 0, vl = 0;
+    const char *versions;
+    HASH_FIND_STR(self->topics, topic, t);
+    versions = t && t->versions ? t->versions : "[]";
+    o = json_pack("{s:s, s:I, s:I, s:n}", "releases", topic, "count",
+                  (json_int_t)(t && t->versions ? t->n_versions : 0), "omitted",
+                  (json_int_t)(t && t->versions ? t->omitted : 0), "versions");
+    head = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (head) {
+        hl = strlen(head) - strlen("null}"); /* the placeholder ends the dump */
+        vl = strlen(versions);
+        if ((body = malloc(hl + vl + 2))) {
+            memcpy(body, head, hl);
+            memcpy(body + hl, versions, vl);
+            memcpy(body + hl + vl, "}", 2);
+        }
+    }
+    if (!body || reply(self->router, to, "$releases", body, hl + vl + 1) < 0)
+        self->st.snapshots_failed++;
+    free(head);
+    free(body);
+}
+
 /* Narrows the requested prefix (d, n bytes) to what who may read: out gets
  * the prefixes to grant (a prefix inside an allowed one is kept, an allowed
  * one inside the prefix replaces it, anything else is dropped); who NULL
@@ -403,7 +440,7 @@ static void handle_snap(void *arg, zmq_msg_t *parts, int nparts)
     publish_t *self = arg;
     request_t rq;
     const request_peer_t *to = &rq.peer;
-    json_t *req, *snap;
+    json_t *req, *snap, *rel = NULL;
     grant_t g[AUTH_READ_MAX];
     self->st.snap_requests++;
     request_check(&rq, parts, nparts, self->auth, 0);
@@ -417,8 +454,12 @@ static void handle_snap(void *arg, zmq_msg_t *parts, int nparts)
     }
     req = json_loadb(zmq_msg_data(rq.body), zmq_msg_size(rq.body), JSON_REJECT_DUPLICATES, NULL);
     snap = json_object_get(req, "snapshot"); /* NULL when req is */
+    if (!snap && (rel = json_object_get(req, "releases")))
+        snap = rel; /* scope-checked exactly as a snapshot of that prefix */
     if (!req)
         refuse(self, to, "request is not a valid JSON object");
+    else if (rel && (!json_is_string(rel) || json_object_size(req) != 1))
+        refuse(self, to, "expected {\"releases\":\"<release topic>\"}");
     else if (!json_is_string(snap) || json_object_size(req) != 1)
         refuse(self, to, "expected {\"snapshot\":\"<prefix>\"}");
     else if (json_string_length(snap) > PREFIX_MAX)
@@ -426,6 +467,12 @@ static void handle_snap(void *arg, zmq_msg_t *parts, int nparts)
     else if (self->auth &&
              grant(&rq.who, json_string_value(snap), json_string_length(snap), g) == 0)
         refuse(self, to, "this key's role may not read topics under that prefix");
+    else if (rel && strncmp(json_string_value(rel), "release/", 8) != 0)
+        refuse(self, to, "expected {\"releases\":\"<release topic>\"}");
+    else if (rel && self->auth && !auth_may_read(&rq.who, json_string_value(rel)))
+        refuse(self, to, "this key's role may not read topics under that prefix");
+    else if (rel)
+        serve_releases(self, to, json_string_value(rel));
     else
         serve(self, to, json_string_value(snap), self->auth ? &rq.who : NULL);
     json_decref(req);
@@ -782,6 +829,60 @@ oom:
     return -ENOMEM;
 }
 
+int publish_versions(publish_t *self, const char *topic, const char *versions)
+{
+    topic_t *t;
+    json_t *v;
+    char *text;
+    size_t n, omitted = 0;
+    if (!self || !topic || !versions || strncmp(topic, "release/", 8) != 0)
+        return -EINVAL;
+    HASH_FIND_STR(self->topics, topic, t);
+    if (!t)
+        return -ENOENT;
+    if (!(v = json_loads(versions, 0, NULL)) || !json_is_array(v)) {
+        json_decref(v);
+        return -EINVAL;
+    }
+    if (json_array_size(v) <= PUBLISH_RELEASES_MAX &&
+        strlen(versions) <= PUBLISH_RELEASES_MAX_BYTES) { /* kept byte for byte */
+        n = json_array_size(v);
+        json_decref(v);
+        if (!(text = strdup(versions)))
+            return -ENOMEM;
+        goto store;
+    }
+    { /* the newest that fit the bounds, each measured once; the oldest are left out */
+        size_t total = 2, start = json_array_size(v);
+        while (start > 0 && json_array_size(v) - start < PUBLISH_RELEASES_MAX) {
+            char *one = json_dumps(json_array_get(v, start - 1), PROJ_DUMP_FLAGS);
+            size_t add = one ? strlen(one) + (total > 2) : 0;
+            free(one);
+            if (!add) {
+                json_decref(v);
+                return -ENOMEM;
+            }
+            if (total + add > PUBLISH_RELEASES_MAX_BYTES)
+                break;
+            total += add;
+            start--;
+        }
+        for (omitted = 0; omitted < start; omitted++)
+            json_array_remove(v, 0);
+        n = json_array_size(v);
+        text = json_dumps(v, PROJ_DUMP_FLAGS);
+        json_decref(v);
+        if (!text)
+            return -ENOMEM;
+    }
+store:
+    free(t->versions);
+    t->versions = text;
+    t->n_versions = n;
+    t->omitted = omitted;
+    return 0;
+}
+
 void publish_set_seq(publish_t *self, uint64_t seq)
 {
     self->handed = seq;
@@ -831,6 +932,7 @@ void publish_destroy(publish_t **self_p)
         HASH_DEL(self->topics, t);
         free(t->name);
         free(t->env);
+        free(t->versions);
         free(t);
     }
     HASH_ITER(hh, self->subs, s, stmp)

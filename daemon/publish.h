@@ -48,20 +48,22 @@
 
 #include "auth.h"
 
-#define PUBLISH_SNDHWM 1000      /* queued updates per subscriber; beyond, that subscriber misses */
-#define PUBLISH_MAX_MSG 4096     /* largest message a subscriber may send */
-#define PUBLISH_SNAP_MAX_MSG 65536 /* largest snapshot request */
-#define PUBLISH_SUB_PREFIXES 64  /* granted prefixes per connection */
-#define PUBLISH_MAX_SUBS 10000   /* subscriber entries in all */
+#define PUBLISH_SNDHWM 1000  /* queued updates per subscriber; beyond, that subscriber misses */
+#define PUBLISH_MAX_MSG 4096 /* largest message a subscriber may send */
+#define PUBLISH_SNAP_MAX_MSG 65536            /* largest snapshot request */
+#define PUBLISH_SUB_PREFIXES 64               /* granted prefixes per connection */
+#define PUBLISH_MAX_SUBS 10000                /* subscriber entries in all */
+#define PUBLISH_RELEASES_MAX 1000             /* versions in a {"releases"} answer: the newest */
+#define PUBLISH_RELEASES_MAX_BYTES (8u << 20) /* bytes of its "versions" array, at most */
 
 typedef struct publish_t publish_t;
 
 /* What publish_new needs. Strings are borrowed and must outlive the
  * publisher (auth too). */
 typedef struct {
-    const char *pub_ep;       /* the publish (updates) endpoint */
-    const char *snap_ep;      /* the snapshot endpoint */
-    auth_t *auth;             /* the key table, or NULL: plaintext mode, every topic to every client */
+    const char *pub_ep;  /* the publish (updates) endpoint */
+    const char *snap_ep; /* the snapshot endpoint */
+    auth_t *auth;        /* the key table, or NULL: plaintext mode, every topic to every client */
     const char *curve_secret; /* the server's secret key (Z85) when auth is set */
 } publish_opts_t;
 
@@ -108,6 +110,16 @@ size_t publish_revalidate(publish_t *self);
  * Returns 0, -ENOMEM, or -EINVAL for a NULL or "system" topic or one that
  * is not UTF-8. */
 int publish_update(publish_t *self, const char *topic, const char *doc, uint64_t seq);
+
+/* The published versions of a release/ topic, oldest first (a JSON array
+ * text of documents, proj_release_versions; copied), for the snapshot
+ * socket's {"releases": topic} request (docs/protocol.md): replaces what
+ * was stored for the topic, keeping only the newest PUBLISH_RELEASES_MAX
+ * versions that fit in PUBLISH_RELEASES_MAX_BYTES (the older ones are
+ * counted as omitted). Call after publish_update of the same topic.
+ * Returns 0, -EINVAL (not a release/ topic, not a JSON array), -ENOENT
+ * (the topic was never published) or -ENOMEM. */
+int publish_versions(publish_t *self, const char *topic, const char *versions);
 
 /* The log sequence whose status has now been handed over completely (used
  * by heartbeats and the snapshot end marker). */

@@ -889,6 +889,22 @@ char *release_render(const release_t *self, const char *topic)
     return json_dumps(json_object_get(json_array_get(versions, n - 1), "doc"), DUMP_FLAGS);
 }
 
+json_t *release_versions(const release_t *self, const char *topic)
+{
+    json_t *versions = self && topic ? json_object_get(self->topics, topic) : NULL, *out, *v;
+    size_t i;
+    if (!(out = json_array()))
+        return NULL;
+    json_array_foreach(versions, i, v)
+    {
+        if (json_array_append(out, json_object_get(v, "doc")) < 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 int release_topics(const release_t *self, const char *prefix, int dirty, json_t *v)
 {
     const char *topic;

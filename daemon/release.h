@@ -131,6 +131,11 @@ json_t *release_preview(const release_t *self, const release_table_t *t, int zer
  * with sorted keys (malloc'd), or NULL (no release yet, or OOM). */
 char *release_render(const release_t *self, const char *topic);
 
+/* Every published version of a release topic, oldest first: a new array
+ * of the documents as published (each with its release number and date),
+ * empty if the topic has none; NULL on OOM. */
+json_t *release_versions(const release_t *self, const char *topic);
+
 /* Adds the release topics starting with prefix (NULL = all; dirty = 1:
  * only those released since the last release_clear_dirty) to *v (a
  * JSON array of strings). Returns 0 or -ENOMEM. */

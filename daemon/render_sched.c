@@ -128,6 +128,7 @@ uint64_t rsched_render(rsched_t *self, proj_t *proj, size_t nevents, int all, rs
         if (!(u->topic = strdup(t->name)))
             break;
         u->doc = proj_render(proj, t->name);
+        u->versions = proj_release_versions(proj, t->name); /* NULL unless release/ */
         out->n++;
         rendered++;
         t->last_ms = now;
@@ -153,6 +154,7 @@ void rsched_list_clear(rsched_list_t *l)
     for (size_t i = 0; i < l->n; i++) {
         free(l->v[i].topic);
         free(l->v[i].doc);
+        free(l->v[i].versions);
     }
     l->n = 0;
 }

@@ -32,8 +32,10 @@ typedef struct rsched_t rsched_t;
 
 /* One rendered status document, to publish. */
 typedef struct {
-    char *topic; /* malloc'd */
-    char *doc;   /* malloc'd JSON, or NULL when the topic went away */
+    char *topic;    /* malloc'd */
+    char *doc;      /* malloc'd JSON, or NULL when the topic went away */
+    char *versions; /* a release/ topic: every published version, a JSON array text
+                     * (proj_release_versions, malloc'd); NULL for other topics or on OOM */
 } rsched_update_t;
 
 /* A growable list of rendered documents, owned by the caller (zeroed to

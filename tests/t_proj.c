@@ -1486,19 +1486,19 @@ static void test_units_awards(void)
     q = proj_new(NULL);
     {
         char *bad = strdup(v1), *at2 = strstr(bad, "\"version\":1");
-        at2[10] = '3';
-        is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "an unknown version 3 is refused");
+        at2[10] = '9';
+        is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "an unknown version 9 is refused");
         free(bad);
     }
     proj_destroy(&q);
     q = proj_new(NULL);
     {
         char *u = proj_save(p), *bad = u ? strdup(u) : NULL;
-        char *at2 = bad ? strstr(bad, "\"version\":2") : NULL;
+        char *at2 = bad ? strstr(bad, "\"version\":3") : NULL;
         if (at2)
             at2[10] = '1';
         is_int(proj_load(q, bad, strlen(bad)), -EINVAL,
-               "version 2 contents under a version 1 header are refused");
+               "version 3 contents under a version 1 header are refused");
         free(u);
         free(bad);
     }
@@ -1668,6 +1668,23 @@ static void erasure_world(proj_t *p, const char *skip, int sealed_x)
     cohort(p, "sf", "c3", "[\"cps\"]");
 }
 
+/* doc (malloc'd JSON, taken) without its "history": the monthly rows are
+ * counts as they stood at the end of each past month, kept as taken, like
+ * releases (docs/status.md, "history"); an erasure changes the current
+ * figures and the rows taken after it. malloc'd, or NULL. */
+static char *without_history(char *doc)
+{
+    json_t *d = doc ? json_loads(doc, 0, NULL) : NULL;
+    char *out = NULL;
+    free(doc);
+    if (d) {
+        json_object_del(d, "history");
+        out = json_dumps(d, PROJ_DUMP_FLAGS);
+    }
+    json_decref(d);
+    return out;
+}
+
 /* Every topic of a and b, and their documents, are the same. */
 /* The live topics (not release/: a release is a dated publication of
  * counts as they were, kept as published; it never holds a ref) of a and
@@ -1682,7 +1699,8 @@ static int same_docs(const proj_t *a, const proj_t *b, const char *name)
         free(tb[--nb]);
     int same = na == nb;
     for (size_t i = 0; same && i < na; i++) {
-        char *da = proj_render(a, ta[i]), *db = proj_render(b, tb[i]);
+        char *da = without_history(proj_render(a, ta[i])),
+             *db = without_history(proj_render(b, tb[i]));
         same = strcmp(ta[i], tb[i]) == 0 && da && db && strcmp(da, db) == 0;
         if (!same)
             diag("%s: %s differs:\n# %s\n# %s", name, ta[i], da ? da : "(none)",
@@ -1740,10 +1758,12 @@ static void test_erasure(void)
 
     is_int(erase(a, "police", XREF), OK, "X is erased");
     /* the erasure's date also starts a new release period: sf's release
-     * is cut from the state before it, as the log clock says */
+     * is cut from the state before it, as the log clock says; and a new
+     * month: every cohort (c2 too) takes its July history row */
     is_dirty(a,
              "agency/cps/sf/c1 agency/cps/sf/c3 agency/police/sf/c1 agency/police/sf/c3 "
-             "cohort/sf/c1 cohort/sf/c3 programme/sf release/cohort/sf/c1 release/cohort/sf/c2 "
+             "cohort/sf/c1 cohort/sf/c2 cohort/sf/c3 programme/sf release/cohort/sf/c1 "
+             "release/cohort/sf/c2 "
              "release/cohort/sf/c3 release/programme/sf",
              "erasure marks the cohorts X was in, their programme and agency topics");
     ok(proj_render(a, "agency/police/sf/c3") == NULL, "police's c3 topic, X's alone, is gone");
@@ -1899,9 +1919,9 @@ static void test_funnel_reached(void)
     /* the checkpoint keeps it; an old (version 1) or inconsistent one is refused */
     round_trip(p, "funnel_reached");
     s = proj_save(p);
-    ok(s && strstr(s, "\"version\":2"), "checkpoint format version 2");
-    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"version\":2")), "has a version");
-    if (bad && (at_ = strstr(bad, "\"version\":2")))
+    ok(s && strstr(s, "\"version\":3"), "checkpoint format version 3");
+    ok((bad = strdup(s)) && (at_ = strstr(bad, "\"version\":3")), "has a version");
+    if (bad && (at_ = strstr(bad, "\"version\":3")))
         at_[10] = '1';
     is_int(proj_load(q, bad, strlen(bad)), -EINVAL, "a version 1 checkpoint is refused (replay)");
     free(bad);
@@ -2478,6 +2498,231 @@ static void test_plans(void)
     proj_destroy(&p);
 }
 
+/* ---------------------------------------------------- monthly history --- */
+
+#define HIST_STEPS 9
+
+/* Step i of the history scenario (0 on success): programme hp and cohort
+ * c1 in January 2009, h1 enrolled in April (the clock skips February and
+ * March), attending in May, promoted in June; cohort c2 opened in June,
+ * h2 enrolled in it in August. */
+static int hist_step(proj_t *p, int i)
+{
+    switch (i) {
+    case 0:
+        return programme(p, "hp");
+    case 1:
+        return cohort(p, "hp", "c1", "[\"police\"]"); /* 2009-01-02 */
+    case 2:
+        return person(p, "police", "h1", "PARTICIPANT") || person(p, "police", "h2", "PARTICIPANT");
+    case 3:
+        return enrol(p, "police", "h1", "hp", "c1"); /* 2009-04-01: rows Jan, Feb, Mar */
+    case 4:
+        return attend(p, "police", "h1", "hp", "c1", "TRAINING_COURSE", "hc-1", "PRESENT", 1320);
+    case 5:
+        return promote(p, "police", "h1", "SUBSTANTIVE_PROMOTION", "2009-05-20", "hp", "c1");
+    case 6:
+        return ev(p, "{\"agency\":\"board\",\"occurredAt\":\"2009-06-20T09:00:00Z\","
+                     "\"cohortOpened\":{\"programmeId\":\"hp\",\"cohortId\":\"c2\",\"places\":5,"
+                     "\"startsOn\":\"2009-09-01\",\"endsOn\":\"2010-02-28\",\"agencies\":"
+                     "[\"police\"]}}");
+    case 7:
+        return stage_at(p, "police", "h2", "hp", "c2", "APPLIED", "2009-08-03T09:00:00Z");
+    case 8:
+        return stage_at(p, "police", "h2", "hp", "c2", "SHORTLISTED", "2009-08-04T09:00:00Z");
+    }
+    return -1;
+}
+
+/* The rows of topic's history in p (a new reference), or NULL. */
+static json_t *hist_rows(const proj_t *p, const char *topic)
+{
+    json_t *d = doc(p, topic), *m = json_object_get(json_object_get(d, "history"), "monthly");
+    json_incref(m);
+    json_decref(d);
+    return m;
+}
+
+static const char *row_month(json_t *rows, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(rows, i), "month"));
+}
+
+/* Figure path ("completion.enrolled") of row i. */
+static long long row_int(json_t *rows, size_t i, const char *path)
+{
+    return I(json_array_get(rows, i), path);
+}
+
+static void test_history(void)
+{
+    proj_t *p = proj_new(NULL), *q, *r;
+    json_t *rows, *d;
+    char *s, *s2, *t, *text;
+    int rc = 0;
+    diag("monthly history");
+    for (int i = 0; i < HIST_STEPS; i++)
+        rc |= hist_step(p, i);
+    is_int(rc, 0, "history scenario applied");
+
+    rows = hist_rows(p, "cohort/hp/c1");
+    is_int((int)json_array_size(rows), 7,
+           "c1: a row for each month Jan..Jul 2009 (August is live)");
+    is_str(row_month(rows, 0), "2009-01", "c1 starts at the month of its CohortOpened");
+    is_str(row_month(rows, 2), "2009-03", "skipped months get rows");
+    is_int(row_int(rows, 2, "funnel_reached.ENROLLED"), 0, "March: nobody enrolled yet");
+    ok(NUL(json_array_get(rows, 2), "completion.mean_completion"), "March: mean_completion null");
+    is_int(row_int(rows, 3, "funnel_reached.ENROLLED"), 1, "April: h1 enrolled");
+    is_int(row_int(rows, 3, "completion.enrolled"), 1, "April: 1 enrolled");
+    ok(RL(json_array_get(rows, 3), "completion.mean_completion") == 0.0, "April: nothing credited");
+    ok(RL(json_array_get(rows, 4), "completion.mean_completion") == 0.5,
+       "May: 1320 of 2640 minutes credited");
+    is_int(row_int(rows, 4, "progression.during"), 0, "May: promotion not yet recorded");
+    is_int(row_int(rows, 5, "progression.during"), 1, "June: promoted during the cohort");
+    is_int(row_int(rows, 5, "progression.promoted_substantively"), 1,
+           "June: promoted substantively after enrolling");
+    is_str(row_month(rows, 6), "2009-07", "July: the last row");
+    d = doc(p, "cohort/hp/c1");
+    is_int(I(d, "completion.participants.enrolled"), row_int(rows, 6, "completion.enrolled"),
+           "the last row has the live figures (nothing changed since)");
+    is_int(I(d, "funnel_reached.participants.reached.APPLIED"),
+           row_int(rows, 6, "funnel_reached.APPLIED"), "the same funnel_reached");
+    json_decref(d);
+    json_decref(rows);
+
+    rows = hist_rows(p, "cohort/hp/c2");
+    is_int((int)json_array_size(rows), 2, "c2: June and July");
+    is_str(row_month(rows, 0), "2009-06", "c2 starts at its opening month");
+    json_decref(rows);
+    d = doc(p, "cohort/hp/c2");
+    is_int(I(d, "funnel_reached.participants.reached.SHORTLISTED"), 1,
+           "c2 live: h2 shortlisted (the current month is not a row)");
+    json_decref(d);
+
+    rows = hist_rows(p, "programme/hp");
+    is_int((int)json_array_size(rows), 7, "programme: Jan..Jul");
+    is_int(row_int(rows, 6, "completion.enrolled"), 1, "programme July: sums of c1 and c2");
+    ok(RL(json_array_get(rows, 6), "completion.mean_completion") == 0.5,
+       "programme July: mean from the summed minutes");
+    json_decref(rows);
+
+    /* replay: the same events give the same state, in one go or from a
+     * checkpoint taken half way */
+    q = proj_new(NULL);
+    for (int i = 0; i < 5; i++)
+        hist_step(q, i);
+    s = proj_save(q);
+    proj_destroy(&q);
+    q = proj_new(NULL);
+    is_int(proj_load(q, s, strlen(s)), 0, "a half-way checkpoint loads");
+    free(s);
+    for (int i = 5; i < HIST_STEPS; i++)
+        hist_step(q, i);
+    s = proj_save(p);
+    s2 = proj_save(q);
+    ok(s && s2 && strcmp(s, s2) == 0, "replay from a checkpoint: the same state");
+    same_docs(p, q, "replay from a checkpoint");
+    free(s2);
+    round_trip(p, "history");
+
+    /* a version 2 checkpoint loads, with no history: rows start from its
+     * log clock's month */
+    {
+        json_t *j = json_loads(s, 0, NULL), *cs = json_object_get(j, "cohorts"), *c;
+        size_t i;
+        json_object_set_new(j, "version", json_integer(2));
+        json_array_foreach(cs, i, c)
+        {
+            json_object_del(c, "opened");
+            json_object_del(c, "history");
+        }
+        t = json_dumps(j, PROJ_DUMP_FLAGS);
+        json_decref(j);
+        r = proj_new(NULL);
+        is_int(proj_load(r, t, strlen(t)), 0, "a version 2 checkpoint loads");
+        rows = hist_rows(r, "cohort/hp/c1");
+        is_int((int)json_array_size(rows), 0, "with an empty history");
+        json_decref(rows);
+        ok(ev(r, "{\"agency\":\"board\",\"occurredAt\":\"2009-10-05T09:00:00Z\","
+                 "\"cohortOpened\":{\"programmeId\":\"hp\",\"cohortId\":\"c3\",\"places\":5,"
+                 "\"startsOn\":\"2009-11-01\",\"endsOn\":\"2010-02-28\",\"agencies\":"
+                 "[\"police\"]}}") == 0,
+           "the clock moves to October");
+        rows = hist_rows(r, "cohort/hp/c1");
+        is_int((int)json_array_size(rows), 2, "rows from the loaded month: August, September");
+        is_str(row_month(rows, 0), "2009-08", "August first");
+        json_decref(rows);
+        free(t);
+        /* version 2 with history is not a version 2 checkpoint */
+        t = strdup(s);
+        char *v = strstr(t, "\"version\":3");
+        if (v)
+            v[10] = '2';
+        proj_destroy(&r);
+        r = proj_new(NULL);
+        is_int(proj_load(r, t, strlen(t)), -EINVAL, "version 2 with history rows is refused");
+        free(t);
+        t = strdup(s);
+        v = strstr(t, "\"2009-03\"");
+        if (v)
+            v[7] = '9';
+        proj_destroy(&r);
+        r = proj_new(NULL);
+        is_int(proj_load(r, t, strlen(t)), -EINVAL, "a gap in the rows is refused");
+        free(t);
+        proj_destroy(&r);
+    }
+    free(s);
+
+    /* a jump of 30 years: 240 rows at most, the oldest dropped */
+    ok(ev(p, "{\"agency\":\"board\",\"occurredAt\":\"2039-08-05T09:00:00Z\","
+             "\"cohortOpened\":{\"programmeId\":\"hp\",\"cohortId\":\"c9\",\"places\":5,"
+             "\"startsOn\":\"2039-09-01\",\"endsOn\":\"2040-02-28\",\"agencies\":"
+             "[\"police\"]}}") == 0,
+       "the clock jumps 30 years");
+    rows = hist_rows(p, "cohort/hp/c1");
+    is_int((int)json_array_size(rows), 240, "240 rows kept");
+    is_str(row_month(rows, 0), "2019-08", "the oldest dropped");
+    is_str(row_month(rows, 239), "2039-07", "the newest is the month before the clock's");
+    json_decref(rows);
+    rows = hist_rows(p, "programme/hp");
+    is_int((int)json_array_size(rows), 240, "the programme: 240 rows too");
+    json_decref(rows);
+    round_trip(p, "history, 240 rows");
+
+    /* every published release version, oldest first, as published */
+    {
+        char *v0 = proj_release_versions(p, "release/cohort/hp/c1"), *cur, *v;
+        json_t *a0 = v0 ? json_loads(v0, 0, NULL) : NULL, *a;
+        size_t n0 = json_array_size(a0);
+        ok(a0 && json_is_array(a0), "release versions: an array");
+        proj_release_now(p, "2039-08-05", "test");
+        proj_release_now(p, "2039-08-05", "test");
+        v = proj_release_versions(p, "release/cohort/hp/c1");
+        a = v ? json_loads(v, 0, NULL) : NULL;
+        cur = proj_render(p, "release/cohort/hp/c1");
+        ok(json_array_size(a) >= n0 + 1, "a new version after a cut (%zu, then %zu)", n0,
+           json_array_size(a));
+        text = json_dumps(json_array_get(a, json_array_size(a) - 1), PROJ_DUMP_FLAGS);
+        ok(cur && text && strcmp(cur, text) == 0, "the last version is the current document");
+        ok(I(json_array_get(a, 0), "release.number") <
+               I(json_array_get(a, json_array_size(a) - 1), "release.number"),
+           "oldest first");
+        free(text);
+        free(cur);
+        free(v);
+        free(v0);
+        json_decref(a);
+        json_decref(a0);
+        v = proj_release_versions(p, "release/cohort/hp/none");
+        is_str(v, "[]", "a release topic with none: []");
+        free(v);
+        ok(proj_release_versions(p, "cohort/hp/c1") == NULL, "not a release topic: NULL");
+    }
+    proj_destroy(&q);
+    proj_destroy(&p);
+}
+
 int main(void)
 {
     proj_t *examples;
@@ -2496,6 +2741,7 @@ int main(void)
     test_leavers_by_group();
     test_workforce();
     test_plans();
+    test_history();
     examples = test_examples();
     test_save_load(examples);
     proj_destroy(&examples);

@@ -803,7 +803,84 @@ static void step(T *t)
         ok(find(b, top1, 0) >= 0 && find(b, top1, 0) < i, "... it gets a topic under that prefix");
         ok(count_prefix(b, "cohort/") == (find(b, top1, 0) >= 0),
            "... and no topic that only shares its first 80 bytes");
+        /* release history (docs/protocol.md, "Release history") */
+        clear(&t->dq);
+        is_int(publish_versions(t->pa, "cohort/p/c1", "[]"), -EINVAL,
+               "publish_versions: release/ topics only");
+        is_int(publish_versions(t->pa, "release/cohort/p/none", "[]"), -ENOENT,
+               "... that were published");
+        publish_update(t->pa, "release/cohort/p/c1", "{\"release\":{\"number\":1004}}", 950);
+        publish_update(t->pa, "release/cohort/p/c2", "{\"release\":{\"number\":9}}", 951);
+        is_int(publish_versions(t->pa, "release/cohort/p/c1", "{}"), -EINVAL,
+               "... given as a JSON array");
+        {
+            json_t *a = json_array();
+            char *text, *pad = malloc(1u << 20);
+            for (int k = 0; k < 1005; k++)
+                json_array_append_new(a, json_pack("{s:{s:i}}", "release", "number", k));
+            text = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+            is_int(publish_versions(t->pa, "release/cohort/p/c1", text), 0, "1005 versions stored");
+            free(text);
+            json_array_clear(a);
+            memset(pad, 'x', (1u << 20) - 1);
+            pad[(1u << 20) - 1] = 0;
+            for (int k = 0; k < 10; k++)
+                json_array_append_new(
+                    a, json_pack("{s:{s:i},s:s}", "release", "number", k, "pad", pad));
+            text = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+            is_int(publish_versions(t->pa, "release/cohort/p/c2", text), 0,
+                   "10 versions of 1 MiB stored");
+            free(text);
+            free(pad);
+            json_decref(a);
+        }
+        {
+            const char *rq[] = {"{\"releases\":\"release/cohort/p/c1\"}",
+                                "{\"releases\":\"release/cohort/p/c2\"}",
+                                "{\"releases\":\"release/cohort/p/zz\"}",
+                                "{\"releases\":\"cohort/p/c1\"}",
+                                "{\"releases\":5}",
+                                "{\"releases\":\"release/cohort/p/c1\",\"more\":1}"};
+            for (size_t k = 0; k < sizeof rq / sizeof *rq; k++)
+                send_frames(t->dealer, 1, &rq[k]);
+        }
         t->step = 21;
+        return;
+    }
+    case 21: {
+        json_t *j, *v;
+        if (t->dq.n < 6)
+            return;
+        j = json_loads(t->dq.m[0].f[1], 0, NULL);
+        v = json_object_get(j, "versions");
+        is_str(t->dq.m[0].f[0], "$releases", "{\"releases\":T} answered [\"$releases\"][...]");
+        is_str(json_string_value(json_object_get(j, "releases")), "release/cohort/p/c1",
+               "... naming the topic");
+        ok(json_integer_value(json_object_get(j, "count")) == 1000 && json_array_size(v) == 1000,
+           "... at most 1000 versions (count 1000)");
+        is_int(json_integer_value(json_object_get(j, "omitted")), 5, "... the 5 oldest omitted");
+        ok(json_integer_value(
+               json_object_get(json_object_get(json_array_get(v, 0), "release"), "number")) == 5 &&
+               json_integer_value(json_object_get(
+                   json_object_get(json_array_get(v, 999), "release"), "number")) == 1004,
+           "... oldest first: 5 .. 1004");
+        json_decref(j);
+        j = json_loads(t->dq.m[1].f[1], 0, NULL);
+        v = json_object_get(j, "versions");
+        ok(json_integer_value(json_object_get(j, "count")) == 7 && json_array_size(v) == 7 &&
+               json_integer_value(json_object_get(j, "omitted")) == 3 &&
+               strlen(t->dq.m[1].f[1]) <= PUBLISH_RELEASES_MAX_BYTES + 200,
+           "1 MiB versions: the newest 7 fit the 8 MiB bound, 3 omitted");
+        json_decref(j);
+        is_str(t->dq.m[2].f[1],
+               "{\"releases\":\"release/cohort/p/zz\",\"count\":0,\"omitted\":0,"
+               "\"versions\":[]}",
+               "a release topic never published: an empty list");
+        ok(is_error(&t->dq.m[3]) && is_error(&t->dq.m[4]) && is_error(&t->dq.m[5]) &&
+               strcmp(error_of(&t->dq.m[3]), "expected {\"releases\":\"<release topic>\"}") == 0,
+           "a topic outside release/, a non-string, another key: $error");
+        clear(&t->dq);
+        t->step = 22;
         finish(t);
         return;
     }
@@ -891,7 +968,7 @@ int main(void)
     uv_timer_start(&t.tick, on_tick, 1, 1);
     uv_timer_start(&t.deadline, on_deadline, DEADLINE_MS, 0);
     uv_run(t.loop, UV_RUN_DEFAULT);
-    is_int(t.step, 21, "every step ran");
+    is_int(t.step, 22, "every step ran");
     ok(uv_loop_close(t.loop) == 0, "all handles closed (close contract kept)");
     for (int k = 0; k < NSUB; k++) {
         clear(&t.q[k]);

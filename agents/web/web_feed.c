@@ -18,17 +18,20 @@ typedef struct {
 } item_t;
 
 struct web_feed_t {
-    pthread_mutex_t mu; /* guards the fields below */
-    pthread_cond_t cv;  /* signalled when gen moves or at shutdown */
-    item_t *it;         /* sorted by topic */
-    size_t n, cap;      /* used, allocated */
-    uint64_t gen;       /* bumped at every change */
-    time_t last;        /* when gen last moved (0: never) */
-    int synced;         /* the subscriber's state is current */
-    int stop;           /* shutdown asked */
-    int started;        /* the thread runs */
-    pthread_t th;       /* the subscriber thread */
-    cohort_sub_t *sub;  /* used by the thread only */
+    pthread_mutex_t mu;   /* guards the fields below */
+    pthread_cond_t cv;    /* signalled when gen moves or at shutdown */
+    item_t *it;           /* sorted by topic */
+    size_t n, cap;        /* used, allocated */
+    uint64_t gen;         /* bumped at every change */
+    time_t last;          /* when gen last moved (0: never) */
+    int synced;           /* the subscriber's state is current */
+    int stop;             /* shutdown asked */
+    int started;          /* the thread runs */
+    pthread_t th;         /* the subscriber thread */
+    cohort_sub_t *sub;    /* used by the thread only */
+    char *snapshot;       /* cohortd's snapshot endpoint, for web_feed_releases (NULL: default) */
+    cohort_curve_t curve; /* the feed's CURVE keys (on = 0: plain), wiped at destroy */
+    void *zctx;           /* the context of web_feed_releases' sockets (thread-safe) */
 };
 
 /* Index of topic, or of where it would go (*found says which). */
@@ -150,6 +153,13 @@ web_feed_t *web_feed_new(const web_feed_opts_t *o, char *err, size_t errlen)
         .arg = self,
         .curve = o->curve,
     };
+    if (o->curve && o->curve->on)
+        self->curve = *o->curve;
+    if ((o->snapshot && !(self->snapshot = strdup(o->snapshot))) || !(self->zctx = zmq_ctx_new())) {
+        snprintf(err, errlen, "out of memory");
+        web_feed_destroy(&self);
+        return NULL;
+    }
     self->sub = cohort_sub_new(&so);
     if (!self->sub) {
         snprintf(err, errlen, "cannot subscribe to %s: %s", o->publish ? o->publish : "(default)",
@@ -187,6 +197,10 @@ void web_feed_destroy(web_feed_t **self_p)
     *self_p = NULL;
     web_feed_shutdown(self);
     cohort_sub_destroy(&self->sub);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    free(self->snapshot);
+    cohort_curve_clear(&self->curve);
     for (size_t i = 0; i < self->n; i++) {
         free(self->it[i].topic);
         json_decref(self->it[i].doc);
@@ -298,4 +312,10 @@ void web_feed_stats(web_feed_t *self, web_feed_stats_t *out)
     out->synced = self->synced;
     out->last_change = self->last;
     pthread_mutex_unlock(&self->mu);
+}
+
+json_t *web_feed_releases(web_feed_t *self, const char *topic, char *err, size_t errlen)
+{
+    return cohort_sub_releases(self->zctx, self->snapshot, &self->curve, topic, 5000, NULL, NULL,
+                               err, errlen);
 }

@@ -72,4 +72,11 @@ typedef struct {
 /* Fills *out. */
 void web_feed_stats(web_feed_t *self, web_feed_stats_t *out);
 
+/* Every published version of a release topic ("release/..."), oldest
+ * first, asked of cohortd's snapshot endpoint with the feed's own key
+ * (cohort_sub_releases; blocks up to 5 s): a JSON array of the documents
+ * (new reference; empty if none), or NULL with a message in err (refused,
+ * no answer, not a release topic). Any thread. */
+json_t *web_feed_releases(web_feed_t *self, const char *topic, char *err, size_t errlen);
+
 #endif

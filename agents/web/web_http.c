@@ -298,6 +298,55 @@ static enum MHD_Result doc_page(web_http_t *self, struct MHD_Connection *c, cons
     return mem_send(c, &m, MHD_HTTP_OK, NULL, NULL);
 }
 
+/* GET /releases/<release topic without "release/">: its dated releases
+ * (web_page_releases), or with ?number=N that release as published
+ * (web_page_topic). Scope as for the release page itself: 404 outside, and
+ * for a topic that neither has releases nor is held; 503 when cohortd
+ * does not answer. */
+static enum MHD_Result releases_page(web_http_t *self, struct MHD_Connection *c,
+                                     const web_session_t *s, const char *url)
+{
+    char path[600], err[256];
+    const char *topic = path + 1,
+               *num = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "number");
+    json_t *vs, *pick = NULL, *v;
+    size_t i;
+    mem_t m;
+    if (strlen(url) > 512 || snprintf(path, sizeof path, "/release/%s", url + 10) < 0 ||
+        !doc_path(path) || !cohort_scope_may_read(s->user.role, s->user.agency, topic))
+        return not_found(c);
+    if (!(vs = web_feed_releases(self->o.feed, topic, err, sizeof err))) {
+        logline("releases of %s: %s", topic, err);
+        return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the release history is unavailable\n");
+    }
+    if (json_array_size(vs) == 0) { /* an unknown topic, as doc_page: not found */
+        json_t *cur = web_feed_get(self->o.feed, topic, NULL);
+        json_decref(cur);
+        if (!cur) {
+            json_decref(vs);
+            return not_found(c);
+        }
+    }
+    json_array_foreach(vs, i, v)
+    {
+        char want[32];
+        snprintf(want, sizeof want, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(json_object_get(v, "release"), "number")));
+        if (num && strcmp(num, want) == 0)
+            pick = v;
+    }
+    if ((num && !pick) || mem_open(&m) < 0) {
+        json_decref(vs);
+        return num && !pick ? not_found(c) : MHD_NO;
+    }
+    if (pick)
+        web_page_topic(m.f, s, topic, pick, time(NULL));
+    else
+        web_page_releases(m.f, s, topic, vs);
+    json_decref(vs);
+    return mem_send(c, &m, MHD_HTTP_OK, NULL, NULL);
+}
+
 /* ---- Server-Sent Events ------------------------------------------------ */
 
 typedef struct {
@@ -533,6 +582,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(url, "/events") == 0)
         return events(self, c, &s, sid);
+    if (strncmp(url, "/releases/", 10) == 0)
+        return releases_page(self, c, &s, url);
     return doc_page(self, c, &s, url);
 }
 

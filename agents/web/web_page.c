@@ -728,3 +728,44 @@ void web_page_not_found(FILE *f)
           f);
     foot(f);
 }
+
+void web_page_releases(FILE *f, const web_session_t *s, const char *topic, const json_t *versions)
+{
+    size_t n = json_array_size(versions);
+    const char *rest = strncmp(topic, "release/", 8) == 0 ? topic + 8 : topic;
+    head(f, "Dated releases", NULL);
+    banner(f, s);
+    fputs("<main id=\"main\">\n<h1>Dated releases: ", f);
+    web_html_esc(f, rest);
+    fputs("</h1>\n", f);
+    if (!n) {
+        fputs("<p>Nothing has been released for this yet.</p>\n</main>\n", f);
+        foot(f);
+        return;
+    }
+    fputs("<table class=\"releases\">\n<caption>Every release, newest first</caption>\n"
+          "<thead><tr><th scope=\"col\">Released on</th><th scope=\"col\">Why</th>"
+          "<th scope=\"col\">Release</th></tr></thead>\n<tbody>\n",
+          f);
+    for (size_t i = n; i-- > 0;) {
+        const json_t *r = json_object_get(json_array_get(versions, i), "release");
+        const char *on = json_string_value(json_object_get(r, "released_on"));
+        const char *why = json_string_value(json_object_get(r, "reason"));
+        json_int_t num = json_integer_value(json_object_get(r, "number"));
+        fputs("<tr><td><time>", f);
+        web_html_esc(f, on ? on : "");
+        fputs("</time></td><td>", f);
+        web_html_esc(f, why ? web_label(why) : "");
+        fprintf(f,
+                "</td><td data-figure=\"release.number\" data-value=\"%" JSON_INTEGER_FORMAT
+                "\"><a href=\"/releases/",
+                num);
+        web_html_esc(f, rest);
+        fprintf(f,
+                "?number=%" JSON_INTEGER_FORMAT "\">Release %" JSON_INTEGER_FORMAT
+                "</a></td></tr>\n",
+                num, num);
+    }
+    fputs("</tbody>\n</table>\n</main>\n", f);
+    foot(f);
+}

@@ -48,4 +48,10 @@ void web_page_not_found(FILE *f);
  * name itself (static or the argument) when it has none. */
 const char *web_label(const char *name);
 
+/* The dated releases of release topic ("release/..."): versions (a JSON
+ * array of its published documents, oldest first, as web_feed_releases
+ * gives them) listed newest first with their date, reason and number, each
+ * linking to /releases/<topic without "release/">?number=N. */
+void web_page_releases(FILE *f, const web_session_t *s, const char *topic, const json_t *versions);
+
 #endif
