@@ -25,6 +25,7 @@ use CohortTest;
 use AgentTest qw(wait_until);
 use POSIX qw(:sys_wait_h);
 
+our $starts = 0;
 our @EXPORT = qw(web_daemon web_send web_cert web_adduser web_start web_stop web_http web_login);
 
 sub web_daemon {
@@ -91,7 +92,10 @@ sub web_start {
     print $cf "\n[cohortd]\npublish = $w->{d}{publish}\nsnapshot = $w->{d}{snapshot}\n";
     print $cf "server-key = $w->{d}{data}/server.pub\nkey = $w->{keys}/web.key\n";
     close $cf;
-    my $log = "$dir/web.log";
+    # A log of its own per start: a second start must never read the first
+    # one's "ready" line.
+    my $log = "$dir/web-" . ++$WebTest::starts . ".log";
+    unlink $log;
     my $pid = fork() // die;
     if (!$pid) {
         open STDOUT, '>', $log or die;
