@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "web_chart.h"
 #include "web_table.h"
 
 static json_t *docs; /* topic -> document */
@@ -392,6 +393,66 @@ static void test_release_hidden(void)
     json_decref(doc);
 }
 
+static size_t count_of(const char *s, const char *what)
+{
+    size_t n = 0;
+    for (; s && (s = strstr(s, what)); s++)
+        n++;
+    return n;
+}
+
+/* The charts (web_chart.c) drawn over the tables of topic: role img, a
+ * title and a description naming every figure drawn, classes only, a
+ * hidden cell a gap marked "hidden" and never a bar. */
+static void test_charts(const char *topic, const json_t *ctx, size_t want_min)
+{
+    const json_t *doc = json_object_get(docs, topic);
+    web_tables_t *ts = web_tables_new(topic, doc, ctx);
+    size_t charts = 0, bad = 0, gaps = 0;
+    for (size_t i = 0; i < web_tables_count(ts); i++) {
+        const web_table_t *t = web_tables_get(ts, i);
+        char *svg = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&svg, &len);
+        int drew = web_chart_svg(f, t);
+        fclose(f);
+        if (!drew) {
+            if (len)
+                bad++, diag("%s %s: no chart but %zu bytes", topic, t->id, len);
+            free(svg);
+            continue;
+        }
+        charts++;
+        char want[160];
+        snprintf(want, sizeof want, "role=\"img\" aria-labelledby=\"%s-t %s-d\"", t->id, t->id);
+        const char *desc = strstr(svg, "<desc id=");
+        if (!strstr(svg, want) || !strstr(svg, "<title id=") || !desc || strstr(svg, "style=") ||
+            !strstr(svg, "<figcaption>"))
+            bad++, diag("%s %s: chart without its text alternative", topic, t->id);
+        /* every row label drawn is in the description with its figure */
+        for (size_t r = 0; desc && r < t->nrows; r++) {
+            const web_cell_t *c = &t->rows[r].cells[0];
+            char item[256];
+            snprintf(item, sizeof item, "%s: %s", t->rows[r].label, c->shown);
+            if (t->ncols == 1 && strstr(svg, t->rows[r].label) && !strstr(desc, item))
+                bad++, diag("%s %s: the description lacks '%s'", topic, t->id, item);
+        }
+        size_t hidden = 0;
+        for (size_t r = 0; r < t->nrows; r++)
+            for (size_t c = 0; c < t->ncols; c++)
+                hidden += t->rows[r].cells[c].kind == WEB_CELL_HIDDEN;
+        if (hidden && count_of(svg, "class=\"gap\">hidden<") == 0)
+            bad++, diag("%s %s: hidden cells not marked", topic, t->id);
+        gaps += count_of(svg, "class=\"gap\">hidden<");
+        free(svg);
+    }
+    ok(charts >= want_min && bad == 0,
+       "%s: %zu charts, each with role img, title, a description of its figures, no inline "
+       "style; %zu hidden cells drawn as gaps",
+       topic, charts, gaps);
+    web_tables_destroy(&ts);
+}
+
 int main(void)
 {
     load();
@@ -414,6 +475,12 @@ int main(void)
     test_release("release/programme/leadership-in-partnership",
                  "programme/leadership-in-partnership");
     test_release_hidden();
+    test_charts("cohort/step-forward/2009-1", NULL, 4);
+    test_charts("programme/leadership-in-partnership", NULL, 3);
+    test_charts("agency/wm-police/step-forward/2009-1", NULL, 1);
+    test_charts("release/cohort/step-forward/2009-1", NULL, 4);
+    test_charts("release/programme/step-forward", json_object_get(docs, "programme/step-forward"),
+                3);
     web_tables_t *none = web_tables_new("cohort/x/y", NULL, NULL);
     ok(none && web_tables_count(none) == 0 && web_tables_get(none, 0) == NULL &&
            web_tables_find(none, "funnel") == NULL,

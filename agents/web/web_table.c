@@ -532,9 +532,8 @@ static void t_requirements(web_tables_t *ts, const json_t *d, const char *source
                 snprintf(b, sizeof b, "%s (%" JSON_INTEGER_FORMAT " of %s)", d1, count, d2);
         }
         snprintf(path, sizeof path, "requirements.%s.%zu.count", grp, i);
-        fill(ts, &r->cells[0], d, source, WEB_CELL_COUNT, dup(ts, path));
-        r->cells[0].number = (double)count;
-        set_shown(ts, &r->cells[0], b);
+        fill(ts, &r->cells[0], d, source, WEB_CELL_TEXT, dup(ts, path));
+        set_shown(ts, &r->cells[0], b); /* the count in its unit, as text */
         snprintf(path, sizeof path, "requirements.%s.%zu.assessed", grp, i);
         if (json_object_get(c, "assessed"))
             fill(ts, &r->cells[1], d, source, WEB_CELL_YESNO, dup(ts, path));
