@@ -162,6 +162,7 @@ char *projx_render_agency(const proj_t *self, const cohort_t *c, const ag_t *ag)
             err |= json_array_append_new(people, person_json(self, c, es, ne, es[i], held));
     err |= json_object_set_new(doc, "agency", json_string(ag->id));
     err |= json_object_set_new(doc, "programme", json_string(c->prog->id));
+    err |= json_object_set_new(doc, "programme_name", json_string(c->prog->def.name));
     err |= json_object_set_new(doc, "cohort", json_string(c->id));
     err |= json_object_set_new(doc, "people", people);
     free(es);

@@ -263,7 +263,8 @@ void web_page_title(const char *topic, const json_t *doc, char *title, size_t le
     else if (strncmp(topic, "cohort/", 7) == 0)
         snprintf(title, len, "%s, cohort %s", pname ? pname : (prog ? prog : ""), coh ? coh : "");
     else
-        snprintf(title, len, "%s: %s, cohort %s", ag ? ag : "", prog ? prog : "", coh ? coh : "");
+        snprintf(title, len, "%s, cohort %s: %s's people", pname ? pname : (prog ? prog : ""),
+                 coh ? coh : "", ag ? ag : "");
 }
 
 /* A release's dates and why it was made, and what "hidden" means. */
