@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "web_export.h"
 #include "web_page.h"
 #include "web_static.h"
 
@@ -286,9 +287,37 @@ static enum MHD_Result doc_page(web_http_t *self, struct MHD_Connection *c, cons
         json_decref(d);
         return MHD_NO;
     }
-    web_page_topic(m.f, s, topic, d, at);
+    json_t *ctx = web_export_context(self->o.feed, &s->user, topic);
+    web_page_topic_ctx(m.f, s, topic, d, ctx, at);
+    json_decref(ctx);
     json_decref(d);
     return mem_send(c, &m, MHD_HTTP_OK, NULL, NULL);
+}
+
+/* GET /export/...: a CSV or XLSX file in the user's scope, as an attachment
+ * (web_export.h); 404 like a page otherwise. */
+static enum MHD_Result export_file(web_http_t *self, struct MHD_Connection *c,
+                                   const web_session_t *s, const char *url)
+{
+    web_export_t x;
+    char disp[320];
+    int rc = web_export_make(self->o.feed, &s->user, url, &x);
+    if (rc == -ENOENT)
+        return not_found(c);
+    if (rc < 0)
+        return send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "the export failed\n");
+    struct MHD_Response *r = MHD_create_response_from_buffer(x.len, x.body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(x.body);
+        return MHD_NO;
+    }
+    security_headers(r, 1);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, x.ctype);
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", x.filename);
+    MHD_add_response_header(r, "Content-Disposition", disp);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 /* ---- Server-Sent Events ------------------------------------------------ */
@@ -521,6 +550,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(url, "/events") == 0)
         return events(self, c, &s, sid);
+    if (strncmp(url, "/export/", 8) == 0)
+        return export_file(self, c, &s, url);
     return doc_page(self, c, &s, url);
 }
 

@@ -1,8 +1,8 @@
 /* web_page.h: cohort-web's pages, rendered on the server as HTML from the
  * status documents (docs/status.md): plain-language labels for the stage,
- * role and promotion enum names, hours rather than minutes, percentages
- * rather than fractions, a server-drawn SVG bar chart of the funnel with a
- * text alternative and the table behind it, "figures as at" and the live
+ * role and promotion enum names, days rather than minutes, percentages
+ * rather than fractions, the tables of web_table.h each with its
+ * server-drawn SVG chart (web_chart.h) and export links (web_export.h), "figures as at" and the live
  * connection's state (#live-state, kept by /static/cohort-web.js). Every
  * figure taken from a document is in a cell with data-figure (its JSON path
  * in the document) and data-value (the value as in the document), so that
@@ -37,6 +37,17 @@ void web_page_home_end(FILE *f, size_t total);
  * arrived at at). */
 void web_page_topic(FILE *f, const web_session_t *s, const char *topic, const json_t *doc,
                     time_t at);
+
+/* The same with ctx, the context document of web_tables_new (the live
+ * programme/<P> of a release/programme/<P> or cohort/<P>/<C>), or NULL:
+ * per table of web_table.h a <section> with the table's id, its heading,
+ * chart (web_chart.h), table and a CSV export link, and a link to the
+ * page's XLSX export. */
+void web_page_topic_ctx(FILE *f, const web_session_t *s, const char *topic, const json_t *doc,
+                        const json_t *ctx, time_t at);
+
+/* The title of topic's page (names, not ids) into title (len bytes). */
+void web_page_title(const char *topic, const json_t *doc, char *title, size_t len);
 
 /* The glossary: each term defined once. */
 void web_page_glossary(FILE *f, const web_session_t *s);

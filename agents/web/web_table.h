@@ -44,7 +44,10 @@ typedef struct {
     const json_t *value;  /* the document's value (borrowed), or NULL */
     double number;        /* the figure as a number (counts, fractions, minutes);
                              0 for TEXT and HIDDEN */
-    char *shown;          /* what a person sees ("25%", "5.5 days", "hidden") */
+    char *shown;          /* what a person sees ("25%", "5.5 days", "hidden"); never
+                             NULL ("" for a blank cell) */
+    const char *source;   /* NULL: path and value are in the document; else the topic
+                             of the context document they are in ("programme/sf") */
 } web_cell_t;
 
 /* One row: a heading (a stage, a group, a pseudonym) and its cells. */
@@ -94,5 +97,14 @@ const web_table_t *web_tables_find(const web_tables_t *self, const char *id);
  * value as JSON, as the tests compare them with the documents), then its
  * note. */
 void web_table_html(FILE *f, const web_table_t *t);
+
+/* The value at a dotted path (as web_cell_t.path) in doc: NULL when the
+ * path does not resolve. */
+const json_t *web_table_path(const json_t *doc, const char *path);
+
+/* Writes minutes as days of 480 minutes, rounded half up to hundredths with
+ * trailing zeros dropped: 2640 gives "5.5 days", 480 "1 day", 120
+ * "0.25 days". */
+void web_table_days(long long minutes, char *buf, size_t len);
 
 #endif

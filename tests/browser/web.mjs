@@ -7,13 +7,14 @@
 //   { "url": "https://127.0.0.1:PORT", "shots": DIR, "chromium": PATH,
 //     "users": [ { "name", "password", "label",
 //                  "pages":  [ { "path", "shot", "figures": [ [selector, text], ... ],
-//                              "absent": [ text, ... ] } ],
+//                              "absent": [ text, ... ], "charts": N } ],
 //                  "denied": [ { "path", "absent": [ text, ... ] } ] } ],
 //     "live":  { "user", "path", "push": [argv...], "selector", "before", "after" },
 //     "wrong_password": { "name", "password" } }
 //
 // For each user it logs in through the login form, opens every page of its
-// scope (HTTP 200, the figures the plan expects where the plan says, no
+// scope (HTTP 200, the figures the plan expects where the plan says, at
+// least "charts" charts each with its text alternative and table, no
 // text that must be absent, no accessibility violation that axe-core rates
 // serious or critical, a screenshot) and every page outside it (HTTP 404,
 // none of the texts). Then it watches one page while the plan's push command
@@ -88,6 +89,23 @@ async function checkPage(page, who, p) {
     ok(!body.includes(t), `${who}: ${p.path} does not show ${JSON.stringify(t)}`);
   const enums = body.match(/\b[A-Z]{2,}(?:_[A-Z]+)+\b/g);
   ok(!enums, `${who}: ${p.path} shows labels, not enum names`, enums && enums.slice(0, 5).join(' '));
+  // Charts: each an SVG with role img named by its title and description
+  // (the text alternative, which gives the figures) and its table after it.
+  const charts = await page.$$eval('svg[role=img]', (svgs) => svgs.map((s) => {
+    const ids = (s.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean);
+    const named = ids.length === 2 && ids.every((id) => (document.getElementById(id)?.textContent || '').trim());
+    const fig = s.closest('figure');
+    const next = fig ? fig.nextElementSibling : null;
+    return { id: ids[0] || '', title: s.querySelector('title')?.textContent || '',
+             desc: s.querySelector('desc')?.textContent || '', named,
+             table: !!next && next.tagName === 'TABLE' };
+  }));
+  if (p.charts !== undefined) {
+    ok(charts.length >= p.charts, `${who}: ${p.path}: ${charts.length} charts (at least ${p.charts})`);
+    const bad = charts.filter((c) => !c.named || !c.title || !/\d/.test(c.desc) || !c.table);
+    ok(bad.length === 0, `${who}: ${p.path}: every chart has a title, a description giving its figures, and its table after it`,
+       JSON.stringify(bad.slice(0, 3)));
+  }
   const v = await axe(page);
   ok(v.length === 0, `${who}: ${p.path}: no serious or critical accessibility violation (axe-core)`,
      v.map((x) => `${x.id}: ${x.help} (${x.nodes.length}) ${x.nodes[0] && x.nodes[0].target}`).join('\n'));

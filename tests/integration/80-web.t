@@ -2,11 +2,20 @@
 # cohort-web end to end (issue 19): the real cohortd with CURVE and a key
 # per agency, events sent by the agents, cohort-web with its own key (role
 # web) and a self-signed certificate made here, driven over HTTPS with curl:
-# - logging in as board, as agency-hr of agency A and of agency B: every
-#   role against every page; pages in scope show the figures of the status
-#   documents (each figure cell's data-value equals the document's value at
-#   its data-figure path), pages out of scope answer 404 like a page that
-#   does not exist and never show the other agency's pseudonyms;
+# - logging in as every role (board, coordinator, operator, agency-hr of each
+#   agency): every role against every page and every export; pages in scope
+#   show the figures of the status documents (each figure cell's data-value
+#   equals the document's value at its data-figure path, in the document or
+#   the context document its data-source names), pages out of scope answer
+#   404 like a page that does not exist and never show the other agency's
+#   pseudonyms;
+# - exports (issue 19 §3): the XLSX of each page (read back with
+#   Spreadsheet::ParseXLSX: a sheet per table of the page) and the CSV of
+#   each of its tables: in scope, each exported figure equals the
+#   document's value at the path of the page's cell at the same place, a
+#   hidden cell is "hidden" in both, never a number, attachments with a
+#   dated name and the security headers; out of scope or an unknown table,
+#   404;
 # - security headers on every response; a wrong password refused; CSRF
 #   missing on the login form and on logout refused; logout ends the session;
 # - Server-Sent Events: a stream per user gets the update of a topic in its
@@ -30,6 +39,7 @@ delete $ENV{COHORT_SERVER_KEY};
 for my $tool (qw(curl openssl)) {
     plan skip_all => "$tool is not installed (bash .ci/setup)" unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
 }
+plan skip_all => 'Spreadsheet::ParseXLSX is not installed (bash .ci/setup)' unless eval { require Spreadsheet::ParseXLSX; 1 };
 
 my $dir = tmpdir();
 my $keys = "$dir/keys";
@@ -102,8 +112,12 @@ ok(wait_until(20, sub { $docs = docs(); ($docs->{'agency/probation-wm/it-80/c1'}
 ($rc, undef, $err) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
     "$dir/web.key", '-out', "$dir/web.crt", '-days', '2', '-subj', '/CN=127.0.0.1']);
 is($rc, 0, 'a self-signed certificate') or diag $err;
-my %pw = (board1 => 'board password 1', 'hr-a' => 'hr of agency A', 'hr-b' => 'hr of agency B');
-my %line = (board1 => ['board'], 'hr-a' => ['agency-hr', 'wm-police'], 'hr-b' => ['agency-hr', 'cps-wm']);
+my %pw = (board1 => 'board password 1', 'hr-a' => 'hr of agency A', 'hr-b' => 'hr of agency B',
+          'hr-c' => 'hr of agency C', 'hr-d' => 'hr of agency D', coord1 => 'coordinator pw 1',
+          op1 => 'operator password 1');
+my %line = (board1 => ['board'], 'hr-a' => ['agency-hr', 'wm-police'], 'hr-b' => ['agency-hr', 'cps-wm'],
+            'hr-c' => ['agency-hr', 'hmcts-wm'], 'hr-d' => ['agency-hr', 'probation-wm'],
+            coord1 => ['coordinator'], op1 => ['operator']);
 for my $u (sort keys %pw) {
     open my $p, '>', "$dir/pw" or die;
     print $p "$pw{$u}\n";
@@ -210,11 +224,11 @@ sub login {
 # The figures of a page against the document: every data-figure cell.
 sub unesc { my $s = shift; $s =~ s/&quot;/"/g; $s =~ s/&#39;/'/g; $s =~ s/&lt;/</g; $s =~ s/&gt;/>/g; $s =~ s/&amp;/&/g; $s }
 sub figures_match {
-    my ($body, $doc) = @_;
+    my ($body, $doc, $all) = @_;
     my ($n, @bad) = (0);
-    while ($body =~ /data-figure="([^"]+)" data-value="([^"]*)"/g) {
-        my ($path, $raw) = ($1, unesc($2));
-        my $v = $doc;
+    while ($body =~ /(?:data-source="([^"]+)" )?data-figure="([^"]+)" data-value="([^"]*)"/g) {
+        my ($src, $path, $raw) = ($1, $2, unesc($3));
+        my $v = defined $src ? ($all // $docs)->{$src} : $doc;
         for my $k (split /\./, $path) { $v = ref $v eq 'ARRAY' ? $v->[$k] : $v->{$k} }
         my $got = JSON::PP->new->allow_nonref->decode($raw);
         my $same = (!defined $v && !defined $got) ||
@@ -230,10 +244,144 @@ my @all_pages = ('/', '/glossary', '/programme/it-80', '/cohort/it-80/c1', @rele
                  map { "/agency/$_/it-80/c1" } @agencies);
 my %scope = (
     board1 => { map { $_ => 1 } '/', '/glossary', '/programme/it-80', '/cohort/it-80/c1', @releases },
+    coord1 => { map { $_ => 1 } '/', '/glossary', '/programme/it-80', '/cohort/it-80/c1', @releases },
+    op1 => { map { $_ => 1 } @all_pages },
     'hr-a' => { map { $_ => 1 } '/', '/glossary', '/agency/wm-police/it-80/c1' },
     'hr-b' => { map { $_ => 1 } '/', '/glossary', '/agency/cps-wm/it-80/c1' },
+    'hr-c' => { map { $_ => 1 } '/', '/glossary', '/agency/hmcts-wm/it-80/c1' },
+    'hr-d' => { map { $_ => 1 } '/', '/glossary', '/agency/probation-wm/it-80/c1' },
 );
-my %own = ('hr-a' => 'wm-police', 'hr-b' => 'cps-wm');
+my %own = ('hr-a' => 'wm-police', 'hr-b' => 'cps-wm', 'hr-c' => 'hmcts-wm', 'hr-d' => 'probation-wm');
+
+# --- exports: the page's tables against the CSV and XLSX files --------------
+# The cells of the table of section id on a page: per row its label and per
+# cell {src, path, hidden, num}.
+sub page_table {
+    my ($body, $id) = @_;
+    my ($sec) = $body =~ m{<section id="\Q$id\E"(.*?)</section>}s or return undef;
+    my ($tbody) = $sec =~ m{<tbody>(.*?)</tbody>}s or return [];
+    my @rows;
+    for my $tr ($tbody =~ m{<tr[^>]*>(.*?)</tr>}gs) {
+        my ($label) = $tr =~ m{<th scope="row"[^>]*>(.*?)</th>}s;
+        my @cells;
+        while ($tr =~ m{<td([^>]*)>(.*?)</td>}gs) {
+            my ($attr, $text) = ($1, $2);
+            my %c = (text => unesc($text), hidden => $attr =~ /hidden-cell/ ? 1 : 0, num => $attr =~ /class="num"/ ? 1 : 0);
+            $c{src} = $1 if $attr =~ /data-source="([^"]+)"/;
+            $c{path} = unesc($1) if $attr =~ /data-figure="([^"]+)"/;
+            push @cells, \%c;
+        }
+        push @rows, { label => unesc($label // ''), cells => \@cells };
+    }
+    return \@rows;
+}
+sub resolve {
+    my ($d, $path) = @_;
+    for my $k (split /\./, $path) { return undef unless ref $d; $d = ref $d eq 'ARRAY' ? $d->[$k] : $d->{$k} }
+    return $d;
+}
+# Whether x, exported for cell c, is right: "hidden" for a hidden cell and
+# nothing else; a figure cell's number equal to the document's value (a
+# count, a share as the fraction or a percentage, days as minutes / 480).
+sub export_ok {
+    my ($x, $c, $doc) = @_;
+    $x //= '';
+    return $x eq 'hidden' if $c->{hidden};
+    return 0 if $x eq 'hidden';
+    return 1 unless defined $c->{path};    # computed from published cells, or blank
+    my $v = resolve(defined $c->{src} ? $docs->{ $c->{src} } : $doc, $c->{path});
+    return $x !~ /\d/ if !defined $v;      # a null of a live document: words, no number
+    return $x eq ($v ? 'Yes' : 'No') if JSON::PP::is_bool($v);
+    return 1 unless $c->{num};              # text: a label of the value
+    (my $n = $x) =~ s/%$//;
+    my $pct = $n ne $x;
+    return 0 unless $n =~ /^-?\d+(?:\.\d+)?(?:e-?\d+)?$/i;
+    return abs($n - $v) < 1e-9 || ($pct && abs($n / 100 - $v) < 1e-9) || (!$pct && abs($n * 480 - $v) < 1e-6);
+}
+sub parse_csv {
+    my ($text) = @_;
+    my (@rows, @row);
+    my ($f, $q) = ('', 0);
+    my $i = 0;
+    while ($i < length $text) {
+        my $ch = substr($text, $i++, 1);
+        if ($q) {
+            if ($ch eq '"') { if (substr($text, $i, 1) eq '"') { $f .= '"'; $i++ } else { $q = 0 } }
+            else { $f .= $ch }
+        } elsif ($ch eq '"') { $q = 1 }
+        elsif ($ch eq ',') { push @row, $f; $f = '' }
+        elsif ($ch eq "\r") { }
+        elsif ($ch eq "\n") { push @row, $f; push @rows, [@row]; @row = (); $f = '' }
+        else { $f .= $ch }
+    }
+    push @rows, [@row, $f] if @row || length $f;
+    return \@rows;
+}
+my %tables;    # page -> [section ids], as the operator (who sees every page) gets them
+sub check_exports {
+    my ($u, $p, $b, $jar, $in) = @_;
+    my $topic = substr($p, 1);
+    my @ids = @{ $tables{$p} // [] };
+    my ($c, $h, $x) = http("/export/$topic.xlsx", jar => $jar);
+    if (!$in) {
+        my @codes = ($c, map { (http("/export/$topic/$_.csv", jar => $jar))[0] } @ids);
+        is_deeply(\@codes, [(404) x @codes], "$u $p: out of scope, the XLSX and " . scalar(@ids) . ' CSV exports are 404');
+        return;
+    }
+    is($c, 200, "$u $p: the XLSX export is 200");
+    is($h->{'content-type'}, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', "$u $p:   its type");
+    (my $base = $topic) =~ s{/}{-}g;
+    like($h->{'content-disposition'} // '', qr/^attachment; filename="\Q$base\E_\d{4}-\d\d-\d\d\.xlsx"$/, "$u $p:   an attachment with a dated name");
+    ok(($h->{'content-security-policy'} // '') =~ /frame-ancestors 'none'/ && ($h->{'x-content-type-options'} // '') eq 'nosniff' &&
+       ($h->{'cache-control'} // '') eq 'no-store' && ($h->{'strict-transport-security'} // '') =~ /max-age/, "$u $p:   with the security headers");
+    my $t = tmpdir();
+    open my $xf, '>', "$t/x.xlsx" or die; binmode $xf; print $xf $x; close $xf;
+    my $wb = eval { Spreadsheet::ParseXLSX->new->parse("$t/x.xlsx") };
+    ok($wb, "$u $p:   the XLSX reads back") or return;
+    my @sheets = map { $_->get_name } $wb->worksheets;
+    is_deeply(\@sheets, ['About', @ids], "$u $p:   a sheet per table of the page, in page order");
+    my $doc = $docs->{$topic};
+    my @bad;
+    my ($nx, $ncsv, $nhid) = (0, 0, 0);
+    for my $id (@ids) {
+        my $rows = page_table($b, $id) // [];
+        my $ws = $wb->worksheet($id);
+        my ($cc, $ch, $csv) = http("/export/$topic/$id.csv", jar => $jar);
+        push @bad, "$id.csv: HTTP $cc" if $cc != 200;
+        push @bad, "$id.csv: type " . ($ch->{'content-type'} // '') unless ($ch->{'content-type'} // '') =~ m{^text/csv};
+        push @bad, "$id.csv: disposition " . ($ch->{'content-disposition'} // '')
+            unless ($ch->{'content-disposition'} // '') =~ /^attachment; filename="\Q${base}_${id}\E_\d{4}-\d\d-\d\d\.csv"$/;
+        push @bad, "$id.csv: no CSP" unless ($ch->{'content-security-policy'} // '') =~ /default-src/;
+        my $grid = parse_csv($csv);
+        push @bad, "$id.csv: " . scalar(@$grid) . ' lines for ' . scalar(@$rows) . ' rows' if @$grid != @$rows + 1;
+        for my $r (0 .. $#$rows) {
+            my $row = $rows->[$r];
+            push @bad, "$id.csv row $r: label '$grid->[$r + 1][0]'" if ($grid->[$r + 1][0] // '') ne $row->{label};
+            push @bad, "$id sheet row $r: label" if !$ws || !$ws->get_cell($r + 2, 0) || $ws->get_cell($r + 2, 0)->unformatted ne $row->{label};
+            for my $k (0 .. $#{ $row->{cells} }) {
+                my $cell = $row->{cells}[$k];
+                my $cv = $grid->[$r + 1][$k + 1];
+                my $xc = $ws ? $ws->get_cell($r + 2, $k + 1) : undef;
+                my $xv = $xc ? $xc->unformatted : undef;
+                $ncsv++; $nx++; $nhid++ if $cell->{hidden};
+                push @bad, "$id.csv $row->{label} col $k: '" . ($cv // '') . "' for " . ($cell->{path} // '-') unless export_ok($cv, $cell, $doc);
+                push @bad, "$id.xlsx $row->{label} col $k: '" . ($xv // '') . "' for " . ($cell->{path} // '-') unless export_ok($xv, $cell, $doc);
+            }
+        }
+    }
+    is_deeply(\@bad, [], "$u $p: every exported cell (CSV $ncsv, XLSX $nx, $nhid hidden) equals the document's figure, hidden ones \"hidden\"");
+    my ($c404) = http("/export/$topic/no-such-table.csv", jar => $jar);
+    is($c404, 404, "$u $p: an unknown table's export is 404");
+}
+{
+    my ($jar) = login('op1', $pw{op1});
+    for my $p (grep { m{^/(programme|cohort|agency|release)/} } @all_pages) {
+        my (undef, undef, $b) = http($p, jar => $jar);
+        $tables{$p} = [$b =~ /<section id="([a-z0-9-]+)" aria-labelledby=/g];
+    }
+    ok((grep { @{ $tables{$_} } >= ($_ =~ /agency/ ? 1 : 3) } keys %tables) == keys %tables,
+       'the operator sees the tables of every page: ' . join(' ', map { "$_: " . scalar @{ $tables{$_} } } sort keys %tables));
+}
 my %jar;
 my (undef, undef, $nf_body) = http('/nothing-here');
 for my $u (sort keys %scope) {
@@ -244,11 +392,12 @@ for my $u (sort keys %scope) {
     $jar{$u} = $jar;
     for my $p (@all_pages) {
         my ($c, $h, $b) = http($p, jar => $jar);
-        my @others = map { @{ $refs{$_} } } grep { !$own{$u} || $_ ne $own{$u} } @agencies;
+        my @others = $u eq 'op1' ? () : map { @{ $refs{$_} } } grep { !$own{$u} || $_ ne $own{$u} } @agencies;
         my @leak = grep { index($b, $_) >= 0 } @others;
         is_deeply(\@leak, [], "$u $p: no other agency's pseudonym");
         if (!$scope{$u}{$p}) {
             is($c, 404, "$u $p: out of scope, 404");
+            check_exports($u, $p, $b, $jar, 0) if $p =~ m{^/(programme|cohort|agency|release)/};
             next;
         }
         is($c, 200, "$u $p: 200");
@@ -262,6 +411,15 @@ for my $u (sort keys %scope) {
             ok($n >= ($p =~ /agency|release/ ? 3 : 20), "$u $p: $n figures on the page");
             is_deeply($bad, [], "$u $p: every figure equals the status document's");
             like($b, qr/Figures as at <time datetime="\d{4}-\d\d-\d\dT/, "$u $p: figures as at");
+            my $topic = substr($p, 1);
+            ok(index($b, qq{<a href="/export/$topic.xlsx" download>}) >= 0, "$u $p: links to its XLSX export");
+            my @csv = $b =~ m{<a href="/export/\Q$topic\E/([a-z0-9-]+)\.csv" download>}g;
+            my @with_rows = grep { my $t = page_table($b, $_); $t && @$t } @{ $tables{$p} };
+            is_deeply(\@csv, \@with_rows, "$u $p: and to each table's CSV export");
+            my @charts = $b =~ /<svg class="chart" role="img" aria-labelledby="([a-z0-9-]+)-t \1-d"/g;
+            my @desc = $b =~ /<desc id="[a-z0-9-]+-d">[^<]*\d/g;
+            ok(@charts >= ($p =~ /agency/ ? 1 : 2) && @desc == @charts, "$u $p: " . scalar(@charts) . ' charts, each with a title and a description giving its figures');
+            check_exports($u, $p, $b, $jar, 1);
         }
         if ($p =~ m{^/agency/}) {
             my @rows = $b =~ /<tr data-ref="([^"]+)"/g;
@@ -275,20 +433,22 @@ for my $u (sort keys %scope) {
         }
         if ($p eq '/') {
             my @links = $b =~ /<li><a href="\/((?:programme|cohort|release|agency)\/[^"]+)"/g;
-            my @want = sort grep { $u eq 'board1' ? m{^(programme|cohort|release)/} : m{^agency/\Q$own{$u}\E/} } keys %$docs;
+            my @want = sort grep { $u eq 'op1' ? m{^(programme|cohort|release|agency)/} : $own{$u} ? m{^agency/\Q$own{$u}\E/} : m{^(programme|cohort|release)/} } keys %$docs;
             is_deeply([sort @links], \@want, "$u /: lists exactly the documents in scope");
         }
     }
     my ($c2, undef, $b2) = http('/agency/nobody/it-80/c1', jar => $jar);
     is($c2, 404, "$u: a page that does not exist is 404");
-    my ($c3, undef, $b3) = http($u eq 'board1' ? '/agency/wm-police/it-80/c1' : '/cohort/it-80/c1', jar => $jar);
-    is($b3, $b2, "$u: an out-of-scope page is the same 404 page as one that does not exist");
+    if ($u ne 'op1') {
+        my ($c3, undef, $b3) = http($own{$u} ? '/cohort/it-80/c1' : '/agency/wm-police/it-80/c1', jar => $jar);
+        is($b3, $b2, "$u: an out-of-scope page is the same 404 page as one that does not exist");
+    }
 }
 
 # --- live updates over Server-Sent Events ------------------------------------
 {
     my %s;
-    for my $u (sort keys %scope) {
+    for my $u (qw(board1 hr-a hr-b)) {
         my $f = tmpdir() . "/sse";
         my $pid = fork() // die;
         if (!$pid) {

@@ -4,7 +4,9 @@
 # a self-signed certificate, then tests/browser/web.mjs (Debian's Chromium
 # headless, puppeteer-core, axe-core) with a plan: log in as the board and
 # as the HR teams of two agencies, every page in scope with its figures
-# (checked against the status documents), pages out of scope 404 without
+# (checked against the status documents) and its charts (each an SVG with
+# role img, a title and a description giving its figures, its table after
+# it), pages out of scope 404 without
 # the other agency's pseudonyms, no enum names, no serious accessibility
 # violation, screenshots (in $COHORT_WEB_SHOTS, default a temporary
 # directory), and a figure changing live when an agent sends an event.
@@ -124,22 +126,22 @@ my $plan = {
         { name => 'board1', password => $pw{board1}, label => 'board',
           pages => [
               { path => '/', shot => 'board-overview.png', figures => [['main', 'Integration test 81']] },
-              { path => '/programme/it-81', shot => 'board-programme.png',
+              { path => '/programme/it-81', shot => 'board-programme.png', charts => 3,
                 figures => [fig('filled.places', $p->{filled}{places}),
                             fig('funnel_reached.participants.reached.APPLIED', $p->{funnel_reached}{participants}{reached}{APPLIED})],
                 absent => [map { @{ $refs{$_} } } @agencies] },
-              { path => '/cohort/it-81/c1', shot => 'board-cohort.png',
+              { path => '/cohort/it-81/c1', shot => 'board-cohort.png', charts => 4,
                 figures => [fig('filled.participants', $c->{filled}{participants}),
                             fig('funnel.participants.total', $c->{funnel}{participants}{total}),
                             fig('completion.participants.enrolled', $c->{completion}{participants}{enrolled})],
                 absent => [map { @{ $refs{$_} } } @agencies] },
-              ($docs->{'release/cohort/it-81/c1'} ? { path => '/release/cohort/it-81/c1', shot => 'board-release.png',
+              ($docs->{'release/cohort/it-81/c1'} ? { path => '/release/cohort/it-81/c1', shot => 'board-release.png', charts => 2,
                   figures => [fig('representation.total', $docs->{'release/cohort/it-81/c1'}{representation}{total} // 'hidden')] } : ()),
               { path => '/glossary', shot => 'glossary.png' } ],
           denied => [ { path => '/agency/wm-police/it-81/c1', absent => $refs{'wm-police'} } ] },
         { name => 'hr-a', password => $pw{'hr-a'}, label => 'HR of wm-police',
           pages => [
-              { path => '/agency/wm-police/it-81/c1', shot => 'agency-wm-police.png',
+              { path => '/agency/wm-police/it-81/c1', shot => 'agency-wm-police.png', charts => 1,
                 figures => [[qq{tr[data-ref="$refs{'wm-police'}[0]"] th}, $refs{'wm-police'}[0]]],
                 absent => \@others_of_a } ],
           denied => [ { path => '/agency/cps-wm/it-81/c1', absent => $refs{'cps-wm'} },

@@ -146,9 +146,9 @@ sub unesc { my $s = shift; $s =~ s/&quot;/"/g; $s =~ s/&#39;/'/g; $s =~ s/&lt;/<
 sub figures_match {
     my ($body, $doc) = @_;
     my ($n, @bad) = (0);
-    while ($body =~ /data-figure="([^"]+)" data-value="([^"]*)"/g) {
-        my ($path, $raw) = ($1, unesc($2));
-        my $v = $doc;
+    while ($body =~ /(?:data-source="([^"]+)" )?data-figure="([^"]+)" data-value="([^"]*)"/g) {
+        my ($src, $path, $raw) = ($1, $2, unesc($3));
+        my $v = defined $src ? $docs->{$src} : $doc;    # a context document's figure
         for my $k (split /\./, $path) { $v = ref $v eq 'ARRAY' ? $v->[$k] : $v->{$k} }
         my $got = JSON::PP->new->allow_nonref->decode($raw);
         my $same = (!defined $v && !defined $got) ||
