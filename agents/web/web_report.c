@@ -465,8 +465,8 @@ static void scan_date(const char *path, const char *prog, const char *date, coho
     closedir(d);
 }
 
-void web_report_index(FILE *f, const char *dir, const char *user, cohort_role_t role,
-                      const char *agency)
+void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const char *user,
+                      cohort_role_t role, const char *agency)
 {
     entry_t *v = NULL;
     size_t n = 0, cap = 0;
@@ -526,10 +526,16 @@ void web_report_index(FILE *f, const char *dir, const char *user, cohort_role_t 
         else
             snprintf(base, sizeof base, "programme");
         /* ids are [A-Za-z0-9_.-]: safe in HTML and in a URL path */
-        fprintf(f,
-                "<tr data-report=\"%s/%s/%s\"><td><time>%s</time></td><td>%s</td><td>%s%s</td>"
-                "<td><a href=\"/reports/%s/%s/%s.html\">Web page</a>",
-                e->programme, e->date, base, e->date, e->programme,
+        fprintf(f, "<tr data-report=\"%s/%s/%s\"><td><time>%s</time></td><td>", e->programme,
+                e->date, base, e->date);
+        /* the programme's name while cohortd publishes it, else its id */
+        char ptopic[WEB_REPORT_ID_MAX + 16];
+        snprintf(ptopic, sizeof ptopic, "programme/%s", e->programme);
+        json_t *pd = feed ? web_feed_get(feed, ptopic, NULL) : NULL;
+        const char *pname = pd ? str_of(pd, "name") : NULL;
+        web_html_esc(f, pname ? pname : e->programme);
+        json_decref(pd);
+        fprintf(f, "</td><td>%s%s</td><td><a href=\"/reports/%s/%s/%s.html\">Web page</a>",
                 e->cohort[0] ? "Cohort " : "The whole programme", e->cohort, e->programme, e->date,
                 base);
         if (e->pdf)
@@ -538,8 +544,9 @@ void web_report_index(FILE *f, const char *dir, const char *user, cohort_role_t 
     }
     if (n)
         fputs("</tbody>\n</table>\n", f);
-    fputs("<p>The current figures as a printable report: open a programme or cohort from the "
-          "overview, or go to /report/programme/ID.</p>\n</main>\n</body>\n</html>\n",
+    fputs("<p>For a report of the figures as they are now, open a programme or cohort from the "
+          "<a href=\"/\">overview</a> and follow its link to the board report.</p>\n</main>\n"
+          "</body>\n</html>\n",
           f);
     free(v);
 }

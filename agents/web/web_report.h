@@ -83,9 +83,10 @@ int web_report_open(const char *dir, const web_report_file_t *file, size_t *size
 
 /* Writes the page of the archive (GET /reports): every dated report under
  * dir whose topic role (with agency) may read, newest date first, with
- * links to its HTML and PDF. user names the reader (shown). */
-void web_report_index(FILE *f, const char *dir, const char *user, cohort_role_t role,
-                      const char *agency);
+ * links to its HTML and PDF; programmes by the name in feed's document
+ * (feed may be NULL: ids). user names the reader (shown). */
+void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const char *user,
+                      cohort_role_t role, const char *agency);
 
 /* Writes the report of topic into dir/<programme>/<date>/ (made if
  * missing): its HTML, report.css, and the PDF printed by chromium with at

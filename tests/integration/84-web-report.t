@@ -320,6 +320,7 @@ for my $u (sort keys %scope) {
     my @want = $scope{$u} ? ("it-84/$date/programme", "it-84/$date/cohort-c1", "it-85/$date/programme", "it-85/$date/cohort-c1") : ();
     is_deeply(\@listed, \@want, "$u /reports: lists exactly the reports in scope, newest first");
     like($b, qr/There are no reports for you yet/, "$u /reports: says there are none") unless $scope{$u};
+    like($b, qr{<td>Integration test 85</td><td>The whole programme</td>}, "$u /reports: programmes by name") if $scope{$u};
     for my $t (@topics) {
         for my $i (0, 1) {
             my $f = $file{$t}[$i];
