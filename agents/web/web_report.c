@@ -649,11 +649,17 @@ int web_report_pdf(const char *chromium, const char *html, const char *pdf, unsi
     /* --no-sandbox: Chromium's own sandbox needs user namespaces (or a
      * setuid helper), which the hardened unit forbids and root may not use;
      * the page is our own HTML without script, read from a file, with the
-     * network cut off below (docs/operations.md, "Board reports"). */
+     * network cut off below (docs/operations.md, "Board reports").
+     * --no-zygote and --js-flags=--jitless let it run under the unit's
+     * seccomp filter and MemoryDenyWriteExecute= (84-web-report.t runs it
+     * under tests/tools/sandbox with the unit's rules). */
     char *argv[] = {(char *)chromium,
                     "--headless",
                     "--no-sandbox",
                     "--disable-gpu",
+                    "--no-zygote",          /* a zygote cannot fork under the unit's seccomp */
+                    "--js-flags=--jitless", /* no writable+executable memory: the unit keeps
+                                               MemoryDenyWriteExecute=yes */
                     "--disable-dev-shm-usage",
                     "--disable-extensions",
                     "--disable-background-networking",

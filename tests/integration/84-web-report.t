@@ -258,6 +258,49 @@ my $css = slurp("$reports/it-84/$date/report.css");
 like($css, qr/\@page\b.*counter\(page\)/s, 'report.css numbers the pages');
 like($css, qr/\@media print.*break-before: page/s, '  and breaks pages between the parts');
 
+# --- under the timer unit's rules --------------------------------------------
+# systemd/cohort-web-report.service's system call filter, address families,
+# MemoryDenyWriteExecute=, RestrictNamespaces= and NoNewPrivileges=, applied
+# by tests/tools/sandbox as in 61-systemd.t: cohort-web report and the
+# Chromium it runs still print.
+SKIP: {
+    my $sandbox = eval { bin('sandbox') };
+    skip 'tests/tools/sandbox is not built (needs libseccomp-dev: .ci/setup)', 3 unless $sandbox;
+    my ($analyze) = grep { -x $_ } map { "$_/systemd-analyze" } split /:/, $ENV{PATH};
+    skip 'systemd-analyze is not installed (.ci/setup)', 3 unless $analyze;
+    my $expand;
+    $expand = sub {
+        my ($name) = @_;
+        return ($name) unless $name =~ /^@/;
+        my ($rc, $out) = run_cmd([$analyze, 'syscall-filter', $name]);
+        return map { $expand->($_) } grep { !/^#/ } map { /^\s+(\S+)/ ? $1 : () } split /\n/, $out;
+    };
+    my (%set, %line, $first);
+    open my $u, '<', repo_root() . '/systemd/cohort-web-report.service' or die;
+    while (<$u>) {
+        $line{$1} = $2 if /^(\w+)=(.*)$/ && $1 ne 'SystemCallFilter';
+        next unless /^SystemCallFilter=(~?)(.*)$/;
+        my ($neg, @names) = ($1, split ' ', $2);
+        die 'the first SystemCallFilter= must allow' if !$first++ && $neg;
+        for my $n (map { $expand->($_) } @names) { if ($neg) { delete $set{$n} } else { $set{$n} = 1 } }
+    }
+    is_deeply([@line{qw(MemoryDenyWriteExecute RestrictNamespaces NoNewPrivileges SystemCallErrorNumber)}],
+              [qw(yes yes yes EPERM)], 'the unit has the settings sandbox reproduces');
+    open my $af, '>', "$dir/allow" or die;
+    print $af "$_\n" for sort keys %set;
+    close $af;
+    # LeakSanitizer cannot work under seccomp (it needs ptrace), as in 61-systemd.t
+    local $ENV{ASAN_OPTIONS} = join ':', grep { $_ } $ENV{ASAN_OPTIONS}, 'detect_leaks=0';
+    my ($rc, $out, $err) = run_cmd([$sandbox, '--allow', "$dir/allow", '--families', $line{RestrictAddressFamilies}, '--',
+        bin('cohort-web'), 'report', '--config', "$dir/web.conf", '--out', "$dir/sandboxed", '--topic', 'programme/it-84'],
+        timeout => 300);
+    is($rc, 0, 'cohort-web report under the unit\'s seccomp rules and MemoryDenyWriteExecute=yes') or diag "$out\n$err";
+    open my $pf, '<', "$dir/sandboxed/it-84/$date/programme.pdf";
+    my $magic = '';
+    read $pf, $magic, 5 if $pf;
+    is($magic, '%PDF-', '  and Chromium printed the PDF');
+}
+
 # --- the server: the archive ------------------------------------------------
 my $wpid = fork() // die;
 if (!$wpid) {
