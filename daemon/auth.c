@@ -72,15 +72,15 @@ struct auth_t {
     void *before_arg;           /* its argument */
 };
 
+/* What each role of the access file may carry after it (the names are
+ * lib/cohort_scope.c's). */
 static const struct {
-    const char *name;
     auth_role_t role;
     int agency; /* 1 required, 0 optional, -1 not allowed */
     int define; /* 1 if it may send definitions, so may own programmes (programmes=) */
 } roles[] = {
-    {"agent", AUTH_ROLE_AGENT, 1, 0},        {"coordinator", AUTH_ROLE_COORDINATOR, 0, 1},
-    {"board", AUTH_ROLE_BOARD, -1, 1},       {"agency-hr", AUTH_ROLE_AGENCY_HR, 1, 0},
-    {"operator", AUTH_ROLE_OPERATOR, -1, 0}, {"web", AUTH_ROLE_WEB, -1, 0},
+    {AUTH_ROLE_AGENT, 1, 0},     {AUTH_ROLE_COORDINATOR, 0, 1}, {AUTH_ROLE_BOARD, -1, 1},
+    {AUTH_ROLE_AGENCY_HR, 1, 0}, {AUTH_ROLE_OPERATOR, -1, 0},   {AUTH_ROLE_WEB, -1, 0},
 };
 
 #define PROGRAMMES_EQ "programmes="
@@ -91,23 +91,11 @@ const char *auth_role_name(auth_role_t role)
     return cohort_role_name(role);
 }
 
-/* 1 if s[0..len) is an agency id: 1-64 characters of a-z 0-9 . - _. */
-static int agency_ok(const char *s, size_t len)
-{
-    if (len < 1 || len > AUTH_AGENCY_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-              s[i] == '-' || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
 /* 1 if s[0..len) is a programme id as events have them (validate.c): 1-64
  * characters of a-z 0-9 . - _, not starting with . - _. */
 static int programme_ok(const char *s, size_t len)
 {
-    return agency_ok(s, len) && s[0] != '.' && s[0] != '-' && s[0] != '_';
+    return cohort_id_ok(s, len) && s[0] != '.' && s[0] != '-' && s[0] != '_';
 }
 
 /* Checks a programmes= value l[0..len): "*" or programme ids separated by
@@ -312,9 +300,11 @@ static int parse(const char *path, char *buf, size_t len, table_t *t, char *err,
             snprintf(err, errlen, "%s:%zu: missing the role after the key", path, lineno);
             goto fail;
         }
-        for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
-            if (strlen(roles[i].name) == flen[1] && memcmp(roles[i].name, f[1], flen[1]) == 0)
-                r = (int)i;
+        cohort_role_t parsed;
+        if (cohort_role_parse(f[1], flen[1], &parsed) == 0)
+            for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+                if (roles[i].role == parsed)
+                    r = (int)i;
         if (r < 0) {
             snprintf(err, errlen,
                      "%s:%zu: unknown role '%.*s' (agent, coordinator, board, agency-hr, "
@@ -350,15 +340,16 @@ static int parse(const char *path, char *buf, size_t len, table_t *t, char *err,
         }
         if (!ag && roles[r].agency > 0) {
             snprintf(err, errlen, "%s:%zu: role %s needs an agency id", path, lineno,
-                     roles[r].name);
+                     cohort_role_name(roles[r].role));
             goto fail;
         }
         if (ag && roles[r].agency < 0) {
-            snprintf(err, errlen, "%s:%zu: role %s takes no agency", path, lineno, roles[r].name);
+            snprintf(err, errlen, "%s:%zu: role %s takes no agency", path, lineno,
+                     cohort_role_name(roles[r].role));
             goto fail;
         }
         if (ag) {
-            if (!agency_ok(ag, agl)) {
+            if (!cohort_id_ok(ag, agl)) {
                 snprintf(err, errlen,
                          "%s:%zu: agency '%.*s' must be 1-%d characters of a-z 0-9 . - _", path,
                          lineno, (int)(agl > 70 ? 70 : agl), ag, AUTH_AGENCY_MAX);
@@ -370,7 +361,7 @@ static int parse(const char *path, char *buf, size_t len, table_t *t, char *err,
             if (!roles[r].define) {
                 snprintf(err, errlen,
                          "%s:%zu: role %s may not own programmes (coordinator and board only)",
-                         path, lineno, roles[r].name);
+                         path, lineno, cohort_role_name(roles[r].role));
                 goto fail;
             }
             if (programmes_check(path, lineno, pl, pll, err, errlen) < 0)

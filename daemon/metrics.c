@@ -12,6 +12,8 @@
  * thread), and only then closes the handle. */
 #include "metrics.h"
 
+#include "cohort_addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -465,66 +467,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 int metrics_parse_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *salen, char *err,
                        size_t errlen)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    char host[64];
-    const char *colon = addr ? strrchr(addr, ':') : NULL;
-    char *end;
-    memset(&ss, 0, sizeof ss);
-    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host) {
-        snprintf(err, errlen, "metrics address '%s' is not HOST:PORT (e.g. 127.0.0.1:9474)",
-                 addr ? addr : "");
-        return -EINVAL;
-    }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = 0;
-    errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno || *end || colon[1] < '0' || colon[1] > '9' || port < 1 || port > 65535) {
-        snprintf(err, errlen, "metrics address '%s': the port must be 1-65535", addr);
-        return -EINVAL;
-    }
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof host, "127.0.0.1");
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    size_t hl = strlen(host);
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        if ((ntohl(in4->sin_addr.s_addr) >> 24) != 127)
-            goto not_loopback;
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-        len = sizeof *in4;
-    } else if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
-        host[hl - 1] = 0;
-        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1) {
-            snprintf(err, errlen, "metrics address '%s': '%s' is not an IPv6 address", addr,
-                     host + 1);
-            return -EINVAL;
-        }
-        if (!IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            goto not_loopback;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        len = sizeof *in6;
-    } else {
-        snprintf(err, errlen,
-                 "metrics address '%s': the host must be an IPv4 address, [::1] or localhost",
-                 addr);
-        return -EINVAL;
-    }
-    if (sa)
-        *sa = ss;
-    if (salen)
-        *salen = len;
-    return 0;
-not_loopback:
-    snprintf(err, errlen,
-             "metrics address '%s' is not a loopback address (127.0.0.0/8, [::1] or "
-             "localhost): the metrics endpoint has no authentication, so it is served on "
-             "this host only",
-             addr);
-    return -EINVAL;
+    return cohort_addr_parse(addr, COHORT_ADDR_LOOPBACK, "metrics address", sa, salen, err, errlen);
 }
 
 /* Process start time in Unix seconds: /proc/self/stat's starttime (field

@@ -82,3 +82,14 @@ int cohort_scope_may_read(cohort_role_t role, const char *agency, const char *to
             return 1;
     return 0;
 }
+
+int cohort_id_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > COHORT_SCOPE_AGENCY_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+              s[i] == '-' || s[i] == '_'))
+            return 0;
+    return 1;
+}

@@ -52,6 +52,10 @@ int cohort_role_parse(const char *s, size_t len, cohort_role_t *out);
 size_t cohort_scope_prefixes(cohort_role_t role, const char *agency,
                              cohort_prefix_t out[COHORT_SCOPE_MAX]);
 
+/* 1 if s[0..len) is an id as agencies and cohort-web's user names are:
+ * 1-COHORT_SCOPE_AGENCY_MAX characters of a-z 0-9 . - _ ; else 0. */
+int cohort_id_ok(const char *s, size_t len);
+
 /* 1 if role (with agency) may read topic (NUL-ended), else 0. */
 int cohort_scope_may_read(cohort_role_t role, const char *agency, const char *topic);
 

@@ -12,6 +12,7 @@
 
 #include "tap.h"
 #include "web_chart.h"
+#include "web_export.h"
 #include "web_table.h"
 
 static json_t *docs; /* topic -> document */
@@ -453,6 +454,69 @@ static void test_charts(const char *topic, const json_t *ctx, size_t want_min)
     web_tables_destroy(&ts);
 }
 
+/* The exports of a release: CSV (every field quoted by csv_fwrite) with a
+ * heading row and a line a row, the hidden cells "hidden" and the counts
+ * the document's;
+ * the XLSX a zip (what libxlsxwriter writes). */
+static void test_exports(void)
+{
+    const char *topic = "release/cohort/step-forward/2009-1";
+    const json_t *doc = json_object_get(docs, topic);
+    web_tables_t *ts = web_tables_new(topic, doc, NULL);
+    size_t bad = 0, hidden = 0, cells = 0;
+    for (size_t i = 0; i < web_tables_count(ts); i++) {
+        const web_table_t *t = web_tables_get(ts, i);
+        char *csv = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&csv, &len);
+        int rc = web_export_csv(f, t);
+        fclose(f);
+        size_t lines = 0;
+        for (size_t k = 0; k < len; k++)
+            lines += csv[k] == '\n';
+        if (rc != 0 || lines != t->nrows + 1)
+            bad++, diag("%s.csv: rc %d, %zu lines for %zu rows", t->id, rc, lines, t->nrows);
+        /* each data line: the label, then the cells in order */
+        char *line = csv, *save = NULL;
+        strtok_r(line, "\n", &save); /* the headings */
+        for (size_t r = 0; r < t->nrows; r++) {
+            char *l = strtok_r(NULL, "\n", &save);
+            for (size_t c = 0; l && c < t->ncols; c++) {
+                const web_cell_t *cl = &t->rows[r].cells[c];
+                cells++;
+                if (cl->kind == WEB_CELL_HIDDEN) {
+                    hidden++;
+                    char want[16];
+                    snprintf(want, sizeof want, ",\"%s\"", "hidden");
+                    if (!strstr(l, want))
+                        bad++, diag("%s.csv row %zu: no hidden", t->id, r);
+                } else if (cl->kind == WEB_CELL_COUNT) {
+                    char want[40];
+                    snprintf(want, sizeof want, ",\"%.0f\"", cl->number);
+                    if (!strstr(l, want))
+                        bad++, diag("%s.csv row %zu: no %s", t->id, r, want + 1);
+                }
+            }
+        }
+        free(csv);
+    }
+    ok(bad == 0 && hidden > 0,
+       "%s: the CSV of every table, %zu cells, the %zu hidden ones \"hidden\"", topic, cells,
+       hidden);
+    char *x = NULL;
+    size_t xl = 0;
+    int rc = web_export_xlsx(ts, "Released breakdowns: Step Forward, cohort 2009-1", 1246406400, &x,
+                             &xl);
+    ok(rc == 0 && xl > 1000 && memcmp(x, "PK", 2) == 0, "the XLSX of every table (%zu bytes)", xl);
+    free(x);
+    char href[256];
+    web_export_href("cohort/sf/2009-1", "funnel", href, sizeof href);
+    is_str(href, "/export/cohort/sf/2009-1/funnel.csv", "a table's CSV link");
+    web_export_href("cohort/sf/2009-1", NULL, href, sizeof href);
+    is_str(href, "/export/cohort/sf/2009-1.xlsx", "the page's XLSX link");
+    web_tables_destroy(&ts);
+}
+
 int main(void)
 {
     load();
@@ -475,6 +539,7 @@ int main(void)
     test_release("release/programme/leadership-in-partnership",
                  "programme/leadership-in-partnership");
     test_release_hidden();
+    test_exports();
     test_charts("cohort/step-forward/2009-1", NULL, 4);
     test_charts("programme/leadership-in-partnership", NULL, 3);
     test_charts("agency/wm-police/step-forward/2009-1", NULL, 1);

@@ -16,6 +16,7 @@
 #include "web_config.h"
 #include "web_feed.h"
 #include "web_http.h"
+#include "web_metrics.h"
 #include "web_report.h"
 #include "web_session.h"
 #include "web_users.h"
@@ -29,6 +30,7 @@ static const char usage[] =
     "password and sees the status documents their role and agency may read, as a\n"
     "CURVE key with that role would (board, coordinator, agency-hr, operator).\n"
     "cohort-web subscribes to cohortd with its own CURVE key (role web).\n"
+    "SIGHUP reads the users file again; SIGTERM or SIGINT stops it.\n"
     "\n"
     "  -c, --config FILE   the configuration (INI; default " WEB_CONFIG_DEFAULT ")\n"
     "      --check-config  read the configuration, users file, certificate and key,\n"
@@ -216,6 +218,33 @@ done:
     return rc;
 }
 
+static int still_there(void *arg, const web_user_t *u)
+{
+    return web_users_has(arg, u);
+}
+
+/* SIGHUP: reads the users file again. A good file replaces the users and
+ * ends the sessions of users removed or changed (role, agency); a bad one
+ * is refused whole and the old users stay. */
+static void reload(web_users_t *users, web_sessions_t *sessions, const char *path)
+{
+    char err[1024];
+    int n = web_users_reload(users, path, err, sizeof err);
+    if (n < 0) {
+        web_metrics_count(WEB_M_USERS_RELOAD_FAILED);
+        fprintf(stderr, "cohort-web: reload refused, the old users stay: %s\n", err);
+        return;
+    }
+    size_t ended = web_sessions_retain(sessions, still_there, users);
+    web_metrics_count(WEB_M_USERS_RELOADED);
+    for (size_t i = 0; i < ended; i++)
+        web_metrics_count(WEB_M_SESSIONS_ENDED_BY_RELOAD);
+    fprintf(stderr,
+            "cohort-web: reloaded %s: %d users; %zu sessions ended (user removed or "
+            "changed)\n",
+            path, n, ended);
+}
+
 int main(int argc, char **argv)
 {
     const char *config = WEB_CONFIG_DEFAULT;
@@ -271,6 +300,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -280,6 +310,7 @@ int main(int argc, char **argv)
     web_feed_t *feed = check ? NULL : web_feed_new(&fo, err, sizeof err);
     cohort_curve_clear(&curve);
     web_http_t *http = NULL;
+    web_metrics_t *metrics = NULL;
     if (!sessions) {
         fprintf(stderr, "cohort-web: out of memory\n");
         rc = 1;
@@ -312,15 +343,28 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             fprintf(stderr, "cohort-web: ready: https://%.*s:%u/ (%zu users, status from %s, %s)\n",
-                    (int)strcspn(cfg.listen, ":"), cfg.listen, web_http_port(http),
+                    (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen, web_http_port(http),
                     web_users_count(users), cfg.publish, cfg.plaintext ? "plain text" : "CURVE");
-            int sig = 0;
-            sigwait(&sigs, &sig);
-            fprintf(stderr, "cohort-web: stopping (signal %d)\n", sig);
+            web_metrics_opts_t mo = {
+                .addr = cfg.metrics, .feed = feed, .sessions = sessions, .users = users};
+            if (cfg.metrics && !(metrics = web_metrics_new(&mo, err, sizeof err))) {
+                fprintf(stderr, "cohort-web: %s\n", err);
+                rc = 1;
+            } else {
+                if (metrics)
+                    fprintf(stderr, "cohort-web: metrics: http://%.*s:%u/metrics\n",
+                            (int)(strrchr(cfg.metrics, ':') - cfg.metrics), cfg.metrics,
+                            web_metrics_port(metrics));
+                int sig = 0;
+                while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+                    reload(users, sessions, cfg.users);
+                fprintf(stderr, "cohort-web: stopping (signal %d)\n", sig);
+            }
         }
     }
 
     /* Teardown: the feed first, so that open event streams end. */
+    web_metrics_destroy(&metrics);
     if (feed)
         web_feed_shutdown(feed);
     web_http_destroy(&http);

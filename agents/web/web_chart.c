@@ -15,7 +15,7 @@
 #define LABEL_W 340
 #define BAR_W 300
 #define BAR_H 22
-#define WIDTH (LABEL_W + BAR_W + 90)
+#define WIDTH (LABEL_W + BAR_W + 130)
 
 typedef enum { BARS, LINES } shape_t;
 
@@ -144,6 +144,12 @@ static const char *row_class(const spec_t *s, size_t r)
     return "s0";
 }
 
+/* 1 if row r of an agency's people is a person at risk. */
+static int at_risk(const spec_t *s, size_t r)
+{
+    return s->by_row && !strcmp(s->t->id, "people") && !strcmp(row_class(s, r), "risk");
+}
+
 /* The text alternative: every figure drawn. */
 static void desc(FILE *f, const spec_t *s)
 {
@@ -157,6 +163,8 @@ static void desc(FILE *f, const spec_t *s)
                 fputs(" ", f);
             }
             web_html_esc(f, row->cells[s->cols[j]].shown);
+            if (at_risk(s, s->rows[i]))
+                fputs(", at risk", f);
             if (j + 1 < s->ncols)
                 fputs(", ", f);
         }
@@ -225,6 +233,8 @@ static void bars(FILE *f, const spec_t *s)
                     "<text x=\"%d\" y=\"%d\" class=\"value\">",
                     LABEL_W, y, w, BAR_H - 4, cls, LABEL_W + w + 6, y + 14);
             web_html_esc(f, c->shown);
+            if (at_risk(s, s->rows[i]))
+                fputs(", at risk", f); /* not by colour alone */
             fputs("</text>\n", f);
         }
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cohort_addr.h"
 #include "cohort_cli.h"
 #include "cohort_ini.h"
 
@@ -51,8 +52,22 @@ static int on_value(void *arg, const char *section, const char *key, const char 
     web_config_t *c = arg;
     (void)line;
     if (strcmp(section, "web") == 0) {
-        if (strcmp(key, "listen") == 0)
+        if (strcmp(key, "listen") == 0) {
+            if (cohort_addr_parse(v, COHORT_ADDR_ANY, "listen address", NULL, NULL, why, len) < 0)
+                return -1;
             return set_str(&c->listen, v, why, len);
+        }
+        if (strcmp(key, "metrics") == 0) {
+            if (strcmp(v, "none") == 0) {
+                free(c->metrics);
+                c->metrics = NULL;
+                return 0;
+            }
+            if (cohort_addr_parse(v, COHORT_ADDR_LOOPBACK, "metrics address", NULL, NULL, why,
+                                  len) < 0)
+                return -1;
+            return set_str(&c->metrics, v, why, len);
+        }
         if (strcmp(key, "tls-cert") == 0)
             return set_str(&c->tls_cert, v, why, len);
         if (strcmp(key, "tls-key") == 0)
@@ -128,6 +143,7 @@ int web_config_load(web_config_t *c, const char *path)
 void web_config_clear(web_config_t *c)
 {
     free(c->listen);
+    free(c->metrics);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->users);

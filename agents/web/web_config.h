@@ -2,7 +2,8 @@
  * cohortd.conf (lib/cohort_ini.h: every error names the file and line):
  *
  *   [web]
- *   listen = 127.0.0.1:8443        # IPv4-ADDRESS:PORT (port 0: any free one)
+ *   listen = 127.0.0.1:8443        # HOST:PORT: IPv4, [IPv6] or localhost (port 0: any)
+ *   metrics = none                 # loopback HOST:PORT for Prometheus (web_metrics.h)
  *   tls-cert = /etc/cohortd/web.crt  # PEM certificate (chain); required
  *   tls-key = /etc/cohortd/web.key   # its PEM private key; required
  *   users = /etc/cohortd/web-users   # the users file (web_users.h); required
@@ -34,6 +35,7 @@
 /* The settings (each string malloc'd, or NULL when not set). */
 typedef struct {
     char *listen;             /* default 127.0.0.1:8443 */
+    char *metrics;            /* the metrics endpoint; NULL (default, "none"): off */
     char *tls_cert, *tls_key; /* required */
     char *users;              /* required */
     unsigned session_idle_s;  /* default 1800 */

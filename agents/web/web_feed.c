@@ -23,6 +23,7 @@ struct web_feed_t {
     item_t *it;         /* sorted by topic */
     size_t n, cap;      /* used, allocated */
     uint64_t gen;       /* bumped at every change */
+    time_t last;        /* when gen last moved (0: never) */
     int synced;         /* the subscriber's state is current */
     int stop;           /* shutdown asked */
     int started;        /* the thread runs */
@@ -84,6 +85,7 @@ static void on_update(void *arg, const cohort_sub_doc_t *d)
     it->doc = d->doc ? json_deep_copy(d->doc) : NULL;
     it->at = time(NULL);
     it->gen = ++self->gen;
+    self->last = it->at;
     pthread_cond_broadcast(&self->cv);
     pthread_mutex_unlock(&self->mu);
     json_decref(old);
@@ -284,4 +286,16 @@ int web_feed_synced(web_feed_t *self)
     int s = self->synced;
     pthread_mutex_unlock(&self->mu);
     return s;
+}
+
+void web_feed_stats(web_feed_t *self, web_feed_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&self->mu);
+    for (size_t i = 0; i < self->n; i++)
+        out->documents += self->it[i].doc != NULL;
+    out->generation = self->gen;
+    out->synced = self->synced;
+    out->last_change = self->last;
+    pthread_mutex_unlock(&self->mu);
 }

@@ -61,4 +61,15 @@ size_t web_feed_changed(web_feed_t *self, uint64_t since, cohort_role_t role, co
 /* 1 when the subscriber holds a complete, current state. */
 int web_feed_synced(web_feed_t *self);
 
+/* The store's figures for the metrics. */
+typedef struct {
+    size_t documents;    /* documents held */
+    uint64_t generation; /* changes applied so far */
+    int synced;          /* as web_feed_synced */
+    time_t last_change;  /* when a document last changed; 0: never */
+} web_feed_stats_t;
+
+/* Fills *out. */
+void web_feed_stats(web_feed_t *self, web_feed_stats_t *out);
+
 #endif

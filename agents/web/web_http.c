@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cohort_addr.h"
 #include "web_export.h"
+#include "web_metrics.h"
 #include "web_page.h"
 #include "web_report.h"
 #include "web_static.h"
@@ -84,6 +86,7 @@ static enum MHD_Result send_page(struct MHD_Connection *c, unsigned status, char
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
     enum MHD_Result rc = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
+    web_metrics_status(status);
     return rc;
 }
 
@@ -184,10 +187,12 @@ static enum MHD_Result login_post(web_http_t *self, struct MHD_Connection *c, re
     if (!tok || strlen(tok) != WEB_SESSION_ID_HEX || strlen(rq->csrf) != WEB_SESSION_ID_HEX ||
         sodium_memcmp(tok, rq->csrf, WEB_SESSION_ID_HEX) != 0) {
         logline("login refused from %s: the form's CSRF token is missing or wrong", addr);
+        web_metrics_count(WEB_M_CSRF_REFUSED);
         return login_form(c, MHD_HTTP_FORBIDDEN, "The form had expired. Please try again.");
     }
     if (web_login_allowed(self->o.sessions, rq->user, addr, now) < 0) {
         logline("login refused for user %s from %s: too many failed logins", rq->user, addr);
+        web_metrics_count(WEB_M_LOGIN_LIMITED);
         return login_form(c, MHD_HTTP_TOO_MANY_REQUESTS,
                           "Too many failed logins. Please wait 15 minutes and try again.");
     }
@@ -199,11 +204,13 @@ static enum MHD_Result login_post(web_http_t *self, struct MHD_Connection *c, re
     web_login_result(self->o.sessions, rq->user, addr, rc == 0, now);
     if (rc < 0) {
         logline("login failed for user %s from %s", rq->user, addr);
+        web_metrics_count(WEB_M_LOGIN_FAILED);
         return login_form(c, MHD_HTTP_UNAUTHORIZED, "Wrong user name or password.");
     }
     web_session_t s;
     web_session_create(self->o.sessions, &u, now, id, &s);
     logline("login: user %s (%s) from %s", u.name, cohort_role_name(u.role), addr);
+    web_metrics_count(WEB_M_LOGIN_OK);
     snprintf(cookie, sizeof cookie,
              WEB_COOKIE_NAME "=%s; Secure; HttpOnly; SameSite=Strict; Path=/", id);
     sodium_memzero(id, sizeof id);
@@ -319,6 +326,8 @@ static enum MHD_Result export_file(web_http_t *self, struct MHD_Connection *c,
     MHD_add_response_header(r, "Content-Disposition", disp);
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
+    web_metrics_status(MHD_HTTP_OK);
+    web_metrics_count(WEB_M_EXPORTS);
     return ret;
 }
 
@@ -382,6 +391,7 @@ static void sse_free(void *cls)
     sodium_memzero(e->sid, sizeof e->sid);
     free(e->out);
     free(e);
+    web_metrics_count(WEB_M_STREAMS_CLOSED);
 }
 
 static enum MHD_Result events(web_http_t *self, struct MHD_Connection *c, const web_session_t *s,
@@ -395,6 +405,7 @@ static enum MHD_Result events(web_http_t *self, struct MHD_Connection *c, const 
     e->user = s->user;
     e->gen = web_feed_generation(self->o.feed);
     e->last = time(NULL);
+    web_metrics_count(WEB_M_STREAMS_OPENED); /* sse_free counts the close */
     e->out = strdup("retry: 3000\n: connected\n\n");
     e->len = e->out ? strlen(e->out) : 0;
     struct MHD_Response *r =
@@ -407,6 +418,7 @@ static enum MHD_Result events(web_http_t *self, struct MHD_Connection *c, const 
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
+    web_metrics_status(MHD_HTTP_OK);
     return rc;
 }
 
@@ -435,6 +447,7 @@ static enum MHD_Result static_file(struct MHD_Connection *c, const char *url)
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
+    web_metrics_status(MHD_HTTP_OK);
     return rc;
 }
 
@@ -567,6 +580,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_text(c, MHD_HTTP_FORBIDDEN, "refused: not logged in\n");
         if (!web_session_csrf_ok(&s, rq->csrf)) {
             logline("POST %s refused for user %s: CSRF token missing or wrong", url, s.user.name);
+            web_metrics_count(WEB_M_CSRF_REFUSED);
             return send_text(c, MHD_HTTP_FORBIDDEN,
                              "refused: the form's token is missing or wrong\n");
         }
@@ -637,33 +651,10 @@ static char *read_pem(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-static int parse_listen(const char *s, struct sockaddr_in *sin, char *err, size_t errlen)
-{
-    char host[64];
-    const char *colon = strrchr(s, ':');
-    memset(sin, 0, sizeof *sin);
-    sin->sin_family = AF_INET;
-    if (!colon || (size_t)(colon - s) >= sizeof host)
-        goto bad;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port < 0 || port > 65535)
-        goto bad;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-        goto bad;
-    sin->sin_port = htons((uint16_t)port);
-    return 0;
-bad:
-    snprintf(err, errlen, "listen address '%s' is not IPv4-ADDRESS:PORT (e.g. 127.0.0.1:8443)", s);
-    return -EINVAL;
-}
-
 web_http_t *web_http_new(const web_http_opts_t *o, char *err, size_t errlen)
 {
-    struct sockaddr_in sin;
-    if (parse_listen(o->listen, &sin, err, errlen) < 0)
+    struct sockaddr_storage sa;
+    if (cohort_addr_parse(o->listen, COHORT_ADDR_ANY, "listen address", &sa, NULL, err, errlen) < 0)
         return NULL;
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
         snprintf(err, errlen, "this libmicrohttpd was built without TLS");
@@ -682,8 +673,9 @@ web_http_t *web_http_new(const web_http_opts_t *o, char *err, size_t errlen)
         return NULL;
     }
     self->mhd = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL,
-        NULL, on_request, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS |
+            (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        0, NULL, NULL, on_request, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_HTTPS_MEM_CERT, self->cert, MHD_OPTION_HTTPS_MEM_KEY, self->key,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 64,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 32, MHD_OPTION_CONNECTION_TIMEOUT, 60,

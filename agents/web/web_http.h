@@ -45,7 +45,7 @@
 
 /* What the server serves from (all borrowed; they must outlive it). */
 typedef struct {
-    const char *listen;       /* "ADDRESS:PORT", an IPv4 address */
+    const char *listen;       /* "HOST:PORT" (lib/cohort_addr.h): IPv4, [IPv6] or localhost */
     const char *cert_file;    /* PEM certificate (chain) */
     const char *key_file;     /* its PEM private key */
     web_users_t *users;       /* who may log in */

@@ -333,7 +333,14 @@ static void section(FILE *f, const char *topic, const web_table_t *t)
     web_html_esc(f, t->title);
     fputs("</h2>\n", f);
     web_chart_svg(f, t);
+    if (t->nrows) { /* a wide table scrolls in its own region, by keyboard too */
+        fputs("<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" aria-labelledby=\"", f);
+        web_html_esc(f, t->id);
+        fputs("-h\">\n", f);
+    }
     web_table_html(f, t);
+    if (t->nrows)
+        fputs("</div>\n", f);
     if (t->nrows) {
         web_export_href(topic, t->id, href, sizeof href);
         fputs("<ul class=\"exports\"><li><a href=\"", f);

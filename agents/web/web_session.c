@@ -144,6 +144,20 @@ int web_session_csrf_ok(const web_session_t *s, const char *token)
     return sodium_memcmp(s->csrf, token, WEB_SESSION_ID_HEX) == 0;
 }
 
+size_t web_sessions_retain(web_sessions_t *self, int (*keep)(void *arg, const web_user_t *u),
+                           void *arg)
+{
+    size_t ended = 0;
+    pthread_mutex_lock(&self->mu);
+    for (size_t i = 0; i < self->max; i++)
+        if (self->slot[i].used && !keep(arg, &self->slot[i].s.user)) {
+            sodium_memzero(&self->slot[i], sizeof self->slot[i]);
+            ended++;
+        }
+    pthread_mutex_unlock(&self->mu);
+    return ended;
+}
+
 size_t web_session_count(web_sessions_t *self)
 {
     size_t n = 0;

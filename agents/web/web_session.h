@@ -63,6 +63,12 @@ void web_session_end(web_sessions_t *self, const char *id);
  * constant time; else 0. */
 int web_session_csrf_ok(const web_session_t *s, const char *token);
 
+/* Ends every session whose user keep(arg, user) refuses (returns 0); keep
+ * runs under the table's mutex and must not call back into it. Returns
+ * how many ended. (After a users file reload: users removed or changed.) */
+size_t web_sessions_retain(web_sessions_t *self, int (*keep)(void *arg, const web_user_t *u),
+                           void *arg);
+
 /* Number of live sessions (expired ones not yet removed included). */
 size_t web_session_count(web_sessions_t *self);
 

@@ -788,8 +788,10 @@ static void t_history(web_tables_t *ts)
 
 /* ---- agency ----------------------------------------------------------- */
 
-/* Why person p (index i) is at risk, in words, from the document's figures
- * (docs/status.md "At risk"); "" when not at risk. */
+/* Why person p is at risk, in words, from the document's figures
+ * (docs/status.md "At risk"): a failed piece, a session or submission
+ * requirement not met, the required time attended against the time held so
+ * far; "" when not at risk. */
 static char *risk_reason(web_tables_t *ts, const json_t *p)
 {
     if (!json_is_true(json_object_get(p, "at_risk")))
@@ -815,15 +817,6 @@ static char *risk_reason(web_tables_t *ts, const json_t *p)
                 fprintf(f, " (%s)", piece);
         }
     }
-    json_t *cr = json_object_get(p, "credited_minutes"),
-           *ex = json_object_get(p, "expected_minutes");
-    if (json_is_integer(cr) && json_is_integer(ex) && json_integer_value(ex) > 0 &&
-        json_integer_value(cr) < json_integer_value(ex)) {
-        char d1[32], d2[32];
-        web_table_days(json_integer_value(cr), d1, sizeof d1);
-        web_table_days(json_integer_value(ex), d2, sizeof d2);
-        fprintf(f, "%sAttended %s of the %s held so far", n++ ? "; " : "", d1, d2);
-    }
     const char *k;
     const json_t *c;
     json_object_foreach(json_object_get(p, "components"), k, c)
@@ -835,7 +828,20 @@ static char *risk_reason(web_tables_t *ts, const json_t *p)
         fprintf(f, "%s%s: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " %s", n++ ? "; " : "",
                 label(k), json_integer_value(json_object_get(c, "credited")),
                 json_integer_value(json_object_get(c, "required")),
-                sub ? "submissions" : "sessions");
+                sub ? "submissions done" : "sessions attended");
+    }
+    /* The minutes rule: below the default ratio (0.75) of what the sessions
+     * held so far call for, or the only rule left when no other applies
+     * (the document does not carry the daemon's configured ratio). */
+    json_t *cr = json_object_get(p, "credited_minutes"),
+           *ex = json_object_get(p, "expected_minutes");
+    if (json_is_integer(cr) && json_is_integer(ex) && json_integer_value(ex) > 0 &&
+        json_integer_value(cr) < json_integer_value(ex) &&
+        (n == 0 || (double)json_integer_value(cr) < 0.75 * (double)json_integer_value(ex))) {
+        char d1[32], d2[32];
+        web_table_days(json_integer_value(cr), d1, sizeof d1);
+        web_table_days(json_integer_value(ex), d2, sizeof d2);
+        fprintf(f, "%sAttended %s of the %s held so far", n++ ? "; " : "", d1, d2);
     }
     if (n == 0)
         fputs("Behind with the sessions held so far", f);

@@ -4,12 +4,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+_Static_assert(WEB_NAME_MAX == COHORT_SCOPE_AGENCY_MAX, "names are checked by cohort_id_ok");
 
 #define LINE_MAX_BYTES 512 /* longest line: a name, a role, an agency and a hash fit easily */
 
@@ -19,22 +22,11 @@ typedef struct {
 } entry_t;
 
 struct web_users_t {
+    pthread_mutex_t mu;                 /* guards e and n (web_users_reload swaps them) */
     entry_t *e;                         /* the users, in file order */
     size_t n;                           /* how many */
     char dummy[crypto_pwhash_STRBYTES]; /* a hash checked for unknown names (same cost) */
 };
-
-/* 1 if s[0..len) is 1-64 characters of a-z 0-9 . - _. */
-static int id_ok(const char *s, size_t len)
-{
-    if (len < 1 || len > WEB_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-              s[i] == '-' || s[i] == '_'))
-            return 0;
-    return 1;
-}
 
 /* Checks role and agency for a user; 0 or -1 with why. */
 static int role_ok(const char *role, const char *agency, cohort_role_t *out, const char **why)
@@ -45,7 +37,7 @@ static int role_ok(const char *role, const char *agency, cohort_role_t *out, con
         *why = "the role must be board, coordinator, agency-hr or operator";
         return -1;
     }
-    if (*agency && !id_ok(agency, strlen(agency))) {
+    if (*agency && !cohort_id_ok(agency, strlen(agency))) {
         *why = "an agency is 1-64 characters of a-z 0-9 . - _";
         return -1;
     }
@@ -98,7 +90,7 @@ static int parse(web_users_t *self, const char *path, char *text, char *err, siz
         const char *hash = f[nf - 1], *agency = nf == 4 ? f[2] : "", *why = NULL;
         entry_t e;
         memset(&e, 0, sizeof e);
-        if (!id_ok(f[0], strlen(f[0]))) {
+        if (!cohort_id_ok(f[0], strlen(f[0]))) {
             snprintf(err, errlen, "%s:%zu: a name is 1-64 characters of a-z 0-9 . - _", path,
                      lineno);
             return -EINVAL;
@@ -200,6 +192,7 @@ int web_users_load(web_users_t **out, const char *path, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    pthread_mutex_init(&self->mu, NULL);
     rc = parse(self, path, text, err, errlen);
     free(text);
     if (rc == 0) {
@@ -226,30 +219,73 @@ void web_users_destroy(web_users_t **self_p)
     if (!self)
         return;
     *self_p = NULL;
+    if (self->e)
+        sodium_memzero(self->e, self->n * sizeof *self->e);
     free(self->e);
+    pthread_mutex_destroy(&self->mu);
     free(self);
 }
 
-size_t web_users_count(const web_users_t *self)
+size_t web_users_count(web_users_t *self)
 {
-    return self->n;
+    pthread_mutex_lock(&self->mu);
+    size_t n = self->n;
+    pthread_mutex_unlock(&self->mu);
+    return n;
 }
 
-int web_users_verify(const web_users_t *self, const char *name, const char *password,
-                     web_user_t *out)
+int web_users_reload(web_users_t *self, const char *path, char *err, size_t errlen)
 {
-    const entry_t *e = NULL;
+    web_users_t *fresh = NULL;
+    int rc = web_users_load(&fresh, path, err, errlen);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&self->mu);
+    entry_t *old = self->e;
+    size_t oldn = self->n;
+    self->e = fresh->e;
+    self->n = fresh->n;
+    pthread_mutex_unlock(&self->mu);
+    fresh->e = old;
+    fresh->n = oldn;
+    web_users_destroy(&fresh);
+    return (int)web_users_count(self);
+}
+
+int web_users_has(web_users_t *self, const web_user_t *u)
+{
+    int found = 0;
+    pthread_mutex_lock(&self->mu);
+    for (size_t i = 0; i < self->n && !found; i++)
+        found = strcmp(self->e[i].u.name, u->name) == 0 && self->e[i].u.role == u->role &&
+                strcmp(self->e[i].u.agency, u->agency) == 0;
+    pthread_mutex_unlock(&self->mu);
+    return found;
+}
+
+int web_users_verify(web_users_t *self, const char *name, const char *password, web_user_t *out)
+{
+    entry_t e; /* a copy: the check runs off the lock (it is slow on purpose) */
+    int found = 0;
     size_t pl = strlen(password);
+    pthread_mutex_lock(&self->mu);
     for (size_t i = 0; i < self->n && name; i++)
-        if (strcmp(self->e[i].u.name, name) == 0)
-            e = &self->e[i];
-    if (pl > WEB_PASSWORD_MAX)
+        if (strcmp(self->e[i].u.name, name) == 0) {
+            e = self->e[i];
+            found = 1;
+        }
+    pthread_mutex_unlock(&self->mu);
+    if (pl > WEB_PASSWORD_MAX) {
+        if (found)
+            sodium_memzero(&e, sizeof e);
         return -EACCES;
-    int rc = crypto_pwhash_str_verify(e ? e->hash : self->dummy, password, pl);
-    if (!e || rc != 0)
-        return -EACCES;
-    *out = e->u;
-    return 0;
+    }
+    int rc = crypto_pwhash_str_verify(found ? e.hash : self->dummy, password, pl);
+    if (found && rc == 0)
+        *out = e.u;
+    if (found)
+        sodium_memzero(&e, sizeof e);
+    return found && rc == 0 ? 0 : -EACCES;
 }
 
 int web_users_add(const char *path, const char *name, const char *role, const char *agency,
@@ -264,7 +300,7 @@ int web_users_add(const char *path, const char *name, const char *role, const ch
         snprintf(err, errlen, "libsodium failed to initialise");
         return -EIO;
     }
-    if (!id_ok(name, strlen(name))) {
+    if (!cohort_id_ok(name, strlen(name))) {
         snprintf(err, errlen, "a name is 1-64 characters of a-z 0-9 . - _");
         return -EINVAL;
     }

@@ -39,15 +39,23 @@ int web_users_load(web_users_t **out, const char *path, char *err, size_t errlen
 /* Frees the table and nulls *self_p. NULL is fine. */
 void web_users_destroy(web_users_t **self_p);
 
-/* Number of users. */
-size_t web_users_count(const web_users_t *self);
+/* Number of users. Thread-safe, as every call below but web_users_add. */
+size_t web_users_count(web_users_t *self);
+
+/* Reads path again and, if it is good, replaces the users with it (in
+ * one step: a login sees the old table or the new one). Returns the new
+ * number of users, or a negative errno with the reason in err; then the
+ * old users stay. Sessions are not touched: see web_sessions_retain. */
+int web_users_reload(web_users_t *self, const char *path, char *err, size_t errlen);
+
+/* 1 if a user with u's name, role and agency is in the table, else 0. */
+int web_users_has(web_users_t *self, const web_user_t *u);
 
 /* Checks name and password (NUL-ended). Returns 0 and *out, or -EACCES for
  * an unknown name or a wrong password alike (an unknown name still costs a
  * hash verification, so the time does not tell which). Slow on purpose
  * (argon2id, interactive limits): call it off any shared lock. */
-int web_users_verify(const web_users_t *self, const char *name, const char *password,
-                     web_user_t *out);
+int web_users_verify(web_users_t *self, const char *name, const char *password, web_user_t *out);
 
 /* Adds a user to path (made 0600 if missing): checks the fields, refuses a
  * name already there, hashes password, and replaces the file atomically

@@ -5,11 +5,11 @@
 #
 # Layout with the install prefix /usr (the package; `cmake --install build
 # --prefix /usr` gives the same):
-#   /usr/bin/{cohortd,cohortctl,cohort-agent,cohort-watch,cohort-bench}
-#   /lib/systemd/system/{cohortd.service,cohort-agent@.service}
+#   /usr/bin/{cohortd,cohortctl,cohort-agent,cohort-watch,cohort-bench,cohort-web}
+#   /lib/systemd/system/{cohortd.service,cohort-agent@.service,cohort-web.service}
 #   /usr/lib/sysusers.d/cohortd.conf            (systemd/cohortd.sysusers)
 #   /etc/cohortd/cohortd.conf                   (examples/cohortd.conf; a conffile)
-#   /usr/share/doc/cohortd/examples/cohort-agent.conf
+#   /usr/share/doc/cohortd/examples/{cohort-agent.conf,cohort-web.conf}
 #   /usr/share/doc/cohortd/copyright            (systemd/deb/copyright, DEP-5)
 #   /usr/share/doc/cohortd/{README.md,*.md}     (README.md, docs/*.md)
 #   /usr/share/man/manN/NAME.N.gz               (docs/man/NAME.N.md)
@@ -35,7 +35,7 @@ function(cohort_install_outside_usr src name absdir reldir)
 cohort_install_system(\"${src}\" \"${name}\" \"${absdir}\" \"${reldir}\" \"${COHORT_INSTALL_STAGE}\")")
 endfunction()
 
-foreach(unit cohortd.service cohort-agent@.service)
+foreach(unit cohortd.service cohort-agent@.service cohort-web.service)
   cohort_install_outside_usr(${PROJECT_SOURCE_DIR}/systemd/${unit} ${unit}
     /lib/systemd/system lib/systemd/system)
 endforeach()
@@ -43,7 +43,8 @@ cohort_install_outside_usr(${PROJECT_SOURCE_DIR}/examples/cohortd.conf cohortd.c
   /etc/cohortd etc/cohortd)
 # Not CMAKE_INSTALL_LIBDIR: sysusers.d is lib/ even on multiarch Debian.
 install(FILES systemd/cohortd.sysusers DESTINATION lib/sysusers.d RENAME cohortd.conf)
-install(FILES examples/cohort-agent.conf DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(FILES examples/cohort-agent.conf examples/cohort-web.conf
+  DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 # ---- /usr/share/doc/cohortd: the copyright file and the documentation ------
 # Debian policy 12.5: every package has /usr/share/doc/PACKAGE/copyright; it

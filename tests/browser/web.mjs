@@ -98,7 +98,7 @@ async function checkPage(page, who, p) {
     const next = fig ? fig.nextElementSibling : null;
     return { id: ids[0] || '', title: s.querySelector('title')?.textContent || '',
              desc: s.querySelector('desc')?.textContent || '', named,
-             table: !!next && next.tagName === 'TABLE' };
+             table: !!next && (next.tagName === 'TABLE' || !!next.querySelector(':scope > table')) };
   }));
   if (p.charts !== undefined) {
     ok(charts.length >= p.charts, `${who}: ${p.path}: ${charts.length} charts (at least ${p.charts})`);

@@ -5,9 +5,9 @@
 #   cpack -G DEB --config $COHORT_BUILD/CPackConfig.cmake -B TMP
 # on the build directory under test (cpack first brings the build up to
 # date, as `make package` does), then checks the .deb:
-# - dpkg-deb -c: every program under usr/bin (mode 0755), both systemd units
+# - dpkg-deb -c: every program under usr/bin (mode 0755), the systemd units
 #   under lib/systemd/system, the sysusers.d entry, /etc/cohortd/cohortd.conf,
-#   the example agent config, a man page usr/share/man/manN/NAME.N.gz for
+#   the example agent and cohort-web configs, a man page usr/share/man/manN/NAME.N.gz for
 #   every docs/man/NAME.N.md, usr/share/doc/cohortd/copyright, README.md
 #   and every docs/*.md (at least protocol, operations, security,
 #   reliability, status, performance) in usr/share/doc/cohortd, all owned by
@@ -54,8 +54,8 @@ use Time::HiRes qw(time);
 my $t0 = time;
 my $root = repo_root();
 my $build = dirname(bin('cohortd'));
-my @programs = qw(cohortd cohortctl cohort-agent cohort-watch cohort-bench);
-my @units = ('cohortd.service', 'cohort-agent@.service');
+my @programs = qw(cohortd cohortctl cohort-agent cohort-watch cohort-bench cohort-web);
+my @units = ('cohortd.service', 'cohort-agent@.service', 'cohort-web.service');
 
 sub slurp { my ($p) = @_; open my $f, '<', $p or return undef; local $/; my $t = <$f>; $t }
 
@@ -90,7 +90,8 @@ for my $l (split /\n/, $out) {
 }
 my @expected = ((map { "usr/bin/$_" } @programs), (map { "lib/systemd/system/$_" } @units),
                 'usr/lib/sysusers.d/cohortd.conf', 'etc/cohortd/cohortd.conf',
-                'usr/share/doc/cohortd/examples/cohort-agent.conf');
+                'usr/share/doc/cohortd/examples/cohort-agent.conf',
+                'usr/share/doc/cohortd/examples/cohort-web.conf');
 my $docdir = 'usr/share/doc/cohortd';
 my @docs = ('README.md', map { basename($_) } glob("$root/docs/*.md"));
 for my $d (qw(protocol operations security reliability status performance)) {
