@@ -50,7 +50,10 @@ print $af "$pub{coord} coordinator programmes=it-84,it-85\n$pub{web} web\n$pub{o
 print $af "$pub{\"agent-$_\"} agent $_\n" for @agencies;
 close $af;
 
+my $wpid;    # cohort-web, once started
 my $d = start_daemon(dir => $dir, curve => 1);
+# On a failure that ends the test early (BAIL_OUT, die), stop what it started.
+END { kill 'TERM', $wpid if $wpid; kill 'TERM', $d->{pid} if $d && $d->{pid} }
 ok($d->{pid}, 'cohortd started with CURVE') or BAIL_OUT(log_of($d));
 my @curve = ('--server-key', "$d->{data}/server.pub");
 sub send_as {
@@ -302,7 +305,7 @@ SKIP: {
 }
 
 # --- the server: the archive ------------------------------------------------
-my $wpid = fork() // die;
+$wpid = fork() // die;
 if (!$wpid) {
     open STDOUT, '>', "$dir/web.log" or die;
     open STDERR, '>&', \*STDOUT or die;
@@ -410,6 +413,8 @@ for my $u (sort keys %scope) {
 }
 kill 'TERM', $wpid;
 waitpid($wpid, 0);
+$wpid = 0;
 unlike(weblog(), qr/AddressSanitizer|LeakSanitizer|runtime error/, 'cohort-web: no sanitizer report');
 stop_daemon($d);
+$d->{pid} = 0;
 done_testing();
