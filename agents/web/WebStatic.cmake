@@ -1,9 +1,10 @@
 # WebStatic.cmake: turns agents/web/static/*.{css,js} into C arrays
 # (web_static.c in the build tree) at configure time; editing a static file
-# re-runs the configure step (CMAKE_CONFIGURE_DEPENDS).
+# re-runs the configure step (CMAKE_CONFIGURE_DEPENDS). cohort-report.css: the board reports' print
+# rules (web_report.h).
 function(cohort_web_static out)
   set(src "/* generated from agents/web/static by WebStatic.cmake: do not edit */\n#include <stddef.h>\n")
-  foreach(pair "css;cohort-web.css" "js;cohort-web.js")
+  foreach(pair "css;cohort-web.css" "js;cohort-web.js" "report_css;cohort-report.css")
     list(GET pair 0 var)
     list(GET pair 1 file)
     set(path ${CMAKE_CURRENT_SOURCE_DIR}/agents/web/static/${file})

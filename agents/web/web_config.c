@@ -20,6 +20,10 @@ void web_config_defaults(web_config_t *c)
     c->session_idle_s = 1800;
     c->max_sessions = 1024;
     c->max_connections = 64;
+    c->report_dir = strdup(WEB_REPORT_DIR_DEFAULT);
+    c->chromium = strdup("/usr/bin/chromium");
+    c->sync_timeout_s = 60;
+    c->print_timeout_s = 120;
 }
 
 static int set_str(char **dst, const char *v, char *why, size_t len)
@@ -76,6 +80,15 @@ static int on_value(void *arg, const char *section, const char *key, const char 
             return set_uint(&c->max_sessions, v, 1, 100000, why, len);
         if (strcmp(key, "max-connections") == 0)
             return set_uint(&c->max_connections, v, 4, 1024, why, len);
+    } else if (strcmp(section, "report") == 0) {
+        if (strcmp(key, "dir") == 0)
+            return set_str(&c->report_dir, v, why, len);
+        if (strcmp(key, "chromium") == 0)
+            return set_str(&c->chromium, v, why, len);
+        if (strcmp(key, "sync-timeout-s") == 0)
+            return set_uint(&c->sync_timeout_s, v, 1, 3600, why, len);
+        if (strcmp(key, "print-timeout-s") == 0)
+            return set_uint(&c->print_timeout_s, v, 5, 3600, why, len);
     } else {
         if (strcmp(key, "publish") == 0)
             return set_str(&c->publish, v, why, len);
@@ -105,7 +118,7 @@ static void on_error(void *arg, const char *msg)
 
 int web_config_load(web_config_t *c, const char *path)
 {
-    static const char *const sections[] = {"web", "cohortd", NULL};
+    static const char *const sections[] = {"web", "cohortd", "report", NULL};
     cohort_ini_t ini = {
         .path = path, .sections = sections, .on_value = on_value, .on_error = on_error, .arg = c};
     int rc = cohort_ini_parse(&ini);
@@ -138,5 +151,7 @@ void web_config_clear(web_config_t *c)
     free(c->snapshot);
     free(c->server_key);
     free(c->key);
+    free(c->report_dir);
+    free(c->chromium);
     memset(c, 0, sizeof *c);
 }

@@ -18,12 +18,19 @@
  *   key = /etc/cohortd/web.key-curve      # cohort-web's own CURVE key file
  *                                         # (role web in the access file)
  *   plaintext = false              # true: no CURVE (development daemons only)
+ *
+ *   [report]                       # the board reports (web_report.h)
+ *   dir = /var/lib/cohort-web/reports  # the archive: DIR/PROGRAMME/YYYY-MM-DD/
+ *   chromium = /usr/bin/chromium   # prints the PDFs (headless)
+ *   sync-timeout-s = 60            # how long `report` waits for cohortd (1-3600)
+ *   print-timeout-s = 120          # how long one PDF may take (5-3600)
  */
 #ifndef WEB_CONFIG_H
 #define WEB_CONFIG_H
 #include <stddef.h>
 
 #define WEB_CONFIG_DEFAULT "/etc/cohortd/cohort-web.conf"
+#define WEB_REPORT_DIR_DEFAULT "/var/lib/cohort-web/reports"
 
 /* The settings (each string malloc'd, or NULL when not set). */
 typedef struct {
@@ -37,6 +44,10 @@ typedef struct {
     char *publish, *snapshot; /* default tcp://127.0.0.1:7401 and :7402 */
     char *server_key, *key;   /* required unless plaintext */
     int plaintext;            /* default 0 */
+    char *report_dir;         /* default WEB_REPORT_DIR_DEFAULT */
+    char *chromium;           /* default /usr/bin/chromium */
+    unsigned sync_timeout_s;  /* default 60 */
+    unsigned print_timeout_s; /* default 120 */
 } web_config_t;
 
 /* Sets the defaults. */

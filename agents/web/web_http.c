@@ -13,11 +13,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cohort_addr.h"
 #include "web_export.h"
 #include "web_metrics.h"
 #include "web_page.h"
+#include "web_report.h"
 #include "web_static.h"
 
 #define LOGIN_COOKIE "__Host-cohort-login" /* the login form's CSRF cookie */
@@ -480,6 +482,9 @@ static enum MHD_Result static_file(struct MHD_Connection *c, const char *url)
         data = web_static_css, len = web_static_css_len, ctype = "text/css; charset=utf-8";
     } else if (strcmp(url, "/static/cohort-web.js") == 0) {
         data = web_static_js, len = web_static_js_len, ctype = "text/javascript; charset=utf-8";
+    } else if (strcmp(url, "/static/cohort-report.css") == 0) {
+        data = web_static_report_css, len = web_static_report_css_len,
+        ctype = "text/css; charset=utf-8";
     } else
         return not_found(c);
     struct MHD_Response *r =
@@ -492,6 +497,54 @@ static enum MHD_Result static_file(struct MHD_Connection *c, const char *url)
     enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     web_metrics_status(MHD_HTTP_OK);
+    return rc;
+}
+
+/* ---- board reports (web_report.h) ------------------------------------- */
+
+static enum MHD_Result reports(web_http_t *self, struct MHD_Connection *c, const web_session_t *s,
+                               const char *url)
+{
+    const web_user_t *u = &s->user;
+    mem_t m;
+    if (strcmp(url, "/reports") == 0) {
+        if (mem_open(&m) < 0)
+            return MHD_NO;
+        web_report_index(m.f, self->o.report_dir, self->o.feed, u->name, u->role, u->agency);
+        return mem_send(c, &m, MHD_HTTP_OK, NULL, NULL);
+    }
+    if (strncmp(url, "/report/", 8) == 0) { /* the current report, to print */
+        static const char *const css[] = {"/static/cohort-web.css", "/static/cohort-report.css",
+                                          NULL};
+        web_report_style_t st = {css, 0};
+        web_report_of_t of;
+        if (web_report_parse_topic(url + 8, &of) < 0 ||
+            !cohort_scope_may_read(u->role, u->agency, url + 8) || mem_open(&m) < 0)
+            return not_found(c);
+        if (web_report_html(m.f, self->o.feed, url + 8, &st, time(NULL)) < 0) {
+            fclose(m.f);
+            free(m.buf);
+            return not_found(c);
+        }
+        return mem_send(c, &m, MHD_HTTP_OK, NULL, NULL);
+    }
+    /* /reports/PROG/DATE/FILE: a path only from its parsed parts */
+    web_report_file_t rf;
+    size_t size = 0;
+    int fd;
+    if (!self->o.report_dir || web_report_parse_file(url + 9, &rf) < 0 ||
+        !cohort_scope_may_read(u->role, u->agency, rf.topic) ||
+        (fd = web_report_open(self->o.report_dir, &rf, &size)) < 0)
+        return not_found(c);
+    struct MHD_Response *r = MHD_create_response_from_fd(size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    security_headers(r, 1);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rf.ctype);
+    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
     return rc;
 }
 
@@ -617,6 +670,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return releases_page(self, c, &s, url);
     if (strncmp(url, "/export/", 8) == 0)
         return export_file(self, c, &s, url);
+    if (strcmp(url, "/reports") == 0 || strncmp(url, "/reports/", 9) == 0 ||
+        strncmp(url, "/report/", 8) == 0)
+        return reports(self, c, &s, url);
     return doc_page(self, c, &s, url);
 }
 

@@ -15,7 +15,14 @@
  *   GET  /events         Server-Sent Events: "update" events whose data is a
  *                        topic in the user's scope that changed; comments
  *                        as keep-alives every 15 s; ends with the session
- *   GET  /static/cohort-web.css, /static/cohort-web.js
+ *   GET  /reports        the dated board reports in the user's scope (web_report.h)
+ *   GET  /reports/PROG/YYYY-MM-DD/FILE  one of them (programme.html|pdf,
+ *                        cohort-C.html|pdf, report.css), strictly parsed;
+ *                        404 unless the user may read programme/PROG
+ *                        (cohort/PROG/C for cohort-C.*)
+ *   GET  /report/programme/PROG, /report/cohort/PROG/COHORT  the current
+ *                        report, rendered on request (to print); 404 out of scope
+ *   GET  /static/cohort-web.css, /static/cohort-web.js, /static/cohort-report.css
  * Without a session, pages redirect (303) to /login, /events answers 401
  * and a POST 403. Every response carries the Content-Security-Policy
  * (WEB_CSP), Strict-Transport-Security, X-Content-Type-Options nosniff,
@@ -45,6 +52,7 @@ typedef struct {
     web_sessions_t *sessions; /* sessions and rate limits */
     web_feed_t *feed;         /* the documents */
     unsigned max_connections; /* most connections at once */
+    const char *report_dir;   /* the board reports' archive, or NULL: none */
 } web_http_opts_t;
 
 typedef struct web_http_t web_http_t;

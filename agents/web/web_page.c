@@ -129,7 +129,11 @@ static const char *role_label(cohort_role_t r)
 static void banner(FILE *f, const web_session_t *s)
 {
     fputs("<header class=\"site\">\n<nav aria-label=\"Main\"><ul>"
-          "<li><a href=\"/\">Overview</a></li><li><a href=\"/glossary\">Glossary</a></li></ul>"
+          "<li><a href=\"/\">Overview</a></li>",
+          f);
+    if (cohort_scope_may_read(s->user.role, s->user.agency, "programme/")) /* web_report.h */
+        fputs("<li><a href=\"/reports\">Board reports</a></li>", f);
+    fputs("<li><a href=\"/glossary\">Glossary</a></li></ul>"
           "</nav>\n<p class=\"who\">Logged in as <strong>",
           f);
     web_html_esc(f, s->user.name);
@@ -295,7 +299,13 @@ static void contents(FILE *f, const char *topic, const web_tables_t *ts)
     web_export_href(topic, NULL, href, sizeof href);
     fputs("<ul class=\"exports\"><li><a href=\"", f);
     web_html_esc(f, href);
-    fputs("\" download>Download every table as a spreadsheet (Excel)</a></li></ul>\n", f);
+    fputs("\" download>Download every table as a spreadsheet (Excel)</a></li>", f);
+    if (strncmp(topic, "programme/", 10) == 0 || strncmp(topic, "cohort/", 7) == 0) {
+        fputs("<li><a href=\"/report/", f); /* the board report, to print (web_report.h) */
+        web_html_esc(f, topic);
+        fputs("\">The board report of these figures, to read or print</a></li>", f);
+    }
+    fputs("</ul>\n", f);
     if (web_tables_count(ts) < 2)
         return;
     fputs("<nav class=\"contents\" aria-label=\"On this page\"><h2>On this page</h2><ul>\n", f);

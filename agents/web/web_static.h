@@ -5,9 +5,11 @@
 #define WEB_STATIC_H
 #include <stddef.h>
 
-extern const unsigned char web_static_css[]; /* static/cohort-web.css */
-extern const size_t web_static_css_len;      /* its length */
-extern const unsigned char web_static_js[];  /* static/cohort-web.js */
-extern const size_t web_static_js_len;       /* its length */
+extern const unsigned char web_static_css[];        /* static/cohort-web.css */
+extern const size_t web_static_css_len;             /* its length */
+extern const unsigned char web_static_js[];         /* static/cohort-web.js */
+extern const size_t web_static_js_len;              /* its length */
+extern const unsigned char web_static_report_css[]; /* static/cohort-report.css */
+extern const size_t web_static_report_css_len;      /* its length */
 
 #endif

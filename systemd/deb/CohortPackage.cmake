@@ -6,7 +6,8 @@
 # Layout with the install prefix /usr (the package; `cmake --install build
 # --prefix /usr` gives the same):
 #   /usr/bin/{cohortd,cohortctl,cohort-agent,cohort-watch,cohort-bench,cohort-web}
-#   /lib/systemd/system/{cohortd.service,cohort-agent@.service,cohort-web.service}
+#   /lib/systemd/system/{cohortd.service,cohort-agent@.service,cohort-web.service,
+#                        cohort-web-report.service,cohort-web-report.timer}
 #   /usr/lib/sysusers.d/cohortd.conf            (systemd/cohortd.sysusers)
 #   /etc/cohortd/cohortd.conf                   (examples/cohortd.conf; a conffile)
 #   /usr/share/doc/cohortd/examples/{cohort-agent.conf,cohort-web.conf}
@@ -35,7 +36,8 @@ function(cohort_install_outside_usr src name absdir reldir)
 cohort_install_system(\"${src}\" \"${name}\" \"${absdir}\" \"${reldir}\" \"${COHORT_INSTALL_STAGE}\")")
 endfunction()
 
-foreach(unit cohortd.service cohort-agent@.service cohort-web.service)
+foreach(unit cohortd.service cohort-agent@.service cohort-web.service cohort-web-report.service
+    cohort-web-report.timer)
   cohort_install_outside_usr(${PROJECT_SOURCE_DIR}/systemd/${unit} ${unit}
     /lib/systemd/system lib/systemd/system)
 endforeach()

@@ -55,7 +55,8 @@ my $t0 = time;
 my $root = repo_root();
 my $build = dirname(bin('cohortd'));
 my @programs = qw(cohortd cohortctl cohort-agent cohort-watch cohort-bench cohort-web);
-my @units = ('cohortd.service', 'cohort-agent@.service', 'cohort-web.service');
+my @units = ('cohortd.service', 'cohort-agent@.service', 'cohort-web.service', 'cohort-web-report.service',
+             'cohort-web-report.timer');
 
 sub slurp { my ($p) = @_; open my $f, '<', $p or return undef; local $/; my $t = <$f>; $t }
 
@@ -198,7 +199,7 @@ for my $d (@docs) {
 }
 my $sysusers = slurp("$x/usr/lib/sysusers.d/cohortd.conf") // '';
 my %sysuser = map { $_ => 1 } $sysusers =~ /^\s*u\s+(\S+)/mg;
-for my $u (@units) {
+for my $u (grep { /\.service$/ } @units) {    # (a timer starts its service)
     my $text = slurp("$x/lib/systemd/system/$u") // '';
     my ($exec) = $text =~ /^ExecStart=[-\@:+!]*(\S+)/m;
     ok($exec && -x "$x$exec", "$u: ExecStart program " . ($exec // 'none') . ' is in the package');
