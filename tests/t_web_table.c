@@ -234,7 +234,8 @@ static void test_history(void)
     json_object_set_new(doc, "history", json_pack("{s:o}", "monthly", months));
     web_tables_t *ts = web_tables_new("cohort/step-forward/2009-1", doc, NULL);
     const web_table_t *h = web_tables_find(ts, "history-funnel");
-    ok(h && h->nrows == 3 && h->ncols == 6 && strcmp(h->rows[1].label, "2009-05") == 0,
+    ok(h && h->nrows == 3 && h->ncols == 6 && strcmp(h->rows[1].label, "May 2009") == 0 &&
+           strcmp(h->rows[1].key, "2009-05") == 0,
        "history-funnel: a row per month, the six steps");
     const web_table_t *c = web_tables_find(ts, "history-completion");
     ok(c && c->nrows == 3 && strcmp(c->rows[2].cells[2].shown, "50%") == 0 &&

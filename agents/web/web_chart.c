@@ -172,17 +172,36 @@ static void desc(FILE *f, const spec_t *s)
     }
 }
 
-static void legend(FILE *f, const spec_t *s, int y)
+/* The legend, wrapped to the chart's width: its entries from y (the first
+ * line's baseline), LEGEND_H apart. With f NULL it only counts. Returns the
+ * number of lines. */
+#define LEGEND_H 20
+static int legend(FILE *f, const spec_t *s, int y)
 {
-    int x = 0;
+    int x = 0, lines = 1;
     for (size_t j = 0; j < s->ncols; j++) {
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" class=\"s%zu\"/>", x, y - 12,
-                j);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">", x + 20, y);
-        web_html_esc(f, s->t->cols[s->cols[j]]);
-        fputs("</text>\n", f);
-        x += 30 + 8 * (int)strlen(s->t->cols[s->cols[j]]);
+        int w = 30 + 8 * (int)strlen(s->t->cols[s->cols[j]]);
+        if (x > 0 && x + w > WIDTH) {
+            x = 0;
+            y += LEGEND_H;
+            lines++;
+        }
+        if (f) {
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" class=\"s%zu\"/>", x,
+                    y - 12, j);
+            fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">", x + 20, y);
+            web_html_esc(f, s->t->cols[s->cols[j]]);
+            fputs("</text>\n", f);
+        }
+        x += w;
     }
+    return lines;
+}
+
+/* Where the drawing starts below the legend (bars draw none for one series). */
+static int top_of(const spec_t *s, int base)
+{
+    return s->ncols > 1 || s->shape == LINES ? base + LEGEND_H * (legend(NULL, s, 0) - 1) : 4;
 }
 
 static double scale_max(const spec_t *s)
@@ -200,7 +219,7 @@ static double scale_max(const spec_t *s)
 static void bars(FILE *f, const spec_t *s)
 {
     double max = scale_max(s);
-    int top = s->ncols > 1 ? 26 : 4;
+    int top = top_of(s, 26);
     int band = (int)s->ncols * BAR_H + 10;
     if (s->ncols > 1)
         legend(f, s, 16);
@@ -243,7 +262,7 @@ static void bars(FILE *f, const spec_t *s)
 static void lines(FILE *f, const spec_t *s)
 {
     double max = scale_max(s);
-    int top = 30, h = 200, left = 60, w = WIDTH - left - 20;
+    int top = top_of(s, 30), h = 200, left = 60, w = WIDTH - left - 20;
     legend(f, s, 16);
     /* axes: the scale's top and zero, the first and last month */
     fprintf(f,
@@ -298,9 +317,8 @@ int web_chart_svg(FILE *f, const web_table_t *t)
     spec_t s;
     if (!t || !choose(t, &s))
         return 0;
-    int height = s.shape == LINES
-                     ? 260
-                     : (s.ncols > 1 ? 26 : 4) + (int)s.nrows * ((int)s.ncols * BAR_H + 10) + 4;
+    int height = s.shape == LINES ? top_of(&s, 30) + 230
+                                  : top_of(&s, 26) + (int)s.nrows * ((int)s.ncols * BAR_H + 10) + 4;
     fputs("<figure class=\"chart\">\n<svg class=\"chart\" role=\"img\" aria-labelledby=\"", f);
     web_html_esc(f, t->id);
     fputs("-t ", f);

@@ -225,11 +225,12 @@ void web_page_home_topic(FILE *f, const char *topic, const json_t *doc)
         fputs(", cohort ", f);
         web_html_esc(f, json_string_value(json_object_get(doc, "cohort")));
     } else {
-        web_html_esc(f, json_string_value(json_object_get(doc, "agency")));
-        fputs(": ", f);
-        web_html_esc(f, json_string_value(json_object_get(doc, "programme")));
+        web_html_esc(f, name ? name : json_string_value(json_object_get(doc, "programme")));
         fputs(", cohort ", f);
         web_html_esc(f, json_string_value(json_object_get(doc, "cohort")));
+        fputs(" (", f);
+        web_html_esc(f, json_string_value(json_object_get(doc, "agency")));
+        fputs(")", f);
     }
     fputs("</a></li>\n", f);
 }
@@ -380,8 +381,12 @@ void web_page_topic_ctx(FILE *f, const web_session_t *s, const char *topic, cons
         web_html_esc(f, ed);
         fputs("</time>.</p>\n", f);
     }
-    if (strncmp(topic, "release/", 8) == 0)
+    if (strncmp(topic, "release/", 8) == 0) {
         release_intro(f, doc);
+        fputs("<p><a href=\"/releases/", f);
+        web_html_esc(f, topic + 8);
+        fputs("\">Every dated release of these breakdowns</a></p>\n", f);
+    }
     web_tables_t *ts = web_tables_new(topic, doc, ctx);
     if (!ts)
         fputs("<p class=\"error\">The figures could not be shown (out of memory).</p>\n", f);
@@ -481,10 +486,19 @@ void web_page_releases(FILE *f, const web_session_t *s, const char *topic, const
 {
     size_t n = json_array_size(versions);
     const char *rest = strncmp(topic, "release/", 8) == 0 ? topic + 8 : topic;
+    const json_t *latest = n ? json_array_get(versions, n - 1) : NULL;
+    const char *name = json_string_value(json_object_get(latest, "programme_name"));
+    const char *coh = json_string_value(json_object_get(latest, "cohort"));
+    if (!name)
+        name = json_string_value(json_object_get(latest, "name"));
     head(f, "Dated releases", NULL);
     banner(f, s);
     fputs("<main id=\"main\">\n<h1>Dated releases: ", f);
-    web_html_esc(f, rest);
+    web_html_esc(f, name ? name : rest);
+    if (name && coh) {
+        fputs(", cohort ", f);
+        web_html_esc(f, coh);
+    }
     fputs("</h1>\n", f);
     if (!n) {
         fputs("<p>Nothing has been released for this yet.</p>\n</main>\n", f);

@@ -729,8 +729,23 @@ static void t_plans(web_tables_t *ts)
 
 /* ---- history ---------------------------------------------------------- */
 
+/* "2009-04" as a person reads it, "Apr 2009" (the text itself if it is
+ * not a month). */
+static const char *month_label(const char *ym, char *out, size_t len)
+{
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    unsigned y, m;
+    char end;
+    if (!ym || sscanf(ym, "%4u-%2u%c", &y, &m, &end) != 2 || m < 1 || m > 12)
+        return ym ? ym : "";
+    snprintf(out, len, "%s %u", mon[m - 1], y);
+    return out;
+}
+
 static void t_history(web_tables_t *ts)
 {
+    char ml[32];
     const json_t *m = at(ts->doc, "history.monthly");
     if (!json_is_array(m) || json_array_size(m) == 0)
         return;
@@ -744,7 +759,8 @@ static void t_history(web_tables_t *ts)
                          "Month", NREACHED, cols);
     json_array_foreach(m, i, e)
     {
-        web_row_t *r = row(ts, t, json_string_value(json_object_get(e, "month")), NULL);
+        const char *ym = json_string_value(json_object_get(e, "month"));
+        web_row_t *r = row(ts, t, month_label(ym, ml, sizeof ml), ym);
         for (size_t k = 0; k < NREACHED; k++)
             fig(ts, r, k, WEB_CELL_COUNT, "history.monthly.%zu.funnel_reached.%s", i,
                 reached_stages[k]);
@@ -755,7 +771,8 @@ static void t_history(web_tables_t *ts)
             "Participants' completion at the end of each month", "Month", 4, cc);
     json_array_foreach(m, i, e)
     {
-        web_row_t *r = row(ts, t, json_string_value(json_object_get(e, "month")), NULL);
+        const char *ym = json_string_value(json_object_get(e, "month"));
+        web_row_t *r = row(ts, t, month_label(ym, ml, sizeof ml), ym);
         fig(ts, r, 0, WEB_CELL_COUNT, "history.monthly.%zu.completion.enrolled", i);
         fig(ts, r, 1, WEB_CELL_COUNT, "history.monthly.%zu.completion.complete", i);
         fig(ts, r, 2, WEB_CELL_PERCENT, "history.monthly.%zu.completion.mean_completion", i);
@@ -769,7 +786,8 @@ static void t_history(web_tables_t *ts)
     static const char *const pk[] = {"during", "after", "promoted_substantively"};
     json_array_foreach(m, i, e)
     {
-        web_row_t *r = row(ts, t, json_string_value(json_object_get(e, "month")), NULL);
+        const char *ym = json_string_value(json_object_get(e, "month"));
+        web_row_t *r = row(ts, t, month_label(ym, ml, sizeof ml), ym);
         for (size_t k = 0; k < 3 && r; k++) {
             const json_t *v = json_object_get(json_object_get(e, "progression"), pk[k]);
             if (json_is_object(v)) { /* by kind: their sum */
