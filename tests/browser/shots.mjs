@@ -2,15 +2,16 @@
 // tests/tools/docs-screenshots against the demo; not a test). Logs in
 // through the form as a person would, then saves each page:
 //
-//   node shots.mjs URL USER PASSWORD OUTDIR NAME=PATH[#HEIGHT] ...
+//   node shots.mjs URL USER PASSWORD OUTDIR NAME=PATH[@ID][#HEIGHT] ...
 //
-// Each page is 1280 px wide; HEIGHT (default: the whole page) clips it.
+// Each page is 1280 px wide; HEIGHT (default: the whole page) clips it;
+// ID saves the element with that id only (a section of the page).
 import { mkdirSync } from 'node:fs';
 import puppeteer from 'puppeteer-core';
 
 const [url, user, password, out, ...pages] = process.argv.slice(2);
 if (!pages.length) {
-  console.error('usage: node shots.mjs URL USER PASSWORD OUTDIR NAME=PATH[#HEIGHT] ...');
+  console.error('usage: node shots.mjs URL USER PASSWORD OUTDIR NAME=PATH[@ID][#HEIGHT] ...');
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
@@ -29,7 +30,7 @@ try {
   await page.type('input[name=password]', password);
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form [type=submit]')]);
   for (const p of pages) {
-    const [, name, path, height] = p.match(/^([^=]+)=([^#]+)(?:#(\d+))?$/) || [];
+    const [, name, path, sel, height] = p.match(/^([^=]+)=([^#@]+)(?:@([^#]+))?(?:#(\d+))?$/) || [];
     if (!name) throw new Error(`bad page argument: ${p}`);
     const r = await page.goto(`${url}${path}`, { waitUntil: 'load' });
     if (!r || r.status() !== 200) {
@@ -40,7 +41,11 @@ try {
     await page.waitForFunction(() => document.querySelector('#live-state')?.textContent !== 'not connected',
       { timeout: 5000 }).catch(() => {});
     const file = `${out}/${name}.png`;
-    if (height) await page.screenshot({ path: file, clip: { x: 0, y: 0, width: 1280, height: +height } });
+    if (sel) {
+      const el = await page.$(`[id="${sel}"]`);
+      if (!el) throw new Error(`${path}: no ${sel}`);
+      await el.screenshot({ path: file });
+    } else if (height) await page.screenshot({ path: file, clip: { x: 0, y: 0, width: 1280, height: +height } });
     else await page.screenshot({ path: file, fullPage: true });
     console.log(file);
   }
