@@ -17,6 +17,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use CohortTest;
+use WebTest;
 use AgentTest qw(wait_until);
 use Test::More;
 use JSON::PP;
@@ -34,25 +35,11 @@ plan skip_all => 'tests/browser/node_modules is missing (bash .ci/setup runs npm
     unless -d "$root/tests/browser/node_modules/puppeteer-core" && -d "$root/tests/browser/node_modules/axe-core";
 
 my $dir = tmpdir();
-my $keys = "$dir/keys";
-mkdir $keys or die;
-mkdir "$dir/data", 0700 or die;
 my @agencies = qw(wm-police cps-wm hmcts-wm probation-wm);
-my %pub;
-for my $n ('coord', 'web', 'op', map { "agent-$_" } @agencies) {
-    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'keygen', "$keys/$n"]);
-    die "keygen $n: $err" if $rc != 0;
-    open my $fh, '<', "$keys/$n.pub" or die;
-    local $/;
-    ($pub{$n}) = <$fh> =~ /public-key\s*=\s*(\S{40})/ or die;
-}
-open my $af, '>', "$dir/data/access" or die;
-print $af "$pub{coord} coordinator programmes=it-81\n$pub{web} web\n$pub{op} operator\n";
-print $af "$pub{\"agent-$_\"} agent $_\n" for @agencies;
-close $af;
-my $d = start_daemon(dir => $dir, curve => 1);
+my $wd = web_daemon(dir => $dir, agencies => \@agencies, programme => 'it-81');
+my ($d, $keys) = ($wd->{d}, $wd->{keys});
 ok($d->{pid}, 'cohortd started with CURVE') or BAIL_OUT(log_of($d));
-my @curve = ('--server-key', "$d->{data}/server.pub");
+my @curve = @{ $wd->{curve} };
 sub send_cmd {
     my ($who, $events) = @_;
     my $f = tmpdir() . "/ev.jsonl";

@@ -8,12 +8,13 @@
 # reach shows another agency's pseudonyms. Events are sent per agency (the
 # definitions first, mentor assignments last), not in time order: the
 # releases differ from the demo's, the rule (page = document) does not.
-# The helpers are 80-web.t's.
+# The keys and the daemon come from tests/lib/WebTest.pm.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use CohortTest;
+use WebTest;
 use AgentTest qw(wait_until);
 use Test::More;
 use JSON::PP;
@@ -29,26 +30,15 @@ my $root = repo_root();
 my @events = @{ read_jsonl(do { open my $f, '<', "$root/examples/step-forward.jsonl" or die; local $/; <$f> }) };
 my @agencies = do { my %s; grep { !$s{$_}++ && $_ ne 'wmcjb' } map { $_->{agency} } @events };
 my $dir = tmpdir();
-my $keys = "$dir/keys";
-mkdir $keys or die;
-mkdir "$dir/data", 0700 or die;
-my %pub;
-for my $n ('wmcjb', 'web', 'op', @agencies) {
-    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'keygen', "$keys/$n"]);
-    die "keygen $n: $err" if $rc != 0;
-    open my $fh, '<', "$keys/$n.pub" or die;
-    local $/;
-    ($pub{$n}) = <$fh> =~ /public-key\s*=\s*(\S{40})/ or die;
-}
-open my $af, '>', "$dir/data/access" or die;
-print $af "$pub{wmcjb} coordinator wmcjb programmes=step-forward\n$pub{web} web\n$pub{op} operator\n";
-print $af "$pub{$_} agent $_\n" for @agencies;
-close $af;
-my $d = start_daemon(dir => $dir, curve => 1);
+# The coordinator's key is wmcjb's (an agency that defines the programme).
+my $wd = web_daemon(dir => $dir, agencies => \@agencies, programme => 'step-forward',
+                    keys => {wmcjb => 'coordinator wmcjb programmes=step-forward'});
+my ($d, $keys) = ($wd->{d}, $wd->{keys});
 ok($d->{pid}, 'cohortd started with CURVE') or BAIL_OUT(log_of($d));
-my @curve = ('--server-key', "$d->{data}/server.pub");
+my @curve = @{ $wd->{curve} };
 sub send_as {
     my ($who, $evs) = @_;
+    $who = "agent-$who" unless $who eq 'wmcjb';
     my $f = tmpdir() . "/ev.jsonl";
     write_jsonl($f, $evs);
     my ($rc, $out, $err) = run_cmd([bin('cohort-agent'), 'send', '--quiet', '--endpoint', $d->{endpoint},

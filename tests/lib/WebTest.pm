@@ -4,9 +4,11 @@ package WebTest;
 # web) and a self-signed certificate, users made with `cohort-web adduser`,
 # and HTTPS requests with curl.
 #
-#   my $w = web_daemon(dir => $dir, agencies => [...], access => "extra lines");
-#       keys coord (coordinator programmes=it-NN via $o{programme}), web, op and
-#       agent-<agency> for each agency; cohortd started; returns
+#   my $w = web_daemon(dir => $dir, agencies => [...], programme => 'it-NN[,it-MM]',
+#                      keys => {name => 'role [agency]', ...});
+#       keys coord (coordinator programmes=$o{programme}), web, op,
+#       agent-<agency> for each agency and those of keys; cohortd started
+#       with CURVE; returns
 #       {dir, keys, pub => {name => public key}, d => daemon, curve => [...]}
 #   web_send($w, $who, \@events)       -> ($rc, [results], $stderr)
 #   web_cert($dir)                     a self-signed certificate: $dir/web.crt, web.key
@@ -35,7 +37,8 @@ sub web_daemon {
     mkdir $keys or die "mkdir $keys: $!";
     mkdir "$dir/data", 0700 or die;
     my %pub;
-    for my $n ('coord', 'web', 'op', map { "agent-$_" } @{ $o{agencies} }) {
+    my %more = %{ $o{keys} // {} };
+    for my $n ('coord', 'web', 'op', (map { "agent-$_" } @{ $o{agencies} }), sort keys %more) {
         my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'keygen', "$keys/$n"]);
         die "keygen $n: $err" if $rc != 0;
         open my $fh, '<', "$keys/$n.pub" or die;
@@ -46,7 +49,7 @@ sub web_daemon {
     print $af "$pub{coord} coordinator programmes=" . ($o{programme} // 'it-80') . "\n";
     print $af "$pub{web} web\n$pub{op} operator\n";
     print $af "$pub{\"agent-$_\"} agent $_\n" for @{ $o{agencies} };
-    print $af $o{access} if $o{access};
+    print $af "$pub{$_} $more{$_}\n" for sort keys %more;
     close $af;
     my $d = start_daemon(dir => $dir, curve => 1);
     return {dir => $dir, keys => $keys, pub => \%pub, d => $d,
