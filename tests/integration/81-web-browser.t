@@ -2,8 +2,8 @@
 # cohort-web in a real browser (issue 19 §4): the real cohortd with CURVE
 # and a key per agency, the agents' events, cohort-web with its own key and
 # a self-signed certificate, then tests/browser/web.mjs (Debian's Chromium
-# headless, puppeteer-core, axe-core) with a plan: log in as the board and
-# as the HR teams of two agencies, every page in scope with its figures
+# headless, puppeteer-core, axe-core) with a plan: log in as each role (the
+# board, a coordinator, an operator and the HR teams of two agencies), every page in scope with its figures
 # (checked against the status documents) and its charts (each an SVG with
 # role img, a title and a description giving its figures, its table after
 # it), pages out of scope 404 without
@@ -11,7 +11,7 @@
 # violation, screenshots (in $COHORT_WEB_SHOTS, default a temporary
 # directory), and a figure changing live when an agent sends an event.
 # Skips when Chromium, node or tests/browser/node_modules are missing
-# (bash .ci/setup installs them). The setup is 80-web.t's, shortened.
+# (bash .ci/setup installs them). Keys and daemon: tests/lib/WebTest.pm.
 use strict;
 use warnings;
 use FindBin;
@@ -72,8 +72,10 @@ ok(wait_until(20, sub { $docs = docs(); $docs->{'cohort/it-81/c1'} && $docs->{'a
 ($rc, undef, $err) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
     "$dir/web.key", '-out', "$dir/web.crt", '-days', '2', '-subj', '/CN=127.0.0.1']);
 is($rc, 0, 'a self-signed certificate') or diag $err;
-my %pw = (board1 => 'board password 1', 'hr-a' => 'hr of agency A', 'hr-b' => 'hr of agency B');
-my %line = (board1 => ['board'], 'hr-a' => ['agency-hr', 'wm-police'], 'hr-b' => ['agency-hr', 'cps-wm']);
+my %pw = (board1 => 'board password 1', 'hr-a' => 'hr of agency A', 'hr-b' => 'hr of agency B',
+          coord1 => 'coordinator pw 1', op1 => 'operator password 1');
+my %line = (board1 => ['board'], 'hr-a' => ['agency-hr', 'wm-police'], 'hr-b' => ['agency-hr', 'cps-wm'],
+            coord1 => ['coordinator'], op1 => ['operator']);
 for my $u (sort keys %pw) {
     open my $p, '>', "$dir/pw" or die;
     print $p "$pw{$u}\n";
@@ -136,6 +138,17 @@ my $plan = {
         { name => 'hr-b', password => $pw{'hr-b'}, label => 'HR of cps-wm',
           pages => [ { path => '/agency/cps-wm/it-81/c1', absent => \@others_of_b } ],
           denied => [ { path => '/agency/wm-police/it-81/c1', absent => $refs{'wm-police'} } ] },
+        { name => 'coord1', password => $pw{coord1}, label => 'coordinator',
+          pages => [ { path => '/programme/it-81', shot => 'coordinator-programme.png', charts => 3,
+                       figures => [fig('filled.places', $p->{filled}{places})],
+                       absent => [map { @{ $refs{$_} } } @agencies] } ],
+          denied => [ { path => '/agency/hmcts-wm/it-81/c1', absent => $refs{'hmcts-wm'} } ] },
+        { name => 'op1', password => $pw{op1}, label => 'operator',
+          pages => [ { path => '/agency/probation-wm/it-81/c1', shot => 'operator-agency.png', charts => 1,
+                       figures => [[qq{tr[data-ref="$refs{'probation-wm'}[0]"] th}, $refs{'probation-wm'}[0]]] },
+                     { path => '/cohort/it-81/c1', charts => 4,
+                       figures => [fig('funnel.participants.total', $c->{funnel}{participants}{total})] } ],
+          denied => [ { path => '/agency/nobody/it-81/c1', absent => [] } ] },
     ],
     live => { user => 'hr-a', path => '/agency/wm-police/it-81/c1', push => send_cmd('agent-wm-police', [$att[0]]),
               selector => qq{td[data-figure="people.$live_i.completion"]}, before => '0%', after => '6%' },
