@@ -157,7 +157,8 @@ int main(void)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    web_report_index(f, dir, NULL, "board1", COHORT_ROLE_BOARD, NULL);
+    web_session_t sb = {.user = {.name = "board1", .role = COHORT_ROLE_BOARD}, .csrf = "c"};
+    web_report_index(f, dir, NULL, &sb);
     fclose(f);
     ok(strstr(buf, "data-report=\"sf/2026-12-06/programme\"") &&
            strstr(buf, "href=\"/reports/sf/2026-12-06/programme.pdf\"") &&
@@ -168,7 +169,10 @@ int main(void)
     free(buf);
     buf = NULL;
     f = open_memstream(&buf, &len);
-    web_report_index(f, dir, NULL, "hr-a", COHORT_ROLE_AGENCY_HR, "wm-police");
+    web_session_t sh = {
+        .user = {.name = "hr-a", .role = COHORT_ROLE_AGENCY_HR, .agency = "wm-police"},
+        .csrf = "c"};
+    web_report_index(f, dir, NULL, &sh);
     fclose(f);
     ok(!strstr(buf, "data-report=") && strstr(buf, "There are no reports for you yet"),
        "an agency's HR team's index lists nothing");

@@ -510,7 +510,7 @@ static enum MHD_Result reports(web_http_t *self, struct MHD_Connection *c, const
     if (strcmp(url, "/reports") == 0) {
         if (mem_open(&m) < 0)
             return MHD_NO;
-        web_report_index(m.f, self->o.report_dir, self->o.feed, u->name, u->role, u->agency);
+        web_report_index(m.f, self->o.report_dir, self->o.feed, s);
         return mem_send(c, &m, MHD_HTTP_OK, NULL, NULL);
     }
     if (strncmp(url, "/report/", 8) == 0) { /* the current report, to print */

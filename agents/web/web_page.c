@@ -157,6 +157,19 @@ static void foot(FILE *f)
           f);
 }
 
+void web_page_begin(FILE *f, const web_session_t *s, const char *title)
+{
+    head(f, title, NULL);
+    banner(f, s);
+    fputs("<main id=\"main\">\n", f);
+}
+
+void web_page_end(FILE *f)
+{
+    fputs("</main>\n", f);
+    foot(f);
+}
+
 void web_page_login(FILE *f, const char *csrf, const char *msg)
 {
     head(f, "Log in", NULL);

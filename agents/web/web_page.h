@@ -2,11 +2,10 @@
  * status documents (docs/status.md): plain-language labels for the stage,
  * role and promotion enum names, days rather than minutes, percentages
  * rather than fractions, the tables of web_table.h each with its
- * server-drawn SVG chart (web_chart.h) and export links (web_export.h), "figures as at" and the live
- * connection's state (#live-state, kept by /static/cohort-web.js). Every
- * figure taken from a document is in a cell with data-figure (its JSON path
- * in the document) and data-value (the value as in the document), so that
- * tests can compare pages with documents. No inline script or style.
+ * server-drawn SVG chart (web_chart.h) and export links (web_export.h), "figures as at" and the
+ * live connection's state (#live-state, kept by /static/cohort-web.js). Every figure taken from a
+ * document is in a cell with data-figure (its JSON path in the document) and data-value (the value
+ * as in the document), so that tests can compare pages with documents. No inline script or style.
  * Writes into a FILE (an open_memstream); pure functions of their inputs. */
 #ifndef WEB_PAGE_H
 #define WEB_PAGE_H
@@ -18,6 +17,13 @@
 
 /* Writes s with &, <, >, " and ' escaped. NULL writes nothing. */
 void web_html_esc(FILE *f, const char *s);
+
+/* A page of other modules (the reports' archive): the head with title, the
+ * site's header (menu, who is logged in, the logout form with s's CSRF
+ * token) and <main> opened; web_page_end closes <main> and adds the
+ * footer. The body between is the caller's. */
+void web_page_begin(FILE *f, const web_session_t *s, const char *title);
+void web_page_end(FILE *f);
 
 /* The login page: the form (user, password, the login CSRF token) and an
  * optional message (NULL: none). */

@@ -465,9 +465,10 @@ static void scan_date(const char *path, const char *prog, const char *date, coho
     closedir(d);
 }
 
-void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const char *user,
-                      cohort_role_t role, const char *agency)
+void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const web_session_t *s)
 {
+    cohort_role_t role = s->user.role;
+    const char *agency = s->user.agency;
     entry_t *v = NULL;
     size_t n = 0, cap = 0;
     DIR *top = dir ? opendir(dir) : NULL;
@@ -496,18 +497,8 @@ void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const char *us
     if (n)
         qsort(v, n, sizeof *v, entry_cmp);
 
-    fputs("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-          "<title>Board reports - cohort-web</title>\n"
-          "<link rel=\"stylesheet\" href=\"/static/cohort-web.css\">\n</head>\n<body>\n"
-          "<a class=\"skip\" href=\"#main\">Skip to the content</a>\n<header class=\"site\">\n"
-          "<nav aria-label=\"Main\"><ul><li><a href=\"/\">Overview</a></li>"
-          "<li><a href=\"/reports\" aria-current=\"page\">Board reports</a></li>"
-          "<li><a href=\"/glossary\">Glossary</a></li></ul></nav>\n<p class=\"who\">Logged in as "
-          "<strong>",
-          f);
-    web_html_esc(f, user);
-    fputs("</strong></p>\n</header>\n<main id=\"main\">\n<h1>Board reports</h1>\n"
+    web_page_begin(f, s, "Board reports");
+    fputs("<h1>Board reports</h1>\n"
           "<p>The dated board reports you may read, newest first. Each is a web page to read "
           "or print, and a PDF of the same page.</p>\n",
           f);
@@ -545,9 +536,9 @@ void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const char *us
     if (n)
         fputs("</tbody>\n</table>\n", f);
     fputs("<p>For a report of the figures as they are now, open a programme or cohort from the "
-          "<a href=\"/\">overview</a> and follow its link to the board report.</p>\n</main>\n"
-          "</body>\n</html>\n",
+          "<a href=\"/\">overview</a> and follow its link to the board report.</p>\n",
           f);
+    web_page_end(f);
     free(v);
 }
 

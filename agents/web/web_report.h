@@ -26,6 +26,7 @@
 
 #include "cohort_scope.h"
 #include "web_feed.h"
+#include "web_session.h"
 
 #define WEB_REPORT_ID_MAX 64 /* longest programme or cohort id in a report's name */
 
@@ -84,9 +85,10 @@ int web_report_open(const char *dir, const web_report_file_t *file, size_t *size
 /* Writes the page of the archive (GET /reports): every dated report under
  * dir whose topic role (with agency) may read, newest date first, with
  * links to its HTML and PDF; programmes by the name in feed's document
- * (feed may be NULL: ids). user names the reader (shown). */
-void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const char *user,
-                      cohort_role_t role, const char *agency);
+ * (feed may be NULL: ids). s is the reader's session: its user's role
+ * and agency decide what is listed; the page has the site's header, with
+ * the logout form (web_page_begin). */
+void web_report_index(FILE *f, const char *dir, web_feed_t *feed, const web_session_t *s);
 
 /* Writes the report of topic into dir/<programme>/<date>/ (made if
  * missing): its HTML, report.css, and the PDF printed by chromium with at

@@ -340,6 +340,8 @@ for my $u (sort keys %scope) {
     my ($c, $h, $b) = http('/reports', jar => $jar);
     is($c, 200, "$u /reports: 200");
     is($h->{'cache-control'}, 'no-store', "$u /reports: no-store");
+    like($b, qr{<form method="post" action="/logout"[^>]*>\s*<input type="hidden" name="csrf" value="[0-9a-f]{64}">},
+         "$u /reports: the site's header, with the logout form");
     my @listed = $b =~ /<tr data-report="([^"]+)"/g;
     my @want = $scope{$u} ? ("it-84/$date/programme", "it-84/$date/cohort-c1", "it-85/$date/programme", "it-85/$date/cohort-c1") : ();
     is_deeply(\@listed, \@want, "$u /reports: lists exactly the reports in scope, newest first");
