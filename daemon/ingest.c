@@ -134,6 +134,7 @@ typedef struct {
     rsched_list_t updates;  /* status documents to publish after the commit */
     uint64_t head;          /* log head after the commit */
     uint64_t render_due_ms; /* a held-back topic is due then (0 = none) */
+    size_t pending;         /* topics still held back after this batch's render */
     uint64_t purge_at_ms;   /* after its write: a purge is owed, due then (0 = none) */
     req_t *reqs;            /* requests, in arrival order */
     size_t nreqs, capreqs;
@@ -642,6 +643,7 @@ static uint64_t mono_ms(void)
 static void render(ingest_t *self, pend_t *p, int all)
 {
     p->render_due_ms = rsched_render(self->rs, *self->proj, p->nevs, all, &p->updates);
+    p->pending = rsched_pending(self->rs);
 }
 
 /* Worker, after a failed write: reopens the store (RocksDB stays read-only
@@ -969,7 +971,7 @@ static void publish(ingest_t *self, pend_t *p)
         else if (p->updates.v[i].versions &&
                  publish_versions(self->pub, p->updates.v[i].topic, p->updates.v[i].versions) < 0)
             cohort_log(LOG_WARNING, "publish: out of memory; a release history was not updated");
-    publish_set_seq(self->pub, p->head);
+    publish_set_seq(self->pub, p->head, p->pending);
 }
 
 /* Loop, at stop, with no commit running: renders and publishes every

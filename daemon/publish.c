@@ -83,6 +83,7 @@ struct publish_t {
     sub_t *subs;        /* subscriber entries by routing id */
     size_t live;        /* topics with a document (not removed) */
     uint64_t handed;    /* last publish_set_seq */
+    size_t pending;     /* topics held back at that seq (publish_set_seq) */
     uint64_t beat_rev;  /* the heartbeat's own revision */
     publish_stats_t st; /* counters */
     topic_t **sel;      /* snapshot scratch: the matching topics */
@@ -247,10 +248,10 @@ static int emit(publish_t *self, topic_t *t, const char *doc, uint64_t seq)
 /* The heartbeat envelope, malloc'd; NULL on OOM. */
 static char *beat_env(publish_t *self)
 {
-    json_t *o =
-        json_pack("{s:s, s:s, s:I, s:I, s:{s:I, s:I}}", "topic", SYSTEM, "epoch", self->epoch,
-                  "rev", (json_int_t)(self->beat_rev + 1), "seq", (json_int_t)self->handed, "doc",
-                  "head_seq", (json_int_t)self->handed, "topics", (json_int_t)self->live);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I}}", "topic", SYSTEM, "epoch",
+                          self->epoch, "rev", (json_int_t)(self->beat_rev + 1), "seq",
+                          (json_int_t)self->handed, "doc", "head_seq", (json_int_t)self->handed,
+                          "topics", (json_int_t)self->live, "pending", (json_int_t)self->pending);
     char *env = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (env)
@@ -343,8 +344,9 @@ static void serve(publish_t *self, const request_peer_t *to, const char *prefix,
     }
     if (n)
         qsort(self->sel, n, sizeof *self->sel, by_name);
-    o = json_pack("{s:b, s:s, s:I, s:I, s:[]}", "end", 1, "epoch", self->epoch, "seq",
-                  (json_int_t)self->handed, "count", (json_int_t)n, "readable");
+    o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:[]}", "end", 1, "epoch", self->epoch, "seq",
+                  (json_int_t)self->handed, "pending", (json_int_t)self->pending, "count",
+                  (json_int_t)n, "readable");
     if (o) { /* what this key may read at all: a client can tell "none" from "not allowed" */
         json_t *r = json_object_get(o, "readable");
         auth_prefix_t a[AUTH_READ_MAX];
@@ -883,9 +885,10 @@ store:
     return 0;
 }
 
-void publish_set_seq(publish_t *self, uint64_t seq)
+void publish_set_seq(publish_t *self, uint64_t seq, size_t pending)
 {
     self->handed = seq;
+    self->pending = pending;
 }
 
 void publish_stats(const publish_t *self, publish_stats_t *out)

@@ -121,9 +121,11 @@ int publish_update(publish_t *self, const char *topic, const char *doc, uint64_t
  * (the topic was never published) or -ENOMEM. */
 int publish_versions(publish_t *self, const char *topic, const char *versions);
 
-/* The log sequence whose status has now been handed over completely (used
- * by heartbeats and the snapshot end marker). */
-void publish_set_seq(publish_t *self, uint64_t seq);
+/* The log sequence whose status has now been handed over (used by
+ * heartbeats and the snapshot end marker), and how many topics the render
+ * scheduler still holds back (their documents reflect an earlier seq and
+ * will be published when due; 0: every topic reflects seq). */
+void publish_set_seq(publish_t *self, uint64_t seq, size_t pending);
 
 /* Copies the counters. */
 void publish_stats(const publish_t *self, publish_stats_t *out);

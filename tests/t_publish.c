@@ -346,7 +346,7 @@ static void step(T *t)
         snprintf(t->epoch, sizeof t->epoch, "%s", ep ? ep : "");
         is_str(json_string_value(json_object_get(j, "topic")), "system", "heartbeat topic field");
         is_int(json_integer_value(json_object_get(j, "rev")), 1, "first heartbeat is rev 1");
-        want = expect_env("system", t->epoch, 1, 0, "{\"head_seq\":0,\"topics\":0}");
+        want = expect_env("system", t->epoch, 1, 0, "{\"head_seq\":0,\"topics\":0,\"pending\":0}");
         is_str(m->f[1], want, "heartbeat envelope");
         free(want);
         json_decref(j);
@@ -365,7 +365,7 @@ static void step(T *t)
                "a DEALER that never subscribed gets nothing, not even the heartbeat");
         clear(all);
         is_int(publish_update(t->pa, "cohort/p/c1", "{\"a\":1}", 5), 0, "update accepted");
-        publish_set_seq(t->pa, 5);
+        publish_set_seq(t->pa, 5, 0);
         t->step = 2;
         return;
     }
@@ -393,7 +393,7 @@ static void step(T *t)
         publish_update(t->pa, "cohort/p/c2", "{\"n\":1}", 11);
         publish_update(t->pa, "agency/w/p/c1", "{\"x\":1}", 21);
         publish_update(t->pa, "programme/p", "{\"p\":1}", 22);
-        publish_set_seq(t->pa, 42);
+        publish_set_seq(t->pa, 42, 3);
         t->step = 4;
         return;
     case 4: {
@@ -423,13 +423,14 @@ static void step(T *t)
             is_str(t->dq.m[1].f[1], t->env_c2, "snapshot: same envelope as published");
             is_int(t->dq.m[2].n, 2, "end marker has two frames");
             want = NULL;
-            if (asprintf(
-                    &want,
-                    "{\"end\":true,\"epoch\":\"%s\",\"seq\":42,\"count\":2,\"readable\":[\"\"]}",
-                    t->epoch) < 0)
+            if (asprintf(&want,
+                         "{\"end\":true,\"epoch\":\"%s\",\"seq\":42,\"pending\":3,\"count\":2,"
+                         "\"readable\":[\"\"]}",
+                         t->epoch) < 0)
                 abort();
             is_str(t->dq.m[2].f[1], want,
-                   "end marker: epoch, seq from publish_set_seq, count, readable (plaintext: "
+                   "end marker: epoch, seq and pending from publish_set_seq, count, readable "
+                   "(plaintext: "
                    "everything)");
             free(want);
         }
@@ -492,7 +493,7 @@ static void step(T *t)
         clear(&t->dq);
         /* removal */
         is_int(publish_update(t->pa, "agency/w/p/c1", NULL, 43), 0, "removal accepted");
-        publish_set_seq(t->pa, 43);
+        publish_set_seq(t->pa, 43, 0);
         t->step = 8;
         return;
     }
@@ -525,7 +526,8 @@ static void step(T *t)
         is_int(find(&t->dq, "agency/w/p/c1", 0), -1, "removed topic absent from snapshots");
         want = NULL;
         if (asprintf(&want,
-                     "{\"end\":true,\"epoch\":\"%s\",\"seq\":43,\"count\":3,\"readable\":[\"\"]}",
+                     "{\"end\":true,\"epoch\":\"%s\",\"seq\":43,\"pending\":0,\"count\":3,"
+                     "\"readable\":[\"\"]}",
                      t->epoch) < 0)
             abort();
         is_str(t->dq.m[e2].f[1], want, "end marker: seq 43, count 3");
@@ -572,7 +574,7 @@ static void step(T *t)
         /* the topic comes back */
         is_int(publish_update(t->pa, "agency/w/p/c1", "{\"x\":2}", 44), 0,
                "a removed topic comes back");
-        publish_set_seq(t->pa, 44);
+        publish_set_seq(t->pa, 44, 0);
         ask(t->dealer, "agency/", 0);
         t->step = 11;
         return;
@@ -631,7 +633,7 @@ static void step(T *t)
         /* an update now, then a subscription to something else: its answer
          * is the barrier that shows the update was not sent to S_BAD */
         publish_update(t->pa, "cohort/p/c1", "{\"a\":3}", 45);
-        publish_set_seq(t->pa, 45);
+        publish_set_seq(t->pa, 45, 0);
         req(t->sub[S_BAD], "subscribe", "zzz/");
         /* unsubscriptions: COH and AGY leave; ALL adds "cohort/" and drops
          * it again (it keeps ""); NONE drops what it never had */
@@ -672,7 +674,7 @@ static void step(T *t)
             clear(&t->q[k]);
         publish_update(t->pa, "cohort/p/c1", "{\"a\":4}", 46);
         publish_update(t->pa, "agency/w/p/c1", "{\"x\":3}", 47);
-        publish_set_seq(t->pa, 47);
+        publish_set_seq(t->pa, 47, 0);
         /* barriers: the first thing they get must be this answer */
         req(t->sub[S_COH], "subscribe", "zzz/");
         req(t->sub[S_AGY], "subscribe", "zzz/");

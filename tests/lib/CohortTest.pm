@@ -312,8 +312,9 @@ sub wait_snapshot {
 # Like wait_snapshot, then also until the documents stop changing: the end
 # marker's seq is the log head, and a topic the render scheduler holds back
 # (coalesce_ms, the render gate; longer under ASan) is published a little
-# later. Settled = the same (topic, rev) set in two snapshots 300 ms apart,
-# within $secs seconds (default 20). Returns the last snapshot.
+# later. Settled = no topic held back (the end marker's pending is 0) and
+# the same (topic, rev) set in two snapshots 300 ms apart, within $secs
+# seconds (default 20). Returns the last snapshot.
 sub wait_settled {
     my ($d, $seq, $secs, $prefix) = @_;
     my $until = time + ($secs // 20);
@@ -325,7 +326,7 @@ sub wait_settled {
         my $same = join(',', map { "$_=$r[0]{$_}{rev}" } sort keys %{ $r[0] }) eq
                    join(',', map { "$_=$n[0]{$_}{rev}" } sort keys %{ $n[0] });
         @r = @n;
-        return @r if $same;
+        return @r if $same && !($r[1]{pending} // 0);
     }
     return @r;
 }
