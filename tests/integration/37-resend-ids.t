@@ -127,5 +127,6 @@ ok(wait_until(30, sub { (grep { $_->{result} eq 'DUPLICATE' && ($_->{source} // 
 is(head(), $h4, 'the log did not grow');
 kill 'TERM', $w->{pid};
 is(wait_exit($w->{pid}, 20) >> 8, 0, 'watch stops with exit 0');
+is(stop_daemon($d), 0, 'the daemon stops cleanly');    # it was left running
 
 done_testing();
