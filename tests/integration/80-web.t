@@ -65,12 +65,7 @@ for my $e (@$setup) {
 }
 
 # The documents as the daemon publishes them (operator key: everything).
-sub docs {
-    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot},
-                                    '--key', "$keys/op.key", @curve, ''], timeout => 30);
-    my %t = map { $_->{topic} => $_->{doc} } grep { defined $_->{topic} } @{ read_jsonl($out) };
-    return \%t;
-}
+sub docs { web_docs($wd) }
 my $docs;
 ok(wait_until(20, sub { $docs = docs(); ($docs->{'agency/probation-wm/it-80/c1'} && $docs->{'cohort/it-80/c1'}
     && $docs->{'cohort/it-80/c1'}{funnel}{participants}{total} == 20) }), 'the daemon published the documents');
@@ -87,9 +82,7 @@ ok(wait_until(20, sub { $docs = docs(); ($docs->{'agency/probation-wm/it-80/c1'}
 }
 
 # --- cohort-web ------------------------------------------------------------
-($rc, undef, $err) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-    "$dir/web.key", '-out', "$dir/web.crt", '-days', '2', '-subj', '/CN=127.0.0.1']);
-is($rc, 0, 'a self-signed certificate') or diag $err;
+ok(eval { web_cert($dir); 1 }, 'a self-signed certificate') or diag $@;
 my %pw = (board1 => 'board password 1', 'hr-a' => 'hr of agency A', 'hr-b' => 'hr of agency B',
           'hr-c' => 'hr of agency C', 'hr-d' => 'hr of agency D', coord1 => 'coordinator pw 1',
           op1 => 'operator password 1');
@@ -97,11 +90,7 @@ my %line = (board1 => ['board'], 'hr-a' => ['agency-hr', 'wm-police'], 'hr-b' =>
             'hr-c' => ['agency-hr', 'hmcts-wm'], 'hr-d' => ['agency-hr', 'probation-wm'],
             coord1 => ['coordinator'], op1 => ['operator']);
 for my $u (sort keys %pw) {
-    open my $p, '>', "$dir/pw" or die;
-    print $p "$pw{$u}\n";
-    close $p;
-    ($rc, undef, $err) = run_cmd([bin('cohort-web'), 'adduser', "$dir/users", $u, @{ $line{$u} }],
-                                 stdin => "$dir/pw");
+    ($rc, $err) = web_adduser("$dir/users", $u, $pw{$u}, @{ $line{$u} });
     is($rc, 0, "adduser $u") or diag $err;
 }
 is((stat "$dir/users")[2] & 0777, 0600, 'the users file is mode 0600');

@@ -60,27 +60,18 @@ my %refs;
 for my $e (@$setup) {
     push @{ $refs{ $e->{agency} } }, $e->{participantRegistered}{participantRef} if $e->{participantRegistered};
 }
-sub docs {
-    my ($rc, $out) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot}, '--key',
-                              "$keys/op.key", @curve, ''], timeout => 30);
-    return { map { $_->{topic} => $_->{doc} } grep { defined $_->{topic} } @{ read_jsonl($out) } };
-}
+sub docs { web_docs($wd) }
 my $docs;
 ok(wait_until(20, sub { $docs = docs(); $docs->{'cohort/it-81/c1'} && $docs->{'agency/probation-wm/it-81/c1'}
     && $docs->{'cohort/it-81/c1'}{funnel}{participants}{total} == 20 }), 'the documents are published');
 
-($rc, undef, $err) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-    "$dir/web.key", '-out', "$dir/web.crt", '-days', '2', '-subj', '/CN=127.0.0.1']);
-is($rc, 0, 'a self-signed certificate') or diag $err;
+ok(eval { web_cert($dir); 1 }, 'a self-signed certificate') or diag $@;
 my %pw = (board1 => 'board password 1', 'hr-a' => 'hr of agency A', 'hr-b' => 'hr of agency B',
           coord1 => 'coordinator pw 1', op1 => 'operator password 1');
 my %line = (board1 => ['board'], 'hr-a' => ['agency-hr', 'wm-police'], 'hr-b' => ['agency-hr', 'cps-wm'],
             coord1 => ['coordinator'], op1 => ['operator']);
 for my $u (sort keys %pw) {
-    open my $p, '>', "$dir/pw" or die;
-    print $p "$pw{$u}\n";
-    close $p;
-    ($rc, undef, $err) = run_cmd([bin('cohort-web'), 'adduser', "$dir/users", $u, @{ $line{$u} }], stdin => "$dir/pw");
+    ($rc, $err) = web_adduser("$dir/users", $u, $pw{$u}, @{ $line{$u} });
     is($rc, 0, "adduser $u") or diag $err;
 }
 my $port = free_port();

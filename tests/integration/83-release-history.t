@@ -43,12 +43,7 @@ my @curve = @{ $wd->{curve} };
 my $w = start_watch($d, ['--key', "$keys/board.key", @curve, '--timeout-s', '120'], '');
 
 sub send_as { web_send($wd, @_) }
-sub docs {
-    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot},
-                                    '--key', "$keys/op.key", @curve, ''], timeout => 30);
-    my %t = map { $_->{topic} => $_->{doc} } grep { defined $_->{topic} } @{ read_jsonl($out) };
-    return \%t;
-}
+sub docs { web_docs($wd) }
 sub zreleases {
     my ($who, $topic) = @_;
     my ($rc, $out, $err) = run_cmd([bin('zreleases'), $d->{snapshot}, "$keys/$who.key",
@@ -153,17 +148,11 @@ for my $t ($topic, $ptopic) {
 }
 
 # --- cohort-web -------------------------------------------------------------
-($rc, undef, $err) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-    "$dir/web.key", '-out', "$dir/web.crt", '-days', '2', '-subj', '/CN=127.0.0.1']);
-is($rc, 0, 'a self-signed certificate') or diag $err;
+ok(eval { web_cert($dir); 1 }, 'a self-signed certificate') or diag $@;
 my %pw = (board1 => 'board password 1', 'hr-b' => 'hr of agency B');
 my %line = (board1 => ['board'], 'hr-b' => ['agency-hr', 'cps-wm']);
 for my $u (sort keys %pw) {
-    open my $p, '>', "$dir/pw" or die;
-    print $p "$pw{$u}\n";
-    close $p;
-    ($rc, undef, $err) = run_cmd([bin('cohort-web'), 'adduser', "$dir/users", $u, @{ $line{$u} }],
-                                 stdin => "$dir/pw");
+    ($rc, $err) = web_adduser("$dir/users", $u, $pw{$u}, @{ $line{$u} });
     is($rc, 0, "adduser $u") or diag $err;
 }
 my $port = free_port();

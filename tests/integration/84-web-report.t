@@ -60,12 +60,7 @@ for my $tag (84, 85) {
         is($rc, 0, "agent $a sends attendance of it-$tag") or diag $err;
     }
 }
-sub docs {
-    my ($rc, $out, $err) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $d->{snapshot},
-                                    '--key', "$keys/op.key", @curve, ''], timeout => 30);
-    my %t = map { $_->{topic} => $_->{doc} } grep { defined $_->{topic} } @{ read_jsonl($out) };
-    return \%t;
-}
+sub docs { web_docs($wd) }
 my $docs;
 ok(wait_until(30, sub { $docs = docs(); ($docs->{'cohort/it-85/c1'} && $docs->{'release/cohort/it-84/c1'}
     && $docs->{'cohort/it-85/c1'}{funnel}{participants}{total} == 20) }), 'the daemon published the documents')
@@ -74,19 +69,14 @@ my @topics = sort grep { m{^(programme|cohort)/} } keys %$docs;
 is_deeply(\@topics, [qw(cohort/it-84/c1 cohort/it-85/c1 programme/it-84 programme/it-85)], 'two programmes, a cohort each');
 
 # --- configuration ---------------------------------------------------------
-my ($rc, $out, $err) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-    "$dir/web.key", '-out', "$dir/web.crt", '-days', '2', '-subj', '/CN=127.0.0.1']);
-is($rc, 0, 'a self-signed certificate') or diag $err;
+my ($rc, $out, $err);
+ok(eval { web_cert($dir); 1 }, 'a self-signed certificate') or diag $@;
 my %pw = (board1 => 'board password 1', coord1 => 'coordinator pw 1', 'hr-a' => 'hr of agency A',
           op1 => 'operator password');
 my %line = (board1 => ['board'], coord1 => ['coordinator'], 'hr-a' => ['agency-hr', 'wm-police'],
             op1 => ['operator']);
 for my $u (sort keys %pw) {
-    open my $p, '>', "$dir/pw" or die;
-    print $p "$pw{$u}\n";
-    close $p;
-    ($rc, undef, $err) = run_cmd([bin('cohort-web'), 'adduser', "$dir/users", $u, @{ $line{$u} }],
-                                 stdin => "$dir/pw");
+    ($rc, $err) = web_adduser("$dir/users", $u, $pw{$u}, @{ $line{$u} });
     is($rc, 0, "adduser $u") or diag $err;
 }
 my $port = free_port();

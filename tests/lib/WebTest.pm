@@ -11,6 +11,7 @@ package WebTest;
 #       with CURVE; returns
 #       {dir, keys, pub => {name => public key}, d => daemon, curve => [...]}
 #   web_send($w, $who, \@events)       -> ($rc, [results], $stderr)
+#   web_docs($w)                       every status document, by the operator key: {topic => doc}
 #   web_cert($dir)                     a self-signed certificate: $dir/web.crt, web.key
 #   web_adduser($file, $name, $password, @role_and_agency) -> ($rc, $stderr)
 #   web_start($w, users => FILE, listen => 'HOST:PORT', extra => "[web] lines")
@@ -28,7 +29,7 @@ use AgentTest qw(wait_until);
 use POSIX qw(:sys_wait_h);
 
 our $starts = 0;
-our @EXPORT = qw(web_daemon web_send web_cert web_adduser web_start web_stop web_http web_login);
+our @EXPORT = qw(web_daemon web_send web_docs web_cert web_adduser web_start web_stop web_http web_login);
 
 sub web_daemon {
     my (%o) = @_;
@@ -64,6 +65,13 @@ sub web_send {
                                     $w->{d}{endpoint}, '--key', "$w->{keys}/$who.key",
                                     @{ $w->{curve} }, $f], timeout => 60);
     return ($rc, read_jsonl($out), $err);
+}
+
+sub web_docs {
+    my ($w) = @_;
+    my ($rc, $out) = run_cmd([bin('cohortctl'), 'snapshot', '--snapshot', $w->{d}{snapshot}, '--key',
+                              "$w->{keys}/op.key", @{ $w->{curve} }, ''], timeout => 30);
+    return { map { $_->{topic} => $_->{doc} } grep { defined $_->{topic} } @{ read_jsonl($out) } };
 }
 
 sub web_cert {
